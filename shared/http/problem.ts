@@ -1,0 +1,3 @@
+export function problem(status: number, title: string, detail: string) {
+  return { type: 'about:blank', status, title, detail };
+}
