@@ -1,0 +1,875 @@
+/**
+ * The local Durable engine: plays the part of the Durable Task extension for a `durable-functions`
+ * v3 app. It replays orchestrators against their history one message per episode, numbers tasks
+ * exactly as the SDK does, runs activities (with the retry loop the extension owns), fires durable
+ * timers, delivers external events, and keeps everything in Table Storage so a restart resumes where
+ * it stopped. The algorithm follows ../shared/reference/durable-local-host.md §9.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FunctionRegistry, RegisteredFunction, RpcTypedData } from '../core/functions-core';
+import {
+  EventType,
+  RuntimeStatus,
+  event,
+  isTerminal,
+  parseJsonText,
+  toJsonText,
+  type HistoryEvent,
+} from './history';
+import type { DurableStore, InstanceState, Message, Op, RetryInfo, WorkItem } from './store';
+
+export interface EngineOptions {
+  registry: FunctionRegistry;
+  store: DurableStore;
+  log: (level: 'information' | 'warning' | 'error', message: string) => void;
+  /** `NonRunningStates` (default) refuses to start an id that is still running; `AnyState` replaces it. */
+  overridableExistingInstanceStates?: 'NonRunningStates' | 'AnyState';
+  maxConcurrentActivities?: number;
+  now?: () => Date;
+}
+
+/** Raised for client calls that the Durable HTTP API answers with a 4xx. */
+export class DurableApiError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 409 | 410 | 501,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface OrchestratorState {
+  isDone: boolean;
+  actions: unknown[][];
+  output?: unknown;
+  error?: string;
+  customStatus?: unknown;
+  schemaVersion?: number;
+}
+
+interface Action {
+  actionType: number;
+  functionName?: string;
+  input?: unknown;
+  fireAt?: string;
+  isCanceled?: boolean;
+  retryOptions?: {
+    firstRetryIntervalInMilliseconds: number;
+    maxNumberOfAttempts: number;
+    backoffCoefficient?: number;
+    maxRetryIntervalInMilliseconds?: number;
+  };
+  compoundActions?: Action[];
+}
+
+const ActionType = {
+  CallActivity: 0,
+  CallActivityWithRetry: 1,
+  CallSubOrchestrator: 2,
+  CallSubOrchestratorWithRetry: 3,
+  ContinueAsNew: 4,
+  CreateTimer: 5,
+  WaitForExternalEvent: 6,
+  CallEntity: 7,
+  CallHttp: 8,
+  SignalEntity: 9,
+  WhenAny: 11,
+  WhenAll: 12,
+  LockEntities: 13,
+} as const;
+
+/** Id-consuming action types the local engine supports; others fail the instance with a clear reason. */
+const ID_CONSUMING = new Set<number>([0, 1, 2, 3, 5, 7, 8, 9, 13]);
+const SUPPORTED = new Set<number>([ActionType.CallActivity, ActionType.CallActivityWithRetry, ActionType.CreateTimer]);
+const INVALID_ID = /[/\\#?\u0000-\u001f\u007f-\u009f]/;
+const OUT_OF_PROC_LABEL = '\n\n$OutOfProcData$:';
+
+interface Runtime {
+  state: InstanceState | undefined;
+  loaded: boolean;
+  /** Visible messages in arrival order. */
+  inbox: Message[];
+  timers: Map<string, NodeJS.Timeout>;
+  busy: boolean;
+}
+
+export class DurableEngine {
+  private readonly runtimes = new Map<string, Runtime>();
+  private readonly activityQueue: { instanceId: string; work: WorkItem }[] = [];
+  private readonly runningWork = new Set<string>();
+  private activeActivities = 0;
+  private seq = Date.now() * 1000;
+  private closed = false;
+  private readonly idle = new Set<() => void>();
+  private readonly now: () => Date;
+  private lastNow = 0;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** A monotonic clock: OrchestratorStarted timestamps never go backwards. */
+  private clock(): Date {
+    const t = Math.max(this.now().getTime(), this.lastNow);
+    this.lastNow = t;
+    return new Date(t);
+  }
+
+  private nextSeq(): number {
+    return ++this.seq;
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  /** Reloads every instance that has pending messages or work, re-arming timers and activities. */
+  async recover(): Promise<number> {
+    const ids = await this.opts.store.pendingInstanceIds();
+    for (const id of ids) await this.ensureLoaded(id);
+    for (const id of ids) this.kick(id);
+    return ids.length;
+  }
+
+  private runtime(instanceId: string): Runtime {
+    let rt = this.runtimes.get(instanceId);
+    if (!rt) {
+      rt = { state: undefined, loaded: false, inbox: [], timers: new Map(), busy: false };
+      this.runtimes.set(instanceId, rt);
+    }
+    return rt;
+  }
+
+  private async ensureLoaded(instanceId: string): Promise<Runtime> {
+    const rt = this.runtime(instanceId);
+    if (rt.loaded) return rt;
+    const loaded = await this.opts.store.loadInstance(instanceId);
+    if (rt.loaded) return rt; // loaded concurrently
+    rt.loaded = true;
+    if (!loaded) return rt;
+    rt.state = loaded.state;
+    for (const e of rt.state.history) e.IsPlayed = true;
+    for (const { message, visibleAt } of loaded.messages) this.accept(instanceId, rt, message, visibleAt);
+    for (const work of loaded.work) this.enqueueWork(instanceId, work);
+    return rt;
+  }
+
+  /** Puts a persisted message into the in-memory inbox, now or at its visibility time. */
+  private accept(instanceId: string, rt: Runtime, message: Message, visibleAt?: string): void {
+    if (rt.inbox.some((m) => m.id === message.id) || rt.timers.has(message.id)) return;
+    const due = visibleAt ? Date.parse(visibleAt) - this.now().getTime() : 0;
+    if (due > 0) {
+      // Node timers cap at ~24.8 days; re-arm in steps for longer waits.
+      const step = Math.min(due, 2 ** 31 - 1);
+      const handle = setTimeout(() => {
+        rt.timers.delete(message.id);
+        this.accept(instanceId, rt, message, visibleAt);
+        this.kick(instanceId);
+      }, step);
+      rt.timers.set(message.id, handle);
+      return;
+    }
+    rt.inbox.push(message);
+    rt.inbox.sort((a, b) => a.seq - b.seq);
+  }
+
+  // ---------------------------------------------------------------- client operations
+
+  async startNew(name: string, instanceId: string | undefined, inputJson: string): Promise<string> {
+    this.assertOpen();
+    const fn = this.opts.registry.get(name);
+    if (!fn || fn.trigger.type !== 'orchestrationTrigger') {
+      throw new DurableApiError(400, `No orchestrator function named '${name}' is registered.`);
+    }
+    const id = instanceId ?? randomUUID().replace(/-/g, '');
+    if (id.length === 0 || id.length > 256 || id.startsWith('@') || INVALID_ID.test(id)) {
+      throw new DurableApiError(400, `The instance id '${id}' is not valid.`);
+    }
+    const rt = await this.ensureLoaded(id);
+    const prior = rt.state;
+    if (prior) {
+      const replaceable =
+        this.opts.overridableExistingInstanceStates === 'AnyState' || isTerminal(prior.status);
+      if (!replaceable) {
+        throw new DurableApiError(409, `An instance with ID '${id}' already exists and is ${prior.status}.`);
+      }
+      await this.purgeLoaded(id, rt);
+    }
+    const now = this.clock().toISOString();
+    const executionId = randomUUID();
+    const state: InstanceState = {
+      instanceId: id,
+      name: fn.metadata.name,
+      executionId,
+      input: inputJson,
+      output: null,
+      customStatus: null,
+      status: RuntimeStatus.Pending,
+      createdTime: now,
+      lastUpdatedTime: now,
+      completedTime: null,
+      history: [],
+      nextId: 0,
+      staticSigs: [],
+      retries: {},
+      userTimers: [],
+    };
+    const start: Message = { kind: 'start', id: `s:${executionId}`, seq: this.nextSeq(), executionId };
+    await this.opts.store.commit(id, [
+      { type: 'putState', state },
+      { type: 'addMessage', message: start },
+    ]);
+    rt.state = state;
+    rt.loaded = true;
+    this.accept(id, rt, start);
+    this.kick(id);
+    return id;
+  }
+
+  async getState(instanceId: string): Promise<InstanceState | undefined> {
+    const rt = await this.ensureLoaded(instanceId);
+    return rt.state;
+  }
+
+  async raiseEvent(instanceId: string, name: string, inputJson: string | null): Promise<void> {
+    const rt = await this.requireActive(instanceId);
+    const message: Message = { kind: 'event', id: `e:${randomUUID()}`, seq: this.nextSeq(), name, input: inputJson };
+    await this.opts.store.addMessage(instanceId, message);
+    this.accept(instanceId, rt, message);
+    this.kick(instanceId);
+  }
+
+  async terminate(instanceId: string, reason: string): Promise<void> {
+    await this.control(instanceId, 'terminate', reason);
+  }
+
+  async suspend(instanceId: string, reason: string): Promise<void> {
+    await this.control(instanceId, 'suspend', reason);
+  }
+
+  async resume(instanceId: string, reason: string): Promise<void> {
+    await this.control(instanceId, 'resume', reason);
+  }
+
+  private async control(instanceId: string, kind: 'terminate' | 'suspend' | 'resume', reason: string): Promise<void> {
+    const rt = await this.requireActive(instanceId);
+    const message: Message = { kind, id: `c:${randomUUID()}`, seq: this.nextSeq(), reason };
+    await this.opts.store.addMessage(instanceId, message);
+    this.accept(instanceId, rt, message);
+    this.kick(instanceId);
+  }
+
+  private async requireActive(instanceId: string): Promise<Runtime> {
+    this.assertOpen();
+    const rt = await this.ensureLoaded(instanceId);
+    if (!rt.state) throw new DurableApiError(404, `No instance with ID '${instanceId}' found.`);
+    if (isTerminal(rt.state.status)) {
+      throw new DurableApiError(410, `The instance '${instanceId}' is ${rt.state.status} and cannot take this operation.`);
+    }
+    return rt;
+  }
+
+  /** One page of instance states matching an OData filter (the table is always current: writes go through). */
+  listStates(
+    filter: string,
+    pageSize: number,
+    continuationToken?: string,
+  ): Promise<{ states: InstanceState[]; continuationToken?: string }> {
+    return this.opts.store.listStates(filter, pageSize, continuationToken);
+  }
+
+  async purgeWhere(filter: string): Promise<number> {
+    let deleted = 0;
+    let token: string | undefined;
+    do {
+      const page = await this.opts.store.listStates(filter, 500, token);
+      for (const s of page.states) deleted += await this.purge(s.instanceId);
+      token = page.continuationToken;
+    } while (token);
+    return deleted;
+  }
+
+  async purge(instanceId: string): Promise<number> {
+    const rt = await this.ensureLoaded(instanceId);
+    if (!rt.state) return 0;
+    return this.purgeLoaded(instanceId, rt);
+  }
+
+  private async purgeLoaded(instanceId: string, rt: Runtime): Promise<number> {
+    for (const t of rt.timers.values()) clearTimeout(t);
+    rt.timers.clear();
+    rt.inbox = [];
+    rt.state = undefined;
+    return this.opts.store.deleteInstance(instanceId);
+  }
+
+  /** Resolves once no episode or activity is running or queued (used by tests and shutdown). */
+  async whenIdle(): Promise<void> {
+    if (this.isIdle()) return;
+    await new Promise<void>((resolve) => this.idle.add(resolve));
+  }
+
+  private isIdle(): boolean {
+    return (
+      this.activeActivities === 0 &&
+      this.activityQueue.length === 0 &&
+      [...this.runtimes.values()].every((rt) => !rt.busy && rt.inbox.length === 0)
+    );
+  }
+
+  private notifyIdle(): void {
+    if (!this.isIdle()) return;
+    for (const r of this.idle) r();
+    this.idle.clear();
+  }
+
+  /** Stops taking work; in-flight episodes finish, timers are disarmed (they are persisted). */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const rt of this.runtimes.values()) {
+      for (const t of rt.timers.values()) clearTimeout(t);
+      rt.timers.clear();
+    }
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && (this.activeActivities > 0 || [...this.runtimes.values()].some((r) => r.busy))) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new DurableApiError(410, 'The durable engine is shutting down.');
+  }
+
+  // ---------------------------------------------------------------- episodes
+
+  private kick(instanceId: string): void {
+    const rt = this.runtime(instanceId);
+    if (rt.busy || this.closed) return;
+    rt.busy = true;
+    void this.drain(instanceId, rt).finally(() => {
+      rt.busy = false;
+      if (rt.inbox.length > 0 && this.runnable(rt) && !this.closed) this.kick(instanceId);
+      else this.notifyIdle();
+    });
+  }
+
+  private runnable(rt: Runtime): boolean {
+    if (rt.state?.status !== RuntimeStatus.Suspended) return rt.inbox.length > 0;
+    return rt.inbox.some((m) => m.kind === 'resume' || m.kind === 'terminate');
+  }
+
+  /** Runs episodes for one instance until its inbox is empty; never two at once for one instance. */
+  private async drain(instanceId: string, rt: Runtime): Promise<void> {
+    while (!this.closed && this.runnable(rt)) {
+      const suspended = rt.state?.status === RuntimeStatus.Suspended;
+      const index = suspended ? rt.inbox.findIndex((m) => m.kind === 'resume' || m.kind === 'terminate') : 0;
+      const message = rt.inbox[index];
+      if (!message) return;
+      try {
+        await this.episode(instanceId, rt, message);
+        const at = rt.inbox.indexOf(message);
+        if (at >= 0) rt.inbox.splice(at, 1);
+      } catch (e) {
+        // A storage failure: reload from the table so memory matches what was committed, then retry.
+        this.opts.log('error', `Durable episode for '${instanceId}' failed: ${describe(e)}; retrying.`);
+        rt.loaded = false;
+        rt.inbox = [];
+        for (const t of rt.timers.values()) clearTimeout(t);
+        rt.timers.clear();
+        await new Promise((r) => setTimeout(r, 250));
+        await this.ensureLoaded(instanceId);
+      }
+    }
+  }
+
+  private async episode(instanceId: string, rt: Runtime, message: Message): Promise<void> {
+    const state = rt.state;
+    const consume: Op = { type: 'deleteMessage', id: message.id };
+    if (!state || isTerminal(state.status) || !this.belongsToExecution(state, message)) {
+      await this.opts.store.commit(instanceId, [consume]);
+      return;
+    }
+    const now = this.clock();
+    const ops: Op[] = [consume];
+    const next = structuredClone(state);
+    for (const e of next.history) e.IsPlayed = true;
+    const firstNew = next.history.length;
+    const append = (e: HistoryEvent): void => {
+      next.history.push(e);
+    };
+    next.lastUpdatedTime = now.toISOString();
+
+    switch (message.kind) {
+      case 'suspend':
+        if (next.status === RuntimeStatus.Running || next.status === RuntimeStatus.Pending) {
+          next.status = RuntimeStatus.Suspended;
+          next.output = toJsonText(message.reason);
+          append(event(EventType.ExecutionSuspended, now, { Reason: message.reason }));
+        }
+        return this.persist(instanceId, rt, next, firstNew, ops);
+      case 'resume':
+        if (next.status === RuntimeStatus.Suspended) {
+          next.status = RuntimeStatus.Running;
+          next.output = null;
+          append(event(EventType.ExecutionResumed, now, { Reason: message.reason }));
+        }
+        return this.persist(instanceId, rt, next, firstNew, ops);
+      case 'terminate':
+        next.status = RuntimeStatus.Terminated;
+        next.output = toJsonText(message.reason);
+        next.completedTime = now.toISOString();
+        append(event(EventType.ExecutionTerminated, now, { Input: toJsonText(message.reason) }));
+        this.dropPending(rt, ops, instanceId, next);
+        return this.persist(instanceId, rt, next, firstNew, ops);
+      default:
+        break;
+    }
+
+    if (this.alreadyApplied(next, message)) return this.persist(instanceId, rt, next, firstNew, ops);
+
+    append(event(EventType.OrchestratorStarted, now));
+    const newWork: WorkItem[] = [];
+    const newTimers: { id: number; fireAt: string }[] = [];
+    switch (message.kind) {
+      case 'start':
+        next.status = RuntimeStatus.Running;
+        append(event(EventType.ExecutionStarted, now, { Name: next.name, Input: next.input, MessageId: message.id }));
+        break;
+      case 'event':
+        append(event(EventType.EventRaised, now, { Name: message.name, Input: message.input, MessageId: message.id }));
+        break;
+      case 'result':
+        if (message.ok) {
+          append(event(EventType.TaskCompleted, now, { TaskScheduledId: message.taskId, Result: message.result ?? 'null' }));
+        } else {
+          append(
+            event(EventType.TaskFailed, now, {
+              TaskScheduledId: message.taskId,
+              Reason: message.reason ?? 'Activity failed',
+              Details: message.details ?? '',
+            }),
+          );
+          // Dynamic id: a failed attempt of a retry task is always followed by a retry timer.
+          const retry = findRetry(next.retries, message.taskId, false);
+          if (retry) {
+            const timerId = next.nextId++;
+            const last = retry.attempt >= retry.maxNumberOfAttempts;
+            const fireAt = new Date(now.getTime() + (last ? 0 : retryDelay(retry))).toISOString();
+            retry.currentId = timerId;
+            retry.waitingOnTimer = true;
+            append(event(EventType.TimerCreated, now, { EventId: timerId, FireAt: fireAt }));
+            newTimers.push({ id: timerId, fireAt });
+          }
+        }
+        break;
+      case 'timer': {
+        append(event(EventType.TimerFired, now, { TimerId: message.timerId, FireAt: message.fireAt }));
+        const retry = findRetry(next.retries, message.timerId, true);
+        if (retry && retry.attempt < retry.maxNumberOfAttempts) {
+          const taskId = next.nextId++;
+          retry.attempt += 1;
+          retry.currentId = taskId;
+          retry.waitingOnTimer = false;
+          append(
+            event(EventType.TaskScheduled, now, {
+              EventId: taskId,
+              Name: retry.functionName,
+              ...(retry.input !== undefined ? { Input: retry.input } : {}),
+            }),
+          );
+          newWork.push(this.workItem(next, taskId, retry.functionName, retry.input));
+        }
+        break;
+      }
+    }
+
+    const fn = this.opts.registry.get(next.name);
+    const result = fn
+      ? await this.invokeOrchestrator(fn, next)
+      : { error: `The orchestrator function '${next.name}' is not registered in this app.` };
+
+    if ('state' in result && result.state.customStatus !== undefined) {
+      next.customStatus = toJsonText(result.state.customStatus);
+    }
+
+    let failure = 'error' in result ? result.error : undefined;
+    let continueAsNew: Action | undefined;
+    const actions = 'state' in result ? flatten(result.state.actions) : result.actions ?? [];
+    if (failure === undefined) {
+      let staticIndex = 0;
+      for (const action of actions) {
+        if (action.actionType === ActionType.ContinueAsNew) {
+          continueAsNew = action;
+          continue;
+        }
+        if (!ID_CONSUMING.has(action.actionType)) continue;
+        const sig = `${action.actionType === ActionType.CallActivityWithRetry ? ActionType.CallActivity : action.actionType}:${(action.functionName ?? '').toLowerCase()}`;
+        if (staticIndex < next.staticSigs.length) {
+          if (next.staticSigs[staticIndex] !== sig) {
+            failure = `Non-Deterministic workflow detected: the orchestrator scheduled '${sig}' where its history has '${next.staticSigs[staticIndex] ?? ''}'.`;
+            break;
+          }
+          if (action.actionType === ActionType.CreateTimer && action.isCanceled) {
+            this.cancelTimer(rt, ops, next, next.userTimers[staticIndex]);
+          }
+          staticIndex++;
+          continue;
+        }
+        if (!SUPPORTED.has(action.actionType)) {
+          failure = `The local host does not support action type ${action.actionType} (only activities, retries, timers, events, continueAsNew).`;
+          break;
+        }
+        const id = next.nextId++;
+        next.staticSigs.push(sig);
+        staticIndex++;
+        if (action.actionType === ActionType.CreateTimer) {
+          const fireAt = new Date(action.fireAt ?? now.toISOString()).toISOString();
+          next.userTimers.push(id);
+          append(event(EventType.TimerCreated, now, { EventId: id, FireAt: fireAt }));
+          if (!action.isCanceled) newTimers.push({ id, fireAt });
+        } else {
+          next.userTimers.push(-1);
+          const functionName = action.functionName ?? '';
+          const input = encodeActivityInput(action.input);
+          append(
+            event(EventType.TaskScheduled, now, {
+              EventId: id,
+              Name: functionName,
+              ...(input !== undefined ? { Input: input } : {}),
+            }),
+          );
+          if (action.actionType === ActionType.CallActivityWithRetry && action.retryOptions) {
+            const r = action.retryOptions;
+            next.retries[String(id)] = {
+              functionName,
+              ...(input !== undefined ? { input } : {}),
+              firstRetryIntervalInMilliseconds: r.firstRetryIntervalInMilliseconds,
+              maxNumberOfAttempts: r.maxNumberOfAttempts,
+              backoffCoefficient: r.backoffCoefficient ?? 1,
+              ...(r.maxRetryIntervalInMilliseconds !== undefined
+                ? { maxRetryIntervalInMilliseconds: r.maxRetryIntervalInMilliseconds }
+                : {}),
+              attempt: 1,
+              currentId: id,
+              waitingOnTimer: false,
+            };
+          }
+          newWork.push(this.workItem(next, id, functionName, input));
+        }
+      }
+    }
+
+    append(event(EventType.OrchestratorCompleted, now));
+
+    if (failure !== undefined) {
+      next.status = RuntimeStatus.Failed;
+      next.output = toJsonText(`Orchestrator function '${next.name}' failed: ${failure}`);
+      next.completedTime = now.toISOString();
+      append(event(EventType.ExecutionCompleted, now, { OrchestrationStatus: 3, Result: next.output }));
+      this.dropPending(rt, ops, instanceId, next);
+      return this.persist(instanceId, rt, next, firstNew, ops);
+    }
+
+    if (continueAsNew) {
+      return this.continueAsNew(instanceId, rt, state, next, continueAsNew, ops, now);
+    }
+
+    if ('state' in result && result.state.isDone) {
+      // Deviation from DTFx (documented): we complete at once even if a Task.any loser is still open.
+      next.status = RuntimeStatus.Completed;
+      next.output = toJsonText(result.state.output);
+      next.completedTime = now.toISOString();
+      append(event(EventType.ExecutionCompleted, now, { OrchestrationStatus: 1, Result: next.output }));
+      this.dropPending(rt, ops, instanceId, next);
+      return this.persist(instanceId, rt, next, firstNew, ops);
+    }
+
+    const timerMessages: { message: Message; visibleAt: string }[] = newTimers.map((t) => ({
+      message: {
+        kind: 'timer',
+        id: `t:${next.executionId}:${t.id}`,
+        seq: this.nextSeq(),
+        executionId: next.executionId,
+        timerId: t.id,
+        fireAt: t.fireAt,
+      },
+      visibleAt: t.fireAt,
+    }));
+    for (const t of timerMessages) ops.push({ type: 'addMessage', message: t.message, visibleAt: t.visibleAt });
+    for (const w of newWork) ops.push({ type: 'addWork', work: w });
+    await this.persist(instanceId, rt, next, firstNew, ops);
+    for (const t of timerMessages) this.accept(instanceId, rt, t.message, t.visibleAt);
+    for (const w of newWork) this.enqueueWork(instanceId, w);
+  }
+
+  private async continueAsNew(
+    instanceId: string,
+    rt: Runtime,
+    old: InstanceState,
+    next: InstanceState,
+    action: Action,
+    ops: Op[],
+    now: Date,
+  ): Promise<void> {
+    this.dropPending(rt, ops, instanceId, next);
+    for (let i = 0; i < old.history.length; i++) ops.push({ type: 'deleteHistory', index: i });
+    const executionId = randomUUID();
+    const fresh: InstanceState = {
+      ...next,
+      executionId,
+      input: typeof action.input === 'string' ? action.input : toJsonText(action.input),
+      output: null,
+      status: RuntimeStatus.Running,
+      history: [],
+      nextId: 0,
+      staticSigs: [],
+      retries: {},
+      userTimers: [],
+      lastUpdatedTime: now.toISOString(),
+    };
+    const start: Message = { kind: 'start', id: `s:${executionId}`, seq: this.nextSeq(), executionId };
+    ops.push({ type: 'addMessage', message: start });
+    await this.persist(instanceId, rt, fresh, 0, ops);
+    this.accept(instanceId, rt, start);
+  }
+
+  private workItem(state: InstanceState, taskId: number, functionName: string, input: string | undefined): WorkItem {
+    return {
+      id: `${state.executionId}:${taskId}`,
+      executionId: state.executionId,
+      taskId,
+      functionName,
+      ...(input !== undefined ? { input } : {}),
+    };
+  }
+
+  /** Drops timers and activity work of an execution that has ended. */
+  private dropPending(rt: Runtime, ops: Op[], instanceId: string, state: InstanceState): void {
+    // Queued activities of this execution will never be awaited; running ones finish and are dropped.
+    for (let i = this.activityQueue.length - 1; i >= 0; i--) {
+      const q = this.activityQueue[i];
+      if (q?.instanceId === instanceId && q.work.executionId === state.executionId) {
+        this.activityQueue.splice(i, 1);
+        ops.push({ type: 'deleteWork', id: q.work.id });
+      }
+    }
+    for (const [id, handle] of rt.timers) {
+      clearTimeout(handle);
+      ops.push({ type: 'deleteMessage', id });
+    }
+    rt.timers.clear();
+    for (const m of rt.inbox) {
+      if ((m.kind === 'timer' || m.kind === 'result') && !ops.some((o) => o.type === 'deleteMessage' && o.id === m.id)) {
+        ops.push({ type: 'deleteMessage', id: m.id });
+      }
+    }
+    rt.inbox = rt.inbox.filter((m) => m.kind !== 'timer' && m.kind !== 'result');
+  }
+
+  private cancelTimer(rt: Runtime, ops: Op[], state: InstanceState, timerId: number | undefined): void {
+    if (timerId === undefined || timerId < 0) return;
+    const id = `t:${state.executionId}:${timerId}`;
+    const handle = rt.timers.get(id);
+    if (handle) {
+      clearTimeout(handle);
+      rt.timers.delete(id);
+      ops.push({ type: 'deleteMessage', id });
+    }
+  }
+
+  private belongsToExecution(state: InstanceState, message: Message): boolean {
+    switch (message.kind) {
+      case 'start':
+      case 'result':
+      case 'timer':
+        return message.executionId === state.executionId;
+      default:
+        return true;
+    }
+  }
+
+  /** A completion already in the history (a duplicate delivery) is consumed without an episode. */
+  private alreadyApplied(state: InstanceState, message: Message): boolean {
+    switch (message.kind) {
+      case 'start':
+        return state.history.some((e) => e.EventType === EventType.ExecutionStarted);
+      case 'result':
+        return state.history.some(
+          (e) =>
+            (e.EventType === EventType.TaskCompleted || e.EventType === EventType.TaskFailed) &&
+            e.TaskScheduledId === message.taskId,
+        );
+      case 'timer':
+        return state.history.some((e) => e.EventType === EventType.TimerFired && e.TimerId === message.timerId);
+      case 'event':
+        return state.history.some((e) => e.MessageId === message.id);
+      default:
+        return false;
+    }
+  }
+
+  private async persist(instanceId: string, rt: Runtime, next: InstanceState, firstNew: number, ops: Op[]): Promise<void> {
+    for (let i = firstNew; i < next.history.length; i++) {
+      const e = next.history[i];
+      if (e) ops.push({ type: 'addHistory', index: i, event: e });
+    }
+    ops.push({ type: 'putState', state: next });
+    await this.opts.store.commit(instanceId, ops);
+    rt.state = next;
+  }
+
+  private async invokeOrchestrator(
+    fn: RegisteredFunction,
+    state: InstanceState,
+  ): Promise<{ state: OrchestratorState } | { error: string; actions?: Action[] }> {
+    const trigger = {
+      history: state.history,
+      input: parseJsonText(state.input),
+      instanceId: state.instanceId,
+      isReplaying: false,
+      parentInstanceId: null,
+      upperSchemaVersion: 2,
+      upperSchemaVersionNew: 2,
+      longRunningTimerIntervalDuration: '3.00:00:00',
+      maximumShortTimerDuration: '3650.00:00:00',
+      defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
+    };
+    try {
+      const { returnValue } = await this.opts.registry.invoke(fn, [
+        { name: fn.triggerName, data: { json: JSON.stringify(trigger) } },
+      ]);
+      const value = fromTypedData(returnValue) as OrchestratorState | undefined;
+      if (!value || !Array.isArray(value.actions)) return { error: 'The orchestrator returned no state.' };
+      return { state: value };
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      const at = message.indexOf(OUT_OF_PROC_LABEL);
+      if (at >= 0) {
+        try {
+          const failed = JSON.parse(message.slice(at + OUT_OF_PROC_LABEL.length)) as OrchestratorState;
+          return { error: failed.error ?? message.slice(0, at), actions: flatten(failed.actions) };
+        } catch {
+          return { error: message };
+        }
+      }
+      return { error: message };
+    }
+  }
+
+  // ---------------------------------------------------------------- activities
+
+  private enqueueWork(instanceId: string, work: WorkItem): void {
+    if (this.runningWork.has(work.id) || this.activityQueue.some((q) => q.work.id === work.id)) return;
+    this.activityQueue.push({ instanceId, work });
+    this.pumpActivities();
+  }
+
+  private pumpActivities(): void {
+    const limit = this.opts.maxConcurrentActivities ?? 32;
+    while (!this.closed && this.activeActivities < limit) {
+      const next = this.activityQueue.shift();
+      if (!next) break;
+      this.activeActivities++;
+      this.runningWork.add(next.work.id);
+      void this.runActivity(next.instanceId, next.work).finally(() => {
+        this.activeActivities--;
+        this.runningWork.delete(next.work.id);
+        this.pumpActivities();
+        this.notifyIdle();
+      });
+    }
+  }
+
+  private async runActivity(instanceId: string, work: WorkItem): Promise<void> {
+    const fn = this.opts.registry.get(work.functionName);
+    let message: Message;
+    const base = { kind: 'result' as const, id: `r:${work.id}`, seq: 0, executionId: work.executionId, taskId: work.taskId };
+    if (!fn || fn.trigger.type !== 'activityTrigger') {
+      message = {
+        ...base,
+        ok: false,
+        reason: `Activity function '${work.functionName}' failed: the function does not exist or is not an activity.`,
+        details: '',
+      };
+    } else {
+      try {
+        const data: RpcTypedData | undefined =
+          work.input === undefined ? undefined : { string: work.input };
+        const { returnValue } = await this.opts.registry.invoke(fn, [{ name: fn.triggerName, data }], {
+          instanceId: { string: instanceId },
+        });
+        message = { ...base, ok: true, result: toJsonText(fromTypedData(returnValue)) };
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        message = {
+          ...base,
+          ok: false,
+          reason: `Activity function '${work.functionName}' failed: ${err.message}`,
+          details: err.stack ?? err.message,
+        };
+      }
+    }
+    if (this.closed) return; // the work row stays; the activity runs again after a restart
+    message.seq = this.nextSeq();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.opts.store.commit(instanceId, [
+          { type: 'addMessage', message },
+          { type: 'deleteWork', id: work.id },
+        ]);
+        break;
+      } catch (e) {
+        if (attempt >= 5) {
+          this.opts.log('error', `Could not record the result of activity '${work.functionName}': ${describe(e)}`);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+      }
+    }
+    const rt = this.runtime(instanceId);
+    this.accept(instanceId, rt, message);
+    this.kick(instanceId);
+  }
+}
+
+function retryDelay(r: RetryInfo): number {
+  const raw = r.firstRetryIntervalInMilliseconds * Math.pow(r.backoffCoefficient, r.attempt - 1);
+  const cap = r.maxRetryIntervalInMilliseconds ?? 6 * 24 * 3600 * 1000;
+  return Math.min(raw, cap);
+}
+
+function findRetry(retries: Record<string, RetryInfo>, id: number, waitingOnTimer: boolean): RetryInfo | undefined {
+  return Object.values(retries).find((r) => r.currentId === id && r.waitingOnTimer === waitingOnTimer);
+}
+
+/** Depth-first, in array order, through compound actions: the order the SDK numbers tasks in. */
+function flatten(actions: unknown[][] | undefined): Action[] {
+  const out: Action[] = [];
+  const walk = (a: Action): void => {
+    if (a.actionType === ActionType.WhenAll || a.actionType === ActionType.WhenAny) {
+      for (const c of a.compoundActions ?? []) walk(c);
+    } else {
+      out.push(a);
+    }
+  };
+  for (const group of actions ?? []) for (const a of group as Action[]) walk(a);
+  return out;
+}
+
+/** The SDK already JSON-encodes string inputs (`processInput`); other values are raw JSON values. */
+function encodeActivityInput(input: unknown): string | undefined {
+  if (input === undefined) return undefined;
+  return typeof input === 'string' ? input : JSON.stringify(input);
+}
+
+function fromTypedData(data: RpcTypedData | null | undefined): unknown {
+  if (!data) return data === null ? null : undefined;
+  if (typeof data.string === 'string') return data.string;
+  if (typeof data.json === 'string') return JSON.parse(data.json) as unknown;
+  if (typeof data.int === 'number') return data.int;
+  if (typeof data.double === 'number') return data.double;
+  if (data.bytes) return Buffer.from(data.bytes).toString('base64');
+  return undefined;
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

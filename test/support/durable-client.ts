@@ -1,0 +1,53 @@
+/**
+ * A real `durable-functions` DurableClient pointed at a running local host, built through the
+ * library's own `getClient` from an InvocationContext (the supported test seam).
+ */
+import { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+
+export function durableClientFor(hostUrl: string, hub: string): df.DurableClient {
+  const binding = df.input.durableClient();
+  const context = new InvocationContext({ options: { extraInputs: [binding] } });
+  const base = `${hostUrl}/runtime/webhooks/durabletask`;
+  const q = `taskHub=${hub}&connection=Storage`;
+  const i = `${base}/instances/INSTANCEID`;
+  context.extraInputs.set(binding, {
+    taskHubName: hub,
+    creationUrls: {
+      createNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?`,
+      createAndWaitOnNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}&`,
+    },
+    managementUrls: {
+      id: 'INSTANCEID',
+      statusQueryGetUri: `${i}?${q}`,
+      sendEventPostUri: `${i}/raiseEvent/{eventName}?${q}`,
+      terminatePostUri: `${i}/terminate?reason={text}&${q}`,
+      rewindPostUri: `${i}/rewind?reason={text}&${q}`,
+      purgeHistoryDeleteUri: `${i}?${q}`,
+      restartPostUri: `${i}/restart?${q}`,
+      suspendPostUri: `${i}/suspend?reason={text}&${q}`,
+      resumePostUri: `${i}/resume?reason={text}&${q}`,
+    },
+    baseUrl: base,
+    requiredQueryStringParameters: '',
+    rpcBaseUrl: `${hostUrl}/durabletask/`,
+  });
+  process.env.WEBSITE_HOSTNAME = new URL(hostUrl).host;
+  return df.getClient(context);
+}
+
+/** Polls until the instance reaches one of the statuses (or throws after the timeout). */
+export async function waitForStatus(
+  client: df.DurableClient,
+  id: string,
+  statuses: string[],
+  timeoutMs = 15_000,
+): Promise<df.DurableOrchestrationStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await client.getStatus(id, { showHistory: true, showHistoryOutput: true });
+    if (statuses.includes(String(s.runtimeStatus))) return s;
+    if (Date.now() > deadline) throw new Error(`Instance ${id} is ${String(s.runtimeStatus)}, expected ${statuses.join('|')}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
