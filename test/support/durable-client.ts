@@ -46,8 +46,9 @@ export async function waitForStatus(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const s = await client.getStatus(id, { showHistory: true, showHistoryOutput: true });
-    if (statuses.includes(String(s.runtimeStatus))) return s;
-    if (Date.now() > deadline) throw new Error(`Instance ${id} is ${String(s.runtimeStatus)}, expected ${statuses.join('|')}`);
+    if (statuses.includes(s.runtimeStatus)) return s;
+    if (Date.now() > deadline)
+      throw new Error(`Instance ${id} is ${s.runtimeStatus}, expected ${statuses.join('|')}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }

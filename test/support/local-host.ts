@@ -49,7 +49,10 @@ export async function startLocalHost(opts: HostStartOptions = {}): Promise<HostP
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`The local host did not start in time:\n${out}`)), 45_000);
+    const timer = setTimeout(
+      () => reject(new Error(`The local host did not start in time:\n${out}`)),
+      45_000,
+    );
     const onData = (): void => {
       const m = /ZSA_LOCAL_HOST_READY (\S+)/.exec(out);
       if (m?.[1]) {

@@ -14,7 +14,8 @@ import { freePort } from '../net';
 
 /** Azurite's well-known development account (public, documented by Microsoft; not a secret). */
 export const DEV_ACCOUNT = 'devstoreaccount1';
-export const DEV_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+export const DEV_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 export interface AzuriteOptions {
   /** Folder for Azurite's data; undefined = in memory. */
@@ -127,7 +128,11 @@ export async function startAzurite(opts: AzuriteOptions): Promise<RunningAzurite
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 30_000;
   await Promise.race([
-    Promise.all([waitForPort(ports.blob, deadline), waitForPort(ports.queue, deadline), waitForPort(ports.table, deadline)]),
+    Promise.all([
+      waitForPort(ports.blob, deadline),
+      waitForPort(ports.queue, deadline),
+      waitForPort(ports.table, deadline),
+    ]),
     exited.then(() => {
       throw new Error('Azurite exited during start-up.');
     }),

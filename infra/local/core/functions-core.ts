@@ -175,7 +175,10 @@ export class FunctionRegistry {
     fn: RegisteredFunction,
     inputData: { name: string; data: RpcTypedData | null | undefined }[],
     triggerMetadata: Record<string, RpcTypedData> = {},
-  ): Promise<{ returnValue: RpcTypedData | null | undefined; outputData: { name: string; data: RpcTypedData }[] }> {
+  ): Promise<{
+    returnValue: RpcTypedData | null | undefined;
+    outputData: { name: string; data: RpcTypedData }[];
+  }> {
     const pm = this.programmingModel;
     if (!pm) throw new Error('The app did not set a programming model (is @azure/functions loaded?).');
     const invocationId = randomUUID();
@@ -213,7 +216,9 @@ export class FunctionRegistry {
       appHookData,
     };
     await this.runHooks('postInvocation', post);
-    if (post.error !== undefined && post.error !== null) throw post.error;
+    if (post.error !== undefined && post.error !== null) {
+      throw post.error instanceof Error ? post.error : new Error(JSON.stringify(post.error));
+    }
     const response = await model.getResponse(context, post.result);
     return { returnValue: response.returnValue, outputData: response.outputData ?? [] };
   }

@@ -8,7 +8,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DurableApiError, type DurableEngine } from './engine';
-import { EventType, EventTypeName, RuntimeStatus, parseJsonText, type HistoryEvent } from './history';
+import {
+  EventType,
+  EventTypeName,
+  RuntimeStatus,
+  parseJsonText,
+  toJsonText,
+  type HistoryEvent,
+} from './history';
 import { ROW_STATE, type InstanceState } from './store';
 
 const BASES = ['/durabletask/', '/runtime/webhooks/durabletask/'];
@@ -108,7 +115,8 @@ function historyEvents(history: HistoryEvent[], opts: StatusOptions): Record<str
       const s = scheduled.get(e.TaskScheduledId ?? -1);
       row.FunctionName = s?.Name;
       row.ScheduledTime = s?.Timestamp;
-      if (e.EventType === EventType.TaskCompleted && opts.showHistoryOutput) row.Result = parseJsonText(e.Result);
+      if (e.EventType === EventType.TaskCompleted && opts.showHistoryOutput)
+        row.Result = parseJsonText(e.Result);
       if (e.EventType === EventType.TaskFailed) {
         row.Reason = e.Reason;
         row.Details = e.Details;
@@ -129,10 +137,17 @@ function historyEvents(history: HistoryEvent[], opts: StatusOptions): Record<str
   return out;
 }
 
-function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(status, {
-    ...(body === undefined ? {} : { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' }),
+    ...(body === undefined
+      ? {}
+      : { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' }),
     ...headers,
   });
   res.end(text);
@@ -152,7 +167,8 @@ function buildFilter(url: URL): string {
   const to = url.searchParams.get('createdTimeTo');
   if (to) parts.push(`CreatedTime le '${esc(new Date(to).toISOString())}'`);
   const statuses = (url.searchParams.get('runtimeStatus') ?? '').split(',').filter((s) => s.length > 0);
-  if (statuses.length > 0) parts.push(`(${statuses.map((s) => `RuntimeStatus eq '${esc(s)}'`).join(' or ')})`);
+  if (statuses.length > 0)
+    parts.push(`(${statuses.map((s) => `RuntimeStatus eq '${esc(s)}'`).join(' or ')})`);
   return parts.join(' and ');
 }
 
@@ -188,7 +204,7 @@ export function createDurableApi(engine: DurableEngine, origin: () => string) {
     const [head, a, b, c] = seg;
     if (head === 'orchestrators' && a && method === 'POST') {
       const input = body.length > 0 ? (JSON.parse(body.toString('utf8')) as unknown) : null;
-      const id = await engine.startNew(a, b && b.length > 0 ? b : undefined, JSON.stringify(input) ?? 'null');
+      const id = await engine.startNew(a, b && b.length > 0 ? b : undefined, toJsonText(input));
       const timeout = Number(url.searchParams.get('timeout'));
       if (timeout > 0) {
         const interval = Math.max(0.05, Number(url.searchParams.get('pollingInterval')) || 1) * 1000;
@@ -203,7 +219,11 @@ export function createDurableApi(engine: DurableEngine, origin: () => string) {
           await new Promise((r) => setTimeout(r, interval));
         }
       }
-      const urls = managementUrls(`${origin()}/runtime/webhooks/durabletask`, encodeURIComponent(id), 'taskHub=&connection=Storage');
+      const urls = managementUrls(
+        `${origin()}/runtime/webhooks/durabletask`,
+        encodeURIComponent(id),
+        'taskHub=&connection=Storage',
+      );
       return send(res, 202, { ...urls, id }, { location: urls.statusQueryGetUri ?? '', 'retry-after': '10' });
     }
     if (head !== 'instances') throw new DurableApiError(404, 'Not found.');
@@ -211,7 +231,11 @@ export function createDurableApi(engine: DurableEngine, origin: () => string) {
       if (method === 'GET') {
         const top = Number(url.searchParams.get('top')) || DEFAULT_PAGE;
         const token = req.headers['x-ms-continuation-token'];
-        const page = await engine.listStates(buildFilter(url), top, typeof token === 'string' && token ? token : undefined);
+        const page = await engine.listStates(
+          buildFilter(url),
+          top,
+          typeof token === 'string' && token ? token : undefined,
+        );
         const showInput = url.searchParams.get('showInput') !== 'false';
         return send(
           res,
@@ -221,9 +245,12 @@ export function createDurableApi(engine: DurableEngine, origin: () => string) {
         );
       }
       if (method === 'DELETE') {
-        if (!url.searchParams.get('createdTimeFrom')) throw new DurableApiError(400, 'createdTimeFrom is required.');
+        if (!url.searchParams.get('createdTimeFrom'))
+          throw new DurableApiError(400, 'createdTimeFrom is required.');
         const deleted = await engine.purgeWhere(buildFilter(url));
-        return deleted === 0 ? send(res, 404, { instancesDeleted: 0 }) : send(res, 200, { instancesDeleted: deleted });
+        return deleted === 0
+          ? send(res, 404, { instancesDeleted: 0 })
+          : send(res, 200, { instancesDeleted: deleted });
       }
       throw new DurableApiError(404, 'Not found.');
     }

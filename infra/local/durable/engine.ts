@@ -80,7 +80,11 @@ const ActionType = {
 
 /** Id-consuming action types the local engine supports; others fail the instance with a clear reason. */
 const ID_CONSUMING = new Set<number>([0, 1, 2, 3, 5, 7, 8, 9, 13]);
-const SUPPORTED = new Set<number>([ActionType.CallActivity, ActionType.CallActivityWithRetry, ActionType.CreateTimer]);
+const SUPPORTED = new Set<number>([
+  ActionType.CallActivity,
+  ActionType.CallActivityWithRetry,
+  ActionType.CreateTimer,
+]);
 const INVALID_ID = /[/\\#?\u0000-\u001f\u007f-\u009f]/;
 const OUT_OF_PROC_LABEL = '\n\n$OutOfProcData$:';
 
@@ -142,7 +146,9 @@ export class DurableEngine {
     const rt = this.runtime(instanceId);
     if (rt.loaded) return rt;
     const loaded = await this.opts.store.loadInstance(instanceId);
-    if (rt.loaded) return rt; // loaded concurrently
+    // Another caller may have loaded it while we awaited the read.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+    if (rt.loaded) return rt;
     rt.loaded = true;
     if (!loaded) return rt;
     rt.state = loaded.state;
@@ -231,7 +237,13 @@ export class DurableEngine {
 
   async raiseEvent(instanceId: string, name: string, inputJson: string | null): Promise<void> {
     const rt = await this.requireActive(instanceId);
-    const message: Message = { kind: 'event', id: `e:${randomUUID()}`, seq: this.nextSeq(), name, input: inputJson };
+    const message: Message = {
+      kind: 'event',
+      id: `e:${randomUUID()}`,
+      seq: this.nextSeq(),
+      name,
+      input: inputJson,
+    };
     await this.opts.store.addMessage(instanceId, message);
     this.accept(instanceId, rt, message);
     this.kick(instanceId);
@@ -249,7 +261,11 @@ export class DurableEngine {
     await this.control(instanceId, 'resume', reason);
   }
 
-  private async control(instanceId: string, kind: 'terminate' | 'suspend' | 'resume', reason: string): Promise<void> {
+  private async control(
+    instanceId: string,
+    kind: 'terminate' | 'suspend' | 'resume',
+    reason: string,
+  ): Promise<void> {
     const rt = await this.requireActive(instanceId);
     const message: Message = { kind, id: `c:${randomUUID()}`, seq: this.nextSeq(), reason };
     await this.opts.store.addMessage(instanceId, message);
@@ -262,7 +278,10 @@ export class DurableEngine {
     const rt = await this.ensureLoaded(instanceId);
     if (!rt.state) throw new DurableApiError(404, `No instance with ID '${instanceId}' found.`);
     if (isTerminal(rt.state.status)) {
-      throw new DurableApiError(410, `The instance '${instanceId}' is ${rt.state.status} and cannot take this operation.`);
+      throw new DurableApiError(
+        410,
+        `The instance '${instanceId}' is ${rt.state.status} and cannot take this operation.`,
+      );
     }
     return rt;
   }
@@ -329,7 +348,10 @@ export class DurableEngine {
       rt.timers.clear();
     }
     const deadline = Date.now() + 5000;
-    while (Date.now() < deadline && (this.activeActivities > 0 || [...this.runtimes.values()].some((r) => r.busy))) {
+    while (
+      Date.now() < deadline &&
+      (this.activeActivities > 0 || [...this.runtimes.values()].some((r) => r.busy))
+    ) {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -431,14 +453,31 @@ export class DurableEngine {
     switch (message.kind) {
       case 'start':
         next.status = RuntimeStatus.Running;
-        append(event(EventType.ExecutionStarted, now, { Name: next.name, Input: next.input, MessageId: message.id }));
+        append(
+          event(EventType.ExecutionStarted, now, {
+            Name: next.name,
+            Input: next.input,
+            MessageId: message.id,
+          }),
+        );
         break;
       case 'event':
-        append(event(EventType.EventRaised, now, { Name: message.name, Input: message.input, MessageId: message.id }));
+        append(
+          event(EventType.EventRaised, now, {
+            Name: message.name,
+            Input: message.input,
+            MessageId: message.id,
+          }),
+        );
         break;
       case 'result':
         if (message.ok) {
-          append(event(EventType.TaskCompleted, now, { TaskScheduledId: message.taskId, Result: message.result ?? 'null' }));
+          append(
+            event(EventType.TaskCompleted, now, {
+              TaskScheduledId: message.taskId,
+              Result: message.result ?? 'null',
+            }),
+          );
         } else {
           append(
             event(EventType.TaskFailed, now, {
@@ -492,7 +531,7 @@ export class DurableEngine {
 
     let failure = 'error' in result ? result.error : undefined;
     let continueAsNew: Action | undefined;
-    const actions = 'state' in result ? flatten(result.state.actions) : result.actions ?? [];
+    const actions = 'state' in result ? flatten(result.state.actions) : (result.actions ?? []);
     if (failure === undefined) {
       let staticIndex = 0;
       for (const action of actions) {
@@ -593,7 +632,8 @@ export class DurableEngine {
       },
       visibleAt: t.fireAt,
     }));
-    for (const t of timerMessages) ops.push({ type: 'addMessage', message: t.message, visibleAt: t.visibleAt });
+    for (const t of timerMessages)
+      ops.push({ type: 'addMessage', message: t.message, visibleAt: t.visibleAt });
     for (const w of newWork) ops.push({ type: 'addWork', work: w });
     await this.persist(instanceId, rt, next, firstNew, ops);
     for (const t of timerMessages) this.accept(instanceId, rt, t.message, t.visibleAt);
@@ -631,7 +671,12 @@ export class DurableEngine {
     this.accept(instanceId, rt, start);
   }
 
-  private workItem(state: InstanceState, taskId: number, functionName: string, input: string | undefined): WorkItem {
+  private workItem(
+    state: InstanceState,
+    taskId: number,
+    functionName: string,
+    input: string | undefined,
+  ): WorkItem {
     return {
       id: `${state.executionId}:${taskId}`,
       executionId: state.executionId,
@@ -657,7 +702,10 @@ export class DurableEngine {
     }
     rt.timers.clear();
     for (const m of rt.inbox) {
-      if ((m.kind === 'timer' || m.kind === 'result') && !ops.some((o) => o.type === 'deleteMessage' && o.id === m.id)) {
+      if (
+        (m.kind === 'timer' || m.kind === 'result') &&
+        !ops.some((o) => o.type === 'deleteMessage' && o.id === m.id)
+      ) {
         ops.push({ type: 'deleteMessage', id: m.id });
       }
     }
@@ -698,7 +746,9 @@ export class DurableEngine {
             e.TaskScheduledId === message.taskId,
         );
       case 'timer':
-        return state.history.some((e) => e.EventType === EventType.TimerFired && e.TimerId === message.timerId);
+        return state.history.some(
+          (e) => e.EventType === EventType.TimerFired && e.TimerId === message.timerId,
+        );
       case 'event':
         return state.history.some((e) => e.MessageId === message.id);
       default:
@@ -706,7 +756,13 @@ export class DurableEngine {
     }
   }
 
-  private async persist(instanceId: string, rt: Runtime, next: InstanceState, firstNew: number, ops: Op[]): Promise<void> {
+  private async persist(
+    instanceId: string,
+    rt: Runtime,
+    next: InstanceState,
+    firstNew: number,
+    ops: Op[],
+  ): Promise<void> {
     for (let i = firstNew; i < next.history.length; i++) {
       const e = next.history[i];
       if (e) ops.push({ type: 'addHistory', index: i, event: e });
@@ -781,7 +837,13 @@ export class DurableEngine {
   private async runActivity(instanceId: string, work: WorkItem): Promise<void> {
     const fn = this.opts.registry.get(work.functionName);
     let message: Message;
-    const base = { kind: 'result' as const, id: `r:${work.id}`, seq: 0, executionId: work.executionId, taskId: work.taskId };
+    const base = {
+      kind: 'result' as const,
+      id: `r:${work.id}`,
+      seq: 0,
+      executionId: work.executionId,
+      taskId: work.taskId,
+    };
     if (!fn || fn.trigger.type !== 'activityTrigger') {
       message = {
         ...base,
@@ -791,8 +853,7 @@ export class DurableEngine {
       };
     } else {
       try {
-        const data: RpcTypedData | undefined =
-          work.input === undefined ? undefined : { string: work.input };
+        const data: RpcTypedData | undefined = work.input === undefined ? undefined : { string: work.input };
         const { returnValue } = await this.opts.registry.invoke(fn, [{ name: fn.triggerName, data }], {
           instanceId: { string: instanceId },
         });
@@ -818,7 +879,10 @@ export class DurableEngine {
         break;
       } catch (e) {
         if (attempt >= 5) {
-          this.opts.log('error', `Could not record the result of activity '${work.functionName}': ${describe(e)}`);
+          this.opts.log(
+            'error',
+            `Could not record the result of activity '${work.functionName}': ${describe(e)}`,
+          );
           return;
         }
         await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
@@ -836,7 +900,11 @@ function retryDelay(r: RetryInfo): number {
   return Math.min(raw, cap);
 }
 
-function findRetry(retries: Record<string, RetryInfo>, id: number, waitingOnTimer: boolean): RetryInfo | undefined {
+function findRetry(
+  retries: Record<string, RetryInfo>,
+  id: number,
+  waitingOnTimer: boolean,
+): RetryInfo | undefined {
   return Object.values(retries).find((r) => r.currentId === id && r.waitingOnTimer === waitingOnTimer);
 }
 

@@ -90,7 +90,9 @@ export function isTerminal(status: RuntimeStatus): boolean {
 
 /** JSON text as Durable stores it (`undefined` becomes `null`). */
 export function toJsonText(value: unknown): string {
-  return JSON.stringify(value) ?? 'null';
+  // JSON.stringify returns undefined for undefined, although its typings say string.
+  const text: string | undefined = JSON.stringify(value);
+  return text ?? 'null';
 }
 
 export function parseJsonText(text: string | null | undefined): unknown {

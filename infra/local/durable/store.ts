@@ -97,7 +97,8 @@ function historyKey(index: number): string {
 function splitJson(value: unknown): Record<string, string> {
   const text = JSON.stringify(value);
   const out: Record<string, string> = {};
-  for (let i = 0, n = 0; i < text.length || n === 0; i += CHUNK, n++) out[`Data${n}`] = text.slice(i, i + CHUNK);
+  for (let i = 0, n = 0; i < text.length || n === 0; i += CHUNK, n++)
+    out[`Data${n}`] = text.slice(i, i + CHUNK);
   return out;
 }
 
@@ -140,7 +141,11 @@ export class DurableStore {
         return ['upsert', entity, 'Replace'];
       }
       case 'addHistory':
-        return ['upsert', { partitionKey: instanceId, rowKey: historyKey(op.index), ...splitJson(op.event) }, 'Replace'];
+        return [
+          'upsert',
+          { partitionKey: instanceId, rowKey: historyKey(op.index), ...splitJson(op.event) },
+          'Replace',
+        ];
       case 'deleteHistory':
         return ['delete', { partitionKey: instanceId, rowKey: historyKey(op.index) }];
       case 'addMessage':
@@ -157,7 +162,11 @@ export class DurableStore {
       case 'deleteMessage':
         return ['delete', { partitionKey: instanceId, rowKey: MESSAGE_PREFIX + op.id }];
       case 'addWork':
-        return ['upsert', { partitionKey: instanceId, rowKey: WORK_PREFIX + op.work.id, ...splitJson(op.work) }, 'Replace'];
+        return [
+          'upsert',
+          { partitionKey: instanceId, rowKey: WORK_PREFIX + op.work.id, ...splitJson(op.work) },
+          'Replace',
+        ];
       case 'deleteWork':
         return ['delete', { partitionKey: instanceId, rowKey: WORK_PREFIX + op.id }];
     }
@@ -178,7 +187,8 @@ export class DurableStore {
     const stateIdx = ops.findIndex((o) => o.type === 'putState');
     const state = stateIdx >= 0 ? actions[stateIdx] : undefined;
     const rest = actions.filter((_, i) => i !== stateIdx);
-    for (let i = 0; i < rest.length; i += MAX_BATCH) await this.table.submitTransaction(rest.slice(i, i + MAX_BATCH));
+    for (let i = 0; i < rest.length; i += MAX_BATCH)
+      await this.table.submitTransaction(rest.slice(i, i + MAX_BATCH));
     if (state) await this.table.submitTransaction([state]);
   }
 
@@ -192,17 +202,18 @@ export class DurableStore {
     const history: HistoryEvent[] = [];
     const messages: { message: Message; visibleAt?: string }[] = [];
     const work: WorkItem[] = [];
-    const rows = this.table.listEntities<Record<string, unknown>>({
+    const rows = this.table.listEntities({
       queryOptions: { filter: `PartitionKey eq '${instanceId.replace(/'/g, "''")}'` },
     });
     for await (const row of rows) {
       const rk = row.rowKey ?? '';
       if (rk === ROW_STATE) {
-        state = { ...(joinJson(row) as InstanceState), history: [], etag: row.etag as string };
+        state = { ...(joinJson(row) as InstanceState), history: [], etag: row.etag };
       } else if (rk.startsWith(HISTORY_PREFIX)) {
         history.push(joinJson(row) as HistoryEvent);
       } else if (rk.startsWith(MESSAGE_PREFIX)) {
-        const visibleAt = typeof row.VisibleAt === 'string' && row.VisibleAt !== '' ? row.VisibleAt : undefined;
+        const visibleAt =
+          typeof row.VisibleAt === 'string' && row.VisibleAt !== '' ? row.VisibleAt : undefined;
         messages.push({ message: joinJson(row) as Message, ...(visibleAt ? { visibleAt } : {}) });
       } else if (rk.startsWith(WORK_PREFIX)) {
         work.push(joinJson(row) as WorkItem);
@@ -217,7 +228,7 @@ export class DurableStore {
   /** Every instance id that has pending messages or work (for recovery after a restart). */
   async pendingInstanceIds(): Promise<string[]> {
     const ids = new Set<string>();
-    const rows = this.table.listEntities<Record<string, unknown>>({
+    const rows = this.table.listEntities({
       queryOptions: { filter: `RowKey ge 'm:' and RowKey lt 'x'`, select: ['PartitionKey'] },
     });
     for await (const row of rows) if (row.partitionKey) ids.add(row.partitionKey);
@@ -231,12 +242,15 @@ export class DurableStore {
     continuationToken?: string,
   ): Promise<{ states: InstanceState[]; continuationToken?: string }> {
     const pages = this.table
-      .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
+      .listEntities({ queryOptions: { filter } })
       .byPage({ maxPageSize: pageSize, ...(continuationToken ? { continuationToken } : {}) });
     const page = await pages.next();
     if (page.done) return { states: [] };
     const states = page.value.map((row) => ({ ...(joinJson(row) as InstanceState), history: [] }));
-    return { states, ...(page.value.continuationToken ? { continuationToken: page.value.continuationToken } : {}) };
+    return {
+      states,
+      ...(page.value.continuationToken ? { continuationToken: page.value.continuationToken } : {}),
+    };
   }
 
   async deleteInstance(instanceId: string): Promise<number> {
@@ -250,7 +264,9 @@ export class DurableStore {
       keys.push({ partitionKey: instanceId, rowKey: row.rowKey ?? '' });
     }
     for (let i = 0; i < keys.length; i += MAX_BATCH) {
-      await this.table.submitTransaction(keys.slice(i, i + MAX_BATCH).map((k) => ['delete', k] as TransactionAction));
+      await this.table.submitTransaction(
+        keys.slice(i, i + MAX_BATCH).map((k) => ['delete', k] as TransactionAction),
+      );
     }
     return found ? 1 : 0;
   }

@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DurableClient } from 'durable-functions';
+import { OrchestrationRuntimeStatus, type DurableClient } from 'durable-functions';
 import { startAzurite, type RunningAzurite } from '../../../infra/local/azurite/azurite';
 import { FunctionRegistry, installCoreModule } from '../../../infra/local/core/functions-core';
 import { createDurableApi } from '../../../infra/local/durable/client-api';
@@ -166,7 +166,7 @@ describe('durable engine conformance (real SDK, real Azurite, real client)', () 
     const all = await client.getStatusAll();
     expect(all.map((s) => s.instanceId)).toEqual(expect.arrayContaining(ids));
     const completed = await client.getStatusBy({ runtimeStatus: ['Completed' as never] });
-    expect(completed.every((s) => s.runtimeStatus === 'Completed')).toBe(true);
+    expect(completed.every((s) => s.runtimeStatus === OrchestrationRuntimeStatus.Completed)).toBe(true);
     const purged = await client.purgeInstanceHistory('query-0');
     expect(purged.instancesDeleted).toBe(1);
     await expect(client.getStatus('query-0')).rejects.toThrow();

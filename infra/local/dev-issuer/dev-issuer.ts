@@ -1,0 +1,336 @@
+/**
+ * The development token issuer of the local host: OIDC metadata, a JWKS and `POST /dev/token`, so
+ * the app's real bearer-token validation (shared/auth) runs locally against real RS256 tokens.
+ *
+ * It mints a token for anyone who asks, with any role: that is its purpose, and why it only ever
+ * runs on loopback and never in Azure.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { dirname } from 'node:path';
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+} from 'jose';
+import { z } from 'zod';
+import { problem } from '#shared/http/problem';
+
+/** Fixed tenant of every development token, so principal ids (`tid:oid`) are stable across runs. */
+export const DEV_TENANT_ID = '7e57da7a-0000-4000-8000-00000000de70';
+
+/** Fixed path of the token endpoint, whatever the issuer's path. */
+export const DEV_TOKEN_PATH = '/dev/token';
+
+const ALG = 'RS256';
+const DEFAULT_LIFETIME_SECONDS = 3600;
+const MAX_BODY_BYTES = 16 * 1024;
+// Namespace for the name-based (v5-style) user ids; any fixed UUID works, it only has to never change.
+const USER_ID_NAMESPACE = '2f6c1e0a-6f8e-4b7a-9d1c-5a0e3b9c7d11';
+
+export interface DevIssuerOptions {
+  /** e.g. `http://127.0.0.1:7071/dev`; its pathname is where metadata and keys are served. */
+  readonly issuer: string;
+  readonly audience: string;
+  /** Where the signing key (a private JWK) is kept so tokens survive restarts; absent = in memory. */
+  readonly keyFile?: string | undefined;
+}
+
+export interface DevIssuer {
+  readonly issuer: string;
+  readonly audience: string;
+  /** Serves metadata, keys and `POST /dev/token`; answers true when the request was one of them. */
+  handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean>;
+  /** Mints an access token directly (tests, the CLI), with the same checks as `POST /dev/token`. */
+  mint(claims: MintClaims): Promise<string>;
+  /** The published key set (public key only). */
+  readonly jwks: { readonly keys: readonly JWK[] };
+}
+
+const TokenRequestFields = {
+  upn: z
+    .string()
+    .trim()
+    .max(256)
+    .regex(/^[^\s@]+@[^\s@]+$/, 'must look like user@domain'),
+  roles: z.array(z.string().min(1).max(100)).max(20).optional(),
+  name: z.string().trim().min(1).max(256).optional(),
+};
+
+/** Body of `POST /dev/token`. Unknown fields are refused, like everywhere else in ZSA. */
+export const TokenRequestSchema = z.strictObject(TokenRequestFields);
+
+export const MintClaimsSchema = z.strictObject({
+  ...TokenRequestFields,
+  lifetimeSeconds: z.int().min(1).max(86_400).optional(),
+});
+
+export type MintClaims = z.input<typeof MintClaimsSchema>;
+
+// A persisted key: an RSA private JWK. Checked on read, since a damaged file must fail loudly
+// rather than be silently replaced (which would invalidate every token handed out).
+const PrivateRsaJwkSchema = z.object({
+  kty: z.literal('RSA'),
+  n: z.string().min(1),
+  e: z.string().min(1),
+  d: z.string().min(1),
+  p: z.string().min(1),
+  q: z.string().min(1),
+  dp: z.string().min(1),
+  dq: z.string().min(1),
+  qi: z.string().min(1),
+});
+
+interface SigningKey {
+  readonly kid: string;
+  readonly privateKey: CryptoKey;
+  readonly publicJwk: JWK;
+}
+
+export async function createDevIssuer(options: DevIssuerOptions): Promise<DevIssuer> {
+  const issuerUrl = parseLoopbackIssuer(options.issuer);
+  const audience = options.audience.trim();
+  if (audience === '') throw new Error('The development issuer needs an audience.');
+
+  const key = await loadOrCreateKey(options.keyFile);
+  const issuerPath = issuerUrl.pathname.replace(/\/+$/, '');
+  const issuerBase = `${issuerUrl.origin}${issuerPath}`;
+  const paths = {
+    metadata: `${issuerPath}/.well-known/openid-configuration`,
+    keys: `${issuerPath}/keys`,
+    token: DEV_TOKEN_PATH,
+  };
+  const jwks = { keys: [key.publicJwk] };
+  const metadata = {
+    issuer: options.issuer,
+    jwks_uri: `${issuerBase}/keys`,
+    token_endpoint: `${issuerUrl.origin}${DEV_TOKEN_PATH}`,
+    id_token_signing_alg_values_supported: [ALG],
+    token_endpoint_auth_methods_supported: ['none'],
+    response_types_supported: ['token'],
+    subject_types_supported: ['public'],
+  };
+
+  const mint = async (claims: MintClaims): Promise<string> => {
+    const parsed = MintClaimsSchema.parse(claims);
+    return sign(key, options.issuer, audience, parsed);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const method = req.method ?? 'GET';
+    switch (path) {
+      case paths.metadata:
+        if (method !== 'GET') return methodNotAllowed(res, 'GET');
+        sendJson(res, 200, metadata);
+        return true;
+      case paths.keys:
+        if (method !== 'GET') return methodNotAllowed(res, 'GET');
+        sendJson(res, 200, jwks);
+        return true;
+      case paths.token: {
+        if (method !== 'POST') return methodNotAllowed(res, 'POST');
+        const request = parseTokenRequest(body);
+        if (!request.ok) {
+          sendJson(res, 400, request.problem, 'application/problem+json');
+          return true;
+        }
+        const accessToken = await sign(key, options.issuer, audience, request.value);
+        sendJson(res, 200, {
+          access_token: accessToken,
+          token_type: 'Bearer',
+          expires_in: DEFAULT_LIFETIME_SECONDS,
+        });
+        return true;
+      }
+      default:
+        return false;
+    }
+  };
+
+  return { issuer: options.issuer, audience, handle, mint, jwks };
+}
+
+/** The stable id of a development user: a name-based UUID (v5 layout) of the lower-cased UPN. */
+export function devUserId(upn: string): string {
+  const hash = createHash('sha1')
+    .update(Buffer.from(USER_ID_NAMESPACE.replace(/-/g, ''), 'hex'))
+    .update(upn.trim().toLowerCase(), 'utf8')
+    .digest();
+  const bytes = hash.subarray(0, 16);
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+async function sign(
+  key: SigningKey,
+  issuer: string,
+  audience: string,
+  claims: z.output<typeof MintClaimsSchema>,
+): Promise<string> {
+  const upn = claims.upn.toLowerCase();
+  const userId = devUserId(upn);
+  const now = Math.floor(Date.now() / 1000);
+  const lifetime = claims.lifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS;
+  // Shaped like an Entra v2 access token, so the app reads the same claims here as in Azure.
+  return new SignJWT({
+    tid: DEV_TENANT_ID,
+    oid: userId,
+    upn,
+    preferred_username: upn,
+    name: claims.name ?? upn,
+    ...(claims.roles !== undefined && claims.roles.length > 0 ? { roles: claims.roles } : {}),
+  })
+    .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
+    .setIssuer(issuer)
+    .setAudience(audience)
+    .setSubject(userId)
+    .setIssuedAt(now)
+    .setNotBefore(now)
+    .setExpirationTime(now + lifetime)
+    .setJti(randomUUID())
+    .sign(key.privateKey);
+}
+
+type TokenRequestResult =
+  | { readonly ok: true; readonly value: z.output<typeof TokenRequestSchema> }
+  | { readonly ok: false; readonly problem: object };
+
+function parseTokenRequest(body: Buffer): TokenRequestResult {
+  const badRequest = (detail: string, errors?: readonly { path: string; message: string }[]) => ({
+    ok: false as const,
+    problem: { ...problem(400, 'Bad Request', detail), ...(errors === undefined ? {} : { errors }) },
+  });
+  if (body.length > MAX_BODY_BYTES) return badRequest('The body is too large.');
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch {
+    return badRequest('The body must be JSON: {"upn": "alice@contoso.com", "roles": ["PAM.Admin"]}.');
+  }
+  const parsed = TokenRequestSchema.safeParse(json);
+  if (!parsed.success) {
+    return badRequest(
+      'Expected {"upn": "<user@domain>", "roles"?: ["PAM.Admin" | "PAM.Auditor"], "name"?: "<display name>"}.',
+      parsed.error.issues.map((issue) => ({
+        path: issue.path.map(String).join('.'),
+        message: issue.message,
+      })),
+    );
+  }
+  return { ok: true, value: parsed.data };
+}
+
+function parseLoopbackIssuer(issuer: string): URL {
+  if (!URL.canParse(issuer)) throw new Error(`The development issuer must be a URL, got "${issuer}".`);
+  const url = new URL(issuer);
+  // Anyone who can reach this issuer can become an admin: never let it describe a non-local address.
+  if (
+    !['http:', 'https:'].includes(url.protocol) ||
+    !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)
+  ) {
+    throw new Error(
+      `The development issuer must be on loopback (127.0.0.1, localhost or [::1]), got "${issuer}".`,
+    );
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw new Error('The development issuer URL must not have a query or fragment.');
+  }
+  return url;
+}
+
+async function loadOrCreateKey(keyFile: string | undefined): Promise<SigningKey> {
+  if (keyFile === undefined) return toSigningKey(await generatePrivateJwk());
+  const existing = await readKeyFile(keyFile);
+  if (existing !== undefined) return toSigningKey(existing);
+
+  const fresh = await generatePrivateJwk();
+  await mkdir(dirname(keyFile), { recursive: true });
+  // Written aside, then linked into place: link fails if the file appeared meanwhile (another host
+  // starting at the same time), and then both use the one that won, never two different keys.
+  const temporary = `${keyFile}.${process.pid}.${randomUUID()}.tmp`;
+  await writeFile(temporary, JSON.stringify(fresh), { mode: 0o600 });
+  try {
+    await link(temporary, keyFile);
+  } catch (error) {
+    if (!isErrno(error, 'EEXIST')) throw error;
+    const winner = await readKeyFile(keyFile);
+    if (winner === undefined) throw error;
+    return await toSigningKey(winner);
+  } finally {
+    await unlink(temporary);
+  }
+  return toSigningKey(fresh);
+}
+
+async function readKeyFile(keyFile: string): Promise<JWK | undefined> {
+  let text: string;
+  try {
+    text = await readFile(keyFile, 'utf8');
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new Error(`The development issuer key file ${keyFile} is not JSON; delete it to make a new key.`, {
+      cause,
+    });
+  }
+  const parsed = PrivateRsaJwkSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new Error(
+      `The development issuer key file ${keyFile} is not an RSA private JWK; delete it to make a new key.`,
+      { cause: parsed.error },
+    );
+  }
+  return parsed.data;
+}
+
+async function generatePrivateJwk(): Promise<JWK> {
+  const { privateKey } = await generateKeyPair(ALG, { modulusLength: 2048, extractable: true });
+  const { kty, n, e, d, p, q, dp, dq, qi } = await exportJWK(privateKey);
+  return { kty, n, e, d, p, q, dp, dq, qi };
+}
+
+async function toSigningKey(privateJwk: JWK): Promise<SigningKey> {
+  const { kty, n, e } = privateJwk;
+  const kid = await calculateJwkThumbprint({ kty, n, e }, 'sha256');
+  const privateKey = await importJWK({ ...privateJwk, alg: ALG }, ALG);
+  if (privateKey instanceof Uint8Array) throw new Error('The development issuer key is not an RSA key.');
+  return { kid, privateKey, publicJwk: { kty, n, e, kid, use: 'sig', alg: ALG } };
+}
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  contentType = 'application/json',
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': `${contentType}; charset=utf-8`,
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+function methodNotAllowed(res: ServerResponse, allow: string): true {
+  res.setHeader('allow', allow);
+  sendJson(res, 405, problem(405, 'Method Not Allowed', `Use ${allow}.`), 'application/problem+json');
+  return true;
+}
+
+function isErrno(error: unknown, code: string): boolean {
+  return error instanceof Error && 'code' in error && error.code === code;
+}

@@ -1,0 +1,262 @@
+/**
+ * The local host: runs the compiled function app with Node alone — embedded Azurite, the Durable
+ * engine, HTTP triggers, a Service Bus endpoint, the development token issuer and a mailbox — the
+ * parts Core Tools, the Functions host and Azure provide elsewhere. Development, demos and CI only:
+ * it listens on loopback, and its issuer lets anyone mint an admin token.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { startAzurite, type RunningAzurite } from './azurite/azurite';
+import { entryPoints, readHostJson, readSettings, resolveSetting, StartupError } from './app-loader';
+import { FunctionRegistry, installCoreModule, type LogLevel } from './core/functions-core';
+import { createDevIssuer } from './dev-issuer/dev-issuer';
+import { clientBindingData, createDurableApi } from './durable/client-api';
+import { DurableEngine } from './durable/engine';
+import { DurableStore } from './durable/store';
+import { createHttpTriggerRouter } from './http/router';
+import { startMailbox } from './mailbox/mailbox';
+import { startServiceBus } from './servicebus/server';
+import { startServiceBusTriggers } from './servicebus/triggers';
+
+export interface HostOptions {
+  /** The function app's folder (host.json, package.json). */
+  root: string;
+  port: number;
+  /** Data folder (default `<root>/.zsa`); ignored with inMemory. */
+  dataDir?: string;
+  inMemory?: boolean;
+  /** Overrides package.json `main` (used by the test suite to load fixture apps). */
+  main?: string;
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+}
+
+export interface RunningHost {
+  url: string;
+  port: number;
+  settings: Record<string, string>;
+  registry: FunctionRegistry;
+  engine: DurableEngine;
+  banner: string;
+  close(): Promise<void>;
+}
+
+const MAX_HOST_BODY = 1024 * 1024;
+export const DEV_AUDIENCE = 'api://zsa-local';
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolveListen, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      reject(
+        e.code === 'EADDRINUSE' ? new StartupError(`Port ${port} is already in use; pass --port <n>.`) : e,
+      );
+    });
+    server.listen(port, '127.0.0.1', () => {
+      const a = server.address();
+      resolveListen(typeof a === 'object' && a ? a.port : port);
+    });
+  });
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > limit) return undefined;
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
+export async function startHost(options: HostOptions): Promise<RunningHost> {
+  const root = resolve(options.root);
+  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const hostJson = readHostJson(root);
+  const settings = readSettings(root, options.env ?? process.env);
+  const files = entryPoints(root, options.main);
+  const dataDir = options.inMemory ? undefined : resolve(options.dataDir ?? join(root, '.zsa'));
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+
+  // Bind first so a taken port fails fast, before anything else starts.
+  let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => {
+    res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' });
+    res.end('The local host is starting.');
+  };
+  const server = createServer((req, res) => {
+    handler(req, res);
+  });
+  server.keepAliveTimeout = 5000;
+  const port = await listen(server, options.port);
+  const origin = `http://127.0.0.1:${port}`;
+
+  const closers: (() => Promise<void>)[] = [
+    () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  ];
+  const close = async (): Promise<void> => {
+    for (const c of closers.reverse()) {
+      try {
+        await c();
+      } catch (e) {
+        log(`shutdown: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  };
+
+  try {
+    // Storage: embedded Azurite unless the settings point somewhere real.
+    let storage = settings.AzureWebJobsStorage ?? '';
+    let azurite: RunningAzurite | undefined;
+    if (storage === '' || /UseDevelopmentStorage=true/i.test(storage)) {
+      azurite = await startAzurite({ ...(dataDir ? { location: join(dataDir, 'azurite') } : {}), log });
+      const a = azurite;
+      closers.push(() => a.close());
+      storage = azurite.connectionString;
+    }
+
+    const issuer = await createDevIssuer({
+      issuer: `${origin}/dev`,
+      audience: DEV_AUDIENCE,
+      ...(dataDir ? { keyFile: join(dataDir, 'dev-issuer-key.json') } : {}),
+    });
+    const mailbox = await startMailbox({
+      ...(dataDir ? { dataFile: join(dataDir, 'mailbox.jsonl') } : {}),
+      log,
+    });
+    closers.push(() => mailbox.close());
+    const bus = await startServiceBus({
+      entities: [],
+      ...dataFile(dataDir, 'servicebus.journal'),
+      log,
+    });
+    closers.push(() => bus.close());
+
+    // What the app reads: the platform's settings plus the local parts' addresses.
+    const appSettings: Record<string, string> = {
+      FUNCTIONS_WORKER_RUNTIME: 'node',
+      ...settings,
+      AzureWebJobsStorage: storage,
+      WEBSITE_HOSTNAME: `127.0.0.1:${port}`,
+      ZSA_LOCAL_HOST: 'true',
+      ZSA_AUTH_ISSUER: settings.ZSA_AUTH_ISSUER || `${origin}/dev`,
+      ZSA_AUTH_AUDIENCE: settings.ZSA_AUTH_AUDIENCE || DEV_AUDIENCE,
+      ZSA_PUBLIC_BASE_URL: settings.ZSA_PUBLIC_BASE_URL || origin,
+      ServiceBusConnection: settings.ServiceBusConnection || bus.connectionString,
+      ZSA_SMTP_URL: settings.ZSA_SMTP_URL || mailbox.smtpUrl,
+      NO_PROXY: ['127.0.0.1', 'localhost', settings.NO_PROXY].filter(Boolean).join(','),
+    };
+    for (const [k, v] of Object.entries(appSettings)) process.env[k] = v;
+
+    const registry = new FunctionRegistry(
+      (level: LogLevel, category: string, message: string, fn?: string) => {
+        if (category === 'system' && (level === 'debug' || level === 'trace' || level === 'information'))
+          return;
+        log(`${fn ? `[${fn}] ` : ''}${level === 'information' ? '' : `${level}: `}${message}`);
+      },
+    );
+    installCoreModule(registry);
+    for (const file of files) require(file);
+    await registry.start(root);
+
+    const hub =
+      resolveSetting(hostJson.extensions?.durableTask?.hubName ?? 'TestHubName', appSettings) ||
+      'TestHubName';
+    if (!/^[A-Za-z][A-Za-z0-9]{2,44}$/.test(hub))
+      throw new StartupError(`The durable hub name "${hub}" is not valid.`);
+    const store = await DurableStore.open(storage, `${hub}Durable`);
+    const engine = new DurableEngine({
+      registry,
+      store,
+      log: (level, message) => log(`durable ${level}: ${message}`),
+      overridableExistingInstanceStates:
+        hostJson.extensions?.durableTask?.overridableExistingInstanceStates ?? 'NonRunningStates',
+    });
+    closers.push(() => engine.close());
+    const durableApi = createDurableApi(engine, () => origin);
+    const clientData = JSON.stringify(clientBindingData(origin, hub));
+
+    const router = createHttpTriggerRouter({
+      registry,
+      routePrefix: hostJson.extensions?.http?.routePrefix ?? 'api',
+      maxRequestBodyBytes: hostJson.extensions?.http?.maxRequestBodySize ?? 100 * 1024 * 1024,
+      extraInputs: (_fn, _name, binding) =>
+        binding.type === 'durableClient' || binding.type === 'orchestrationClient'
+          ? { string: clientData }
+          : undefined,
+      log,
+    });
+
+    const triggers = await startServiceBusTriggers({
+      registry,
+      resolveConnection: (name: string) =>
+        appSettings[name] ?? appSettings[`${name}__fullyQualifiedNamespace`] ?? '',
+      ...(hostJson.extensions?.serviceBus?.maxConcurrentCalls
+        ? { maxConcurrentCalls: hostJson.extensions.serviceBus.maxConcurrentCalls }
+        : {}),
+      log,
+    });
+    closers.push(() => triggers.close());
+
+    handler = (req, res) => {
+      void (async () => {
+        const path = (req.url ?? '/').split('?')[0] ?? '/';
+        if (await router.handle(req, res)) return;
+        if (await mailbox.handle(req, res)) return;
+        const body = await readBody(req, MAX_HOST_BODY);
+        if (!body) {
+          res.writeHead(413, { 'content-type': 'text/plain' });
+          res.end('Request body too large.');
+          return;
+        }
+        if (await issuer.handle(req, res, body)) return;
+        if (await durableApi(req, res, body)) return;
+        res.writeHead(404, { 'content-type': 'application/problem+json' });
+        res.end(
+          JSON.stringify({
+            type: 'about:blank',
+            title: 'Not Found',
+            status: 404,
+            detail: `Nothing is served at ${path}.`,
+          }),
+        );
+      })().catch((e: unknown) => {
+        log(`host error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end();
+      });
+    };
+
+    const recovered = await engine.recover();
+    const banner = [
+      '',
+      '  ZSA local host — development only: listens on loopback; its token issuer lets anyone become an admin.',
+      '',
+      `  API          ${origin}/api   (health: ${origin}/api/health)`,
+      `  Functions    ${registry.functions.size} registered: ${[...registry.functions.values()].map((f) => f.metadata.name).join(', ')}`,
+      `  Dev tokens   POST ${origin}/dev/token  {"upn":"alice@contoso.com","roles":["PAM.Admin"]}`,
+      `  Issuer       ${origin}/dev  (audience ${appSettings.ZSA_AUTH_AUDIENCE ?? DEV_AUDIENCE})`,
+      `  Mailbox      ${origin}/dev/mailbox   (SMTP ${mailbox.smtpUrl})`,
+      `  Service Bus  ${bus.connectionString.replace(/SharedAccessKey=[^;]+/, 'SharedAccessKey=…')}`,
+      `  Storage      ${azurite ? `embedded Azurite, tables on 127.0.0.1:${azurite.ports.table}` : 'from AzureWebJobsStorage'}; data ${dataDir ?? 'in memory'}`,
+      `  Durable      hub ${hub}${recovered > 0 ? `, resumed ${recovered} instance(s)` : ''}`,
+      '',
+      '  Ctrl+C stops everything.',
+      '',
+    ].join('\n');
+
+    return { url: origin, port, settings: appSettings, registry, engine, banner, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+function dataFile(dataDir: string | undefined, name: string): { dataFile?: string } {
+  return dataDir ? { dataFile: join(dataDir, name) } : {};
+}

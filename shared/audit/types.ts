@@ -1,0 +1,79 @@
+/**
+ * What the rest of ZSA hands to the audit log. The log itself (hash chain, storage, export) lives
+ * beside this file; callers only ever append.
+ */
+
+/** The stable catalogue of action codes (documented for auditors in docs/audit.md). */
+export const AuditAction = {
+  PamEnabled: 'pam.enabled',
+  PamDisabled: 'pam.disabled',
+  ApproverGroupPut: 'approverGroup.put',
+  ApproverGroupDeleted: 'approverGroup.deleted',
+  TaskPut: 'catalog.task.put',
+  TaskDeleted: 'catalog.task.deleted',
+  RolePut: 'catalog.role.put',
+  RoleDeleted: 'catalog.role.deleted',
+  RoleGroupPut: 'catalog.roleGroup.put',
+  RoleGroupDeleted: 'catalog.roleGroup.deleted',
+  PolicyCreated: 'policy.created',
+  PolicyUpdated: 'policy.updated',
+  PolicyDeleted: 'policy.deleted',
+  RequestSubmitted: 'request.submitted',
+  RequestRefused: 'request.refused',
+  RequestApprovalRecorded: 'request.approvalRecorded',
+  RequestApproved: 'request.approved',
+  RequestDenied: 'request.denied',
+  RequestCanceled: 'request.canceled',
+  RequestExpired: 'request.expired',
+  DecisionRefused: 'request.decisionRefused',
+  GrantStarted: 'grant.started',
+  GrantEnded: 'grant.ended',
+  GrantRevoked: 'grant.revoked',
+  ExecutionStarted: 'execution.started',
+  ExecutionSucceeded: 'execution.succeeded',
+  ExecutionFailed: 'execution.failed',
+  ExecutionRefused: 'execution.refused',
+  NotificationSent: 'notification.sent',
+  NotificationFailed: 'notification.failed',
+  AuditExported: 'audit.exported',
+  AuditAnchored: 'audit.anchored',
+} as const;
+export type AuditAction = (typeof AuditAction)[keyof typeof AuditAction];
+
+export const AuditOutcome = { Success: 'success', Failure: 'failure', Refused: 'refused' } as const;
+export type AuditOutcome = (typeof AuditOutcome)[keyof typeof AuditOutcome];
+
+/** Who acted: a signed-in user, or ZSA itself (timers, orchestrations). */
+export type AuditActor =
+  | { kind: 'user'; id: string; upn: string; roles: readonly string[]; tenantId?: string | undefined }
+  | { kind: 'system'; id: 'zsa'; upn: 'zsa' };
+
+export const SYSTEM_ACTOR: AuditActor = { kind: 'system', id: 'zsa', upn: 'zsa' };
+
+/** Where the call came from (absent for system events). */
+export interface AuditOrigin {
+  correlationId?: string | undefined;
+  clientIp?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+export interface AuditEventInput {
+  action: AuditAction;
+  actor: AuditActor;
+  outcome: AuditOutcome;
+  requestId?: string | undefined;
+  task?: string | undefined;
+  /** A short human reason (refusal code and message, failure reason). */
+  reason?: string | undefined;
+  /** Structured detail: before/after for configuration, parameters (secrets are digested by the log). */
+  detail?: Record<string, unknown> | undefined;
+  origin?: AuditOrigin | undefined;
+}
+
+export interface AuditSink {
+  /**
+   * Appends one event, durably, and resolves with its id once stored. Rejects (never swallows) when
+   * it cannot be stored: callers that must fail closed (execution) rely on that.
+   */
+  append(event: AuditEventInput): Promise<{ id: string }>;
+}

@@ -1,0 +1,110 @@
+import { createBearerVerifier, isAllowedKeyTransport, type BearerVerifier } from './bearer';
+import { EASY_AUTH_PRINCIPAL_HEADER, principalFromEasyAuthHeader } from './easy-auth';
+import { AuthError } from './errors';
+import { claimsFromJwtPayload, principalFromClaims, type Principal } from './principal';
+
+export interface AuthConfig {
+  /** `ZSA_AUTH_ISSUER`: exact expected `iss`; OIDC metadata is read from it. */
+  readonly issuer?: string | undefined;
+  /** `ZSA_AUTH_AUDIENCE`: exact expected `aud`. */
+  readonly audience?: string | undefined;
+  /** `ZSA_TRUST_EASY_AUTH`: true only behind App Service Authentication. */
+  readonly trustEasyAuth: boolean;
+  /** Allowed clock skew for `exp`/`nbf`; 60 s by default. */
+  readonly clockToleranceSeconds?: number | undefined;
+  /** Shortest time between JWKS refetches triggered by an unknown `kid`; 30 s by default. */
+  readonly jwksCooldownSeconds?: number | undefined;
+  /** Clock for token lifetimes (tests pin it); the system clock by default. */
+  readonly now?: (() => Date) | undefined;
+}
+
+/** What we need from request headers; `HttpRequest.headers` (a fetch `Headers`) fits. */
+export interface HeaderReader {
+  get(name: string): string | null;
+}
+
+export interface Authenticator {
+  /**
+   * Who is calling. Throws AuthError (401) when the caller is not authenticated, and
+   * AuthUnavailableError (503) when the issuer's metadata or keys cannot be read.
+   */
+  authenticate(headers: HeaderReader): Promise<Principal>;
+}
+
+const BEARER = /^Bearer +(\S+) *$/i;
+
+/**
+ * Which identity wins:
+ * - `trustEasyAuth` and the platform sent `x-ms-client-principal`: the platform principal (App
+ *   Service has already validated whatever the client presented, bearer or cookie).
+ * - otherwise a bearer token is required and validated here; the header is then ignored, never
+ *   trusted, because without the platform in front any client can forge it.
+ * - neither an issuer nor Easy Auth configured: every request is refused (AUTH_NOT_CONFIGURED).
+ *
+ * Throws at creation (start-up) when the settings are inconsistent, naming the setting. Does no I/O
+ * until the first bearer token arrives.
+ */
+export function createAuthenticator(config: AuthConfig): Authenticator {
+  const bearer = createBearer(config);
+
+  return {
+    async authenticate(headers) {
+      if (config.trustEasyAuth) {
+        const platformPrincipal = headers.get(EASY_AUTH_PRINCIPAL_HEADER);
+        if (platformPrincipal !== null) return principalFromEasyAuthHeader(platformPrincipal);
+      }
+      if (bearer === undefined) {
+        if (config.trustEasyAuth) {
+          throw new AuthError('MISSING_TOKEN', 'Sign-in is required.');
+        }
+        throw new AuthError('AUTH_NOT_CONFIGURED', 'Authentication is not configured on this service.');
+      }
+      const authorization = headers.get('authorization');
+      if (authorization === null || !/^Bearer(\s|$)/i.test(authorization)) {
+        throw new AuthError('MISSING_TOKEN', 'An Authorization: Bearer token is required.');
+      }
+      const token = BEARER.exec(authorization)?.[1];
+      if (token === undefined) {
+        throw new AuthError('INVALID_TOKEN', 'The Authorization header is not a single bearer token.');
+      }
+      const payload = await bearer.verify(token);
+      const result = principalFromClaims(claimsFromJwtPayload(payload), 'bearer');
+      if (!result.ok) {
+        throw new AuthError('INVALID_TOKEN', `The bearer token is not usable: ${result.reason}.`);
+      }
+      return result.principal;
+    },
+  };
+}
+
+function createBearer(config: AuthConfig): BearerVerifier | undefined {
+  const issuer = blankToUndefined(config.issuer);
+  const audience = blankToUndefined(config.audience);
+  if (issuer === undefined && audience === undefined) return undefined;
+  if (issuer === undefined) throw new Error('ZSA_AUTH_ISSUER is required when ZSA_AUTH_AUDIENCE is set.');
+  if (audience === undefined) throw new Error('ZSA_AUTH_AUDIENCE is required when ZSA_AUTH_ISSUER is set.');
+  if (!URL.canParse(issuer) || !isAllowedKeyTransport(new URL(issuer))) {
+    throw new Error('ZSA_AUTH_ISSUER must be an https URL (or http on loopback for the local host).');
+  }
+  const clockToleranceSeconds = config.clockToleranceSeconds ?? 60;
+  const jwksCooldownSeconds = config.jwksCooldownSeconds ?? 30;
+  if (!isNonNegativeFinite(clockToleranceSeconds) || !isNonNegativeFinite(jwksCooldownSeconds)) {
+    throw new Error('Clock tolerance and JWKS cooldown must be non-negative numbers of seconds.');
+  }
+  return createBearerVerifier({
+    issuer,
+    audience,
+    clockToleranceSeconds,
+    jwksCooldownSeconds,
+    now: config.now ?? (() => new Date()),
+  });
+}
+
+function blankToUndefined(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed === undefined || trimmed === '' ? undefined : trimmed;
+}
+
+function isNonNegativeFinite(value: number): boolean {
+  return Number.isFinite(value) && value >= 0;
+}

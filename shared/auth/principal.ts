@@ -1,0 +1,146 @@
+import { AuthError } from './errors';
+import { Role, knownRoles } from './roles';
+
+export const AuthMethod = {
+  Bearer: 'bearer',
+  EasyAuth: 'easyAuth',
+} as const;
+
+export type AuthMethod = (typeof AuthMethod)[keyof typeof AuthMethod];
+
+/** The authenticated caller, as every handler sees it, however they signed in. */
+export interface Principal {
+  /**
+   * Stable key for the user: `${tenantId}:${objectId}` (Entra's `sub` is per-application and the
+   * UPN can be renamed, so neither is a key); `dev:${sub}` only for a token carrying neither.
+   */
+  readonly id: string;
+  readonly tenantId?: string;
+  readonly objectId?: string;
+  /** Lower-cased; for display, approver-group membership and system-account lists. */
+  readonly upn: string;
+  readonly name?: string;
+  readonly roles: readonly Role[];
+  readonly isAdmin: boolean;
+  readonly isAuditor: boolean;
+  readonly authMethod: AuthMethod;
+}
+
+/** The claims ZSA reads, already pulled out of a JWT payload or an Easy Auth header. */
+export interface IdentityClaims {
+  readonly tid?: string | undefined;
+  readonly oid?: string | undefined;
+  readonly sub?: string | undefined;
+  readonly upn?: string | undefined;
+  readonly preferred_username?: string | undefined;
+  readonly email?: string | undefined;
+  readonly unique_name?: string | undefined;
+  readonly name?: string | undefined;
+  readonly roles: readonly string[];
+}
+
+export type PrincipalResult =
+  { readonly ok: true; readonly principal: Principal } | { readonly ok: false; readonly reason: string };
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isGuid(value: string): boolean {
+  return GUID.test(value);
+}
+
+const MAX_UPN_LENGTH = 256;
+const MAX_NAME_LENGTH = 256;
+// Whitespace or control characters in a user name would make it ambiguous in lists and logs.
+const UNSAFE_UPN = /[\s\u0000-\u001f\u007f]/;
+const CONTROL = /[\u0000-\u001f\u007f]/g;
+
+/**
+ * Maps claims to a principal, or says (safely, without echoing values) why they are not enough.
+ * Pure: the caller decides which error code a failure becomes.
+ */
+export function principalFromClaims(claims: IdentityClaims, authMethod: AuthMethod): PrincipalResult {
+  const tid = nonEmpty(claims.tid);
+  const oid = nonEmpty(claims.oid);
+  if (tid !== undefined && !isGuid(tid)) return { ok: false, reason: 'the tenant id (tid) is not a GUID' };
+  if (oid !== undefined && !isGuid(oid)) return { ok: false, reason: 'the object id (oid) is not a GUID' };
+
+  let id: string;
+  if (tid !== undefined && oid !== undefined) {
+    id = `${tid.toLowerCase()}:${oid.toLowerCase()}`;
+  } else if (tid === undefined && oid === undefined) {
+    const sub = nonEmpty(claims.sub);
+    if (sub === undefined) return { ok: false, reason: 'no user identifier (tid and oid, or sub)' };
+    id = `dev:${sub}`;
+  } else {
+    // Half a key would collide across tenants (or within one): refuse rather than guess.
+    return { ok: false, reason: 'tid and oid must both be present' };
+  }
+
+  const rawUpn =
+    nonEmpty(claims.upn) ??
+    nonEmpty(claims.preferred_username) ??
+    nonEmpty(claims.email) ??
+    nonEmpty(claims.unique_name);
+  if (rawUpn === undefined) {
+    return { ok: false, reason: 'no user name (upn, preferred_username, email or unique_name)' };
+  }
+  const upn = rawUpn.toLowerCase();
+  if (upn.length > MAX_UPN_LENGTH || UNSAFE_UPN.test(upn)) {
+    return { ok: false, reason: 'the user name is too long or contains spaces or control characters' };
+  }
+
+  const name = nonEmpty(claims.name)?.replace(CONTROL, '').slice(0, MAX_NAME_LENGTH);
+  const roles = knownRoles(claims.roles);
+  const principal: Principal = {
+    id,
+    ...(tid !== undefined && oid !== undefined
+      ? { tenantId: tid.toLowerCase(), objectId: oid.toLowerCase() }
+      : {}),
+    upn,
+    ...(name !== undefined && name !== '' ? { name } : {}),
+    roles,
+    isAdmin: roles.includes(Role.Admin),
+    isAuditor: roles.includes(Role.Auditor),
+    authMethod,
+  };
+  return { ok: true, principal };
+}
+
+/** Reads the claims ZSA uses from a verified JWT payload, ignoring values of the wrong type. */
+export function claimsFromJwtPayload(payload: Readonly<Record<string, unknown>>): IdentityClaims {
+  const roles = payload['roles'];
+  return {
+    tid: stringOrUndefined(payload['tid']),
+    oid: stringOrUndefined(payload['oid']),
+    sub: stringOrUndefined(payload['sub']),
+    upn: stringOrUndefined(payload['upn']),
+    preferred_username: stringOrUndefined(payload['preferred_username']),
+    email: stringOrUndefined(payload['email']),
+    unique_name: stringOrUndefined(payload['unique_name']),
+    name: stringOrUndefined(payload['name']),
+    roles: Array.isArray(roles)
+      ? roles.filter((r): r is string => typeof r === 'string')
+      : typeof roles === 'string'
+        ? [roles]
+        : [],
+  };
+}
+
+/**
+ * Refuses with 403 unless the principal holds at least one of the roles. Approver rights are not
+ * roles (they come from approver groups), so they are checked elsewhere.
+ */
+export function requireRole(principal: Principal, ...anyOf: readonly Role[]): void {
+  if (!anyOf.some((role) => principal.roles.includes(role))) {
+    throw new AuthError('INSUFFICIENT_ROLE', `This operation requires the role ${anyOf.join(' or ')}.`);
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed === undefined || trimmed === '' ? undefined : trimmed;
+}
+
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}

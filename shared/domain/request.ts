@@ -1,0 +1,622 @@
+import { z } from 'zod';
+import {
+  assertParameters,
+  describeTarget,
+  ParameterValues,
+  type ParameterValue,
+  Scope,
+  type Target,
+  type Task,
+} from './catalog';
+import { DomainError } from './errors';
+import { isMember, type Actor } from './pam';
+import { ApprovalTypeSchema, type Policy } from './policy';
+import { ApproverGroupName, Id, normalizeUpn, RoleGroupName, RoleName, TaskName, Upn } from './names';
+import { addHours, Hours, hoursToSeconds, instantOf, isPast, Timestamp, toTimestamp } from './time';
+
+// --- Statuses ---------------------------------------------------------------------------------
+
+/**
+ * `pending` → `approved` (grant live) → `ended` (window over) or `revoked`;
+ * `pending` → `denied`, `canceled` or `expired` (no decision before `pendingUntil`);
+ * `failed` only for a system fault.
+ */
+export const RequestStatus = {
+  pending: 'pending',
+  approved: 'approved',
+  denied: 'denied',
+  canceled: 'canceled',
+  expired: 'expired',
+  ended: 'ended',
+  revoked: 'revoked',
+  failed: 'failed',
+} as const;
+export type RequestStatus = (typeof RequestStatus)[keyof typeof RequestStatus];
+export const RequestStatusSchema = z.enum(RequestStatus);
+
+/** A final status never changes again. */
+export function isFinal(status: RequestStatus): boolean {
+  switch (status) {
+    case 'pending':
+    case 'approved':
+      return false;
+    case 'denied':
+    case 'canceled':
+    case 'expired':
+    case 'ended':
+    case 'revoked':
+    case 'failed':
+      return true;
+  }
+}
+
+/**
+ * The grant is usable now. Checked against `expiresAt` at every use, never only by the timer that
+ * later marks the request `ended`: an approved request past its expiry grants nothing.
+ */
+export function isLive(request: Pick<Request, 'status' | 'expiresAt'>, now: Date): boolean {
+  return request.status === 'approved' && request.expiresAt !== null && !isPast(request.expiresAt, now);
+}
+
+/** Pending and still within its decision window. */
+export function isAwaitingDecision(request: Pick<Request, 'status' | 'pendingUntil'>, now: Date): boolean {
+  return request.status === 'pending' && !isPast(request.pendingUntil, now);
+}
+
+// --- Model ------------------------------------------------------------------------------------
+
+export const Decision = {
+  approve: 'approve',
+  deny: 'deny',
+} as const;
+export type Decision = (typeof Decision)[keyof typeof Decision];
+export const DecisionSchema = z.enum(Decision);
+
+export const MAX_COMMENT = 1000;
+
+export const Approval = z.strictObject({
+  approver: Upn,
+  decision: DecisionSchema,
+  comment: z.string().max(MAX_COMMENT).nullable(),
+  at: Timestamp,
+});
+export type Approval = z.output<typeof Approval>;
+
+const targetShape = {
+  task: TaskName.optional(),
+  role: RoleName.optional(),
+  roleGroup: RoleGroupName.optional(),
+};
+
+type TargetFields = { task?: string | undefined; role?: string | undefined; roleGroup?: string | undefined };
+
+function exactlyOneTarget(value: TargetFields, ctx: z.RefinementCtx): void {
+  const given = [value.task, value.role, value.roleGroup].filter((v) => v !== undefined).length;
+  if (given !== 1)
+    ctx.addIssue({
+      code: 'custom',
+      path: [],
+      message: `give exactly one of task, role or roleGroup (got ${given === 0 ? 'none' : given})`,
+    });
+}
+
+/** The scope and name a request addresses; its fields hold exactly one of task, role, roleGroup. */
+export function targetOf(fields: TargetFields): Target {
+  if (fields.task !== undefined) return { scope: Scope.task, name: fields.task };
+  if (fields.role !== undefined) return { scope: Scope.role, name: fields.role };
+  if (fields.roleGroup !== undefined) return { scope: Scope.roleGroup, name: fields.roleGroup };
+  throw new DomainError('INVALID_INPUT', 'A request must name a task, a role or a role group');
+}
+
+/** The inverse of `targetOf`: the one field that names the target. */
+export function targetFields(target: Target): { task: string } | { role: string } | { roleGroup: string } {
+  switch (target.scope) {
+    case 'task':
+      return { task: target.name };
+    case 'role':
+      return { role: target.name };
+    case 'roleGroup':
+      return { roleGroup: target.name };
+  }
+}
+
+export const DEFAULT_DURATION_HOURS = 4;
+
+/** Body of `POST /api/requests`. */
+export const SubmitRequestBody = z
+  .strictObject({
+    ...targetShape,
+    reason: z.string().trim().min(1, 'must not be empty').max(1000),
+    ticket: z.string().trim().min(1, 'must not be empty').max(128).optional(),
+    durationHours: Hours.default(DEFAULT_DURATION_HOURS),
+    parameters: ParameterValues.optional(),
+    /** Lets callers that retry (Power Automate) get the same request back. */
+    clientRequestId: z.string().min(1).max(128).optional(),
+  })
+  .superRefine(exactlyOneTarget);
+export type SubmitRequestBody = z.output<typeof SubmitRequestBody>;
+export type SubmitRequestInput = z.input<typeof SubmitRequestBody>;
+
+const requestShape = {
+  id: Id,
+  requester: Upn,
+  ...targetShape,
+  /** The effective task names at submission; catalog edits do not change a request in flight. */
+  tasks: z.array(TaskName).min(1),
+  reason: z.string().max(1000),
+  ticket: z.string().max(128).nullable(),
+  durationHours: Hours,
+  /** When given, the exact parameters every execution under this grant must use. */
+  parameters: ParameterValues.nullable(),
+  status: RequestStatusSchema,
+  policyId: Id,
+  approvalType: ApprovalTypeSchema,
+  /** Null only for auto-approved requests with no group to notify. */
+  approverGroup: ApproverGroupName.nullable(),
+  /** 0 for auto-approved requests. */
+  requiredApprovals: z.int().min(0),
+  approvals: z.array(Approval),
+  clientRequestId: z.string().max(128).nullable(),
+  createdAt: Timestamp,
+  pendingUntil: Timestamp,
+  /** When it was approved or denied. */
+  decidedAt: Timestamp.nullable(),
+  grantedAt: Timestamp.nullable(),
+  expiresAt: Timestamp.nullable(),
+  /** When it reached a final status: set exactly when `isFinal(status)`. */
+  endedAt: Timestamp.nullable(),
+  /** Who canceled or revoked it; null when the system ended it. */
+  endedBy: Upn.nullable(),
+  /** The revoke comment, or the fault behind `failed`. */
+  endReason: z.string().max(MAX_COMMENT).nullable(),
+};
+
+/** A request as the domain keeps it (the orchestration's custom status, the projection row). */
+export const Request = z.strictObject(requestShape).superRefine(exactlyOneTarget);
+export type Request = z.output<typeof Request>;
+
+export const ExecutionStatus = {
+  succeeded: 'succeeded',
+  failed: 'failed',
+} as const;
+export type ExecutionStatus = (typeof ExecutionStatus)[keyof typeof ExecutionStatus];
+
+/** One execution under a request, as listed in its view. */
+export const ExecutionSummary = z.strictObject({
+  executionId: Id,
+  task: TaskName,
+  status: z.enum(ExecutionStatus),
+  executedAt: Timestamp,
+});
+export type ExecutionSummary = z.output<typeof ExecutionSummary>;
+
+/** The request view of the HTTP contract: the request plus its executions. */
+export const RequestView = z
+  .strictObject({ ...requestShape, executions: z.array(ExecutionSummary) })
+  .superRefine(exactlyOneTarget);
+export type RequestView = z.output<typeof RequestView>;
+
+export function toRequestView(request: Request, executions: readonly ExecutionSummary[]): RequestView {
+  return { ...request, executions: [...executions] };
+}
+
+// --- HTTP bodies and queries that carry no rule of their own -----------------------------------
+
+/** Body of `POST /api/requests/{id}/approve` and `/deny`. */
+export const DecisionBody = z.strictObject({
+  comment: z.string().trim().max(MAX_COMMENT).optional(),
+});
+export type DecisionBody = z.output<typeof DecisionBody>;
+
+/** Body of `POST /api/requests/{id}/revoke`. */
+export const RevokeBody = DecisionBody;
+export type RevokeBody = DecisionBody;
+
+const queryFlag = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+/** Query of `GET /api/requests` (every value arrives as a string). */
+export const ListRequestsQuery = z.strictObject({
+  status: RequestStatusSchema.optional(),
+  mine: queryFlag.optional(),
+  approvable: queryFlag.optional(),
+  continuationToken: z.string().min(1).max(4096).optional(),
+});
+export type ListRequestsQuery = z.output<typeof ListRequestsQuery>;
+
+/** Body of `POST /api/execute`. */
+export const ExecuteBody = z.strictObject({
+  task: TaskName,
+  parameters: ParameterValues.optional(),
+  requestId: Id.optional(),
+});
+export type ExecuteBody = z.output<typeof ExecuteBody>;
+
+// --- Submission -------------------------------------------------------------------------------
+
+export interface PlanInput {
+  /** Generated by the caller (the orchestration instance id); the domain draws no randomness. */
+  readonly id: string;
+  /** The authenticated caller's UPN. */
+  readonly requester: string;
+  readonly body: SubmitRequestBody;
+  /** `effectiveTasks(targetOf(body), catalog)`. */
+  readonly tasks: readonly Task[];
+}
+
+export interface PlanSettings {
+  /** `ZSA_MIN_DURATION_SECONDS`. */
+  readonly minDurationSeconds: number;
+  /** From the PAM configuration; used when the policy names no group. */
+  readonly defaultApproverGroup: string | null;
+}
+
+/** The grant that starts at `from` and lasts `durationHours`. */
+export function grantWindow(
+  durationHours: number,
+  from: Date,
+): { grantedAt: Timestamp; expiresAt: Timestamp } {
+  return { grantedAt: toTimestamp(from), expiresAt: toTimestamp(addHours(from, durationHours)) };
+}
+
+/** Refuses a requested duration outside [minimum, policy maximum]. */
+export function assertDuration(
+  durationHours: number,
+  policy: Pick<Policy, 'maxDurationHours'>,
+  minDurationSeconds: number,
+): void {
+  if (policy.maxDurationHours !== undefined && durationHours > policy.maxDurationHours)
+    throw new DomainError(
+      'DURATION_TOO_LONG',
+      `durationHours ${durationHours} exceeds the policy's maximum of ${policy.maxDurationHours} hours`,
+      { errors: [{ pointer: '#/durationHours', detail: `must be at most ${policy.maxDurationHours}` }] },
+    );
+  if (hoursToSeconds(durationHours) < minDurationSeconds)
+    throw new DomainError(
+      'DURATION_TOO_SHORT',
+      `durationHours ${durationHours} is shorter than the minimum of ${minDurationSeconds} seconds`,
+      {
+        errors: [
+          { pointer: '#/durationHours', detail: `must be at least ${minDurationSeconds / 3600} hours` },
+        ],
+      },
+    );
+}
+
+/**
+ * Builds a new request from a validated body and the policy that governs it: `pending`, or
+ * `approved` at once (granted from `now`) when the policy is automatic. The policy's approval
+ * rules are copied onto the request so that editing the policy never changes a request in flight.
+ * Throws DURATION_TOO_LONG / DURATION_TOO_SHORT, INVALID_PARAMETERS (parameters that do not fit
+ * the task, or parameters on a role or role-group request, which has no single task to fit) and
+ * NO_APPROVER_GROUP. Whether privileged access is enabled is checked by the caller (`assertPamEnabled`).
+ */
+export function planRequest(input: PlanInput, policy: Policy, settings: PlanSettings, now: Date): Request {
+  const { body } = input;
+  const target = targetOf(body);
+  assertDuration(body.durationHours, policy, settings.minDurationSeconds);
+
+  if (body.parameters !== undefined) {
+    const task = target.scope === 'task' ? input.tasks.find((t) => t.name === target.name) : undefined;
+    if (task === undefined)
+      throw new DomainError(
+        'INVALID_PARAMETERS',
+        `Parameters can only be given for a single task, not a ${describeTarget(target)}`,
+        {
+          errors: [{ pointer: '#/parameters', detail: 'only allowed when requesting a task' }],
+        },
+      );
+    assertParameters(task, body.parameters);
+  }
+
+  const approverGroup = policy.approverGroup ?? settings.defaultApproverGroup;
+  const auto = policy.approvalType === 'auto';
+  if (!auto && approverGroup === null)
+    throw new DomainError(
+      'NO_APPROVER_GROUP',
+      `The policy for the ${describeTarget(target)} names no approver group and no default group is configured`,
+    );
+
+  const createdAt = toTimestamp(now);
+  return {
+    id: input.id,
+    requester: normalizeUpn(input.requester),
+    ...targetFields(target),
+    tasks: input.tasks.map((t) => t.name),
+    reason: body.reason,
+    ticket: body.ticket ?? null,
+    durationHours: body.durationHours,
+    parameters: body.parameters ?? null,
+    status: auto ? 'approved' : 'pending',
+    policyId: policy.id,
+    approvalType: policy.approvalType,
+    approverGroup,
+    requiredApprovals: auto ? 0 : policy.requiredApprovals,
+    approvals: [],
+    clientRequestId: body.clientRequestId ?? null,
+    createdAt,
+    pendingUntil: toTimestamp(addHours(now, policy.pendingTimeoutHours)),
+    decidedAt: auto ? createdAt : null,
+    ...(auto ? grantWindow(body.durationHours, now) : { grantedAt: null, expiresAt: null }),
+    endedAt: null,
+    endedBy: null,
+    endReason: null,
+  };
+}
+
+// --- Decisions --------------------------------------------------------------------------------
+
+/**
+ * The state a set of reviews calls for. A denial beats any number of approvals, by rule and not
+ * by arrival order; approvals count once per distinct approver.
+ */
+export function tally(
+  approvals: readonly Approval[],
+  requiredApprovals: number,
+): 'pending' | 'approved' | 'denied' {
+  if (approvals.some((a) => a.decision === 'deny')) return 'denied';
+  const approvers = new Set(approvals.filter((a) => a.decision === 'approve').map((a) => a.approver));
+  return approvers.size >= requiredApprovals ? 'approved' : 'pending';
+}
+
+export interface DecisionInput {
+  readonly approver: string;
+  readonly decision: Decision;
+  readonly comment?: string | null | undefined;
+}
+
+export type DecisionOutcome = 'recorded' | 'approved' | 'denied';
+
+/**
+ * Why `approver` may not decide on `request` now, or undefined if they may. Identity refusals come
+ * first (they hold whatever the state), then this approver's own earlier decision, then the state.
+ */
+export function decisionRefusal(
+  request: Request,
+  approver: string,
+  approverGroupMembers: readonly string[],
+  now: Date,
+): DomainError | undefined {
+  const who = normalizeUpn(approver);
+  if (who === request.requester)
+    return new DomainError('SELF_APPROVAL', 'Requesters may not decide on their own request');
+  if (request.approverGroup === null || !isMember(approverGroupMembers, who))
+    return new DomainError(
+      'NOT_AN_APPROVER',
+      `${who} is not a member of the approver group ${JSON.stringify(request.approverGroup)} of this request`,
+    );
+  if (request.approvals.some((a) => a.approver === who))
+    return new DomainError('ALREADY_DECIDED', `${who} has already decided on this request`);
+  if (request.status !== 'pending')
+    return new DomainError('REQUEST_NOT_PENDING', `The request is ${request.status}, no longer pending`);
+  // A decision at or after the deadline is late even if the expiry timer has not run yet.
+  if (isPast(request.pendingUntil, now))
+    return new DomainError(
+      'REQUEST_NOT_PENDING',
+      `The request expired at ${request.pendingUntil} without a decision`,
+    );
+  return undefined;
+}
+
+/** True if `approver` could decide on `request` now: the `approvable=true` filter. */
+export function isApprovableBy(
+  request: Request,
+  approver: string,
+  approverGroupMembers: readonly string[],
+  now: Date,
+): boolean {
+  return decisionRefusal(request, approver, approverGroupMembers, now) === undefined;
+}
+
+/**
+ * Records one approver's decision. `recorded` is the explicit "no transition": the request stays
+ * pending, waiting for more approvals. `approved` starts the grant at `now`; `denied` ends the
+ * request. Throws the refusal of `decisionRefusal`.
+ */
+export function applyDecision(
+  request: Request,
+  input: DecisionInput,
+  approverGroupMembers: readonly string[],
+  now: Date,
+): { outcome: DecisionOutcome; request: Request } {
+  const refusal = decisionRefusal(request, input.approver, approverGroupMembers, now);
+  if (refusal !== undefined) throw refusal;
+
+  const at = toTimestamp(now);
+  const comment = input.comment?.trim() ?? '';
+  const approvals = [
+    ...request.approvals,
+    {
+      approver: normalizeUpn(input.approver),
+      decision: input.decision,
+      comment: comment === '' ? null : comment,
+      at,
+    },
+  ];
+  const state = tally(approvals, request.requiredApprovals);
+  switch (state) {
+    case 'pending':
+      return { outcome: 'recorded', request: { ...request, approvals } };
+    case 'approved':
+      return {
+        outcome: 'approved',
+        request: {
+          ...request,
+          approvals,
+          status: 'approved',
+          decidedAt: at,
+          ...grantWindow(request.durationHours, now),
+        },
+      };
+    case 'denied':
+      return {
+        outcome: 'denied',
+        request: { ...request, approvals, status: 'denied', decidedAt: at, endedAt: at },
+      };
+  }
+}
+
+// --- Other transitions ------------------------------------------------------------------------
+
+/**
+ * Result of a transition the system drives (expire, end, fail). `unchanged` is the explicit "no
+ * transition": someone else got there first (a decision beat the expiry timer, a revoke beat the
+ * end timer), which is normal and must not be treated as an error.
+ */
+export interface SystemTransition<O extends string> {
+  readonly outcome: O | 'unchanged';
+  readonly request: Request;
+}
+
+/** The requester withdraws a pending request. */
+export function cancel(request: Request, actor: Pick<Actor, 'upn'>, now: Date): Request {
+  const who = normalizeUpn(actor.upn);
+  if (who !== request.requester)
+    throw new DomainError('NOT_REQUESTER', 'Only the requester may cancel a request');
+  if (!isAwaitingDecision(request, now))
+    throw new DomainError(
+      'REQUEST_NOT_PENDING',
+      request.status === 'pending'
+        ? `The request expired at ${request.pendingUntil}`
+        : `The request is ${request.status}, no longer pending`,
+    );
+  return { ...request, status: 'canceled', endedAt: toTimestamp(now), endedBy: who };
+}
+
+/** Admins, the request's approvers (its group's members, and whoever decided on it) and the requester may revoke. */
+export function mayRevoke(request: Request, actor: Actor, approverGroupMembers: readonly string[]): boolean {
+  const who = normalizeUpn(actor.upn);
+  return (
+    actor.isAdmin ||
+    who === request.requester ||
+    (request.approverGroup !== null && isMember(approverGroupMembers, who)) ||
+    request.approvals.some((a) => a.approver === who)
+  );
+}
+
+/** Ends a live grant early. Throws REVOKE_NOT_ALLOWED, then REQUEST_NOT_LIVE. */
+export function revoke(
+  request: Request,
+  input: { readonly actor: Actor; readonly comment?: string | null | undefined },
+  approverGroupMembers: readonly string[],
+  now: Date,
+): Request {
+  if (!mayRevoke(request, input.actor, approverGroupMembers))
+    throw new DomainError(
+      'REVOKE_NOT_ALLOWED',
+      'Only an admin, an approver of this request or its requester may revoke it',
+    );
+  if (!isLive(request, now))
+    throw new DomainError(
+      'REQUEST_NOT_LIVE',
+      request.status === 'approved'
+        ? `The grant already ended at ${String(request.expiresAt)}`
+        : `The request is ${request.status}, not a live grant`,
+    );
+  const comment = input.comment?.trim() ?? '';
+  return {
+    ...request,
+    status: 'revoked',
+    endedAt: toTimestamp(now),
+    endedBy: normalizeUpn(input.actor.upn),
+    endReason: comment === '' ? null : comment,
+  };
+}
+
+/**
+ * A pending request whose decision window has passed. `endedAt` is the deadline itself, not the
+ * moment the timer ran, so replays and late timers record the same instant.
+ */
+export function expire(request: Request, now: Date): SystemTransition<'expired'> {
+  if (request.status !== 'pending') return { outcome: 'unchanged', request };
+  if (!isPast(request.pendingUntil, now))
+    throw new DomainError('NOT_YET_DUE', `The request is pending until ${request.pendingUntil}`);
+  return { outcome: 'expired', request: { ...request, status: 'expired', endedAt: request.pendingUntil } };
+}
+
+/** An approved request whose grant window is over; `endedAt` is `expiresAt`, when access actually stopped. */
+export function end(request: Request, now: Date): SystemTransition<'ended'> {
+  if (request.status !== 'approved' || request.expiresAt === null) return { outcome: 'unchanged', request };
+  if (!isPast(request.expiresAt, now))
+    throw new DomainError('NOT_YET_DUE', `The grant lasts until ${request.expiresAt}`);
+  return { outcome: 'ended', request: { ...request, status: 'ended', endedAt: request.expiresAt } };
+}
+
+/** A system fault stopped the request; the reason is kept (and audited by the caller). */
+export function fail(request: Request, reason: string, now: Date): SystemTransition<'failed'> {
+  if (isFinal(request.status)) return { outcome: 'unchanged', request };
+  return {
+    outcome: 'failed',
+    request: {
+      ...request,
+      status: 'failed',
+      endedAt: toTimestamp(now),
+      endReason: reason.slice(0, MAX_COMMENT),
+    },
+  };
+}
+
+// --- Visibility and use -----------------------------------------------------------------------
+
+/** `GET /api/requests/{id}`: the requester, its approvers, admins and auditors. */
+export function canView(request: Request, actor: Actor, approverGroupMembers: readonly string[]): boolean {
+  return actor.isAuditor || mayRevoke(request, actor, approverGroupMembers);
+}
+
+export interface ExecutionQuery {
+  readonly requester: string;
+  readonly task: string;
+  readonly parameters?: ParameterValues | null | undefined;
+  /** When given, only this request may cover the execution. */
+  readonly requestId?: string | undefined;
+}
+
+function sameParameters(pinned: ParameterValues, given: ParameterValues): boolean {
+  const a = Object.entries(pinned);
+  const b = new Map<string, ParameterValue>(Object.entries(given));
+  return a.length === b.size && a.every(([k, v]) => b.has(k) && b.get(k) === v);
+}
+
+/**
+ * Why `request` does not cover the execution, or undefined if it does: it must be the caller's,
+ * live now, list the task, and, when the request pinned parameters, be executed with exactly those.
+ */
+export function coverageRefusal(request: Request, query: ExecutionQuery, now: Date): string | undefined {
+  if (query.requestId !== undefined && request.id !== query.requestId) return 'a different request was named';
+  if (request.requester !== normalizeUpn(query.requester)) return 'the request belongs to someone else';
+  if (!isLive(request, now))
+    return request.status === 'approved'
+      ? `the grant ended at ${String(request.expiresAt)}`
+      : `the request is ${request.status}`;
+  if (!request.tasks.includes(query.task))
+    return `the request does not grant task ${JSON.stringify(query.task)}`;
+  if (request.parameters !== null && !sameParameters(request.parameters, query.parameters ?? {}))
+    return 'the parameters differ from the ones approved';
+  return undefined;
+}
+
+/**
+ * The grant an execution runs under: among the requests that cover it, the one that expires last
+ * (then by id), so the audit points at the grant that will still hold. Throws NO_ACTIVE_GRANT,
+ * with the reason when a single request was named.
+ */
+export function requireCoveringGrant(
+  requests: readonly Request[],
+  query: ExecutionQuery,
+  now: Date,
+): Request {
+  const covering = requests
+    .filter((r) => coverageRefusal(r, query, now) === undefined)
+    .sort((a, b) => expiryOf(b) - expiryOf(a) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  const chosen = covering[0];
+  if (chosen !== undefined) return chosen;
+  const named = query.requestId === undefined ? undefined : requests.find((r) => r.id === query.requestId);
+  const why = named === undefined ? undefined : coverageRefusal(named, query, now);
+  throw new DomainError(
+    'NO_ACTIVE_GRANT',
+    `No live grant of yours covers task ${JSON.stringify(query.task)}${why === undefined ? '' : `: ${why}`}`,
+  );
+}
+
+function expiryOf(request: Request): number {
+  return request.expiresAt === null ? 0 : instantOf(request.expiresAt);
+}

@@ -1,0 +1,102 @@
+/**
+ * The HTTP edge every function shares: body and query parsing with the domain's schemas, the
+ * error → problem mapping, and small response helpers. Handlers stay four lines of story:
+ * authenticate → parse → authorize → domain → respond.
+ */
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { z } from 'zod';
+import { parseOrThrow } from '#shared/domain/errors';
+import { HttpError, problemResponse, toProblem } from './problem';
+
+export type HttpHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+
+/** Bodies over this are refused with 413 (DESIGN §5: 64 KiB). */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * Wraps a handler so that every failure becomes a problem response: known failures with their
+ * message, anything else a 500 carrying only a correlation id (the details go to the log).
+ */
+export function handled(handler: HttpHandler): HttpHandler {
+  return async (request, context) => {
+    try {
+      const response = await handler(request, context);
+      return withCommonHeaders(response, context.invocationId);
+    } catch (error) {
+      const { problem, headers, unexpected } = toProblem(error, context.invocationId);
+      if (unexpected) {
+        context.error(`Unexpected failure (correlation id ${context.invocationId}):`, error);
+      } else if (problem.status >= 500) {
+        context.warn(`${problem.code ?? 'error'}: ${problem.detail}`);
+      }
+      return withCommonHeaders(problemResponse(problem, headers), context.invocationId);
+    }
+  };
+}
+
+function withCommonHeaders(response: HttpResponseInit, correlationId: string): HttpResponseInit {
+  const headers = new Headers(response.headers);
+  headers.set('x-correlation-id', correlationId);
+  if (!headers.has('cache-control')) headers.set('cache-control', 'no-store');
+  headers.set('x-content-type-options', 'nosniff');
+  return { ...response, headers: Object.fromEntries(headers.entries()) };
+}
+
+/** Reads a JSON body (≤ 64 KiB, JSON media type) and validates it with `schema`. */
+export async function readJson<S extends z.ZodType>(
+  request: HttpRequest,
+  schema: S,
+  what = 'request body',
+): Promise<z.output<S>> {
+  const text = await readText(request);
+  const type = (request.headers.get('content-type') ?? '').toLowerCase();
+  if (text.length > 0 && type !== '' && !type.startsWith('application/json') && !type.includes('+json')) {
+    throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.');
+  }
+  let value: unknown;
+  try {
+    value = text.length === 0 ? {} : JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'MALFORMED_JSON', 'The request body is not valid JSON.');
+  }
+  return parseOrThrow(schema, value, what);
+}
+
+/** Reads the raw body as text, refusing more than MAX_BODY_BYTES. */
+export async function readText(request: HttpRequest, limit = MAX_BODY_BYTES): Promise<string> {
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > limit) throw tooLarge(limit);
+  const buffer = Buffer.from(await request.arrayBuffer());
+  if (buffer.length > limit) throw tooLarge(limit);
+  return buffer.toString('utf8');
+}
+
+function tooLarge(limit: number): HttpError {
+  return new HttpError(413, 'BODY_TOO_LARGE', `The request body is larger than ${limit / 1024} KiB.`);
+}
+
+/** Validates the query string (first value of each parameter) with `schema`; unknown parameters are refused. */
+export function readQuery<S extends z.ZodType>(request: HttpRequest, schema: S): z.output<S> {
+  const query: Record<string, string> = {};
+  for (const [k, v] of request.query.entries()) if (!(k in query)) query[k] = v;
+  return parseOrThrow(schema, query, 'query');
+}
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, jsonBody: body, headers: { 'content-type': 'application/json', ...headers } };
+}
+
+export function noContent(): HttpResponseInit {
+  return { status: 204 };
+}
+
+/**
+ * The caller's address as the platform front end reported it: the right-most `x-forwarded-for`
+ * entry (the one the trusted proxy appended), never a value the client chose.
+ */
+export function clientIp(request: HttpRequest): string | undefined {
+  const forwarded = request.headers.get('x-forwarded-for');
+  if (!forwarded) return undefined;
+  const last = forwarded.split(',').pop()?.trim();
+  return last && last.length <= 64 ? last : undefined;
+}

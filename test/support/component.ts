@@ -1,0 +1,98 @@
+/**
+ * Component-test environment: real Azurite (child process) and the real development issuer on a
+ * loopback HTTP server, with the app's settings pointed at them. Handlers are then called directly
+ * with `new HttpRequest(...)` / `new InvocationContext(...)`, the library's supported test seams,
+ * so a test exercises parse → authorize → domain → storage without the local host's HTTP layer.
+ */
+import { createServer, type Server } from 'node:http';
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { startAzurite, type RunningAzurite } from '../../infra/local/azurite/azurite';
+import { createDevIssuer, type DevIssuer } from '../../infra/local/dev-issuer/dev-issuer';
+import { resetSettingsCache } from '#shared/config';
+
+export interface ComponentEnv {
+  azurite: RunningAzurite;
+  issuer: DevIssuer;
+  token(upn: string, roles?: string[]): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startComponentEnv(extraSettings: Record<string, string> = {}): Promise<ComponentEnv> {
+  const azurite = await startAzurite({ log: () => undefined });
+  const holder: { issuer?: DevIssuer } = {};
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (holder.issuer?.handle(req, res, Buffer.concat(chunks)) ?? Promise.resolve(false)).then(
+        (handled) => {
+          if (!handled) res.writeHead(404).end();
+        },
+      );
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const address = server.address();
+  const origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const dev = await createDevIssuer({ issuer: `${origin}/dev`, audience: 'api://zsa-test' });
+  holder.issuer = dev;
+  Object.assign(process.env, {
+    AzureWebJobsStorage: azurite.connectionString,
+    ZSA_AUTH_ISSUER: `${origin}/dev`,
+    ZSA_AUTH_AUDIENCE: 'api://zsa-test',
+    ZSA_TABLE_PREFIX: `t${Date.now().toString(36)}`,
+    ZSA_MIN_DURATION_SECONDS: '1',
+    ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1,localhost',
+    ZSA_WEBHOOK_SIGNING_KEY: 'component-test-signing-key',
+    ZSA_PUBLIC_BASE_URL: 'http://127.0.0.1:7071',
+    ...extraSettings,
+  });
+  resetSettingsCache();
+  return {
+    azurite,
+    issuer: dev,
+    token: (upn, roles = []) => dev.mint({ upn, roles }),
+    async close() {
+      await new Promise<void>((r) => server.close(() => r()));
+      await azurite.close();
+    },
+  };
+}
+
+export interface CallOptions {
+  method?: string;
+  path: string;
+  token?: string;
+  body?: unknown;
+  params?: Record<string, string>;
+  headers?: Record<string, string>;
+}
+
+/** Calls a handler as the Functions runtime would, and decodes its JSON answer. */
+export async function call(
+  handler: (req: HttpRequest, ctx: InvocationContext) => Promise<HttpResponseInit>,
+  opts: CallOptions,
+): Promise<{ status: number; headers: Headers; body: unknown }> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  let body: { string: string } | undefined;
+  if (opts.body !== undefined) {
+    headers['content-type'] ??= 'application/json';
+    body = { string: typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) };
+  }
+  const request = new HttpRequest({
+    method: opts.method ?? 'GET',
+    url: `http://127.0.0.1:7071${opts.path}`,
+    headers,
+    params: opts.params ?? {},
+    ...(body ? { body } : {}),
+  });
+  const res = await handler(request, new InvocationContext({ functionName: 'test' }));
+  const h = new Headers(res.headers);
+  let decoded: unknown = res.jsonBody;
+  if (decoded === undefined && typeof res.body === 'string') {
+    decoded =
+      res.body.length > 0 && (h.get('content-type') ?? '').includes('json') ? JSON.parse(res.body) : res.body;
+  }
+  return { status: res.status ?? 200, headers: h, body: decoded };
+}

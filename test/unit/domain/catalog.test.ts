@@ -1,0 +1,317 @@
+import { describe, expect, it } from 'vitest';
+import {
+  assertParameters,
+  catalogFrom,
+  effectiveTasks,
+  missingMembers,
+  type ParameterErrorCode,
+  Role,
+  RoleGroup,
+  Task,
+  type TaskParameter,
+  toTaskSummary,
+  validateParameters,
+} from '#shared/domain/catalog';
+import { isDomainError } from '#shared/domain/errors';
+import { aCatalog, aRole, aRoleGroup, aTask, MAILBOX, MOVE, RESET } from './builders';
+
+describe('task schema', () => {
+  const base = { name: MOVE, description: 'Move a mailbox' };
+
+  it.each([
+    {
+      name: 'https webhook',
+      executor: { type: 'webhook', url: 'https://automation.example.com/hook?token=x' },
+    },
+    { name: 'http webhook on loopback', executor: { type: 'webhook', url: 'http://127.0.0.1:8080/hook' } },
+    { name: 'http webhook on localhost', executor: { type: 'webhook', url: 'http://localhost:8080/hook' } },
+    { name: 'Service Bus queue', executor: { type: 'serviceBus', queue: 'exchange-commands' } },
+  ])('accepts a $name', ({ executor }) => {
+    // Act / Assess
+    expect(Task.safeParse({ ...base, executor }).success).toBe(true);
+  });
+
+  it.each([
+    {
+      name: 'plain http to a remote host',
+      task: { ...base, executor: { type: 'webhook', url: 'http://automation.example.com/hook' } },
+      message: 'https',
+    },
+    {
+      name: 'a URL with credentials',
+      task: { ...base, executor: { type: 'webhook', url: 'https://u:p@example.com/' } },
+      message: 'credentials',
+    },
+    {
+      name: 'a non-http URL',
+      task: { ...base, executor: { type: 'webhook', url: 'ftp://example.com/' } },
+      message: 'http(s)',
+    },
+    {
+      name: 'an unknown executor type',
+      task: { ...base, executor: { type: 'shell', command: 'rm' } },
+      message: '',
+    },
+    {
+      name: 'a bad queue name',
+      task: { ...base, executor: { type: 'serviceBus', queue: '-queue-' } },
+      message: 'queue',
+    },
+    {
+      name: 'an unknown field',
+      task: { ...base, executor: { type: 'serviceBus', queue: 'q' }, owner: 'x' },
+      message: 'owner',
+    },
+    {
+      name: 'a blank description',
+      task: { ...base, description: ' ', executor: { type: 'serviceBus', queue: 'q' } },
+      message: 'empty',
+    },
+    {
+      name: 'duplicate parameter names',
+      task: {
+        ...base,
+        executor: { type: 'serviceBus', queue: 'q' },
+        parameters: [
+          { name: 'Id', type: 'string' },
+          { name: 'Id', type: 'number' },
+        ],
+      },
+      message: 'twice',
+    },
+    {
+      name: 'a pattern on a number',
+      task: {
+        ...base,
+        executor: { type: 'serviceBus', queue: 'q' },
+        parameters: [{ name: 'N', type: 'number', pattern: '\\d+' }],
+      },
+      message: 'pattern',
+    },
+    {
+      name: 'an invalid pattern',
+      task: {
+        ...base,
+        executor: { type: 'serviceBus', queue: 'q' },
+        parameters: [{ name: 'S', type: 'string', pattern: '(' }],
+      },
+      message: 'regular expression',
+    },
+    {
+      name: 'a parameter named __proto__',
+      task: {
+        ...base,
+        executor: { type: 'serviceBus', queue: 'q' },
+        parameters: [{ name: '__proto__', type: 'string' }],
+      },
+      message: 'letter',
+    },
+  ])('refuses $name', ({ task, message }) => {
+    // Act
+    const result = Task.safeParse(task);
+
+    // Assess
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => i.message).join('\n')).toContain(message);
+  });
+
+  it('hides the executor from the summary every user may list', () => {
+    // Act
+    const summary = toTaskSummary(
+      aTask({ parameters: [{ name: 'Identity', type: 'string', required: true }] }),
+    );
+
+    // Assess
+    expect(summary).toEqual({
+      name: MOVE,
+      description: 'Move a mailbox to another database',
+      parameters: [{ name: 'Identity', type: 'string', required: true }],
+    });
+    expect(JSON.stringify(summary)).not.toContain('automation.example.com');
+  });
+});
+
+describe('role and role group schemas', () => {
+  it.each([
+    { name: 'a role with no task', parse: () => Role.safeParse({ name: 'R', tasks: [] }) },
+    { name: 'a role listing a task twice', parse: () => Role.safeParse({ name: 'R', tasks: [MOVE, MOVE] }) },
+    { name: 'a role group with no role', parse: () => RoleGroup.safeParse({ name: 'G', roles: [] }) },
+    {
+      name: 'a role group with an unknown field',
+      parse: () => RoleGroup.safeParse({ name: 'G', roles: ['R'], tasks: [] }),
+    },
+  ])('refuses $name', ({ parse }) => {
+    // Act / Assess
+    expect(parse().success).toBe(false);
+  });
+
+  it('reports members the catalog lacks, pointing at each one', () => {
+    // Prepare
+    const catalog = aCatalog();
+
+    // Act
+    const roleErrors = missingMembers(aRole({ tasks: [MOVE, 'Ghost\\Task'] }), catalog);
+    const groupErrors = missingMembers(aRoleGroup({ roles: ['Nobody', 'Mailbox Operator'] }), catalog);
+
+    // Assess
+    expect(roleErrors).toEqual([{ pointer: '#/tasks/1', detail: 'no task named "Ghost\\\\Task"' }]);
+    expect(groupErrors).toEqual([{ pointer: '#/roles/0', detail: 'no role named "Nobody"' }]);
+  });
+});
+
+describe('effective tasks', () => {
+  it.each([
+    { name: 'a task → itself', target: { scope: 'task', name: RESET }, tasks: [RESET] },
+    {
+      name: 'a role → its tasks, in its order',
+      target: { scope: 'role', name: 'Mailbox Operator' },
+      tasks: [MOVE, MAILBOX],
+    },
+    {
+      name: 'a role group → its roles’ tasks',
+      target: { scope: 'roleGroup', name: 'Exchange Operations' },
+      tasks: [MOVE, MAILBOX],
+    },
+  ] as const)('$name', ({ target, tasks }) => {
+    // Act / Assess
+    expect(effectiveTasks(target, aCatalog()).map((t) => t.name)).toEqual(tasks);
+  });
+
+  it('a role group whose roles overlap lists each task once, dangling members skipped', () => {
+    // Prepare
+    const catalog = catalogFrom({
+      tasks: [aTask(), aTask({ name: MAILBOX }), aTask({ name: RESET })],
+      roles: [
+        aRole({ name: 'A', tasks: [MOVE, MAILBOX] }),
+        aRole({ name: 'B', tasks: [MAILBOX, 'Gone', RESET] }),
+      ],
+      roleGroups: [aRoleGroup({ name: 'G', roles: ['A', 'Missing', 'B'] })],
+    });
+
+    // Act
+    const tasks = effectiveTasks({ scope: 'roleGroup', name: 'G' }, catalog);
+
+    // Assess
+    expect(tasks.map((t) => t.name)).toEqual([MOVE, MAILBOX, RESET]);
+  });
+
+  it.each([
+    { name: 'an unknown task → NOT_FOUND', target: { scope: 'task', name: 'Nope' }, code: 'NOT_FOUND' },
+    { name: 'an unknown role → NOT_FOUND', target: { scope: 'role', name: 'Nope' }, code: 'NOT_FOUND' },
+    {
+      name: 'a role whose tasks are all gone → CONFLICT',
+      target: { scope: 'role', name: 'Empty' },
+      code: 'CONFLICT',
+    },
+  ] as const)('$name', ({ target, code }) => {
+    // Prepare
+    const catalog = catalogFrom({ tasks: [aTask()], roles: [aRole({ name: 'Empty', tasks: ['Gone'] })] });
+
+    // Act
+    let error: unknown;
+    try {
+      effectiveTasks(target, catalog);
+    } catch (e) {
+      error = e;
+    }
+
+    // Assess
+    expect(isDomainError(error, code)).toBe(true);
+  });
+
+  it('lists containing roles and groups by name, whatever the input order', () => {
+    // Prepare
+    const catalog = catalogFrom({
+      roles: [aRole({ name: 'Zeta' }), aRole({ name: 'Alpha' }), aRole({ name: 'Other', tasks: [RESET] })],
+      roleGroups: [
+        aRoleGroup({ name: 'Z', roles: ['Zeta'] }),
+        aRoleGroup({ name: 'A', roles: ['Zeta', 'Alpha'] }),
+      ],
+    });
+
+    // Act / Assess
+    expect(catalog.rolesContainingTask(MOVE).map((r) => r.name)).toEqual(['Alpha', 'Zeta']);
+    expect(catalog.roleGroupsContainingRole('Zeta').map((g) => g.name)).toEqual(['A', 'Z']);
+  });
+});
+
+describe('parameter validation', () => {
+  const description: TaskParameter[] = [
+    { name: 'Identity', type: 'string', required: true, pattern: '[a-z]+@contoso\\.com', maxLength: 20 },
+    { name: 'Count', type: 'number', required: false },
+    { name: 'Force', type: 'boolean', required: false },
+  ];
+
+  it.each<{
+    name: string;
+    given: Record<string, string | number | boolean> | undefined;
+    errors: [string, ParameterErrorCode][];
+  }>([
+    { name: 'all valid', given: { Identity: 'ceo@contoso.com', Count: 2, Force: true }, errors: [] },
+    { name: 'only the required one', given: { Identity: 'ceo@contoso.com' }, errors: [] },
+    { name: 'missing required', given: { Count: 1 }, errors: [['Identity', 'missing']] },
+    { name: 'nothing given at all', given: undefined, errors: [['Identity', 'missing']] },
+    {
+      name: 'wrong type (number as string)',
+      given: { Identity: 'ceo@contoso.com', Count: '2' },
+      errors: [['Count', 'type']],
+    },
+    {
+      name: 'wrong type (boolean as string)',
+      given: { Identity: 'ceo@contoso.com', Force: 'true' },
+      errors: [['Force', 'type']],
+    },
+    {
+      name: 'pattern must match the whole value',
+      given: { Identity: 'x ceo@contoso.com' },
+      errors: [['Identity', 'pattern']],
+    },
+    {
+      name: 'too long',
+      given: { Identity: 'averyveryverylongname@contoso.com' },
+      errors: [['Identity', 'maxLength']],
+    },
+    {
+      name: 'unknown parameters, sorted',
+      given: { Identity: 'ceo@contoso.com', Zed: 1, Alpha: 'x' },
+      errors: [
+        ['Alpha', 'unknown'],
+        ['Zed', 'unknown'],
+      ],
+    },
+  ])('$name', ({ given, errors }) => {
+    // Act
+    const check = validateParameters(description, given);
+
+    // Assess
+    expect(check.ok ? [] : check.errors.map((e) => [e.parameter, e.code])).toEqual(errors);
+  });
+
+  it('a task without parameters refuses any', () => {
+    // Act
+    const check = validateParameters(undefined, { Identity: 'x' });
+
+    // Assess
+    expect(check).toMatchObject({ ok: false, errors: [{ parameter: 'Identity', code: 'unknown' }] });
+  });
+
+  it('assertParameters throws INVALID_PARAMETERS with a pointer per problem', () => {
+    // Prepare
+    const task = aTask({ parameters: description });
+
+    // Act
+    let error: unknown;
+    try {
+      assertParameters(task, { Count: 'x' });
+    } catch (e) {
+      error = e;
+    }
+
+    // Assess
+    expect(isDomainError(error, 'INVALID_PARAMETERS')).toBe(true);
+    expect(isDomainError(error) ? error.errors : []).toEqual([
+      { pointer: '#/parameters/Identity', detail: 'Identity is required' },
+      { pointer: '#/parameters/Count', detail: 'Count must be a number, got a string' },
+    ]);
+  });
+});
