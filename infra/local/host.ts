@@ -206,16 +206,18 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     handler = (req, res) => {
       void (async () => {
         const path = (req.url ?? '/').split('?')[0] ?? '/';
-        if (await router.handle(req, res)) return;
-        if (await mailbox.handle(req, res)) return;
-        const body = await readBody(req, MAX_HOST_BODY);
-        if (!body) {
-          res.writeHead(413, { 'content-type': 'text/plain' });
-          res.end('Request body too large.');
-          return;
-        }
-        if (await issuer.handle(req, res, body)) return;
-        if (await durableApi(req, res, body)) return;
+        // The host's own endpoints first, so an app route can never shadow them.
+        if (path.startsWith('/dev/') || path.startsWith('/durabletask/') || path.startsWith('/runtime/')) {
+          if (await mailbox.handle(req, res)) return;
+          const body = await readBody(req, MAX_HOST_BODY);
+          if (!body) {
+            res.writeHead(413, { 'content-type': 'text/plain' });
+            res.end('Request body too large.');
+            return;
+          }
+          if (await issuer.handle(req, res, body)) return;
+          if (await durableApi(req, res, body)) return;
+        } else if (await router.handle(req, res)) return;
         res.writeHead(404, { 'content-type': 'application/problem+json' });
         res.end(
           JSON.stringify({
