@@ -132,6 +132,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     closers.push(() => mailbox.close());
     const bus = await startServiceBus({
       entities: [],
+      // Queues appear as the app first uses them: triggers, notifications, and executor queues admins name at run time.
+      autoCreateQueues: true,
       ...dataFile(dataDir, 'servicebus.journal'),
       log,
     });

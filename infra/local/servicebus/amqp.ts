@@ -4,7 +4,7 @@
  * A stored message is a complete encoded AMQP message. On delivery the header (delivery-count) and
  * the message annotations (sequence number, enqueued time, lock, state) are written anew; the
  * properties, application properties and body sections are copied byte for byte, so whatever the
- * sender encoded is what the receiver decodes. See ../../../shared/reference/service-bus-local.md §3–§4.
+ * sender encoded is what the receiver decodes. See ../shared/reference/service-bus-local.md §3–§4.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { message as rheaMessage, types as rheaTypes } from 'rhea';

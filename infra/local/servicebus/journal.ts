@@ -7,7 +7,7 @@
  * Snapshots are written to a temporary file, fsynced and renamed over the journal, so the file on
  * disk is always either the old journal or the complete new snapshot.
  */
-import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { MessageState } from './store';
@@ -39,6 +39,9 @@ const SeqRecord = z.object({ k: z.literal('seq'), e: z.string(), n: z.number().i
 export const JournalRecord = z.discriminatedUnion('k', [PutRecord, DelRecord, DupRecord, SeqRecord]);
 export type JournalRecord = z.infer<typeof JournalRecord>;
 export type PutRecord = z.infer<typeof PutRecord>;
+
+// Message bodies may carry execution parameters: readable by the owner only.
+const FILE_MODE = 0o600;
 
 // Compact when the journal has grown past this and past four times the last snapshot.
 const COMPACT_MIN_BYTES = 8 * 1024 * 1024;
@@ -74,8 +77,9 @@ export class Journal {
     path: string,
     log: (msg: string) => void,
   ): Promise<{ journal: Journal; records: JournalRecord[] }> {
+    await mkdir(dirname(path), { recursive: true });
     const records = parseJournal(await readIfExists(path), path, log);
-    const handle = await open(path, 'a');
+    const handle = await open(path, 'a', FILE_MODE);
     return { journal: new Journal(path, handle, log), records };
   }
 
@@ -171,7 +175,9 @@ export class Journal {
   }
 
   private shouldCompact(): boolean {
-    return this.bytesSinceSnapshot > COMPACT_MIN_BYTES && this.bytesSinceSnapshot > 4 * this.lastSnapshotBytes;
+    return (
+      this.bytesSinceSnapshot > COMPACT_MIN_BYTES && this.bytesSinceSnapshot > 4 * this.lastSnapshotBytes
+    );
   }
 
   private async writeSnapshot(): Promise<void> {
@@ -184,7 +190,7 @@ export class Journal {
     this.pending = [];
     const tmp = `${this.path}.tmp`;
     try {
-      const out = await open(tmp, 'w');
+      const out = await open(tmp, 'w', FILE_MODE);
       try {
         await out.write(text);
         await out.datasync();
@@ -199,7 +205,7 @@ export class Journal {
     }
     await syncDirectory(dirname(this.path));
     await this.handle.close();
-    this.handle = await open(this.path, 'a');
+    this.handle = await open(this.path, 'a', FILE_MODE);
     this.bytesSinceSnapshot = 0;
     this.lastSnapshotBytes = text.length;
     this.markDurable(upTo);

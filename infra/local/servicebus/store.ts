@@ -105,7 +105,7 @@ class MinHeap<T> {
       const l = 2 * i + 1;
       const r = l + 1;
       let m = i;
-      let mv = last;
+      let mv: T = last;
       if (l < a.length && this.before(a[l] as T, mv)) {
         m = l;
         mv = a[l] as T;
@@ -185,6 +185,14 @@ export class MessageStore {
     this.insert(message);
   }
 
+  /** Forgets a message without reporting it (journal replay of a removal). */
+  discard(seq: number): void {
+    const m = this.messages.get(seq);
+    if (!m) return;
+    this.messages.delete(seq);
+    this.readySet.delete(seq);
+  }
+
   private insert(m: StoredMessage): void {
     this.messages.set(m.seq, m);
     if (m.seq >= this.nextSeq) this.nextSeq = m.seq + 1;
@@ -245,7 +253,7 @@ export class MessageStore {
     return this.locks.has(token);
   }
 
-  settle(token: string, s: Settlement, now: number): 'settled' | 'lock-lost' {
+  settle(token: string, s: Settlement): 'settled' | 'lock-lost' {
     const m = this.locks.get(token);
     if (!m) return 'lock-lost';
     switch (s.kind) {
@@ -259,7 +267,7 @@ export class MessageStore {
       case 'abandon':
         this.unlock(m);
         this.applyProperties(m, s.properties);
-        this.countFailedDelivery(m, now);
+        this.countFailedDelivery(m);
         break;
       case 'defer':
         this.unlock(m);
@@ -298,7 +306,7 @@ export class MessageStore {
   }
 
   /** Abandon and lock expiry: one more failed delivery, then the dead-letter queue at the limit. */
-  private countFailedDelivery(m: StoredMessage, _now: number): void {
+  private countFailedDelivery(m: StoredMessage): void {
     m.deliveryCount++;
     const max = this.settings.maxDeliveryCount;
     if (m.deliveryCount >= max && this.deadLetter) {
@@ -396,7 +404,7 @@ export class MessageStore {
       const m = d.token === undefined ? undefined : this.locks.get(d.token);
       if (!m?.lock || m.lock.until !== d.at) continue;
       this.unlock(m);
-      this.countFailedDelivery(m, now);
+      this.countFailedDelivery(m);
     }
     for (let d = this.scheduled.peek(); d && d.at <= now; d = this.scheduled.peek()) {
       this.scheduled.pop();
