@@ -13,6 +13,8 @@ export interface Problem {
   code?: string;
   errors?: readonly FieldError[];
   correlationId?: string;
+  /** RFC 9457 extension members (e.g. `executionId`). */
+  [extension: string]: unknown;
 }
 
 const STATUS_OF_KIND: Record<ErrorKind, number> = {

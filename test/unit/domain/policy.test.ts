@@ -92,10 +92,17 @@ describe('policy resolution', () => {
     id: 'on-other-role',
     scope: 'role',
     target: 'Mailbox Admin',
-    requiredApprovals: 3,
+    requiredApprovals: 1,
   });
   const onGroup = aPolicy({ id: 'on-group', scope: 'roleGroup', target: 'Exchange Operations' });
-  const onTier0 = aPolicy({ id: 'on-tier0', scope: 'roleGroup', target: 'Tier 0', requiredApprovals: 2 });
+  const onTier0 = aPolicy({ id: 'on-tier0', scope: 'roleGroup', target: 'Tier 0', requiredApprovals: 3 });
+  // Stricter than every other, on the group that is visited last (groups follow their roles' names).
+  const strictGroup = aPolicy({
+    id: 'strict-group',
+    scope: 'roleGroup',
+    target: 'Exchange Operations',
+    requiredApprovals: 4,
+  });
 
   it.each<{ name: string; target: Target; policies: Policy[]; expected: string | undefined }>([
     {
@@ -117,10 +124,10 @@ describe('policy resolution', () => {
       expected: 'on-group',
     },
     {
-      name: 'task in two roles with policies → the strictest',
+      name: 'task in two roles with policies → the strictest, not the first by name',
       target: { scope: 'task', name: MAILBOX },
-      policies: [onRole, onOtherRole],
-      expected: 'on-other-role',
+      policies: [onOtherRole, onRole],
+      expected: 'on-role',
     },
     {
       name: 'a role policy beats a stricter role group policy (most specific first)',
@@ -129,10 +136,10 @@ describe('policy resolution', () => {
       expected: 'on-role',
     },
     {
-      name: 'task in two role groups with policies → the strictest',
+      name: 'task in two role groups with policies → the strictest, not the first visited',
       target: { scope: 'task', name: MAILBOX },
-      policies: [onGroup, onTier0],
-      expected: 'on-tier0',
+      policies: [onTier0, strictGroup],
+      expected: 'strict-group',
     },
     {
       name: 'task in no role and no policy → none',

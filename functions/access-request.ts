@@ -1,0 +1,117 @@
+/**
+ * One orchestration per request (instance id = request id): wait for the decision or the pending
+ * deadline, then hold the grant until it expires or is revoked, then end it. The request row is the
+ * source of truth (every transition is a compare-and-swap on it); the orchestration sequences the
+ * timers and mirrors the live state in its custom status for the execution guard.
+ *
+ * Built only from durable primitives: no clock but currentUtcDateTime, no I/O but activities.
+ */
+import * as df from 'durable-functions';
+import type { ActivityHandler, OrchestrationContext, OrchestrationHandler } from 'durable-functions';
+import { z } from 'zod';
+import { parseOrThrow } from '#shared/domain/errors';
+import { RequestStatusSchema } from '#shared/domain/request';
+import { OrchestrationInput, ORCHESTRATOR, RequestEvent, type OrchestrationMirror } from '#shared/requests/orchestrations';
+import { endGrant, expireRequest } from '#shared/requests/usecases';
+import { systemContext } from '#shared/requests/wiring';
+import { getDeps } from '#shared/app/deps';
+import { DomainError } from '#shared/domain/errors';
+
+export const Activity = {
+  LoadRequest: 'loadRequest',
+  ExpireRequest: 'expireRequest',
+  EndGrant: 'endGrant',
+  /** Publishes a notification (functions/notifications.ts); never blocks a grant or its end. */
+  Notify: 'notify',
+} as const;
+
+/** What the activities hand back: just what the orchestrator sequences on. */
+const Snapshot = z.strictObject({
+  status: RequestStatusSchema,
+  pendingUntil: z.string(),
+  expiresAt: z.string().nullable(),
+});
+type Snapshot = z.infer<typeof Snapshot>;
+
+const Decided = z.object({ status: RequestStatusSchema });
+
+const retry = new df.RetryOptions(2000, 5);
+
+/**
+ * Tells the world (email, Power Automate, SIEM) what just happened. A notification that cannot be
+ * published is given up after its retries: it never stops the request from moving on.
+ */
+function* notify(ctx: OrchestrationContext, requestId: string, event: string): Generator<df.Task, void, unknown> {
+  try {
+    yield ctx.df.callActivityWithRetry(Activity.Notify, new df.RetryOptions(1000, 3), { requestId, event });
+  } catch {
+    // Already logged and audited by the activity; the workflow goes on.
+  }
+}
+
+function mirror(s: Snapshot): OrchestrationMirror {
+  return { status: s.status, expiresAt: s.expiresAt, pendingUntil: s.pendingUntil };
+}
+
+export const accessRequest: OrchestrationHandler = function* (ctx: OrchestrationContext) {
+  const { requestId } = parseOrThrow(OrchestrationInput, ctx.df.getInput(), 'orchestration input');
+  let state = Snapshot.parse(yield ctx.df.callActivityWithRetry(Activity.LoadRequest, retry, requestId));
+  ctx.df.setCustomStatus(mirror(state));
+
+  if (state.status === 'pending') {
+    yield* notify(ctx, requestId, 'approvalNeeded');
+    const deadline = ctx.df.createTimer(new Date(state.pendingUntil));
+    const decided = ctx.df.waitForExternalEvent(RequestEvent.Decided);
+    const winner: unknown = yield ctx.df.Task.any([decided, deadline]);
+    if (winner === decided) {
+      deadline.cancel();
+      // The row is the truth; the event only says "look again".
+      Decided.parse(decided.result);
+      state = Snapshot.parse(yield ctx.df.callActivityWithRetry(Activity.LoadRequest, retry, requestId));
+    } else {
+      // Expire unless a decision won the race: the activity answers what the row now says.
+      state = Snapshot.parse(yield ctx.df.callActivityWithRetry(Activity.ExpireRequest, retry, requestId));
+    }
+    ctx.df.setCustomStatus(mirror(state));
+    yield* notify(ctx, requestId, state.status === 'approved' ? 'approved' : state.status);
+  }
+
+  if (state.status === 'approved' && state.expiresAt !== null) {
+    yield* notify(ctx, requestId, 'granted');
+    const expiry = ctx.df.createTimer(new Date(state.expiresAt));
+    const revoked = ctx.df.waitForExternalEvent(RequestEvent.Revoked);
+    const winner: unknown = yield ctx.df.Task.any([revoked, expiry]);
+    if (winner === revoked) {
+      expiry.cancel();
+      state = Snapshot.parse(yield ctx.df.callActivityWithRetry(Activity.LoadRequest, retry, requestId));
+    } else {
+      // Ending a grant always runs; it is idempotent and retried.
+      state = Snapshot.parse(yield ctx.df.callActivityWithRetry(Activity.EndGrant, retry, requestId));
+    }
+    ctx.df.setCustomStatus(mirror(state));
+    yield* notify(ctx, requestId, state.status);
+  }
+  return state.status;
+};
+
+function snapshotOf(r: { status: Snapshot['status']; pendingUntil: string; expiresAt: string | null }): Snapshot {
+  return { status: r.status, pendingUntil: r.pendingUntil, expiresAt: r.expiresAt };
+}
+
+export const loadRequest: ActivityHandler = async (input: unknown) => {
+  const id = z.string().parse(input);
+  const request = await getDeps().requests.get(id);
+  if (!request) throw new DomainError('NOT_FOUND', `No request with id ${id}`);
+  return snapshotOf(request);
+};
+
+export const expireRequestActivity: ActivityHandler = async (input: unknown) =>
+  snapshotOf(await expireRequest(systemContext(), z.string().parse(input)));
+
+export const endGrantActivity: ActivityHandler = async (input: unknown) =>
+  snapshotOf(await endGrant(systemContext(), z.string().parse(input)));
+
+df.app.orchestration(ORCHESTRATOR, accessRequest);
+df.app.activity(Activity.LoadRequest, { handler: loadRequest });
+df.app.activity(Activity.ExpireRequest, { handler: expireRequestActivity });
+df.app.activity(Activity.EndGrant, { handler: endGrantActivity });

@@ -1,0 +1,48 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { getDeps } from '#shared/app/deps';
+import { adminContext } from '#shared/admin/context';
+import { disablePrivilegedAccess, enablePrivilegedAccess } from '#shared/admin/pam';
+import { getPamConfig } from '#shared/admin/pam-repository';
+import { EnablePamBody } from '#shared/domain/pam';
+import { z } from 'zod';
+import { authenticate, requireAdmin, requireReader } from '#shared/http/auth';
+import { handled, json, readJson } from '#shared/http/handler';
+
+// Disabling takes no input; an empty body or `{}` is fine, anything else is a mistake worth reporting.
+const NoBody = z.strictObject({});
+
+/** `GET /api/pam` (admin, auditor): the configuration. */
+export const pamRead = handled(async (request: HttpRequest): Promise<HttpResponseInit> => {
+  const principal = await authenticate(request);
+  requireReader(principal);
+  return json(200, await getPamConfig(getDeps().tables));
+});
+
+/** `POST /api/pam/enable` (admin): on, with a default approver group and system accounts. */
+export const pamEnable = handled(
+  async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const principal = await authenticate(request);
+    const body = await readJson(request, EnablePamBody);
+    requireAdmin(principal);
+    return json(200, await enablePrivilegedAccess(adminContext(request, context, principal), body));
+  },
+);
+
+/** `POST /api/pam/disable` (admin): off, keeping groups, policies, default group and system accounts. */
+export const pamDisable = handled(
+  async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const principal = await authenticate(request);
+    await readJson(request, NoBody);
+    requireAdmin(principal);
+    return json(200, await disablePrivilegedAccess(adminContext(request, context, principal)));
+  },
+);
+
+app.http('pamRead', { methods: ['GET'], route: 'pam', authLevel: 'anonymous', handler: pamRead });
+app.http('pamEnable', { methods: ['POST'], route: 'pam/enable', authLevel: 'anonymous', handler: pamEnable });
+app.http('pamDisable', {
+  methods: ['POST'],
+  route: 'pam/disable',
+  authLevel: 'anonymous',
+  handler: pamDisable,
+});

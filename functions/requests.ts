@@ -1,0 +1,81 @@
+/**
+ * Requests: submit, read, list, approve, deny, cancel, revoke (DESIGN §5). Each handler:
+ * authenticate → parse → domain story → respond.
+ */
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { parseOrThrow } from '#shared/domain/errors';
+import { Id } from '#shared/domain/names';
+import { DecisionBody, ListRequestsQuery, RevokeBody, SubmitRequestBody } from '#shared/domain/request';
+import { auditActor, auditOrigin, authenticate } from '#shared/http/auth';
+import { handled, json, readJson, readQuery } from '#shared/http/handler';
+import {
+  cancelRequest as cancelStory,
+  decide,
+  getRequest as getStory,
+  listRequests as listStory,
+  revokeRequest as revokeStory,
+  submitRequest as submitStory,
+  type Caller,
+} from '#shared/requests/usecases';
+import { requestContext } from '#shared/requests/wiring';
+
+async function callerOf(request: HttpRequest, context: InvocationContext): Promise<Caller> {
+  const principal = await authenticate(request);
+  return { principal, actor: auditActor(principal), origin: auditOrigin(request, context.invocationId) };
+}
+
+function idOf(request: HttpRequest): string {
+  return parseOrThrow(Id, request.params.id, 'request id');
+}
+
+export const submitRequest = handled(async (request, context): Promise<HttpResponseInit> => {
+  const caller = await callerOf(request, context);
+  const body = await readJson(request, SubmitRequestBody);
+  const { view, created } = await submitStory(requestContext(context), caller, body);
+  return json(created ? 202 : 200, view, { location: `/api/requests/${view.id}` });
+});
+
+export const getRequest = handled(async (request, context) => {
+  const caller = await callerOf(request, context);
+  return json(200, await getStory(requestContext(context), caller.principal, idOf(request)));
+});
+
+export const listRequests = handled(async (request, context) => {
+  const caller = await callerOf(request, context);
+  const query = readQuery(request, ListRequestsQuery);
+  return json(200, await listStory(requestContext(context), caller.principal, query));
+});
+
+export const approveRequest = handled(async (request, context) => {
+  const caller = await callerOf(request, context);
+  const body = await readJson(request, DecisionBody);
+  return json(200, await decide(requestContext(context), caller, idOf(request), 'approve', body.comment));
+});
+
+export const denyRequest = handled(async (request, context) => {
+  const caller = await callerOf(request, context);
+  const body = await readJson(request, DecisionBody);
+  return json(200, await decide(requestContext(context), caller, idOf(request), 'deny', body.comment));
+});
+
+export const cancelRequest = handled(async (request, context) => {
+  const caller = await callerOf(request, context);
+  await readJson(request, DecisionBody.pick({}));
+  return json(200, await cancelStory(requestContext(context), caller, idOf(request)));
+});
+
+export const revokeRequest = handled(async (request, context) => {
+  const caller = await callerOf(request, context);
+  const body = await readJson(request, RevokeBody);
+  return json(200, await revokeStory(requestContext(context), caller, idOf(request), body.comment));
+});
+
+const client = { extraInputs: [df.input.durableClient()] };
+app.http('submitRequest', { methods: ['POST'], route: 'requests', handler: submitRequest, ...client });
+app.http('listRequests', { methods: ['GET'], route: 'requests', handler: listRequests, ...client });
+app.http('getRequest', { methods: ['GET'], route: 'requests/{id}', handler: getRequest, ...client });
+app.http('approveRequest', { methods: ['POST'], route: 'requests/{id}/approve', handler: approveRequest, ...client });
+app.http('denyRequest', { methods: ['POST'], route: 'requests/{id}/deny', handler: denyRequest, ...client });
+app.http('cancelRequest', { methods: ['POST'], route: 'requests/{id}/cancel', handler: cancelRequest, ...client });
+app.http('revokeRequest', { methods: ['POST'], route: 'requests/{id}/revoke', handler: revokeRequest, ...client });

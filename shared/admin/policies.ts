@@ -1,0 +1,73 @@
+/** Access policies (DESIGN §1 item 2): who approves what, how many times, for how long. */
+import { randomUUID } from 'node:crypto';
+import { AuditAction } from '#shared/audit/types';
+import { describeTarget } from '#shared/domain/catalog';
+import { DomainError, type FieldError } from '#shared/domain/errors';
+import {
+  assertPolicyWindows,
+  newPolicy,
+  policyTarget,
+  type Policy,
+  type PolicyBody,
+} from '#shared/domain/policy';
+import { getApproverGroup } from './approver-group-repository';
+import { getCatalogEntry } from './catalog-repository';
+import { auditChange, type AdminContext } from './context';
+import { getPolicy, insertPolicy, removePolicy, replacePolicy } from './policy-repository';
+
+export function policyNotFound(id: string): DomainError {
+  return new DomainError('NOT_FOUND', `There is no policy with id ${id}`);
+}
+
+/**
+ * A policy must point at things that exist: its target in the catalog and, when it names one, its
+ * approver group. A manual policy without a group is fine: it falls back to the default approver
+ * group when a request is planned (`planRequest`), which refuses it if there is none then.
+ */
+async function assertPolicyValid(ctx: AdminContext, policy: Policy): Promise<void> {
+  assertPolicyWindows(policy, ctx.minDurationSeconds);
+  const [entry, group] = await Promise.all([
+    getCatalogEntry(ctx.tables, policy.scope, policy.target),
+    policy.approverGroup === undefined
+      ? Promise.resolve(null)
+      : getApproverGroup(ctx.tables, policy.approverGroup),
+  ]);
+  const errors: FieldError[] = [];
+  if (entry === undefined)
+    errors.push({
+      pointer: '#/target',
+      detail: `the catalog has no ${describeTarget(policyTarget(policy))}`,
+    });
+  if (group === undefined)
+    errors.push({ pointer: '#/approverGroup', detail: 'no approver group has this name' });
+  if (errors.length > 0)
+    throw new DomainError('INVALID_INPUT', `Invalid policy: ${errors.map((e) => e.detail).join('; ')}`, {
+      errors,
+    });
+}
+
+/** `POST /api/policies`: 409 when the scope and target already have a policy. */
+export async function createPolicy(ctx: AdminContext, body: PolicyBody): Promise<Policy> {
+  const policy = newPolicy(randomUUID(), body);
+  await assertPolicyValid(ctx, policy);
+  await insertPolicy(ctx.tables, policy);
+  await auditChange(ctx, AuditAction.PolicyCreated, { before: null, after: policy });
+  return policy;
+}
+
+/** `PUT /api/policies/{id}`: replaces the whole policy (scope and target may change; 409 if taken). */
+export async function updatePolicy(ctx: AdminContext, id: string, body: PolicyBody): Promise<Policy> {
+  if ((await getPolicy(ctx.tables, id)) === undefined) throw policyNotFound(id);
+  const policy = newPolicy(id, body);
+  await assertPolicyValid(ctx, policy);
+  const { before, after } = await replacePolicy(ctx.tables, id, () => policy);
+  await auditChange(ctx, AuditAction.PolicyUpdated, { before, after });
+  return after;
+}
+
+/** `DELETE /api/policies/{id}`. */
+export async function deletePolicy(ctx: AdminContext, id: string): Promise<void> {
+  const before = await removePolicy(ctx.tables, id);
+  if (before === undefined) throw policyNotFound(id);
+  await auditChange(ctx, AuditAction.PolicyDeleted, { before, after: null });
+}

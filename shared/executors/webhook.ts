@@ -1,0 +1,107 @@
+/**
+ * Runs a task through an HTTPS webhook (an Automation runbook webhook, a Logic App, an internal
+ * API): a signed POST to an allow-listed host, with a timeout, no redirects followed, and a bounded
+ * answer. DESIGN §5 "Executions".
+ */
+import { createHmac } from 'node:crypto';
+import { DomainError } from '#shared/domain/errors';
+
+export const MAX_RESULT_BYTES = 64 * 1024;
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+export interface ExecutionPayload {
+  executionId: string;
+  requestId: string | null;
+  task: string;
+  parameters: Record<string, string | number | boolean>;
+  requestedBy: string;
+  approvedBy: string[];
+  grantExpiresAt: string | null;
+}
+
+export interface WebhookOptions {
+  allowedHosts: readonly string[];
+  signingKey: string | undefined;
+  timeoutMs: number;
+  now: Date;
+}
+
+export type ExecutionOutcome = { ok: true; result: unknown } | { ok: false; reason: string };
+
+/** `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` — verifiable by the receiver. */
+export function signature(key: string, unixSeconds: number, body: string): string {
+  const mac = createHmac('sha256', key).update(`${unixSeconds}.${body}`).digest('hex');
+  return `t=${unixSeconds},v1=${mac}`;
+}
+
+/** Throws when the URL's host is not allow-listed, or plain http leaves loopback. */
+export function assertAllowedTarget(raw: string, allowedHosts: readonly string[]): URL {
+  const url = new URL(raw);
+  const host = url.hostname.toLowerCase();
+  const hostPort = url.port ? `${host}:${url.port}` : host;
+  if (!allowedHosts.includes(host) && !allowedHosts.includes(hostPort)) {
+    throw new DomainError('FORBIDDEN', `The executor host ${hostPort} is not in ZSA_EXECUTOR_ALLOWED_HOSTS`);
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(host))) {
+    throw new DomainError('FORBIDDEN', 'Executors must use https (plain http only on loopback)');
+  }
+  return url;
+}
+
+export async function callWebhook(rawUrl: string, payload: ExecutionPayload, opts: WebhookOptions): Promise<ExecutionOutcome> {
+  const url = assertAllowedTarget(rawUrl, opts.allowedHosts);
+  if (!opts.signingKey) {
+    throw new DomainError('UNAVAILABLE', 'ZSA_WEBHOOK_SIGNING_KEY is not set, so no webhook can be signed');
+  }
+  const body = JSON.stringify(payload);
+  const t = Math.floor(opts.now.getTime() / 1000);
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        'content-type': 'application/json',
+        'x-zsa-signature': signature(opts.signingKey, t, body),
+        'x-zsa-execution-id': payload.executionId,
+      },
+      body,
+      signal: AbortSignal.timeout(opts.timeoutMs),
+    });
+  } catch (e) {
+    const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
+    return { ok: false, reason: timedOut ? `the executor did not answer within ${opts.timeoutMs} ms` : 'the executor could not be reached' };
+  }
+  const text = await readLimited(response);
+  if (text === undefined) return { ok: false, reason: `the executor's answer is larger than ${MAX_RESULT_BYTES} bytes` };
+  if (response.status < 200 || response.status > 299) {
+    return { ok: false, reason: `the executor answered HTTP ${response.status}` };
+  }
+  const type = response.headers.get('content-type') ?? '';
+  if (type.includes('json') && text.length > 0) {
+    try {
+      return { ok: true, result: JSON.parse(text) as unknown };
+    } catch {
+      return { ok: true, result: text };
+    }
+  }
+  return { ok: true, result: text.length > 0 ? text : null };
+}
+
+async function readLimited(response: Response): Promise<string | undefined> {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_RESULT_BYTES) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

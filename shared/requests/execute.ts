@@ -1,0 +1,185 @@
+/**
+ * The guarded execution (`POST /api/execute`): check the grant first — at use time, against
+ * `expiresAt` and the orchestration's live state, never left to the timer — then audit the intent
+ * (no audit, no run), run the task with ZSA's own identity, and audit the outcome.
+ */
+import { randomUUID } from 'node:crypto';
+import { AuditAction, type AuditSink } from '#shared/audit/types';
+import { assertParameters, type Task } from '#shared/domain/catalog';
+import { DomainError } from '#shared/domain/errors';
+import { isSystemAccount } from '#shared/domain/pam';
+import { requireCoveringGrant, type ExecuteBody, type Request } from '#shared/domain/request';
+import type { Bus } from '#shared/adapters/servicebus';
+import { callWebhook, type ExecutionOutcome, type ExecutionPayload } from '#shared/executors/webhook';
+import type { Orchestrations } from './orchestrations';
+import type { RequestRepository } from './repository';
+import type { Caller, ConfigReader } from './usecases';
+
+export interface ExecuteContext {
+  repo: RequestRepository;
+  config: ConfigReader;
+  orchestrations: Orchestrations;
+  audit: AuditSink;
+  bus: () => Bus;
+  now: () => Date;
+  webhook: { allowedHosts: readonly string[]; signingKey: string | undefined; timeoutMs: number };
+}
+
+export interface ExecutionResult {
+  executionId: string;
+  requestId: string | null;
+  task: string;
+  status: 'succeeded';
+  result: unknown;
+  executedAt: string;
+}
+
+/** Why the caller may run this task now: a live grant, a system account, or admin standing access while disabled. */
+type Basis = { kind: 'grant'; request: Request } | { kind: 'systemAccount' } | { kind: 'standingAdmin' };
+
+export class ExecutionFailedError extends Error {
+  constructor(
+    readonly executionId: string,
+    readonly reason: string,
+  ) {
+    super(`The task ran but failed: ${reason}. Execution id: ${executionId}.`);
+  }
+}
+
+export async function execute(ctx: ExecuteContext, caller: Caller, body: ExecuteBody): Promise<ExecutionResult> {
+  const now = ctx.now();
+  const executionId = randomUUID();
+  const refuse = async (error: DomainError): Promise<never> => {
+    await ctx.audit.append({
+      action: AuditAction.ExecutionRefused,
+      actor: caller.actor,
+      outcome: 'refused',
+      requestId: body.requestId,
+      task: body.task,
+      reason: `${error.code}: ${error.message}`,
+      detail: { executionId, parameters: body.parameters ?? {} },
+      origin: caller.origin,
+    });
+    throw error;
+  };
+
+  // The reads the decision needs, side by side.
+  const [config, task, candidates] = await Promise.all([
+    ctx.config.pamConfig(),
+    ctx.config.task(body.task),
+    candidateGrants(ctx, caller.principal.upn, body.requestId),
+  ]);
+
+  let basis: Basis;
+  try {
+    basis = await authorize(ctx, caller, body, config, candidates, now);
+    if (!task) throw new DomainError('NOT_FOUND', `The catalog has no task ${JSON.stringify(body.task)}`);
+    assertParameters(task, body.parameters ?? {});
+  } catch (e) {
+    if (e instanceof DomainError && e.kind !== 'unavailable') return refuse(e);
+    throw e;
+  }
+
+  const request = basis.kind === 'grant' ? basis.request : undefined;
+  const payload: ExecutionPayload = {
+    executionId,
+    requestId: request?.id ?? null,
+    task: task.name,
+    parameters: body.parameters ?? {},
+    requestedBy: caller.principal.upn,
+    approvedBy: request?.approvals.filter((a) => a.decision === 'approve').map((a) => a.approver) ?? [],
+    grantExpiresAt: request?.expiresAt ?? null,
+  };
+
+  // Fail closed: if the intent cannot be audited, nothing runs.
+  try {
+    await ctx.audit.append({
+      action: AuditAction.ExecutionStarted,
+      actor: caller.actor,
+      outcome: 'success',
+      requestId: payload.requestId ?? undefined,
+      task: task.name,
+      detail: { executionId, basis: basis.kind, parameters: payload.parameters, executor: task.executor.type },
+      origin: caller.origin,
+    });
+  } catch (e) {
+    throw new DomainError('UNAVAILABLE', 'The audit log cannot be written, so nothing was executed; try again shortly.', { cause: e });
+  }
+
+  const outcome = await run(ctx, task, payload, now);
+  const executedAt = ctx.now().toISOString();
+  await ctx.audit.append({
+    action: outcome.ok ? AuditAction.ExecutionSucceeded : AuditAction.ExecutionFailed,
+    actor: caller.actor,
+    outcome: outcome.ok ? 'success' : 'failure',
+    requestId: payload.requestId ?? undefined,
+    task: task.name,
+    reason: outcome.ok ? undefined : outcome.reason,
+    detail: { executionId },
+    origin: caller.origin,
+  });
+  if (request) {
+    await ctx.repo.recordExecution({
+      requestId: request.id,
+      executionId,
+      task: task.name,
+      status: outcome.ok ? 'succeeded' : 'failed',
+      executedAt,
+    });
+  }
+  if (!outcome.ok) throw new ExecutionFailedError(executionId, outcome.reason);
+  return { executionId, requestId: payload.requestId, task: task.name, status: 'succeeded', result: outcome.result, executedAt };
+}
+
+async function candidateGrants(ctx: ExecuteContext, upn: string, requestId: string | undefined): Promise<Request[]> {
+  const ids = requestId ? [requestId] : await ctx.repo.liveIds(upn);
+  const rows = await Promise.all(ids.map((id) => ctx.repo.get(id)));
+  return rows.filter((r): r is Request => r !== undefined);
+}
+
+async function authorize(
+  ctx: ExecuteContext,
+  caller: Caller,
+  body: ExecuteBody,
+  config: Awaited<ReturnType<ConfigReader['pamConfig']>>,
+  candidates: Request[],
+  now: Date,
+): Promise<Basis> {
+  if (!config.enabled) {
+    // With privileged access off, admins keep standing access; nobody else has any.
+    if (caller.principal.isAdmin) return { kind: 'standingAdmin' };
+    throw new DomainError('NO_ACTIVE_GRANT', 'Privileged access is disabled; only admins may execute tasks');
+  }
+  if (isSystemAccount(config, caller.principal.upn)) return { kind: 'systemAccount' };
+  const request = requireCoveringGrant(
+    candidates,
+    { requester: caller.principal.upn, task: body.task, parameters: body.parameters, requestId: body.requestId },
+    now,
+  );
+  // The row says approved and unexpired; the workflow must agree that the grant is live.
+  const state = await ctx.orchestrations.state(request.id);
+  if (!state?.running || state.mirror?.status !== 'approved') {
+    throw new DomainError('NO_ACTIVE_GRANT', `The grant of request ${request.id} is not live`);
+  }
+  return { kind: 'grant', request };
+}
+
+async function run(ctx: ExecuteContext, task: Task, payload: ExecutionPayload, now: Date): Promise<ExecutionOutcome> {
+  switch (task.executor.type) {
+    case 'webhook':
+      return callWebhook(task.executor.url, payload, { ...ctx.webhook, now });
+    case 'serviceBus': {
+      try {
+        await ctx.bus().sender(task.executor.queue).sendMessages({
+          messageId: payload.executionId,
+          contentType: 'application/json',
+          subject: 'zsa.execution',
+          body: payload,
+        });
+        return { ok: true, result: { queued: true, queue: task.executor.queue, messageId: payload.executionId } };
+      } catch {
+        return { ok: false, reason: `the command could not be queued on ${task.executor.queue}` };
+      }
+    }
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * Requests in Table Storage. Row ↔ domain mapping lives only here.
+ *
+ * Table `Requests`: PartitionKey = request id; RowKey `request` holds the request (its bounded list
+ * of approvals included — at most `requiredApprovals` + 1 entries) and is the compare-and-swap
+ * point for every state change; RowKey `x:<time>:<executionId>` is one row per execution.
+ * Table `RequestIndex` answers the queries that matter without scans:
+ *   `requester:<upn>` / `group:<group>` → newest first (RowKey = inverted creation time + id);
+ *   `live:<upn>` → the caller's approved grants (added on approval, removed when they end);
+ *   `client:<upn>` / RowKey clientRequestId → the request id (idempotent submit).
+ */
+import type { TableClient, TransactionAction } from '@azure/data-tables';
+import { Request, type ExecutionSummary } from '#shared/domain/request';
+import { encodeKey } from '#shared/domain/names';
+import { DomainError, parseOrThrow } from '#shared/domain/errors';
+import { compareAndSwap, readEntity, statusOf, unavailable, type Tables } from '#shared/adapters/tables';
+
+const REQUEST_ROW = 'request';
+const EXECUTION_PREFIX = 'x:';
+const MAX_TIME = 9_999_999_999_999;
+
+interface RequestRow {
+  partitionKey: string;
+  rowKey: string;
+  Status: string;
+  Requester: string;
+  ApproverGroup: string;
+  CreatedAt: string;
+  ExpiresAt: string;
+  Data: string;
+}
+
+interface IndexRow {
+  partitionKey: string;
+  rowKey: string;
+  RequestId: string;
+  ExpiresAt?: string;
+}
+
+function toRow(request: Request): RequestRow {
+  return {
+    partitionKey: request.id,
+    rowKey: REQUEST_ROW,
+    Status: request.status,
+    Requester: request.requester,
+    ApproverGroup: request.approverGroup ?? '',
+    CreatedAt: request.createdAt,
+    ExpiresAt: request.expiresAt ?? '',
+    Data: JSON.stringify(request),
+  };
+}
+
+/** Rows are validated on the way back in, like every other edge. */
+function fromRow(row: { Data?: unknown }): Request {
+  return parseOrThrow(Request, typeof row.Data === 'string' ? JSON.parse(row.Data) : undefined, 'stored request');
+}
+
+function newestFirstKey(request: Pick<Request, 'createdAt' | 'id'>): string {
+  const inverted = MAX_TIME - Date.parse(request.createdAt);
+  return `${inverted.toString().padStart(13, '0')}:${request.id}`;
+}
+
+export const indexKeys = {
+  requester: (upn: string) => `requester:${encodeKey(upn)}`,
+  group: (group: string) => `group:${encodeKey(group)}`,
+  live: (upn: string) => `live:${encodeKey(upn)}`,
+  client: (upn: string) => `client:${encodeKey(upn)}`,
+};
+
+export interface StoredExecution extends ExecutionSummary {
+  requestId: string;
+}
+
+export interface RequestRepository {
+  /** The request, or undefined. */
+  get(id: string): Promise<Request | undefined>;
+  /**
+   * Stores a new request with its index rows. With a clientRequestId, the (user, clientRequestId)
+   * claim is taken first and atomically: a second submit gets `{created: false, id}` of the first.
+   */
+  create(request: Request): Promise<{ created: true } | { created: false; id: string }>;
+  /** Removes a request that never started (its orchestration could not be started). */
+  remove(request: Request): Promise<void>;
+  /** Compare-and-swap: `apply` sees the current request and returns the next one, or undefined for "no change". */
+  update<R>(id: string, apply: (current: Request) => { next: Request; result: R } | { result: R }): Promise<R>;
+  /** Maintains the live-grant index after a transition. */
+  syncLiveIndex(request: Request): Promise<void>;
+  /** Newest-first page of request ids under one index partition. */
+  page(partition: string, pageSize: number, continuationToken?: string): Promise<{ ids: string[]; continuationToken?: string }>;
+  /** Ids of the caller's live grants (approved, per the index). */
+  liveIds(upn: string): Promise<string[]>;
+  /** Every request row (admins and auditors), newest first is not guaranteed. */
+  scan(filter: string | undefined, pageSize: number, continuationToken?: string): Promise<{ requests: Request[]; continuationToken?: string }>;
+  recordExecution(execution: StoredExecution): Promise<void>;
+  executions(requestId: string): Promise<ExecutionSummary[]>;
+}
+
+export function createRequestRepository(tables: Tables): RequestRepository {
+  const requests = (): Promise<TableClient> => tables.get('Requests');
+  const index = (): Promise<TableClient> => tables.get('RequestIndex');
+
+  async function upsertIndex(rows: IndexRow[]): Promise<void> {
+    const t = await index();
+    try {
+      await Promise.all(rows.map((r) => t.upsertEntity(r, 'Replace')));
+    } catch (e) {
+      throw unavailable(e);
+    }
+  }
+
+  return {
+    async get(id) {
+      const row = await readEntity<RequestRow>(await requests(), id, REQUEST_ROW);
+      return row ? fromRow(row) : undefined;
+    },
+
+    async create(request) {
+      const idx = await index();
+      if (request.clientRequestId !== null) {
+        try {
+          await idx.createEntity<IndexRow>({
+            partitionKey: indexKeys.client(request.requester),
+            rowKey: encodeKey(request.clientRequestId),
+            RequestId: request.id,
+          });
+        } catch (e) {
+          if (statusOf(e) !== 409) throw unavailable(e);
+          const existing = await readEntity<IndexRow>(idx, indexKeys.client(request.requester), encodeKey(request.clientRequestId));
+          if (existing) return { created: false, id: existing.RequestId };
+          throw unavailable(e);
+        }
+      }
+      try {
+        await (await requests()).createEntity(toRow(request));
+      } catch (e) {
+        if (statusOf(e) === 409) throw new DomainError('CONFLICT', `A request with id ${request.id} already exists`);
+        throw unavailable(e);
+      }
+      const key = newestFirstKey(request);
+      const rows: IndexRow[] = [{ partitionKey: indexKeys.requester(request.requester), rowKey: key, RequestId: request.id }];
+      if (request.approverGroup !== null) {
+        rows.push({ partitionKey: indexKeys.group(request.approverGroup), rowKey: key, RequestId: request.id });
+      }
+      await upsertIndex(rows);
+      return { created: true };
+    },
+
+    async remove(request) {
+      const idx = await index();
+      const key = newestFirstKey(request);
+      const deletions: [string, string][] = [
+        [indexKeys.requester(request.requester), key],
+        ...(request.approverGroup !== null ? [[indexKeys.group(request.approverGroup), key] as [string, string]] : []),
+        ...(request.clientRequestId !== null
+          ? [[indexKeys.client(request.requester), encodeKey(request.clientRequestId)] as [string, string]]
+          : []),
+      ];
+      await Promise.all([
+        ...deletions.map(([pk, rk]) => idx.deleteEntity(pk, rk).catch(() => undefined)),
+        requests().then((t) => t.deleteEntity(request.id, REQUEST_ROW).catch(() => undefined)),
+      ]);
+    },
+
+    async update(id, apply) {
+      const table = await requests();
+      return compareAndSwap<RequestRow, unknown>(table, id, REQUEST_ROW, (current) => {
+        if (!current) throw new DomainError('NOT_FOUND', `No request with id ${id}`);
+        const decision = apply(fromRow(current));
+        return 'next' in decision ? { entity: toRow(decision.next), result: decision.result } : { result: decision.result };
+      }) as Promise<never>;
+    },
+
+    async syncLiveIndex(request) {
+      const t = await index();
+      try {
+        if (request.status === 'approved' && request.expiresAt !== null) {
+          await t.upsertEntity<IndexRow>(
+            { partitionKey: indexKeys.live(request.requester), rowKey: request.id, RequestId: request.id, ExpiresAt: request.expiresAt },
+            'Replace',
+          );
+        } else {
+          await t.deleteEntity(indexKeys.live(request.requester), request.id).catch((e: unknown) => {
+            if (statusOf(e) !== 404) throw e;
+          });
+        }
+      } catch (e) {
+        throw unavailable(e);
+      }
+    },
+
+    async page(partition, pageSize, continuationToken) {
+      const t = await index();
+      try {
+        const pages = t
+          .listEntities<IndexRow>({ queryOptions: { filter: `PartitionKey eq '${partition.replace(/'/g, "''")}'` } })
+          .byPage({ maxPageSize: pageSize, ...(continuationToken ? { continuationToken } : {}) });
+        const page = await pages.next();
+        if (page.done) return { ids: [] };
+        return {
+          ids: page.value.map((r) => r.RequestId),
+          ...(page.value.continuationToken ? { continuationToken: page.value.continuationToken } : {}),
+        };
+      } catch (e) {
+        throw unavailable(e);
+      }
+    },
+
+    async liveIds(upn) {
+      const t = await index();
+      const ids: string[] = [];
+      try {
+        for await (const row of t.listEntities<IndexRow>({
+          queryOptions: { filter: `PartitionKey eq '${indexKeys.live(upn).replace(/'/g, "''")}'` },
+        })) {
+          ids.push(row.RequestId);
+        }
+      } catch (e) {
+        throw unavailable(e);
+      }
+      return ids;
+    },
+
+    async scan(filter, pageSize, continuationToken) {
+      const t = await requests();
+      const where = [`RowKey eq '${REQUEST_ROW}'`, ...(filter ? [filter] : [])].join(' and ');
+      try {
+        const page = await t
+          .listEntities<RequestRow>({ queryOptions: { filter: where } })
+          .byPage({ maxPageSize: pageSize, ...(continuationToken ? { continuationToken } : {}) })
+          .next();
+        if (page.done) return { requests: [] };
+        return {
+          requests: page.value.map(fromRow),
+          ...(page.value.continuationToken ? { continuationToken: page.value.continuationToken } : {}),
+        };
+      } catch (e) {
+        throw unavailable(e);
+      }
+    },
+
+    async recordExecution(execution) {
+      const t = await requests();
+      const action: TransactionAction = [
+        'upsert',
+        {
+          partitionKey: execution.requestId,
+          rowKey: `${EXECUTION_PREFIX}${execution.executedAt}:${execution.executionId}`,
+          ExecutionId: execution.executionId,
+          Task: execution.task,
+          Status: execution.status,
+          ExecutedAt: execution.executedAt,
+        },
+        'Replace',
+      ];
+      try {
+        await t.submitTransaction([action]);
+      } catch (e) {
+        throw unavailable(e);
+      }
+    },
+
+    async executions(requestId) {
+      const t = await requests();
+      const out: ExecutionSummary[] = [];
+      try {
+        for await (const row of t.listEntities<{ ExecutionId: string; Task: string; Status: string; ExecutedAt: string }>({
+          queryOptions: {
+            filter: `PartitionKey eq '${requestId.replace(/'/g, "''")}' and RowKey ge '${EXECUTION_PREFIX}' and RowKey lt 'x;'`,
+          },
+        })) {
+          out.push({
+            executionId: row.ExecutionId,
+            task: row.Task,
+            status: row.Status === 'succeeded' ? 'succeeded' : 'failed',
+            executedAt: row.ExecutedAt,
+          });
+        }
+      } catch (e) {
+        throw unavailable(e);
+      }
+      return out;
+    },
+  };
+}

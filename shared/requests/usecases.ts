@@ -1,0 +1,410 @@
+/**
+ * The request stories: submit, read, list, decide, cancel, revoke. Each reads like the feature:
+ * load what the rule needs → apply the pure rule → compare-and-swap the request → tell the
+ * orchestration → audit.
+ */
+import { randomUUID } from 'node:crypto';
+import { AuditAction, SYSTEM_ACTOR, type AuditActor, type AuditOrigin, type AuditSink } from '#shared/audit/types';
+import type { Principal } from '#shared/auth/index';
+import { effectiveTasks, type Catalog, type Target, type Task } from '#shared/domain/catalog';
+import { DomainError } from '#shared/domain/errors';
+import { assertPamEnabled, type PamConfig } from '#shared/domain/pam';
+import { requirePolicy, type Policy } from '#shared/domain/policy';
+import {
+  applyDecision,
+  canView,
+  cancel as cancelRule,
+  decisionRefusal,
+  end as endRule,
+  expire as expireRule,
+  planRequest,
+  revoke as revokeRule,
+  targetOf,
+  toRequestView,
+  type Decision,
+  type ListRequestsQuery,
+  type Request,
+  type RequestView,
+  type SubmitRequestBody,
+} from '#shared/domain/request';
+import { RequestEvent, type Orchestrations } from './orchestrations';
+import { indexKeys, type RequestRepository } from './repository';
+
+/** What the request flow reads of the configuration (implemented by the admin repositories). */
+export interface ConfigReader {
+  pamConfig(): Promise<PamConfig>;
+  catalog(): Promise<Catalog>;
+  policies(): Promise<readonly Policy[]>;
+  /** Members (lower-cased UPNs) of an approver group; empty when the group does not exist. */
+  groupMembers(group: string): Promise<readonly string[]>;
+  task(name: string): Promise<Task | undefined>;
+  /** What `resolvePolicy`/`effectiveTasks` need for one target, without loading the whole catalog. */
+  policyContext(target: Target): Promise<{ catalog: Catalog; policies: readonly Policy[] }>;
+}
+
+export interface RequestContext {
+  repo: RequestRepository;
+  config: ConfigReader;
+  orchestrations: Orchestrations;
+  audit: AuditSink;
+  now: Date;
+  minDurationSeconds: number;
+}
+
+export interface Caller {
+  principal: Principal;
+  actor: AuditActor;
+  origin: AuditOrigin;
+}
+
+function actorOf(p: Principal): { upn: string; isAdmin: boolean; isAuditor: boolean } {
+  return { upn: p.upn, isAdmin: p.isAdmin, isAuditor: p.isAuditor };
+}
+
+const notFound = (id: string) => new DomainError('NOT_FOUND', `No request with id ${id}`);
+
+async function membersOf(ctx: RequestContext, request: Request): Promise<readonly string[]> {
+  return request.approverGroup === null ? [] : ctx.config.groupMembers(request.approverGroup);
+}
+
+async function view(ctx: RequestContext, request: Request): Promise<RequestView> {
+  return toRequestView(request, await ctx.repo.executions(request.id));
+}
+
+/** `POST /api/requests`. Answers the new (or, for a repeated clientRequestId, the earlier) request. */
+export async function submitRequest(
+  ctx: RequestContext,
+  caller: Caller,
+  body: SubmitRequestBody,
+): Promise<{ view: RequestView; created: boolean }> {
+  const target = targetOf(body);
+  const [config, { catalog, policies }] = await Promise.all([ctx.config.pamConfig(), ctx.config.policyContext(target)]);
+  try {
+    assertPamEnabled(config);
+    const tasks = effectiveTasks(target, catalog);
+    const policy = requirePolicy(target, catalog, policies);
+    let request = planRequest(
+      { id: randomUUID(), requester: caller.principal.upn, body, tasks },
+      policy,
+      { minDurationSeconds: ctx.minDurationSeconds, defaultApproverGroup: config.defaultApproverGroup },
+      ctx.now,
+    );
+    const stored = await ctx.repo.create(request);
+    if (!stored.created) {
+      const earlier = await ctx.repo.get(stored.id);
+      if (earlier) {
+        await ensureStarted(ctx, earlier);
+        return { view: await view(ctx, earlier), created: false };
+      }
+      // An earlier attempt claimed the id but stopped before storing the request: finish it now.
+      request = { ...request, id: stored.id };
+      await ctx.repo.create({ ...request, clientRequestId: null });
+    }
+    try {
+      await ctx.orchestrations.start(request.id);
+    } catch (e) {
+      await ctx.repo.remove(request); // never leave a request no workflow will ever end
+      throw e;
+    }
+    await ctx.audit.append({
+      action: AuditAction.RequestSubmitted,
+      actor: caller.actor,
+      outcome: 'success',
+      requestId: request.id,
+      task: request.task,
+      detail: { target: target, tasks: request.tasks, durationHours: request.durationHours, ticket: request.ticket, reason: request.reason, parameters: request.parameters, approvalType: request.approvalType, approverGroup: request.approverGroup, requiredApprovals: request.requiredApprovals, pendingUntil: request.pendingUntil },
+      origin: caller.origin,
+    });
+    if (request.status === 'approved') {
+      await auditGrantStarted(ctx, request, caller.actor, caller.origin);
+      await ctx.repo.syncLiveIndex(request);
+    }
+    return { view: toRequestView(request, []), created: true };
+  } catch (e) {
+    if (e instanceof DomainError && e.kind !== 'unavailable') {
+      await ctx.audit.append({
+        action: AuditAction.RequestRefused,
+        actor: caller.actor,
+        outcome: 'refused',
+        task: body.task,
+        reason: `${e.code}: ${e.message}`,
+        detail: { role: body.role, roleGroup: body.roleGroup, durationHours: body.durationHours },
+        origin: caller.origin,
+      });
+    }
+    throw e;
+  }
+}
+
+/** A retried submit finds its request; make sure its workflow exists (the first attempt may have died). */
+async function ensureStarted(ctx: RequestContext, request: Request): Promise<void> {
+  if ((await ctx.orchestrations.state(request.id)) === undefined) await ctx.orchestrations.start(request.id);
+}
+
+async function auditGrantStarted(ctx: RequestContext, request: Request, actor: AuditActor, origin?: AuditOrigin): Promise<void> {
+  await ctx.audit.append({
+    action: AuditAction.GrantStarted,
+    actor,
+    outcome: 'success',
+    requestId: request.id,
+    task: request.task,
+    detail: { tasks: request.tasks, grantedAt: request.grantedAt, expiresAt: request.expiresAt },
+    origin,
+  });
+}
+
+/** `GET /api/requests/{id}`: the requester, its approvers, admins and auditors; others get 404. */
+export async function getRequest(ctx: RequestContext, principal: Principal, id: string): Promise<RequestView> {
+  const request = await ctx.repo.get(id);
+  // Someone who may not see a request learns nothing about it, not even that it exists.
+  if (!request || !canView(request, actorOf(principal), await membersOf(ctx, request))) throw notFound(id);
+  return view(ctx, request);
+}
+
+const PAGE = 50;
+
+interface ListToken {
+  /** Which index partition (or `all` for the table scan) the continuation belongs to. */
+  p: string;
+  t: string;
+}
+
+function encodeToken(token: ListToken): string {
+  return Buffer.from(JSON.stringify(token)).toString('base64url');
+}
+
+function decodeToken(text: string | undefined): ListToken | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
+    if (typeof value === 'object' && value !== null && 'p' in value && 't' in value && typeof value.p === 'string' && typeof value.t === 'string') {
+      return { p: value.p, t: value.t };
+    }
+  } catch {
+    // fall through
+  }
+  throw new DomainError('INVALID_INPUT', 'The continuationToken is not one this service issued', {
+    errors: [{ pointer: '#/continuationToken', detail: 'not a valid continuation token' }],
+  });
+}
+
+/**
+ * `GET /api/requests`. Admins and auditors see all; others see their own (`mine`) and those they
+ * may decide (`approvable`) — both by default.
+ */
+export async function listRequests(
+  ctx: RequestContext,
+  principal: Principal,
+  query: ListRequestsQuery,
+): Promise<{ items: RequestView[]; continuationToken?: string }> {
+  const token = decodeToken(query.continuationToken);
+  const seesAll = principal.isAdmin || principal.isAuditor;
+  const mineOnly = query.mine === true;
+  const approvableOnly = query.approvable === true;
+
+  // Where to look: one index partition per source, walked in order; the token says where we are.
+  const sources: string[] = [];
+  if (seesAll && !mineOnly && !approvableOnly) sources.push('all');
+  else {
+    if (!approvableOnly) sources.push(indexKeys.requester(principal.upn));
+    if (!mineOnly) {
+      const groups = await groupsOf(ctx, principal.upn);
+      for (const g of groups) sources.push(indexKeys.group(g));
+    }
+  }
+  let start = token ? sources.indexOf(token.p) : 0;
+  if (token && start < 0) throw decodeToken('x');
+  if (start < 0) start = 0;
+
+  const items: RequestView[] = [];
+  const seen = new Set<string>();
+  for (let i = start; i < sources.length; i++) {
+    const source = sources[i] ?? 'all';
+    const cont = token && i === start ? token.t : undefined;
+    let requests: Request[];
+    let next: string | undefined;
+    if (source === 'all') {
+      const page = await ctx.repo.scan(query.status ? `Status eq '${query.status}'` : undefined, PAGE, cont);
+      requests = page.requests;
+      next = page.continuationToken;
+    } else {
+      const page = await ctx.repo.page(source, PAGE, cont);
+      requests = (await Promise.all(page.ids.map((id) => ctx.repo.get(id)))).filter((r): r is Request => r !== undefined);
+      next = page.continuationToken;
+    }
+    for (const r of requests) {
+      if (seen.has(r.id)) continue;
+      if (query.status && r.status !== query.status) continue;
+      if (source.startsWith('group:')) {
+        if (approvableOnly && decisionRefusal(r, principal.upn, await membersOf(ctx, r), ctx.now) !== undefined) continue;
+        if (!canView(r, actorOf(principal), await membersOf(ctx, r))) continue;
+      }
+      seen.add(r.id);
+      items.push(toRequestView(r, []));
+    }
+    if (next) return { items, continuationToken: encodeToken({ p: source, t: next }) };
+    if (items.length >= PAGE && i + 1 < sources.length) {
+      return { items, continuationToken: encodeToken({ p: sources[i + 1] ?? 'all', t: '' }) };
+    }
+  }
+  return { items };
+}
+
+async function groupsOf(ctx: RequestContext, upn: string): Promise<string[]> {
+  const policies = await ctx.config.policies();
+  const config = await ctx.config.pamConfig();
+  const names = new Set<string>(policies.flatMap((p) => (p.approverGroup ? [p.approverGroup] : [])));
+  if (config.defaultApproverGroup) names.add(config.defaultApproverGroup);
+  const out: string[] = [];
+  for (const g of [...names].sort()) if ((await ctx.config.groupMembers(g)).includes(upn)) out.push(g);
+  return out;
+}
+
+/** `POST /api/requests/{id}/approve|deny`: one decision per approver; the transition is told to the orchestration once. */
+export async function decide(
+  ctx: RequestContext,
+  caller: Caller,
+  id: string,
+  decision: Decision,
+  comment: string | undefined,
+): Promise<RequestView> {
+  const current = await ctx.repo.get(id);
+  if (!current) throw notFound(id);
+  const members = await membersOf(ctx, current);
+  if (!canView(current, actorOf(caller.principal), members) && current.requester !== caller.principal.upn) {
+    await auditDecisionRefused(ctx, caller, current, 'NOT_AN_APPROVER');
+    throw notFound(id);
+  }
+  let outcome: 'recorded' | 'approved' | 'denied';
+  let next: Request;
+  try {
+    ({ outcome, next } = await ctx.repo.update(id, (request) => {
+      const result = applyDecision(request, { approver: caller.principal.upn, decision, comment }, members, ctx.now);
+      return { next: result.request, result: { outcome: result.outcome, next: result.request } };
+    }));
+  } catch (e) {
+    if (e instanceof DomainError && e.kind !== 'unavailable') await auditDecisionRefused(ctx, caller, current, e.code, e.message);
+    throw e;
+  }
+  await ctx.audit.append({
+    action:
+      outcome === 'approved'
+        ? AuditAction.RequestApproved
+        : outcome === 'denied'
+          ? AuditAction.RequestDenied
+          : AuditAction.RequestApprovalRecorded,
+    actor: caller.actor,
+    outcome: 'success',
+    requestId: id,
+    task: next.task,
+    detail: { decision, comment: comment ?? null, approvals: next.approvals.length, requiredApprovals: next.requiredApprovals },
+    origin: caller.origin,
+  });
+  if (outcome === 'approved') {
+    await ctx.repo.syncLiveIndex(next);
+    await auditGrantStarted(ctx, next, caller.actor, caller.origin);
+  }
+  if (outcome !== 'recorded') await ctx.orchestrations.raise(id, RequestEvent.Decided, { status: next.status });
+  return view(ctx, next);
+}
+
+async function auditDecisionRefused(ctx: RequestContext, caller: Caller, request: Request, code: string, message?: string): Promise<void> {
+  await ctx.audit.append({
+    action: AuditAction.DecisionRefused,
+    actor: caller.actor,
+    outcome: 'refused',
+    requestId: request.id,
+    task: request.task,
+    reason: message ? `${code}: ${message}` : code,
+    origin: caller.origin,
+  });
+}
+
+/** `POST /api/requests/{id}/cancel`: the requester, while pending. */
+export async function cancelRequest(ctx: RequestContext, caller: Caller, id: string): Promise<RequestView> {
+  const current = await ctx.repo.get(id);
+  if (!current || !canView(current, actorOf(caller.principal), await membersOf(ctx, current))) throw notFound(id);
+  const next = await ctx.repo.update(id, (request) => {
+    const canceled = cancelRule(request, caller.principal, ctx.now);
+    return { next: canceled, result: canceled };
+  });
+  await ctx.audit.append({
+    action: AuditAction.RequestCanceled,
+    actor: caller.actor,
+    outcome: 'success',
+    requestId: id,
+    task: next.task,
+    origin: caller.origin,
+  });
+  await ctx.orchestrations.raise(id, RequestEvent.Decided, { status: next.status });
+  return view(ctx, next);
+}
+
+/** `POST /api/requests/{id}/revoke`: effective at once (the guard reads the row), then the orchestration ends the grant. */
+export async function revokeRequest(
+  ctx: RequestContext,
+  caller: Caller,
+  id: string,
+  comment: string | undefined,
+): Promise<RequestView> {
+  const current = await ctx.repo.get(id);
+  if (!current) throw notFound(id);
+  const members = await membersOf(ctx, current);
+  if (!canView(current, actorOf(caller.principal), members)) throw notFound(id);
+  const next = await ctx.repo.update(id, (request) => {
+    const revoked = revokeRule(request, { actor: actorOf(caller.principal), comment }, members, ctx.now);
+    return { next: revoked, result: revoked };
+  });
+  await ctx.repo.syncLiveIndex(next);
+  await ctx.audit.append({
+    action: AuditAction.GrantRevoked,
+    actor: caller.actor,
+    outcome: 'success',
+    requestId: id,
+    task: next.task,
+    reason: comment,
+    origin: caller.origin,
+  });
+  await ctx.orchestrations.raise(id, RequestEvent.Revoked, { status: next.status });
+  return view(ctx, next);
+}
+
+// ---- system transitions, run by the orchestration's activities (idempotent) ----
+
+export interface SystemContext {
+  repo: RequestRepository;
+  audit: AuditSink;
+  now: Date;
+}
+
+/** The pending window passed: pending → expired, or, if a decision won the race, whatever it decided. */
+export async function expireRequest(ctx: SystemContext, id: string): Promise<Request> {
+  const { outcome, request } = await ctx.repo.update(id, (current) => {
+    const t = expireRule(current, ctx.now);
+    return t.outcome === 'unchanged' ? { result: t } : { next: t.request, result: t };
+  });
+  if (outcome === 'expired') {
+    await ctx.audit.append({ action: AuditAction.RequestExpired, actor: SYSTEM_ACTOR, outcome: 'success', requestId: id, task: request.task });
+  }
+  return request;
+}
+
+/** The grant window passed: approved → ended (idempotent: a revoked or already ended request stays). */
+export async function endGrant(ctx: SystemContext, id: string): Promise<Request> {
+  const { outcome, request } = await ctx.repo.update(id, (current) => {
+    const t = endRule(current, ctx.now);
+    return t.outcome === 'unchanged' ? { result: t } : { next: t.request, result: t };
+  });
+  await ctx.repo.syncLiveIndex(request);
+  if (outcome === 'ended') {
+    await ctx.audit.append({
+      action: AuditAction.GrantEnded,
+      actor: SYSTEM_ACTOR,
+      outcome: 'success',
+      requestId: id,
+      task: request.task,
+      detail: { expiresAt: request.expiresAt },
+    });
+  }
+  return request;
+}
