@@ -27,6 +27,26 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * The origin a browser sends for `entry` (lower-case host, no default port), or undefined when
+ * `entry` is more or less than an origin. Plain http only for loopback (a local portal), as for
+ * executors: an http page could be altered in transit to use the signed-in user's token.
+ */
+function corsOrigin(entry: string): string | undefined {
+  if (!URL.canParse(entry)) return undefined;
+  const url = new URL(entry);
+  const secure = url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
+  const bare =
+    url.pathname === '/' &&
+    url.search === '' &&
+    url.hash === '' &&
+    url.username === '' &&
+    url.password === '';
+  return secure && bare ? url.origin : undefined;
+}
+
 /** Setting name → schema and meaning. The infra test checks infra/ sets each (or it has a default). */
 export const SettingsSchema = z.object({
   /** Storage connection (local emulators only); in Azure identity-based `AzureWebJobsStorage__*` settings. */
@@ -57,6 +77,13 @@ export const SettingsSchema = z.object({
     ),
   /** HMAC key for webhook executions. */
   ZSA_WEBHOOK_SIGNING_KEY: optionalString,
+  /**
+   * HMAC key of the audit log: secret-looking values in audited detail become `hmac-sha256:<hex>`
+   * under it (and query continuation tokens are signed with it). Set it in Azure (a Key Vault
+   * reference); when empty, ZSA_WEBHOOK_SIGNING_KEY is used (convenient locally). Rotating it changes
+   * the digests of later rows only.
+   */
+  ZSA_AUDIT_HMAC_KEY: optionalString,
   /** Base URL put in emailed links (never taken from the Host header). */
   ZSA_PUBLIC_BASE_URL: optionalString,
   /** Expected token issuer; OIDC metadata is read from it. */
@@ -65,6 +92,61 @@ export const SettingsSchema = z.object({
   ZSA_AUTH_AUDIENCE: optionalString,
   /** `true` only behind App Service Authentication. */
   ZSA_TRUST_EASY_AUTH: bool,
+  /**
+   * Comma-separated browser origins (`https://portal.contoso.com`) whose pages may call the API
+   * (CORS, credentials off); empty = no cross-origin browser access. Exact origins only: no `*`, no
+   * paths; https, or http for loopback. In Azure the platform's CORS gets the same list (infra/).
+   */
+  ZSA_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v, ctx) => {
+      const origins: string[] = [];
+      for (const entry of v.split(',').map((o) => o.trim())) {
+        if (entry === '') continue;
+        const origin = corsOrigin(entry);
+        if (origin === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `${JSON.stringify(entry)} is not an origin such as https://portal.contoso.com (https, or http for loopback; no path)`,
+          });
+          return z.NEVER;
+        }
+        origins.push(origin);
+      }
+      return origins;
+    }),
+  /**
+   * How notification emails leave: `smtp` (nodemailer to `ZSA_SMTP_URL`; the local host's mailbox)
+   * or `graph` (Microsoft Graph sendMail as `ZSA_MAIL_FROM`, with the managed identity; Azure).
+   */
+  ZSA_MAIL_TRANSPORT: z.enum(['smtp', 'graph']).default('smtp'),
+  /** SMTP server for `ZSA_MAIL_TRANSPORT=smtp`, e.g. `smtp://127.0.0.1:2525` or `smtps://user:pass@host`. */
+  ZSA_SMTP_URL: optionalString,
+  /** Sender of notification emails (`ZSA <zsa@contoso.com>` or an address); with Graph, the mailbox that sends. */
+  ZSA_MAIL_FROM: z.string().trim().min(3).default('ZSA <zsa@localhost>'),
+  /** How long before a grant ends its requester gets the "expiring soon" email, in minutes (decimals allowed). */
+  ZSA_EXPIRY_NOTICE_MINUTES: z
+    .string()
+    .default('15')
+    .transform((v, ctx) => {
+      const n = Number(v === '' ? '15' : v);
+      if (!Number.isFinite(n) || n <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'must be a positive number of minutes' });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  /**
+   * MaxDeliveryCount of the notifications queue: the email sender logs and audits its final
+   * failure at this delivery, after which Service Bus dead-letters the message.
+   */
+  ZSA_NOTIFICATIONS_MAX_DELIVERY: positiveInt(10),
+  /**
+   * `true`: an emailed decision link also needs the approver signed in (bearer token or App Service
+   * Authentication) as the approver it was sent to. Default false: the link alone identifies them.
+   */
+  ZSA_DECISION_LINK_REQUIRE_SIGN_IN: bool,
   /** Set by the local host only; never in Azure. */
   ZSA_LOCAL_HOST: bool,
   /** Timeout of one webhook execution, in milliseconds. */
@@ -77,6 +159,14 @@ export const SettingsSchema = z.object({
       (v) => /^[A-Za-z][A-Za-z0-9]{0,19}$/.test(v),
       'must be letters and digits, starting with a letter',
     ),
+  /**
+   * Durable Functions task hub (host.json `hubName: %ZSA_TASK_HUB%`): read by the Functions host,
+   * not by the app, so every host must set it (infra/ and local.settings.json.sample do).
+   */
+  ZSA_TASK_HUB: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9]{2,44}$/, 'must be 3–45 letters and digits, starting with a letter')
+    .optional(),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 

@@ -4,7 +4,14 @@
  */
 import { createAuthenticator, type Authenticator } from '#shared/auth/index';
 import { settings, type Settings } from '#shared/config';
+import { assertStartable } from '#shared/app/startup-guard';
 import { createTables, type Tables } from '#shared/adapters/tables';
+import { createBus, type Bus } from '#shared/adapters/servicebus';
+import { createRequestRepository, type RequestRepository } from '#shared/requests/repository';
+import { configReader, type AdminConfigReader } from '#shared/admin/config-reader';
+import { createMailer, type Mailer } from '#shared/notifications/mailer';
+import type { AuditLog } from '#shared/audit/log';
+import { appAuditLog } from '#shared/audit/wiring';
 
 export interface Deps {
   settings: Settings;
@@ -12,22 +19,47 @@ export interface Deps {
   authenticator: Authenticator;
   /** The clock; every rule takes `now` from here, once per operation. */
   now: () => Date;
+  requests: RequestRepository;
+  /** The configuration as the request and execution flows read it. */
+  config: AdminConfigReader;
+  /** Service Bus senders (executions to worker queues, notifications). */
+  bus: Bus;
+  /** Sends notification emails (SMTP or Microsoft Graph); connects on first send. */
+  mailer: Mailer;
+  /** The audit log, built on first use (throws a 503 problem when it has no HMAC key). */
+  audit: AuditLog;
 }
 
 let deps: Deps | undefined;
 
 export function getDeps(): Deps {
   if (!deps) {
+    // In Azure, a configuration the guard refuses builds nothing (functions/startup.ts stops the worker too).
+    assertStartable(process.env);
     const s = settings();
+    const tables = createTables(s);
+    let audit: AuditLog | undefined;
     deps = {
       settings: s,
-      tables: createTables(s),
+      tables,
       authenticator: createAuthenticator({
         issuer: s.ZSA_AUTH_ISSUER,
         audience: s.ZSA_AUTH_AUDIENCE,
         trustEasyAuth: s.ZSA_TRUST_EASY_AUTH,
       }),
       now: () => new Date(),
+      requests: createRequestRepository(tables),
+      config: configReader(tables),
+      bus: createBus(s),
+      mailer: createMailer(s),
+      get audit(): AuditLog {
+        audit ??= appAuditLog(s, tables, () => new Date());
+        return audit;
+      },
+      /** Component tests of other stories may record audit events instead. */
+      set audit(sink: AuditLog) {
+        audit = sink;
+      },
     };
   }
   return deps;

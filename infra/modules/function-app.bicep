@@ -1,0 +1,241 @@
+// The ZSA function app on Flex Consumption (Node 20), its app settings and App Service
+// Authentication in front of it.
+//
+// Every app setting ZSA reads in Azure is in the `*Settings` objects below, and nowhere else: the
+// settings test (test/unit/settings) checks them against shared/config.ts.
+
+param name string
+param location string
+param tags object = {}
+
+@description('Resource id of the Flex Consumption plan (FC1).')
+param planId string
+
+@description('Resource id and client id of the user-assigned identity the app uses for everything.')
+param identityId string
+param identityClientId string
+
+param storageAccountName string
+param deploymentContainerName string
+param applicationInsightsName string
+param serviceBusFullyQualifiedNamespace string
+
+@description('Durable Functions task hub name (host.json `%ZSA_TASK_HUB%`).')
+param taskHubName string
+
+@description('Prefix of ZSA\'s tables and blob containers; the audit container in storage.bicep is named after it.')
+param tablePrefix string
+
+@description('Application (client) id of the ZSA API app registration: the token audience.')
+param apiClientId string
+
+@description('Tenant whose Entra ID issues the tokens.')
+param tenantId string
+
+@description('Browser origins of the portals (exact, https).')
+param corsOrigins array
+
+@description('Hosts webhook executors may call.')
+param executorAllowedHosts array
+
+@description('Trust the x-ms-client-principal header of App Service Authentication (cookie sign-in); bearer tokens are validated by the app either way.')
+param trustEasyAuth bool
+
+@description('Base URL for emailed links; empty = the app\'s own https address.')
+param publicBaseUrl string
+
+@allowed([
+  'graph'
+  'smtp'
+])
+param mailTransport string
+param mailFrom string
+param notificationsMaxDelivery int
+
+param webhookSigningKeyUri string
+param auditHmacKeyUri string
+param smtpUrlUri string
+
+@description('Always-ready instances of the Durable group (orchestrations and activities): timers and approvals do not wait for a cold start.')
+@minValue(0)
+param durableAlwaysReady int
+
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int
+
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  // azd deploys the `api` service of azure.yaml to the resource carrying this tag.
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: planId
+    httpsOnly: true
+    publicNetworkAccess: 'Enabled'
+    // Key Vault references resolve with the same identity as everything else.
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      // The platform answers CORS, preflights included, before App Service Authentication: a
+      // preflight carries no token, so CORS code in the app would only ever see a 401. The same
+      // list is ZSA_CORS_ORIGINS below (used where no platform CORS is in front: local host, Core Tools).
+      cors: {
+        allowedOrigins: corsOrigins
+        supportCredentials: false
+      }
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+        alwaysReady: [
+          {
+            name: 'durable'
+            instanceCount: durableAlwaysReady
+          }
+        ]
+      }
+      runtime: {
+        name: 'node'
+        version: '20'
+      }
+    }
+  }
+}
+
+// Identity-based connections: no connection string or key anywhere.
+var platformSettings = {
+  // Functions host, Durable Functions and ZSA's tables and blobs (storage has shared keys off).
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
+  AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
+  AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
+  // Service Bus triggers (connection `ServiceBusConnection`) and ZSA's senders.
+  ServiceBusConnection__fullyQualifiedNamespace: serviceBusFullyQualifiedNamespace
+  ServiceBusConnection__credential: 'managedidentity'
+  ServiceBusConnection__clientId: identityClientId
+  // Telemetry with Entra authentication (the component has local auth off).
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+}
+
+var zsaSettings = {
+  ZSA_TASK_HUB: taskHubName
+  ZSA_TABLE_PREFIX: tablePrefix
+  // Entra v2 tokens of the API app registration (docs/deploy.md: requestedAccessTokenVersion 2).
+  ZSA_AUTH_ISSUER: '${environment().authentication.loginEndpoint}${tenantId}/v2.0'
+  ZSA_AUTH_AUDIENCE: apiClientId
+  ZSA_TRUST_EASY_AUTH: trustEasyAuth ? 'true' : 'false'
+  ZSA_PUBLIC_BASE_URL: empty(publicBaseUrl) ? 'https://${site.properties.defaultHostName}' : publicBaseUrl
+  ZSA_CORS_ORIGINS: join(corsOrigins, ',')
+  ZSA_EXECUTOR_ALLOWED_HOSTS: join(executorAllowedHosts, ',')
+  ZSA_WEBHOOK_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${webhookSigningKeyUri})'
+  ZSA_AUDIT_HMAC_KEY: '@Microsoft.KeyVault(SecretUri=${auditHmacKeyUri})'
+  ZSA_MAIL_TRANSPORT: mailTransport
+  ZSA_MAIL_FROM: mailFrom
+  ZSA_NOTIFICATIONS_MAX_DELIVERY: string(notificationsMaxDelivery)
+}
+
+// Only with ZSA_MAIL_TRANSPORT=smtp. The SMTP URL holds a password: an administrator puts it in the
+// vault (docs/deploy.md, "Approval emails"); until then the start-up guard reports the unresolved
+// reference.
+var smtpSettings = {
+  ZSA_SMTP_URL: '@Microsoft.KeyVault(SecretUri=${smtpUrlUri})'
+}
+
+// Replaces the whole set: settings added by hand in the portal do not survive a provision.
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: site
+  name: 'appsettings'
+  properties: union(platformSettings, zsaSettings, mailTransport == 'smtp' ? smtpSettings : {})
+}
+
+// App Service Authentication (Easy Auth) in front of every route: a request without a valid Entra
+// token for the API never reaches the app (401). The app still validates the bearer token itself
+// (ZSA_AUTH_*), so identity never rests on a header alone.
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: site
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+      runtimeVersion: '~1'
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      // Anonymous by design, as in the app: liveness, the OpenAPI contract (it grants nothing;
+      // Power Automate's custom connector imports it), and emailed decision links (the link's token
+      // is the credential; the app checks it, and ZSA_DECISION_LINK_REQUIRE_SIGN_IN can demand more).
+      excludedPaths: [
+        '/api/health'
+        '/api/openapi.json'
+        '/api/decisions/*'
+      ]
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: apiClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            apiClientId
+            'api://${apiClientId}'
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: true
+      }
+    }
+    httpSettings: {
+      requireHttps: true
+      forwardProxy: {
+        convention: 'NoProxy'
+      }
+    }
+  }
+}
+
+output name string = site.name
+output defaultHostName string = site.properties.defaultHostName

@@ -1,0 +1,88 @@
+// Service Bus: the notifications queue (orchestration → email sender) and the queues of
+// `serviceBus` task executors (ZSA → an admin's worker).
+//
+// Standard tier, because duplicate detection (a re-run activity must not send twice) needs it.
+// Local (SAS) auth is off: only Entra identities with a data role (roles.bicep) can send or receive.
+// Every queue states its lock duration, delivery count and duplicate detection explicitly, since
+// the service's defaults differ between API versions and SDKs.
+
+@description('Namespace name: 6–50 letters, digits and hyphens, starting with a letter.')
+@minLength(6)
+@maxLength(50)
+param name string
+
+param location string
+param tags object = {}
+
+@description('The notifications queue; must equal NOTIFICATIONS_QUEUE in shared/notifications/messages.ts.')
+param notificationsQueueName string
+
+@description('Deliveries before a notification is dead-lettered; the app reads the same number as ZSA_NOTIFICATIONS_MAX_DELIVERY.')
+@minValue(1)
+@maxValue(2000)
+param notificationsMaxDelivery int
+
+@description('Queues of `serviceBus` task executors, as named in the catalog (more can be added later).')
+param executorQueueNames array = []
+
+@description('Deliveries before an execution command is dead-lettered.')
+@minValue(1)
+@maxValue(2000)
+param executorMaxDelivery int = 10
+
+@description('How long a worker holds an execution command before it is offered again (ISO 8601, at most PT5M).')
+param executorLockDuration string = 'PT5M'
+
+resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
+  name: name
+  location: location
+  tags: tags
+  sku: {
+    name: 'Standard'
+    tier: 'Standard'
+  }
+  properties: {
+    disableLocalAuth: true
+    minimumTlsVersion: '1.2'
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+// Read only by ZSA's email sender: approval messages carry live decision links.
+resource notificationsQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
+  parent: namespace
+  name: notificationsQueueName
+  properties: {
+    // The sender's host renews the lock while a send is in flight; one minute bounds a lost worker.
+    lockDuration: 'PT1M'
+    maxDeliveryCount: notificationsMaxDelivery
+    // Message ids are deterministic; an hour covers an activity retried after a host restart.
+    requiresDuplicateDetection: true
+    duplicateDetectionHistoryTimeWindow: 'PT1H'
+    deadLetteringOnMessageExpiration: true
+    requiresSession: false
+    enablePartitioning: false
+  }
+}
+
+resource executorQueues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [
+  for queueName in executorQueueNames: {
+    parent: namespace
+    name: queueName
+    properties: {
+      lockDuration: executorLockDuration
+      maxDeliveryCount: executorMaxDelivery
+      // A command re-sent with the same message id must not run a privileged task twice.
+      requiresDuplicateDetection: true
+      duplicateDetectionHistoryTimeWindow: 'PT1H'
+      deadLetteringOnMessageExpiration: true
+      requiresSession: false
+      enablePartitioning: false
+    }
+  }
+]
+
+output name string = namespace.name
+output id string = namespace.id
+output fullyQualifiedNamespace string = '${namespace.name}.servicebus.windows.net'
+output notificationsQueueName string = notificationsQueue.name
