@@ -6,6 +6,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
 import { parseOrThrow } from '#shared/domain/errors';
+import { addCorsHeaders } from './cors';
 import { HttpError, problemResponse, toProblem } from './problem';
 
 export type HttpHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
@@ -21,7 +22,7 @@ export function handled(handler: HttpHandler): HttpHandler {
   return async (request, context) => {
     try {
       const response = await handler(request, context);
-      return withCommonHeaders(response, context.invocationId);
+      return withCommonHeaders(response, context.invocationId, request);
     } catch (error) {
       const { problem, headers, unexpected } = toProblem(error, context.invocationId);
       if (unexpected) {
@@ -29,13 +30,14 @@ export function handled(handler: HttpHandler): HttpHandler {
       } else if (problem.status >= 500) {
         context.warn(`${problem.code ?? 'error'}: ${problem.detail}`);
       }
-      return withCommonHeaders(problemResponse(problem, headers), context.invocationId);
+      return withCommonHeaders(problemResponse(problem, headers), context.invocationId, request);
     }
   };
 }
 
-function withCommonHeaders(response: HttpResponseInit, correlationId: string): HttpResponseInit {
+function withCommonHeaders(response: HttpResponseInit, correlationId: string, request: HttpRequest): HttpResponseInit {
   const headers = new Headers(response.headers);
+  addCorsHeaders(headers, request.headers.get('origin'));
   headers.set('x-correlation-id', correlationId);
   if (!headers.has('cache-control')) headers.set('cache-control', 'no-store');
   headers.set('x-content-type-options', 'nosniff');

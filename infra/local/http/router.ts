@@ -218,6 +218,9 @@ async function dispatch(
       chosen = { route, values };
       break;
     }
+    // A preflight-only route (OPTIONS on a catch-all, for CORS) says nothing about other methods:
+    // without this every unknown path would answer 405 instead of 404.
+    if (route.methods.size === 1 && route.methods.has('OPTIONS')) continue;
     for (const m of route.methods) allowed.add(m);
     if (route.methods.has('GET')) allowed.add('HEAD');
   }

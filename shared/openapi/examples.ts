@@ -1,0 +1,233 @@
+/**
+ * Examples shown in the document, taken from the end-to-end story in test/e2e/mission.test.ts
+ * (the Microsoft 365 flow: a mailbox move approved by ann, executed by alice) and the Power
+ * Automate story in docs/power-automate.md (a ServiceNow ticket becomes a request). The contract
+ * test validates every one against its operation's schema, so an example can never show a shape
+ * the API refuses or does not send.
+ */
+const TASK = 'Exchange\\New-MoveRequest';
+const GROUP = 'exchange-approvers';
+const REQUEST_ID = '5d7e0f3c-2b1a-4c8e-9f6d-3a2b1c0d9e8f';
+const POLICY_ID = 'a3f1c9e2-7b4d-4e21-9c55-0d8b6e2f4a17';
+const EXECUTION_ID = 'c1e2d3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f';
+const CREATED = '2030-01-06T09:00:00.000Z';
+
+const PENDING = {
+  id: REQUEST_ID,
+  requester: 'alice@contoso.com',
+  task: TASK,
+  tasks: [TASK],
+  reason: 'Migrate mailbox',
+  ticket: 'INC-1',
+  durationHours: 3,
+  parameters: { mailbox: 'alice@contoso.com' },
+  status: 'pending',
+  policyId: POLICY_ID,
+  approvalType: 'manual',
+  approverGroup: GROUP,
+  requiredApprovals: 1,
+  approvals: [],
+  clientRequestId: null,
+  createdAt: CREATED,
+  pendingUntil: '2030-01-07T09:00:00.000Z',
+  decidedAt: null,
+  grantedAt: null,
+  expiresAt: null,
+  endedAt: null,
+  endedBy: null,
+  endReason: null,
+  executions: [],
+} as const;
+
+const APPROVED = {
+  ...PENDING,
+  status: 'approved',
+  approvals: [
+    { approver: 'ann@contoso.com', decision: 'approve', comment: 'ok', at: '2030-01-06T09:05:00.000Z' },
+  ],
+  decidedAt: '2030-01-06T09:05:00.000Z',
+  grantedAt: '2030-01-06T09:05:00.000Z',
+  expiresAt: '2030-01-06T12:05:00.000Z',
+  executions: [
+    { executionId: EXECUTION_ID, task: TASK, status: 'succeeded', executedAt: '2030-01-06T09:06:00.000Z' },
+  ],
+} as const;
+
+export const Examples = {
+  health: { status: 'ok', version: '0.1.0' },
+
+  approverGroupBody: {
+    members: ['boss@contoso.com', 'ann@contoso.com'],
+    description: 'Exchange Online administrators who approve mailbox moves',
+  },
+  approverGroup: {
+    name: GROUP,
+    members: ['boss@contoso.com', 'ann@contoso.com'],
+    description: 'Exchange Online administrators who approve mailbox moves',
+  },
+
+  enablePamBody: {
+    defaultApproverGroup: 'default-approvers',
+    systemAccounts: ['svc-automation@contoso.com'],
+  },
+  pamConfig: {
+    enabled: true,
+    defaultApproverGroup: 'default-approvers',
+    systemAccounts: ['svc-automation@contoso.com'],
+    updatedAt: '2030-01-06T08:00:00.000Z',
+    updatedBy: 'admin@contoso.com',
+  },
+  pamConfigDisabled: {
+    enabled: false,
+    defaultApproverGroup: 'default-approvers',
+    systemAccounts: ['svc-automation@contoso.com'],
+    updatedAt: '2030-01-06T18:00:00.000Z',
+    updatedBy: 'admin@contoso.com',
+  },
+
+  task: {
+    name: TASK,
+    description: 'Move a mailbox',
+    executor: { type: 'webhook', url: 'https://automation.contoso.com/webhooks/move-mailbox' },
+    parameters: [
+      {
+        name: 'mailbox',
+        type: 'string',
+        required: true,
+        pattern: '[a-z0-9.-]+@contoso\\.com',
+        maxLength: 256,
+      },
+      { name: 'targetDatabase', type: 'string', required: false },
+    ],
+  },
+  taskSummary: {
+    name: TASK,
+    description: 'Move a mailbox',
+    parameters: [
+      {
+        name: 'mailbox',
+        type: 'string',
+        required: true,
+        pattern: '[a-z0-9.-]+@contoso\\.com',
+        maxLength: 256,
+      },
+      { name: 'targetDatabase', type: 'string', required: false },
+    ],
+  },
+  role: { name: 'Exchange Recipient Admin', tasks: [TASK, 'Exchange\\Set-Mailbox'] },
+  roleGroup: { name: 'Exchange Operators', roles: ['Exchange Recipient Admin'] },
+
+  policyBody: {
+    scope: 'task',
+    target: TASK,
+    approvalType: 'manual',
+    approverGroup: GROUP,
+    requiredApprovals: 1,
+    maxDurationHours: 8,
+    pendingTimeoutHours: 24,
+  },
+  policy: {
+    id: POLICY_ID,
+    scope: 'task',
+    target: TASK,
+    approvalType: 'manual',
+    approverGroup: GROUP,
+    requiredApprovals: 1,
+    maxDurationHours: 8,
+    pendingTimeoutHours: 24,
+  },
+
+  submitRequestBody: {
+    task: TASK,
+    reason: 'Migrate mailbox',
+    ticket: 'INC-1',
+    durationHours: 3,
+    parameters: { mailbox: 'alice@contoso.com' },
+  },
+  submitFromServiceNow: {
+    task: TASK,
+    reason: 'ServiceNow INC0010042: move the mailbox of a user who changed departments',
+    ticket: 'INC0010042',
+    clientRequestId: 'INC0010042',
+  },
+  pendingRequest: PENDING,
+  approvedRequest: APPROVED,
+  deniedRequest: {
+    ...PENDING,
+    status: 'denied',
+    approvals: [
+      {
+        approver: 'ann@contoso.com',
+        decision: 'deny',
+        comment: 'Use the self-service move instead',
+        at: '2030-01-06T09:05:00.000Z',
+      },
+    ],
+    decidedAt: '2030-01-06T09:05:00.000Z',
+    endedAt: '2030-01-06T09:05:00.000Z',
+  },
+  canceledRequest: {
+    ...PENDING,
+    status: 'canceled',
+    endedAt: '2030-01-06T09:02:00.000Z',
+    endedBy: 'alice@contoso.com',
+  },
+  revokedRequest: {
+    ...APPROVED,
+    status: 'revoked',
+    endedAt: '2030-01-06T10:00:00.000Z',
+    endedBy: 'ann@contoso.com',
+    endReason: 'done',
+  },
+  approveBody: { comment: 'ok' },
+  denyBody: { comment: 'Use the self-service move instead' },
+  revokeBody: { comment: 'done' },
+
+  executeBody: { task: TASK, parameters: { mailbox: 'alice@contoso.com' }, requestId: REQUEST_ID },
+  executionResult: {
+    executionId: EXECUTION_ID,
+    requestId: REQUEST_ID,
+    task: TASK,
+    status: 'succeeded',
+    result: { ok: true, ran: TASK },
+    executedAt: '2030-01-06T09:06:00.000Z',
+  },
+
+  decisionForm: { decision: 'approve', comment: 'ok' },
+
+  auditRecord: {
+    v: 1,
+    id: 'f3b0c44298fc1c14',
+    chain: 0,
+    sequence: 42,
+    at: '2030-01-06T09:06:00.000Z',
+    action: 'execution.succeeded',
+    outcome: 'success',
+    actorKind: 'user',
+    actorId: '72f988bf-86f1-41af-91ab-2d7cd011db47:1b2c3d4e-5f60-4718-293a-4b5c6d7e8f90',
+    actorUpn: 'alice@contoso.com',
+    actorRoles: '[]',
+    tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+    requestId: REQUEST_ID,
+    task: TASK,
+    correlationId: '0f8fad5b-d9cb-469f-a165-70867728950e',
+    prevHash: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
+    hash: '60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752',
+  },
+  auditVerification: { ok: true, checked: 42, chains: 1, anchors: 0 },
+  auditAnchor: {
+    anchoredAt: '2030-01-06T10:05:00.000Z',
+    blob: 'anchors/2030/01/06.jsonl',
+    heads: [
+      {
+        chain: 0,
+        sequence: 42,
+        hash: '60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752',
+        at: '2030-01-06T09:06:00.000Z',
+      },
+    ],
+  },
+} as const;
+
+/** Ids the examples share, for path parameters. */
+export const ExampleIds = { requestId: REQUEST_ID, policyId: POLICY_ID, group: GROUP, task: TASK } as const;

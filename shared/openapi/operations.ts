@@ -1,0 +1,1030 @@
+/**
+ * The HTTP contract, version 1 (DESIGN §5): every operation declared once, with the zod schemas
+ * its handler validates with and answers in. The OpenAPI document, the Power Automate connector
+ * and the contract test are all derived from this list; a route that is registered but missing
+ * here, or declared here but not served, fails the contract test.
+ */
+import { z } from 'zod';
+import { CONTENT_TYPES, ExportFormat } from '#shared/audit/format';
+import type { AuditPage as AuditPageOf } from '#shared/audit/log';
+import * as catalog from '#shared/domain/catalog';
+import * as pam from '#shared/domain/pam';
+import * as policy from '#shared/domain/policy';
+import * as request from '#shared/domain/request';
+import { Examples, ExampleIds } from './examples';
+import type { ProblemCode } from './problems';
+import {
+  ApproverGroupPath,
+  AuditAnchor,
+  AuditExportQuery,
+  AuditQuery,
+  AuditRecord,
+  AuditVerification,
+  AuditVerifyQuery,
+  CatalogDeleteQuery,
+  CatalogGetQuery,
+  DecisionForm,
+  DecisionTokenPath,
+  EmptyBody,
+  ExecutionResult,
+  Health,
+  type Holds,
+  listOf,
+  pageOf,
+  PolicyPath,
+  RequestPath,
+  type Same,
+  TaskSummary,
+} from './schemas';
+
+/** Who may call an operation, as far as the token says; finer rules (`who`) come from the data. */
+export const Access = {
+  /** No token. */
+  anyone: 'anyone',
+  /** Any signed-in user. */
+  user: 'user',
+  /** App role PAM.Admin or PAM.Auditor. */
+  reader: 'reader',
+  /** App role PAM.Admin. */
+  admin: 'admin',
+  /** No token: the single-use token in the emailed link is the credential. */
+  linkHolder: 'linkHolder',
+} as const;
+export type Access = (typeof Access)[keyof typeof Access];
+
+export const Tag = {
+  service: 'Service',
+  pam: 'Privileged access',
+  approverGroups: 'Approver groups',
+  catalog: 'Catalog',
+  policies: 'Policies',
+  requests: 'Requests',
+  execution: 'Execution',
+  decisions: 'Email decisions',
+  audit: 'Audit',
+} as const;
+export type Tag = (typeof Tag)[keyof typeof Tag];
+
+/** How prominent a Power Automate action or field is (`x-ms-visibility`). */
+export const Visibility = { important: 'important', advanced: 'advanced', internal: 'internal' } as const;
+export type Visibility = (typeof Visibility)[keyof typeof Visibility];
+
+export interface Example {
+  readonly summary: string;
+  readonly value: unknown;
+  /** Shared by several operations: defined once under `components.examples` by this name. */
+  readonly shared?: string;
+}
+
+export interface Content {
+  readonly schema: z.ZodType;
+  /** Default `application/json`. */
+  readonly mediaType?: string;
+  readonly examples?: Readonly<Record<string, Example>>;
+}
+
+export interface Success {
+  readonly status: 200 | 201 | 202 | 204 | 304;
+  readonly description: string;
+  /** Absent for 204 and for answers whose body is not described. */
+  readonly content?: readonly Content[];
+  readonly location?: string;
+}
+
+export interface ConnectorField {
+  /** `x-ms-summary`: the label Power Automate shows. */
+  readonly summary: string;
+  readonly visibility?: Visibility;
+  /** Offer a drop-down filled by another operation (`x-ms-dynamic-values`). */
+  readonly dynamicValues?: {
+    readonly operationId: string;
+    readonly collection: string;
+    readonly valuePath: string;
+  };
+}
+
+/** How an operation appears in the Power Automate connector; operations without it are left out. */
+export interface ConnectorOperation {
+  readonly visibility?: Visibility;
+  /** Labels of the operation's path, query and body fields, by name. */
+  readonly fields: Readonly<Record<string, ConnectorField>>;
+}
+
+export interface Operation {
+  /** PascalCase, stable: Power Automate flows and generated clients refer to it. */
+  readonly operationId: string;
+  readonly method: 'get' | 'post' | 'put' | 'delete';
+  /** Full path with the route prefix, parameters in braces: `/api/requests/{id}`. */
+  readonly path: string;
+  readonly tag: Tag;
+  /** One line, no final period (Power Automate shows it as the action's title). */
+  readonly summary: string;
+  readonly description: string;
+  readonly access: Access;
+  /** Who, beyond the app role, when the data decides (requester, approvers). */
+  readonly who?: string;
+  readonly params?: z.ZodObject;
+  readonly query?: z.ZodObject;
+  readonly body?: Content & { readonly required: boolean };
+  readonly responses: readonly Success[];
+  /** Problems specific to this operation; authentication, parsing and 5xx ones are added by kind. */
+  readonly problems: readonly ProblemCode[];
+  readonly connector?: ConnectorOperation;
+}
+
+const json = (schema: z.ZodType, examples?: Record<string, Example>): Content =>
+  examples === undefined ? { schema } : { schema, examples };
+
+// The domain's schemas, named so the document defines each once (`.meta` returns a copy that
+// validates exactly as the original does).
+const Task = catalog.Task.meta({
+  id: 'Task',
+  description: 'A task: what it runs and the parameters it takes.',
+});
+const Role = catalog.Role.meta({ id: 'Role', description: 'A named set of tasks.' });
+const RoleGroup = catalog.RoleGroup.meta({ id: 'RoleGroup', description: 'A named set of roles.' });
+const ApproverGroup = pam.ApproverGroup.meta({
+  id: 'ApproverGroup',
+  description: 'Who may decide on requests.',
+});
+const ApproverGroupBody = pam.ApproverGroupBody.meta({ id: 'ApproverGroupBody' });
+const EnablePamBody = pam.EnablePamBody.meta({ id: 'EnablePamBody' });
+const PamConfig = pam.PamConfig.meta({
+  id: 'PamConfig',
+  description: 'The privileged access configuration.',
+});
+const Policy = policy.Policy.meta({ id: 'Policy', description: 'An access policy.' });
+const PolicyBody = policy.PolicyBody.meta({
+  id: 'PolicyBody',
+  description: 'An access policy without its id.',
+});
+const RequestView = request.RequestView.meta({
+  id: 'RequestView',
+  description:
+    'A request as callers see it: who asked for what, its state, approvals, grant window and executions.',
+});
+const SubmitRequestBody = request.SubmitRequestBody.meta({
+  id: 'SubmitRequestBody',
+  description: 'Exactly one of `task`, `role` or `roleGroup`.',
+});
+const DecisionBody = request.DecisionBody.meta({ id: 'CommentBody', description: 'An optional comment.' });
+const RevokeBody = DecisionBody;
+const ExecuteBody = request.ExecuteBody.meta({ id: 'ExecuteBody' });
+const ListRequestsQuery = request.ListRequestsQuery;
+
+// Components named once, reused by several operations.
+const ApproverGroupList = listOf(ApproverGroup, 'ApproverGroupList', 'Every approver group.');
+const TaskList = listOf(z.union([Task, TaskSummary]), 'TaskList', 'Every task (summaries for non-admins).');
+const RoleList = listOf(Role, 'RoleList', 'Every role.');
+const RoleGroupList = listOf(RoleGroup, 'RoleGroupList', 'Every role group.');
+const PolicyList = listOf(Policy, 'PolicyList', 'Every access policy.');
+const RequestPage = pageOf(RequestView, 'RequestPage', 'One page of requests the caller may see.');
+const AuditPage = pageOf(AuditRecord, 'AuditPage', 'One page of audit events, in time order.');
+export type AuditPageMatches = Holds<Same<z.output<typeof AuditPage>, AuditPageOf>>;
+const Html = z.string().meta({ description: 'An HTML page.' });
+
+const REQUEST_EXAMPLES = {
+  pending: { summary: 'A pending request', value: Examples.pendingRequest, shared: 'request-pending' },
+  approved: {
+    summary: 'An approved request with one execution',
+    value: Examples.approvedRequest,
+    shared: 'request-approved',
+  },
+  denied: { summary: 'A denied request', value: Examples.deniedRequest, shared: 'request-denied' },
+  canceled: { summary: 'A canceled request', value: Examples.canceledRequest, shared: 'request-canceled' },
+  revoked: { summary: 'A revoked grant', value: Examples.revokedRequest, shared: 'request-revoked' },
+} as const satisfies Record<string, Example>;
+
+/** A 200 answering the request view, with one of the request examples. */
+function requestAnswer(description: string, example: keyof typeof REQUEST_EXAMPLES): Success {
+  return { status: 200, description, content: [json(RequestView, { [example]: REQUEST_EXAMPLES[example] })] };
+}
+
+const idField: ConnectorField = { summary: 'Request id' };
+const commentField: ConnectorField = { summary: 'Comment' };
+
+export const OPERATIONS: readonly Operation[] = [
+  // --- Service ------------------------------------------------------------------------------------
+  {
+    operationId: 'GetHealth',
+    method: 'get',
+    path: '/api/health',
+    tag: Tag.service,
+    summary: 'Check that the service is up',
+    description: 'Liveness for load balancers and people: no storage is touched and nothing secret is shown.',
+    access: Access.anyone,
+    responses: [
+      {
+        status: 200,
+        description: 'The service answers.',
+        content: [json(Health, { ok: { summary: 'Up', value: Examples.health } })],
+      },
+    ],
+    problems: [],
+  },
+  {
+    operationId: 'GetOpenApiDocument',
+    method: 'get',
+    path: '/api/openapi.json',
+    tag: Tag.service,
+    summary: 'Get this OpenAPI document',
+    description:
+      'The machine-readable contract (OpenAPI 3.1), generated from the schemas that validate every request. `npm run build` writes the same bytes to `dist/openapi.json`.',
+    access: Access.anyone,
+    responses: [
+      {
+        status: 200,
+        description: 'The OpenAPI 3.1 document.',
+        content: [{ schema: z.looseObject({ openapi: z.string() }) }],
+      },
+      { status: 304, description: 'Unchanged since the `ETag` sent in `If-None-Match`.' },
+    ],
+    problems: [],
+  },
+
+  // --- Privileged access ---------------------------------------------------------------------------
+  {
+    operationId: 'GetPamConfig',
+    method: 'get',
+    path: '/api/pam',
+    tag: Tag.pam,
+    summary: 'Get the privileged access configuration',
+    description: 'Whether privileged access is enabled, the default approver group and the system accounts.',
+    access: Access.reader,
+    responses: [
+      {
+        status: 200,
+        description: 'The configuration.',
+        content: [json(PamConfig, { enabled: { summary: 'Enabled', value: Examples.pamConfig } })],
+      },
+    ],
+    problems: [],
+  },
+  {
+    operationId: 'EnablePam',
+    method: 'post',
+    path: '/api/pam/enable',
+    tag: Tag.pam,
+    summary: 'Enable privileged access',
+    description:
+      'Turns privileged access on with a default approver group (which must exist) and the system accounts that run tasks without a request.',
+    access: Access.admin,
+    body: {
+      required: true,
+      ...json(EnablePamBody, { enable: { summary: 'With a system account', value: Examples.enablePamBody } }),
+    },
+    responses: [
+      {
+        status: 200,
+        description: 'The new configuration.',
+        content: [json(PamConfig, { enabled: { summary: 'Enabled', value: Examples.pamConfig } })],
+      },
+    ],
+    problems: [],
+  },
+  {
+    operationId: 'DisablePam',
+    method: 'post',
+    path: '/api/pam/disable',
+    tag: Tag.pam,
+    summary: 'Disable privileged access',
+    description:
+      'Turns privileged access off: no request may be submitted. Policies, groups, the default group and system accounts are kept.',
+    access: Access.admin,
+    body: { required: false, ...json(EmptyBody) },
+    responses: [
+      {
+        status: 200,
+        description: 'The new configuration.',
+        content: [json(PamConfig, { disabled: { summary: 'Disabled', value: Examples.pamConfigDisabled } })],
+      },
+    ],
+    problems: [],
+  },
+
+  // --- Approver groups -----------------------------------------------------------------------------
+  {
+    operationId: 'ListApproverGroups',
+    method: 'get',
+    path: '/api/approver-groups',
+    tag: Tag.approverGroups,
+    summary: 'List approver groups',
+    description: 'Every approver group with its members.',
+    access: Access.reader,
+    responses: [
+      {
+        status: 200,
+        description: 'The groups.',
+        content: [
+          json(ApproverGroupList, {
+            one: { summary: 'One group', value: { items: [Examples.approverGroup] } },
+          }),
+        ],
+      },
+    ],
+    problems: [],
+  },
+  {
+    operationId: 'GetApproverGroup',
+    method: 'get',
+    path: '/api/approver-groups/{name}',
+    tag: Tag.approverGroups,
+    summary: 'Get an approver group',
+    description: 'One approver group with its members.',
+    access: Access.reader,
+    params: ApproverGroupPath,
+    responses: [
+      {
+        status: 200,
+        description: 'The group.',
+        content: [json(ApproverGroup, { group: { summary: 'A group', value: Examples.approverGroup } })],
+      },
+    ],
+    problems: ['NOT_FOUND'],
+  },
+  {
+    operationId: 'PutApproverGroup',
+    method: 'put',
+    path: '/api/approver-groups/{name}',
+    tag: Tag.approverGroups,
+    summary: 'Create or replace an approver group',
+    description:
+      'Creates the group (201) or replaces its members and description (200). Names are letters, digits and `-_.@`; members are UPNs, lower-cased.',
+    access: Access.admin,
+    params: ApproverGroupPath,
+    body: {
+      required: true,
+      ...json(ApproverGroupBody, { group: { summary: 'Two approvers', value: Examples.approverGroupBody } }),
+    },
+    responses: [
+      {
+        status: 201,
+        description: 'Created.',
+        location: 'The group: `/api/approver-groups/{name}`.',
+        content: [
+          json(ApproverGroup, { group: { summary: 'The new group', value: Examples.approverGroup } }),
+        ],
+      },
+      {
+        status: 200,
+        description: 'Replaced.',
+        content: [json(ApproverGroup, { group: { summary: 'The group', value: Examples.approverGroup } })],
+      },
+    ],
+    problems: [],
+  },
+  {
+    operationId: 'DeleteApproverGroup',
+    method: 'delete',
+    path: '/api/approver-groups/{name}',
+    tag: Tag.approverGroups,
+    summary: 'Delete an approver group',
+    description: 'Refused (409) while it is the default approver group or a policy names it.',
+    access: Access.admin,
+    params: ApproverGroupPath,
+    responses: [{ status: 204, description: 'Deleted.' }],
+    problems: ['NOT_FOUND', 'CONFLICT'],
+  },
+
+  // --- Catalog -------------------------------------------------------------------------------------
+  {
+    operationId: 'ListTasks',
+    method: 'get',
+    path: '/api/catalog/tasks',
+    tag: Tag.catalog,
+    summary: 'List tasks',
+    description:
+      'Every task, or one with `?name=` (names carry characters such as `\\`, so they travel in the query, never in the path). Admins and auditors see executors; other users see summaries without them.',
+    access: Access.user,
+    query: CatalogGetQuery,
+    responses: [
+      {
+        status: 200,
+        description: 'The tasks (`{items}`), or the one named.',
+        content: [
+          json(z.union([TaskList, Task, TaskSummary]), {
+            list: { summary: 'The list, as a user sees it', value: { items: [Examples.taskSummary] } },
+            one: { summary: 'One task, as an admin sees it', value: Examples.task },
+          }),
+        ],
+      },
+    ],
+    problems: ['NOT_FOUND'],
+    connector: {
+      visibility: Visibility.internal,
+      fields: { name: { summary: 'Task name', visibility: Visibility.advanced } },
+    },
+  },
+  {
+    operationId: 'PutTask',
+    method: 'put',
+    path: '/api/catalog/tasks',
+    tag: Tag.catalog,
+    summary: 'Create or replace a task',
+    description:
+      "Upserts a task by name with its executor (a webhook on an allowed host, or a Service Bus queue) and the description of its parameters, against which every request's and execution's parameters are checked.",
+    access: Access.admin,
+    body: { required: true, ...json(Task, { webhook: { summary: 'A webhook task', value: Examples.task } }) },
+    responses: [
+      {
+        status: 201,
+        description: 'Created.',
+        content: [json(Task, { task: { summary: 'The task', value: Examples.task } })],
+      },
+      {
+        status: 200,
+        description: 'Replaced.',
+        content: [json(Task, { task: { summary: 'The task', value: Examples.task } })],
+      },
+    ],
+    problems: [],
+  },
+  {
+    operationId: 'DeleteTask',
+    method: 'delete',
+    path: '/api/catalog/tasks',
+    tag: Tag.catalog,
+    summary: 'Delete a task',
+    description: 'Removes the task named by `?name=`; refused (409) while a policy or a role uses it.',
+    access: Access.admin,
+    query: CatalogDeleteQuery,
+    responses: [{ status: 204, description: 'Deleted.' }],
+    problems: ['NOT_FOUND', 'CONFLICT'],
+  },
+  {
+    operationId: 'ListRoles',
+    method: 'get',
+    path: '/api/catalog/roles',
+    tag: Tag.catalog,
+    summary: 'List roles',
+    description: 'Every role (a named set of tasks), or one with `?name=`.',
+    access: Access.user,
+    query: CatalogGetQuery,
+    responses: [
+      {
+        status: 200,
+        description: 'The roles (`{items}`), or the one named.',
+        content: [
+          json(z.union([RoleList, Role]), {
+            list: { summary: 'The list', value: { items: [Examples.role] } },
+            one: { summary: 'One role', value: Examples.role },
+          }),
+        ],
+      },
+    ],
+    problems: ['NOT_FOUND'],
+  },
+  {
+    operationId: 'PutRole',
+    method: 'put',
+    path: '/api/catalog/roles',
+    tag: Tag.catalog,
+    summary: 'Create or replace a role',
+    description: 'Upserts a role by name; every task it lists must exist.',
+    access: Access.admin,
+    body: { required: true, ...json(Role, { role: { summary: 'Two tasks', value: Examples.role } }) },
+    responses: [
+      {
+        status: 201,
+        description: 'Created.',
+        content: [json(Role, { role: { summary: 'The role', value: Examples.role } })],
+      },
+      {
+        status: 200,
+        description: 'Replaced.',
+        content: [json(Role, { role: { summary: 'The role', value: Examples.role } })],
+      },
+    ],
+    problems: [],
+  },
+  {
+    operationId: 'DeleteRole',
+    method: 'delete',
+    path: '/api/catalog/roles',
+    tag: Tag.catalog,
+    summary: 'Delete a role',
+    description: 'Removes the role named by `?name=`; refused (409) while a policy or a role group uses it.',
+    access: Access.admin,
+    query: CatalogDeleteQuery,
+    responses: [{ status: 204, description: 'Deleted.' }],
+    problems: ['NOT_FOUND', 'CONFLICT'],
+  },
+  {
+    operationId: 'ListRoleGroups',
+    method: 'get',
+    path: '/api/catalog/role-groups',
+    tag: Tag.catalog,
+    summary: 'List role groups',
+    description: 'Every role group (a named set of roles), or one with `?name=`.',
+    access: Access.user,
+    query: CatalogGetQuery,
+    responses: [
+      {
+        status: 200,
+        description: 'The role groups (`{items}`), or the one named.',
+        content: [
+          json(z.union([RoleGroupList, RoleGroup]), {
+            list: { summary: 'The list', value: { items: [Examples.roleGroup] } },
+            one: { summary: 'One role group', value: Examples.roleGroup },
+          }),
+        ],
+      },
+    ],
+    problems: ['NOT_FOUND'],
+  },
+  {
+    operationId: 'PutRoleGroup',
+    method: 'put',
+    path: '/api/catalog/role-groups',
+    tag: Tag.catalog,
+    summary: 'Create or replace a role group',
+    description: 'Upserts a role group by name; every role it lists must exist.',
+    access: Access.admin,
+    body: {
+      required: true,
+      ...json(RoleGroup, { group: { summary: 'One role', value: Examples.roleGroup } }),
+    },
+    responses: [
+      {
+        status: 201,
+        description: 'Created.',
+        content: [json(RoleGroup, { group: { summary: 'The role group', value: Examples.roleGroup } })],
+      },
+      {
+        status: 200,
+        description: 'Replaced.',
+        content: [json(RoleGroup, { group: { summary: 'The role group', value: Examples.roleGroup } })],
+      },
+    ],
+    problems: [],
+  },
+  {
+    operationId: 'DeleteRoleGroup',
+    method: 'delete',
+    path: '/api/catalog/role-groups',
+    tag: Tag.catalog,
+    summary: 'Delete a role group',
+    description: 'Removes the role group named by `?name=`; refused (409) while a policy uses it.',
+    access: Access.admin,
+    query: CatalogDeleteQuery,
+    responses: [{ status: 204, description: 'Deleted.' }],
+    problems: ['NOT_FOUND', 'CONFLICT'],
+  },
+
+  // --- Policies ------------------------------------------------------------------------------------
+  {
+    operationId: 'CreatePolicy',
+    method: 'post',
+    path: '/api/policies',
+    tag: Tag.policies,
+    summary: 'Create an access policy',
+    description:
+      'A policy for one task, role or role group: manual or automatic approval, which group approves, how many approvals, the longest grant and how long a request may wait. One policy per scope and target (409 otherwise).',
+    access: Access.admin,
+    body: {
+      required: true,
+      ...json(PolicyBody, {
+        manual: { summary: 'One approval, at most 8 hours', value: Examples.policyBody },
+      }),
+    },
+    responses: [
+      {
+        status: 201,
+        description: 'Created.',
+        location: 'The policy: `/api/policies/{id}`.',
+        content: [json(Policy, { policy: { summary: 'The policy', value: Examples.policy } })],
+      },
+    ],
+    problems: ['CONFLICT', 'NOT_FOUND', 'DURATION_TOO_SHORT'],
+  },
+  {
+    operationId: 'ListPolicies',
+    method: 'get',
+    path: '/api/policies',
+    tag: Tag.policies,
+    summary: 'List access policies',
+    description: 'Every access policy.',
+    access: Access.reader,
+    responses: [
+      {
+        status: 200,
+        description: 'The policies.',
+        content: [json(PolicyList, { one: { summary: 'One policy', value: { items: [Examples.policy] } } })],
+      },
+    ],
+    problems: [],
+  },
+  {
+    operationId: 'GetPolicy',
+    method: 'get',
+    path: '/api/policies/{id}',
+    tag: Tag.policies,
+    summary: 'Get an access policy',
+    description: 'One access policy.',
+    access: Access.reader,
+    params: PolicyPath,
+    responses: [
+      {
+        status: 200,
+        description: 'The policy.',
+        content: [json(Policy, { policy: { summary: 'The policy', value: Examples.policy } })],
+      },
+    ],
+    problems: ['NOT_FOUND'],
+  },
+  {
+    operationId: 'UpdatePolicy',
+    method: 'put',
+    path: '/api/policies/{id}',
+    tag: Tag.policies,
+    summary: 'Replace an access policy',
+    description: 'Replaces the policy. Requests already submitted keep the rules they were submitted under.',
+    access: Access.admin,
+    params: PolicyPath,
+    body: {
+      required: true,
+      ...json(PolicyBody, {
+        manual: { summary: 'One approval, at most 8 hours', value: Examples.policyBody },
+      }),
+    },
+    responses: [
+      {
+        status: 200,
+        description: 'The policy.',
+        content: [json(Policy, { policy: { summary: 'The policy', value: Examples.policy } })],
+      },
+    ],
+    problems: ['NOT_FOUND', 'CONFLICT', 'DURATION_TOO_SHORT'],
+  },
+  {
+    operationId: 'DeletePolicy',
+    method: 'delete',
+    path: '/api/policies/{id}',
+    tag: Tag.policies,
+    summary: 'Delete an access policy',
+    description: 'Removes the policy; requests already submitted are not affected.',
+    access: Access.admin,
+    params: PolicyPath,
+    responses: [{ status: 204, description: 'Deleted.' }],
+    problems: ['NOT_FOUND'],
+  },
+
+  // --- Requests ------------------------------------------------------------------------------------
+  {
+    operationId: 'SubmitRequest',
+    method: 'post',
+    path: '/api/requests',
+    tag: Tag.requests,
+    summary: 'Submit an access request',
+    description:
+      'Requests just-in-time access to exactly one task, role or role group, for `durationHours` (default 4). Approvers are notified by email; an automatic policy grants at once. The same `clientRequestId` from the same user returns the same request (200), so callers that retry, such as Power Automate, never create two.',
+    access: Access.user,
+    body: {
+      required: true,
+      ...json(SubmitRequestBody, {
+        task: { summary: 'A task with its exact parameters', value: Examples.submitRequestBody },
+        serviceNow: { summary: 'From a ServiceNow ticket, idempotent', value: Examples.submitFromServiceNow },
+      }),
+    },
+    responses: [
+      {
+        status: 202,
+        description: 'Submitted: the request view (pending, or approved at once by an automatic policy).',
+        location: 'The request: `/api/requests/{id}`.',
+        content: [json(RequestView, { pending: REQUEST_EXAMPLES.pending })],
+      },
+      requestAnswer(
+        'Already submitted with this `clientRequestId`: the same request, as it is now.',
+        'pending',
+      ),
+    ],
+    problems: [
+      'NO_POLICY',
+      'DURATION_TOO_LONG',
+      'DURATION_TOO_SHORT',
+      'INVALID_PARAMETERS',
+      'NOT_FOUND',
+      'PAM_DISABLED',
+      'NO_APPROVER_GROUP',
+      'CONFLICT',
+    ],
+    connector: {
+      visibility: Visibility.important,
+      fields: {
+        task: {
+          summary: 'Task',
+          visibility: Visibility.important,
+          dynamicValues: { operationId: 'ListTasks', collection: 'items', valuePath: 'name' },
+        },
+        role: { summary: 'Role', visibility: Visibility.advanced },
+        roleGroup: { summary: 'Role group', visibility: Visibility.advanced },
+        reason: { summary: 'Reason', visibility: Visibility.important },
+        ticket: { summary: 'Ticket', visibility: Visibility.important },
+        durationHours: { summary: 'Duration (hours)' },
+        parameters: { summary: 'Task parameters', visibility: Visibility.advanced },
+        clientRequestId: { summary: 'Client request id (for retries)', visibility: Visibility.important },
+      },
+    },
+  },
+  {
+    operationId: 'ListRequests',
+    method: 'get',
+    path: '/api/requests',
+    tag: Tag.requests,
+    summary: 'List access requests',
+    description:
+      "Requests the caller may see (their own, those they may approve; everything for admins and auditors), newest first, a page at a time. `mine=true` keeps the caller's own; `approvable=true` keeps those the caller can decide on now.",
+    access: Access.user,
+    query: ListRequestsQuery,
+    responses: [
+      {
+        status: 200,
+        description: 'One page.',
+        content: [
+          json(RequestPage, {
+            page: { summary: 'One pending request', value: { items: [Examples.pendingRequest] } },
+          }),
+        ],
+      },
+    ],
+    problems: [],
+    connector: {
+      fields: {
+        status: { summary: 'Status' },
+        mine: { summary: 'Only mine' },
+        approvable: { summary: 'Only those I can approve' },
+        continuationToken: { summary: 'Continuation token', visibility: Visibility.advanced },
+      },
+    },
+  },
+  {
+    operationId: 'GetRequest',
+    method: 'get',
+    path: '/api/requests/{id}',
+    tag: Tag.requests,
+    summary: 'Get an access request',
+    description: 'The request view. Anyone else gets 404, so ids reveal nothing.',
+    access: Access.user,
+    who: 'its requester, its approvers, admins and auditors',
+    params: RequestPath,
+    responses: [requestAnswer('The request.', 'approved')],
+    problems: ['NOT_FOUND'],
+    connector: { fields: { id: idField } },
+  },
+  {
+    operationId: 'ApproveRequest',
+    method: 'post',
+    path: '/api/requests/{id}/approve',
+    tag: Tag.requests,
+    summary: 'Approve an access request',
+    description:
+      "Records this approver's approval; the request is approved once enough distinct approvers have approved (a denial always wins). Never the requester; once per approver.",
+    access: Access.user,
+    who: "members of the request's approver group, never its requester",
+    params: RequestPath,
+    body: {
+      required: false,
+      ...json(DecisionBody, { ok: { summary: 'With a comment', value: Examples.approveBody } }),
+    },
+    responses: [requestAnswer('The request: approved, or still pending for more approvals.', 'approved')],
+    problems: ['NOT_FOUND', 'SELF_APPROVAL', 'NOT_AN_APPROVER', 'REQUEST_NOT_PENDING', 'ALREADY_DECIDED'],
+    connector: { fields: { id: idField, comment: commentField } },
+  },
+  {
+    operationId: 'DenyRequest',
+    method: 'post',
+    path: '/api/requests/{id}/deny',
+    tag: Tag.requests,
+    summary: 'Deny an access request',
+    description: 'One denial denies the request, whatever approvals it already has.',
+    access: Access.user,
+    who: "members of the request's approver group, never its requester",
+    params: RequestPath,
+    body: {
+      required: false,
+      ...json(DecisionBody, { no: { summary: 'With a reason', value: Examples.denyBody } }),
+    },
+    responses: [requestAnswer('The request, denied.', 'denied')],
+    problems: ['NOT_FOUND', 'SELF_APPROVAL', 'NOT_AN_APPROVER', 'REQUEST_NOT_PENDING', 'ALREADY_DECIDED'],
+    connector: { fields: { id: idField, comment: commentField } },
+  },
+  {
+    operationId: 'CancelRequest',
+    method: 'post',
+    path: '/api/requests/{id}/cancel',
+    tag: Tag.requests,
+    summary: 'Cancel an access request',
+    description: 'The requester withdraws a request that is still pending.',
+    access: Access.user,
+    who: 'its requester',
+    params: RequestPath,
+    body: { required: false, ...json(EmptyBody) },
+    responses: [requestAnswer('The request, canceled.', 'canceled')],
+    problems: ['NOT_FOUND', 'NOT_REQUESTER', 'REQUEST_NOT_PENDING'],
+    connector: { fields: { id: idField } },
+  },
+  {
+    operationId: 'RevokeRequest',
+    method: 'post',
+    path: '/api/requests/{id}/revoke',
+    tag: Tag.requests,
+    summary: 'Revoke an access grant',
+    description: 'Ends a live grant at once; executions are refused from then on.',
+    access: Access.user,
+    who: 'admins, its approvers, or its requester (ending their own access early)',
+    params: RequestPath,
+    body: {
+      required: false,
+      ...json(RevokeBody, { done: { summary: 'With a comment', value: Examples.revokeBody } }),
+    },
+    responses: [requestAnswer('The request, revoked.', 'revoked')],
+    problems: ['NOT_FOUND', 'REVOKE_NOT_ALLOWED', 'REQUEST_NOT_LIVE'],
+    connector: { fields: { id: idField, comment: commentField } },
+  },
+
+  // --- Execution -----------------------------------------------------------------------------------
+  {
+    operationId: 'ExecuteTask',
+    method: 'post',
+    path: '/api/execute',
+    tag: Tag.execution,
+    summary: 'Execute a task under a live grant',
+    description:
+      "Runs the task on the caller's behalf with ZSA's own identity, if a live grant of the caller covers it (or the caller is a system account while privileged access is enabled). Checked at every call against the grant's expiry. Every execution and refusal is audited.",
+    access: Access.user,
+    who: 'holders of a live grant covering the task, and system accounts',
+    body: {
+      required: true,
+      ...json(ExecuteBody, { grant: { summary: 'Under a named grant', value: Examples.executeBody } }),
+    },
+    responses: [
+      {
+        status: 200,
+        description: "The task ran and succeeded; `result` is the executor's answer.",
+        content: [
+          json(ExecutionResult, { ok: { summary: 'A webhook answered', value: Examples.executionResult } }),
+        ],
+      },
+    ],
+    problems: ['NO_ACTIVE_GRANT', 'INVALID_PARAMETERS', 'NOT_FOUND', 'EXECUTION_FAILED'],
+    connector: {
+      visibility: Visibility.important,
+      fields: {
+        task: {
+          summary: 'Task',
+          visibility: Visibility.important,
+          dynamicValues: { operationId: 'ListTasks', collection: 'items', valuePath: 'name' },
+        },
+        parameters: { summary: 'Task parameters', visibility: Visibility.important },
+        requestId: { summary: 'Request id', visibility: Visibility.advanced },
+      },
+    },
+  },
+
+  // --- Email decisions -----------------------------------------------------------------------------
+  {
+    operationId: 'GetDecisionPage',
+    method: 'get',
+    path: '/api/decisions/{token}',
+    tag: Tag.decisions,
+    summary: 'Show the decision page of an emailed link',
+    description:
+      'The page an approver reaches from the email: the request and an Approve / Deny form. Opening it changes nothing (mail scanners open links). Refusals are pages too.',
+    access: Access.linkHolder,
+    params: DecisionTokenPath,
+    responses: [
+      {
+        status: 200,
+        description: 'The confirmation page.',
+        content: [{ schema: Html, mediaType: 'text/html' }],
+      },
+    ],
+    problems: [],
+  },
+  {
+    operationId: 'SubmitDecision',
+    method: 'post',
+    path: '/api/decisions/{token}',
+    tag: Tag.decisions,
+    summary: 'Decide from an emailed link',
+    description: 'Records the decision confirmed on the page. The link works once.',
+    access: Access.linkHolder,
+    params: DecisionTokenPath,
+    body: {
+      required: true,
+      schema: DecisionForm,
+      mediaType: 'application/x-www-form-urlencoded',
+      examples: { approve: { summary: 'Approve with a comment', value: Examples.decisionForm } },
+    },
+    responses: [
+      {
+        status: 200,
+        description: 'A page saying what was recorded.',
+        content: [{ schema: Html, mediaType: 'text/html' }],
+      },
+    ],
+    problems: [],
+  },
+
+  // --- Audit ---------------------------------------------------------------------------------------
+  {
+    operationId: 'QueryAudit',
+    method: 'get',
+    path: '/api/audit',
+    tag: Tag.audit,
+    summary: 'Query the audit log',
+    description:
+      'Audit events in a time range, filtered by actor, request, task or action, a page at a time.',
+    access: Access.reader,
+    query: AuditQuery,
+    responses: [
+      {
+        status: 200,
+        description: 'One page.',
+        content: [
+          json(AuditPage, { page: { summary: 'One event', value: { items: [Examples.auditRecord] } } }),
+        ],
+      },
+    ],
+    problems: [],
+  },
+  {
+    operationId: 'ExportAudit',
+    method: 'get',
+    path: '/api/audit/export',
+    tag: Tag.audit,
+    summary: 'Export the audit log',
+    description: 'Streams every audit event in the range as CSV or JSON Lines.',
+    access: Access.reader,
+    query: AuditExportQuery,
+    responses: [
+      {
+        status: 200,
+        description: 'The events, streamed.',
+        content: [
+          {
+            schema: z.string().meta({ description: 'CSV, a header line first.' }),
+            mediaType: mediaTypeOf(ExportFormat.Csv),
+          },
+          {
+            schema: z.string().meta({ description: 'One JSON audit record per line.' }),
+            mediaType: mediaTypeOf(ExportFormat.Jsonl),
+          },
+        ],
+      },
+    ],
+    problems: [],
+  },
+  {
+    operationId: 'VerifyAudit',
+    method: 'get',
+    path: '/api/audit/verify',
+    tag: Tag.audit,
+    summary: 'Verify the audit chain',
+    description:
+      'Recomputes the hash chain over the range and reports whether every event is intact and in place.',
+    access: Access.reader,
+    query: AuditVerifyQuery,
+    responses: [
+      {
+        status: 200,
+        description: 'The verification.',
+        content: [
+          json(AuditVerification, { intact: { summary: 'Intact', value: Examples.auditVerification } }),
+        ],
+      },
+    ],
+    problems: [],
+  },
+  {
+    operationId: 'AnchorAudit',
+    method: 'post',
+    path: '/api/audit/anchor',
+    tag: Tag.audit,
+    summary: 'Anchor the audit chains now',
+    description:
+      "Writes every chain's head to the immutable archive at once (it also happens hourly), bounding how much recent history could be rewritten unseen.",
+    access: Access.admin,
+    body: { required: false, ...json(EmptyBody) },
+    responses: [
+      {
+        status: 200,
+        description: 'The anchor written.',
+        content: [json(AuditAnchor, { anchor: { summary: 'One chain', value: Examples.auditAnchor } })],
+      },
+    ],
+    problems: [],
+  },
+];
+
+/** The export's media type without its parameters (`text/csv; charset=utf-8` → `text/csv`). */
+function mediaTypeOf(format: ExportFormat): string {
+  return CONTENT_TYPES[format].split(';')[0] ?? CONTENT_TYPES[format];
+}
+
+/** Path parameter values that make a documented path concrete (for tests and tools). */
+export const SAMPLE_PATH_VALUES: Readonly<Record<string, string>> = {
+  id: ExampleIds.requestId,
+  name: ExampleIds.group,
+  token: 'sample-token',
+};

@@ -1,0 +1,224 @@
+/**
+ * The parts of the HTTP contract that no domain module holds: problem details, list envelopes,
+ * answers built from interfaces (checked against them at compile time), and the schemas of
+ * queries and forms whose handlers have not exported one yet. Everything else in the document
+ * comes straight from `shared/domain/*`, the schemas the handlers validate with.
+ */
+import { z } from 'zod';
+import type { Anchor } from '#shared/audit/archive';
+import type { ChainHead } from '#shared/audit/chains';
+import { ExportFormat } from '#shared/audit/format';
+import { MAX_PAGE_SIZE } from '#shared/audit/log';
+import { AuditRecordSchema } from '#shared/audit/record';
+import { AuditAction } from '#shared/audit/types';
+import { BreakReason, type VerifyResult } from '#shared/audit/verify';
+import { Task, type TaskSummary as TaskSummaryOf } from '#shared/domain/catalog';
+import { Id, CatalogName, ApproverGroupName } from '#shared/domain/names';
+import { DecisionSchema, MAX_COMMENT } from '#shared/domain/request';
+import { Timestamp } from '#shared/domain/time';
+import type { FieldError as FieldErrorOf } from '#shared/domain/errors';
+import type { Problem as ProblemOf } from '#shared/http/problem';
+import type { ExecutionResult as ExecutionResultOf } from '#shared/requests/execute';
+
+/** `true` when A and B are the same type (each assignable to the other). */
+export type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Fails to compile unless given `true`: how a schema is held to the interface a handler returns. */
+export type Holds<T extends true> = T;
+
+// --- Problems (RFC 9457) ----------------------------------------------------------------------
+
+export const FieldError = z
+  .strictObject({
+    pointer: z
+      .string()
+      .meta({ description: 'JSON Pointer fragment of the offending field, e.g. `#/durationHours`.' }),
+    detail: z.string(),
+  })
+  .meta({ id: 'FieldError', description: 'One field-level problem.' });
+
+export const Problem = z
+  .looseObject({
+    type: z.string().meta({
+      description:
+        "`urn:zsa:problem:<code>` (the code lower-cased, `_` → `-`) for the app's problems; `about:blank` for the host's own (no such route, method not allowed).",
+      examples: ['urn:zsa:problem:no-active-grant'],
+    }),
+    title: z.string().meta({ description: 'The HTTP status phrase.' }),
+    status: z.int().min(400).max(599),
+    detail: z.string().meta({ description: 'What went wrong, written for a person who can act on it.' }),
+    code: z.string().optional().meta({ description: 'The stable error code, e.g. `NO_ACTIVE_GRANT`.' }),
+    errors: z.array(FieldError).readonly().optional(),
+    correlationId: z
+      .string()
+      .optional()
+      .meta({ description: 'On 500s: quote it to support; the details are in the log.' }),
+  })
+  .meta({
+    id: 'Problem',
+    description:
+      'RFC 9457 problem details (`application/problem+json`). Extension members (e.g. `executionId`) may appear.',
+  });
+
+export type FieldErrorMatches = Holds<Same<z.output<typeof FieldError>, FieldErrorOf>>;
+// The interface has an index signature for extensions; the schema is loose for the same reason.
+export type ProblemFits = Holds<ProblemOf extends z.input<typeof Problem> ? true : false>;
+
+// --- Answers built from interfaces ---------------------------------------------------------------
+
+export const Health = z
+  .strictObject({ status: z.literal('ok'), version: z.string() })
+  .meta({ id: 'Health', description: 'Liveness: the app answers and which version it runs.' });
+
+export const ExecutionResult = z
+  .strictObject({
+    executionId: Id,
+    requestId: Id.nullable().meta({ description: 'The grant it ran under; null for a system account.' }),
+    task: CatalogName,
+    status: z.literal('succeeded'),
+    result: z
+      .unknown()
+      .meta({ description: "The executor's answer: its JSON body, or its text (at most 64 KiB)." }),
+    executedAt: Timestamp,
+  })
+  .meta({ id: 'ExecutionResult', description: 'A task that ran and succeeded.' });
+export type ExecutionResultMatches = Holds<Same<z.output<typeof ExecutionResult>, ExecutionResultOf>>;
+
+/** What every user sees of a task: the executor stays hidden (webhook URLs often carry a secret). */
+export const TaskSummary = Task.pick({ name: true, description: true, parameters: true }).meta({
+  id: 'TaskSummary',
+  description: 'A task as every user sees it: without its executor.',
+});
+export type TaskSummaryMatches = Holds<Same<keyof z.output<typeof TaskSummary>, keyof TaskSummaryOf>>;
+
+/** `{items}`: a whole list. */
+export function listOf<T extends z.ZodType>(item: T, id: string, description: string) {
+  return z.strictObject({ items: z.array(item) }).meta({ id, description });
+}
+
+/** `{items, continuationToken?}`: one page; pass the token back for the next. */
+export function pageOf<T extends z.ZodType>(item: T, id: string, description: string) {
+  return z
+    .strictObject({
+      items: z.array(item),
+      continuationToken: z.string().optional().meta({
+        description: 'Present when there is more: send it back as `continuationToken` for the next page.',
+      }),
+    })
+    .meta({ id, description });
+}
+
+// --- Paths ------------------------------------------------------------------------------------
+
+export const RequestPath = z.strictObject({ id: Id.meta({ description: 'The request id.' }) });
+export const PolicyPath = z.strictObject({ id: Id.meta({ description: 'The policy id.' }) });
+export const ApproverGroupPath = z.strictObject({
+  name: ApproverGroupName.meta({ description: 'The group name.' }),
+});
+
+/** An empty body: nothing, or `{}`. */
+export const EmptyBody = z
+  .strictObject({})
+  .meta({ id: 'EmptyBody', description: 'No input: send no body, or `{}`.' });
+
+// --- Mirrors, until they move to shared/ ----------------------------------------------------------
+// The catalog, decision-link and audit handlers declare these inside functions/*.ts, which shared
+// code cannot import. Keep each equal to its original; once one is exported from shared/, import
+// it here instead: the contract must be the schema that validates, not a copy of it.
+
+/** `GET /api/catalog/*`: the whole list, or one entry with `?name=` (functions/catalog.ts `OneOrAll`). */
+export const CatalogGetQuery = z.strictObject({
+  name: CatalogName.optional().meta({
+    description: 'One entry by its exact name (names may hold `\\ / # ?`).',
+  }),
+});
+
+/** `DELETE /api/catalog/*?name=` (functions/catalog.ts `One`). */
+export const CatalogDeleteQuery = z.strictObject({
+  name: CatalogName.meta({ description: 'The exact name of the entry to remove.' }),
+});
+
+/** The emailed decision link's single-use token (functions/decisions.ts). */
+export const DecisionTokenPath = z.strictObject({
+  token: z.string().min(1).max(1024).meta({ description: 'The single-use token from the emailed link.' }),
+});
+
+/** `POST /api/decisions/{token}`: the confirmation page's form (functions/decisions.ts `DecisionForm`). */
+export const DecisionForm = z
+  .strictObject({
+    decision: DecisionSchema,
+    comment: z.string().max(MAX_COMMENT).optional(),
+  })
+  .meta({ id: 'DecisionForm', description: 'The decision confirmed on the page.' });
+
+const Instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()]).meta({
+  description:
+    'An ISO 8601 instant (`2030-01-06T09:00:00Z`, offsets allowed) or a UTC day (`2030-01-06` = its midnight).',
+});
+const AuditRange = {
+  from: Instant.optional().meta({ description: 'Inclusive start: an instant or a UTC day.' }),
+  to: Instant.optional().meta({ description: 'Exclusive end: an instant or a UTC day; later than `from`.' }),
+};
+
+export const AuditQuery = z.strictObject({
+  ...AuditRange,
+  actor: z.string().trim().min(1).max(256).optional().meta({ description: 'UPN of who acted.' }),
+  requestId: z.string().trim().min(1).max(128).optional(),
+  task: z.string().min(1).max(600).optional(),
+  action: z.enum(AuditAction).optional(),
+  continuationToken: z.string().min(1).max(4096).optional(),
+  pageSize: z
+    .string()
+    .regex(/^\d{1,4}$/, 'must be a whole number')
+    .optional()
+    .meta({ description: `Items per page, 1 to ${MAX_PAGE_SIZE}.` }),
+});
+
+export const AuditExportQuery = z.strictObject({
+  ...AuditRange,
+  format: z.enum(ExportFormat).default(ExportFormat.Jsonl),
+});
+
+export const AuditVerifyQuery = z.strictObject(AuditRange);
+
+/** One audit event as stored, queried and exported (the audit log's own schema). */
+export const AuditRecord = AuditRecordSchema.meta({
+  id: 'AuditRecord',
+  description: 'One audit event, sealed in its hash chain (`prevHash` → `hash`).',
+});
+
+const ChainBreak = z.strictObject({
+  chain: z.int().nullable(),
+  sequence: z.int().nullable(),
+  reason: z.enum(BreakReason),
+  detail: z.string(),
+});
+
+export const AuditVerification = z
+  .strictObject({
+    ok: z.boolean(),
+    checked: z.int().min(0).meta({ description: 'Rows examined.' }),
+    chains: z.int().min(0).meta({ description: 'Distinct chains seen.' }),
+    anchors: z.int().min(0).meta({ description: 'Anchored chain heads inside the range that were checked.' }),
+    firstBroken: ChainBreak.optional().meta({
+      description: 'The first place the chain is broken, when it is.',
+    }),
+  })
+  .meta({ id: 'AuditVerification', description: 'The result of checking the audit chain over the range.' });
+export type AuditVerificationMatches = Holds<Same<z.output<typeof AuditVerification>, VerifyResult>>;
+
+const ChainHeadSchema = z.strictObject({
+  chain: z.int().min(0),
+  sequence: z.int().min(1),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  at: Timestamp,
+});
+export type ChainHeadMatches = Holds<Same<z.output<typeof ChainHeadSchema>, ChainHead>>;
+
+export const AuditAnchor = z
+  .strictObject({
+    anchoredAt: Timestamp,
+    blob: z.string().meta({ description: 'The immutable blob the anchor line was appended to.' }),
+    heads: z.array(ChainHeadSchema),
+  })
+  .meta({ id: 'AuditAnchor', description: "Every chain's head, written to the immutable archive." });
+export type AuditAnchorMatches = Holds<Same<z.output<typeof AuditAnchor>, Anchor>>;
