@@ -1,0 +1,115 @@
+/**
+ * Notifications: the orchestration's `notify` activity publishes them on Service Bus; the
+ * `sendEmail` Service Bus trigger turns each into an email. A failed publish is retried by the
+ * orchestration and then given up (it never holds a grant or its end); a failed email is retried by
+ * Service Bus and, at the queue's maximum delivery count, dead-lettered.
+ */
+import { app, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import type { ActivityHandler } from 'durable-functions';
+import { getDeps } from '#shared/app/deps';
+import { AuditAction, SYSTEM_ACTOR } from '#shared/audit/types';
+import { parseOrThrow } from '#shared/domain/errors';
+import { auditQuietly } from '#shared/notifications/audit';
+import { deliverNotification, UndeliverableNotification } from '#shared/notifications/deliver';
+import { NOTIFICATIONS_QUEUE, NotifyInput } from '#shared/notifications/messages';
+import { publishNotification } from '#shared/notifications/publish';
+import { deliverContext, publishContext } from '#shared/notifications/wiring';
+
+function reasonOf(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+/** Activity `notify` (called by the orchestration with `{requestId, event}`). */
+export const notify: ActivityHandler = async (input: unknown, context: InvocationContext) => {
+  const { requestId, event } = parseOrThrow(NotifyInput, input, 'notify input');
+  try {
+    const result = await publishNotification(publishContext(), { requestId, event });
+    context.log(
+      `notify ${event} for ${requestId}: published ${result.published.length}` +
+        (result.scheduled.length > 0 ? `, scheduled ${result.scheduled.length}` : '') +
+        (result.canceled.length > 0 ? `, canceled ${result.canceled.length}` : ''),
+    );
+    return { published: result.published.length, scheduled: result.scheduled.length, canceled: result.canceled.length };
+  } catch (e) {
+    context.warn(`notify ${event} for ${requestId} failed: ${reasonOf(e)}`);
+    await auditQuietly(
+      {
+        action: AuditAction.NotificationFailed,
+        actor: SYSTEM_ACTOR,
+        outcome: 'failure',
+        requestId,
+        reason: `publish ${event}: ${reasonOf(e)}`.slice(0, 1000),
+        detail: { event, stage: 'publish' },
+      },
+      (m) => context.warn(m),
+    );
+    throw e;
+  }
+};
+
+/** The delivery attempt of this invocation, as the Functions host counts it (first = 1). */
+function deliveryOf(context: InvocationContext): number {
+  const n = Number(context.triggerMetadata?.deliveryCount);
+  return Number.isInteger(n) && n > 0 ? n : 1;
+}
+
+/** Service Bus trigger `sendEmail`: one notification message → one email. */
+export async function sendEmail(message: unknown, context: InvocationContext): Promise<void> {
+  const delivery = deliveryOf(context);
+  const max = getDeps().settings.ZSA_NOTIFICATIONS_MAX_DELIVERY;
+  const id = context.triggerMetadata?.messageId;
+  const messageId = typeof id === 'string' ? id : '?';
+  try {
+    const outcome = await deliverNotification(deliverContext(), message);
+    const m = outcome.message;
+    if (outcome.kind === 'skipped') {
+      context.log(`email ${m.id} (${m.event}) to ${m.recipient} not sent: ${outcome.reason}`);
+      return;
+    }
+    context.log(`email ${m.id} (${m.event}) sent to ${m.recipient}`);
+    await auditQuietly(
+      {
+        action: AuditAction.NotificationSent,
+        actor: SYSTEM_ACTOR,
+        outcome: 'success',
+        requestId: m.requestId,
+        detail: { event: m.event, recipient: m.recipient, audience: m.audience, notificationId: m.id, delivery },
+      },
+      (text) => context.warn(text),
+    );
+  } catch (e) {
+    const reason = reasonOf(e);
+    if (delivery < max) {
+      const log = e instanceof UndeliverableNotification ? context.error.bind(context) : context.warn.bind(context);
+      log(`email ${messageId} failed (delivery ${delivery} of ${max}), Service Bus will retry: ${reason}`);
+    } else {
+      // Service Bus dead-letters it after this delivery (MaxDeliveryCountExceeded); say why here,
+      // where the cause is known.
+      context.error(`email ${messageId} failed for good (delivery ${delivery} of ${max}); it goes to the dead-letter queue: ${reason}`);
+      await auditQuietly(
+        {
+          action: AuditAction.NotificationFailed,
+          actor: SYSTEM_ACTOR,
+          outcome: 'failure',
+          requestId: requestIdOf(message),
+          reason: `email: ${reason}`.slice(0, 1000),
+          detail: { notificationId: messageId, stage: 'email', delivery },
+        },
+        (text) => context.warn(text),
+      );
+    }
+    throw e;
+  }
+}
+
+/** The request id of a message that may not have parsed, for the audit. */
+function requestIdOf(message: unknown): string | undefined {
+  if (typeof message === 'object' && message !== null && 'requestId' in message && typeof message.requestId === 'string') {
+    return message.requestId.slice(0, 64);
+  }
+  return undefined;
+}
+
+df.app.activity('notify', { handler: notify });
+app.serviceBusQueue('sendEmail', { connection: 'ServiceBusConnection', queueName: NOTIFICATIONS_QUEUE, handler: sendEmail });

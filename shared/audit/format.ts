@@ -1,0 +1,212 @@
+/**
+ * Export formats: JSONL (one record per line) and CSV (RFC 4180, with a header), both carrying
+ * exactly the stored columns so a row can be re-hashed from either. Pure.
+ *
+ * CSV cells that a spreadsheet would run as a formula (starting with = + - @, tab or carriage
+ * return) are prefixed with `'` (OWASP CSV injection guidance). To keep the export reversible, a cell
+ * that already starts with quotes before such a character gets one more, and the parser removes
+ * exactly one: every value round-trips.
+ */
+import { z } from 'zod';
+import { AuditRecordSchema, RECORD_FIELDS, type AuditRecord, type RecordField } from './record';
+import type { VerifiableRow } from './verify';
+
+export const ExportFormat = { Csv: 'csv', Jsonl: 'jsonl' } as const;
+export type ExportFormat = (typeof ExportFormat)[keyof typeof ExportFormat];
+
+export const CONTENT_TYPES: Record<ExportFormat, string> = {
+  csv: 'text/csv; charset=utf-8',
+  jsonl: 'application/x-ndjson; charset=utf-8',
+};
+
+/** One JSON object per line, columns in export order, absent optional columns omitted. */
+export function toJsonLine(record: AuditRecord): string {
+  const ordered: Record<string, unknown> = {};
+  for (const field of RECORD_FIELDS) {
+    const value = record[field];
+    if (value !== undefined) ordered[field] = value;
+  }
+  return `${JSON.stringify(ordered)}\n`;
+}
+
+const FORMULA_START = /^'*[=+\-@\t\r]/;
+const NEUTRALISED = /^'+[=+\-@\t\r]/;
+const NEEDS_QUOTES = /[",\r\n]/;
+
+/** The cell text for a value: neutralised against formula injection, quoted when RFC 4180 needs it. */
+export function csvCell(value: string | number | undefined): string {
+  if (value === undefined) return '';
+  const text = typeof value === 'number' ? String(value) : FORMULA_START.test(value) ? `'${value}` : value;
+  return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+export const CSV_HEADER = `${RECORD_FIELDS.join(',')}\r\n`;
+
+export function toCsvLine(record: AuditRecord): string {
+  return `${RECORD_FIELDS.map((field) => csvCell(record[field])).join(',')}\r\n`;
+}
+
+export function serializer(format: ExportFormat): { header: string; line: (record: AuditRecord) => string } {
+  return format === ExportFormat.Csv ? { header: CSV_HEADER, line: toCsvLine } : { header: '', line: toJsonLine };
+}
+
+/**
+ * An RFC 4180 parser that takes the text in chunks (a record may span chunks and lines) and hands
+ * back complete records; CRLF or LF end a record.
+ */
+export interface CsvParser {
+  push(chunk: string): string[][];
+  end(): string[][];
+}
+
+export function createCsvParser(): CsvParser {
+  let field = '';
+  let record: string[] = [];
+  let inQuotes = false;
+  /** A quote seen inside a quoted field: either the first of a doubled quote or the field's end. */
+  let quotePending = false;
+  /** A CR seen outside quotes: the record ended; skip the LF that may follow. */
+  let crPending = false;
+  /** Whether the current record has any content (so a trailing newline makes no empty record). */
+  let started = false;
+
+  const endRecord = (out: string[][]) => {
+    record.push(field);
+    out.push(record);
+    record = [];
+    field = '';
+    started = false;
+  };
+
+  return {
+    push(chunk) {
+      const out: string[][] = [];
+      for (const ch of chunk) {
+        if (crPending) {
+          crPending = false;
+          if (ch === '\n') continue;
+        }
+        if (quotePending) {
+          quotePending = false;
+          if (ch === '"') {
+            field += '"';
+            continue;
+          }
+          inQuotes = false;
+        }
+        if (inQuotes) {
+          if (ch === '"') quotePending = true;
+          else field += ch;
+          continue;
+        }
+        if (ch === '"' && field === '') {
+          inQuotes = true;
+          started = true;
+        } else if (ch === ',') {
+          record.push(field);
+          field = '';
+          started = true;
+        } else if (ch === '\r' || ch === '\n') {
+          crPending = ch === '\r';
+          if (started || field !== '' || record.length > 0) endRecord(out);
+        } else {
+          field += ch;
+          started = true;
+        }
+      }
+      return out;
+    },
+    end() {
+      const out: string[][] = [];
+      if (quotePending) {
+        quotePending = false;
+        inQuotes = false;
+      }
+      if (inQuotes) {
+        // An unterminated quoted field: hand it back as is; the record check will refuse it.
+        inQuotes = false;
+      }
+      if (started || field !== '' || record.length > 0) endRecord(out);
+      return out;
+    },
+  };
+}
+
+/** Reverses `csvCell`'s neutralisation (quoting is undone by the parser). */
+export function csvValue(cell: string): string {
+  return NEUTRALISED.test(cell) ? cell.slice(1) : cell;
+}
+
+const NUMERIC_FIELDS = new Set<RecordField>(['v', 'chain', 'sequence']);
+
+function positionOf(input: Record<string, unknown>): { chain: number | undefined; sequence: number | undefined } {
+  const n = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : undefined);
+  return { chain: n(input.chain), sequence: n(input.sequence) };
+}
+
+function checked(input: Record<string, unknown>): VerifiableRow {
+  const parsed = AuditRecordSchema.safeParse(input);
+  if (parsed.success) return { ok: true, record: parsed.data };
+  const issue = parsed.error.issues[0];
+  const where = issue ? `${issue.path.join('.') || 'row'}: ${issue.message}` : 'invalid';
+  return { ok: false, ...positionOf(input), problem: where };
+}
+
+/** A CSV record (after the header) → a record, or why not. */
+export function recordFromCsv(cells: readonly string[]): VerifiableRow {
+  if (cells.length !== RECORD_FIELDS.length) {
+    return {
+      ok: false,
+      chain: undefined,
+      sequence: undefined,
+      problem: `${cells.length} cells instead of ${RECORD_FIELDS.length}`,
+    };
+  }
+  const input: Record<string, unknown> = {};
+  RECORD_FIELDS.forEach((field, i) => {
+    const cell = cells[i] ?? '';
+    if (cell === '') return;
+    if (NUMERIC_FIELDS.has(field)) {
+      input[field] = /^(0|[1-9]\d{0,14})$/.test(cell) ? Number(cell) : cell;
+    } else {
+      input[field] = csvValue(cell);
+    }
+  });
+  return checked(input);
+}
+
+export function isCsvHeader(cells: readonly string[]): boolean {
+  return cells.length === RECORD_FIELDS.length && RECORD_FIELDS.every((f, i) => cells[i] === f);
+}
+
+/** A JSONL line → a record, or why not. */
+export function recordFromJsonLine(line: string): VerifiableRow {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { ok: false, chain: undefined, sequence: undefined, problem: 'the line is not JSON' };
+  }
+  const object = z.record(z.string(), z.unknown()).safeParse(value);
+  if (!object.success) return { ok: false, chain: undefined, sequence: undefined, problem: 'the line is not an object' };
+  return checked(object.data);
+}
+
+const BODY_CHUNK_CHARS = 64 * 1024;
+
+/**
+ * An export as bytes, produced while rows are read (chunks of about 64 KiB): memory stays flat
+ * whatever the range, wherever the platform streams the response.
+ */
+export async function* exportBody(rows: AsyncIterable<AuditRecord>, format: ExportFormat): AsyncGenerator<Uint8Array> {
+  const { header, line } = serializer(format);
+  let pending = header;
+  for await (const record of rows) {
+    pending += line(record);
+    if (pending.length >= BODY_CHUNK_CHARS) {
+      yield Buffer.from(pending, 'utf8');
+      pending = '';
+    }
+  }
+  if (pending.length > 0) yield Buffer.from(pending, 'utf8');
+}

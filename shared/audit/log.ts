@@ -1,0 +1,557 @@
+/**
+ * ZSA's audit log on Table Storage: append-only, hash-chained, queryable by time, verifiable,
+ * exportable.
+ *
+ * Layout (table `<prefix>audit`): N chains (16 by default), each a linear hash chain. A row's
+ * PartitionKey is `c<chain>-<block of 1000 sequences>` and its RowKey the zero-padded sequence, so
+ * keys follow from (chain, sequence) alone and the conditional insert of the next sequence is
+ * the whole concurrency control: a lost race is a 409, never a fork. Time ranges are served by a
+ * search over each chain's blocks (a chain's rows are in time order, so a block's first row bounds
+ * it), cached because written rows never change. Head hints (`<prefix>auditheads`) save a cold
+ * instance from scanning a chain to find its end.
+ */
+import { randomUUID } from 'node:crypto';
+import { odata, type TableClient } from '@azure/data-tables';
+import { DomainError } from '#shared/domain/errors';
+import { statusOf, unavailable, type Tables } from '#shared/adapters/tables';
+import type { Blobs } from '#shared/adapters/blobs';
+import type { AuditAction, AuditEventInput, AuditSink } from './types';
+import { createArchive, type Anchor, type DayExport } from './archive';
+import { createChainPool, type ChainHead, type ChainSlot } from './chains';
+import { recordContent } from './content';
+import { decodeCursor, encodeCursor, filtersFingerprint, type Cursor } from './cursor';
+import { fromEntity, toEntity, type ReadRow } from './entity';
+import {
+  GENESIS_HASH,
+  MAX_CHAINS,
+  bucketKeyOf,
+  bucketOf,
+  chainEndOf,
+  chainPrefixOf,
+  normalizeInstant,
+  partitionKeyOf,
+  rowKeyOf,
+  sealRecord,
+  type AuditRecord,
+} from './record';
+import { createRedactor } from './redact';
+import { BreakReason, createVerifier, type VerifyResult } from './verify';
+
+export type { ChainHead } from './chains';
+export type { Anchor, DayExport } from './archive';
+
+export const DEFAULT_CHAINS = 16;
+/** How often (in appends per chain) the head hint is refreshed. */
+const HINT_EVERY = 64;
+/** Conflicts tolerated before an append gives up (each one means another writer won a race). */
+const MAX_APPEND_ATTEMPTS = 40;
+const SCAN_PAGE = 1000;
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+
+export interface AuditLogOptions {
+  tables: Tables;
+  /** Where anchors and day exports go; without it `anchor` and `exportDay` are unavailable. */
+  blobs?: Blobs | undefined;
+  now: () => Date;
+  /** Key of the HMAC that replaces secret values (and signs continuation tokens). */
+  hmacKey: string;
+  /** How many chains appends spread over. Raise it freely; never lower it (ranged reads look at these). */
+  chains?: number;
+  /** Table and container name under the prefix (default `audit`). */
+  name?: string;
+}
+
+export interface TimeRange {
+  /** Inclusive. */
+  from?: Date | undefined;
+  /** Exclusive. */
+  to?: Date | undefined;
+}
+
+export interface AuditQuery extends TimeRange {
+  /** UPN (case-insensitive) or user id. */
+  actor?: string | undefined;
+  requestId?: string | undefined;
+  task?: string | undefined;
+  action?: AuditAction | undefined;
+}
+
+export interface AuditPage {
+  /** In time order (then chain, then sequence). */
+  items: AuditRecord[];
+  /** Present while more items may follow; pass it back unchanged with the same filters. */
+  continuationToken?: string;
+}
+
+export interface AuditLog extends AuditSink {
+  /** One page of records matching `filters`, in time order. */
+  query(filters: AuditQuery, continuationToken?: string, pageSize?: number): Promise<AuditPage>;
+  /** Checks every chain over the range (the whole log when no range) against itself and the anchors. */
+  verify(range?: TimeRange): Promise<VerifyResult>;
+  /** The records of a range in canonical order (chain, then sequence), streamed page by page. */
+  exportRows(range?: TimeRange): AsyncIterable<AuditRecord>;
+  /** Writes every chain's current head to append-only Blob storage. */
+  anchor(): Promise<Anchor>;
+  /** Exports one finished UTC day (`YYYY-MM-DD`) to Blob storage with its manifest; idempotent. */
+  exportDay(day: string): Promise<DayExport>;
+  /** Every chain's current head, read from storage. */
+  heads(): Promise<ChainHead[]>;
+}
+
+/** A stored row that is not a record: the log has been tampered with; verification says where. */
+function integrityError(row: Extract<ReadRow, { ok: false }>): DomainError {
+  return new DomainError(
+    'CONFLICT',
+    `The audit row ${row.partitionKey}/${row.rowKey} is malformed (${row.problem}); run GET /api/audit/verify.`,
+  );
+}
+
+function checkRange(range: TimeRange): void {
+  if (range.from && range.to && range.from.getTime() >= range.to.getTime()) {
+    throw new DomainError('INVALID_INPUT', 'Invalid query: from must be earlier than to.', {
+      errors: [{ pointer: '#/from', detail: 'must be earlier than to' }],
+    });
+  }
+}
+
+interface HintEntity {
+  sequence: bigint;
+  hash: string;
+  at: Date;
+}
+
+export function createAuditLog(options: AuditLogOptions): AuditLog {
+  const chainCount = options.chains ?? DEFAULT_CHAINS;
+  if (!Number.isInteger(chainCount) || chainCount < 1 || chainCount > MAX_CHAINS) {
+    throw new Error(`The audit log needs between 1 and ${MAX_CHAINS} chains.`);
+  }
+  const name = options.name ?? 'audit';
+  const redactor = createRedactor(options.hmacKey);
+  const pool = createChainPool(chainCount);
+  const table = () => options.tables.get(name);
+  const hintsTable = () => options.tables.get(`${name}heads`);
+  /** `chain:bucket` → the `at` of the block's first row; written rows never change. */
+  const blockStart = new Map<string, string>();
+  const chains = Array.from({ length: chainCount }, (_, c) => c);
+
+  // ---- heads -------------------------------------------------------------------------------------
+
+  async function readHint(chain: number): Promise<ChainHead | undefined> {
+    const hints = await hintsTable();
+    try {
+      const e = await hints.getEntity<HintEntity>('head', rowKeyOf(chain));
+      const at = e.at instanceof Date ? normalizeInstant(e.at.toISOString()) : undefined;
+      const sequence = Number(e.sequence);
+      if (at === undefined || !Number.isSafeInteger(sequence) || sequence < 1 || typeof e.hash !== 'string') {
+        return undefined;
+      }
+      return { chain, sequence, hash: e.hash, at };
+    } catch (e) {
+      if (statusOf(e) === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async function writeHint(head: ChainHead): Promise<void> {
+    const hints = await hintsTable();
+    await hints.upsertEntity(
+      {
+        partitionKey: 'head',
+        rowKey: rowKeyOf(head.chain),
+        sequence: { value: String(head.sequence), type: 'Int64' },
+        hash: head.hash,
+        at: { value: head.at, type: 'DateTime' },
+      },
+      'Replace',
+    );
+  }
+
+  /**
+   * The newest row of `chain` at or after `start` (a row known to exist), by scanning forward from
+   * it; also tells whether the row at `watch.sequence` carries `watch.id` (our own earlier attempt).
+   */
+  async function tail(
+    client: TableClient,
+    chain: number,
+    start: ChainHead | undefined,
+    watch?: { sequence: number; id: string },
+  ): Promise<{ head: ChainHead | undefined; ours: boolean }> {
+    const filter = start
+      ? odata`PartitionKey ge ${partitionKeyOf(chain, start.sequence)} and PartitionKey lt ${chainEndOf(chain)} and RowKey gt ${rowKeyOf(start.sequence)}`
+      : odata`PartitionKey ge ${chainPrefixOf(chain)} and PartitionKey lt ${chainEndOf(chain)}`;
+    let head = start;
+    let ours = false;
+    for await (const e of client.listEntities<{ hash?: unknown; at?: unknown; id?: unknown }>({
+      queryOptions: { filter },
+    })) {
+      const sequence = Number(e.rowKey);
+      const at = e.at instanceof Date ? e.at.toISOString() : undefined;
+      if (!Number.isSafeInteger(sequence) || typeof e.hash !== 'string' || at === undefined) continue;
+      if (watch && sequence === watch.sequence && e.id === watch.id) ours = true;
+      if (!head || sequence > head.sequence) head = { chain, sequence, hash: e.hash, at };
+    }
+    return { head, ours };
+  }
+
+  async function currentHead(client: TableClient, chain: number): Promise<ChainHead | undefined> {
+    const known = pool.slots[chain]?.head;
+    const hint = await readHint(chain);
+    const start = known && (!hint || known.sequence >= hint.sequence) ? known : hint;
+    return (await tail(client, chain, start)).head;
+  }
+
+  // ---- append ------------------------------------------------------------------------------------
+
+  async function appendOn(
+    client: TableClient,
+    slot: ChainSlot,
+    content: ReturnType<typeof recordContent>,
+  ): Promise<'stored' | 'conflict'> {
+    if (!slot.fresh) {
+      const hint = slot.head ? undefined : await readHint(slot.chain);
+      slot.head = (await tail(client, slot.chain, slot.head ?? hint)).head;
+      slot.fresh = true;
+    }
+    const head = slot.head;
+    const now = options.now().toISOString();
+    const record = sealRecord(content, {
+      chain: slot.chain,
+      sequence: (head?.sequence ?? 0) + 1,
+      // The server's clock, but never before the previous row: a chain reads in time order even
+      // when instances' clocks disagree by a little.
+      at: head && head.at > now ? head.at : now,
+      prevHash: head?.hash ?? GENESIS_HASH,
+    });
+    try {
+      await client.createEntity(toEntity(record));
+    } catch (e) {
+      slot.fresh = false;
+      if (statusOf(e) !== 409) throw e;
+      // Someone holds this sequence: another writer, or our own first attempt that the SDK retried
+      // after it had landed. Only the second is a success.
+      const seen = await tail(client, slot.chain, slot.head, { sequence: record.sequence, id: content.id });
+      slot.head = seen.head;
+      slot.fresh = true;
+      return seen.ours ? 'stored' : 'conflict';
+    }
+    slot.head = { chain: record.chain, sequence: record.sequence, hash: record.hash, at: record.at };
+    slot.fresh = true;
+    slot.sinceHint += 1;
+    if (slot.sinceHint >= HINT_EVERY || record.sequence === 1) {
+      slot.sinceHint = 0;
+      try {
+        await writeHint(slot.head);
+      } catch {
+        // A hint only shortens the scan for a chain's head; a missing one costs a longer scan
+        // later, never a wrong append, so the stored event must not fail for it.
+      }
+    }
+    return 'stored';
+  }
+
+  async function append(event: AuditEventInput): Promise<{ id: string }> {
+    const id = randomUUID();
+    const content = recordContent(event, id, redactor);
+    const client = await table();
+    for (let attempt = 1; attempt <= MAX_APPEND_ATTEMPTS; attempt++) {
+      const slot = await pool.acquire();
+      try {
+        const outcome = await guarded(() => appendOn(client, slot, content));
+        if (outcome === 'stored') return { id };
+        pool.demote(slot.chain);
+      } finally {
+        pool.release(slot);
+      }
+    }
+    throw new DomainError('UNAVAILABLE', 'The audit log is too busy to record this right now; try again shortly.');
+  }
+
+  // ---- ranged reads ------------------------------------------------------------------------------
+
+  /** The `at` of the first row of a block, or undefined when the block is empty. */
+  async function firstAt(client: TableClient, chain: number, bucket: number): Promise<string | undefined> {
+    const key = `${chain}:${bucket}`;
+    const cached = blockStart.get(key);
+    if (cached !== undefined) return cached;
+    const pages = client
+      .listEntities<{ at?: unknown }>({ queryOptions: { filter: odata`PartitionKey eq ${bucketKeyOf(chain, bucket)}` } })
+      .byPage({ maxPageSize: 1 });
+    for await (const page of pages) {
+      const at = page[0]?.at;
+      if (at instanceof Date) {
+        blockStart.set(key, at.toISOString());
+        return at.toISOString();
+      }
+      if (page.length > 0) return undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * The last block whose first row is before `instant` (rows in earlier blocks are all earlier),
+   * searched between block 0 and the newest block this instance knows of; `open` when that is the
+   * newest known block (newer ones may exist). An empty block below it (rows deleted under a
+   * retention policy) counts as earlier.
+   */
+  async function lastBlockBefore(
+    client: TableClient,
+    chain: number,
+    instant: string,
+  ): Promise<{ block: number; open: boolean }> {
+    const known = pool.slots[chain]?.head ?? (await readHint(chain));
+    let hi = known ? bucketOf(known.sequence) : 0;
+    const before = async (bucket: number) => {
+      const at = await firstAt(client, chain, bucket);
+      return at === undefined || at < instant;
+    };
+    if (await before(hi)) return { block: hi, open: true };
+    let lo = 0;
+    if (!(await before(lo))) return { block: 0, open: false };
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (await before(mid)) lo = mid;
+      else hi = mid;
+    }
+    return { block: lo, open: false };
+  }
+
+  interface ChainScan {
+    range: TimeRange;
+    /** Resume after this sequence. */
+    after?: number | undefined;
+    /** An OData condition on content columns (rows not matching it are not returned). */
+    where?: string | undefined;
+    pageSize?: number;
+  }
+
+  /** A chain's rows from the block holding `range.from` (or `after`) on, in sequence order, unmapped. */
+  async function* scanChain(client: TableClient, chain: number, scan: ChainScan): AsyncGenerator<ReadRow> {
+    const from = scan.range.from?.toISOString();
+    const to = scan.range.to?.toISOString();
+    const firstBlock =
+      scan.after !== undefined
+        ? bucketOf(scan.after + 1)
+        : from
+          ? (await lastBlockBefore(client, chain, from)).block
+          : 0;
+    // With a content filter the service would scan on to the chain's end looking for matches, so
+    // bound the blocks; without one, the first row past `to` ends the scan by itself.
+    const end = scan.where && to ? await lastBlockBefore(client, chain, to) : undefined;
+    const endBlock = end && !end.open ? end.block + 1 : undefined;
+    const conditions = [
+      odata`PartitionKey ge ${bucketKeyOf(chain, firstBlock)}`,
+      endBlock === undefined
+        ? odata`PartitionKey lt ${chainEndOf(chain)}`
+        : odata`PartitionKey lt ${bucketKeyOf(chain, endBlock)}`,
+    ];
+    if (scan.after !== undefined) conditions.push(odata`RowKey gt ${rowKeyOf(scan.after)}`);
+    if (scan.where) conditions.push(`(${scan.where})`);
+    const pages = client
+      .listEntities({ queryOptions: { filter: conditions.join(' and ') }, disableTypeConversion: true })
+      .byPage({ maxPageSize: scan.pageSize ?? SCAN_PAGE });
+    for await (const page of pages) for (const raw of page) yield fromEntity(raw);
+  }
+
+  /** Every row of the table in key order (chain, sequence), with one unfiltered scan. */
+  async function* scanAll(client: TableClient): AsyncGenerator<ReadRow> {
+    const pages = client.listEntities({ disableTypeConversion: true }).byPage({ maxPageSize: SCAN_PAGE });
+    for await (const page of pages) for (const raw of page) yield fromEntity(raw);
+  }
+
+  /** Records of the range for one chain (or all, when unbounded), stopping at the first row past `to`. */
+  async function* recordsIn(source: AsyncIterable<ReadRow>, range: TimeRange): AsyncGenerator<AuditRecord> {
+    const from = range.from?.toISOString();
+    const to = range.to?.toISOString();
+    for await (const row of source) {
+      if (!row.ok) throw integrityError(row);
+      const { record } = row;
+      // A chain's rows are in time order, so the first one at or past `to` ends this chain.
+      if (to !== undefined && record.at >= to) return;
+      if (from !== undefined && record.at < from) continue;
+      yield record;
+    }
+  }
+
+  async function* exportRows(range: TimeRange = {}): AsyncGenerator<AuditRecord> {
+    checkRange(range);
+    const client = await table();
+    if (!range.from && !range.to) {
+      yield* rethrowingStorage(recordsIn(scanAll(client), {}));
+      return;
+    }
+    for (const chain of chains) {
+      yield* rethrowingStorage(recordsIn(scanChain(client, chain, { range }), range));
+    }
+  }
+
+  // ---- query -------------------------------------------------------------------------------------
+
+  function whereOf(filters: AuditQuery): string | undefined {
+    const parts: string[] = [];
+    if (filters.actor) {
+      parts.push(odata`(actorUpn eq ${filters.actor.toLowerCase()} or actorId eq ${filters.actor})`);
+    }
+    if (filters.requestId) parts.push(odata`requestId eq ${filters.requestId}`);
+    if (filters.task) parts.push(odata`task eq ${filters.task}`);
+    if (filters.action) parts.push(odata`action eq ${filters.action}`);
+    return parts.length > 0 ? parts.join(' and ') : undefined;
+  }
+
+  async function query(filters: AuditQuery, token?: string, pageSize = DEFAULT_PAGE_SIZE): Promise<AuditPage> {
+    checkRange(filters);
+    const size = Math.min(Math.max(Math.trunc(pageSize), 1), MAX_PAGE_SIZE);
+    const fingerprint = filtersFingerprint({
+      from: filters.from?.toISOString(),
+      to: filters.to?.toISOString(),
+      actor: filters.actor,
+      requestId: filters.requestId,
+      task: filters.task,
+      action: filters.action,
+    });
+    const cursor: Cursor = token
+      ? decodeCursor(token, options.hmacKey, fingerprint)
+      : { v: 1, f: fingerprint, a: [], x: [] };
+    const after = new Map(cursor.a);
+    const exhausted = new Set(cursor.x);
+    const where = whereOf(filters);
+    const client = await table();
+
+    interface Stream {
+      chain: number;
+      iterator: AsyncIterator<AuditRecord>;
+      current: AuditRecord | undefined;
+    }
+    const streams: Stream[] = chains
+      .filter((chain) => !exhausted.has(chain))
+      .map((chain) => ({
+        chain,
+        iterator: recordsIn(
+          scanChain(client, chain, { range: filters, after: after.get(chain), where, pageSize: size + 1 }),
+          filters,
+        )[Symbol.asyncIterator](),
+        current: undefined,
+      }));
+    const advance = async (s: Stream) => {
+      const next = await s.iterator.next();
+      s.current = next.done ? undefined : next.value;
+      if (next.done) exhausted.add(s.chain);
+    };
+    const items: AuditRecord[] = [];
+    try {
+      await guarded(() => Promise.all(streams.map(advance)));
+      while (items.length < size) {
+        let best: Stream | undefined;
+        for (const s of streams) {
+          if (s.current && (!best?.current || before(s.current, best.current))) best = s;
+        }
+        if (!best?.current) break;
+        items.push(best.current);
+        after.set(best.chain, best.current.sequence);
+        const chosen = best;
+        await guarded(() => advance(chosen));
+      }
+    } finally {
+      await Promise.all(
+        streams.map(async (s) => {
+          await s.iterator.return?.();
+        }),
+      );
+    }
+    const more = streams.some((s) => s.current !== undefined);
+    if (!more) return { items };
+    const next: Cursor = { v: 1, f: fingerprint, a: [...after.entries()], x: [...exhausted] };
+    return { items, continuationToken: encodeCursor(next, options.hmacKey) };
+  }
+
+  // ---- verify ------------------------------------------------------------------------------------
+
+  const archive = createArchive({
+    blobs: options.blobs,
+    container: name,
+    now: options.now,
+    exportRows: (range) => exportRows(range),
+    heads: () => heads(),
+    onHeads: async (list) => {
+      for (const head of list) await writeHint(head);
+    },
+  });
+
+  async function verify(range: TimeRange = {}): Promise<VerifyResult> {
+    checkRange(range);
+    const client = await table();
+    const anchored = await archive.anchoredHeads(range.from);
+    const verifier = createVerifier({
+      from: range.from,
+      to: range.to,
+      anchors: anchored.heads,
+      requireStart: range.from === undefined,
+      checkOrder: false,
+      checkKeys: true,
+      chainCount,
+    });
+    await guarded(async () => {
+      if (!range.from && !range.to) {
+        for await (const row of scanAll(client)) verifier.push(row);
+        return;
+      }
+      const to = range.to?.toISOString();
+      for (const chain of chains) {
+        for await (const row of scanChain(client, chain, { range })) {
+          verifier.push(row);
+          // Checked, then stop: a row past `to` ends the chain's part of the range (a forged time
+          // on it fails its hash above).
+          if (to !== undefined && row.ok && row.record.at >= to) break;
+        }
+      }
+    });
+    if (anchored.unreadable > 0) {
+      verifier.report({
+        chain: null,
+        sequence: null,
+        reason: BreakReason.AnchorMismatch,
+        detail: `${anchored.unreadable} anchor line(s) cannot be read.`,
+      });
+    }
+    return verifier.finish();
+  }
+
+  // ---- heads and anchors -------------------------------------------------------------------------
+
+  async function heads(): Promise<ChainHead[]> {
+    const client = await table();
+    const found = await guarded(() => Promise.all(chains.map((chain) => currentHead(client, chain))));
+    return found.filter((h): h is ChainHead => h !== undefined);
+  }
+
+  return {
+    append,
+    query,
+    verify,
+    exportRows,
+    heads,
+    anchor: () => archive.anchor(),
+    exportDay: (day) => archive.exportDay(day),
+  };
+}
+
+function before(a: AuditRecord, b: AuditRecord): boolean {
+  return a.at < b.at || (a.at === b.at && (a.chain < b.chain || (a.chain === b.chain && a.sequence < b.sequence)));
+}
+
+/** Storage failures become 503 problems; domain errors (integrity, contention) pass through. */
+async function guarded<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    throw unavailable(e);
+  }
+}
+
+async function* rethrowingStorage<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* source;
+  } catch (e) {
+    throw unavailable(e);
+  }
+}

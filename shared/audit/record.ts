@@ -1,0 +1,257 @@
+/**
+ * One audit row as stored, exported and verified, and the hash chain that seals it.
+ *
+ * The record is the stored columns verbatim (JSON text stays text), so an auditor who recomputes a
+ * hash from a CSV cell, a Storage Explorer column or a JSONL field gets the same bytes the writer
+ * hashed. Pure: no I/O, no clock.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { AuditAction, AuditOutcome } from './types';
+
+/** Version of the canonical form; a new field set means a new version, verified by its own rules. */
+export const RECORD_VERSION = 1;
+
+/** `prevHash` of the first row of every chain. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+export const ActorKind = { User: 'user', System: 'system' } as const;
+export type ActorKind = (typeof ActorKind)[keyof typeof ActorKind];
+
+/** Longest value kept per column (characters; `detail` in UTF-8 bytes). Longer values are cut, marked. */
+export const COLUMN_LIMITS = {
+  id: 64,
+  actorId: 256,
+  actorUpn: 256,
+  actorRoles: 1024,
+  tenantId: 64,
+  requestId: 128,
+  task: 600,
+  reason: 2000,
+  correlationId: 128,
+  clientIp: 64,
+  userAgent: 512,
+} as const;
+export const MAX_DETAIL_BYTES = 16 * 1024;
+
+/** Highest chain number a partition key can carry (two digits). */
+export const MAX_CHAINS = 100;
+
+export interface AuditRecord {
+  v: typeof RECORD_VERSION;
+  /** Random id given at append time; what `append` returns. */
+  id: string;
+  /** Which chain the row belongs to, and its place in it (1, 2, 3, … without gaps). */
+  chain: number;
+  sequence: number;
+  /** When, by the server's clock (UTC, milliseconds), never earlier than the previous row of its chain. */
+  at: string;
+  action: AuditAction;
+  outcome: AuditOutcome;
+  actorKind: ActorKind;
+  actorId: string;
+  actorUpn: string;
+  /** JSON array text, e.g. `["PAM.Admin"]`. */
+  actorRoles: string;
+  tenantId?: string | undefined;
+  requestId?: string | undefined;
+  task?: string | undefined;
+  reason?: string | undefined;
+  /** JSON object text (keys sorted, secrets digested), at most MAX_DETAIL_BYTES. */
+  detail?: string | undefined;
+  correlationId?: string | undefined;
+  clientIp?: string | undefined;
+  userAgent?: string | undefined;
+  prevHash: string;
+  hash: string;
+}
+
+/** Every column, in the order exports write them. */
+export const RECORD_FIELDS = [
+  'v',
+  'id',
+  'chain',
+  'sequence',
+  'at',
+  'action',
+  'outcome',
+  'actorKind',
+  'actorId',
+  'actorUpn',
+  'actorRoles',
+  'tenantId',
+  'requestId',
+  'task',
+  'reason',
+  'detail',
+  'correlationId',
+  'clientIp',
+  'userAgent',
+  'prevHash',
+  'hash',
+] as const satisfies readonly (keyof AuditRecord)[];
+export type RecordField = (typeof RECORD_FIELDS)[number];
+
+/** The optional text columns: absent rather than empty. */
+export const OPTIONAL_TEXT_FIELDS = [
+  'tenantId',
+  'requestId',
+  'task',
+  'reason',
+  'detail',
+  'correlationId',
+  'clientIp',
+  'userAgent',
+] as const satisfies readonly RecordField[];
+export type OptionalTextField = (typeof OPTIONAL_TEXT_FIELDS)[number];
+
+/** The columns the hash covers: everything but the two hashes, sorted (the canonical key order). */
+const HASHED_FIELDS = RECORD_FIELDS.filter((f) => f !== 'hash' && f !== 'prevHash').sort();
+
+const HEX64 = /^[0-9a-f]{64}$/;
+/** `toISOString()` output for years 0000–9999: the only time format stored or hashed. */
+const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * Canonical serialization of a record: a JSON object of exactly the hashed columns, keys sorted,
+ * absent optional columns as null, no whitespace, UTF-8. Deterministic because JSON.stringify of a
+ * string or an integer is.
+ */
+export function canonicalRecord(record: Omit<AuditRecord, 'hash' | 'prevHash'>): string {
+  const parts: string[] = [];
+  for (const field of HASHED_FIELDS) {
+    parts.push(`${JSON.stringify(field)}:${JSON.stringify(record[field] ?? null)}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/** hash = SHA-256(canonical ‖ prevHash), both as UTF-8 (prevHash as its 64 hex characters). */
+export function chainHash(canonical: string, prevHash: string): string {
+  return createHash('sha256').update(canonical, 'utf8').update(prevHash, 'utf8').digest('hex');
+}
+
+export type RecordContent = Omit<AuditRecord, 'v' | 'chain' | 'sequence' | 'at' | 'prevHash' | 'hash'>;
+
+export interface ChainPosition {
+  chain: number;
+  sequence: number;
+  at: string;
+  prevHash: string;
+}
+
+/** Places content at a position of a chain and seals it with its hash. */
+export function sealRecord(content: RecordContent, position: ChainPosition): AuditRecord {
+  const unsealed: Omit<AuditRecord, 'hash'> = { v: RECORD_VERSION, ...content, ...position };
+  return { ...unsealed, hash: chainHash(canonicalRecord(unsealed), position.prevHash) };
+}
+
+/** True when the record's hash is what its content and prevHash say it must be. */
+export function hashMatches(record: AuditRecord): boolean {
+  return chainHash(canonicalRecord(record), record.prevHash) === record.hash;
+}
+
+/** Rows per partition of a chain. */
+export const BUCKET_ROWS = 1000;
+const BUCKET_DIGITS = 8;
+
+export function bucketOf(sequence: number): number {
+  return Math.floor((sequence - 1) / BUCKET_ROWS);
+}
+
+/**
+ * `c03-00000042`: the chain, then the block of BUCKET_ROWS sequences. Derived from the sequence
+ * alone, never from the time, so two writers claiming the same sequence of a chain always collide
+ * on the same key and the conditional insert lets exactly one win: a chain cannot fork.
+ */
+export function partitionKeyOf(chain: number, sequence: number): string {
+  return bucketKeyOf(chain, bucketOf(sequence));
+}
+
+export function bucketKeyOf(chain: number, bucket: number): string {
+  return `${chainPrefixOf(chain)}${String(bucket).padStart(BUCKET_DIGITS, '0')}`;
+}
+
+/** Every partition of a chain starts with this prefix (and sorts below `chainEndOf`). */
+export function chainPrefixOf(chain: number): string {
+  return `c${String(chain).padStart(2, '0')}-`;
+}
+
+/** Exclusive upper bound of a chain's partition keys (`.` sorts right after `-`). */
+export function chainEndOf(chain: number): string {
+  return `c${String(chain).padStart(2, '0')}.`;
+}
+
+export const ROW_KEY_DIGITS = 12;
+
+export function rowKeyOf(sequence: number): string {
+  return String(sequence).padStart(ROW_KEY_DIGITS, '0');
+}
+
+/** Normalizes a stored DateTime (3 or 7 fractional digits) to `toISOString` form; undefined if it has sub-millisecond precision or is malformed. */
+export function normalizeInstant(value: string): string | undefined {
+  const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,7}))?Z$/.exec(value);
+  if (!match?.[1]) return undefined;
+  const fraction = (match[2] ?? '').padEnd(7, '0');
+  if (fraction.slice(3) !== '0000') return undefined;
+  const normalized = `${match[1]}.${fraction.slice(0, 3)}Z`;
+  const parsed = new Date(normalized);
+  return Number.isNaN(parsed.getTime()) || parsed.toISOString() !== normalized ? undefined : normalized;
+}
+
+const actions = Object.values(AuditAction) as [AuditAction, ...AuditAction[]];
+const outcomes = Object.values(AuditOutcome) as [AuditOutcome, ...AuditOutcome[]];
+
+const text = (max: number) => z.string().min(1).max(max);
+const optionalText = (max: number) => text(max).optional();
+
+/**
+ * A record as read from an export (JSONL object or CSV row): exactly the columns, each with its type.
+ * Stored rows are checked with the same rules by the entity mapper.
+ */
+export const AuditRecordSchema = z.strictObject({
+  v: z.literal(RECORD_VERSION),
+  id: text(COLUMN_LIMITS.id),
+  chain: z.number().int().min(0).max(MAX_CHAINS - 1),
+  sequence: z.number().int().min(1).max(10 ** ROW_KEY_DIGITS - 1),
+  at: z.string().regex(ISO_MS, 'must be an ISO 8601 UTC instant with milliseconds'),
+  action: z.enum(actions),
+  outcome: z.enum(outcomes),
+  actorKind: z.enum([ActorKind.User, ActorKind.System]),
+  actorId: text(COLUMN_LIMITS.actorId),
+  actorUpn: text(COLUMN_LIMITS.actorUpn),
+  actorRoles: text(COLUMN_LIMITS.actorRoles),
+  tenantId: optionalText(COLUMN_LIMITS.tenantId),
+  requestId: optionalText(COLUMN_LIMITS.requestId),
+  task: optionalText(COLUMN_LIMITS.task),
+  reason: optionalText(COLUMN_LIMITS.reason),
+  detail: z
+    .string()
+    .min(1)
+    .refine((d) => Buffer.byteLength(d, 'utf8') <= MAX_DETAIL_BYTES, 'is longer than the detail limit')
+    .optional(),
+  correlationId: optionalText(COLUMN_LIMITS.correlationId),
+  clientIp: optionalText(COLUMN_LIMITS.clientIp),
+  userAgent: optionalText(COLUMN_LIMITS.userAgent),
+  prevHash: z.string().regex(HEX64, 'must be 64 lower-case hex digits'),
+  hash: z.string().regex(HEX64, 'must be 64 lower-case hex digits'),
+}) satisfies z.ZodType<AuditRecord>;
+
+export function isAuditAction(value: string): value is AuditAction {
+  return (actions as readonly string[]).includes(value);
+}
+
+export function isAuditOutcome(value: string): value is AuditOutcome {
+  return (outcomes as readonly string[]).includes(value);
+}
+
+export function isActorKind(value: string): value is ActorKind {
+  return value === ActorKind.User || value === ActorKind.System;
+}
+
+export function isHex64(value: string): boolean {
+  return HEX64.test(value);
+}
+
+export function isIsoMs(value: string): boolean {
+  return ISO_MS.test(value);
+}

@@ -1,0 +1,15 @@
+/**
+ * Auditing what notifications do. Best effort, unlike state changes: by the time a notification
+ * is audited the message is already published or the email already sent, and failing now would
+ * only send it again.
+ */
+import { auditSink } from '#shared/admin/audit';
+import type { AuditEventInput } from '#shared/audit/types';
+
+export async function auditQuietly(event: AuditEventInput, log: (message: string) => void): Promise<void> {
+  try {
+    await auditSink().append(event);
+  } catch (e) {
+    log(`audit of ${event.action} for request ${event.requestId ?? '-'} failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Deciding from an emailed link. Opening the link (GET/HEAD, also done by mail scanners) only reads.
+ * Submitting it (POST from the confirmation page) claims the link with a compare-and-swap on its row
+ * — exactly one POST wins — then records the decision through the same request story as the API,
+ * so every approval rule applies (self-approval, membership, one decision each, pending only); the
+ * link ends `used`, whether the story recorded or refused the decision.
+ */
+import { DomainError } from '#shared/domain/errors';
+import { normalizeUpn } from '#shared/domain/names';
+import { isAwaitingDecision, type Decision, type Request, type RequestView } from '#shared/domain/request';
+import type { RequestRepository } from '#shared/requests/repository';
+import { CLAIM_TIMEOUT_MS, TokenState, type TokenRecord, type TokenStore } from './store';
+import { parseToken } from './tokens';
+
+export interface DecisionLinkContext {
+  tokens: TokenStore;
+  requests: Pick<RequestRepository, 'get'>;
+  now: Date;
+  /** Records `approver`'s decision through the request story (functions/decisions.ts binds it). */
+  decide(approver: string, requestId: string, decision: Decision, comment: string | undefined): Promise<RequestView>;
+  /**
+   * The UPN of a user signed in on this request (bearer token or App Service Authentication), if
+   * any. When present it must be the link's approver: a forwarded link is useless to someone else.
+   */
+  signedInAs: string | undefined;
+  /** `ZSA_DECISION_LINK_REQUIRE_SIGN_IN`: the link alone is not enough, the approver must be signed in. */
+  requireSignIn: boolean;
+  /** Where failures that do not reach the page are told. */
+  log(message: string): void;
+}
+
+/** Why a link no longer leads to a decision. */
+export const ClosedReason = {
+  /** The request was decided, canceled or expired, or its deadline passed. */
+  notPending: 'notPending',
+  /** This approver already decided (through the API, or another link). */
+  alreadyDecided: 'alreadyDecided',
+} as const;
+export type ClosedReason = (typeof ClosedReason)[keyof typeof ClosedReason];
+
+export type LinkState =
+  /** No such link: malformed, tampered with, or never minted. */
+  | { readonly kind: 'invalid' }
+  /** The link was spent (or is being spent right now by another submit). */
+  | { readonly kind: 'used'; readonly link: TokenRecord; readonly request: Request }
+  | { readonly kind: 'closed'; readonly reason: ClosedReason; readonly link: TokenRecord; readonly request: Request }
+  /** Sign-in is required and nobody is signed in. */
+  | { readonly kind: 'signInRequired' }
+  /** Someone other than the link's approver is signed in. */
+  | { readonly kind: 'wrongUser'; readonly link: TokenRecord }
+  /** The link works: show the confirmation page. */
+  | { readonly kind: 'open'; readonly link: TokenRecord; readonly request: Request };
+
+export type SubmitOutcome =
+  | Exclude<LinkState, { kind: 'open' }>
+  /** The request story refused the decision; the link is spent. */
+  | { readonly kind: 'refused'; readonly error: DomainError; readonly link: TokenRecord; readonly request: Request }
+  | { readonly kind: 'recorded'; readonly decision: Decision; readonly link: TokenRecord; readonly view: RequestView };
+
+function hasDecided(request: Request, approver: string): boolean {
+  return request.approvals.some((a) => a.approver === approver);
+}
+
+/** A claim whose POST died before recording anything: the link may be claimed again. */
+function abandonedClaim(link: TokenRecord, request: Request, now: Date): boolean {
+  if (link.state !== TokenState.claimed || link.claimedAt === null) return false;
+  return now.getTime() - Date.parse(link.claimedAt) > CLAIM_TIMEOUT_MS && !hasDecided(request, link.approver);
+}
+
+/** What the link leads to now. Reads only: GET and HEAD call nothing else. */
+export async function openDecisionLink(ctx: DecisionLinkContext, raw: string | undefined): Promise<LinkState> {
+  const parsed = parseToken(raw);
+  if (parsed === undefined) return { kind: 'invalid' };
+  if (ctx.requireSignIn && ctx.signedInAs === undefined) return { kind: 'signInRequired' };
+  const link = await ctx.tokens.find(parsed);
+  if (link === undefined) return { kind: 'invalid' };
+  if (ctx.signedInAs !== undefined && normalizeUpn(ctx.signedInAs) !== link.approver) return { kind: 'wrongUser', link };
+  const request = await ctx.requests.get(link.requestId);
+  if (request === undefined) return { kind: 'invalid' };
+  if (link.state === TokenState.used) return { kind: 'used', link, request };
+  if (link.state === TokenState.claimed && !abandonedClaim(link, request, ctx.now)) return { kind: 'used', link, request };
+  if (hasDecided(request, link.approver)) return { kind: 'closed', reason: ClosedReason.alreadyDecided, link, request };
+  // Dead once the request leaves pending or its deadline passes, whatever the row says.
+  if (!isAwaitingDecision(request, ctx.now)) return { kind: 'closed', reason: ClosedReason.notPending, link, request };
+  return { kind: 'open', link, request };
+}
+
+export async function submitDecisionLink(
+  ctx: DecisionLinkContext,
+  raw: string | undefined,
+  decision: Decision,
+  comment: string | undefined,
+): Promise<SubmitOutcome> {
+  const state = await openDecisionLink(ctx, raw);
+  if (state.kind !== 'open') return state;
+  const claimed = await ctx.tokens.change(state.link, { state: TokenState.claimed, claimedAt: ctx.now.toISOString() });
+  // Another submit of the same link won the race.
+  if (claimed === undefined) return { kind: 'used', link: state.link, request: state.request };
+
+  let view: RequestView;
+  try {
+    view = await ctx.decide(claimed.approver, claimed.requestId, decision, comment);
+  } catch (e) {
+    if (e instanceof DomainError && e.kind !== 'unavailable') {
+      await spend(ctx, claimed, `refused:${e.code}`);
+      return { kind: 'refused', error: e, link: claimed, request: state.request };
+    }
+    // Nothing was decided (or, if the decision was stored before the failure, the approver's next
+    // try is refused as already decided): give the link back so the approver can try again.
+    const released = await ctx.tokens.change(claimed, { state: TokenState.live, claimedAt: null }).catch(() => undefined);
+    if (released === undefined) ctx.log(`decision link of ${claimed.approver} on ${claimed.requestId} could not be released`);
+    throw e;
+  }
+  await spend(ctx, claimed, decision);
+  return { kind: 'recorded', decision, link: claimed, view };
+}
+
+/**
+ * Marks a claimed link used. Best effort: the decision already stands, and a link left `claimed`
+ * stays dead (its approver has decided, so it is never treated as abandoned).
+ */
+async function spend(ctx: DecisionLinkContext, link: TokenRecord, outcome: string): Promise<void> {
+  try {
+    const done = await ctx.tokens.change(link, { state: TokenState.used, outcome, usedAt: ctx.now.toISOString() });
+    if (done === undefined) ctx.log(`decision link of ${link.approver} on ${link.requestId} changed while being spent`);
+  } catch (e) {
+    ctx.log(`decision link of ${link.approver} on ${link.requestId} could not be marked used: ${String(e)}`);
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The email sender's story, for one Service Bus message: validate it → drop it if it no longer
+ * matters (an approval link for a request already decided, an expiry notice for a grant already
+ * over) → render → send. Anything else that goes wrong throws, so Service Bus redelivers the message
+ * and, after its maximum delivery count, dead-letters it, where an operator can read it.
+ */
+import { isAwaitingDecision, isLive } from '#shared/domain/request';
+import type { RequestRepository } from '#shared/requests/repository';
+import type { Mailer } from './mailer';
+import { NOTIFICATION_VERSION, NotificationEnvelope, NotificationMessage } from './messages';
+import { renderEmail } from './render';
+
+export interface DeliverContext {
+  mailer: Mailer;
+  requests: Pick<RequestRepository, 'get'>;
+  now: Date;
+}
+
+export type DeliveryOutcome =
+  | { readonly kind: 'sent'; readonly message: NotificationMessage }
+  | { readonly kind: 'skipped'; readonly message: NotificationMessage; readonly reason: string };
+
+/** A message this sender can never handle (malformed, unknown version): redelivery will not help. */
+export class UndeliverableNotification extends Error {
+  override readonly name = 'UndeliverableNotification';
+}
+
+/** The trigger hands over the body as parsed JSON, or as text when it could not be parsed. */
+export function parseNotification(body: unknown): NotificationMessage {
+  let value: unknown = body;
+  if (typeof body === 'string') {
+    try {
+      value = JSON.parse(body);
+    } catch {
+      throw new UndeliverableNotification('the message body is not JSON');
+    }
+  }
+  const envelope = NotificationEnvelope.safeParse(value);
+  if (!envelope.success) throw new UndeliverableNotification('the message is not a ZSA notification');
+  if (envelope.data.version !== NOTIFICATION_VERSION) {
+    throw new UndeliverableNotification(
+      `notification version ${envelope.data.version} is not understood by this sender (it reads ${NOTIFICATION_VERSION})`,
+    );
+  }
+  const parsed = NotificationMessage.safeParse(value);
+  if (!parsed.success) {
+    const where = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new UndeliverableNotification(`invalid notification: ${where.slice(0, 500)}`);
+  }
+  return parsed.data;
+}
+
+/** Why a message is no longer worth sending, or undefined to send it. */
+async function staleness(ctx: DeliverContext, message: NotificationMessage): Promise<string | undefined> {
+  switch (message.event) {
+    case 'approvalNeeded': {
+      const request = await ctx.requests.get(message.requestId);
+      if (!request || !isAwaitingDecision(request, ctx.now)) return 'the request no longer waits for a decision';
+      if (request.approvals.some((a) => a.approver === message.recipient)) return 'the approver has already decided';
+      return undefined;
+    }
+    case 'expiringSoon': {
+      // Canceled on revoke already; this catches a notice whose cancel was lost.
+      const request = await ctx.requests.get(message.requestId);
+      return request && isLive(request, ctx.now) ? undefined : 'the grant is no longer live';
+    }
+    case 'approved':
+    case 'denied':
+    case 'canceled':
+    case 'expired':
+    case 'granted':
+    case 'ended':
+    case 'revoked':
+      return undefined;
+  }
+}
+
+export async function deliverNotification(ctx: DeliverContext, body: unknown): Promise<DeliveryOutcome> {
+  const message = parseNotification(body);
+  const stale = await staleness(ctx, message);
+  if (stale !== undefined) return { kind: 'skipped', message, reason: stale };
+  const email = renderEmail(message, ctx.now);
+  await ctx.mailer.send({
+    to: message.recipient,
+    subject: email.subject,
+    text: email.text,
+    html: email.html,
+    headers: { 'X-ZSA-Request-Id': message.requestId, 'X-ZSA-Event': message.event, 'X-ZSA-Notification-Id': message.id },
+  });
+  return { kind: 'sent', message };
+}

@@ -1,0 +1,198 @@
+/**
+ * The pages behind an emailed decision link: the confirmation page (the request, a comment box,
+ * Approve and Deny), the result, and one page per reason the link does not lead to a decision.
+ *
+ * Plain server-rendered HTML: no script at all (nothing can submit the form but a person pressing a
+ * button; no meta refresh), one inline style sheet allowed by its hash in a strict CSP, every value
+ * escaped. Pure.
+ */
+import { createHash } from 'node:crypto';
+import type { DomainError } from '#shared/domain/errors';
+import { targetOf, type Decision, type Request, type RequestView } from '#shared/domain/request';
+import { detailsTableHtml, escapeHtml, formatTime, requestDetails, targetLabel } from './html';
+import { summarize } from './messages';
+
+export interface Page {
+  status: number;
+  html: string;
+}
+
+const CSS = [
+  'body{margin:0;padding:24px;font-family:"Segoe UI",Helvetica,Arial,sans-serif;font-size:16px;line-height:1.5;color:#1b1b1b;background:#fff}',
+  'main{max-width:44rem;margin:0 auto}',
+  'h1{font-size:1.5rem;margin:0 0 1rem}',
+  'table{border-collapse:collapse;margin:1rem 0}',
+  'th{text-align:left;vertical-align:top;padding:.25rem 1rem .25rem 0;white-space:nowrap}',
+  'td{vertical-align:top;padding:.25rem 0;word-break:break-word}',
+  'label{font-weight:600}',
+  'textarea{width:100%;box-sizing:border-box;font:inherit;padding:.5rem;border:1px solid #595959}',
+  '.actions{display:flex;gap:1rem;margin-top:1rem}',
+  'button{font:inherit;font-weight:600;padding:.6rem 1.4rem;border:2px solid transparent;border-radius:4px;cursor:pointer;color:#fff}',
+  'button.approve{background:#0f6b2f}',
+  'button.deny{background:#a4262c}',
+  'button:focus-visible,textarea:focus-visible{outline:3px solid #1b1b1b;outline-offset:2px}',
+  '.note{font-size:.9rem;color:#404040}',
+].join('');
+
+/** The CSP allows exactly this style sheet and nothing else to load or run. */
+const CSS_HASH = `'sha256-${createHash('sha256').update(CSS, 'utf8').digest('base64')}'`;
+
+/**
+ * Headers for every page: never cached or stored (it carries a live link), never framed, never
+ * leaking its URL through Referer, forms posting only to `formAction` (the public origin).
+ */
+export function pageHeaders(formAction: string | undefined): Record<string, string> {
+  const csp = [
+    "default-src 'none'",
+    `style-src ${CSS_HASH}`,
+    `form-action ${formAction ?? "'none'"}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ');
+  return {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'referrer-policy': 'no-referrer',
+    'content-security-policy': csp,
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'x-robots-tag': 'noindex, nofollow',
+    'cross-origin-opener-policy': 'same-origin',
+  };
+}
+
+function layout(title: string, body: string): string {
+  return (
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">' +
+    '<meta name="viewport" content="width=device-width, initial-scale=1">' +
+    '<meta name="robots" content="noindex, nofollow">' +
+    `<title>${escapeHtml(title)} – ZSA</title><style>${CSS}</style></head>` +
+    `<body><main>${body}</main></body></html>`
+  );
+}
+
+function paragraphs(...texts: string[]): string {
+  return texts
+    .filter((t) => t !== '')
+    .map((t) => `<p>${escapeHtml(t)}</p>`)
+    .join('');
+}
+
+function page(status: number, title: string, ...texts: string[]): Page {
+  return { status, html: layout(title, `<h1>${escapeHtml(title)}</h1>${paragraphs(...texts)}`) };
+}
+
+/** The confirmation page: what is asked, by whom, and the form that decides. */
+export function confirmationPage(request: Request, approver: string, action: string): Page {
+  const summary = summarize(request);
+  const body =
+    '<h1>Approve or deny this request</h1>' +
+    `<p>You are deciding as <strong>${escapeHtml(approver)}</strong>.</p>` +
+    paragraphs(`${summary.requester} asks for temporary access to the ${targetLabel(summary.target)}.`) +
+    detailsTableHtml(requestDetails(summary, { deadline: true })) +
+    `<form method="post" action="${escapeHtml(action)}">` +
+    '<p><label for="comment">Comment (optional; the requester and the other approvers see it)</label>' +
+    '<textarea id="comment" name="comment" rows="4" maxlength="1000"></textarea></p>' +
+    '<div class="actions">' +
+    '<button type="submit" name="decision" value="approve" class="approve">Approve</button>' +
+    '<button type="submit" name="decision" value="deny" class="deny">Deny</button>' +
+    '</div></form>' +
+    '<p class="note">This link is yours alone and works for one decision. Nothing is decided until you press Approve or Deny.</p>';
+  return { status: 200, html: layout('Approve or deny this request', body) };
+}
+
+/** After a recorded decision. */
+export function recordedPage(decision: Decision, view: RequestView): Page {
+  const target = targetLabel(targetOf(view));
+  if (decision === 'deny') {
+    return page(200, 'You denied the request', `The request of ${view.requester} for the ${target} is denied. ${view.requester} is told by email.`);
+  }
+  if (view.status === 'approved') {
+    return page(
+      200,
+      'You approved the request',
+      `The request of ${view.requester} for the ${target} is approved.`,
+      view.expiresAt ? `The access lasts until ${formatTime(view.expiresAt)}.` : '',
+    );
+  }
+  const approvals = view.approvals.filter((a) => a.decision === 'approve').length;
+  return page(
+    200,
+    'Your approval was recorded',
+    `The request of ${view.requester} for the ${target} has ${approvals} of ${view.requiredApprovals} required approvals; it stays pending until enough approvers agree.`,
+  );
+}
+
+export function invalidLinkPage(): Page {
+  return page(
+    404,
+    'This link is not valid',
+    'The link is incomplete, was changed, or was never issued. Open the link exactly as it appears in your email, or decide through the ZSA portal.',
+  );
+}
+
+export function usedLinkPage(outcome: string | null, usedAt: string | null): Page {
+  const what = outcome === 'approve' ? 'to approve the request' : outcome === 'deny' ? 'to deny the request' : '';
+  return page(
+    410,
+    'This link has already been used',
+    `A decision link works once. It was used${what ? ` ${what}` : ''}${usedAt ? ` on ${formatTime(usedAt)}` : ''}.`,
+    'If that was not you, tell your administrators.',
+  );
+}
+
+export function closedLinkPage(request: Request, alreadyDecided: boolean): Page {
+  if (alreadyDecided) {
+    return page(409, 'You have already decided on this request', 'Each approver decides once; your earlier decision stands.');
+  }
+  const why =
+    request.status === 'pending'
+      ? `Its deadline passed at ${formatTime(request.pendingUntil)}.`
+      : `It is now ${request.status}.`;
+  return page(410, 'This request no longer needs a decision', `${why} The link no longer works.`);
+}
+
+/** The request story refused the decision (its rules, worded for the approver). */
+export function refusedPage(error: DomainError): Page {
+  switch (error.code) {
+    case 'SELF_APPROVAL':
+      return page(403, 'You cannot decide on your own request', error.message);
+    case 'NOT_AN_APPROVER':
+    case 'NOT_FOUND':
+      return page(403, 'You are not an approver of this request', 'Only members of the request\u2019s approver group may decide on it.');
+    case 'ALREADY_DECIDED':
+      return page(409, 'You have already decided on this request', error.message);
+    case 'REQUEST_NOT_PENDING':
+      return page(410, 'This request no longer needs a decision', error.message);
+    default:
+      return page(error.kind === 'forbidden' ? 403 : error.kind === 'validation' ? 400 : 409, 'Your decision was not recorded', error.message);
+  }
+}
+
+export function badFormPage(detail: string): Page {
+  return page(400, 'The decision could not be read', detail, 'Go back to the link in your email and use the Approve or Deny button.');
+}
+
+export function unsupportedMediaPage(): Page {
+  return page(415, 'The decision could not be read', 'Decisions are sent by the form on the confirmation page.');
+}
+
+export function crossSitePage(): Page {
+  return page(403, 'The decision was not accepted', 'It did not come from the confirmation page of this service.');
+}
+
+export function signInRequiredPage(): Page {
+  return page(401, 'Sign in to decide', 'Sign in with your work account, then open the link in your email again.');
+}
+
+export function wrongUserPage(approver: string): Page {
+  return page(403, 'This link was sent to someone else', `It is for ${approver}. Sign in as that user, or decide through the ZSA portal.`);
+}
+
+export function unavailablePage(): Page {
+  return page(503, 'Please try again in a moment', 'The service could not record or show the decision right now. Your link still works.');
+}
+
+export function errorPage(correlationId: string): Page {
+  return page(500, 'Something went wrong', `The decision could not be handled. Correlation id: ${correlationId}.`);
+}

@@ -1,0 +1,211 @@
+/**
+ * Notification emails: a subject, a plain-text part and an HTML part saying the same thing. The
+ * HTML is simple and accessible (language set, headings, a table with row headers, a real link as
+ * the one action, enough contrast), loads nothing remote (no images, fonts or style sheets: mail
+ * clients block them and they tell a sender when a mail is read) and escapes every value.
+ *
+ * Pure: `now` is passed in.
+ */
+import { detailsTableHtml, detailsText, escapeHtml, formatTime, oneLine, requestDetails, targetLabel } from './html';
+import type { NotificationMessage, RequestSummary } from './messages';
+
+export interface RenderedEmail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+interface Content {
+  subject: string;
+  heading: string;
+  /** Paragraphs, raw text. */
+  lead: string[];
+  details: [string, string][];
+  action?: { label: string; url: string; note: string[] };
+}
+
+const SUBJECT_PREFIX = '[ZSA] ';
+
+function lastDecision(request: RequestSummary): { by: string; comment: string | null } | undefined {
+  const decisive = request.approvals.find((a) => a.decision === 'deny') ?? request.approvals.at(-1);
+  return decisive ? { by: decisive.approver, comment: decisive.comment } : undefined;
+}
+
+function approverList(request: RequestSummary, decision: 'approve' | 'deny'): string {
+  return request.approvals
+    .filter((a) => a.decision === decision)
+    .map((a) => a.approver)
+    .join(', ');
+}
+
+function withComment(text: string, comment: string | null | undefined): string {
+  return comment ? `${text} Comment: "${comment}"` : text;
+}
+
+function minutesUntil(iso: string | null, now: Date): string {
+  if (iso === null) return '';
+  const minutes = Math.max(0, Math.round((Date.parse(iso) - now.getTime()) / 60_000));
+  return minutes <= 1 ? ' (in about a minute)' : ` (in about ${minutes} minutes)`;
+}
+
+function content(message: NotificationMessage, now: Date): Content {
+  const r = message.request;
+  const target = targetLabel(r.target);
+  const forRequester = message.audience === 'requester';
+  const details = requestDetails(r, { deadline: false });
+  switch (message.event) {
+    case 'approvalNeeded':
+      return {
+        subject: `Approval needed: ${r.requester} requests ${target}`,
+        heading: 'Your decision is needed',
+        lead: [
+          `${r.requester} asks for temporary access to the ${target} and needs a decision from an approver of this request.`,
+          `Please decide by ${formatTime(r.pendingUntil)}; without a decision the request expires.`,
+        ],
+        details: requestDetails(r, { deadline: true }),
+        action: {
+          label: 'Review and decide',
+          url: message.decisionUrl,
+          note: [
+            'The link is personal: it was made for you and works for one decision. Opening it only shows the request; nothing is decided until you press Approve or Deny on that page.',
+            'Do not forward this email.',
+          ],
+        },
+      };
+    case 'approved': {
+      const by = approverList(r, 'approve');
+      const d = lastDecision(r);
+      return forRequester
+        ? {
+            subject: `Approved: your request for ${target}`,
+            heading: 'Your request was approved',
+            lead: [withComment(`Approved by ${by}.`, d?.comment), r.expiresAt ? `Your access lasts until ${formatTime(r.expiresAt)}.` : ''],
+            details,
+          }
+        : {
+            subject: `Decided: ${r.requester}'s request for ${target} was approved`,
+            heading: 'A request you could decide on was approved',
+            lead: [`Approved by ${by}. No action is needed from you; your link no longer works.`],
+            details,
+          };
+    }
+    case 'denied': {
+      const d = lastDecision(r);
+      return forRequester
+        ? {
+            subject: `Denied: your request for ${target}`,
+            heading: 'Your request was denied',
+            lead: [withComment(`Denied by ${d?.by ?? 'an approver'}.`, d?.comment)],
+            details,
+          }
+        : {
+            subject: `Decided: ${r.requester}'s request for ${target} was denied`,
+            heading: 'A request you could decide on was denied',
+            lead: [`Denied by ${d?.by ?? 'an approver'}. No action is needed from you; your link no longer works.`],
+            details,
+          };
+    }
+    case 'canceled':
+      return {
+        subject: `Withdrawn: ${r.requester}'s request for ${target}`,
+        heading: 'A request was withdrawn',
+        lead: [`${r.requester} withdrew the request. No decision is needed; your link no longer works.`],
+        details,
+      };
+    case 'expired':
+      return {
+        subject: `Expired: your request for ${target}`,
+        heading: 'Your request expired',
+        lead: [`Nobody decided before ${formatTime(r.pendingUntil)}. Submit a new request if you still need access.`],
+        details,
+      };
+    case 'granted':
+      return {
+        subject: `Access granted: ${target}`,
+        heading: 'Your access is live',
+        lead: [
+          r.expiresAt ? `You may run the granted tasks through ZSA until ${formatTime(r.expiresAt)}.` : 'You may run the granted tasks through ZSA.',
+        ],
+        details,
+      };
+    case 'expiringSoon':
+      return {
+        subject: `Ending soon: your access to ${target}`,
+        heading: 'Your access ends soon',
+        lead: [
+          `Your access ends at ${r.expiresAt ? formatTime(r.expiresAt) : 'its expiry'}${minutesUntil(r.expiresAt, now)}. Submit a new request if you need more time.`,
+        ],
+        details,
+      };
+    case 'ended':
+      return {
+        subject: `Ended: your access to ${target}`,
+        heading: 'Your access has ended',
+        lead: [`The access window closed at ${r.endedAt ? formatTime(r.endedAt) : 'its expiry'}.`],
+        details,
+      };
+    case 'revoked':
+      return {
+        subject: `Revoked: your access to ${target}`,
+        heading: 'Your access was revoked',
+        lead: [
+          withComment(
+            `Revoked${r.endedBy ? ` by ${r.endedBy}` : ''}${r.endedAt ? ` at ${formatTime(r.endedAt)}` : ''}.`,
+            r.endReason,
+          ),
+        ],
+        details,
+      };
+  }
+}
+
+const STYLE = {
+  body: 'margin:0;padding:24px;background:#ffffff;color:#1b1b1b;font-family:Segoe UI,Helvetica,Arial,sans-serif;font-size:16px;line-height:1.5',
+  h1: 'font-size:22px;margin:0 0 16px 0;color:#1b1b1b',
+  p: 'margin:0 0 12px 0',
+  table: 'border-collapse:collapse;margin:16px 0',
+  th: 'text-align:left;vertical-align:top;padding:4px 16px 4px 0;font-weight:600;white-space:nowrap',
+  td: 'vertical-align:top;padding:4px 0;word-break:break-word',
+  button:
+    'display:inline-block;padding:12px 20px;background:#0b5cad;color:#ffffff;text-decoration:underline;font-weight:600;border-radius:4px',
+  small: 'margin:12px 0 0 0;font-size:14px;color:#404040',
+  footer: 'margin:24px 0 0 0;font-size:13px;color:#404040',
+} as const;
+
+const FOOTER = 'Sent by ZSA (Zero Standing Access). This is an automatic message; replies are not read.';
+
+export function renderEmail(message: NotificationMessage, now: Date): RenderedEmail {
+  const c = content(message, now);
+  const lead = c.lead.filter((p) => p !== '');
+  const subject = oneLine(SUBJECT_PREFIX + c.subject, 250);
+
+  const text = [
+    c.heading,
+    '',
+    ...lead.flatMap((p) => [oneLine(p, 4000), '']),
+    detailsText(c.details),
+    '',
+    ...(c.action ? [`${c.action.label}: ${c.action.url}`, '', ...c.action.note.map((n) => oneLine(n, 1000)), ''] : []),
+    `Request id: ${message.requestId}`,
+    '',
+    FOOTER,
+    '',
+  ].join('\n');
+
+  const action = c.action
+    ? `<p style="${STYLE.p}"><a href="${escapeHtml(c.action.url)}" style="${STYLE.button}">${escapeHtml(c.action.label)}</a></p>` +
+      c.action.note.map((n) => `<p style="${STYLE.small}">${escapeHtml(n)}</p>`).join('')
+    : '';
+  const html =
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">' +
+    '<meta name="viewport" content="width=device-width, initial-scale=1">' +
+    `<title>${escapeHtml(subject)}</title></head>` +
+    `<body style="${STYLE.body}"><main>` +
+    `<h1 style="${STYLE.h1}">${escapeHtml(c.heading)}</h1>` +
+    lead.map((p) => `<p style="${STYLE.p}">${escapeHtml(p)}</p>`).join('') +
+    detailsTableHtml(c.details, { table: STYLE.table, th: STYLE.th, td: STYLE.td }) +
+    action +
+    `<p style="${STYLE.footer}">Request id: ${escapeHtml(message.requestId)}<br>${escapeHtml(FOOTER)}</p>` +
+    '</main></body></html>';
+  return { subject, text, html };
+}

@@ -1,0 +1,283 @@
+/**
+ * What notifications keep in Table Storage. Row ↔ record mapping lives only here.
+ *
+ * Table `DecisionTokens`: PartitionKey = request id, RowKey = `encodeKey(approver)`, so an approver
+ * has exactly one row per request. The row holds the hash of the approver's current link and its
+ * life: `live` → `claimed` (a decision is being recorded) → `used`. It is the compare-and-swap
+ * point both for minting (a re-run `notify` never leaves two live links for one approver) and for
+ * consuming (one POST wins).
+ *
+ * Table `NotificationSchedules`: PartitionKey = request id, RowKey = the event (`expiringSoon`): the
+ * sequence numbers of scheduled messages, so that a revoke can cancel them.
+ */
+import { odata, type TableClient } from '@azure/data-tables';
+import { z } from 'zod';
+import { readEntity, statusOf, unavailable, type Tables } from '#shared/adapters/tables';
+import { encodeKey, normalizeUpn } from '#shared/domain/names';
+import { Timestamp } from '#shared/domain/time';
+import { corruptRow } from '#shared/admin/store';
+import { hashToken, mintToken, type ParsedToken } from './tokens';
+
+export const TokenState = {
+  /** The link works. */
+  live: 'live',
+  /** A POST won the link and is recording the decision; see `CLAIM_TIMEOUT_MS`. */
+  claimed: 'claimed',
+  /** Spent: the decision was recorded or refused; the link never works again. */
+  used: 'used',
+} as const;
+export type TokenState = (typeof TokenState)[keyof typeof TokenState];
+
+/**
+ * A claim older than this belongs to a POST that died between claiming and recording: the link may
+ * be claimed again (if the approver's decision is indeed not on the request). Far longer than a
+ * decision takes, so a slow POST in flight is never overtaken.
+ */
+export const CLAIM_TIMEOUT_MS = 2 * 60_000;
+
+const TokenRow = z.object({
+  partitionKey: z.string(),
+  rowKey: z.string(),
+  etag: z.string(),
+  Approver: z.string(),
+  Hash: z.string().regex(/^[0-9a-f]{64}$/),
+  Generation: z.number().int().min(1),
+  Sent: z.boolean(),
+  State: z.enum(TokenState),
+  ExpiresAt: Timestamp,
+  ClaimedAt: z.string(),
+  Outcome: z.string(),
+  UsedAt: z.string(),
+});
+
+/** One approver's link to one request, as stored. */
+export interface TokenRecord {
+  readonly requestId: string;
+  readonly approver: string;
+  readonly hash: string;
+  readonly generation: number;
+  /** The message carrying this generation's link was published. */
+  readonly sent: boolean;
+  readonly state: TokenState;
+  /** The request's pendingUntil: the link is dead afterwards whatever its state. */
+  readonly expiresAt: string;
+  readonly claimedAt: string | null;
+  /** `approve`/`deny` once recorded, `refused:<CODE>` when the decision story refused it. */
+  readonly outcome: string | null;
+  readonly usedAt: string | null;
+  readonly etag: string;
+}
+
+export type TokenChange = Partial<Pick<TokenRecord, 'state' | 'claimedAt' | 'outcome' | 'usedAt' | 'sent'>>;
+
+export interface TokenStore {
+  /**
+   * The link to send `approver`, minted if needed: undefined when their link was already sent (or
+   * used). A row left unsent by an earlier run that died is re-minted with the next generation, so
+   * the link that goes out always matches the stored hash.
+   */
+  prepare(requestId: string, approver: string, expiresAt: string): Promise<{ token: string; generation: number } | undefined>;
+  /** Records that the message with this generation's link was published. */
+  markSent(requestId: string, approver: string, generation: number): Promise<void>;
+  /** The row whose hash matches the token, if any. */
+  find(token: ParsedToken): Promise<TokenRecord | undefined>;
+  /** Compare-and-swap on the row: the row as written, or undefined when it changed (or vanished) since it was read. */
+  change(record: TokenRecord, change: TokenChange): Promise<TokenRecord | undefined>;
+}
+
+const MAX_ATTEMPTS = 10;
+
+interface TokenEntity {
+  partitionKey: string;
+  rowKey: string;
+  Approver: string;
+  Hash: string;
+  Generation: number;
+  Sent: boolean;
+  State: TokenState;
+  ExpiresAt: string;
+  ClaimedAt: string;
+  Outcome: string;
+  UsedAt: string;
+}
+
+function toRecord(table: string, row: unknown): TokenRecord {
+  const parsed = TokenRow.safeParse(row);
+  if (!parsed.success) {
+    const pk = typeof row === 'object' && row !== null && 'partitionKey' in row ? String(row.partitionKey) : '';
+    throw corruptRow(table, pk, parsed.error);
+  }
+  const r = parsed.data;
+  return {
+    requestId: r.partitionKey,
+    approver: r.Approver,
+    hash: r.Hash,
+    generation: r.Generation,
+    sent: r.Sent,
+    state: r.State,
+    expiresAt: r.ExpiresAt,
+    claimedAt: r.ClaimedAt === '' ? null : r.ClaimedAt,
+    outcome: r.Outcome === '' ? null : r.Outcome,
+    usedAt: r.UsedAt === '' ? null : r.UsedAt,
+    etag: r.etag,
+  };
+}
+
+function toEntity(r: Omit<TokenRecord, 'etag'>): TokenEntity {
+  return {
+    partitionKey: r.requestId,
+    rowKey: encodeKey(r.approver),
+    Approver: r.approver,
+    Hash: r.hash,
+    Generation: r.generation,
+    Sent: r.sent,
+    State: r.state,
+    ExpiresAt: r.expiresAt,
+    ClaimedAt: r.claimedAt ?? '',
+    Outcome: r.outcome ?? '',
+    UsedAt: r.usedAt ?? '',
+  };
+}
+
+export function createTokenStore(tables: Tables): TokenStore {
+  const table = (): Promise<TableClient> => tables.get('DecisionTokens');
+
+  async function read(t: TableClient, requestId: string, approver: string): Promise<TokenRecord | undefined> {
+    const row = await readEntity<TokenEntity>(t, requestId, encodeKey(approver));
+    return row ? toRecord(t.tableName, row) : undefined;
+  }
+
+  /** Conditional write (insert when `etag` is undefined): the new ETag, or undefined when the condition failed. */
+  async function write(t: TableClient, entity: TokenEntity, etag: string | undefined): Promise<string | undefined> {
+    try {
+      const response = etag === undefined ? await t.createEntity(entity) : await t.updateEntity(entity, 'Replace', { etag });
+      return response.etag ?? '';
+    } catch (e) {
+      const status = statusOf(e);
+      if (status === 409 || status === 412 || status === 404) return undefined;
+      throw unavailable(e);
+    }
+  }
+
+  return {
+    async prepare(requestId, approverUpn, expiresAt) {
+      const approver = normalizeUpn(approverUpn);
+      const t = await table();
+      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+        const current = await read(t, requestId, approver);
+        if (current && (current.sent || current.state !== TokenState.live)) return undefined;
+        const { token, hash } = mintToken(requestId);
+        const generation = (current?.generation ?? 0) + 1;
+        const entity = toEntity({
+          requestId,
+          approver,
+          hash,
+          generation,
+          sent: false,
+          state: TokenState.live,
+          expiresAt,
+          claimedAt: null,
+          outcome: null,
+          usedAt: null,
+        });
+        if ((await write(t, entity, current?.etag)) !== undefined) return { token, generation };
+      }
+      throw unavailable(new Error(`decision token for ${requestId} kept changing while being minted`));
+    },
+
+    async markSent(requestId, approverUpn, generation) {
+      const approver = normalizeUpn(approverUpn);
+      const t = await table();
+      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+        const current = await read(t, requestId, approver);
+        // Another run re-minted (its own message carries the newer link) or it is already marked.
+        if (!current || current.generation !== generation || current.sent) return;
+        if ((await write(t, toEntity({ ...current, sent: true }), current.etag)) !== undefined) return;
+      }
+      throw unavailable(new Error(`decision token for ${requestId} kept changing while being marked sent`));
+    },
+
+    async find(parsed) {
+      const t = await table();
+      const hash = hashToken(parsed.token);
+      try {
+        for await (const row of t.listEntities<TokenEntity>({
+          queryOptions: { filter: odata`PartitionKey eq ${parsed.requestId} and Hash eq ${hash}` },
+        })) {
+          return toRecord(t.tableName, row);
+        }
+      } catch (e) {
+        throw unavailable(e);
+      }
+      return undefined;
+    },
+
+    async change(record, change) {
+      const t = await table();
+      const next = { ...record, ...change };
+      const etag = await write(t, toEntity(next), record.etag);
+      return etag === undefined ? undefined : { ...next, etag };
+    },
+  };
+}
+
+// --- Scheduled notifications -------------------------------------------------------------------
+
+const ScheduleRow = z.object({
+  etag: z.string(),
+  SequenceNumbers: z.string(),
+  State: z.enum(['scheduled', 'canceled']),
+});
+
+export interface ScheduleRecord {
+  /** Decimal strings (Service Bus sequence numbers are 64-bit). */
+  readonly sequenceNumbers: readonly string[];
+  readonly state: 'scheduled' | 'canceled';
+  readonly etag: string;
+}
+
+export interface ScheduleStore {
+  get(requestId: string, event: string): Promise<ScheduleRecord | undefined>;
+  /** Conditional insert: false when a record already exists. */
+  create(requestId: string, event: string, sequenceNumbers: readonly string[]): Promise<boolean>;
+  markCanceled(requestId: string, event: string, record: ScheduleRecord): Promise<void>;
+}
+
+export function createScheduleStore(tables: Tables): ScheduleStore {
+  const table = (): Promise<TableClient> => tables.get('NotificationSchedules');
+  return {
+    async get(requestId, event) {
+      const t = await table();
+      const row = await readEntity<Record<string, unknown>>(t, requestId, event);
+      if (!row) return undefined;
+      const parsed = ScheduleRow.safeParse(row);
+      if (!parsed.success) throw corruptRow(t.tableName, requestId, parsed.error);
+      const seqs = parsed.data.SequenceNumbers.split(',').filter((s) => /^\d+$/.test(s));
+      return { sequenceNumbers: seqs, state: parsed.data.State, etag: parsed.data.etag };
+    },
+    async create(requestId, event, sequenceNumbers) {
+      const t = await table();
+      try {
+        await t.createEntity({ partitionKey: requestId, rowKey: event, SequenceNumbers: sequenceNumbers.join(','), State: 'scheduled' });
+        return true;
+      } catch (e) {
+        if (statusOf(e) === 409) return false;
+        throw unavailable(e);
+      }
+    },
+    async markCanceled(requestId, event, record) {
+      const t = await table();
+      try {
+        await t.updateEntity(
+          { partitionKey: requestId, rowKey: event, SequenceNumbers: record.sequenceNumbers.join(','), State: 'canceled' },
+          'Replace',
+          { etag: record.etag },
+        );
+      } catch (e) {
+        // Someone else canceled it first: the same outcome.
+        if (statusOf(e) === 412 || statusOf(e) === 404) return;
+        throw unavailable(e);
+      }
+    },
+  };
+}
