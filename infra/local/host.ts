@@ -163,6 +163,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       },
     );
     installCoreModule(registry);
+    // Load the entry points as the worker does: plain require, after the core module is in place.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     for (const file of files) require(file);
     await registry.start(root);
 

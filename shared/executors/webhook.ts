@@ -90,18 +90,16 @@ export async function callWebhook(rawUrl: string, payload: ExecutionPayload, opt
 
 async function readLimited(response: Response): Promise<string | undefined> {
   if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
+  const chunks: Buffer[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
+  // Read no more than the limit: a hostile executor must not make us buffer an endless answer.
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
     if (size > MAX_RESULT_BYTES) {
-      await reader.cancel();
+      await response.body.cancel();
       return undefined;
     }
-    chunks.push(value);
+    chunks.push(Buffer.from(chunk));
   }
   return Buffer.concat(chunks).toString('utf8');
 }

@@ -11,7 +11,7 @@ import { isSystemAccount } from '#shared/domain/pam';
 import { requireCoveringGrant, type ExecuteBody, type Request } from '#shared/domain/request';
 import type { Bus } from '#shared/adapters/servicebus';
 import { callWebhook, type ExecutionOutcome, type ExecutionPayload } from '#shared/executors/webhook';
-import type { Orchestrations } from './orchestrations';
+import type { OrchestrationState, Orchestrations } from './orchestrations';
 import type { RequestRepository } from './repository';
 import type { Caller, ConfigReader } from './usecases';
 
@@ -46,7 +46,11 @@ export class ExecutionFailedError extends Error {
   }
 }
 
-export async function execute(ctx: ExecuteContext, caller: Caller, body: ExecuteBody): Promise<ExecutionResult> {
+export async function execute(
+  ctx: ExecuteContext,
+  caller: Caller,
+  body: ExecuteBody,
+): Promise<ExecutionResult> {
   const now = ctx.now();
   const executionId = randomUUID();
   const refuse = async (error: DomainError): Promise<never> => {
@@ -63,16 +67,17 @@ export async function execute(ctx: ExecuteContext, caller: Caller, body: Execute
     throw error;
   };
 
-  // The reads the decision needs, side by side.
-  const [config, task, candidates] = await Promise.all([
+  // The reads the decision needs, side by side (the workflow's state too, when the request is named).
+  const [config, task, candidates, namedState] = await Promise.all([
     ctx.config.pamConfig(),
     ctx.config.task(body.task),
     candidateGrants(ctx, caller.principal.upn, body.requestId),
+    body.requestId === undefined ? undefined : ctx.orchestrations.state(body.requestId),
   ]);
 
   let basis: Basis;
   try {
-    basis = await authorize(ctx, caller, body, config, candidates, now);
+    basis = await authorize(ctx, caller, body, config, candidates, now, namedState);
     if (!task) throw new DomainError('NOT_FOUND', `The catalog has no task ${JSON.stringify(body.task)}`);
     assertParameters(task, body.parameters ?? {});
   } catch (e) {
@@ -99,39 +104,62 @@ export async function execute(ctx: ExecuteContext, caller: Caller, body: Execute
       outcome: 'success',
       requestId: payload.requestId ?? undefined,
       task: task.name,
-      detail: { executionId, basis: basis.kind, parameters: payload.parameters, executor: task.executor.type },
+      detail: {
+        executionId,
+        basis: basis.kind,
+        parameters: payload.parameters,
+        executor: task.executor.type,
+      },
       origin: caller.origin,
     });
   } catch (e) {
-    throw new DomainError('UNAVAILABLE', 'The audit log cannot be written, so nothing was executed; try again shortly.', { cause: e });
+    throw new DomainError(
+      'UNAVAILABLE',
+      'The audit log cannot be written, so nothing was executed; try again shortly.',
+      { cause: e },
+    );
   }
 
   const outcome = await run(ctx, task, payload, now);
   const executedAt = ctx.now().toISOString();
-  await ctx.audit.append({
-    action: outcome.ok ? AuditAction.ExecutionSucceeded : AuditAction.ExecutionFailed,
-    actor: caller.actor,
-    outcome: outcome.ok ? 'success' : 'failure',
-    requestId: payload.requestId ?? undefined,
-    task: task.name,
-    reason: outcome.ok ? undefined : outcome.reason,
-    detail: { executionId },
-    origin: caller.origin,
-  });
-  if (request) {
-    await ctx.repo.recordExecution({
-      requestId: request.id,
-      executionId,
+  // The outcome is audited and listed on the request together; both must land before we answer.
+  await Promise.all([
+    ctx.audit.append({
+      action: outcome.ok ? AuditAction.ExecutionSucceeded : AuditAction.ExecutionFailed,
+      actor: caller.actor,
+      outcome: outcome.ok ? 'success' : 'failure',
+      requestId: payload.requestId ?? undefined,
       task: task.name,
-      status: outcome.ok ? 'succeeded' : 'failed',
-      executedAt,
-    });
-  }
+      reason: outcome.ok ? undefined : outcome.reason,
+      detail: { executionId },
+      origin: caller.origin,
+    }),
+    request
+      ? ctx.repo.recordExecution({
+          requestId: request.id,
+          executionId,
+          task: task.name,
+          status: outcome.ok ? 'succeeded' : 'failed',
+          executedAt,
+        })
+      : undefined,
+  ]);
   if (!outcome.ok) throw new ExecutionFailedError(executionId, outcome.reason);
-  return { executionId, requestId: payload.requestId, task: task.name, status: 'succeeded', result: outcome.result, executedAt };
+  return {
+    executionId,
+    requestId: payload.requestId,
+    task: task.name,
+    status: 'succeeded',
+    result: outcome.result,
+    executedAt,
+  };
 }
 
-async function candidateGrants(ctx: ExecuteContext, upn: string, requestId: string | undefined): Promise<Request[]> {
+async function candidateGrants(
+  ctx: ExecuteContext,
+  upn: string,
+  requestId: string | undefined,
+): Promise<Request[]> {
   const ids = requestId ? [requestId] : await ctx.repo.liveIds(upn);
   const rows = await Promise.all(ids.map((id) => ctx.repo.get(id)));
   return rows.filter((r): r is Request => r !== undefined);
@@ -144,6 +172,7 @@ async function authorize(
   config: Awaited<ReturnType<ConfigReader['pamConfig']>>,
   candidates: Request[],
   now: Date,
+  namedState: OrchestrationState | undefined,
 ): Promise<Basis> {
   if (!config.enabled) {
     // With privileged access off, admins keep standing access; nobody else has any.
@@ -153,18 +182,28 @@ async function authorize(
   if (isSystemAccount(config, caller.principal.upn)) return { kind: 'systemAccount' };
   const request = requireCoveringGrant(
     candidates,
-    { requester: caller.principal.upn, task: body.task, parameters: body.parameters, requestId: body.requestId },
+    {
+      requester: caller.principal.upn,
+      task: body.task,
+      parameters: body.parameters,
+      requestId: body.requestId,
+    },
     now,
   );
   // The row says approved and unexpired; the workflow must agree that the grant is live.
-  const state = await ctx.orchestrations.state(request.id);
+  const state = body.requestId === request.id ? namedState : await ctx.orchestrations.state(request.id);
   if (!state?.running || state.mirror?.status !== 'approved') {
     throw new DomainError('NO_ACTIVE_GRANT', `The grant of request ${request.id} is not live`);
   }
   return { kind: 'grant', request };
 }
 
-async function run(ctx: ExecuteContext, task: Task, payload: ExecutionPayload, now: Date): Promise<ExecutionOutcome> {
+async function run(
+  ctx: ExecuteContext,
+  task: Task,
+  payload: ExecutionPayload,
+  now: Date,
+): Promise<ExecutionOutcome> {
   switch (task.executor.type) {
     case 'webhook':
       return callWebhook(task.executor.url, payload, { ...ctx.webhook, now });
@@ -176,7 +215,10 @@ async function run(ctx: ExecuteContext, task: Task, payload: ExecutionPayload, n
           subject: 'zsa.execution',
           body: payload,
         });
-        return { ok: true, result: { queued: true, queue: task.executor.queue, messageId: payload.executionId } };
+        return {
+          ok: true,
+          result: { queued: true, queue: task.executor.queue, messageId: payload.executionId },
+        };
       } catch {
         return { ok: false, reason: `the command could not be queued on ${task.executor.queue}` };
       }

@@ -3,7 +3,7 @@
  * state it mirrors in its custom status. Wraps the `durable-functions` client so use cases depend
  * on this small interface only.
  */
-import type { DurableClient } from 'durable-functions';
+import { OrchestrationRuntimeStatus, type DurableClient } from 'durable-functions';
 import { z } from 'zod';
 import { DomainError } from '#shared/domain/errors';
 import { RequestStatusSchema } from '#shared/domain/request';
@@ -65,7 +65,7 @@ export function durableOrchestrations(client: DurableClient): Orchestrations {
       }
       const mirror = OrchestrationMirror.safeParse(status.customStatus);
       return {
-        running: status.runtimeStatus === 'Running',
+        running: status.runtimeStatus === OrchestrationRuntimeStatus.Running,
         mirror: mirror.success ? mirror.data : undefined,
       };
     },

@@ -212,9 +212,13 @@ export async function listRequests(
       for (const g of groups) sources.push(indexKeys.group(g));
     }
   }
-  let start = token ? sources.indexOf(token.p) : 0;
-  if (token && start < 0) throw decodeToken('x');
-  if (start < 0) start = 0;
+  const start = token ? sources.indexOf(token.p) : 0;
+  if (start < 0) {
+    // A token from another listing (other filters, or another caller's groups).
+    throw new DomainError('INVALID_INPUT', 'The continuationToken does not belong to this listing', {
+      errors: [{ pointer: '#/continuationToken', detail: 'does not match the other query parameters' }],
+    });
+  }
 
   const items: RequestView[] = [];
   const seen = new Set<string>();

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { TableClient } from '@azure/data-tables';
+import { OrchestrationRuntimeStatus } from 'durable-functions';
 import { startHost } from '../../infra/local/host';
 import { durableClientFor } from '../support/durable-client';
 import { now, ratio, summarize } from './stats';
@@ -80,8 +81,8 @@ async function main(): Promise<void> {
 async function waitDone(client: ReturnType<typeof durableClientFor>, id: string): Promise<unknown> {
   for (;;) {
     const s = await client.getStatus(id);
-    if (s.runtimeStatus === 'Completed') return s.output;
-    if (s.runtimeStatus === 'Failed') throw new Error(`bench orchestration failed: ${String(s.output)}`);
+    if (s.runtimeStatus === OrchestrationRuntimeStatus.Completed) return s.output;
+    if (s.runtimeStatus === OrchestrationRuntimeStatus.Failed) throw new Error(`bench orchestration failed: ${String(s.output)}`);
     await new Promise((r) => setTimeout(r, 1));
   }
 }
