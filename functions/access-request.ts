@@ -11,7 +11,12 @@ import type { ActivityHandler, OrchestrationContext, OrchestrationHandler } from
 import { z } from 'zod';
 import { parseOrThrow } from '#shared/domain/errors';
 import { RequestStatusSchema } from '#shared/domain/request';
-import { OrchestrationInput, ORCHESTRATOR, RequestEvent, type OrchestrationMirror } from '#shared/requests/orchestrations';
+import {
+  OrchestrationInput,
+  ORCHESTRATOR,
+  RequestEvent,
+  type OrchestrationMirror,
+} from '#shared/requests/orchestrations';
 import { endGrant, expireRequest } from '#shared/requests/usecases';
 import { systemContext } from '#shared/requests/wiring';
 import { getDeps } from '#shared/app/deps';
@@ -38,12 +43,22 @@ const Decided = z.object({ status: RequestStatusSchema });
 const retry = new df.RetryOptions(2000, 5);
 
 /**
- * Tells the world (email, Power Automate, SIEM) what just happened. A notification that cannot be
- * published is given up after its retries: it never stops the request from moving on.
+ * Tells the world (email, Power Automate, SIEM) what just happened. The activity bounds its own
+ * time (the outbox gives up after 10 s) and a failure is only logged and audited: a notification
+ * never stops the request from moving on, and deadlines are absolute instants, so a slow one does
+ * not move them.
+ *
+ * Why not race the notice against the timers: re-yielding already scheduled tasks in a second
+ * Task.any makes the SDK emit their actions again, which the Durable extension schedules twice
+ * (see docs/decisions/0003-orchestration-shape.md).
  */
-function* notify(ctx: OrchestrationContext, requestId: string, event: string): Generator<df.Task, void, unknown> {
+function notice(ctx: OrchestrationContext, requestId: string, event: string): df.Task {
+  return ctx.df.callActivity(Activity.Notify, { requestId, event });
+}
+
+function* notify(ctx: OrchestrationContext, ...notices: df.Task[]): Generator<df.Task, void, unknown> {
   try {
-    yield ctx.df.callActivityWithRetry(Activity.Notify, new df.RetryOptions(1000, 3), { requestId, event });
+    yield notices.length === 1 && notices[0] ? notices[0] : ctx.df.Task.all(notices);
   } catch {
     // Already logged and audited by the activity; the workflow goes on.
   }
@@ -58,10 +73,12 @@ export const accessRequest: OrchestrationHandler = function* (ctx: Orchestration
   let state = Snapshot.parse(yield ctx.df.callActivityWithRetry(Activity.LoadRequest, retry, requestId));
   ctx.df.setCustomStatus(mirror(state));
 
+  let wasPending = false;
   if (state.status === 'pending') {
-    yield* notify(ctx, requestId, 'approvalNeeded');
+    wasPending = true;
     const deadline = ctx.df.createTimer(new Date(state.pendingUntil));
     const decided = ctx.df.waitForExternalEvent(RequestEvent.Decided);
+    yield* notify(ctx, notice(ctx, requestId, 'approvalNeeded'));
     const winner: unknown = yield ctx.df.Task.any([decided, deadline]);
     if (winner === decided) {
       deadline.cancel();
@@ -73,13 +90,18 @@ export const accessRequest: OrchestrationHandler = function* (ctx: Orchestration
       state = Snapshot.parse(yield ctx.df.callActivityWithRetry(Activity.ExpireRequest, retry, requestId));
     }
     ctx.df.setCustomStatus(mirror(state));
-    yield* notify(ctx, requestId, state.status === 'approved' ? 'approved' : state.status);
+    // An approval is announced in the grant phase below, beside the armed expiry timer.
+    if (state.status !== 'approved') yield* notify(ctx, notice(ctx, requestId, state.status));
   }
 
   if (state.status === 'approved' && state.expiresAt !== null) {
-    yield* notify(ctx, requestId, 'granted');
     const expiry = ctx.df.createTimer(new Date(state.expiresAt));
     const revoked = ctx.df.waitForExternalEvent(RequestEvent.Revoked);
+    yield* notify(
+      ctx,
+      ...(wasPending ? [notice(ctx, requestId, 'approved')] : []),
+      notice(ctx, requestId, 'granted'),
+    );
     const winner: unknown = yield ctx.df.Task.any([revoked, expiry]);
     if (winner === revoked) {
       expiry.cancel();
@@ -89,12 +111,16 @@ export const accessRequest: OrchestrationHandler = function* (ctx: Orchestration
       state = Snapshot.parse(yield ctx.df.callActivityWithRetry(Activity.EndGrant, retry, requestId));
     }
     ctx.df.setCustomStatus(mirror(state));
-    yield* notify(ctx, requestId, state.status);
+    yield* notify(ctx, notice(ctx, requestId, state.status));
   }
   return state.status;
 };
 
-function snapshotOf(r: { status: Snapshot['status']; pendingUntil: string; expiresAt: string | null }): Snapshot {
+function snapshotOf(r: {
+  status: Snapshot['status'];
+  pendingUntil: string;
+  expiresAt: string | null;
+}): Snapshot {
   return { status: r.status, pendingUntil: r.pendingUntil, expiresAt: r.expiresAt };
 }
 

@@ -4,6 +4,8 @@ import { Role, knownRoles } from './roles';
 export const AuthMethod = {
   Bearer: 'bearer',
   EasyAuth: 'easyAuth',
+  /** The emailed single-use decision link was the only credential (functions/decisions.ts). */
+  DecisionLink: 'decisionLink',
 } as const;
 
 export type AuthMethod = (typeof AuthMethod)[keyof typeof AuthMethod];

@@ -51,6 +51,9 @@ export function durableOrchestrations(client: DurableClient): Orchestrations {
       try {
         await client.startNew(ORCHESTRATOR, { instanceId: requestId, input: { requestId } });
       } catch (e) {
+        // Starting is idempotent: a concurrent retry of the same submit may have started it first.
+        const existing = await client.getStatus(requestId).catch(() => undefined);
+        if (existing?.runtimeStatus !== undefined) return;
         throw unavailable('start', e);
       }
     },

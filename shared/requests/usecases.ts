@@ -91,12 +91,14 @@ export async function submitRequest(
     );
     const stored = await ctx.repo.create(request);
     if (!stored.created) {
-      const earlier = await ctx.repo.get(stored.id);
+      // A retry of an earlier submit (Power Automate retries): answer that request. The earlier
+      // attempt may still be writing it, so give it a moment before deciding it died.
+      const earlier = await settle(() => ctx.repo.get(stored.id));
       if (earlier) {
         await ensureStarted(ctx, earlier);
         return { view: await view(ctx, earlier), created: false };
       }
-      // An earlier attempt claimed the id but stopped before storing the request: finish it now.
+      // The earlier attempt claimed the id but stopped before storing the request: finish it now.
       request = { ...request, id: stored.id };
       await ctx.repo.create({ ...request, clientRequestId: null });
     }
@@ -134,6 +136,16 @@ export async function submitRequest(
     }
     throw e;
   }
+}
+
+/** Reads until a value appears, for up to ~2 s. */
+async function settle<T>(read: () => Promise<T | undefined>): Promise<T | undefined> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const value = await read();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return undefined;
 }
 
 /** A retried submit finds its request; make sure its workflow exists (the first attempt may have died). */

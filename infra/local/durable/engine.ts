@@ -688,14 +688,10 @@ export class DurableEngine {
 
   /** Drops timers and activity work of an execution that has ended. */
   private dropPending(rt: Runtime, ops: Op[], instanceId: string, state: InstanceState): void {
-    // Queued activities of this execution will never be awaited; running ones finish and are dropped.
-    for (let i = this.activityQueue.length - 1; i >= 0; i--) {
-      const q = this.activityQueue[i];
-      if (q?.instanceId === instanceId && q.work.executionId === state.executionId) {
-        this.activityQueue.splice(i, 1);
-        ops.push({ type: 'deleteWork', id: q.work.id });
-      }
-    }
+    // Activities already scheduled still run (as in Azure, where their messages are already queued),
+    // e.g. a notification racing the end of its orchestration; their results are then dropped.
+    void instanceId;
+    void state;
     for (const [id, handle] of rt.timers) {
       clearTimeout(handle);
       ops.push({ type: 'deleteMessage', id });
