@@ -21,7 +21,13 @@ import * as df from 'durable-functions';
 import { z } from 'zod';
 import { getDeps } from '#shared/app/deps';
 import { AuditAction } from '#shared/audit/types';
-import { AuthError, AuthMethod, AuthUnavailableError, EASY_AUTH_PRINCIPAL_HEADER, type Principal } from '#shared/auth/index';
+import {
+  AuthError,
+  AuthMethod,
+  AuthUnavailableError,
+  EASY_AUTH_PRINCIPAL_HEADER,
+  type Principal,
+} from '#shared/auth/index';
 import { DomainError } from '#shared/domain/errors';
 import { DecisionSchema, MAX_COMMENT } from '#shared/domain/request';
 import { auditActor, auditOrigin, authenticate } from '#shared/http/auth';
@@ -67,7 +73,7 @@ const DecisionForm = z.strictObject({
     .transform((c) => (c === undefined || c.trim() === '' ? undefined : c.trim())),
 });
 
-/** A page answer; `formAction` is the public origin the page's form may post to. */
+/** A page as the answer: HTML with the page headers (its form may post to the public origin only). */
 function respond(page: Page, correlationId: string, extra: Record<string, string> = {}): HttpResponseInit {
   const settings = getDeps().settings;
   const origin = publicOrigin(settings.ZSA_PUBLIC_BASE_URL);
@@ -95,7 +101,8 @@ function pageHandler(
         return respond(unavailablePage(), context.invocationId, { 'retry-after': '5' });
       }
       if (e instanceof AuthError) return respond(signInRequiredPage(), context.invocationId);
-      if (e instanceof HttpError && e.status === 413) return respond(badFormPage('The form is too large.'), context.invocationId);
+      if (e instanceof HttpError && e.status === 413)
+        return respond(badFormPage('The form is too large.'), context.invocationId);
       context.error(`Unexpected failure (correlation id ${context.invocationId}):`, e);
       return respond(errorPage(context.invocationId), context.invocationId);
     }
@@ -105,7 +112,9 @@ function pageHandler(
 /** Signed in on this request? Only a credential that is actually present is checked. */
 async function signedIn(request: HttpRequest): Promise<Principal | undefined> {
   const trustEasyAuth = getDeps().settings.ZSA_TRUST_EASY_AUTH;
-  const present = request.headers.has('authorization') || (trustEasyAuth && request.headers.has(EASY_AUTH_PRINCIPAL_HEADER));
+  const present =
+    request.headers.has('authorization') ||
+    (trustEasyAuth && request.headers.has(EASY_AUTH_PRINCIPAL_HEADER));
   return present ? authenticate(request) : undefined;
 }
 
@@ -121,11 +130,16 @@ function linkPrincipal(approver: string): Principal {
     isAdmin: false,
     isAuditor: false,
     // The link is a bearer credential (whoever holds it acts), though not an OAuth token.
-    authMethod: AuthMethod.Bearer,
+    authMethod: AuthMethod.DecisionLink,
   };
 }
 
-function linkContext(request: HttpRequest, context: InvocationContext, principal: Principal | undefined, withDecide: boolean): DecisionLinkContext {
+function linkContext(
+  request: HttpRequest,
+  context: InvocationContext,
+  principal: Principal | undefined,
+  withDecide: boolean,
+): DecisionLinkContext {
   const deps = getDeps();
   return {
     tokens: tokenStore(),
@@ -137,14 +151,20 @@ function linkContext(request: HttpRequest, context: InvocationContext, principal
     decide: async (approver, requestId, decision, comment) => {
       if (!withDecide) throw new Error('opening a decision link never decides');
       const who = principal ?? linkPrincipal(approver);
-      const caller: Caller = { principal: who, actor: auditActor(who), origin: auditOrigin(request, context.invocationId) };
+      const caller: Caller = {
+        principal: who,
+        actor: auditActor(who),
+        origin: auditOrigin(request, context.invocationId),
+      };
       return decide(requestContext(context), caller, requestId, decision, comment);
     },
   };
 }
 
 /** The page for a link that does not lead to a decision. */
-function stateOf(state: Exclude<LinkState, { kind: 'open' }> | Exclude<SubmitOutcome, { kind: 'recorded' }>): Page {
+function stateOf(
+  state: Exclude<LinkState, { kind: 'open' }> | Exclude<SubmitOutcome, { kind: 'recorded' }>,
+): Page {
   switch (state.kind) {
     case 'invalid':
       return invalidLinkPage();
@@ -168,7 +188,10 @@ export const showDecision = pageHandler(async (request, context) => {
   const base = getDeps().settings.ZSA_PUBLIC_BASE_URL;
   if (base === undefined) throw new Error('ZSA_PUBLIC_BASE_URL is not set');
   const token = request.params.token ?? '';
-  return respond(confirmationPage(state.request, state.link.approver, decisionUrl(base, token)), context.invocationId);
+  return respond(
+    confirmationPage(state.request, state.link.approver, decisionUrl(base, token)),
+    context.invocationId,
+  );
 });
 
 /** A browser says where a form came from; refuse anything but this service's own page. */
@@ -191,7 +214,9 @@ async function readForm(request: HttpRequest): Promise<z.output<typeof DecisionF
   }
   const parsed = DecisionForm.safeParse(fields);
   if (parsed.success) return parsed.data;
-  return badFormPage(parsed.error.issues.map((i) => `${i.path.join('.') || 'form'}: ${i.message}`).join('; '));
+  return badFormPage(
+    parsed.error.issues.map((i) => `${i.path.join('.') || 'form'}: ${i.message}`).join('; '),
+  );
 }
 
 export const submitDecision = pageHandler(async (request, context) => {
@@ -205,7 +230,8 @@ export const submitDecision = pageHandler(async (request, context) => {
     form.decision,
     form.comment,
   );
-  if (outcome.kind === 'recorded') return respond(recordedPage(outcome.decision, outcome.view), context.invocationId);
+  if (outcome.kind === 'recorded')
+    return respond(recordedPage(outcome.decision, outcome.view), context.invocationId);
   // Refusals by the request story are audited there; the link's own refusals are audited here.
   if (outcome.kind === 'used' || outcome.kind === 'closed' || outcome.kind === 'wrongUser') {
     const who = principal ?? linkPrincipal(outcome.link.approver);
@@ -215,7 +241,12 @@ export const submitDecision = pageHandler(async (request, context) => {
         actor: auditActor(who),
         outcome: 'refused',
         requestId: outcome.link.requestId,
-        reason: outcome.kind === 'used' ? 'DECISION_LINK_USED' : outcome.kind === 'wrongUser' ? 'DECISION_LINK_WRONG_USER' : `DECISION_LINK_CLOSED: ${outcome.reason}`,
+        reason:
+          outcome.kind === 'used'
+            ? 'DECISION_LINK_USED'
+            : outcome.kind === 'wrongUser'
+              ? 'DECISION_LINK_WRONG_USER'
+              : `DECISION_LINK_CLOSED: ${outcome.reason}`,
         detail: { via: 'decisionLink', decision: form.decision, linkApprover: outcome.link.approver },
         origin: auditOrigin(request, context.invocationId),
       },

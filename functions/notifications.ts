@@ -30,7 +30,11 @@ export const notify: ActivityHandler = async (input: unknown, context: Invocatio
         (result.scheduled.length > 0 ? `, scheduled ${result.scheduled.length}` : '') +
         (result.canceled.length > 0 ? `, canceled ${result.canceled.length}` : ''),
     );
-    return { published: result.published.length, scheduled: result.scheduled.length, canceled: result.canceled.length };
+    return {
+      published: result.published.length,
+      scheduled: result.scheduled.length,
+      canceled: result.canceled.length,
+    };
   } catch (e) {
     context.warn(`notify ${event} for ${requestId} failed: ${reasonOf(e)}`);
     await auditQuietly(
@@ -74,19 +78,28 @@ export async function sendEmail(message: unknown, context: InvocationContext): P
         actor: SYSTEM_ACTOR,
         outcome: 'success',
         requestId: m.requestId,
-        detail: { event: m.event, recipient: m.recipient, audience: m.audience, notificationId: m.id, delivery },
+        detail: {
+          event: m.event,
+          recipient: m.recipient,
+          audience: m.audience,
+          notificationId: m.id,
+          delivery,
+        },
       },
       (text) => context.warn(text),
     );
   } catch (e) {
     const reason = reasonOf(e);
     if (delivery < max) {
-      const log = e instanceof UndeliverableNotification ? context.error.bind(context) : context.warn.bind(context);
+      const log =
+        e instanceof UndeliverableNotification ? context.error.bind(context) : context.warn.bind(context);
       log(`email ${messageId} failed (delivery ${delivery} of ${max}), Service Bus will retry: ${reason}`);
     } else {
       // Service Bus dead-letters it after this delivery (MaxDeliveryCountExceeded); say why here,
       // where the cause is known.
-      context.error(`email ${messageId} failed for good (delivery ${delivery} of ${max}); it goes to the dead-letter queue: ${reason}`);
+      context.error(
+        `email ${messageId} failed for good (delivery ${delivery} of ${max}); it goes to the dead-letter queue: ${reason}`,
+      );
       await auditQuietly(
         {
           action: AuditAction.NotificationFailed,
@@ -105,11 +118,20 @@ export async function sendEmail(message: unknown, context: InvocationContext): P
 
 /** The request id of a message that may not have parsed, for the audit. */
 function requestIdOf(message: unknown): string | undefined {
-  if (typeof message === 'object' && message !== null && 'requestId' in message && typeof message.requestId === 'string') {
+  if (
+    typeof message === 'object' &&
+    message !== null &&
+    'requestId' in message &&
+    typeof message.requestId === 'string'
+  ) {
     return message.requestId.slice(0, 64);
   }
   return undefined;
 }
 
 df.app.activity('notify', { handler: notify });
-app.serviceBusQueue('sendEmail', { connection: 'ServiceBusConnection', queueName: NOTIFICATIONS_QUEUE, handler: sendEmail });
+app.serviceBusQueue('sendEmail', {
+  connection: 'ServiceBusConnection',
+  queueName: NOTIFICATIONS_QUEUE,
+  handler: sendEmail,
+});

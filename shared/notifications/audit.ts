@@ -10,6 +10,8 @@ export async function auditQuietly(event: AuditEventInput, log: (message: string
   try {
     await auditSink().append(event);
   } catch (e) {
-    log(`audit of ${event.action} for request ${event.requestId ?? '-'} failed: ${e instanceof Error ? e.message : String(e)}`);
+    log(
+      `audit of ${event.action} for request ${event.requestId ?? '-'} failed: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }

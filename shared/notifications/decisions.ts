@@ -17,7 +17,12 @@ export interface DecisionLinkContext {
   requests: Pick<RequestRepository, 'get'>;
   now: Date;
   /** Records `approver`'s decision through the request story (functions/decisions.ts binds it). */
-  decide(approver: string, requestId: string, decision: Decision, comment: string | undefined): Promise<RequestView>;
+  decide(
+    approver: string,
+    requestId: string,
+    decision: Decision,
+    comment: string | undefined,
+  ): Promise<RequestView>;
   /**
    * The UPN of a user signed in on this request (bearer token or App Service Authentication), if
    * any. When present it must be the link's approver: a forwarded link is useless to someone else.
@@ -43,7 +48,12 @@ export type LinkState =
   | { readonly kind: 'invalid' }
   /** The link was spent (or is being spent right now by another submit). */
   | { readonly kind: 'used'; readonly link: TokenRecord; readonly request: Request }
-  | { readonly kind: 'closed'; readonly reason: ClosedReason; readonly link: TokenRecord; readonly request: Request }
+  | {
+      readonly kind: 'closed';
+      readonly reason: ClosedReason;
+      readonly link: TokenRecord;
+      readonly request: Request;
+    }
   /** Sign-in is required and nobody is signed in. */
   | { readonly kind: 'signInRequired' }
   /** Someone other than the link's approver is signed in. */
@@ -54,8 +64,18 @@ export type LinkState =
 export type SubmitOutcome =
   | Exclude<LinkState, { kind: 'open' }>
   /** The request story refused the decision; the link is spent. */
-  | { readonly kind: 'refused'; readonly error: DomainError; readonly link: TokenRecord; readonly request: Request }
-  | { readonly kind: 'recorded'; readonly decision: Decision; readonly link: TokenRecord; readonly view: RequestView };
+  | {
+      readonly kind: 'refused';
+      readonly error: DomainError;
+      readonly link: TokenRecord;
+      readonly request: Request;
+    }
+  | {
+      readonly kind: 'recorded';
+      readonly decision: Decision;
+      readonly link: TokenRecord;
+      readonly view: RequestView;
+    };
 
 function hasDecided(request: Request, approver: string): boolean {
   return request.approvals.some((a) => a.approver === approver);
@@ -68,20 +88,27 @@ function abandonedClaim(link: TokenRecord, request: Request, now: Date): boolean
 }
 
 /** What the link leads to now. Reads only: GET and HEAD call nothing else. */
-export async function openDecisionLink(ctx: DecisionLinkContext, raw: string | undefined): Promise<LinkState> {
+export async function openDecisionLink(
+  ctx: DecisionLinkContext,
+  raw: string | undefined,
+): Promise<LinkState> {
   const parsed = parseToken(raw);
   if (parsed === undefined) return { kind: 'invalid' };
   if (ctx.requireSignIn && ctx.signedInAs === undefined) return { kind: 'signInRequired' };
   const link = await ctx.tokens.find(parsed);
   if (link === undefined) return { kind: 'invalid' };
-  if (ctx.signedInAs !== undefined && normalizeUpn(ctx.signedInAs) !== link.approver) return { kind: 'wrongUser', link };
+  if (ctx.signedInAs !== undefined && normalizeUpn(ctx.signedInAs) !== link.approver)
+    return { kind: 'wrongUser', link };
   const request = await ctx.requests.get(link.requestId);
   if (request === undefined) return { kind: 'invalid' };
   if (link.state === TokenState.used) return { kind: 'used', link, request };
-  if (link.state === TokenState.claimed && !abandonedClaim(link, request, ctx.now)) return { kind: 'used', link, request };
-  if (hasDecided(request, link.approver)) return { kind: 'closed', reason: ClosedReason.alreadyDecided, link, request };
+  if (link.state === TokenState.claimed && !abandonedClaim(link, request, ctx.now))
+    return { kind: 'used', link, request };
+  if (hasDecided(request, link.approver))
+    return { kind: 'closed', reason: ClosedReason.alreadyDecided, link, request };
   // Dead once the request leaves pending or its deadline passes, whatever the row says.
-  if (!isAwaitingDecision(request, ctx.now)) return { kind: 'closed', reason: ClosedReason.notPending, link, request };
+  if (!isAwaitingDecision(request, ctx.now))
+    return { kind: 'closed', reason: ClosedReason.notPending, link, request };
   return { kind: 'open', link, request };
 }
 
@@ -93,7 +120,10 @@ export async function submitDecisionLink(
 ): Promise<SubmitOutcome> {
   const state = await openDecisionLink(ctx, raw);
   if (state.kind !== 'open') return state;
-  const claimed = await ctx.tokens.change(state.link, { state: TokenState.claimed, claimedAt: ctx.now.toISOString() });
+  const claimed = await ctx.tokens.change(state.link, {
+    state: TokenState.claimed,
+    claimedAt: ctx.now.toISOString(),
+  });
   // Another submit of the same link won the race.
   if (claimed === undefined) return { kind: 'used', link: state.link, request: state.request };
 
@@ -107,8 +137,11 @@ export async function submitDecisionLink(
     }
     // Nothing was decided (or, if the decision was stored before the failure, the approver's next
     // try is refused as already decided): give the link back so the approver can try again.
-    const released = await ctx.tokens.change(claimed, { state: TokenState.live, claimedAt: null }).catch(() => undefined);
-    if (released === undefined) ctx.log(`decision link of ${claimed.approver} on ${claimed.requestId} could not be released`);
+    const released = await ctx.tokens
+      .change(claimed, { state: TokenState.live, claimedAt: null })
+      .catch(() => undefined);
+    if (released === undefined)
+      ctx.log(`decision link of ${claimed.approver} on ${claimed.requestId} could not be released`);
     throw e;
   }
   await spend(ctx, claimed, decision);
@@ -121,8 +154,13 @@ export async function submitDecisionLink(
  */
 async function spend(ctx: DecisionLinkContext, link: TokenRecord, outcome: string): Promise<void> {
   try {
-    const done = await ctx.tokens.change(link, { state: TokenState.used, outcome, usedAt: ctx.now.toISOString() });
-    if (done === undefined) ctx.log(`decision link of ${link.approver} on ${link.requestId} changed while being spent`);
+    const done = await ctx.tokens.change(link, {
+      state: TokenState.used,
+      outcome,
+      usedAt: ctx.now.toISOString(),
+    });
+    if (done === undefined)
+      ctx.log(`decision link of ${link.approver} on ${link.requestId} changed while being spent`);
   } catch (e) {
     ctx.log(`decision link of ${link.approver} on ${link.requestId} could not be marked used: ${String(e)}`);
   }

@@ -55,8 +55,10 @@ async function staleness(ctx: DeliverContext, message: NotificationMessage): Pro
   switch (message.event) {
     case 'approvalNeeded': {
       const request = await ctx.requests.get(message.requestId);
-      if (!request || !isAwaitingDecision(request, ctx.now)) return 'the request no longer waits for a decision';
-      if (request.approvals.some((a) => a.approver === message.recipient)) return 'the approver has already decided';
+      if (!request || !isAwaitingDecision(request, ctx.now))
+        return 'the request no longer waits for a decision';
+      if (request.approvals.some((a) => a.approver === message.recipient))
+        return 'the approver has already decided';
       return undefined;
     }
     case 'expiringSoon': {
@@ -85,7 +87,11 @@ export async function deliverNotification(ctx: DeliverContext, body: unknown): P
     subject: email.subject,
     text: email.text,
     html: email.html,
-    headers: { 'X-ZSA-Request-Id': message.requestId, 'X-ZSA-Event': message.event, 'X-ZSA-Notification-Id': message.id },
+    headers: {
+      'X-ZSA-Request-Id': message.requestId,
+      'X-ZSA-Event': message.event,
+      'X-ZSA-Notification-Id': message.id,
+    },
   });
   return { kind: 'sent', message };
 }

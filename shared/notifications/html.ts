@@ -29,7 +29,10 @@ export function oneLine(value: string, max = 200): string {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
-const SCOPE_LABEL = { task: 'task', role: 'role', roleGroup: 'role group' } as const satisfies Record<Scope, string>;
+const SCOPE_LABEL = { task: 'task', role: 'role', roleGroup: 'role group' } as const satisfies Record<
+  Scope,
+  string
+>;
 
 /** `task "Exchange\New-MoveRequest"`, unescaped (escape it for HTML). */
 export function targetLabel(target: RequestSummary['target']): string {
@@ -67,7 +70,10 @@ export function formatDuration(hours: number): string {
 export function requestDetails(request: RequestSummary, options: { deadline: boolean }): [string, string][] {
   const rows: [string, string][] = [
     ['Requester', request.requester],
-    [request.target.scope === 'task' ? 'Task' : request.target.scope === 'role' ? 'Role' : 'Role group', request.target.name],
+    [
+      request.target.scope === 'task' ? 'Task' : request.target.scope === 'role' ? 'Role' : 'Role group',
+      request.target.name,
+    ],
   ];
   if (request.target.scope !== 'task') {
     const more = request.taskCount - request.tasks.length;
@@ -76,7 +82,9 @@ export function requestDetails(request: RequestSummary, options: { deadline: boo
   if (request.parameters !== null) {
     rows.push([
       'Parameters',
-      request.parameters.length === 0 ? '(none)' : request.parameters.map((p) => `${p.name} = ${p.value}`).join('\n'),
+      request.parameters.length === 0
+        ? '(none)'
+        : request.parameters.map((p) => `${p.name} = ${p.value}`).join('\n'),
     ]);
   }
   rows.push(['Reason', request.reason]);

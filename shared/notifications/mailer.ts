@@ -52,7 +52,9 @@ export function createMailer(settings: Settings): Mailer {
         mailer = graphMailer(
           settings.ZSA_MAIL_FROM,
           new DefaultAzureCredential(
-            settings.AzureWebJobsStorage__clientId ? { managedIdentityClientId: settings.AzureWebJobsStorage__clientId } : {},
+            settings.AzureWebJobsStorage__clientId
+              ? { managedIdentityClientId: settings.AzureWebJobsStorage__clientId }
+              : {},
           ),
         );
         break;

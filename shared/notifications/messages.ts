@@ -192,7 +192,12 @@ export function recipientKey(upn: string): string {
  * `<requestId>:<event>:<recipientKey>`, plus `:<generation>` for approval links: a re-published
  * link (its token was re-minted after a crash) must not be dropped as a duplicate of the lost one.
  */
-export function messageId(requestId: string, event: NotificationEvent, recipient: string, generation?: number): string {
+export function messageId(
+  requestId: string,
+  event: NotificationEvent,
+  recipient: string,
+  generation?: number,
+): string {
   const base = `${requestId}:${event}:${recipientKey(recipient)}`;
   return generation === undefined ? base : `${base}:${generation}`;
 }
@@ -219,7 +224,11 @@ export function undecidedApprovers(request: Request, members: readonly string[])
  * their part in it (decided by someone else, withdrawn); the requester is told everything that
  * happens to their access, except their own cancel.
  */
-export function recipientsFor(event: NotificationEvent, request: Request, members: readonly string[]): Recipient[] {
+export function recipientsFor(
+  event: NotificationEvent,
+  request: Request,
+  members: readonly string[],
+): Recipient[] {
   const approvers = (): Recipient[] =>
     undecidedApprovers(request, members).map((upn) => ({ upn, audience: Audience.approver }));
   const requester: Recipient = { upn: request.requester, audience: Audience.requester };

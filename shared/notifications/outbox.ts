@@ -43,10 +43,12 @@ export function serviceBusOutbox(sender: () => ServiceBusSender): Outbox {
       for (const m of messages) {
         const sb = toServiceBusMessage(m);
         if (batch.tryAddMessage(sb)) continue;
-        if (batch.count === 0) throw new Error(`notification ${m.id} is larger than a Service Bus message may be`);
+        if (batch.count === 0)
+          throw new Error(`notification ${m.id} is larger than a Service Bus message may be`);
         await s.sendMessages(batch, bounded());
         batch = await s.createMessageBatch(bounded());
-        if (!batch.tryAddMessage(sb)) throw new Error(`notification ${m.id} is larger than a Service Bus message may be`);
+        if (!batch.tryAddMessage(sb))
+          throw new Error(`notification ${m.id} is larger than a Service Bus message may be`);
       }
       if (batch.count > 0) await s.sendMessages(batch, bounded());
     },

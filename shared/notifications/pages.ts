@@ -105,7 +105,11 @@ export function confirmationPage(request: Request, approver: string, action: str
 export function recordedPage(decision: Decision, view: RequestView): Page {
   const target = targetLabel(targetOf(view));
   if (decision === 'deny') {
-    return page(200, 'You denied the request', `The request of ${view.requester} for the ${target} is denied. ${view.requester} is told by email.`);
+    return page(
+      200,
+      'You denied the request',
+      `The request of ${view.requester} for the ${target} is denied. ${view.requester} is told by email.`,
+    );
   }
   if (view.status === 'approved') {
     return page(
@@ -132,7 +136,8 @@ export function invalidLinkPage(): Page {
 }
 
 export function usedLinkPage(outcome: string | null, usedAt: string | null): Page {
-  const what = outcome === 'approve' ? 'to approve the request' : outcome === 'deny' ? 'to deny the request' : '';
+  const what =
+    outcome === 'approve' ? 'to approve the request' : outcome === 'deny' ? 'to deny the request' : '';
   return page(
     410,
     'This link has already been used',
@@ -143,7 +148,11 @@ export function usedLinkPage(outcome: string | null, usedAt: string | null): Pag
 
 export function closedLinkPage(request: Request, alreadyDecided: boolean): Page {
   if (alreadyDecided) {
-    return page(409, 'You have already decided on this request', 'Each approver decides once; your earlier decision stands.');
+    return page(
+      409,
+      'You have already decided on this request',
+      'Each approver decides once; your earlier decision stands.',
+    );
   }
   const why =
     request.status === 'pending'
@@ -159,40 +168,77 @@ export function refusedPage(error: DomainError): Page {
       return page(403, 'You cannot decide on your own request', error.message);
     case 'NOT_AN_APPROVER':
     case 'NOT_FOUND':
-      return page(403, 'You are not an approver of this request', 'Only members of the request\u2019s approver group may decide on it.');
+      return page(
+        403,
+        'You are not an approver of this request',
+        'Only members of the request\u2019s approver group may decide on it.',
+      );
     case 'ALREADY_DECIDED':
       return page(409, 'You have already decided on this request', error.message);
     case 'REQUEST_NOT_PENDING':
       return page(410, 'This request no longer needs a decision', error.message);
     default:
-      return page(error.kind === 'forbidden' ? 403 : error.kind === 'validation' ? 400 : 409, 'Your decision was not recorded', error.message);
+      return page(
+        error.kind === 'forbidden' ? 403 : error.kind === 'validation' ? 400 : 409,
+        'Your decision was not recorded',
+        error.message,
+      );
   }
 }
 
 export function badFormPage(detail: string): Page {
-  return page(400, 'The decision could not be read', detail, 'Go back to the link in your email and use the Approve or Deny button.');
+  return page(
+    400,
+    'The decision could not be read',
+    detail,
+    'Go back to the link in your email and use the Approve or Deny button.',
+  );
 }
 
 export function unsupportedMediaPage(): Page {
-  return page(415, 'The decision could not be read', 'Decisions are sent by the form on the confirmation page.');
+  return page(
+    415,
+    'The decision could not be read',
+    'Decisions are sent by the form on the confirmation page.',
+  );
 }
 
 export function crossSitePage(): Page {
-  return page(403, 'The decision was not accepted', 'It did not come from the confirmation page of this service.');
+  return page(
+    403,
+    'The decision was not accepted',
+    'It did not come from the confirmation page of this service.',
+  );
 }
 
 export function signInRequiredPage(): Page {
-  return page(401, 'Sign in to decide', 'Sign in with your work account, then open the link in your email again.');
+  return page(
+    401,
+    'Sign in to decide',
+    'Sign in with your work account, then open the link in your email again.',
+  );
 }
 
 export function wrongUserPage(approver: string): Page {
-  return page(403, 'This link was sent to someone else', `It is for ${approver}. Sign in as that user, or decide through the ZSA portal.`);
+  return page(
+    403,
+    'This link was sent to someone else',
+    `It is for ${approver}. Sign in as that user, or decide through the ZSA portal.`,
+  );
 }
 
 export function unavailablePage(): Page {
-  return page(503, 'Please try again in a moment', 'The service could not record or show the decision right now. Your link still works.');
+  return page(
+    503,
+    'Please try again in a moment',
+    'The service could not record or show the decision right now. Your link still works.',
+  );
 }
 
 export function errorPage(correlationId: string): Page {
-  return page(500, 'Something went wrong', `The decision could not be handled. Correlation id: ${correlationId}.`);
+  return page(
+    500,
+    'Something went wrong',
+    `The decision could not be handled. Correlation id: ${correlationId}.`,
+  );
 }

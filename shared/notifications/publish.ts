@@ -17,7 +17,7 @@ import {
   type NotifyInput,
 } from './messages';
 import type { Outbox } from './outbox';
-import type { ScheduleStore, TokenStore } from './store';
+import type { PreparedLink, ScheduleStore, TokenStore } from './store';
 import { decisionUrl } from './tokens';
 
 export interface PublishContext {
@@ -77,7 +77,9 @@ async function publishPlain(
   request: Request,
   members: readonly string[],
 ): Promise<string[]> {
-  const messages = recipientsFor(event, request, members).map((r) => buildMessage({ event }, request, r, ctx.now));
+  const messages = recipientsFor(event, request, members).map((r) =>
+    buildMessage({ event }, request, r, ctx.now),
+  );
   await ctx.outbox.publish(messages);
   return messages.map((m) => m.id);
 }
@@ -87,11 +89,16 @@ async function publishPlain(
  * is published and marked sent after, so a run that dies in between is finished by the next one
  * with a fresh link (and a fresh message id), and a run after a successful publish sends nothing.
  */
-async function publishApprovalLinks(ctx: PublishContext, request: Request, members: readonly string[]): Promise<string[]> {
+async function publishApprovalLinks(
+  ctx: PublishContext,
+  request: Request,
+  members: readonly string[],
+): Promise<string[]> {
   const recipients = recipientsFor(NotificationEvent.approvalNeeded, request, members);
   if (recipients.length === 0) return [];
   const base = ctx.publicBaseUrl;
-  if (base === undefined) throw new Error('ZSA_PUBLIC_BASE_URL is not set, so approval links cannot be built.');
+  if (base === undefined)
+    throw new Error('ZSA_PUBLIC_BASE_URL is not set, so approval links cannot be built.');
   const prepared = await Promise.all(
     recipients.map(async (recipient) => ({
       recipient,
@@ -99,7 +106,7 @@ async function publishApprovalLinks(ctx: PublishContext, request: Request, membe
     })),
   );
   const messages: NotificationMessage[] = [];
-  const toMark: { upn: string; generation: number }[] = [];
+  const toMark: { upn: string; link: PreparedLink }[] = [];
   for (const { recipient, link } of prepared) {
     if (link === undefined) continue;
     messages.push(
@@ -110,22 +117,30 @@ async function publishApprovalLinks(ctx: PublishContext, request: Request, membe
         ctx.now,
       ),
     );
-    toMark.push({ upn: recipient.upn, generation: link.generation });
+    toMark.push({ upn: recipient.upn, link });
   }
   if (messages.length === 0) return [];
   await ctx.outbox.publish(messages);
-  await Promise.all(toMark.map((t) => ctx.tokens.markSent(request.id, t.upn, t.generation)));
+  await Promise.all(toMark.map((t) => ctx.tokens.markSent(request.id, t.upn, t.link)));
   return messages.map((m) => m.id);
 }
 
 /** The requester is told `ZSA_EXPIRY_NOTICE_MINUTES` before the grant ends; not at all for grants shorter than that. */
-export function expiryNoticeAt(request: Pick<Request, 'status' | 'expiresAt'>, noticeMs: number, now: Date): Date | undefined {
+export function expiryNoticeAt(
+  request: Pick<Request, 'status' | 'expiresAt'>,
+  noticeMs: number,
+  now: Date,
+): Date | undefined {
   if (request.status !== 'approved' || request.expiresAt === null) return undefined;
   const at = instantOf(request.expiresAt) - noticeMs;
   return at > now.getTime() ? new Date(at) : undefined;
 }
 
-async function scheduleExpiryNotice(ctx: PublishContext, request: Request, members: readonly string[]): Promise<string[]> {
+async function scheduleExpiryNotice(
+  ctx: PublishContext,
+  request: Request,
+  members: readonly string[],
+): Promise<string[]> {
   const at = expiryNoticeAt(request, ctx.expiryNoticeMs, ctx.now);
   if (at === undefined) return [];
   if (await ctx.schedules.get(request.id, NotificationEvent.expiringSoon)) return [];

@@ -6,7 +6,15 @@
  *
  * Pure: `now` is passed in.
  */
-import { detailsTableHtml, detailsText, escapeHtml, formatTime, oneLine, requestDetails, targetLabel } from './html';
+import {
+  detailsTableHtml,
+  detailsText,
+  escapeHtml,
+  formatTime,
+  oneLine,
+  requestDetails,
+  targetLabel,
+} from './html';
 import type { NotificationMessage, RequestSummary } from './messages';
 
 export interface RenderedEmail {
@@ -79,7 +87,10 @@ function content(message: NotificationMessage, now: Date): Content {
         ? {
             subject: `Approved: your request for ${target}`,
             heading: 'Your request was approved',
-            lead: [withComment(`Approved by ${by}.`, d?.comment), r.expiresAt ? `Your access lasts until ${formatTime(r.expiresAt)}.` : ''],
+            lead: [
+              withComment(`Approved by ${by}.`, d?.comment),
+              r.expiresAt ? `Your access lasts until ${formatTime(r.expiresAt)}.` : '',
+            ],
             details,
           }
         : {
@@ -101,7 +112,9 @@ function content(message: NotificationMessage, now: Date): Content {
         : {
             subject: `Decided: ${r.requester}'s request for ${target} was denied`,
             heading: 'A request you could decide on was denied',
-            lead: [`Denied by ${d?.by ?? 'an approver'}. No action is needed from you; your link no longer works.`],
+            lead: [
+              `Denied by ${d?.by ?? 'an approver'}. No action is needed from you; your link no longer works.`,
+            ],
             details,
           };
     }
@@ -116,7 +129,9 @@ function content(message: NotificationMessage, now: Date): Content {
       return {
         subject: `Expired: your request for ${target}`,
         heading: 'Your request expired',
-        lead: [`Nobody decided before ${formatTime(r.pendingUntil)}. Submit a new request if you still need access.`],
+        lead: [
+          `Nobody decided before ${formatTime(r.pendingUntil)}. Submit a new request if you still need access.`,
+        ],
         details,
       };
     case 'granted':
@@ -124,7 +139,9 @@ function content(message: NotificationMessage, now: Date): Content {
         subject: `Access granted: ${target}`,
         heading: 'Your access is live',
         lead: [
-          r.expiresAt ? `You may run the granted tasks through ZSA until ${formatTime(r.expiresAt)}.` : 'You may run the granted tasks through ZSA.',
+          r.expiresAt
+            ? `You may run the granted tasks through ZSA until ${formatTime(r.expiresAt)}.`
+            : 'You may run the granted tasks through ZSA.',
         ],
         details,
       };
@@ -185,7 +202,9 @@ export function renderEmail(message: NotificationMessage, now: Date): RenderedEm
     ...lead.flatMap((p) => [oneLine(p, 4000), '']),
     detailsText(c.details),
     '',
-    ...(c.action ? [`${c.action.label}: ${c.action.url}`, '', ...c.action.note.map((n) => oneLine(n, 1000)), ''] : []),
+    ...(c.action
+      ? [`${c.action.label}: ${c.action.url}`, '', ...c.action.note.map((n) => oneLine(n, 1000)), '']
+      : []),
     `Request id: ${message.requestId}`,
     '',
     FOOTER,

@@ -68,6 +68,14 @@ export interface TokenRecord {
   readonly etag: string;
 }
 
+/** A link minted for sending: the raw token exists only here and in the message. */
+export interface PreparedLink {
+  readonly token: string;
+  readonly generation: number;
+  /** The row's ETag as this mint left it, so marking it sent needs no read. */
+  readonly etag: string;
+}
+
 export type TokenChange = Partial<Pick<TokenRecord, 'state' | 'claimedAt' | 'outcome' | 'usedAt' | 'sent'>>;
 
 export interface TokenStore {
@@ -76,9 +84,9 @@ export interface TokenStore {
    * used). A row left unsent by an earlier run that died is re-minted with the next generation, so
    * the link that goes out always matches the stored hash.
    */
-  prepare(requestId: string, approver: string, expiresAt: string): Promise<{ token: string; generation: number } | undefined>;
-  /** Records that the message with this generation's link was published. */
-  markSent(requestId: string, approver: string, generation: number): Promise<void>;
+  prepare(requestId: string, approver: string, expiresAt: string): Promise<PreparedLink | undefined>;
+  /** Records that the message carrying this prepared link was published. */
+  markSent(requestId: string, approver: string, link: PreparedLink): Promise<void>;
   /** The row whose hash matches the token, if any. */
   find(token: ParsedToken): Promise<TokenRecord | undefined>;
   /** Compare-and-swap on the row: the row as written, or undefined when it changed (or vanished) since it was read. */
@@ -104,7 +112,8 @@ interface TokenEntity {
 function toRecord(table: string, row: unknown): TokenRecord {
   const parsed = TokenRow.safeParse(row);
   if (!parsed.success) {
-    const pk = typeof row === 'object' && row !== null && 'partitionKey' in row ? String(row.partitionKey) : '';
+    const pk =
+      typeof row === 'object' && row !== null && 'partitionKey' in row ? String(row.partitionKey) : '';
     throw corruptRow(table, pk, parsed.error);
   }
   const r = parsed.data;
@@ -148,9 +157,14 @@ export function createTokenStore(tables: Tables): TokenStore {
   }
 
   /** Conditional write (insert when `etag` is undefined): the new ETag, or undefined when the condition failed. */
-  async function write(t: TableClient, entity: TokenEntity, etag: string | undefined): Promise<string | undefined> {
+  async function write(
+    t: TableClient,
+    entity: TokenEntity,
+    etag: string | undefined,
+  ): Promise<string | undefined> {
     try {
-      const response = etag === undefined ? await t.createEntity(entity) : await t.updateEntity(entity, 'Replace', { etag });
+      const response =
+        etag === undefined ? await t.createEntity(entity) : await t.updateEntity(entity, 'Replace', { etag });
       return response.etag ?? '';
     } catch (e) {
       const status = statusOf(e);
@@ -163,11 +177,8 @@ export function createTokenStore(tables: Tables): TokenStore {
     async prepare(requestId, approverUpn, expiresAt) {
       const approver = normalizeUpn(approverUpn);
       const t = await table();
-      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-        const current = await read(t, requestId, approver);
-        if (current && (current.sent || current.state !== TokenState.live)) return undefined;
+      const mint = (generation: number): { token: string; entity: TokenEntity } => {
         const { token, hash } = mintToken(requestId);
-        const generation = (current?.generation ?? 0) + 1;
         const entity = toEntity({
           requestId,
           approver,
@@ -180,18 +191,39 @@ export function createTokenStore(tables: Tables): TokenStore {
           outcome: null,
           usedAt: null,
         });
-        if ((await write(t, entity, current?.etag)) !== undefined) return { token, generation };
+        return { token, entity };
+      };
+      // The first run finds no row: insert straight away, no read.
+      const first = mint(1);
+      const inserted = await write(t, first.entity, undefined);
+      if (inserted !== undefined) return { token: first.token, generation: 1, etag: inserted };
+      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+        const current = await read(t, requestId, approver);
+        if (current && (current.sent || current.state !== TokenState.live)) return undefined;
+        const generation = (current?.generation ?? 0) + 1;
+        const next = mint(generation);
+        const etag = await write(t, next.entity, current?.etag);
+        if (etag !== undefined) return { token: next.token, generation, etag };
       }
       throw unavailable(new Error(`decision token for ${requestId} kept changing while being minted`));
     },
 
-    async markSent(requestId, approverUpn, generation) {
+    async markSent(requestId, approverUpn, link) {
       const approver = normalizeUpn(approverUpn);
       const t = await table();
+      // The row is as `prepare` left it unless something raced: then read and look again.
+      try {
+        await t.updateEntity({ partitionKey: requestId, rowKey: encodeKey(approver), Sent: true }, 'Merge', {
+          etag: link.etag,
+        });
+        return;
+      } catch (e) {
+        if (statusOf(e) !== 412 && statusOf(e) !== 404) throw unavailable(e);
+      }
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
         const current = await read(t, requestId, approver);
         // Another run re-minted (its own message carries the newer link) or it is already marked.
-        if (!current || current.generation !== generation || current.sent) return;
+        if (!current || current.generation !== link.generation || current.sent) return;
         if ((await write(t, toEntity({ ...current, sent: true }), current.etag)) !== undefined) return;
       }
       throw unavailable(new Error(`decision token for ${requestId} kept changing while being marked sent`));
@@ -258,7 +290,12 @@ export function createScheduleStore(tables: Tables): ScheduleStore {
     async create(requestId, event, sequenceNumbers) {
       const t = await table();
       try {
-        await t.createEntity({ partitionKey: requestId, rowKey: event, SequenceNumbers: sequenceNumbers.join(','), State: 'scheduled' });
+        await t.createEntity({
+          partitionKey: requestId,
+          rowKey: event,
+          SequenceNumbers: sequenceNumbers.join(','),
+          State: 'scheduled',
+        });
         return true;
       } catch (e) {
         if (statusOf(e) === 409) return false;
@@ -269,7 +306,12 @@ export function createScheduleStore(tables: Tables): ScheduleStore {
       const t = await table();
       try {
         await t.updateEntity(
-          { partitionKey: requestId, rowKey: event, SequenceNumbers: record.sequenceNumbers.join(','), State: 'canceled' },
+          {
+            partitionKey: requestId,
+            rowKey: event,
+            SequenceNumbers: record.sequenceNumbers.join(','),
+            State: 'canceled',
+          },
           'Replace',
           { etag: record.etag },
         );

@@ -1,0 +1,466 @@
+/**
+ * Deciding from an emailed link, against real Azurite: the real token store, the real request
+ * repository and the real `decide` story (so every approval rule is the API's). Only the
+ * orchestration client, the configuration reader and the audit sink are stand-ins.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTables, type Tables } from '#shared/adapters/tables';
+import type { AuditEventInput, AuditSink } from '#shared/audit/types';
+import { settings } from '#shared/config';
+import { DomainError } from '#shared/domain/errors';
+import { Request, type Decision } from '#shared/domain/request';
+import {
+  openDecisionLink,
+  submitDecisionLink,
+  type DecisionLinkContext,
+} from '#shared/notifications/decisions';
+import { createTokenStore, TokenState, type TokenStore } from '#shared/notifications/store';
+import { parseToken } from '#shared/notifications/tokens';
+import type { Orchestrations } from '#shared/requests/orchestrations';
+import { createRequestRepository, type RequestRepository } from '#shared/requests/repository';
+import { decide, type Caller, type ConfigReader, type RequestContext } from '#shared/requests/usecases';
+import { startComponentEnv, type ComponentEnv } from '../../support/component';
+
+const ALICE = 'alice@contoso.com';
+const ANN = 'ann@contoso.com';
+const BEN = 'ben@contoso.com';
+const CAT = 'cat@contoso.com';
+const GROUP = 'link-approvers';
+
+let env: ComponentEnv;
+let tables: Tables;
+let repo: RequestRepository;
+let tokens: TokenStore;
+let members: string[];
+const raised: { id: string; event: string }[] = [];
+const audited: AuditEventInput[] = [];
+
+beforeAll(async () => {
+  env = await startComponentEnv();
+  tables = createTables(settings());
+  repo = createRequestRepository(tables);
+  tokens = createTokenStore(tables);
+}, 60_000);
+
+afterAll(async () => {
+  await env.close();
+});
+
+const orchestrations: Orchestrations = {
+  start: () => Promise.resolve(),
+  state: () => Promise.resolve(undefined),
+  raise: (id, event) => {
+    raised.push({ id, event });
+    return Promise.resolve();
+  },
+};
+
+const config: ConfigReader = {
+  pamConfig: () => Promise.reject(new Error('not used')),
+  catalog: () => Promise.reject(new Error('not used')),
+  policies: () => Promise.reject(new Error('not used')),
+  task: () => Promise.reject(new Error('not used')),
+  policyContext: () => Promise.reject(new Error('not used')),
+  groupMembers: (group) => Promise.resolve(group === GROUP ? members : []),
+};
+
+const audit: AuditSink = {
+  append: (event) => {
+    audited.push(event);
+    return Promise.resolve({ id: randomUUID() });
+  },
+};
+
+function requestContext(now: Date, overrides: Partial<RequestContext> = {}): RequestContext {
+  return { repo, config, orchestrations, audit, now, minDurationSeconds: 1, ...overrides };
+}
+
+function linkCaller(approver: string): Caller {
+  return {
+    principal: {
+      id: `decision-link:${approver}`,
+      upn: approver,
+      roles: [],
+      isAdmin: false,
+      isAuditor: false,
+      authMethod: 'bearer',
+    },
+    actor: { kind: 'user', id: `decision-link:${approver}`, upn: approver, roles: [] },
+    origin: {},
+  };
+}
+
+let decideCalls = 0;
+
+function linkContext(
+  options: {
+    now?: Date;
+    signedInAs?: string;
+    requireSignIn?: boolean;
+    requests?: Partial<RequestContext>;
+  } = {},
+): DecisionLinkContext {
+  const now = options.now ?? new Date();
+  return {
+    tokens,
+    requests: repo,
+    now,
+    signedInAs: options.signedInAs,
+    requireSignIn: options.requireSignIn ?? false,
+    log: () => undefined,
+    decide: (approver, id, decision, comment) => {
+      decideCalls++;
+      return decide(requestContext(now, options.requests), linkCaller(approver), id, decision, comment);
+    },
+  };
+}
+
+/** A pending request by Alice under a manual policy of GROUP, stored. */
+async function aPendingRequest(overrides: Partial<Request> = {}): Promise<Request> {
+  const now = new Date();
+  const request = Request.parse({
+    id: randomUUID(),
+    requester: ALICE,
+    task: 'Exchange\\New-MoveRequest',
+    tasks: ['Exchange\\New-MoveRequest'],
+    reason: 'INC-1',
+    ticket: null,
+    durationHours: 1,
+    parameters: null,
+    status: 'pending',
+    policyId: 'p1',
+    approvalType: 'manual',
+    approverGroup: GROUP,
+    requiredApprovals: 1,
+    approvals: [],
+    clientRequestId: null,
+    createdAt: now.toISOString(),
+    pendingUntil: new Date(now.getTime() + 3_600_000).toISOString(),
+    decidedAt: null,
+    grantedAt: null,
+    expiresAt: null,
+    endedAt: null,
+    endedBy: null,
+    endReason: null,
+    ...overrides,
+  });
+  await repo.create(request);
+  return request;
+}
+
+async function linkFor(request: Request, approver: string): Promise<string> {
+  const link = await tokens.prepare(request.id, approver, request.pendingUntil);
+  if (!link) throw new Error('no link minted');
+  await tokens.markSent(request.id, approver, link);
+  return link.token;
+}
+
+async function rowOf(token: string) {
+  const parsed = parseToken(token);
+  if (!parsed) throw new Error('bad token');
+  return tokens.find(parsed);
+}
+
+async function submit(
+  token: string,
+  decision: Decision = 'approve',
+  options: Parameters<typeof linkContext>[0] = {},
+) {
+  return submitDecisionLink(linkContext(options), token, decision, 'from the email');
+}
+
+describe('opening a link (what GET and HEAD do)', () => {
+  it('shows the request and changes nothing, however often it is opened', async () => {
+    // Prepare
+    members = [ANN, BEN];
+    const request = await aPendingRequest();
+    const token = await linkFor(request, ANN);
+    const before = await rowOf(token);
+
+    // Act
+    const states = await Promise.all(
+      Array.from({ length: 100 }, () => openDecisionLink(linkContext(), token)),
+    );
+
+    // Assess
+    expect(new Set(states.map((s) => s.kind))).toEqual(new Set(['open']));
+    expect((await rowOf(token))?.etag).toBe(before?.etag);
+    expect(await repo.get(request.id)).toEqual(request);
+    expect((await submit(token)).kind).toBe('recorded');
+  });
+
+  it.each([
+    ['malformed', (t: string) => t.slice(0, -1)],
+    ['with a changed secret', (t: string) => `${t.slice(0, -1)}${t.endsWith('A') ? 'B' : 'A'}`],
+    ['never minted', (t: string) => `${t.split('.')[0] ?? ''}.${'A'.repeat(43)}`],
+    ['pointed at another request', (t: string) => `${randomUUID()}.${t.split('.')[1] ?? ''}`],
+  ])('a link %s leads nowhere', async (_name, tamper) => {
+    // Prepare
+    members = [ANN];
+    const token = await linkFor(await aPendingRequest(), ANN);
+
+    // Act
+    const state = await openDecisionLink(linkContext(), tamper(token));
+
+    // Assess
+    expect(state.kind).toBe('invalid');
+  });
+
+  it("another request's valid secret does not open this request", async () => {
+    // Prepare
+    members = [ANN];
+    const mine = await aPendingRequest();
+    const other = await aPendingRequest();
+    const mineToken = await linkFor(mine, ANN);
+    const otherToken = await linkFor(other, ANN);
+
+    // Act
+    const crossed = await openDecisionLink(linkContext(), `${mine.id}.${otherToken.split('.')[1] ?? ''}`);
+
+    // Assess
+    expect(crossed.kind).toBe('invalid');
+    expect((await openDecisionLink(linkContext(), mineToken)).kind).toBe('open');
+  });
+});
+
+describe('deciding through a link', () => {
+  it('approve: the request is approved, the orchestration told, the link spent', async () => {
+    // Prepare
+    members = [ANN, BEN];
+    const request = await aPendingRequest();
+    const token = await linkFor(request, ANN);
+
+    // Act
+    const outcome = await submit(token, 'approve');
+
+    // Assess
+    expect(outcome.kind).toBe('recorded');
+    const stored = await repo.get(request.id);
+    expect(stored?.status).toBe('approved');
+    expect(stored?.approvals).toEqual([
+      expect.objectContaining({ approver: ANN, decision: 'approve', comment: 'from the email' }),
+    ]);
+    expect(raised).toContainEqual({ id: request.id, event: 'RequestDecided' });
+    expect(await rowOf(token)).toMatchObject({ state: TokenState.used, outcome: 'approve' });
+    expect(
+      audited.find((e) => e.action === 'request.approved' && e.requestId === request.id)?.actor,
+    ).toMatchObject({ upn: ANN });
+  });
+
+  it('the same link again is refused as used, without deciding again', async () => {
+    // Prepare
+    members = [ANN, BEN];
+    const request = await aPendingRequest({ requiredApprovals: 2 });
+    const token = await linkFor(request, ANN);
+    await submit(token, 'approve');
+    const calls = decideCalls;
+
+    // Act
+    const again = await submit(token, 'deny');
+
+    // Assess
+    expect(again.kind).toBe('used');
+    expect(decideCalls).toBe(calls);
+    expect((await repo.get(request.id))?.approvals).toHaveLength(1);
+    expect((await openDecisionLink(linkContext(), token)).kind).toBe('used');
+  });
+
+  it('deny: the request is denied', async () => {
+    // Prepare
+    members = [ANN];
+    const request = await aPendingRequest();
+    const token = await linkFor(request, ANN);
+
+    // Act
+    const outcome = await submit(token, 'deny');
+
+    // Assess
+    expect(outcome.kind).toBe('recorded');
+    expect((await repo.get(request.id))?.status).toBe('denied');
+  });
+
+  it('twenty simultaneous submits of one link record exactly one decision', async () => {
+    // Prepare
+    members = [ANN, BEN];
+    const request = await aPendingRequest({ requiredApprovals: 2 });
+    const token = await linkFor(request, ANN);
+
+    // Act
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => submit(token, 'approve')));
+
+    // Assess
+    expect(outcomes.filter((o) => o.kind === 'recorded')).toHaveLength(1);
+    expect(outcomes.filter((o) => o.kind !== 'recorded').every((o) => o.kind === 'used')).toBe(true);
+    expect((await repo.get(request.id))?.approvals).toHaveLength(1);
+  });
+
+  it('2-of-3: each approver decides once through their own link', async () => {
+    // Prepare
+    members = [ANN, BEN, CAT];
+    const request = await aPendingRequest({ requiredApprovals: 2 });
+    const [ann, ben] = [await linkFor(request, ANN), await linkFor(request, BEN)];
+
+    // Act
+    const first = await submit(ann);
+    const second = await submit(ben);
+
+    // Assess
+    expect(first.kind === 'recorded' && first.view.status).toBe('pending');
+    expect(second.kind === 'recorded' && second.view.status).toBe('approved');
+  });
+
+  it('a link clicked after the deadline decides nothing', async () => {
+    // Prepare
+    members = [ANN];
+    const request = await aPendingRequest();
+    const token = await linkFor(request, ANN);
+    const late = new Date(Date.parse(request.pendingUntil) + 1);
+
+    // Act
+    const outcome = await submit(token, 'approve', { now: late });
+
+    // Assess
+    expect(outcome).toMatchObject({ kind: 'closed', reason: 'notPending' });
+    expect((await repo.get(request.id))?.status).toBe('pending');
+    expect((await rowOf(token))?.state).toBe(TokenState.live);
+  });
+
+  it('a link of an approver who already decided through the API is closed', async () => {
+    // Prepare
+    members = [ANN, BEN];
+    const request = await aPendingRequest({ requiredApprovals: 2 });
+    const token = await linkFor(request, ANN);
+    await decide(requestContext(new Date()), linkCaller(ANN), request.id, 'approve', undefined);
+
+    // Act
+    const outcome = await submit(token);
+
+    // Assess
+    expect(outcome).toMatchObject({ kind: 'closed', reason: 'alreadyDecided' });
+  });
+
+  it('an approver removed from the group since the email is refused, and the link is spent', async () => {
+    // Prepare
+    members = [ANN, BEN];
+    const request = await aPendingRequest();
+    const token = await linkFor(request, BEN);
+    members = [ANN];
+
+    // Act
+    const outcome = await submit(token);
+
+    // Assess
+    expect(outcome.kind).toBe('refused');
+    expect((await repo.get(request.id))?.status).toBe('pending');
+    expect(await rowOf(token)).toMatchObject({ state: TokenState.used, outcome: 'refused:NOT_FOUND' });
+    expect(audited).toContainEqual(
+      expect.objectContaining({ action: 'request.decisionRefused', requestId: request.id }),
+    );
+  });
+
+  it('a storage outage while deciding gives the link back, and it works afterwards', async () => {
+    // Prepare
+    members = [ANN];
+    const request = await aPendingRequest();
+    const token = await linkFor(request, ANN);
+    const failing: RequestRepository = {
+      ...repo,
+      update: () => Promise.reject(new DomainError('UNAVAILABLE', 'Storage is not reachable right now')),
+    };
+
+    // Act
+    const failed = await submit(token, 'approve', { requests: { repo: failing } }).catch((e: unknown) => e);
+    const retried = await submit(token, 'approve');
+
+    // Assess
+    expect(failed).toBeInstanceOf(DomainError);
+    expect(retried.kind).toBe('recorded');
+    expect((await repo.get(request.id))?.status).toBe('approved');
+  });
+
+  it('a claim abandoned by a crashed submit is taken over after the claim timeout, not before', async () => {
+    // Prepare
+    members = [ANN];
+    const request = await aPendingRequest();
+    const token = await linkFor(request, ANN);
+    const row = await rowOf(token);
+    if (!row) throw new Error('no row');
+    const claimedAt = new Date(Date.now() - 10_000);
+    await tokens.change(row, { state: TokenState.claimed, claimedAt: claimedAt.toISOString() });
+
+    // Act
+    const soon = await openDecisionLink(linkContext(), token);
+    const later = await submit(token, 'approve', { now: new Date(claimedAt.getTime() + 3 * 60_000) });
+
+    // Assess
+    expect(soon.kind).toBe('used');
+    expect(later.kind).toBe('recorded');
+  });
+
+  it('someone else signed in cannot use a forwarded link; sign-in can be required', async () => {
+    // Prepare
+    members = [ANN, BEN];
+    const request = await aPendingRequest();
+    const token = await linkFor(request, ANN);
+
+    // Act
+    const forwarded = await submit(token, 'approve', { signedInAs: BEN });
+    const anonymous = await openDecisionLink(linkContext({ requireSignIn: true }), token);
+    const signedIn = await submit(token, 'approve', { signedInAs: 'Ann@Contoso.com', requireSignIn: true });
+
+    // Assess
+    expect(forwarded.kind).toBe('wrongUser');
+    expect(anonymous.kind).toBe('signInRequired');
+    expect(signedIn.kind).toBe('recorded');
+  });
+});
+
+describe('minting links', () => {
+  it('a re-run after the email went out mints nothing new', async () => {
+    // Prepare
+    const request = await aPendingRequest();
+    const token = await linkFor(request, ANN);
+
+    // Act
+    const again = await tokens.prepare(request.id, ANN, request.pendingUntil);
+
+    // Assess
+    expect(again).toBeUndefined();
+    expect((await openDecisionLink(linkContext(), token)).kind).toBe('open');
+  });
+
+  it('a run that died before publishing is finished with a new link; the lost one never works', async () => {
+    // Prepare
+    members = [ANN];
+    const request = await aPendingRequest();
+    const lost = await tokens.prepare(request.id, ANN, request.pendingUntil);
+
+    // Act
+    const fresh = await tokens.prepare(request.id, ANN, request.pendingUntil);
+
+    // Assess
+    expect(lost?.generation).toBe(1);
+    expect(fresh?.generation).toBe(2);
+    expect((await openDecisionLink(linkContext(), lost?.token)).kind).toBe('invalid');
+    expect((await openDecisionLink(linkContext(), fresh?.token)).kind).toBe('open');
+  });
+
+  it('marking a link sent that was re-minted meanwhile leaves the newer link alone', async () => {
+    // Prepare
+    members = [ANN];
+    const request = await aPendingRequest();
+    const older = await tokens.prepare(request.id, ANN, request.pendingUntil);
+    const newer = await tokens.prepare(request.id, ANN, request.pendingUntil);
+    if (!older || !newer) throw new Error('no links');
+
+    // Act
+    await tokens.markSent(request.id, ANN, older);
+
+    // Assess
+    expect(await rowOf(newer.token)).toMatchObject({ generation: 2, sent: false, state: TokenState.live });
+    await tokens.markSent(request.id, ANN, newer);
+    expect(await rowOf(newer.token)).toMatchObject({ generation: 2, sent: true });
+    expect(await tokens.prepare(request.id, ANN, request.pendingUntil)).toBeUndefined();
+  });
+});

@@ -1,0 +1,273 @@
+/**
+ * The entry points, called as the Functions runtime calls them, against real Azurite and the local
+ * host's real SMTP mailbox: the email sender (`sendEmail`) and the decision link's edge (`GET`,
+ * `HEAD`, and the `POST` refusals that come before any decision). Deciding itself needs the durable
+ * client and is covered end to end (test/e2e/email.test.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { InvocationContext, type LogLevel } from '@azure/functions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { showDecision, submitDecision } from '../../../functions/decisions';
+import { sendEmail } from '../../../functions/notifications';
+import { startMailbox, type Mailbox } from '../../../infra/local/mailbox/mailbox';
+import { getDeps } from '#shared/app/deps';
+import { Request } from '#shared/domain/request';
+import { buildMessage } from '#shared/notifications/messages';
+import { tokenStore } from '#shared/notifications/wiring';
+import { call, startComponentEnv, type ComponentEnv } from '../../support/component';
+
+const BASE = 'http://127.0.0.1:7071';
+const ALICE = 'alice@contoso.com';
+const ANN = 'ann@contoso.com';
+
+let env: ComponentEnv;
+let mailbox: Mailbox;
+
+beforeAll(async () => {
+  mailbox = await startMailbox();
+  env = await startComponentEnv({
+    ZSA_SMTP_URL: mailbox.smtpUrl,
+    ZSA_MAIL_FROM: 'ZSA <zsa@contoso.com>',
+    ZSA_PUBLIC_BASE_URL: BASE,
+  });
+}, 60_000);
+
+afterAll(async () => {
+  getDeps().mailer.close();
+  await env.close();
+  await mailbox.close();
+});
+
+async function aRequest(overrides: Partial<Request> = {}): Promise<Request> {
+  const now = new Date();
+  const request = Request.parse({
+    id: randomUUID(),
+    requester: ALICE,
+    task: 'Exchange\\New-MoveRequest',
+    tasks: ['Exchange\\New-MoveRequest'],
+    reason: 'Move <b>the</b> CEO mailbox',
+    ticket: 'INC-9',
+    durationHours: 1,
+    parameters: { Mailbox: 'ceo@contoso.com' },
+    status: 'pending',
+    policyId: 'p1',
+    approvalType: 'manual',
+    approverGroup: 'handler-approvers',
+    requiredApprovals: 1,
+    approvals: [],
+    clientRequestId: null,
+    createdAt: now.toISOString(),
+    pendingUntil: new Date(now.getTime() + 3_600_000).toISOString(),
+    decidedAt: null,
+    grantedAt: null,
+    expiresAt: null,
+    endedAt: null,
+    endedBy: null,
+    endReason: null,
+    ...overrides,
+  });
+  await getDeps().requests.create(request);
+  return request;
+}
+
+async function aLink(request: Request): Promise<string> {
+  const link = await tokenStore().prepare(request.id, ANN, request.pendingUntil);
+  if (!link) throw new Error('no link');
+  return link.token;
+}
+
+function triggerContext(deliveryCount: number, logs: string[] = []): InvocationContext {
+  return new InvocationContext({
+    functionName: 'sendEmail',
+    triggerMetadata: { deliveryCount, messageId: 'm-1' },
+    logHandler: (level: LogLevel, ...args: unknown[]) => logs.push(`${level}: ${args.map(String).join(' ')}`),
+  });
+}
+
+describe('sendEmail', () => {
+  it('sends a notification as an email with a text and an HTML part, marked automatic', async () => {
+    // Prepare
+    const request = await aRequest();
+    const decisionUrl = `${BASE}/api/decisions/${request.id}.x`;
+    const message = buildMessage(
+      { event: 'approvalNeeded', decisionUrl, generation: 1 },
+      request,
+      { upn: ANN, audience: 'approver' },
+      new Date(),
+    );
+
+    // Act
+    await sendEmail(JSON.parse(JSON.stringify(message)), triggerContext(1));
+
+    // Assess
+    const mail = await mailbox.waitFor((m) => m.headers['x-zsa-request-id'] === request.id, 5000);
+    expect(mail.to).toEqual([ANN]);
+    expect(mail.from).toBe('zsa@contoso.com');
+    expect(mail.subject).toBe(
+      '[ZSA] Approval needed: alice@contoso.com requests task "Exchange\\New-MoveRequest"',
+    );
+    expect(mail.text).toContain('Reason: Move <b>the</b> CEO mailbox');
+    expect(mail.html).toContain('Move &lt;b&gt;the&lt;/b&gt; CEO mailbox');
+    expect(mail.links).toEqual([decisionUrl]);
+    expect(mail.headers).toMatchObject({
+      'auto-submitted': 'auto-generated',
+      'x-auto-response-suppress': 'All',
+      'x-zsa-event': 'approvalNeeded',
+    });
+  });
+
+  it('does not send an approval request that was decided meanwhile', async () => {
+    // Prepare
+    const request = await aRequest({ status: 'canceled', endedAt: new Date().toISOString(), endedBy: ALICE });
+    const message = buildMessage(
+      { event: 'approvalNeeded', decisionUrl: `${BASE}/api/decisions/x`, generation: 1 },
+      request,
+      { upn: ANN, audience: 'approver' },
+      new Date(),
+    );
+    const logs: string[] = [];
+
+    // Act
+    await sendEmail(message, triggerContext(1, logs));
+
+    // Assess
+    expect(mailbox.messages().some((m) => m.headers['x-zsa-request-id'] === request.id)).toBe(false);
+    expect(logs.join('\n')).toContain('no longer waits for a decision');
+  });
+
+  it('a message it cannot read fails every delivery, and the last one says it goes to the dead-letter queue', async () => {
+    // Prepare
+    const early: string[] = [];
+    const last: string[] = [];
+
+    // Act
+    const first = await sendEmail(
+      { schema: 'zsa.notification', version: 99 },
+      triggerContext(1, early),
+    ).catch((e: unknown) => e);
+    const final = await sendEmail(
+      { schema: 'zsa.notification', version: 99 },
+      triggerContext(10, last),
+    ).catch((e: unknown) => e);
+
+    // Assess
+    expect(first).toBeInstanceOf(Error);
+    expect(final).toBeInstanceOf(Error);
+    expect(early.join('\n')).toMatch(/delivery 1 of 10\), Service Bus will retry: .*version 99/);
+    expect(last.join('\n')).toMatch(/^error: .*delivery 10 of 10\); it goes to the dead-letter queue/m);
+  });
+});
+
+describe('decision link pages', () => {
+  it('GET shows the confirmation page with strict headers and changes nothing; HEAD too', async () => {
+    // Prepare
+    const request = await aRequest();
+    const token = await aLink(request);
+
+    // Act
+    const get = await call(showDecision, { path: `/api/decisions/${token}`, params: { token } });
+    const head = await call(showDecision, {
+      method: 'HEAD',
+      path: `/api/decisions/${token}`,
+      params: { token },
+    });
+
+    // Assess
+    expect(get.status).toBe(200);
+    expect(head.status).toBe(200);
+    expect(get.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(get.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(get.headers.get('cache-control')).toBe('no-store');
+    expect(get.headers.get('content-security-policy')).toContain(`form-action ${BASE}`);
+    expect(get.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(String(get.body)).toContain(`<form method="post" action="${BASE}/api/decisions/${token}">`);
+    expect(String(get.body)).toContain('Move &lt;b&gt;the&lt;/b&gt; CEO mailbox');
+    expect(await getDeps().requests.get(request.id)).toEqual(request);
+  });
+
+  it("the form's address comes from ZSA_PUBLIC_BASE_URL, never from the Host header", async () => {
+    // Prepare
+    const token = await aLink(await aRequest());
+
+    // Act
+    const res = await call(showDecision, {
+      path: `/api/decisions/${token}`,
+      params: { token },
+      headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example' },
+    });
+
+    // Assess
+    expect(String(res.body)).not.toContain('evil.example');
+  });
+
+  it.each([
+    ['a tampered token', (t: string) => `${t.slice(0, -2)}zz`, 404],
+    ['garbage', () => '..%2f..%2fetc', 404],
+  ])('GET with %s answers a 4xx page', async (_name, tamper, status) => {
+    // Prepare
+    const token = tamper(await aLink(await aRequest()));
+
+    // Act
+    const res = await call(showDecision, { path: `/api/decisions/${token}`, params: { token } });
+
+    // Assess
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+  });
+
+  it.each([
+    ['JSON instead of the form', { 'content-type': 'application/json' }, '{"decision":"approve"}', 415],
+    [
+      'a cross-site form',
+      { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'cross-site' },
+      'decision=approve',
+      403,
+    ],
+    [
+      'a form from a foreign origin',
+      { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+      'decision=approve',
+      403,
+    ],
+    ['an unknown decision', { 'content-type': 'application/x-www-form-urlencoded' }, 'decision=maybe', 400],
+    [
+      'an unknown field',
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      'decision=approve&approver=boss%40contoso.com',
+      400,
+    ],
+    [
+      'a repeated field',
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      'decision=deny&decision=approve',
+      400,
+    ],
+    [
+      'a comment over 1000 characters',
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      `decision=approve&comment=${'x'.repeat(1001)}`,
+      400,
+    ],
+  ])('POST with %s is refused before the link is touched', async (_name, headers, body, status) => {
+    // Prepare
+    const request = await aRequest();
+    const token = await aLink(request);
+
+    // Act
+    const res = await call(submitDecision, {
+      method: 'POST',
+      path: `/api/decisions/${token}`,
+      params: { token },
+      headers,
+      body,
+    });
+
+    // Assess
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect((await call(showDecision, { path: `/api/decisions/${token}`, params: { token } })).status).toBe(
+      200,
+    );
+    expect((await getDeps().requests.get(request.id))?.status).toBe('pending');
+  });
+});

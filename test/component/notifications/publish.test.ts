@@ -1,0 +1,234 @@
+/**
+ * The `notify` story against real Azurite and the local Service Bus through the real SDK: who gets
+ * which message, that a re-run publishes nothing twice, that approval links match the stored
+ * hashes, and that the expiring-soon notice is scheduled and canceled.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ServiceBusReceivedMessage, ServiceBusSender } from '@azure/service-bus';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTables, type Tables } from '#shared/adapters/tables';
+import { settings } from '#shared/config';
+import { Request } from '#shared/domain/request';
+import { openDecisionLink } from '#shared/notifications/decisions';
+import { NOTIFICATIONS_QUEUE, NotificationMessage, recipientKey } from '#shared/notifications/messages';
+import { serviceBusOutbox } from '#shared/notifications/outbox';
+import { publishNotification, type PublishContext } from '#shared/notifications/publish';
+import { createScheduleStore, createTokenStore, type TokenStore } from '#shared/notifications/store';
+import { createRequestRepository, type RequestRepository } from '#shared/requests/repository';
+import { startComponentEnv, type ComponentEnv } from '../../support/component';
+import { peekAll, startTestBus, type TestBus } from '../servicebus/bus';
+
+const BASE = 'https://zsa.contoso.com';
+const ALICE = 'alice@contoso.com';
+const ANN = 'ann@contoso.com';
+const BEN = 'ben@contoso.com';
+const GROUP = 'publish-approvers';
+
+let env: ComponentEnv;
+let bus: TestBus;
+let sender: ServiceBusSender;
+let tables: Tables;
+let repo: RequestRepository;
+let tokens: TokenStore;
+
+beforeAll(async () => {
+  env = await startComponentEnv();
+  bus = await startTestBus({ entities: [{ queue: NOTIFICATIONS_QUEUE }] });
+  sender = bus.client.createSender(NOTIFICATIONS_QUEUE);
+  tables = createTables(settings());
+  repo = createRequestRepository(tables);
+  tokens = createTokenStore(tables);
+}, 60_000);
+
+afterAll(async () => {
+  await sender.close();
+  await bus.close();
+  await env.close();
+});
+
+function context(now = new Date(), noticeMinutes = 15): PublishContext {
+  return {
+    requests: repo,
+    groupMembers: (g) => Promise.resolve(g === GROUP ? [ALICE, ANN, BEN] : []),
+    tokens,
+    schedules: createScheduleStore(tables),
+    outbox: serviceBusOutbox(() => sender),
+    now,
+    publicBaseUrl: BASE,
+    expiryNoticeMs: noticeMinutes * 60_000,
+  };
+}
+
+async function stored(overrides: Partial<Request> = {}): Promise<Request> {
+  const now = new Date();
+  const request = Request.parse({
+    id: randomUUID(),
+    requester: ALICE,
+    role: 'Mailbox Operator',
+    tasks: ['Exchange\\New-MoveRequest', 'Exchange\\Set-Mailbox'],
+    reason: 'INC-7',
+    ticket: 'INC-7',
+    durationHours: 2,
+    parameters: null,
+    status: 'pending',
+    policyId: 'p1',
+    approvalType: 'manual',
+    approverGroup: GROUP,
+    requiredApprovals: 1,
+    approvals: [],
+    clientRequestId: null,
+    createdAt: now.toISOString(),
+    pendingUntil: new Date(now.getTime() + 3_600_000).toISOString(),
+    decidedAt: null,
+    grantedAt: null,
+    expiresAt: null,
+    endedAt: null,
+    endedBy: null,
+    endReason: null,
+    ...overrides,
+  });
+  await repo.create(request);
+  return request;
+}
+
+function approved(request: Request, expiresInMs: number): Partial<Request> {
+  const now = Date.now();
+  return {
+    status: 'approved',
+    approvals: [{ approver: ANN, decision: 'approve', comment: 'ok', at: new Date(now).toISOString() }],
+    decidedAt: new Date(now).toISOString(),
+    grantedAt: new Date(now).toISOString(),
+    expiresAt: new Date(now + expiresInMs).toISOString(),
+    pendingUntil: request.pendingUntil,
+  };
+}
+
+/** The messages of one request on the queue (active or scheduled), parsed. */
+async function onQueue(
+  requestId: string,
+): Promise<{ raw: ServiceBusReceivedMessage; message: NotificationMessage }[]> {
+  const all = await peekAll(bus, NOTIFICATIONS_QUEUE);
+  return all
+    .filter((m) => m.applicationProperties?.requestId === requestId)
+    .map((raw) => ({ raw, message: NotificationMessage.parse(raw.body) }));
+}
+
+describe('notify', () => {
+  it('approval needed: one personal link per approver, never the requester, each matching its stored hash', async () => {
+    // Prepare
+    const request = await stored();
+
+    // Act
+    const result = await publishNotification(context(), { requestId: request.id, event: 'approvalNeeded' });
+
+    // Assess
+    const messages = await onQueue(request.id);
+    expect(messages.map((m) => m.message.recipient).sort()).toEqual([ANN, BEN]);
+    expect(result.published).toHaveLength(2);
+    for (const { raw, message } of messages) {
+      if (message.event !== 'approvalNeeded') throw new Error('unexpected event');
+      expect(raw.messageId).toBe(`${request.id}:approvalNeeded:${recipientKey(message.recipient)}:1`);
+      expect(raw.subject).toBe('approvalNeeded');
+      expect(raw.contentType).toBe('application/json');
+      expect(message.decisionUrl.startsWith(`${BASE}/api/decisions/${request.id}.`)).toBe(true);
+      const token = message.decisionUrl.slice(`${BASE}/api/decisions/`.length);
+      const state = await openDecisionLink(
+        {
+          tokens,
+          requests: repo,
+          now: new Date(),
+          signedInAs: undefined,
+          requireSignIn: false,
+          log: () => undefined,
+          decide: () => Promise.reject(new Error('no')),
+        },
+        token,
+      );
+      expect(state.kind === 'open' && state.link.approver).toBe(message.recipient);
+    }
+  });
+
+  it('a re-run publishes nothing more and keeps the links working', async () => {
+    // Prepare
+    const request = await stored();
+    await publishNotification(context(), { requestId: request.id, event: 'approvalNeeded' });
+    const first = await onQueue(request.id);
+
+    // Act
+    const again = await publishNotification(context(), { requestId: request.id, event: 'approvalNeeded' });
+
+    // Assess
+    expect(again.published).toEqual([]);
+    expect((await onQueue(request.id)).map((m) => m.raw.messageId)).toEqual(
+      first.map((m) => m.raw.messageId),
+    );
+  });
+
+  it('a re-run of a plain notification is dropped by Service Bus as a duplicate', async () => {
+    // Prepare
+    const request = await stored({
+      status: 'denied',
+      approvals: [{ approver: ANN, decision: 'deny', comment: 'no', at: new Date().toISOString() }],
+      decidedAt: new Date().toISOString(),
+      endedAt: new Date().toISOString(),
+    });
+
+    // Act
+    await publishNotification(context(), { requestId: request.id, event: 'denied' });
+    await publishNotification(context(), { requestId: request.id, event: 'denied' });
+
+    // Assess
+    const messages = await onQueue(request.id);
+    expect(messages.map((m) => `${m.message.audience}:${m.message.recipient}`).sort()).toEqual([
+      `approver:${BEN}`,
+      `requester:${ALICE}`,
+    ]);
+  });
+
+  it('granted: tells the requester and schedules the expiring-soon notice, once; revoked cancels it', async () => {
+    // Prepare
+    const pending = await stored();
+    const request = { ...pending, ...approved(pending, 30 * 60_000) };
+    await repo.update(request.id, () => ({ next: request, result: undefined }));
+
+    // Act
+    const granted = await publishNotification(context(), { requestId: request.id, event: 'granted' });
+    const rerun = await publishNotification(context(), { requestId: request.id, event: 'granted' });
+    const afterGrant = await onQueue(request.id);
+    const revoked = await publishNotification(context(), { requestId: request.id, event: 'revoked' });
+    const afterRevoke = await onQueue(request.id);
+
+    // Assess
+    expect(granted.scheduled).toHaveLength(1);
+    expect(rerun.scheduled).toEqual([]);
+    const notice = afterGrant.find((m) => m.message.event === 'expiringSoon');
+    expect(notice?.raw.state).toBe('scheduled');
+    expect(notice?.raw.scheduledEnqueueTimeUtc?.getTime()).toBe(
+      Date.parse(request.expiresAt ?? '') - 15 * 60_000,
+    );
+    expect(afterGrant.filter((m) => m.message.event === 'expiringSoon')).toHaveLength(1);
+    expect(revoked.canceled).toEqual(granted.scheduled);
+    expect(afterRevoke.map((m) => m.message.event).sort()).toEqual(['granted', 'revoked']);
+  });
+
+  it('granted for less time than the notice lead schedules nothing', async () => {
+    // Prepare
+    const pending = await stored();
+    const request = { ...pending, ...approved(pending, 60_000) };
+    await repo.update(request.id, () => ({ next: request, result: undefined }));
+
+    // Act
+    const result = await publishNotification(context(), { requestId: request.id, event: 'granted' });
+
+    // Assess
+    expect(result.scheduled).toEqual([]);
+    expect((await onQueue(request.id)).map((m) => m.message.event)).toEqual(['granted']);
+  });
+
+  it('an unknown request fails the activity (the orchestration gives up after its retries)', async () => {
+    // Act / Assess
+    await expect(
+      publishNotification(context(), { requestId: randomUUID(), event: 'granted' }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
