@@ -91,8 +91,7 @@ export function isTerminal(status: RuntimeStatus): boolean {
 /** JSON text as Durable stores it (`undefined` becomes `null`). */
 export function toJsonText(value: unknown): string {
   // JSON.stringify returns undefined for undefined, although its typings say string.
-  const text: string | undefined = JSON.stringify(value);
-  return text ?? 'null';
+  return value === undefined ? 'null' : JSON.stringify(value);
 }
 
 export function parseJsonText(text: string | null | undefined): unknown {
