@@ -7,7 +7,7 @@ import {
 } from '@azure/functions';
 import { z } from 'zod';
 import { getDeps } from '#shared/app/deps';
-import { CONTENT_TYPES, ExportFormat, exportBody } from '#shared/audit/format';
+import { CONTENT_TYPES, ExportFormat, openExport } from '#shared/audit/format';
 import { MAX_PAGE_SIZE, type TimeRange } from '#shared/audit/log';
 import { anchorNow, archiveDays } from '#shared/audit/maintenance';
 import { AuditAction, AuditOutcome, SYSTEM_ACTOR } from '#shared/audit/types';
@@ -47,7 +47,10 @@ const AuditQuery = z
 const VerifyQuery = z.strictObject(rangeFields).refine(orderedRange, rangeError);
 
 const ExportQuery = z
-  .strictObject({ ...rangeFields, format: z.enum([ExportFormat.Csv, ExportFormat.Jsonl]).default(ExportFormat.Jsonl) })
+  .strictObject({
+    ...rangeFields,
+    format: z.enum([ExportFormat.Csv, ExportFormat.Jsonl]).default(ExportFormat.Jsonl),
+  })
   .refine(orderedRange, rangeError);
 
 const NoBody = z.strictObject({});
@@ -85,6 +88,7 @@ export const auditExport = handled(
       detail: { format, from: range.from?.toISOString() ?? null, to: range.to?.toISOString() ?? null },
       origin: auditOrigin(request, context.invocationId),
     });
+    const body = await openExport(audit.exportRows(range), format);
     const name = `zsa-audit-${stamp(range.from) ?? 'start'}-${stamp(range.to) ?? 'now'}.${format}`;
     return {
       status: 200,
@@ -92,7 +96,7 @@ export const auditExport = handled(
         'content-type': CONTENT_TYPES[format],
         'content-disposition': `attachment; filename="${name}"`,
       },
-      body: exportBody(audit.exportRows(range), format),
+      body,
     };
   },
 );
@@ -120,8 +124,12 @@ export const auditAnchor = handled(
 export async function auditDailyArchive(_timer: Timer, context: InvocationContext): Promise<void> {
   const deps = getDeps();
   const { exports, anchor } = await archiveDays(deps.audit, deps.now());
-  const written = exports.filter((e) => e.status === 'exported').map((e) => `${e.day} (${e.manifest.rows} rows)`);
-  context.log(`Audit archive: ${written.length > 0 ? `exported ${written.join(', ')}` : 'nothing new'}; anchored ${anchor.heads.length} chain heads.`);
+  const written = exports
+    .filter((e) => e.status === 'exported')
+    .map((e) => `${e.day} (${e.manifest.rows} rows)`);
+  context.log(
+    `Audit archive: ${written.length > 0 ? `exported ${written.join(', ')}` : 'nothing new'}; anchored ${anchor.heads.length} chain heads.`,
+  );
 }
 
 /** Hourly: anchors the chain heads, bounding how much recent history an attacker could rewrite unseen. */
@@ -131,8 +139,23 @@ export async function auditHourlyAnchor(_timer: Timer, context: InvocationContex
 }
 
 app.http('auditQuery', { methods: ['GET'], route: 'audit', authLevel: 'anonymous', handler: auditQuery });
-app.http('auditVerify', { methods: ['GET'], route: 'audit/verify', authLevel: 'anonymous', handler: auditVerify });
-app.http('auditExport', { methods: ['GET'], route: 'audit/export', authLevel: 'anonymous', handler: auditExport });
-app.http('auditAnchor', { methods: ['POST'], route: 'audit/anchor', authLevel: 'anonymous', handler: auditAnchor });
+app.http('auditVerify', {
+  methods: ['GET'],
+  route: 'audit/verify',
+  authLevel: 'anonymous',
+  handler: auditVerify,
+});
+app.http('auditExport', {
+  methods: ['GET'],
+  route: 'audit/export',
+  authLevel: 'anonymous',
+  handler: auditExport,
+});
+app.http('auditAnchor', {
+  methods: ['POST'],
+  route: 'audit/anchor',
+  authLevel: 'anonymous',
+  handler: auditAnchor,
+});
 app.timer('auditDailyArchive', { schedule: '0 15 0 * * *', handler: auditDailyArchive });
 app.timer('auditHourlyAnchor', { schedule: '0 5 * * * *', handler: auditHourlyAnchor });

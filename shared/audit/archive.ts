@@ -89,10 +89,18 @@ export function dayBlobNames(day: string): { data: string; manifest: string } {
 /** The UTC day `YYYY-MM-DD` as [from, to), or a 400 when it is not a date. */
 export function dayRange(day: string): { from: Date; to: Date } {
   const from = new Date(`${day}T00:00:00.000Z`);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || Number.isNaN(from.getTime()) || from.toISOString().slice(0, 10) !== day) {
-    throw new DomainError('INVALID_INPUT', `Invalid day: ${JSON.stringify(day)} is not a UTC date (YYYY-MM-DD).`, {
-      errors: [{ pointer: '#/day', detail: 'must be a date YYYY-MM-DD' }],
-    });
+  if (
+    !/^\d{4}-\d{2}-\d{2}$/.test(day) ||
+    Number.isNaN(from.getTime()) ||
+    from.toISOString().slice(0, 10) !== day
+  ) {
+    throw new DomainError(
+      'INVALID_INPUT',
+      `Invalid day: ${JSON.stringify(day)} is not a UTC date (YYYY-MM-DD).`,
+      {
+        errors: [{ pointer: '#/day', detail: 'must be a date YYYY-MM-DD' }],
+      },
+    );
   }
   return { from, to: new Date(from.getTime() + DAY_MS) };
 }
@@ -154,7 +162,10 @@ export function createArchive(deps: ArchiveDeps): Archive {
   }
 
   /** Streams the day's rows as JSONL chunks into `sink` (upload or hash), building the manifest. */
-  function dayStream(range: { from: Date; to: Date }, builder: ReturnType<typeof createManifestBuilder>): Readable {
+  function dayStream(
+    range: { from: Date; to: Date },
+    builder: ReturnType<typeof createManifestBuilder>,
+  ): Readable {
     async function* chunks(): AsyncGenerator<Buffer> {
       let pending: string[] = [];
       let size = 0;
@@ -178,13 +189,17 @@ export function createArchive(deps: ArchiveDeps): Archive {
     const range = dayRange(day);
     const now = deps.now();
     if (now.getTime() < range.to.getTime() + DAY_SETTLE_MS) {
-      throw new DomainError('NOT_YET_DUE', `The day ${day} is not over yet; it can be exported from ${new Date(range.to.getTime() + DAY_SETTLE_MS).toISOString()}.`);
+      throw new DomainError(
+        'NOT_YET_DUE',
+        `The day ${day} is not over yet; it can be exported from ${new Date(range.to.getTime() + DAY_SETTLE_MS).toISOString()}.`,
+      );
     }
     const names = dayBlobNames(day);
     const c = await container();
     const meta = { day, from: range.from.toISOString(), to: range.to.toISOString(), blob: names.data };
     const existing = await readManifest(c, names.manifest);
-    if (existing) return { day, status: 'exists', blob: names.data, manifestBlob: names.manifest, manifest: existing };
+    if (existing)
+      return { day, status: 'exists', blob: names.data, manifestBlob: names.manifest, manifest: existing };
 
     const builder = createManifestBuilder();
     const data = c.getBlockBlobClient(names.data);
@@ -214,7 +229,10 @@ export function createArchive(deps: ArchiveDeps): Archive {
       manifest = fresh.build({ ...meta, exportedAt: deps.now().toISOString() });
       const stored = await digestOf(c, names.data);
       if (stored !== manifest.sha256) {
-        throw new DomainError('CONFLICT', `The export ${names.data} exists and differs from the audit table; run verify.`);
+        throw new DomainError(
+          'CONFLICT',
+          `The export ${names.data} exists and differs from the audit table; run verify.`,
+        );
       }
     }
     const body = `${JSON.stringify(manifest, null, 2)}\n`;
@@ -227,7 +245,8 @@ export function createArchive(deps: ArchiveDeps): Archive {
       const status = statusOf(e);
       if (status !== 409 && status !== 412) throw unavailable(e);
       const written = await readManifest(c, names.manifest);
-      if (written) return { day, status: 'exists', blob: names.data, manifestBlob: names.manifest, manifest: written };
+      if (written)
+        return { day, status: 'exists', blob: names.data, manifestBlob: names.manifest, manifest: written };
       throw unavailable(e);
     }
     return { day, status: 'exported', blob: names.data, manifestBlob: names.manifest, manifest };
@@ -256,7 +275,9 @@ async function readManifest(c: ContainerClient, name: string): Promise<Manifest 
   try {
     return ManifestSchema.parse(JSON.parse(body));
   } catch (e) {
-    throw new DomainError('CONFLICT', `The manifest ${name} is unreadable; the archive needs attention.`, { cause: e });
+    throw new DomainError('CONFLICT', `The manifest ${name} is unreadable; the archive needs attention.`, {
+      cause: e,
+    });
   }
 }
 

@@ -12,7 +12,9 @@ const ELLIPSIS = '…';
 
 /** Characters Table Storage or JSON consumers choke on: NUL and lone surrogates. */
 function clean(value: string): string {
-  return value.replace(/\0/g, '\uFFFD').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  return value
+    .replace(/\0/g, '\uFFFD')
+    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
 
 /** Cuts to at most `max` UTF-16 units without splitting a surrogate pair; marks the cut. */

@@ -35,9 +35,13 @@ function sign(payload: string, key: string): string {
 }
 
 function invalid(): DomainError {
-  return new DomainError('INVALID_INPUT', 'Invalid query: continuationToken is not a token this query issued.', {
-    errors: [{ pointer: '#/continuationToken', detail: 'not a token this query issued' }],
-  });
+  return new DomainError(
+    'INVALID_INPUT',
+    'Invalid query: continuationToken is not a token this query issued.',
+    {
+      errors: [{ pointer: '#/continuationToken', detail: 'not a token this query issued' }],
+    },
+  );
 }
 
 /** Decodes a token issued for `fingerprint`, or throws INVALID_INPUT. */

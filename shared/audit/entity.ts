@@ -73,7 +73,17 @@ export type ReadRow =
 /** Properties the service adds to every entity; not part of the row. */
 const SERVICE_PROPERTIES = new Set(['partitionKey', 'rowKey', 'etag', 'timestamp', 'odata.etag']);
 
-const REQUIRED_TEXT = ['id', 'action', 'outcome', 'actorKind', 'actorId', 'actorUpn', 'actorRoles', 'prevHash', 'hash'] as const;
+const REQUIRED_TEXT = [
+  'id',
+  'action',
+  'outcome',
+  'actorKind',
+  'actorId',
+  'actorUpn',
+  'actorRoles',
+  'prevHash',
+  'hash',
+] as const;
 const KNOWN_COLUMNS = new Set<string>([
   'v',
   'chain',
@@ -96,7 +106,9 @@ function edm(value: unknown, column: string, type: EdmType): string {
   ) {
     return value.value;
   }
-  throw new Malformed(value === undefined ? `column ${column} is missing` : `column ${column} is not ${type}`);
+  throw new Malformed(
+    value === undefined ? `column ${column} is missing` : `column ${column} is not ${type}`,
+  );
 }
 
 function textColumn(raw: Record<string, unknown>, column: string, max: number): string {
@@ -125,7 +137,10 @@ function keysOf(raw: Record<string, unknown>): { partitionKey: string; rowKey: s
 function positionFromKeys(partitionKey: string, rowKey: string): { chain?: number; sequence?: number } {
   const chain = /^c(\d{2})-/.exec(partitionKey)?.[1];
   const sequence = new RegExp(`^\\d{${ROW_KEY_DIGITS}}$`).test(rowKey) ? Number(rowKey) : undefined;
-  return { ...(chain === undefined ? {} : { chain: Number(chain) }), ...(sequence === undefined ? {} : { sequence }) };
+  return {
+    ...(chain === undefined ? {} : { chain: Number(chain) }),
+    ...(sequence === undefined ? {} : { sequence }),
+  };
 }
 
 const LIMITS: Record<(typeof OPTIONAL_TEXT_FIELDS)[number], number> = {

@@ -5,21 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import {
-  createCsvParser,
-  ExportFormat,
-  isCsvHeader,
-  recordFromCsv,
-  recordFromJsonLine,
-} from './format';
+import { createCsvParser, ExportFormat, isCsvHeader, recordFromCsv, recordFromJsonLine } from './format';
 import { type AuditRecord } from './record';
-import {
-  BreakReason,
-  createVerifier,
-  type AnchoredHead,
-  type ChainStart,
-  type VerifyResult,
-} from './verify';
+import { BreakReason, createVerifier, type AnchoredHead, type ChainStart, type VerifyResult } from './verify';
 
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 const Instant = z.iso.datetime();
@@ -122,7 +110,7 @@ export interface ExportCheckResult extends VerifyResult {
 
 /** Verifies an exported file read as chunks; never throws for bad content, only reports it. */
 export async function verifyExport(
-  source: AsyncIterable<Uint8Array | string>,
+  source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   options: ExportCheckOptions = {},
 ): Promise<ExportCheckResult> {
   const manifest = options.manifest;
@@ -166,7 +154,12 @@ export async function verifyExport(
       if (!headerSeen) {
         headerSeen = true;
         if (!isCsvHeader(cells)) {
-          verifier.report({ chain: null, sequence: null, reason: BreakReason.Malformed, detail: 'The CSV header is not the audit header.' });
+          verifier.report({
+            chain: null,
+            sequence: null,
+            reason: BreakReason.Malformed,
+            detail: 'The CSV header is not the audit header.',
+          });
         }
         continue;
       }
@@ -209,11 +202,17 @@ export async function verifyExport(
   else if (pending.trim().length > 0) pushRecord(recordFromJsonLine(pending.replace(/\r$/, '')));
   const sha256 = digest.digest('hex');
 
-  if (manifest) compareWithManifest(manifest, rows, verifier.chainsSeen(), (detail, chain, sequence) =>
-    verifier.report({ chain, sequence, reason: BreakReason.ManifestMismatch, detail }),
-  );
+  if (manifest)
+    compareWithManifest(manifest, rows, verifier.chainsSeen(), (detail, chain, sequence) =>
+      verifier.report({ chain, sequence, reason: BreakReason.ManifestMismatch, detail }),
+    );
   if (manifest && !options.ignoreDigest && (manifest.sha256 !== sha256 || manifest.bytes !== bytes)) {
-    verifier.report({ chain: null, sequence: null, reason: BreakReason.ManifestMismatch, detail: 'The file digest differs from the manifest.' });
+    verifier.report({
+      chain: null,
+      sequence: null,
+      reason: BreakReason.ManifestMismatch,
+      detail: 'The file digest differs from the manifest.',
+    });
   }
   return { ...verifier.finish(), format: format ?? ExportFormat.Jsonl, sha256, bytes };
 }
@@ -236,5 +235,6 @@ function compareWithManifest(
   for (const [chain, actual] of seen) {
     if (!expected.has(chain)) report(`Chain ${chain} is not in the manifest.`, chain, actual.firstSequence);
   }
-  if (rows !== manifest.rows) report(`The file has ${rows} rows; the manifest says ${manifest.rows}.`, null, null);
+  if (rows !== manifest.rows)
+    report(`The file has ${rows} rows; the manifest says ${manifest.rows}.`, null, null);
 }

@@ -42,12 +42,31 @@ export function csvCell(value: string | number | undefined): string {
 
 export const CSV_HEADER = `${RECORD_FIELDS.join(',')}\r\n`;
 
+/** Columns whose values can never need quoting or neutralising (numbers, hex, catalogued codes, ISO times). */
+const PLAIN_COLUMNS = new Set<RecordField>([
+  'v',
+  'chain',
+  'sequence',
+  'at',
+  'action',
+  'outcome',
+  'actorKind',
+  'prevHash',
+  'hash',
+]);
+
 export function toCsvLine(record: AuditRecord): string {
-  return `${RECORD_FIELDS.map((field) => csvCell(record[field])).join(',')}\r\n`;
+  const cells = RECORD_FIELDS.map((field) => {
+    const value = record[field];
+    return PLAIN_COLUMNS.has(field) ? String(value ?? '') : csvCell(value);
+  });
+  return `${cells.join(',')}\r\n`;
 }
 
 export function serializer(format: ExportFormat): { header: string; line: (record: AuditRecord) => string } {
-  return format === ExportFormat.Csv ? { header: CSV_HEADER, line: toCsvLine } : { header: '', line: toJsonLine };
+  return format === ExportFormat.Csv
+    ? { header: CSV_HEADER, line: toCsvLine }
+    : { header: '', line: toJsonLine };
 }
 
 /**
@@ -139,7 +158,10 @@ export function csvValue(cell: string): string {
 
 const NUMERIC_FIELDS = new Set<RecordField>(['v', 'chain', 'sequence']);
 
-function positionOf(input: Record<string, unknown>): { chain: number | undefined; sequence: number | undefined } {
+function positionOf(input: Record<string, unknown>): {
+  chain: number | undefined;
+  sequence: number | undefined;
+} {
   const n = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : undefined);
   return { chain: n(input.chain), sequence: n(input.sequence) };
 }
@@ -188,7 +210,8 @@ export function recordFromJsonLine(line: string): VerifiableRow {
     return { ok: false, chain: undefined, sequence: undefined, problem: 'the line is not JSON' };
   }
   const object = z.record(z.string(), z.unknown()).safeParse(value);
-  if (!object.success) return { ok: false, chain: undefined, sequence: undefined, problem: 'the line is not an object' };
+  if (!object.success)
+    return { ok: false, chain: undefined, sequence: undefined, problem: 'the line is not an object' };
   return checked(object.data);
 }
 
@@ -198,7 +221,10 @@ const BODY_CHUNK_CHARS = 64 * 1024;
  * An export as bytes, produced while rows are read (chunks of about 64 KiB): memory stays flat
  * whatever the range, wherever the platform streams the response.
  */
-export async function* exportBody(rows: AsyncIterable<AuditRecord>, format: ExportFormat): AsyncGenerator<Uint8Array> {
+export async function* exportBody(
+  rows: AsyncIterable<AuditRecord>,
+  format: ExportFormat,
+): AsyncGenerator<Uint8Array> {
   const { header, line } = serializer(format);
   let pending = header;
   for await (const record of rows) {
@@ -209,4 +235,22 @@ export async function* exportBody(rows: AsyncIterable<AuditRecord>, format: Expo
     }
   }
   if (pending.length > 0) yield Buffer.from(pending, 'utf8');
+}
+
+/**
+ * Starts an export: reads up to the first row before answering, so that storage being unreachable
+ * is an error the caller can still turn into a 503 problem, not a response that breaks off.
+ */
+export async function openExport(
+  rows: AsyncIterable<AuditRecord>,
+  format: ExportFormat,
+): Promise<AsyncIterable<Uint8Array>> {
+  const iterator = rows[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  async function* all(): AsyncGenerator<AuditRecord> {
+    if (first.done) return;
+    yield first.value;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+  }
+  return exportBody(all(), format);
 }

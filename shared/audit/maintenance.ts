@@ -26,18 +26,19 @@ export function daysToArchive(now: Date, lookback = ARCHIVE_LOOKBACK_DAYS): stri
   const lastFinished = new Date(now.getTime() - DAY_SETTLE_MS);
   const days: string[] = [];
   for (let back = lookback; back >= 1; back--) {
-    const day = new Date(Date.UTC(
-      lastFinished.getUTCFullYear(),
-      lastFinished.getUTCMonth(),
-      lastFinished.getUTCDate() - back,
-    ));
+    const day = new Date(
+      Date.UTC(lastFinished.getUTCFullYear(), lastFinished.getUTCMonth(), lastFinished.getUTCDate() - back),
+    );
     days.push(day.toISOString().slice(0, 10));
   }
   return days;
 }
 
 /** Exports every finished day of the window not exported yet, then anchors. Safe to run twice. */
-export async function archiveDays(log: AuditLog, now: Date): Promise<{ exports: DayExport[]; anchor: Anchor }> {
+export async function archiveDays(
+  log: AuditLog,
+  now: Date,
+): Promise<{ exports: DayExport[]; anchor: Anchor }> {
   const exports: DayExport[] = [];
   for (const day of daysToArchive(now)) {
     const result = await log.exportDay(day);

@@ -211,8 +211,16 @@ const optionalText = (max: number) => text(max).optional();
 export const AuditRecordSchema = z.strictObject({
   v: z.literal(RECORD_VERSION),
   id: text(COLUMN_LIMITS.id),
-  chain: z.number().int().min(0).max(MAX_CHAINS - 1),
-  sequence: z.number().int().min(1).max(10 ** ROW_KEY_DIGITS - 1),
+  chain: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_CHAINS - 1),
+  sequence: z
+    .number()
+    .int()
+    .min(1)
+    .max(10 ** ROW_KEY_DIGITS - 1),
   at: z.string().regex(ISO_MS, 'must be an ISO 8601 UTC instant with milliseconds'),
   action: z.enum(actions),
   outcome: z.enum(outcomes),

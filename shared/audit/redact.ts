@@ -228,10 +228,7 @@ export function toJsonValue(value: unknown, ancestors: readonly object[] = []): 
 
 function hasToJson(value: unknown): value is { toJSON(): unknown } {
   return (
-    typeof value === 'object' &&
-    value !== null &&
-    'toJSON' in value &&
-    typeof value.toJSON === 'function'
+    typeof value === 'object' && value !== null && 'toJSON' in value && typeof value.toJSON === 'function'
   );
 }
 

@@ -128,7 +128,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
   for (const head of options.anchors ?? []) {
     const key = `${head.chain}:${head.sequence}`;
     const known = anchors.get(key);
-    anchors.set(key, known === undefined || (known !== 'conflict' && known.hash === head.hash) ? head : 'conflict');
+    anchors.set(
+      key,
+      known === undefined || (known !== 'conflict' && known.hash === head.hash) ? head : 'conflict',
+    );
   }
   const chains = new Map<number, ChainState>();
   const brokenChains = new Set<number>();
@@ -158,20 +161,35 @@ export function createVerifier(options: VerifierOptions): Verifier {
         return false;
       }
       if (prevHash !== start.prevHash) {
-        fail(chain, sequence, BreakReason.PrevHashMismatch, 'The first row does not link to the recorded start.');
+        fail(
+          chain,
+          sequence,
+          BreakReason.PrevHashMismatch,
+          'The first row does not link to the recorded start.',
+        );
         return false;
       }
       return true;
     }
     if (sequence === 1) {
       if (prevHash === GENESIS_HASH) return true;
-      fail(chain, sequence, BreakReason.PrevHashMismatch, 'The first row of the chain does not start from the genesis hash.');
+      fail(
+        chain,
+        sequence,
+        BreakReason.PrevHashMismatch,
+        'The first row of the chain does not start from the genesis hash.',
+      );
       return false;
     }
     const anchored = anchors.get(`${chain}:${sequence - 1}`);
     if (anchored && anchored !== 'conflict') {
       if (prevHash === anchored.hash) return true;
-      fail(chain, sequence, BreakReason.PrevHashMismatch, 'The row does not link to the anchored head before it.');
+      fail(
+        chain,
+        sequence,
+        BreakReason.PrevHashMismatch,
+        'The row does not link to the anchored head before it.',
+      );
       return false;
     }
     if (options.requireStart) {
@@ -185,7 +203,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
     push(row) {
       checked += 1;
       if (!row.ok) {
-        fail(row.chain ?? null, row.sequence ?? null, BreakReason.Malformed, `The row is malformed: ${row.problem}.`);
+        fail(
+          row.chain ?? null,
+          row.sequence ?? null,
+          BreakReason.Malformed,
+          `The row is malformed: ${row.problem}.`,
+        );
         return;
       }
       const { record } = row;
@@ -200,7 +223,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
         }
       }
       if (options.chainCount !== undefined && chain >= options.chainCount) {
-        fail(chain, sequence, BreakReason.Malformed, `The row is on chain ${chain}, which this log never writes.`);
+        fail(
+          chain,
+          sequence,
+          BreakReason.Malformed,
+          `The row is on chain ${chain}, which this log never writes.`,
+        );
         return;
       }
       const state = chains.get(chain);
@@ -212,7 +240,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
         options.checkKeys &&
         (row.partitionKey !== partitionKeyOf(chain, sequence) || row.rowKey !== rowKeyOf(sequence))
       ) {
-        fail(chain, sequence, BreakReason.KeyMismatch, 'The row is stored under keys that disagree with its content.');
+        fail(
+          chain,
+          sequence,
+          BreakReason.KeyMismatch,
+          'The row is stored under keys that disagree with its content.',
+        );
         return;
       }
       if (!hashMatches(record)) {
@@ -230,11 +263,23 @@ export function createVerifier(options: VerifierOptions): Verifier {
         if (!checkFirstLink(record)) return;
       } else {
         if (sequence <= state.lastSequence) {
-          fail(chain, sequence, BreakReason.SequenceRepeat, `Sequence ${sequence} follows ${state.lastSequence}.`);
+          fail(
+            chain,
+            sequence,
+            BreakReason.SequenceRepeat,
+            `Sequence ${sequence} follows ${state.lastSequence}.`,
+          );
           return;
         }
         if (sequence > state.lastSequence + 1) {
-          fail(chain, sequence, BreakReason.SequenceGap, `Sequences ${state.lastSequence + 1}–${sequence - 1} are missing.`);
+          fail(
+            chain,
+            sequence,
+            BreakReason.SequenceGap,
+            sequence === state.lastSequence + 2
+              ? `Sequence ${sequence - 1} is missing.`
+              : `Sequences ${state.lastSequence + 1}–${sequence - 1} are missing.`,
+          );
           return;
         }
         if (record.prevHash !== state.lastHash) {
@@ -242,14 +287,24 @@ export function createVerifier(options: VerifierOptions): Verifier {
           return;
         }
         if (record.at < state.lastAt) {
-          fail(chain, sequence, BreakReason.TimeReversed, 'The row is earlier than the previous row of its chain.');
+          fail(
+            chain,
+            sequence,
+            BreakReason.TimeReversed,
+            'The row is earlier than the previous row of its chain.',
+          );
           return;
         }
         Object.assign(state, { lastSequence: sequence, lastHash: record.hash, lastAt: record.at });
       }
       const anchored = anchors.get(`${chain}:${sequence}`);
       if (anchored === 'conflict' || (anchored && anchored.hash !== record.hash)) {
-        fail(chain, sequence, BreakReason.AnchorMismatch, 'The row differs from the head anchored at this position.');
+        fail(
+          chain,
+          sequence,
+          BreakReason.AnchorMismatch,
+          'The row differs from the head anchored at this position.',
+        );
       }
     },
     report(found) {
@@ -268,11 +323,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
         if (brokenChains.has(head.chain)) continue;
         const state = chains.get(head.chain);
         if (!state || head.sequence > state.lastSequence) {
-          fail(head.chain, head.sequence, BreakReason.Truncated,
-            `The chain ends before sequence ${head.sequence}, which was anchored.`);
+          fail(
+            head.chain,
+            head.sequence,
+            BreakReason.Truncated,
+            `The chain ends before sequence ${head.sequence}, which was anchored.`,
+          );
         } else if (head.sequence < state.firstSequence) {
-          fail(head.chain, head.sequence, BreakReason.AnchorMissing,
-            `The anchored row ${head.sequence} is missing from the start of the range.`);
+          fail(
+            head.chain,
+            head.sequence,
+            BreakReason.AnchorMissing,
+            `The anchored row ${head.sequence} is missing from the start of the range.`,
+          );
         }
       }
       const distinct = new Set<number>([...chains.keys(), ...brokenChains]);
