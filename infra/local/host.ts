@@ -18,6 +18,7 @@ import { createHttpTriggerRouter } from './http/router';
 import { startMailbox } from './mailbox/mailbox';
 import { startServiceBus } from './servicebus/server';
 import { startServiceBusTriggers } from './servicebus/triggers';
+import { startTimerTriggers } from './timers';
 
 export interface HostOptions {
   /** The function app's folder (host.json, package.json). */
@@ -206,6 +207,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       log,
     });
     closers.push(() => triggers.close());
+    const timers = startTimerTriggers({ registry, resolve: (v) => resolveSetting(v, appSettings), log });
+    closers.push(() => timers.close());
 
     handler = (req, res) => {
       void (async () => {
@@ -251,6 +254,12 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       `  Service Bus  ${bus.connectionString.replace(/SharedAccessKey=[^;]+/, 'SharedAccessKey=…')}`,
       `  Storage      ${azurite ? `embedded Azurite, tables on 127.0.0.1:${azurite.ports.table}` : 'from AzureWebJobsStorage'}; data ${dataDir ?? 'in memory'}`,
       `  Durable      hub ${hub}${recovered > 0 ? `, resumed ${recovered} instance(s)` : ''}`,
+      `  Timers       ${
+        timers
+          .schedule()
+          .map((t) => `${t.name} next ${t.next}`)
+          .join('; ') || 'none'
+      }`,
       '',
       '  Ctrl+C stops everything.',
       '',

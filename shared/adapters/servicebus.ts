@@ -22,11 +22,16 @@ export function createBus(settings: Settings): Bus {
       client = new ServiceBusClient(
         settings.ServiceBusConnection__fullyQualifiedNamespace,
         new DefaultAzureCredential(
-          settings.AzureWebJobsStorage__clientId ? { managedIdentityClientId: settings.AzureWebJobsStorage__clientId } : {},
+          settings.AzureWebJobsStorage__clientId
+            ? { managedIdentityClientId: settings.AzureWebJobsStorage__clientId }
+            : {},
         ),
       );
     } else {
-      throw new DomainError('UNAVAILABLE', 'Service Bus is not configured (set ServiceBusConnection__fullyQualifiedNamespace).');
+      throw new DomainError(
+        'UNAVAILABLE',
+        'Service Bus is not configured (set ServiceBusConnection__fullyQualifiedNamespace).',
+      );
     }
     return client;
   };

@@ -38,11 +38,18 @@ export function createTables(settings: Settings): Tables {
   };
 }
 
+/**
+ * Few, short retries: a caller is waiting, and a storage outage must become a prompt 503 (the
+ * execution guard fails closed on it) rather than a minute of SDK back-off.
+ */
+const RETRY = { retryOptions: { maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 1000 } };
+
 function clientMaker(settings: Settings): (table: string) => TableClient {
   const connection = settings.AzureWebJobsStorage;
   if (connection && !/^UseDevelopmentStorage=true/i.test(connection)) {
     return (table) =>
       TableClient.fromConnectionString(connection, table, {
+        ...RETRY,
         allowInsecureConnection: isLoopback(connection),
       });
   }
@@ -64,7 +71,7 @@ function clientMaker(settings: Settings): (table: string) => TableClient {
       ? { managedIdentityClientId: settings.AzureWebJobsStorage__clientId }
       : {},
   );
-  return (table) => new TableClient(endpoint, table, credential);
+  return (table) => new TableClient(endpoint, table, credential, RETRY);
 }
 
 function isLoopback(connection: string): boolean {
