@@ -24,7 +24,7 @@ export function startTimerTriggers(opts: {
 
   const arm = (fn: RegisteredFunction, after: Date, last: Date | undefined): void => {
     if (closed) return;
-    const schedule = opts.resolve(String(fn.trigger.schedule ?? ''));
+    const schedule = opts.resolve(typeof fn.trigger.schedule === 'string' ? fn.trigger.schedule : '');
     let due: Date;
     try {
       due = CronExpressionParser.parse(schedule, { tz: 'UTC', currentDate: after }).next().toDate();
