@@ -11,7 +11,11 @@ import { executeContext } from '#shared/requests/wiring';
 export const execute = handled(async (request, context) => {
   const principal = await authenticate(request);
   const body = await readJson(request, ExecuteBody);
-  const caller = { principal, actor: auditActor(principal), origin: auditOrigin(request, context.invocationId) };
+  const caller = {
+    principal,
+    actor: auditActor(principal),
+    origin: auditOrigin(request, context.invocationId),
+  };
   try {
     return json(200, await executeStory(executeContext(context), caller, body));
   } catch (e) {
@@ -22,4 +26,9 @@ export const execute = handled(async (request, context) => {
   }
 });
 
-app.http('execute', { methods: ['POST'], route: 'execute', handler: execute, extraInputs: [df.input.durableClient()] });
+app.http('execute', {
+  methods: ['POST'],
+  route: 'execute',
+  handler: execute,
+  extraInputs: [df.input.durableClient()],
+});

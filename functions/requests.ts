@@ -75,7 +75,22 @@ const client = { extraInputs: [df.input.durableClient()] };
 app.http('submitRequest', { methods: ['POST'], route: 'requests', handler: submitRequest, ...client });
 app.http('listRequests', { methods: ['GET'], route: 'requests', handler: listRequests, ...client });
 app.http('getRequest', { methods: ['GET'], route: 'requests/{id}', handler: getRequest, ...client });
-app.http('approveRequest', { methods: ['POST'], route: 'requests/{id}/approve', handler: approveRequest, ...client });
+app.http('approveRequest', {
+  methods: ['POST'],
+  route: 'requests/{id}/approve',
+  handler: approveRequest,
+  ...client,
+});
 app.http('denyRequest', { methods: ['POST'], route: 'requests/{id}/deny', handler: denyRequest, ...client });
-app.http('cancelRequest', { methods: ['POST'], route: 'requests/{id}/cancel', handler: cancelRequest, ...client });
-app.http('revokeRequest', { methods: ['POST'], route: 'requests/{id}/revoke', handler: revokeRequest, ...client });
+app.http('cancelRequest', {
+  methods: ['POST'],
+  route: 'requests/{id}/cancel',
+  handler: cancelRequest,
+  ...client,
+});
+app.http('revokeRequest', {
+  methods: ['POST'],
+  route: 'requests/{id}/revoke',
+  handler: revokeRequest,
+  ...client,
+});

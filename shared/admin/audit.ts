@@ -7,7 +7,9 @@ import type { AuditSink } from '#shared/audit/types';
 import { DomainError } from '#shared/domain/errors';
 
 function isAuditSink(value: unknown): value is AuditSink {
-  return typeof value === 'object' && value !== null && 'append' in value && typeof value.append === 'function';
+  return (
+    typeof value === 'object' && value !== null && 'append' in value && typeof value.append === 'function'
+  );
 }
 
 /**
@@ -17,5 +19,8 @@ function isAuditSink(value: unknown): value is AuditSink {
 export function auditSink(): AuditSink {
   const audit: unknown = Reflect.get(getDeps(), 'audit');
   if (isAuditSink(audit)) return audit;
-  throw new DomainError('UNAVAILABLE', 'The audit log is not available, so no change can be made; try again later.');
+  throw new DomainError(
+    'UNAVAILABLE',
+    'The audit log is not available, so no change can be made; try again later.',
+  );
 }

@@ -48,7 +48,11 @@ export function assertAllowedTarget(raw: string, allowedHosts: readonly string[]
   return url;
 }
 
-export async function callWebhook(rawUrl: string, payload: ExecutionPayload, opts: WebhookOptions): Promise<ExecutionOutcome> {
+export async function callWebhook(
+  rawUrl: string,
+  payload: ExecutionPayload,
+  opts: WebhookOptions,
+): Promise<ExecutionOutcome> {
   const url = assertAllowedTarget(rawUrl, opts.allowedHosts);
   if (!opts.signingKey) {
     throw new DomainError('UNAVAILABLE', 'ZSA_WEBHOOK_SIGNING_KEY is not set, so no webhook can be signed');
@@ -70,10 +74,16 @@ export async function callWebhook(rawUrl: string, payload: ExecutionPayload, opt
     });
   } catch (e) {
     const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
-    return { ok: false, reason: timedOut ? `the executor did not answer within ${opts.timeoutMs} ms` : 'the executor could not be reached' };
+    return {
+      ok: false,
+      reason: timedOut
+        ? `the executor did not answer within ${opts.timeoutMs} ms`
+        : 'the executor could not be reached',
+    };
   }
   const text = await readLimited(response);
-  if (text === undefined) return { ok: false, reason: `the executor's answer is larger than ${MAX_RESULT_BYTES} bytes` };
+  if (text === undefined)
+    return { ok: false, reason: `the executor's answer is larger than ${MAX_RESULT_BYTES} bytes` };
   if (response.status < 200 || response.status > 299) {
     return { ok: false, reason: `the executor answered HTTP ${response.status}` };
   }

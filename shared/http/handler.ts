@@ -35,7 +35,11 @@ export function handled(handler: HttpHandler): HttpHandler {
   };
 }
 
-function withCommonHeaders(response: HttpResponseInit, correlationId: string, request: HttpRequest): HttpResponseInit {
+function withCommonHeaders(
+  response: HttpResponseInit,
+  correlationId: string,
+  request: HttpRequest,
+): HttpResponseInit {
   const headers = new Headers(response.headers);
   addCorsHeaders(headers, request.headers.get('origin'));
   headers.set('x-correlation-id', correlationId);

@@ -42,7 +42,9 @@ export interface Orchestrations {
 }
 
 function unavailable(what: string, cause: unknown): DomainError {
-  return new DomainError('UNAVAILABLE', `The workflow engine did not answer (${what}); try again shortly.`, { cause });
+  return new DomainError('UNAVAILABLE', `The workflow engine did not answer (${what}); try again shortly.`, {
+    cause,
+  });
 }
 
 export function durableOrchestrations(client: DurableClient): Orchestrations {

@@ -52,7 +52,11 @@ function toRow(request: Request): RequestRow {
 
 /** Rows are validated on the way back in, like every other edge. */
 function fromRow(row: { Data?: unknown }): Request {
-  return parseOrThrow(Request, typeof row.Data === 'string' ? JSON.parse(row.Data) : undefined, 'stored request');
+  return parseOrThrow(
+    Request,
+    typeof row.Data === 'string' ? JSON.parse(row.Data) : undefined,
+    'stored request',
+  );
 }
 
 function newestFirstKey(request: Pick<Request, 'createdAt' | 'id'>): string {
@@ -82,15 +86,26 @@ export interface RequestRepository {
   /** Removes a request that never started (its orchestration could not be started). */
   remove(request: Request): Promise<void>;
   /** Compare-and-swap: `apply` sees the current request and returns the next one, or undefined for "no change". */
-  update<R>(id: string, apply: (current: Request) => { next: Request; result: R } | { result: R }): Promise<R>;
+  update<R>(
+    id: string,
+    apply: (current: Request) => { next: Request; result: R } | { result: R },
+  ): Promise<R>;
   /** Maintains the live-grant index after a transition. */
   syncLiveIndex(request: Request): Promise<void>;
   /** Newest-first page of request ids under one index partition. */
-  page(partition: string, pageSize: number, continuationToken?: string): Promise<{ ids: string[]; continuationToken?: string }>;
+  page(
+    partition: string,
+    pageSize: number,
+    continuationToken?: string,
+  ): Promise<{ ids: string[]; continuationToken?: string }>;
   /** Ids of the caller's live grants (approved, per the index). */
   liveIds(upn: string): Promise<string[]>;
   /** Every request row (admins and auditors), newest first is not guaranteed. */
-  scan(filter: string | undefined, pageSize: number, continuationToken?: string): Promise<{ requests: Request[]; continuationToken?: string }>;
+  scan(
+    filter: string | undefined,
+    pageSize: number,
+    continuationToken?: string,
+  ): Promise<{ requests: Request[]; continuationToken?: string }>;
   recordExecution(execution: StoredExecution): Promise<void>;
   executions(requestId: string): Promise<ExecutionSummary[]>;
 }
@@ -125,7 +140,11 @@ export function createRequestRepository(tables: Tables): RequestRepository {
           });
         } catch (e) {
           if (statusOf(e) !== 409) throw unavailable(e);
-          const existing = await readEntity<IndexRow>(idx, indexKeys.client(request.requester), encodeKey(request.clientRequestId));
+          const existing = await readEntity<IndexRow>(
+            idx,
+            indexKeys.client(request.requester),
+            encodeKey(request.clientRequestId),
+          );
           if (existing) return { created: false, id: existing.RequestId };
           throw unavailable(e);
         }
@@ -133,13 +152,20 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       try {
         await (await requests()).createEntity(toRow(request));
       } catch (e) {
-        if (statusOf(e) === 409) throw new DomainError('CONFLICT', `A request with id ${request.id} already exists`);
+        if (statusOf(e) === 409)
+          throw new DomainError('CONFLICT', `A request with id ${request.id} already exists`);
         throw unavailable(e);
       }
       const key = newestFirstKey(request);
-      const rows: IndexRow[] = [{ partitionKey: indexKeys.requester(request.requester), rowKey: key, RequestId: request.id }];
+      const rows: IndexRow[] = [
+        { partitionKey: indexKeys.requester(request.requester), rowKey: key, RequestId: request.id },
+      ];
       if (request.approverGroup !== null) {
-        rows.push({ partitionKey: indexKeys.group(request.approverGroup), rowKey: key, RequestId: request.id });
+        rows.push({
+          partitionKey: indexKeys.group(request.approverGroup),
+          rowKey: key,
+          RequestId: request.id,
+        });
       }
       await upsertIndex(rows);
       return { created: true };
@@ -150,7 +176,9 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       const key = newestFirstKey(request);
       const deletions: [string, string][] = [
         [indexKeys.requester(request.requester), key],
-        ...(request.approverGroup !== null ? [[indexKeys.group(request.approverGroup), key] as [string, string]] : []),
+        ...(request.approverGroup !== null
+          ? [[indexKeys.group(request.approverGroup), key] as [string, string]]
+          : []),
         ...(request.clientRequestId !== null
           ? [[indexKeys.client(request.requester), encodeKey(request.clientRequestId)] as [string, string]]
           : []),
@@ -166,7 +194,9 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       return compareAndSwap<RequestRow, unknown>(table, id, REQUEST_ROW, (current) => {
         if (!current) throw new DomainError('NOT_FOUND', `No request with id ${id}`);
         const decision = apply(fromRow(current));
-        return 'next' in decision ? { entity: toRow(decision.next), result: decision.result } : { result: decision.result };
+        return 'next' in decision
+          ? { entity: toRow(decision.next), result: decision.result }
+          : { result: decision.result };
       }) as Promise<never>;
     },
 
@@ -175,7 +205,12 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       try {
         if (request.status === 'approved' && request.expiresAt !== null) {
           await t.upsertEntity<IndexRow>(
-            { partitionKey: indexKeys.live(request.requester), rowKey: request.id, RequestId: request.id, ExpiresAt: request.expiresAt },
+            {
+              partitionKey: indexKeys.live(request.requester),
+              rowKey: request.id,
+              RequestId: request.id,
+              ExpiresAt: request.expiresAt,
+            },
             'Replace',
           );
         } else {
@@ -192,7 +227,9 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       const t = await index();
       try {
         const pages = t
-          .listEntities<IndexRow>({ queryOptions: { filter: `PartitionKey eq '${partition.replace(/'/g, "''")}'` } })
+          .listEntities<IndexRow>({
+            queryOptions: { filter: `PartitionKey eq '${partition.replace(/'/g, "''")}'` },
+          })
           .byPage({ maxPageSize: pageSize, ...(continuationToken ? { continuationToken } : {}) });
         const page = await pages.next();
         if (page.done) return { ids: [] };
@@ -263,7 +300,12 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       const t = await requests();
       const out: ExecutionSummary[] = [];
       try {
-        for await (const row of t.listEntities<{ ExecutionId: string; Task: string; Status: string; ExecutedAt: string }>({
+        for await (const row of t.listEntities<{
+          ExecutionId: string;
+          Task: string;
+          Status: string;
+          ExecutedAt: string;
+        }>({
           queryOptions: {
             filter: `PartitionKey eq '${requestId.replace(/'/g, "''")}' and RowKey ge '${EXECUTION_PREFIX}' and RowKey lt 'x;'`,
           },

@@ -4,7 +4,13 @@
  * orchestration → audit.
  */
 import { randomUUID } from 'node:crypto';
-import { AuditAction, SYSTEM_ACTOR, type AuditActor, type AuditOrigin, type AuditSink } from '#shared/audit/types';
+import {
+  AuditAction,
+  SYSTEM_ACTOR,
+  type AuditActor,
+  type AuditOrigin,
+  type AuditSink,
+} from '#shared/audit/types';
 import type { Principal } from '#shared/auth/index';
 import { effectiveTasks, type Catalog, type Target, type Task } from '#shared/domain/catalog';
 import { DomainError } from '#shared/domain/errors';
@@ -78,7 +84,10 @@ export async function submitRequest(
   body: SubmitRequestBody,
 ): Promise<{ view: RequestView; created: boolean }> {
   const target = targetOf(body);
-  const [config, { catalog, policies }] = await Promise.all([ctx.config.pamConfig(), ctx.config.policyContext(target)]);
+  const [config, { catalog, policies }] = await Promise.all([
+    ctx.config.pamConfig(),
+    ctx.config.policyContext(target),
+  ]);
   try {
     assertPamEnabled(config);
     const tasks = effectiveTasks(target, catalog);
@@ -114,7 +123,18 @@ export async function submitRequest(
       outcome: 'success',
       requestId: request.id,
       task: request.task,
-      detail: { target: target, tasks: request.tasks, durationHours: request.durationHours, ticket: request.ticket, reason: request.reason, parameters: request.parameters, approvalType: request.approvalType, approverGroup: request.approverGroup, requiredApprovals: request.requiredApprovals, pendingUntil: request.pendingUntil },
+      detail: {
+        target: target,
+        tasks: request.tasks,
+        durationHours: request.durationHours,
+        ticket: request.ticket,
+        reason: request.reason,
+        parameters: request.parameters,
+        approvalType: request.approvalType,
+        approverGroup: request.approverGroup,
+        requiredApprovals: request.requiredApprovals,
+        pendingUntil: request.pendingUntil,
+      },
       origin: caller.origin,
     });
     if (request.status === 'approved') {
@@ -153,7 +173,12 @@ async function ensureStarted(ctx: RequestContext, request: Request): Promise<voi
   if ((await ctx.orchestrations.state(request.id)) === undefined) await ctx.orchestrations.start(request.id);
 }
 
-async function auditGrantStarted(ctx: RequestContext, request: Request, actor: AuditActor, origin?: AuditOrigin): Promise<void> {
+async function auditGrantStarted(
+  ctx: RequestContext,
+  request: Request,
+  actor: AuditActor,
+  origin?: AuditOrigin,
+): Promise<void> {
   await ctx.audit.append({
     action: AuditAction.GrantStarted,
     actor,
@@ -166,7 +191,11 @@ async function auditGrantStarted(ctx: RequestContext, request: Request, actor: A
 }
 
 /** `GET /api/requests/{id}`: the requester, its approvers, admins and auditors; others get 404. */
-export async function getRequest(ctx: RequestContext, principal: Principal, id: string): Promise<RequestView> {
+export async function getRequest(
+  ctx: RequestContext,
+  principal: Principal,
+  id: string,
+): Promise<RequestView> {
   const request = await ctx.repo.get(id);
   // Someone who may not see a request learns nothing about it, not even that it exists.
   if (!request || !canView(request, actorOf(principal), await membersOf(ctx, request))) throw notFound(id);
@@ -189,7 +218,14 @@ function decodeToken(text: string | undefined): ListToken | undefined {
   if (text === undefined) return undefined;
   try {
     const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
-    if (typeof value === 'object' && value !== null && 'p' in value && 't' in value && typeof value.p === 'string' && typeof value.t === 'string') {
+    if (
+      typeof value === 'object' &&
+      value !== null &&
+      'p' in value &&
+      't' in value &&
+      typeof value.p === 'string' &&
+      typeof value.t === 'string'
+    ) {
       return { p: value.p, t: value.t };
     }
   } catch {
@@ -245,14 +281,20 @@ export async function listRequests(
       next = page.continuationToken;
     } else {
       const page = await ctx.repo.page(source, PAGE, cont);
-      requests = (await Promise.all(page.ids.map((id) => ctx.repo.get(id)))).filter((r): r is Request => r !== undefined);
+      requests = (await Promise.all(page.ids.map((id) => ctx.repo.get(id)))).filter(
+        (r): r is Request => r !== undefined,
+      );
       next = page.continuationToken;
     }
     for (const r of requests) {
       if (seen.has(r.id)) continue;
       if (query.status && r.status !== query.status) continue;
       if (source.startsWith('group:')) {
-        if (approvableOnly && decisionRefusal(r, principal.upn, await membersOf(ctx, r), ctx.now) !== undefined) continue;
+        if (
+          approvableOnly &&
+          decisionRefusal(r, principal.upn, await membersOf(ctx, r), ctx.now) !== undefined
+        )
+          continue;
         if (!canView(r, actorOf(principal), await membersOf(ctx, r))) continue;
       }
       seen.add(r.id);
@@ -295,11 +337,17 @@ export async function decide(
   let next: Request;
   try {
     ({ outcome, next } = await ctx.repo.update(id, (request) => {
-      const result = applyDecision(request, { approver: caller.principal.upn, decision, comment }, members, ctx.now);
+      const result = applyDecision(
+        request,
+        { approver: caller.principal.upn, decision, comment },
+        members,
+        ctx.now,
+      );
       return { next: result.request, result: { outcome: result.outcome, next: result.request } };
     }));
   } catch (e) {
-    if (e instanceof DomainError && e.kind !== 'unavailable') await auditDecisionRefused(ctx, caller, current, e.code, e.message);
+    if (e instanceof DomainError && e.kind !== 'unavailable')
+      await auditDecisionRefused(ctx, caller, current, e.code, e.message);
     throw e;
   }
   await ctx.audit.append({
@@ -313,18 +361,30 @@ export async function decide(
     outcome: 'success',
     requestId: id,
     task: next.task,
-    detail: { decision, comment: comment ?? null, approvals: next.approvals.length, requiredApprovals: next.requiredApprovals },
+    detail: {
+      decision,
+      comment: comment ?? null,
+      approvals: next.approvals.length,
+      requiredApprovals: next.requiredApprovals,
+    },
     origin: caller.origin,
   });
   if (outcome === 'approved') {
     await ctx.repo.syncLiveIndex(next);
     await auditGrantStarted(ctx, next, caller.actor, caller.origin);
   }
-  if (outcome !== 'recorded') await ctx.orchestrations.raise(id, RequestEvent.Decided, { status: next.status });
+  if (outcome !== 'recorded')
+    await ctx.orchestrations.raise(id, RequestEvent.Decided, { status: next.status });
   return view(ctx, next);
 }
 
-async function auditDecisionRefused(ctx: RequestContext, caller: Caller, request: Request, code: string, message?: string): Promise<void> {
+async function auditDecisionRefused(
+  ctx: RequestContext,
+  caller: Caller,
+  request: Request,
+  code: string,
+  message?: string,
+): Promise<void> {
   await ctx.audit.append({
     action: AuditAction.DecisionRefused,
     actor: caller.actor,
@@ -339,7 +399,8 @@ async function auditDecisionRefused(ctx: RequestContext, caller: Caller, request
 /** `POST /api/requests/{id}/cancel`: the requester, while pending. */
 export async function cancelRequest(ctx: RequestContext, caller: Caller, id: string): Promise<RequestView> {
   const current = await ctx.repo.get(id);
-  if (!current || !canView(current, actorOf(caller.principal), await membersOf(ctx, current))) throw notFound(id);
+  if (!current || !canView(current, actorOf(caller.principal), await membersOf(ctx, current)))
+    throw notFound(id);
   const next = await ctx.repo.update(id, (request) => {
     const canceled = cancelRule(request, caller.principal, ctx.now);
     return { next: canceled, result: canceled };
@@ -400,7 +461,13 @@ export async function expireRequest(ctx: SystemContext, id: string): Promise<Req
     return t.outcome === 'unchanged' ? { result: t } : { next: t.request, result: t };
   });
   if (outcome === 'expired') {
-    await ctx.audit.append({ action: AuditAction.RequestExpired, actor: SYSTEM_ACTOR, outcome: 'success', requestId: id, task: request.task });
+    await ctx.audit.append({
+      action: AuditAction.RequestExpired,
+      actor: SYSTEM_ACTOR,
+      outcome: 'success',
+      requestId: id,
+      task: request.task,
+    });
   }
   return request;
 }

@@ -25,7 +25,9 @@ async function main(): Promise<void> {
   try {
     const client = durableClientFor(host.url, 'Bench');
     const storage = host.settings.AzureWebJobsStorage ?? '';
-    const floorTable = TableClient.fromConnectionString(storage, 'BenchFloor', { allowInsecureConnection: true });
+    const floorTable = TableClient.fromConnectionString(storage, 'BenchFloor', {
+      allowInsecureConnection: true,
+    });
     await floorTable.createTable();
 
     // Warm-up: first calls pay for connections and JIT.
@@ -41,7 +43,11 @@ async function main(): Promise<void> {
     for (let i = 0; i < RUNS; i++) {
       // Interleave the floor with the measurements so machine noise hits both alike.
       let t = now();
-      await floorTable.createEntity({ partitionKey: 'floor', rowKey: randomUUID(), payload: 'x'.repeat(200) });
+      await floorTable.createEntity({
+        partitionKey: 'floor',
+        rowKey: randomUUID(),
+        payload: 'x'.repeat(200),
+      });
       floor.push(now() - t);
 
       t = now();
@@ -53,7 +59,9 @@ async function main(): Promise<void> {
       await waitCustom(client, ev, (s) => s.waiting === true);
       t = now();
       await client.raiseEvent(ev, 'Go', null);
-      const resumedAt = Number((await waitCustom(client, ev, (s) => typeof s.resumedAt === 'number')).resumedAt);
+      const resumedAt = Number(
+        (await waitCustom(client, ev, (s) => typeof s.resumedAt === 'number')).resumedAt,
+      );
       // resumedAt has millisecond resolution (the orchestration clock); keep sub-ms t honest by flooring it.
       resume.push(Math.max(0, resumedAt - Math.floor(t)));
       await client.raiseEvent(ev, 'End', null);
@@ -82,7 +90,8 @@ async function waitDone(client: ReturnType<typeof durableClientFor>, id: string)
   for (;;) {
     const s = await client.getStatus(id);
     if (s.runtimeStatus === OrchestrationRuntimeStatus.Completed) return s.output;
-    if (s.runtimeStatus === OrchestrationRuntimeStatus.Failed) throw new Error(`bench orchestration failed: ${String(s.output)}`);
+    if (s.runtimeStatus === OrchestrationRuntimeStatus.Failed)
+      throw new Error(`bench orchestration failed: ${String(s.output)}`);
     await new Promise((r) => setTimeout(r, 1));
   }
 }

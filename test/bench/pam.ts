@@ -22,7 +22,12 @@ async function main(): Promise<void> {
     root: resolve(__dirname, '..', '..', '..'),
     port: 0,
     inMemory: true,
-    env: { ...process.env, ZSA_MIN_DURATION_SECONDS: '1', ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1', ZSA_WEBHOOK_SIGNING_KEY: KEY },
+    env: {
+      ...process.env,
+      ZSA_MIN_DURATION_SECONDS: '1',
+      ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1',
+      ZSA_WEBHOOK_SIGNING_KEY: KEY,
+    },
     log: () => undefined,
   });
   try {
@@ -37,14 +42,29 @@ async function main(): Promise<void> {
       ['Bench\\Manual', 'manual'],
       ['Bench\\Auto', 'auto'],
     ] as const) {
-      await must(admin.put('/api/catalog/tasks', { name: task, description: 'bench', executor: { type: 'webhook', url: hook.url } }));
-      await must(admin.post('/api/policies', { scope: 'task', target: task, approvalType, ...(approvalType === 'manual' ? { approverGroup: 'bench-approvers' } : {}) }));
+      await must(
+        admin.put('/api/catalog/tasks', {
+          name: task,
+          description: 'bench',
+          executor: { type: 'webhook', url: hook.url },
+        }),
+      );
+      await must(
+        admin.post('/api/policies', {
+          scope: 'task',
+          target: task,
+          approvalType,
+          ...(approvalType === 'manual' ? { approverGroup: 'bench-approvers' } : {}),
+        }),
+      );
     }
     const user = await caller(host.url, 'user@contoso.com');
     const approver = await caller(host.url, 'approver@contoso.com');
 
     const storage = host.settings.AzureWebJobsStorage ?? '';
-    const floorTable = TableClient.fromConnectionString(storage, 'BenchExecFloor', { allowInsecureConnection: true });
+    const floorTable = TableClient.fromConnectionString(storage, 'BenchExecFloor', {
+      allowInsecureConnection: true,
+    });
     await floorTable.createTable();
     await floorTable.createEntity({ partitionKey: 'p', rowKey: 'r', v: 1 });
 
@@ -64,7 +84,11 @@ async function main(): Promise<void> {
     for (let i = 0; i < RUNS + 5; i++) {
       const warm = i < 5;
       // approval → usable
-      const submitted = await user.post<{ id: string }>('/api/requests', { task: 'Bench\\Manual', reason: 'bench', durationHours: 1 });
+      const submitted = await user.post<{ id: string }>('/api/requests', {
+        task: 'Bench\\Manual',
+        reason: 'bench',
+        durationHours: 1,
+      });
       let t = now();
       await must(approver.post(`/api/requests/${submitted.body.id}/approve`, {}));
       await untilUsable(user, 'Bench\\Manual', submitted.body.id);
@@ -72,7 +96,11 @@ async function main(): Promise<void> {
 
       // auto submit → usable
       t = now();
-      const auto = await user.post<{ id: string }>('/api/requests', { task: 'Bench\\Auto', reason: 'bench', durationHours: 1 });
+      const auto = await user.post<{ id: string }>('/api/requests', {
+        task: 'Bench\\Auto',
+        reason: 'bench',
+        durationHours: 1,
+      });
       await untilUsable(user, 'Bench\\Auto', auto.body.id);
       if (!warm) autoToUsable.push(now() - t);
 
@@ -83,7 +111,11 @@ async function main(): Promise<void> {
       if (!warm) exec.push(now() - t);
 
       t = now();
-      await fetch(hook.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-zsa-signature': 'floor' }, body: JSON.stringify({ task: 'floor' }) }).then((res) => res.text());
+      await fetch(hook.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-zsa-signature': 'floor' },
+        body: JSON.stringify({ task: 'floor' }),
+      }).then((res) => res.text());
       await floorTable.getEntity('p', 'r');
       await floorTable.createEntity({ partitionKey: 'floor', rowKey: randomUUID(), v: i });
       if (!warm) floor.push(now() - t);

@@ -12,7 +12,10 @@ const only = process.argv.slice(2);
 let failed = false;
 for (const name of BENCHES.filter((b) => only.length === 0 || only.includes(b))) {
   process.stderr.write(`bench ${name}…\n`);
-  const run = spawnSync(process.execPath, [join(__dirname, `${name}.js`)], { stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
+  const run = spawnSync(process.execPath, [join(__dirname, `${name}.js`)], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: process.env,
+  });
   if (run.status !== 0) {
     failed = true;
     process.stderr.write(`bench ${name} failed (exit ${String(run.status)})\n`);

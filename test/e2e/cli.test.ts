@@ -48,7 +48,11 @@ describe('npm start (the local host CLI)', () => {
     const address = blocker.address();
     const port = typeof address === 'object' && address ? address.port : 0;
     try {
-      const run = spawnSync(process.execPath, [CLI, '--port', String(port), '--in-memory'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+      const run = spawnSync(process.execPath, [CLI, '--port', String(port), '--in-memory'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       expect(run.status).toBe(1);
       expect(run.stderr.trim().split('\n')).toHaveLength(1);
       expect(run.stderr).toContain(`Port ${port} is already in use`);
@@ -58,18 +62,26 @@ describe('npm start (the local host CLI)', () => {
   });
 
   it('exits non-zero with a one-line reason when the app is not built', () => {
-    const run = spawnSync(process.execPath, [CLI, '--port', '0', '--in-memory', '--main', 'dist/nothing-here/*.js'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const run = spawnSync(
+      process.execPath,
+      [CLI, '--port', '0', '--in-memory', '--main', 'dist/nothing-here/*.js'],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
     expect(run.status).toBe(1);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toContain('npm run build');
   });
 
   it('rejects unknown options with usage', () => {
-    const run = spawnSync(process.execPath, [CLI, '--bogus'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    const run = spawnSync(process.execPath, [CLI, '--bogus'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('usage: npm start');
   });

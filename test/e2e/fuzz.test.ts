@@ -15,14 +15,24 @@ let admin: Caller;
 let storage: string;
 
 beforeAll(async () => {
-  host = await startLocalHost({ env: { ZSA_MIN_DURATION_SECONDS: '1', ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1', ZSA_WEBHOOK_SIGNING_KEY: 'fuzz' } });
+  host = await startLocalHost({
+    env: {
+      ZSA_MIN_DURATION_SECONDS: '1',
+      ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1',
+      ZSA_WEBHOOK_SIGNING_KEY: 'fuzz',
+    },
+  });
   const port = Number(/tables on 127\.0\.0\.1:(\d+)/.exec(host.output())?.[1]);
   storage = connectionStringFor({ blob: 0, queue: 0, table: port });
   admin = await caller(host.url, 'admin@contoso.com', ['PAM.Admin']);
   // Some state for the fuzzer to (fail to) change.
   await admin.put('/api/approver-groups/fuzz-approvers', { members: ['a@contoso.com', 'b@contoso.com'] });
   await admin.post('/api/pam/enable', { defaultApproverGroup: 'fuzz-approvers' });
-  await admin.put('/api/catalog/tasks', { name: 'Fuzz\\Task', description: 'd', executor: { type: 'webhook', url: 'http://127.0.0.1:9/x' } });
+  await admin.put('/api/catalog/tasks', {
+    name: 'Fuzz\\Task',
+    description: 'd',
+    executor: { type: 'webhook', url: 'http://127.0.0.1:9/x' },
+  });
   await admin.post('/api/policies', { scope: 'task', target: 'Fuzz\\Task', approvalType: 'manual' });
 }, 90_000);
 
@@ -88,9 +98,31 @@ function randomValue(r: () => number, depth = 0): unknown {
     case 5:
       return Array.from({ length: Math.floor(r() * 4) }, () => randomValue(r, depth + 1));
     default: {
-      const keys = ['task', 'role', 'roleGroup', 'reason', 'durationHours', 'parameters', 'members', 'name', 'executor', 'scope', 'target', 'approvalType', 'requiredApprovals', 'comment', 'defaultApproverGroup', 'systemAccounts', 'requestId', '__proto__', 'constructor', 'extra'];
+      const keys = [
+        'task',
+        'role',
+        'roleGroup',
+        'reason',
+        'durationHours',
+        'parameters',
+        'members',
+        'name',
+        'executor',
+        'scope',
+        'target',
+        'approvalType',
+        'requiredApprovals',
+        'comment',
+        'defaultApproverGroup',
+        'systemAccounts',
+        'requestId',
+        '__proto__',
+        'constructor',
+        'extra',
+      ];
       const o: Record<string, unknown> = {};
-      for (let i = 0; i < 1 + Math.floor(r() * 5); i++) o[keys[Math.floor(r() * keys.length)] ?? 'k'] = randomValue(r, depth + 1);
+      for (let i = 0; i < 1 + Math.floor(r() * 5); i++)
+        o[keys[Math.floor(r() * keys.length)] ?? 'k'] = randomValue(r, depth + 1);
       return o;
     }
   }
@@ -147,16 +179,28 @@ describe('fuzz: hostile input never yields a 5xx and never writes', () => {
         for (const body of candidates) {
           const res = await send(`${host.url}${path}`, {
             method,
-            headers: { authorization: `Bearer ${admin.token}`, ...(body !== undefined ? { 'content-type': r() < 0.9 ? 'application/json' : 'text/plain' } : {}) },
+            headers: {
+              authorization: `Bearer ${admin.token}`,
+              ...(body !== undefined
+                ? { 'content-type': r() < 0.9 ? 'application/json' : 'text/plain' }
+                : {}),
+            },
             ...(body !== undefined ? { body } : {}),
           });
           statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-          if (res.status >= 500) failures.push(`${method} ${path.slice(0, 80)} → ${res.status} ${res.text.slice(0, 200)}`);
-          if (res.status < 400 && !(method === 'GET')) failures.push(`${method} ${path.slice(0, 80)} accepted a hostile body (${res.status})`);
-          if (res.status >= 400 && res.text.length > 0 && !/problem\+json|text\/html/.test(res.headers.get('content-type') ?? '')) {
+          if (res.status >= 500)
+            failures.push(`${method} ${path.slice(0, 80)} → ${res.status} ${res.text.slice(0, 200)}`);
+          if (res.status < 400 && !(method === 'GET'))
+            failures.push(`${method} ${path.slice(0, 80)} accepted a hostile body (${res.status})`);
+          if (
+            res.status >= 400 &&
+            res.text.length > 0 &&
+            !/problem\+json|text\/html/.test(res.headers.get('content-type') ?? '')
+          ) {
             failures.push(`${method} ${path.slice(0, 80)} → ${res.status} without a problem body`);
           }
-          if (/at .*\.js:\d+|node_modules|Error:/.test(res.text)) failures.push(`${method} ${path.slice(0, 80)} leaked internals`);
+          if (/at .*\.js:\d+|node_modules|Error:/.test(res.text))
+            failures.push(`${method} ${path.slice(0, 80)} leaked internals`);
         }
       }
     }

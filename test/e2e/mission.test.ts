@@ -29,7 +29,10 @@ beforeAll(async () => {
   auditor = await caller(host.url, 'auditor@contoso.com', ['PAM.Auditor']);
   await expectOk(admin.put('/api/approver-groups/default-approvers', { members: ['boss@contoso.com'] }));
   await expectOk(
-    admin.post('/api/pam/enable', { defaultApproverGroup: 'default-approvers', systemAccounts: ['svc-automation@contoso.com'] }),
+    admin.post('/api/pam/enable', {
+      defaultApproverGroup: 'default-approvers',
+      systemAccounts: ['svc-automation@contoso.com'],
+    }),
   );
 }, 90_000);
 
@@ -65,7 +68,11 @@ async function setup(opts: {
   seq++;
   const task = `Exchange\\New-MoveRequest #${seq}`;
   const group = `approvers-${seq}`;
-  await expectOk(admin.put(`/api/approver-groups/${group}`, { members: opts.approvers ?? ['ann@contoso.com', 'ben@contoso.com', 'cat@contoso.com'] }));
+  await expectOk(
+    admin.put(`/api/approver-groups/${group}`, {
+      members: opts.approvers ?? ['ann@contoso.com', 'ben@contoso.com', 'cat@contoso.com'],
+    }),
+  );
   await expectOk(
     admin.put('/api/catalog/tasks', {
       name: task,
@@ -99,7 +106,10 @@ async function waitForStatus(who: Caller, id: string, status: string, timeoutMs 
 }
 
 /** Retries execute until the grant is usable (the orchestration mirrors approval within milliseconds). */
-async function executeWhenLive(who: Caller, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+async function executeWhenLive(
+  who: Caller,
+  body: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const deadline = Date.now() + 5000;
   for (;;) {
     const res = await who.post<Record<string, unknown>>('/api/execute', body);
@@ -114,7 +124,12 @@ describe('the Microsoft 365 flow, end to end', () => {
     const alice = await caller(host.url, 'alice@contoso.com');
     const ann = await caller(host.url, 'ann@contoso.com');
 
-    const submitted = await alice.post<View>('/api/requests', { task, reason: 'Migrate mailbox', ticket: 'INC-1', durationHours: 3 * SECONDS });
+    const submitted = await alice.post<View>('/api/requests', {
+      task,
+      reason: 'Migrate mailbox',
+      ticket: 'INC-1',
+      durationHours: 3 * SECONDS,
+    });
     expect(submitted.status).toBe(202);
     expect(submitted.headers.get('location')).toBe(`/api/requests/${submitted.body.id}`);
     expect(submitted.body.status).toBe('pending');
@@ -128,13 +143,22 @@ describe('the Microsoft 365 flow, end to end', () => {
 
     const first = await executeWhenLive(alice, { task, requestId: id });
     expect(first.status).toBe(200);
-    expect(first.body).toMatchObject({ requestId: id, task, status: 'succeeded', result: { ok: true, ran: task } });
+    expect(first.body).toMatchObject({
+      requestId: id,
+      task,
+      status: 'succeeded',
+      result: { ok: true, ran: task },
+    });
     const second = await alice.post<Record<string, unknown>>('/api/execute', { task });
     expect(second.status).toBe(200);
     const calls = hook.received.filter((r) => r.body.task === task);
     expect(calls).toHaveLength(2);
     expect(calls.every((c) => c.signatureValid)).toBe(true);
-    expect(calls[0]?.body).toMatchObject({ requestId: id, requestedBy: 'alice@contoso.com', approvedBy: ['ann@contoso.com'] });
+    expect(calls[0]?.body).toMatchObject({
+      requestId: id,
+      requestedBy: 'alice@contoso.com',
+      approvedBy: ['ann@contoso.com'],
+    });
 
     const expiresAt = Date.parse(approved.body.expiresAt ?? '');
     const ended = await waitForStatus(alice, id, 'ended', 10_000);
@@ -175,7 +199,10 @@ describe('approval stories', () => {
   it('2-of-3: the first approval is recorded, the second approves', async () => {
     const { task } = await setup({ requiredApprovals: 2 });
     const eve = await caller(host.url, 'eve@contoso.com');
-    const [ann, ben] = await Promise.all([caller(host.url, 'ann@contoso.com'), caller(host.url, 'ben@contoso.com')]);
+    const [ann, ben] = await Promise.all([
+      caller(host.url, 'ann@contoso.com'),
+      caller(host.url, 'ben@contoso.com'),
+    ]);
     const { body } = await eve.post<View>('/api/requests', { task, reason: 'needs two' });
     const one = await ann.post<View>(`/api/requests/${body.id}/approve`, {});
     expect(one.body.status).toBe('pending');
@@ -188,7 +215,10 @@ describe('approval stories', () => {
   it('one denial denies', async () => {
     const { task } = await setup({ requiredApprovals: 2 });
     const fay = await caller(host.url, 'fay@contoso.com');
-    const [ann, ben] = await Promise.all([caller(host.url, 'ann@contoso.com'), caller(host.url, 'ben@contoso.com')]);
+    const [ann, ben] = await Promise.all([
+      caller(host.url, 'ann@contoso.com'),
+      caller(host.url, 'ben@contoso.com'),
+    ]);
     const { body } = await fay.post<View>('/api/requests', { task, reason: 'x' });
     await ann.post(`/api/requests/${body.id}/approve`, {});
     const denied = await ben.post<View>(`/api/requests/${body.id}/deny`, { comment: 'no' });
@@ -276,7 +306,10 @@ describe('approval stories', () => {
     const { task } = await setup({});
     const ned = await caller(host.url, 'ned@contoso.com');
     const body = { task, reason: 'ServiceNow INC-42', clientRequestId: 'INC-42' };
-    const [a, b] = await Promise.all([ned.post<View>('/api/requests', body), ned.post<View>('/api/requests', body)]);
+    const [a, b] = await Promise.all([
+      ned.post<View>('/api/requests', body),
+      ned.post<View>('/api/requests', body),
+    ]);
     expect(a.body.id).toBe(b.body.id);
     const c = await ned.post<View>('/api/requests', body);
     expect(c.status).toBe(200);
@@ -298,7 +331,9 @@ describe('approval stories', () => {
     expect(results.filter((r) => r.status >= 500)).toEqual([]);
     const final = await oz.get<View>(`/api/requests/${body.id}`);
     expect(['approved', 'denied']).toContain(final.body.status);
-    const winners = results.filter((r) => r.status === 200 && r.body.status === final.body.status && r.body.status !== 'pending');
+    const winners = results.filter(
+      (r) => r.status === 200 && r.body.status === final.body.status && r.body.status !== 'pending',
+    );
     // Exactly one call made the transition (others saw pending, or 409 after it).
     const transitions = winners.filter((r) => r.body.approvals.length === final.body.approvals.length);
     expect(transitions).toHaveLength(1);
@@ -318,7 +353,10 @@ describe('disabled mode', () => {
       expect((await admin.post('/api/execute', { task })).status).toBe(200);
     } finally {
       await expectOk(
-        admin.post('/api/pam/enable', { defaultApproverGroup: 'default-approvers', systemAccounts: ['svc-automation@contoso.com'] }),
+        admin.post('/api/pam/enable', {
+          defaultApproverGroup: 'default-approvers',
+          systemAccounts: ['svc-automation@contoso.com'],
+        }),
       );
     }
   });

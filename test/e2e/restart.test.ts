@@ -13,7 +13,11 @@ const SECONDS = 1 / 3600;
 let host: HostProcess;
 let hook: WebhookTarget;
 const data = tempDir('pam-restart');
-const env = { ZSA_MIN_DURATION_SECONDS: '1', ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1', ZSA_WEBHOOK_SIGNING_KEY: KEY };
+const env = {
+  ZSA_MIN_DURATION_SECONDS: '1',
+  ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1',
+  ZSA_WEBHOOK_SIGNING_KEY: KEY,
+};
 
 beforeAll(async () => {
   hook = await startWebhookTarget(KEY);
@@ -41,13 +45,25 @@ describe('restart survival of the PAM core', () => {
     let admin = await as('admin@contoso.com', ['PAM.Admin']);
     await admin.put('/api/approver-groups/restart-approvers', { members: ['ann@contoso.com'] });
     await admin.post('/api/pam/enable', { defaultApproverGroup: 'restart-approvers' });
-    await admin.put('/api/catalog/tasks', { name: 'Restart\\Task', description: 'd', executor: { type: 'webhook', url: hook.url } });
+    await admin.put('/api/catalog/tasks', {
+      name: 'Restart\\Task',
+      description: 'd',
+      executor: { type: 'webhook', url: hook.url },
+    });
     await admin.post('/api/policies', { scope: 'task', target: 'Restart\\Task', approvalType: 'manual' });
 
     let alice = await as('alice@contoso.com');
     let ann = await as('ann@contoso.com');
-    const granted = await alice.post<View>('/api/requests', { task: 'Restart\\Task', reason: 'r', durationHours: 4 * SECONDS });
-    const pending = await alice.post<View>('/api/requests', { task: 'Restart\\Task', reason: 'r2', durationHours: 1 });
+    const granted = await alice.post<View>('/api/requests', {
+      task: 'Restart\\Task',
+      reason: 'r',
+      durationHours: 4 * SECONDS,
+    });
+    const pending = await alice.post<View>('/api/requests', {
+      task: 'Restart\\Task',
+      reason: 'r2',
+      durationHours: 1,
+    });
     const approved = await ann.post<View>(`/api/requests/${granted.body.id}/approve`, {});
     expect(approved.body.status).toBe('approved');
     const expiresAt = Date.parse(approved.body.expiresAt ?? '');
@@ -70,19 +86,27 @@ describe('restart survival of the PAM core', () => {
       expect(Date.now() - expiresAt).toBeLessThan(10_000);
       await new Promise((r) => setTimeout(r, 50));
     }
-    expect((await alice.post('/api/execute', { task: 'Restart\\Task', requestId: granted.body.id })).status).toBe(403);
+    expect(
+      (await alice.post('/api/execute', { task: 'Restart\\Task', requestId: granted.body.id })).status,
+    ).toBe(403);
 
     // The request pending across the crash can still be approved and used.
     const later = await ann.post<View>(`/api/requests/${pending.body.id}/approve`, {});
     expect(later.body.status).toBe('approved');
     await expect
-      .poll(async () => (await alice.post('/api/execute', { task: 'Restart\\Task', requestId: pending.body.id })).status, { timeout: 5000 })
+      .poll(
+        async () =>
+          (await alice.post('/api/execute', { task: 'Restart\\Task', requestId: pending.body.id })).status,
+        { timeout: 5000 },
+      )
       .toBe(200);
 
     const auditor = await as('auditor@contoso.com', ['PAM.Auditor']);
     const verify = await auditor.get<{ ok: boolean }>('/api/audit/verify');
     expect(verify.body.ok).toBe(true);
-    const audit = await auditor.get<{ items: { action: string }[] }>(`/api/audit?requestId=${granted.body.id}`);
+    const audit = await auditor.get<{ items: { action: string }[] }>(
+      `/api/audit?requestId=${granted.body.id}`,
+    );
     const actions = audit.body.items.map((i) => i.action);
     expect(actions.filter((a) => a === 'grant.ended')).toHaveLength(1);
     expect(actions.filter((a) => a === 'request.approved')).toHaveLength(1);

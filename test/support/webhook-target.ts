@@ -19,7 +19,12 @@ export interface WebhookTarget {
   close(): Promise<void>;
 }
 
-export function verifySignature(header: string | undefined, rawBody: string, key: string, toleranceSeconds = 300): boolean {
+export function verifySignature(
+  header: string | undefined,
+  rawBody: string,
+  key: string,
+  toleranceSeconds = 300,
+): boolean {
   const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header ?? '');
   if (!m?.[1] || !m[2]) return false;
   if (Math.abs(Date.now() / 1000 - Number(m[1])) > toleranceSeconds) return false;
@@ -38,7 +43,11 @@ export async function startWebhookTarget(key: string): Promise<WebhookTarget> {
       const raw = Buffer.concat(chunks).toString('utf8');
       const header = req.headers['x-zsa-signature'];
       const signatureValid = verifySignature(typeof header === 'string' ? header : undefined, raw, key);
-      received.push({ body: JSON.parse(raw) as Record<string, unknown>, signatureValid, receivedAt: Date.now() });
+      received.push({
+        body: JSON.parse(raw) as Record<string, unknown>,
+        signatureValid,
+        receivedAt: Date.now(),
+      });
       if (!signatureValid) {
         res.writeHead(401).end('bad signature');
         return;

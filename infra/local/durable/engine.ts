@@ -439,7 +439,7 @@ export class DurableEngine {
         next.output = toJsonText(message.reason);
         next.completedTime = now.toISOString();
         append(event(EventType.ExecutionTerminated, now, { Input: toJsonText(message.reason) }));
-        this.dropPending(rt, ops, instanceId, next);
+        this.dropPending(rt, ops);
         return this.persist(instanceId, rt, next, firstNew, ops);
       default:
         break;
@@ -603,7 +603,7 @@ export class DurableEngine {
       next.output = toJsonText(`Orchestrator function '${next.name}' failed: ${failure}`);
       next.completedTime = now.toISOString();
       append(event(EventType.ExecutionCompleted, now, { OrchestrationStatus: 3, Result: next.output }));
-      this.dropPending(rt, ops, instanceId, next);
+      this.dropPending(rt, ops);
       return this.persist(instanceId, rt, next, firstNew, ops);
     }
 
@@ -617,7 +617,7 @@ export class DurableEngine {
       next.output = toJsonText(result.state.output);
       next.completedTime = now.toISOString();
       append(event(EventType.ExecutionCompleted, now, { OrchestrationStatus: 1, Result: next.output }));
-      this.dropPending(rt, ops, instanceId, next);
+      this.dropPending(rt, ops);
       return this.persist(instanceId, rt, next, firstNew, ops);
     }
 
@@ -649,7 +649,7 @@ export class DurableEngine {
     ops: Op[],
     now: Date,
   ): Promise<void> {
-    this.dropPending(rt, ops, instanceId, next);
+    this.dropPending(rt, ops);
     for (let i = 0; i < old.history.length; i++) ops.push({ type: 'deleteHistory', index: i });
     const executionId = randomUUID();
     const fresh: InstanceState = {
@@ -686,12 +686,12 @@ export class DurableEngine {
     };
   }
 
-  /** Drops timers and activity work of an execution that has ended. */
-  private dropPending(rt: Runtime, ops: Op[], instanceId: string, state: InstanceState): void {
-    // Activities already scheduled still run (as in Azure, where their messages are already queued),
-    // e.g. a notification racing the end of its orchestration; their results are then dropped.
-    void instanceId;
-    void state;
+  /**
+   * Drops the timers and undelivered completions of an execution that has ended. Activities already
+   * scheduled still run (as in Azure, where their messages are already queued) — e.g. a notification
+   * racing the end of its orchestration — and their results are then dropped.
+   */
+  private dropPending(rt: Runtime, ops: Op[]): void {
     for (const [id, handle] of rt.timers) {
       clearTimeout(handle);
       ops.push({ type: 'deleteMessage', id });
