@@ -108,7 +108,15 @@ const SLICES: Record<Scope, (tables: Tables, name: string) => Promise<Slice | un
 export async function loadPolicyContext(tables: Tables, target: Target): Promise<PolicyContext> {
   const slice = await SLICES[target.scope](tables, target.name);
   if (slice === undefined) return { catalog: catalogFrom({}), policies: [] };
-  const policies = await mapBounded([target, ...slice.containers], (t) => policyFor(tables, t));
+  // A role or role-group request is never looser than its members' own policies (`resolvePolicy`).
+  const members: Target[] =
+    target.scope === 'task'
+      ? []
+      : [
+          ...(target.scope === 'roleGroup' ? asTargets('role', slice.roles) : []),
+          ...slice.tasks.map((t) => ({ scope: 'task' as const, name: t.name })),
+        ];
+  const policies = await mapBounded([target, ...slice.containers, ...members], (t) => policyFor(tables, t));
   return {
     catalog: catalogFrom(slice),
     policies: policies.filter((p): p is Policy => p !== undefined),

@@ -1,3 +1,4 @@
+import { createContext, Script, type Context } from 'node:vm';
 import { z } from 'zod';
 import { DomainError, type FieldError } from './errors';
 import { codePointLength, RoleGroupName, RoleName, TaskName } from './names';
@@ -298,6 +299,31 @@ export interface ParameterError {
 export type ParameterCheck =
   { readonly ok: true } | { readonly ok: false; readonly errors: readonly ParameterError[] };
 
+/** How long one admin-written pattern may run on one value before the value is refused. */
+export const PATTERN_BUDGET_MS = 50;
+let patternSandbox: { context: Context; script: Script } | undefined;
+
+/**
+ * Whether `value` matches the whole of `pattern`. Patterns come from admins and values from any
+ * user, and a backtracking pattern can take exponential time on a crafted value, blocking the whole
+ * worker; so the match runs in a sandbox with a time budget, and running out of it is a mismatch.
+ * Anchored so a pattern describes the whole value, which is what an admin writing `[a-z]+` means.
+ */
+export function matchesWhole(pattern: string, value: string): boolean {
+  patternSandbox ??= {
+    context: createContext({ source: '', value: '' }),
+    script: new Script("new RegExp(source, 'u').test(value)"),
+  };
+  const { context, script } = patternSandbox;
+  context.source = `^(?:${pattern})$`;
+  context.value = value;
+  try {
+    return script.runInContext(context, { timeout: PATTERN_BUDGET_MS }) === true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Checks given values against a task's parameter description. Errors come in a stable order:
  * the description's order first (missing, type, pattern, length), then unknown names sorted.
@@ -323,14 +349,16 @@ export function validateParameters(
       continue;
     }
     if (typeof value !== 'string') continue;
-    if (p.maxLength !== undefined && codePointLength(value) > p.maxLength)
+    if (p.maxLength !== undefined && codePointLength(value) > p.maxLength) {
       errors.push({
         parameter: p.name,
         code: 'maxLength',
         message: `${p.name} must be at most ${p.maxLength} characters`,
       });
-    // Anchored so a pattern describes the whole value, which is what an admin writing `[a-z]+` means.
-    if (p.pattern !== undefined && !new RegExp(`^(?:${p.pattern})$`, 'u').test(value))
+      // Too long already: never hand an oversized value to an admin-written regular expression.
+      continue;
+    }
+    if (p.pattern !== undefined && !matchesWhole(p.pattern, value))
       errors.push({ parameter: p.name, code: 'pattern', message: `${p.name} must match ${p.pattern}` });
   }
   const known = new Set((description ?? []).map((p) => p.name));

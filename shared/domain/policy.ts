@@ -97,8 +97,9 @@ function strictestOf(policies: readonly Policy[]): Policy | undefined {
  * else its role groups' (the groups of any role that lists the task); a role's own policy, else
  * its role groups'; a role group's own only. When one level holds several (a task in two roles
  * that both have policies) the strictest wins (`compareStrictness`): the safe choice, since the
- * requester gets no more than every matching policy allows. A policy on a role never governs a
- * request for the whole role group, and vice versa: coverage flows from containers to members only.
+ * requester gets no more than every matching policy allows. Coverage flows from containers to
+ * members; strictness flows back up: a role or role-group request is governed by the strictest of
+ * its own (or inherited) policy and its members' own policies.
  */
 export function resolvePolicy(
   target: Target,
@@ -107,6 +108,29 @@ export function resolvePolicy(
 ): Policy | undefined {
   const policyOf = (scope: Scope, name: string) =>
     policies.filter((p) => p.scope === scope && p.target === name);
+  const governing = governingPolicy(target, catalog, policyOf);
+  if (target.scope === 'task' || governing === undefined) return governing;
+  // A container never loosens its members: asking for a role (or role group) gets the strictest of
+  // its governing policy and the policies its members have of their own, or an admin's manual
+  // 2-approver policy on one task could be bypassed by requesting the role that lists it. Members'
+  // policies only tighten: they never make an ungoverned container requestable.
+  const memberRoles = target.scope === 'roleGroup' ? (catalog.roleGroup(target.name)?.roles ?? []) : [];
+  const memberTasks =
+    target.scope === 'role'
+      ? (catalog.role(target.name)?.tasks ?? [])
+      : memberRoles.flatMap((r) => catalog.role(r)?.tasks ?? []);
+  return strictestOf([
+    governing,
+    ...memberRoles.flatMap((r) => policyOf('role', r)),
+    ...memberTasks.flatMap((t) => policyOf('task', t)),
+  ]);
+}
+
+function governingPolicy(
+  target: Target,
+  catalog: Catalog,
+  policyOf: (scope: Scope, name: string) => Policy[],
+): Policy | undefined {
   const own = strictestOf(policyOf(target.scope, target.name));
   if (own !== undefined || target.scope === 'roleGroup') return own;
 

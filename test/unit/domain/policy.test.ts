@@ -166,10 +166,10 @@ describe('policy resolution', () => {
       expected: undefined,
     },
     {
-      name: 'role group request → its own policy',
+      name: 'role group request → the stricter of its own policy and its roles’ own (never looser than a member)',
       target: { scope: 'roleGroup', name: 'Exchange Operations' },
       policies: [onRole, onGroup],
-      expected: 'on-group',
+      expected: 'on-role',
     },
     {
       name: 'a role policy does not cover the role group',
@@ -253,5 +253,70 @@ describe('policy resolution', () => {
         (p) => p.id,
       ),
     ).toEqual(['on-task']);
+  });
+});
+
+describe('a container never loosens its members', () => {
+  // "Mailbox Operator" lists MOVE and MAILBOX and sits in group "Exchange Operations".
+  const catalog = catalogFrom({
+    tasks: [aTask(), aTask({ name: MAILBOX })],
+    roles: [aRole()],
+    roleGroups: [aRoleGroup()],
+  });
+  const strictTask = aPolicy({ id: 'strict-task', scope: 'task', target: MAILBOX, requiredApprovals: 2 });
+  const autoRole = aPolicy({
+    id: 'auto-role',
+    scope: 'role',
+    target: 'Mailbox Operator',
+    approvalType: 'auto',
+  });
+  const autoGroup = aPolicy({
+    id: 'auto-group',
+    scope: 'roleGroup',
+    target: 'Exchange Operations',
+    approvalType: 'auto',
+  });
+
+  it.each([
+    {
+      story: 'requesting the role of a task with a stricter own policy → the task policy',
+      target: { scope: 'role', name: 'Mailbox Operator' },
+      policies: [strictTask, autoRole],
+      expected: 'strict-task',
+    },
+    {
+      story: 'requesting the role group → its members’ stricter policies too',
+      target: { scope: 'roleGroup', name: 'Exchange Operations' },
+      policies: [strictTask, autoGroup],
+      expected: 'strict-task',
+    },
+    {
+      story: 'a stricter role policy beats an auto role-group policy for the group request',
+      target: { scope: 'roleGroup', name: 'Exchange Operations' },
+      policies: [autoGroup, aPolicy({ id: 'manual-role', scope: 'role', target: 'Mailbox Operator' })],
+      expected: 'manual-role',
+    },
+    {
+      story: 'members’ policies only tighten: a role governed by nothing stays unrequestable',
+      target: { scope: 'role', name: 'Mailbox Operator' },
+      policies: [strictTask],
+      expected: undefined,
+    },
+    {
+      story: 'the task itself still follows its own policy',
+      target: { scope: 'task', name: MAILBOX },
+      policies: [strictTask, autoRole],
+      expected: 'strict-task',
+    },
+  ] as {
+    story: string;
+    target: Target;
+    policies: Parameters<typeof resolvePolicy>[2];
+    expected: string | undefined;
+  }[])('$story', ({ target, policies, expected }) => {
+    // Act
+    const policy = resolvePolicy(target, catalog, policies);
+    // Assess
+    expect(policy?.id).toBe(expected);
   });
 });
