@@ -5,6 +5,7 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
+import { settings } from '#shared/config';
 import { parseOrThrow } from '#shared/domain/errors';
 import { addCorsHeaders } from './cors';
 import { HttpError, problemResponse, toProblem } from './problem';
@@ -21,6 +22,7 @@ export const MAX_BODY_BYTES = 64 * 1024;
 export function handled(handler: HttpHandler): HttpHandler {
   return async (request, context) => {
     try {
+      refuseCrossSiteWrites(request);
       const response = await handler(request, context);
       return withCommonHeaders(response, context.invocationId, request);
     } catch (error) {
@@ -48,6 +50,32 @@ function withCommonHeaders(
   return { ...response, headers: Object.fromEntries(headers.entries()) };
 }
 
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * A browser page from another site must not change anything, even when the platform (Easy Auth)
+ * would authenticate it by cookie: a cross-site "simple" POST needs no preflight. Browsers say
+ * where a request comes from (`Sec-Fetch-Site`, `Origin`); servers and Power Automate send
+ * neither, and allowed portal origins (`ZSA_CORS_ORIGINS`) pass.
+ */
+function refuseCrossSiteWrites(request: HttpRequest): void {
+  if (SAFE_METHODS.has(request.method.toUpperCase())) return;
+  const origin = request.headers.get('origin');
+  const allowed = settings().ZSA_CORS_ORIGINS;
+  if (origin !== null && origin !== 'null' && allowed.includes(origin)) return;
+  const site = request.headers.get('sec-fetch-site');
+  const crossSite = site === 'cross-site' || site === 'same-site';
+  const foreignOrigin = origin !== null && origin !== 'null' && origin !== publicOrigin();
+  if (crossSite || foreignOrigin) {
+    throw new HttpError(403, 'CROSS_SITE_REQUEST', 'Requests from other sites may not change anything here.');
+  }
+}
+
+function publicOrigin(): string | undefined {
+  const base = settings().ZSA_PUBLIC_BASE_URL;
+  return base !== undefined && URL.canParse(base) ? new URL(base).origin : undefined;
+}
+
 /** Reads a JSON body (≤ 64 KiB, JSON media type) and validates it with `schema`. */
 export async function readJson<S extends z.ZodType>(
   request: HttpRequest,
@@ -56,7 +84,8 @@ export async function readJson<S extends z.ZodType>(
 ): Promise<z.output<S>> {
   const text = await readText(request);
   const type = (request.headers.get('content-type') ?? '').toLowerCase();
-  if (text.length > 0 && type !== '' && !type.startsWith('application/json') && !type.includes('+json')) {
+  // A body must say it is JSON: a form or text body is what a cross-site page can send unannounced.
+  if (text.length > 0 && !type.startsWith('application/json') && !type.includes('+json')) {
     throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.');
   }
   let value: unknown;
@@ -72,9 +101,19 @@ export async function readJson<S extends z.ZodType>(
 export async function readText(request: HttpRequest, limit = MAX_BODY_BYTES): Promise<string> {
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > limit) throw tooLarge(limit);
-  const buffer = Buffer.from(await request.arrayBuffer());
-  if (buffer.length > limit) throw tooLarge(limit);
-  return buffer.toString('utf8');
+  if (!request.body) return '';
+  // Count as it arrives: a chunked body without a length must not be buffered whole first.
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request.body as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > limit) {
+      await request.body.cancel().catch(() => undefined);
+      throw tooLarge(limit);
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function tooLarge(limit: number): HttpError {

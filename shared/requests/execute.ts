@@ -10,7 +10,12 @@ import { DomainError } from '#shared/domain/errors';
 import { isSystemAccount } from '#shared/domain/pam';
 import { requireCoveringGrant, type ExecuteBody, type Request } from '#shared/domain/request';
 import type { Bus } from '#shared/adapters/servicebus';
-import { callWebhook, type ExecutionOutcome, type ExecutionPayload } from '#shared/executors/webhook';
+import {
+  assertAllowedTarget,
+  callWebhook,
+  type ExecutionOutcome,
+  type ExecutionPayload,
+} from '#shared/executors/webhook';
 import type { OrchestrationState, Orchestrations } from './orchestrations';
 import type { RequestRepository } from './repository';
 import type { Caller, ConfigReader } from './usecases';
@@ -80,6 +85,16 @@ export async function execute(
     basis = await authorize(ctx, caller, body, config, candidates, now, namedState);
     if (!task) throw new DomainError('NOT_FOUND', `The catalog has no task ${JSON.stringify(body.task)}`);
     assertParameters(task, body.parameters ?? {});
+    // An executor that could never be called is refused before the intent is audited.
+    if (task.executor.type === 'webhook') {
+      assertAllowedTarget(task.executor.url, ctx.webhook.allowedHosts);
+      if (!ctx.webhook.signingKey) {
+        throw new DomainError(
+          'UNAVAILABLE',
+          'ZSA_WEBHOOK_SIGNING_KEY is not set, so no webhook can be signed',
+        );
+      }
+    }
   } catch (e) {
     if (e instanceof DomainError && e.kind !== 'unavailable') return refuse(e);
     throw e;

@@ -214,6 +214,26 @@ function encodeToken(token: ListToken): string {
   return Buffer.from(JSON.stringify(token)).toString('base64url');
 }
 
+/**
+ * The storage SDK's own continuation token is base64 JSON `{nextPartitionKey, nextRowKey?}`; anything
+ * else would make the SDK throw mid-query (a 503 the client would retry for ever), so refuse it here.
+ */
+function isStorageToken(token: string): boolean {
+  if (token === '') return true;
+  try {
+    const value = JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as unknown;
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      'nextPartitionKey' in value &&
+      typeof value.nextPartitionKey === 'string' &&
+      (!('nextRowKey' in value) || typeof value.nextRowKey === 'string' || value.nextRowKey === undefined)
+    );
+  } catch {
+    return false;
+  }
+}
+
 function decodeToken(text: string | undefined): ListToken | undefined {
   if (text === undefined) return undefined;
   try {
@@ -224,7 +244,8 @@ function decodeToken(text: string | undefined): ListToken | undefined {
       'p' in value &&
       't' in value &&
       typeof value.p === 'string' &&
-      typeof value.t === 'string'
+      typeof value.t === 'string' &&
+      isStorageToken(value.t)
     ) {
       return { p: value.p, t: value.t };
     }
@@ -350,32 +371,52 @@ export async function decide(
       await auditDecisionRefused(ctx, caller, current, e.code, e.message);
     throw e;
   }
-  await ctx.audit.append({
-    action:
-      outcome === 'approved'
-        ? AuditAction.RequestApproved
-        : outcome === 'denied'
-          ? AuditAction.RequestDenied
-          : AuditAction.RequestApprovalRecorded,
-    actor: caller.actor,
-    outcome: 'success',
-    requestId: id,
-    task: next.task,
-    detail: {
-      decision,
-      comment: comment ?? null,
-      approvals: next.approvals.length,
-      requiredApprovals: next.requiredApprovals,
-    },
-    origin: caller.origin,
-  });
-  if (outcome === 'approved') {
-    await ctx.repo.syncLiveIndex(next);
-    await auditGrantStarted(ctx, next, caller.actor, caller.origin);
-  }
-  if (outcome !== 'recorded')
-    await ctx.orchestrations.raise(id, RequestEvent.Decided, { status: next.status });
+  await afterCommit([
+    // What makes the decision take effect first: the live index and the orchestration.
+    ...(outcome === 'approved' ? [() => ctx.repo.syncLiveIndex(next)] : []),
+    ...(outcome !== 'recorded'
+      ? [() => ctx.orchestrations.raise(id, RequestEvent.Decided, { status: next.status })]
+      : []),
+    () =>
+      ctx.audit.append({
+        action:
+          outcome === 'approved'
+            ? AuditAction.RequestApproved
+            : outcome === 'denied'
+              ? AuditAction.RequestDenied
+              : AuditAction.RequestApprovalRecorded,
+        actor: caller.actor,
+        outcome: 'success',
+        requestId: id,
+        task: next.task,
+        detail: {
+          decision,
+          comment: comment ?? null,
+          approvals: next.approvals.length,
+          requiredApprovals: next.requiredApprovals,
+        },
+        origin: caller.origin,
+      }),
+    ...(outcome === 'approved' ? [() => auditGrantStarted(ctx, next, caller.actor, caller.origin)] : []),
+  ]);
   return view(ctx, next);
+}
+
+/**
+ * The follow-ups of a committed transition. Every step is attempted even when one fails — a lost
+ * audit append must not also leave the orchestration uninformed — and the first failure is then
+ * reported (a 503: the transition itself stands, as a re-read shows).
+ */
+async function afterCommit(steps: (() => Promise<unknown>)[]): Promise<void> {
+  let failure: Error | undefined;
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (e) {
+      failure ??= e instanceof Error ? e : new Error(String(e));
+    }
+  }
+  if (failure !== undefined) throw failure;
 }
 
 async function auditDecisionRefused(
@@ -405,15 +446,18 @@ export async function cancelRequest(ctx: RequestContext, caller: Caller, id: str
     const canceled = cancelRule(request, caller.principal, ctx.now);
     return { next: canceled, result: canceled };
   });
-  await ctx.audit.append({
-    action: AuditAction.RequestCanceled,
-    actor: caller.actor,
-    outcome: 'success',
-    requestId: id,
-    task: next.task,
-    origin: caller.origin,
-  });
-  await ctx.orchestrations.raise(id, RequestEvent.Decided, { status: next.status });
+  await afterCommit([
+    () => ctx.orchestrations.raise(id, RequestEvent.Decided, { status: next.status }),
+    () =>
+      ctx.audit.append({
+        action: AuditAction.RequestCanceled,
+        actor: caller.actor,
+        outcome: 'success',
+        requestId: id,
+        task: next.task,
+        origin: caller.origin,
+      }),
+  ]);
   return view(ctx, next);
 }
 
@@ -432,17 +476,20 @@ export async function revokeRequest(
     const revoked = revokeRule(request, { actor: actorOf(caller.principal), comment }, members, ctx.now);
     return { next: revoked, result: revoked };
   });
-  await ctx.repo.syncLiveIndex(next);
-  await ctx.audit.append({
-    action: AuditAction.GrantRevoked,
-    actor: caller.actor,
-    outcome: 'success',
-    requestId: id,
-    task: next.task,
-    reason: comment,
-    origin: caller.origin,
-  });
-  await ctx.orchestrations.raise(id, RequestEvent.Revoked, { status: next.status });
+  await afterCommit([
+    () => ctx.repo.syncLiveIndex(next),
+    () => ctx.orchestrations.raise(id, RequestEvent.Revoked, { status: next.status }),
+    () =>
+      ctx.audit.append({
+        action: AuditAction.GrantRevoked,
+        actor: caller.actor,
+        outcome: 'success',
+        requestId: id,
+        task: next.task,
+        reason: comment,
+        origin: caller.origin,
+      }),
+  ]);
   return view(ctx, next);
 }
 

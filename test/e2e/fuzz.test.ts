@@ -212,3 +212,33 @@ describe('fuzz: hostile input never yields a 5xx and never writes', () => {
     expect(await snapshot()).toBe(before);
   }, 240_000);
 });
+
+describe('cross-site writes', () => {
+  it('refuses a write sent by another site’s page (CSRF), and lets the same call through without Origin', async () => {
+    const body = JSON.stringify({ members: ['x@contoso.com'] });
+    const headers = { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' };
+    const forged = await send(`${host.url}/api/approver-groups/csrf-probe`, {
+      method: 'PUT',
+      headers: { ...headers, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+      body,
+    });
+    expect(forged.status).toBe(403);
+    expect((await admin.get('/api/approver-groups/csrf-probe')).status).toBe(404);
+    const direct = await send(`${host.url}/api/approver-groups/csrf-probe`, { method: 'PUT', headers, body });
+    expect(direct.status).toBe(201);
+  });
+
+  it('refuses a body that does not say it is JSON', async () => {
+    const res = await send(`${host.url}/api/pam/disable`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'text/plain' },
+      body: '{}',
+    });
+    expect(res.status).toBe(415);
+  });
+
+  it('answers a forged continuation token with 400, not a retryable 5xx', async () => {
+    const token = Buffer.from(JSON.stringify({ p: 'all', t: 'x' })).toString('base64url');
+    expect((await admin.get(`/api/requests?continuationToken=${token}`)).status).toBe(400);
+  });
+});
