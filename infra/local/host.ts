@@ -5,7 +5,7 @@
  * it listens on loopback, and its issuer lets anyone mint an admin token.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startAzurite, type RunningAzurite } from './azurite/azurite';
 import { entryPoints, readHostJson, readSettings, resolveSetting, StartupError } from './app-loader';
@@ -79,7 +79,10 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const settings = readSettings(root, options.env ?? process.env);
   const files = entryPoints(root, options.main);
   const dataDir = options.inMemory ? undefined : resolve(options.dataDir ?? join(root, '.zsa'));
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  if (dataDir) {
+    mkdirSync(dataDir, { recursive: true });
+    claimDataDir(dataDir);
+  }
 
   // Bind first so a taken port fails fast, before anything else starts.
   let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => {
@@ -93,14 +96,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const port = await listen(server, options.port);
   const origin = `http://127.0.0.1:${port}`;
 
-  const closers: (() => Promise<void>)[] = [
-    () =>
-      new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      }),
-  ];
+  const closers: (() => Promise<void>)[] = [];
   const close = async (): Promise<void> => {
+    // Stop taking requests first, so nothing is accepted by a part that is already shutting down.
+    const serverClosed = new Promise<void>((r) => server.close(() => r()));
+    server.closeIdleConnections();
     for (const c of closers.reverse()) {
       try {
         await c();
@@ -108,6 +108,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         log(`shutdown: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
+    server.closeAllConnections();
+    await serverClosed;
   };
 
   try {
@@ -168,6 +170,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     for (const file of files) require(file);
     await registry.start(root);
+    closers.push(() => registry.terminate());
 
     const hub =
       resolveSetting(hostJson.extensions?.durableTask?.hubName ?? 'TestHubName', appSettings) ||
@@ -269,6 +272,43 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   } catch (e) {
     await close();
     throw e;
+  }
+}
+
+/**
+ * One host per data folder: two engines on the same history would run the same instances twice.
+ * A host killed with -9 leaves its pid behind; a dead pid (or one that is not a node process) is free.
+ */
+function claimDataDir(dataDir: string): void {
+  const lock = join(dataDir, 'host.pid');
+  if (existsSync(lock)) {
+    const pid = Number(readFileSync(lock, 'utf8'));
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isNodeProcess(pid)) {
+      throw new StartupError(
+        `The data folder ${dataDir} is in use by another local host (pid ${pid}); stop it or pass --data.`,
+      );
+    }
+  }
+  writeFileSync(lock, String(process.pid));
+  process.once('exit', () => {
+    try {
+      if (readFileSync(lock, 'utf8') === String(process.pid)) rmSync(lock, { force: true });
+    } catch {
+      // already gone
+    }
+  });
+}
+
+function isNodeProcess(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return /node/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return true;
   }
 }
 

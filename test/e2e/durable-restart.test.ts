@@ -1,5 +1,5 @@
 /**
- * Restart survival: an orchestration waits on a 3-second durable timer and then on an external
+ * Restart survival: an orchestration waits on an 8-second durable timer and then on an external
  * event; the host is killed with SIGKILL mid-way and restarted on the same data folder. The timer
  * must fire within 1 s of its due time, the event must still be deliverable, and no completed
  * activity may run again or be lost.
@@ -34,7 +34,7 @@ describe('durable restart survival', () => {
     host = await startLocalHost({ dataDir: data, main: MAIN, env });
     let client = durableClientFor(host.url, HUB);
 
-    const id = await client.startNew('restartProbe', { instanceId: 'probe-1', input: { seconds: 3 } });
+    const id = await client.startNew('restartProbe', { instanceId: 'probe-1', input: { seconds: 8 } });
     // Wait until the first activity completed and the timer is scheduled.
     const waiting = await (async () => {
       for (;;) {

@@ -57,7 +57,7 @@ describe('restart survival of the PAM core', () => {
     const granted = await alice.post<View>('/api/requests', {
       task: 'Restart\\Task',
       reason: 'r',
-      durationHours: 4 * SECONDS,
+      durationHours: 8 * SECONDS,
     });
     const pending = await alice.post<View>('/api/requests', {
       task: 'Restart\\Task',

@@ -45,6 +45,8 @@ export function connectionStringFor(ports: { blob: number; queue: number; table:
 const CHILD_SOURCE = `
 const main = process.argv[1];
 process.argv = [process.argv[0], 'azurite', ...process.argv.slice(2)];
+const pidFile = process.env.ZSA_AZURITE_PID_FILE;
+process.on('exit', () => { if (pidFile) try { require('fs').rmSync(pidFile, { force: true }); } catch {} });
 process.on('disconnect', () => {
   process.emit('SIGTERM');
   setTimeout(() => process.kill(process.pid, 'SIGKILL'), 5000).unref();
@@ -78,16 +80,29 @@ function alive(pid: number): boolean {
   }
 }
 
+/** True only if `pid` is an Azurite child of ours for this folder (pids are reused after a reboot). */
+function isOurAzurite(pid: number, location: string): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('azurite') && cmdline.includes(location);
+  } catch {
+    // No /proc (macOS, Windows): trust the pid file, which the child removes when it exits.
+    return alive(pid);
+  }
+}
+
 /** A previous host killed with -9 leaves its Azurite flushing; wait for it before reusing the folder. */
 async function waitForPrevious(location: string): Promise<void> {
   const pidFile = join(location, 'azurite.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8'));
+  const ours = Number.isInteger(pid) && pid > 0 && isOurAzurite(pid, location);
+  // It is flushing and exiting on its own since its host vanished; give it time, then make sure.
   const deadline = Date.now() + 10_000;
-  while (Number.isInteger(pid) && pid > 0 && alive(pid) && Date.now() < deadline) {
+  while (ours && alive(pid) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
   }
-  if (Number.isInteger(pid) && pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL');
+  if (ours && alive(pid)) process.kill(pid, 'SIGKILL');
   rmSync(pidFile, { force: true });
 }
 
@@ -119,7 +134,15 @@ export async function startAzurite(opts: AzuriteOptions): Promise<RunningAzurite
   const child: ChildProcess = spawn(
     process.execPath,
     ['-e', CHILD_SOURCE, require.resolve('azurite/dist/src/azurite.js'), ...args],
-    { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
+    {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      // Its own process group: Ctrl+C reaches the host, which then stops Azurite in order.
+      detached: true,
+      env: {
+        ...process.env,
+        ...(opts.location ? { ZSA_AZURITE_PID_FILE: join(opts.location, 'azurite.pid') } : {}),
+      },
+    },
   );
   child.stderr?.on('data', (d: Buffer) => {
     opts.log(`azurite: ${d.toString().trim()}`);

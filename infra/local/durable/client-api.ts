@@ -157,15 +157,31 @@ function flag(url: URL, name: string): boolean {
   return url.searchParams.get(name)?.toLowerCase() === 'true';
 }
 
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new DurableApiError(400, 'The path is not valid percent-encoding.');
+  }
+}
+
+function isoParam(url: URL, name: string): string | undefined {
+  const value = url.searchParams.get(name);
+  if (!value) return undefined;
+  const at = Date.parse(value);
+  if (Number.isNaN(at)) throw new DurableApiError(400, `${name} is not a date.`);
+  return new Date(at).toISOString();
+}
+
 function buildFilter(url: URL): string {
   const parts = [`RowKey eq '${ROW_STATE}'`];
   const esc = (v: string): string => v.replace(/'/g, "''");
   const prefix = url.searchParams.get('instanceIdPrefix');
   if (prefix) parts.push(`PartitionKey ge '${esc(prefix)}' and PartitionKey lt '${esc(prefix)}\uffff'`);
-  const from = url.searchParams.get('createdTimeFrom');
-  if (from) parts.push(`CreatedTime ge '${esc(new Date(from).toISOString())}'`);
-  const to = url.searchParams.get('createdTimeTo');
-  if (to) parts.push(`CreatedTime le '${esc(new Date(to).toISOString())}'`);
+  const from = isoParam(url, 'createdTimeFrom');
+  if (from) parts.push(`CreatedTime ge '${esc(from)}'`);
+  const to = isoParam(url, 'createdTimeTo');
+  if (to) parts.push(`CreatedTime le '${esc(to)}'`);
   const statuses = (url.searchParams.get('runtimeStatus') ?? '').split(',').filter((s) => s.length > 0);
   if (statuses.length > 0)
     parts.push(`(${statuses.map((s) => `RuntimeStatus eq '${esc(s)}'`).join(' or ')})`);
@@ -178,12 +194,12 @@ export function createDurableApi(engine: DurableEngine, origin: () => string) {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const base = BASES.find((b) => url.pathname.startsWith(b));
     if (!base) return false;
-    const segments = url.pathname
-      .slice(base.length)
-      .split('/')
-      .map((s) => decodeURIComponent(s));
     const method = req.method ?? 'GET';
     try {
+      const segments = url.pathname
+        .slice(base.length)
+        .split('/')
+        .map((s) => decode(s));
       await route(method, segments, url, body, req, res);
     } catch (e) {
       if (e instanceof DurableApiError) send(res, e.status, e.message);

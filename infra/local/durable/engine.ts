@@ -31,7 +31,7 @@ export interface EngineOptions {
 /** Raised for client calls that the Durable HTTP API answers with a 4xx. */
 export class DurableApiError extends Error {
   constructor(
-    readonly status: 400 | 404 | 409 | 410 | 501,
+    readonly status: 400 | 404 | 409 | 410 | 501 | 503,
     message: string,
   ) {
     super(message);
@@ -232,7 +232,10 @@ export class DurableEngine {
 
   async getState(instanceId: string): Promise<InstanceState | undefined> {
     const rt = await this.ensureLoaded(instanceId);
-    return rt.state;
+    const state = rt.state;
+    // A look-up of an unknown or finished id must not leave an entry behind (anyone can ask).
+    this.evictIfDone(instanceId, rt);
+    return state;
   }
 
   async raiseEvent(instanceId: string, name: string, inputJson: string | null): Promise<void> {
@@ -276,7 +279,10 @@ export class DurableEngine {
   private async requireActive(instanceId: string): Promise<Runtime> {
     this.assertOpen();
     const rt = await this.ensureLoaded(instanceId);
-    if (!rt.state) throw new DurableApiError(404, `No instance with ID '${instanceId}' found.`);
+    if (!rt.state) {
+      this.evictIfDone(instanceId, rt);
+      throw new DurableApiError(404, `No instance with ID '${instanceId}' found.`);
+    }
     if (isTerminal(rt.state.status)) {
       throw new DurableApiError(
         410,
@@ -357,7 +363,8 @@ export class DurableEngine {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new DurableApiError(410, 'The durable engine is shutting down.');
+    // 503, not 410: the client takes 410 for "delivered to a finished instance" and would drop an event.
+    if (this.closed) throw new DurableApiError(503, 'The durable engine is shutting down; try again.');
   }
 
   // ---------------------------------------------------------------- episodes
@@ -366,11 +373,24 @@ export class DurableEngine {
     const rt = this.runtime(instanceId);
     if (rt.busy || this.closed) return;
     rt.busy = true;
-    void this.drain(instanceId, rt).finally(() => {
-      rt.busy = false;
-      if (rt.inbox.length > 0 && this.runnable(rt) && !this.closed) this.kick(instanceId);
-      else this.notifyIdle();
-    });
+    void this.drain(instanceId, rt)
+      .catch((e: unknown) => {
+        this.opts.log('error', `Durable instance '${instanceId}' stopped processing: ${describe(e)}`);
+      })
+      .finally(() => {
+        rt.busy = false;
+        if (rt.inbox.length > 0 && this.runnable(rt) && !this.closed) this.kick(instanceId);
+        else {
+          this.evictIfDone(instanceId, rt);
+          this.notifyIdle();
+        }
+      });
+  }
+
+  /** Finished (or unknown) instances leave memory once nothing is pending for them; storage keeps them. */
+  private evictIfDone(instanceId: string, rt: Runtime): void {
+    const done = !rt.state || isTerminal(rt.state.status);
+    if (done && !rt.busy && rt.inbox.length === 0 && rt.timers.size === 0) this.runtimes.delete(instanceId);
   }
 
   private runnable(rt: Runtime): boolean {
@@ -380,6 +400,9 @@ export class DurableEngine {
 
   /** Runs episodes for one instance until its inbox is empty; never two at once for one instance. */
   private async drain(instanceId: string, rt: Runtime): Promise<void> {
+    let failures = 0;
+    // A runtime made for a late message (e.g. an activity result after eviction) reads storage first.
+    if (!rt.loaded) await this.ensureLoaded(instanceId);
     while (!this.closed && this.runnable(rt)) {
       const suspended = rt.state?.status === RuntimeStatus.Suspended;
       const index = suspended ? rt.inbox.findIndex((m) => m.kind === 'resume' || m.kind === 'terminate') : 0;
@@ -390,16 +413,64 @@ export class DurableEngine {
         const at = rt.inbox.indexOf(message);
         if (at >= 0) rt.inbox.splice(at, 1);
       } catch (e) {
-        // A storage failure: reload from the table so memory matches what was committed, then retry.
-        this.opts.log('error', `Durable episode for '${instanceId}' failed: ${describe(e)}; retrying.`);
+        if (isPermanentStorageError(e) && rt.state && !isTerminal(rt.state.status)) {
+          // The episode can never be stored (an entity over Table Storage's size limits): fail the
+          // instance with the reason instead of replaying the same episode for ever.
+          await this.failUnstorable(instanceId, rt, message, e);
+          continue;
+        }
+        // A passing storage failure: reload so memory matches what was committed, then retry with
+        // back-off (capped), so an outage neither spins nor loses the message.
+        failures++;
+        const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+        this.opts.log(
+          'error',
+          `Durable episode for '${instanceId}' failed: ${describe(e)}; retrying in ${delay} ms.`,
+        );
         rt.loaded = false;
         rt.inbox = [];
         for (const t of rt.timers.values()) clearTimeout(t);
         rt.timers.clear();
-        await new Promise((r) => setTimeout(r, 250));
-        await this.ensureLoaded(instanceId);
+        await new Promise((r) => setTimeout(r, delay));
+        // The engine may have been closed while we waited.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+        if (this.closed) return;
+        try {
+          await this.ensureLoaded(instanceId);
+        } catch (reload) {
+          this.opts.log('error', `Reloading '${instanceId}' failed: ${describe(reload)}`);
+        }
       }
     }
+  }
+
+  private async failUnstorable(
+    instanceId: string,
+    rt: Runtime,
+    message: Message,
+    error: unknown,
+  ): Promise<void> {
+    const state = rt.state;
+    if (!state) return;
+    const now = this.clock().toISOString();
+    const failed: InstanceState = {
+      ...state,
+      customStatus: null,
+      status: RuntimeStatus.Failed,
+      output: toJsonText(
+        `Orchestrator function '${state.name}' failed: the episode could not be stored: ${describe(error)}`,
+      ),
+      lastUpdatedTime: now,
+      completedTime: now,
+    };
+    this.opts.log('error', `Durable instance '${instanceId}' failed: ${describe(error)}`);
+    await this.opts.store.commit(instanceId, [
+      { type: 'deleteMessage', id: message.id },
+      { type: 'putState', state: failed },
+    ]);
+    rt.state = failed;
+    const at = rt.inbox.indexOf(message);
+    if (at >= 0) rt.inbox.splice(at, 1);
   }
 
   private async episode(instanceId: string, rt: Runtime, message: Message): Promise<void> {
@@ -650,7 +721,12 @@ export class DurableEngine {
     now: Date,
   ): Promise<void> {
     this.dropPending(rt, ops);
-    for (let i = 0; i < old.history.length; i++) ops.push({ type: 'deleteHistory', index: i });
+    // The old execution's rows go after the new state is stored (they are keyed by execution).
+    const stale: Op[] = old.history.map((_, i) => ({
+      type: 'deleteHistory',
+      executionId: old.executionId,
+      index: i,
+    }));
     const executionId = randomUUID();
     const fresh: InstanceState = {
       ...next,
@@ -669,6 +745,12 @@ export class DurableEngine {
     ops.push({ type: 'addMessage', message: start });
     await this.persist(instanceId, rt, fresh, 0, ops);
     this.accept(instanceId, rt, start);
+    try {
+      await this.opts.store.commit(instanceId, stale);
+    } catch (e) {
+      // Left-over rows of an old execution are ignored when loading; the next purge removes them.
+      this.opts.log('warning', `Could not delete the old history of '${instanceId}': ${describe(e)}`);
+    }
   }
 
   private workItem(
@@ -761,7 +843,7 @@ export class DurableEngine {
   ): Promise<void> {
     for (let i = firstNew; i < next.history.length; i++) {
       const e = next.history[i];
-      if (e) ops.push({ type: 'addHistory', index: i, event: e });
+      if (e) ops.push({ type: 'addHistory', executionId: next.executionId, index: i, event: e });
     }
     ops.push({ type: 'putState', state: next });
     await this.opts.store.commit(instanceId, ops);
@@ -864,7 +946,8 @@ export class DurableEngine {
         };
       }
     }
-    if (this.closed) return; // the work row stays; the activity runs again after a restart
+    // Record the result even while shutting down (storage closes after the engine): an activity that
+    // ran must not run again after the restart. Keep trying, with capped back-off, through an outage.
     message.seq = this.nextSeq();
     for (let attempt = 0; ; attempt++) {
       try {
@@ -874,16 +957,21 @@ export class DurableEngine {
         ]);
         break;
       } catch (e) {
-        if (attempt >= 5) {
+        if (this.closed && attempt >= 3) {
           this.opts.log(
-            'error',
-            `Could not record the result of activity '${work.functionName}': ${describe(e)}`,
+            'warning',
+            `Activity '${work.functionName}' of '${instanceId}' will run again after the restart.`,
           );
           return;
         }
-        await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+        this.opts.log(
+          'error',
+          `Could not record the result of activity '${work.functionName}': ${describe(e)}`,
+        );
+        await new Promise((r) => setTimeout(r, Math.min(30_000, 100 * 2 ** Math.min(attempt, 8))));
       }
     }
+    if (this.closed) return;
     const rt = this.runtime(instanceId);
     this.accept(instanceId, rt, message);
     this.kick(instanceId);
@@ -932,6 +1020,15 @@ function fromTypedData(data: RpcTypedData | null | undefined): unknown {
   if (typeof data.double === 'number') return data.double;
   if (data.bytes) return Buffer.from(data.bytes).toString('base64');
   return undefined;
+}
+
+/** Table Storage refusing the entity itself (too large, bad property): retrying cannot help. */
+function isPermanentStorageError(e: unknown): boolean {
+  const status =
+    typeof e === 'object' && e !== null && 'statusCode' in e
+      ? (e as { statusCode?: unknown }).statusCode
+      : undefined;
+  return status === 400 || status === 413;
 }
 
 function describe(e: unknown): string {

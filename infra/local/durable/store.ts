@@ -83,15 +83,20 @@ export interface InstanceState {
 
 export type Op =
   | { type: 'putState'; state: InstanceState }
-  | { type: 'addHistory'; index: number; event: HistoryEvent }
-  | { type: 'deleteHistory'; index: number }
+  | { type: 'addHistory'; executionId: string; index: number; event: HistoryEvent }
+  | { type: 'deleteHistory'; executionId: string; index: number }
   | { type: 'addMessage'; message: Message; visibleAt?: string }
   | { type: 'deleteMessage'; id: string }
   | { type: 'addWork'; work: WorkItem }
   | { type: 'deleteWork'; id: string };
 
-function historyKey(index: number): string {
-  return HISTORY_PREFIX + index.toString(16).toUpperCase().padStart(16, '0');
+/**
+ * History rows are keyed by execution, so a continue-as-new writes its fresh history beside the old
+ * one and deletes the old rows only after the new state is stored (a crash in between leaves rows
+ * that loading ignores, never a truncated history).
+ */
+function historyKey(executionId: string, index: number): string {
+  return `${HISTORY_PREFIX}${executionId}:${index.toString(16).toUpperCase().padStart(16, '0')}`;
 }
 
 function splitJson(value: unknown): Record<string, string> {
@@ -143,11 +148,11 @@ export class DurableStore {
       case 'addHistory':
         return [
           'upsert',
-          { partitionKey: instanceId, rowKey: historyKey(op.index), ...splitJson(op.event) },
+          { partitionKey: instanceId, rowKey: historyKey(op.executionId, op.index), ...splitJson(op.event) },
           'Replace',
         ];
       case 'deleteHistory':
-        return ['delete', { partitionKey: instanceId, rowKey: historyKey(op.index) }];
+        return ['delete', { partitionKey: instanceId, rowKey: historyKey(op.executionId, op.index) }];
       case 'addMessage':
         return [
           'upsert',
@@ -173,23 +178,34 @@ export class DurableStore {
   }
 
   /**
-   * Commits ops for one instance atomically (one transaction) when they fit in one batch. Larger
-   * episodes (fan-outs over 100 items) are written in chunks with the state row last, so a crash
-   * mid-way leaves the previous state and the episode is replayed.
+   * Commits ops for one instance atomically (one transaction) when they fit in one batch. A larger
+   * episode (a fan-out over ~90 activities) writes its additions first, then the state row together
+   * with the deletions (the consumed message first among them), then any remaining deletions: a crash
+   * before the state row leaves only rows nothing refers to yet and the old state, so the episode is
+   * replayed; a crash after it leaves only stale rows that redelivery recognises and drops.
    */
   async commit(instanceId: string, ops: Op[]): Promise<void> {
     if (ops.length === 0) return;
-    const actions = ops.map((op) => this.toEntity(instanceId, op));
-    if (actions.length <= MAX_BATCH) {
-      await this.table.submitTransaction(actions);
+    if (ops.length <= MAX_BATCH) {
+      await this.table.submitTransaction(ops.map((op) => this.toEntity(instanceId, op)));
       return;
     }
-    const stateIdx = ops.findIndex((o) => o.type === 'putState');
-    const state = stateIdx >= 0 ? actions[stateIdx] : undefined;
-    const rest = actions.filter((_, i) => i !== stateIdx);
-    for (let i = 0; i < rest.length; i += MAX_BATCH)
-      await this.table.submitTransaction(rest.slice(i, i + MAX_BATCH));
-    if (state) await this.table.submitTransaction([state]);
+    const deletes = ops.filter((o) => o.type.startsWith('delete'));
+    const state = ops.filter((o) => o.type === 'putState');
+    const adds = ops.filter((o) => !o.type.startsWith('delete') && o.type !== 'putState');
+    for (let i = 0; i < adds.length; i += MAX_BATCH) {
+      await this.table.submitTransaction(
+        adds.slice(i, i + MAX_BATCH).map((op) => this.toEntity(instanceId, op)),
+      );
+    }
+    const withState = [...state, ...deletes.slice(0, MAX_BATCH - state.length)];
+    await this.table.submitTransaction(withState.map((op) => this.toEntity(instanceId, op)));
+    const rest = deletes.slice(MAX_BATCH - state.length);
+    for (let i = 0; i < rest.length; i += MAX_BATCH) {
+      await this.table.submitTransaction(
+        rest.slice(i, i + MAX_BATCH).map((op) => this.toEntity(instanceId, op)),
+      );
+    }
   }
 
   /** Adds one message to an instance's inbox; idempotent for a given message id. */
@@ -199,7 +215,7 @@ export class DurableStore {
 
   async loadInstance(instanceId: string): Promise<LoadedInstance | undefined> {
     let state: InstanceState | undefined;
-    const history: HistoryEvent[] = [];
+    const histories: { rowKey: string; event: HistoryEvent }[] = [];
     const messages: { message: Message; visibleAt?: string }[] = [];
     const work: WorkItem[] = [];
     const rows = this.table.listEntities({
@@ -210,7 +226,7 @@ export class DurableStore {
       if (rk === ROW_STATE) {
         state = { ...(joinJson(row) as InstanceState), history: [], etag: row.etag };
       } else if (rk.startsWith(HISTORY_PREFIX)) {
-        history.push(joinJson(row) as HistoryEvent);
+        histories.push({ rowKey: rk, event: joinJson(row) as HistoryEvent });
       } else if (rk.startsWith(MESSAGE_PREFIX)) {
         const visibleAt =
           typeof row.VisibleAt === 'string' && row.VisibleAt !== '' ? row.VisibleAt : undefined;
@@ -220,7 +236,9 @@ export class DurableStore {
       }
     }
     if (!state) return undefined;
-    state.history = history;
+    // Rows come back in key order; only the current execution's count (older ones await deletion).
+    const current = `${HISTORY_PREFIX}${state.executionId}:`;
+    state.history = histories.filter((h) => h.rowKey.startsWith(current)).map((h) => h.event);
     messages.sort((a, b) => a.message.seq - b.message.seq);
     return { state, messages, work };
   }

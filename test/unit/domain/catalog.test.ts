@@ -319,10 +319,12 @@ describe('parameter validation', () => {
 describe('admin-written patterns cannot stall the worker', () => {
   it('refuses a crafted value against a catastrophic pattern within the time budget', () => {
     // Prepare: nested quantifiers backtrack exponentially on a near-miss.
-    const params = [{ name: 'alias', type: 'string' as const, required: true, pattern: '([A-Za-z0-9]+[ -]?)+' }];
+    const params = [
+      { name: 'alias', type: 'string' as const, required: true, pattern: '([A-Za-z0-9]+[ -]?)+' },
+    ];
     // Act
     const started = performance.now();
-    const check = validateParameters(params as TaskParameter[], { alias: `${'a'.repeat(40)}!` });
+    const check = validateParameters(params, { alias: `${'a'.repeat(40)}!` });
     const elapsed = performance.now() - started;
     // Assess
     expect(check.ok).toBe(false);
@@ -331,8 +333,10 @@ describe('admin-written patterns cannot stall the worker', () => {
   });
 
   it('never runs the pattern on a value already over maxLength', () => {
-    const params = [{ name: 'a', type: 'string' as const, required: true, maxLength: 5, pattern: '(x+x+)+y' }];
-    const check = validateParameters(params as TaskParameter[], { a: 'x'.repeat(5000) });
+    const params = [
+      { name: 'a', type: 'string' as const, required: true, maxLength: 5, pattern: '(x+x+)+y' },
+    ];
+    const check = validateParameters(params, { a: 'x'.repeat(5000) });
     expect(check).toMatchObject({ ok: false, errors: [{ code: 'maxLength' }] });
   });
 });
