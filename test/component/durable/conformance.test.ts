@@ -172,6 +172,29 @@ describe('durable engine conformance (real SDK, real Azurite, real client)', () 
     await expect(client.getStatus('query-0')).rejects.toThrow();
   });
 
+  it('pages a query with top and the continuation header, with filters', async () => {
+    for (let i = 0; i < 5; i++) await client.startNew('sequence', { instanceId: `page-${i}` });
+    for (let i = 0; i < 5; i++) await waitForStatus(client, `page-${i}`, ['Completed']);
+    const seen: string[] = [];
+    let token: string | null = null;
+    let pages = 0;
+    do {
+      const res: Response = await fetch(
+        `${origin}/runtime/webhooks/durabletask/instances/?top=2&instanceIdPrefix=page-&runtimeStatus=Completed`,
+        { headers: token ? { 'x-ms-continuation-token': token } : {} },
+      );
+      expect(res.status).toBe(200);
+      const items = (await res.json()) as { instanceId: string; runtimeStatus: string }[];
+      expect(items.length).toBeLessThanOrEqual(2);
+      expect(items.every((i) => i.runtimeStatus === 'Completed')).toBe(true);
+      seen.push(...items.map((i) => i.instanceId));
+      token = res.headers.get('x-ms-continuation-token');
+      pages++;
+    } while (token && pages < 10);
+    expect(seen.sort()).toEqual(['page-0', 'page-1', 'page-2', 'page-3', 'page-4']);
+    expect(pages).toBeGreaterThanOrEqual(3);
+  });
+
   it('runs different instances concurrently', async () => {
     const started = Date.now();
     const ids = await Promise.all(
