@@ -4,34 +4,13 @@
  */
 import { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
+import { clientBindingData } from '../../infra/local/durable/client-api';
 
 export function durableClientFor(hostUrl: string, hub: string): df.DurableClient {
   const binding = df.input.durableClient();
   const context = new InvocationContext({ options: { extraInputs: [binding] } });
-  const base = `${hostUrl}/runtime/webhooks/durabletask`;
-  const q = `taskHub=${hub}&connection=Storage`;
-  const i = `${base}/instances/INSTANCEID`;
-  context.extraInputs.set(binding, {
-    taskHubName: hub,
-    creationUrls: {
-      createNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?`,
-      createAndWaitOnNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}&`,
-    },
-    managementUrls: {
-      id: 'INSTANCEID',
-      statusQueryGetUri: `${i}?${q}`,
-      sendEventPostUri: `${i}/raiseEvent/{eventName}?${q}`,
-      terminatePostUri: `${i}/terminate?reason={text}&${q}`,
-      rewindPostUri: `${i}/rewind?reason={text}&${q}`,
-      purgeHistoryDeleteUri: `${i}?${q}`,
-      restartPostUri: `${i}/restart?${q}`,
-      suspendPostUri: `${i}/suspend?reason={text}&${q}`,
-      resumePostUri: `${i}/resume?reason={text}&${q}`,
-    },
-    baseUrl: base,
-    requiredQueryStringParameters: '',
-    rpcBaseUrl: `${hostUrl}/durabletask/`,
-  });
+  // The same binding value the local host hands to the app's client functions.
+  context.extraInputs.set(binding, clientBindingData(hostUrl, hub));
   process.env.WEBSITE_HOSTNAME = new URL(hostUrl).host;
   return df.getClient(context);
 }
