@@ -203,6 +203,15 @@ function requestAnswer(description: string, example: keyof typeof REQUEST_EXAMPL
 const idField: ConnectorField = { summary: 'Request id' };
 const commentField: ConnectorField = { summary: 'Comment' };
 
+/** What creating and replacing a policy send, and what every policy answer holds. */
+const policyBody = {
+  required: true,
+  ...json(PolicyBody, {
+    manual: { summary: 'One approval, at most 8 hours', value: Examples.policyBody },
+  }),
+};
+const policyContent = json(Policy, { policy: { summary: 'The policy', value: Examples.policy } });
+
 export const OPERATIONS: readonly Operation[] = [
   // --- Service ------------------------------------------------------------------------------------
   {
@@ -581,18 +590,13 @@ export const OPERATIONS: readonly Operation[] = [
     description:
       'A policy for one task, role or role group: manual or automatic approval, which group approves, how many approvals, the longest grant and how long a request may wait. One policy per scope and target (409 otherwise).',
     access: Access.admin,
-    body: {
-      required: true,
-      ...json(PolicyBody, {
-        manual: { summary: 'One approval, at most 8 hours', value: Examples.policyBody },
-      }),
-    },
+    body: policyBody,
     responses: [
       {
         status: 201,
         description: 'Created.',
         location: 'The policy: `/api/policies/{id}`.',
-        content: [json(Policy, { policy: { summary: 'The policy', value: Examples.policy } })],
+        content: [policyContent],
       },
     ],
     problems: ['CONFLICT', 'NOT_FOUND', 'DURATION_TOO_SHORT'],
@@ -627,7 +631,7 @@ export const OPERATIONS: readonly Operation[] = [
       {
         status: 200,
         description: 'The policy.',
-        content: [json(Policy, { policy: { summary: 'The policy', value: Examples.policy } })],
+        content: [policyContent],
       },
     ],
     problems: ['NOT_FOUND'],
@@ -641,17 +645,12 @@ export const OPERATIONS: readonly Operation[] = [
     description: 'Replaces the policy. Requests already submitted keep the rules they were submitted under.',
     access: Access.admin,
     params: PolicyPath,
-    body: {
-      required: true,
-      ...json(PolicyBody, {
-        manual: { summary: 'One approval, at most 8 hours', value: Examples.policyBody },
-      }),
-    },
+    body: policyBody,
     responses: [
       {
         status: 200,
         description: 'The policy.',
-        content: [json(Policy, { policy: { summary: 'The policy', value: Examples.policy } })],
+        content: [policyContent],
       },
     ],
     problems: ['NOT_FOUND', 'CONFLICT', 'DURATION_TOO_SHORT'],
