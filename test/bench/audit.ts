@@ -271,17 +271,19 @@ async function exportRss(connectionString: string, prefix: string, name: string)
         else reject(new Error(`${mode} child exited with ${String(code)}`));
       });
     });
+  const peak = (r: unknown) =>
+    typeof r === 'object' && r !== null && 'peak_rss_mb' in r ? Number(r.peak_rss_mb) : Number.NaN;
   const capped = await run(['--max-old-space-size=48'], '--export-child');
+  const uncapped = await run([], '--export-child');
   return {
     target_peak_rss_mb: 150,
-    export_default_heap: await run([], '--export-child'),
+    export_default_heap: uncapped,
     export_old_generation_capped_48_mib: capped,
     raw_sdk_scan_default_heap: await run([], '--scan-child'),
-    met:
-      typeof capped === 'object' &&
-      capped !== null &&
-      'peak_rss_mb' in capped &&
-      Number(capped.peak_rss_mb) < 150,
+    // The target as stated (Node's default heap), and with the heap capped (the export's memory
+    // does not grow with rows; V8 just collects lazily, as the bare SDK scan shows).
+    met: peak(uncapped) < 150,
+    met_with_capped_heap: peak(capped) < 150,
   };
 }
 
