@@ -5,6 +5,7 @@
  * it listens on loopback, and its issuer lets anyone mint an admin token.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startAzurite, type RunningAzurite } from './azurite/azurite';
@@ -142,6 +143,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     });
     closers.push(() => bus.close());
 
+    const devSecrets = developmentSecrets(dataDir);
     // What the app reads: the platform's settings plus the local parts' addresses.
     const appSettings: Record<string, string> = {
       FUNCTIONS_WORKER_RUNTIME: 'node',
@@ -154,6 +156,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       ZSA_PUBLIC_BASE_URL: settings.ZSA_PUBLIC_BASE_URL || origin,
       ServiceBusConnection: settings.ServiceBusConnection || bus.connectionString,
       ZSA_SMTP_URL: settings.ZSA_SMTP_URL || mailbox.smtpUrl,
+      // A fresh clone has no secrets: generate development keys so the audit and signed webhooks
+      // work out of the box (settings or the environment still win).
+      ZSA_AUDIT_HMAC_KEY: settings.ZSA_AUDIT_HMAC_KEY || devSecrets.auditHmacKey,
+      ZSA_WEBHOOK_SIGNING_KEY: settings.ZSA_WEBHOOK_SIGNING_KEY || devSecrets.webhookSigningKey,
+      ZSA_EXECUTOR_ALLOWED_HOSTS: settings.ZSA_EXECUTOR_ALLOWED_HOSTS ?? 'localhost,127.0.0.1',
       NO_PROXY: ['127.0.0.1', 'localhost', settings.NO_PROXY].filter(Boolean).join(','),
     };
     for (const [k, v] of Object.entries(appSettings)) process.env[k] = v;
@@ -254,6 +261,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       `  Dev tokens   POST ${origin}/dev/token  {"upn":"alice@contoso.com","roles":["PAM.Admin"]}`,
       `  Issuer       ${origin}/dev  (audience ${appSettings.ZSA_AUTH_AUDIENCE ?? DEV_AUDIENCE})`,
       `  Mailbox      ${origin}/dev/mailbox   (SMTP ${mailbox.smtpUrl})`,
+      `  Dev keys     ${devSecrets.where}  (audit HMAC, webhook signing; unless set in settings)`,
       `  Service Bus  ${bus.connectionString.replace(/SharedAccessKey=[^;]+/, 'SharedAccessKey=…')}`,
       `  Storage      ${azurite ? `embedded Azurite, tables on 127.0.0.1:${azurite.ports.table}` : 'from AzureWebJobsStorage'}; data ${dataDir ?? 'in memory'}`,
       `  Durable      hub ${hub}${recovered > 0 ? `, resumed ${recovered} instance(s)` : ''}`,
@@ -310,6 +318,39 @@ function isNodeProcess(pid: number): boolean {
   } catch {
     return true;
   }
+}
+
+/**
+ * Development-only keys for the audit's digests and webhook signatures, kept in the data folder so
+ * they survive restarts (digests stay comparable), or in memory with --in-memory. Never used when
+ * the settings provide real ones.
+ */
+function developmentSecrets(dataDir: string | undefined): {
+  auditHmacKey: string;
+  webhookSigningKey: string;
+  where: string;
+} {
+  const fresh = () => ({
+    auditHmacKey: randomBytes(32).toString('base64url'),
+    webhookSigningKey: randomBytes(32).toString('base64url'),
+  });
+  if (!dataDir) return { ...fresh(), where: 'generated in memory' };
+  const file = join(dataDir, 'dev-secrets.json');
+  let secrets: { auditHmacKey: string; webhookSigningKey: string } | undefined;
+  if (existsSync(file)) {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<{
+      auditHmacKey: unknown;
+      webhookSigningKey: unknown;
+    }>;
+    if (typeof parsed.auditHmacKey === 'string' && typeof parsed.webhookSigningKey === 'string') {
+      secrets = { auditHmacKey: parsed.auditHmacKey, webhookSigningKey: parsed.webhookSigningKey };
+    }
+  }
+  if (!secrets) {
+    secrets = fresh();
+    writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
+  }
+  return { ...secrets, where: file };
 }
 
 function dataFile(dataDir: string | undefined, name: string): { dataFile?: string } {

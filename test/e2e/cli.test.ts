@@ -7,6 +7,9 @@ import { createServer } from 'node:net';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { TableServiceClient } from '@azure/data-tables';
+import { startAzurite } from '../../infra/local/azurite/azurite';
+import { caller } from '../support/api';
 import { ROOT, startLocalHost } from '../support/local-host';
 
 const CLI = join(ROOT, 'dist', 'infra', 'local', 'cli.js');
@@ -85,4 +88,34 @@ describe('npm start (the local host CLI)', () => {
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('usage: npm start');
   });
+});
+
+describe('storage the settings point at', () => {
+  // Also the fresh-clone experience: no settings at all, and audited changes still work (the host
+  // generates development keys).
+  it('uses an explicit AzureWebJobsStorage instead of starting its own Azurite', async () => {
+    const external = await startAzurite({ log: () => undefined });
+    try {
+      const host = await startLocalHost({ env: { AzureWebJobsStorage: external.connectionString } });
+      try {
+        expect(host.output()).toContain('Storage      from AzureWebJobsStorage');
+        const admin = await caller(host.url, 'admin@contoso.com', ['PAM.Admin']);
+        expect(
+          (await admin.put('/api/approver-groups/elsewhere', { members: ['a@contoso.com'] })).status,
+        ).toBe(201);
+        const tables: string[] = [];
+        const service = TableServiceClient.fromConnectionString(external.connectionString, {
+          allowInsecureConnection: true,
+        });
+        for await (const t of service.listTables()) tables.push(t.name ?? '');
+        // The app's tables and the durable hub's live in the storage we named.
+        expect(tables.some((t) => t.startsWith('zsa'))).toBe(true);
+        expect(tables.some((t) => t.endsWith('Durable'))).toBe(true);
+      } finally {
+        await host.stop();
+      }
+    } finally {
+      await external.close();
+    }
+  }, 90_000);
 });

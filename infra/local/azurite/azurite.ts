@@ -166,6 +166,8 @@ export async function startAzurite(opts: AzuriteOptions): Promise<RunningAzurite
     async close() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
+        // The IPC channel alone would keep the child alive after Azurite has closed its servers.
+        if (child.connected) child.disconnect();
         const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
         await exited;
         clearTimeout(timer);
