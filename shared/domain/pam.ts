@@ -8,6 +8,8 @@ import { Timestamp, toTimestamp } from './time';
  * shape already, so handlers pass it as is.
  */
 export interface Actor {
+  /** Stable key (`tenant:object id`), as `Principal.id`. */
+  readonly id: string;
   /** Lower-cased UPN. */
   readonly upn: string;
   readonly isAdmin: boolean;

@@ -140,6 +140,11 @@ export type SubmitRequestInput = z.input<typeof SubmitRequestBody>;
 const requestShape = {
   id: Id,
   requester: Upn,
+  /**
+   * Who asked, as a stable key (`tenant:object id`): every "is this the requester" rule compares
+   * this, since a UPN can be renamed or reassigned. `requester` is for display and email.
+   */
+  requesterId: z.string().min(1).max(300),
   ...targetShape,
   /** The effective task names at submission; catalog edits do not change a request in flight. */
   tasks: z.array(TaskName).min(1),
@@ -238,6 +243,8 @@ export interface PlanInput {
   readonly id: string;
   /** The authenticated caller's UPN. */
   readonly requester: string;
+  /** The authenticated caller's stable id (`Principal.id`). */
+  readonly requesterId: string;
   readonly body: SubmitRequestBody;
   /** `effectiveTasks(targetOf(body), catalog)`. */
   readonly tasks: readonly Task[];
@@ -320,6 +327,7 @@ export function planRequest(input: PlanInput, policy: Policy, settings: PlanSett
   return {
     id: input.id,
     requester: normalizeUpn(input.requester),
+    requesterId: input.requesterId,
     ...targetFields(target),
     tasks: input.tasks.map((t) => t.name),
     reason: body.reason,
@@ -360,6 +368,8 @@ export function tally(
 
 export interface DecisionInput {
   readonly approver: string;
+  /** The approver's stable id (`Principal.id`), when known. */
+  readonly approverId?: string | undefined;
   readonly decision: Decision;
   readonly comment?: string | null | undefined;
 }
@@ -375,9 +385,11 @@ export function decisionRefusal(
   approver: string,
   approverGroupMembers: readonly string[],
   now: Date,
+  approverId?: string,
 ): DomainError | undefined {
   const who = normalizeUpn(approver);
-  if (who === request.requester)
+  // The same person by stable id, or by name (a decision link speaks for a UPN only).
+  if (who === request.requester || (approverId !== undefined && approverId === request.requesterId))
     return new DomainError('SELF_APPROVAL', 'Requesters may not decide on their own request');
   if (request.approverGroup === null || !isMember(approverGroupMembers, who))
     return new DomainError(
@@ -403,8 +415,9 @@ export function isApprovableBy(
   approver: string,
   approverGroupMembers: readonly string[],
   now: Date,
+  approverId?: string,
 ): boolean {
-  return decisionRefusal(request, approver, approverGroupMembers, now) === undefined;
+  return decisionRefusal(request, approver, approverGroupMembers, now, approverId) === undefined;
 }
 
 /**
@@ -418,7 +431,7 @@ export function applyDecision(
   approverGroupMembers: readonly string[],
   now: Date,
 ): { outcome: DecisionOutcome; request: Request } {
-  const refusal = decisionRefusal(request, input.approver, approverGroupMembers, now);
+  const refusal = decisionRefusal(request, input.approver, approverGroupMembers, now, input.approverId);
   if (refusal !== undefined) throw refusal;
 
   const at = toTimestamp(now);
@@ -468,9 +481,9 @@ export interface SystemTransition<O extends string> {
 }
 
 /** The requester withdraws a pending request. */
-export function cancel(request: Request, actor: Pick<Actor, 'upn'>, now: Date): Request {
+export function cancel(request: Request, actor: Pick<Actor, 'upn' | 'id'>, now: Date): Request {
   const who = normalizeUpn(actor.upn);
-  if (who !== request.requester)
+  if (actor.id !== request.requesterId)
     throw new DomainError('NOT_REQUESTER', 'Only the requester may cancel a request');
   if (!isAwaitingDecision(request, now))
     throw new DomainError(
@@ -487,7 +500,7 @@ export function mayRevoke(request: Request, actor: Actor, approverGroupMembers: 
   const who = normalizeUpn(actor.upn);
   return (
     actor.isAdmin ||
-    who === request.requester ||
+    actor.id === request.requesterId ||
     (request.approverGroup !== null && isMember(approverGroupMembers, who)) ||
     request.approvals.some((a) => a.approver === who)
   );
@@ -564,6 +577,8 @@ export function canView(request: Request, actor: Actor, approverGroupMembers: re
 
 export interface ExecutionQuery {
   readonly requester: string;
+  /** The caller's stable id: the request must be theirs by id, not merely by name. */
+  readonly requesterId: string;
   readonly task: string;
   readonly parameters?: ParameterValues | null | undefined;
   /** When given, only this request may cover the execution. */
@@ -582,7 +597,7 @@ function sameParameters(pinned: ParameterValues, given: ParameterValues): boolea
  */
 export function coverageRefusal(request: Request, query: ExecutionQuery, now: Date): string | undefined {
   if (query.requestId !== undefined && request.id !== query.requestId) return 'a different request was named';
-  if (request.requester !== normalizeUpn(query.requester)) return 'the request belongs to someone else';
+  if (request.requesterId !== query.requesterId) return 'the request belongs to someone else';
   if (!isLive(request, now))
     return request.status === 'approved'
       ? `the grant ended at ${String(request.expiresAt)}`

@@ -15,6 +15,7 @@ const CREATED = '2030-01-06T09:00:00.000Z';
 const PENDING = {
   id: REQUEST_ID,
   requester: 'alice@contoso.com',
+  requesterId: '72f988bf-86f1-41af-91ab-2d7cd011db47:5d6f1b3e-2a4c-4f8e-9b1d-0c3e7a9f6b21',
   task: TASK,
   tasks: [TASK],
   reason: 'Migrate mailbox',

@@ -76,7 +76,7 @@ export async function execute(
   const [config, task, candidates, namedState] = await Promise.all([
     ctx.config.pamConfig(),
     ctx.config.task(body.task),
-    candidateGrants(ctx, caller.principal.upn, body.requestId),
+    candidateGrants(ctx, caller.principal.id, body.requestId),
     body.requestId === undefined ? undefined : ctx.orchestrations.state(body.requestId),
   ]);
 
@@ -172,10 +172,10 @@ export async function execute(
 
 async function candidateGrants(
   ctx: ExecuteContext,
-  upn: string,
+  requesterId: string,
   requestId: string | undefined,
 ): Promise<Request[]> {
-  const ids = requestId ? [requestId] : await ctx.repo.liveIds(upn);
+  const ids = requestId ? [requestId] : await ctx.repo.liveIds(requesterId);
   const rows = await Promise.all(ids.map((id) => ctx.repo.get(id)));
   return rows.filter((r): r is Request => r !== undefined);
 }
@@ -199,6 +199,7 @@ async function authorize(
     candidates,
     {
       requester: caller.principal.upn,
+      requesterId: caller.principal.id,
       task: body.task,
       parameters: body.parameters,
       requestId: body.requestId,

@@ -64,11 +64,12 @@ function newestFirstKey(request: Pick<Request, 'createdAt' | 'id'>): string {
   return `${inverted.toString().padStart(13, '0')}:${request.id}`;
 }
 
+/** Per-user partitions are keyed by the user's stable id (`tenant:object id`), never by UPN. */
 export const indexKeys = {
-  requester: (upn: string) => `requester:${encodeKey(upn)}`,
+  requester: (requesterId: string) => `requester:${encodeKey(requesterId)}`,
   group: (group: string) => `group:${encodeKey(group)}`,
-  live: (upn: string) => `live:${encodeKey(upn)}`,
-  client: (upn: string) => `client:${encodeKey(upn)}`,
+  live: (requesterId: string) => `live:${encodeKey(requesterId)}`,
+  client: (requesterId: string) => `client:${encodeKey(requesterId)}`,
 };
 
 export interface StoredExecution extends ExecutionSummary {
@@ -99,7 +100,7 @@ export interface RequestRepository {
     continuationToken?: string,
   ): Promise<{ ids: string[]; continuationToken?: string }>;
   /** Ids of the caller's live grants (approved, per the index). */
-  liveIds(upn: string): Promise<string[]>;
+  liveIds(requesterId: string): Promise<string[]>;
   /** Every request row (admins and auditors), newest first is not guaranteed. */
   scan(
     filter: string | undefined,
@@ -134,7 +135,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       if (request.clientRequestId !== null) {
         try {
           await idx.createEntity<IndexRow>({
-            partitionKey: indexKeys.client(request.requester),
+            partitionKey: indexKeys.client(request.requesterId),
             rowKey: encodeKey(request.clientRequestId),
             RequestId: request.id,
           });
@@ -142,7 +143,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
           if (statusOf(e) !== 409) throw unavailable(e);
           const existing = await readEntity<IndexRow>(
             idx,
-            indexKeys.client(request.requester),
+            indexKeys.client(request.requesterId),
             encodeKey(request.clientRequestId),
           );
           if (existing) return { created: false, id: existing.RequestId };
@@ -158,7 +159,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       }
       const key = newestFirstKey(request);
       const rows: IndexRow[] = [
-        { partitionKey: indexKeys.requester(request.requester), rowKey: key, RequestId: request.id },
+        { partitionKey: indexKeys.requester(request.requesterId), rowKey: key, RequestId: request.id },
       ];
       if (request.approverGroup !== null) {
         rows.push({
@@ -175,12 +176,12 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       const idx = await index();
       const key = newestFirstKey(request);
       const deletions: [string, string][] = [
-        [indexKeys.requester(request.requester), key],
+        [indexKeys.requester(request.requesterId), key],
         ...(request.approverGroup !== null
           ? [[indexKeys.group(request.approverGroup), key] as [string, string]]
           : []),
         ...(request.clientRequestId !== null
-          ? [[indexKeys.client(request.requester), encodeKey(request.clientRequestId)] as [string, string]]
+          ? [[indexKeys.client(request.requesterId), encodeKey(request.clientRequestId)] as [string, string]]
           : []),
       ];
       await Promise.all([
@@ -206,7 +207,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
         if (request.status === 'approved' && request.expiresAt !== null) {
           await t.upsertEntity<IndexRow>(
             {
-              partitionKey: indexKeys.live(request.requester),
+              partitionKey: indexKeys.live(request.requesterId),
               rowKey: request.id,
               RequestId: request.id,
               ExpiresAt: request.expiresAt,
@@ -214,7 +215,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
             'Replace',
           );
         } else {
-          await t.deleteEntity(indexKeys.live(request.requester), request.id).catch((e: unknown) => {
+          await t.deleteEntity(indexKeys.live(request.requesterId), request.id).catch((e: unknown) => {
             if (statusOf(e) !== 404) throw e;
           });
         }
@@ -242,12 +243,12 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       }
     },
 
-    async liveIds(upn) {
+    async liveIds(requesterId) {
       const t = await index();
       const ids: string[] = [];
       try {
         for await (const row of t.listEntities<IndexRow>({
-          queryOptions: { filter: `PartitionKey eq '${indexKeys.live(upn).replace(/'/g, "''")}'` },
+          queryOptions: { filter: `PartitionKey eq '${indexKeys.live(requesterId).replace(/'/g, "''")}'` },
         })) {
           ids.push(row.RequestId);
         }

@@ -63,8 +63,8 @@ export interface Caller {
   origin: AuditOrigin;
 }
 
-function actorOf(p: Principal): { upn: string; isAdmin: boolean; isAuditor: boolean } {
-  return { upn: p.upn, isAdmin: p.isAdmin, isAuditor: p.isAuditor };
+function actorOf(p: Principal): { id: string; upn: string; isAdmin: boolean; isAuditor: boolean } {
+  return { id: p.id, upn: p.upn, isAdmin: p.isAdmin, isAuditor: p.isAuditor };
 }
 
 const notFound = (id: string) => new DomainError('NOT_FOUND', `No request with id ${id}`);
@@ -93,7 +93,7 @@ export async function submitRequest(
     const tasks = effectiveTasks(target, catalog);
     const policy = requirePolicy(target, catalog, policies);
     let request = planRequest(
-      { id: randomUUID(), requester: caller.principal.upn, body, tasks },
+      { id: randomUUID(), requester: caller.principal.upn, requesterId: caller.principal.id, body, tasks },
       policy,
       { minDurationSeconds: ctx.minDurationSeconds, defaultApproverGroup: config.defaultApproverGroup },
       ctx.now,
@@ -275,7 +275,7 @@ export async function listRequests(
   const sources: string[] = [];
   if (seesAll && !mineOnly && !approvableOnly) sources.push('all');
   else {
-    if (!approvableOnly) sources.push(indexKeys.requester(principal.upn));
+    if (!approvableOnly) sources.push(indexKeys.requester(principal.id));
     if (!mineOnly) {
       const groups = await groupsOf(ctx, principal.upn);
       for (const g of groups) sources.push(indexKeys.group(g));
@@ -313,7 +313,7 @@ export async function listRequests(
       if (source.startsWith('group:')) {
         if (
           approvableOnly &&
-          decisionRefusal(r, principal.upn, await membersOf(ctx, r), ctx.now) !== undefined
+          decisionRefusal(r, principal.upn, await membersOf(ctx, r), ctx.now, principal.id) !== undefined
         )
           continue;
         if (!canView(r, actorOf(principal), await membersOf(ctx, r))) continue;
@@ -360,7 +360,7 @@ export async function decide(
     ({ outcome, next } = await ctx.repo.update(id, (request) => {
       const result = applyDecision(
         request,
-        { approver: caller.principal.upn, decision, comment },
+        { approver: caller.principal.upn, approverId: caller.principal.id, decision, comment },
         members,
         ctx.now,
       );

@@ -122,6 +122,7 @@ async function aPendingRequest(overrides: Partial<Request> = {}): Promise<Reques
   const request = Request.parse({
     id: randomUUID(),
     requester: ALICE,
+    requesterId: `tid:${ALICE}`,
     task: 'Exchange\\New-MoveRequest',
     tasks: ['Exchange\\New-MoveRequest'],
     reason: 'INC-1',

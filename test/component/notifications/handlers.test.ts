@@ -43,6 +43,7 @@ async function aRequest(overrides: Partial<Request> = {}): Promise<Request> {
   const request = Request.parse({
     id: randomUUID(),
     requester: ALICE,
+    requesterId: `tid:${ALICE}`,
     task: 'Exchange\\New-MoveRequest',
     tasks: ['Exchange\\New-MoveRequest'],
     reason: 'Move <b>the</b> CEO mailbox',

@@ -64,6 +64,7 @@ async function stored(overrides: Partial<Request> = {}): Promise<Request> {
   const request = Request.parse({
     id: randomUUID(),
     requester: ALICE,
+    requesterId: `tid:${ALICE}`,
     role: 'Mailbox Operator',
     tasks: ['Exchange\\New-MoveRequest', 'Exchange\\Set-Mailbox'],
     reason: 'INC-7',

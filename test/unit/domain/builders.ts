@@ -35,8 +35,13 @@ export const MOVE = 'Exchange\\New-MoveRequest';
 export const MAILBOX = 'Exchange\\Set-Mailbox';
 export const RESET = 'AD/Reset-Password#1?';
 
+/** The stable id tests give a user: `tenant:object id` in real tokens; derived from the UPN here. */
+export function idOf(upn: string): string {
+  return `tid:${upn}`;
+}
+
 export function anActor(upn: string, roles: { isAdmin?: boolean; isAuditor?: boolean } = {}): Actor {
-  return { upn, isAdmin: roles.isAdmin ?? false, isAuditor: roles.isAuditor ?? false };
+  return { id: idOf(upn), upn, isAdmin: roles.isAdmin ?? false, isAuditor: roles.isAuditor ?? false };
 }
 
 export function aTask(overrides: Partial<Task> = {}): Task {
@@ -122,6 +127,7 @@ export function aRequest(overrides: Partial<Request> = {}): Request {
   return Request.parse({
     id: 'req-1',
     requester: ALICE,
+    requesterId: idOf(ALICE),
     task: MOVE,
     tasks: [MOVE],
     reason: 'INC-42: move the CEO mailbox',

@@ -3,6 +3,8 @@ import { type ErrorCode, isDomainError } from '#shared/domain/errors';
 import {
   applyDecision,
   cancel,
+  coverageRefusal,
+  decisionRefusal,
   canView,
   type DecisionInput,
   end,
@@ -41,6 +43,7 @@ import {
   GROUP,
   GROUP_MEMBERS,
   hoursAfterT0,
+  idOf,
   iso,
   MAILBOX,
   MALLORY,
@@ -76,7 +79,13 @@ function plan(body: SubmitRequestInput, policy = aPolicy(), options: Partial<Pla
         ? ({ scope: 'role', name: parsed.role } as const)
         : ({ scope: 'roleGroup', name: parsed.roleGroup ?? '' } as const);
   return planRequest(
-    { id: 'req-1', requester: 'Alice@Contoso.com', body: parsed, tasks: effectiveTasks(target, catalog) },
+    {
+      id: 'req-1',
+      requester: 'Alice@Contoso.com',
+      requesterId: idOf(ALICE),
+      body: parsed,
+      tasks: effectiveTasks(target, catalog),
+    },
     policy,
     { ...settings, ...options },
     T0,
@@ -327,7 +336,7 @@ describe('planRequest', () => {
 
     // Act
     const request = planRequest(
-      { id: 'req-1', requester: ALICE, body, tasks: [task] },
+      { id: 'req-1', requester: ALICE, requesterId: idOf(ALICE), body, tasks: [task] },
       aPolicy(),
       settings,
       T0,
@@ -853,7 +862,11 @@ describe('execution coverage', () => {
     const grant = aRequest({ status: 'approved' });
 
     // Act
-    const chosen = requireCoveringGrant([grant], { requester: ALICE, task: MOVE }, during);
+    const chosen = requireCoveringGrant(
+      [grant],
+      { requester: ALICE, requesterId: idOf(ALICE), task: MOVE },
+      during,
+    );
 
     // Assess
     expect(chosen).toBe(grant);
@@ -865,7 +878,11 @@ describe('execution coverage', () => {
     const long = aRequest({ id: 'req-long', status: 'approved', durationHours: 8 });
 
     // Act
-    const chosen = requireCoveringGrant([short, long], { requester: ALICE, task: MOVE }, during);
+    const chosen = requireCoveringGrant(
+      [short, long],
+      { requester: ALICE, requesterId: idOf(ALICE), task: MOVE },
+      during,
+    );
 
     // Assess
     expect(chosen.id).toBe('req-long');
@@ -878,51 +895,70 @@ describe('execution coverage', () => {
     at?: Date;
     reason?: string;
   }>([
-    { name: 'no grant at all → refused', requests: [], query: { requester: ALICE, task: MOVE } },
+    {
+      name: 'no grant at all → refused',
+      requests: [],
+      query: { requester: ALICE, requesterId: idOf(ALICE), task: MOVE },
+    },
     {
       name: 'someone else’s grant → refused',
       requests: [aRequest({ status: 'approved' })],
-      query: { requester: MALLORY, task: MOVE },
+      query: { requester: MALLORY, requesterId: idOf(MALLORY), task: MOVE },
     },
-    { name: 'pending request → refused', requests: [aRequest()], query: { requester: ALICE, task: MOVE } },
+    {
+      name: 'pending request → refused',
+      requests: [aRequest()],
+      query: { requester: ALICE, requesterId: idOf(ALICE), task: MOVE },
+    },
     {
       name: 'grant past expiresAt, timer not yet run → refused',
       requests: [aRequest({ status: 'approved' })],
-      query: { requester: ALICE, task: MOVE, requestId: 'req-1' },
+      query: { requester: ALICE, requesterId: idOf(ALICE), task: MOVE, requestId: 'req-1' },
       at: hoursAfterT0(5),
       reason: 'the grant ended',
     },
     {
       name: 'revoked grant → refused',
       requests: [aRequest({ status: 'revoked' })],
-      query: { requester: ALICE, task: MOVE, requestId: 'req-1' },
+      query: { requester: ALICE, requesterId: idOf(ALICE), task: MOVE, requestId: 'req-1' },
       reason: 'revoked',
     },
     {
       name: 'task not in the grant → refused',
       requests: [aRequest({ status: 'approved' })],
-      query: { requester: ALICE, task: MAILBOX },
+      query: { requester: ALICE, requesterId: idOf(ALICE), task: MAILBOX },
     },
     {
       name: 'a different request named → refused',
       requests: [aRequest({ status: 'approved' })],
-      query: { requester: ALICE, task: MOVE, requestId: 'req-2' },
+      query: { requester: ALICE, requesterId: idOf(ALICE), task: MOVE, requestId: 'req-2' },
     },
     {
       name: 'pinned parameters changed → refused',
       requests: [aRequest({ status: 'approved', parameters: { Identity: 'ceo' } })],
-      query: { requester: ALICE, task: MOVE, parameters: { Identity: 'cfo' }, requestId: 'req-1' },
+      query: {
+        requester: ALICE,
+        requesterId: idOf(ALICE),
+        task: MOVE,
+        parameters: { Identity: 'cfo' },
+        requestId: 'req-1',
+      },
       reason: 'parameters differ',
     },
     {
       name: 'pinned parameters omitted → refused',
       requests: [aRequest({ status: 'approved', parameters: { Identity: 'ceo' } })],
-      query: { requester: ALICE, task: MOVE },
+      query: { requester: ALICE, requesterId: idOf(ALICE), task: MOVE },
     },
     {
       name: 'pinned parameters plus an extra one → refused',
       requests: [aRequest({ status: 'approved', parameters: { Identity: 'ceo' } })],
-      query: { requester: ALICE, task: MOVE, parameters: { Identity: 'ceo', Force: true } },
+      query: {
+        requester: ALICE,
+        requesterId: idOf(ALICE),
+        task: MOVE,
+        parameters: { Identity: 'ceo', Force: true },
+      },
     },
   ])('$name', ({ requests, query, at, reason }) => {
     // Act
@@ -940,7 +976,12 @@ describe('execution coverage', () => {
     // Act
     const chosen = requireCoveringGrant(
       [grant],
-      { requester: ALICE, task: MOVE, parameters: { Force: true, Identity: 'ceo' } },
+      {
+        requester: ALICE,
+        requesterId: idOf(ALICE),
+        task: MOVE,
+        parameters: { Force: true, Identity: 'ceo' },
+      },
       during,
     );
 
@@ -978,5 +1019,27 @@ describe('views and queries', () => {
     expect(parsed).toEqual({ status: 'pending', mine: true, approvable: false });
     expect(unknown.success).toBe(false);
     expect(badStatus.success).toBe(false);
+  });
+});
+
+describe('identity is the stable id, not the name', () => {
+  const reused = { id: 'tid:someone-else', upn: ALICE, isAdmin: false, isAuditor: false };
+
+  it('a different user who now holds the requester’s UPN cannot cancel the request', () => {
+    expect(() => cancel(aRequest(), reused, minutesAfterT0(1))).toThrow(
+      expect.objectContaining({ code: 'NOT_REQUESTER' }),
+    );
+  });
+
+  it('nor use its grant', () => {
+    const grant = aRequest({ status: 'approved' });
+    expect(
+      coverageRefusal(grant, { requester: ALICE, requesterId: reused.id, task: MOVE }, minutesAfterT0(20)),
+    ).toBe('the request belongs to someone else');
+  });
+
+  it('the requester under another UPN (renamed) is still refused as an approver of their own request', () => {
+    const refusal = decisionRefusal(aRequest(), BOB, GROUP_MEMBERS, minutesAfterT0(1), idOf(ALICE));
+    expect(refusal?.code).toBe('SELF_APPROVAL');
   });
 });
