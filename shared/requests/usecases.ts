@@ -39,7 +39,7 @@ import { indexKeys, type RequestRepository } from './repository';
 /** What the request flow reads of the configuration (implemented by the admin repositories). */
 export interface ConfigReader {
   pamConfig(): Promise<PamConfig>;
-  catalog(): Promise<Catalog>;
+  /** Every policy (to find the approver groups a user belongs to). */
   policies(): Promise<readonly Policy[]>;
   /** Members (lower-cased UPNs) of an approver group; empty when the group does not exist. */
   groupMembers(group: string): Promise<readonly string[]>;
