@@ -58,7 +58,6 @@ const orchestrations: Orchestrations = {
 
 const config: ConfigReader = {
   pamConfig: () => Promise.reject(new Error('not used')),
-  catalog: () => Promise.reject(new Error('not used')),
   policies: () => Promise.reject(new Error('not used')),
   task: () => Promise.reject(new Error('not used')),
   policyContext: () => Promise.reject(new Error('not used')),
