@@ -15,7 +15,9 @@ const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
  * tolerated because the platform may add some.
  */
 const ClientPrincipalSchema = z.object({
-  auth_typ: z.string().min(1),
+  // Entra ID only: ZSA's roles and tenant-scoped ids mean nothing from another identity provider,
+  // and an email-matching Google or GitHub sign-in must never become an approver.
+  auth_typ: z.literal('aad'),
   claims: z.array(z.object({ typ: z.string(), val: z.string() })).max(2000),
   name_typ: z.string().optional(),
   role_typ: z.string().optional(),

@@ -111,6 +111,10 @@ describe('Easy Auth, trusted (behind App Service Authentication)', () => {
         claims: [],
       }),
     },
+    {
+      scenario: 'another identity provider than Entra ID',
+      header: encode({ auth_typ: 'google', claims: SHORT_CLAIMS, name_typ: 'name', role_typ: 'roles' }),
+    },
     { scenario: 'no object id', header: clientPrincipal(SHORT_CLAIMS.filter((c) => c.typ !== 'oid')) },
     {
       scenario: 'no user name',
