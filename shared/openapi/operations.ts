@@ -135,6 +135,12 @@ export interface Operation {
 const json = (schema: z.ZodType, examples?: Record<string, Example>): Content =>
   examples === undefined ? { schema } : { schema, examples };
 
+/** The answers of an upsert (`PUT`): 201 when it created the entry, 200 when it replaced it. */
+const upserted = (created: Content, replaced: Content = created): Success[] => [
+  { status: 201, description: 'Created.', content: [created] },
+  { status: 200, description: 'Replaced.', content: [replaced] },
+];
+
 // The domain's schemas, named so the document defines each once (`.meta` returns a copy that
 // validates exactly as the original does).
 const Task = catalog.Task.meta({
@@ -434,18 +440,7 @@ export const OPERATIONS: readonly Operation[] = [
       "Upserts a task by name with its executor (a webhook on an allowed host, or a Service Bus queue) and the description of its parameters, against which every request's and execution's parameters are checked.",
     access: Access.admin,
     body: { required: true, ...json(Task, { webhook: { summary: 'A webhook task', value: Examples.task } }) },
-    responses: [
-      {
-        status: 201,
-        description: 'Created.',
-        content: [json(Task, { task: { summary: 'The task', value: Examples.task } })],
-      },
-      {
-        status: 200,
-        description: 'Replaced.',
-        content: [json(Task, { task: { summary: 'The task', value: Examples.task } })],
-      },
-    ],
+    responses: upserted(json(Task, { task: { summary: 'The task', value: Examples.task } })),
     problems: [],
   },
   {
@@ -492,18 +487,7 @@ export const OPERATIONS: readonly Operation[] = [
     description: 'Upserts a role by name; every task it lists must exist.',
     access: Access.admin,
     body: { required: true, ...json(Role, { role: { summary: 'Two tasks', value: Examples.role } }) },
-    responses: [
-      {
-        status: 201,
-        description: 'Created.',
-        content: [json(Role, { role: { summary: 'The role', value: Examples.role } })],
-      },
-      {
-        status: 200,
-        description: 'Replaced.',
-        content: [json(Role, { role: { summary: 'The role', value: Examples.role } })],
-      },
-    ],
+    responses: upserted(json(Role, { role: { summary: 'The role', value: Examples.role } })),
     problems: [],
   },
   {
@@ -553,18 +537,7 @@ export const OPERATIONS: readonly Operation[] = [
       required: true,
       ...json(RoleGroup, { group: { summary: 'One role', value: Examples.roleGroup } }),
     },
-    responses: [
-      {
-        status: 201,
-        description: 'Created.',
-        content: [json(RoleGroup, { group: { summary: 'The role group', value: Examples.roleGroup } })],
-      },
-      {
-        status: 200,
-        description: 'Replaced.',
-        content: [json(RoleGroup, { group: { summary: 'The role group', value: Examples.roleGroup } })],
-      },
-    ],
+    responses: upserted(json(RoleGroup, { group: { summary: 'The role group', value: Examples.roleGroup } })),
     problems: [],
   },
   {
