@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aPendingRequest as pendingRequest } from '../../support/requests';
 import { createTables, type Tables } from '#shared/adapters/tables';
 import type { AuditEventInput, AuditSink } from '#shared/audit/types';
 import { settings } from '#shared/config';
@@ -22,7 +23,6 @@ import { createRequestRepository, type RequestRepository } from '#shared/request
 import { decide, type Caller, type ConfigReader, type RequestContext } from '#shared/requests/usecases';
 import { startComponentEnv, type ComponentEnv } from '../../support/component';
 
-const ALICE = 'alice@contoso.com';
 const ANN = 'ann@contoso.com';
 const BEN = 'ben@contoso.com';
 const CAT = 'cat@contoso.com';
@@ -118,33 +118,13 @@ function linkContext(
 /** A pending request by Alice under a manual policy of GROUP, stored. */
 async function aPendingRequest(overrides: Partial<Request> = {}): Promise<Request> {
   const now = new Date();
-  const request = Request.parse({
-    id: randomUUID(),
-    requester: ALICE,
-    requesterId: `tid:${ALICE}`,
-    task: 'Exchange\\New-MoveRequest',
-    tasks: ['Exchange\\New-MoveRequest'],
-    reason: 'INC-1',
-    ticket: null,
-    durationHours: 1,
-    parameters: null,
-    status: 'pending',
-    policyId: 'p1',
-    approvalType: 'manual',
-    approverGroup: GROUP,
-    requiredApprovals: 1,
-    approvals: [],
-    clientRequestId: null,
-    createdAt: now.toISOString(),
-    pendingUntil: new Date(now.getTime() + 3_600_000).toISOString(),
-    decidedAt: null,
-    grantedAt: null,
-    expiresAt: null,
-    endedAt: null,
-    endedBy: null,
-    endReason: null,
-    ...overrides,
-  });
+  const request = pendingRequest(
+    {
+      approverGroup: GROUP,
+      ...overrides,
+    },
+    now,
+  );
   await repo.create(request);
   return request;
 }

@@ -4,9 +4,9 @@
  * `HEAD`, and the `POST` refusals that come before any decision). Deciding itself needs the durable
  * client and is covered end to end (test/e2e/email.test.ts).
  */
-import { randomUUID } from 'node:crypto';
 import { InvocationContext, type LogLevel } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aPendingRequest, REQUESTER as ALICE } from '../../support/requests';
 import { showDecision, submitDecision } from '../../../functions/decisions';
 import { sendEmail } from '../../../functions/notifications';
 import { startMailbox, type Mailbox } from '../../../infra/local/mailbox/mailbox';
@@ -17,7 +17,6 @@ import { tokenStore } from '#shared/notifications/wiring';
 import { call, startComponentEnv, type ComponentEnv } from '../../support/component';
 
 const BASE = 'http://127.0.0.1:7071';
-const ALICE = 'alice@contoso.com';
 const ANN = 'ann@contoso.com';
 
 let env: ComponentEnv;
@@ -40,33 +39,16 @@ afterAll(async () => {
 
 async function aRequest(overrides: Partial<Request> = {}): Promise<Request> {
   const now = new Date();
-  const request = Request.parse({
-    id: randomUUID(),
-    requester: ALICE,
-    requesterId: `tid:${ALICE}`,
-    task: 'Exchange\\New-MoveRequest',
-    tasks: ['Exchange\\New-MoveRequest'],
-    reason: 'Move <b>the</b> CEO mailbox',
-    ticket: 'INC-9',
-    durationHours: 1,
-    parameters: { Mailbox: 'ceo@contoso.com' },
-    status: 'pending',
-    policyId: 'p1',
-    approvalType: 'manual',
-    approverGroup: 'handler-approvers',
-    requiredApprovals: 1,
-    approvals: [],
-    clientRequestId: null,
-    createdAt: now.toISOString(),
-    pendingUntil: new Date(now.getTime() + 3_600_000).toISOString(),
-    decidedAt: null,
-    grantedAt: null,
-    expiresAt: null,
-    endedAt: null,
-    endedBy: null,
-    endReason: null,
-    ...overrides,
-  });
+  const request = aPendingRequest(
+    {
+      reason: 'Move <b>the</b> CEO mailbox',
+      ticket: 'INC-9',
+      parameters: { Mailbox: 'ceo@contoso.com' },
+      approverGroup: 'handler-approvers',
+      ...overrides,
+    },
+    now,
+  );
   await getDeps().requests.create(request);
   return request;
 }

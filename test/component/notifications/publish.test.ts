@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServiceBusReceivedMessage, ServiceBusSender } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aPendingRequest, REQUESTER as ALICE } from '../../support/requests';
 import { createTables, type Tables } from '#shared/adapters/tables';
 import { settings } from '#shared/config';
 import { Request } from '#shared/domain/request';
@@ -19,7 +20,6 @@ import { startComponentEnv, type ComponentEnv } from '../../support/component';
 import { peekAll, startTestBus, type TestBus } from '../servicebus/bus';
 
 const BASE = 'https://zsa.contoso.com';
-const ALICE = 'alice@contoso.com';
 const ANN = 'ann@contoso.com';
 const BEN = 'ben@contoso.com';
 const GROUP = 'publish-approvers';
@@ -61,33 +61,19 @@ function context(now = new Date(), noticeMinutes = 15): PublishContext {
 
 async function stored(overrides: Partial<Request> = {}): Promise<Request> {
   const now = new Date();
-  const request = Request.parse({
-    id: randomUUID(),
-    requester: ALICE,
-    requesterId: `tid:${ALICE}`,
-    role: 'Mailbox Operator',
-    tasks: ['Exchange\\New-MoveRequest', 'Exchange\\Set-Mailbox'],
-    reason: 'INC-7',
-    ticket: 'INC-7',
-    durationHours: 2,
-    parameters: null,
-    status: 'pending',
-    policyId: 'p1',
-    approvalType: 'manual',
-    approverGroup: GROUP,
-    requiredApprovals: 1,
-    approvals: [],
-    clientRequestId: null,
-    createdAt: now.toISOString(),
-    pendingUntil: new Date(now.getTime() + 3_600_000).toISOString(),
-    decidedAt: null,
-    grantedAt: null,
-    expiresAt: null,
-    endedAt: null,
-    endedBy: null,
-    endReason: null,
-    ...overrides,
-  });
+  const request = aPendingRequest(
+    {
+      task: undefined,
+      role: 'Mailbox Operator',
+      tasks: ['Exchange\\New-MoveRequest', 'Exchange\\Set-Mailbox'],
+      reason: 'INC-7',
+      ticket: 'INC-7',
+      durationHours: 2,
+      approverGroup: GROUP,
+      ...overrides,
+    },
+    now,
+  );
   await repo.create(request);
   return request;
 }

@@ -1,0 +1,38 @@
+/**
+ * A stored-request builder for component tests: Alice's pending request for one task under a
+ * 1-approval manual policy, created now and pending for an hour. Overrides shape the rest.
+ */
+import { randomUUID } from 'node:crypto';
+import { Request } from '#shared/domain/request';
+
+export const REQUESTER = 'alice@contoso.com';
+
+export function aPendingRequest(overrides: Partial<Request> = {}, now = new Date()): Request {
+  return Request.parse({
+    id: randomUUID(),
+    requester: REQUESTER,
+    requesterId: `tid:${REQUESTER}`,
+    task: 'Exchange\\New-MoveRequest',
+    tasks: ['Exchange\\New-MoveRequest'],
+    reason: 'INC-1',
+    ticket: null,
+    durationHours: 1,
+    parameters: null,
+    status: 'pending',
+    policyId: 'p1',
+    approvalType: 'manual',
+    approverGroup: null,
+    requiredApprovals: 1,
+    approvals: [],
+    clientRequestId: null,
+    createdAt: now.toISOString(),
+    pendingUntil: new Date(now.getTime() + 3_600_000).toISOString(),
+    decidedAt: null,
+    grantedAt: null,
+    expiresAt: null,
+    endedAt: null,
+    endedBy: null,
+    endReason: null,
+    ...overrides,
+  });
+}
