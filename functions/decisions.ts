@@ -31,7 +31,7 @@ import {
 import { DomainError } from '#shared/domain/errors';
 import { DecisionSchema, MAX_COMMENT } from '#shared/domain/request';
 import { auditActor, auditOrigin, authenticate } from '#shared/http/auth';
-import { readText } from '#shared/http/handler';
+import { publicOrigin, readText } from '#shared/http/handler';
 import { HttpError } from '#shared/http/problem';
 import { decide, type Caller } from '#shared/requests/usecases';
 import { requestContext } from '#shared/requests/wiring';
@@ -82,10 +82,6 @@ function respond(page: Page, correlationId: string, extra: Record<string, string
     headers: { ...pageHeaders(origin), 'x-correlation-id': correlationId, ...extra },
     body: page.html,
   };
-}
-
-function publicOrigin(base: string | undefined): string | undefined {
-  return base !== undefined && URL.canParse(base) ? new URL(base).origin : undefined;
 }
 
 /** Like `handled`, but failures become pages. */

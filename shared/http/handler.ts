@@ -65,14 +65,15 @@ function refuseCrossSiteWrites(request: HttpRequest): void {
   if (origin !== null && origin !== 'null' && allowed.includes(origin)) return;
   const site = request.headers.get('sec-fetch-site');
   const crossSite = site === 'cross-site' || site === 'same-site';
-  const foreignOrigin = origin !== null && origin !== 'null' && origin !== publicOrigin();
+  const foreignOrigin =
+    origin !== null && origin !== 'null' && origin !== publicOrigin(settings().ZSA_PUBLIC_BASE_URL);
   if (crossSite || foreignOrigin) {
     throw new HttpError(403, 'CROSS_SITE_REQUEST', 'Requests from other sites may not change anything here.');
   }
 }
 
-function publicOrigin(): string | undefined {
-  const base = settings().ZSA_PUBLIC_BASE_URL;
+/** The origin of `ZSA_PUBLIC_BASE_URL`: this service's own pages, the only same-site origin. */
+export function publicOrigin(base: string | undefined): string | undefined {
   return base !== undefined && URL.canParse(base) ? new URL(base).origin : undefined;
 }
 
