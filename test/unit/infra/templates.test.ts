@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NOTIFICATIONS_QUEUE } from '#shared/notifications/messages';
+import { DEPLOYED_WORKER_NODE_FLAGS } from '../../bench/worker';
 import {
   allBicepFiles,
   blockFrom,
@@ -318,6 +319,18 @@ describe('secure by default', () => {
     expect(site.text).toMatch(/runtime: \{\s+name: 'node'\s+version: '20'\s+\}/);
     expect(site.text).toMatch(/alwaysReady: \[\s+\{\s+name: 'durable'\s+instanceCount: durableAlwaysReady/);
     expect(main.text).toMatch(/param durableAlwaysReady int = 1\b/);
+  });
+
+  it("sizes the worker's heap to the instance, as the audit bench measures it", () => {
+    // Prepare: the heap the bench runs the export with (the default instance size).
+    const instance = /param instanceMemoryMB int = (\d+)/.exec(main.code)?.[1];
+    const settings = objectVars(functionApp, /^platformSettings$/).get('platformSettings');
+
+    // Assess: half the instance, at most 1 GiB; at the default size, the flags the bench uses.
+    expect(functionApp.code).toMatch(/var workerHeapMB = min\(instanceMemoryMB \/ 2, 1024\)/);
+    const flags = /NODE_OPTIONS: '([^']*)'/.exec(settings?.text ?? '')?.[1];
+    const atDefault = flags?.replace('${workerHeapMB}', String(Math.min(Number(instance) / 2, 1024)));
+    expect(atDefault?.split(' ')).toEqual(DEPLOYED_WORKER_NODE_FLAGS);
   });
 
   it('runs as the user-assigned identity, Key Vault references included, over HTTPS only', () => {

@@ -20,6 +20,7 @@ const HOST_SETTINGS: Record<string, string> = {
   ServiceBusConnection__clientId: 'which identity the Service Bus triggers use',
   APPLICATIONINSIGHTS_CONNECTION_STRING: 'where the host sends telemetry',
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'telemetry with an Entra token (local auth is off)',
+  NODE_OPTIONS: "read by Node itself: the worker's heap limit",
 };
 
 /** Schema settings that Azure deliberately leaves unset, and why. */
@@ -219,6 +220,7 @@ describe('Azure sets what the app reads', () => {
   it('produces an environment the start-up guard accepts', () => {
     // Prepare: what Azure shows the app, every unconditional setting of function-app.bicep resolved.
     const azure: Record<string, string> = {
+      NODE_OPTIONS: '--max-old-space-size=1024 --max-semi-space-size=4',
       AzureWebJobsStorage__credential: 'managedidentity',
       AzureWebJobsStorage__clientId: '00000000-0000-0000-0000-000000000001',
       AzureWebJobsStorage__blobServiceUri: 'https://stzsa.blob.core.windows.net/',
