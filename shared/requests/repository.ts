@@ -9,7 +9,7 @@
  *   `live:<upn>` → the caller's approved grants (added on approval, removed when they end);
  *   `client:<upn>` / RowKey clientRequestId → the request id (idempotent submit).
  */
-import type { TableClient, TransactionAction } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { Request, type ExecutionSummary } from '#shared/domain/request';
 import { encodeKey } from '#shared/domain/names';
 import { DomainError, parseOrThrow } from '#shared/domain/errors';
@@ -278,20 +278,20 @@ export function createRequestRepository(tables: Tables): RequestRepository {
 
     async recordExecution(execution) {
       const t = await requests();
-      const action: TransactionAction = [
-        'upsert',
-        {
-          partitionKey: execution.requestId,
-          rowKey: `${EXECUTION_PREFIX}${execution.executedAt}:${execution.executionId}`,
-          ExecutionId: execution.executionId,
-          Task: execution.task,
-          Status: execution.status,
-          ExecutedAt: execution.executedAt,
-        },
-        'Replace',
-      ];
+      // One entity, keyed by the execution id: a plain upsert is atomic and idempotent (a retried
+      // write replaces the same row), and costs one round trip on the execution's critical path.
       try {
-        await t.submitTransaction([action]);
+        await t.upsertEntity(
+          {
+            partitionKey: execution.requestId,
+            rowKey: `${EXECUTION_PREFIX}${execution.executedAt}:${execution.executionId}`,
+            ExecutionId: execution.executionId,
+            Task: execution.task,
+            Status: execution.status,
+            ExecutedAt: execution.executedAt,
+          },
+          'Replace',
+        );
       } catch (e) {
         throw unavailable(e);
       }
