@@ -138,16 +138,17 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 }
 
 // The Node worker's heap, sized to the instance it shares with the Functions host: the old
-// generation at half the instance's memory, at most 1 GiB, and 4 MiB semi-spaces. Left to itself V8
+// generation at half the instance's memory, at most 1 GiB, and 2 MiB semi-spaces. Left to itself V8
 // sizes both from the machine it sees and collects lazily: a worker with the whole app loaded
-// (about 100 MB before any work) peaked near 170 MB streaming an audit export of 100,000 rows, and
-// near 140 MB with these limits, at a few percent of the export's speed (npm run bench, audit).
-// NODE_OPTIONS reaches the worker however the platform starts it.
+// (about 100 MB before any work) peaked at 170-240 MB streaming an audit export of 100,000 rows,
+// and at 125-140 MB with these limits, the export running a few percent slower
+// (test/component/audit/export-memory.test.ts, npm run bench). NODE_OPTIONS reaches the worker
+// however the platform starts it.
 var workerHeapMB = min(instanceMemoryMB / 2, 1024)
 
 // Identity-based connections: no connection string or key anywhere.
 var platformSettings = {
-  NODE_OPTIONS: '--max-old-space-size=${workerHeapMB} --max-semi-space-size=4'
+  NODE_OPTIONS: '--max-old-space-size=${workerHeapMB} --max-semi-space-size=2'
   // Functions host, Durable Functions and ZSA's tables and blobs (storage has shared keys off).
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId

@@ -11,10 +11,6 @@
  * `node dist/test/bench/audit.js` starts its own Azurite; `benchAudit(connectionString)` runs against
  * any storage. BENCH_AUDIT_APPENDS, BENCH_AUDIT_EXPORT_ROWS and BENCH_AUDIT_ROUNDS change the sizes.
  */
-import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { TableTransaction, type TableClient } from '@azure/data-tables';
 import { startAzurite } from '../../infra/local/azurite/azurite';
 import { createTables, type Tables } from '#shared/adapters/tables';
@@ -25,7 +21,8 @@ import { GENESIS_HASH, sealRecord } from '#shared/audit/record';
 import { AuditAction, AuditOutcome, type AuditEventInput } from '#shared/audit/types';
 import { SettingsSchema } from '#shared/config';
 import { ratio } from './stats';
-import { DEPLOYED_WORKER_NODE_FLAGS } from './worker';
+import { measureExportRss } from '../support/export-rss';
+import { DEPLOYED_WORKER_NODE_FLAGS } from '../support/worker-flags';
 
 export interface AuditBenchOptions {
   rounds?: number;
@@ -256,109 +253,28 @@ async function exportRound(log: AuditLog, table: TableClient, round: number, end
 
 /**
  * Peak RSS of fresh processes exporting the whole table. The target is judged on the worker as
- * deployed: Node with the flags infra gives it (`DEPLOYED_WORKER_NODE_FLAGS`) and the whole app
- * loaded, as the Functions worker loads it, before the export starts. For reference: the export
- * alone (only the modules it needs) with those flags; the export with Node's default heap on this
- * machine (V8 sizes it from the RAM it sees and collects lazily); the export with the old
- * generation capped at 48 MiB (it could not finish if its memory grew with the rows); and a bare
- * SDK scan. Only from the compiled bench (`npm run bench`).
+ * deployed: Node with the flags infra gives it and the whole app loaded, as the Functions worker
+ * loads it, before the export starts. For reference: the export alone (only the modules it needs);
+ * the worker with Node's default heap on this machine (V8 sizes it from the RAM it sees and collects
+ * lazily); the export with the old generation capped at 48 MiB (it could not finish if its memory
+ * grew with the rows); and a bare SDK scan. Only from the compiled bench (`npm run bench`).
  */
 async function exportRss(connectionString: string, prefix: string, name: string): Promise<object> {
   if (!__filename.endsWith('.js'))
     return { skipped: 'measured only when the bench runs compiled (npm run bench)' };
-  const run = (flags: string[], mode: string) =>
-    new Promise<unknown>((resolve, reject) => {
-      const child = spawn(process.execPath, [...flags, __filename, mode, connectionString, prefix, name], {
-        // stderr ignored: loaded outside a Functions worker, the app's registrations only warn.
-        stdio: ['ignore', 'pipe', mode === '--export-child-app' ? 'ignore' : 'inherit'],
-        // Only the flags given here: an inherited NODE_OPTIONS would change what is measured.
-        env: { ...process.env, NODE_OPTIONS: '' },
-      });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.on('error', reject);
-      child.on('exit', (code) => {
-        if (code === 0) resolve(JSON.parse(out) as unknown);
-        else reject(new Error(`${mode} child exited with ${String(code)}`));
-      });
-    });
-  const peak = (r: unknown) =>
-    typeof r === 'object' && r !== null && 'peak_rss_mb' in r ? Number(r.peak_rss_mb) : Number.NaN;
-  const deployed = await run(DEPLOYED_WORKER_NODE_FLAGS, '--export-child-app');
-  const alone = await run(DEPLOYED_WORKER_NODE_FLAGS, '--export-child');
-  const uncapped = await run([], '--export-child-app');
-  const capped = await run(['--max-old-space-size=48'], '--export-child');
+  const run = (nodeFlags: readonly string[], mode: 'export' | 'scan', withApp: boolean) =>
+    measureExportRss({ connectionString, prefix, name, hmacKey: HMAC_KEY, nodeFlags, mode, withApp });
+  const deployed = await run(DEPLOYED_WORKER_NODE_FLAGS, 'export', true);
   return {
     target_peak_rss_mb: 150,
     node_flags_as_deployed: DEPLOYED_WORKER_NODE_FLAGS.join(' '),
     export_in_worker_as_deployed: deployed,
-    export_alone_as_deployed: alone,
-    export_in_worker_default_heap_on_this_machine: uncapped,
-    export_alone_old_generation_capped_48_mib: capped,
-    raw_sdk_scan_as_deployed: await run(DEPLOYED_WORKER_NODE_FLAGS, '--scan-child'),
-    met: peak(deployed) < 150,
+    export_alone_as_deployed: await run(DEPLOYED_WORKER_NODE_FLAGS, 'export', false),
+    export_in_worker_default_heap_on_this_machine: await run([], 'export', true),
+    export_alone_old_generation_capped_48_mib: await run(['--max-old-space-size=48'], 'export', false),
+    raw_sdk_scan_as_deployed: await run(DEPLOYED_WORKER_NODE_FLAGS, 'scan', false),
+    met: deployed.peak_rss_mb < 150,
   };
-}
-
-function peakRssMb(): number {
-  return Math.round((process.resourceUsage().maxRSS * 1024) / 1e6);
-}
-
-/** Loads every function of the compiled app, as the Functions worker does at start-up. */
-async function loadApp(): Promise<void> {
-  const functions = join(__dirname, '..', '..', 'functions');
-  for (const file of readdirSync(functions).filter((f) => f.endsWith('.js')))
-    await import(pathToFileURL(join(functions, file)).href);
-}
-
-async function exportChild(
-  connectionString: string,
-  prefix: string,
-  name: string,
-  withApp: boolean,
-): Promise<void> {
-  if (withApp) await loadApp();
-  const log = createAuditLog({
-    tables: tablesFor(connectionString, prefix),
-    now: () => new Date(),
-    hmacKey: HMAC_KEY,
-    name,
-  });
-  const baseline = process.memoryUsage().rss;
-  const started = performance.now();
-  let rows = 0;
-  async function* counted<T>(source: AsyncIterable<T>) {
-    for await (const item of source) {
-      rows += 1;
-      yield item;
-    }
-  }
-  const bytes = await drain(exportBody(counted(log.exportRows()), 'jsonl'));
-  process.stdout.write(
-    JSON.stringify({
-      rows,
-      bytes,
-      seconds: Math.round(performance.now() - started) / 1000,
-      rss_before_mb: Math.round(baseline / 1e6),
-      peak_rss_mb: peakRssMb(),
-    }),
-  );
-}
-
-async function scanChild(connectionString: string, prefix: string, name: string): Promise<void> {
-  const table = await tablesFor(connectionString, prefix).get(name);
-  const baseline = process.memoryUsage().rss;
-  const started = performance.now();
-  let rows = 0;
-  for await (const _entity of table.listEntities()) rows += 1;
-  process.stdout.write(
-    JSON.stringify({
-      rows,
-      seconds: Math.round(performance.now() - started) / 1000,
-      rss_before_mb: Math.round(baseline / 1e6),
-      peak_rss_mb: peakRssMb(),
-    }),
-  );
 }
 
 export async function benchAudit(connectionString: string, options: AuditBenchOptions = {}): Promise<object> {
@@ -422,16 +338,6 @@ export async function benchAudit(connectionString: string, options: AuditBenchOp
 }
 
 async function main(): Promise<void> {
-  const [mode, ...args] = process.argv.slice(2);
-  const [connectionString = '', prefix = '', name = ''] = args;
-  if (mode === '--export-child' || mode === '--export-child-app') {
-    await exportChild(connectionString, prefix, name, mode === '--export-child-app');
-    return;
-  }
-  if (mode === '--scan-child') {
-    await scanChild(connectionString, prefix, name);
-    return;
-  }
   const azurite = await startAzurite({ log: () => undefined });
   try {
     const env = (key: string) => (process.env[key] ? Number(process.env[key]) : undefined);

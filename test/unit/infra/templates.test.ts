@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NOTIFICATIONS_QUEUE } from '#shared/notifications/messages';
-import { DEPLOYED_WORKER_NODE_FLAGS } from '../../bench/worker';
+import { DEPLOYED_WORKER_NODE_FLAGS } from '../../support/worker-flags';
 import {
   allBicepFiles,
   blockFrom,
@@ -321,8 +321,8 @@ describe('secure by default', () => {
     expect(main.text).toMatch(/param durableAlwaysReady int = 1\b/);
   });
 
-  it("sizes the worker's heap to the instance, as the audit bench measures it", () => {
-    // Prepare: the heap the bench runs the export with (the default instance size).
+  it("sizes the worker's heap to the instance, as the export's memory is measured", () => {
+    // Prepare: the flags the export's memory is measured with (at the default instance size).
     const instance = /param instanceMemoryMB int = (\d+)/.exec(main.code)?.[1];
     const settings = objectVars(functionApp, /^platformSettings$/).get('platformSettings');
 

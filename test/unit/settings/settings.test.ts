@@ -220,7 +220,7 @@ describe('Azure sets what the app reads', () => {
   it('produces an environment the start-up guard accepts', () => {
     // Prepare: what Azure shows the app, every unconditional setting of function-app.bicep resolved.
     const azure: Record<string, string> = {
-      NODE_OPTIONS: '--max-old-space-size=1024 --max-semi-space-size=4',
+      NODE_OPTIONS: '--max-old-space-size=1024 --max-semi-space-size=2',
       AzureWebJobsStorage__credential: 'managedidentity',
       AzureWebJobsStorage__clientId: '00000000-0000-0000-0000-000000000001',
       AzureWebJobsStorage__blobServiceUri: 'https://stzsa.blob.core.windows.net/',
