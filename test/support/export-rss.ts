@@ -48,17 +48,27 @@ export function measureExportRss(options: ExportRssOptions): Promise<ExportRss> 
   }
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...options.nodeFlags, script, JSON.stringify(options)], {
-      // stderr ignored: loaded outside a Functions worker, the app's registrations only warn.
-      stdio: ['ignore', 'pipe', options.withApp ? 'ignore' : 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
       // Only the flags given: an inherited NODE_OPTIONS would change what is measured.
       env: { ...process.env, NODE_OPTIONS: '' },
     });
     let out = '';
+    let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
     child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code === 0) resolve(JSON.parse(out) as ExportRss);
-      else reject(new Error(`the export child exited with ${String(code)}`));
+    // 'close', not 'exit': only then has all of the child's output been read.
+    child.on('close', (code) => {
+      if (code === 0) {
+        resolve(JSON.parse(out) as ExportRss);
+        return;
+      }
+      // Loaded outside a Functions worker, the app's registrations only warn: keep what is not that.
+      const why = err
+        .split('\n')
+        .filter((line) => line.trim() !== '' && !line.includes('package is in test mode'))
+        .join('\n');
+      reject(new Error(`the export child exited with ${String(code)}: ${why}`));
     });
   });
 }
