@@ -10,17 +10,17 @@
  * `ServiceBusConnection` and `ZSA_SMTP_URL`) so the bench can time them without polling.
  * `benchEmail()` answers the report; run this file directly to print it.
  */
-import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { PostInvocationContext, PreInvocationContext } from '@azure/functions';
 import { ServiceBusClient } from '@azure/service-bus';
 import { startHost } from '../../infra/local/host';
 import { startMailbox } from '../../infra/local/mailbox/mailbox';
 import { startServiceBus } from '../../infra/local/servicebus/server';
-import { Request } from '#shared/domain/request';
+import type { Request } from '#shared/domain/request';
 import { buildMessage, NOTIFICATIONS_QUEUE } from '#shared/notifications/messages';
 import { toServiceBusMessage } from '#shared/notifications/outbox';
 import { caller } from '../support/api';
+import { aPendingRequest } from '../support/requests';
 import { now, ratio, summarize } from './stats';
 
 const FLOOR_QUEUE = 'bench-floor';
@@ -215,33 +215,27 @@ function floorProbe(
   };
 }
 
+/** An approved, auto-approved request of the bench's requester (the shared builder, reshaped). */
 function benchRequest(): Request {
   const at = new Date();
-  return Request.parse({
-    id: randomUUID(),
-    requester: 'bench@contoso.com',
-    task: 'Bench\\Mail',
-    tasks: ['Bench\\Mail'],
-    reason: 'bench',
-    ticket: null,
-    durationHours: 1,
-    parameters: null,
-    status: 'approved',
-    policyId: 'bench',
-    approvalType: 'auto',
-    approverGroup: null,
-    requiredApprovals: 0,
-    approvals: [],
-    clientRequestId: null,
-    createdAt: at.toISOString(),
-    pendingUntil: at.toISOString(),
-    decidedAt: at.toISOString(),
-    grantedAt: at.toISOString(),
-    expiresAt: new Date(at.getTime() + 3_600_000).toISOString(),
-    endedAt: null,
-    endedBy: null,
-    endReason: null,
-  });
+  return aPendingRequest(
+    {
+      requester: 'bench@contoso.com',
+      requesterId: 'tid:bench@contoso.com',
+      task: 'Bench\\Mail',
+      tasks: ['Bench\\Mail'],
+      reason: 'bench',
+      status: 'approved',
+      policyId: 'bench',
+      approvalType: 'auto',
+      requiredApprovals: 0,
+      pendingUntil: at.toISOString(),
+      decidedAt: at.toISOString(),
+      grantedAt: at.toISOString(),
+      expiresAt: new Date(at.getTime() + 3_600_000).toISOString(),
+    },
+    at,
+  );
 }
 
 if (require.main === module) {
