@@ -78,10 +78,10 @@ export const SettingsSchema = z.object({
   /** HMAC key for webhook executions. */
   ZSA_WEBHOOK_SIGNING_KEY: optionalString,
   /**
-   * HMAC key of the audit log: secret-looking values in audited detail become `hmac-sha256:<hex>`
-   * under it (and query continuation tokens are signed with it). Set it in Azure (a Key Vault
-   * reference); when empty, ZSA_WEBHOOK_SIGNING_KEY is used (convenient locally). Rotating it changes
-   * the digests of later rows only.
+   * Key of the audit log: secret-looking values in audited detail become `hmac-sha256:<hex>` under a
+   * key derived from it (and query continuation tokens are signed with another). Required: without
+   * it nothing that must be audited runs. Never the webhook signing key (the start-up guard refuses
+   * that in Azure). Rotating it changes the digests of later rows only.
    */
   ZSA_AUDIT_HMAC_KEY: optionalString,
   /** Base URL put in emailed links (never taken from the Host header). */

@@ -86,6 +86,15 @@ export function startupProblems(env: Environment): readonly string[] {
     );
   }
 
+  const auditKey = blank(env['ZSA_AUDIT_HMAC_KEY']);
+  if (auditKey === undefined) {
+    problems.push('ZSA_AUDIT_HMAC_KEY is not set, so nothing that must be audited could run.');
+  } else if (auditKey === blank(env['ZSA_WEBHOOK_SIGNING_KEY'])) {
+    problems.push(
+      'ZSA_AUDIT_HMAC_KEY equals ZSA_WEBHOOK_SIGNING_KEY: audit readers must never hold material made with the key that signs executions.',
+    );
+  }
+
   const publicBase = blank(env['ZSA_PUBLIC_BASE_URL']);
   if (publicBase !== undefined && !isHttpsUrl(publicBase)) {
     problems.push('ZSA_PUBLIC_BASE_URL must be an https URL in Azure (emailed links carry decision tokens).');

@@ -6,6 +6,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { DomainError } from '#shared/domain/errors';
+import { AuditKeyPurpose, auditSubkey } from './keys';
 import { sortedJson } from './redact';
 
 const CursorSchema = z.strictObject({
@@ -31,7 +32,9 @@ export function encodeCursor(cursor: Cursor, key: string): string {
 }
 
 function sign(payload: string, key: string): string {
-  return createHmac('sha256', key).update(`audit-cursor.${payload}`).digest('base64url');
+  return createHmac('sha256', auditSubkey(key, AuditKeyPurpose.cursor))
+    .update(`audit-cursor.${payload}`)
+    .digest('base64url');
 }
 
 function invalid(): DomainError {

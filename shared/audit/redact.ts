@@ -9,6 +9,7 @@
  * It errs towards digesting: a lost detail is cheaper than a leaked key.
  */
 import { createHmac } from 'node:crypto';
+import { AuditKeyPurpose, auditSubkey } from './keys';
 
 export const DIGEST_PREFIX = 'hmac-sha256:';
 
@@ -125,11 +126,12 @@ export interface Redactor {
   detail(value: unknown): unknown;
 }
 
-export function createRedactor(hmacKey: string): Redactor {
-  if (hmacKey.length === 0) throw new Error('The audit HMAC key is empty.');
+/** A redactor whose digests are HMAC-SHA256 under the redaction key derived from `auditKey`. */
+export function createRedactor(auditKey: string): Redactor {
+  const key = auditSubkey(auditKey, AuditKeyPurpose.redaction);
   const digest = (value: unknown): string => {
     const data = typeof value === 'string' ? value : sortedJson(value);
-    return DIGEST_PREFIX + createHmac('sha256', hmacKey).update(data, 'utf8').digest('hex');
+    return DIGEST_PREFIX + createHmac('sha256', key).update(data, 'utf8').digest('hex');
   };
 
   /** Digests the password and the secret parameters of a URL (query and fragment), keeping the rest verbatim. */

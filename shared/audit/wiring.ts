@@ -8,9 +8,13 @@ import type { Settings } from '#shared/config';
 import { DomainError } from '#shared/domain/errors';
 import { createAuditLog, type AuditLog } from './log';
 
-/** ZSA_AUDIT_HMAC_KEY, else ZSA_WEBHOOK_SIGNING_KEY; without either the audit (and so every audited action) is unavailable. */
+/**
+ * ZSA_AUDIT_HMAC_KEY; without it the audit (and so every audited action) is unavailable. There is
+ * no fallback to another key: audit readers see digests made with it, and a key shared with the
+ * webhook signer would hand them signatures (`keys.ts` derives per-purpose keys besides).
+ */
 export function auditHmacKey(settings: Settings): string {
-  const key = settings.ZSA_AUDIT_HMAC_KEY ?? settings.ZSA_WEBHOOK_SIGNING_KEY;
+  const key = settings.ZSA_AUDIT_HMAC_KEY;
   if (!key) {
     throw new DomainError(
       'UNAVAILABLE',

@@ -44,6 +44,7 @@ export async function startComponentEnv(extraSettings: Record<string, string> = 
     ZSA_MIN_DURATION_SECONDS: '1',
     ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1,localhost',
     ZSA_WEBHOOK_SIGNING_KEY: 'component-test-signing-key',
+    ZSA_AUDIT_HMAC_KEY: 'component-test-audit-key',
     ZSA_PUBLIC_BASE_URL: 'http://127.0.0.1:7071',
     ...extraSettings,
   });

@@ -1,10 +1,14 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, hkdfSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createRedactor, isSecretName, looksLikeKey, sortedJson } from '#shared/audit/redact';
+import { signature } from '#shared/executors/webhook';
 
 const KEY = 'unit-test-key';
 const redactor = createRedactor(KEY);
-const digestOf = (value: string) => `hmac-sha256:${createHmac('sha256', KEY).update(value).digest('hex')}`;
+/** As docs/audit.md tells auditors to compute it: HMAC-SHA256 under HKDF(key, "zsa audit redaction v1"). */
+const REDACTION_KEY = Buffer.from(hkdfSync('sha256', KEY, Buffer.alloc(0), 'zsa audit redaction v1', 32));
+const digestOf = (value: string) =>
+  `hmac-sha256:${createHmac('sha256', REDACTION_KEY).update(value).digest('hex')}`;
 
 const JWT =
   'eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.c2lnbmF0dXJlLWJ5dGVzLWhlcmU';
@@ -149,5 +153,27 @@ describe('detail redaction', () => {
 
   it('sorted JSON is the same text for the same value', () => {
     expect(sortedJson({ b: [2, { d: 1, c: 2 }], a: 1 })).toBe('{"a":1,"b":[2,{"c":2,"d":1}]}');
+  });
+});
+
+describe('digests are good for nothing but the audit', () => {
+  it('never equal a webhook signature, even when the audit key is the webhook key', () => {
+    // Prepare: what a caller could put in a refused execution's parameters to get it digested.
+    const t = 1_900_000_000;
+    const forged = JSON.stringify({ task: 'Exchange\\Remove-Mailbox', parameters: {} });
+    const signed = signature(KEY, t, forged);
+
+    // Act
+    const audited = redactor.detail({ token: `${t}.${forged}` });
+
+    // Assess: the digest is not the signature's MAC, nor a plain HMAC under the key.
+    const digest = (audited as { token: string }).token;
+    expect(digest).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+    expect(signed).toContain(',v1=');
+    expect(digest.slice('hmac-sha256:'.length)).not.toBe(signed.split(',v1=')[1]);
+    expect(digest).not.toBe(
+      `hmac-sha256:${createHmac('sha256', KEY).update(`${t}.${forged}`).digest('hex')}`,
+    );
+    expect(digest).toBe(digestOf(`${t}.${forged}`));
   });
 });

@@ -242,7 +242,7 @@ describe('Azure sets what the app reads', () => {
       ZSA_CORS_ORIGINS: 'https://portal.contoso.com',
       ZSA_EXECUTOR_ALLOWED_HOSTS: 'automation.contoso.com',
       ZSA_WEBHOOK_SIGNING_KEY: 'resolved-from-key-vault',
-      ZSA_AUDIT_HMAC_KEY: 'resolved-from-key-vault',
+      ZSA_AUDIT_HMAC_KEY: 'another-resolved-from-key-vault',
       ZSA_MAIL_TRANSPORT: 'graph',
       ZSA_MAIL_FROM: 'ZSA <zsa@contoso.com>',
       ZSA_NOTIFICATIONS_MAX_DELIVERY: '10',

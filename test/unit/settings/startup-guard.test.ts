@@ -25,6 +25,7 @@ function anAzureEnvironment(overrides: Environment = {}): Environment {
     ZSA_TRUST_EASY_AUTH: 'false',
     ZSA_PUBLIC_BASE_URL: 'https://func-zsa-abc.azurewebsites.net',
     ZSA_WEBHOOK_SIGNING_KEY: 'a-resolved-secret',
+    ZSA_AUDIT_HMAC_KEY: 'another-resolved-secret',
     ...overrides,
   };
 }
@@ -123,6 +124,16 @@ describe('in Azure it refuses to start', () => {
           '@Microsoft.KeyVault(SecretUri=https://kv-zsa.vault.azure.net/secrets/zsa-webhook-signing-key/)',
       },
       says: /ZSA_WEBHOOK_SIGNING_KEY is an unresolved Key Vault reference/,
+    },
+    {
+      name: 'no audit key (nothing audited could run)',
+      change: { ZSA_AUDIT_HMAC_KEY: undefined },
+      says: /ZSA_AUDIT_HMAC_KEY is not set/,
+    },
+    {
+      name: 'the audit key is the webhook signing key',
+      change: { ZSA_AUDIT_HMAC_KEY: ' a-resolved-secret ' },
+      says: /ZSA_AUDIT_HMAC_KEY equals ZSA_WEBHOOK_SIGNING_KEY/,
     },
     {
       name: 'emailed links over plain http',
