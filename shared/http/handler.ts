@@ -65,8 +65,9 @@ function refuseCrossSiteWrites(request: HttpRequest): void {
   if (origin !== null && origin !== 'null' && allowed.includes(origin)) return;
   const site = request.headers.get('sec-fetch-site');
   const crossSite = site === 'cross-site' || site === 'same-site';
-  const foreignOrigin =
-    origin !== null && origin !== 'null' && origin !== publicOrigin(settings().ZSA_PUBLIC_BASE_URL);
+  // `Origin: null` is an opaque origin (a sandboxed frame, a data: page, a cross-site redirect):
+  // never this service's own page, whose writes carry its real origin.
+  const foreignOrigin = origin !== null && origin !== publicOrigin(settings().ZSA_PUBLIC_BASE_URL);
   if (crossSite || foreignOrigin) {
     throw new HttpError(403, 'CROSS_SITE_REQUEST', 'Requests from other sites may not change anything here.');
   }
@@ -84,9 +85,9 @@ export async function readJson<S extends z.ZodType>(
   what = 'request body',
 ): Promise<z.output<S>> {
   const text = await readText(request);
-  const type = (request.headers.get('content-type') ?? '').toLowerCase();
   // A body must say it is JSON: a form or text body is what a cross-site page can send unannounced.
-  if (text.length > 0 && !type.startsWith('application/json') && !type.includes('+json')) {
+  // The media type itself, parameters aside: `text/plain; x=+json` is still text a page may send.
+  if (text.length > 0 && !isJsonMediaType(request.headers.get('content-type'))) {
     throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.');
   }
   let value: unknown;
@@ -96,6 +97,12 @@ export async function readJson<S extends z.ZodType>(
     throw new HttpError(400, 'MALFORMED_JSON', 'The request body is not valid JSON.');
   }
   return parseOrThrow(schema, value, what);
+}
+
+/** `application/json` or `application/<subtype>+json`, whatever the parameters. */
+export function isJsonMediaType(header: string | null): boolean {
+  const essence = (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  return /^application\/([a-z0-9!#$&^_.+-]+\+)?json$/.test(essence);
 }
 
 /** Reads the raw body as text, refusing more than MAX_BODY_BYTES. */

@@ -4,6 +4,7 @@
  * keys, control characters) must never produce a 5xx, and must write nothing: every table except
  * the audit (refusals are audited by design) is byte-for-byte the same afterwards.
  */
+import { randomUUID } from 'node:crypto';
 import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionStringFor } from '../../infra/local/azurite/azurite';
@@ -214,28 +215,39 @@ describe('fuzz: hostile input never yields a 5xx and never writes', () => {
 });
 
 describe('cross-site writes', () => {
-  it('refuses a write sent by another site’s page (CSRF), and lets the same call through without Origin', async () => {
-    const body = JSON.stringify({ members: ['x@contoso.com'] });
-    const headers = { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' };
-    const forged = await send(`${host.url}/api/approver-groups/csrf-probe`, {
-      method: 'PUT',
-      headers: { ...headers, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
-      body,
-    });
-    expect(forged.status).toBe(403);
-    expect((await admin.get('/api/approver-groups/csrf-probe')).status).toBe(404);
-    const direct = await send(`${host.url}/api/approver-groups/csrf-probe`, { method: 'PUT', headers, body });
-    expect(direct.status).toBe(201);
-  });
+  it.each<{ name: string; from: Record<string, string> }>([
+    { name: 'another site’s page', from: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' } },
+    { name: 'an opaque origin (sandboxed frame), no Fetch Metadata', from: { origin: 'null' } },
+    { name: 'a sibling site', from: { 'sec-fetch-site': 'same-site' } },
+  ])(
+    'refuses a write sent from $name (CSRF), and lets the same call through without Origin',
+    async ({ from }) => {
+      const name = `csrf-${randomUUID().slice(0, 8)}`;
+      const body = JSON.stringify({ members: ['x@contoso.com'] });
+      const headers = { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' };
+      const forged = await send(`${host.url}/api/approver-groups/${name}`, {
+        method: 'PUT',
+        headers: { ...headers, ...from },
+        body,
+      });
+      expect(forged.status).toBe(403);
+      expect((await admin.get(`/api/approver-groups/${name}`)).status).toBe(404);
+      const direct = await send(`${host.url}/api/approver-groups/${name}`, { method: 'PUT', headers, body });
+      expect(direct.status).toBe(201);
+    },
+  );
 
-  it('refuses a body that does not say it is JSON', async () => {
-    const res = await send(`${host.url}/api/pam/disable`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'text/plain' },
-      body: '{}',
-    });
-    expect(res.status).toBe(415);
-  });
+  it.each(['text/plain', 'text/plain; x=+json', 'application/x-www-form-urlencoded', 'application/jsonp'])(
+    'refuses a body whose media type is not JSON (%s)',
+    async (type) => {
+      const res = await send(`${host.url}/api/pam/disable`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin.token}`, 'content-type': type },
+        body: '{}',
+      });
+      expect(res.status).toBe(415);
+    },
+  );
 
   it('answers a forged continuation token with 400, not a retryable 5xx', async () => {
     const token = Buffer.from(JSON.stringify({ p: 'all', t: 'x' })).toString('base64url');
