@@ -31,7 +31,7 @@ import { mapBounded } from './store';
 export { getApproverGroup, getPamConfig, getTask };
 
 /**
- * Exactly what `resolvePolicy(target, catalog, policies)` and `effectiveTasks(target, catalog)`
+ * Exactly what `resolvePolicy(target, catalog, policies, defaultGroup)` and `effectiveTasks(target, catalog)`
  * need for one target, read from storage without loading the whole catalog:
  * - `catalog` holds the target itself, what it grants (a role's tasks; a role group's roles and
  *   their tasks) and what contains it (the roles listing a task, the role groups listing those

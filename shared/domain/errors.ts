@@ -35,6 +35,11 @@ const kindOf = {
   PAM_DISABLED: 'conflict',
   /** A manual policy names no approver group and no default approver group is configured. */
   NO_APPROVER_GROUP: 'conflict',
+  /**
+   * A role or role-group request would combine manual policies (the container's and its members')
+   * that name different approver groups, so no one group may approve it (request the members separately).
+   */
+  APPROVER_GROUPS_CONFLICT: 'conflict',
   /** A decision or cancel arrived for a request that is no longer pending (decided, canceled, or past `pendingUntil`). */
   REQUEST_NOT_PENDING: 'conflict',
   /** This approver has already decided on this request. */

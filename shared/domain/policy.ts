@@ -93,37 +93,49 @@ function strictestOf(policies: readonly Policy[]): Policy | undefined {
 /**
  * The policy that governs a request for `target`, or undefined when none does.
  *
- * The most specific level that has a policy wins: a task's own policy, else its roles' policies,
- * else its role groups' (the groups of any role that lists the task); a role's own policy, else
- * its role groups'; a role group's own only. When one level holds several (a task in two roles
- * that both have policies) the strictest wins (`compareStrictness`): the safe choice, since the
- * requester gets no more than every matching policy allows. Coverage flows from containers to
- * members; strictness flows back up: a role or role-group request is governed by the strictest of
- * its own (or inherited) policy and its members' own policies.
+ * Coverage flows from containers to members. The most specific level that has a policy governs: a
+ * task's own policy, else its roles' policies, else its role groups' (the groups of any role that
+ * lists the task); a role's own policy, else its role groups'; a role group's own only. When one
+ * level holds several (a task in two roles that both have policies) the strictest governs
+ * (`compareStrictness`).
+ *
+ * Strictness flows back up: a role or role-group request grants every member, so it must not be
+ * looser than any member's own policy. Its answer combines the governing policy with its members'
+ * own policies (the roles of a role group, the tasks of the role or roles): manual if any is
+ * manual, the most approvals of the manual ones, the shortest maximum grant and pending window.
+ * Members' policies only tighten: they never make an ungoverned container requestable.
+ *
+ * @param defaultApproverGroup the configured default approver group (`PamConfig`), which a manual
+ *   policy without `approverGroup` falls back to; null when none is configured.
+ * @throws DomainError `APPROVER_GROUPS_CONFLICT` when the manual policies combined for a role or
+ *   role-group request name different approver groups (after the default is substituted), and
+ *   `NO_APPROVER_GROUP` when one of them names none and no default is configured: no single group
+ *   could then approve for all of them, so the request is refused rather than decided by one.
  */
 export function resolvePolicy(
   target: Target,
   catalog: Catalog,
   policies: readonly Policy[],
+  defaultApproverGroup: string | null,
 ): Policy | undefined {
   const policyOf = (scope: Scope, name: string) =>
     policies.filter((p) => p.scope === scope && p.target === name);
   const governing = governingPolicy(target, catalog, policyOf);
   if (target.scope === 'task' || governing === undefined) return governing;
-  // A container never loosens its members: asking for a role (or role group) gets the strictest of
-  // its governing policy and the policies its members have of their own, or an admin's manual
-  // 2-approver policy on one task could be bypassed by requesting the role that lists it. Members'
-  // policies only tighten: they never make an ungoverned container requestable.
+  // Picking one policy here (even the strictest) would drop the others' limits and approver group:
+  // a role holding a tier-0 task with a 1-hour maximum could be asked for 100 hours and approved
+  // by the role's helpdesk group. So every applicable policy's limits apply at once.
   const memberRoles = target.scope === 'roleGroup' ? (catalog.roleGroup(target.name)?.roles ?? []) : [];
   const memberTasks =
     target.scope === 'role'
       ? (catalog.role(target.name)?.tasks ?? [])
       : memberRoles.flatMap((r) => catalog.role(r)?.tasks ?? []);
-  return strictestOf([
+  return combinePolicies(
+    target,
     governing,
-    ...memberRoles.flatMap((r) => policyOf('role', r)),
-    ...memberTasks.flatMap((t) => policyOf('task', t)),
-  ]);
+    [...memberRoles.flatMap((r) => policyOf('role', r)), ...memberTasks.flatMap((t) => policyOf('task', t))],
+    defaultApproverGroup,
+  );
 }
 
 function governingPolicy(
@@ -144,9 +156,76 @@ function governingPolicy(
   return strictestOf([...groups].flatMap((g) => policyOf('roleGroup', g)));
 }
 
+/**
+ * The governing policy with the limits of every applicable policy at once. It keeps the governing
+ * policy's `id`, `scope` and `target`: the request records that id as `policyId`, the policy an
+ * admin set for what was asked for, while the limits it carries may come from its members.
+ */
+function combinePolicies(
+  target: Target,
+  governing: Policy,
+  members: readonly Policy[],
+  defaultApproverGroup: string | null,
+): Policy {
+  const all = [governing, ...members];
+  const manual = all.filter((p) => p.approvalType === 'manual');
+  const maxima = all.flatMap((p) => (p.maxDurationHours === undefined ? [] : [p.maxDurationHours]));
+  const limits = {
+    ...(maxima.length > 0 ? { maxDurationHours: Math.min(...maxima) } : {}),
+    pendingTimeoutHours: Math.min(...all.map((p) => p.pendingTimeoutHours)),
+  };
+  if (manual.length === 0) return { ...governing, ...limits };
+  return {
+    ...governing,
+    ...limits,
+    approvalType: 'manual',
+    requiredApprovals: Math.max(...manual.map((p) => p.requiredApprovals)),
+    approverGroup: commonApproverGroup(target, manual, defaultApproverGroup),
+  };
+}
+
+/** The one approver group every manual policy falls to, or a refusal that says how to get access. */
+function commonApproverGroup(
+  target: Target,
+  manual: readonly Policy[],
+  defaultApproverGroup: string | null,
+): string {
+  const byGroup = new Map<string, Policy[]>();
+  const ungrouped: Policy[] = [];
+  for (const p of manual) {
+    const group = p.approverGroup ?? defaultApproverGroup;
+    if (group === null) ungrouped.push(p);
+    else byGroup.set(group, [...(byGroup.get(group) ?? []), p]);
+  }
+  const describe = (p: Policy) =>
+    `the policy on the ${describeTarget(policyTarget(p))}${p.approverGroup === undefined ? ' (by default)' : ''}`;
+  if (ungrouped.length > 0)
+    throw new DomainError(
+      'NO_APPROVER_GROUP',
+      `The ${describeTarget(target)} cannot be requested: ${ungrouped.map(describe).join(', ')} names no ` +
+        'approver group and no default group is configured; ask an admin to set one',
+    );
+  const groups = [...byGroup.entries()].sort(([a], [b]) => compareNames(a, b));
+  const [only, ...others] = groups;
+  if (only !== undefined && others.length === 0) return only[0];
+  const named = groups.map(([group, ps]) => `${JSON.stringify(group)} by ${ps.map(describe).join(', ')}`);
+  throw new DomainError(
+    'APPROVER_GROUPS_CONFLICT',
+    `The ${describeTarget(target)} cannot be requested as a whole: its policies name different ` +
+      `approver groups (${named.join('; ')}), and no single group may approve for all of them. ` +
+      `Request its ${target.scope === 'roleGroup' ? 'roles or tasks' : 'tasks'} separately, or ask an ` +
+      'admin to give these policies the same approver group',
+  );
+}
+
 /** `resolvePolicy` that throws `NO_POLICY` (a 400: the requester asked for something nobody governs). */
-export function requirePolicy(target: Target, catalog: Catalog, policies: readonly Policy[]): Policy {
-  const policy = resolvePolicy(target, catalog, policies);
+export function requirePolicy(
+  target: Target,
+  catalog: Catalog,
+  policies: readonly Policy[],
+  defaultApproverGroup: string | null,
+): Policy {
+  const policy = resolvePolicy(target, catalog, policies, defaultApproverGroup);
   if (policy === undefined)
     throw new DomainError(
       'NO_POLICY',

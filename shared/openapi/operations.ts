@@ -678,6 +678,7 @@ export const OPERATIONS: readonly Operation[] = [
       'NOT_FOUND',
       'PAM_DISABLED',
       'NO_APPROVER_GROUP',
+      'APPROVER_GROUPS_CONFLICT',
       'CONFLICT',
     ],
     connector: {

@@ -31,6 +31,8 @@ const MEANING = {
   CONFLICT: 'The change contradicts existing state (a duplicate policy, or deleting something in use).',
   PAM_DISABLED: 'Privileged access is disabled: no request may be submitted.',
   NO_APPROVER_GROUP: 'The policy names no approver group and no default group is configured.',
+  APPROVER_GROUPS_CONFLICT:
+    'A role or role-group request combines manual policies that name different approver groups: request its members separately, or have an admin align the groups.',
   REQUEST_NOT_PENDING: 'The request is no longer pending (decided, canceled or expired).',
   ALREADY_DECIDED: 'This approver has already decided on this request.',
   REQUEST_NOT_LIVE: 'The request has no live grant to revoke.',

@@ -91,7 +91,7 @@ export async function submitRequest(
   try {
     assertPamEnabled(config);
     const tasks = effectiveTasks(target, catalog);
-    const policy = requirePolicy(target, catalog, policies);
+    const policy = requirePolicy(target, catalog, policies, config.defaultApproverGroup);
     let request = planRequest(
       { id: randomUUID(), requester: caller.principal.upn, requesterId: caller.principal.id, body, tasks },
       policy,

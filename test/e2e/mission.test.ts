@@ -340,6 +340,83 @@ describe('approval stories', () => {
   });
 });
 
+describe('a role never loosens the tasks it grants', () => {
+  it('a helpdesk-approved role over a tier-0 task is refused (409); aligned, it carries the task’s limits', async () => {
+    // Prepare: the reviewer's exploit. The tier-0 task allows 1 hour, approved by tier0; the role
+    // that lists it wants 2 approvals from helpdesk and sets no maximum.
+    const { task, group: tier0 } = await setup({ maxDurationHours: 1 });
+    const helpdesk = `helpdesk-${seq}`;
+    const role = `Exchange Admin #${seq}`;
+    await expectOk(
+      admin.put(`/api/approver-groups/${helpdesk}`, { members: ['hd1@contoso.com', 'hd2@contoso.com'] }),
+    );
+    await expectOk(admin.put('/api/catalog/roles', { name: role, tasks: [task] }));
+    const rolePolicy = await expectOk(
+      admin.post<{ id: string }>('/api/policies', {
+        scope: 'role',
+        target: role,
+        approvalType: 'manual',
+        approverGroup: helpdesk,
+        requiredApprovals: 2,
+      }),
+    );
+    const quinn = await caller(host.url, 'quinn@contoso.com');
+
+    // Act
+    const viaTask = await quinn.post<{ code: string }>('/api/requests', {
+      task,
+      reason: 'x',
+      durationHours: 100,
+    });
+    const viaRole = await quinn.post<{ code: string; detail: string }>('/api/requests', {
+      role,
+      reason: 'x',
+      durationHours: 100,
+    });
+
+    // Assess: refused, naming both groups and both targets; nothing was created to approve
+    expect(viaTask.status).toBe(400);
+    expect(viaTask.body.code).toBe('DURATION_TOO_LONG');
+    expect(viaRole.status).toBe(409);
+    expect(viaRole.body.code).toBe('APPROVER_GROUPS_CONFLICT');
+    for (const name of [tier0, helpdesk, JSON.stringify(task), JSON.stringify(role), 'separately'])
+      expect(viaRole.body.detail).toContain(name);
+    const mine = await quinn.get<{ items: unknown[] }>('/api/requests?mine=true');
+    expect(mine.body.items).toEqual([]);
+    expect((await quinn.post('/api/execute', { task })).status).toBe(403);
+
+    // Act: an admin aligns the role's approver group with the task's
+    await expectOk(
+      admin.put(`/api/policies/${rolePolicy.id}`, {
+        scope: 'role',
+        target: role,
+        approvalType: 'manual',
+        approverGroup: tier0,
+        requiredApprovals: 2,
+      }),
+    );
+    const tooLong = await quinn.post<{ code: string }>('/api/requests', {
+      role,
+      reason: 'x',
+      durationHours: 100,
+    });
+    const accepted = await quinn.post<
+      View & { policyId: string; approverGroup: string; requiredApprovals: number }
+    >('/api/requests', { role, reason: 'x', durationHours: 0.5 });
+
+    // Assess: the task's maximum and the role's approvals both apply, under the role's policy id
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.code).toBe('DURATION_TOO_LONG');
+    expect(accepted.status).toBe(202);
+    expect(accepted.body).toMatchObject({
+      status: 'pending',
+      policyId: rolePolicy.id,
+      approverGroup: tier0,
+      requiredApprovals: 2,
+    });
+  });
+});
+
 describe('disabled mode', () => {
   it('refuses requests (409) and lets only admins execute while disabled', async () => {
     const { task } = await setup({});

@@ -291,12 +291,12 @@ describe('what the request flow reads', () => {
     const ownCtx = await loadPolicyContext(tables, target);
 
     // Assess
-    expect(resolvePolicy(target, roleCtx.catalog, roleCtx.policies)).toMatchObject({
+    expect(resolvePolicy(target, roleCtx.catalog, roleCtx.policies, null)).toMatchObject({
       scope: 'role',
       target: ROLE,
     });
-    expect(resolvePolicy(target, viaGroupCtx.catalog, viaGroupCtx.policies)).toEqual(roleGroupPolicy);
-    expect(resolvePolicy(target, ownCtx.catalog, ownCtx.policies)).toEqual(own);
+    expect(resolvePolicy(target, viaGroupCtx.catalog, viaGroupCtx.policies, null)).toEqual(roleGroupPolicy);
+    expect(resolvePolicy(target, ownCtx.catalog, ownCtx.policies, null)).toEqual(own);
     expect(ownCtx.catalog.rolesContainingTask(MOVE).map((r) => r.name)).toEqual([ROLE]);
     expect(ownCtx.catalog.roleGroupsContainingRole(ROLE).map((g) => g.name)).toEqual([GROUP]);
   });

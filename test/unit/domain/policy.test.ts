@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { catalogFrom, type Target } from '#shared/domain/catalog';
-import { isDomainError } from '#shared/domain/errors';
+import { isDomainError, type DomainError } from '#shared/domain/errors';
 import {
   assertPolicyWindows,
   compareStrictness,
@@ -11,7 +11,7 @@ import {
   requirePolicy,
   resolvePolicy,
 } from '#shared/domain/policy';
-import { aPolicy, aRole, aRoleGroup, aTask, MAILBOX, MOVE, RESET } from './builders';
+import { aPolicy, aRole, aRoleGroup, aTask, GROUP, MAILBOX, MOVE, RESET } from './builders';
 
 describe('policy body', () => {
   it('applies the defaults: one approval, a 24-hour pending window, no maximum', () => {
@@ -166,10 +166,10 @@ describe('policy resolution', () => {
       expected: undefined,
     },
     {
-      name: 'role group request → the stricter of its own policy and its roles’ own (never looser than a member)',
+      name: 'role group request → its own policy (its roles’ own policies only add limits)',
       target: { scope: 'roleGroup', name: 'Exchange Operations' },
       policies: [onRole, onGroup],
-      expected: 'on-role',
+      expected: 'on-group',
     },
     {
       name: 'a role policy does not cover the role group',
@@ -179,7 +179,7 @@ describe('policy resolution', () => {
     },
   ])('$name', ({ target, policies, expected }) => {
     // Act
-    const policy = resolvePolicy(target, catalog, policies);
+    const policy = resolvePolicy(target, catalog, policies, GROUP);
 
     // Assess
     expect(policy?.id).toBe(expected);
@@ -191,8 +191,8 @@ describe('policy resolution', () => {
     const b = aPolicy({ id: 'b', scope: 'role', target: 'Mailbox Admin' });
 
     // Act
-    const forward = resolvePolicy({ scope: 'task', name: MAILBOX }, catalog, [a, b]);
-    const backward = resolvePolicy({ scope: 'task', name: MAILBOX }, catalog, [b, a]);
+    const forward = resolvePolicy({ scope: 'task', name: MAILBOX }, catalog, [a, b], GROUP);
+    const backward = resolvePolicy({ scope: 'task', name: MAILBOX }, catalog, [b, a], GROUP);
 
     // Assess: equally strict, so the first target by name wins both times
     expect(forward?.id).toBe('b');
@@ -233,7 +233,7 @@ describe('policy resolution', () => {
 
   it('no policy → NO_POLICY naming the target', () => {
     // Act
-    const act = () => requirePolicy({ scope: 'task', name: RESET }, catalog, []);
+    const act = () => requirePolicy({ scope: 'task', name: RESET }, catalog, [], GROUP);
 
     // Assess
     expect(act).toThrow(/task "AD\/Reset-Password#1\?"/);
@@ -257,11 +257,30 @@ describe('policy resolution', () => {
 });
 
 describe('a container never loosens its members', () => {
-  // "Mailbox Operator" lists MOVE and MAILBOX and sits in group "Exchange Operations".
+  // "Mailbox Operator" lists MOVE and MAILBOX; "Exchange Admin" lists REMOVE; both roles sit in
+  // the group "Exchange Operations".
+  const REMOVE = 'Exchange\\Remove-Mailbox';
+  const ADMIN_ROLE = 'Exchange Admin';
+  const OPS = 'Exchange Operations';
   const catalog = catalogFrom({
-    tasks: [aTask(), aTask({ name: MAILBOX })],
-    roles: [aRole()],
-    roleGroups: [aRoleGroup()],
+    tasks: [aTask(), aTask({ name: MAILBOX }), aTask({ name: REMOVE })],
+    roles: [aRole(), aRole({ name: ADMIN_ROLE, tasks: [REMOVE] })],
+    roleGroups: [aRoleGroup({ roles: ['Mailbox Operator', ADMIN_ROLE] })],
+  });
+  const DEFAULT = 'default-approvers';
+  const tier0Task = aPolicy({
+    id: 'tier0-task',
+    scope: 'task',
+    target: REMOVE,
+    approverGroup: 'tier0',
+    maxDurationHours: 1,
+  });
+  const helpdeskRole = aPolicy({
+    id: 'helpdesk-role',
+    scope: 'role',
+    target: ADMIN_ROLE,
+    approverGroup: 'helpdesk',
+    requiredApprovals: 2,
   });
   const strictTask = aPolicy({ id: 'strict-task', scope: 'task', target: MAILBOX, requiredApprovals: 2 });
   const autoRole = aPolicy({
@@ -269,32 +288,130 @@ describe('a container never loosens its members', () => {
     scope: 'role',
     target: 'Mailbox Operator',
     approvalType: 'auto',
+    maxDurationHours: 8,
   });
-  const autoGroup = aPolicy({
-    id: 'auto-group',
-    scope: 'roleGroup',
-    target: 'Exchange Operations',
-    approvalType: 'auto',
-  });
+  const autoGroup = aPolicy({ id: 'auto-group', scope: 'roleGroup', target: OPS, approvalType: 'auto' });
 
-  it.each([
+  type Outcome = Partial<Policy> | undefined | { refused: 'APPROVER_GROUPS_CONFLICT' | 'NO_APPROVER_GROUP' };
+  it.each<{
+    story: string;
+    target: Target;
+    policies: Policy[];
+    defaultGroup?: string | null;
+    expected: Outcome;
+  }>([
     {
-      story: 'requesting the role of a task with a stricter own policy → the task policy',
+      story: 'the reviewer’s exploit: a helpdesk role over a tier-0 task → refused, groups differ',
+      target: { scope: 'role', name: ADMIN_ROLE },
+      policies: [tier0Task, helpdeskRole],
+      expected: { refused: 'APPROVER_GROUPS_CONFLICT' },
+    },
+    {
+      story: 'same approver group → the role’s policy with every limit: 2 approvals and at most 1 h',
+      target: { scope: 'role', name: ADMIN_ROLE },
+      policies: [tier0Task, { ...helpdeskRole, approverGroup: 'tier0' }],
+      expected: {
+        id: 'helpdesk-role',
+        scope: 'role',
+        target: ADMIN_ROLE,
+        approvalType: 'manual',
+        approverGroup: 'tier0',
+        requiredApprovals: 2,
+        maxDurationHours: 1,
+        pendingTimeoutHours: 24,
+      },
+    },
+    {
+      story: 'equal limits, different approver groups → refused, not decided by name order',
+      target: { scope: 'role', name: ADMIN_ROLE },
+      policies: [
+        { ...tier0Task, maxDurationHours: undefined },
+        { ...helpdeskRole, requiredApprovals: 1 },
+      ],
+      expected: { refused: 'APPROVER_GROUPS_CONFLICT' },
+    },
+    {
+      story:
+        'an auto role over a manual task → manual, approved by the task’s group, within the role’s maximum',
       target: { scope: 'role', name: 'Mailbox Operator' },
       policies: [strictTask, autoRole],
-      expected: 'strict-task',
+      expected: {
+        id: 'auto-role',
+        approvalType: 'manual',
+        approverGroup: GROUP,
+        requiredApprovals: 2,
+        maxDurationHours: 8,
+      },
     },
     {
-      story: 'requesting the role group → its members’ stricter policies too',
-      target: { scope: 'roleGroup', name: 'Exchange Operations' },
-      policies: [strictTask, autoGroup],
-      expected: 'strict-task',
+      story: 'all auto → stays auto, with the shortest maximum and pending window',
+      target: { scope: 'role', name: 'Mailbox Operator' },
+      policies: [
+        autoRole,
+        aPolicy({
+          id: 'auto-task',
+          scope: 'task',
+          target: MOVE,
+          approvalType: 'auto',
+          maxDurationHours: 2,
+          pendingTimeoutHours: 4,
+        }),
+      ],
+      expected: { id: 'auto-role', approvalType: 'auto', maxDurationHours: 2, pendingTimeoutHours: 4 },
     },
     {
-      story: 'a stricter role policy beats an auto role-group policy for the group request',
-      target: { scope: 'roleGroup', name: 'Exchange Operations' },
-      policies: [autoGroup, aPolicy({ id: 'manual-role', scope: 'role', target: 'Mailbox Operator' })],
-      expected: 'manual-role',
+      story: 'a policy without a group uses the default: it agrees with a member naming the default',
+      target: { scope: 'role', name: ADMIN_ROLE },
+      policies: [
+        { ...tier0Task, approverGroup: DEFAULT },
+        { ...helpdeskRole, approverGroup: undefined },
+      ],
+      defaultGroup: DEFAULT,
+      expected: { id: 'helpdesk-role', approvalType: 'manual', approverGroup: DEFAULT, maxDurationHours: 1 },
+    },
+    {
+      story: 'a policy without a group uses the default: a member naming another group → refused',
+      target: { scope: 'role', name: ADMIN_ROLE },
+      policies: [tier0Task, { ...helpdeskRole, approverGroup: undefined }],
+      defaultGroup: DEFAULT,
+      expected: { refused: 'APPROVER_GROUPS_CONFLICT' },
+    },
+    {
+      story: 'a manual member with no group and no default group → refused, no group may approve it',
+      target: { scope: 'role', name: ADMIN_ROLE },
+      policies: [
+        { ...tier0Task, approverGroup: undefined },
+        { ...helpdeskRole, approverGroup: 'tier0' },
+      ],
+      defaultGroup: null,
+      expected: { refused: 'NO_APPROVER_GROUP' },
+    },
+    {
+      story: 'role group over roles and tasks → its own id with the tightest of all of them',
+      target: { scope: 'roleGroup', name: OPS },
+      policies: [
+        { ...autoGroup, maxDurationHours: 8 },
+        aPolicy({ id: 'role', scope: 'role', target: 'Mailbox Operator', pendingTimeoutHours: 4 }),
+        { ...strictTask, requiredApprovals: 3, approverGroup: undefined, maxDurationHours: 2 },
+        { ...tier0Task, approverGroup: GROUP, requiredApprovals: 1, maxDurationHours: 6 },
+      ],
+      defaultGroup: GROUP,
+      expected: {
+        id: 'auto-group',
+        scope: 'roleGroup',
+        target: OPS,
+        approvalType: 'manual',
+        approverGroup: GROUP,
+        requiredApprovals: 3,
+        maxDurationHours: 2,
+        pendingTimeoutHours: 4,
+      },
+    },
+    {
+      story: 'role group whose second role holds a task approved by another group → refused',
+      target: { scope: 'roleGroup', name: OPS },
+      policies: [autoGroup, strictTask, tier0Task],
+      expected: { refused: 'APPROVER_GROUPS_CONFLICT' },
     },
     {
       story: 'members’ policies only tighten: a role governed by nothing stays unrequestable',
@@ -303,20 +420,76 @@ describe('a container never loosens its members', () => {
       expected: undefined,
     },
     {
-      story: 'the task itself still follows its own policy',
-      target: { scope: 'task', name: MAILBOX },
-      policies: [strictTask, autoRole],
-      expected: 'strict-task',
+      story: 'the task itself still follows its own policy alone',
+      target: { scope: 'task', name: REMOVE },
+      policies: [tier0Task, helpdeskRole],
+      expected: tier0Task,
     },
-  ] as {
-    story: string;
-    target: Target;
-    policies: Parameters<typeof resolvePolicy>[2];
-    expected: string | undefined;
-  }[])('$story', ({ target, policies, expected }) => {
+  ])('$story', ({ target, policies, defaultGroup, expected }) => {
     // Act
-    const policy = resolvePolicy(target, catalog, policies);
+    let policy: Policy | undefined;
+    let error: unknown;
+    try {
+      policy = resolvePolicy(target, catalog, policies, defaultGroup === undefined ? GROUP : defaultGroup);
+    } catch (e) {
+      error = e;
+    }
+
     // Assess
-    expect(policy?.id).toBe(expected);
+    if (expected !== undefined && 'refused' in expected) {
+      expect(isDomainError(error, expected.refused), String(error)).toBe(true);
+      return;
+    }
+    expect(error).toBeUndefined();
+    if (expected === undefined) expect(policy).toBeUndefined();
+    else {
+      expect(policy).toMatchObject(expected);
+      expect(Policy.safeParse(policy).success).toBe(true);
+    }
+  });
+
+  it('a conflict names the groups and the policies’ targets, and says what to do', () => {
+    // Act
+    const act = () =>
+      requirePolicy({ scope: 'role', name: ADMIN_ROLE }, catalog, [tier0Task, helpdeskRole], DEFAULT);
+
+    // Assess
+    expect(act).toThrow(
+      'The role "Exchange Admin" cannot be requested as a whole: its policies name different approver ' +
+        'groups ("helpdesk" by the policy on the role "Exchange Admin"; "tier0" by the policy on the ' +
+        'task "Exchange\\\\Remove-Mailbox"), and no single group may approve for all of them. Request its ' +
+        'tasks separately, or ask an admin to give these policies the same approver group',
+    );
+  });
+
+  it('a conflict is a 409-kind error with its own stable code', () => {
+    // Act
+    let error: unknown;
+    try {
+      resolvePolicy({ scope: 'role', name: ADMIN_ROLE }, catalog, [tier0Task, helpdeskRole], DEFAULT);
+    } catch (e) {
+      error = e;
+    }
+
+    // Assess
+    expect(isDomainError(error, 'APPROVER_GROUPS_CONFLICT')).toBe(true);
+    expect((error as DomainError).kind).toBe('conflict');
+  });
+
+  it('does not depend on the order policies come from storage', () => {
+    // Prepare
+    const policies = [autoGroup, strictTask, { ...tier0Task, approverGroup: GROUP }];
+
+    // Act
+    const forward = resolvePolicy({ scope: 'roleGroup', name: OPS }, catalog, policies, GROUP);
+    const backward = resolvePolicy(
+      { scope: 'roleGroup', name: OPS },
+      catalog,
+      [...policies].reverse(),
+      GROUP,
+    );
+
+    // Assess
+    expect(forward).toEqual(backward);
   });
 });
