@@ -17,10 +17,8 @@ import {
   RequestEvent,
   type OrchestrationMirror,
 } from '#shared/requests/orchestrations';
-import { endGrant, expireRequest } from '#shared/requests/usecases';
+import { endGrant, expireRequest, loadRequest as loadRequestStory } from '#shared/requests/usecases';
 import { systemContext } from '#shared/requests/wiring';
-import { getDeps } from '#shared/app/deps';
-import { DomainError } from '#shared/domain/errors';
 
 export const Activity = {
   LoadRequest: 'loadRequest',
@@ -124,12 +122,9 @@ function snapshotOf(r: {
   return { status: r.status, pendingUntil: r.pendingUntil, expiresAt: r.expiresAt };
 }
 
-export const loadRequest: ActivityHandler = async (input: unknown) => {
-  const id = z.string().parse(input);
-  const request = await getDeps().requests.get(id);
-  if (!request) throw new DomainError('NOT_FOUND', `No request with id ${id}`);
-  return snapshotOf(request);
-};
+/** Reads the row, and appends the audit events a transition left waiting in it (see usecases). */
+export const loadRequest: ActivityHandler = async (input: unknown) =>
+  snapshotOf(await loadRequestStory(systemContext(), z.string().parse(input)));
 
 export const expireRequestActivity: ActivityHandler = async (input: unknown) =>
   snapshotOf(await expireRequest(systemContext(), z.string().parse(input)));

@@ -18,10 +18,11 @@ import type { Blobs } from '#shared/adapters/blobs';
 import type { AuditAction, AuditEventInput, AuditSink } from './types';
 import { createArchive, type Anchor, type DayExport } from './archive';
 import { createChainPool, type ChainHead, type ChainSlot } from './chains';
-import { recordContent } from './content';
+import { cap, recordContent } from './content';
 import { decodeCursor, encodeCursor, filtersFingerprint, type Cursor } from './cursor';
 import { fromEntity, toEntity, type ReadRow } from './entity';
 import {
+  COLUMN_LIMITS,
   GENESIS_HASH,
   MAX_CHAINS,
   bucketKeyOf,
@@ -251,7 +252,8 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
   }
 
   async function append(event: AuditEventInput): Promise<{ id: string }> {
-    const id = randomUUID();
+    // A caller's id is kept as given (cut to the column like any text, never refused).
+    const id = cap(event.id, COLUMN_LIMITS.id) ?? randomUUID();
     const content = recordContent(event, id, redactor);
     const client = await table();
     for (let attempt = 1; attempt <= MAX_APPEND_ATTEMPTS; attempt++) {

@@ -39,7 +39,7 @@ export const MAX_CHAINS = 100;
 
 export interface AuditRecord {
   v: typeof RECORD_VERSION;
-  /** Random id given at append time; what `append` returns. */
+  /** The caller's id for the event (deterministic for request lifecycle events), else a random UUID; what `append` returns. */
   id: string;
   /** Which chain the row belongs to, and its place in it (1, 2, 3, … without gaps). */
   chain: number;

@@ -58,6 +58,12 @@ export interface AuditOrigin {
 }
 
 export interface AuditEventInput {
+  /**
+   * The event's id (the row's `id` column, at most 64 characters). Absent: a random UUID. Given: a
+   * deterministic id naming the event, so an event appended again after a crash (the request
+   * lifecycle's outbox is at-least-once) is recognisable as the same event.
+   */
+  id?: string | undefined;
   action: AuditAction;
   actor: AuditActor;
   outcome: AuditOutcome;

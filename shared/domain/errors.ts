@@ -83,15 +83,22 @@ export class DomainError extends Error {
   override readonly name = 'DomainError';
   readonly kind: ErrorKind;
   readonly errors: readonly FieldError[];
+  /** For `unavailable` errors: when a retry may succeed, in seconds (the HTTP layer's default otherwise). */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { readonly errors?: readonly FieldError[]; readonly cause?: unknown },
+    options?: {
+      readonly errors?: readonly FieldError[];
+      readonly cause?: unknown;
+      readonly retryAfterSeconds?: number;
+    },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.kind = kindOf[code];
     this.errors = options?.errors ?? [];
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
 

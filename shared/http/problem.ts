@@ -86,7 +86,7 @@ export function toProblem(
         error.message,
         error.errors.length > 0 ? { errors: error.errors } : {},
       ),
-      headers: status === 503 ? { 'retry-after': '5' } : {},
+      headers: status === 503 ? { 'retry-after': String(error.retryAfterSeconds ?? 5) } : {},
       unexpected: false,
     };
   }

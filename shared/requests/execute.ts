@@ -16,7 +16,7 @@ import {
   type ExecutionOutcome,
   type ExecutionPayload,
 } from '#shared/executors/webhook';
-import type { OrchestrationState, Orchestrations } from './orchestrations';
+import { RequestEvent, type OrchestrationState, type Orchestrations } from './orchestrations';
 import type { RequestRepository } from './repository';
 import type { Caller, ConfigReader } from './usecases';
 
@@ -207,11 +207,41 @@ async function authorize(
     now,
   );
   // The row says approved and unexpired; the workflow must agree that the grant is live.
-  const state = body.requestId === request.id ? namedState : await ctx.orchestrations.state(request.id);
+  let state = body.requestId === request.id ? namedState : await ctx.orchestrations.state(request.id);
+  if (state?.running === true && state.mirror?.status === 'pending') {
+    state = await nudge(ctx, request.id);
+    if (state?.running === true && state.mirror?.status === 'pending') {
+      throw new DomainError(
+        'UNAVAILABLE',
+        `The grant of request ${request.id} is being activated; try again in a second.`,
+        { retryAfterSeconds: 1 },
+      );
+    }
+  }
   if (!state?.running || state.mirror?.status !== 'approved') {
     throw new DomainError('NO_ACTIVE_GRANT', `The grant of request ${request.id} is not live`);
   }
   return { kind: 'grant', request };
+}
+
+/** Pauses before each re-read of the workflow's state: short first (it is usually a few ms behind). */
+const NUDGE_PAUSES_MS = [10, 20, 40, 80, 160, 320];
+
+/**
+ * The row says approved but the workflow still waits for the decision: either it has not handled
+ * the event yet (an execution right after the approval), or the event was lost (the approver's
+ * call died after the row was written). Tell it again — events only say "look again", a duplicate
+ * is harmless — and watch its state for under a second.
+ */
+async function nudge(ctx: ExecuteContext, requestId: string): Promise<OrchestrationState | undefined> {
+  await ctx.orchestrations.raise(requestId, RequestEvent.Decided, { status: 'approved' });
+  let state: OrchestrationState | undefined;
+  for (const pause of NUDGE_PAUSES_MS) {
+    await new Promise((r) => setTimeout(r, pause));
+    state = await ctx.orchestrations.state(requestId);
+    if (state?.mirror?.status !== 'pending') return state;
+  }
+  return state;
 }
 
 async function run(

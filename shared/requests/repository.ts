@@ -4,16 +4,22 @@
  * Table `Requests`: PartitionKey = request id; RowKey `request` holds the request (its bounded list
  * of approvals included — at most `requiredApprovals` + 1 entries) and is the compare-and-swap
  * point for every state change; RowKey `x:<time>:<executionId>` is one row per execution.
+ * The request row also carries its audit outbox (`PendingAudit`, `PendingAudit1`, …: one JSON array
+ * cut into column-sized pieces): the audit events of its transitions not yet appended to the audit
+ * log, written by the same compare-and-swap as the transition (see ./outbox.ts).
  * Table `RequestIndex` answers the queries that matter without scans:
  *   `requester:<upn>` / `group:<group>` → newest first (RowKey = inverted creation time + id);
  *   `live:<upn>` → the caller's approved grants (added on approval, removed when they end);
  *   `client:<upn>` / RowKey clientRequestId → the request id (idempotent submit).
  */
 import type { TableClient } from '@azure/data-tables';
+import { z } from 'zod';
+import { AuditAction, AuditOutcome } from '#shared/audit/types';
 import { Request, type ExecutionSummary } from '#shared/domain/request';
 import { encodeKey } from '#shared/domain/names';
 import { DomainError, parseOrThrow } from '#shared/domain/errors';
 import { compareAndSwap, readEntity, statusOf, unavailable, type Tables } from '#shared/adapters/tables';
+import type { PendingAudit } from './outbox';
 
 const REQUEST_ROW = 'request';
 const EXECUTION_PREFIX = 'x:';
@@ -28,6 +34,8 @@ interface RequestRow {
   CreatedAt: string;
   ExpiresAt: string;
   Data: string;
+  /** The audit outbox pieces (`PendingAudit`, `PendingAudit1`, …). */
+  [outbox: `${typeof OUTBOX_COLUMN}${string}`]: string;
 }
 
 interface IndexRow {
@@ -37,7 +45,68 @@ interface IndexRow {
   ExpiresAt?: string;
 }
 
-function toRow(request: Request): RequestRow {
+const OUTBOX_COLUMN = 'PendingAudit';
+/** A string property holds at most 32 Ki UTF-16 units; the outbox is cut into pieces below that. */
+const OUTBOX_PIECE = 30_000;
+/** Pieces read back at most (an entity holds at most 1 MiB). */
+const MAX_OUTBOX_PIECES = 32;
+
+const outboxColumn = (n: number) => (n === 0 ? OUTBOX_COLUMN : `${OUTBOX_COLUMN}${n}`);
+
+const PendingAuditSchema = z.strictObject({
+  id: z.string().min(1).max(64),
+  action: z.enum(AuditAction),
+  actor: z.union([
+    z.strictObject({
+      kind: z.literal('user'),
+      id: z.string(),
+      upn: z.string(),
+      roles: z.array(z.string()),
+      tenantId: z.string().optional(),
+    }),
+    z.strictObject({ kind: z.literal('system'), id: z.literal('zsa'), upn: z.literal('zsa') }),
+  ]),
+  outcome: z.enum(AuditOutcome),
+  requestId: z.string().optional(),
+  task: z.string().optional(),
+  reason: z.string().optional(),
+  detail: z.record(z.string(), z.unknown()).optional(),
+  origin: z
+    .strictObject({
+      correlationId: z.string().optional(),
+      clientIp: z.string().optional(),
+      userAgent: z.string().optional(),
+    })
+    .optional(),
+}) satisfies z.ZodType<PendingAudit>;
+
+/** The outbox as columns: absent when empty, else the JSON text cut without splitting a surrogate pair. */
+function outboxColumns(events: readonly PendingAudit[]): Record<string, string> {
+  if (events.length === 0) return {};
+  const text = JSON.stringify(events);
+  const columns: Record<string, string> = {};
+  for (let start = 0, n = 0; start < text.length; n++) {
+    let end = Math.min(start + OUTBOX_PIECE, text.length);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
+    columns[outboxColumn(n)] = text.slice(start, end);
+    start = end;
+  }
+  return columns;
+}
+
+function outboxOf(row: object): PendingAudit[] {
+  let text = '';
+  for (let n = 0; n < MAX_OUTBOX_PIECES; n++) {
+    const piece: unknown = Reflect.get(row, outboxColumn(n));
+    if (typeof piece !== 'string') break;
+    text += piece;
+  }
+  if (text === '') return [];
+  return parseOrThrow(z.array(PendingAuditSchema), JSON.parse(text), 'stored audit outbox');
+}
+
+function toRow(request: Request, outbox: readonly PendingAudit[]): RequestRow {
   return {
     partitionKey: request.id,
     rowKey: REQUEST_ROW,
@@ -47,6 +116,7 @@ function toRow(request: Request): RequestRow {
     CreatedAt: request.createdAt,
     ExpiresAt: request.expiresAt ?? '',
     Data: JSON.stringify(request),
+    ...outboxColumns(outbox),
   };
 }
 
@@ -80,17 +150,30 @@ export interface RequestRepository {
   /** The request, or undefined. */
   get(id: string): Promise<Request | undefined>;
   /**
-   * Stores a new request with its index rows. With a clientRequestId, the (user, clientRequestId)
-   * claim is taken first and atomically: a second submit gets `{created: false, id}` of the first.
+   * Stores a new request with its index rows, and `audit` in its outbox. With a clientRequestId,
+   * the (user, clientRequestId) claim is taken first and atomically: a second submit gets
+   * `{created: false, id}` of the first.
    */
-  create(request: Request): Promise<{ created: true } | { created: false; id: string }>;
+  create(
+    request: Request,
+    audit?: readonly PendingAudit[],
+  ): Promise<{ created: true } | { created: false; id: string }>;
   /** Removes a request that never started (its orchestration could not be started). */
   remove(request: Request): Promise<void>;
-  /** Compare-and-swap: `apply` sees the current request and returns the next one, or undefined for "no change". */
+  /**
+   * Compare-and-swap: `apply` sees the current request and returns the next one (with the audit
+   * events of that transition, added to the outbox in the same write), or only a result for "no change".
+   */
   update<R>(
     id: string,
-    apply: (current: Request) => { next: Request; result: R } | { result: R },
+    apply: (
+      current: Request,
+    ) => { next: Request; result: R; audit?: readonly PendingAudit[] } | { result: R },
   ): Promise<R>;
+  /** The request's outbox: audit events recorded with its transitions, not yet appended (oldest first). */
+  pendingAudit(id: string): Promise<PendingAudit[]>;
+  /** Removes the events with these ids from the outbox (appended to the audit log). */
+  clearAudit(id: string, eventIds: readonly string[]): Promise<void>;
   /** Maintains the live-grant index after a transition. */
   syncLiveIndex(request: Request): Promise<void>;
   /** Newest-first page of request ids under one index partition. */
@@ -130,7 +213,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       return row ? fromRow(row) : undefined;
     },
 
-    async create(request) {
+    async create(request, audit = []) {
       const idx = await index();
       if (request.clientRequestId !== null) {
         try {
@@ -151,7 +234,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
         }
       }
       try {
-        await (await requests()).createEntity(toRow(request));
+        await (await requests()).createEntity(toRow(request, audit));
       } catch (e) {
         if (statusOf(e) === 409)
           throw new DomainError('CONFLICT', `A request with id ${request.id} already exists`);
@@ -195,10 +278,28 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       return compareAndSwap<RequestRow, unknown>(table, id, REQUEST_ROW, (current) => {
         if (!current) throw new DomainError('NOT_FOUND', `No request with id ${id}`);
         const decision = apply(fromRow(current));
-        return 'next' in decision
-          ? { entity: toRow(decision.next), result: decision.result }
-          : { result: decision.result };
+        if (!('next' in decision)) return { result: decision.result };
+        // The row is replaced whole: carry the events still waiting, then this transition's.
+        const waiting = outboxOf(current);
+        const added = (decision.audit ?? []).filter((e) => !waiting.some((w) => w.id === e.id));
+        return { entity: toRow(decision.next, [...waiting, ...added]), result: decision.result };
       }) as Promise<never>;
+    },
+
+    async pendingAudit(id) {
+      const row = await readEntity<RequestRow>(await requests(), id, REQUEST_ROW);
+      return row ? outboxOf(row) : [];
+    },
+
+    async clearAudit(id, eventIds) {
+      const table = await requests();
+      await compareAndSwap<RequestRow, undefined>(table, id, REQUEST_ROW, (current) => {
+        if (!current) return { result: undefined };
+        const waiting = outboxOf(current);
+        const remaining = waiting.filter((e) => !eventIds.includes(e.id));
+        if (remaining.length === waiting.length) return { result: undefined };
+        return { entity: toRow(fromRow(current), remaining), result: undefined };
+      });
     },
 
     async syncLiveIndex(request) {

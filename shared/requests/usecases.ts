@@ -1,7 +1,13 @@
 /**
  * The request stories: submit, read, list, decide, cancel, revoke. Each reads like the feature:
- * load what the rule needs → apply the pure rule → compare-and-swap the request → tell the
- * orchestration → audit.
+ * load what the rule needs → apply the pure rule → compare-and-swap the request, with the
+ * transition's audit events in its outbox → tell the orchestration → flush the outbox to the audit.
+ *
+ * Whatever fails after the compare-and-swap, the transition's audit events wait in the row, and
+ * the next touch of the request (a retried call, the orchestration's activities, a repeated submit)
+ * appends them (./outbox.ts; at-least-once, duplicates carry the same id). A retry that finds the
+ * transition already made also tells the orchestration again: events only say "look again", so a
+ * repeated one is harmless and a lost one must not strand the request.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -19,6 +25,8 @@ import { requirePolicy, type Policy } from '#shared/domain/policy';
 import {
   applyDecision,
   canView,
+  isFinal,
+  isLive,
   cancel as cancelRule,
   decisionRefusal,
   end as endRule,
@@ -34,6 +42,7 @@ import {
   type SubmitRequestBody,
 } from '#shared/domain/request';
 import { RequestEvent, type Orchestrations } from './orchestrations';
+import { flushAudit, pending, type PendingAudit } from './outbox';
 import { indexKeys, type RequestRepository } from './repository';
 
 /** What the request flow reads of the configuration (implemented by the admin repositories). */
@@ -98,18 +107,23 @@ export async function submitRequest(
       { minDurationSeconds: ctx.minDurationSeconds, defaultApproverGroup: config.defaultApproverGroup },
       ctx.now,
     );
-    const stored = await ctx.repo.create(request);
+    const stored = await ctx.repo.create(request, submitEvents(request, caller));
     if (!stored.created) {
       // A retry of an earlier submit (Power Automate retries): answer that request. The earlier
       // attempt may still be writing it, so give it a moment before deciding it died.
       const earlier = await settle(() => ctx.repo.get(stored.id));
       if (earlier) {
         await ensureStarted(ctx, earlier);
+        // The earlier attempt may have died before its follow-ups; they are idempotent.
+        await afterCommit([
+          ...(isLive(earlier, ctx.now) ? [() => ctx.repo.syncLiveIndex(earlier)] : []),
+          () => flushAudit(ctx.repo, ctx.audit, earlier.id),
+        ]);
         return { view: await view(ctx, earlier), created: false };
       }
       // The earlier attempt claimed the id but stopped before storing the request: finish it now.
       request = { ...request, id: stored.id };
-      await ctx.repo.create({ ...request, clientRequestId: null });
+      await ctx.repo.create({ ...request, clientRequestId: null }, submitEvents(request, caller));
     }
     try {
       await ctx.orchestrations.start(request.id);
@@ -117,30 +131,11 @@ export async function submitRequest(
       await ctx.repo.remove(request); // never leave a request no workflow will ever end
       throw e;
     }
-    await ctx.audit.append({
-      action: AuditAction.RequestSubmitted,
-      actor: caller.actor,
-      outcome: 'success',
-      requestId: request.id,
-      task: request.task,
-      detail: {
-        target: target,
-        tasks: request.tasks,
-        durationHours: request.durationHours,
-        ticket: request.ticket,
-        reason: request.reason,
-        parameters: request.parameters,
-        approvalType: request.approvalType,
-        approverGroup: request.approverGroup,
-        requiredApprovals: request.requiredApprovals,
-        pendingUntil: request.pendingUntil,
-      },
-      origin: caller.origin,
-    });
-    if (request.status === 'approved') {
-      await auditGrantStarted(ctx, request, caller.actor, caller.origin);
-      await ctx.repo.syncLiveIndex(request);
-    }
+    const started = request;
+    await afterCommit([
+      ...(started.status === 'approved' ? [() => ctx.repo.syncLiveIndex(started)] : []),
+      () => flushAudit(ctx.repo, ctx.audit, started.id),
+    ]);
     return { view: toRequestView(request, []), created: true };
   } catch (e) {
     if (e instanceof DomainError && e.kind !== 'unavailable') {
@@ -173,13 +168,35 @@ async function ensureStarted(ctx: RequestContext, request: Request): Promise<voi
   if ((await ctx.orchestrations.state(request.id)) === undefined) await ctx.orchestrations.start(request.id);
 }
 
-async function auditGrantStarted(
-  ctx: RequestContext,
-  request: Request,
-  actor: AuditActor,
-  origin?: AuditOrigin,
-): Promise<void> {
-  await ctx.audit.append({
+/** The audit events of a new request: submitted, and granted at once when the policy is automatic. */
+function submitEvents(request: Request, caller: Caller): PendingAudit[] {
+  const submitted = pending(request.id, {
+    action: AuditAction.RequestSubmitted,
+    actor: caller.actor,
+    outcome: 'success',
+    requestId: request.id,
+    task: request.task,
+    detail: {
+      target: targetOf(request),
+      tasks: request.tasks,
+      durationHours: request.durationHours,
+      ticket: request.ticket,
+      reason: request.reason,
+      parameters: request.parameters,
+      approvalType: request.approvalType,
+      approverGroup: request.approverGroup,
+      requiredApprovals: request.requiredApprovals,
+      pendingUntil: request.pendingUntil,
+    },
+    origin: caller.origin,
+  });
+  return request.status === 'approved'
+    ? [submitted, grantStarted(request, caller.actor, caller.origin)]
+    : [submitted];
+}
+
+function grantStarted(request: Request, actor: AuditActor, origin?: AuditOrigin): PendingAudit {
+  return pending(request.id, {
     action: AuditAction.GrantStarted,
     actor,
     outcome: 'success',
@@ -356,19 +373,39 @@ export async function decide(
   }
   let outcome: 'recorded' | 'approved' | 'denied';
   let next: Request;
+  // The row the rule last saw: what a refusal was about.
+  let seen = current;
   try {
     ({ outcome, next } = await ctx.repo.update(id, (request) => {
+      seen = request;
       const result = applyDecision(
         request,
         { approver: caller.principal.upn, approverId: caller.principal.id, decision, comment },
         members,
         ctx.now,
       );
-      return { next: result.request, result: { outcome: result.outcome, next: result.request } };
+      return {
+        next: result.request,
+        result: { outcome: result.outcome, next: result.request },
+        audit: decisionEvents(result.outcome, result.request, caller, decision, comment),
+      };
     }));
   } catch (e) {
-    if (e instanceof DomainError && e.kind !== 'unavailable')
-      await auditDecisionRefused(ctx, caller, current, e.code, e.message);
+    if (e instanceof DomainError && e.kind !== 'unavailable') {
+      const decided = seen;
+      // This approver's decision is already in the row (a retry, perhaps after a lost answer):
+      // finish what its first attempt may not have, then say so.
+      const retried =
+        e.code === 'ALREADY_DECIDED' && (decided.status === 'approved' || decided.status === 'denied');
+      await afterCommit([
+        ...(retried && isLive(decided, ctx.now) ? [() => ctx.repo.syncLiveIndex(decided)] : []),
+        ...(retried
+          ? [() => ctx.orchestrations.raise(id, RequestEvent.Decided, { status: decided.status })]
+          : []),
+        () => flushAudit(ctx.repo, ctx.audit, id),
+        () => auditDecisionRefused(ctx, caller, current, e.code, e.message),
+      ]);
+    }
     throw e;
   }
   await afterCommit([
@@ -377,29 +414,45 @@ export async function decide(
     ...(outcome !== 'recorded'
       ? [() => ctx.orchestrations.raise(id, RequestEvent.Decided, { status: next.status })]
       : []),
-    () =>
-      ctx.audit.append({
-        action:
-          outcome === 'approved'
-            ? AuditAction.RequestApproved
-            : outcome === 'denied'
-              ? AuditAction.RequestDenied
-              : AuditAction.RequestApprovalRecorded,
-        actor: caller.actor,
-        outcome: 'success',
-        requestId: id,
-        task: next.task,
-        detail: {
-          decision,
-          comment: comment ?? null,
-          approvals: next.approvals.length,
-          requiredApprovals: next.requiredApprovals,
-        },
-        origin: caller.origin,
-      }),
-    ...(outcome === 'approved' ? [() => auditGrantStarted(ctx, next, caller.actor, caller.origin)] : []),
+    () => flushAudit(ctx.repo, ctx.audit, id),
   ]);
   return view(ctx, next);
+}
+
+function decisionEvents(
+  outcome: 'recorded' | 'approved' | 'denied',
+  next: Request,
+  caller: Caller,
+  decision: Decision,
+  comment: string | undefined,
+): PendingAudit[] {
+  const event = {
+    actor: caller.actor,
+    outcome: 'success',
+    requestId: next.id,
+    task: next.task,
+    detail: {
+      decision,
+      comment: comment ?? null,
+      approvals: next.approvals.length,
+      requiredApprovals: next.requiredApprovals,
+    },
+    origin: caller.origin,
+  } as const;
+  switch (outcome) {
+    case 'recorded':
+      // One per approval: numbered by its place among the request's approvals.
+      return [
+        pending(next.id, { ...event, action: AuditAction.RequestApprovalRecorded }, next.approvals.length),
+      ];
+    case 'approved':
+      return [
+        pending(next.id, { ...event, action: AuditAction.RequestApproved }),
+        grantStarted(next, caller.actor, caller.origin),
+      ];
+    case 'denied':
+      return [pending(next.id, { ...event, action: AuditAction.RequestDenied })];
+  }
 }
 
 /**
@@ -442,21 +495,38 @@ export async function cancelRequest(ctx: RequestContext, caller: Caller, id: str
   const current = await ctx.repo.get(id);
   if (!current || !canView(current, actorOf(caller.principal), await membersOf(ctx, current)))
     throw notFound(id);
-  const next = await ctx.repo.update(id, (request) => {
-    const canceled = cancelRule(request, caller.principal, ctx.now);
-    return { next: canceled, result: canceled };
-  });
-  await afterCommit([
-    () => ctx.orchestrations.raise(id, RequestEvent.Decided, { status: next.status }),
-    () =>
-      ctx.audit.append({
+  let seen = current;
+  let next: Request;
+  try {
+    next = await ctx.repo.update(id, (request) => {
+      seen = request;
+      const canceled = cancelRule(request, caller.principal, ctx.now);
+      const event = pending(id, {
         action: AuditAction.RequestCanceled,
         actor: caller.actor,
         outcome: 'success',
         requestId: id,
-        task: next.task,
+        task: canceled.task,
         origin: caller.origin,
-      }),
+      });
+      return { next: canceled, result: canceled, audit: [event] };
+    });
+  } catch (e) {
+    if (e instanceof DomainError && e.kind !== 'unavailable') {
+      // The requester's cancel is already in the row (a retry): finish what it may not have.
+      const retried = e.code === 'REQUEST_NOT_PENDING' && seen.status === 'canceled';
+      const status = seen.status;
+      await afterCommit([
+        ...(retried ? [() => ctx.orchestrations.raise(id, RequestEvent.Decided, { status })] : []),
+        () => flushAudit(ctx.repo, ctx.audit, id),
+      ]);
+    }
+    throw e;
+  }
+  const canceled = next;
+  await afterCommit([
+    () => ctx.orchestrations.raise(id, RequestEvent.Decided, { status: canceled.status }),
+    () => flushAudit(ctx.repo, ctx.audit, id),
   ]);
   return view(ctx, next);
 }
@@ -472,23 +542,44 @@ export async function revokeRequest(
   if (!current) throw notFound(id);
   const members = await membersOf(ctx, current);
   if (!canView(current, actorOf(caller.principal), members)) throw notFound(id);
-  const next = await ctx.repo.update(id, (request) => {
-    const revoked = revokeRule(request, { actor: actorOf(caller.principal), comment }, members, ctx.now);
-    return { next: revoked, result: revoked };
-  });
-  await afterCommit([
-    () => ctx.repo.syncLiveIndex(next),
-    () => ctx.orchestrations.raise(id, RequestEvent.Revoked, { status: next.status }),
-    () =>
-      ctx.audit.append({
+  let seen = current;
+  let next: Request;
+  try {
+    next = await ctx.repo.update(id, (request) => {
+      seen = request;
+      const revoked = revokeRule(request, { actor: actorOf(caller.principal), comment }, members, ctx.now);
+      const event = pending(id, {
         action: AuditAction.GrantRevoked,
         actor: caller.actor,
         outcome: 'success',
         requestId: id,
-        task: next.task,
+        task: revoked.task,
         reason: comment,
         origin: caller.origin,
-      }),
+      });
+      return { next: revoked, result: revoked, audit: [event] };
+    });
+  } catch (e) {
+    if (e instanceof DomainError && e.kind !== 'unavailable') {
+      // Already revoked (REQUEST_NOT_LIVE comes after the may-revoke check): finish what the revoke
+      // may not have.
+      const revoked = seen;
+      const retried = e.code === 'REQUEST_NOT_LIVE' && revoked.status === 'revoked';
+      await afterCommit([
+        ...(retried ? [() => ctx.repo.syncLiveIndex(revoked)] : []),
+        ...(retried
+          ? [() => ctx.orchestrations.raise(id, RequestEvent.Revoked, { status: revoked.status })]
+          : []),
+        () => flushAudit(ctx.repo, ctx.audit, id),
+      ]);
+    }
+    throw e;
+  }
+  const revoked = next;
+  await afterCommit([
+    () => ctx.repo.syncLiveIndex(revoked),
+    () => ctx.orchestrations.raise(id, RequestEvent.Revoked, { status: revoked.status }),
+    () => flushAudit(ctx.repo, ctx.audit, id),
   ]);
   return view(ctx, next);
 }
@@ -501,40 +592,56 @@ export interface SystemContext {
   now: Date;
 }
 
+/**
+ * The request as the orchestration sees it after an event, with its waiting audit events flushed.
+ * A final request is not touched again, so its flush must succeed (the activity is retried); a
+ * live one is flushed again by its next transition, so an audit outage does not stall the workflow.
+ */
+export async function loadRequest(ctx: SystemContext, id: string): Promise<Request> {
+  const request = await ctx.repo.get(id);
+  if (!request) throw notFound(id);
+  try {
+    await flushAudit(ctx.repo, ctx.audit, id);
+  } catch (e) {
+    if (isFinal(request.status)) throw e;
+  }
+  return request;
+}
+
 /** The pending window passed: pending → expired, or, if a decision won the race, whatever it decided. */
 export async function expireRequest(ctx: SystemContext, id: string): Promise<Request> {
-  const { outcome, request } = await ctx.repo.update(id, (current) => {
+  const { request } = await ctx.repo.update(id, (current) => {
     const t = expireRule(current, ctx.now);
-    return t.outcome === 'unchanged' ? { result: t } : { next: t.request, result: t };
-  });
-  if (outcome === 'expired') {
-    await ctx.audit.append({
+    if (t.outcome === 'unchanged') return { result: t };
+    const event = pending(id, {
       action: AuditAction.RequestExpired,
       actor: SYSTEM_ACTOR,
       outcome: 'success',
       requestId: id,
-      task: request.task,
+      task: t.request.task,
     });
-  }
+    return { next: t.request, result: t, audit: [event] };
+  });
+  // Also on a retry that finds the request already expired, or decided.
+  await flushAudit(ctx.repo, ctx.audit, id);
   return request;
 }
 
 /** The grant window passed: approved → ended (idempotent: a revoked or already ended request stays). */
 export async function endGrant(ctx: SystemContext, id: string): Promise<Request> {
-  const { outcome, request } = await ctx.repo.update(id, (current) => {
+  const { request } = await ctx.repo.update(id, (current) => {
     const t = endRule(current, ctx.now);
-    return t.outcome === 'unchanged' ? { result: t } : { next: t.request, result: t };
-  });
-  await ctx.repo.syncLiveIndex(request);
-  if (outcome === 'ended') {
-    await ctx.audit.append({
+    if (t.outcome === 'unchanged') return { result: t };
+    const event = pending(id, {
       action: AuditAction.GrantEnded,
       actor: SYSTEM_ACTOR,
       outcome: 'success',
       requestId: id,
-      task: request.task,
-      detail: { expiresAt: request.expiresAt },
+      task: t.request.task,
+      detail: { expiresAt: t.request.expiresAt },
     });
-  }
+    return { next: t.request, result: t, audit: [event] };
+  });
+  await afterCommit([() => ctx.repo.syncLiveIndex(request), () => flushAudit(ctx.repo, ctx.audit, id)]);
   return request;
 }
