@@ -308,17 +308,23 @@ export async function listRequests(
 
   const items: RequestView[] = [];
   const seen = new Set<string>();
+  // The caller's own requests are listed under `mine`: the group sources skip them (an approver's
+  // own request sits in their group's index too), so no page repeats one across sources.
+  const listsMine = sources.includes(indexKeys.requester(principal.id));
   for (let i = start; i < sources.length; i++) {
     const source = sources[i] ?? 'all';
     const cont = token && i === start ? token.t : undefined;
+    // Only as many as the page has room for: a page never exceeds PAGE, and the storage token of
+    // the last source read says exactly where the next page starts.
+    const room = PAGE - items.length;
     let requests: Request[];
     let next: string | undefined;
     if (source === 'all') {
-      const page = await ctx.repo.scan(query.status ? `Status eq '${query.status}'` : undefined, PAGE, cont);
+      const page = await ctx.repo.scan(query.status ? `Status eq '${query.status}'` : undefined, room, cont);
       requests = page.requests;
       next = page.continuationToken;
     } else {
-      const page = await ctx.repo.page(source, PAGE, cont);
+      const page = await ctx.repo.page(source, room, cont);
       requests = (await Promise.all(page.ids.map((id) => ctx.repo.get(id)))).filter(
         (r): r is Request => r !== undefined,
       );
@@ -328,6 +334,7 @@ export async function listRequests(
       if (seen.has(r.id)) continue;
       if (query.status && r.status !== query.status) continue;
       if (source.startsWith('group:')) {
+        if (listsMine && r.requesterId === principal.id) continue;
         if (
           approvableOnly &&
           decisionRefusal(r, principal.upn, await membersOf(ctx, r), ctx.now, principal.id) !== undefined

@@ -342,6 +342,41 @@ describe('approval stories', () => {
   });
 });
 
+describe('listing requests', () => {
+  it('pages an approver’s own and approvable requests without repeats, never over the page size', async () => {
+    // Prepare: Dot approves for the group and has requests of her own in it; Pat fills the group.
+    const { task } = await setup({ approvers: ['dot@contoso.com', 'eve@contoso.com'] });
+    const dot = await caller(host.url, 'dot@contoso.com');
+    const pat = await caller(host.url, 'pat@contoso.com');
+    const own: string[] = [];
+    for (let i = 0; i < 3; i++)
+      own.push((await expectOk(dot.post<View>('/api/requests', { task, reason: `dot ${i}` }))).id);
+    for (let i = 0; i < 55; i++)
+      await expectOk(pat.post<View>('/api/requests', { task, reason: `pat ${i}` }));
+
+    // Act: every page of Dot's default listing (hers and those she may decide)
+    const ids: string[] = [];
+    const sizes: number[] = [];
+    let token: string | undefined;
+    do {
+      const query = token ? `?continuationToken=${encodeURIComponent(token)}` : '';
+      const page = await expectOk(
+        dot.get<{ items: View[]; continuationToken?: string }>(`/api/requests${query}`),
+      );
+      ids.push(...page.items.map((r) => r.id));
+      sizes.push(page.items.length);
+      token = page.continuationToken;
+    } while (token !== undefined && sizes.length < 10);
+
+    // Assess: her 3 and Pat's 55, each once, in pages of at most 50
+    expect(token).toBeUndefined();
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.length).toBe(58);
+    for (const id of own) expect(ids).toContain(id);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(50);
+  }, 60_000);
+});
+
 describe('a role never loosens the tasks it grants', () => {
   it('a helpdesk-approved role over a tier-0 task is refused (409); aligned, it carries the task’s limits', async () => {
     // Prepare: the reviewer's exploit. The tier-0 task allows 1 hour, approved by tier0; the role
