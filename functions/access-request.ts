@@ -38,7 +38,16 @@ type Snapshot = z.infer<typeof Snapshot>;
 
 const Decided = z.object({ status: RequestStatusSchema });
 
-const retry = new df.RetryOptions(2000, 5);
+/**
+ * Activities read and write storage; an outage must not fail the workflow, since nothing would then
+ * expire the request or end the grant (access still ends at `expiresAt`, checked at every use, but
+ * the row, the live index and the audit would never say so). Doubling from 2 s to at most 5 min,
+ * 20 attempts ride out about an hour of outage.
+ */
+const retry = Object.assign(new df.RetryOptions(2000, 20), {
+  backoffCoefficient: 2,
+  maxRetryIntervalInMilliseconds: 5 * 60_000,
+});
 
 /**
  * Tells the world (email, Power Automate, SIEM) what just happened. The activity bounds its own
