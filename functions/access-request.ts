@@ -17,13 +17,20 @@ import {
   RequestEvent,
   type OrchestrationMirror,
 } from '#shared/requests/orchestrations';
-import { endGrant, expireRequest, loadRequest as loadRequestStory } from '#shared/requests/usecases';
+import {
+  endGrant,
+  expireRequest,
+  loadRequest as loadRequestStory,
+  sweepAudit,
+} from '#shared/requests/usecases';
 import { systemContext } from '#shared/requests/wiring';
 
 export const Activity = {
   LoadRequest: 'loadRequest',
   ExpireRequest: 'expireRequest',
   EndGrant: 'endGrant',
+  /** Appends audit events a caller recorded but may have died before appending (usecases `sweepAudit`). */
+  SweepAudit: 'sweepAudit',
   /** Publishes a notification (functions/notifications.ts); never blocks a grant or its end. */
   Notify: 'notify',
 } as const;
@@ -37,6 +44,10 @@ const Snapshot = z.strictObject({
 type Snapshot = z.infer<typeof Snapshot>;
 
 const Decided = z.object({ status: RequestStatusSchema });
+
+const Swept = z.strictObject({ abandonedAt: z.string().nullable() });
+/** Sweeps of a finished request's audit outbox, at most: each waits for the oldest event's maker to be presumed gone. */
+const MAX_SWEEPS = 3;
 
 /**
  * Activities read and write storage; an outage must not fail the workflow, since nothing would then
@@ -120,6 +131,14 @@ export const accessRequest: OrchestrationHandler = function* (ctx: Orchestration
     ctx.df.setCustomStatus(mirror(state));
     yield* notify(ctx, notice(ctx, requestId, state.status));
   }
+  // Finished (or never started: denied, canceled, expired). Audit events whose call died before
+  // appending them would otherwise wait in the row for good: nothing touches a finished request
+  // again. Usually nothing waits and this returns at once.
+  for (let sweep = 1; sweep <= MAX_SWEEPS; sweep++) {
+    const swept = Swept.parse(yield ctx.df.callActivityWithRetry(Activity.SweepAudit, retry, requestId));
+    if (swept.abandonedAt === null) break;
+    yield ctx.df.createTimer(new Date(swept.abandonedAt));
+  }
   return state.status;
 };
 
@@ -135,6 +154,9 @@ function snapshotOf(r: {
 export const loadRequest: ActivityHandler = async (input: unknown) =>
   snapshotOf(await loadRequestStory(systemContext(), z.string().parse(input)));
 
+export const sweepAuditActivity: ActivityHandler = async (input: unknown) =>
+  sweepAudit(systemContext(), z.string().parse(input));
+
 export const expireRequestActivity: ActivityHandler = async (input: unknown) =>
   snapshotOf(await expireRequest(systemContext(), z.string().parse(input)));
 
@@ -145,3 +167,4 @@ df.app.orchestration(ORCHESTRATOR, accessRequest);
 df.app.activity(Activity.LoadRequest, { handler: loadRequest });
 df.app.activity(Activity.ExpireRequest, { handler: expireRequestActivity });
 df.app.activity(Activity.EndGrant, { handler: endGrantActivity });
+df.app.activity(Activity.SweepAudit, { handler: sweepAuditActivity });

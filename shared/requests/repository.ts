@@ -55,6 +55,7 @@ const outboxColumn = (n: number) => (n === 0 ? OUTBOX_COLUMN : `${OUTBOX_COLUMN}
 
 const PendingAuditSchema = z.strictObject({
   id: z.string().min(1).max(64),
+  recordedAt: z.iso.datetime(),
   action: z.enum(AuditAction),
   actor: z.union([
     z.strictObject({

@@ -42,7 +42,7 @@ import {
   type SubmitRequestBody,
 } from '#shared/domain/request';
 import { RequestEvent, type Orchestrations } from './orchestrations';
-import { flushAudit, pending, type PendingAudit } from './outbox';
+import { flushAudit, ownEvents, pending, type FlushResult, type PendingAudit } from './outbox';
 import { indexKeys, type RequestRepository } from './repository';
 
 /** What the request flow reads of the configuration (implemented by the admin repositories). */
@@ -107,7 +107,8 @@ export async function submitRequest(
       { minDurationSeconds: ctx.minDurationSeconds, defaultApproverGroup: config.defaultApproverGroup },
       ctx.now,
     );
-    const stored = await ctx.repo.create(request, submitEvents(request, caller));
+    let events = submitEvents(request, caller, ctx.now);
+    const stored = await ctx.repo.create(request, events);
     if (!stored.created) {
       // A retry of an earlier submit (Power Automate retries): answer that request. The earlier
       // attempt may still be writing it, so give it a moment before deciding it died.
@@ -117,13 +118,15 @@ export async function submitRequest(
         // The earlier attempt may have died before its follow-ups; they are idempotent.
         await afterCommit([
           ...(isLive(earlier, ctx.now) ? [() => ctx.repo.syncLiveIndex(earlier)] : []),
-          () => flushAudit(ctx.repo, ctx.audit, earlier.id),
+          // A retry: its first attempt is the maker of what still waits.
+          () => flushAudit(ctx.repo, ctx.audit, earlier.id, 'all', ctx.now),
         ]);
         return { view: await view(ctx, earlier), created: false };
       }
       // The earlier attempt claimed the id but stopped before storing the request: finish it now.
       request = { ...request, id: stored.id };
-      await ctx.repo.create({ ...request, clientRequestId: null }, submitEvents(request, caller));
+      events = submitEvents(request, caller, ctx.now);
+      await ctx.repo.create({ ...request, clientRequestId: null }, events);
     }
     try {
       await ctx.orchestrations.start(request.id);
@@ -132,9 +135,10 @@ export async function submitRequest(
       throw e;
     }
     const started = request;
+    const own = ownEvents(events);
     await afterCommit([
       ...(started.status === 'approved' ? [() => ctx.repo.syncLiveIndex(started)] : []),
-      () => flushAudit(ctx.repo, ctx.audit, started.id),
+      () => flushAudit(ctx.repo, ctx.audit, started.id, own, ctx.now),
     ]);
     return { view: toRequestView(request, []), created: true };
   } catch (e) {
@@ -169,42 +173,50 @@ async function ensureStarted(ctx: RequestContext, request: Request): Promise<voi
 }
 
 /** The audit events of a new request: submitted, and granted at once when the policy is automatic. */
-function submitEvents(request: Request, caller: Caller): PendingAudit[] {
-  const submitted = pending(request.id, {
-    action: AuditAction.RequestSubmitted,
-    actor: caller.actor,
-    outcome: 'success',
-    requestId: request.id,
-    task: request.task,
-    detail: {
-      target: targetOf(request),
-      tasks: request.tasks,
-      durationHours: request.durationHours,
-      ticket: request.ticket,
-      reason: request.reason,
-      parameters: request.parameters,
-      approvalType: request.approvalType,
-      approverGroup: request.approverGroup,
-      requiredApprovals: request.requiredApprovals,
-      pendingUntil: request.pendingUntil,
+function submitEvents(request: Request, caller: Caller, at: Date): PendingAudit[] {
+  const submitted = pending(
+    request.id,
+    {
+      action: AuditAction.RequestSubmitted,
+      actor: caller.actor,
+      outcome: 'success',
+      requestId: request.id,
+      task: request.task,
+      detail: {
+        target: targetOf(request),
+        tasks: request.tasks,
+        durationHours: request.durationHours,
+        ticket: request.ticket,
+        reason: request.reason,
+        parameters: request.parameters,
+        approvalType: request.approvalType,
+        approverGroup: request.approverGroup,
+        requiredApprovals: request.requiredApprovals,
+        pendingUntil: request.pendingUntil,
+      },
+      origin: caller.origin,
     },
-    origin: caller.origin,
-  });
+    at,
+  );
   return request.status === 'approved'
-    ? [submitted, grantStarted(request, caller.actor, caller.origin)]
+    ? [submitted, grantStarted(request, caller.actor, at, caller.origin)]
     : [submitted];
 }
 
-function grantStarted(request: Request, actor: AuditActor, origin?: AuditOrigin): PendingAudit {
-  return pending(request.id, {
-    action: AuditAction.GrantStarted,
-    actor,
-    outcome: 'success',
-    requestId: request.id,
-    task: request.task,
-    detail: { tasks: request.tasks, grantedAt: request.grantedAt, expiresAt: request.expiresAt },
-    origin,
-  });
+function grantStarted(request: Request, actor: AuditActor, at: Date, origin?: AuditOrigin): PendingAudit {
+  return pending(
+    request.id,
+    {
+      action: AuditAction.GrantStarted,
+      actor,
+      outcome: 'success',
+      requestId: request.id,
+      task: request.task,
+      detail: { tasks: request.tasks, grantedAt: request.grantedAt, expiresAt: request.expiresAt },
+      origin,
+    },
+    at,
+  );
 }
 
 /** `GET /api/requests/{id}`: the requester, its approvers, admins and auditors; others get 404. */
@@ -380,8 +392,9 @@ export async function decide(
   }
   let outcome: 'recorded' | 'approved' | 'denied';
   let next: Request;
-  // The row the rule last saw: what a refusal was about.
+  // The row the rule last saw: what a refusal was about; and the events of the committed transition.
   let seen = current;
+  let own: PendingAudit[] = [];
   try {
     ({ outcome, next } = await ctx.repo.update(id, (request) => {
       seen = request;
@@ -394,7 +407,7 @@ export async function decide(
       return {
         next: result.request,
         result: { outcome: result.outcome, next: result.request },
-        audit: decisionEvents(result.outcome, result.request, caller, decision, comment),
+        audit: (own = decisionEvents(result.outcome, result.request, caller, decision, comment, ctx.now)),
       };
     }));
   } catch (e) {
@@ -409,7 +422,7 @@ export async function decide(
         ...(retried
           ? [() => ctx.orchestrations.raise(id, RequestEvent.Decided, { status: decided.status })]
           : []),
-        () => flushAudit(ctx.repo, ctx.audit, id),
+        () => flushAudit(ctx.repo, ctx.audit, id, retried ? 'all' : 'abandoned', ctx.now),
         () => auditDecisionRefused(ctx, caller, current, e.code, e.message),
       ]);
     }
@@ -421,7 +434,7 @@ export async function decide(
     ...(outcome !== 'recorded'
       ? [() => ctx.orchestrations.raise(id, RequestEvent.Decided, { status: next.status })]
       : []),
-    () => flushAudit(ctx.repo, ctx.audit, id),
+    () => flushAudit(ctx.repo, ctx.audit, id, ownEvents(own), ctx.now),
   ]);
   return view(ctx, next);
 }
@@ -432,6 +445,7 @@ function decisionEvents(
   caller: Caller,
   decision: Decision,
   comment: string | undefined,
+  at: Date,
 ): PendingAudit[] {
   const event = {
     actor: caller.actor,
@@ -450,15 +464,20 @@ function decisionEvents(
     case 'recorded':
       // One per approval: numbered by its place among the request's approvals.
       return [
-        pending(next.id, { ...event, action: AuditAction.RequestApprovalRecorded }, next.approvals.length),
+        pending(
+          next.id,
+          { ...event, action: AuditAction.RequestApprovalRecorded },
+          at,
+          next.approvals.length,
+        ),
       ];
     case 'approved':
       return [
-        pending(next.id, { ...event, action: AuditAction.RequestApproved }),
-        grantStarted(next, caller.actor, caller.origin),
+        pending(next.id, { ...event, action: AuditAction.RequestApproved }, at),
+        grantStarted(next, caller.actor, at, caller.origin),
       ];
     case 'denied':
-      return [pending(next.id, { ...event, action: AuditAction.RequestDenied })];
+      return [pending(next.id, { ...event, action: AuditAction.RequestDenied }, at)];
   }
 }
 
@@ -503,20 +522,25 @@ export async function cancelRequest(ctx: RequestContext, caller: Caller, id: str
   if (!current || !canView(current, actorOf(caller.principal), await membersOf(ctx, current)))
     throw notFound(id);
   let seen = current;
+  let own: PendingAudit[] = [];
   let next: Request;
   try {
     next = await ctx.repo.update(id, (request) => {
       seen = request;
       const canceled = cancelRule(request, caller.principal, ctx.now);
-      const event = pending(id, {
-        action: AuditAction.RequestCanceled,
-        actor: caller.actor,
-        outcome: 'success',
-        requestId: id,
-        task: canceled.task,
-        origin: caller.origin,
-      });
-      return { next: canceled, result: canceled, audit: [event] };
+      const event = pending(
+        id,
+        {
+          action: AuditAction.RequestCanceled,
+          actor: caller.actor,
+          outcome: 'success',
+          requestId: id,
+          task: canceled.task,
+          origin: caller.origin,
+        },
+        ctx.now,
+      );
+      return { next: canceled, result: canceled, audit: (own = [event]) };
     });
   } catch (e) {
     if (e instanceof DomainError && e.kind !== 'unavailable') {
@@ -525,7 +549,7 @@ export async function cancelRequest(ctx: RequestContext, caller: Caller, id: str
       const status = seen.status;
       await afterCommit([
         ...(retried ? [() => ctx.orchestrations.raise(id, RequestEvent.Decided, { status })] : []),
-        () => flushAudit(ctx.repo, ctx.audit, id),
+        () => flushAudit(ctx.repo, ctx.audit, id, retried ? 'all' : 'abandoned', ctx.now),
       ]);
     }
     throw e;
@@ -533,7 +557,7 @@ export async function cancelRequest(ctx: RequestContext, caller: Caller, id: str
   const canceled = next;
   await afterCommit([
     () => ctx.orchestrations.raise(id, RequestEvent.Decided, { status: canceled.status }),
-    () => flushAudit(ctx.repo, ctx.audit, id),
+    () => flushAudit(ctx.repo, ctx.audit, id, ownEvents(own), ctx.now),
   ]);
   return view(ctx, next);
 }
@@ -550,21 +574,26 @@ export async function revokeRequest(
   const members = await membersOf(ctx, current);
   if (!canView(current, actorOf(caller.principal), members)) throw notFound(id);
   let seen = current;
+  let own: PendingAudit[] = [];
   let next: Request;
   try {
     next = await ctx.repo.update(id, (request) => {
       seen = request;
       const revoked = revokeRule(request, { actor: actorOf(caller.principal), comment }, members, ctx.now);
-      const event = pending(id, {
-        action: AuditAction.GrantRevoked,
-        actor: caller.actor,
-        outcome: 'success',
-        requestId: id,
-        task: revoked.task,
-        reason: comment,
-        origin: caller.origin,
-      });
-      return { next: revoked, result: revoked, audit: [event] };
+      const event = pending(
+        id,
+        {
+          action: AuditAction.GrantRevoked,
+          actor: caller.actor,
+          outcome: 'success',
+          requestId: id,
+          task: revoked.task,
+          reason: comment,
+          origin: caller.origin,
+        },
+        ctx.now,
+      );
+      return { next: revoked, result: revoked, audit: (own = [event]) };
     });
   } catch (e) {
     if (e instanceof DomainError && e.kind !== 'unavailable') {
@@ -577,7 +606,7 @@ export async function revokeRequest(
         ...(retried
           ? [() => ctx.orchestrations.raise(id, RequestEvent.Revoked, { status: revoked.status })]
           : []),
-        () => flushAudit(ctx.repo, ctx.audit, id),
+        () => flushAudit(ctx.repo, ctx.audit, id, retried ? 'all' : 'abandoned', ctx.now),
       ]);
     }
     throw e;
@@ -586,7 +615,7 @@ export async function revokeRequest(
   await afterCommit([
     () => ctx.repo.syncLiveIndex(revoked),
     () => ctx.orchestrations.raise(id, RequestEvent.Revoked, { status: revoked.status }),
-    () => flushAudit(ctx.repo, ctx.audit, id),
+    () => flushAudit(ctx.repo, ctx.audit, id, ownEvents(own), ctx.now),
   ]);
   return view(ctx, next);
 }
@@ -600,55 +629,73 @@ export interface SystemContext {
 }
 
 /**
- * The request as the orchestration sees it after an event, with its waiting audit events flushed.
- * A final request is not touched again, so its flush must succeed (the activity is retried); a
- * live one is flushed again by its next transition, so an audit outage does not stall the workflow.
+ * The request as the orchestration sees it after an event, with abandoned audit events appended
+ * (younger ones belong to the call that made the transition, which is appending them now). A final
+ * request is not touched again but by the orchestration's sweep, so its flush must succeed (the
+ * activity is retried); a live one is flushed again later, so an audit outage does not stall it.
  */
 export async function loadRequest(ctx: SystemContext, id: string): Promise<Request> {
   const request = await ctx.repo.get(id);
   if (!request) throw notFound(id);
   try {
-    await flushAudit(ctx.repo, ctx.audit, id);
+    await flushAudit(ctx.repo, ctx.audit, id, 'abandoned', ctx.now);
   } catch (e) {
     if (isFinal(request.status)) throw e;
   }
   return request;
 }
 
+/**
+ * The orchestration's last step for a finished request: appends abandoned audit events and says
+ * when the oldest one still waiting will count as abandoned (null: nothing waits), so the sweep can
+ * come back then.
+ */
+export async function sweepAudit(ctx: SystemContext, id: string): Promise<FlushResult> {
+  return flushAudit(ctx.repo, ctx.audit, id, 'abandoned', ctx.now);
+}
+
 /** The pending window passed: pending → expired, or, if a decision won the race, whatever it decided. */
 export async function expireRequest(ctx: SystemContext, id: string): Promise<Request> {
+  const own = [
+    pending(
+      id,
+      { action: AuditAction.RequestExpired, actor: SYSTEM_ACTOR, outcome: 'success', requestId: id },
+      ctx.now,
+    ),
+  ];
   const { request } = await ctx.repo.update(id, (current) => {
     const t = expireRule(current, ctx.now);
     if (t.outcome === 'unchanged') return { result: t };
-    const event = pending(id, {
-      action: AuditAction.RequestExpired,
-      actor: SYSTEM_ACTOR,
-      outcome: 'success',
-      requestId: id,
-      task: t.request.task,
-    });
-    return { next: t.request, result: t, audit: [event] };
+    return { next: t.request, result: t, audit: own.map((e) => ({ ...e, task: t.request.task })) };
   });
-  // Also on a retry that finds the request already expired, or decided.
-  await flushAudit(ctx.repo, ctx.audit, id);
+  // Also on a retry (the activity's) that finds the request already expired: its own event, by id.
+  await flushAudit(ctx.repo, ctx.audit, id, ownEvents(own), ctx.now);
   return request;
 }
 
 /** The grant window passed: approved → ended (idempotent: a revoked or already ended request stays). */
 export async function endGrant(ctx: SystemContext, id: string): Promise<Request> {
+  const own = [
+    pending(
+      id,
+      { action: AuditAction.GrantEnded, actor: SYSTEM_ACTOR, outcome: 'success', requestId: id },
+      ctx.now,
+    ),
+  ];
   const { request } = await ctx.repo.update(id, (current) => {
     const t = endRule(current, ctx.now);
     if (t.outcome === 'unchanged') return { result: t };
-    const event = pending(id, {
-      action: AuditAction.GrantEnded,
-      actor: SYSTEM_ACTOR,
-      outcome: 'success',
-      requestId: id,
+    const audit = own.map((e) => ({
+      ...e,
       task: t.request.task,
       detail: { expiresAt: t.request.expiresAt },
-    });
-    return { next: t.request, result: t, audit: [event] };
+    }));
+    return { next: t.request, result: t, audit };
   });
-  await afterCommit([() => ctx.repo.syncLiveIndex(request), () => flushAudit(ctx.repo, ctx.audit, id)]);
+  await afterCommit([
+    () => ctx.repo.syncLiveIndex(request),
+    // Also on a retry (the activity's) that finds the grant already ended: its own event, by id.
+    () => flushAudit(ctx.repo, ctx.audit, id, ownEvents(own), ctx.now),
+  ]);
   return request;
 }

@@ -18,6 +18,7 @@ import type { Request } from '#shared/domain/request';
 import { toProblem } from '#shared/http/problem';
 import { execute, type ExecuteContext } from '#shared/requests/execute';
 import type { OrchestrationState, Orchestrations } from '#shared/requests/orchestrations';
+import { ABANDONED_AFTER_MS } from '#shared/requests/outbox';
 import { createRequestRepository, type RequestRepository } from '#shared/requests/repository';
 import {
   cancelRequest,
@@ -25,6 +26,7 @@ import {
   endGrant,
   expireRequest,
   loadRequest,
+  sweepAudit,
   revokeRequest,
   submitRequest,
   type Caller,
@@ -286,20 +288,45 @@ describe('lifecycle audit survives a failure after the state change', () => {
     );
   });
 
-  it('deny: the audit fails once and the orchestration flushes it when it loads the decided request', async () => {
+  it('deny: the audit fails once and nobody retries; the workflow appends it once the event is abandoned', async () => {
     // Prepare
     const request = await stored({});
     faults.audit = 1;
 
-    // Act
+    // Act: the orchestration loads the denied request at once, and sweeps it later
     await rejection(decide(requestContext(), userOf(ANN), request.id, 'deny', 'no'));
-    const before = await auditOf(request.id);
     const loaded = await loadRequest(systemContext(), request.id);
+    const early = await auditOf(request.id);
+    const first = await sweepAudit(systemContext(), request.id);
+    const late = await sweepAudit(systemContext(new Date(Date.now() + ABANDONED_AFTER_MS)), request.id);
+
+    // Assess: a young event is left to the call that made it; an abandoned one is appended, once
+    expect(loaded.status).toBe('denied');
+    expect(early).toEqual([]);
+    expect(first.abandonedAt).not.toBeNull();
+    expect(late.abandonedAt).toBeNull();
+    expect(await auditOf(request.id)).toEqual([`request.denied ${request.id}:request.denied`]);
+  });
+
+  it('the call that made a transition and the workflow loading it never append the same event twice', async () => {
+    // Prepare
+    const request = await stored({});
+
+    // Act: the decision's own flush and the orchestration's load, side by side
+    await Promise.all([
+      decide(requestContext(), userOf(ANN), request.id, 'approve', undefined),
+      loadRequest(systemContext(), request.id),
+      loadRequest(systemContext(), request.id),
+    ]);
+    await loadRequest(systemContext(), request.id);
 
     // Assess
-    expect(before).toEqual([]);
-    expect(loaded.status).toBe('denied');
-    expect(await auditOf(request.id)).toEqual([`request.denied ${request.id}:request.denied`]);
+    expect(await auditOf(request.id)).toEqual(
+      sorted([
+        `request.approved ${request.id}:request.approved`,
+        `grant.started ${request.id}:grant.started`,
+      ]),
+    );
   });
 
   it('cancel: the audit fails once, the requester retries (409) and the row appears once', async () => {
