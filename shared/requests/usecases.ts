@@ -14,6 +14,7 @@ import {
   AuditAction,
   SYSTEM_ACTOR,
   type AuditActor,
+  type AuditEventInput,
   type AuditOrigin,
   type AuditSink,
 } from '#shared/audit/types';
@@ -40,9 +41,18 @@ import {
   type Request,
   type RequestView,
   type SubmitRequestBody,
+  type SystemTransition,
 } from '#shared/domain/request';
 import { RequestEvent, type Orchestrations } from './orchestrations';
-import { flushAudit, ownEvents, pending, type FlushResult, type PendingAudit } from './outbox';
+import {
+  flushAudit,
+  lifecycleEventId,
+  ownEvents,
+  pending,
+  type FlushResult,
+  type FlushScope,
+  type PendingAudit,
+} from './outbox';
 import { indexKeys, type RequestRepository } from './repository';
 
 /** What the request flow reads of the configuration (implemented by the admin repositories). */
@@ -656,46 +666,53 @@ export async function sweepAudit(ctx: SystemContext, id: string): Promise<FlushR
 
 /** The pending window passed: pending → expired, or, if a decision won the race, whatever it decided. */
 export async function expireRequest(ctx: SystemContext, id: string): Promise<Request> {
-  const own = [
-    pending(
-      id,
-      { action: AuditAction.RequestExpired, actor: SYSTEM_ACTOR, outcome: 'success', requestId: id },
-      ctx.now,
-    ),
-  ];
-  const { request } = await ctx.repo.update(id, (current) => {
-    const t = expireRule(current, ctx.now);
-    if (t.outcome === 'unchanged') return { result: t };
-    return { next: t.request, result: t, audit: own.map((e) => ({ ...e, task: t.request.task })) };
-  });
+  const { request, own } = await systemTransition(
+    ctx,
+    id,
+    AuditAction.RequestExpired,
+    expireRule,
+    () => ({}),
+  );
   // Also on a retry (the activity's) that finds the request already expired: its own event, by id.
-  await flushAudit(ctx.repo, ctx.audit, id, ownEvents(own), ctx.now);
+  await flushAudit(ctx.repo, ctx.audit, id, own, ctx.now);
   return request;
 }
 
 /** The grant window passed: approved → ended (idempotent: a revoked or already ended request stays). */
 export async function endGrant(ctx: SystemContext, id: string): Promise<Request> {
-  const own = [
-    pending(
-      id,
-      { action: AuditAction.GrantEnded, actor: SYSTEM_ACTOR, outcome: 'success', requestId: id },
-      ctx.now,
-    ),
-  ];
-  const { request } = await ctx.repo.update(id, (current) => {
-    const t = endRule(current, ctx.now);
-    if (t.outcome === 'unchanged') return { result: t };
-    const audit = own.map((e) => ({
-      ...e,
-      task: t.request.task,
-      detail: { expiresAt: t.request.expiresAt },
-    }));
-    return { next: t.request, result: t, audit };
-  });
+  const { request, own } = await systemTransition(ctx, id, AuditAction.GrantEnded, endRule, (ended) => ({
+    detail: { expiresAt: ended.expiresAt },
+  }));
   await afterCommit([
     () => ctx.repo.syncLiveIndex(request),
     // Also on a retry (the activity's) that finds the grant already ended: its own event, by id.
-    () => flushAudit(ctx.repo, ctx.audit, id, ownEvents(own), ctx.now),
+    () => flushAudit(ctx.repo, ctx.audit, id, own, ctx.now),
   ]);
   return request;
+}
+
+/**
+ * A transition the orchestration makes when a deadline passes: the rule applied by compare-and-swap,
+ * audited as the system. Its event's id is fixed by the request and the action, so a retried
+ * activity flushes the event its first attempt recorded.
+ */
+async function systemTransition(
+  ctx: SystemContext,
+  id: string,
+  action: AuditAction,
+  rule: (current: Request, now: Date) => SystemTransition<string>,
+  extra: (next: Request) => Pick<AuditEventInput, 'detail'>,
+): Promise<{ request: Request; own: FlushScope }> {
+  const event = (next: Request) =>
+    pending(
+      id,
+      { action, actor: SYSTEM_ACTOR, outcome: 'success', requestId: id, task: next.task, ...extra(next) },
+      ctx.now,
+    );
+  const { request } = await ctx.repo.update(id, (current) => {
+    const t = rule(current, ctx.now);
+    if (t.outcome === 'unchanged') return { result: t };
+    return { next: t.request, result: t, audit: [event(t.request)] };
+  });
+  return { request, own: { own: [lifecycleEventId(id, action)] } };
 }
