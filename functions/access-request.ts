@@ -45,8 +45,8 @@ type Snapshot = z.infer<typeof Snapshot>;
 
 const Decided = z.object({ status: RequestStatusSchema });
 
-const Swept = z.strictObject({ abandonedAt: z.string().nullable() });
-/** Sweeps of a finished request's audit outbox, at most: each waits for the oldest event's maker to be presumed gone. */
+const Swept = z.strictObject({ claimableAt: z.string().nullable() });
+/** Sweeps of a finished request's audit outbox, at most: each after the earliest claim on a waiting event runs out. */
 const MAX_SWEEPS = 3;
 
 /**
@@ -134,10 +134,10 @@ export const accessRequest: OrchestrationHandler = function* (ctx: Orchestration
   // Finished (or never started: denied, canceled, expired). Audit events whose call died before
   // appending them would otherwise wait in the row for good: nothing touches a finished request
   // again. Usually nothing waits and this returns at once.
-  for (let sweep = 1; sweep <= MAX_SWEEPS; sweep++) {
-    const swept = Swept.parse(yield ctx.df.callActivityWithRetry(Activity.SweepAudit, retry, requestId));
-    if (swept.abandonedAt === null) break;
-    yield ctx.df.createTimer(new Date(swept.abandonedAt));
+  let swept = Swept.parse(yield ctx.df.callActivityWithRetry(Activity.SweepAudit, retry, requestId));
+  for (let sweep = 2; sweep <= MAX_SWEEPS && swept.claimableAt !== null; sweep++) {
+    yield ctx.df.createTimer(new Date(swept.claimableAt));
+    swept = Swept.parse(yield ctx.df.callActivityWithRetry(Activity.SweepAudit, retry, requestId));
   }
   return state.status;
 };

@@ -17,6 +17,7 @@ import {
   type ExecutionPayload,
 } from '#shared/executors/webhook';
 import { RequestEvent, type OrchestrationState, type Orchestrations } from './orchestrations';
+import { flushAudit } from './outbox';
 import type { RequestRepository } from './repository';
 import type { Caller, ConfigReader } from './usecases';
 
@@ -170,22 +171,25 @@ export async function execute(
   };
 }
 
+/** The caller's candidate grants, with whether audit events wait in each row (same read). */
 async function candidateGrants(
   ctx: ExecuteContext,
   requesterId: string,
   requestId: string | undefined,
-): Promise<Request[]> {
+): Promise<Candidate[]> {
   const ids = requestId ? [requestId] : await ctx.repo.liveIds(requesterId);
-  const rows = await Promise.all(ids.map((id) => ctx.repo.get(id)));
-  return rows.filter((r): r is Request => r !== undefined);
+  const rows = await Promise.all(ids.map((id) => ctx.repo.read(id)));
+  return rows.filter((r): r is Candidate => r !== undefined);
 }
+
+type Candidate = { request: Request; auditWaiting: boolean };
 
 async function authorize(
   ctx: ExecuteContext,
   caller: Caller,
   body: ExecuteBody,
   config: Awaited<ReturnType<ConfigReader['pamConfig']>>,
-  candidates: Request[],
+  candidates: Candidate[],
   now: Date,
   namedState: OrchestrationState | undefined,
 ): Promise<Basis> {
@@ -196,7 +200,7 @@ async function authorize(
   }
   if (isSystemAccount(config, caller.principal.upn)) return { kind: 'systemAccount' };
   const request = requireCoveringGrant(
-    candidates,
+    candidates.map((c) => c.request),
     {
       requester: caller.principal.upn,
       requesterId: caller.principal.id,
@@ -209,7 +213,7 @@ async function authorize(
   // The row says approved and unexpired; the workflow must agree that the grant is live.
   let state = body.requestId === request.id ? namedState : await ctx.orchestrations.state(request.id);
   if (state?.running === true && state.mirror?.status === 'pending') {
-    state = await nudge(ctx, request.id);
+    state = await nudge(ctx, request, now);
     if (state?.running === true && state.mirror?.status === 'pending') {
       throw new DomainError(
         'UNAVAILABLE',
@@ -217,28 +221,56 @@ async function authorize(
         { retryAfterSeconds: 1 },
       );
     }
+    // Time passed while waiting: the grant must still be live now (a revoke, the expiry).
+    const fresh = await ctx.repo.get(request.id);
+    requireCoveringGrant(
+      fresh ? [fresh] : [],
+      {
+        requester: caller.principal.upn,
+        requesterId: caller.principal.id,
+        task: body.task,
+        parameters: body.parameters,
+        requestId: request.id,
+      },
+      ctx.now(),
+    );
   }
   if (!state?.running || state.mirror?.status !== 'approved') {
     throw new DomainError('NO_ACTIVE_GRANT', `The grant of request ${request.id} is not live`);
+  }
+  // Its own lifecycle events are audited before any execution under it, if their caller died
+  // before appending them (and their claim ran out); still claimed ones are being appended now.
+  if (candidates.some((c) => c.request.id === request.id && c.auditWaiting)) {
+    await flushAudit(ctx.repo, ctx.audit, request.id, 'claimable', now);
   }
   return { kind: 'grant', request };
 }
 
 /** Pauses before each re-read of the workflow's state: short first (it is usually a few ms behind). */
 const NUDGE_PAUSES_MS = [10, 20, 40, 80, 160, 320];
+/** A decision older than this whose workflow still waits lost its event; a younger one is in flight. */
+const LOST_EVENT_AFTER_MS = 2000;
 
 /**
  * The row says approved but the workflow still waits for the decision: either it has not handled
  * the event yet (an execution right after the approval), or the event was lost (the approver's
- * call died after the row was written). Tell it again — events only say "look again", a duplicate
- * is harmless — and watch its state for under a second.
+ * call died after the row was written). Only then tell it again — events only say "look again", a
+ * duplicate is harmless, but each one stays in the workflow's history — and in both cases watch its
+ * state for under a second.
  */
-async function nudge(ctx: ExecuteContext, requestId: string): Promise<OrchestrationState | undefined> {
-  await ctx.orchestrations.raise(requestId, RequestEvent.Decided, { status: 'approved' });
+async function nudge(
+  ctx: ExecuteContext,
+  request: Request,
+  now: Date,
+): Promise<OrchestrationState | undefined> {
+  const decidedAt = request.decidedAt === null ? now.getTime() : Date.parse(request.decidedAt);
+  if (now.getTime() - decidedAt >= LOST_EVENT_AFTER_MS) {
+    await ctx.orchestrations.raise(request.id, RequestEvent.Decided, { status: 'approved' });
+  }
   let state: OrchestrationState | undefined;
   for (const pause of NUDGE_PAUSES_MS) {
     await new Promise((r) => setTimeout(r, pause));
-    state = await ctx.orchestrations.state(requestId);
+    state = await ctx.orchestrations.state(request.id);
     if (state?.mirror?.status !== 'pending') return state;
   }
   return state;

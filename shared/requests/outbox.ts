@@ -2,28 +2,35 @@
  * The request's audit outbox. A transition's audit events are written into the request row by the
  * same compare-and-swap that changes its state, then appended to the audit log and removed from the
  * row ("flushed"). Whatever dies in between — the process, the audit table, an index write — the
- * events are still in the row, and a later touch of the request appends them. Nothing is lost.
+ * events are still in the row, and a later touch of the request appends them.
  *
- * Who flushes what, so that the ordinary path never appends an event twice: the call that made the
- * transition flushes its own events; a retried call (its first attempt failed or died) flushes
- * everything; anything else (the orchestration's activities, other transitions) takes only events
- * abandoned for `ABANDONED_AFTER_MS`, since a younger one's maker may still be appending it. When a
- * request ends, its orchestration sweeps until nothing waits (functions/access-request.ts).
+ * Who appends what: each waiting event is claimed by one flusher at a time, for `CLAIM_MS`. The call
+ * that made a transition holds the claim on its events from the moment it records them (the same
+ * write), and appends them. Any other touch — a retried call, an execution, the orchestration's
+ * activities, its sweep when the request is finished — first claims, by compare-and-swap on the row,
+ * the events whose claim has run out, then appends those. So two flushers never append the same
+ * event unless one of them outlives its claim (a crash after appending but before clearing the row,
+ * or a flush slower than 30 s): at-least-once, and such a duplicate carries the same deterministic
+ * id (`<requestId>:<action>`, the audit row's `id` column; docs/audit.md).
  *
- * The price is at-least-once: a crash after an append but before the row is cleared (or a retry
- * racing its own first attempt) appends the event again. Each event carries a deterministic id
- * (`<requestId>:<action>`), stored in the audit row's `id` column, so such a duplicate is
- * recognisable (docs/audit.md).
+ * Events stay in the row until appended: if the audit is down for longer than the orchestration's
+ * retries, they wait there (the request row shows them) until the next touch.
  */
 import { createHash } from 'node:crypto';
 import type { AuditAction, AuditEventInput, AuditSink } from '#shared/audit/types';
 import type { RequestRepository } from './repository';
 
-/** An audit event waiting in a request row; the id names the transition, not the attempt. */
-export type PendingAudit = AuditEventInput & { id: string; recordedAt: string };
+/**
+ * An audit event waiting in a request row; the id names the transition, not the attempt.
+ * `claimedUntil`: until then the flusher that claimed it (first, the call that recorded it) is the
+ * only one to append it.
+ */
+export type PendingAudit = AuditEventInput & { id: string; recordedAt: string; claimedUntil: string };
 
-/** After this long in the outbox, an event's maker is presumed gone and anyone may append it. */
-export const ABANDONED_AFTER_MS = 30_000;
+/** How long a claim on a waiting event lasts: past it, the claimer is presumed gone. */
+export const CLAIM_MS = 30_000;
+
+const later = (at: Date, ms: number) => new Date(at.getTime() + ms).toISOString();
 
 /** Longest audit id the log keeps (its `id` column). */
 const MAX_ID = 64;
@@ -44,26 +51,29 @@ export function pending(
   recordedAt: Date,
   n?: number,
 ): PendingAudit {
-  return { ...event, id: lifecycleEventId(requestId, event.action, n), recordedAt: recordedAt.toISOString() };
+  return {
+    ...event,
+    id: lifecycleEventId(requestId, event.action, n),
+    recordedAt: recordedAt.toISOString(),
+    // The call that records the event holds the first claim on it.
+    claimedUntil: later(recordedAt, CLAIM_MS),
+  };
 }
 
-/**
- * Which waiting events a flush appends: the caller's own (by id) and abandoned ones, or all of them
- * (a retried call: its own first attempt is the maker it would otherwise wait for).
- */
-export type FlushScope = { readonly own: readonly string[] } | 'abandoned' | 'all';
+/** Which waiting events a flush appends: the caller's own (it holds their claim), or those it can claim. */
+export type FlushScope = { readonly own: readonly string[] } | 'claimable';
 
 export const ownEvents = (events: readonly PendingAudit[]): FlushScope => ({ own: events.map((e) => e.id) });
 
-/** What still waits after a flush: when its oldest event counts as abandoned, or null if none waits. */
+/** What still waits after a flush: when the earliest claim on it runs out, or null if nothing waits. */
 export interface FlushResult {
-  abandonedAt: string | null;
+  claimableAt: string | null;
 }
 
 /**
- * Appends the request's waiting events that `scope` selects, in order, then removes the appended
- * ones from the row. Stops at the first failed append (later events wait, so the log keeps the order
- * of the transitions) and rethrows it after removing what did land.
+ * Appends the waiting events `scope` gives this caller, in order, then removes the appended ones
+ * from the row. Stops at the first failed append (later events wait, so the log keeps the order of
+ * the transitions) and rethrows it after removing what did land.
  */
 export async function flushAudit(
   repo: RequestRepository,
@@ -72,19 +82,18 @@ export async function flushAudit(
   scope: FlushScope,
   now: Date,
 ): Promise<FlushResult> {
-  const waiting = await repo.pendingAudit(requestId);
-  const abandonedAt = (e: PendingAudit) => new Date(Date.parse(e.recordedAt) + ABANDONED_AFTER_MS);
-  const selected = waiting.filter(
-    (e) =>
-      scope === 'all' ||
-      abandonedAt(e).getTime() <= now.getTime() ||
-      (typeof scope === 'object' && scope.own.includes(e.id)),
-  );
+  const { mine, waiting } =
+    scope === 'claimable'
+      ? await repo.claimAudit(requestId, now, later(now, CLAIM_MS))
+      : await repo.pendingAudit(requestId).then((all) => ({
+          mine: all.filter((e) => scope.own.includes(e.id)),
+          waiting: all,
+        }));
   const appended: string[] = [];
   let failure: Error | undefined;
-  for (const event of selected) {
+  for (const event of mine) {
     try {
-      const { recordedAt: _recordedAt, ...input } = event;
+      const { recordedAt: _recordedAt, claimedUntil: _claimedUntil, ...input } = event;
       await audit.append(input);
       appended.push(event.id);
     } catch (e) {
@@ -92,10 +101,23 @@ export async function flushAudit(
       break;
     }
   }
-  // A crash right here appends `appended` again on the next flush: at-least-once, same ids.
-  if (appended.length > 0) await repo.clearAudit(requestId, appended);
+  // A crash right here appends `appended` again once the claim runs out: at-least-once, same ids.
+  // After a failed append, the rest of this caller's claim is given up, so that a retry right away
+  // (the client's, the activity's) appends them rather than waiting for the claim to run out.
+  const unsent = failure === undefined ? [] : mine.filter((e) => !appended.includes(e.id)).map((e) => e.id);
+  if (appended.length > 0 || unsent.length > 0) {
+    const settled = repo.clearAudit(requestId, appended, unsent);
+    // Giving up a claim is a courtesy: if it fails too, the claim simply runs out.
+    await (failure === undefined ? settled : settled.catch(() => undefined));
+  }
   if (failure !== undefined) throw failure;
   const left = waiting.filter((e) => !appended.includes(e.id));
-  const first = left.map(abandonedAt).sort((a, b) => a.getTime() - b.getTime())[0];
-  return { abandonedAt: first === undefined ? null : first.toISOString() };
+  const claimedUntil = (e: PendingAudit) =>
+    unsent.includes(e.id)
+      ? now.toISOString()
+      : mine.some((m) => m.id === e.id)
+        ? later(now, CLAIM_MS)
+        : e.claimedUntil;
+  const first = left.map(claimedUntil).sort()[0];
+  return { claimableAt: first ?? null };
 }

@@ -56,6 +56,7 @@ const outboxColumn = (n: number) => (n === 0 ? OUTBOX_COLUMN : `${OUTBOX_COLUMN}
 const PendingAuditSchema = z.strictObject({
   id: z.string().min(1).max(64),
   recordedAt: z.iso.datetime(),
+  claimedUntil: z.iso.datetime(),
   action: z.enum(AuditAction),
   actor: z.union([
     z.strictObject({
@@ -173,8 +174,22 @@ export interface RequestRepository {
   ): Promise<R>;
   /** The request's outbox: audit events recorded with its transitions, not yet appended (oldest first). */
   pendingAudit(id: string): Promise<PendingAudit[]>;
-  /** Removes the events with these ids from the outbox (appended to the audit log). */
-  clearAudit(id: string, eventIds: readonly string[]): Promise<void>;
+  /**
+   * Claims, by compare-and-swap, the waiting events whose claim has run out at `now`, until
+   * `until`: `mine` are the events this caller now holds, `waiting` all that wait.
+   */
+  claimAudit(
+    id: string,
+    now: Date,
+    until: string,
+  ): Promise<{ mine: PendingAudit[]; waiting: PendingAudit[] }>;
+  /** The request, and whether audit events wait in its row (one read). */
+  read(id: string): Promise<{ request: Request; auditWaiting: boolean } | undefined>;
+  /**
+   * Removes the events with these ids from the outbox (appended to the audit log), and gives up the
+   * claim on those in `release` (their append failed: the next touch may take them at once).
+   */
+  clearAudit(id: string, eventIds: readonly string[], release?: readonly string[]): Promise<void>;
   /** Maintains the live-grant index after a transition. */
   syncLiveIndex(request: Request): Promise<void>;
   /** Newest-first page of request ids under one index partition. */
@@ -292,13 +307,37 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       return row ? outboxOf(row) : [];
     },
 
-    async clearAudit(id, eventIds) {
+    async read(id) {
+      const row = await readEntity<RequestRow>(await requests(), id, REQUEST_ROW);
+      return row ? { request: fromRow(row), auditWaiting: outboxColumn(0) in row } : undefined;
+    },
+
+    async claimAudit(id, now, until) {
+      const table = await requests();
+      type Claim = { mine: PendingAudit[]; waiting: PendingAudit[] };
+      return compareAndSwap<RequestRow, Claim>(table, id, REQUEST_ROW, (current) => {
+        if (!current) return { result: { mine: [], waiting: [] } };
+        const waiting = outboxOf(current);
+        const free = (e: PendingAudit) => Date.parse(e.claimedUntil) <= now.getTime();
+        if (!waiting.some(free)) return { result: { mine: [], waiting } };
+        const claimed = waiting.map((e) => (free(e) ? { ...e, claimedUntil: until } : e));
+        const mine = claimed.filter((_e, i) => waiting[i] !== undefined && free(waiting[i]));
+        return { entity: toRow(fromRow(current), claimed), result: { mine, waiting: claimed } };
+      });
+    },
+
+    async clearAudit(id, eventIds, release = []) {
       const table = await requests();
       await compareAndSwap<RequestRow, undefined>(table, id, REQUEST_ROW, (current) => {
         if (!current) return { result: undefined };
         const waiting = outboxOf(current);
-        const remaining = waiting.filter((e) => !eventIds.includes(e.id));
-        if (remaining.length === waiting.length) return { result: undefined };
+        const remaining = waiting
+          .filter((e) => !eventIds.includes(e.id))
+          .map((e) => (release.includes(e.id) ? { ...e, claimedUntil: e.recordedAt } : e));
+        const changed =
+          remaining.length !== waiting.length ||
+          remaining.some((e, i) => e.claimedUntil !== waiting[i]?.claimedUntil);
+        if (!changed) return { result: undefined };
         return { entity: toRow(fromRow(current), remaining), result: undefined };
       });
     },

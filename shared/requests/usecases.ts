@@ -26,7 +26,6 @@ import { requirePolicy, type Policy } from '#shared/domain/policy';
 import {
   applyDecision,
   canView,
-  isFinal,
   isLive,
   cancel as cancelRule,
   decisionRefusal,
@@ -128,8 +127,8 @@ export async function submitRequest(
         // The earlier attempt may have died before its follow-ups; they are idempotent.
         await afterCommit([
           ...(isLive(earlier, ctx.now) ? [() => ctx.repo.syncLiveIndex(earlier)] : []),
-          // A retry: its first attempt is the maker of what still waits.
-          () => flushAudit(ctx.repo, ctx.audit, earlier.id, 'all', ctx.now),
+          // A retry: what its first attempt recorded, once that attempt's claim has run out.
+          () => flushAudit(ctx.repo, ctx.audit, earlier.id, 'claimable', ctx.now),
         ]);
         return { view: await view(ctx, earlier), created: false };
       }
@@ -432,7 +431,7 @@ export async function decide(
         ...(retried
           ? [() => ctx.orchestrations.raise(id, RequestEvent.Decided, { status: decided.status })]
           : []),
-        () => flushAudit(ctx.repo, ctx.audit, id, retried ? 'all' : 'abandoned', ctx.now),
+        () => flushAudit(ctx.repo, ctx.audit, id, 'claimable', ctx.now),
         () => auditDecisionRefused(ctx, caller, current, e.code, e.message),
       ]);
     }
@@ -559,7 +558,7 @@ export async function cancelRequest(ctx: RequestContext, caller: Caller, id: str
       const status = seen.status;
       await afterCommit([
         ...(retried ? [() => ctx.orchestrations.raise(id, RequestEvent.Decided, { status })] : []),
-        () => flushAudit(ctx.repo, ctx.audit, id, retried ? 'all' : 'abandoned', ctx.now),
+        () => flushAudit(ctx.repo, ctx.audit, id, 'claimable', ctx.now),
       ]);
     }
     throw e;
@@ -616,7 +615,7 @@ export async function revokeRequest(
         ...(retried
           ? [() => ctx.orchestrations.raise(id, RequestEvent.Revoked, { status: revoked.status })]
           : []),
-        () => flushAudit(ctx.repo, ctx.audit, id, retried ? 'all' : 'abandoned', ctx.now),
+        () => flushAudit(ctx.repo, ctx.audit, id, 'claimable', ctx.now),
       ]);
     }
     throw e;
@@ -639,29 +638,25 @@ export interface SystemContext {
 }
 
 /**
- * The request as the orchestration sees it after an event, with abandoned audit events appended
- * (younger ones belong to the call that made the transition, which is appending them now). A final
- * request is not touched again but by the orchestration's sweep, so its flush must succeed (the
- * activity is retried); a live one is flushed again later, so an audit outage does not stall it.
+ * The request as the orchestration sees it after an event, with the audit events it can claim
+ * appended (those whose claim ran out: the call that recorded them died). Best effort: the
+ * orchestration's final sweep makes sure of them, so an audit outage does not hold the workflow (or
+ * its notifications) here.
  */
 export async function loadRequest(ctx: SystemContext, id: string): Promise<Request> {
   const request = await ctx.repo.get(id);
   if (!request) throw notFound(id);
-  try {
-    await flushAudit(ctx.repo, ctx.audit, id, 'abandoned', ctx.now);
-  } catch (e) {
-    if (isFinal(request.status)) throw e;
-  }
+  await flushAudit(ctx.repo, ctx.audit, id, 'claimable', ctx.now).catch(() => undefined);
   return request;
 }
 
 /**
- * The orchestration's last step for a finished request: appends abandoned audit events and says
- * when the oldest one still waiting will count as abandoned (null: nothing waits), so the sweep can
- * come back then.
+ * The orchestration's last step for a finished request: appends the audit events it can claim and
+ * says when the earliest claim on what still waits runs out (null: nothing waits), so the sweep can
+ * come back then. Fails (and is retried) while the audit is down.
  */
 export async function sweepAudit(ctx: SystemContext, id: string): Promise<FlushResult> {
-  return flushAudit(ctx.repo, ctx.audit, id, 'abandoned', ctx.now);
+  return flushAudit(ctx.repo, ctx.audit, id, 'claimable', ctx.now);
 }
 
 /** The pending window passed: pending → expired, or, if a decision won the race, whatever it decided. */

@@ -91,8 +91,14 @@ async function approvedWithoutEvent(): Promise<string> {
       (s) => s === 'pending',
     ),
   ).toBe('pending');
+  // Decided 3 s ago: long enough for the decision's event to count as lost, not in flight.
   const approved = await repo.update(id, (r) => {
-    const result = applyDecision(r, { approver: ANN, decision: 'approve' }, [ANN], new Date());
+    const result = applyDecision(
+      r,
+      { approver: ANN, decision: 'approve' },
+      [ANN],
+      new Date(Date.now() - 3000),
+    );
     return { next: result.request, result: result.request };
   });
   await repo.syncLiveIndex(approved);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTables } from '#shared/adapters/tables';
 import { getDeps } from '#shared/app/deps';
 import { createAuditLog, type AuditLog } from '#shared/audit/log';
-import type { AuditSink } from '#shared/audit/types';
+import { SYSTEM_ACTOR, type AuditSink } from '#shared/audit/types';
 import type { Principal } from '#shared/auth/index';
 import { settings } from '#shared/config';
 import { DomainError } from '#shared/domain/errors';
@@ -18,7 +18,7 @@ import type { Request } from '#shared/domain/request';
 import { toProblem } from '#shared/http/problem';
 import { execute, type ExecuteContext } from '#shared/requests/execute';
 import type { OrchestrationState, Orchestrations } from '#shared/requests/orchestrations';
-import { ABANDONED_AFTER_MS } from '#shared/requests/outbox';
+import { CLAIM_MS, pending } from '#shared/requests/outbox';
 import { createRequestRepository, type RequestRepository } from '#shared/requests/repository';
 import {
   cancelRequest,
@@ -127,8 +127,8 @@ function faultyRepo(): RequestRepository {
     ...repo,
     syncLiveIndex: (r) => (fires('sync') ? Promise.reject(outage('the index')) : repo.syncLiveIndex(r)),
     // A crash after the append, before the row is cleared.
-    clearAudit: (id, ids) =>
-      fires('clear') ? Promise.reject(outage('the process')) : repo.clearAudit(id, ids),
+    clearAudit: (id, ids, release) =>
+      fires('clear') ? Promise.reject(outage('the process')) : repo.clearAudit(id, ids, release),
   };
 }
 
@@ -288,45 +288,104 @@ describe('lifecycle audit survives a failure after the state change', () => {
     );
   });
 
-  it('deny: the audit fails once and nobody retries; the workflow appends it once the event is abandoned', async () => {
+  it('deny: the audit fails once and nobody retries; the claim is given up and the workflow appends it', async () => {
     // Prepare
     const request = await stored({});
     faults.audit = 1;
 
-    // Act: the orchestration loads the denied request at once, and sweeps it later
+    // Act: the orchestration loads the denied request
     await rejection(decide(requestContext(), userOf(ANN), request.id, 'deny', 'no'));
     const loaded = await loadRequest(systemContext(), request.id);
-    const early = await auditOf(request.id);
-    const first = await sweepAudit(systemContext(), request.id);
-    const late = await sweepAudit(systemContext(new Date(Date.now() + ABANDONED_AFTER_MS)), request.id);
 
-    // Assess: a young event is left to the call that made it; an abandoned one is appended, once
+    // Assess
     expect(loaded.status).toBe('denied');
-    expect(early).toEqual([]);
-    expect(first.abandonedAt).not.toBeNull();
-    expect(late.abandonedAt).toBeNull();
     expect(await auditOf(request.id)).toEqual([`request.denied ${request.id}:request.denied`]);
   });
 
-  it('the call that made a transition and the workflow loading it never append the same event twice', async () => {
+  it('a caller that died after its transition leaves its events to whoever comes 30 s later, once', async () => {
+    // Prepare: the row written with its event, as a caller would, which then died before appending.
+    const request = await stored({});
+    const at = new Date();
+    await repo.update(request.id, (current) => ({
+      next: { ...current, status: 'canceled' as const, decidedAt: at.toISOString() },
+      result: undefined,
+      audit: [
+        pending(
+          request.id,
+          { action: 'request.canceled', actor: SYSTEM_ACTOR, outcome: 'success', requestId: request.id },
+          at,
+        ),
+      ],
+    }));
+
+    // Act: the workflow loads it at once, sweeps, then sweeps again when the claim has run out
+    await loadRequest(systemContext(at), request.id);
+    const first = await sweepAudit(systemContext(at), request.id);
+    const early = await auditOf(request.id);
+    const later = new Date(at.getTime() + CLAIM_MS);
+    const second = await sweepAudit(systemContext(later), request.id);
+    const third = await sweepAudit(systemContext(later), request.id);
+
+    // Assess: nothing while the dead caller's claim holds; then appended once, and nothing waits
+    expect(early).toEqual([]);
+    expect(first.claimableAt).toBe(later.toISOString());
+    expect(second.claimableAt).toBeNull();
+    expect(third.claimableAt).toBeNull();
+    expect(await auditOf(request.id)).toEqual([`request.canceled ${request.id}:request.canceled`]);
+  });
+
+  it.each([
+    {
+      name: 'an approval and the workflow loading it',
+      race: (id: string) => [
+        decide(requestContext(), userOf(ANN), id, 'approve', undefined),
+        loadRequest(systemContext(), id),
+        loadRequest(systemContext(), id),
+      ],
+      expected: (id: string) => [
+        `grant.started ${id}:grant.started`,
+        `request.approved ${id}:request.approved`,
+      ],
+    },
+    {
+      name: 'an approval and a second approver clicking too (409)',
+      race: (id: string) => [
+        decide(requestContext(), userOf(ANN), id, 'approve', undefined),
+        decide(requestContext(), userOf(BEN), id, 'approve', undefined),
+      ],
+      expected: (id: string) => [
+        'request.decisionRefused',
+        `grant.started ${id}:grant.started`,
+        `request.approved ${id}:request.approved`,
+      ],
+    },
+  ])('$name never append the same event twice', async ({ race, expected }) => {
     // Prepare
     const request = await stored({});
 
-    // Act: the decision's own flush and the orchestration's load, side by side
-    await Promise.all([
-      decide(requestContext(), userOf(ANN), request.id, 'approve', undefined),
-      loadRequest(systemContext(), request.id),
-      loadRequest(systemContext(), request.id),
+    // Act: side by side, as they happen
+    await Promise.allSettled(race(request.id));
+    await loadRequest(systemContext(), request.id);
+
+    // Assess
+    expect(await auditOf(request.id)).toEqual(sorted(expected(request.id)));
+  });
+
+  it('two revokes side by side audit one revocation', async () => {
+    // Prepare: a live grant
+    const request = await stored({});
+    await decide(requestContext(), userOf(ANN), request.id, 'approve', undefined);
+
+    // Act
+    await Promise.allSettled([
+      revokeRequest(requestContext(), userOf(ANN), request.id, 'r1'),
+      revokeRequest(requestContext(), userOf(BEN), request.id, 'r2'),
     ]);
     await loadRequest(systemContext(), request.id);
 
     // Assess
-    expect(await auditOf(request.id)).toEqual(
-      sorted([
-        `request.approved ${request.id}:request.approved`,
-        `grant.started ${request.id}:grant.started`,
-      ]),
-    );
+    const revoked = (await auditOf(request.id)).filter((r) => r.startsWith('grant.revoked'));
+    expect(revoked).toEqual([`grant.revoked ${request.id}:grant.revoked`]);
   });
 
   it('cancel: the audit fails once, the requester retries (409) and the row appears once', async () => {
@@ -412,7 +471,8 @@ describe('lifecycle audit survives a failure after the state change', () => {
 });
 
 describe('a lost decision event does not strand the grant', () => {
-  function executeContext(): ExecuteContext {
+  /** `lateByMs`: how long after the decision the execution comes (a lost event shows after 2 s). */
+  function executeContext(lateByMs = 0): ExecuteContext {
     const deps = getDeps();
     return {
       repo,
@@ -420,7 +480,7 @@ describe('a lost decision event does not strand the grant', () => {
       orchestrations,
       audit,
       bus: () => deps.bus,
-      now: () => new Date(),
+      now: () => new Date(Date.now() + lateByMs),
       webhook: { allowedHosts: ['127.0.0.1'], signingKey: 'component-test-signing-key', timeoutMs: 5000 },
     };
   }
@@ -457,8 +517,8 @@ describe('a lost decision event does not strand the grant', () => {
     await rejection(decide(requestContext(), userOf(ANN), request.id, 'approve', undefined));
     const hits = hook.received.length;
 
-    // Act
-    const result = await execute(executeContext(), userOf(REQUESTER), {
+    // Act: 3 s after the decision, when its event is presumed lost
+    const result = await execute(executeContext(3000), userOf(REQUESTER), {
       task: MANUAL,
       requestId: request.id,
     });
@@ -467,6 +527,25 @@ describe('a lost decision event does not strand the grant', () => {
     expect(result.status).toBe('succeeded');
     expect(hook.received).toHaveLength(hits + 1);
     expect(mirrors.get(request.id)?.mirror?.status).toBe('approved');
+  });
+
+  it('an execution soon after the decision waits for the workflow without raising the event again', async () => {
+    // Prepare: the decision's event is in flight (raised, not yet handled)
+    const request = await stored({});
+    faults.raise = 1;
+    await rejection(decide(requestContext(), userOf(ANN), request.id, 'approve', undefined));
+    const raisedBefore = raised.length;
+
+    // Act: at once; the workflow catches up while the execution waits
+    setTimeout(() => mirrors.set(request.id, { running: true, mirror: { status: 'approved' } }), 30);
+    const result = await execute(executeContext(), userOf(REQUESTER), {
+      task: MANUAL,
+      requestId: request.id,
+    });
+
+    // Assess
+    expect(result.status).toBe('succeeded');
+    expect(raised).toHaveLength(raisedBefore);
   });
 
   it('an execution answers 503 with Retry-After: 1 while the workflow still has not caught up', async () => {
@@ -478,7 +557,7 @@ describe('a lost decision event does not strand the grant', () => {
     const hits = hook.received.length;
 
     // Act
-    const error = await execute({ ...executeContext(), orchestrations: deaf }, userOf(REQUESTER), {
+    const error = await execute({ ...executeContext(3000), orchestrations: deaf }, userOf(REQUESTER), {
       task: MANUAL,
       requestId: request.id,
     }).catch((e: unknown) => e);
