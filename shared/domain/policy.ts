@@ -172,7 +172,8 @@ function combinePolicies(
   const maxima = all.flatMap((p) => (p.maxDurationHours === undefined ? [] : [p.maxDurationHours]));
   const limits = {
     ...(maxima.length > 0 ? { maxDurationHours: Math.min(...maxima) } : {}),
-    pendingTimeoutHours: Math.min(...all.map((p) => p.pendingTimeoutHours)),
+    // A pending window only means something where someone approves: the manual policies' (if any).
+    pendingTimeoutHours: Math.min(...(manual.length > 0 ? manual : all).map((p) => p.pendingTimeoutHours)),
   };
   if (manual.length === 0) return { ...governing, ...limits };
   return {
