@@ -31,7 +31,7 @@ import {
 import { DomainError } from '#shared/domain/errors';
 import { DecisionSchema, MAX_COMMENT } from '#shared/domain/request';
 import { auditActor, auditOrigin, authenticate } from '#shared/http/auth';
-import { publicOrigin, readText } from '#shared/http/handler';
+import { mediaTypeOf, publicOrigin, readText } from '#shared/http/handler';
 import { HttpError } from '#shared/http/problem';
 import { decide, type Caller } from '#shared/requests/usecases';
 import { requestContext } from '#shared/requests/wiring';
@@ -201,8 +201,8 @@ function crossSite(request: HttpRequest): boolean {
 }
 
 async function readForm(request: HttpRequest): Promise<z.output<typeof DecisionForm> | Page> {
-  const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/x-www-form-urlencoded') return unsupportedMediaPage();
+  if (mediaTypeOf(request.headers.get('content-type')) !== 'application/x-www-form-urlencoded')
+    return unsupportedMediaPage();
   const fields: Record<string, string> = {};
   for (const [key, value] of new URLSearchParams(await readText(request))) {
     if (key in fields) return badFormPage(`The field ${key} was sent twice.`);

@@ -99,10 +99,14 @@ export async function readJson<S extends z.ZodType>(
   return parseOrThrow(schema, value, what);
 }
 
+/** A Content-Type header's media type without its parameters, lower-cased (`''` when absent). */
+export function mediaTypeOf(header: string | null): string {
+  return (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
 /** `application/json` or `application/<subtype>+json`, whatever the parameters. */
 export function isJsonMediaType(header: string | null): boolean {
-  const essence = (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  return /^application\/([a-z0-9!#$&^_.+-]+\+)?json$/.test(essence);
+  return /^application\/([a-z0-9!#$&^_.+-]+\+)?json$/.test(mediaTypeOf(header));
 }
 
 /** Reads the raw body as text, refusing more than MAX_BODY_BYTES. */
