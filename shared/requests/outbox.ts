@@ -111,13 +111,10 @@ export async function flushAudit(
     await (failure === undefined ? settled : settled.catch(() => undefined));
   }
   if (failure !== undefined) throw failure;
-  const left = waiting.filter((e) => !appended.includes(e.id));
-  const claimedUntil = (e: PendingAudit) =>
-    unsent.includes(e.id)
-      ? now.toISOString()
-      : mine.some((m) => m.id === e.id)
-        ? later(now, CLAIM_MS)
-        : e.claimedUntil;
-  const first = left.map(claimedUntil).sort()[0];
+  // Everything of this caller's was appended (else it threw above): what is left is others'.
+  const first = waiting
+    .filter((e) => !appended.includes(e.id))
+    .map((e) => e.claimedUntil)
+    .sort()[0];
   return { claimableAt: first ?? null };
 }
