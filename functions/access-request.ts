@@ -47,7 +47,8 @@ const Decided = z.object({ status: RequestStatusSchema });
 
 const Swept = z.strictObject({ claimableAt: z.string().nullable() });
 /** Sweeps of a finished request's audit outbox, at most: each after the earliest claim on a waiting event runs out. */
-const MAX_SWEEPS = 3;
+const MAX_SWEEPS = 5;
+const SWEEP_SLACK_MS = 2000;
 
 /**
  * Activities read and write storage; an outage must not fail the workflow, since nothing would then
@@ -136,7 +137,8 @@ export const accessRequest: OrchestrationHandler = function* (ctx: Orchestration
   // again. Usually nothing waits and this returns at once.
   let swept = Swept.parse(yield ctx.df.callActivityWithRetry(Activity.SweepAudit, retry, requestId));
   for (let sweep = 2; sweep <= MAX_SWEEPS && swept.claimableAt !== null; sweep++) {
-    yield ctx.df.createTimer(new Date(swept.claimableAt));
+    // A little past the claim's end: the activity's clock may be behind the orchestration's.
+    yield ctx.df.createTimer(new Date(Date.parse(swept.claimableAt) + SWEEP_SLACK_MS));
     swept = Swept.parse(yield ctx.df.callActivityWithRetry(Activity.SweepAudit, retry, requestId));
   }
   return state.status;

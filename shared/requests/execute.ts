@@ -238,10 +238,17 @@ async function authorize(
   if (!state?.running || state.mirror?.status !== 'approved') {
     throw new DomainError('NO_ACTIVE_GRANT', `The grant of request ${request.id} is not live`);
   }
-  // Its own lifecycle events are audited before any execution under it, if their caller died
-  // before appending them (and their claim ran out); still claimed ones are being appended now.
+  // The grant is in the log before anything runs under it: events its maker left (claim run out)
+  // are appended here; events still claimed are being appended by their maker, so wait for that.
   if (candidates.some((c) => c.request.id === request.id && c.auditWaiting)) {
-    await flushAudit(ctx.repo, ctx.audit, request.id, 'claimable', now);
+    const left = await flushAudit(ctx.repo, ctx.audit, request.id, 'claimable', now);
+    if (left.claimableAt !== null) {
+      throw new DomainError(
+        'UNAVAILABLE',
+        `The grant of request ${request.id} is still being recorded in the audit; try again shortly.`,
+        { retryAfterSeconds: 1 },
+      );
+    }
   }
   return { kind: 'grant', request };
 }

@@ -143,11 +143,12 @@ export async function submitRequest(
       await ctx.repo.remove(request); // never leave a request no workflow will ever end
       throw e;
     }
+    // After the start (a request removed because its workflow could not start was never audited).
+    // An execution waits for these events (execute.ts), so a grant is in the log before any use.
     const started = request;
-    const own = ownEvents(events);
     await afterCommit([
       ...(started.status === 'approved' ? [() => ctx.repo.syncLiveIndex(started)] : []),
-      () => flushAudit(ctx.repo, ctx.audit, started.id, own, ctx.now),
+      () => flushAudit(ctx.repo, ctx.audit, started.id, ownEvents(events), ctx.now),
     ]);
     return { view: toRequestView(request, []), created: true };
   } catch (e) {
@@ -428,22 +429,23 @@ export async function decide(
         e.code === 'ALREADY_DECIDED' && (decided.status === 'approved' || decided.status === 'denied');
       await afterCommit([
         ...(retried && isLive(decided, ctx.now) ? [() => ctx.repo.syncLiveIndex(decided)] : []),
+        () => flushAudit(ctx.repo, ctx.audit, id, 'claimable', ctx.now),
         ...(retried
           ? [() => ctx.orchestrations.raise(id, RequestEvent.Decided, { status: decided.status })]
           : []),
-        () => flushAudit(ctx.repo, ctx.audit, id, 'claimable', ctx.now),
         () => auditDecisionRefused(ctx, caller, current, e.code, e.message),
       ]);
     }
     throw e;
   }
   await afterCommit([
-    // What makes the decision take effect first: the live index and the orchestration.
     ...(outcome === 'approved' ? [() => ctx.repo.syncLiveIndex(next)] : []),
+    // The audit before the orchestration, whose `approved` lets executions run: a grant is in the
+    // log before anything runs under it. A failed append still lets the orchestration hear.
+    () => flushAudit(ctx.repo, ctx.audit, id, ownEvents(own), ctx.now),
     ...(outcome !== 'recorded'
       ? [() => ctx.orchestrations.raise(id, RequestEvent.Decided, { status: next.status })]
       : []),
-    () => flushAudit(ctx.repo, ctx.audit, id, ownEvents(own), ctx.now),
   ]);
   return view(ctx, next);
 }
@@ -557,16 +559,16 @@ export async function cancelRequest(ctx: RequestContext, caller: Caller, id: str
       const retried = e.code === 'REQUEST_NOT_PENDING' && seen.status === 'canceled';
       const status = seen.status;
       await afterCommit([
-        ...(retried ? [() => ctx.orchestrations.raise(id, RequestEvent.Decided, { status })] : []),
         () => flushAudit(ctx.repo, ctx.audit, id, 'claimable', ctx.now),
+        ...(retried ? [() => ctx.orchestrations.raise(id, RequestEvent.Decided, { status })] : []),
       ]);
     }
     throw e;
   }
   const canceled = next;
   await afterCommit([
-    () => ctx.orchestrations.raise(id, RequestEvent.Decided, { status: canceled.status }),
     () => flushAudit(ctx.repo, ctx.audit, id, ownEvents(own), ctx.now),
+    () => ctx.orchestrations.raise(id, RequestEvent.Decided, { status: canceled.status }),
   ]);
   return view(ctx, next);
 }
@@ -612,10 +614,10 @@ export async function revokeRequest(
       const retried = e.code === 'REQUEST_NOT_LIVE' && revoked.status === 'revoked';
       await afterCommit([
         ...(retried ? [() => ctx.repo.syncLiveIndex(revoked)] : []),
+        () => flushAudit(ctx.repo, ctx.audit, id, 'claimable', ctx.now),
         ...(retried
           ? [() => ctx.orchestrations.raise(id, RequestEvent.Revoked, { status: revoked.status })]
           : []),
-        () => flushAudit(ctx.repo, ctx.audit, id, 'claimable', ctx.now),
       ]);
     }
     throw e;
@@ -623,8 +625,8 @@ export async function revokeRequest(
   const revoked = next;
   await afterCommit([
     () => ctx.repo.syncLiveIndex(revoked),
-    () => ctx.orchestrations.raise(id, RequestEvent.Revoked, { status: revoked.status }),
     () => flushAudit(ctx.repo, ctx.audit, id, ownEvents(own), ctx.now),
+    () => ctx.orchestrations.raise(id, RequestEvent.Revoked, { status: revoked.status }),
   ]);
   return view(ctx, next);
 }
@@ -704,10 +706,12 @@ async function systemTransition(
       { action, actor: SYSTEM_ACTOR, outcome: 'success', requestId: id, task: next.task, ...extra(next) },
       ctx.now,
     );
-  const { request } = await ctx.repo.update(id, (current) => {
+  const { request, outcome } = await ctx.repo.update(id, (current) => {
     const t = rule(current, ctx.now);
     if (t.outcome === 'unchanged') return { result: t };
     return { next: t.request, result: t, audit: [event(t.request)] };
   });
-  return { request, own: { own: [lifecycleEventId(id, action)] } };
+  // Only the call whose write made the transition holds its event's claim. A retry (or a second
+  // copy of the activity: activities run at least once) that finds it made claims like anyone.
+  return { request, own: outcome === 'unchanged' ? 'claimable' : { own: [lifecycleEventId(id, action)] } };
 }

@@ -458,9 +458,9 @@ describe('lifecycle audit survives a failure after the state change', () => {
     const request = await stored(overdue());
     faults.clear = 1;
 
-    // Act
+    // Act: the activity dies before clearing the row; its retry comes once the claim has run out
     await rejection(expireRequest(systemContext(), request.id));
-    await expireRequest(systemContext(), request.id);
+    await expireRequest(systemContext(new Date(Date.now() + CLAIM_MS)), request.id);
 
     // Assess: at-least-once; the id says it is one event.
     const id = `${request.id}:request.expired`;
@@ -468,6 +468,46 @@ describe('lifecycle audit survives a failure after the state change', () => {
     expect(await repo.pendingAudit(request.id)).toEqual([]);
     expect((await log.verify()).ok).toBe(true);
   });
+});
+
+describe('no duplicate without a crash', () => {
+  it('twenty requests with side-by-side approvals, revokes, and an end activity run twice', async () => {
+    // Prepare: two-approver requests, so the approvals race to be the one that grants
+    const requests = await Promise.all(Array.from({ length: 20 }, () => stored({ requiredApprovals: 2 })));
+
+    // Act
+    for (const r of requests) {
+      await Promise.allSettled([
+        decide(requestContext(), userOf(ANN), r.id, 'approve', undefined),
+        decide(requestContext(), userOf(BEN), r.id, 'approve', undefined),
+        loadRequest(systemContext(), r.id),
+      ]);
+    }
+    await Promise.allSettled(
+      requests.flatMap((r, i) =>
+        i % 2 === 0
+          ? [
+              revokeRequest(requestContext(), userOf(ANN), r.id, 'a'),
+              revokeRequest(requestContext(), userOf(BEN), r.id, 'b'),
+            ]
+          : [
+              // Activities run at least once: two copies of the end of the grant, after it expired
+              endGrant(systemContext(new Date(Date.now() + 2 * 3_600_000)), r.id),
+              endGrant(systemContext(new Date(Date.now() + 2 * 3_600_000)), r.id),
+            ],
+      ),
+    );
+
+    // Assess: every lifecycle event once, nothing left waiting
+    for (const r of requests) {
+      const ids = (await log.query({ requestId: r.id })).items
+        .map((row) => row.id)
+        .filter((id) => id.startsWith(`${r.id}:`));
+      expect(new Set(ids).size, JSON.stringify(ids)).toBe(ids.length);
+      expect(ids.length, JSON.stringify(ids)).toBe(4); // recorded, approved, granted, revoked or ended
+      expect(await repo.pendingAudit(r.id)).toEqual([]);
+    }
+  }, 60_000);
 });
 
 describe('a lost decision event does not strand the grant', () => {
