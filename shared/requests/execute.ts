@@ -199,15 +199,15 @@ async function authorize(
     throw new DomainError('NO_ACTIVE_GRANT', 'Privileged access is disabled; only admins may execute tasks');
   }
   if (isSystemAccount(config, caller.principal.upn)) return { kind: 'systemAccount' };
+  const wanted = {
+    requester: caller.principal.upn,
+    requesterId: caller.principal.id,
+    task: body.task,
+    parameters: body.parameters,
+  };
   const request = requireCoveringGrant(
     candidates.map((c) => c.request),
-    {
-      requester: caller.principal.upn,
-      requesterId: caller.principal.id,
-      task: body.task,
-      parameters: body.parameters,
-      requestId: body.requestId,
-    },
+    { ...wanted, requestId: body.requestId },
     now,
   );
   // The row says approved and unexpired; the workflow must agree that the grant is live.
@@ -223,17 +223,7 @@ async function authorize(
     }
     // Time passed while waiting: the grant must still be live now (a revoke, the expiry).
     const fresh = await ctx.repo.get(request.id);
-    requireCoveringGrant(
-      fresh ? [fresh] : [],
-      {
-        requester: caller.principal.upn,
-        requesterId: caller.principal.id,
-        task: body.task,
-        parameters: body.parameters,
-        requestId: request.id,
-      },
-      ctx.now(),
-    );
+    requireCoveringGrant(fresh ? [fresh] : [], { ...wanted, requestId: request.id }, ctx.now());
   }
   if (!state?.running || state.mirror?.status !== 'approved') {
     throw new DomainError('NO_ACTIVE_GRANT', `The grant of request ${request.id} is not live`);

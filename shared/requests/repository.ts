@@ -213,6 +213,8 @@ export interface RequestRepository {
 export function createRequestRepository(tables: Tables): RequestRepository {
   const requests = (): Promise<TableClient> => tables.get('Requests');
   const index = (): Promise<TableClient> => tables.get('RequestIndex');
+  /** The request row: the request and its audit outbox. */
+  const requestRow = async (id: string) => readEntity<RequestRow>(await requests(), id, REQUEST_ROW);
 
   async function upsertIndex(rows: IndexRow[]): Promise<void> {
     const t = await index();
@@ -225,7 +227,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
 
   return {
     async get(id) {
-      const row = await readEntity<RequestRow>(await requests(), id, REQUEST_ROW);
+      const row = await requestRow(id);
       return row ? fromRow(row) : undefined;
     },
 
@@ -303,12 +305,12 @@ export function createRequestRepository(tables: Tables): RequestRepository {
     },
 
     async pendingAudit(id) {
-      const row = await readEntity<RequestRow>(await requests(), id, REQUEST_ROW);
+      const row = await requestRow(id);
       return row ? outboxOf(row) : [];
     },
 
     async read(id) {
-      const row = await readEntity<RequestRow>(await requests(), id, REQUEST_ROW);
+      const row = await requestRow(id);
       return row ? { request: fromRow(row), auditWaiting: outboxColumn(0) in row } : undefined;
     },
 
