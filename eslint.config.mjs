@@ -1,4 +1,4 @@
-// One linter, type-aware, from the first commit (STYLE.md §10).
+// One linter, type-aware, strict from the first commit; no focused or skipped tests.
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(

@@ -1,6 +1,7 @@
 /**
- * Every setting ZSA reads, with its meaning: the one source of truth (DESIGN §5a). Parsed once, on
- * first use (never at import time), failing fast with the setting's name.
+ * Every setting ZSA reads, with its meaning: the one source of truth (the README's "Settings" table
+ * and docs/design.md §8 are checked against it). Parsed once, on first use (never at import time),
+ * failing fast with the setting's name.
  */
 import { z } from 'zod';
 

@@ -1,4 +1,4 @@
-/** Approver groups (DESIGN §1 item 1): who may decide on requests. */
+/** Approver groups (docs/design.md §1): who may decide on requests. */
 import { AuditAction } from '#shared/audit/types';
 import { DomainError } from '#shared/domain/errors';
 import type { ApproverGroup, ApproverGroupBody } from '#shared/domain/pam';

@@ -1,4 +1,4 @@
-/** The catalog (DESIGN §1 item 2, §5 "Catalog"): tasks, roles (sets of tasks), role groups (sets of roles). */
+/** The catalog (docs/design.md §1, §7.2): tasks, roles (sets of tasks), role groups (sets of roles). */
 import { AuditAction } from '#shared/audit/types';
 import {
   catalogFrom,

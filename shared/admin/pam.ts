@@ -1,4 +1,4 @@
-/** Enabling and disabling privileged access (DESIGN §1 item 1). */
+/** Enabling and disabling privileged access (docs/design.md §1). */
 import { AuditAction } from '#shared/audit/types';
 import { DomainError } from '#shared/domain/errors';
 import { disablePam, enablePam, type EnablePamBody, type PamConfig } from '#shared/domain/pam';

@@ -1,4 +1,4 @@
-/** Access policies (DESIGN §1 item 2): who approves what, how many times, for how long. */
+/** Access policies (docs/design.md §1): who approves what, how many times, for how long. */
 import { randomUUID } from 'node:crypto';
 import { AuditAction } from '#shared/audit/types';
 import { describeTarget } from '#shared/domain/catalog';

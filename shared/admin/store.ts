@@ -1,6 +1,6 @@
 /**
- * How configuration entries with member lists are kept in Table Storage (DESIGN §6: no property
- * holds an unbounded list, so a row per member).
+ * How configuration entries with member lists are kept in Table Storage (docs/design.md §6: no
+ * property holds an unbounded list, so a row per member).
  *
  * One partition per entry (PartitionKey = `encodeKey(name)`): a `head` row with the entry's own
  * fields, and one item row per member, keyed `i|<version>|<index>`. The head names the version

@@ -1,7 +1,7 @@
 /**
  * Runs a task through an HTTPS webhook (an Automation runbook webhook, a Logic App, an internal
  * API): a signed POST to an allow-listed host, with a timeout, no redirects followed, and a bounded
- * answer. DESIGN §5 "Executions".
+ * answer. docs/design.md §7.3.
  */
 import { createHmac } from 'node:crypto';
 import { DomainError } from '#shared/domain/errors';

@@ -12,7 +12,7 @@ import { HttpError, problemResponse, toProblem } from './problem';
 
 export type HttpHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
 
-/** Bodies over this are refused with 413 (DESIGN §5: 64 KiB). */
+/** Bodies over this are refused with 413 (docs/design.md §7.1: 64 KiB). */
 export const MAX_BODY_BYTES = 64 * 1024;
 
 /**

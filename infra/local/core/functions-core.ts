@@ -4,8 +4,10 @@
  * The app's own `@azure/functions` (and `durable-functions`) call `setProgrammingModel` and
  * `registerFunction` through it; we capture every registration with its real binding metadata, then
  * invoke handlers exactly as the worker does (getInvocationModel → getArguments → hooks →
- * invokeFunction → getResponse), so the app runs here unchanged. See
- * ../shared/reference/durable-local-host.md §7.
+ * invokeFunction → getResponse), so the app runs here unchanged. The library calls
+ * `setProgrammingModel` lazily on the first `app.*` call, and runs in "test mode" (no registrations)
+ * when this module cannot be required; the app and `durable-functions` must resolve the same
+ * `@azure/functions`, or a second programming model would break `instanceof HttpResponse`.
  */
 import Module from 'node:module';
 import { randomUUID } from 'node:crypto';

@@ -1,6 +1,9 @@
 /**
  * Durable Task history events as the `durable-functions` SDK reads them (PascalCase, integer
- * EventType, Input/Result as JSON text). See ../shared/reference/durable-local-host.md §1.
+ * EventType, Input/Result as JSON text). The SDK dispatches on `EventType` with `===`, so names
+ * such as "TaskCompleted" do not work; `Input` and `Result` hold JSON *text* (a string result `abc` is
+ * `"\"abc\""`); `Timestamp` is ISO 8601 UTC with `Z`, and the first `OrchestratorStarted` of the
+ * history is mandatory because it sets `currentUtcDateTime`.
  */
 
 export const EventType = {

@@ -3,8 +3,9 @@
  * (ASP.NET templates, see route-template.ts), turn the request into the `RpcHttpData` the worker
  * would send, invoke the function through the real programming model, and write its `$return`.
  *
- * Deliberate choices (the real host's behaviour where it is known, see
- * /work/shared/reference/durable-local-host.md §7.3):
+ * Deliberate choices (the real host's behaviour where it is known: the worker hands the library
+ * `{http: {method, url (absolute), headers, query, params, body}}` and reads back `$return`; routing
+ * by template and `methods` is the host's job, not the library's):
  * - Query values of a repeated key are joined with ',' (`?x=1&x=2` → `query.get('x') === '1,2'`),
  *   because that is what Azure hands the library (azure-functions-nodejs-library#168); the
  *   absolute `request.url` keeps the full query string.

@@ -1,6 +1,7 @@
 /**
  * The local host's mailbox: an SMTP sink that keeps every email the app sends, a web page where a
- * person reads them and clicks their links, and JSON for tests (DESIGN.md §3, §5a).
+ * person reads them and clicks their links (`/dev/mailbox`), and JSON for tests
+ * (`GET /dev/mailbox/messages`); see docs/design.md §4.
  *
  * Loopback only, no authentication and no TLS: it exists so that approval emails never leave the
  * machine in development and CI. It must never be pointed at by a production app.

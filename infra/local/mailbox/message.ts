@@ -1,5 +1,6 @@
 /**
- * The shape of one caught email, as tests and the mailbox page see it (DESIGN.md §5a). The same schema
+ * The shape of one caught email, as tests and the mailbox page see it (`GET /dev/mailbox/messages`
+ * answers an array of these). The same schema
  * validates lines read back from the data file, so a hand-edited or truncated file cannot smuggle a
  * malformed message into the page.
  */

@@ -4,7 +4,12 @@
  * A stored message is a complete encoded AMQP message. On delivery the header (delivery-count) and
  * the message annotations (sequence number, enqueued time, lock, state) are written anew; the
  * properties, application properties and body sections are copied byte for byte, so whatever the
- * sender encoded is what the receiver decodes. See ../shared/reference/service-bus-local.md §3–§4.
+ * sender encoded is what the receiver decodes. What `@azure/service-bus` 7.9 relies on: a JSON body
+ * travels as one `data` section of UTF-8 JSON; a batch is an envelope (message-format 0x80013700)
+ * whose `data` sections are each a complete encoded message; every delivery needs a 16-byte random
+ * delivery tag (the SDK turns it into the lock token), a message id (the lock renewer keys on it),
+ * `x-opt-sequence-number`, `x-opt-enqueued-time` and, in peek-lock, `x-opt-locked-until`; and
+ * header.delivery-count counts the previous lock releases (0 on the first delivery).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { message as rheaMessage, types as rheaTypes } from 'rhea';
