@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.zsa/**', 'coverage/**', '**/*.mjs', '**/*.mts'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', '.zsa/**', 'coverage/**', '**/*.mjs', '**/*.mts'] },
   ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {

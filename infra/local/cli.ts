@@ -1,20 +1,50 @@
 /**
- * `npm start -- [--port <n>] [--data <dir>] [--in-memory]` — runs the local host.
+ * The command line of a local host: `[--port <n>] [--data <dir>] [--in-memory] [--root <app folder>]`.
+ * An app's launcher calls `runCli` with its own defaults and `configure`; `main.ts` runs it bare.
  * Exits non-zero with a one-line reason when it cannot start (port taken, app not built, …).
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { StartupError } from './app-loader';
-import { startHost } from './host';
+import { startHost, type HostOptions } from './host';
 
-const USAGE = 'usage: npm start -- [--port <n>] [--data <dir>] [--in-memory] [--root <app folder>]';
+export interface CliOptions extends Pick<
+  HostOptions,
+  'name' | 'defaultDataDirName' | 'devAudience' | 'configure'
+> {
+  /** How the command is run, for the usage line (default `local-host`). */
+  readonly command?: string;
+  /** Port when --port is not given (default 7071, as Core Tools). */
+  readonly defaultPort?: number;
+  /** Text printed before the banner (for example how long start-up took). */
+  readonly startedAt?: number;
+}
 
-async function main(): Promise<void> {
+/** Printed once the host serves requests; tests and tools read it to learn the port of --port 0. */
+export const READY_LINE_PREFIX = 'LOCAL_HOST_READY';
+
+export async function runCli(
+  options: CliOptions = {},
+  argv: readonly string[] = process.argv.slice(2),
+): Promise<void> {
+  const usage = `usage: ${options.command ?? 'local-host'} [--port <n>] [--data <dir>] [--in-memory] [--root <app folder>] [--main <glob>]`;
+  try {
+    await run(options, argv, usage);
+  } catch (e: unknown) {
+    if (e instanceof StartupError) fail(e.message);
+    else fail(e instanceof Error ? (e.stack ?? e.message) : String(e));
+    // Something may still hold the event loop (a half-started child); leave now.
+    setTimeout(() => process.exit(1), 100).unref();
+  }
+}
+
+async function run(options: CliOptions, argv: readonly string[], usage: string): Promise<void> {
   let values;
   try {
     ({ values } = parseArgs({
+      args: [...argv],
       options: {
-        port: { type: 'string', default: process.env.ZSA_LOCAL_PORT ?? '7071' },
+        port: { type: 'string', default: String(options.defaultPort ?? 7071) },
         data: { type: 'string' },
         'in-memory': { type: 'boolean', default: false },
         root: { type: 'string', default: process.cwd() },
@@ -24,11 +54,11 @@ async function main(): Promise<void> {
       strict: true,
     }));
   } catch (e) {
-    fail(`${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
+    fail(`${e instanceof Error ? e.message : String(e)}\n${usage}`);
     return;
   }
   if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${usage}\n`);
     return;
   }
   const port = Number(values.port);
@@ -42,10 +72,16 @@ async function main(): Promise<void> {
     ...(values.data ? { dataDir: resolve(values.data) } : {}),
     inMemory: values['in-memory'],
     ...(values.main ? { main: values.main } : {}),
+    ...(options.name ? { name: options.name } : {}),
+    ...(options.defaultDataDirName ? { defaultDataDirName: options.defaultDataDirName } : {}),
+    ...(options.devAudience ? { devAudience: options.devAudience } : {}),
+    ...(options.configure ? { configure: options.configure } : {}),
   });
   process.stdout.write(`${host.banner}\n`);
-  // Tests and tools read this line to learn the port when started with --port 0.
-  process.stdout.write(`ZSA_LOCAL_HOST_READY ${host.url}\n`);
+  if (options.startedAt !== undefined) {
+    process.stdout.write(`  Ready in ${((Date.now() - options.startedAt) / 1000).toFixed(1)} s.\n\n`);
+  }
+  process.stdout.write(`${READY_LINE_PREFIX} ${host.url}\n`);
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -64,13 +100,6 @@ async function main(): Promise<void> {
 }
 
 function fail(reason: string): void {
-  process.stderr.write(`zsa local host: ${reason}\n`);
+  process.stderr.write(`local host: ${reason}\n`);
   process.exitCode = 1;
 }
-
-main().catch((e: unknown) => {
-  if (e instanceof StartupError) fail(e.message);
-  else fail(e instanceof Error ? (e.stack ?? e.message) : String(e));
-  // Something may still hold the event loop (a half-started child); leave now.
-  setTimeout(() => process.exit(1), 100).unref();
-});

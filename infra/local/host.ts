@@ -1,11 +1,14 @@
 /**
- * The local host: runs the compiled function app with Node alone — embedded Azurite, the Durable
+ * The local host: runs a compiled function app with Node alone — embedded Azurite, the Durable
  * engine, HTTP triggers, a Service Bus endpoint, the development token issuer and a mailbox — the
  * parts Core Tools, the Functions host and Azure provide elsewhere. Development, demos and CI only:
- * it listens on loopback, and its issuer lets anyone mint an admin token.
+ * it listens on loopback, and its issuer lets anyone mint a token with any role.
+ *
+ * It knows nothing of the app it runs. An app that needs settings pointing at the local parts (its
+ * token issuer, its SMTP server, development keys) passes `configure`, which sees where each part
+ * listens and answers the settings and banner lines to add.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startAzurite, type RunningAzurite } from './azurite/azurite';
@@ -25,13 +28,41 @@ export interface HostOptions {
   /** The function app's folder (host.json, package.json). */
   root: string;
   port: number;
-  /** Data folder (default `<root>/.zsa`); ignored with inMemory. */
+  /** Data folder (default `<root>/<defaultDataDirName>`); ignored with inMemory. */
   dataDir?: string;
   inMemory?: boolean;
   /** Overrides package.json `main` (used by the test suite to load fixture apps). */
   main?: string;
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
+  /** The app's name in the banner (default "Local host"). */
+  name?: string;
+  /** Data folder under `root` when `dataDir` is not given (default `.local-host`). */
+  defaultDataDirName?: string;
+  /** Audience of the development issuer's tokens (default `api://local-host`). */
+  devAudience?: string;
+  /**
+   * App-specific settings derived from where the local parts listen, applied over the app's own
+   * settings (local.settings.json and the environment, which `settings` holds), and banner lines.
+   */
+  configure?: (parts: LocalParts, settings: Readonly<Record<string, string>>) => AppConfiguration;
+}
+
+/** Where each local part listens, for an app's `configure`. */
+export interface LocalParts {
+  /** `http://127.0.0.1:<port>`: the API, the host's own pages and the Durable client API. */
+  readonly origin: string;
+  /** The data folder, or undefined with --in-memory. */
+  readonly dataDir: string | undefined;
+  readonly issuer: { readonly url: string; readonly audience: string };
+  readonly smtpUrl: string;
+  /** Connection string of the local Service Bus endpoint. */
+  readonly serviceBus: string;
+}
+
+export interface AppConfiguration {
+  readonly settings?: Readonly<Record<string, string>>;
+  readonly banner?: readonly string[];
 }
 
 export interface RunningHost {
@@ -45,7 +76,7 @@ export interface RunningHost {
 }
 
 const MAX_HOST_BODY = 1024 * 1024;
-export const DEV_AUDIENCE = 'api://zsa-local';
+const DEFAULT_DEV_AUDIENCE = 'api://local-host';
 
 function listen(server: Server, port: number): Promise<number> {
   return new Promise((resolveListen, reject) => {
@@ -79,7 +110,9 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const hostJson = readHostJson(root);
   const settings = readSettings(root, options.env ?? process.env);
   const files = entryPoints(root, options.main);
-  const dataDir = options.inMemory ? undefined : resolve(options.dataDir ?? join(root, '.zsa'));
+  const dataDir = options.inMemory
+    ? undefined
+    : resolve(options.dataDir ?? join(root, options.defaultDataDirName ?? '.local-host'));
   if (dataDir) {
     mkdirSync(dataDir, { recursive: true });
     claimDataDir(dataDir);
@@ -124,9 +157,10 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       storage = azurite.connectionString;
     }
 
+    const devAudience = options.devAudience ?? DEFAULT_DEV_AUDIENCE;
     const issuer = await createDevIssuer({
       issuer: `${origin}/dev`,
-      audience: DEV_AUDIENCE,
+      audience: devAudience,
       ...(dataDir ? { keyFile: join(dataDir, 'dev-issuer-key.json') } : {}),
     });
     const mailbox = await startMailbox({
@@ -143,25 +177,25 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     });
     closers.push(() => bus.close());
 
-    const devSecrets = developmentSecrets(dataDir);
-    // What the app reads: the platform's settings plus the local parts' addresses.
+    const app =
+      options.configure?.(
+        {
+          origin,
+          dataDir,
+          issuer: { url: issuer.issuer, audience: issuer.audience },
+          smtpUrl: mailbox.smtpUrl,
+          serviceBus: bus.connectionString,
+        },
+        settings,
+      ) ?? {};
+    // What the app reads: the platform's settings, the app's own, then what its launcher derives.
     const appSettings: Record<string, string> = {
       FUNCTIONS_WORKER_RUNTIME: 'node',
       ...settings,
       AzureWebJobsStorage: storage,
       WEBSITE_HOSTNAME: `127.0.0.1:${port}`,
-      ZSA_LOCAL_HOST: 'true',
-      ZSA_AUTH_ISSUER: settings.ZSA_AUTH_ISSUER || `${origin}/dev`,
-      ZSA_AUTH_AUDIENCE: settings.ZSA_AUTH_AUDIENCE || DEV_AUDIENCE,
-      ZSA_PUBLIC_BASE_URL: settings.ZSA_PUBLIC_BASE_URL || origin,
-      ServiceBusConnection: settings.ServiceBusConnection || bus.connectionString,
-      ZSA_SMTP_URL: settings.ZSA_SMTP_URL || mailbox.smtpUrl,
-      // A fresh clone has no secrets: generate development keys so the audit and signed webhooks
-      // work out of the box (settings or the environment still win).
-      ZSA_AUDIT_HMAC_KEY: settings.ZSA_AUDIT_HMAC_KEY || devSecrets.auditHmacKey,
-      ZSA_WEBHOOK_SIGNING_KEY: settings.ZSA_WEBHOOK_SIGNING_KEY || devSecrets.webhookSigningKey,
-      ZSA_EXECUTOR_ALLOWED_HOSTS: settings.ZSA_EXECUTOR_ALLOWED_HOSTS ?? 'localhost,127.0.0.1',
       NO_PROXY: ['127.0.0.1', 'localhost', settings.NO_PROXY].filter(Boolean).join(','),
+      ...app.settings,
     };
     for (const [k, v] of Object.entries(appSettings)) process.env[k] = v;
 
@@ -252,16 +286,16 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     };
 
     const recovered = await engine.recover();
+    const routePrefix = hostJson.extensions?.http?.routePrefix ?? 'api';
     const banner = [
       '',
-      '  ZSA local host — development only: listens on loopback; its token issuer lets anyone become an admin.',
+      `  ${options.name ?? 'Local host'} — development only: listens on loopback; its token issuer lets anyone take any role.`,
       '',
-      `  API          ${origin}/api   (health: ${origin}/api/health)`,
+      `  API          ${origin}/${routePrefix}`,
       `  Functions    ${registry.functions.size} registered: ${[...registry.functions.values()].map((f) => f.metadata.name).join(', ')}`,
-      `  Dev tokens   POST ${origin}/dev/token  {"upn":"alice@contoso.com","roles":["PAM.Admin"]}`,
-      `  Issuer       ${origin}/dev  (audience ${appSettings.ZSA_AUTH_AUDIENCE ?? DEV_AUDIENCE})`,
+      `  Dev tokens   POST ${origin}/dev/token  {"upn":"alice@contoso.com","roles":[…]}`,
+      `  Issuer       ${origin}/dev  (audience ${devAudience})`,
       `  Mailbox      ${origin}/dev/mailbox   (SMTP ${mailbox.smtpUrl})`,
-      `  Dev keys     ${devSecrets.where}  (audit HMAC, webhook signing; unless set in settings)`,
       `  Service Bus  ${bus.connectionString.replace(/SharedAccessKey=[^;]+/, 'SharedAccessKey=…')}`,
       `  Storage      ${azurite ? `embedded Azurite, tables on 127.0.0.1:${azurite.ports.table}` : 'from AzureWebJobsStorage'}; data ${dataDir ?? 'in memory'}`,
       `  Durable      hub ${hub}${recovered > 0 ? `, resumed ${recovered} instance(s)` : ''}`,
@@ -271,6 +305,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
           .map((t) => `${t.name} next ${t.next}`)
           .join('; ') || 'none'
       }`,
+      ...(app.banner ?? []).map((line) => `  ${line}`),
       '',
       '  Ctrl+C stops everything.',
       '',
@@ -318,39 +353,6 @@ function isNodeProcess(pid: number): boolean {
   } catch {
     return true;
   }
-}
-
-/**
- * Development-only keys for the audit's digests and webhook signatures, kept in the data folder so
- * they survive restarts (digests stay comparable), or in memory with --in-memory. Never used when
- * the settings provide real ones.
- */
-function developmentSecrets(dataDir: string | undefined): {
-  auditHmacKey: string;
-  webhookSigningKey: string;
-  where: string;
-} {
-  const fresh = () => ({
-    auditHmacKey: randomBytes(32).toString('base64url'),
-    webhookSigningKey: randomBytes(32).toString('base64url'),
-  });
-  if (!dataDir) return { ...fresh(), where: 'generated in memory' };
-  const file = join(dataDir, 'dev-secrets.json');
-  let secrets: { auditHmacKey: string; webhookSigningKey: string } | undefined;
-  if (existsSync(file)) {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<{
-      auditHmacKey: unknown;
-      webhookSigningKey: unknown;
-    }>;
-    if (typeof parsed.auditHmacKey === 'string' && typeof parsed.webhookSigningKey === 'string') {
-      secrets = { auditHmacKey: parsed.auditHmacKey, webhookSigningKey: parsed.webhookSigningKey };
-    }
-  }
-  if (!secrets) {
-    secrets = fresh();
-    writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
-  }
-  return { ...secrets, where: file };
 }
 
 function dataFile(dataDir: string | undefined, name: string): { dataFile?: string } {

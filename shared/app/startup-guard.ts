@@ -28,7 +28,7 @@ const EASY_AUTH_ENABLED = 'WEBSITE_AUTH_ENABLED';
  */
 const KEY_VAULT_REFERENCE = /^\s*@Microsoft\.KeyVault\(/i;
 
-/** The local host's development audience (infra/local/host.ts DEV_AUDIENCE; a test keeps them equal). */
+/** The audience the local host's development issuer signs for (infra/tools/local-host.ts passes it). */
 export const DEVELOPMENT_AUDIENCE = 'api://zsa-local';
 
 /** Thrown by `assertStartable`; its message is the one log line an operator needs. */

@@ -12,7 +12,7 @@
  * any storage. BENCH_AUDIT_APPENDS, BENCH_AUDIT_EXPORT_ROWS and BENCH_AUDIT_ROUNDS change the sizes.
  */
 import { TableTransaction, type TableClient } from '@azure/data-tables';
-import { startAzurite } from '../../infra/local/azurite/azurite';
+import { startAzurite } from '@zsa/local-host';
 import { createTables, type Tables } from '#shared/adapters/tables';
 import { toEntity } from '#shared/audit/entity';
 import { exportBody } from '#shared/audit/format';

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { OrchestrationRuntimeStatus } from 'durable-functions';
-import { startHost } from '../../infra/local/host';
+import { startHost } from '@zsa/local-host';
+import { zsaHostOptions } from '../../infra/tools/local-host';
 import { durableClientFor } from '../support/durable-client';
 import { now, ratio, summarize } from './stats';
 
@@ -15,6 +16,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 200);
 
 async function main(): Promise<void> {
   const host = await startHost({
+    ...zsaHostOptions(),
     root: resolve(__dirname, '..', '..', '..'),
     port: 0,
     inMemory: true,

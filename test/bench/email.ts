@@ -13,9 +13,10 @@
 import { resolve } from 'node:path';
 import type { PostInvocationContext, PreInvocationContext } from '@azure/functions';
 import { ServiceBusClient } from '@azure/service-bus';
-import { startHost } from '../../infra/local/host';
-import { startMailbox } from '../../infra/local/mailbox/mailbox';
-import { startServiceBus } from '../../infra/local/servicebus/server';
+import { startHost } from '@zsa/local-host';
+import { zsaHostOptions } from '../../infra/tools/local-host';
+import { startMailbox } from '@zsa/local-host/mailbox';
+import { startServiceBus } from '@zsa/local-host/servicebus';
 import type { Request } from '#shared/domain/request';
 import { buildMessage, NOTIFICATIONS_QUEUE } from '#shared/notifications/messages';
 import { toServiceBusMessage } from '#shared/notifications/outbox';
@@ -33,6 +34,7 @@ export async function benchEmail(
   const bus = await startServiceBus({ entities: [{ queue: NOTIFICATIONS_QUEUE }, { queue: FLOOR_QUEUE }] });
   const mailbox = await startMailbox({ maxMessages: 10 * runs });
   const host = await startHost({
+    ...zsaHostOptions(),
     root: resolve(__dirname, '..', '..', '..'),
     port: 0,
     inMemory: true,

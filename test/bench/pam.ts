@@ -12,7 +12,8 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { TableClient } from '@azure/data-tables';
-import { startHost } from '../../infra/local/host';
+import { startHost } from '@zsa/local-host';
+import { zsaHostOptions } from '../../infra/tools/local-host';
 import { caller, type Caller } from '../support/api';
 import { signature } from '#shared/executors/webhook';
 import { startWebhookTarget } from '../support/webhook-target';
@@ -24,6 +25,7 @@ const KEY = 'bench-signing-key';
 async function main(): Promise<void> {
   const hook = await startWebhookTarget(KEY);
   const host = await startHost({
+    ...zsaHostOptions(),
     root: resolve(__dirname, '..', '..', '..'),
     port: 0,
     inMemory: true,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FunctionRegistry, installCoreModule } from '../../infra/local/core/functions-core';
-import { startTimerTriggers, type RunningTimers } from '../../infra/local/timers';
+import { FunctionRegistry, installCoreModule } from '@zsa/local-host/core';
+import { startTimerTriggers, type RunningTimers } from '@zsa/local-host';
 
 let timers: RunningTimers;
 let fired: { at: number; timer: { isPastDue: boolean; scheduleStatus?: { next?: unknown } } }[];

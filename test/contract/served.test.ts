@@ -10,16 +10,17 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { entryPoints, readHostJson } from '../../infra/local/app-loader';
-import { FunctionRegistry, installCoreModule } from '../../infra/local/core/functions-core';
+import { entryPoints, readHostJson } from '@zsa/local-host';
+import { FunctionRegistry, installCoreModule } from '@zsa/local-host/core';
 import {
   compareRoutePrecedence,
   compileRouteTemplate,
   parseRequestPath,
   stripPrefix,
   type CompiledRoute,
-} from '../../infra/local/http/route-template';
-import { createHttpTriggerRouter, type HttpRouteInfo } from '../../infra/local/http/router';
+  createHttpTriggerRouter,
+  type HttpRouteInfo,
+} from '@zsa/local-host/http';
 import { connectorJson } from '#shared/openapi/connector';
 import { OPERATIONS, SAMPLE_PATH_VALUES } from '#shared/openapi/operations';
 import { ROOT } from '../support/local-host';

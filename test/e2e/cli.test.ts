@@ -5,14 +5,11 @@
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TableServiceClient } from '@azure/data-tables';
-import { startAzurite } from '../../infra/local/azurite/azurite';
+import { startAzurite } from '@zsa/local-host';
 import { caller } from '../support/api';
-import { ROOT, startLocalHost } from '../support/local-host';
-
-const CLI = join(ROOT, 'dist', 'infra', 'local', 'cli.js');
+import { ROOT, START_SCRIPT as CLI, startLocalHost } from '../support/local-host';
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {

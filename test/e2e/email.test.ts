@@ -11,7 +11,7 @@
 import { createServer } from 'node:net';
 import { ServiceBusClient, type ServiceBusReceivedMessage } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServiceBus, type ServiceBusHandle } from '../../infra/local/servicebus/server';
+import { startServiceBus, type ServiceBusHandle } from '@zsa/local-host/servicebus';
 import { NOTIFICATIONS_QUEUE } from '#shared/notifications/messages';
 import { caller, send, type ApiResponse, type Caller } from '../support/api';
 import { startLocalHost, type HostProcess } from '../support/local-host';

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectionStringFor } from '../../infra/local/azurite/azurite';
+import { connectionStringFor } from '@zsa/local-host';
 import { caller, send, type Caller } from '../support/api';
 import { startLocalHost, type HostProcess } from '../support/local-host';
 

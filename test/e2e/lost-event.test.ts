@@ -5,7 +5,7 @@
  * writing the request row itself, as `decide` does, and raises nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type RunningAzurite } from '../../infra/local/azurite/azurite';
+import { startAzurite, type RunningAzurite } from '@zsa/local-host';
 import { createTables } from '#shared/adapters/tables';
 import { resetSettingsCache, settings } from '#shared/config';
 import { applyDecision } from '#shared/domain/request';

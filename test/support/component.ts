@@ -6,8 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
-import { startAzurite, type RunningAzurite } from '../../infra/local/azurite/azurite';
-import { createDevIssuer, type DevIssuer } from '../../infra/local/dev-issuer/dev-issuer';
+import { startAzurite, type RunningAzurite, createDevIssuer, type DevIssuer } from '@zsa/local-host';
 import { resetSettingsCache } from '#shared/config';
 
 export interface ComponentEnv {

@@ -4,7 +4,7 @@
  */
 import { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { clientBindingData } from '../../infra/local/durable/client-api';
+import { clientBindingData } from '@zsa/local-host/durable';
 
 export function durableClientFor(hostUrl: string, hub: string): df.DurableClient {
   const binding = df.input.durableClient();

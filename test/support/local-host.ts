@@ -1,5 +1,5 @@
 /**
- * Starts the real local host (`dist/infra/local/cli.js`, built by `npm test`) as a child process on
+ * Starts the real local host as `npm start` does (`dist/infra/tools/start.js`, built by `npm test`) as a child process on
  * a free port, the way a developer runs it, so tests exercise real HTTP, real Azurite and a real
  * process that can be killed and restarted.
  */
@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(__dirname, '..', '..');
+
+/** What `npm start` runs once the tree is built. */
+export const START_SCRIPT = join(ROOT, 'dist', 'infra', 'tools', 'start.js');
 
 export interface HostProcess {
   url: string;
@@ -33,7 +36,7 @@ export function tempDir(prefix: string): string {
 }
 
 export async function startLocalHost(opts: HostStartOptions = {}): Promise<HostProcess> {
-  const cli = join(ROOT, 'dist', 'infra', 'local', 'cli.js');
+  const cli = START_SCRIPT;
   if (!existsSync(cli)) throw new Error('The local host is not built; run "npm run build" (npm test does).');
   const args = [cli, '--port', String(opts.port ?? 0)];
   if (opts.inMemory ?? !opts.dataDir) args.push('--in-memory');
@@ -54,7 +57,7 @@ export async function startLocalHost(opts: HostStartOptions = {}): Promise<HostP
       45_000,
     );
     const onData = (): void => {
-      const m = /ZSA_LOCAL_HOST_READY (\S+)/.exec(out);
+      const m = /LOCAL_HOST_READY (\S+)/.exec(out);
       if (m?.[1]) {
         clearTimeout(timer);
         child.stdout.off('data', onData);

@@ -45,7 +45,7 @@ export function connectionStringFor(ports: { blob: number; queue: number; table:
 const CHILD_SOURCE = `
 const main = process.argv[1];
 process.argv = [process.argv[0], 'azurite', ...process.argv.slice(2)];
-const pidFile = process.env.ZSA_AZURITE_PID_FILE;
+const pidFile = process.env.LOCAL_HOST_AZURITE_PID_FILE;
 process.on('exit', () => { if (pidFile) try { require('fs').rmSync(pidFile, { force: true }); } catch {} });
 process.on('disconnect', () => {
   process.emit('SIGTERM');
@@ -140,7 +140,7 @@ export async function startAzurite(opts: AzuriteOptions): Promise<RunningAzurite
       detached: true,
       env: {
         ...process.env,
-        ...(opts.location ? { ZSA_AZURITE_PID_FILE: join(opts.location, 'azurite.pid') } : {}),
+        ...(opts.location ? { LOCAL_HOST_AZURITE_PID_FILE: join(opts.location, 'azurite.pid') } : {}),
       },
     },
   );

@@ -108,7 +108,7 @@ export class FunctionRegistry {
     return {
       version: '3.10.1',
       get hostVersion() {
-        return '4.1000.0-zsa-local';
+        return '4.1000.0-local-host';
       },
       setProgrammingModel: (pm: ProgrammingModel) => {
         this.programmingModel = pm;

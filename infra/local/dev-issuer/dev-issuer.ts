@@ -19,7 +19,6 @@ import {
   type JWK,
 } from 'jose';
 import { z } from 'zod';
-import { problem } from '#shared/http/problem';
 
 /** Fixed tenant of every development token, so principal ids (`tid:oid`) are stable across runs. */
 export const DEV_TENANT_ID = '7e57da7a-0000-4000-8000-00000000de70';
@@ -62,7 +61,7 @@ const TokenRequestFields = {
   name: z.string().trim().min(1).max(256).optional(),
 };
 
-/** Body of `POST /dev/token`. Unknown fields are refused, like everywhere else in ZSA. */
+/** Body of `POST /dev/token`. Unknown fields are refused. */
 export const TokenRequestSchema = z.strictObject(TokenRequestFields);
 
 export const MintClaimsSchema = z.strictObject({
@@ -323,6 +322,11 @@ function sendJson(
     'cache-control': 'no-store',
   });
   res.end(text);
+}
+
+/** An RFC 9457 problem; `about:blank` because the status says all there is to say. */
+function problem(status: number, title: string, detail: string): object {
+  return { type: 'about:blank', title, status, detail };
 }
 
 function methodNotAllowed(res: ServerResponse, allow: string): true {

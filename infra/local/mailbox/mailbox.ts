@@ -122,7 +122,7 @@ export async function startMailbox(options: MailboxOptions = {}): Promise<Mailbo
   };
 
   const smtp = new SMTPServer({
-    banner: 'ZSA local mailbox (development only)',
+    banner: 'Local mailbox (development only)',
     secure: false,
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],

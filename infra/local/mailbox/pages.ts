@@ -52,7 +52,7 @@ ${renderLinks(message.links)}<pre>${escapeHtml(message.text)}</pre></details></t
 </tr>`,
   );
   const scope = filter === undefined ? '' : ` addressed to ${escapeHtml(filter)}`;
-  const body = `<h1>ZSA local mailbox</h1>
+  const body = `<h1>Local mailbox</h1>
 <p class="note">Development only: every email the local host sends lands here. ${newestFirst.length} message(s)${scope}.
 JSON: <a href="${MAILBOX_PATH}/messages">${MAILBOX_PATH}/messages</a> (<code>?to=</code> filters, <code>DELETE</code> clears).</p>
 ${
@@ -118,7 +118,7 @@ function messageHref(message: MailMessage): string {
 function document(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">
-<title>${escapeHtml(title)} · ZSA local mailbox</title><style>${STYLE}</style></head>
+<title>${escapeHtml(title)} · Local mailbox</title><style>${STYLE}</style></head>
 <body>
 ${body}
 </body></html>

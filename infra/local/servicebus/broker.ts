@@ -101,7 +101,7 @@ export class ServiceBusBroker {
       if ('queue' in e) this.ensureQueue(e.queue);
       else this.ensureTopic(e.topic, e.subscriptions);
     }
-    this.container = create_container({ id: 'zsa-local-servicebus' });
+    this.container = create_container({ id: 'local-host-servicebus' });
     this.wire();
   }
 

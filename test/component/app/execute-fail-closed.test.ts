@@ -4,8 +4,7 @@
  * pointed at a storage endpoint where nothing listens (an outage, not a stand-in).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectionStringFor } from '../../../infra/local/azurite/azurite';
-import { freePort } from '../../../infra/local/net';
+import { connectionStringFor, freePort } from '@zsa/local-host';
 import { createTables } from '#shared/adapters/tables';
 import { getDeps } from '#shared/app/deps';
 import { createAuditLog } from '#shared/audit/log';

@@ -3,8 +3,7 @@
  * that must audit before acting (execution) refuses instead of acting unaudited.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { connectionStringFor, startAzurite, type RunningAzurite } from '../../../infra/local/azurite/azurite';
-import { freePort } from '../../../infra/local/net';
+import { connectionStringFor, startAzurite, type RunningAzurite, freePort } from '@zsa/local-host';
 import { createTables } from '#shared/adapters/tables';
 import { createAuditLog } from '#shared/audit/log';
 import { SettingsSchema } from '#shared/config';

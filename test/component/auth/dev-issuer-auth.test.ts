@@ -7,12 +7,7 @@ import { decodeProtectedHeader, exportSPKI, importJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthenticator, type AuthConfig } from '#shared/auth/authenticator';
 import { AuthError, AuthUnavailableError } from '#shared/auth/errors';
-import {
-  createDevIssuer,
-  DEV_TENANT_ID,
-  devUserId,
-  type DevIssuer,
-} from '../../../infra/local/dev-issuer/dev-issuer';
+import { createDevIssuer, DEV_TENANT_ID, devUserId, type DevIssuer } from '@zsa/local-host';
 
 const AUDIENCE = 'api://zsa-test';
 

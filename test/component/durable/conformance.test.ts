@@ -6,11 +6,9 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrchestrationRuntimeStatus, type DurableClient } from 'durable-functions';
-import { startAzurite, type RunningAzurite } from '../../../infra/local/azurite/azurite';
-import { FunctionRegistry, installCoreModule } from '../../../infra/local/core/functions-core';
-import { createDurableApi } from '../../../infra/local/durable/client-api';
-import { DurableEngine } from '../../../infra/local/durable/engine';
-import { DurableStore } from '../../../infra/local/durable/store';
+import { startAzurite, type RunningAzurite } from '@zsa/local-host';
+import { FunctionRegistry, installCoreModule } from '@zsa/local-host/core';
+import { createDurableApi, DurableEngine, DurableStore } from '@zsa/local-host/durable';
 import { durableClientFor, waitForStatus } from '../../support/durable-client';
 
 let azurite: RunningAzurite;

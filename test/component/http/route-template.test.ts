@@ -5,7 +5,7 @@ import {
   parseRequestPath,
   RouteTemplateError,
   stripPrefix,
-} from '../../../infra/local/http/route-template';
+} from '@zsa/local-host/http';
 
 const GUID = '0f8fad5b-d9cb-469f-a165-70867728950e';
 

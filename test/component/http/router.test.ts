@@ -5,8 +5,8 @@
  */
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FunctionRegistry, installCoreModule } from '../../../infra/local/core/functions-core';
-import { createHttpTriggerRouter, type HttpTriggerRouter } from '../../../infra/local/http/router';
+import { FunctionRegistry, installCoreModule } from '@zsa/local-host/core';
+import { createHttpTriggerRouter, type HttpTriggerRouter } from '@zsa/local-host/http';
 
 type Fixture = typeof import('../../fixtures/http-app/index');
 

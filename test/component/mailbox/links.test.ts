@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { extractLinks } from '../../../infra/local/mailbox/links';
+import { extractLinks } from '@zsa/local-host/mailbox';
 
 describe('extractLinks', () => {
   it.each([

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTransport, type SendMailOptions } from 'nodemailer';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startMailbox, type Mailbox, type MailMessage } from '../../../infra/local/mailbox/mailbox';
+import { startMailbox, type Mailbox, type MailMessage } from '@zsa/local-host/mailbox';
 
 interface Harness {
   mailbox: Mailbox;

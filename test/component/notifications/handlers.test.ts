@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aPendingRequest, REQUESTER as ALICE } from '../../support/requests';
 import { showDecision, submitDecision } from '../../../functions/decisions';
 import { sendEmail } from '../../../functions/notifications';
-import { startMailbox, type Mailbox } from '../../../infra/local/mailbox/mailbox';
+import { startMailbox, type Mailbox } from '@zsa/local-host/mailbox';
 import { getDeps } from '#shared/app/deps';
 import { Request } from '#shared/domain/request';
 import { buildMessage } from '#shared/notifications/messages';

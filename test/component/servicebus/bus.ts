@@ -8,11 +8,7 @@ import {
   type ServiceBusReceivedMessage,
   type ServiceBusReceiver,
 } from '@azure/service-bus';
-import {
-  startServiceBus,
-  type ServiceBusHandle,
-  type ServiceBusOptions,
-} from '../../../infra/local/servicebus/server';
+import { startServiceBus, type ServiceBusHandle, type ServiceBusOptions } from '@zsa/local-host/servicebus';
 
 export interface TestBus {
   bus: ServiceBusHandle;

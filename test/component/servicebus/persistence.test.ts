@@ -7,7 +7,7 @@ import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServiceBus, type ServiceBusHandle } from '../../../infra/local/servicebus/server';
+import { startServiceBus, type ServiceBusHandle } from '@zsa/local-host/servicebus';
 import { newClient, receiveOne, startTestBus } from './bus';
 
 let dir = '';

@@ -4,8 +4,7 @@
  * subscribe, duplicate detection, topics, and refusal of unknown entities and bad keys.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { measureRoundTrip } from '../../../infra/local/servicebus/round-trip';
-import { startServiceBus } from '../../../infra/local/servicebus/server';
+import { measureRoundTrip, startServiceBus } from '@zsa/local-host/servicebus';
 import { errorCode, newClient, peekAll, receiveOne, startTestBus, type TestBus } from './bus';
 
 let env: TestBus;

@@ -3,7 +3,7 @@
  * Delivery-count expectations follow the SDK's live tests against real Service Bus (reference §6).
  */
 import { describe, expect, it } from 'vitest';
-import { MessageStore, type Settlement, type StoreHooks } from '../../../infra/local/servicebus/store';
+import { MessageStore, type Settlement, type StoreHooks } from '@zsa/local-host/servicebus';
 
 const T0 = 1_000_000;
 const LOCK_MS = 1000;

@@ -4,8 +4,8 @@
  * failures are abandoned until Service Bus dead-letters them, and concurrency is bounded.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FunctionRegistry, installCoreModule } from '../../../infra/local/core/functions-core';
-import { serviceBusEntities, startServiceBusTriggers } from '../../../infra/local/servicebus/triggers';
+import { FunctionRegistry, installCoreModule } from '@zsa/local-host/core';
+import { serviceBusEntities, startServiceBusTriggers } from '@zsa/local-host/servicebus';
 import { peekAll, receiveOne, startTestBus, type TestBus } from './bus';
 
 type App = typeof import('./trigger-app');

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { zsaHostOptions } from '../../../infra/tools/local-host';
 import {
   assertStartable,
   DEVELOPMENT_AUDIENCE,
@@ -202,14 +201,25 @@ describe('the development issuer is recognisable', () => {
     expect(developmentIssuerReason(issuer)).toBe(reason);
   });
 
-  it("knows the local host's development audience", () => {
-    // Prepare: read, not imported, so this unit test does not load the local host.
-    const host = readFileSync(join(__dirname, '..', '..', '..', 'infra', 'local', 'host.ts'), 'utf8');
+  it("refuses, in Azure, the audience the local host's launcher gives its development issuer", () => {
+    // Prepare: the settings the launcher derives for a host whose issuer signs for that audience.
+    const launcher = zsaHostOptions();
+    const derived = launcher.configure(
+      {
+        origin: 'http://127.0.0.1:7071',
+        dataDir: undefined,
+        issuer: { url: 'http://127.0.0.1:7071/dev', audience: launcher.devAudience },
+        smtpUrl: 'smtp://127.0.0.1:2525',
+        serviceBus: 'Endpoint=sb://127.0.0.1:5672/;SharedAccessKeyName=k;SharedAccessKey=v',
+      },
+      {},
+    );
+    const audience = derived.settings?.ZSA_AUTH_AUDIENCE ?? '';
 
-    // Act
-    const audience = /export const DEV_AUDIENCE = '([^']+)'/.exec(host)?.[1];
-
-    // Assess
-    expect(audience).toBe(DEVELOPMENT_AUDIENCE);
+    // Act / Assess: in Azure, with an otherwise valid configuration, that audience is refused.
+    expect(audience).not.toBe('');
+    expect(() => assertStartable(anAzureEnvironment({ ZSA_AUTH_AUDIENCE: audience }))).toThrow(
+      StartupRefusedError,
+    );
   });
 });

@@ -5,7 +5,7 @@
  * stands in for the worker's; it runs `appStart` hooks the same way, after loading entry points.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { FunctionRegistry, installCoreModule } from '../../../infra/local/core/functions-core';
+import { FunctionRegistry, installCoreModule } from '@zsa/local-host/core';
 
 const registry = new FunctionRegistry(() => undefined);
 const saved = { ...process.env };

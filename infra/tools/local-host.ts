@@ -1,0 +1,84 @@
+/**
+ * ZSA on the local host (@zsa/local-host): the settings that point the app at the host's parts —
+ * its development issuer, mailbox and Service Bus endpoint — development keys for a fresh clone,
+ * and ZSA's lines in the banner. `npm start` runs it through infra/tools/start.ts; tests and
+ * benches start a host with `zsaHostOptions()`.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CliOptions, HostOptions, LocalParts } from '@zsa/local-host';
+import { DEVELOPMENT_AUDIENCE } from '#shared/app/startup-guard';
+
+/** Everything ZSA adds to a bare local host; spread into `startHost` or `runCli` options. */
+export function zsaHostOptions(): Required<
+  Pick<HostOptions, 'name' | 'defaultDataDirName' | 'devAudience' | 'configure'>
+> &
+  Pick<CliOptions, 'command' | 'defaultPort'> {
+  return {
+    name: 'ZSA local host',
+    command: 'npm start --',
+    defaultPort: Number(process.env.ZSA_LOCAL_PORT ?? 7071),
+    defaultDataDirName: '.zsa',
+    devAudience: DEVELOPMENT_AUDIENCE,
+    configure: configureZsa,
+  };
+}
+
+function configureZsa(parts: LocalParts, settings: Readonly<Record<string, string>>) {
+  const devSecrets = developmentSecrets(parts.dataDir);
+  // The app's own settings win (`||`: an empty value in local.settings.json counts as unset).
+  return {
+    settings: {
+      ZSA_LOCAL_HOST: 'true',
+      ZSA_AUTH_ISSUER: settings.ZSA_AUTH_ISSUER || parts.issuer.url,
+      ZSA_AUTH_AUDIENCE: settings.ZSA_AUTH_AUDIENCE || parts.issuer.audience,
+      ZSA_PUBLIC_BASE_URL: settings.ZSA_PUBLIC_BASE_URL || parts.origin,
+      ServiceBusConnection: settings.ServiceBusConnection || parts.serviceBus,
+      ZSA_SMTP_URL: settings.ZSA_SMTP_URL || parts.smtpUrl,
+      // A fresh clone has no secrets: generate development keys so the audit and signed webhooks
+      // work out of the box (settings or the environment still win).
+      ZSA_AUDIT_HMAC_KEY: settings.ZSA_AUDIT_HMAC_KEY || devSecrets.auditHmacKey,
+      ZSA_WEBHOOK_SIGNING_KEY: settings.ZSA_WEBHOOK_SIGNING_KEY || devSecrets.webhookSigningKey,
+      ZSA_EXECUTOR_ALLOWED_HOSTS: settings.ZSA_EXECUTOR_ALLOWED_HOSTS ?? 'localhost,127.0.0.1',
+    },
+    banner: [
+      `Health       ${parts.origin}/api/health`,
+      `Admin token  POST ${parts.origin}/dev/token  {"upn":"alice@contoso.com","roles":["PAM.Admin"]}`,
+      `Dev keys     ${devSecrets.where}  (audit HMAC, webhook signing; unless set in settings)`,
+    ],
+  };
+}
+
+/**
+ * Development-only keys for the audit's digests and webhook signatures, kept in the data folder so
+ * they survive restarts (digests stay comparable), or in memory with --in-memory. Never used when
+ * the settings provide real ones.
+ */
+function developmentSecrets(dataDir: string | undefined): {
+  auditHmacKey: string;
+  webhookSigningKey: string;
+  where: string;
+} {
+  const fresh = () => ({
+    auditHmacKey: randomBytes(32).toString('base64url'),
+    webhookSigningKey: randomBytes(32).toString('base64url'),
+  });
+  if (!dataDir) return { ...fresh(), where: 'generated in memory' };
+  const file = join(dataDir, 'dev-secrets.json');
+  let secrets: { auditHmacKey: string; webhookSigningKey: string } | undefined;
+  if (existsSync(file)) {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<{
+      auditHmacKey: unknown;
+      webhookSigningKey: unknown;
+    }>;
+    if (typeof parsed.auditHmacKey === 'string' && typeof parsed.webhookSigningKey === 'string') {
+      secrets = { auditHmacKey: parsed.auditHmacKey, webhookSigningKey: parsed.webhookSigningKey };
+    }
+  }
+  if (!secrets) {
+    secrets = fresh();
+    writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
+  }
+  return { ...secrets, where: file };
+}
