@@ -3,19 +3,15 @@
  * v3 app. It replays orchestrators against their history one message per episode, numbers tasks
  * exactly as the SDK does, runs activities (with the retry loop the extension owns), fires durable
  * timers, delivers external events, and keeps everything in Table Storage so a restart resumes where
- * it stopped. The algorithm follows ../shared/reference/durable-local-host.md §9.
+ * it stopped. Each episode (see `episode()`) is what the extension does per work item: append
+ * `OrchestratorStarted` and the new event, run the orchestrator over the whole history, give each
+ * new action the next id, append `OrchestratorCompleted`, commit; checked against the SDK, it gives
+ * the same ids and history for sequences, fan-outs, retries, timers (cancelled too), events and
+ * continueAsNew.
  */
 import { randomUUID } from 'node:crypto';
 import type { FunctionRegistry, RegisteredFunction, RpcTypedData } from '../core/functions-core';
-import {
-  EventType,
-  RuntimeStatus,
-  event,
-  isTerminal,
-  parseJsonText,
-  toJsonText,
-  type HistoryEvent,
-} from './history';
+import { EventType, RuntimeStatus, event, isTerminal, parseJsonText, toJsonText } from './history';
 import type { DurableStore, InstanceState, Message, Op, RetryInfo, WorkItem } from './store';
 
 export interface EngineOptions {
@@ -96,6 +92,38 @@ interface Runtime {
   timers: Map<string, NodeJS.Timeout>;
   busy: boolean;
 }
+
+type ControlMessage = Extract<Message, { kind: 'suspend' | 'resume' | 'terminate' }>;
+/** A message that becomes a history event the orchestrator sees. */
+type OrchestrationMessage = Exclude<Message, ControlMessage>;
+
+const isControl = (m: Message): m is ControlMessage =>
+  m.kind === 'suspend' || m.kind === 'resume' || m.kind === 'terminate';
+
+type OrchestratorResult = { state: OrchestratorState } | { error: string; actions?: Action[] };
+
+/** What one episode builds: the instance's next state and the writes that commit it at once. */
+interface Episode {
+  instanceId: string;
+  rt: Runtime;
+  /** The state as committed before the episode (continue-as-new deletes its history rows). */
+  state: InstanceState;
+  now: Date;
+  next: InstanceState;
+  /** Index of the first history event the episode appends. */
+  firstNew: number;
+  ops: Op[];
+  /** Activities to start and timers to arm once the episode is committed. */
+  newWork: WorkItem[];
+  newTimers: { id: number; fireAt: string }[];
+}
+
+/** What the orchestrator's actions come to. */
+type Verdict =
+  | { kind: 'failed'; reason: string }
+  | { kind: 'continueAsNew'; action: Action }
+  | { kind: 'completed'; output: unknown }
+  | { kind: 'waiting' };
 
 export class DurableEngine {
   private readonly runtimes = new Map<string, Runtime>();
@@ -473,226 +501,303 @@ export class DurableEngine {
     if (at >= 0) rt.inbox.splice(at, 1);
   }
 
+  /**
+   * One episode: applies one message to an instance and commits the outcome (new history rows, the
+   * state, the consumed message, new timers and activity work) in one store commit. Only one
+   * message per episode: with several, the SDK would interleave the ids it allocates while
+   * processing completions (retry timers, re-attempts) with the ids of resumed user code, and the
+   * host would have to simulate the generator to number tasks as the SDK does.
+   */
   private async episode(instanceId: string, rt: Runtime, message: Message): Promise<void> {
     const state = rt.state;
-    const consume: Op = { type: 'deleteMessage', id: message.id };
     if (!state || isTerminal(state.status) || !this.belongsToExecution(state, message)) {
-      await this.opts.store.commit(instanceId, [consume]);
-      return;
+      return this.consumeOnly(instanceId, message);
     }
+    const ep = this.beginEpisode(instanceId, rt, state, message);
+    if (isControl(message)) {
+      this.applyControl(ep, message);
+      return this.commit(ep);
+    }
+    if (this.alreadyApplied(ep.next, message)) return this.commit(ep);
+    this.appendNewEvent(ep, message);
+    const result = await this.replayOrchestrator(ep.next);
+    const verdict = this.applyActions(ep, result);
+    ep.next.history.push(event(EventType.OrchestratorCompleted, ep.now));
+    switch (verdict.kind) {
+      case 'failed':
+        return this.endExecution(
+          ep,
+          RuntimeStatus.Failed,
+          toJsonText(`Orchestrator function '${ep.next.name}' failed: ${verdict.reason}`),
+        );
+      case 'continueAsNew':
+        return this.continueAsNew(ep, verdict.action);
+      case 'completed':
+        // Deviation from DTFx (documented): we complete at once even if a Task.any loser is still open.
+        return this.endExecution(ep, RuntimeStatus.Completed, toJsonText(verdict.output));
+      case 'waiting':
+        return this.commitAndStartWork(ep);
+    }
+  }
+
+  /** A message for no current execution (or a finished one) is consumed without an episode. */
+  private async consumeOnly(instanceId: string, message: Message): Promise<void> {
+    await this.opts.store.commit(instanceId, [{ type: 'deleteMessage', id: message.id }]);
+  }
+
+  /** The next state starts as a copy of the committed one, its history all marked as played. */
+  private beginEpisode(instanceId: string, rt: Runtime, state: InstanceState, message: Message): Episode {
     const now = this.clock();
-    const ops: Op[] = [consume];
     const next = structuredClone(state);
     for (const e of next.history) e.IsPlayed = true;
-    const firstNew = next.history.length;
-    const append = (e: HistoryEvent): void => {
-      next.history.push(e);
-    };
     next.lastUpdatedTime = now.toISOString();
+    return {
+      instanceId,
+      rt,
+      state,
+      now,
+      next,
+      firstNew: next.history.length,
+      ops: [{ type: 'deleteMessage', id: message.id }],
+      newWork: [],
+      newTimers: [],
+    };
+  }
 
+  /** Suspend, resume and terminate change the status without running the orchestrator. */
+  private applyControl(ep: Episode, message: ControlMessage): void {
+    const { next, now } = ep;
     switch (message.kind) {
       case 'suspend':
         if (next.status === RuntimeStatus.Running || next.status === RuntimeStatus.Pending) {
           next.status = RuntimeStatus.Suspended;
           next.output = toJsonText(message.reason);
-          append(event(EventType.ExecutionSuspended, now, { Reason: message.reason }));
+          next.history.push(event(EventType.ExecutionSuspended, now, { Reason: message.reason }));
         }
-        return this.persist(instanceId, rt, next, firstNew, ops);
+        return;
       case 'resume':
         if (next.status === RuntimeStatus.Suspended) {
           next.status = RuntimeStatus.Running;
           next.output = null;
-          append(event(EventType.ExecutionResumed, now, { Reason: message.reason }));
+          next.history.push(event(EventType.ExecutionResumed, now, { Reason: message.reason }));
         }
-        return this.persist(instanceId, rt, next, firstNew, ops);
+        return;
       case 'terminate':
         next.status = RuntimeStatus.Terminated;
         next.output = toJsonText(message.reason);
         next.completedTime = now.toISOString();
-        append(event(EventType.ExecutionTerminated, now, { Input: toJsonText(message.reason) }));
-        this.dropPending(rt, ops);
-        return this.persist(instanceId, rt, next, firstNew, ops);
-      default:
-        break;
+        next.history.push(event(EventType.ExecutionTerminated, now, { Input: toJsonText(message.reason) }));
+        this.dropPending(ep.rt, ep.ops);
+        return;
     }
+  }
 
-    if (this.alreadyApplied(next, message)) return this.persist(instanceId, rt, next, firstNew, ops);
-
-    append(event(EventType.OrchestratorStarted, now));
-    const newWork: WorkItem[] = [];
-    const newTimers: { id: number; fireAt: string }[] = [];
+  /**
+   * Appends `OrchestratorStarted` and the message's event. A completion of a retry task also
+   * allocates its ids here, before the orchestrator runs, as the SDK does while it processes the
+   * event: a failed attempt gets a retry timer, the retry timer firing gets the next attempt.
+   */
+  private appendNewEvent(ep: Episode, message: OrchestrationMessage): void {
+    const { next, now } = ep;
+    next.history.push(event(EventType.OrchestratorStarted, now));
     switch (message.kind) {
       case 'start':
         next.status = RuntimeStatus.Running;
-        append(
+        next.history.push(
           event(EventType.ExecutionStarted, now, {
             Name: next.name,
             Input: next.input,
             MessageId: message.id,
           }),
         );
-        break;
+        return;
       case 'event':
-        append(
+        next.history.push(
           event(EventType.EventRaised, now, {
             Name: message.name,
             Input: message.input,
             MessageId: message.id,
           }),
         );
-        break;
+        return;
       case 'result':
-        if (message.ok) {
-          append(
-            event(EventType.TaskCompleted, now, {
-              TaskScheduledId: message.taskId,
-              Result: message.result ?? 'null',
-            }),
-          );
-        } else {
-          append(
-            event(EventType.TaskFailed, now, {
-              TaskScheduledId: message.taskId,
-              Reason: message.reason ?? 'Activity failed',
-              Details: message.details ?? '',
-            }),
-          );
-          // Dynamic id: a failed attempt of a retry task is always followed by a retry timer.
-          const retry = findRetry(next.retries, message.taskId, false);
-          if (retry) {
-            const timerId = next.nextId++;
-            const last = retry.attempt >= retry.maxNumberOfAttempts;
-            const fireAt = new Date(now.getTime() + (last ? 0 : retryDelay(retry))).toISOString();
-            retry.currentId = timerId;
-            retry.waitingOnTimer = true;
-            append(event(EventType.TimerCreated, now, { EventId: timerId, FireAt: fireAt }));
-            newTimers.push({ id: timerId, fireAt });
-          }
-        }
-        break;
-      case 'timer': {
-        append(event(EventType.TimerFired, now, { TimerId: message.timerId, FireAt: message.fireAt }));
-        const retry = findRetry(next.retries, message.timerId, true);
-        if (retry && retry.attempt < retry.maxNumberOfAttempts) {
-          const taskId = next.nextId++;
-          retry.attempt += 1;
-          retry.currentId = taskId;
-          retry.waitingOnTimer = false;
-          append(
-            event(EventType.TaskScheduled, now, {
-              EventId: taskId,
-              Name: retry.functionName,
-              ...(retry.input !== undefined ? { Input: retry.input } : {}),
-            }),
-          );
-          newWork.push(this.workItem(next, taskId, retry.functionName, retry.input));
-        }
-        break;
-      }
+        this.appendTaskResult(ep, message);
+        return;
+      case 'timer':
+        this.appendTimerFired(ep, message);
+        return;
     }
+  }
 
+  private appendTaskResult(ep: Episode, message: Extract<Message, { kind: 'result' }>): void {
+    const { next, now } = ep;
+    if (message.ok) {
+      next.history.push(
+        event(EventType.TaskCompleted, now, {
+          TaskScheduledId: message.taskId,
+          Result: message.result ?? 'null',
+        }),
+      );
+      return;
+    }
+    next.history.push(
+      event(EventType.TaskFailed, now, {
+        TaskScheduledId: message.taskId,
+        Reason: message.reason ?? 'Activity failed',
+        Details: message.details ?? '',
+      }),
+    );
+    // Dynamic id: a failed attempt of a retry task is always followed by a retry timer.
+    const retry = findRetry(next.retries, message.taskId, false);
+    if (retry) {
+      const timerId = next.nextId++;
+      const last = retry.attempt >= retry.maxNumberOfAttempts;
+      const fireAt = new Date(now.getTime() + (last ? 0 : retryDelay(retry))).toISOString();
+      retry.currentId = timerId;
+      retry.waitingOnTimer = true;
+      this.createTimer(ep, timerId, fireAt, true);
+    }
+  }
+
+  private appendTimerFired(ep: Episode, message: Extract<Message, { kind: 'timer' }>): void {
+    const { next, now } = ep;
+    next.history.push(event(EventType.TimerFired, now, { TimerId: message.timerId, FireAt: message.fireAt }));
+    const retry = findRetry(next.retries, message.timerId, true);
+    if (retry && retry.attempt < retry.maxNumberOfAttempts) {
+      const taskId = next.nextId++;
+      retry.attempt += 1;
+      retry.currentId = taskId;
+      retry.waitingOnTimer = false;
+      this.scheduleTask(ep, taskId, retry.functionName, retry.input);
+    }
+  }
+
+  /** Runs the orchestrator over the history (it replays what is played, then goes on). */
+  private async replayOrchestrator(next: InstanceState): Promise<OrchestratorResult> {
     const fn = this.opts.registry.get(next.name);
-    const result = fn
-      ? await this.invokeOrchestrator(fn, next)
+    return fn
+      ? this.invokeOrchestrator(fn, next)
       : { error: `The orchestrator function '${next.name}' is not registered in this app.` };
+  }
 
+  /**
+   * Takes the orchestrator's custom status and actions. Actions are numbered depth-first, as the SDK
+   * numbers tasks: those the history already has must match it (or the orchestrator is not
+   * deterministic); each new one takes the next id and is scheduled.
+   */
+  private applyActions(ep: Episode, result: OrchestratorResult): Verdict {
+    const { next } = ep;
     if ('state' in result && result.state.customStatus !== undefined) {
       next.customStatus = toJsonText(result.state.customStatus);
     }
-
-    let failure = 'error' in result ? result.error : undefined;
+    if ('error' in result) return { kind: 'failed', reason: result.error };
     let continueAsNew: Action | undefined;
-    const actions = 'state' in result ? flatten(result.state.actions) : (result.actions ?? []);
-    if (failure === undefined) {
-      let staticIndex = 0;
-      for (const action of actions) {
-        if (action.actionType === ActionType.ContinueAsNew) {
-          continueAsNew = action;
-          continue;
-        }
-        if (!ID_CONSUMING.has(action.actionType)) continue;
-        const sig = `${action.actionType === ActionType.CallActivityWithRetry ? ActionType.CallActivity : action.actionType}:${(action.functionName ?? '').toLowerCase()}`;
-        if (staticIndex < next.staticSigs.length) {
-          if (next.staticSigs[staticIndex] !== sig) {
-            failure = `Non-Deterministic workflow detected: the orchestrator scheduled '${sig}' where its history has '${next.staticSigs[staticIndex] ?? ''}'.`;
-            break;
-          }
-          if (action.actionType === ActionType.CreateTimer && action.isCanceled) {
-            this.cancelTimer(rt, ops, next, next.userTimers[staticIndex]);
-          }
-          staticIndex++;
-          continue;
-        }
-        if (!SUPPORTED.has(action.actionType)) {
-          failure = `The local host does not support action type ${action.actionType} (only activities, retries, timers, events, continueAsNew).`;
-          break;
-        }
-        const id = next.nextId++;
-        next.staticSigs.push(sig);
-        staticIndex++;
-        if (action.actionType === ActionType.CreateTimer) {
-          const fireAt = new Date(action.fireAt ?? now.toISOString()).toISOString();
-          next.userTimers.push(id);
-          append(event(EventType.TimerCreated, now, { EventId: id, FireAt: fireAt }));
-          if (!action.isCanceled) newTimers.push({ id, fireAt });
-        } else {
-          next.userTimers.push(-1);
-          const functionName = action.functionName ?? '';
-          const input = encodeActivityInput(action.input);
-          append(
-            event(EventType.TaskScheduled, now, {
-              EventId: id,
-              Name: functionName,
-              ...(input !== undefined ? { Input: input } : {}),
-            }),
-          );
-          if (action.actionType === ActionType.CallActivityWithRetry && action.retryOptions) {
-            const r = action.retryOptions;
-            next.retries[String(id)] = {
-              functionName,
-              ...(input !== undefined ? { input } : {}),
-              firstRetryIntervalInMilliseconds: r.firstRetryIntervalInMilliseconds,
-              maxNumberOfAttempts: r.maxNumberOfAttempts,
-              backoffCoefficient: r.backoffCoefficient ?? 1,
-              ...(r.maxRetryIntervalInMilliseconds !== undefined
-                ? { maxRetryIntervalInMilliseconds: r.maxRetryIntervalInMilliseconds }
-                : {}),
-              attempt: 1,
-              currentId: id,
-              waitingOnTimer: false,
-            };
-          }
-          newWork.push(this.workItem(next, id, functionName, input));
-        }
+    let staticIndex = 0;
+    for (const action of flatten(result.state.actions)) {
+      if (action.actionType === ActionType.ContinueAsNew) {
+        continueAsNew = action;
+        continue;
       }
+      if (!ID_CONSUMING.has(action.actionType)) continue;
+      const sig = `${action.actionType === ActionType.CallActivityWithRetry ? ActionType.CallActivity : action.actionType}:${(action.functionName ?? '').toLowerCase()}`;
+      if (staticIndex < next.staticSigs.length) {
+        if (next.staticSigs[staticIndex] !== sig) {
+          return {
+            kind: 'failed',
+            reason: `Non-Deterministic workflow detected: the orchestrator scheduled '${sig}' where its history has '${next.staticSigs[staticIndex] ?? ''}'.`,
+          };
+        }
+        if (action.actionType === ActionType.CreateTimer && action.isCanceled) {
+          this.cancelTimer(ep.rt, ep.ops, next, next.userTimers[staticIndex]);
+        }
+        staticIndex++;
+        continue;
+      }
+      if (!SUPPORTED.has(action.actionType)) {
+        return {
+          kind: 'failed',
+          reason: `The local host does not support action type ${action.actionType} (only activities, retries, timers, events, continueAsNew).`,
+        };
+      }
+      this.scheduleAction(ep, action, sig);
+      staticIndex++;
     }
+    if (continueAsNew) return { kind: 'continueAsNew', action: continueAsNew };
+    if (result.state.isDone) return { kind: 'completed', output: result.state.output };
+    return { kind: 'waiting' };
+  }
 
-    append(event(EventType.OrchestratorCompleted, now));
-
-    if (failure !== undefined) {
-      next.status = RuntimeStatus.Failed;
-      next.output = toJsonText(`Orchestrator function '${next.name}' failed: ${failure}`);
-      next.completedTime = now.toISOString();
-      append(event(EventType.ExecutionCompleted, now, { OrchestrationStatus: 3, Result: next.output }));
-      this.dropPending(rt, ops);
-      return this.persist(instanceId, rt, next, firstNew, ops);
+  /** A new id-consuming action: takes the next id and appends its scheduling event. */
+  private scheduleAction(ep: Episode, action: Action, sig: string): void {
+    const { next, now } = ep;
+    const id = next.nextId++;
+    next.staticSigs.push(sig);
+    if (action.actionType === ActionType.CreateTimer) {
+      const fireAt = new Date(action.fireAt ?? now.toISOString()).toISOString();
+      next.userTimers.push(id);
+      this.createTimer(ep, id, fireAt, !action.isCanceled);
+      return;
     }
-
-    if (continueAsNew) {
-      return this.continueAsNew(instanceId, rt, state, next, continueAsNew, ops, now);
+    next.userTimers.push(-1);
+    const functionName = action.functionName ?? '';
+    const input = encodeActivityInput(action.input);
+    this.scheduleTask(ep, id, functionName, input);
+    if (action.actionType === ActionType.CallActivityWithRetry && action.retryOptions) {
+      const r = action.retryOptions;
+      next.retries[String(id)] = {
+        functionName,
+        ...(input !== undefined ? { input } : {}),
+        firstRetryIntervalInMilliseconds: r.firstRetryIntervalInMilliseconds,
+        maxNumberOfAttempts: r.maxNumberOfAttempts,
+        backoffCoefficient: r.backoffCoefficient ?? 1,
+        ...(r.maxRetryIntervalInMilliseconds !== undefined
+          ? { maxRetryIntervalInMilliseconds: r.maxRetryIntervalInMilliseconds }
+          : {}),
+        attempt: 1,
+        currentId: id,
+        waitingOnTimer: false,
+      };
     }
+  }
 
-    if ('state' in result && result.state.isDone) {
-      // Deviation from DTFx (documented): we complete at once even if a Task.any loser is still open.
-      next.status = RuntimeStatus.Completed;
-      next.output = toJsonText(result.state.output);
-      next.completedTime = now.toISOString();
-      append(event(EventType.ExecutionCompleted, now, { OrchestrationStatus: 1, Result: next.output }));
-      this.dropPending(rt, ops);
-      return this.persist(instanceId, rt, next, firstNew, ops);
-    }
+  /** Appends `TaskScheduled`; the activity runs once the episode is committed. */
+  private scheduleTask(ep: Episode, taskId: number, functionName: string, input: string | undefined): void {
+    ep.next.history.push(
+      event(EventType.TaskScheduled, ep.now, {
+        EventId: taskId,
+        Name: functionName,
+        ...(input !== undefined ? { Input: input } : {}),
+      }),
+    );
+    ep.newWork.push(this.workItem(ep.next, taskId, functionName, input));
+  }
 
-    const timerMessages: { message: Message; visibleAt: string }[] = newTimers.map((t) => ({
+  /** Appends `TimerCreated`; an armed timer's message is written with the episode. */
+  private createTimer(ep: Episode, timerId: number, fireAt: string, arm: boolean): void {
+    ep.next.history.push(event(EventType.TimerCreated, ep.now, { EventId: timerId, FireAt: fireAt }));
+    if (arm) ep.newTimers.push({ id: timerId, fireAt });
+  }
+
+  /** Completed or failed: records the end, and drops the execution's timers and pending results. */
+  private endExecution(ep: Episode, status: RuntimeStatus, outputJson: string): Promise<void> {
+    const { next, now } = ep;
+    next.status = status;
+    next.output = outputJson;
+    next.completedTime = now.toISOString();
+    next.history.push(
+      event(EventType.ExecutionCompleted, now, {
+        OrchestrationStatus: status === RuntimeStatus.Completed ? 1 : 3,
+        Result: next.output,
+      }),
+    );
+    this.dropPending(ep.rt, ep.ops);
+    return this.commit(ep);
+  }
+
+  /** Still running: commits with the new timers and work, then arms the timers and starts the work. */
+  private async commitAndStartWork(ep: Episode): Promise<void> {
+    const { instanceId, rt, next } = ep;
+    const timerMessages: { message: Message; visibleAt: string }[] = ep.newTimers.map((t) => ({
       message: {
         kind: 'timer',
         id: `t:${next.executionId}:${t.id}`,
@@ -704,22 +809,20 @@ export class DurableEngine {
       visibleAt: t.fireAt,
     }));
     for (const t of timerMessages)
-      ops.push({ type: 'addMessage', message: t.message, visibleAt: t.visibleAt });
-    for (const w of newWork) ops.push({ type: 'addWork', work: w });
-    await this.persist(instanceId, rt, next, firstNew, ops);
+      ep.ops.push({ type: 'addMessage', message: t.message, visibleAt: t.visibleAt });
+    for (const w of ep.newWork) ep.ops.push({ type: 'addWork', work: w });
+    await this.commit(ep);
     for (const t of timerMessages) this.accept(instanceId, rt, t.message, t.visibleAt);
-    for (const w of newWork) this.enqueueWork(instanceId, w);
+    for (const w of ep.newWork) this.enqueueWork(instanceId, w);
   }
 
-  private async continueAsNew(
-    instanceId: string,
-    rt: Runtime,
-    old: InstanceState,
-    next: InstanceState,
-    action: Action,
-    ops: Op[],
-    now: Date,
-  ): Promise<void> {
+  private commit(ep: Episode): Promise<void> {
+    return this.persist(ep.instanceId, ep.rt, ep.next, ep.firstNew, ep.ops);
+  }
+
+  /** Starts a new execution with the action's input; the old execution's history rows go after. */
+  private async continueAsNew(ep: Episode, action: Action): Promise<void> {
+    const { instanceId, rt, state: old, next, ops, now } = ep;
     this.dropPending(rt, ops);
     // The old execution's rows go after the new state is stored (they are keyed by execution).
     const stale: Op[] = old.history.map((_, i) => ({
@@ -853,7 +956,7 @@ export class DurableEngine {
   private async invokeOrchestrator(
     fn: RegisteredFunction,
     state: InstanceState,
-  ): Promise<{ state: OrchestratorState } | { error: string; actions?: Action[] }> {
+  ): Promise<OrchestratorResult> {
     const trigger = {
       history: state.history,
       input: parseJsonText(state.input),
