@@ -33,7 +33,8 @@ import { DecisionSchema, MAX_COMMENT } from '#shared/domain/request';
 import { auditActor, auditOrigin, authenticate } from '#shared/http/auth';
 import { mediaTypeOf, publicOrigin, readText } from '#shared/http/handler';
 import { HttpError } from '#shared/http/problem';
-import { decide, type Caller } from '#shared/requests/usecases';
+import type { Caller } from '#shared/requests/context';
+import { decide } from '#shared/requests/usecases';
 import { requestContext } from '#shared/requests/wiring';
 import { auditQuietly } from '#shared/notifications/audit';
 import {

@@ -9,14 +9,14 @@ import { Id } from '#shared/domain/names';
 import { DecisionBody, ListRequestsQuery, RevokeBody, SubmitRequestBody } from '#shared/domain/request';
 import { auditActor, auditOrigin, authenticate } from '#shared/http/auth';
 import { handled, json, readJson, readQuery } from '#shared/http/handler';
+import type { Caller } from '#shared/requests/context';
+import { listRequests as listStory } from '#shared/requests/listing';
 import {
   cancelRequest as cancelStory,
   decide,
   getRequest as getStory,
-  listRequests as listStory,
   revokeRequest as revokeStory,
   submitRequest as submitStory,
-  type Caller,
 } from '#shared/requests/usecases';
 import { requestContext } from '#shared/requests/wiring';
 

@@ -351,6 +351,26 @@ export function planRequest(input: PlanInput, policy: Policy, settings: PlanSett
   };
 }
 
+// --- Transitions a person asks for ---------------------------------------------------------------
+
+/**
+ * What a rule says a person's call does to a request, as a value (the story writes, or refuses, by
+ * it). `applied`: the next state, and which of the rule's outcomes it is. `alreadyApplied`: the
+ * change this call asks for is already in the row — a retry whose first attempt committed, perhaps
+ * without its answer arriving — so the call is refused as the first one would now be (the state
+ * moved on), while its follow-ups (audit, the orchestration's event) run again; `outcome` is the
+ * outcome found in the row. `refused`: nothing to do.
+ */
+export type Transition<O extends string> =
+  | { readonly kind: 'applied'; readonly outcome: O; readonly request: Request }
+  | {
+      readonly kind: 'alreadyApplied';
+      readonly outcome: O;
+      readonly request: Request;
+      readonly refusal: DomainError;
+    }
+  | { readonly kind: 'refused'; readonly refusal: DomainError };
+
 // --- Decisions --------------------------------------------------------------------------------
 
 /**
@@ -431,8 +451,30 @@ export function applyDecision(
   approverGroupMembers: readonly string[],
   now: Date,
 ): { outcome: DecisionOutcome; request: Request } {
+  const t = decideTransition(request, input, approverGroupMembers, now);
+  if (t.kind !== 'applied') throw t.refusal;
+  return { outcome: t.outcome, request: t.request };
+}
+
+/**
+ * `applyDecision` as a value. `alreadyApplied`: this approver's decision is in the row and the
+ * request is decided — a retry of the call that decided it, or of one that came before — so the
+ * retry is refused as ALREADY_DECIDED, like the first answer it may have lost, but with the outcome
+ * found in the row.
+ */
+export function decideTransition(
+  request: Request,
+  input: DecisionInput,
+  approverGroupMembers: readonly string[],
+  now: Date,
+): Transition<DecisionOutcome> {
   const refusal = decisionRefusal(request, input.approver, approverGroupMembers, now, input.approverId);
-  if (refusal !== undefined) throw refusal;
+  if (refusal !== undefined) {
+    const { status } = request;
+    return refusal.code === 'ALREADY_DECIDED' && (status === 'approved' || status === 'denied')
+      ? { kind: 'alreadyApplied', outcome: status, request, refusal }
+      : { kind: 'refused', refusal };
+  }
 
   const at = toTimestamp(now);
   const comment = input.comment?.trim() ?? '';
@@ -448,9 +490,10 @@ export function applyDecision(
   const state = tally(approvals, request.requiredApprovals);
   switch (state) {
     case 'pending':
-      return { outcome: 'recorded', request: { ...request, approvals } };
+      return { kind: 'applied', outcome: 'recorded', request: { ...request, approvals } };
     case 'approved':
       return {
+        kind: 'applied',
         outcome: 'approved',
         request: {
           ...request,
@@ -462,6 +505,7 @@ export function applyDecision(
       };
     case 'denied':
       return {
+        kind: 'applied',
         outcome: 'denied',
         request: { ...request, approvals, status: 'denied', decidedAt: at, endedAt: at },
       };
@@ -480,19 +524,40 @@ export interface SystemTransition<O extends string> {
   readonly request: Request;
 }
 
-/** The requester withdraws a pending request. */
+/** The requester withdraws a pending request. Throws NOT_REQUESTER, then REQUEST_NOT_PENDING. */
 export function cancel(request: Request, actor: Pick<Actor, 'upn' | 'id'>, now: Date): Request {
-  const who = normalizeUpn(actor.upn);
+  const t = cancelTransition(request, actor, now);
+  if (t.kind !== 'applied') throw t.refusal;
+  return t.request;
+}
+
+/** `cancel` as a value; `alreadyApplied` when the requester finds it canceled (only they can cancel). */
+export function cancelTransition(
+  request: Request,
+  actor: Pick<Actor, 'upn' | 'id'>,
+  now: Date,
+): Transition<'canceled'> {
   if (actor.id !== request.requesterId)
-    throw new DomainError('NOT_REQUESTER', 'Only the requester may cancel a request');
-  if (!isAwaitingDecision(request, now))
-    throw new DomainError(
+    return {
+      kind: 'refused',
+      refusal: new DomainError('NOT_REQUESTER', 'Only the requester may cancel a request'),
+    };
+  if (!isAwaitingDecision(request, now)) {
+    const refusal = new DomainError(
       'REQUEST_NOT_PENDING',
       request.status === 'pending'
         ? `The request expired at ${request.pendingUntil}`
         : `The request is ${request.status}, no longer pending`,
     );
-  return { ...request, status: 'canceled', endedAt: toTimestamp(now), endedBy: who };
+    return request.status === 'canceled'
+      ? { kind: 'alreadyApplied', outcome: 'canceled', request, refusal }
+      : { kind: 'refused', refusal };
+  }
+  return {
+    kind: 'applied',
+    outcome: 'canceled',
+    request: { ...request, status: 'canceled', endedAt: toTimestamp(now), endedBy: normalizeUpn(actor.upn) },
+  };
 }
 
 /** Admins, the request's approvers (its group's members, and whoever decided on it) and the requester may revoke. */
@@ -506,32 +571,63 @@ export function mayRevoke(request: Request, actor: Actor, approverGroupMembers: 
   );
 }
 
+export interface RevokeInput {
+  readonly actor: Actor;
+  readonly comment?: string | null | undefined;
+}
+
 /** Ends a live grant early. Throws REVOKE_NOT_ALLOWED, then REQUEST_NOT_LIVE. */
 export function revoke(
   request: Request,
-  input: { readonly actor: Actor; readonly comment?: string | null | undefined },
+  input: RevokeInput,
   approverGroupMembers: readonly string[],
   now: Date,
 ): Request {
+  const t = revokeTransition(request, input, approverGroupMembers, now);
+  if (t.kind !== 'applied') throw t.refusal;
+  return t.request;
+}
+
+/**
+ * `revoke` as a value; `alreadyApplied` when someone who may revoke finds it revoked (by them or
+ * another: either way the grant is over, and the orchestration may hear it again).
+ */
+export function revokeTransition(
+  request: Request,
+  input: RevokeInput,
+  approverGroupMembers: readonly string[],
+  now: Date,
+): Transition<'revoked'> {
   if (!mayRevoke(request, input.actor, approverGroupMembers))
-    throw new DomainError(
-      'REVOKE_NOT_ALLOWED',
-      'Only an admin, an approver of this request or its requester may revoke it',
-    );
-  if (!isLive(request, now))
-    throw new DomainError(
+    return {
+      kind: 'refused',
+      refusal: new DomainError(
+        'REVOKE_NOT_ALLOWED',
+        'Only an admin, an approver of this request or its requester may revoke it',
+      ),
+    };
+  if (!isLive(request, now)) {
+    const refusal = new DomainError(
       'REQUEST_NOT_LIVE',
       request.status === 'approved'
         ? `The grant already ended at ${String(request.expiresAt)}`
         : `The request is ${request.status}, not a live grant`,
     );
+    return request.status === 'revoked'
+      ? { kind: 'alreadyApplied', outcome: 'revoked', request, refusal }
+      : { kind: 'refused', refusal };
+  }
   const comment = input.comment?.trim() ?? '';
   return {
-    ...request,
-    status: 'revoked',
-    endedAt: toTimestamp(now),
-    endedBy: normalizeUpn(input.actor.upn),
-    endReason: comment === '' ? null : comment,
+    kind: 'applied',
+    outcome: 'revoked',
+    request: {
+      ...request,
+      status: 'revoked',
+      endedAt: toTimestamp(now),
+      endedBy: normalizeUpn(input.actor.upn),
+      endReason: comment === '' ? null : comment,
+    },
   };
 }
 

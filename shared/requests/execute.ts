@@ -17,9 +17,9 @@ import {
   type ExecutionPayload,
 } from '#shared/executors/webhook';
 import { RequestEvent, type OrchestrationState, type Orchestrations } from './orchestrations';
-import { flushAudit } from './outbox';
+import { flushAudit } from './audit-outbox';
 import type { RequestRepository } from './repository';
-import type { Caller, ConfigReader } from './usecases';
+import type { Caller, ConfigReader } from './context';
 
 export interface ExecuteContext {
   repo: RequestRepository;

@@ -6,7 +6,7 @@
  * point for every state change; RowKey `x:<time>:<executionId>` is one row per execution.
  * The request row also carries its audit outbox (`PendingAudit`, `PendingAudit1`, …: one JSON array
  * cut into column-sized pieces): the audit events of its transitions not yet appended to the audit
- * log, written by the same compare-and-swap as the transition (see ./outbox.ts).
+ * log, written by the same compare-and-swap as the transition (see ./audit-outbox.ts).
  * Table `RequestIndex` answers the queries that matter without scans:
  *   `requester:<upn>` / `group:<group>` → newest first (RowKey = inverted creation time + id);
  *   `live:<upn>` → the caller's approved grants (added on approval, removed when they end);
@@ -19,7 +19,7 @@ import { Request, type ExecutionSummary } from '#shared/domain/request';
 import { encodeKey } from '#shared/domain/names';
 import { DomainError, parseOrThrow } from '#shared/domain/errors';
 import { compareAndSwap, readEntity, statusOf, unavailable, type Tables } from '#shared/adapters/tables';
-import type { PendingAudit } from './outbox';
+import type { PendingAudit } from './audit-outbox';
 
 const REQUEST_ROW = 'request';
 const EXECUTION_PREFIX = 'x:';

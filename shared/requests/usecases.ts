@@ -1,13 +1,7 @@
 /**
- * The request stories: submit, read, list, decide, cancel, revoke. Each reads like the feature:
- * load what the rule needs → apply the pure rule → compare-and-swap the request, with the
- * transition's audit events in its outbox → tell the orchestration → flush the outbox to the audit.
- *
- * Whatever fails after the compare-and-swap, the transition's audit events wait in the row, and
- * the next touch of the request (a retried call, the orchestration's activities, a repeated submit)
- * appends them (./outbox.ts; at-least-once, duplicates carry the same id). A retry that finds the
- * transition already made also tells the orchestration again: events only say "look again", so a
- * repeated one is harmless and a lost one must not strand the request.
+ * The request stories: submit, read, decide, cancel, revoke, and the orchestration's own
+ * transitions. Decide, cancel and revoke are declared as caller transitions and run by the one
+ * helper in ./transition.ts; listing lives in ./listing.ts.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -16,33 +10,30 @@ import {
   type AuditActor,
   type AuditEventInput,
   type AuditOrigin,
-  type AuditSink,
 } from '#shared/audit/types';
 import type { Principal } from '#shared/auth/index';
-import { effectiveTasks, type Catalog, type Target, type Task } from '#shared/domain/catalog';
+import { effectiveTasks } from '#shared/domain/catalog';
 import { DomainError } from '#shared/domain/errors';
-import { assertPamEnabled, type PamConfig } from '#shared/domain/pam';
-import { requirePolicy, type Policy } from '#shared/domain/policy';
+import { assertPamEnabled } from '#shared/domain/pam';
+import { requirePolicy } from '#shared/domain/policy';
 import {
-  applyDecision,
   canView,
-  isLive,
-  cancel as cancelRule,
-  decisionRefusal,
+  cancelTransition,
+  decideTransition,
   end as endRule,
   expire as expireRule,
+  isLive,
   planRequest,
-  revoke as revokeRule,
+  revokeTransition,
   targetOf,
   toRequestView,
   type Decision,
-  type ListRequestsQuery,
+  type DecisionOutcome,
   type Request,
   type RequestView,
   type SubmitRequestBody,
   type SystemTransition,
 } from '#shared/domain/request';
-import { RequestEvent, type Orchestrations } from './orchestrations';
 import {
   flushAudit,
   lifecycleEventId,
@@ -51,45 +42,17 @@ import {
   type FlushResult,
   type FlushScope,
   type PendingAudit,
-} from './outbox';
-import { indexKeys, type RequestRepository } from './repository';
-
-/** What the request flow reads of the configuration (implemented by the admin repositories). */
-export interface ConfigReader {
-  pamConfig(): Promise<PamConfig>;
-  /** Every policy (to find the approver groups a user belongs to). */
-  policies(): Promise<readonly Policy[]>;
-  /** Members (lower-cased UPNs) of an approver group; empty when the group does not exist. */
-  groupMembers(group: string): Promise<readonly string[]>;
-  task(name: string): Promise<Task | undefined>;
-  /** What `resolvePolicy`/`effectiveTasks` need for one target, without loading the whole catalog. */
-  policyContext(target: Target): Promise<{ catalog: Catalog; policies: readonly Policy[] }>;
-}
-
-export interface RequestContext {
-  repo: RequestRepository;
-  config: ConfigReader;
-  orchestrations: Orchestrations;
-  audit: AuditSink;
-  now: Date;
-  minDurationSeconds: number;
-}
-
-export interface Caller {
-  principal: Principal;
-  actor: AuditActor;
-  origin: AuditOrigin;
-}
-
-function actorOf(p: Principal): { id: string; upn: string; isAdmin: boolean; isAuditor: boolean } {
-  return { id: p.id, upn: p.upn, isAdmin: p.isAdmin, isAuditor: p.isAuditor };
-}
-
-const notFound = (id: string) => new DomainError('NOT_FOUND', `No request with id ${id}`);
-
-async function membersOf(ctx: RequestContext, request: Request): Promise<readonly string[]> {
-  return request.approverGroup === null ? [] : ctx.config.groupMembers(request.approverGroup);
-}
+} from './audit-outbox';
+import {
+  actorOf,
+  membersOf,
+  notFound,
+  type Caller,
+  type RequestContext,
+  type SystemContext,
+} from './context';
+import { RequestEvent } from './orchestrations';
+import { afterCommit, runTransition } from './transition';
 
 async function view(ctx: RequestContext, request: Request): Promise<RequestView> {
   return toRequestView(request, await ctx.repo.executions(request.id));
@@ -241,150 +204,6 @@ export async function getRequest(
   return view(ctx, request);
 }
 
-const PAGE = 50;
-
-interface ListToken {
-  /** Which index partition (or `all` for the table scan) the continuation belongs to. */
-  p: string;
-  t: string;
-}
-
-function encodeToken(token: ListToken): string {
-  return Buffer.from(JSON.stringify(token)).toString('base64url');
-}
-
-/**
- * The storage SDK's own continuation token is base64 JSON `{nextPartitionKey, nextRowKey?}`; anything
- * else would make the SDK throw mid-query (a 503 the client would retry for ever), so refuse it here.
- */
-function isStorageToken(token: string): boolean {
-  if (token === '') return true;
-  try {
-    const value = JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as unknown;
-    return (
-      typeof value === 'object' &&
-      value !== null &&
-      'nextPartitionKey' in value &&
-      typeof value.nextPartitionKey === 'string' &&
-      (!('nextRowKey' in value) || typeof value.nextRowKey === 'string' || value.nextRowKey === undefined)
-    );
-  } catch {
-    return false;
-  }
-}
-
-function decodeToken(text: string | undefined): ListToken | undefined {
-  if (text === undefined) return undefined;
-  try {
-    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
-    if (
-      typeof value === 'object' &&
-      value !== null &&
-      'p' in value &&
-      't' in value &&
-      typeof value.p === 'string' &&
-      typeof value.t === 'string' &&
-      isStorageToken(value.t)
-    ) {
-      return { p: value.p, t: value.t };
-    }
-  } catch {
-    // fall through
-  }
-  throw new DomainError('INVALID_INPUT', 'The continuationToken is not one this service issued', {
-    errors: [{ pointer: '#/continuationToken', detail: 'not a valid continuation token' }],
-  });
-}
-
-/**
- * `GET /api/requests`. Admins and auditors see all; others see their own (`mine`) and those they
- * may decide (`approvable`) — both by default.
- */
-export async function listRequests(
-  ctx: RequestContext,
-  principal: Principal,
-  query: ListRequestsQuery,
-): Promise<{ items: RequestView[]; continuationToken?: string }> {
-  const token = decodeToken(query.continuationToken);
-  const seesAll = principal.isAdmin || principal.isAuditor;
-  const mineOnly = query.mine === true;
-  const approvableOnly = query.approvable === true;
-
-  // Where to look: one index partition per source, walked in order; the token says where we are.
-  const sources: string[] = [];
-  if (seesAll && !mineOnly && !approvableOnly) sources.push('all');
-  else {
-    if (!approvableOnly) sources.push(indexKeys.requester(principal.id));
-    if (!mineOnly) {
-      const groups = await groupsOf(ctx, principal.upn);
-      for (const g of groups) sources.push(indexKeys.group(g));
-    }
-  }
-  const start = token ? sources.indexOf(token.p) : 0;
-  if (start < 0) {
-    // A token from another listing (other filters, or another caller's groups).
-    throw new DomainError('INVALID_INPUT', 'The continuationToken does not belong to this listing', {
-      errors: [{ pointer: '#/continuationToken', detail: 'does not match the other query parameters' }],
-    });
-  }
-
-  const items: RequestView[] = [];
-  const seen = new Set<string>();
-  // The caller's own requests are listed under `mine`: the group sources skip them (an approver's
-  // own request sits in their group's index too), so no page repeats one across sources.
-  const listsMine = sources.includes(indexKeys.requester(principal.id));
-  for (let i = start; i < sources.length; i++) {
-    const source = sources[i] ?? 'all';
-    const cont = token && i === start ? token.t : undefined;
-    // Only as many as the page has room for: a page never exceeds PAGE, and the storage token of
-    // the last source read says exactly where the next page starts.
-    const room = PAGE - items.length;
-    let requests: Request[];
-    let next: string | undefined;
-    if (source === 'all') {
-      const page = await ctx.repo.scan(query.status ? `Status eq '${query.status}'` : undefined, room, cont);
-      requests = page.requests;
-      next = page.continuationToken;
-    } else {
-      const page = await ctx.repo.page(source, room, cont);
-      requests = (await Promise.all(page.ids.map((id) => ctx.repo.get(id)))).filter(
-        (r): r is Request => r !== undefined,
-      );
-      next = page.continuationToken;
-    }
-    for (const r of requests) {
-      if (seen.has(r.id)) continue;
-      if (query.status && r.status !== query.status) continue;
-      if (source.startsWith('group:')) {
-        if (listsMine && r.requesterId === principal.id) continue;
-        if (
-          approvableOnly &&
-          decisionRefusal(r, principal.upn, await membersOf(ctx, r), ctx.now, principal.id) !== undefined
-        )
-          continue;
-        if (!canView(r, actorOf(principal), await membersOf(ctx, r))) continue;
-      }
-      seen.add(r.id);
-      items.push(toRequestView(r, []));
-    }
-    if (next) return { items, continuationToken: encodeToken({ p: source, t: next }) };
-    if (items.length >= PAGE && i + 1 < sources.length) {
-      return { items, continuationToken: encodeToken({ p: sources[i + 1] ?? 'all', t: '' }) };
-    }
-  }
-  return { items };
-}
-
-async function groupsOf(ctx: RequestContext, upn: string): Promise<string[]> {
-  const policies = await ctx.config.policies();
-  const config = await ctx.config.pamConfig();
-  const names = new Set<string>(policies.flatMap((p) => (p.approverGroup ? [p.approverGroup] : [])));
-  if (config.defaultApproverGroup) names.add(config.defaultApproverGroup);
-  const out: string[] = [];
-  for (const g of [...names].sort()) if ((await ctx.config.groupMembers(g)).includes(upn)) out.push(g);
-  return out;
-}
-
 /** `POST /api/requests/{id}/approve|deny`: one decision per approver; the transition is told to the orchestration once. */
 export async function decide(
   ctx: RequestContext,
@@ -393,65 +212,25 @@ export async function decide(
   decision: Decision,
   comment: string | undefined,
 ): Promise<RequestView> {
-  const current = await ctx.repo.get(id);
-  if (!current) throw notFound(id);
-  const members = await membersOf(ctx, current);
-  if (!canView(current, actorOf(caller.principal), members) && current.requester !== caller.principal.upn) {
-    await auditDecisionRefused(ctx, caller, current, 'NOT_AN_APPROVER');
-    throw notFound(id);
-  }
-  let outcome: 'recorded' | 'approved' | 'denied';
-  let next: Request;
-  // The row the rule last saw: what a refusal was about; and the events of the committed transition.
-  let seen = current;
-  let own: PendingAudit[] = [];
-  try {
-    ({ outcome, next } = await ctx.repo.update(id, (request) => {
-      seen = request;
-      const result = applyDecision(
-        request,
-        { approver: caller.principal.upn, approverId: caller.principal.id, decision, comment },
-        members,
-        ctx.now,
-      );
-      return {
-        next: result.request,
-        result: { outcome: result.outcome, next: result.request },
-        audit: (own = decisionEvents(result.outcome, result.request, caller, decision, comment, ctx.now)),
-      };
-    }));
-  } catch (e) {
-    if (e instanceof DomainError && e.kind !== 'unavailable') {
-      const decided = seen;
-      // This approver's decision is already in the row (a retry, perhaps after a lost answer):
-      // finish what its first attempt may not have, then say so.
-      const retried =
-        e.code === 'ALREADY_DECIDED' && (decided.status === 'approved' || decided.status === 'denied');
-      await afterCommit([
-        ...(retried && isLive(decided, ctx.now) ? [() => ctx.repo.syncLiveIndex(decided)] : []),
-        () => flushAudit(ctx.repo, ctx.audit, id, 'claimable', ctx.now),
-        ...(retried
-          ? [() => ctx.orchestrations.raise(id, RequestEvent.Decided, { status: decided.status })]
-          : []),
-        () => auditDecisionRefused(ctx, caller, current, e.code, e.message),
-      ]);
-    }
-    throw e;
-  }
-  await afterCommit([
-    ...(outcome === 'approved' ? [() => ctx.repo.syncLiveIndex(next)] : []),
-    // The audit before the orchestration, whose `approved` lets executions run: a grant is in the
-    // log before anything runs under it. A failed append still lets the orchestration hear.
-    () => flushAudit(ctx.repo, ctx.audit, id, ownEvents(own), ctx.now),
-    ...(outcome !== 'recorded'
-      ? [() => ctx.orchestrations.raise(id, RequestEvent.Decided, { status: next.status })]
-      : []),
-  ]);
-  return view(ctx, next);
+  const { principal } = caller;
+  const input = { approver: principal.upn, approverId: principal.id, decision, comment };
+  return runTransition(ctx, caller, id, {
+    // The requester too, so that deciding on one's own request is refused as such.
+    addressable: (request, members) =>
+      canView(request, actorOf(principal), members) || request.requester === principal.upn,
+    rule: (request, members) => decideTransition(request, input, members, ctx.now),
+    events: (outcome, next) => decisionEvents(outcome, next, caller, decision, comment, ctx.now),
+    follow: (outcome, request) => ({
+      liveIndex: outcome === 'approved' && isLive(request, ctx.now),
+      // Only approved and denied end the pending phase; a recorded approval waits for more.
+      ...(outcome === 'recorded' ? {} : { event: RequestEvent.Decided }),
+    }),
+    refusals: { audited: AuditAction.DecisionRefused, unaddressable: 'NOT_AN_APPROVER' },
+  });
 }
 
 function decisionEvents(
-  outcome: 'recorded' | 'approved' | 'denied',
+  outcome: DecisionOutcome,
   next: Request,
   caller: Caller,
   decision: Decision,
@@ -492,54 +271,12 @@ function decisionEvents(
   }
 }
 
-/**
- * The follow-ups of a committed transition. Every step is attempted even when one fails — a lost
- * audit append must not also leave the orchestration uninformed — and the first failure is then
- * reported (a 503: the transition itself stands, as a re-read shows).
- */
-async function afterCommit(steps: (() => Promise<unknown>)[]): Promise<void> {
-  let failure: Error | undefined;
-  for (const step of steps) {
-    try {
-      await step();
-    } catch (e) {
-      failure ??= e instanceof Error ? e : new Error(String(e));
-    }
-  }
-  if (failure !== undefined) throw failure;
-}
-
-async function auditDecisionRefused(
-  ctx: RequestContext,
-  caller: Caller,
-  request: Request,
-  code: string,
-  message?: string,
-): Promise<void> {
-  await ctx.audit.append({
-    action: AuditAction.DecisionRefused,
-    actor: caller.actor,
-    outcome: 'refused',
-    requestId: request.id,
-    task: request.task,
-    reason: message ? `${code}: ${message}` : code,
-    origin: caller.origin,
-  });
-}
-
 /** `POST /api/requests/{id}/cancel`: the requester, while pending. */
 export async function cancelRequest(ctx: RequestContext, caller: Caller, id: string): Promise<RequestView> {
-  const current = await ctx.repo.get(id);
-  if (!current || !canView(current, actorOf(caller.principal), await membersOf(ctx, current)))
-    throw notFound(id);
-  let seen = current;
-  let own: PendingAudit[] = [];
-  let next: Request;
-  try {
-    next = await ctx.repo.update(id, (request) => {
-      seen = request;
-      const canceled = cancelRule(request, caller.principal, ctx.now);
-      const event = pending(
+  return runTransition(ctx, caller, id, {
+    rule: (request) => cancelTransition(request, caller.principal, ctx.now),
+    events: (_outcome, canceled) => [
+      pending(
         id,
         {
           action: AuditAction.RequestCanceled,
@@ -550,27 +287,10 @@ export async function cancelRequest(ctx: RequestContext, caller: Caller, id: str
           origin: caller.origin,
         },
         ctx.now,
-      );
-      return { next: canceled, result: canceled, audit: (own = [event]) };
-    });
-  } catch (e) {
-    if (e instanceof DomainError && e.kind !== 'unavailable') {
-      // The requester's cancel is already in the row (a retry): finish what it may not have.
-      const retried = e.code === 'REQUEST_NOT_PENDING' && seen.status === 'canceled';
-      const status = seen.status;
-      await afterCommit([
-        () => flushAudit(ctx.repo, ctx.audit, id, 'claimable', ctx.now),
-        ...(retried ? [() => ctx.orchestrations.raise(id, RequestEvent.Decided, { status })] : []),
-      ]);
-    }
-    throw e;
-  }
-  const canceled = next;
-  await afterCommit([
-    () => flushAudit(ctx.repo, ctx.audit, id, ownEvents(own), ctx.now),
-    () => ctx.orchestrations.raise(id, RequestEvent.Decided, { status: canceled.status }),
-  ]);
-  return view(ctx, next);
+      ),
+    ],
+    follow: () => ({ liveIndex: false, event: RequestEvent.Decided }),
+  });
 }
 
 /** `POST /api/requests/{id}/revoke`: effective at once (the guard reads the row), then the orchestration ends the grant. */
@@ -580,18 +300,11 @@ export async function revokeRequest(
   id: string,
   comment: string | undefined,
 ): Promise<RequestView> {
-  const current = await ctx.repo.get(id);
-  if (!current) throw notFound(id);
-  const members = await membersOf(ctx, current);
-  if (!canView(current, actorOf(caller.principal), members)) throw notFound(id);
-  let seen = current;
-  let own: PendingAudit[] = [];
-  let next: Request;
-  try {
-    next = await ctx.repo.update(id, (request) => {
-      seen = request;
-      const revoked = revokeRule(request, { actor: actorOf(caller.principal), comment }, members, ctx.now);
-      const event = pending(
+  return runTransition(ctx, caller, id, {
+    rule: (request, members) =>
+      revokeTransition(request, { actor: actorOf(caller.principal), comment }, members, ctx.now),
+    events: (_outcome, revoked) => [
+      pending(
         id,
         {
           action: AuditAction.GrantRevoked,
@@ -603,41 +316,13 @@ export async function revokeRequest(
           origin: caller.origin,
         },
         ctx.now,
-      );
-      return { next: revoked, result: revoked, audit: (own = [event]) };
-    });
-  } catch (e) {
-    if (e instanceof DomainError && e.kind !== 'unavailable') {
-      // Already revoked (REQUEST_NOT_LIVE comes after the may-revoke check): finish what the revoke
-      // may not have.
-      const revoked = seen;
-      const retried = e.code === 'REQUEST_NOT_LIVE' && revoked.status === 'revoked';
-      await afterCommit([
-        ...(retried ? [() => ctx.repo.syncLiveIndex(revoked)] : []),
-        () => flushAudit(ctx.repo, ctx.audit, id, 'claimable', ctx.now),
-        ...(retried
-          ? [() => ctx.orchestrations.raise(id, RequestEvent.Revoked, { status: revoked.status })]
-          : []),
-      ]);
-    }
-    throw e;
-  }
-  const revoked = next;
-  await afterCommit([
-    () => ctx.repo.syncLiveIndex(revoked),
-    () => flushAudit(ctx.repo, ctx.audit, id, ownEvents(own), ctx.now),
-    () => ctx.orchestrations.raise(id, RequestEvent.Revoked, { status: revoked.status }),
-  ]);
-  return view(ctx, next);
+      ),
+    ],
+    follow: () => ({ liveIndex: true, event: RequestEvent.Revoked }),
+  });
 }
 
 // ---- system transitions, run by the orchestration's activities (idempotent) ----
-
-export interface SystemContext {
-  repo: RequestRepository;
-  audit: AuditSink;
-  now: Date;
-}
 
 /**
  * The request as the orchestration sees it after an event, with the audit events it can claim

@@ -7,7 +7,7 @@ import * as df from 'durable-functions';
 import { getDeps } from '#shared/app/deps';
 import type { ExecuteContext } from './execute';
 import { durableOrchestrations } from './orchestrations';
-import type { RequestContext, SystemContext } from './usecases';
+import type { RequestContext, SystemContext } from './context';
 
 export function requestContext(invocation: InvocationContext): RequestContext {
   const deps = getDeps();

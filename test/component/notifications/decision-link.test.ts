@@ -20,7 +20,8 @@ import { createTokenStore, TokenState, type TokenStore } from '#shared/notificat
 import { parseToken } from '#shared/notifications/tokens';
 import type { Orchestrations } from '#shared/requests/orchestrations';
 import { createRequestRepository, type RequestRepository } from '#shared/requests/repository';
-import { decide, type Caller, type ConfigReader, type RequestContext } from '#shared/requests/usecases';
+import type { Caller, ConfigReader, RequestContext } from '#shared/requests/context';
+import { decide } from '#shared/requests/usecases';
 import { startComponentEnv, type ComponentEnv } from '../../support/component';
 
 const ANN = 'ann@contoso.com';

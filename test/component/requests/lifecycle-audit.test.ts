@@ -18,7 +18,7 @@ import type { Request } from '#shared/domain/request';
 import { toProblem } from '#shared/http/problem';
 import { execute, type ExecuteContext } from '#shared/requests/execute';
 import type { OrchestrationState, Orchestrations } from '#shared/requests/orchestrations';
-import { CLAIM_MS, pending } from '#shared/requests/outbox';
+import { CLAIM_MS, pending } from '#shared/requests/audit-outbox';
 import { createRequestRepository, type RequestRepository } from '#shared/requests/repository';
 import {
   cancelRequest,
@@ -29,10 +29,8 @@ import {
   sweepAudit,
   revokeRequest,
   submitRequest,
-  type Caller,
-  type RequestContext,
-  type SystemContext,
 } from '#shared/requests/usecases';
+import type { Caller, RequestContext, SystemContext } from '#shared/requests/context';
 import { approverGroupPut } from '../../../functions/approver-groups';
 import { catalogTaskPut } from '../../../functions/catalog';
 import { pamEnable } from '../../../functions/pam';

@@ -6,6 +6,8 @@ import {
   coverageRefusal,
   decisionRefusal,
   canView,
+  cancelTransition,
+  decideTransition,
   type DecisionInput,
   end,
   expire,
@@ -22,6 +24,7 @@ import {
   RequestView,
   requireCoveringGrant,
   revoke,
+  revokeTransition,
   SubmitRequestBody,
   type SubmitRequestInput,
   tally,
@@ -1041,5 +1044,141 @@ describe('identity is the stable id, not the name', () => {
   it('the requester under another UPN (renamed) is still refused as an approver of their own request', () => {
     const refusal = decisionRefusal(aRequest(), BOB, GROUP_MEMBERS, minutesAfterT0(1), idOf(ALICE));
     expect(refusal?.code).toBe('SELF_APPROVAL');
+  });
+});
+
+describe('transitions as values: a retry finds its change already applied', () => {
+  const at = minutesAfterT0(30);
+  const approve = (approver: string): DecisionInput => ({ approver, decision: 'approve' });
+
+  it.each<{
+    name: string;
+    request: Request;
+    act: (
+      request: Request,
+    ) => ReturnType<typeof decideTransition | typeof cancelTransition | typeof revokeTransition>;
+    outcome: string;
+    code: ErrorCode;
+  }>([
+    {
+      name: 'Bob approves again a request his approval approved → already applied (approved)',
+      request: aRequest({ status: 'approved' }),
+      act: (r) => decideTransition(r, approve(BOB), GROUP_MEMBERS, at),
+      outcome: 'approved',
+      code: 'ALREADY_DECIDED',
+    },
+    {
+      name: 'Bob denies again a request his denial denied → already applied (denied)',
+      request: aRequest({ status: 'denied' }),
+      act: (r) => decideTransition(r, { approver: BOB, decision: 'deny' }, GROUP_MEMBERS, at),
+      outcome: 'denied',
+      code: 'ALREADY_DECIDED',
+    },
+    {
+      name: 'Alice cancels again her canceled request → already applied (canceled)',
+      request: aRequest({ status: 'canceled' }),
+      act: (r) => cancelTransition(r, anActor(ALICE), at),
+      outcome: 'canceled',
+      code: 'REQUEST_NOT_PENDING',
+    },
+    {
+      name: 'Carol revokes a grant the admin revoked → already applied (revoked)',
+      request: aRequest({ status: 'revoked' }),
+      act: (r) => revokeTransition(r, { actor: anActor(CAROL) }, GROUP_MEMBERS, at),
+      outcome: 'revoked',
+      code: 'REQUEST_NOT_LIVE',
+    },
+  ])('$name', ({ request, act, outcome, code }) => {
+    // Act
+    const t = act(request);
+
+    // Assess: the row as found, the outcome it holds, and the refusal the retry still answers with
+    expect(t).toMatchObject({ kind: 'alreadyApplied', outcome, request });
+    expect(t).toHaveProperty('refusal.code', code);
+  });
+
+  it.each<{
+    name: string;
+    act: () => ReturnType<typeof decideTransition | typeof cancelTransition | typeof revokeTransition>;
+    code: ErrorCode;
+  }>([
+    {
+      name: 'Bob approves again while a second approval is still needed → refused, not a retry',
+      act: () =>
+        decideTransition(
+          aRequest({
+            requiredApprovals: 2,
+            approvals: [{ approver: BOB, decision: 'approve', comment: null, at: iso(minutesAfterT0(1)) }],
+          }),
+          approve(BOB),
+          GROUP_MEMBERS,
+          at,
+        ),
+      code: 'ALREADY_DECIDED',
+    },
+    {
+      name: 'Carol approves a request Bob approved → refused (not her decision)',
+      act: () => decideTransition(aRequest({ status: 'approved' }), approve(CAROL), GROUP_MEMBERS, at),
+      code: 'REQUEST_NOT_PENDING',
+    },
+    {
+      name: 'Bob, since removed from the group, approves again → refused as not an approver',
+      act: () => decideTransition(aRequest({ status: 'approved' }), approve(BOB), [CAROL], at),
+      code: 'NOT_AN_APPROVER',
+    },
+    {
+      name: 'Bob cancels Alice’s canceled request → refused, only she could have canceled it',
+      act: () => cancelTransition(aRequest({ status: 'canceled' }), anActor(BOB), at),
+      code: 'NOT_REQUESTER',
+    },
+    {
+      name: 'Alice cancels her expired request → refused, expiry is not her cancel',
+      act: () => cancelTransition(aRequest({ status: 'expired' }), anActor(ALICE), at),
+      code: 'REQUEST_NOT_PENDING',
+    },
+    {
+      name: 'an outsider revokes a revoked grant → refused, they could not have revoked it',
+      act: () =>
+        revokeTransition(aRequest({ status: 'revoked' }), { actor: anActor(MALLORY) }, GROUP_MEMBERS, at),
+      code: 'REVOKE_NOT_ALLOWED',
+    },
+    {
+      name: 'Alice revokes her ended grant → refused, the end is not a revoke',
+      act: () =>
+        revokeTransition(aRequest({ status: 'ended' }), { actor: anActor(ALICE) }, GROUP_MEMBERS, at),
+      code: 'REQUEST_NOT_LIVE',
+    },
+  ])('$name', ({ act, code }) => {
+    // Act
+    const t = act();
+
+    // Assess
+    expect(t.kind).toBe('refused');
+    expect(t).toHaveProperty('refusal.code', code);
+  });
+
+  it.each([
+    {
+      name: 'Bob approves a pending request → applied (approved), as applyDecision',
+      act: () => decideTransition(aRequest(), approve(BOB), GROUP_MEMBERS, at),
+      expected: applyDecision(aRequest(), approve(BOB), GROUP_MEMBERS, at),
+    },
+    {
+      name: 'Alice cancels her pending request → applied (canceled), as cancel',
+      act: () => cancelTransition(aRequest(), anActor(ALICE), at),
+      expected: { outcome: 'canceled', request: cancel(aRequest(), anActor(ALICE), at) },
+    },
+    {
+      name: 'Carol revokes a live grant → applied (revoked), as revoke',
+      act: () =>
+        revokeTransition(aRequest({ status: 'approved' }), { actor: anActor(CAROL) }, GROUP_MEMBERS, at),
+      expected: {
+        outcome: 'revoked',
+        request: revoke(aRequest({ status: 'approved' }), { actor: anActor(CAROL) }, GROUP_MEMBERS, at),
+      },
+    },
+  ])('$name', ({ act, expected }) => {
+    // Act / Assess
+    expect(act()).toEqual({ kind: 'applied', ...expected });
   });
 });

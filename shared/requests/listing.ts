@@ -1,0 +1,163 @@
+/**
+ * `GET /api/requests`: the pages of requests a caller may see, read from the request index
+ * partitions (./repository.ts) one after the other, and the continuation token that says where the
+ * next page starts.
+ */
+import type { Principal } from '#shared/auth/index';
+import { DomainError } from '#shared/domain/errors';
+import {
+  canView,
+  decisionRefusal,
+  toRequestView,
+  type ListRequestsQuery,
+  type Request,
+  type RequestView,
+} from '#shared/domain/request';
+import { actorOf, membersOf, type RequestContext } from './context';
+import { indexKeys } from './repository';
+
+type ListContext = Pick<RequestContext, 'repo' | 'config' | 'now'>;
+
+const PAGE = 50;
+
+interface ListToken {
+  /** Which index partition (or `all` for the table scan) the continuation belongs to. */
+  p: string;
+  t: string;
+}
+
+function encodeToken(token: ListToken): string {
+  return Buffer.from(JSON.stringify(token)).toString('base64url');
+}
+
+/**
+ * The storage SDK's own continuation token is base64 JSON `{nextPartitionKey, nextRowKey?}`; anything
+ * else would make the SDK throw mid-query (a 503 the client would retry for ever), so refuse it here.
+ */
+function isStorageToken(token: string): boolean {
+  if (token === '') return true;
+  try {
+    const value = JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as unknown;
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      'nextPartitionKey' in value &&
+      typeof value.nextPartitionKey === 'string' &&
+      (!('nextRowKey' in value) || typeof value.nextRowKey === 'string' || value.nextRowKey === undefined)
+    );
+  } catch {
+    return false;
+  }
+}
+
+function decodeToken(text: string | undefined): ListToken | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
+    if (
+      typeof value === 'object' &&
+      value !== null &&
+      'p' in value &&
+      't' in value &&
+      typeof value.p === 'string' &&
+      typeof value.t === 'string' &&
+      isStorageToken(value.t)
+    ) {
+      return { p: value.p, t: value.t };
+    }
+  } catch {
+    // fall through
+  }
+  throw new DomainError('INVALID_INPUT', 'The continuationToken is not one this service issued', {
+    errors: [{ pointer: '#/continuationToken', detail: 'not a valid continuation token' }],
+  });
+}
+
+/**
+ * `GET /api/requests`. Admins and auditors see all; others see their own (`mine`) and those they
+ * may decide (`approvable`) — both by default.
+ */
+export async function listRequests(
+  ctx: ListContext,
+  principal: Principal,
+  query: ListRequestsQuery,
+): Promise<{ items: RequestView[]; continuationToken?: string }> {
+  const token = decodeToken(query.continuationToken);
+  const seesAll = principal.isAdmin || principal.isAuditor;
+  const mineOnly = query.mine === true;
+  const approvableOnly = query.approvable === true;
+
+  // Where to look: one index partition per source, walked in order; the token says where we are.
+  const sources: string[] = [];
+  if (seesAll && !mineOnly && !approvableOnly) sources.push('all');
+  else {
+    if (!approvableOnly) sources.push(indexKeys.requester(principal.id));
+    if (!mineOnly) {
+      const groups = await groupsOf(ctx, principal.upn);
+      for (const g of groups) sources.push(indexKeys.group(g));
+    }
+  }
+  const start = token ? sources.indexOf(token.p) : 0;
+  if (start < 0) {
+    // A token from another listing (other filters, or another caller's groups).
+    throw new DomainError('INVALID_INPUT', 'The continuationToken does not belong to this listing', {
+      errors: [{ pointer: '#/continuationToken', detail: 'does not match the other query parameters' }],
+    });
+  }
+
+  const items: RequestView[] = [];
+  const seen = new Set<string>();
+  // The caller's own requests are listed under `mine`: the group sources skip them (an approver's
+  // own request sits in their group's index too), so no page repeats one across sources.
+  const listsMine = sources.includes(indexKeys.requester(principal.id));
+  for (let i = start; i < sources.length; i++) {
+    const source = sources[i] ?? 'all';
+    const cont = token && i === start ? token.t : undefined;
+    // Only as many as the page has room for: a page never exceeds PAGE, and the storage token of
+    // the last source read says exactly where the next page starts.
+    const room = PAGE - items.length;
+    let requests: Request[];
+    let next: string | undefined;
+    if (source === 'all') {
+      const page = await ctx.repo.scan(query.status ? `Status eq '${query.status}'` : undefined, room, cont);
+      requests = page.requests;
+      next = page.continuationToken;
+    } else {
+      const page = await ctx.repo.page(source, room, cont);
+      requests = (await Promise.all(page.ids.map((id) => ctx.repo.get(id)))).filter(
+        (r): r is Request => r !== undefined,
+      );
+      next = page.continuationToken;
+    }
+    for (const r of requests) {
+      if (seen.has(r.id)) continue;
+      if (query.status && r.status !== query.status) continue;
+      if (source.startsWith('group:')) {
+        if (listsMine && r.requesterId === principal.id) continue;
+        if (
+          approvableOnly &&
+          decisionRefusal(r, principal.upn, await membersOf(ctx, r), ctx.now, principal.id) !== undefined
+        )
+          continue;
+        if (!canView(r, actorOf(principal), await membersOf(ctx, r))) continue;
+      }
+      seen.add(r.id);
+      items.push(toRequestView(r, []));
+    }
+    if (next) return { items, continuationToken: encodeToken({ p: source, t: next }) };
+    if (items.length >= PAGE && i + 1 < sources.length) {
+      return { items, continuationToken: encodeToken({ p: sources[i + 1] ?? 'all', t: '' }) };
+    }
+  }
+  return { items };
+}
+
+async function groupsOf(ctx: ListContext, upn: string): Promise<string[]> {
+  const policies = await ctx.config.policies();
+  const config = await ctx.config.pamConfig();
+  const names = new Set<string>(policies.flatMap((p) => (p.approverGroup ? [p.approverGroup] : [])));
+  if (config.defaultApproverGroup) names.add(config.defaultApproverGroup);
+  const out: string[] = [];
+  for (const g of [...names].sort()) if ((await ctx.config.groupMembers(g)).includes(upn)) out.push(g);
+  return out;
+}
