@@ -1,9 +1,9 @@
 /**
  * One source of truth for settings: `SettingsSchema` (shared/config.ts). Every setting the code or
  * host.json reads is in it with its meaning; Azure (infra/) sets each one or it has a safe default;
- * and local.settings.json.sample, DESIGN §5a and the README's "Settings" table agree with it.
+ * and local.settings.json.sample, the README's "Settings" table and docs/design.md agree with it.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SettingsSchema } from '#shared/config';
@@ -114,23 +114,38 @@ function sampleKeys(): string[] {
   return Object.keys(sample.Values);
 }
 
-/** Names in the first column of the table under `heading` in a markdown file (backticked). */
-function tableNames(markdown: string, heading: RegExp): string[] | undefined {
+/** The rows of the table under `heading` in a markdown file: the backticked names of its first column, and its second column. */
+function tableRows(markdown: string, heading: RegExp): { names: string[]; meaning: string }[] | undefined {
   const start = markdown.search(heading);
   if (start < 0) return undefined;
   const rest = markdown.slice(start).split('\n').slice(1);
   const end = rest.findIndex((line) => /^#{1,2} /.test(line));
   const rows = (end < 0 ? rest : rest.slice(0, end)).filter((line) => /^\|/.test(line)).slice(2);
-  return rows.flatMap((row) => {
-    const first = row.split('|')[1] ?? '';
-    return [...first.matchAll(/`([A-Za-z_][A-Za-z0-9_]*)`/g)].map((m) => m[1] ?? '');
+  return rows.map((row) => {
+    const [, first = '', meaning = ''] = row.split('|');
+    return { names: [...first.matchAll(/`([A-Za-z_][A-Za-z0-9_]*)`/g)].map((m) => m[1] ?? ''), meaning };
   });
+}
+
+/** Names in the first column of the table under `heading` in a markdown file (backticked). */
+function tableNames(markdown: string, heading: RegExp): string[] | undefined {
+  return tableRows(markdown, heading)?.flatMap((row) => row.names);
+}
+
+const README = readFileSync(join(REPO, 'README.md'), 'utf8');
+const DESIGN = readFileSync(join(REPO, 'docs', 'design.md'), 'utf8');
+const README_SETTINGS = /^## Settings\s*$/m;
+const DESIGN_SETTINGS = /^## \d+\. Settings\s*$/m;
+
+/** What a setting is when it is absent, as the schema says. */
+function schemaDefault(key: string): unknown {
+  const parsed = SettingsSchema.safeParse({});
+  return parsed.success ? (parsed.data as Record<string, unknown>)[key] : undefined;
 }
 
 /** True when the schema gives the setting a value when it is absent. */
 function hasDefault(key: string): boolean {
-  const parsed = SettingsSchema.safeParse({});
-  return parsed.success && (parsed.data as Record<string, unknown>)[key] !== undefined;
+  return schemaDefault(key) !== undefined;
 }
 
 describe('the schema is the list', () => {
@@ -279,23 +294,50 @@ describe('the other lists agree', () => {
     expect(bindingExpressions().filter(({ name }) => !sampleKeys().includes(name))).toEqual([]);
   });
 
-  it("DESIGN §5a's table names only settings the schema has", () => {
-    // Prepare: DESIGN.md sits beside the repository (../shared/), in CI as on a laptop.
-    const design = join(REPO, '..', 'shared', 'DESIGN.md');
-    expect(existsSync(design), `${design} is missing`).toBe(true);
-
+  it("docs/design.md's Settings table names only settings the schema has", () => {
     // Act
-    const names = tableNames(readFileSync(design, 'utf8'), /^## 5a\b.*$/m);
+    const names = tableNames(DESIGN, DESIGN_SETTINGS);
 
     // Assess
-    expect(names, 'DESIGN.md has no table under "## 5a."').toBeDefined();
+    expect(names, 'docs/design.md needs a table under "## <n>. Settings"').toBeDefined();
     expect(names?.length).toBeGreaterThan(0);
     expect(names?.filter((name) => !SCHEMA_KEYS.includes(name))).toEqual([]);
   });
 
+  it('docs/design.md names no setting the schema lacks, anywhere on the page', () => {
+    // Act: every backticked name shaped like a setting, in prose and tables alike.
+    const named = [
+      ...new Set(
+        [...DESIGN.matchAll(/`((?:ZSA_|AzureWebJobsStorage|ServiceBusConnection)[A-Za-z0-9_]*)/g)].map(
+          (m) => m[1] ?? '',
+        ),
+      ),
+    ];
+
+    // Assess
+    expect(named.length).toBeGreaterThan(5);
+    expect(named.filter((name) => !SCHEMA_KEYS.includes(name))).toEqual([]);
+  });
+
+  it('the defaults the README and docs/design.md state are the schema defaults', () => {
+    // Act: rows of one setting whose meaning says "(default X)".
+    const stated = [
+      ...(tableRows(README, README_SETTINGS) ?? []).map((row) => ({ ...row, where: 'README.md' })),
+      ...(tableRows(DESIGN, DESIGN_SETTINGS) ?? []).map((row) => ({ ...row, where: 'docs/design.md' })),
+    ].flatMap(({ names, meaning, where }) => {
+      const value = /\(default `?([^`)]+)`?\)/.exec(meaning)?.[1];
+      const [name] = names;
+      return names.length === 1 && name !== undefined && value !== undefined ? [{ where, name, value }] : [];
+    });
+
+    // Assess
+    expect(stated.length).toBeGreaterThan(3);
+    expect(stated.filter(({ name, value }) => String(schemaDefault(name)) !== value)).toEqual([]);
+  });
+
   it("the README's Settings table lists exactly the schema's settings", () => {
     // Act
-    const names = tableNames(readFileSync(join(REPO, 'README.md'), 'utf8'), /^## Settings\s*$/m);
+    const names = tableNames(README, README_SETTINGS);
 
     // Assess
     expect(names, 'README.md needs a table under "## Settings" naming every setting').toBeDefined();
