@@ -63,7 +63,7 @@ const retry = Object.assign(new df.RetryOptions(2000, 20), {
 
 /**
  * Tells the world (email, Power Automate, SIEM) what just happened. The activity bounds its own
- * time (the outbox gives up after 10 s) and a failure is only logged and audited: a notification
+ * time (the publisher gives up after 10 s) and a failure is only logged and audited: a notification
  * never stops the request from moving on, and deadlines are absolute instants, so a slow one does
  * not move them.
  *

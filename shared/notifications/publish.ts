@@ -16,7 +16,7 @@ import {
   type NotificationMessage,
   type NotifyInput,
 } from './messages';
-import type { Outbox } from './outbox';
+import type { Publisher } from './publisher';
 import type { PreparedLink, ScheduleStore, TokenStore } from './store';
 import { decisionUrl } from './tokens';
 
@@ -26,7 +26,7 @@ export interface PublishContext {
   groupMembers(group: string): Promise<readonly string[]>;
   tokens: TokenStore;
   schedules: ScheduleStore;
-  outbox: Outbox;
+  publisher: Publisher;
   now: Date;
   /** `ZSA_PUBLIC_BASE_URL`. */
   publicBaseUrl: string | undefined;
@@ -80,7 +80,7 @@ async function publishPlain(
   const messages = recipientsFor(event, request, members).map((r) =>
     buildMessage({ event }, request, r, ctx.now),
   );
-  await ctx.outbox.publish(messages);
+  await ctx.publisher.publish(messages);
   return messages.map((m) => m.id);
 }
 
@@ -120,7 +120,7 @@ async function publishApprovalLinks(
     toMark.push({ upn: recipient.upn, link });
   }
   if (messages.length === 0) return [];
-  await ctx.outbox.publish(messages);
+  await ctx.publisher.publish(messages);
   await Promise.all(toMark.map((t) => ctx.tokens.markSent(request.id, t.upn, t.link)));
   return messages.map((m) => m.id);
 }
@@ -147,7 +147,7 @@ async function scheduleExpiryNotice(
   const sequenceNumbers: string[] = [];
   for (const recipient of recipientsFor(NotificationEvent.expiringSoon, request, members)) {
     const message = buildMessage({ event: NotificationEvent.expiringSoon }, request, recipient, ctx.now);
-    sequenceNumbers.push(...(await ctx.outbox.schedule(message, at)));
+    sequenceNumbers.push(...(await ctx.publisher.schedule(message, at)));
   }
   // A lost race means another run scheduled the same notice (same message id: Service Bus keeps one).
   await ctx.schedules.create(request.id, NotificationEvent.expiringSoon, sequenceNumbers);
@@ -157,7 +157,7 @@ async function scheduleExpiryNotice(
 async function cancelExpiryNotice(ctx: PublishContext, requestId: string): Promise<string[]> {
   const record = await ctx.schedules.get(requestId, NotificationEvent.expiringSoon);
   if (!record || record.state !== 'scheduled') return [];
-  await ctx.outbox.cancel(record.sequenceNumbers);
+  await ctx.publisher.cancel(record.sequenceNumbers);
   await ctx.schedules.markCanceled(requestId, NotificationEvent.expiringSoon, record);
   return [...record.sequenceNumbers];
 }

@@ -4,7 +4,7 @@
 import { getDeps } from '#shared/app/deps';
 import type { DeliverContext } from './deliver';
 import { NOTIFICATIONS_QUEUE } from './messages';
-import { serviceBusOutbox } from './outbox';
+import { serviceBusPublisher } from './publisher';
 import type { PublishContext } from './publish';
 import { createScheduleStore, createTokenStore, type TokenStore } from './store';
 
@@ -15,7 +15,7 @@ export function publishContext(): PublishContext {
     groupMembers: (group) => deps.config.groupMembers(group),
     tokens: createTokenStore(deps.tables),
     schedules: createScheduleStore(deps.tables),
-    outbox: serviceBusOutbox(() => deps.bus.sender(NOTIFICATIONS_QUEUE)),
+    publisher: serviceBusPublisher(() => deps.bus.sender(NOTIFICATIONS_QUEUE)),
     now: deps.now(),
     publicBaseUrl: deps.settings.ZSA_PUBLIC_BASE_URL,
     expiryNoticeMs: deps.settings.ZSA_EXPIRY_NOTICE_MINUTES * 60_000,

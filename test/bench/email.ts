@@ -19,7 +19,7 @@ import { startMailbox } from '@zsa/local-host/mailbox';
 import { startServiceBus } from '@zsa/local-host/servicebus';
 import type { Request } from '#shared/domain/request';
 import { buildMessage, NOTIFICATIONS_QUEUE } from '#shared/notifications/messages';
-import { toServiceBusMessage } from '#shared/notifications/outbox';
+import { toServiceBusMessage } from '#shared/notifications/publisher';
 import { caller } from '../support/api';
 import { aPendingRequest } from '../support/requests';
 import { now, ratio, summarize } from './stats';

@@ -12,7 +12,7 @@ import { settings } from '#shared/config';
 import { Request } from '#shared/domain/request';
 import { openDecisionLink } from '#shared/notifications/decisions';
 import { NOTIFICATIONS_QUEUE, NotificationMessage, recipientKey } from '#shared/notifications/messages';
-import { serviceBusOutbox } from '#shared/notifications/outbox';
+import { serviceBusPublisher } from '#shared/notifications/publisher';
 import { publishNotification, type PublishContext } from '#shared/notifications/publish';
 import { createScheduleStore, createTokenStore, type TokenStore } from '#shared/notifications/store';
 import { createRequestRepository, type RequestRepository } from '#shared/requests/repository';
@@ -52,7 +52,7 @@ function context(now = new Date(), noticeMinutes = 15): PublishContext {
     groupMembers: (g) => Promise.resolve(g === GROUP ? [ALICE, ANN, BEN] : []),
     tokens,
     schedules: createScheduleStore(tables),
-    outbox: serviceBusOutbox(() => sender),
+    publisher: serviceBusPublisher(() => sender),
     now,
     publicBaseUrl: BASE,
     expiryNoticeMs: noticeMinutes * 60_000,

@@ -1,14 +1,15 @@
 /**
- * Publishing notifications on Service Bus: JSON bodies, the message id as Service Bus messageId
- * (duplicate detection drops a re-published one), the event as subject and application properties
- * so other subscribers can filter without parsing. Every call is bounded in time: a slow bus must
- * not hold the orchestration that waits for `notify`.
+ * The notification publisher: sends notifications to Service Bus as they are made (unlike the
+ * request row's audit outbox, nothing waits anywhere to be sent later). JSON bodies, the message id
+ * as Service Bus messageId (duplicate detection drops a re-published one), the event as subject and
+ * application properties so other subscribers can filter without parsing. Every call is bounded in
+ * time: a slow bus must not hold the orchestration that waits for `notify`.
  */
 import type { ServiceBusMessage, ServiceBusSender } from '@azure/service-bus';
 import Long from 'long';
 import type { NotificationMessage } from './messages';
 
-export interface Outbox {
+export interface Publisher {
   publish(messages: readonly NotificationMessage[]): Promise<void>;
   /** Schedules `message` for `at`; answers its sequence numbers (decimal strings). */
   schedule(message: NotificationMessage, at: Date): Promise<string[]>;
@@ -34,7 +35,7 @@ export function toServiceBusMessage(message: NotificationMessage): ServiceBusMes
   };
 }
 
-export function serviceBusOutbox(sender: () => ServiceBusSender): Outbox {
+export function serviceBusPublisher(sender: () => ServiceBusSender): Publisher {
   const bounded = () => ({ abortSignal: AbortSignal.timeout(BUS_TIMEOUT_MS) });
   return {
     async publish(messages) {
