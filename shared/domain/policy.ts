@@ -235,11 +235,6 @@ export function requirePolicy(
   return policy;
 }
 
-/** Policies that name exactly this target: a catalog entry they use may not be deleted (409). */
-export function policiesTargeting(target: Target, policies: readonly Policy[]): readonly Policy[] {
-  return policies.filter((p) => p.scope === target.scope && p.target === target.name);
-}
-
 /** Policies that name this approver group: the group may not be deleted while any does (409). */
 export function policiesUsingGroup(group: string, policies: readonly Policy[]): readonly Policy[] {
   return policies.filter((p) => p.approverGroup === group);

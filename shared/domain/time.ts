@@ -41,11 +41,6 @@ export function instantOf(timestamp: Timestamp): number {
   return Date.parse(timestamp);
 }
 
-/** Milliseconds from `now` until `timestamp` (negative once it has passed). */
-export function msUntil(timestamp: Timestamp, now: Date): number {
-  return instantOf(timestamp) - now.getTime();
-}
-
 /** True when `now` is at or past `timestamp`: deadlines are exclusive, so the deadline itself is too late. */
 export function isPast(timestamp: Timestamp, now: Date): boolean {
   return now.getTime() >= instantOf(timestamp);
