@@ -1,5 +1,5 @@
 /**
- * The contract as declared (shared/openapi): it covers DESIGN §5, its examples are accepted by the
+ * The contract as declared (shared/openapi): it covers docs/design.md §7, its examples are accepted by the
  * very schemas handlers validate with, its problem catalogue is what the error mapping sends, and
  * the generated OpenAPI 3.1 document and Power Automate definition are well formed.
  */
@@ -20,8 +20,8 @@ import { writeOpenApi } from '../../infra/tools/write-openapi';
 import { conformanceIssues } from './conformance';
 import { ROOT } from '../support/local-host';
 
-/** DESIGN §5, plus the document itself (issue 7). */
-const DESIGN_5 = [
+/** The operations of the contract, version 1, plus the document itself (issue 7). */
+const CONTRACT = [
   'GET /api/health',
   'GET /api/openapi.json',
   'GET /api/pam',
@@ -49,7 +49,7 @@ const DESIGN_5 = [
   'GET /api/audit',
   'GET /api/audit/export',
   'GET /api/audit/verify',
-  // Beyond DESIGN §5: anchoring on demand (the audit's immutable archive).
+  // Anchoring on demand (the audit's immutable archive), added after version 1.
   'POST /api/audit/anchor',
 ];
 
@@ -99,13 +99,27 @@ function examples(): { where: string; schema: z.ZodType; example: Example; answe
 }
 
 describe('the registry', () => {
-  it('declares exactly the operations of DESIGN §5, each once', () => {
+  it('declares exactly the operations of the contract, each once', () => {
     // Act
     const declared = OPERATIONS.map(label);
 
     // Assess
     expect(new Set(declared).size).toBe(declared.length);
-    expect([...declared].sort()).toEqual([...DESIGN_5].sort());
+    expect([...declared].sort()).toEqual([...CONTRACT].sort());
+  });
+
+  it('is what docs/design.md §7.2 lists, operation for operation', () => {
+    // Prepare
+    const design = readFileSync(join(ROOT, 'docs', 'design.md'), 'utf8');
+    const start = design.search(/^### 7\.2 Operations$/m);
+    const section = design.slice(start, design.indexOf('\n#', start + 1));
+
+    // Act: the first column of the table, "`METHOD /path`".
+    const listed = [...section.matchAll(/^\| `([A-Z]+ \/api\/[^`]+)` \|/gm)].map((m) => m[1] ?? '');
+
+    // Assess
+    expect(start, 'docs/design.md needs a "### 7.2 Operations" table').toBeGreaterThan(0);
+    expect([...listed].sort()).toEqual([...OPERATIONS.map(label)].sort());
   });
 
   it('names operations in PascalCase, once each, with short titles Power Automate can show', () => {
