@@ -402,7 +402,7 @@ const RpcHttpCookies = z.array(RpcHttpCookie);
 
 function toOutgoing(returnValue: RpcTypedData | null | undefined): OutgoingResponse {
   const http = returnValue?.http;
-  // The handler returned nothing. Azure's answer is not confirmed (reference §12); 204 says so plainly.
+  // The handler returned nothing. Azure's answer was never checked on a real host; 204 says so plainly.
   if (!http) return { status: 204, headers: {}, body: EMPTY };
   const status = Number(http.statusCode ?? '200');
   if (!Number.isInteger(status) || status < 100 || status > 599) {

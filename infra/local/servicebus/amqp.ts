@@ -174,7 +174,8 @@ function messageIdToString(id: unknown): string | undefined {
 
 /**
  * Reads a message as sent and assigns a message-id when there is none: the SDK's automatic lock
- * renewal keys on it, and every settlement of an id-less message fails otherwise (reference §4.3).
+ * renewal keys on it, and every settlement of an id-less message fails otherwise ("Failed to stop
+ * auto lock renewal - no message ID"). Service Bus itself assigns one to every message.
  */
 export function inspectIncoming(bytes: Buffer): IncomingMessage {
   const parts = splitSections(bytes);
