@@ -4,11 +4,15 @@
  * only send it again.
  */
 import { auditSink } from '#shared/admin/audit';
-import type { AuditEventInput } from '#shared/audit/types';
+import type { AuditEventInput, AuditSink } from '#shared/audit/types';
 
-export async function auditQuietly(event: AuditEventInput, log: (message: string) => void): Promise<void> {
+export async function auditQuietly(
+  event: AuditEventInput,
+  log: (message: string) => void,
+  sink?: AuditSink,
+): Promise<void> {
   try {
-    await auditSink().append(event);
+    await (sink ?? auditSink()).append(event);
   } catch (e) {
     log(
       `audit of ${event.action} for request ${event.requestId ?? '-'} failed: ${e instanceof Error ? e.message : String(e)}`,

@@ -1,14 +1,24 @@
 /**
- * Deciding from an emailed link. Opening the link (GET/HEAD, also done by mail scanners) only reads.
- * Submitting it (POST from the confirmation page) claims the link with a compare-and-swap on its row
- * — exactly one POST wins — then records the decision through the same request story as the API,
- * so every approval rule applies (self-approval, membership, one decision each, pending only); the
- * link ends `used`, whether the story recorded or refused the decision.
+ * Deciding from an emailed link. Opening the link (GET/HEAD, also done by mail scanners) only reads,
+ * so scanners that fetch links (Safe Links, Proofpoint, Mimecast…) decide nothing. Submitting it
+ * (POST from the confirmation page) claims the link with a compare-and-swap on its row — exactly
+ * one POST wins — then records the decision through the same request story as the API, so every
+ * approval rule applies (self-approval, membership, one decision each, pending only); the link ends
+ * `used`, whether the story recorded or refused the decision. The story audits its refusals; the
+ * link's own (used, closed, sent to someone else) are audited here, as the same action.
+ *
+ * Who decides: the approver the link was minted for (the email went to them; the token is 256
+ * random bits, single use). When a user is signed in on the request (bearer token, or App Service
+ * Authentication when trusted) they must be that approver; `ZSA_DECISION_LINK_REQUIRE_SIGN_IN=true`
+ * makes signing in mandatory (recommended behind App Service Authentication).
  */
+import { AuditAction, type AuditSink } from '#shared/audit/types';
 import { DomainError } from '#shared/domain/errors';
 import { normalizeUpn } from '#shared/domain/names';
 import { isAwaitingDecision, type Decision, type Request, type RequestView } from '#shared/domain/request';
+import type { Caller } from '#shared/requests/context';
 import type { RequestRepository } from '#shared/requests/repository';
+import { auditQuietly } from './audit';
 import { CLAIM_TIMEOUT_MS, TokenState, type TokenRecord, type TokenStore } from './store';
 import { parseToken } from './tokens';
 
@@ -16,13 +26,20 @@ export interface DecisionLinkContext {
   tokens: TokenStore;
   requests: Pick<RequestRepository, 'get'>;
   now: Date;
-  /** Records `approver`'s decision through the request story (functions/decisions.ts binds it). */
+  /**
+   * Who acts on a link minted for `approver`: the user signed in on this request, or, when the
+   * link alone speaks for them, its approver with the link as the credential.
+   */
+  callerFor(approver: string): Caller;
+  /** Records the caller's decision through the request story (./wiring.ts binds it). */
   decide(
-    approver: string,
+    caller: Caller,
     requestId: string,
     decision: Decision,
     comment: string | undefined,
   ): Promise<RequestView>;
+  /** Where the link's own refusals are audited (best effort: the answer is a refusal either way). */
+  audit: AuditSink;
   /**
    * The UPN of a user signed in on this request (bearer token or App Service Authentication), if
    * any. When present it must be the link's approver: a forwarded link is useless to someone else.
@@ -87,11 +104,14 @@ function abandonedClaim(link: TokenRecord, request: Request, now: Date): boolean
   return now.getTime() - Date.parse(link.claimedAt) > CLAIM_TIMEOUT_MS && !hasDecided(request, link.approver);
 }
 
+/** What opening a link needs: it reads, and nothing else. */
+export type LinkReader = Pick<
+  DecisionLinkContext,
+  'tokens' | 'requests' | 'now' | 'signedInAs' | 'requireSignIn'
+>;
+
 /** What the link leads to now. Reads only: GET and HEAD call nothing else. */
-export async function openDecisionLink(
-  ctx: DecisionLinkContext,
-  raw: string | undefined,
-): Promise<LinkState> {
+export async function openDecisionLink(ctx: LinkReader, raw: string | undefined): Promise<LinkState> {
   const parsed = parseToken(raw);
   if (parsed === undefined) return { kind: 'invalid' };
   if (ctx.requireSignIn && ctx.signedInAs === undefined) return { kind: 'signInRequired' };
@@ -112,7 +132,40 @@ export async function openDecisionLink(
   return { kind: 'open', link, request };
 }
 
+/** Decides through the link, once; the link's own refusals are audited (the story audits its own). */
 export async function submitDecisionLink(
+  ctx: DecisionLinkContext,
+  raw: string | undefined,
+  decision: Decision,
+  comment: string | undefined,
+): Promise<SubmitOutcome> {
+  const outcome = await claimAndDecide(ctx, raw, decision, comment);
+  if (outcome.kind === 'used' || outcome.kind === 'closed' || outcome.kind === 'wrongUser') {
+    const { link } = outcome;
+    const caller = ctx.callerFor(link.approver);
+    await auditQuietly(
+      {
+        action: AuditAction.DecisionRefused,
+        actor: caller.actor,
+        outcome: 'refused',
+        requestId: link.requestId,
+        reason:
+          outcome.kind === 'used'
+            ? 'DECISION_LINK_USED'
+            : outcome.kind === 'wrongUser'
+              ? 'DECISION_LINK_WRONG_USER'
+              : `DECISION_LINK_CLOSED: ${outcome.reason}`,
+        detail: { via: 'decisionLink', decision, linkApprover: link.approver },
+        origin: caller.origin,
+      },
+      (m) => ctx.log(m),
+      ctx.audit,
+    );
+  }
+  return outcome;
+}
+
+async function claimAndDecide(
   ctx: DecisionLinkContext,
   raw: string | undefined,
   decision: Decision,
@@ -129,7 +182,7 @@ export async function submitDecisionLink(
 
   let view: RequestView;
   try {
-    view = await ctx.decide(claimed.approver, claimed.requestId, decision, comment);
+    view = await ctx.decide(ctx.callerFor(claimed.approver), claimed.requestId, decision, comment);
   } catch (e) {
     if (e instanceof DomainError && e.kind !== 'unavailable') {
       await spend(ctx, claimed, `refused:${e.code}`);

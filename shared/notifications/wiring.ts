@@ -1,7 +1,15 @@
 /**
- * Builds the contexts the notification stories run in, from the app's deps.
+ * Builds the contexts the notification stories run in, from the app's deps (and, for a decision
+ * link, the invocation).
  */
+import type { HttpRequest, InvocationContext } from '@azure/functions';
+import { auditSink } from '#shared/admin/audit';
 import { getDeps } from '#shared/app/deps';
+import { AuthMethod, EASY_AUTH_PRINCIPAL_HEADER, type Principal } from '#shared/auth/index';
+import { auditActor, auditOrigin, authenticate } from '#shared/http/auth';
+import { decide } from '#shared/requests/usecases';
+import { requestContext } from '#shared/requests/wiring';
+import type { DecisionLinkContext } from './decisions';
 import type { DeliverContext } from './deliver';
 import { NOTIFICATIONS_QUEUE } from './messages';
 import { serviceBusPublisher } from './publisher';
@@ -29,4 +37,64 @@ export function deliverContext(): DeliverContext {
 
 export function tokenStore(): TokenStore {
   return createTokenStore(getDeps().tables);
+}
+
+/**
+ * The context of one decision-link call. `decides`: only the form's POST may decide; opening the
+ * link never does. Throws the authentication failure of a credential that is sent but not valid.
+ */
+export async function decisionLinkContext(
+  request: HttpRequest,
+  invocation: InvocationContext,
+  decides: boolean,
+): Promise<DecisionLinkContext> {
+  const deps = getDeps();
+  const principal = await signedIn(request);
+  return {
+    tokens: tokenStore(),
+    requests: deps.requests,
+    now: deps.now(),
+    signedInAs: principal?.upn,
+    requireSignIn: deps.settings.ZSA_DECISION_LINK_REQUIRE_SIGN_IN,
+    log: (m) => invocation.warn(m),
+    // Looked up when used: opening a link needs no audit log, and a missing one is only logged.
+    audit: { append: (event) => auditSink().append(event) },
+    callerFor: (approver) => {
+      const who = principal ?? linkPrincipal(approver);
+      return {
+        principal: who,
+        actor: auditActor(who),
+        origin: auditOrigin(request, invocation.invocationId),
+      };
+    },
+    decide: (caller, requestId, decision, comment) => {
+      if (!decides) throw new Error('opening a decision link never decides');
+      return decide(requestContext(invocation), caller, requestId, decision, comment);
+    },
+  };
+}
+
+/** Signed in on this request? Only a credential that is actually present is checked. */
+async function signedIn(request: HttpRequest): Promise<Principal | undefined> {
+  const trustEasyAuth = getDeps().settings.ZSA_TRUST_EASY_AUTH;
+  const present =
+    request.headers.has('authorization') ||
+    (trustEasyAuth && request.headers.has(EASY_AUTH_PRINCIPAL_HEADER));
+  return present ? authenticate(request) : undefined;
+}
+
+/**
+ * The decider when only the link speaks for them. The `decision-link:` id marks, in the audit, that
+ * the link was the credential; it never carries a role.
+ */
+function linkPrincipal(approver: string): Principal {
+  return {
+    id: `decision-link:${approver}`,
+    upn: approver,
+    roles: [],
+    isAdmin: false,
+    isAuditor: false,
+    // The link is a bearer credential (whoever holds it acts), though not an OAuth token.
+    authMethod: AuthMethod.DecisionLink,
+  };
 }

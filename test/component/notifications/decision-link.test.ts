@@ -109,9 +109,11 @@ function linkContext(
     signedInAs: options.signedInAs,
     requireSignIn: options.requireSignIn ?? false,
     log: () => undefined,
-    decide: (approver, id, decision, comment) => {
+    audit,
+    callerFor: linkCaller,
+    decide: (caller, id, decision, comment) => {
       decideCalls++;
-      return decide(requestContext(now, options.requests), linkCaller(approver), id, decision, comment);
+      return decide(requestContext(now, options.requests), caller, id, decision, comment);
     },
   };
 }
@@ -245,6 +247,39 @@ describe('deciding through a link', () => {
     expect(decideCalls).toBe(calls);
     expect((await repo.get(request.id))?.approvals).toHaveLength(1);
     expect((await openDecisionLink(linkContext(), token)).kind).toBe('used');
+  });
+
+  it('a link refused by itself (used, closed, forwarded) is audited as a refused decision, like the story refusals', async () => {
+    // Prepare: Ann's link spent on a two-approval request; Ben's link to a request Ben decided in the API
+    members = [ANN, BEN];
+    const first = await aPendingRequest({ requiredApprovals: 2 });
+    const spent = await linkFor(first, ANN);
+    await submit(spent, 'approve');
+    const second = await aPendingRequest({ requiredApprovals: 2 });
+    const bens = await linkFor(second, BEN);
+    await decide(requestContext(new Date()), linkCaller(BEN), second.id, 'approve', undefined);
+    const annsOnSecond = await linkFor(second, ANN);
+
+    // Act
+    const used = await submit(spent, 'deny');
+    const closed = await submit(bens, 'deny');
+    const forwarded = await submit(annsOnSecond, 'approve', { signedInAs: BEN });
+
+    // Assess
+    expect([used.kind, closed.kind, forwarded.kind]).toEqual(['used', 'closed', 'wrongUser']);
+    const refusals = (requestId: string) =>
+      audited.filter((e) => e.action === 'request.decisionRefused' && e.requestId === requestId);
+    expect(refusals(first.id)).toEqual([
+      expect.objectContaining({
+        reason: 'DECISION_LINK_USED',
+        outcome: 'refused',
+        detail: { via: 'decisionLink', decision: 'deny', linkApprover: ANN },
+      }),
+    ]);
+    expect(refusals(second.id).map((e) => e.reason)).toEqual([
+      'DECISION_LINK_CLOSED: alreadyDecided',
+      'DECISION_LINK_WRONG_USER',
+    ]);
   });
 
   it('deny: the request is denied', async () => {

@@ -126,8 +126,6 @@ describe('notify', () => {
           now: new Date(),
           signedInAs: undefined,
           requireSignIn: false,
-          log: () => undefined,
-          decide: () => Promise.reject(new Error('no')),
         },
         token,
       );
