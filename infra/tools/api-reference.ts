@@ -1,7 +1,7 @@
 /**
  * Renders the OpenAPI 3.1 document as the Markdown API reference, `docs/api.md`: operations grouped
  * by tag (method, path, summary, who may call it, parameters, request body fields, responses with
- * their problem types), then the schemas the responses name. Pure and deterministic: the same
+ * their problem types), then every schema of the document. Pure and deterministic: the same
  * document always gives the same bytes, which is what lets a test hold the committed file to it.
  *
  * Hand-written rather than taken from a package: see docs/decisions/0006-api-reference.md.
