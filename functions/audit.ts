@@ -5,60 +5,19 @@ import {
   type InvocationContext,
   type Timer,
 } from '@azure/functions';
-import { z } from 'zod';
 import { getDeps } from '#shared/app/deps';
-import { CONTENT_TYPES, ExportFormat, openExport } from '#shared/audit/format';
-import { MAX_PAGE_SIZE, type TimeRange } from '#shared/audit/log';
+import { CONTENT_TYPES, openExport } from '#shared/audit/format';
 import { anchorNow, archiveDays } from '#shared/audit/maintenance';
+import { AuditExportQuery, AuditPageQuery, AuditVerifyQuery } from '#shared/audit/queries';
 import { AuditAction, AuditOutcome, SYSTEM_ACTOR } from '#shared/audit/types';
 import { auditActor, auditOrigin, authenticate, requireAdmin, requireReader } from '#shared/http/auth';
+import { EmptyBody } from '#shared/domain/empty';
 import { handled, json, readJson, readQuery } from '#shared/http/handler';
-
-/** An instant (`2024-05-01T13:00:00Z`, offsets allowed) or a UTC day (`2024-05-01` = its midnight). */
-const Instant = z
-  .union([z.iso.datetime({ offset: true }), z.iso.date()], {
-    error: 'must be an ISO 8601 instant or a date YYYY-MM-DD',
-  })
-  .transform((v) => new Date(v.length === 10 ? `${v}T00:00:00.000Z` : v));
-
-const rangeFields = { from: Instant.optional(), to: Instant.optional() };
-const orderedRange = (r: TimeRange) => !r.from || !r.to || r.from.getTime() < r.to.getTime();
-const rangeError = { error: 'from must be earlier than to', path: ['from'] };
-
-const actions = Object.values(AuditAction) as [AuditAction, ...AuditAction[]];
-
-const AuditQuery = z
-  .strictObject({
-    ...rangeFields,
-    actor: z.string().trim().min(1).max(256).optional(),
-    requestId: z.string().trim().min(1).max(128).optional(),
-    task: z.string().min(1).max(600).optional(),
-    action: z.enum(actions).optional(),
-    continuationToken: z.string().min(1).max(4096).optional(),
-    pageSize: z
-      .string()
-      .regex(/^\d{1,4}$/, 'must be a whole number')
-      .transform(Number)
-      .pipe(z.number().int().min(1).max(MAX_PAGE_SIZE))
-      .optional(),
-  })
-  .refine(orderedRange, rangeError);
-
-const VerifyQuery = z.strictObject(rangeFields).refine(orderedRange, rangeError);
-
-const ExportQuery = z
-  .strictObject({
-    ...rangeFields,
-    format: z.enum([ExportFormat.Csv, ExportFormat.Jsonl]).default(ExportFormat.Jsonl),
-  })
-  .refine(orderedRange, rangeError);
-
-const NoBody = z.strictObject({});
 
 /** `GET /api/audit` (admin, auditor): one page of audit records in time order. */
 export const auditQuery = handled(async (request: HttpRequest): Promise<HttpResponseInit> => {
   const principal = await authenticate(request);
-  const { continuationToken, pageSize, ...filters } = readQuery(request, AuditQuery);
+  const { continuationToken, pageSize, ...filters } = readQuery(request, AuditPageQuery);
   requireReader(principal);
   return json(200, await getDeps().audit.query(filters, continuationToken, pageSize));
 });
@@ -66,7 +25,7 @@ export const auditQuery = handled(async (request: HttpRequest): Promise<HttpResp
 /** `GET /api/audit/verify` (admin, auditor): the integrity of every chain over the range. */
 export const auditVerify = handled(async (request: HttpRequest): Promise<HttpResponseInit> => {
   const principal = await authenticate(request);
-  const range = readQuery(request, VerifyQuery);
+  const range = readQuery(request, AuditVerifyQuery);
   requireReader(principal);
   return json(200, await getDeps().audit.verify(range));
 });
@@ -78,7 +37,7 @@ export const auditVerify = handled(async (request: HttpRequest): Promise<HttpRes
 export const auditExport = handled(
   async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const principal = await authenticate(request);
-    const { format, ...range } = readQuery(request, ExportQuery);
+    const { format, ...range } = readQuery(request, AuditExportQuery);
     requireReader(principal);
     const audit = getDeps().audit;
     await audit.append({
@@ -109,7 +68,7 @@ function stamp(at: Date | undefined): string | undefined {
 export const auditAnchor = handled(
   async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const principal = await authenticate(request);
-    await readJson(request, NoBody);
+    await readJson(request, EmptyBody);
     requireAdmin(principal);
     const anchor = await anchorNow(
       getDeps().audit,

@@ -1,18 +1,21 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { getDeps } from '#shared/app/deps';
 import { deleteEntry, entryNotFound, putEntry } from '#shared/admin/catalog';
 import { getCatalogEntry, listCatalogEntries, type CatalogEntryOf } from '#shared/admin/catalog-repository';
 import { adminContext } from '#shared/admin/context';
 import type { Principal } from '#shared/auth/index';
-import { Role, RoleGroup, type Scope, Task, toTaskSummary } from '#shared/domain/catalog';
-import { CatalogName } from '#shared/domain/names';
+import {
+  CatalogDeleteQuery,
+  CatalogGetQuery,
+  Role,
+  RoleGroup,
+  type Scope,
+  Task,
+  toTaskSummary,
+} from '#shared/domain/catalog';
 import { authenticate, requireAdmin } from '#shared/http/auth';
 import { handled, json, noContent, readJson, readQuery } from '#shared/http/handler';
-
-// Names travel in the body or in `?name=`, never in the path: task names carry `\` and `/`.
-const OneOrAll = z.strictObject({ name: CatalogName.optional() });
-const One = z.strictObject({ name: CatalogName });
 
 const PATHS = { task: 'tasks', role: 'roles', roleGroup: 'role-groups' } as const satisfies Record<
   Scope,
@@ -32,7 +35,7 @@ function visible(principal: Principal, entry: CatalogEntryOf[Scope]): unknown {
 function getHandler(scope: Scope) {
   return handled(async (request: HttpRequest): Promise<HttpResponseInit> => {
     const principal = await authenticate(request);
-    const { name } = readQuery(request, OneOrAll);
+    const { name } = readQuery(request, CatalogGetQuery);
     const tables = getDeps().tables;
     if (name === undefined) {
       const items = await listCatalogEntries(tables, scope);
@@ -61,7 +64,7 @@ function putHandler<S extends Scope>(scope: S, schema: z.ZodType<CatalogEntryOf[
 function deleteHandler(scope: Scope) {
   return handled(async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const principal = await authenticate(request);
-    const { name } = readQuery(request, One);
+    const { name } = readQuery(request, CatalogDeleteQuery);
     requireAdmin(principal);
     await deleteEntry(adminContext(request, context, principal), scope, name);
     return noContent();

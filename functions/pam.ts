@@ -3,13 +3,10 @@ import { getDeps } from '#shared/app/deps';
 import { adminContext } from '#shared/admin/context';
 import { disablePrivilegedAccess, enablePrivilegedAccess } from '#shared/admin/pam';
 import { getPamConfig } from '#shared/admin/pam-repository';
+import { EmptyBody } from '#shared/domain/empty';
 import { EnablePamBody } from '#shared/domain/pam';
-import { z } from 'zod';
 import { authenticate, requireAdmin, requireReader } from '#shared/http/auth';
 import { handled, json, readJson } from '#shared/http/handler';
-
-// Disabling takes no input; an empty body or `{}` is fine, anything else is a mistake worth reporting.
-const NoBody = z.strictObject({});
 
 /** `GET /api/pam` (admin, auditor): the configuration. */
 export const pamRead = handled(async (request: HttpRequest): Promise<HttpResponseInit> => {
@@ -32,7 +29,7 @@ export const pamEnable = handled(
 export const pamDisable = handled(
   async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const principal = await authenticate(request);
-    await readJson(request, NoBody);
+    await readJson(request, EmptyBody);
     requireAdmin(principal);
     return json(200, await disablePrivilegedAccess(adminContext(request, context, principal)));
   },

@@ -4,6 +4,7 @@
  */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
+import { EmptyBody } from '#shared/domain/empty';
 import { parseOrThrow } from '#shared/domain/errors';
 import { Id } from '#shared/domain/names';
 import { DecisionBody, ListRequestsQuery, RevokeBody, SubmitRequestBody } from '#shared/domain/request';
@@ -61,7 +62,7 @@ export const denyRequest = handled(async (request, context) => {
 
 export const cancelRequest = handled(async (request, context) => {
   const caller = await callerOf(request, context);
-  await readJson(request, DecisionBody.pick({}));
+  await readJson(request, EmptyBody);
   return json(200, await cancelStory(requestContext(context), caller, idOf(request)));
 });
 

@@ -1,7 +1,7 @@
 import { createContext, Script, type Context } from 'node:vm';
 import { z } from 'zod';
 import { DomainError, type FieldError } from './errors';
-import { codePointLength, RoleGroupName, RoleName, TaskName } from './names';
+import { CatalogName, codePointLength, RoleGroupName, RoleName, TaskName } from './names';
 
 /** The three things a policy or request can address. */
 export const Scope = {
@@ -127,6 +127,20 @@ function uniqueBy<T>(key: (item: T) => string, what: string) {
     });
   };
 }
+
+// Names travel in the body or in `?name=`, never in the path: task names carry `\` and `/`.
+
+/** Query of `GET /api/catalog/*`: the whole list, or one entry with `?name=`. */
+export const CatalogGetQuery = z.strictObject({
+  name: CatalogName.optional().meta({
+    description: 'One entry by its exact name (names may hold `\\ / # ?`).',
+  }),
+});
+
+/** Query of `DELETE /api/catalog/*?name=`. */
+export const CatalogDeleteQuery = z.strictObject({
+  name: CatalogName.meta({ description: 'The exact name of the entry to remove.' }),
+});
 
 /** Body of `PUT /api/catalog/tasks`, and a stored task. */
 export const Task = z.strictObject({

@@ -6,26 +6,21 @@
  */
 import { z } from 'zod';
 import { CONTENT_TYPES, ExportFormat } from '#shared/audit/format';
+import { AuditExportQuery, AuditPageQuery, AuditVerifyQuery } from '#shared/audit/queries';
 import type { AuditPage as AuditPageOf } from '#shared/audit/log';
 import * as catalog from '#shared/domain/catalog';
+import { EmptyBody } from '#shared/domain/empty';
 import * as pam from '#shared/domain/pam';
 import * as policy from '#shared/domain/policy';
 import * as request from '#shared/domain/request';
+import { DecisionForm, DecisionTokenPath } from '#shared/notifications/decision-form';
 import { Examples, ExampleIds } from './examples';
 import type { ProblemCode } from './problems';
 import {
   ApproverGroupPath,
   AuditAnchor,
-  AuditExportQuery,
-  AuditQuery,
   AuditRecord,
   AuditVerification,
-  AuditVerifyQuery,
-  CatalogDeleteQuery,
-  CatalogGetQuery,
-  DecisionForm,
-  DecisionTokenPath,
-  EmptyBody,
   ExecutionResult,
   Health,
   type Holds,
@@ -411,7 +406,7 @@ export const OPERATIONS: readonly Operation[] = [
     description:
       'Every task, or one with `?name=` (names carry characters such as `\\`, so they travel in the query, never in the path). Admins and auditors see executors; other users see summaries without them.',
     access: Access.user,
-    query: CatalogGetQuery,
+    query: catalog.CatalogGetQuery,
     responses: [
       {
         status: 200,
@@ -451,7 +446,7 @@ export const OPERATIONS: readonly Operation[] = [
     summary: 'Delete a task',
     description: 'Removes the task named by `?name=`; refused (409) while a policy or a role uses it.',
     access: Access.admin,
-    query: CatalogDeleteQuery,
+    query: catalog.CatalogDeleteQuery,
     responses: [{ status: 204, description: 'Deleted.' }],
     problems: ['NOT_FOUND', 'CONFLICT'],
   },
@@ -463,7 +458,7 @@ export const OPERATIONS: readonly Operation[] = [
     summary: 'List roles',
     description: 'Every role (a named set of tasks), or one with `?name=`.',
     access: Access.user,
-    query: CatalogGetQuery,
+    query: catalog.CatalogGetQuery,
     responses: [
       {
         status: 200,
@@ -498,7 +493,7 @@ export const OPERATIONS: readonly Operation[] = [
     summary: 'Delete a role',
     description: 'Removes the role named by `?name=`; refused (409) while a policy or a role group uses it.',
     access: Access.admin,
-    query: CatalogDeleteQuery,
+    query: catalog.CatalogDeleteQuery,
     responses: [{ status: 204, description: 'Deleted.' }],
     problems: ['NOT_FOUND', 'CONFLICT'],
   },
@@ -510,7 +505,7 @@ export const OPERATIONS: readonly Operation[] = [
     summary: 'List role groups',
     description: 'Every role group (a named set of roles), or one with `?name=`.',
     access: Access.user,
-    query: CatalogGetQuery,
+    query: catalog.CatalogGetQuery,
     responses: [
       {
         status: 200,
@@ -548,7 +543,7 @@ export const OPERATIONS: readonly Operation[] = [
     summary: 'Delete a role group',
     description: 'Removes the role group named by `?name=`; refused (409) while a policy uses it.',
     access: Access.admin,
-    query: CatalogDeleteQuery,
+    query: catalog.CatalogDeleteQuery,
     responses: [{ status: 204, description: 'Deleted.' }],
     problems: ['NOT_FOUND', 'CONFLICT'],
   },
@@ -909,7 +904,7 @@ export const OPERATIONS: readonly Operation[] = [
     description:
       'Audit events in a time range, filtered by actor, request, task or action, a page at a time.',
     access: Access.reader,
-    query: AuditQuery,
+    query: AuditPageQuery,
     responses: [
       {
         status: 200,

@@ -1,20 +1,16 @@
 /**
- * The parts of the HTTP contract that no domain module holds: problem details, list envelopes,
- * answers built from interfaces (checked against them at compile time), and the schemas of
- * queries and forms whose handlers have not exported one yet. Everything else in the document
- * comes straight from `shared/domain/*`, the schemas the handlers validate with.
+ * The parts of the HTTP contract that no handler validates with: problem details, list envelopes,
+ * paths, and answers built from interfaces (checked against them at compile time). Every body,
+ * query and form in the document is the schema its handler validates with, imported where it is
+ * declared (`shared/domain/*`, `shared/audit/queries.ts`, `shared/notifications/decision-form.ts`).
  */
 import { z } from 'zod';
 import type { Anchor } from '#shared/audit/archive';
 import type { ChainHead } from '#shared/audit/chains';
-import { ExportFormat } from '#shared/audit/format';
-import { MAX_PAGE_SIZE } from '#shared/audit/log';
 import { AuditRecordSchema } from '#shared/audit/record';
-import { AuditAction } from '#shared/audit/types';
 import { BreakReason, type VerifyResult } from '#shared/audit/verify';
 import { Task, type TaskSummary as TaskSummaryOf } from '#shared/domain/catalog';
 import { Id, CatalogName, ApproverGroupName } from '#shared/domain/names';
-import { DecisionSchema, MAX_COMMENT } from '#shared/domain/request';
 import { Timestamp } from '#shared/domain/time';
 import type { FieldError as FieldErrorOf } from '#shared/domain/errors';
 import type { Problem as ProblemOf } from '#shared/http/problem';
@@ -115,70 +111,7 @@ export const ApproverGroupPath = z.strictObject({
   name: ApproverGroupName.meta({ description: 'The group name.' }),
 });
 
-/** An empty body: nothing, or `{}`. */
-export const EmptyBody = z
-  .strictObject({})
-  .meta({ id: 'EmptyBody', description: 'No input: send no body, or `{}`.' });
-
-// --- Mirrors, until they move to shared/ ----------------------------------------------------------
-// The catalog, decision-link and audit handlers declare these inside functions/*.ts, which shared
-// code cannot import. Keep each equal to its original; once one is exported from shared/, import
-// it here instead: the contract must be the schema that validates, not a copy of it.
-
-/** `GET /api/catalog/*`: the whole list, or one entry with `?name=` (functions/catalog.ts `OneOrAll`). */
-export const CatalogGetQuery = z.strictObject({
-  name: CatalogName.optional().meta({
-    description: 'One entry by its exact name (names may hold `\\ / # ?`).',
-  }),
-});
-
-/** `DELETE /api/catalog/*?name=` (functions/catalog.ts `One`). */
-export const CatalogDeleteQuery = z.strictObject({
-  name: CatalogName.meta({ description: 'The exact name of the entry to remove.' }),
-});
-
-/** The emailed decision link's single-use token (functions/decisions.ts). */
-export const DecisionTokenPath = z.strictObject({
-  token: z.string().min(1).max(1024).meta({ description: 'The single-use token from the emailed link.' }),
-});
-
-/** `POST /api/decisions/{token}`: the confirmation page's form (functions/decisions.ts `DecisionForm`). */
-export const DecisionForm = z
-  .strictObject({
-    decision: DecisionSchema,
-    comment: z.string().max(MAX_COMMENT).optional(),
-  })
-  .meta({ id: 'DecisionForm', description: 'The decision confirmed on the page.' });
-
-const Instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()]).meta({
-  description:
-    'An ISO 8601 instant (`2030-01-06T09:00:00Z`, offsets allowed) or a UTC day (`2030-01-06` = its midnight).',
-});
-const AuditRange = {
-  from: Instant.optional().meta({ description: 'Inclusive start: an instant or a UTC day.' }),
-  to: Instant.optional().meta({ description: 'Exclusive end: an instant or a UTC day; later than `from`.' }),
-};
-
-export const AuditQuery = z.strictObject({
-  ...AuditRange,
-  actor: z.string().trim().min(1).max(256).optional().meta({ description: 'UPN of who acted.' }),
-  requestId: z.string().trim().min(1).max(128).optional(),
-  task: z.string().min(1).max(600).optional(),
-  action: z.enum(AuditAction).optional(),
-  continuationToken: z.string().min(1).max(4096).optional(),
-  pageSize: z
-    .string()
-    .regex(/^\d{1,4}$/, 'must be a whole number')
-    .optional()
-    .meta({ description: `Items per page, 1 to ${MAX_PAGE_SIZE}.` }),
-});
-
-export const AuditExportQuery = z.strictObject({
-  ...AuditRange,
-  format: z.enum(ExportFormat).default(ExportFormat.Jsonl),
-});
-
-export const AuditVerifyQuery = z.strictObject(AuditRange);
+// --- Audit answers -----------------------------------------------------------------------------
 
 /** One audit event as stored, queried and exported (the audit log's own schema). */
 export const AuditRecord = AuditRecordSchema.meta({
