@@ -24,7 +24,7 @@ import { parseToken } from './tokens';
 
 export interface DecisionLinkContext {
   tokens: TokenStore;
-  requests: Pick<RequestRepository, 'get'>;
+  requests: Pick<RequestRepository, 'read'>;
   now: Date;
   /**
    * Who acts on a link minted for `approver`: the user signed in on this request, or, when the
@@ -119,7 +119,7 @@ export async function openDecisionLink(ctx: LinkReader, raw: string | undefined)
   if (link === undefined) return { kind: 'invalid' };
   if (ctx.signedInAs !== undefined && normalizeUpn(ctx.signedInAs) !== link.approver)
     return { kind: 'wrongUser', link };
-  const request = await ctx.requests.get(link.requestId);
+  const request = (await ctx.requests.read(link.requestId))?.request;
   if (request === undefined) return { kind: 'invalid' };
   if (link.state === TokenState.used) return { kind: 'used', link, request };
   if (link.state === TokenState.claimed && !abandonedClaim(link, request, ctx.now))

@@ -12,7 +12,7 @@ import { renderEmail } from './render';
 
 export interface DeliverContext {
   mailer: Mailer;
-  requests: Pick<RequestRepository, 'get'>;
+  requests: Pick<RequestRepository, 'read'>;
   now: Date;
 }
 
@@ -54,7 +54,7 @@ export function parseNotification(body: unknown): NotificationMessage {
 async function staleness(ctx: DeliverContext, message: NotificationMessage): Promise<string | undefined> {
   switch (message.event) {
     case 'approvalNeeded': {
-      const request = await ctx.requests.get(message.requestId);
+      const request = (await ctx.requests.read(message.requestId))?.request;
       if (!request || !isAwaitingDecision(request, ctx.now))
         return 'the request no longer waits for a decision';
       if (request.approvals.some((a) => a.approver === message.recipient))
@@ -63,7 +63,7 @@ async function staleness(ctx: DeliverContext, message: NotificationMessage): Pro
     }
     case 'expiringSoon': {
       // Canceled on revoke already; this catches a notice whose cancel was lost.
-      const request = await ctx.requests.get(message.requestId);
+      const request = (await ctx.requests.read(message.requestId))?.request;
       return request && isLive(request, ctx.now) ? undefined : 'the grant is no longer live';
     }
     case 'approved':

@@ -21,7 +21,7 @@ import type { PreparedLink, ScheduleStore, TokenStore } from './store';
 import { decisionUrl } from './tokens';
 
 export interface PublishContext {
-  requests: Pick<RequestRepository, 'get'>;
+  requests: Pick<RequestRepository, 'read'>;
   /** Members (UPNs) of an approver group; empty when it does not exist. */
   groupMembers(group: string): Promise<readonly string[]>;
   tokens: TokenStore;
@@ -44,7 +44,7 @@ export interface PublishResult {
 }
 
 export async function publishNotification(ctx: PublishContext, input: NotifyInput): Promise<PublishResult> {
-  const request = await ctx.requests.get(input.requestId);
+  const request = (await ctx.requests.read(input.requestId))?.request;
   if (!request) throw new DomainError('NOT_FOUND', `No request with id ${input.requestId}`);
   const members = request.approverGroup === null ? [] : await ctx.groupMembers(request.approverGroup);
   const result: PublishResult = { published: [], scheduled: [], canceled: [] };

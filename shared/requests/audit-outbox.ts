@@ -85,10 +85,10 @@ export async function flushAudit(
   const { mine, waiting } =
     scope === 'claimable'
       ? await repo.claimAudit(requestId, now, later(now, CLAIM_MS))
-      : await repo.pendingAudit(requestId).then((all) => ({
-          mine: all.filter((e) => scope.own.includes(e.id)),
-          waiting: all,
-        }));
+      : await repo.read(requestId).then((row) => {
+          const all = row?.audit ?? [];
+          return { mine: all.filter((e) => scope.own.includes(e.id)), waiting: all };
+        });
   const appended: string[] = [];
   let failure: Error | undefined;
   for (const event of mine) {

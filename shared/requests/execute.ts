@@ -18,7 +18,7 @@ import {
 } from '#shared/executors/webhook';
 import { RequestEvent, type OrchestrationState, type Orchestrations } from './orchestrations';
 import { flushAudit } from './audit-outbox';
-import type { RequestRepository } from './repository';
+import type { RequestRepository, StoredRequest } from './repository';
 import type { Caller, ConfigReader } from './context';
 
 export interface ExecuteContext {
@@ -171,25 +171,23 @@ export async function execute(
   };
 }
 
-/** The caller's candidate grants, with whether audit events wait in each row (same read). */
+/** The caller's candidate grants, with the audit events waiting in each row (same read). */
 async function candidateGrants(
   ctx: ExecuteContext,
   requesterId: string,
   requestId: string | undefined,
-): Promise<Candidate[]> {
+): Promise<StoredRequest[]> {
   const ids = requestId ? [requestId] : await ctx.repo.liveIds(requesterId);
   const rows = await Promise.all(ids.map((id) => ctx.repo.read(id)));
-  return rows.filter((r): r is Candidate => r !== undefined);
+  return rows.filter((r): r is StoredRequest => r !== undefined);
 }
-
-type Candidate = { request: Request; auditWaiting: boolean };
 
 async function authorize(
   ctx: ExecuteContext,
   caller: Caller,
   body: ExecuteBody,
   config: Awaited<ReturnType<ConfigReader['pamConfig']>>,
-  candidates: Candidate[],
+  candidates: StoredRequest[],
   now: Date,
   namedState: OrchestrationState | undefined,
 ): Promise<Basis> {
@@ -222,7 +220,7 @@ async function authorize(
       );
     }
     // Time passed while waiting: the grant must still be live now (a revoke, the expiry).
-    const fresh = await ctx.repo.get(request.id);
+    const fresh = (await ctx.repo.read(request.id))?.request;
     requireCoveringGrant(fresh ? [fresh] : [], { ...wanted, requestId: request.id }, ctx.now());
   }
   if (!state?.running || state.mirror?.status !== 'approved') {
@@ -230,7 +228,7 @@ async function authorize(
   }
   // The grant is in the log before anything runs under it: events its maker left (claim run out)
   // are appended here; events still claimed are being appended by their maker, so wait for that.
-  if (candidates.some((c) => c.request.id === request.id && c.auditWaiting)) {
+  if (candidates.some((c) => c.request.id === request.id && c.audit.length > 0)) {
     const left = await flushAudit(ctx.repo, ctx.audit, request.id, 'claimable', now);
     if (left.claimableAt !== null) {
       throw new DomainError(

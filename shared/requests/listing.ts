@@ -124,9 +124,9 @@ export async function listRequests(
       next = page.continuationToken;
     } else {
       const page = await ctx.repo.page(source, room, cont);
-      requests = (await Promise.all(page.ids.map((id) => ctx.repo.get(id)))).filter(
-        (r): r is Request => r !== undefined,
-      );
+      requests = (
+        await Promise.all(page.ids.map((id) => ctx.repo.read(id).then((row) => row?.request)))
+      ).filter((r): r is Request => r !== undefined);
       next = page.continuationToken;
     }
     for (const r of requests) {

@@ -148,9 +148,15 @@ export interface StoredExecution extends ExecutionSummary {
   requestId: string;
 }
 
+/** The request row as read: the request, and its audit outbox (events not yet appended, oldest first). */
+export interface StoredRequest {
+  request: Request;
+  audit: PendingAudit[];
+}
+
 export interface RequestRepository {
-  /** The request, or undefined. */
-  get(id: string): Promise<Request | undefined>;
+  /** The request row (one point read), or undefined when there is no such request. */
+  read(id: string): Promise<StoredRequest | undefined>;
   /**
    * Stores a new request with its index rows, and `audit` in its outbox. With a clientRequestId,
    * the (user, clientRequestId) claim is taken first and atomically: a second submit gets
@@ -172,8 +178,6 @@ export interface RequestRepository {
       current: Request,
     ) => { next: Request; result: R; audit?: readonly PendingAudit[] } | { result: R },
   ): Promise<R>;
-  /** The request's outbox: audit events recorded with its transitions, not yet appended (oldest first). */
-  pendingAudit(id: string): Promise<PendingAudit[]>;
   /**
    * Claims, by compare-and-swap, the waiting events whose claim has run out at `now`, until
    * `until`: `mine` are the events this caller now holds, `waiting` all that wait.
@@ -183,8 +187,6 @@ export interface RequestRepository {
     now: Date,
     until: string,
   ): Promise<{ mine: PendingAudit[]; waiting: PendingAudit[] }>;
-  /** The request, and whether audit events wait in its row (one read). */
-  read(id: string): Promise<{ request: Request; auditWaiting: boolean } | undefined>;
   /**
    * Removes the events with these ids from the outbox (appended to the audit log), and gives up the
    * claim on those in `release` (their append failed: the next touch may take them at once).
@@ -226,9 +228,9 @@ export function createRequestRepository(tables: Tables): RequestRepository {
   }
 
   return {
-    async get(id) {
+    async read(id) {
       const row = await requestRow(id);
-      return row ? fromRow(row) : undefined;
+      return row ? { request: fromRow(row), audit: outboxOf(row) } : undefined;
     },
 
     async create(request, audit = []) {
@@ -302,16 +304,6 @@ export function createRequestRepository(tables: Tables): RequestRepository {
         const added = (decision.audit ?? []).filter((e) => !waiting.some((w) => w.id === e.id));
         return { entity: toRow(decision.next, [...waiting, ...added]), result: decision.result };
       }) as Promise<never>;
-    },
-
-    async pendingAudit(id) {
-      const row = await requestRow(id);
-      return row ? outboxOf(row) : [];
-    },
-
-    async read(id) {
-      const row = await requestRow(id);
-      return row ? { request: fromRow(row), auditWaiting: outboxColumn(0) in row } : undefined;
     },
 
     async claimAudit(id, now, until) {

@@ -54,7 +54,7 @@ export async function runTransition<O extends string>(
   id: string,
   transition: CallerTransition<O>,
 ): Promise<RequestView> {
-  const current = await ctx.repo.get(id);
+  const current = (await ctx.repo.read(id))?.request;
   if (!current) throw notFound(id);
   const members = await membersOf(ctx, current);
   const addressable = transition.addressable ?? ((r, m) => canView(r, actorOf(caller.principal), m));

@@ -84,7 +84,7 @@ export async function submitRequest(
     if (!stored.created) {
       // A retry of an earlier submit (Power Automate retries): answer that request. The earlier
       // attempt may still be writing it, so give it a moment before deciding it died.
-      const earlier = await settle(() => ctx.repo.get(stored.id));
+      const earlier = await settle(async () => (await ctx.repo.read(stored.id))?.request);
       if (earlier) {
         await ensureStarted(ctx, earlier);
         // The earlier attempt may have died before its follow-ups; they are idempotent.
@@ -198,7 +198,7 @@ export async function getRequest(
   principal: Principal,
   id: string,
 ): Promise<RequestView> {
-  const request = await ctx.repo.get(id);
+  const request = (await ctx.repo.read(id))?.request;
   // Someone who may not see a request learns nothing about it, not even that it exists.
   if (!request || !canView(request, actorOf(principal), await membersOf(ctx, request))) throw notFound(id);
   return view(ctx, request);
@@ -331,7 +331,7 @@ export async function revokeRequest(
  * its notifications) here.
  */
 export async function loadRequest(ctx: SystemContext, id: string): Promise<Request> {
-  const request = await ctx.repo.get(id);
+  const request = (await ctx.repo.read(id))?.request;
   if (!request) throw notFound(id);
   await flushAudit(ctx.repo, ctx.audit, id, 'claimable', ctx.now).catch(() => undefined);
   return request;

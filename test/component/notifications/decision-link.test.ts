@@ -169,7 +169,7 @@ describe('opening a link (what GET and HEAD do)', () => {
     // Assess
     expect(new Set(states.map((s) => s.kind))).toEqual(new Set(['open']));
     expect((await rowOf(token))?.etag).toBe(before?.etag);
-    expect(await repo.get(request.id)).toEqual(request);
+    expect((await repo.read(request.id))?.request).toEqual(request);
     expect((await submit(token)).kind).toBe('recorded');
   });
 
@@ -219,7 +219,7 @@ describe('deciding through a link', () => {
 
     // Assess
     expect(outcome.kind).toBe('recorded');
-    const stored = await repo.get(request.id);
+    const stored = (await repo.read(request.id))?.request;
     expect(stored?.status).toBe('approved');
     expect(stored?.approvals).toEqual([
       expect.objectContaining({ approver: ANN, decision: 'approve', comment: 'from the email' }),
@@ -245,7 +245,7 @@ describe('deciding through a link', () => {
     // Assess
     expect(again.kind).toBe('used');
     expect(decideCalls).toBe(calls);
-    expect((await repo.get(request.id))?.approvals).toHaveLength(1);
+    expect((await repo.read(request.id))?.request.approvals).toHaveLength(1);
     expect((await openDecisionLink(linkContext(), token)).kind).toBe('used');
   });
 
@@ -293,7 +293,7 @@ describe('deciding through a link', () => {
 
     // Assess
     expect(outcome.kind).toBe('recorded');
-    expect((await repo.get(request.id))?.status).toBe('denied');
+    expect((await repo.read(request.id))?.request.status).toBe('denied');
   });
 
   it('twenty simultaneous submits of one link record exactly one decision', async () => {
@@ -308,7 +308,7 @@ describe('deciding through a link', () => {
     // Assess
     expect(outcomes.filter((o) => o.kind === 'recorded')).toHaveLength(1);
     expect(outcomes.filter((o) => o.kind !== 'recorded').every((o) => o.kind === 'used')).toBe(true);
-    expect((await repo.get(request.id))?.approvals).toHaveLength(1);
+    expect((await repo.read(request.id))?.request.approvals).toHaveLength(1);
   });
 
   it('2-of-3: each approver decides once through their own link', async () => {
@@ -338,7 +338,7 @@ describe('deciding through a link', () => {
 
     // Assess
     expect(outcome).toMatchObject({ kind: 'closed', reason: 'notPending' });
-    expect((await repo.get(request.id))?.status).toBe('pending');
+    expect((await repo.read(request.id))?.request.status).toBe('pending');
     expect((await rowOf(token))?.state).toBe(TokenState.live);
   });
 
@@ -368,7 +368,7 @@ describe('deciding through a link', () => {
 
     // Assess
     expect(outcome.kind).toBe('refused');
-    expect((await repo.get(request.id))?.status).toBe('pending');
+    expect((await repo.read(request.id))?.request.status).toBe('pending');
     expect(await rowOf(token)).toMatchObject({ state: TokenState.used, outcome: 'refused:NOT_FOUND' });
     expect(audited).toContainEqual(
       expect.objectContaining({ action: 'request.decisionRefused', requestId: request.id }),
@@ -392,7 +392,7 @@ describe('deciding through a link', () => {
     // Assess
     expect(failed).toBeInstanceOf(DomainError);
     expect(retried.kind).toBe('recorded');
-    expect((await repo.get(request.id))?.status).toBe('approved');
+    expect((await repo.read(request.id))?.request.status).toBe('approved');
   });
 
   it('a claim abandoned by a crashed submit is taken over after the claim timeout, not before', async () => {

@@ -165,7 +165,7 @@ describe('decision link pages', () => {
     expect(get.headers.get('content-security-policy')).toContain("default-src 'none'");
     expect(String(get.body)).toContain(`<form method="post" action="${BASE}/api/decisions/${token}">`);
     expect(String(get.body)).toContain('Move &lt;b&gt;the&lt;/b&gt; CEO mailbox');
-    expect(await getDeps().requests.get(request.id)).toEqual(request);
+    expect((await getDeps().requests.read(request.id))?.request).toEqual(request);
   });
 
   it("the form's address comes from ZSA_PUBLIC_BASE_URL, never from the Host header", async () => {
@@ -251,6 +251,6 @@ describe('decision link pages', () => {
     expect((await call(showDecision, { path: `/api/decisions/${token}`, params: { token } })).status).toBe(
       200,
     );
-    expect((await getDeps().requests.get(request.id))?.status).toBe('pending');
+    expect((await getDeps().requests.read(request.id))?.request.status).toBe('pending');
   });
 });

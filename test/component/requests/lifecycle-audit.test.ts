@@ -140,7 +140,7 @@ const orchestrations: Orchestrations = {
     if (fires('raise')) throw outage('the workflow engine');
     raised.push({ id, event });
     // The real orchestration re-reads the row on any event; its mirror then says the row's state.
-    const row = await repo.get(id);
+    const row = (await repo.read(id))?.request;
     if (row) mirrors.set(id, { running: true, mirror: { status: row.status } });
   },
 };
@@ -238,7 +238,7 @@ describe('lifecycle audit survives a failure after the state change', () => {
     expect(await auditOf(id)).toEqual(
       sorted([`request.submitted ${id}:request.submitted`, `grant.started ${id}:grant.started`]),
     );
-    expect(await repo.pendingAudit(id)).toEqual([]);
+    expect((await repo.read(id))?.audit).toEqual([]);
     expect(await repo.liveIds(`tid:${REQUESTER}`)).toContain(id);
   });
 
@@ -254,7 +254,7 @@ describe('lifecycle audit survives a failure after the state change', () => {
     // Assess
     expect(first.kind).toBe('unavailable');
     expect(retry.code).toBe('ALREADY_DECIDED');
-    expect((await repo.get(request.id))?.status).toBe('approved');
+    expect((await repo.read(request.id))?.request.status).toBe('approved');
     expect(await auditOf(request.id)).toEqual(
       sorted([
         `request.approved ${request.id}:request.approved`,
@@ -463,7 +463,7 @@ describe('lifecycle audit survives a failure after the state change', () => {
     // Assess: at-least-once; the id says it is one event.
     const id = `${request.id}:request.expired`;
     expect(await auditOf(request.id)).toEqual([`request.expired ${id}`, `request.expired ${id}`]);
-    expect(await repo.pendingAudit(request.id)).toEqual([]);
+    expect((await repo.read(request.id))?.audit).toEqual([]);
     expect((await log.verify()).ok).toBe(true);
   });
 });
@@ -503,7 +503,7 @@ describe('no duplicate without a crash', () => {
         .filter((id) => id.startsWith(`${r.id}:`));
       expect(new Set(ids).size, JSON.stringify(ids)).toBe(ids.length);
       expect(ids.length, JSON.stringify(ids)).toBe(4); // recorded, approved, granted, revoked or ended
-      expect(await repo.pendingAudit(r.id)).toEqual([]);
+      expect((await repo.read(r.id))?.audit).toEqual([]);
     }
   }, 60_000);
 });
