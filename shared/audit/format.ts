@@ -4,9 +4,11 @@
  *
  * CSV cells that a spreadsheet would run as a formula (starting with = + - @, tab or carriage
  * return) are prefixed with `'` (OWASP CSV injection guidance). To keep the export reversible, a cell
- * that already starts with quotes before such a character gets one more, and the parser removes
- * exactly one: every value round-trips.
+ * that already starts with quotes before such a character gets one more, and `csvValue` removes
+ * exactly one: every value round-trips. The writer is ours (its quoting is part of what is hashed);
+ * reading is csv-parse's.
  */
+import { Parser } from 'csv-parse';
 import { z } from 'zod';
 import { AuditRecordSchema, RECORD_FIELDS, type AuditRecord, type RecordField } from './record';
 import type { VerifiableRow } from './verify';
@@ -71,7 +73,11 @@ export function serializer(format: ExportFormat): { header: string; line: (recor
 
 /**
  * An RFC 4180 parser that takes the text in chunks (a record may span chunks and lines) and hands
- * back complete records; CRLF or LF end a record.
+ * back complete records; CRLF, LF or CR end a record, and empty lines are skipped. Lenient, like a
+ * reader of a file that may have been tampered with: stray quotes are kept as text and records may
+ * have any number of cells, so that every row reaches the record check, which refuses bad ones. A
+ * file the parser cannot read past (a quoted field never closed) ends with one record of a single
+ * cell saying so, which the record check refuses too.
  */
 export interface CsvParser {
   push(chunk: string): string[][];
@@ -79,73 +85,44 @@ export interface CsvParser {
 }
 
 export function createCsvParser(): CsvParser {
-  let field = '';
-  let record: string[] = [];
-  let inQuotes = false;
-  /** A quote seen inside a quoted field: either the first of a doubled quote or the field's end. */
-  let quotePending = false;
-  /** A CR seen outside quotes: the record ended; skip the LF that may follow. */
-  let crPending = false;
-  /** Whether the current record has any content (so a trailing newline makes no empty record). */
-  let started = false;
-
-  const endRecord = (out: string[][]) => {
-    record.push(field);
-    out.push(record);
-    record = [];
-    field = '';
-    started = false;
+  let records: string[][] = [];
+  let failure: string | undefined;
+  const parser = new Parser({
+    relax_quotes: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    record_delimiter: ['\r\n', '\n', '\r'],
+    // Records are collected here, as they are parsed, rather than read from the stream.
+    on_record: (record: string[]) => {
+      records.push(record);
+      return null;
+    },
+  });
+  const settle = (error: Error | null | undefined) => {
+    if (error && failure === undefined) failure = error.message;
   };
-
+  const take = (): string[][] => {
+    const out = records;
+    records = [];
+    return out;
+  };
+  // A chunk may end inside a surrogate pair; its first half waits for the next chunk.
+  let held = '';
+  // The parser's own steps are driven directly, so that records come back synchronously, chunk by chunk.
   return {
     push(chunk) {
-      const out: string[][] = [];
-      for (const ch of chunk) {
-        if (crPending) {
-          crPending = false;
-          if (ch === '\n') continue;
-        }
-        if (quotePending) {
-          quotePending = false;
-          if (ch === '"') {
-            field += '"';
-            continue;
-          }
-          inQuotes = false;
-        }
-        if (inQuotes) {
-          if (ch === '"') quotePending = true;
-          else field += ch;
-          continue;
-        }
-        if (ch === '"' && field === '') {
-          inQuotes = true;
-          started = true;
-        } else if (ch === ',') {
-          record.push(field);
-          field = '';
-          started = true;
-        } else if (ch === '\r' || ch === '\n') {
-          crPending = ch === '\r';
-          if (started || field !== '' || record.length > 0) endRecord(out);
-        } else {
-          field += ch;
-          started = true;
-        }
-      }
-      return out;
+      let text = held + chunk;
+      const last = text.charCodeAt(text.length - 1);
+      held = last >= 0xd800 && last <= 0xdbff ? text.slice(-1) : '';
+      if (held !== '') text = text.slice(0, -1);
+      if (failure === undefined) parser._transform(Buffer.from(text, 'utf8'), 'utf8', settle);
+      return take();
     },
     end() {
-      const out: string[][] = [];
-      if (quotePending) {
-        quotePending = false;
-        inQuotes = false;
-      }
-      if (inQuotes) {
-        // An unterminated quoted field: hand it back as is; the record check will refuse it.
-        inQuotes = false;
-      }
-      if (started || field !== '' || record.length > 0) endRecord(out);
+      if (failure === undefined && held !== '') parser._transform(Buffer.from(held, 'utf8'), 'utf8', settle);
+      if (failure === undefined) parser._flush(settle);
+      const out = take();
+      if (failure !== undefined) out.push([`unreadable CSV: ${failure}`]);
       return out;
     },
   };

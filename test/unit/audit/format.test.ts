@@ -64,6 +64,33 @@ describe('the CSV parser', () => {
   });
 });
 
+describe('the CSV parser on a damaged file', () => {
+  it('keeps stray quotes as text and any number of cells, so the record check sees every row', () => {
+    // Act
+    const records = parseAll('a"b,c\r\nonly one\r\n', 3);
+
+    // Assess
+    expect(records).toEqual([['a"b', 'c'], ['only one']]);
+    expect(recordFromCsv(records[1] ?? []).ok).toBe(false);
+  });
+
+  it('a quoted field never closed ends the file with one record the check refuses', () => {
+    // Act
+    const records = parseAll('a,b\r\n"never closed,x\r\n');
+
+    // Assess
+    expect(records[0]).toEqual(['a', 'b']);
+    expect(records).toHaveLength(2);
+    expect(records[1]?.[0]).toMatch(/^unreadable CSV: /);
+    expect(recordFromCsv(records[1] ?? []).ok).toBe(false);
+  });
+
+  it('a chunk that ends inside a surrogate pair loses nothing', () => {
+    // Act / Assess
+    expect(parseAll('"é😀",x\r\n', 1)).toEqual([['é😀', 'x']]);
+  });
+});
+
 describe('exports', () => {
   const rows = aLog(3, 6);
 
