@@ -35,4 +35,36 @@ export default tseslint.config(
       'no-restricted-properties': ['error', { object: 'process', property: 'exit' }],
     },
   },
+  {
+    // The domain is the pure rules over plain data, with `now` passed in: no SDK, no I/O, nothing
+    // of the app that has either. Whatever talks to the world sits in an adapter and hands the
+    // domain plain values. (Repeats the rule above for these files: a later block replaces it.)
+    files: ['shared/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/infra/**', '**/test/**'],
+              message: 'The app never depends on the local host or tests.',
+            },
+            {
+              group: ['@azure/*', 'durable-functions', 'nodemailer', 'jose', 'rhea'],
+              message: 'shared/domain is pure: SDKs belong in an adapter.',
+            },
+            {
+              regex:
+                '^(node:)?(fs|fs/promises|net|http|https|http2|child_process|dgram|dns|tls|worker_threads|cluster|readline)$',
+              message: 'shared/domain does no I/O: read or write in an adapter and pass the values in.',
+            },
+            {
+              regex: '^(#shared/(?!domain/)|\\.\\./)',
+              message: 'shared/domain depends on nothing else of the app.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );
