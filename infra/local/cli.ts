@@ -10,7 +10,7 @@ import { startHost, type HostOptions } from './host';
 
 export interface CliOptions extends Pick<
   HostOptions,
-  'name' | 'defaultDataDirName' | 'devAudience' | 'configure'
+  'name' | 'defaultDataDirName' | 'devAudience' | 'devTokenExample' | 'configure'
 > {
   /** How the command is run, for the usage line (default `local-host`). */
   readonly command?: string;
@@ -75,6 +75,7 @@ async function run(options: CliOptions, argv: readonly string[], usage: string):
     ...(options.name ? { name: options.name } : {}),
     ...(options.defaultDataDirName ? { defaultDataDirName: options.defaultDataDirName } : {}),
     ...(options.devAudience ? { devAudience: options.devAudience } : {}),
+    ...(options.devTokenExample ? { devTokenExample: options.devTokenExample } : {}),
     ...(options.configure ? { configure: options.configure } : {}),
   });
   process.stdout.write(`${host.banner}\n`);

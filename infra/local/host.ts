@@ -41,6 +41,8 @@ export interface HostOptions {
   defaultDataDirName?: string;
   /** Audience of the development issuer's tokens (default `api://local-host`). */
   devAudience?: string;
+  /** The body the banner shows for `POST /dev/token` (default a user with no roles). */
+  devTokenExample?: { upn: string; roles: string[] };
   /**
    * App-specific settings derived from where the local parts listen, applied over the app's own
    * settings (local.settings.json and the environment, which `settings` holds), and banner lines.
@@ -293,7 +295,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       '',
       `  API          ${origin}/${routePrefix}`,
       `  Functions    ${registry.functions.size} registered: ${[...registry.functions.values()].map((f) => f.metadata.name).join(', ')}`,
-      `  Dev tokens   POST ${origin}/dev/token  {"upn":"alice@contoso.com","roles":[…]}`,
+      `  Dev tokens   POST ${origin}/dev/token  ${JSON.stringify(options.devTokenExample ?? { upn: 'alice@contoso.com', roles: [] })}`,
       `  Issuer       ${origin}/dev  (audience ${devAudience})`,
       `  Mailbox      ${origin}/dev/mailbox   (SMTP ${mailbox.smtpUrl})`,
       `  Service Bus  ${bus.connectionString.replace(/SharedAccessKey=[^;]+/, 'SharedAccessKey=…')}`,

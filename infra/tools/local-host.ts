@@ -12,7 +12,7 @@ import { DEVELOPMENT_AUDIENCE } from '#shared/app/startup-guard';
 
 /** Everything ZSA adds to a bare local host; spread into `startHost` or `runCli` options. */
 export function zsaHostOptions(): Required<
-  Pick<HostOptions, 'name' | 'defaultDataDirName' | 'devAudience' | 'configure'>
+  Pick<HostOptions, 'name' | 'defaultDataDirName' | 'devAudience' | 'devTokenExample' | 'configure'>
 > &
   Pick<CliOptions, 'command' | 'defaultPort'> {
   return {
@@ -21,6 +21,7 @@ export function zsaHostOptions(): Required<
     defaultPort: Number(process.env.ZSA_LOCAL_PORT ?? 7071),
     defaultDataDirName: '.zsa',
     devAudience: DEVELOPMENT_AUDIENCE,
+    devTokenExample: { upn: 'alice@contoso.com', roles: ['PAM.Admin'] },
     configure: configureZsa,
   };
 }
@@ -44,7 +45,6 @@ function configureZsa(parts: LocalParts, settings: Readonly<Record<string, strin
     },
     banner: [
       `Health       ${parts.origin}/api/health`,
-      `Admin token  POST ${parts.origin}/dev/token  {"upn":"alice@contoso.com","roles":["PAM.Admin"]}`,
       `Dev keys     ${devSecrets.where}  (audit HMAC, webhook signing; unless set in settings)`,
     ],
   };
