@@ -1,29 +1,83 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 // Tests import the app through the same `#shared/*` specifiers as the app, and the local host by its
 // package name; here both resolve to the TypeScript sources, while the compiled app (what the local
 // host runs) resolves them to dist/ and infra/local/dist/.
-export default defineConfig({
-  resolve: {
-    alias: [
-      { find: /^#shared\/(.*)$/, replacement: fileURLToPath(new URL('./shared/$1', import.meta.url)) },
-      {
-        find: /^@zsa\/local-host$/,
-        replacement: fileURLToPath(new URL('./infra/local/index.ts', import.meta.url)),
-      },
-      {
-        find: /^@zsa\/local-host\/(core|durable|http|mailbox|servicebus)$/,
-        replacement: fileURLToPath(new URL('./infra/local/$1/index.ts', import.meta.url)),
-      },
-    ],
+const alias = [
+  { find: /^#shared\/(.*)$/, replacement: fileURLToPath(new URL('./shared/$1', import.meta.url)) },
+  {
+    find: /^@zsa\/local-host$/,
+    replacement: fileURLToPath(new URL('./infra/local/index.ts', import.meta.url)),
   },
+  {
+    find: /^@zsa\/local-host\/(core|durable|http|mailbox|servicebus)$/,
+    replacement: fileURLToPath(new URL('./infra/local/$1/index.ts', import.meta.url)),
+  },
+];
+
+/**
+ * The files that take longest, longest first. Vitest orders by the durations of the last run when it
+ * has them; a fresh clone (CI) has none, and a long file started last would stretch the whole run.
+ */
+const LONGEST_FIRST = [
+  'test/component/audit/export-memory.test.ts',
+  'test/component/audit/tamper.test.ts',
+  'test/e2e/bench-smoke.test.ts',
+  'test/e2e/email.test.ts',
+  'test/e2e/mission.test.ts',
+  'test/e2e/durable-restart.test.ts',
+  'test/e2e/cli.test.ts',
+  'test/e2e/restart.test.ts',
+  'test/unit/audit/export-file.test.ts',
+  'test/component/servicebus/settlement.test.ts',
+  'test/component/audit/concurrency.test.ts',
+];
+
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (file: TestSpecification) => {
+      const i = LONGEST_FIRST.findIndex((known) => file.moduleId.endsWith(known));
+      return i === -1 ? LONGEST_FIRST.length : i;
+    };
+    return [...(await super.sort(files))].sort((a, b) => rank(a) - rank(b));
+  }
+}
+
+export default defineConfig({
+  resolve: { alias },
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     allowOnly: false,
-    pool: 'forks',
     reporters: ['default'],
+    // Most files wait on sockets, child processes and timers rather than compute, so more files
+    // run at once than there are cores (2 here); see docs/decisions/0007-test-suite.md.
+    maxWorkers: 4,
+    sequence: { sequencer: LongestFirst },
+    projects: [
+      {
+        extends: true,
+        test: {
+          // Pure rules, no I/O: `npm run test:unit` runs only these, in seconds.
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          pool: 'threads',
+          // They share no state, so one module graph per worker serves them all.
+          isolate: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // Real Azurite, real sockets, real hosts. One Azurite is shared (global-setup.ts).
+          name: 'integration',
+          include: ['test/component/**/*.test.ts', 'test/contract/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          pool: 'forks',
+          globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+    ],
   },
 });

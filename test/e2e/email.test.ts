@@ -62,6 +62,7 @@ async function startEnv(env: Record<string, string>, options: { ownBus: boolean 
     ? await startServiceBus({ entities: [{ queue: NOTIFICATIONS_QUEUE }] })
     : undefined;
   const host = await startLocalHost({
+    storage: 'shared',
     env: {
       ZSA_MIN_DURATION_SECONDS: '1',
       ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1',

@@ -7,24 +7,27 @@
 import { randomUUID } from 'node:crypto';
 import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectionStringFor } from '@zsa/local-host';
 import { caller, send, type Caller } from '../support/api';
-import { startLocalHost, type HostProcess } from '../support/local-host';
+import { sharedStorageEnv, startLocalHost, type HostProcess } from '../support/local-host';
 
 let host: HostProcess;
 let admin: Caller;
 let storage: string;
+let prefix: string;
 
 beforeAll(async () => {
+  // On the suite's shared Azurite: this host's tables (and its task hub's) all start with its prefix.
+  const storageEnv = sharedStorageEnv();
+  storage = storageEnv.AzureWebJobsStorage ?? '';
+  prefix = storageEnv.ZSA_TABLE_PREFIX ?? '';
   host = await startLocalHost({
     env: {
+      ...storageEnv,
       ZSA_MIN_DURATION_SECONDS: '1',
       ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1',
       ZSA_WEBHOOK_SIGNING_KEY: 'fuzz',
     },
   });
-  const port = Number(/tables on 127\.0\.0\.1:(\d+)/.exec(host.output())?.[1]);
-  storage = connectionStringFor({ blob: 0, queue: 0, table: port });
   admin = await caller(host.url, 'admin@contoso.com', ['PAM.Admin']);
   // Some state for the fuzzer to (fail to) change.
   await admin.put('/api/approver-groups/fuzz-approvers', { members: ['a@contoso.com', 'b@contoso.com'] });
@@ -41,13 +44,13 @@ afterAll(async () => {
   await host.stop();
 });
 
-/** Every entity of every non-audit table, as text. */
+/** Every entity of every non-audit table of this host, as text. */
 async function snapshot(): Promise<string> {
   const service = TableServiceClient.fromConnectionString(storage, { allowInsecureConnection: true });
   const out: string[] = [];
   for await (const t of service.listTables()) {
     const name = t.name ?? '';
-    if (/audit/i.test(name)) continue;
+    if (!name.startsWith(prefix) || /audit/i.test(name)) continue;
     const client = TableClient.fromConnectionString(storage, name, { allowInsecureConnection: true });
     for await (const e of client.listEntities()) {
       const { etag: _etag, timestamp: _ts, ...rest } = e as Record<string, unknown>;

@@ -5,19 +5,17 @@
  * writing the request row itself, as `decide` does, and raises nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type RunningAzurite } from '@zsa/local-host';
 import { createTables } from '#shared/adapters/tables';
 import { resetSettingsCache, settings } from '#shared/config';
 import { applyDecision } from '#shared/domain/request';
 import { createRequestRepository, type RequestRepository } from '#shared/requests/repository';
 import { caller, type Caller } from '../support/api';
-import { startLocalHost, type HostProcess } from '../support/local-host';
+import { sharedStorageEnv, startLocalHost, type HostProcess } from '../support/local-host';
 import { startWebhookTarget, type WebhookTarget } from '../support/webhook-target';
 
 const KEY = 'lost-event-signing-key';
 const TASK = 'Lost\\Event';
 const ANN = 'ann@contoso.com';
-let azurite: RunningAzurite;
 let host: HostProcess;
 let hook: WebhookTarget;
 let repo: RequestRepository;
@@ -26,18 +24,19 @@ let ann: Caller;
 
 beforeAll(async () => {
   hook = await startWebhookTarget(KEY);
-  azurite = await startAzurite({ log: () => undefined });
-  const prefix = `lost${Date.now().toString(36)}`;
+  const storageEnv = sharedStorageEnv();
   host = await startLocalHost({
     env: {
-      AzureWebJobsStorage: azurite.connectionString,
-      ZSA_TABLE_PREFIX: prefix,
+      ...storageEnv,
       ZSA_MIN_DURATION_SECONDS: '1',
       ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1',
       ZSA_WEBHOOK_SIGNING_KEY: KEY,
     },
   });
-  Object.assign(process.env, { AzureWebJobsStorage: azurite.connectionString, ZSA_TABLE_PREFIX: prefix });
+  Object.assign(process.env, {
+    AzureWebJobsStorage: storageEnv.AzureWebJobsStorage,
+    ZSA_TABLE_PREFIX: storageEnv.ZSA_TABLE_PREFIX,
+  });
   resetSettingsCache();
   repo = createRequestRepository(createTables(settings()));
   const admin = await caller(host.url, 'admin@contoso.com', ['PAM.Admin']);
@@ -55,7 +54,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await host.stop();
-  await azurite.close();
   await hook.close();
 });
 

@@ -19,6 +19,7 @@ let auditor: Caller;
 beforeAll(async () => {
   hook = await startWebhookTarget(KEY);
   host = await startLocalHost({
+    storage: 'shared',
     env: {
       ZSA_MIN_DURATION_SECONDS: '1',
       ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1',

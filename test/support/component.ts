@@ -1,11 +1,14 @@
 /**
- * Component-test environment: real Azurite (child process) and the real development issuer on a
- * loopback HTTP server, with the app's settings pointed at them. Handlers are then called directly
+ * Component-test environment: real Azurite (the suite's shared one, see global-setup.ts, with tables
+ * of this file's own) and the real development issuer on a loopback HTTP server, with the app's
+ * settings pointed at them. Handlers are then called directly
  * with `new HttpRequest(...)` / `new InvocationContext(...)`, the library's supported test seams,
  * so a test exercises parse → authorize → domain → storage without the local host's HTTP layer.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { inject } from 'vitest';
 import { startAzurite, type RunningAzurite, createDevIssuer, type DevIssuer } from '@zsa/local-host';
 import { resetSettingsCache } from '#shared/config';
 
@@ -16,8 +19,29 @@ export interface ComponentEnv {
   close(): Promise<void>;
 }
 
+/**
+ * The suite's shared Azurite; its `close()` leaves it running for the other files. Outside the
+ * suite's global setup (a single file run some other way), a private one.
+ */
+export async function sharedAzurite(): Promise<RunningAzurite> {
+  const connectionString = inject('sharedAzurite');
+  if (!connectionString) return startAzurite({ log: () => undefined });
+  const port = (service: string) =>
+    Number(new RegExp(`${service}Endpoint=http://127\\.0\\.0\\.1:(\\d+)/`).exec(connectionString)?.[1]);
+  return {
+    connectionString,
+    ports: { blob: port('Blob'), queue: port('Queue'), table: port('Table') },
+    close: () => Promise.resolve(),
+  };
+}
+
+/** A table (and container) prefix no other file or run uses, so files can share one Azurite. */
+export function uniquePrefix(): string {
+  return `t${randomBytes(6).toString('hex')}`;
+}
+
 export async function startComponentEnv(extraSettings: Record<string, string> = {}): Promise<ComponentEnv> {
-  const azurite = await startAzurite({ log: () => undefined });
+  const azurite = await sharedAzurite();
   const holder: { issuer?: DevIssuer } = {};
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -39,7 +63,7 @@ export async function startComponentEnv(extraSettings: Record<string, string> = 
     AzureWebJobsStorage: azurite.connectionString,
     ZSA_AUTH_ISSUER: `${origin}/dev`,
     ZSA_AUTH_AUDIENCE: 'api://zsa-test',
-    ZSA_TABLE_PREFIX: `t${Date.now().toString(36)}`,
+    ZSA_TABLE_PREFIX: uniquePrefix(),
     ZSA_MIN_DURATION_SECONDS: '1',
     ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1,localhost',
     ZSA_WEBHOOK_SIGNING_KEY: 'component-test-signing-key',

@@ -7,6 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { inject } from 'vitest';
+import { uniquePrefix } from './component';
 
 export const ROOT = resolve(__dirname, '..', '..');
 
@@ -29,6 +31,21 @@ export interface HostStartOptions {
   main?: string;
   env?: Record<string, string>;
   port?: number;
+  /**
+   * `shared`: the suite's Azurite (global-setup.ts) with tables, containers and a task hub of this
+   * host's own, instead of an embedded Azurite; for tests that do not restart or kill storage.
+   */
+  storage?: 'embedded' | 'shared';
+}
+
+/** The storage settings of a host on the suite's shared Azurite: names no other host uses. */
+export function sharedStorageEnv(): Record<string, string> {
+  const prefix = uniquePrefix();
+  return {
+    AzureWebJobsStorage: inject('sharedAzurite'),
+    ZSA_TABLE_PREFIX: prefix,
+    ZSA_TASK_HUB: `${prefix}hub`,
+  };
 }
 
 export function tempDir(prefix: string): string {
@@ -44,7 +61,7 @@ export async function startLocalHost(opts: HostStartOptions = {}): Promise<HostP
   if (opts.main) args.push('--main', opts.main);
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, ...opts.env },
+    env: { ...process.env, ...(opts.storage === 'shared' ? sharedStorageEnv() : {}), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
