@@ -699,7 +699,7 @@ export class DurableEngine {
         continue;
       }
       if (!ID_CONSUMING.has(action.actionType)) continue;
-      const sig = `${action.actionType === ActionType.CallActivityWithRetry ? ActionType.CallActivity : action.actionType}:${(action.functionName ?? '').toLowerCase()}`;
+      const sig = signature(action);
       if (staticIndex < next.staticSigs.length) {
         if (next.staticSigs[staticIndex] !== sig) {
           return {
@@ -1093,6 +1093,13 @@ function findRetry(
   waitingOnTimer: boolean,
 ): RetryInfo | undefined {
   return Object.values(retries).find((r) => r.currentId === id && r.waitingOnTimer === waitingOnTimer);
+}
+
+/** `type:name` as `staticSigs` records it; a call with retry has the signature of a plain call. */
+function signature(action: Action): string {
+  const type =
+    action.actionType === ActionType.CallActivityWithRetry ? ActionType.CallActivity : action.actionType;
+  return `${type}:${(action.functionName ?? '').toLowerCase()}`;
 }
 
 /** Depth-first, in array order, through compound actions: the order the SDK numbers tasks in. */

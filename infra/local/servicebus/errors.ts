@@ -1,7 +1,7 @@
 /**
- * The error conditions the SDK maps to its typed errors, and the guard that keeps our exceptions out
- * of rhea. Conditions must be exact: the SDK maps an unknown one (or a bare status code) to a
- * generic error, often a retryable one that it then retries with 30 s delays.
+ * The error conditions the SDK maps to its typed errors (MessageLockLost, MessageNotFound, …), and
+ * the guard that keeps our exceptions out of rhea. Conditions must be exact: the SDK turns an
+ * unexpected one into a different error, often a retryable one that it retries 3 times, 30 s apart.
  */
 import { asRecord, asString } from './values';
 

@@ -172,7 +172,8 @@ export class Management {
         const count = typeof body['message-count'] === 'number' ? body['message-count'] : 1;
         const omitBody = body['omit-message-body'] === true;
         const found = store.peek(from, count, now);
-        // The SDK takes exactly `statusCode` 204 for "nothing to peek" (any error would throw).
+        // The SDK reads "nothing to peek" only from a camelCase `statusCode` 204: a 404 or a
+        // kebab-case status makes peekMessages throw.
         if (found.length === 0) return { status: 204, description: 'No Content' };
         const items = found.map((m) => codec.wrap_map({ message: encodeStored(m, omitBody) }));
         return ok(codec.wrap_map({ messages: codec.wrap_list(items) }));
