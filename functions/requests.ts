@@ -1,5 +1,5 @@
 /**
- * Requests: submit, read, list, approve, deny, cancel, revoke (DESIGN §5). Each handler:
+ * Requests: submit, read, list, approve, deny, cancel, revoke (docs/design.md §5). Each handler:
  * authenticate → parse → domain story → respond.
  */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';

@@ -1,5 +1,5 @@
 /**
- * The HTTP contract, version 1 (DESIGN §5): every operation declared once, with the zod schemas
+ * The HTTP contract, version 1 (docs/design.md §5): every operation declared once, with the zod schemas
  * its handler validates with and answers in. The OpenAPI document, the Power Automate connector
  * and the contract test are all derived from this list; a route that is registered but missing
  * here, or declared here but not served, fails the contract test.

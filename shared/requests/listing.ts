@@ -3,6 +3,7 @@
  * partitions (./repository.ts) one after the other, and the continuation token that says where the
  * next page starts.
  */
+import { z } from 'zod';
 import type { Principal } from '#shared/auth/index';
 import { DomainError } from '#shared/domain/errors';
 import {
@@ -20,54 +21,37 @@ type ListContext = Pick<RequestContext, 'repo' | 'config' | 'now'>;
 
 const PAGE = 50;
 
-interface ListToken {
-  /** Which index partition (or `all` for the table scan) the continuation belongs to. */
-  p: string;
-  t: string;
-}
-
-function encodeToken(token: ListToken): string {
-  return Buffer.from(JSON.stringify(token)).toString('base64url');
+/** Base64 (or base64url) JSON as a value, or undefined when it is neither. */
+function decoded(text: string, encoding: 'base64' | 'base64url'): unknown {
+  try {
+    return JSON.parse(Buffer.from(text, encoding).toString('utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * The storage SDK's own continuation token is base64 JSON `{nextPartitionKey, nextRowKey?}`; anything
  * else would make the SDK throw mid-query (a 503 the client would retry for ever), so refuse it here.
  */
-function isStorageToken(token: string): boolean {
-  if (token === '') return true;
-  try {
-    const value = JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as unknown;
-    return (
-      typeof value === 'object' &&
-      value !== null &&
-      'nextPartitionKey' in value &&
-      typeof value.nextPartitionKey === 'string' &&
-      (!('nextRowKey' in value) || typeof value.nextRowKey === 'string' || value.nextRowKey === undefined)
-    );
-  } catch {
-    return false;
-  }
+const StorageToken = z.object({ nextPartitionKey: z.string(), nextRowKey: z.string().optional() });
+
+const ListToken = z.object({
+  /** Which index partition (or `all` for the table scan) the continuation belongs to. */
+  p: z.string(),
+  /** Where in that partition: the storage token, or empty to start it from the top. */
+  t: z.string().refine((t) => t === '' || StorageToken.safeParse(decoded(t, 'base64')).success),
+});
+type ListToken = z.output<typeof ListToken>;
+
+function encodeToken(token: ListToken): string {
+  return Buffer.from(JSON.stringify(token)).toString('base64url');
 }
 
 function decodeToken(text: string | undefined): ListToken | undefined {
   if (text === undefined) return undefined;
-  try {
-    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
-    if (
-      typeof value === 'object' &&
-      value !== null &&
-      'p' in value &&
-      't' in value &&
-      typeof value.p === 'string' &&
-      typeof value.t === 'string' &&
-      isStorageToken(value.t)
-    ) {
-      return { p: value.p, t: value.t };
-    }
-  } catch {
-    // fall through
-  }
+  const token = ListToken.safeParse(decoded(text, 'base64url'));
+  if (token.success) return token.data;
   throw new DomainError('INVALID_INPUT', 'The continuationToken is not one this service issued', {
     errors: [{ pointer: '#/continuationToken', detail: 'not a valid continuation token' }],
   });
