@@ -11,7 +11,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FunctionRegistry, RegisteredFunction, RpcTypedData } from '../core/functions-core';
-import { EventType, RuntimeStatus, event, isTerminal, parseJsonText, toJsonText } from './history';
+import {
+  EventType,
+  RuntimeStatus,
+  RuntimeStatusCode,
+  event,
+  isTerminal,
+  parseJsonText,
+  toJsonText,
+} from './history';
 import type { DurableStore, InstanceState, Message, Op, RetryInfo, WorkItem } from './store';
 
 export interface EngineOptions {
@@ -779,14 +787,18 @@ export class DurableEngine {
   }
 
   /** Completed or failed: records the end, and drops the execution's timers and pending results. */
-  private endExecution(ep: Episode, status: RuntimeStatus, outputJson: string): Promise<void> {
+  private endExecution(
+    ep: Episode,
+    status: typeof RuntimeStatus.Completed | typeof RuntimeStatus.Failed,
+    outputJson: string,
+  ): Promise<void> {
     const { next, now } = ep;
     next.status = status;
     next.output = outputJson;
     next.completedTime = now.toISOString();
     next.history.push(
       event(EventType.ExecutionCompleted, now, {
-        OrchestrationStatus: status === RuntimeStatus.Completed ? 1 : 3,
+        OrchestrationStatus: RuntimeStatusCode[status],
         Result: next.output,
       }),
     );
