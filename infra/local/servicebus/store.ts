@@ -4,7 +4,7 @@
  * dead-lettering. No I/O and no clock: every operation takes `now`, and what must be persisted or
  * woken up is reported through `StoreHooks`.
  *
- * Delivery-count rules follow the SDK's live tests against real Service Bus (reference §6): the
+ * Delivery-count rules are those the Service Bus SDK's live tests observe on real Service Bus: the
  * count is the number of earlier lock releases; abandon, defer and lock expiry raise it;
  * dead-lettering keeps it; reaching `maxDeliveryCount` moves the message to the dead-letter queue.
  */

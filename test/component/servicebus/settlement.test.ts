@@ -1,7 +1,7 @@
 /**
  * Peek-lock settlement through the real SDK: complete, abandon, dead-letter, defer, lock renewal,
  * lock expiry and the maximum delivery count, with Service Bus's delivery-count rules
- * (reference §6). A 1-second lock keeps expiry tests short.
+ * (the count is the number of earlier lock releases). A 1-second lock keeps expiry tests short.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCode, peekAll, receiveOne, sleep, startTestBus, type TestBus } from './bus';

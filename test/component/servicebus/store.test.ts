@@ -1,6 +1,6 @@
 /**
  * The message rules of the local Service Bus without any I/O: a fixed clock, a recording journal.
- * Delivery-count expectations follow the SDK's live tests against real Service Bus (reference §6).
+ * Delivery-count expectations are those the Service Bus SDK's live tests observe on real Service Bus.
  */
 import { describe, expect, it } from 'vitest';
 import { MessageStore, type Settlement, type StoreHooks } from '@zsa/local-host/servicebus';

@@ -41,16 +41,6 @@ const FORBIDDEN: readonly { pattern: RegExp; what: string }[] = [
   { pattern: new RegExp(`\\breference\\s+§`), what: 'a section of a reference note kept outside' },
 ];
 
-/**
- * Citations other work still has to remove, by file (#11: each owner states the fact or cites
- * docs/design.md instead). Every entry must still be needed: once its file is clean, delete the entry.
- */
-const PENDING: Readonly<Record<string, string>> = {
-  'infra/local/servicebus/store.ts': 'the broker split',
-  'test/component/servicebus/settlement.test.ts': 'the broker split',
-  'test/component/servicebus/store.test.ts': 'the broker split',
-};
-
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
@@ -165,22 +155,11 @@ describe('the repository refers to nothing outside itself', () => {
   it('cites no notes kept beside it, no path beside it and no absolute path of one machine', () => {
     // Act
     const found = texts.flatMap(({ file, text }) =>
-      file in PENDING ? [] : outsideReferences(text).map((r) => `${file}:${r.line}: ${r.what}: ${r.text}`),
+      outsideReferences(text).map((r) => `${file}:${r.line}: ${r.what}: ${r.text}`),
     );
 
     // Assess
     expect(found).toEqual([]);
-  });
-
-  it('still needs every pending exception (delete the entry once its file is clean)', () => {
-    // Act
-    const clean = Object.keys(PENDING).filter((file) => {
-      const entry = texts.find((t) => t.file === file);
-      return entry === undefined || outsideReferences(entry.text).length === 0;
-    });
-
-    // Assess
-    expect(clean).toEqual([]);
   });
 
   it('has Markdown links that stay inside it and land on files that exist', () => {
