@@ -259,7 +259,3 @@ export function isActorKind(value: string): value is ActorKind {
 export function isHex64(value: string): boolean {
   return HEX64.test(value);
 }
-
-export function isIsoMs(value: string): boolean {
-  return ISO_MS.test(value);
-}
