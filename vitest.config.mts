@@ -35,6 +35,20 @@ const LONGEST_FIRST = [
   'test/component/audit/concurrency.test.ts',
 ];
 
+/**
+ * Files that install the `@azure/functions-core` module (a registry of functions) in the test
+ * process, as the Functions worker does once per process: they cannot share a process with each
+ * other, nor with files that import the app's functions.
+ */
+const OWN_PROCESS = [
+  'test/component/durable/conformance.test.ts',
+  'test/component/host-timers.test.ts',
+  'test/component/http/router.test.ts',
+  'test/component/servicebus/triggers.test.ts',
+  'test/contract/served.test.ts',
+  'test/unit/settings/startup-hook.test.ts',
+];
+
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const rank = (file: TestSpecification) => {
@@ -60,20 +74,36 @@ export default defineConfig({
       {
         extends: true,
         test: {
-          // Pure rules, no I/O: `npm run test:unit` runs only these, in seconds.
+          // Pure rules, no I/O: `npm run test:unit` runs only these, in seconds. They share no
+          // state, so one module graph per worker serves them all.
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          exclude: OWN_PROCESS,
           pool: 'threads',
-          // They share no state, so one module graph per worker serves them all.
           isolate: false,
         },
       },
       {
         extends: true,
         test: {
-          // Real Azurite, real sockets, real hosts. One Azurite is shared (global-setup.ts).
+          // Real Azurite, real sockets, real hosts. One Azurite is shared (global-setup.ts). A worker
+          // loads the SDKs once for all the files it runs; per-file.ts gives each file a clean
+          // environment and fresh app dependencies instead.
           name: 'integration',
           include: ['test/component/**/*.test.ts', 'test/contract/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          exclude: OWN_PROCESS,
+          pool: 'forks',
+          isolate: false,
+          setupFiles: ['test/support/per-file.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // Files that host functions in the test process itself, each in a process of its own.
+          name: 'own-process',
+          include: OWN_PROCESS,
           pool: 'forks',
           globalSetup: ['test/support/global-setup.ts'],
         },

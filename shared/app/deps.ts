@@ -64,3 +64,16 @@ export function getDeps(): Deps {
   }
   return deps;
 }
+
+/**
+ * Forgets the dependencies (closing their connections), so the next `getDeps()` builds them from the
+ * settings as they are then. For test runs that host several configurations in one process; the app
+ * builds its dependencies once.
+ */
+export async function resetDeps(): Promise<void> {
+  const old = deps;
+  deps = undefined;
+  if (!old) return;
+  old.mailer.close();
+  await old.bus.close();
+}
