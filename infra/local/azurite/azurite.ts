@@ -106,11 +106,34 @@ async function waitForPrevious(location: string): Promise<void> {
   rmSync(pidFile, { force: true });
 }
 
+/** Raised when Azurite exits before it listens; `output` is what it wrote to stderr. */
+class AzuriteStartError extends Error {
+  constructor(readonly output: string) {
+    super(`Azurite exited during start-up.${output ? ` It said: ${output}` : ''}`);
+  }
+}
+
+/**
+ * Starts Azurite on three free ports. A port found free can be taken by another process before
+ * Azurite binds it (several hosts starting at once, as tests do), so a start that fails that way is
+ * tried again on new ports, twice at most.
+ */
 export async function startAzurite(opts: AzuriteOptions): Promise<RunningAzurite> {
   if (opts.location) {
     mkdirSync(opts.location, { recursive: true });
     await waitForPrevious(opts.location);
   }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (e) {
+      if (!(e instanceof AzuriteStartError) || !/EADDRINUSE/.test(e.output) || attempt === 3) throw e;
+      opts.log(`azurite: a port was taken while it started; trying again on other ports`);
+    }
+  }
+}
+
+async function startOnce(opts: AzuriteOptions): Promise<RunningAzurite> {
   const ports = { blob: await freePort(), queue: await freePort(), table: await freePort() };
   const args = [
     '--blobHost',
@@ -144,7 +167,9 @@ export async function startAzurite(opts: AzuriteOptions): Promise<RunningAzurite
       },
     },
   );
+  let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
+    if (stderr.length < 4096) stderr += d.toString();
     opts.log(`azurite: ${d.toString().trim()}`);
   });
   if (opts.location && child.pid) writeFileSync(join(opts.location, 'azurite.pid'), String(child.pid));
@@ -157,7 +182,7 @@ export async function startAzurite(opts: AzuriteOptions): Promise<RunningAzurite
       waitForPort(ports.table, deadline),
     ]),
     exited.then(() => {
-      throw new Error('Azurite exited during start-up.');
+      throw new AzuriteStartError(stderr.trim());
     }),
   ]);
   return {
