@@ -6,8 +6,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { receiveOne, startTestBus, type TestBus } from './bus';
 
-const DELAY_MS = 700;
+const DELAY_MS = 1500;
+/** Kept between "not yet" and the due time, so a slow step on a busy machine cannot blur the two. */
+const MARGIN_MS = 300;
 let env: TestBus;
+
+/** How long to keep asking for a message that must not come before `at`: until just before it. */
+function untilJustBefore(at: Date): number {
+  const wait = at.getTime() - Date.now() - MARGIN_MS;
+  if (wait <= 0)
+    throw new Error(`Setting up took longer than ${DELAY_MS - MARGIN_MS} ms; nothing left to test.`);
+  return wait;
+}
 
 beforeAll(async () => {
   env = await startTestBus({
@@ -35,7 +45,7 @@ describe('scheduling', () => {
     if (!keep || !cancel) throw new Error('no sequence numbers');
     await sender.cancelScheduledMessages([cancel]);
     const peeked = await receiver.peekMessages(5);
-    const early = await receiver.receiveMessages(1, { maxWaitTimeInMs: DELAY_MS / 3 });
+    const early = await receiver.receiveMessages(1, { maxWaitTimeInMs: untilJustBefore(at) });
     const onTime = await receiveOne(receiver, DELAY_MS * 3);
     const receivedAt = Date.now();
     const more = await receiver.receiveMessages(1, { maxWaitTimeInMs: 200 });
@@ -59,7 +69,7 @@ describe('scheduling', () => {
 
     // Act
     await sender.sendMessages({ body: 'when due', scheduledEnqueueTimeUtc: at });
-    const early = await receiver.receiveMessages(1, { maxWaitTimeInMs: DELAY_MS / 3 });
+    const early = await receiver.receiveMessages(1, { maxWaitTimeInMs: untilJustBefore(at) });
     const due = await receiveOne(receiver, DELAY_MS * 3);
 
     // Assess
