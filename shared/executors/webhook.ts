@@ -81,9 +81,11 @@ export async function callWebhook(
         : 'the executor could not be reached',
     };
   }
-  const text = await readLimited(response);
-  if (text === undefined)
-    return { ok: false, reason: `the executor's answer is larger than ${MAX_RESULT_BYTES} bytes` };
+  // The task has run by now: whatever the answer's body does, the outcome must come back as a
+  // value, so that the caller can audit it (an exception here would leave the execution unaudited).
+  const read = await readLimited(response, opts.timeoutMs);
+  if (!read.ok) return read;
+  const text = read.text;
   if (response.status < 200 || response.status > 299) {
     return { ok: false, reason: `the executor answered HTTP ${response.status}` };
   }
@@ -98,18 +100,37 @@ export async function callWebhook(
   return { ok: true, result: text.length > 0 ? text : null };
 }
 
-async function readLimited(response: Response): Promise<string | undefined> {
-  if (!response.body) return '';
+async function readLimited(
+  response: Response,
+  timeoutMs: number,
+): Promise<{ ok: true; text: string } | { ok: false; reason: string }> {
+  if (!response.body) return { ok: true, text: '' };
+  // An explicit reader, not `for await`: the loop holds the stream's lock, so cancelling the body
+  // from inside it throws instead of closing the connection.
+  const reader: ReadableStreamDefaultReader<Uint8Array> = response.body.getReader();
   const chunks: Buffer[] = [];
   let size = 0;
-  // Read no more than the limit: a hostile executor must not make us buffer an endless answer.
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength;
-    if (size > MAX_RESULT_BYTES) {
-      await response.body.cancel();
-      return undefined;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      // Read no more than the limit: a hostile executor must not make us buffer an endless answer.
+      if (size > MAX_RESULT_BYTES) {
+        await reader.cancel().catch(() => undefined);
+        return { ok: false, reason: `the executor's answer is larger than ${MAX_RESULT_BYTES / 1024} KiB` };
+      }
+      chunks.push(Buffer.from(value));
     }
-    chunks.push(Buffer.from(chunk));
+  } catch (e) {
+    // The connection died mid-answer, or the request's timeout fired while the body trickled in.
+    const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
+    return {
+      ok: false,
+      reason: timedOut
+        ? `the executor did not finish its answer within ${timeoutMs} ms`
+        : "the executor's answer could not be read",
+    };
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return { ok: true, text: Buffer.concat(chunks).toString('utf8') };
 }
