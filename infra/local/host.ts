@@ -94,6 +94,19 @@ function listen(server: Server, port: number): Promise<number> {
   });
 }
 
+function misdirected(res: ServerResponse): void {
+  res.writeHead(421, { 'content-type': 'application/problem+json', connection: 'close' });
+  res.end(
+    JSON.stringify({
+      type: 'about:blank',
+      title: 'Misdirected Request',
+      status: 421,
+      detail:
+        'This development host only answers requests addressed to 127.0.0.1, localhost or [::1] with its own port.',
+    }),
+  );
+}
+
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -125,11 +138,25 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' });
     res.end('The local host is starting.');
   };
+  let ownHosts: ReadonlySet<string> = new Set();
   const server = createServer((req, res) => {
+    // DNS rebinding: a page on any name that resolves to 127.0.0.1 reaches this host, and the
+    // browser lets it read the answers. Such requests carry the attacker's name in Host, so only
+    // requests addressed to this host itself are served — before a token is minted or the durable
+    // client API (which terminates and raises events without a token) answers.
+    if (!ownHosts.has((req.headers.host ?? '').toLowerCase())) {
+      misdirected(res);
+      return;
+    }
     handler(req, res);
   });
   server.keepAliveTimeout = 5000;
   const port = await listen(server, options.port);
+  ownHosts = new Set(
+    ['127.0.0.1', 'localhost', '[::1]'].flatMap((name) =>
+      port === 80 ? [name, `${name}:${port}`] : [`${name}:${port}`],
+    ),
+  );
   const origin = `http://127.0.0.1:${port}`;
 
   const closers: (() => Promise<void>)[] = [];
