@@ -42,6 +42,7 @@ const LONGEST_FIRST = [
  */
 const OWN_PROCESS = [
   'test/component/durable/conformance.test.ts',
+  'test/component/durable/timers.test.ts',
   'test/component/host-timers.test.ts',
   'test/component/http/router.test.ts',
   'test/component/servicebus/triggers.test.ts',

@@ -89,6 +89,13 @@ const SUPPORTED = new Set<number>([
   ActionType.CallActivityWithRetry,
   ActionType.CreateTimer,
 ]);
+const DAY_MS = 24 * 3600 * 1000;
+/**
+ * The Azure Storage provider's timer limits, as the extension sends them to the SDK: a timer longer
+ * than the maximum runs as a chain of sub-timers, each at most the interval (AzureStorageDurabilityProvider).
+ */
+const MAX_SHORT_TIMER_MS = 6 * DAY_MS;
+const LONG_TIMER_INTERVAL_MS = 3 * DAY_MS;
 const INVALID_ID = /[/\\#?\u0000-\u001f\u007f-\u009f]/;
 const OUT_OF_PROC_LABEL = '\n\n$OutOfProcData$:';
 
@@ -97,8 +104,15 @@ interface Runtime {
   loaded: boolean;
   /** Visible messages in arrival order. */
   inbox: Message[];
-  timers: Map<string, NodeJS.Timeout>;
+  /** Messages not yet visible (durable timers), each with the Node timer that will deliver it. */
+  timers: Map<string, ArmedTimer>;
   busy: boolean;
+}
+
+interface ArmedTimer {
+  handle: NodeJS.Timeout;
+  message: Message;
+  visibleAt: string;
 }
 
 type ControlMessage = Extract<Message, { kind: 'suspend' | 'resume' | 'terminate' }>;
@@ -198,7 +212,7 @@ export class DurableEngine {
   private accept(instanceId: string, rt: Runtime, message: Message, visibleAt?: string): void {
     if (rt.inbox.some((m) => m.id === message.id) || rt.timers.has(message.id)) return;
     const due = visibleAt ? Date.parse(visibleAt) - this.now().getTime() : 0;
-    if (due > 0) {
+    if (visibleAt && due > 0) {
       // Node timers cap at ~24.8 days; re-arm in steps for longer waits.
       const step = Math.min(due, 2 ** 31 - 1);
       const handle = setTimeout(() => {
@@ -206,11 +220,29 @@ export class DurableEngine {
         this.accept(instanceId, rt, message, visibleAt);
         this.kick(instanceId);
       }, step);
-      rt.timers.set(message.id, handle);
+      rt.timers.set(message.id, { handle, message, visibleAt });
       return;
     }
     rt.inbox.push(message);
     rt.inbox.sort((a, b) => a.seq - b.seq);
+  }
+
+  /**
+   * Delivers every armed timer that is due by the engine's clock. Node timers deliver them on their
+   * own; this is for a clock that jumps (`EngineOptions.now` in tests of days-long windows), where
+   * no Node timer would fire.
+   */
+  fireDueTimers(): void {
+    const now = this.now().getTime();
+    for (const [instanceId, rt] of this.runtimes) {
+      for (const [id, armed] of rt.timers) {
+        if (Date.parse(armed.visibleAt) > now) continue;
+        clearTimeout(armed.handle);
+        rt.timers.delete(id);
+        this.accept(instanceId, rt, armed.message);
+      }
+      if (rt.inbox.length > 0) this.kick(instanceId);
+    }
   }
 
   // ---------------------------------------------------------------- client operations
@@ -253,6 +285,7 @@ export class DurableEngine {
       staticSigs: [],
       retries: {},
       userTimers: [],
+      longTimers: {},
     };
     const start: Message = { kind: 'start', id: `s:${executionId}`, seq: this.nextSeq(), executionId };
     await this.opts.store.commit(id, [
@@ -355,7 +388,7 @@ export class DurableEngine {
   }
 
   private async purgeLoaded(instanceId: string, rt: Runtime): Promise<number> {
-    for (const t of rt.timers.values()) clearTimeout(t);
+    for (const t of rt.timers.values()) clearTimeout(t.handle);
     rt.timers.clear();
     rt.inbox = [];
     rt.state = undefined;
@@ -386,7 +419,7 @@ export class DurableEngine {
   async close(): Promise<void> {
     this.closed = true;
     for (const rt of this.runtimes.values()) {
-      for (const t of rt.timers.values()) clearTimeout(t);
+      for (const t of rt.timers.values()) clearTimeout(t.handle);
       rt.timers.clear();
     }
     const deadline = Date.now() + 5000;
@@ -465,7 +498,7 @@ export class DurableEngine {
         );
         rt.loaded = false;
         rt.inbox = [];
-        for (const t of rt.timers.values()) clearTimeout(t);
+        for (const t of rt.timers.values()) clearTimeout(t.handle);
         rt.timers.clear();
         await new Promise((r) => setTimeout(r, delay));
         // The engine may have been closed while we waited.
@@ -663,13 +696,14 @@ export class DurableEngine {
       const fireAt = new Date(now.getTime() + (last ? 0 : retryDelay(retry))).toISOString();
       retry.currentId = timerId;
       retry.waitingOnTimer = true;
-      this.createTimer(ep, timerId, fireAt, true);
+      this.createTimer(ep, timerId, fireAt);
     }
   }
 
   private appendTimerFired(ep: Episode, message: Extract<Message, { kind: 'timer' }>): void {
     const { next, now } = ep;
     next.history.push(event(EventType.TimerFired, now, { TimerId: message.timerId, FireAt: message.fireAt }));
+    this.nextSubTimer(ep, message.timerId);
     const retry = findRetry(next.retries, message.timerId, true);
     if (retry && retry.attempt < retry.maxNumberOfAttempts) {
       const taskId = next.nextId++;
@@ -678,6 +712,27 @@ export class DurableEngine {
       retry.waitingOnTimer = false;
       this.scheduleTask(ep, taskId, retry.functionName, retry.input);
     }
+  }
+
+  /**
+   * A sub-timer of a long timer fired: the next one takes the next id, as in the extension's loop
+   * (DurableOrchestrationContext.CreateTimer): the interval again, or what remains once less than an
+   * interval does. The SDK takes the same id while it processes the event, so the two agree — except
+   * for a cancelled long timer, which the extension stops and the SDK does not (see `cancelTimer`).
+   */
+  private nextSubTimer(ep: Episode, timerId: number): void {
+    const { next, now } = ep;
+    const timers = Object.entries(next.longTimers ?? {});
+    const timer = timers.find(([, t]) => t.currentId === timerId)?.[1];
+    if (!timer) return;
+    const remaining = Date.parse(timer.fireAt) - now.getTime();
+    if (timer.canceled || remaining <= 0) {
+      next.longTimers = Object.fromEntries(timers.filter(([, t]) => t !== timer));
+      return;
+    }
+    timer.currentId = next.nextId++;
+    const fireAt = remaining < LONG_TIMER_INTERVAL_MS ? timer.fireAt : now.getTime() + LONG_TIMER_INTERVAL_MS;
+    this.createTimer(ep, timer.currentId, new Date(fireAt).toISOString());
   }
 
   /** Runs the orchestrator over the history (it replays what is played, then goes on). */
@@ -716,7 +771,7 @@ export class DurableEngine {
           };
         }
         if (action.actionType === ActionType.CreateTimer && action.isCanceled) {
-          this.cancelTimer(ep.rt, ep.ops, next, next.userTimers[staticIndex]);
+          this.cancelTimer(ep, next.userTimers[staticIndex]);
         }
         staticIndex++;
         continue;
@@ -743,7 +798,14 @@ export class DurableEngine {
     if (action.actionType === ActionType.CreateTimer) {
       const fireAt = new Date(action.fireAt ?? now.toISOString()).toISOString();
       next.userTimers.push(id);
-      this.createTimer(ep, id, fireAt, !action.isCanceled);
+      // Armed even if already cancelled: DurableTask sends the timer message before the cancel.
+      if (Date.parse(fireAt) - now.getTime() > MAX_SHORT_TIMER_MS) {
+        (next.longTimers ??= {})[String(id)] = { fireAt, currentId: id, canceled: false };
+        this.createTimer(ep, id, new Date(now.getTime() + LONG_TIMER_INTERVAL_MS).toISOString());
+        if (action.isCanceled) this.cancelTimer(ep, id);
+        return;
+      }
+      this.createTimer(ep, id, fireAt);
       return;
     }
     next.userTimers.push(-1);
@@ -780,10 +842,10 @@ export class DurableEngine {
     ep.newWork.push(this.workItem(ep.next, taskId, functionName, input));
   }
 
-  /** Appends `TimerCreated`; an armed timer's message is written with the episode. */
-  private createTimer(ep: Episode, timerId: number, fireAt: string, arm: boolean): void {
+  /** Appends `TimerCreated`; the timer's message is written with the episode. */
+  private createTimer(ep: Episode, timerId: number, fireAt: string): void {
     ep.next.history.push(event(EventType.TimerCreated, ep.now, { EventId: timerId, FireAt: fireAt }));
-    if (arm) ep.newTimers.push({ id: timerId, fireAt });
+    ep.newTimers.push({ id: timerId, fireAt });
   }
 
   /** Completed or failed: records the end, and drops the execution's timers and pending results. */
@@ -854,6 +916,7 @@ export class DurableEngine {
       staticSigs: [],
       retries: {},
       userTimers: [],
+      longTimers: {},
       lastUpdatedTime: now.toISOString(),
     };
     const start: Message = { kind: 'start', id: `s:${executionId}`, seq: this.nextSeq(), executionId };
@@ -889,7 +952,7 @@ export class DurableEngine {
    * racing the end of its orchestration — and their results are then dropped.
    */
   private dropPending(rt: Runtime, ops: Op[]): void {
-    for (const [id, handle] of rt.timers) {
+    for (const [id, { handle }] of rt.timers) {
       clearTimeout(handle);
       ops.push({ type: 'deleteMessage', id });
     }
@@ -905,15 +968,21 @@ export class DurableEngine {
     rt.inbox = rt.inbox.filter((m) => m.kind !== 'timer' && m.kind !== 'result');
   }
 
-  private cancelTimer(rt: Runtime, ops: Op[], state: InstanceState, timerId: number | undefined): void {
-    if (timerId === undefined || timerId < 0) return;
-    const id = `t:${state.executionId}:${timerId}`;
-    const handle = rt.timers.get(id);
-    if (handle) {
-      clearTimeout(handle);
-      rt.timers.delete(id);
-      ops.push({ type: 'deleteMessage', id });
-    }
+  /**
+   * A cancel drops nothing: DurableTask forgets only its own task, so the timer still fires later
+   * and its `TimerFired` is appended (the SDK ignores it). A long timer makes no further sub-timer —
+   * but the SDK, when the armed one fires, takes an id for a next one, so every later id differs
+   * from the extension's: in Azure the orchestration then waits for ever. Keep timers under the
+   * maximum (`MAX_SHORT_TIMER_MS`) when they can be cancelled.
+   */
+  private cancelTimer(ep: Episode, timerId: number | undefined): void {
+    const timer = timerId === undefined ? undefined : ep.next.longTimers?.[String(timerId)];
+    if (!timer || timer.canceled) return;
+    timer.canceled = true;
+    this.opts.log(
+      'warning',
+      `Orchestration '${ep.instanceId}' cancelled a timer longer than ${MAX_SHORT_TIMER_MS / DAY_MS} days: in Azure its next sub-timer shifts the task ids and the orchestration stops making progress.`,
+    );
   }
 
   private belongsToExecution(state: InstanceState, message: Message): boolean {
@@ -977,8 +1046,8 @@ export class DurableEngine {
       parentInstanceId: null,
       upperSchemaVersion: 2,
       upperSchemaVersionNew: 2,
-      longRunningTimerIntervalDuration: '3.00:00:00',
-      maximumShortTimerDuration: '3650.00:00:00',
+      longRunningTimerIntervalDuration: timeSpan(LONG_TIMER_INTERVAL_MS),
+      maximumShortTimerDuration: timeSpan(MAX_SHORT_TIMER_MS),
       defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
     };
     try {
@@ -1091,6 +1160,11 @@ export class DurableEngine {
     this.accept(instanceId, rt, message);
     this.kick(instanceId);
   }
+}
+
+/** A whole number of days as a .NET TimeSpan string (`d.hh:mm:ss`), the form the extension sends. */
+function timeSpan(ms: number): string {
+  return `${ms / DAY_MS}.00:00:00`;
 }
 
 function retryDelay(r: RetryInfo): number {

@@ -58,6 +58,19 @@ export interface RetryInfo {
   waitingOnTimer: boolean;
 }
 
+/**
+ * A timer longer than the storage provider's maximum, run as a chain of sub-timers the way the
+ * extension runs it: each sub-timer takes the next id when the previous one fires.
+ */
+export interface LongTimer {
+  /** When the orchestrator's timer is due. */
+  fireAt: string;
+  /** The id of the sub-timer now armed. */
+  currentId: number;
+  /** Cancelled by the orchestrator: the armed sub-timer still fires, but no further one is made. */
+  canceled: boolean;
+}
+
 export interface InstanceState {
   instanceId: string;
   name: string;
@@ -76,8 +89,10 @@ export interface InstanceState {
   staticSigs: string[];
   /** Retry bookkeeping keyed by the id of the original CallActivityWithRetry action. */
   retries: Record<string, RetryInfo>;
-  /** Ids of timers created by the orchestrator (user timers), so a cancel can drop their message. */
+  /** The id each static action took if it is a timer (-1 otherwise), by static index: a cancel names it. */
   userTimers: number[];
+  /** Timers over the extension's maximum, keyed by the id of the orchestrator's timer (absent in older states). */
+  longTimers?: Record<string, LongTimer>;
   etag?: string;
 }
 
