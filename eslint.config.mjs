@@ -31,7 +31,17 @@ export default tseslint.config(
     // The app must never depend on the local host, and never exit the process.
     files: ['functions/**/*.ts', 'shared/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['**/infra/**', '**/test/**'] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/infra/**', '**/test/**', '@zsa/*'],
+              message: 'The app never depends on the local host (by path or by package name) or tests.',
+            },
+          ],
+        },
+      ],
       'no-restricted-properties': ['error', { object: 'process', property: 'exit' }],
     },
   },
@@ -46,8 +56,8 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['**/infra/**', '**/test/**'],
-              message: 'The app never depends on the local host or tests.',
+              group: ['**/infra/**', '**/test/**', '@zsa/*'],
+              message: 'The app never depends on the local host (by path or by package name) or tests.',
             },
             {
               group: ['@azure/*', 'durable-functions', 'nodemailer', 'jose', 'rhea'],
