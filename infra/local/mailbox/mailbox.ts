@@ -30,7 +30,7 @@ export type LoopbackHost = (typeof LOOPBACK_HOSTS)[number];
 export const DEFAULT_MAX_MESSAGES = 1000;
 /** Far above any notification ZSA sends; a bound so a runaway sender cannot exhaust memory. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 5 * 1024 * 1024;
-/** Headers kept on each message (besides any `x-zsa-*`), enough to assert threading and auto-reply hints. */
+/** Headers kept on each message (besides any `x-*` header an app adds), enough to assert threading and auto-reply hints. */
 const KEPT_HEADERS = [
   'date',
   'from',
@@ -348,7 +348,7 @@ function addresses(field: AddressObject | AddressObject[] | undefined): string[]
 function keptHeaders(headers: ParsedMail['headers']): Record<string, string> {
   const kept: Record<string, string> = {};
   for (const [name, value] of headers) {
-    if ((KEPT_HEADERS as readonly string[]).includes(name) || name.startsWith('x-zsa-')) {
+    if ((KEPT_HEADERS as readonly string[]).includes(name) || name.startsWith('x-')) {
       kept[name] = headerText(value);
     }
   }
