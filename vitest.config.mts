@@ -41,6 +41,7 @@ const LONGEST_FIRST = [
  * other, nor with files that import the app's functions.
  */
 const OWN_PROCESS = [
+  'test/component/durable/access-request.test.ts',
   'test/component/durable/conformance.test.ts',
   'test/component/durable/timers.test.ts',
   'test/component/host-timers.test.ts',

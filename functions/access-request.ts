@@ -83,6 +83,39 @@ function* notify(ctx: OrchestrationContext, ...notices: df.Task[]): Generator<df
   }
 }
 
+/**
+ * The longest timer the orchestration creates: the most the Durable extension runs as one timer on
+ * Azure Storage. It runs a longer one as a chain of sub-timers, and once such a timer is cancelled
+ * (the decision or the revoke won), its pending sub-timer still fires and the SDK starts the next
+ * one with a task id the extension never gives it: every later completion then matches nothing and
+ * the orchestration waits for ever. A deadline further off is therefore a chain of timers of at
+ * most this length (docs/decisions/0003-orchestration-shape.md).
+ */
+const MAX_TIMER_MS = 6 * 24 * 3600 * 1000;
+
+/**
+ * Waits for the event until the deadline, with timers of at most `MAX_TIMER_MS`; true if the event
+ * came first. The losing timer is cancelled (it still fires later, and the SDK ignores it). Yielding
+ * the event again in each race is safe: waiting for an event takes no task id.
+ */
+function* eventBefore(
+  ctx: OrchestrationContext,
+  event: df.Task,
+  deadline: string,
+): Generator<df.Task, boolean, unknown> {
+  const end = Date.parse(deadline);
+  for (;;) {
+    const stepEnd = Math.min(end, ctx.df.currentUtcDateTime.getTime() + MAX_TIMER_MS);
+    const timer = ctx.df.createTimer(new Date(stepEnd));
+    const winner: unknown = yield ctx.df.Task.any([event, timer]);
+    if (winner === event) {
+      timer.cancel();
+      return true;
+    }
+    if (stepEnd >= end) return false;
+  }
+}
+
 function mirror(s: Snapshot): OrchestrationMirror {
   return { status: s.status, expiresAt: s.expiresAt, pendingUntil: s.pendingUntil };
 }
@@ -95,12 +128,9 @@ export const accessRequest: OrchestrationHandler = function* (ctx: Orchestration
   let wasPending = false;
   if (state.status === 'pending') {
     wasPending = true;
-    const deadline = ctx.df.createTimer(new Date(state.pendingUntil));
     const decided = ctx.df.waitForExternalEvent(RequestEvent.Decided);
     yield* notify(ctx, notice(ctx, requestId, 'approvalNeeded'));
-    const winner: unknown = yield ctx.df.Task.any([decided, deadline]);
-    if (winner === decided) {
-      deadline.cancel();
+    if (yield* eventBefore(ctx, decided, state.pendingUntil)) {
       // The row is the truth; the event only says "look again".
       Decided.parse(decided.result);
       state = Snapshot.parse(yield ctx.df.callActivityWithRetry(Activity.LoadRequest, retry, requestId));
@@ -109,21 +139,18 @@ export const accessRequest: OrchestrationHandler = function* (ctx: Orchestration
       state = Snapshot.parse(yield ctx.df.callActivityWithRetry(Activity.ExpireRequest, retry, requestId));
     }
     ctx.df.setCustomStatus(mirror(state));
-    // An approval is announced in the grant phase below, beside the armed expiry timer.
+    // An approval is announced in the grant phase below, with the grant.
     if (state.status !== 'approved') yield* notify(ctx, notice(ctx, requestId, state.status));
   }
 
   if (state.status === 'approved' && state.expiresAt !== null) {
-    const expiry = ctx.df.createTimer(new Date(state.expiresAt));
     const revoked = ctx.df.waitForExternalEvent(RequestEvent.Revoked);
     yield* notify(
       ctx,
       ...(wasPending ? [notice(ctx, requestId, 'approved')] : []),
       notice(ctx, requestId, 'granted'),
     );
-    const winner: unknown = yield ctx.df.Task.any([revoked, expiry]);
-    if (winner === revoked) {
-      expiry.cancel();
+    if (yield* eventBefore(ctx, revoked, state.expiresAt)) {
       state = Snapshot.parse(yield ctx.df.callActivityWithRetry(Activity.LoadRequest, retry, requestId));
     } else {
       // Ending a grant always runs; it is idempotent and retried.

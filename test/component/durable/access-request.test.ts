@@ -1,0 +1,153 @@
+/**
+ * The request orchestration over windows of days, on the local engine as the extension runs timers
+ * (sub-timers over 6 days, cancelled timers still firing) and a clock the test moves. The real
+ * `accessRequest` orchestrator runs; its activities are replaced by a scripted request row (the
+ * activities themselves are tested against storage elsewhere), so the test sees when each runs.
+ */
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import * as df from 'durable-functions';
+import { FunctionRegistry, installCoreModule } from '@zsa/local-host/core';
+import { clockedEngine, DAY, HOUR, type ClockedEngine } from './clocked-engine';
+
+const T0 = new Date('2026-03-01T00:00:00.000Z');
+const at = (ms: number): string => new Date(T0.getTime() + ms).toISOString();
+
+interface Row {
+  status: 'pending' | 'approved' | 'expired' | 'ended';
+  pendingUntil: string;
+  expiresAt: string | null;
+}
+
+let registry: FunctionRegistry;
+/** Each scenario runs on an engine (and a clock) of its own, starting at T0. */
+let clocked: ClockedEngine;
+const rows = new Map<string, Row>();
+const calls: { activity: string; requestId: string; at: string }[] = [];
+
+function rowOf(requestId: unknown): Row {
+  const row = rows.get(String(requestId));
+  if (!row) throw new Error(`no request ${String(requestId)}`);
+  return row;
+}
+
+function called(activity: string, requestId: unknown): void {
+  calls.push({ activity, requestId: String(requestId), at: new Date(clocked.now()).toISOString() });
+}
+
+beforeAll(async () => {
+  registry = new FunctionRegistry(() => undefined);
+  installCoreModule(registry);
+  await import('../../../functions/access-request.js');
+  // The app's activities read and write storage on the app's clock: replace them with the row.
+  for (const name of ['loadRequest', 'expireRequest', 'endGrant', 'sweepAudit'])
+    registry.functions.delete(name.toLowerCase());
+  df.app.activity('loadRequest', {
+    handler: (id: unknown) => {
+      called('loadRequest', id);
+      return rowOf(id);
+    },
+  });
+  df.app.activity('expireRequest', {
+    handler: (id: unknown) => {
+      called('expireRequest', id);
+      const row = rowOf(id);
+      if (row.status === 'pending' && clocked.now() >= Date.parse(row.pendingUntil)) row.status = 'expired';
+      return row;
+    },
+  });
+  df.app.activity('endGrant', {
+    handler: (id: unknown) => {
+      called('endGrant', id);
+      const row = rowOf(id);
+      if (row.status === 'approved' && row.expiresAt && clocked.now() >= Date.parse(row.expiresAt))
+        row.status = 'ended';
+      return row;
+    },
+  });
+  df.app.activity('sweepAudit', {
+    handler: (id: unknown) => {
+      called('sweepAudit', id);
+      return { claimableAt: null };
+    },
+  });
+  df.app.activity('notify', {
+    handler: (input: unknown) => {
+      const { requestId, event } = input as { requestId: string; event: string };
+      called(`notify:${event}`, requestId);
+    },
+  });
+  await registry.start(process.cwd());
+});
+
+beforeEach(async () => {
+  clocked = await clockedEngine(registry, T0);
+});
+
+afterEach(() => {
+  // No timer longer than the extension runs as one was cancelled (in Azure that shifts task ids).
+  expect(clocked.warnings).toEqual([]);
+});
+
+async function start(requestId: string, pendingDays: number): Promise<void> {
+  rows.set(requestId, { status: 'pending', pendingUntil: at(pendingDays * DAY), expiresAt: null });
+  await clocked.engine.startNew('accessRequest', requestId, JSON.stringify({ requestId }));
+}
+
+/** The decision as the app makes it: the row first, then the event that says "look again". */
+async function approve(requestId: string, grantMs: number): Promise<void> {
+  const row = rowOf(requestId);
+  row.status = 'approved';
+  row.expiresAt = new Date(clocked.now() + grantMs).toISOString();
+  await clocked.engine.raiseEvent(requestId, 'RequestDecided', JSON.stringify({ status: 'approved' }));
+}
+
+function callsOf(requestId: string, activity: string): string[] {
+  return calls.filter((c) => c.requestId === requestId && c.activity === activity).map((c) => c.at);
+}
+
+async function statusOf(requestId: string): Promise<{ status: string; output: unknown }> {
+  const state = await clocked.engine.getState(requestId);
+  return { status: state?.status ?? 'unknown', output: JSON.parse(state?.output ?? 'null') };
+}
+
+describe('the request orchestration over windows of days', () => {
+  it('10-day pending window, approved at 1 hour, 5-day grant → the grant ends on time and the orchestration completes', async () => {
+    // Prepare
+    await start('long-1', 10);
+    await clocked.advance(HOUR);
+
+    // Act
+    await approve('long-1', 5 * DAY);
+    await clocked.advance(12 * DAY);
+
+    // Assess
+    expect(await statusOf('long-1')).toEqual({ status: 'Completed', output: 'ended' });
+    expect(callsOf('long-1', 'endGrant')).toEqual([at(HOUR + 5 * DAY)]);
+    expect(callsOf('long-1', 'notify:ended')).toEqual([at(HOUR + 5 * DAY)]);
+    expect(callsOf('long-1', 'sweepAudit')).toEqual([at(HOUR + 5 * DAY)]);
+    expect(callsOf('long-1', 'expireRequest')).toEqual([]);
+  });
+
+  it('10-day pending window, approved at 1 hour, 8-day grant → the grant ends on time (a chained expiry; the cancelled deadline fires harmlessly)', async () => {
+    await start('long-2', 10);
+    await clocked.advance(HOUR);
+
+    await approve('long-2', 8 * DAY);
+    await clocked.advance(12 * DAY);
+
+    expect(await statusOf('long-2')).toEqual({ status: 'Completed', output: 'ended' });
+    expect(callsOf('long-2', 'endGrant')).toEqual([at(HOUR + 8 * DAY)]);
+  });
+
+  it('20-day pending window, no decision → the request expires at its deadline, not before', async () => {
+    await start('long-3', 20);
+
+    await clocked.advance(19 * DAY);
+    const before = await statusOf('long-3');
+    await clocked.advance(2 * DAY);
+
+    expect(before.status).toBe('Running');
+    expect(await statusOf('long-3')).toEqual({ status: 'Completed', output: 'expired' });
+    expect(callsOf('long-3', 'expireRequest')).toEqual([at(20 * DAY)]);
+  });
+});
