@@ -9,6 +9,8 @@ import {
   type RoleGroup,
   type Scope,
   type Target,
+  type Task,
+  unsafePatterns,
 } from '#shared/domain/catalog';
 import { DomainError } from '#shared/domain/errors';
 import {
@@ -64,6 +66,18 @@ function assertExecutorAllowed(executor: Executor, allowedHosts: readonly string
     );
 }
 
+// Patterns run against every user's values, so one that can backtrack catastrophically is refused
+// here; tasks saved before this check still get one time budget per request when they are used.
+function assertPatternsSafe(task: Task): void {
+  const errors = unsafePatterns(task.parameters);
+  if (errors.length > 0)
+    throw new DomainError(
+      'INVALID_INPUT',
+      `Task ${JSON.stringify(task.name)} has parameter patterns that could stall the service: ${errors.map((e) => e.detail).join('; ')}`,
+      { errors },
+    );
+}
+
 /** Members a role or role group names that the catalog lacks: 400 naming every one. */
 async function assertMembersExist(ctx: AdminContext, entry: Role | RoleGroup): Promise<void> {
   const found =
@@ -94,8 +108,10 @@ export async function putEntry<S extends Scope>(
   scope: S,
   entry: CatalogEntryOf[S],
 ): Promise<{ entry: CatalogEntryOf[S]; created: boolean }> {
-  if ('executor' in entry) assertExecutorAllowed(entry.executor, ctx.executorAllowedHosts);
-  else await assertMembersExist(ctx, entry);
+  if ('executor' in entry) {
+    assertExecutorAllowed(entry.executor, ctx.executorAllowedHosts);
+    assertPatternsSafe(entry);
+  } else await assertMembersExist(ctx, entry);
   const before = await putCatalogEntry(ctx.tables, scope, entry);
   await auditChange(ctx, PUT_ACTION[scope], {
     before,

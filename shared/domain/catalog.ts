@@ -1,4 +1,5 @@
 import { createContext, Script, type Context } from 'node:vm';
+import safeRegex from 'safe-regex2';
 import { z } from 'zod';
 import { DomainError, type FieldError } from './errors';
 import { CatalogName, codePointLength, RoleGroupName, RoleName, TaskName } from './names';
@@ -313,17 +314,144 @@ export interface ParameterError {
 export type ParameterCheck =
   { readonly ok: true } | { readonly ok: false; readonly errors: readonly ParameterError[] };
 
-/** How long one admin-written pattern may run on one value before the value is refused. */
-export const PATTERN_BUDGET_MS = 50;
+// --- Pattern safety ---------------------------------------------------------------------------
+
+/**
+ * Why an admin-written pattern could make a match take exponential (or steeply polynomial) time,
+ * or undefined when it cannot. Patterns come from admins and values from any user, so a task is
+ * refused when saved with such a pattern (`unsafePatterns`). The check is deliberately
+ * conservative: it refuses some patterns that would in fact be fast (`(\d+\.)*\d+`), which an admin
+ * can always rewrite, rather than let one stall the worker. Its four rules:
+ * - back-references (`\1`, `\k<name>`): matching them is NP-hard in general;
+ * - lookbehind: safe-regex2's parser cannot read it, and a pattern it cannot read is not checked;
+ * - nested quantifiers (`(a+)+`, `(a*)*`, `(.*a){20}`), or more than 25 quantifiers: the star-height
+ *   rule of safe-regex2, a small library made for exactly this;
+ * - a repeated group whose alternatives may begin with the same character (`(a|a)*`, `(a|ab)*`,
+ *   `(\w|x)+`): each repetition may then try every alternative, which star height does not see.
+ */
+export function patternHazard(pattern: string): string | undefined {
+  const read = readPattern(pattern);
+  if (read.backReference) return 'it uses a back-reference (\\1, \\k<name>), which can take exponential time';
+  if (read.lookbehind) return 'it uses a lookbehind, which the safety check cannot read';
+  if (!safeRegex(pattern))
+    return 'it nests quantifiers (such as (a+)+ or (.*a){20}) or holds more than 25, which can take exponential time';
+  if (read.repeatedOverlap)
+    return 'it repeats a group whose alternatives may begin alike (such as (a|ab)*), which can take exponential time';
+  return undefined;
+}
+
+/** Field errors for `INVALID_INPUT` on `PUT /api/catalog/tasks`: one per parameter whose pattern is refused. */
+export function unsafePatterns(parameters: readonly TaskParameter[] | undefined): readonly FieldError[] {
+  return (parameters ?? []).flatMap((p, i) => {
+    const hazard = p.pattern === undefined ? undefined : patternHazard(p.pattern);
+    return hazard === undefined
+      ? []
+      : [{ pointer: `#/parameters/${i}/pattern`, detail: `${p.name}: ${hazard}` }];
+  });
+}
+
+/** One open group while reading a pattern: the first character of each alternative (null: could be many). */
+interface OpenGroup {
+  firsts: (string | null)[];
+  /** Whether the next atom starts an alternative. */
+  atStart: boolean;
+}
+
+/**
+ * Reads the few structural facts `patternHazard` needs that safe-regex2 does not give: escapes and
+ * classes are skipped as units, and each group remembers how its alternatives begin. It assumes a
+ * pattern that compiles (the schema checks that first).
+ */
+function readPattern(pattern: string): {
+  backReference: boolean;
+  lookbehind: boolean;
+  repeatedOverlap: boolean;
+} {
+  const found = { backReference: false, lookbehind: false, repeatedOverlap: false };
+  const stack: OpenGroup[] = [{ firsts: [], atStart: true }];
+  const top = (): OpenGroup => stack[stack.length - 1] ?? { firsts: [], atStart: false };
+  const atom = (first: string | null): void => {
+    const group = top();
+    if (!group.atStart) return;
+    group.firsts.push(first);
+    group.atStart = false;
+  };
+  let i = 0;
+  while (i < pattern.length) {
+    const c = pattern.charAt(i);
+    if (c === '\\') {
+      const next = pattern.charAt(i + 1);
+      if (/[1-9]/.test(next) || next === 'k') found.backReference = true;
+      // An escaped syntax character is that character; any other escape (\d, \p{L}, \u…) a class.
+      atom(/[\\^$.*+?()[\]{}|/-]/.test(next) ? next : null);
+      i += 2;
+      if (/[pPu]/.test(next) && pattern.charAt(i) === '{') i = pattern.indexOf('}', i) + 1;
+    } else if (c === '[') {
+      atom(null);
+      i += 1;
+      while (i < pattern.length && pattern.charAt(i) !== ']') i += pattern.charAt(i) === '\\' ? 2 : 1;
+      i += 1;
+    } else if (c === '(') {
+      const head = /^\((?:\?(?::|=|!|<=|<!|<[^>]*>))?/.exec(pattern.slice(i))?.[0] ?? '(';
+      if (head === '(?<=' || head === '(?<!') found.lookbehind = true;
+      atom(null);
+      stack.push({ firsts: [], atStart: true });
+      i += head.length;
+    } else if (c === '|') {
+      const group = top();
+      if (group.atStart) group.firsts.push(null); // an empty alternative matches where any other does
+      group.atStart = true;
+      i += 1;
+    } else if (c === ')') {
+      const group = stack.length > 1 ? stack.pop() : undefined;
+      if (group?.atStart) group.firsts.push(null);
+      i += 1;
+      const repeat = /^(?:[*+]|\{\d+,\d*\})/.exec(pattern.slice(i))?.[0];
+      const counted = /^\{(\d+),(\d*)\}$/.exec(repeat ?? '');
+      const repeats =
+        repeat !== undefined && (counted === null || counted[2] === '' || Number(counted[2]) > 1);
+      if (group && repeats && group.firsts.length > 1 && mayBeginAlike(group.firsts))
+        found.repeatedOverlap = true;
+    } else if (/[*?+{]/.test(c)) {
+      // A quantifier inside a repeated group is the nesting safe-regex2 refuses; nothing to note here.
+      i += /^\{\d+(?:,\d*)?\}/.exec(pattern.slice(i))?.[0].length ?? 1;
+    } else {
+      atom(c === '.' || c === '^' || c === '$' ? null : c);
+      i += 1;
+    }
+  }
+  return found;
+}
+
+function mayBeginAlike(firsts: readonly (string | null)[]): boolean {
+  return firsts.includes(null) || new Set(firsts).size < firsts.length;
+}
+
+// --- Pattern matching -------------------------------------------------------------------------
+
+/**
+ * The most one request's pattern checks together may hold the worker (they run synchronously).
+ * Harmless patterns take microseconds; the budget exists for hazardous ones stored before the
+ * check on save existed, and those may spend only `HAZARDOUS_SHARE_MS` of it.
+ *
+ * Why generous, and why a share: the sandbox's timeout is wall-clock time, so on a busy machine a
+ * harmless match can be descheduled, or wait out a garbage collection, long enough to run out of a
+ * tight budget, and a valid value would be refused now and then. A harmless pattern therefore gets
+ * everything not yet used (at least the 100 ms hazardous ones cannot touch), rather than a slice of
+ * its own; a retry would not help, since the budget is a bound on the whole request.
+ */
+export const PATTERN_BUDGET_MS = 150;
+const HAZARDOUS_SHARE_MS = 50;
+
 let patternSandbox: { context: Context; script: Script } | undefined;
 
 /**
- * Whether `value` matches the whole of `pattern`. Patterns come from admins and values from any
- * user, and a backtracking pattern can take exponential time on a crafted value, blocking the whole
- * worker; so the match runs in a sandbox with a time budget, and running out of it is a mismatch.
- * Anchored so a pattern describes the whole value, which is what an admin writing `[a-z]+` means.
+ * Whether `value` matches the whole of `pattern`, or undefined when the match did not finish
+ * within `timeoutMs`. A backtracking pattern can take exponential time on a crafted value, blocking
+ * the whole worker, so the match runs in a sandbox that can be stopped. Anchored so a pattern
+ * describes the whole value, which is what an admin writing `[a-z]+` means.
  */
-export function matchesWhole(pattern: string, value: string): boolean {
+export function matchesWhole(pattern: string, value: string, timeoutMs: number): boolean | undefined {
   patternSandbox ??= {
     context: createContext({ source: '', value: '' }),
     script: new Script("new RegExp(source, 'u').test(value)"),
@@ -332,10 +460,31 @@ export function matchesWhole(pattern: string, value: string): boolean {
   context.source = `^(?:${pattern})$`;
   context.value = value;
   try {
-    return script.runInContext(context, { timeout: PATTERN_BUDGET_MS }) === true;
-  } catch {
+    return script.runInContext(context, { timeout: Math.max(1, Math.floor(timeoutMs)) }) === true;
+  } catch (e) {
+    if ((e as { code?: unknown } | null)?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') return undefined;
     return false;
   }
+}
+
+/** One request's pattern checks, sharing `PATTERN_BUDGET_MS`: undefined when a check was not run or did not finish. */
+function patternChecker(): (pattern: string, value: string) => boolean | undefined {
+  let spent = 0;
+  let spentOnHazardous = 0;
+  return (pattern, value) => {
+    const hazardous = patternHazard(pattern) !== undefined;
+    const left = Math.min(
+      PATTERN_BUDGET_MS - spent,
+      hazardous ? HAZARDOUS_SHARE_MS - spentOnHazardous : Number.POSITIVE_INFINITY,
+    );
+    if (left < 1) return undefined;
+    const started = performance.now();
+    const matched = matchesWhole(pattern, value, left);
+    const took = performance.now() - started;
+    spent += took;
+    if (hazardous) spentOnHazardous += took;
+    return matched;
+  };
 }
 
 /**
@@ -348,6 +497,7 @@ export function validateParameters(
 ): ParameterCheck {
   const values = new Map(Object.entries(given ?? {}));
   const errors: ParameterError[] = [];
+  const matches = patternChecker();
   for (const p of description ?? []) {
     const value = values.get(p.name);
     if (value === undefined) {
@@ -372,7 +522,15 @@ export function validateParameters(
       // Too long already: never hand an oversized value to an admin-written regular expression.
       continue;
     }
-    if (p.pattern !== undefined && !matchesWhole(p.pattern, value))
+    if (p.pattern === undefined) continue;
+    const matched = matches(p.pattern, value);
+    if (matched === undefined)
+      errors.push({
+        parameter: p.name,
+        code: 'pattern',
+        message: `${p.name} could not be checked against ${p.pattern} in time`,
+      });
+    else if (!matched)
       errors.push({ parameter: p.name, code: 'pattern', message: `${p.name} must match ${p.pattern}` });
   }
   const known = new Set((description ?? []).map((p) => p.name));

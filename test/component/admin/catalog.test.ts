@@ -269,6 +269,43 @@ describe('roles and role groups', () => {
     expect(await t.snapshot()).toBe(before);
   });
 
+  it('refuses a task whose parameter patterns could backtrack catastrophically (400 naming each), writing nothing', async () => {
+    // Prepare
+    const before = await t.snapshot();
+    const auditBefore = t.audit.events.length;
+
+    // Act
+    const res = await put(
+      catalogTaskPut,
+      aTaskBody('Stalling', {
+        parameters: [
+          { name: 'Identity', type: 'string', pattern: '[a-z]+@contoso\\.com' },
+          { name: 'Alias', type: 'string', pattern: '(a+)+b' },
+          { name: 'Twice', type: 'string', pattern: '(\\w+)-\\1' },
+        ],
+      }),
+    );
+
+    // Assess
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    expect(res.body).toMatchObject({
+      code: 'INVALID_INPUT',
+      errors: [
+        {
+          pointer: '#/parameters/1/pattern',
+          detail: expect.stringMatching(/^Alias: it nests quantifiers/) as unknown,
+        },
+        {
+          pointer: '#/parameters/2/pattern',
+          detail: expect.stringMatching(/^Twice: it uses a back-reference/) as unknown,
+        },
+      ],
+    });
+    expect(await t.snapshot()).toBe(before);
+    expect(t.audit.events).toHaveLength(auditBefore);
+  });
+
   it('refuses a role group naming roles that do not exist (400)', async () => {
     const res = await put(catalogRoleGroupPut, { name: 'Broken', roles: ['No Such Role'] });
     expect(res.status).toBe(400);

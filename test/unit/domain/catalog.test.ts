@@ -5,11 +5,14 @@ import {
   effectiveTasks,
   missingMembers,
   type ParameterErrorCode,
+  PATTERN_BUDGET_MS,
+  patternHazard,
   Role,
   RoleGroup,
   Task,
   type TaskParameter,
   toTaskSummary,
+  unsafePatterns,
   validateParameters,
 } from '#shared/domain/catalog';
 import { isDomainError } from '#shared/domain/errors';
@@ -338,5 +341,103 @@ describe('admin-written patterns cannot stall the worker', () => {
     ];
     const check = validateParameters(params, { a: 'x'.repeat(5000) });
     expect(check).toMatchObject({ ok: false, errors: [{ code: 'maxLength' }] });
+  });
+});
+
+describe('patterns that could backtrack catastrophically are refused when a task is saved', () => {
+  it.each<{ name: string; pattern: string; hazard: RegExp | undefined }>([
+    { name: 'an address', pattern: '[a-z]+@contoso\\.com', hazard: undefined },
+    { name: 'distinct alternatives, repeated', pattern: '(foo|bar)+', hazard: undefined },
+    { name: 'a bounded repetition', pattern: '[a-z0-9-]{1,63}', hazard: undefined },
+    { name: 'Unicode properties', pattern: '\\p{Lu}[\\p{L}\\p{M}]*', hazard: undefined },
+    { name: 'a lookahead', pattern: '(?=.*\\d)[a-z0-9]{8,}', hazard: undefined },
+    { name: 'a repeated group with nothing repeated inside', pattern: '(ab)+', hazard: undefined },
+    { name: 'alternatives inside a group that is not repeated', pattern: '(a|ab)c', hazard: undefined },
+    { name: 'an escaped digit in a class', pattern: '[\\d.]+', hazard: undefined },
+    { name: 'nested +', pattern: '(a+)+', hazard: /nests quantifiers/ },
+    { name: 'nested *', pattern: '(a*)*', hazard: /nests quantifiers/ },
+    { name: 'nested, in a non-capturing group', pattern: '(?:a+)+b', hazard: /nests quantifiers/ },
+    { name: 'nested, in a named group', pattern: '(?<x>a+)+', hazard: /nests quantifiers/ },
+    { name: 'a counted group holding a quantifier', pattern: '(.*a){20}', hazard: /nests quantifiers/ },
+    { name: 'the dotted-words shape', pattern: '([A-Za-z0-9]+[ -]?)+', hazard: /nests quantifiers/ },
+    { name: 'the same alternative twice, repeated', pattern: '(a|a)*', hazard: /alternatives/ },
+    { name: 'an alternative that begins another, repeated', pattern: '(a|ab)*c', hazard: /alternatives/ },
+    { name: 'an alternative that may begin anywhere, repeated', pattern: '(\\w|x)+', hazard: /alternatives/ },
+    { name: 'an optional part in a repeated group', pattern: '(a?b|b)+', hazard: /nests quantifiers/ },
+    { name: 'an empty alternative, repeated', pattern: '(a|)+', hazard: /alternatives/ },
+    { name: 'a numbered back-reference', pattern: '(\\w)\\1', hazard: /back-reference/ },
+    { name: 'a named back-reference', pattern: '(?<w>a)\\k<w>', hazard: /back-reference/ },
+    { name: 'a lookbehind, which the check cannot read', pattern: '(?<=a)b', hazard: /lookbehind/ },
+  ])('$name: $pattern', ({ pattern, hazard }) => {
+    // Act
+    const found = patternHazard(pattern);
+
+    // Assess
+    if (hazard === undefined) expect(found).toBeUndefined();
+    else expect(found).toMatch(hazard);
+  });
+
+  it('names each parameter whose pattern is refused, with a pointer to it', () => {
+    // Prepare
+    const parameters: TaskParameter[] = [
+      { name: 'Identity', type: 'string', required: true, pattern: '[a-z]+' },
+      { name: 'Alias', type: 'string', required: false, pattern: '(a+)+' },
+      { name: 'Count', type: 'number', required: false },
+      { name: 'Ref', type: 'string', required: false, pattern: '(x)\\1' },
+    ];
+
+    // Act
+    const errors = unsafePatterns(parameters);
+
+    // Assess
+    expect(errors.map((e) => e.pointer)).toEqual(['#/parameters/1/pattern', '#/parameters/3/pattern']);
+    expect(errors[0]?.detail).toMatch(/^Alias: /);
+    expect(errors[1]?.detail).toMatch(/^Ref: /);
+  });
+});
+
+describe('one pattern budget per request', () => {
+  /** String parameters with a pattern saved before the check above existed. */
+  const hostile = (count: number): TaskParameter[] =>
+    Array.from({ length: count }, (_, i) => ({
+      name: `p${i}`,
+      type: 'string' as const,
+      required: true,
+      pattern: '(a+)+b',
+    }));
+  const nearMiss = (params: readonly TaskParameter[]) =>
+    Object.fromEntries(params.map((p) => [p.name, 'a'.repeat(30)]));
+
+  it('fifty values against a catastrophic pattern hold the worker for one budget, not fifty', () => {
+    // Prepare
+    const params = hostile(50);
+
+    // Act
+    const started = performance.now();
+    const check = validateParameters(params, nearMiss(params));
+    const elapsed = performance.now() - started;
+
+    // Assess: every value refused, in about one budget (50 budgets of the old rule took 2.5 s).
+    expect(check.ok ? [] : check.errors.map((e) => e.code)).toEqual(Array(50).fill('pattern'));
+    expect(elapsed).toBeLessThan(PATTERN_BUDGET_MS + 250);
+  });
+
+  it('a harmless pattern is still checked after catastrophic ones spent their share', () => {
+    // Prepare
+    const params = [
+      ...hostile(5),
+      { name: 'alias', type: 'string' as const, required: true, pattern: '[a-z]+' },
+    ];
+
+    // Act
+    const check = validateParameters(params, { ...nearMiss(hostile(5)), alias: 'abc' });
+
+    // Assess: only the hostile ones are refused.
+    expect(check.ok ? [] : check.errors.map((e) => e.parameter)).toEqual(['p0', 'p1', 'p2', 'p3', 'p4']);
+  });
+
+  it('a catastrophic pattern still accepts a value it matches at once', () => {
+    // Act / Assess
+    expect(validateParameters(hostile(3), { p0: 'aab', p1: 'ab', p2: 'aaaab' })).toEqual({ ok: true });
   });
 });
