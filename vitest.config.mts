@@ -43,6 +43,7 @@ const LONGEST_FIRST = [
 const OWN_PROCESS = [
   'test/component/durable/access-request.test.ts',
   'test/component/durable/conformance.test.ts',
+  'test/component/durable/extension-parity.test.ts',
   'test/component/durable/timers.test.ts',
   'test/component/host-timers.test.ts',
   'test/component/http/router.test.ts',

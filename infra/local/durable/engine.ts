@@ -574,7 +574,6 @@ export class DurableEngine {
       case 'continueAsNew':
         return this.continueAsNew(ep, verdict.action);
       case 'completed':
-        // Deviation from DTFx (documented): we complete at once even if a Task.any loser is still open.
         return this.endExecution(ep, RuntimeStatus.Completed, toJsonText(verdict.output));
       case 'waiting':
         return this.commitAndStartWork(ep);
@@ -756,6 +755,7 @@ export class DurableEngine {
     if ('error' in result) return { kind: 'failed', reason: result.error };
     let continueAsNew: Action | undefined;
     let staticIndex = 0;
+    const canceled = new Set<number>();
     for (const action of flatten(result.state.actions)) {
       if (action.actionType === ActionType.ContinueAsNew) {
         continueAsNew = action;
@@ -772,6 +772,7 @@ export class DurableEngine {
         }
         if (action.actionType === ActionType.CreateTimer && action.isCanceled) {
           this.cancelTimer(ep, next.userTimers[staticIndex]);
+          canceled.add(next.userTimers[staticIndex] ?? -1);
         }
         staticIndex++;
         continue;
@@ -783,10 +784,15 @@ export class DurableEngine {
         };
       }
       this.scheduleAction(ep, action, sig);
+      if (action.actionType === ActionType.CreateTimer && action.isCanceled) canceled.add(next.nextId - 1);
       staticIndex++;
     }
     if (continueAsNew) return { kind: 'continueAsNew', action: continueAsNew };
-    if (result.state.isDone) return { kind: 'completed', output: result.state.output };
+    // DurableTask completes an orchestration only once none of its tasks is open: a Task.any loser
+    // that was not cancelled keeps it Running until it finishes (TaskOrchestrationExecutor, HasOpenTasks).
+    if (result.state.isDone && !hasOpenTasks(next, canceled)) {
+      return { kind: 'completed', output: result.state.output };
+    }
     return { kind: 'waiting' };
   }
 
@@ -1160,6 +1166,36 @@ export class DurableEngine {
     this.accept(instanceId, rt, message);
     this.kick(instanceId);
   }
+}
+
+/**
+ * Whether an activity or timer the execution scheduled has not finished yet. Cancelled timers do not
+ * count (DurableTask forgets their tasks), nor do the sub-timers of a cancelled long timer.
+ */
+function hasOpenTasks(state: InstanceState, canceled: Set<number>): boolean {
+  const ids = new Set(canceled);
+  for (const [id, t] of Object.entries(state.longTimers ?? {})) {
+    if (canceled.has(Number(id)) || t.canceled) ids.add(t.currentId);
+  }
+  const open = new Set<number>();
+  for (const e of state.history) {
+    switch (e.EventType) {
+      case EventType.TaskScheduled:
+      case EventType.TimerCreated:
+        if (!ids.has(e.EventId)) open.add(e.EventId);
+        break;
+      case EventType.TaskCompleted:
+      case EventType.TaskFailed:
+        open.delete(e.TaskScheduledId ?? -1);
+        break;
+      case EventType.TimerFired:
+        open.delete(e.TimerId ?? -1);
+        break;
+      default:
+        break;
+    }
+  }
+  return open.size > 0;
 }
 
 /** A whole number of days as a .NET TimeSpan string (`d.hh:mm:ss`), the form the extension sends. */

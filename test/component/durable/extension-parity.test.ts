@@ -1,0 +1,58 @@
+/**
+ * Where the local engine once differed from the Durable extension (issue #20), each case as the
+ * extension and DurableTask behave, read from their source (real SDK, real Azurite, a clock the test
+ * moves). Timers have their own file (timers.test.ts).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FunctionRegistry, installCoreModule } from '@zsa/local-host/core';
+import { EventType, type HistoryEvent } from '@zsa/local-host/durable';
+import { clockedEngine, HOUR, type ClockedEngine } from './clocked-engine';
+
+const T0 = new Date('2026-03-01T00:00:00.000Z');
+let registry: FunctionRegistry;
+
+beforeAll(async () => {
+  registry = new FunctionRegistry(() => undefined);
+  installCoreModule(registry);
+  await import('../../fixtures/durable-app/index.js');
+  await registry.start(process.cwd());
+});
+
+async function stateOf(clocked: ClockedEngine, id: string) {
+  const state = await clocked.engine.getState(id);
+  if (!state) throw new Error(`no instance ${id}`);
+  return state;
+}
+
+const typesOf = (history: HistoryEvent[]): number[] =>
+  history
+    .map((e) => e.EventType)
+    .filter((t) => t !== EventType.OrchestratorStarted && t !== EventType.OrchestratorCompleted);
+
+describe('completion with open tasks (DurableTask TaskOrchestrationExecutor, HasOpenTasks)', () => {
+  it('keeps the instance Running while a Task.any loser that was not cancelled is open, then completes', async () => {
+    // Prepare
+    const clocked = await clockedEngine(registry, T0);
+
+    // Act
+    const id = await clocked.engine.startNew('anyLoser', undefined, '1');
+    await clocked.advance(0);
+    const running = await stateOf(clocked, id);
+    await clocked.advance(HOUR);
+
+    // Assess
+    expect(running.status).toBe('Running');
+    expect(running.output).toBeNull();
+    const done = await stateOf(clocked, id);
+    expect(done.status).toBe('Completed');
+    expect(JSON.parse(done.output ?? 'null')).toBe('activity');
+    expect(typesOf(done.history)).toEqual([
+      EventType.ExecutionStarted,
+      EventType.TaskScheduled,
+      EventType.TimerCreated,
+      EventType.TaskCompleted,
+      EventType.TimerFired,
+      EventType.ExecutionCompleted,
+    ]);
+  });
+});
