@@ -62,6 +62,7 @@ interface Action {
     maxNumberOfAttempts: number;
     backoffCoefficient?: number;
     maxRetryIntervalInMilliseconds?: number;
+    retryTimeoutInMilliseconds?: number;
   };
   compoundActions?: Action[];
 }
@@ -781,6 +782,14 @@ export class DurableEngine {
         return {
           kind: 'failed',
           reason: `The local host does not support action type ${action.actionType} (only activities, retries, timers, events, continueAsNew).`,
+        };
+      }
+      if (action.retryOptions?.retryTimeoutInMilliseconds !== undefined) {
+        // In Azure, once the timeout passes, DurableTask stops retrying without failing the task, and
+        // durable-functions then waits for ever (azure-functions-durable-js issue 629).
+        return {
+          kind: 'failed',
+          reason: `The local host refuses retryTimeoutInMilliseconds (callActivityWithRetry '${action.functionName ?? ''}'): in Azure, once it passes, retrying stops without a result and the orchestration waits for ever. Bound the retries with maxNumberOfAttempts instead.`,
         };
       }
       this.scheduleAction(ep, action, sig);

@@ -56,3 +56,20 @@ describe('completion with open tasks (DurableTask TaskOrchestrationExecutor, Has
     ]);
   });
 });
+
+describe('retryTimeoutInMilliseconds (DurableTask RetryInterceptor; azure-functions-durable-js issue 629)', () => {
+  it('fails the orchestration at once, naming the option, instead of a retry that Azure never finishes', async () => {
+    const clocked = await clockedEngine(registry, T0);
+
+    const id = await clocked.engine.startNew('retryTimeout', undefined, 'null');
+    await clocked.advance(0);
+
+    const failed = await stateOf(clocked, id);
+    expect(failed.status).toBe('Failed');
+    expect(JSON.parse(failed.output ?? 'null')).toMatch(
+      /^Orchestrator function 'retryTimeout' failed: .*retryTimeoutInMilliseconds/,
+    );
+    // Refused before anything ran.
+    expect(failed.history.some((e) => e.EventType === EventType.TaskScheduled)).toBe(false);
+  });
+});
