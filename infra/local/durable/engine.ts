@@ -144,6 +144,8 @@ interface Episode {
 /** What the orchestrator's actions come to. */
 type Verdict =
   | { kind: 'failed'; reason: string }
+  /** DurableTask's own failure: the message is the output, without the orchestrator prefix. */
+  | { kind: 'nonDeterministic'; message: string }
   | { kind: 'continueAsNew'; action: Action }
   | { kind: 'completed'; output: unknown }
   | { kind: 'waiting' };
@@ -284,6 +286,7 @@ export class DurableEngine {
       history: [],
       nextId: 0,
       staticSigs: [],
+      staticIds: [],
       retries: {},
       userTimers: [],
       longTimers: {},
@@ -572,6 +575,8 @@ export class DurableEngine {
           RuntimeStatus.Failed,
           toJsonText(`Orchestrator function '${ep.next.name}' failed: ${verdict.reason}`),
         );
+      case 'nonDeterministic':
+        return this.endExecution(ep, RuntimeStatus.Failed, toJsonText(verdict.message));
       case 'continueAsNew':
         return this.continueAsNew(ep, verdict.action);
       case 'completed':
@@ -765,11 +770,13 @@ export class DurableEngine {
       if (!ID_CONSUMING.has(action.actionType)) continue;
       const sig = signature(action);
       if (staticIndex < next.staticSigs.length) {
-        if (next.staticSigs[staticIndex] !== sig) {
-          return {
-            kind: 'failed',
-            reason: `Non-Deterministic workflow detected: the orchestrator scheduled '${sig}' where its history has '${next.staticSigs[staticIndex] ?? ''}'.`,
-          };
+        const recorded = next.staticSigs[staticIndex] ?? '';
+        if (recorded !== sig) {
+          return nonDeterministic(
+            recorded,
+            next.staticIds?.[staticIndex],
+            `the replay now ${describeSig(sig)} at this position`,
+          );
         }
         if (action.actionType === ActionType.CreateTimer && action.isCanceled) {
           this.cancelTimer(ep, next.userTimers[staticIndex]);
@@ -796,6 +803,14 @@ export class DurableEngine {
       if (action.actionType === ActionType.CreateTimer && action.isCanceled) canceled.add(next.nextId - 1);
       staticIndex++;
     }
+    if (staticIndex < next.staticSigs.length) {
+      // The replay stopped short of what the history scheduled (DurableTask: "hasn't (yet?) scheduled").
+      return nonDeterministic(
+        next.staticSigs[staticIndex] ?? '',
+        next.staticIds?.[staticIndex],
+        'the replay has not scheduled it',
+      );
+    }
     if (continueAsNew) return { kind: 'continueAsNew', action: continueAsNew };
     // DurableTask completes an orchestration only once none of its tasks is open: a Task.any loser
     // that was not cancelled keeps it Running until it finishes (TaskOrchestrationExecutor, HasOpenTasks).
@@ -810,6 +825,7 @@ export class DurableEngine {
     const { next, now } = ep;
     const id = next.nextId++;
     next.staticSigs.push(sig);
+    (next.staticIds ??= []).push(id);
     if (action.actionType === ActionType.CreateTimer) {
       const fireAt = new Date(action.fireAt ?? now.toISOString()).toISOString();
       next.userTimers.push(id);
@@ -929,6 +945,7 @@ export class DurableEngine {
       history: [],
       nextId: 0,
       staticSigs: [],
+      staticIds: [],
       retries: {},
       userTimers: [],
       longTimers: {},
@@ -1224,6 +1241,33 @@ function findRetry(
   waitingOnTimer: boolean,
 ): RetryInfo | undefined {
   return Object.values(retries).find((r) => r.currentId === id && r.waitingOnTimer === waitingOnTimer);
+}
+
+/**
+ * DurableTask fails an orchestration whose replay does not schedule what its history did: a missing
+ * action, another kind, or another name (compared ignoring case) at the same sequence number
+ * (TaskOrchestrationContext, NonDeterministicOrchestrationException). Its message is the output.
+ */
+function nonDeterministic(recorded: string, id: number | undefined, now: string): Verdict {
+  const at = id === undefined ? '' : ` with sequence number ${id}`;
+  return {
+    kind: 'nonDeterministic',
+    message: `Non-Deterministic workflow detected: a previous execution of this orchestration ${describeSig(recorded)}${at}, but ${now}. Was a change made to the orchestrator code after this instance had already started running?`,
+  };
+}
+
+/** What a signature scheduled, in words: "scheduled an activity task named 'x'". */
+function describeSig(sig: string): string {
+  const [type, ...rest] = sig.split(':');
+  const name = rest.join(':');
+  switch (Number(type)) {
+    case ActionType.CallActivity:
+      return `scheduled an activity task named '${name}'`;
+    case ActionType.CreateTimer:
+      return 'scheduled a timer task';
+    default:
+      return `scheduled an action of type ${type ?? ''}${name ? ` named '${name}'` : ''}`;
+  }
 }
 
 /** `type:name` as `staticSigs` records it; a call with retry has the signature of a plain call. */

@@ -87,6 +87,8 @@ export interface InstanceState {
   nextId: number;
   /** `kind:name` of each statically scheduled id, in order, for the non-determinism check. */
   staticSigs: string[];
+  /** The id each static action took, by static index (absent in older states). */
+  staticIds?: number[];
   /** Retry bookkeeping keyed by the id of the original CallActivityWithRetry action. */
   retries: Record<string, RetryInfo>;
   /** The id each static action took if it is a timer (-1 otherwise), by static index: a cancel names it. */

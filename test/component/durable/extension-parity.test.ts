@@ -10,11 +10,12 @@ import { clockedEngine, HOUR, type ClockedEngine } from './clocked-engine';
 
 const T0 = new Date('2026-03-01T00:00:00.000Z');
 let registry: FunctionRegistry;
+let drift: { variant: string };
 
 beforeAll(async () => {
   registry = new FunctionRegistry(() => undefined);
   installCoreModule(registry);
-  await import('../../fixtures/durable-app/index.js');
+  ({ drift } = await import('../../fixtures/durable-app/index.js'));
   await registry.start(process.cwd());
 });
 
@@ -71,5 +72,62 @@ describe('retryTimeoutInMilliseconds (DurableTask RetryInterceptor; azure-functi
     );
     // Refused before anything ran.
     expect(failed.history.some((e) => e.EventType === EventType.TaskScheduled)).toBe(false);
+  });
+});
+
+describe('non-determinism (DurableTask TaskOrchestrationContext, NonDeterministicOrchestrationException)', () => {
+  const NOT_DETERMINISTIC = /^Non-Deterministic workflow detected: /;
+  it.each([
+    {
+      scenario: 'the replay schedules fewer actions than the history has',
+      variant: 'fewer',
+      expected:
+        /scheduled an activity task named 'echo' with sequence number 0, but the replay has not scheduled it/,
+    },
+    {
+      scenario: 'the replay schedules a timer where the history has an activity',
+      variant: 'kind',
+      expected: /named 'echo' with sequence number 0, but the replay now scheduled a timer task/,
+    },
+    {
+      scenario: 'the replay calls an activity by another name',
+      variant: 'renamed',
+      expected:
+        /named 'echo' with sequence number 0, but the replay now scheduled an activity task named 'double'/,
+    },
+  ])('$scenario → Failed, naming the mismatch', async ({ variant, expected }) => {
+    // Prepare: the first episode scheduled echo (id 0); the orchestration waits for Go.
+    const clocked = await clockedEngine(registry, T0);
+    drift.variant = 'original';
+    const id = await clocked.engine.startNew('drifting', undefined, 'null');
+    await clocked.advance(0);
+
+    // Act: the code changes, and the next replay differs.
+    drift.variant = variant;
+    await clocked.engine.raiseEvent(id, 'Go', null);
+    await clocked.advance(0);
+    drift.variant = 'original';
+
+    // Assess
+    const failed = await stateOf(clocked, id);
+    expect(failed.status).toBe('Failed');
+    const output = String(JSON.parse(failed.output ?? 'null'));
+    expect(output).toMatch(NOT_DETERMINISTIC);
+    expect(output).toMatch(expected);
+  });
+
+  it('a name that differs only in case is the same activity (DurableTask compares ignoring case)', async () => {
+    const clocked = await clockedEngine(registry, T0);
+    drift.variant = 'original';
+    const id = await clocked.engine.startNew('drifting', undefined, 'null');
+    await clocked.advance(0);
+
+    drift.variant = 'renamedCase';
+    await clocked.engine.raiseEvent(id, 'Go', null);
+    await clocked.advance(0);
+    drift.variant = 'original';
+
+    const done = await stateOf(clocked, id);
+    expect(done.status).toBe('Completed');
   });
 });
