@@ -1,5 +1,4 @@
 import { createContext, Script, type Context } from 'node:vm';
-import safeRegex from 'safe-regex2';
 import { z } from 'zod';
 import { DomainError, type FieldError } from './errors';
 import { CatalogName, codePointLength, RoleGroupName, RoleName, TaskName } from './names';
@@ -317,24 +316,24 @@ export type ParameterCheck =
 // --- Pattern safety ---------------------------------------------------------------------------
 
 /**
- * Why an admin-written pattern could make a match take exponential (or steeply polynomial) time,
- * or undefined when it cannot. Patterns come from admins and values from any user, so a task is
- * refused when saved with such a pattern (`unsafePatterns`). The check is deliberately
- * conservative: it refuses some patterns that would in fact be fast (`(\d+\.)*\d+`), which an admin
- * can always rewrite, rather than let one stall the worker. Its four rules:
+ * Why an admin-written pattern could make a match take exponential time, or undefined when it
+ * cannot. Patterns come from admins and values from any user, so a task is refused when saved with
+ * such a pattern (`unsafePatterns`). The check is conservative: it refuses some patterns that
+ * would in fact be fast (`(\d+\.)*\d+`), which an admin can always rewrite, rather than let one
+ * stall the worker. Steep polynomial patterns (`.*.*.*x`) pass it; the time budget bounds those.
+ * Its three rules:
  * - back-references (`\1`, `\k<name>`): matching them is NP-hard in general;
- * - lookbehind: safe-regex2's parser cannot read it, and a pattern it cannot read is not checked;
- * - nested quantifiers (`(a+)+`, `(a*)*`, `(.*a){20}`), or more than 25 quantifiers: the star-height
- *   rule of safe-regex2, a small library made for exactly this;
+ * - nested quantifiers: a repeated group (`*`, `+`, `{n,}`, or a count above one) holding
+ *   something repeated (`(a+)+`, `(a*)*`, `(.*a){20}`). An optional `?` repeats nothing, so
+ *   `(?:CONTOSO\\)?[a-z]+` passes;
  * - a repeated group whose alternatives may begin with the same character (`(a|a)*`, `(a|ab)*`,
- *   `(\w|x)+`): each repetition may then try every alternative, which star height does not see.
+ *   `(\w|x)+`): each repetition may then try every alternative.
  */
 export function patternHazard(pattern: string): string | undefined {
   const read = readPattern(pattern);
   if (read.backReference) return 'it uses a back-reference (\\1, \\k<name>), which can take exponential time';
-  if (read.lookbehind) return 'it uses a lookbehind, which the safety check cannot read';
-  if (!safeRegex(pattern))
-    return 'it nests quantifiers (such as (a+)+ or (.*a){20}) or holds more than 25, which can take exponential time';
+  if (read.nestedRepetition)
+    return 'it repeats a group that holds a quantifier (such as (a+)+ or (.*a){20}), which can take exponential time';
   if (read.repeatedOverlap)
     return 'it repeats a group whose alternatives may begin alike (such as (a|ab)*), which can take exponential time';
   return undefined;
@@ -350,28 +349,53 @@ export function unsafePatterns(parameters: readonly TaskParameter[] | undefined)
   });
 }
 
-/** One open group while reading a pattern: the first character of each alternative (null: could be many). */
+/** One open group while reading a pattern. */
 interface OpenGroup {
+  /** The first character of each alternative so far (null: it may begin with many). */
   firsts: (string | null)[];
   /** Whether the next atom starts an alternative. */
   atStart: boolean;
+  /** Whether anything inside is repeated. */
+  holdsRepetition: boolean;
+}
+
+/** The quantifier at `i`, if any: its length (a lazy `?` included) and whether it may repeat. */
+function quantifierAt(
+  pattern: string,
+  i: number,
+): { length: number; optional: boolean; repeats: boolean } | undefined {
+  const m = /^(?:([*+?])|\{(\d+)(,(\d*))?\})\??/.exec(pattern.slice(i));
+  if (!m) return undefined;
+  const [all, symbol, min, comma, max] = m;
+  // The most times it repeats: `?` once, `*` and `+` without end, `{n}` n times, `{n,m}` m times.
+  let most = Infinity;
+  if (symbol === '?') most = 1;
+  else if (symbol === undefined && comma === undefined) most = Number(min);
+  else if (symbol === undefined && max !== '') most = Number(max);
+  return { length: all.length, optional: symbol === '*' || symbol === '?' || min === '0', repeats: most > 1 };
 }
 
 /**
- * Reads the few structural facts `patternHazard` needs that safe-regex2 does not give: escapes and
- * classes are skipped as units, and each group remembers how its alternatives begin. It assumes a
- * pattern that compiles (the schema checks that first).
+ * Reads the structural facts `patternHazard` needs: escapes and classes are skipped as units, and
+ * each group remembers how its alternatives begin and whether it holds a repetition. It assumes a
+ * pattern that compiles with the `u` flag (the schema checks that first), where a lone `{`, an
+ * unescaped `]` or a quantified lookaround is a syntax error.
  */
 function readPattern(pattern: string): {
   backReference: boolean;
-  lookbehind: boolean;
+  nestedRepetition: boolean;
   repeatedOverlap: boolean;
 } {
-  const found = { backReference: false, lookbehind: false, repeatedOverlap: false };
-  const stack: OpenGroup[] = [{ firsts: [], atStart: true }];
-  const top = (): OpenGroup => stack[stack.length - 1] ?? { firsts: [], atStart: false };
+  const found = { backReference: false, nestedRepetition: false, repeatedOverlap: false };
+  const stack: OpenGroup[] = [{ firsts: [], atStart: true, holdsRepetition: false }];
+  const top = (): OpenGroup =>
+    stack[stack.length - 1] ?? { firsts: [], atStart: false, holdsRepetition: false };
+  // The group whose alternative began with the atom just read: if a quantifier lets that atom be
+  // skipped (`a?b`), the alternative may begin with whatever follows it.
+  let begun: OpenGroup | undefined;
   const atom = (first: string | null): void => {
     const group = top();
+    begun = group.atStart ? group : undefined;
     if (!group.atStart) return;
     group.firsts.push(first);
     group.atStart = false;
@@ -385,7 +409,10 @@ function readPattern(pattern: string): {
       // An escaped syntax character is that character; any other escape (\d, \p{L}, \u…) a class.
       atom(/[\\^$.*+?()[\]{}|/-]/.test(next) ? next : null);
       i += 2;
-      if (/[pPu]/.test(next) && pattern.charAt(i) === '{') i = pattern.indexOf('}', i) + 1;
+      if (/[pPu]/.test(next) && pattern.charAt(i) === '{') {
+        const close = pattern.indexOf('}', i);
+        i = close === -1 ? pattern.length : close + 1;
+      }
     } else if (c === '[') {
       atom(null);
       i += 1;
@@ -393,31 +420,36 @@ function readPattern(pattern: string): {
       i += 1;
     } else if (c === '(') {
       const head = /^\((?:\?(?::|=|!|<=|<!|<[^>]*>))?/.exec(pattern.slice(i))?.[0] ?? '(';
-      if (head === '(?<=' || head === '(?<!') found.lookbehind = true;
       atom(null);
-      stack.push({ firsts: [], atStart: true });
+      stack.push({ firsts: [], atStart: true, holdsRepetition: false });
       i += head.length;
     } else if (c === '|') {
+      begun = undefined;
       const group = top();
       if (group.atStart) group.firsts.push(null); // an empty alternative matches where any other does
       group.atStart = true;
       i += 1;
     } else if (c === ')') {
+      begun = undefined;
       const group = stack.length > 1 ? stack.pop() : undefined;
-      if (group?.atStart) group.firsts.push(null);
       i += 1;
-      const repeat = /^(?:[*+]|\{\d+,\d*\})/.exec(pattern.slice(i))?.[0];
-      const counted = /^\{(\d+),(\d*)\}$/.exec(repeat ?? '');
-      const repeats =
-        repeat !== undefined && (counted === null || counted[2] === '' || Number(counted[2]) > 1);
-      if (group && repeats && group.firsts.length > 1 && mayBeginAlike(group.firsts))
-        found.repeatedOverlap = true;
-    } else if (/[*?+{]/.test(c)) {
-      // A quantifier inside a repeated group is the nesting safe-regex2 refuses; nothing to note here.
-      i += /^\{\d+(?:,\d*)?\}/.exec(pattern.slice(i))?.[0].length ?? 1;
+      if (!group) continue;
+      if (group.atStart) group.firsts.push(null);
+      const quantifier = quantifierAt(pattern, i);
+      const repeats = quantifier?.repeats === true;
+      if (repeats && group.holdsRepetition) found.nestedRepetition = true;
+      if (repeats && group.firsts.length > 1 && mayBeginAlike(group.firsts)) found.repeatedOverlap = true;
+      if (repeats || group.holdsRepetition) top().holdsRepetition = true;
+      i += quantifier?.length ?? 0;
     } else {
-      atom(c === '.' || c === '^' || c === '$' ? null : c);
-      i += 1;
+      const quantifier = quantifierAt(pattern, i);
+      if (quantifier === undefined) atom(c === '.' || c === '^' || c === '$' ? null : c);
+      else {
+        if (quantifier.repeats) top().holdsRepetition = true;
+        if (quantifier.optional && begun) begun.firsts[begun.firsts.length - 1] = null;
+        begun = undefined;
+      }
+      i += quantifier?.length ?? 1;
     }
   }
   return found;
