@@ -97,6 +97,8 @@ const DAY_MS = 24 * 3600 * 1000;
  */
 const MAX_SHORT_TIMER_MS = 6 * DAY_MS;
 const LONG_TIMER_INTERVAL_MS = 3 * DAY_MS;
+/** The extension refuses a larger custom status, measured as UTF-16 in whole KB (DurableOrchestrationContext.SetCustomStatus). */
+const MAX_CUSTOM_STATUS_KB = 16;
 const INVALID_ID = /[/\\#?\u0000-\u001f\u007f-\u009f]/;
 const OUT_OF_PROC_LABEL = '\n\n$OutOfProcData$:';
 
@@ -123,7 +125,8 @@ type OrchestrationMessage = Exclude<Message, ControlMessage>;
 const isControl = (m: Message): m is ControlMessage =>
   m.kind === 'suspend' || m.kind === 'resume' || m.kind === 'terminate';
 
-type OrchestratorResult = { state: OrchestratorState } | { error: string; actions?: Action[] };
+type OrchestratorResult =
+  { state: OrchestratorState } | { error: string; actions?: Action[]; customStatus?: unknown };
 
 /** What one episode builds: the instance's next state and the writes that commit it at once. */
 interface Episode {
@@ -526,9 +529,9 @@ export class DurableEngine {
     const state = rt.state;
     if (!state) return;
     const now = this.clock().toISOString();
+    // The committed state (its custom status too) was storable; only the episode is lost.
     const failed: InstanceState = {
       ...state,
-      customStatus: null,
       status: RuntimeStatus.Failed,
       output: toJsonText(
         `Orchestrator function '${state.name}' failed: the episode could not be stored: ${describe(error)}`,
@@ -755,8 +758,18 @@ export class DurableEngine {
    */
   private applyActions(ep: Episode, result: OrchestratorResult): Verdict {
     const { next } = ep;
-    if ('state' in result && result.state.customStatus !== undefined) {
-      next.customStatus = toJsonText(result.state.customStatus);
+    // The extension takes the custom status first, also from a failing episode (the shim).
+    const customStatus = 'state' in result ? result.state.customStatus : result.customStatus;
+    if (customStatus !== undefined) {
+      const text = toJsonText(customStatus);
+      const kb = Math.floor((text.length * 2) / 1024);
+      if (kb > MAX_CUSTOM_STATUS_KB) {
+        return {
+          kind: 'failed',
+          reason: `The UTF-16 size of the custom status must not exceed ${MAX_CUSTOM_STATUS_KB} KB; it is ${kb} KB.`,
+        };
+      }
+      next.customStatus = text;
     }
     if ('error' in result) return { kind: 'failed', reason: result.error };
     let continueAsNew: Action | undefined;
@@ -1095,7 +1108,11 @@ export class DurableEngine {
       if (at >= 0) {
         try {
           const failed = JSON.parse(message.slice(at + OUT_OF_PROC_LABEL.length)) as OrchestratorState;
-          return { error: failed.error ?? message.slice(0, at), actions: flatten(failed.actions) };
+          return {
+            error: failed.error ?? message.slice(0, at),
+            actions: flatten(failed.actions),
+            ...(failed.customStatus !== undefined ? { customStatus: failed.customStatus } : {}),
+          };
         } catch {
           return { error: message };
         }

@@ -131,3 +131,42 @@ describe('non-determinism (DurableTask TaskOrchestrationContext, NonDeterministi
     expect(done.status).toBe('Completed');
   });
 });
+
+describe('custom status (extension DurableOrchestrationContext.SetCustomStatus, OutOfProcOrchestrationShim)', () => {
+  // 16 KB of UTF-16, in whole KB: the JSON text of a string of n characters is n + 2 characters.
+  it.each([
+    { scenario: '16 KB and a little (whole KB) → accepted', length: 8701, status: 'Completed' },
+    {
+      scenario: '17 KB → the orchestration fails, the status before it is kept',
+      length: 8702,
+      status: 'Failed',
+    },
+  ])('$scenario', async ({ length, status }) => {
+    const clocked = await clockedEngine(registry, T0);
+
+    const id = await clocked.engine.startNew('bigStatus', undefined, String(length));
+    await clocked.advance(0);
+
+    const state = await stateOf(clocked, id);
+    expect(state.status).toBe(status);
+    if (status === 'Failed') {
+      expect(JSON.parse(state.output ?? 'null')).toMatch(
+        /^Orchestrator function 'bigStatus' failed: The UTF-16 size of the custom status must not exceed 16 KB; it is 17 KB\.$/,
+      );
+      expect(JSON.parse(state.customStatus ?? 'null')).toBe('small');
+    } else {
+      expect(JSON.parse(state.customStatus ?? 'null')).toHaveLength(length);
+    }
+  });
+
+  it('keeps the custom status set in the episode that fails', async () => {
+    const clocked = await clockedEngine(registry, T0);
+
+    const id = await clocked.engine.startNew('throwsWithStatus', undefined, 'null');
+    await clocked.advance(0);
+
+    const failed = await stateOf(clocked, id);
+    expect(failed.status).toBe('Failed');
+    expect(JSON.parse(failed.customStatus ?? 'null')).toEqual({ stage: 'failing' });
+  });
+});
