@@ -242,6 +242,10 @@ export function createDurableApi(engine: DurableEngine, origin: () => string) {
       );
       return send(res, 202, { ...urls, id }, { location: urls.statusQueryGetUri ?? '', 'retry-after': '10' });
     }
+    if (head === 'entities') {
+      // Not 404: the client reads a 404 as "no such entity" and the caller would go on as if it were so.
+      throw new DurableApiError(501, 'Durable entities are not supported by the local host.');
+    }
     if (head !== 'instances') throw new DurableApiError(404, 'Not found.');
     if (!a) {
       if (method === 'GET') {

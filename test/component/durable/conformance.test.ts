@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OrchestrationRuntimeStatus, type DurableClient } from 'durable-functions';
+import { EntityId, OrchestrationRuntimeStatus, type DurableClient } from 'durable-functions';
 import { startAzurite, type RunningAzurite } from '@zsa/local-host';
 import { FunctionRegistry, installCoreModule } from '@zsa/local-host/core';
 import { createDurableApi, DurableEngine, DurableStore } from '@zsa/local-host/durable';
@@ -191,6 +191,22 @@ describe('durable engine conformance (real SDK, real Azurite, real client)', () 
     } while (token && pages < 10);
     expect(seen.sort()).toEqual(['page-0', 'page-1', 'page-2', 'page-3', 'page-4']);
     expect(pages).toBeGreaterThanOrEqual(3);
+  });
+
+  it('answers 501 to every entity route (entities are not supported), so a client fails instead of reading "no entity"', async () => {
+    const entity = new EntityId('counter', 'one');
+    await expect(client.readEntityState(entity)).rejects.toThrow();
+    await expect(client.signalEntity(entity, 'add', 1)).rejects.toThrow();
+    for (const [method, path] of [
+      ['GET', 'entities/counter/one'],
+      ['GET', 'entities/counter'],
+      ['GET', 'entities/'],
+      ['POST', 'entities/counter/one?op=add'],
+      ['DELETE', 'entities/counter/one'],
+    ] as const) {
+      const res = await fetch(`${origin}/runtime/webhooks/durabletask/${path}`, { method });
+      expect({ method, path, status: res.status }).toEqual({ method, path, status: 501 });
+    }
   });
 
   it('runs different instances concurrently', async () => {
