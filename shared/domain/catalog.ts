@@ -52,7 +52,16 @@ export const TaskParameter = z
     required: z.boolean().default(false),
     description: z.string().max(1000).optional(),
     /** A regular expression (JavaScript, `u` flag) the *whole* string value must match. */
-    pattern: z.string().min(1).max(512).refine(compiles, 'must be a valid regular expression').optional(),
+    pattern: z
+      .string()
+      .min(1)
+      .max(512)
+      .refine(compiles, 'must be a valid regular expression')
+      .meta({
+        description:
+          'A regular expression (JavaScript, `u` flag) the whole value must match. `PUT` refuses one that could backtrack catastrophically: a repeated group holding a quantifier (`(a+)+`), a repeated group whose alternatives may begin alike (`(a|ab)*`), or a back-reference.',
+      })
+      .optional(),
     maxLength: z.int().min(1).max(MAX_PARAMETER_STRING).optional(),
   })
   .superRefine((p, ctx) => {
