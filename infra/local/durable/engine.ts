@@ -19,6 +19,7 @@ import {
   isTerminal,
   parseJsonText,
   toJsonText,
+  type HistoryEvent,
 } from './history';
 import type { DurableStore, InstanceState, Message, Op, RetryInfo, WorkItem } from './store';
 
@@ -57,6 +58,7 @@ interface Action {
   input?: unknown;
   fireAt?: string;
   isCanceled?: boolean;
+  externalEventName?: string;
   retryOptions?: {
     firstRetryIntervalInMilliseconds: number;
     maxNumberOfAttempts: number;
@@ -775,46 +777,58 @@ export class DurableEngine {
     let continueAsNew: Action | undefined;
     let staticIndex = 0;
     const canceled = new Set<number>();
-    for (const action of flatten(result.state.actions)) {
-      if (action.actionType === ActionType.ContinueAsNew) {
-        continueAsNew = action;
-        continue;
-      }
-      if (!ID_CONSUMING.has(action.actionType)) continue;
-      const sig = signature(action);
-      if (staticIndex < next.staticSigs.length) {
-        const recorded = next.staticSigs[staticIndex] ?? '';
-        if (recorded !== sig) {
-          return nonDeterministic(
-            recorded,
-            next.staticIds?.[staticIndex],
-            `the replay now ${describeSig(sig)} at this position`,
-          );
+    // The extension replays the actions in turn and invokes one only once the one before has
+    // finished (OutOfProcOrchestrationShim): after a failed Task.all, only once every child has.
+    let blocked = false;
+    const progress = finishedWork(next.history);
+    actions: for (const top of topLevel(result.state.actions)) {
+      const firstIndex = staticIndex;
+      for (const action of flatten([[top]])) {
+        if (action.actionType === ActionType.ContinueAsNew) {
+          continueAsNew = action;
+          continue;
         }
-        if (action.actionType === ActionType.CreateTimer && action.isCanceled) {
-          this.cancelTimer(ep, next.userTimers[staticIndex]);
-          canceled.add(next.userTimers[staticIndex] ?? -1);
+        if (!ID_CONSUMING.has(action.actionType)) continue;
+        const sig = signature(action);
+        if (staticIndex < next.staticSigs.length) {
+          const recorded = next.staticSigs[staticIndex] ?? '';
+          if (recorded !== sig) {
+            return nonDeterministic(
+              recorded,
+              next.staticIds?.[staticIndex],
+              `the replay now ${describeSig(sig)} at this position`,
+            );
+          }
+          if (action.actionType === ActionType.CreateTimer && action.isCanceled) {
+            this.cancelTimer(ep, next.userTimers[staticIndex]);
+            canceled.add(next.userTimers[staticIndex] ?? -1);
+          }
+          staticIndex++;
+          continue;
         }
+        if (blocked) break actions;
+        if (!SUPPORTED.has(action.actionType)) {
+          return {
+            kind: 'failed',
+            reason: `The local host does not support action type ${action.actionType} (only activities, retries, timers, events, continueAsNew).`,
+          };
+        }
+        if (action.retryOptions?.retryTimeoutInMilliseconds !== undefined) {
+          // In Azure, once the timeout passes, DurableTask stops retrying without failing the task, and
+          // durable-functions then waits for ever (azure-functions-durable-js issue 629).
+          return {
+            kind: 'failed',
+            reason: `The local host refuses retryTimeoutInMilliseconds (callActivityWithRetry '${action.functionName ?? ''}'): in Azure, once it passes, retrying stops without a result and the orchestration waits for ever. Bound the retries with maxNumberOfAttempts instead.`,
+          };
+        }
+        this.scheduleAction(ep, action, sig);
+        if (action.actionType === ActionType.CreateTimer && action.isCanceled) canceled.add(next.nextId - 1);
         staticIndex++;
-        continue;
       }
-      if (!SUPPORTED.has(action.actionType)) {
-        return {
-          kind: 'failed',
-          reason: `The local host does not support action type ${action.actionType} (only activities, retries, timers, events, continueAsNew).`,
-        };
+      if (top.actionType === ActionType.WhenAll) {
+        const ids = (next.staticIds ?? []).slice(firstIndex, staticIndex);
+        if (!finishedInExtension(top, ids, next, progress)) blocked = true;
       }
-      if (action.retryOptions?.retryTimeoutInMilliseconds !== undefined) {
-        // In Azure, once the timeout passes, DurableTask stops retrying without failing the task, and
-        // durable-functions then waits for ever (azure-functions-durable-js issue 629).
-        return {
-          kind: 'failed',
-          reason: `The local host refuses retryTimeoutInMilliseconds (callActivityWithRetry '${action.functionName ?? ''}'): in Azure, once it passes, retrying stops without a result and the orchestration waits for ever. Bound the retries with maxNumberOfAttempts instead.`,
-        };
-      }
-      this.scheduleAction(ep, action, sig);
-      if (action.actionType === ActionType.CreateTimer && action.isCanceled) canceled.add(next.nextId - 1);
-      staticIndex++;
     }
     if (staticIndex < next.staticSigs.length) {
       // The replay stopped short of what the history scheduled (DurableTask: "hasn't (yet?) scheduled").
@@ -824,6 +838,7 @@ export class DurableEngine {
         'the replay has not scheduled it',
       );
     }
+    if (blocked) return { kind: 'waiting' };
     if (continueAsNew) return { kind: 'continueAsNew', action: continueAsNew };
     // DurableTask completes an orchestration only once none of its tasks is open: a Task.any loser
     // that was not cancelled keeps it Running until it finishes (TaskOrchestrationExecutor, HasOpenTasks).
@@ -1292,6 +1307,68 @@ function signature(action: Action): string {
   const type =
     action.actionType === ActionType.CallActivityWithRetry ? ActionType.CallActivity : action.actionType;
   return `${type}:${(action.functionName ?? '').toLowerCase()}`;
+}
+
+/** The orchestrator's actions in yield order (schema V3: one list; V1: one list per episode). */
+function topLevel(actions: unknown[][] | undefined): Action[] {
+  return (actions ?? []).flatMap((group) => group as Action[]);
+}
+
+interface FinishedWork {
+  succeeded: Set<number>;
+  failed: Set<number>;
+  fired: Set<number>;
+  /** Names of the events raised, lower-cased (the extension matches them ignoring case). */
+  raised: Set<string>;
+}
+
+function finishedWork(history: HistoryEvent[]): FinishedWork {
+  const work: FinishedWork = { succeeded: new Set(), failed: new Set(), fired: new Set(), raised: new Set() };
+  for (const e of history) {
+    if (e.EventType === EventType.TaskCompleted) work.succeeded.add(e.TaskScheduledId ?? -1);
+    else if (e.EventType === EventType.TaskFailed) work.failed.add(e.TaskScheduledId ?? -1);
+    else if (e.EventType === EventType.TimerFired) work.fired.add(e.TimerId ?? -1);
+    else if (e.EventType === EventType.EventRaised) work.raised.add((e.Name ?? '').toLowerCase());
+  }
+  return work;
+}
+
+/**
+ * Whether the extension's task for this action has finished: a Task.all when every child has (also
+ * after one failed), a Task.any when one has. `ids` are the ids its id-taking leaves took, in order;
+ * a leaf of unknown id (a state written before ids were kept) counts as finished.
+ */
+function finishedInExtension(
+  action: Action,
+  ids: number[],
+  state: InstanceState,
+  work: FinishedWork,
+): boolean {
+  let next = 0;
+  const walk = (a: Action): boolean => {
+    if (a.actionType === ActionType.WhenAll || a.actionType === ActionType.WhenAny) {
+      // Every child is walked, so each leaf takes its own id.
+      const children = (a.compoundActions ?? []).map(walk);
+      return a.actionType === ActionType.WhenAll ? children.every(Boolean) : children.some(Boolean);
+    }
+    if (a.actionType === ActionType.WaitForExternalEvent) {
+      return work.raised.has((a.externalEventName ?? '').toLowerCase());
+    }
+    if (!ID_CONSUMING.has(a.actionType)) return true;
+    const id = ids[next++];
+    if (id === undefined) return true;
+    if (a.actionType === ActionType.CreateTimer) {
+      return a.isCanceled === true || (!state.longTimers?.[String(id)] && work.fired.has(id));
+    }
+    const retry = state.retries[String(id)];
+    if (retry) {
+      return retry.waitingOnTimer
+        ? retry.attempt >= retry.maxNumberOfAttempts && work.fired.has(retry.currentId)
+        : work.succeeded.has(retry.currentId);
+    }
+    return work.succeeded.has(id) || work.failed.has(id);
+  };
+  return walk(action);
 }
 
 /** Depth-first, in array order, through compound actions: the order the SDK numbers tasks in. */

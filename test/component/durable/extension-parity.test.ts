@@ -170,3 +170,38 @@ describe('custom status (extension DurableOrchestrationContext.SetCustomStatus, 
     expect(JSON.parse(failed.customStatus ?? 'null')).toEqual({ stage: 'failing' });
   });
 });
+
+describe('after a Task.all fails (extension OutOfProcOrchestrationShim: each action awaited in turn)', () => {
+  it('schedules the next action only once every child has finished', async () => {
+    // Prepare
+    const clocked = await clockedEngine(registry, T0);
+
+    // Act: the activity fails at once; the 1-hour timer is still running.
+    const id = await clocked.engine.startNew('allFails', undefined, '1');
+    await clocked.advance(0);
+    const early = await stateOf(clocked, id);
+    await clocked.advance(HOUR);
+
+    // Assess
+    expect(early.status).toBe('Running');
+    expect(typesOf(early.history)).toEqual([
+      EventType.ExecutionStarted,
+      EventType.TaskScheduled,
+      EventType.TimerCreated,
+      EventType.TaskFailed,
+    ]);
+    const done = await stateOf(clocked, id);
+    expect(done.status).toBe('Completed');
+    expect(JSON.parse(done.output ?? 'null')).toBe('after');
+    expect(typesOf(done.history).slice(4)).toEqual([
+      EventType.TimerFired,
+      EventType.TaskScheduled,
+      EventType.TaskCompleted,
+      EventType.ExecutionCompleted,
+    ]);
+    // The SDK numbered the next activity 2; the extension, scheduling it later, gives it the same id.
+    expect(done.history.filter((e) => e.EventType === EventType.TaskScheduled).map((e) => e.EventId)).toEqual(
+      [0, 2],
+    );
+  });
+});
