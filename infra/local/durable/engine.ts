@@ -572,7 +572,8 @@ export class DurableEngine {
     this.appendNewEvent(ep, message);
     const result = await this.replayOrchestrator(ep.next);
     const verdict = this.applyActions(ep, result);
-    ep.next.history.push(event(EventType.OrchestratorCompleted, ep.now));
+    // An ending episode appends ExecutionCompleted before OrchestratorCompleted, as DurableTask does.
+    const episodeDone = () => ep.next.history.push(event(EventType.OrchestratorCompleted, ep.now));
     switch (verdict.kind) {
       case 'failed':
         return this.endExecution(
@@ -583,10 +584,12 @@ export class DurableEngine {
       case 'nonDeterministic':
         return this.endExecution(ep, RuntimeStatus.Failed, toJsonText(verdict.message));
       case 'continueAsNew':
+        episodeDone();
         return this.continueAsNew(ep, verdict.action);
       case 'completed':
         return this.endExecution(ep, RuntimeStatus.Completed, toJsonText(verdict.output));
       case 'waiting':
+        episodeDone();
         return this.commitAndStartWork(ep);
     }
   }
@@ -922,6 +925,7 @@ export class DurableEngine {
         OrchestrationStatus: RuntimeStatusCode[status],
         Result: next.output,
       }),
+      event(EventType.OrchestratorCompleted, now),
     );
     this.dropPending(ep.rt, ep.ops);
     return this.commit(ep);

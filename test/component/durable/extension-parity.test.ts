@@ -205,3 +205,20 @@ describe('after a Task.all fails (extension OutOfProcOrchestrationShim: each act
     );
   });
 });
+
+describe('history shape (DurableTask TaskOrchestrationDispatcher)', () => {
+  it('ends an execution with ExecutionCompleted, then OrchestratorCompleted', async () => {
+    const clocked = await clockedEngine(registry, T0);
+
+    const id = await clocked.engine.startNew('sequence', undefined, 'null');
+    await clocked.advance(0);
+
+    const done = await stateOf(clocked, id);
+    expect(done.status).toBe('Completed');
+    expect(done.history.slice(-3).map((e) => e.EventType)).toEqual([
+      EventType.TaskCompleted,
+      EventType.ExecutionCompleted,
+      EventType.OrchestratorCompleted,
+    ]);
+  });
+});
