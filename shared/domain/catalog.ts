@@ -493,11 +493,7 @@ let patternSandbox: { context: Context; script: Script } | undefined;
  * describes the whole value, which is what an admin writing `[a-z]+` means.
  */
 export function matchesWhole(pattern: string, value: string, timeoutMs: number): boolean | undefined {
-  patternSandbox ??= {
-    context: createContext({ source: '', value: '' }),
-    script: new Script("new RegExp(source, 'u').test(value)"),
-  };
-  const { context, script } = patternSandbox;
+  const { context, script } = sandbox();
   context.source = `^(?:${pattern})$`;
   context.value = value;
   try {
@@ -508,10 +504,20 @@ export function matchesWhole(pattern: string, value: string, timeoutMs: number):
   }
 }
 
+/** The sandbox patterns run in, built once; building it is not charged to any budget. */
+function sandbox(): { context: Context; script: Script } {
+  patternSandbox ??= {
+    context: createContext({ source: '', value: '' }),
+    script: new Script("new RegExp(source, 'u').test(value)"),
+  };
+  return patternSandbox;
+}
+
 /** One request's pattern checks, sharing `PATTERN_BUDGET_MS`: undefined when a check was not run or did not finish. */
 function patternChecker(): (pattern: string, value: string) => boolean | undefined {
   let spent = 0;
   let spentOnHazardous = 0;
+  sandbox();
   return (pattern, value) => {
     const hazardous = patternHazard(pattern) !== undefined;
     const left = Math.min(

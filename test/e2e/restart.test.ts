@@ -70,6 +70,10 @@ describe('restart survival of the PAM core', () => {
 
     await host.kill();
     host = await startLocalHost({ dataDir: data, env });
+    // On a busy machine the host may be back only after the grant's end: it cannot end a grant while
+    // it is down, so "on time" is measured from whichever came later (access is refused from
+    // expiresAt on anyway: the guard checks it at every use, asserted below).
+    const due = Math.max(expiresAt, Date.now());
     // Tokens survive: the development issuer's key is kept in the data folder.
     admin = await as('admin@contoso.com', ['PAM.Admin']);
     alice = await as('alice@contoso.com');
@@ -79,11 +83,11 @@ describe('restart survival of the PAM core', () => {
     for (;;) {
       const v = await alice.get<View>(`/api/requests/${granted.body.id}`);
       if (v.body.status === 'ended') {
-        expect(Date.now() - expiresAt).toBeLessThan(2500);
+        expect(Date.now() - due).toBeLessThan(2500);
         expect(v.body.endedAt).toBe(approved.body.expiresAt);
         break;
       }
-      expect(Date.now() - expiresAt).toBeLessThan(10_000);
+      expect(Date.now() - due).toBeLessThan(10_000);
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(

@@ -307,5 +307,6 @@ describe('tampering with an exported day file', () => {
 
     // Assess
     expect(missed).toEqual([]);
-  });
+    // Pure computation, about 10 s here; several files share the machine's two cores.
+  }, 120_000);
 });
