@@ -769,9 +769,12 @@ export class DurableEngine {
       const text = toJsonText(customStatus);
       const kb = Math.floor((text.length * 2) / 1024);
       if (kb > MAX_CUSTOM_STATUS_KB) {
+        // The extension's serializer throws before it keeps the status, and DurableTask stores the
+        // episode's status, which is then none (AzureTableTrackingStore writes null).
+        next.customStatus = null;
         return {
           kind: 'failed',
-          reason: `The UTF-16 size of the custom status must not exceed ${MAX_CUSTOM_STATUS_KB} KB; it is ${kb} KB.`,
+          reason: `The UTF-16 size of the JSON-serialized payload must not exceed ${MAX_CUSTOM_STATUS_KB} KB. The current payload size is ${kb} KB.`,
         };
       }
       next.customStatus = text;
