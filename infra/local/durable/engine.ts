@@ -128,7 +128,9 @@ const isControl = (m: Message): m is ControlMessage =>
   m.kind === 'suspend' || m.kind === 'resume' || m.kind === 'terminate';
 
 type OrchestratorResult =
-  { state: OrchestratorState } | { error: string; actions?: Action[]; customStatus?: unknown };
+  | { state: OrchestratorState }
+  /** A failure; `actions` (as in a state) when the SDK reported them with it. */
+  | { error: string; actions?: unknown[][]; customStatus?: unknown };
 
 /** What one episode builds: the instance's next state and the writes that commit it at once. */
 interface Episode {
@@ -779,7 +781,9 @@ export class DurableEngine {
       }
       next.customStatus = text;
     }
-    if ('error' in result) return { kind: 'failed', reason: result.error };
+    // A failure the SDK reported without its actions fails at once (nothing to replay).
+    if ('error' in result && !result.actions) return { kind: 'failed', reason: result.error };
+    const actionList = 'state' in result ? result.state.actions : result.actions;
     let continueAsNew: Action | undefined;
     let staticIndex = 0;
     const canceled = new Set<number>();
@@ -787,7 +791,7 @@ export class DurableEngine {
     // finished (OutOfProcOrchestrationShim): after a failed Task.all, only once every child has.
     let blocked = false;
     const progress = finishedWork(next.history);
-    actions: for (const top of topLevel(result.state.actions)) {
+    actions: for (const top of topLevel(actionList)) {
       const firstIndex = staticIndex;
       for (const action of flatten([[top]])) {
         if (action.actionType === ActionType.ContinueAsNew) {
@@ -845,9 +849,13 @@ export class DurableEngine {
       );
     }
     if (blocked) return { kind: 'waiting' };
+    // DurableTask ends an orchestration only once none of its tasks is open: a Task.any loser that
+    // was not cancelled keeps it Running until it finishes (TaskOrchestrationExecutor, HasOpenTasks),
+    // and so does a child of a failed Task.all before the failure is recorded.
+    if ('error' in result) {
+      return hasOpenTasks(next, canceled) ? { kind: 'waiting' } : { kind: 'failed', reason: result.error };
+    }
     if (continueAsNew) return { kind: 'continueAsNew', action: continueAsNew };
-    // DurableTask completes an orchestration only once none of its tasks is open: a Task.any loser
-    // that was not cancelled keeps it Running until it finishes (TaskOrchestrationExecutor, HasOpenTasks).
     if (result.state.isDone && !hasOpenTasks(next, canceled)) {
       return { kind: 'completed', output: result.state.output };
     }
@@ -1132,7 +1140,7 @@ export class DurableEngine {
           const failed = JSON.parse(message.slice(at + OUT_OF_PROC_LABEL.length)) as OrchestratorState;
           return {
             error: failed.error ?? message.slice(0, at),
-            actions: flatten(failed.actions),
+            actions: failed.actions,
             ...(failed.customStatus !== undefined ? { customStatus: failed.customStatus } : {}),
           };
         } catch {

@@ -206,6 +206,41 @@ describe('after a Task.all fails (extension OutOfProcOrchestrationShim: each act
   });
 });
 
+describe('a failure with a task still open (extension TaskOrchestrationShim; DurableTask HasOpenTasks)', () => {
+  it('records the failure of an uncaught Task.all only once every child has finished', async () => {
+    const clocked = await clockedEngine(registry, T0);
+
+    const id = await clocked.engine.startNew('allFailsUncaught', undefined, '1');
+    await clocked.advance(0);
+    const early = await stateOf(clocked, id);
+    await clocked.advance(HOUR);
+
+    expect(early.status).toBe('Running');
+    const failed = await stateOf(clocked, id);
+    expect(failed.status).toBe('Failed');
+    expect(JSON.parse(failed.output ?? 'null')).toMatch(
+      /^Orchestrator function 'allFailsUncaught' failed: .*this activity always fails/s,
+    );
+    expect(typesOf(failed.history).slice(-2)).toEqual([EventType.TimerFired, EventType.ExecutionCompleted]);
+  });
+});
+
+describe('a failure with a Task.any loser still open (DurableTask HasOpenTasks)', () => {
+  it('records the failure only once the loser has finished', async () => {
+    const clocked = await clockedEngine(registry, T0);
+
+    const id = await clocked.engine.startNew('anyLoserThenThrow', undefined, '1');
+    await clocked.advance(0);
+    const early = await stateOf(clocked, id);
+    await clocked.advance(HOUR);
+
+    expect(early.status).toBe('Running');
+    const failed = await stateOf(clocked, id);
+    expect(failed.status).toBe('Failed');
+    expect(JSON.parse(failed.output ?? 'null')).toMatch(/gave up with the timer still open/);
+  });
+});
+
 describe('history shape (DurableTask TaskOrchestrationDispatcher)', () => {
   it('ends an execution with ExecutionCompleted, then OrchestratorCompleted', async () => {
     const clocked = await clockedEngine(registry, T0);
