@@ -242,6 +242,18 @@ export class DurableEngine {
    * own; this is for a clock that jumps (`EngineOptions.now` in tests of days-long windows), where
    * no Node timer would fire.
    */
+  /** When the next armed timer comes due (epoch ms), if any: how far a jumping clock may go at once. */
+  nextTimerDue(): number | undefined {
+    let next: number | undefined;
+    for (const rt of this.runtimes.values()) {
+      for (const { visibleAt } of rt.timers.values()) {
+        const at = Date.parse(visibleAt);
+        if (next === undefined || at < next) next = at;
+      }
+    }
+    return next;
+  }
+
   fireDueTimers(): void {
     const now = this.now().getTime();
     for (const [instanceId, rt] of this.runtimes) {
