@@ -151,3 +151,130 @@ describe('the request orchestration over windows of days', () => {
     expect(callsOf('long-3', 'expireRequest')).toEqual([at(20 * DAY)]);
   });
 });
+
+/**
+ * The same 10-day window, decided at 1 hour, with an 8-day grant, fed straight to the SDK as a
+ * history in the shape the extension writes on Azure Storage (no local engine): built by hand from
+ * DurableTask.Core's rules — one `TaskScheduled`/`TimerCreated` per action with the next sequence
+ * number, and the cancelled pending timer's `TimerFired` still appended when it comes due
+ * (TaskOrchestrationContext.CreateTimer forgets only the task) — and the extension's timer limits.
+ */
+describe('the request orchestration fed a history in the extension shape', () => {
+  const E = {
+    ExecutionStarted: 0,
+    TaskScheduled: 4,
+    TaskCompleted: 5,
+    TimerCreated: 10,
+    TimerFired: 11,
+    OrchestratorStarted: 12,
+    OrchestratorCompleted: 13,
+    EventRaised: 15,
+  } as const;
+  const SECOND = 1000;
+  const pending = { status: 'pending', pendingUntil: at(10 * DAY), expiresAt: null };
+  const approved = { ...pending, status: 'approved', expiresAt: at(HOUR + 8 * DAY) };
+  const ended = { ...approved, status: 'ended' };
+
+  const ev = (type: number, fields: Record<string, unknown> = {}) => ({
+    EventType: type,
+    EventId: -1,
+    ...fields,
+  });
+  const scheduled = (id: number, name: string, input: unknown) =>
+    ev(E.TaskScheduled, { EventId: id, Name: name, Input: JSON.stringify(input) });
+  const completed = (id: number, result: unknown) =>
+    ev(E.TaskCompleted, { TaskScheduledId: id, Result: JSON.stringify(result ?? null) });
+  const timerCreated = (id: number, fireAt: number) =>
+    ev(E.TimerCreated, { EventId: id, FireAt: at(fireAt) });
+  const timerFired = (id: number, fireAt: number) => ev(E.TimerFired, { TimerId: id, FireAt: at(fireAt) });
+  /** One episode: OrchestratorStarted at `t`, its events, OrchestratorCompleted. */
+  const episode = (t: number, ...events: Record<string, unknown>[]) =>
+    [ev(E.OrchestratorStarted), ...events, ev(E.OrchestratorCompleted)].map((e) => ({
+      IsPlayed: false,
+      Timestamp: at(t),
+      ...e,
+    }));
+  const notice = (event: string) => ({ requestId: 'azure-1', event });
+
+  // The pending race's timer: 6 days from when it was created; the grant's: 6 days, then the rest.
+  const PENDING_STEP = 2 * SECOND + 6 * DAY;
+  const GRANT_STEP = HOUR + 3 * SECOND + 6 * DAY;
+  const history = [
+    ...episode(
+      0,
+      ev(E.ExecutionStarted, { Name: 'accessRequest', Input: '{"requestId":"azure-1"}' }),
+      scheduled(0, 'loadRequest', 'azure-1'),
+    ),
+    ...episode(SECOND, completed(0, pending), scheduled(1, 'notify', notice('approvalNeeded'))),
+    ...episode(2 * SECOND, completed(1, null), timerCreated(2, PENDING_STEP)),
+    ...episode(
+      HOUR,
+      ev(E.EventRaised, { Name: 'RequestDecided', Input: '{"status":"approved"}' }),
+      scheduled(3, 'loadRequest', 'azure-1'),
+    ),
+    ...episode(
+      HOUR + SECOND,
+      completed(3, approved),
+      scheduled(4, 'notify', notice('approved')),
+      scheduled(5, 'notify', notice('granted')),
+    ),
+    ...episode(HOUR + 2 * SECOND, completed(4, null)),
+    ...episode(HOUR + 3 * SECOND, completed(5, null), timerCreated(6, GRANT_STEP)),
+    // The cancelled pending timer still fires; DurableTask appends it and ignores it.
+    ...episode(PENDING_STEP, timerFired(2, PENDING_STEP)),
+    ...episode(GRANT_STEP, timerFired(6, GRANT_STEP), timerCreated(7, HOUR + 8 * DAY)),
+    ...episode(HOUR + 8 * DAY, timerFired(7, HOUR + 8 * DAY), scheduled(8, 'endGrant', 'azure-1')),
+    ...episode(HOUR + 8 * DAY + SECOND, completed(8, ended), scheduled(9, 'notify', notice('ended'))),
+    ...episode(HOUR + 8 * DAY + 2 * SECOND, completed(9, null), scheduled(10, 'sweepAudit', 'azure-1')),
+    ...episode(HOUR + 8 * DAY + 3 * SECOND, completed(10, { claimableAt: null })),
+  ];
+
+  it("takes the extension's ids for every task and completes once endGrant's result arrives", async () => {
+    // Act
+    const fn = registry.get('accessRequest');
+    if (!fn) throw new Error('accessRequest is not registered');
+    const trigger = {
+      history,
+      input: { requestId: 'azure-1' },
+      instanceId: 'azure-1',
+      isReplaying: false,
+      parentInstanceId: null,
+      upperSchemaVersion: 2,
+      upperSchemaVersionNew: 2,
+      longRunningTimerIntervalDuration: '3.00:00:00',
+      maximumShortTimerDuration: '6.00:00:00',
+      defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
+    };
+    const { returnValue } = await registry.invoke(fn, [
+      { name: fn.triggerName, data: { json: JSON.stringify(trigger) } },
+    ]);
+    const state = JSON.parse(returnValue?.json ?? 'null') as {
+      isDone: boolean;
+      output: unknown;
+      actions: unknown[][];
+    };
+
+    // Assess: done, and the SDK scheduled exactly what the history did, in the same order (ids 0–10).
+    expect(state).toMatchObject({ isDone: true, output: 'ended' });
+    const idTaking: string[] = [];
+    const walk = (a: { actionType: number; functionName?: string; compoundActions?: unknown[] }): void => {
+      if (a.compoundActions) for (const c of a.compoundActions) walk(c as typeof a);
+      else if (a.actionType === 1 || a.actionType === 0) idTaking.push(a.functionName ?? '');
+      else if (a.actionType === 5) idTaking.push('timer');
+    };
+    for (const a of state.actions[0] ?? []) walk(a as Parameters<typeof walk>[0]);
+    expect(idTaking).toEqual([
+      'loadRequest',
+      'notify',
+      'timer',
+      'loadRequest',
+      'notify',
+      'notify',
+      'timer',
+      'timer',
+      'endGrant',
+      'notify',
+      'sweepAudit',
+    ]);
+  });
+});
