@@ -945,8 +945,12 @@ export class DurableEngine {
     next.completedTime = now.toISOString();
     next.history.push(
       event(EventType.ExecutionCompleted, now, {
+        // The completion is an action too: it takes the next id (TaskOrchestrationContext.CompleteOrchestration).
+        EventId: next.nextId,
         OrchestrationStatus: RuntimeStatusCode[status],
-        Result: next.output,
+        // DurableTask records a failure's message as it is (TaskOrchestrationContext.FailOrchestration
+        // passes the exception's message as the result), an output as JSON text.
+        Result: status === RuntimeStatus.Failed ? String(parseJsonText(outputJson)) : outputJson,
       }),
       event(EventType.OrchestratorCompleted, now),
     );
