@@ -44,6 +44,7 @@ const OWN_PROCESS = [
   'test/component/durable/access-request.test.ts',
   'test/component/durable/conformance.test.ts',
   'test/component/durable/extension-parity.test.ts',
+  'test/component/durable/histories.test.ts',
   'test/component/durable/timers.test.ts',
   'test/component/host-timers.test.ts',
   'test/component/http/router.test.ts',
