@@ -112,7 +112,10 @@ function* eventBefore(
       timer.cancel();
       return true;
     }
-    if (stepEnd >= end) return false;
+    // Judged by the orchestration's clock, not by which step this was: an instance that started
+    // under an older version replays that version's timers (DurableTask matches timers by id, not by
+    // time), and one of them may end a step before the deadline; waiting on is then right.
+    if (ctx.df.currentUtcDateTime.getTime() >= end) return false;
   }
 }
 

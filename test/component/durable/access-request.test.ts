@@ -13,7 +13,7 @@ const T0 = new Date('2026-03-01T00:00:00.000Z');
 const at = (ms: number): string => new Date(T0.getTime() + ms).toISOString();
 
 interface Row {
-  status: 'pending' | 'approved' | 'expired' | 'ended';
+  status: 'pending' | 'approved' | 'expired' | 'ended' | 'revoked';
   pendingUntil: string;
   expiresAt: string | null;
 }
@@ -137,6 +137,32 @@ describe('the request orchestration over windows of days', () => {
 
     expect(await statusOf('long-2')).toEqual({ status: 'Completed', output: 'ended' });
     expect(callsOf('long-2', 'endGrant')).toEqual([at(HOUR + 8 * DAY)]);
+  });
+
+  it('10-day pending window, approved on day 7 (after a chained timer fired) → the grant goes live and ends on time', async () => {
+    await start('long-4', 10);
+    await clocked.advance(7 * DAY);
+
+    await approve('long-4', 2 * DAY);
+    await clocked.advance(4 * DAY);
+
+    expect(await statusOf('long-4')).toEqual({ status: 'Completed', output: 'ended' });
+    expect(callsOf('long-4', 'expireRequest')).toEqual([]);
+    expect(callsOf('long-4', 'endGrant')).toEqual([at(9 * DAY)]);
+  });
+
+  it('14-day grant revoked on day 10 (in its second chained timer) → it ends then, not at its expiry', async () => {
+    await start('long-5', 1);
+    await approve('long-5', 14 * DAY);
+    await clocked.advance(10 * DAY);
+
+    rowOf('long-5').status = 'revoked';
+    await clocked.engine.raiseEvent('long-5', 'GrantRevoked', JSON.stringify({ status: 'revoked' }));
+    await clocked.advance(5 * DAY);
+
+    expect(await statusOf('long-5')).toEqual({ status: 'Completed', output: 'revoked' });
+    expect(callsOf('long-5', 'endGrant')).toEqual([]);
+    expect(callsOf('long-5', 'loadRequest').at(-1)).toBe(at(10 * DAY));
   });
 
   it('20-day pending window, no decision → the request expires at its deadline, not before', async () => {
