@@ -425,7 +425,8 @@ describe('one pattern budget per request', () => {
 
     // Assess: every value refused, in about one budget (50 budgets of the old rule took 2.5 s).
     expect(check.ok ? [] : check.errors.map((e) => e.code)).toEqual(Array(50).fill('pattern'));
-    expect(elapsed).toBeLessThan(PATTERN_BUDGET_MS + 250);
+    // The margin is for other test files sharing the cores; the old rule took 2.5 s.
+    expect(elapsed).toBeLessThan(PATTERN_BUDGET_MS + 850);
   });
 
   it('a harmless pattern is still checked after catastrophic ones spent their share', () => {
