@@ -237,11 +237,6 @@ export class DurableEngine {
     rt.inbox.sort((a, b) => a.seq - b.seq);
   }
 
-  /**
-   * Delivers every armed timer that is due by the engine's clock. Node timers deliver them on their
-   * own; this is for a clock that jumps (`EngineOptions.now` in tests of days-long windows), where
-   * no Node timer would fire.
-   */
   /** When the next armed timer comes due (epoch ms), if any: how far a jumping clock may go at once. */
   nextTimerDue(): number | undefined {
     let next: number | undefined;
@@ -254,6 +249,11 @@ export class DurableEngine {
     return next;
   }
 
+  /**
+   * Delivers every armed timer that is due by the engine's clock. Node timers deliver them on their
+   * own; this is for a clock that jumps (`EngineOptions.now` in tests of days-long windows), where
+   * no Node timer would fire.
+   */
   fireDueTimers(): void {
     const now = this.now().getTime();
     for (const [instanceId, rt] of this.runtimes) {
