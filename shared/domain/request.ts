@@ -708,7 +708,7 @@ export function coverageRefusal(request: Request, query: ExecutionQuery, now: Da
 /**
  * The grant an execution runs under: among the requests that cover it, the one that expires last
  * (then by id), so the audit points at the grant that will still hold. Throws NO_ACTIVE_GRANT,
- * with the reason when a single request was named.
+ * with the reason when a single request of the caller's own was named.
  */
 export function requireCoveringGrant(
   requests: readonly Request[],
@@ -720,7 +720,9 @@ export function requireCoveringGrant(
     .sort((a, b) => expiryOf(b) - expiryOf(a) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   const chosen = covering[0];
   if (chosen !== undefined) return chosen;
-  const named = query.requestId === undefined ? undefined : requests.find((r) => r.id === query.requestId);
+  // Only the caller's own request earns a reason: for anyone else's, the refusal is the one for an id
+  // that does not exist, so it confirms neither that the request exists nor whose it is.
+  const named = requests.find((r) => r.id === query.requestId && r.requesterId === query.requesterId);
   const why = named === undefined ? undefined : coverageRefusal(named, query, now);
   throw new DomainError(
     'NO_ACTIVE_GRANT',

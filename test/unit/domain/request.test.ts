@@ -56,6 +56,15 @@ import {
 } from './builders';
 
 /** Runs `act` and returns the DomainError code it threw (fails the test if it did not throw one). */
+function messageOf(act: () => unknown): string {
+  try {
+    act();
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+  return 'no refusal';
+}
+
 function codeOf(act: () => unknown): ErrorCode {
   try {
     act();
@@ -970,6 +979,19 @@ describe('execution coverage', () => {
     // Assess
     expect(codeOf(act)).toBe('NO_ACTIVE_GRANT');
     if (reason !== undefined) expect(act).toThrow(reason);
+  });
+
+  it('naming someone else’s request is refused exactly as naming one that does not exist', () => {
+    // Prepare: Alice's live grant, named by Mallory; and an id nobody has.
+    const alices = [aRequest({ status: 'approved' })];
+    const asMallory = { requester: MALLORY, requesterId: idOf(MALLORY), task: MOVE };
+
+    // Act
+    const named = () => requireCoveringGrant(alices, { ...asMallory, requestId: 'req-1' }, during);
+    const unknown = () => requireCoveringGrant([], { ...asMallory, requestId: 'req-nobody' }, during);
+
+    // Assess: the refusal does not confirm that the request exists, or whose it is.
+    expect(messageOf(named)).toBe(messageOf(unknown));
   });
 
   it('pinned parameters given exactly → covered', () => {
