@@ -10,6 +10,12 @@ const bool = z
   .default('false')
   .transform((v) => v.toLowerCase() === 'true' || v === '1');
 
+/** A switch that is on unless set to false (unset or empty keeps it on). */
+const boolDefaultTrue = z
+  .enum(['true', 'false', 'True', 'False', '1', '0', ''])
+  .default('true')
+  .transform((v) => v === '' || v.toLowerCase() === 'true' || v === '1');
+
 const positiveInt = (fallback: number) =>
   z
     .string()
@@ -148,6 +154,12 @@ export const SettingsSchema = z.object({
    * Authentication) as the approver it was sent to. Default false: the link alone identifies them.
    */
   ZSA_DECISION_LINK_REQUIRE_SIGN_IN: bool,
+  /**
+   * Whether admins may still execute tasks while privileged access is disabled (default `true`:
+   * disabling stops requests and grants, and leaves admins a way to act). `false` makes disabling a
+   * full stop for everyone.
+   */
+  ZSA_ADMINS_EXECUTE_WHILE_DISABLED: boolDefaultTrue,
   /** Set by the local host only; never in Azure. */
   ZSA_LOCAL_HOST: bool,
   /** Timeout of one webhook execution, in milliseconds. */

@@ -29,6 +29,8 @@ export interface ExecuteContext {
   bus: () => Bus;
   now: () => Date;
   webhook: { allowedHosts: readonly string[]; signingKey: string | undefined; timeoutMs: number };
+  /** `ZSA_ADMINS_EXECUTE_WHILE_DISABLED`: whether admins keep standing execution while PAM is off. */
+  adminsExecuteWhileDisabled: boolean;
 }
 
 export interface ExecutionResult {
@@ -192,9 +194,15 @@ async function authorize(
   namedState: OrchestrationState | undefined,
 ): Promise<Basis> {
   if (!config.enabled) {
-    // With privileged access off, admins keep standing access; nobody else has any.
-    if (caller.principal.isAdmin) return { kind: 'standingAdmin' };
-    throw new DomainError('NO_ACTIVE_GRANT', 'Privileged access is disabled; only admins may execute tasks');
+    // With privileged access off, admins keep standing access unless the deployment chose a full
+    // stop; nobody else has any.
+    if (caller.principal.isAdmin && ctx.adminsExecuteWhileDisabled) return { kind: 'standingAdmin' };
+    throw new DomainError(
+      'NO_ACTIVE_GRANT',
+      ctx.adminsExecuteWhileDisabled
+        ? 'Privileged access is disabled; only admins may execute tasks'
+        : 'Privileged access is disabled; nobody may execute tasks',
+    );
   }
   if (isSystemAccount(config, caller.principal.upn)) return { kind: 'systemAccount' };
   const wanted = {

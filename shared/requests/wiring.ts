@@ -35,6 +35,7 @@ export function executeContext(invocation: InvocationContext): ExecuteContext {
       signingKey: deps.settings.ZSA_WEBHOOK_SIGNING_KEY,
       timeoutMs: deps.settings.ZSA_EXECUTOR_TIMEOUT_MS,
     },
+    adminsExecuteWhileDisabled: deps.settings.ZSA_ADMINS_EXECUTE_WHILE_DISABLED,
   };
 }
 

@@ -81,6 +81,7 @@ function contextWith(audit: ExecuteContext['audit']): ExecuteContext {
     bus: () => deps.bus,
     now: () => new Date(),
     webhook: { allowedHosts: ['127.0.0.1'], signingKey: 'component-test-signing-key', timeoutMs: 5000 },
+    adminsExecuteWhileDisabled: true,
   };
 }
 

@@ -520,6 +520,7 @@ describe('a lost decision event does not strand the grant', () => {
       bus: () => deps.bus,
       now: () => new Date(Date.now() + lateByMs),
       webhook: { allowedHosts: ['127.0.0.1'], signingKey: 'component-test-signing-key', timeoutMs: 5000 },
+      adminsExecuteWhileDisabled: true,
     };
   }
 
