@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import type { FunctionRegistry } from '@zsa/local-host/core';
-import { DurableEngine, DurableStore } from '@zsa/local-host/durable';
+import { DurableEngine, DurableStore, type HistoryEvent } from '@zsa/local-host/durable';
 
 export const HOUR = 3600 * 1000;
 export const DAY = 24 * HOUR;
@@ -19,9 +19,15 @@ export interface ClockedEngine {
   advance(ms: number): Promise<void>;
   /** What the engine logged at warning level or above. */
   warnings: string[];
+  /** The current execution's history as stored in Table Storage, and the instance's status. */
+  stored(id: string): Promise<{ status: string; history: HistoryEvent[] }>;
 }
 
-export async function clockedEngine(registry: FunctionRegistry, start: Date): Promise<ClockedEngine> {
+export async function clockedEngine(
+  registry: FunctionRegistry,
+  start: Date,
+  options: { maxConcurrentActivities?: number } = {},
+): Promise<ClockedEngine> {
   let clock = start.getTime();
   const warnings: string[] = [];
   const store = await DurableStore.open(
@@ -35,11 +41,17 @@ export async function clockedEngine(registry: FunctionRegistry, start: Date): Pr
       if (level !== 'information') warnings.push(message);
     },
     now: () => new Date(clock),
+    ...options,
   });
   return {
     engine,
     now: () => clock,
     warnings,
+    async stored(id) {
+      const loaded = await store.loadInstance(id);
+      if (!loaded) throw new Error(`no instance ${id}`);
+      return { status: loaded.state.status, history: loaded.state.history };
+    },
     async advance(ms) {
       const end = clock + ms;
       await engine.whenIdle();

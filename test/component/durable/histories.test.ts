@@ -15,14 +15,13 @@
  * numbered by the orchestration context's counter in the order the actions were scheduled), then,
  * if the orchestration ended, ExecutionCompleted, and last OrchestratorCompleted.
  */
-import { randomUUID } from 'node:crypto';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FunctionRegistry, installCoreModule } from '@zsa/local-host/core';
-import { DurableEngine, DurableStore, EventType, type HistoryEvent } from '@zsa/local-host/durable';
+import { EventType, type HistoryEvent } from '@zsa/local-host/durable';
+import { clockedEngine, HOUR, type ClockedEngine } from './clocked-engine';
 
 const T0 = new Date('2026-03-01T00:00:00.000Z');
 const SECOND = 1000;
-const HOUR = 3600 * SECOND;
 const at = (ms: number): string => new Date(T0.getTime() + ms).toISOString();
 const json = (value: unknown): string => JSON.stringify(value);
 
@@ -46,43 +45,8 @@ beforeAll(async () => {
   };
 });
 
-/** The engine on a clock the test moves, with its store, so the test reads what was stored. */
-async function engineAt(start: Date) {
-  let clock = start.getTime();
-  const store = await DurableStore.open(
-    inject('sharedAzurite'),
-    `Golden${randomUUID().replace(/-/g, '').slice(0, 12)}`,
-  );
-  // One activity at a time, so completions arrive in the order the activities were scheduled.
-  const engine = new DurableEngine({
-    registry,
-    store,
-    log: () => undefined,
-    now: () => new Date(clock),
-    maxConcurrentActivities: 1,
-  });
-  return {
-    engine,
-    /** Moves the clock `ms` forward, running every episode that comes due on the way, in order. */
-    async advance(ms: number): Promise<void> {
-      const end = clock + ms;
-      await engine.whenIdle();
-      for (;;) {
-        const due = engine.nextTimerDue();
-        clock = Math.max(clock, Math.min(end, due ?? end));
-        engine.fireDueTimers();
-        await engine.whenIdle();
-        if (clock >= end && (engine.nextTimerDue() ?? Infinity) > end) return;
-      }
-    },
-    /** The current execution's history as stored in Table Storage, and the instance's status. */
-    async stored(id: string): Promise<{ status: string; history: HistoryEvent[] }> {
-      const loaded = await store.loadInstance(id);
-      if (!loaded) throw new Error(`no instance ${id}`);
-      return { status: loaded.state.status, history: loaded.state.history };
-    },
-  };
-}
+/** The engine on a clock the test moves; one activity at a time, so completions arrive in the order the activities were scheduled. */
+const engineAt = (start: Date) => clockedEngine(registry, start, { maxConcurrentActivities: 1 });
 
 /** One event in the extension's terms: its type by name and the fields that correlate. */
 interface Golden {
@@ -185,7 +149,7 @@ const executionCompleted = (id: number, result: unknown, status = 1): Golden => 
  * history is also the stored one up to that episode's new event.
  */
 async function expectHistory(
-  run: Awaited<ReturnType<typeof engineAt>>,
+  run: ClockedEngine,
   id: string,
   status: string,
   expected: Golden[],
