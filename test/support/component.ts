@@ -8,8 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import * as df from 'durable-functions';
 import { inject } from 'vitest';
 import { startAzurite, type RunningAzurite, createDevIssuer, type DevIssuer } from '@zsa/local-host';
+import { clientBindingData } from '@zsa/local-host/durable';
 import { resetSettingsCache } from '#shared/config';
 
 export interface ComponentEnv {
@@ -90,6 +92,19 @@ export interface CallOptions {
   body?: unknown;
   params?: Record<string, string>;
   headers?: Record<string, string>;
+  /**
+   * Gives the invocation a durable client binding, as the runtime does for handlers that declare
+   * one (execute), pointing nowhere: for calls whose story never reaches a workflow.
+   */
+  durableClient?: boolean;
+}
+
+function invocationContext(durableClient: boolean): InvocationContext {
+  if (!durableClient) return new InvocationContext({ functionName: 'test' });
+  const binding = df.input.durableClient();
+  const context = new InvocationContext({ functionName: 'test', options: { extraInputs: [binding] } });
+  context.extraInputs.set(binding, clientBindingData('http://127.0.0.1:1', 'unused'));
+  return context;
 }
 
 /** Calls a handler as the Functions runtime would, and decodes its JSON answer. */
@@ -111,7 +126,7 @@ export async function call(
     params: opts.params ?? {},
     ...(body ? { body } : {}),
   });
-  const res = await handler(request, new InvocationContext({ functionName: 'test' }));
+  const res = await handler(request, invocationContext(opts.durableClient ?? false));
   const h = new Headers(res.headers);
   let decoded: unknown = res.jsonBody;
   if (decoded === undefined && typeof res.body === 'string') {

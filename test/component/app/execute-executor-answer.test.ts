@@ -5,10 +5,7 @@
  * real webhook server on loopback, and the real `POST /api/execute` handler.
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { HttpRequest, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientBindingData } from '@zsa/local-host/durable';
 import { getDeps } from '#shared/app/deps';
 import { AuditAction } from '#shared/audit/types';
 import { approverGroupPut } from '../../../functions/approver-groups';
@@ -91,20 +88,15 @@ afterAll(async () => {
   await env.close();
 });
 
-/** The execute handler as the runtime calls it: its durable client binding is there, though unused here. */
 async function runTask(task: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const binding = df.input.durableClient();
-  const context = new InvocationContext({ functionName: 'execute', options: { extraInputs: [binding] } });
-  context.extraInputs.set(binding, clientBindingData('http://127.0.0.1:1', 'unused'));
-  const request = new HttpRequest({
+  const res = await call(execute, {
     method: 'POST',
-    url: 'http://127.0.0.1:7071/api/execute',
-    headers: { authorization: `Bearer ${svcToken}`, 'content-type': 'application/json' },
-    body: { string: JSON.stringify({ task }) },
+    path: '/api/execute',
+    token: svcToken,
+    body: { task },
+    durableClient: true,
   });
-  const res = await execute(request, context);
-  const body = typeof res.body === 'string' ? (JSON.parse(res.body) as Record<string, unknown>) : {};
-  return { status: res.status ?? 200, body };
+  return { status: res.status, body: res.body as Record<string, unknown> };
 }
 
 describe('an executor answer that cannot be used is an audited failure', () => {

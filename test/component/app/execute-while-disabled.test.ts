@@ -4,10 +4,7 @@
  * a real webhook on loopback, and the real `POST /api/execute` handler.
  */
 import { createServer, type Server } from 'node:http';
-import { HttpRequest, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientBindingData } from '@zsa/local-host/durable';
 import { resetDeps } from '#shared/app/deps';
 import { resetSettingsCache } from '#shared/config';
 import { catalogTaskPut } from '../../../functions/catalog';
@@ -60,21 +57,14 @@ async function withSetting(value: string | undefined): Promise<void> {
 }
 
 async function runAsAdmin(): Promise<{ status: number; body: Record<string, unknown> }> {
-  const binding = df.input.durableClient();
-  const context = new InvocationContext({ functionName: 'execute', options: { extraInputs: [binding] } });
-  context.extraInputs.set(binding, clientBindingData('http://127.0.0.1:1', 'unused'));
-  const request = new HttpRequest({
+  const res = await call(execute, {
     method: 'POST',
-    url: 'http://127.0.0.1:7071/api/execute',
-    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-    body: { string: JSON.stringify({ task: 'Break\\Fix' }) },
+    path: '/api/execute',
+    token: admin,
+    body: { task: 'Break\\Fix' },
+    durableClient: true,
   });
-  const res = await execute(request, context);
-  const body =
-    typeof res.body === 'string'
-      ? (JSON.parse(res.body) as Record<string, unknown>)
-      : ((res.jsonBody ?? {}) as Record<string, unknown>);
-  return { status: res.status ?? 200, body };
+  return { status: res.status, body: res.body as Record<string, unknown> };
 }
 
 describe('executing while privileged access is disabled', () => {
