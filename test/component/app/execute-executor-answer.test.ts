@@ -8,10 +8,9 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDeps } from '#shared/app/deps';
 import { AuditAction } from '#shared/audit/types';
-import { approverGroupPut } from '../../../functions/approver-groups';
 import { catalogTaskPut } from '../../../functions/catalog';
 import { execute } from '../../../functions/execute';
-import { pamEnable } from '../../../functions/pam';
+import { enablePam } from '../../support/admin';
 import { call, startComponentEnv, type ComponentEnv } from '../../support/component';
 
 /** How the webhook misbehaves, by path. */
@@ -50,24 +49,8 @@ beforeAll(async () => {
   const admin = await env.token('admin@contoso.com', ['PAM.Admin']);
   svcToken = await env.token('svc@contoso.com');
   const ok = (r: { status: number }) => expect(r.status).toBeLessThan(300);
-  ok(
-    await call(approverGroupPut, {
-      method: 'PUT',
-      path: '/x',
-      token: admin,
-      params: { name: 'g' },
-      body: { members: ['a@contoso.com'] },
-    }),
-  );
   // A system account runs tasks without a request, so no workflow is involved.
-  ok(
-    await call(pamEnable, {
-      method: 'POST',
-      path: '/x',
-      token: admin,
-      body: { defaultApproverGroup: 'g', systemAccounts: ['svc@contoso.com'] },
-    }),
-  );
+  await enablePam(admin, { group: 'g', members: ['a@contoso.com'], systemAccounts: ['svc@contoso.com'] });
   for (const path of Object.keys(ANSWERS))
     ok(
       await call(catalogTaskPut, {

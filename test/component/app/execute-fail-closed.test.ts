@@ -12,9 +12,8 @@ import type { Principal } from '#shared/auth/index';
 import { settings } from '#shared/config';
 import { DomainError } from '#shared/domain/errors';
 import { execute, type ExecuteContext } from '#shared/requests/execute';
-import { approverGroupPut } from '../../../functions/approver-groups';
 import { catalogTaskPut } from '../../../functions/catalog';
-import { pamEnable } from '../../../functions/pam';
+import { enablePam } from '../../support/admin';
 import { call, startComponentEnv, type ComponentEnv } from '../../support/component';
 import { startWebhookTarget, type WebhookTarget } from '../../support/webhook-target';
 
@@ -26,23 +25,7 @@ beforeAll(async () => {
   hook = await startWebhookTarget('component-test-signing-key');
   const token = await env.token('admin@contoso.com', ['PAM.Admin']);
   const ok = (r: { status: number }) => expect(r.status).toBeLessThan(300);
-  ok(
-    await call(approverGroupPut, {
-      method: 'PUT',
-      path: '/x',
-      token,
-      params: { name: 'g' },
-      body: { members: ['a@contoso.com'] },
-    }),
-  );
-  ok(
-    await call(pamEnable, {
-      method: 'POST',
-      path: '/x',
-      token,
-      body: { defaultApproverGroup: 'g', systemAccounts: ['svc@contoso.com'] },
-    }),
-  );
+  await enablePam(token, { group: 'g', members: ['a@contoso.com'], systemAccounts: ['svc@contoso.com'] });
   ok(
     await call(catalogTaskPut, {
       method: 'PUT',

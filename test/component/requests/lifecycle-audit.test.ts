@@ -31,10 +31,9 @@ import {
   submitRequest,
 } from '#shared/requests/usecases';
 import type { Caller, RequestContext, SystemContext } from '#shared/requests/context';
-import { approverGroupPut } from '../../../functions/approver-groups';
 import { catalogTaskPut } from '../../../functions/catalog';
-import { pamEnable } from '../../../functions/pam';
 import { policyCreate } from '../../../functions/policies';
+import { enablePam } from '../../support/admin';
 import { call, startComponentEnv, type ComponentEnv } from '../../support/component';
 import { aPendingRequest, REQUESTER } from '../../support/requests';
 import { startWebhookTarget, type WebhookTarget } from '../../support/webhook-target';
@@ -72,16 +71,7 @@ beforeAll(async () => {
   const token = await env.token('admin@contoso.com', ['PAM.Admin']);
   const ok = (r: { status: number; body: unknown }) =>
     expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
-  ok(
-    await call(approverGroupPut, {
-      method: 'PUT',
-      path: '/x',
-      token,
-      params: { name: GROUP },
-      body: { members: [ANN, BEN] },
-    }),
-  );
-  ok(await call(pamEnable, { method: 'POST', path: '/x', token, body: { defaultApproverGroup: GROUP } }));
+  await enablePam(token, { group: GROUP, members: [ANN, BEN] });
   for (const name of [MANUAL, AUTO]) {
     ok(
       await call(catalogTaskPut, {

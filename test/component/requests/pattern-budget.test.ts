@@ -3,18 +3,14 @@
  * holds the worker for one pattern budget, not one per value. Real Azurite holds the task (written
  * straight to storage, past the check on save), and the real `POST /api/requests` handler answers.
  */
-import { HttpRequest, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientBindingData } from '@zsa/local-host/durable';
 import { putCatalogEntry } from '#shared/admin/catalog-repository';
 import { createTables } from '#shared/adapters/tables';
 import { settings } from '#shared/config';
 import { MAX_PARAMETERS, PATTERN_BUDGET_MS, type Task } from '#shared/domain/catalog';
-import { approverGroupPut } from '../../../functions/approver-groups';
-import { pamEnable } from '../../../functions/pam';
 import { policyCreate } from '../../../functions/policies';
 import { submitRequest } from '../../../functions/requests';
+import { enablePam } from '../../support/admin';
 import { call, startComponentEnv, type ComponentEnv } from '../../support/component';
 
 const TASK = 'Legacy\\Stalling';
@@ -40,18 +36,7 @@ beforeAll(async () => {
   await putCatalogEntry(createTables(settings()), 'task', task);
   const ok = (r: { status: number; body: unknown }) =>
     expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
-  ok(
-    await call(approverGroupPut, {
-      method: 'PUT',
-      path: '/x',
-      token: admin,
-      params: { name: 'g' },
-      body: { members: ['a@contoso.com'] },
-    }),
-  );
-  ok(
-    await call(pamEnable, { method: 'POST', path: '/x', token: admin, body: { defaultApproverGroup: 'g' } }),
-  );
+  await enablePam(admin, { group: 'g', members: ['a@contoso.com'] });
   ok(
     await call(policyCreate, {
       method: 'POST',
@@ -70,26 +55,15 @@ afterAll(async () => {
 async function submit(
   parameters: Record<string, string>,
 ): Promise<{ status: number; body: unknown; ms: number }> {
-  const binding = df.input.durableClient();
-  const context = new InvocationContext({
-    functionName: 'submitRequest',
-    options: { extraInputs: [binding] },
-  });
-  context.extraInputs.set(binding, clientBindingData('http://127.0.0.1:1', 'unused'));
-  const request = new HttpRequest({
-    method: 'POST',
-    url: 'http://127.0.0.1:7071/api/requests',
-    headers: { authorization: `Bearer ${requester}`, 'content-type': 'application/json' },
-    body: { string: JSON.stringify({ task: TASK, reason: 'r', parameters }) },
-  });
   const started = performance.now();
-  const res = await submitRequest(request, context);
-  const ms = performance.now() - started;
-  return {
-    status: res.status ?? 200,
-    body: typeof res.body === 'string' ? (JSON.parse(res.body) as unknown) : undefined,
-    ms,
-  };
+  const res = await call(submitRequest, {
+    method: 'POST',
+    path: '/api/requests',
+    token: requester,
+    body: { task: TASK, reason: 'r', parameters },
+    durableClient: true,
+  });
+  return { status: res.status, body: res.body, ms: performance.now() - started };
 }
 
 describe('a stored catastrophic pattern', () => {
