@@ -150,6 +150,18 @@ export const SettingsSchema = z.object({
    */
   ZSA_NOTIFICATIONS_MAX_DELIVERY: positiveInt(10),
   /**
+   * Service Bus topic that every request lifecycle event is published to (for a SIEM, Power
+   * Automate), on the `ServiceBusConnection` namespace; default `zsa-events`, empty = not published.
+   */
+  ZSA_EVENTS_TOPIC: z
+    .string()
+    .trim()
+    .default('zsa-events')
+    .refine(
+      (v) => v === '' || /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,258}[A-Za-z0-9_])?$/.test(v),
+      'must be a Service Bus topic name (letters, digits, . - _), or empty to publish no events',
+    ),
+  /**
    * `true`: an emailed decision link also needs the approver signed in (bearer token or App Service
    * Authentication) as the approver it was sent to. Default false: the link alone identifies them.
    */

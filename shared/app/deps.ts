@@ -12,6 +12,8 @@ import { configReader, type AdminConfigReader } from '#shared/admin/config-reade
 import { createMailer, type Mailer } from '#shared/notifications/mailer';
 import type { AuditLog } from '#shared/audit/log';
 import { appAuditLog } from '#shared/audit/wiring';
+import { publishingAudit, type EventStream } from '#shared/events/publisher';
+import { appEventStream } from '#shared/events/wiring';
 
 export interface Deps {
   settings: Settings;
@@ -28,6 +30,8 @@ export interface Deps {
   mailer: Mailer;
   /** The audit log, built on first use (throws a 503 problem when it has no HMAC key). */
   audit: AuditLog;
+  /** Lifecycle events on the Service Bus topic, fed by the audit; undefined when turned off. */
+  events: EventStream | undefined;
 }
 
 let deps: Deps | undefined;
@@ -39,6 +43,9 @@ export function getDeps(): Deps {
     const s = settings();
     const tables = createTables(s);
     let audit: AuditLog | undefined;
+    const requests = createRequestRepository(tables);
+    const bus = createBus(s);
+    const events = appEventStream(s, bus, requests);
     deps = {
       settings: s,
       tables,
@@ -48,12 +55,17 @@ export function getDeps(): Deps {
         trustEasyAuth: s.ZSA_TRUST_EASY_AUTH,
       }),
       now: () => new Date(),
-      requests: createRequestRepository(tables),
+      requests,
       config: configReader(tables),
-      bus: createBus(s),
+      bus,
+      events,
       mailer: createMailer(s),
       get audit(): AuditLog {
-        audit ??= appAuditLog(s, tables, () => new Date());
+        if (!audit) {
+          const log = appAuditLog(s, tables, () => new Date());
+          // What the audit records of a request's lifecycle is then published on the events topic.
+          audit = events ? publishingAudit(log, events) : log;
+        }
         return audit;
       },
       /** Component tests of other stories may record audit events instead. */
@@ -75,5 +87,6 @@ export async function resetDeps(): Promise<void> {
   deps = undefined;
   if (!old) return;
   old.mailer.close();
+  old.events?.close();
   await old.bus.close();
 }
