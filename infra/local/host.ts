@@ -20,7 +20,7 @@ import { DurableEngine } from './durable/engine';
 import { DurableStore } from './durable/store';
 import { createHttpTriggerRouter } from './http/router';
 import { startMailbox } from './mailbox/mailbox';
-import { startServiceBus } from './servicebus/server';
+import { startServiceBus, type EntityConfig } from './servicebus/server';
 import { startServiceBusTriggers } from './servicebus/triggers';
 import { startTimerTriggers } from './timers';
 
@@ -65,6 +65,12 @@ export interface LocalParts {
 export interface AppConfiguration {
   readonly settings?: Readonly<Record<string, string>>;
   readonly banner?: readonly string[];
+  /**
+   * Service Bus queues and topics (with their subscriptions) to create before the app starts.
+   * Queues also appear on first use; topics only exist if declared (a send to an unknown name would
+   * otherwise create a queue of that name).
+   */
+  readonly serviceBusEntities?: readonly EntityConfig[];
 }
 
 export interface RunningHost {
@@ -217,6 +223,10 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         },
         settings,
       ) ?? {};
+    for (const e of app.serviceBusEntities ?? []) {
+      if ('queue' in e) bus.ensureQueue(e.queue);
+      else bus.ensureTopic(e.topic, e.subscriptions);
+    }
     // What the app reads: the platform's settings, the app's own, then what its launcher derives.
     const appSettings: Record<string, string> = {
       FUNCTIONS_WORKER_RUNTIME: 'node',

@@ -28,6 +28,8 @@ export function zsaHostOptions(): Required<
 
 function configureZsa(parts: LocalParts, settings: Readonly<Record<string, string>>) {
   const devSecrets = developmentSecrets(parts.dataDir);
+  // As shared/config.ts reads it: unset means `zsa-events`, empty means no events.
+  const eventsTopic = (settings.ZSA_EVENTS_TOPIC ?? 'zsa-events').trim();
   // The app's own settings win (`||`: an empty value in local.settings.json counts as unset).
   return {
     settings: {
@@ -43,8 +45,12 @@ function configureZsa(parts: LocalParts, settings: Readonly<Record<string, strin
       ZSA_WEBHOOK_SIGNING_KEY: settings.ZSA_WEBHOOK_SIGNING_KEY || devSecrets.webhookSigningKey,
       ZSA_EXECUTOR_ALLOWED_HOSTS: settings.ZSA_EXECUTOR_ALLOWED_HOSTS ?? 'localhost,127.0.0.1',
     },
+    // The lifecycle events' topic, with one subscription to read them from (a send to a topic
+    // nobody declared would create a queue of that name instead).
+    serviceBusEntities: eventsTopic ? [{ topic: eventsTopic, subscriptions: ['all'] }] : [],
     banner: [
       `Health       ${parts.origin}/api/health`,
+      ...(eventsTopic ? [`Events       Service Bus topic ${eventsTopic}, subscription "all"`] : []),
       `Dev keys     ${devSecrets.where}  (audit HMAC, webhook signing; unless set in settings)`,
     ],
   };
