@@ -106,8 +106,11 @@ resource appStorageTableDataContributor 'Microsoft.Authorization/roleAssignments
   }
 }
 
-// Azure Service Bus Data Sender on the namespace: notifications, and execution commands to
-// executor queues, whose names admins choose in the catalog (so no narrower scope is known here).
+// Azure Service Bus Data Sender on the namespace: notifications, lifecycle events to the events
+// topic, and execution commands to executor queues, whose names admins choose in the catalog (so
+// no narrower scope is known here). It carries no right to receive: the app cannot read the
+// events topic's subscriptions, whose readers are granted Azure Service Bus Data Receiver on
+// their own subscription by whoever connects them (docs/power-automate.md).
 resource appServiceBusDataSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(serviceBus.id, appPrincipalId, role.serviceBusDataSender)
   scope: serviceBus

@@ -1,5 +1,6 @@
-// Service Bus: the notifications queue (orchestration → email sender) and the queues of
-// `serviceBus` task executors (ZSA → an admin's worker).
+// Service Bus: the notifications queue (orchestration → email sender), the queues of
+// `serviceBus` task executors (ZSA → an admin's worker), and the topic of lifecycle events
+// (ZSA → a SIEM, Power Automate, any subscriber).
 //
 // Standard tier, because duplicate detection (a re-run activity must not send twice) needs it.
 // Local (SAS) auth is off: only Entra identities with a data role (roles.bicep) can send or receive.
@@ -32,6 +33,17 @@ param executorMaxDelivery int = 10
 
 @description('How long a worker holds an execution command before it is offered again (ISO 8601, at most PT5M).')
 param executorLockDuration string = 'PT5M'
+
+@description('Topic of request lifecycle events; must equal the app setting ZSA_EVENTS_TOPIC (default zsa-events).')
+param eventsTopicName string = 'zsa-events'
+
+@description('Subscriptions of the events topic, one per consumer (a SIEM, a Power Automate flow).')
+param eventsSubscriptionNames array = [
+  'all'
+]
+
+@description('How long an event waits in a subscription for its reader before it is dropped (ISO 8601).')
+param eventsTimeToLive string = 'P14D'
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   name: name
@@ -82,7 +94,40 @@ resource executorQueues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [
   }
 ]
 
+// Lifecycle events (docs/power-automate.md has the schema): no decision links, no secrets, so any
+// consumer granted a subscription may read them. The app only sends (roles.bicep).
+resource eventsTopic 'Microsoft.ServiceBus/namespaces/topics@2024-01-01' = {
+  parent: namespace
+  name: eventsTopicName
+  properties: {
+    // The event id is the audit event's id: an event published again (a retried send, an audit
+    // event the request's outbox appended twice) within the window reaches nobody twice.
+    requiresDuplicateDetection: true
+    duplicateDetectionHistoryTimeWindow: 'PT10M'
+    defaultMessageTimeToLive: eventsTimeToLive
+    supportOrdering: true
+    enablePartitioning: false
+  }
+}
+
+// Each consumer reads its own copy, at its own pace, from its own subscription.
+resource eventsSubscriptions 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2024-01-01' = [
+  for subscriptionName in eventsSubscriptionNames: {
+    parent: eventsTopic
+    name: subscriptionName
+    properties: {
+      lockDuration: 'PT1M'
+      maxDeliveryCount: 10
+      defaultMessageTimeToLive: eventsTimeToLive
+      // An event nobody read in time is dropped, not kept: the audit log holds every one of them.
+      deadLetteringOnMessageExpiration: false
+      requiresSession: false
+    }
+  }
+]
+
 output name string = namespace.name
 output id string = namespace.id
 output fullyQualifiedNamespace string = '${namespace.name}.servicebus.windows.net'
 output notificationsQueueName string = notificationsQueue.name
+output eventsTopicName string = eventsTopic.name

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NOTIFICATIONS_QUEUE } from '#shared/notifications/messages';
+import { SettingsSchema } from '#shared/config';
 import { DEPLOYED_WORKER_NODE_FLAGS } from '../../support/worker-flags';
 import {
   allBicepFiles,
@@ -280,6 +281,49 @@ describe('secure by default', () => {
       expect(propertyValue(q.body, 'maxDeliveryCount'), q.symbol).toBeDefined();
       expect(propertyValue(q.body, 'lockDuration'), q.symbol).toBeDefined();
     }
+  });
+
+  it('declares the events topic the app publishes to, with duplicate detection, and a subscription to read it', () => {
+    // Act
+    const topic = resource(serviceBus, 'Microsoft.ServiceBus/namespaces/topics');
+    const subscription = resource(serviceBus, 'Microsoft.ServiceBus/namespaces/topics/subscriptions');
+
+    // Assess: the name is the app's default for ZSA_EVENTS_TOPIC, which infra leaves unset.
+    const appDefault = SettingsSchema.shape.ZSA_EVENTS_TOPIC.parse(undefined);
+    expect(serviceBus.text).toContain(`param eventsTopicName string = '${appDefault}'`);
+    expect(propertyValue(topic.body, 'name')).toBe('eventsTopicName');
+    expect(functionApp.text).not.toContain('ZSA_EVENTS_TOPIC');
+    // The event id is the audit id: a repeat within the window is dropped.
+    expect(propertyValue(topic.body, 'requiresDuplicateDetection')).toBe('true');
+    expect(propertyValue(topic.body, 'duplicateDetectionHistoryTimeWindow')).toBe("'PT10M'");
+    expect(propertyValue(subscription.body, 'parent')).toBe('eventsTopic');
+    expect(propertyValue(subscription.body, 'lockDuration')).toBeDefined();
+    expect(propertyValue(subscription.body, 'maxDeliveryCount')).toBeDefined();
+    expect(serviceBus.text).toMatch(/param eventsSubscriptionNames array = \[\s*'all'\s*\]/);
+  });
+
+  it('lets the app send to the events topic but read none of its subscriptions', () => {
+    // Act
+    const onServiceBus = resources(roles).filter(
+      (r) =>
+        r.type === 'Microsoft.Authorization/roleAssignments' &&
+        /serviceBus/i.test(propertyValue(r.body, 'roleDefinitionId') ?? ''),
+    );
+
+    // Assess: Data Sender on the namespace (which holds the topic); the only receiving role is on
+    // the notifications queue.
+    expect(
+      onServiceBus.map((a) => [propertyValue(a.body, 'scope'), propertyValue(a.body, 'roleDefinitionId')]),
+    ).toEqual([
+      [
+        'serviceBus',
+        "subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.serviceBusDataSender)",
+      ],
+      [
+        'notificationsQueue',
+        "subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.serviceBusDataOwner)",
+      ],
+    ]);
   });
 
   it('names the notifications queue as the app does, and delivers it as often as the app expects', () => {
