@@ -10,7 +10,7 @@ import {
   type Scope,
   type Target,
   type Task,
-  unsafePatterns,
+  unsupportedPatterns,
 } from '#shared/domain/catalog';
 import { DomainError } from '#shared/domain/errors';
 import {
@@ -66,14 +66,14 @@ function assertExecutorAllowed(executor: Executor, allowedHosts: readonly string
     );
 }
 
-// Patterns run against every user's values, so one that can backtrack catastrophically is refused
-// here; tasks saved before this check still get one time budget per request when they are used.
-function assertPatternsSafe(task: Task): void {
-  const errors = unsafePatterns(task.parameters);
+// Patterns run on a linear-time engine, which has no back-references or lookaround: refused here,
+// so an admin learns at once; a task saved before this check has its values refused with a 400.
+function assertPatternsSupported(task: Task): void {
+  const errors = unsupportedPatterns(task.parameters);
   if (errors.length > 0)
     throw new DomainError(
       'INVALID_INPUT',
-      `Task ${JSON.stringify(task.name)} has parameter patterns that could stall the service: ${errors.map((e) => e.detail).join('; ')}`,
+      `Task ${JSON.stringify(task.name)} has parameter patterns ZSA cannot run: ${errors.map((e) => e.detail).join('; ')}`,
       { errors },
     );
 }
@@ -110,7 +110,7 @@ export async function putEntry<S extends Scope>(
 ): Promise<{ entry: CatalogEntryOf[S]; created: boolean }> {
   if ('executor' in entry) {
     assertExecutorAllowed(entry.executor, ctx.executorAllowedHosts);
-    assertPatternsSafe(entry);
+    assertPatternsSupported(entry);
   } else await assertMembersExist(ctx, entry);
   const before = await putCatalogEntry(ctx.tables, scope, entry);
   await auditChange(ctx, PUT_ACTION[scope], {

@@ -1,4 +1,4 @@
-import { createContext, Script, type Context } from 'node:vm';
+import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { DomainError, type FieldError } from './errors';
 import { CatalogName, codePointLength, RoleGroupName, RoleName, TaskName } from './names';
@@ -30,6 +30,12 @@ export type ParameterType = (typeof ParameterType)[keyof typeof ParameterType];
 /** Longest string parameter value accepted anywhere, whatever a task's `maxLength` says. */
 export const MAX_PARAMETER_STRING = 8192;
 export const MAX_PARAMETERS = 50;
+/**
+ * Most steps a compiled pattern may have. A match costs up to steps × value length, so this keeps
+ * one check bounded; only long counted repetitions come near it (`.{0,1000}` is about 2,000 steps,
+ * an IPv4 address 31), and `maxLength` bounds a length better than `{0,5000}` does.
+ */
+export const MAX_PATTERN_STEPS = 3000;
 
 // A letter first keeps `__proto__`, `constructor` look-alikes and empty names out of the records.
 const ParameterName = z
@@ -51,15 +57,14 @@ export const TaskParameter = z
     type: z.enum(ParameterType),
     required: z.boolean().default(false),
     description: z.string().max(1000).optional(),
-    /** A regular expression (JavaScript, `u` flag) the *whole* string value must match. */
+    /** A regular expression (JavaScript syntax, `u` flag) the *whole* string value must match, in linear time. */
     pattern: z
       .string()
       .min(1)
       .max(512)
       .refine(compiles, 'must be a valid regular expression')
       .meta({
-        description:
-          'A regular expression (JavaScript, `u` flag) the whole value must match. `PUT` refuses one that could backtrack catastrophically: a repeated group holding a quantifier (`(a+)+`), a repeated group whose alternatives may begin alike (`(a|ab)*`), or a back-reference.',
+        description: `A regular expression (JavaScript syntax, \`u\` flag) the whole value must match. It is matched in time linear in the value's length (RE2), so \`PUT\` refuses what no linear-time engine runs: back-references (\`\\1\`, \`\\k<name>\`) and lookaround (\`(?=\`, \`(?!\`, \`(?<=\`, \`(?<!\`), and a pattern that compiles to more than ${MAX_PATTERN_STEPS} steps (a long counted repetition: use \`maxLength\`).`,
       })
       .optional(),
     maxLength: z.int().min(1).max(MAX_PARAMETER_STRING).optional(),
@@ -322,216 +327,192 @@ export interface ParameterError {
 export type ParameterCheck =
   { readonly ok: true } | { readonly ok: false; readonly errors: readonly ParameterError[] };
 
-// --- Pattern safety ---------------------------------------------------------------------------
+// --- Patterns -----------------------------------------------------------------------------------
+
+/*
+ * Patterns are written by admins and matched against any user's values, so they run on a
+ * linear-time engine (RE2, through `re2js`; docs/decisions/0008-linear-time-patterns.md): a match
+ * costs time in proportion to the value's length, whatever the pattern, and cannot backtrack
+ * catastrophically. Admins still write JavaScript syntax (`u` flag), and a value matches exactly
+ * when `new RegExp('^(?:' + pattern + ')$', 'u')` would say so: the few places where RE2 reads the
+ * same text differently are rewritten before it compiles (`toEngineSyntax`), and the constructs
+ * RE2 cannot run at all (back-references, lookaround) are refused when the task is saved.
+ */
+
+/** What ECMAScript's `\s` matches (WhiteSpace and LineTerminator); RE2's `\s` is ASCII only. */
+const JS_SPACE: readonly (readonly [number, number])[] = [
+  [0x09, 0x0d],
+  [0x20, 0x20],
+  [0xa0, 0xa0],
+  [0x1680, 0x1680],
+  [0x2000, 0x200a],
+  [0x2028, 0x2029],
+  [0x202f, 0x202f],
+  [0x205f, 0x205f],
+  [0x3000, 0x3000],
+  [0xfeff, 0xfeff],
+];
+
+function complement(ranges: readonly (readonly [number, number])[]): [number, number][] {
+  const out: [number, number][] = [];
+  let next = 0;
+  for (const [lo, hi] of ranges) {
+    if (lo > next) out.push([next, lo - 1]);
+    next = hi + 1;
+  }
+  if (next <= 0x10ffff) out.push([next, 0x10ffff]);
+  return out;
+}
+
+const classBody = (ranges: readonly (readonly [number, number])[]): string =>
+  ranges
+    .map(([lo, hi]) =>
+      lo === hi ? `\\x{${lo.toString(16)}}` : `\\x{${lo.toString(16)}}-\\x{${hi.toString(16)}}`,
+    )
+    .join('');
+
+const SPACE = classBody(JS_SPACE);
+const NOT_SPACE = classBody(complement(JS_SPACE));
+/** JavaScript's `.` (without the `s` flag) stops at every line terminator; RE2's only at `\n`. */
+const DOT = '[^\\n\\r\\x{2028}\\x{2029}]';
 
 /**
- * Why an admin-written pattern could make a match take exponential time, or undefined when it
- * cannot. Patterns come from admins and values from any user, so a task is refused when saved with
- * such a pattern (`unsafePatterns`). The check is conservative: it refuses some patterns that
- * would in fact be fast (`(\d+\.)*\d+`), which an admin can always rewrite, rather than let one
- * stall the worker. Steep polynomial patterns (`.*.*.*x`) pass it; the time budget bounds those.
- * Its three rules:
- * - back-references (`\1`, `\k<name>`): matching them is NP-hard in general;
- * - nested quantifiers: a repeated group (`*`, `+`, `{n,}`, or a count above one) holding
- *   something repeated (`(a+)+`, `(a*)*`, `(.*a){20}`). An optional `?` repeats nothing, so
- *   `(?:CONTOSO\\)?[a-z]+` passes;
- * - a repeated group whose alternatives may begin with the same character (`(a|a)*`, `(a|ab)*`,
- *   `(\w|x)+`): each repetition may then try every alternative.
+ * The pattern in RE2's syntax with JavaScript's meaning, or the construct RE2 cannot run. Assumes
+ * a pattern that compiles with the `u` flag (the schema checks that first), where every escape is
+ * well formed and a class is closed. `re2js`'s own translation then handles `\u…`, `\cX` and
+ * named groups; this pass covers what it would silently change: `.`, `\s`, `\S`, `[]`, `[^]`,
+ * `\p{Script=…}`, and back-references (it turns `\k<n>` into the literal text `k<n>`).
  */
-export function patternHazard(pattern: string): string | undefined {
-  const read = readPattern(pattern);
-  if (read.backReference) return 'it uses a back-reference (\\1, \\k<name>), which can take exponential time';
-  if (read.nestedRepetition)
-    return 'it repeats a group that holds a quantifier (such as (a+)+ or (.*a){20}), which can take exponential time';
-  if (read.repeatedOverlap)
-    return 'it repeats a group whose alternatives may begin alike (such as (a|ab)*), which can take exponential time';
-  return undefined;
-}
-
-/** Field errors for `INVALID_INPUT` on `PUT /api/catalog/tasks`: one per parameter whose pattern is refused. */
-export function unsafePatterns(parameters: readonly TaskParameter[] | undefined): readonly FieldError[] {
-  return (parameters ?? []).flatMap((p, i) => {
-    const hazard = p.pattern === undefined ? undefined : patternHazard(p.pattern);
-    return hazard === undefined
-      ? []
-      : [{ pointer: `#/parameters/${i}/pattern`, detail: `${p.name}: ${hazard}` }];
-  });
-}
-
-/** One open group while reading a pattern. */
-interface OpenGroup {
-  /** The first character of each alternative so far (null: it may begin with many). */
-  firsts: (string | null)[];
-  /** Whether the next atom starts an alternative. */
-  atStart: boolean;
-  /** Whether anything inside is repeated. */
-  holdsRepetition: boolean;
-}
-
-/** The quantifier at `i`, if any: its length (a lazy `?` included) and whether it may repeat. */
-function quantifierAt(
-  pattern: string,
-  i: number,
-): { length: number; optional: boolean; repeats: boolean } | undefined {
-  const m = /^(?:([*+?])|\{(\d+)(,(\d*))?\})\??/.exec(pattern.slice(i));
-  if (!m) return undefined;
-  const [all, symbol, min, comma, max] = m;
-  // The most times it repeats: `?` once, `*` and `+` without end, `{n}` n times, `{n,m}` m times.
-  let most = Infinity;
-  if (symbol === '?') most = 1;
-  else if (symbol === undefined && comma === undefined) most = Number(min);
-  else if (symbol === undefined && max !== '') most = Number(max);
-  return { length: all.length, optional: symbol === '*' || symbol === '?' || min === '0', repeats: most > 1 };
-}
-
-/**
- * Reads the structural facts `patternHazard` needs: escapes and classes are skipped as units, and
- * each group remembers how its alternatives begin and whether it holds a repetition. It assumes a
- * pattern that compiles with the `u` flag (the schema checks that first), where a lone `{`, an
- * unescaped `]` or a quantified lookaround is a syntax error.
- */
-function readPattern(pattern: string): {
-  backReference: boolean;
-  nestedRepetition: boolean;
-  repeatedOverlap: boolean;
-} {
-  const found = { backReference: false, nestedRepetition: false, repeatedOverlap: false };
-  const stack: OpenGroup[] = [{ firsts: [], atStart: true, holdsRepetition: false }];
-  const top = (): OpenGroup =>
-    stack[stack.length - 1] ?? { firsts: [], atStart: false, holdsRepetition: false };
-  // The group whose alternative began with the atom just read: if a quantifier lets that atom be
-  // skipped (`a?b`), the alternative may begin with whatever follows it.
-  let begun: OpenGroup | undefined;
-  const atom = (first: string | null): void => {
-    const group = top();
-    begun = group.atStart ? group : undefined;
-    if (!group.atStart) return;
-    group.firsts.push(first);
-    group.atStart = false;
-  };
+function toEngineSyntax(pattern: string): { source: string } | { unsupported: string } {
+  let out = '';
+  let inClass = false;
   let i = 0;
   while (i < pattern.length) {
     const c = pattern.charAt(i);
     if (c === '\\') {
       const next = pattern.charAt(i + 1);
-      if (/[1-9]/.test(next) || next === 'k') found.backReference = true;
-      // An escaped syntax character is that character; any other escape (\d, \p{L}, \u…) a class.
-      atom(/[\\^$.*+?()[\]{}|/-]/.test(next) ? next : null);
-      i += 2;
-      if (/[pPu]/.test(next) && pattern.charAt(i) === '{') {
+      if (!inClass && /[1-9]/.test(next)) return { unsupported: `a back-reference (\\${next})` };
+      if (next === 'k') return { unsupported: 'a named back-reference (\\k<name>)' };
+      if (inClass && next === 'b')
+        return { unsupported: 'a backspace escape in a class ([\\b]; write \\x08)' };
+      if (next === 's' || next === 'S') {
+        const set = next === 's' ? SPACE : NOT_SPACE;
+        out += inClass ? set : `[${set}]`;
+        i += 2;
+        continue;
+      }
+      if ((next === 'p' || next === 'P') && pattern.charAt(i + 2) === '{') {
         const close = pattern.indexOf('}', i);
-        i = close === -1 ? pattern.length : close + 1;
+        const property = pattern.slice(i + 3, close);
+        if (/^(Script_Extensions|scx)=/.test(property))
+          return { unsupported: `a Script_Extensions property (\\${next}{${property}})` };
+        // RE2 names categories and scripts bare: \p{Lu}, \p{Greek}.
+        const bare = /^(?:General_Category|gc|Script|sc)=(.+)$/.exec(property)?.[1] ?? property;
+        out += `\\${next}{${bare}}`;
+        i = close + 1;
+        continue;
       }
+      out += c + next;
+      i += 2;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      out += c;
+      i += 1;
+      continue;
+    }
+    if (pattern.startsWith('[]', i)) {
+      out += '[^\\x{0}-\\x{10ffff}]'; // JavaScript's empty class matches nothing; RE2 reads `[]…]`
+      i += 2;
+    } else if (pattern.startsWith('[^]', i)) {
+      out += '[\\x{0}-\\x{10ffff}]';
+      i += 3;
     } else if (c === '[') {
-      atom(null);
+      inClass = true;
+      out += c;
       i += 1;
-      while (i < pattern.length && pattern.charAt(i) !== ']') i += pattern.charAt(i) === '\\' ? 2 : 1;
-      i += 1;
-    } else if (c === '(') {
-      const head = /^\((?:\?(?::|=|!|<=|<!|<[^>]*>))?/.exec(pattern.slice(i))?.[0] ?? '(';
-      atom(null);
-      stack.push({ firsts: [], atStart: true, holdsRepetition: false });
-      i += head.length;
-    } else if (c === '|') {
-      begun = undefined;
-      const group = top();
-      if (group.atStart) group.firsts.push(null); // an empty alternative matches where any other does
-      group.atStart = true;
-      i += 1;
-    } else if (c === ')') {
-      begun = undefined;
-      const group = stack.length > 1 ? stack.pop() : undefined;
-      i += 1;
-      if (!group) continue;
-      if (group.atStart) group.firsts.push(null);
-      const quantifier = quantifierAt(pattern, i);
-      const repeats = quantifier?.repeats === true;
-      if (repeats && group.holdsRepetition) found.nestedRepetition = true;
-      if (repeats && group.firsts.length > 1 && mayBeginAlike(group.firsts)) found.repeatedOverlap = true;
-      if (repeats || group.holdsRepetition) top().holdsRepetition = true;
-      i += quantifier?.length ?? 0;
+    } else if (pattern.startsWith('(?=', i) || pattern.startsWith('(?!', i)) {
+      return { unsupported: 'a lookahead ((?=…) or (?!…))' };
+    } else if (pattern.startsWith('(?<=', i) || pattern.startsWith('(?<!', i)) {
+      return { unsupported: 'a lookbehind ((?<=…) or (?<!…))' };
     } else {
-      const quantifier = quantifierAt(pattern, i);
-      if (quantifier === undefined) atom(c === '.' || c === '^' || c === '$' ? null : c);
-      else {
-        if (quantifier.repeats) top().holdsRepetition = true;
-        if (quantifier.optional && begun) begun.firsts[begun.firsts.length - 1] = null;
-        begun = undefined;
-      }
-      i += quantifier?.length ?? 1;
+      out += c === '.' ? DOT : c;
+      i += 1;
     }
   }
-  return found;
+  return { source: RE2JS.translateRegExp(out) };
 }
 
-function mayBeginAlike(firsts: readonly (string | null)[]): boolean {
-  return firsts.includes(null) || new Set(firsts).size < firsts.length;
-}
-
-// --- Pattern matching -------------------------------------------------------------------------
+type Compiled = { readonly regex: RE2JS } | { readonly unsupported: string };
 
 /**
- * The most one request's pattern checks together may hold the worker (they run synchronously).
- * Harmless patterns take microseconds; the budget exists for hazardous ones stored before the
- * check on save existed, and those may spend only `HAZARDOUS_SHARE_MS` of it.
- *
- * Why generous, and why a share: the sandbox's timeout is wall-clock time, so on a busy machine a
- * harmless match can be descheduled, or wait out a garbage collection, long enough to run out of a
- * tight budget, and a valid value would be refused now and then. A harmless pattern therefore gets
- * everything not yet used (at least the 100 ms hazardous ones cannot touch), rather than a slice of
- * its own; a retry would not help, since the budget is a bound on the whole request.
+ * Compiled patterns, by source. Each holds the engine's lazily built automaton (bounded by the
+ * engine), so the cache is bounded too: patterns come from the catalog, a few per task.
  */
-export const PATTERN_BUDGET_MS = 150;
-const HAZARDOUS_SHARE_MS = 50;
+const compiledPatterns = new Map<string, Compiled>();
+const MAX_COMPILED_PATTERNS = 256;
 
-let patternSandbox: { context: Context; script: Script } | undefined;
-
-/**
- * Whether `value` matches the whole of `pattern`, or undefined when the match did not finish
- * within `timeoutMs`. A backtracking pattern can take exponential time on a crafted value, blocking
- * the whole worker, so the match runs in a sandbox that can be stopped. Anchored so a pattern
- * describes the whole value, which is what an admin writing `[a-z]+` means.
- */
-export function matchesWhole(pattern: string, value: string, timeoutMs: number): boolean | undefined {
-  const { context, script } = sandbox();
-  context.source = `^(?:${pattern})$`;
-  context.value = value;
+function compilePattern(pattern: string): Compiled {
+  const cached = compiledPatterns.get(pattern);
+  if (cached !== undefined) return cached;
+  let compiled: Compiled;
   try {
-    return script.runInContext(context, { timeout: Math.max(1, Math.floor(timeoutMs)) }) === true;
+    new RegExp(pattern, 'u');
+    const syntax = toEngineSyntax(pattern);
+    if ('unsupported' in syntax) compiled = syntax;
+    else {
+      // Anchored in the pattern, not by the call: the engine's unanchored search keeps its
+      // automaton's transitions, which makes repeated checks far cheaper than its anchored one.
+      const regex = RE2JS.compile(`^(?:${syntax.source})$`);
+      const steps = regex.programSize();
+      compiled =
+        steps > MAX_PATTERN_STEPS
+          ? {
+              unsupported: `a pattern of ${steps} steps, more than ${MAX_PATTERN_STEPS} (a long counted repetition such as {0,5000}: bound the length with maxLength instead)`,
+            }
+          : { regex };
+    }
   } catch (e) {
-    if ((e as { code?: unknown } | null)?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') return undefined;
-    return false;
+    // A syntax RE2 lacks (say, a Unicode property it does not know), or not a pattern at all.
+    const detail = e instanceof Error ? e.message.replace(/^error parsing regexp: /, '') : String(e);
+    compiled = { unsupported: `a construct the linear-time engine cannot compile (${detail})` };
   }
+  if (compiledPatterns.size >= MAX_COMPILED_PATTERNS) {
+    const oldest = compiledPatterns.keys().next();
+    if (oldest.done !== true) compiledPatterns.delete(oldest.value);
+  }
+  compiledPatterns.set(pattern, compiled);
+  return compiled;
 }
 
-/** The sandbox patterns run in, built once; building it is not charged to any budget. */
-function sandbox(): { context: Context; script: Script } {
-  patternSandbox ??= {
-    context: createContext({ source: '', value: '' }),
-    script: new Script("new RegExp(source, 'u').test(value)"),
-  };
-  return patternSandbox;
+/**
+ * Why ZSA cannot match values against `pattern`, or undefined when it can: it uses a
+ * back-reference or a lookaround (which no linear-time engine runs), something else RE2 lacks,
+ * or it compiles to more than `MAX_PATTERN_STEPS`.
+ */
+export function unsupportedPattern(pattern: string): string | undefined {
+  const compiled = compilePattern(pattern);
+  return 'unsupported' in compiled ? `it uses ${compiled.unsupported}, which ZSA cannot run` : undefined;
 }
 
-/** One request's pattern checks, sharing `PATTERN_BUDGET_MS`: undefined when a check was not run or did not finish. */
-function patternChecker(): (pattern: string, value: string) => boolean | undefined {
-  let spent = 0;
-  let spentOnHazardous = 0;
-  sandbox();
-  return (pattern, value) => {
-    const hazardous = patternHazard(pattern) !== undefined;
-    const left = Math.min(
-      PATTERN_BUDGET_MS - spent,
-      hazardous ? HAZARDOUS_SHARE_MS - spentOnHazardous : Number.POSITIVE_INFINITY,
-    );
-    if (left < 1) return undefined;
-    const started = performance.now();
-    const matched = matchesWhole(pattern, value, left);
-    const took = performance.now() - started;
-    spent += took;
-    if (hazardous) spentOnHazardous += took;
-    return matched;
-  };
+/** Field errors for `INVALID_INPUT` on `PUT /api/catalog/tasks`: one per parameter whose pattern ZSA cannot run. */
+export function unsupportedPatterns(parameters: readonly TaskParameter[] | undefined): readonly FieldError[] {
+  return (parameters ?? []).flatMap((p, i) => {
+    const reason = p.pattern === undefined ? undefined : unsupportedPattern(p.pattern);
+    return reason === undefined
+      ? []
+      : [{ pointer: `#/parameters/${i}/pattern`, detail: `${p.name}: ${reason}` }];
+  });
+}
+
+/**
+ * Whether `value` matches the whole of `pattern` (what an admin writing `[a-z]+` means), in time
+ * linear in the value's length; undefined when ZSA cannot run the pattern (`unsupportedPattern`).
+ */
+export function matchesWhole(pattern: string, value: string): boolean | undefined {
+  const compiled = compilePattern(pattern);
+  return 'regex' in compiled ? compiled.regex.test(value) : undefined;
 }
 
 /**
@@ -544,7 +525,6 @@ export function validateParameters(
 ): ParameterCheck {
   const values = new Map(Object.entries(given ?? {}));
   const errors: ParameterError[] = [];
-  const matches = patternChecker();
   for (const p of description ?? []) {
     const value = values.get(p.name);
     if (value === undefined) {
@@ -570,14 +550,16 @@ export function validateParameters(
       continue;
     }
     if (p.pattern === undefined) continue;
-    const matched = matches(p.pattern, value);
-    if (matched === undefined)
+    const unsupported = unsupportedPattern(p.pattern);
+    if (unsupported !== undefined)
+      // A task saved before such patterns were refused on save: the value cannot be judged, so it
+      // is refused, and the message says what would fix it (the task, not the value).
       errors.push({
         parameter: p.name,
         code: 'pattern',
-        message: `${p.name} could not be checked against ${p.pattern} in time`,
+        message: `${p.name} cannot be checked: the task's pattern ${unsupported}; an admin must save the task again with a pattern ZSA supports`,
       });
-    else if (!matched)
+    else if (matchesWhole(p.pattern, value) !== true)
       errors.push({ parameter: p.name, code: 'pattern', message: `${p.name} must match ${p.pattern}` });
   }
   const known = new Set((description ?? []).map((p) => p.name));
