@@ -2,19 +2,40 @@
  * `npm run bench`: runs each benchmark in its own process (each hosts the app or a fixture app,
  * and a process can host only one), one after the other so they do not compete for the two cores,
  * and prints their JSON reports. `BENCH_RUNS` sets the sample count (default 200).
+ *
+ * `npm run bench -- <names…>` runs only those (durable, pam, email, audit, cloud, load);
+ * `--rtt <ms>` sets the simulated round trip of the cloud bench (default 10) and, without names,
+ * runs the cloud bench alone.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-const BENCHES = ['durable', 'pam', 'email', 'audit'];
-const only = process.argv.slice(2);
+const BENCHES = ['durable', 'pam', 'email', 'audit', 'cloud', 'load'];
+/** Node flags a bench needs: the load bench forces collections to measure the heap per live grant. */
+const FLAGS: Record<string, string[]> = { load: ['--expose-gc'] };
+
+const args = process.argv.slice(2);
+const env = { ...process.env };
+const only: string[] = [];
+let rttGiven = false;
+for (let i = 0; i < args.length; i++) {
+  const arg = args[i] ?? '';
+  if (arg === '--rtt' || arg.startsWith('--rtt=')) {
+    const value = arg === '--rtt' ? args[++i] : arg.slice('--rtt='.length);
+    if (!value || !(Number(value) > 0)) throw new Error('--rtt needs a round trip in milliseconds (> 0)');
+    env.BENCH_RTT_MS = value;
+    rttGiven = true;
+  } else if (BENCHES.includes(arg)) only.push(arg);
+  else throw new Error(`unknown bench or option ${JSON.stringify(arg)}; benches: ${BENCHES.join(', ')}`);
+}
+if (rttGiven && only.length === 0) only.push('cloud');
 
 let failed = false;
 for (const name of BENCHES.filter((b) => only.length === 0 || only.includes(b))) {
   process.stderr.write(`bench ${name}…\n`);
-  const run = spawnSync(process.execPath, [join(__dirname, `${name}.js`)], {
+  const run = spawnSync(process.execPath, [...(FLAGS[name] ?? []), join(__dirname, `${name}.js`)], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: process.env,
+    env,
   });
   if (run.status !== 0) {
     failed = true;
