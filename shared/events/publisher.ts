@@ -1,15 +1,17 @@
 /**
  * Publishes lifecycle events on the Service Bus topic, from the audit: the audit log is wrapped so
- * that once a lifecycle event is appended (and only then), its event is sent, with the audit
- * event's id as the messageId. Every lifecycle event passes through the audit exactly once per
+ * that once a lifecycle event is appended (and only then), its event is queued for the topic, with
+ * the audit event's id as the messageId. Every lifecycle event passes through the audit once per
  * transition (its outbox may append it again after a crash, with the same id), so the stream has
  * every event the audit has, and a repeat carries the id Service Bus duplicate detection drops.
  *
- * The story that recorded the event never fails because of the topic, and waits for it at most
- * `timeoutMs`. A send that fails or times out keeps the event in memory and retries it (backing off,
- * in order, ahead of newer events) until it is sent. What this does not survive: the process ending
- * while events wait, or between the audit append and the send. So delivery is best effort, at least
- * once while the process lives; the audit log stays the record to reconcile against (same ids).
+ * The story that recorded the event does not wait for the topic at all: sending is off its
+ * critical path (a send is a round trip, and a submit would pay one per event). One send at a time
+ * per process, in the order the events were recorded, each bounded by `timeoutMs`; a send that fails
+ * or times out is retried (backing off) before anything newer. What this does not survive: the
+ * process ending while events wait (normally a few milliseconds; longer while the topic is down).
+ * So delivery is best effort, at least once while the process lives; the audit log stays the record
+ * to reconcile against (same ids).
  */
 import type { ServiceBusMessage } from '@azure/service-bus';
 import type { AuditEventInput, AuditSink } from '#shared/audit/types';
@@ -23,7 +25,7 @@ export interface EventStreamOptions {
   targetOf(requestId: string): Promise<Target | undefined>;
   now(): Date;
   log(message: string): void;
-  /** How long one event may hold the story that recorded it. Default 2 s. */
+  /** How long one send may take before it counts as failed (and is retried). Default 5 s. */
   timeoutMs?: number;
   /** Events kept for a retry; past it the oldest are dropped (and logged). Default 10,000. */
   maxWaiting?: number;
@@ -32,19 +34,21 @@ export interface EventStreamOptions {
 }
 
 export interface EventStream {
-  /** Publishes the event of an audit event appended under `id`, if it is one. Never throws. */
-  offer(input: AuditEventInput, id: string): Promise<void>;
-  /** Events waiting for a retry. */
+  /** Queues the event of an audit event appended under `id`, if it is one. Never throws or waits. */
+  offer(input: AuditEventInput, id: string): void;
+  /** Events not sent yet (the one being sent included). */
   waiting(): number;
-  /** Stops retrying (what waits is dropped). */
+  /** Resolves once nothing waits, or after `ms` (tests, graceful shutdown). */
+  drained(ms: number): Promise<void>;
+  /** Stops sending (what waits is dropped). */
   close(): void;
 }
 
-const DEFAULT_TIMEOUT_MS = 2000;
+const DEFAULT_TIMEOUT_MS = 5000;
 const DEFAULT_MAX_WAITING = 10_000;
 const MAX_RETRY_DELAY_MS = 30_000;
-/** Events per retried send: far below a message batch's size (one event is well under 1 KB). */
-const RETRY_CHUNK = 100;
+/** Events per send: far below a message batch's size (one event is well under 1 KB). */
+const CHUNK = 100;
 
 /** An appended audit event whose lifecycle event is still to be sent. */
 interface Waiting {
@@ -78,9 +82,11 @@ export function createEventStream(options: EventStreamOptions): EventStream {
   const maxWaiting = options.maxWaiting ?? DEFAULT_MAX_WAITING;
   const firstDelay = options.retryDelayMs ?? 1000;
   const queue: Waiting[] = [];
+  const idle = new Set<() => void>();
   let delay = firstDelay;
   let timer: NodeJS.Timeout | undefined;
-  let draining = false;
+  let sending = false;
+  let failing = false;
   let closed = false;
 
   const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -114,87 +120,95 @@ export function createEventStream(options: EventStreamOptions): EventStream {
     if (messages.length > 0) await options.send(messages, signal);
   };
 
-  const wait = (w: Waiting): void => {
-    queue.push(w);
-    while (queue.length > maxWaiting) {
-      const dropped = queue.shift();
-      if (dropped)
-        options.log(
-          `event ${dropped.id} (${dropped.input.action}) dropped: too many events wait for the topic`,
-        );
-    }
-    schedule();
+  const settle = (): void => {
+    if (queue.length > 0 && !closed) return;
+    for (const resolve of idle) resolve();
+    idle.clear();
   };
 
-  const schedule = (): void => {
-    if (timer || draining || closed || queue.length === 0) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      void drain();
-    }, delay);
-    // A waiting retry never keeps the process alive.
-    timer.unref();
-  };
-
-  const drain = async (): Promise<void> => {
-    draining = true;
+  /** Sends what waits, a chunk at a time, until nothing waits or a send fails. */
+  const pump = async (): Promise<void> => {
+    if (sending || timer || closed) return;
+    sending = true;
     try {
-      while (queue.length > 0 && !closed) {
-        const chunk = queue.slice(0, RETRY_CHUNK);
+      // close() empties the queue, which ends this loop too.
+      while (queue.length > 0) {
+        // Whatever queued while the previous send was in flight goes in one send.
+        const chunk = queue.slice(0, CHUNK);
         try {
-          await publish(chunk, AbortSignal.timeout(Math.max(timeoutMs, 10_000)));
+          await publish(chunk, AbortSignal.timeout(timeoutMs));
         } catch (e) {
-          delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
-          options.log(
-            `${queue.length} event(s) still wait for the topic (next try in ${delay} ms): ${reason(e)}`,
-          );
+          delay = failing ? Math.min(delay * 2, MAX_RETRY_DELAY_MS) : firstDelay;
+          if (!failing) options.log(`${queue.length} event(s) wait for the topic, retrying: ${reason(e)}`);
+          failing = true;
+          timer = setTimeout(() => {
+            timer = undefined;
+            void pump();
+          }, delay);
+          // A waiting retry never keeps the process alive.
+          timer.unref();
           return;
         }
         queue.splice(0, chunk.length);
-        delay = firstDelay;
+        if (failing) options.log('the topic answers again; waiting events sent');
+        failing = false;
       }
     } finally {
-      draining = false;
-      schedule();
+      sending = false;
+      settle();
     }
   };
 
   return {
-    async offer(input, id) {
+    offer(input, id) {
       if (closed || !isLifecycleAction(input.action)) return;
-      const w: Waiting = { input, id, at: options.now() };
-      // Events already waiting go first: a newer event must not overtake them.
-      if (queue.length > 0) {
-        wait(w);
-        return;
+      queue.push({ input, id, at: options.now() });
+      while (queue.length > maxWaiting) {
+        const dropped = queue.shift();
+        if (dropped)
+          options.log(
+            `event ${dropped.id} (${dropped.input.action}) dropped: too many events wait for the topic`,
+          );
       }
-      try {
-        await publish([w], AbortSignal.timeout(timeoutMs));
-      } catch (e) {
-        options.log(`event ${id} (${input.action}) not published yet, will retry: ${reason(e)}`);
-        wait(w);
-      }
+      void pump();
     },
     waiting: () => queue.length,
+    drained: (ms) =>
+      new Promise<void>((resolve) => {
+        if (queue.length === 0 || closed) {
+          resolve();
+          return;
+        }
+        const done = () => {
+          clearTimeout(giveUp);
+          resolve();
+        };
+        const giveUp = setTimeout(() => {
+          idle.delete(done);
+          resolve();
+        }, ms);
+        idle.add(done);
+      }),
     close() {
       closed = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
       queue.length = 0;
+      settle();
     },
   };
 }
 
 /**
  * The audit log, publishing each lifecycle event once it is appended. The append's outcome is the
- * caller's answer unchanged: the event stream can neither fail it nor hold it longer than its bound.
+ * caller's answer unchanged: the event stream can neither fail it nor hold it up.
  */
 export function publishingAudit<T extends AuditSink>(inner: T, stream: EventStream): T {
   return {
     ...inner,
     async append(event: AuditEventInput) {
       const appended = await inner.append(event);
-      await stream.offer(event, appended.id);
+      stream.offer(event, appended.id);
       return appended;
     },
   };
