@@ -15,7 +15,7 @@ import { execute, type ExecuteContext } from '#shared/requests/execute';
 import type { OrchestrationState, Orchestrations } from '#shared/requests/orchestrations';
 import { cancelRequest, decide, revokeRequest, submitRequest } from '#shared/requests/usecases';
 import type { Caller, RequestContext } from '#shared/requests/context';
-import { catalogTaskPut } from '../../../functions/catalog';
+import { catalogRolePut, catalogTaskPut } from '../../../functions/catalog';
 import { policyCreate } from '../../../functions/policies';
 import { enablePam } from '../../support/admin';
 import { call, startComponentEnv, type ComponentEnv } from '../../support/component';
@@ -27,6 +27,7 @@ const TOPIC = 'zsa-events';
 const ANN = 'ann@contoso.com';
 const GROUP = 'event-approvers';
 const TASK = 'Events\\Reset-Password';
+const ROLE = 'Events Operator';
 const SECRET = 'hunter2-never-published';
 
 let env: ComponentEnv;
@@ -80,6 +81,15 @@ beforeAll(async () => {
       path: '/x',
       token,
       body: { scope: 'task', target: TASK, approvalType: 'manual' },
+    }),
+  );
+  ok(await call(catalogRolePut, { method: 'PUT', path: '/x', token, body: { name: ROLE, tasks: [TASK] } }));
+  ok(
+    await call(policyCreate, {
+      method: 'POST',
+      path: '/x',
+      token,
+      body: { scope: 'role', target: ROLE, approvalType: 'manual' },
     }),
   );
   // Configuration is audited but is no event: nothing of it may be waiting on the subscription.
@@ -201,6 +211,24 @@ describe('lifecycle events on the topic', () => {
     for (const leak of [SECRET, 'INC-42', '/api/decisions', '10.1.2.3', 'signature', 'result']) {
       expect(wire).not.toContain(leak);
     }
+  });
+
+  it('names the role of a role request in every event, though only its submission audits the role', async () => {
+    // Act
+    const submitted = await submitRequest(requestContext(), userOf(REQUESTER), {
+      role: ROLE,
+      reason: 'r',
+      durationHours: 1,
+    });
+    await cancelRequest(requestContext(), userOf(REQUESTER), submitted.view.id);
+    const messages = await receive(2, 3000);
+
+    // Assess
+    expect(messages.map((m): unknown => m.body)).toMatchObject([
+      { type: 'submitted', role: ROLE, status: 'pending' },
+      { type: 'canceled', role: ROLE, status: 'canceled' },
+    ]);
+    expect(messages.map((m): unknown => m.body)).not.toContainEqual(expect.objectContaining({ task: TASK }));
   });
 
   it('a story never waits for the topic; a failed send is retried, ahead of newer events', async () => {
