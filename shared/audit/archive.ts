@@ -4,7 +4,8 @@
  * removed once written):
  *
  * - `anchors/yyyy/mm/dd.jsonl`: an append blob per UTC day, one line per anchor with every chain's
- *   head. Verification holds the table against these.
+ *   head, and (version 2) the declaration that every row after those heads is keyed. Verification
+ *   holds the table against these.
  * - `audit/yyyy/mm/dd.jsonl` and `audit/yyyy/mm/dd.manifest.json`: a finished day's rows and what
  *   they must be (row count, each chain's first and last row, SHA-256). The manifest is written
  *   last and only once, so its presence means the day is exported; a run that stopped between the
@@ -45,11 +46,61 @@ const HeadSchema = z.strictObject({
   hash: z.string().regex(/^[0-9a-f]{64}$/),
   at: z.iso.datetime(),
 });
-export const AnchorLineSchema = z.strictObject({
-  v: z.literal(1),
-  anchoredAt: z.iso.datetime(),
-  heads: z.array(HeadSchema),
-});
+
+/** The seal a version 2 anchor line declares for every later row. */
+export const KEYED_SEAL = 'hmac-sha256';
+
+export const AnchorLineSchema = z.discriminatedUnion('v', [
+  /** Written before keyed chains: heads only. */
+  z.strictObject({ v: z.literal(1), anchoredAt: z.iso.datetime(), heads: z.array(HeadSchema) }),
+  /**
+   * Every chain's head, and a declaration by the writer, which seals every row with the chain key:
+   * on each of chains 0…`chains`-1, every row after its head here (after the genesis, for a chain
+   * with no head here) is keyed. Verification then refuses a plain row there, so someone without
+   * the key cannot extend even a chain that has no keyed row yet.
+   */
+  z.strictObject({
+    v: z.literal(2),
+    anchoredAt: z.iso.datetime(),
+    seal: z.literal(KEYED_SEAL),
+    chains: z.number().int().min(1),
+    heads: z.array(HeadSchema),
+  }),
+]);
+export type AnchorLine = z.output<typeof AnchorLineSchema>;
+
+/** What a set of anchor lines tells a verifier. */
+export interface AnchorsRead {
+  heads: AnchoredHead[];
+  /** Per chain, the lowest sequence after which a line declared every row keyed. */
+  keyedAfter: Map<number, number>;
+  /** Lines that are not anchor lines (each is reported: someone wrote to the archive). */
+  unreadable: number;
+}
+
+/** Folds anchor lines (JSONL text, blank lines ignored) into what verification needs. */
+export function collectAnchors(lines: Iterable<string>, into?: AnchorsRead): AnchorsRead {
+  const read = into ?? { heads: [], keyedAfter: new Map<number, number>(), unreadable: 0 };
+  for (const line of lines) {
+    if (line.trim() === '') continue;
+    const parsed = parseAnchorLine(line);
+    if (!parsed) {
+      read.unreadable += 1;
+      continue;
+    }
+    read.heads.push(...parsed.heads);
+    if (parsed.v === 2) {
+      const listed = new Map(parsed.heads.map((h) => [h.chain, h.sequence]));
+      for (let chain = 0; chain < parsed.chains; chain++) {
+        const after = listed.get(chain) ?? 0;
+        // The earliest declaration wins: a later line (even a forged one) cannot lift it.
+        const known = read.keyedAfter.get(chain);
+        if (known === undefined || after < known) read.keyedAfter.set(chain, after);
+      }
+    }
+  }
+  return read;
+}
 
 /** How long after midnight a day counts as over: rows of instances whose clocks lag get time to land. */
 export const DAY_SETTLE_MS = 10 * 60_000;
@@ -61,6 +112,8 @@ export interface ArchiveDeps {
   blobs: Blobs | undefined;
   container: string;
   now: () => Date;
+  /** How many chains the log writes (all of them keyed from now on, as anchor lines declare). */
+  chains: number;
   exportRows: (range: { from: Date; to: Date }) => AsyncIterable<AuditRecord>;
   heads: () => Promise<ChainHead[]>;
   /** Told the heads just anchored (the log refreshes its hints with them). */
@@ -68,10 +121,15 @@ export interface ArchiveDeps {
 }
 
 export interface Archive {
-  anchor(): Promise<Anchor>;
+  /** Appends a line with `heads` (every chain's head, read now when not given). */
+  anchor(heads?: ChainHead[]): Promise<Anchor>;
   exportDay(day: string): Promise<DayExport>;
-  /** Every head anchored on or after the day of `from` (all of them without `from`), and unreadable lines. */
-  anchoredHeads(from?: Date): Promise<{ heads: AnchoredHead[]; unreadable: number }>;
+  /**
+   * What the anchors written from the day of `from` (from the first, without `from`) to the day
+   * after `to` (to the last, without `to`) say. A head older than `to` is first anchored within a
+   * minute of its row, or by the next daily archive at the latest, so later days add nothing.
+   */
+  anchoredHeads(from?: Date, to?: Date): Promise<AnchorsRead>;
 }
 
 function dayPath(iso: string): string {
@@ -117,14 +175,14 @@ export function createArchive(deps: ArchiveDeps): Archive {
     return deps.blobs.container(deps.container);
   }
 
-  async function anchor(): Promise<Anchor> {
-    const heads = (await deps.heads()).sort((a, b) => a.chain - b.chain);
+  async function anchor(given?: ChainHead[]): Promise<Anchor> {
+    const heads = [...(given ?? (await deps.heads()))].sort((a, b) => a.chain - b.chain);
     const c = await container();
-    await deps.onHeads(heads);
     const now = deps.now();
     const anchoredAt = now.toISOString();
     const blob = anchorBlobName(now);
-    const line = `${JSON.stringify({ v: 1, anchoredAt, heads })}\n`;
+    const content: AnchorLine = { v: 2, anchoredAt, seal: KEYED_SEAL, chains: deps.chains, heads };
+    const line = `${JSON.stringify(content)}\n`;
     try {
       const client = c.getAppendBlobClient(blob);
       await client.createIfNotExists({ blobHTTPHeaders: { blobContentType: CONTENT_TYPES.jsonl } });
@@ -132,30 +190,30 @@ export function createArchive(deps: ArchiveDeps): Archive {
     } catch (e) {
       throw unavailable(e);
     }
+    // After the line, not before: the anchor lands a few round trips sooner (appends go on meanwhile).
+    await deps.onHeads(heads);
     return { anchoredAt, blob, heads };
   }
 
-  async function anchoredHeads(from?: Date): Promise<{ heads: AnchoredHead[]; unreadable: number }> {
-    if (!deps.blobs) return { heads: [], unreadable: 0 };
+  async function anchoredHeads(from?: Date, to?: Date): Promise<AnchorsRead> {
+    const read: AnchorsRead = { heads: [], keyedAfter: new Map(), unreadable: 0 };
+    if (!deps.blobs) return read;
     const c = await container();
     const first = from ? anchorBlobName(from) : '';
+    const last = to ? anchorBlobName(new Date(to.getTime() + DAY_MS)) : undefined;
     try {
       const names: string[] = [];
       for await (const blob of c.listBlobsFlat({ prefix: 'anchors/' })) {
-        if (blob.name >= first) names.push(blob.name);
+        if (blob.name >= first && (last === undefined || blob.name <= last)) names.push(blob.name);
       }
-      const heads: AnchoredHead[] = [];
-      let unreadable = 0;
       for (let i = 0; i < names.length; i += ANCHOR_READS_IN_PARALLEL) {
         const texts = await Promise.all(names.slice(i, i + ANCHOR_READS_IN_PARALLEL).map((n) => text(c, n)));
-        for (const line of texts.flatMap((t) => t.split('\n'))) {
-          if (line.trim() === '') continue;
-          const parsed = parseAnchorLine(line);
-          if (parsed) heads.push(...parsed.heads);
-          else unreadable += 1;
-        }
+        collectAnchors(
+          texts.flatMap((t) => t.split('\n')),
+          read,
+        );
       }
-      return { heads, unreadable };
+      return read;
     } catch (e) {
       throw unavailable(e);
     }
@@ -255,7 +313,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
   return { anchor, exportDay, anchoredHeads };
 }
 
-export function parseAnchorLine(line: string): z.output<typeof AnchorLineSchema> | undefined {
+export function parseAnchorLine(line: string): AnchorLine | undefined {
   try {
     const parsed = AnchorLineSchema.safeParse(JSON.parse(line));
     return parsed.success ? parsed.data : undefined;

@@ -13,7 +13,7 @@ import {
   MAX_CHAINS,
   MAX_DETAIL_BYTES,
   OPTIONAL_TEXT_FIELDS,
-  RECORD_VERSION,
+  RecordVersion,
   ROW_KEY_DIGITS,
   isActorKind,
   isAuditAction,
@@ -163,8 +163,8 @@ export function fromEntity(raw: Record<string, unknown>): ReadRow {
         throw new Malformed(`unexpected column ${column}`);
       }
     }
-    const v = integer(edm(raw.v, 'v', 'Int32'), 'v', RECORD_VERSION, RECORD_VERSION);
-    if (v !== RECORD_VERSION) throw new Malformed('unknown record version');
+    const v = integer(edm(raw.v, 'v', 'Int32'), 'v', RecordVersion.Plain, RecordVersion.Keyed);
+    if (v !== RecordVersion.Plain && v !== RecordVersion.Keyed) throw new Malformed('unknown record version');
     const action = textColumn(raw, 'action', 64);
     const outcome = textColumn(raw, 'outcome', 16);
     const actorKind = textColumn(raw, 'actorKind', 16);
@@ -177,7 +177,7 @@ export function fromEntity(raw: Record<string, unknown>): ReadRow {
     const hash = textColumn(raw, 'hash', 64);
     if (!isHex64(prevHash) || !isHex64(hash)) throw new Malformed('a hash column is not 64 hex digits');
     const record: AuditRecord = {
-      v: RECORD_VERSION,
+      v,
       id: textColumn(raw, 'id', COLUMN_LIMITS.id),
       chain: integer(edm(raw.chain, 'chain', 'Int32'), 'chain', 0, MAX_CHAINS - 1),
       sequence: integer(edm(raw.sequence, 'sequence', 'Int64'), 'sequence', 1, 10 ** ROW_KEY_DIGITS - 1),

@@ -97,11 +97,20 @@ export interface ExportCheckOptions {
   manifest?: Manifest | undefined;
   /** Anchored heads (lines of the anchors blob), to check rows against. */
   anchors?: readonly AnchoredHead[] | undefined;
+  /** What the anchor lines declared keyed (`collectAnchors`): a plain row there is a downgrade. */
+  keyedAfter?: ReadonlyMap<number, number> | undefined;
+  /** The chain key; without it, keyed rows are counted in `keyedUnchecked` instead of checked. */
+  chainKey?: Uint8Array | undefined;
   /** Skip the whole-file digest (so the tamper tests show the row checks alone catch every change). */
   ignoreDigest?: boolean | undefined;
 }
 
 export interface ExportCheckResult extends VerifyResult {
+  /**
+   * Keyed rows whose seal could not be checked (no chain key was given). Their links were checked,
+   * but any of them could have been written by someone without the key: the file is not shown intact.
+   */
+  keyedUnchecked: number;
   format: ExportFormat;
   /** SHA-256 of the bytes read. */
   sha256: string;
@@ -121,6 +130,8 @@ export async function verifyExport(
     from: manifest ? new Date(manifest.from) : undefined,
     to: manifest ? new Date(manifest.to) : undefined,
     anchors: options.anchors ?? [],
+    keyedAfter: options.keyedAfter,
+    chainKey: options.chainKey,
     starts,
     requireStart: false,
     checkOrder: true,
@@ -214,7 +225,16 @@ export async function verifyExport(
       detail: 'The file digest differs from the manifest.',
     });
   }
-  return { ...verifier.finish(), format: format ?? ExportFormat.Jsonl, sha256, bytes };
+  const keyedUnchecked = verifier.unchecked();
+  const result = verifier.finish();
+  return {
+    ...result,
+    ok: result.ok && keyedUnchecked === 0,
+    keyedUnchecked,
+    format: format ?? ExportFormat.Jsonl,
+    sha256,
+    bytes,
+  };
 }
 
 function compareWithManifest(

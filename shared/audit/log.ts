@@ -9,6 +9,11 @@
  * search over each chain's blocks (a chain's rows are in time order, so a block's first row bounds
  * it), cached because written rows never change. Head hints (`<prefix>auditheads`) save a cold
  * instance from scanning a chain to find its end.
+ *
+ * Rows are sealed with an HMAC under a key derived from the audit key, so a writer of the table
+ * without it cannot add rows that verify; chain heads are anchored to Blob storage at most a minute
+ * (the timer calls `anchorIfMoved`) or ANCHOR_AFTER_ROWS rows (appends start an anchor) behind, so
+ * nobody can rewrite more than that unseen. ADR 0008 explains both.
  */
 import { randomUUID } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
@@ -21,6 +26,7 @@ import { createChainPool, type ChainHead, type ChainSlot } from './chains';
 import { cap, recordContent } from './content';
 import { decodeCursor, encodeCursor, filtersFingerprint, type Cursor } from './cursor';
 import { fromEntity, toEntity, type ReadRow } from './entity';
+import { AuditKeyPurpose, auditSubkey } from './keys';
 import {
   COLUMN_LIMITS,
   GENESIS_HASH,
@@ -49,6 +55,16 @@ const MAX_APPEND_ATTEMPTS = 40;
 const SCAN_PAGE = 1000;
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
+/** The most rows a chain may run past its last anchored head. */
+export const ANCHOR_MAX_ROWS = 1000;
+/**
+ * An append that puts its chain this far past the head this instance last anchored starts an
+ * anchor in the background. Below ANCHOR_MAX_ROWS because appends go on while the anchor is read and
+ * written (about four round trips; one row per round trip per chain and writer).
+ */
+export const ANCHOR_AFTER_ROWS = 900;
+/** After a failed background anchor, appends wait this long before starting another. */
+const ANCHOR_RETRY_MS = 5000;
 
 export interface AuditLogOptions {
   tables: Tables;
@@ -61,6 +77,8 @@ export interface AuditLogOptions {
   chains?: number;
   /** Table and container name under the prefix (default `audit`). */
   name?: string;
+  /** Rows past the last anchored head that make an append start an anchor (tests lower it). */
+  anchorAfterRows?: number;
 }
 
 export interface TimeRange {
@@ -94,6 +112,13 @@ export interface AuditLog extends AuditSink {
   exportRows(range?: TimeRange): AsyncIterable<AuditRecord>;
   /** Writes every chain's current head to append-only Blob storage. */
   anchor(): Promise<Anchor>;
+  /**
+   * Anchors when a head moved since this instance last anchored (or it never has); otherwise does
+   * nothing, so an idle log adds no anchor lines. What the minute timer runs.
+   */
+  anchorIfMoved(): Promise<Anchor | undefined>;
+  /** Resolves once no anchor started by appends is under way (tests; a clean stop). */
+  settle(): Promise<void>;
   /** Exports one finished UTC day (`YYYY-MM-DD`) to Blob storage with its manifest; idempotent. */
   exportDay(day: string): Promise<DayExport>;
   /** Every chain's current head, read from storage. */
@@ -129,6 +154,8 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
   }
   const name = options.name ?? 'audit';
   const redactor = createRedactor(options.hmacKey);
+  const chainKey = auditSubkey(options.hmacKey, AuditKeyPurpose.chain);
+  const anchorAfterRows = options.anchorAfterRows ?? ANCHOR_AFTER_ROWS;
   const pool = createChainPool(chainCount);
   const table = () => options.tables.get(name);
   const hintsTable = () => options.tables.get(`${name}heads`);
@@ -216,14 +243,18 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     }
     const head = slot.head;
     const now = options.now().toISOString();
-    const record = sealRecord(content, {
-      chain: slot.chain,
-      sequence: (head?.sequence ?? 0) + 1,
-      // The server's clock, but never before the previous row: a chain reads in time order even
-      // when instances' clocks disagree by a little.
-      at: head && head.at > now ? head.at : now,
-      prevHash: head?.hash ?? GENESIS_HASH,
-    });
+    const record = sealRecord(
+      content,
+      {
+        chain: slot.chain,
+        sequence: (head?.sequence ?? 0) + 1,
+        // The server's clock, but never before the previous row: a chain reads in time order even
+        // when instances' clocks disagree by a little.
+        at: head && head.at > now ? head.at : now,
+        prevHash: head?.hash ?? GENESIS_HASH,
+      },
+      chainKey,
+    );
     try {
       await client.createEntity(toEntity(record));
     } catch (e) {
@@ -260,7 +291,10 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       const slot = await pool.acquire();
       try {
         const outcome = await guarded(() => appendOn(client, slot, content));
-        if (outcome === 'stored') return { id };
+        if (outcome === 'stored') {
+          if (slot.head) anchorIfBehind(slot.head);
+          return { id };
+        }
         pool.demote(slot.chain);
       } finally {
         pool.release(slot);
@@ -483,25 +517,32 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     blobs: options.blobs,
     container: name,
     now: options.now,
+    chains: chainCount,
     exportRows: (range) => exportRows(range),
     heads: () => heads(),
     onHeads: async (list) => {
-      for (const head of list) await writeHint(head);
+      try {
+        await Promise.all(list.map((head) => writeHint(head)));
+      } catch {
+        // Hints only shorten scans (see appendOn); the anchor itself has landed.
+      }
     },
   });
 
   async function verify(range: TimeRange = {}): Promise<VerifyResult> {
     checkRange(range);
     const client = await table();
-    const anchored = await archive.anchoredHeads(range.from);
+    const anchored = await archive.anchoredHeads(range.from, range.to);
     const verifier = createVerifier({
       from: range.from,
       to: range.to,
       anchors: anchored.heads,
+      keyedAfter: anchored.keyedAfter,
       requireStart: range.from === undefined,
       checkOrder: false,
       checkKeys: true,
       chainCount,
+      chainKey,
     });
     await guarded(async () => {
       if (!range.from && !range.to) {
@@ -537,13 +578,71 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     return found.filter((h): h is ChainHead => h !== undefined);
   }
 
+  /**
+   * Per chain, the sequence of the head this instance last anchored (0: an empty chain); empty
+   * until it first anchors. Other instances' anchors are not seen, so an instance may anchor a
+   * little more often than needed, never less: a duplicate line is harmless.
+   */
+  const anchoredSequence = new Map<number, number>();
+  let background: Promise<void> | undefined;
+  let again = false;
+  let retryAt = 0;
+
+  async function anchor(given?: ChainHead[]): Promise<Anchor> {
+    const written = await archive.anchor(given);
+    const bySequence = new Map(written.heads.map((h) => [h.chain, h.sequence]));
+    for (const chain of chains) anchoredSequence.set(chain, bySequence.get(chain) ?? 0);
+    return written;
+  }
+
+  async function anchorIfMoved(): Promise<Anchor | undefined> {
+    const now = await heads();
+    const moved =
+      anchoredSequence.size < chainCount ||
+      chains.some(
+        (chain) => (now.find((h) => h.chain === chain)?.sequence ?? 0) !== anchoredSequence.get(chain),
+      );
+    return moved ? anchor(now) : undefined;
+  }
+
+  /** Called after each stored row: starts an anchor, without waiting for it, when the chain is far enough behind. */
+  function anchorIfBehind(head: ChainHead): void {
+    if (!options.blobs || head.sequence - (anchoredSequence.get(head.chain) ?? 0) < anchorAfterRows) return;
+    if (background) {
+      again = true;
+      return;
+    }
+    if (options.now().getTime() < retryAt) return;
+    background = (async () => {
+      try {
+        await anchor();
+      } catch {
+        // The append that asked has been stored; the minute timer anchors anyway. Appends wait a
+        // little before trying again, so an unavailable archive is not asked at every append.
+        retryAt = options.now().getTime() + ANCHOR_RETRY_MS;
+      } finally {
+        background = undefined;
+      }
+      if (again) {
+        again = false;
+        for (const slot of pool.slots) if (slot.head) anchorIfBehind(slot.head);
+      }
+    })();
+  }
+
+  async function settle(): Promise<void> {
+    while (background) await background;
+  }
+
   return {
     append,
     query,
     verify,
     exportRows,
     heads,
-    anchor: () => archive.anchor(),
+    anchor: () => anchor(),
+    anchorIfMoved,
+    settle,
     exportDay: (day) => archive.exportDay(day),
   };
 }

@@ -5,12 +5,22 @@
  * hash from a CSV cell, a Storage Explorer column or a JSONL field gets the same bytes the writer
  * hashed. Pure: no I/O, no clock.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { AuditAction, AuditOutcome } from './types';
 
-/** Version of the canonical form; a new field set means a new version, verified by its own rules. */
-export const RECORD_VERSION = 1;
+/**
+ * Version of the canonical form, which also says how the row was sealed; a new field set or seal
+ * means a new version, verified by its own rules. Every version stays verifiable: rows are never
+ * rewritten, so a log holds the versions of every release that wrote it.
+ */
+export const RecordVersion = {
+  /** `hash` = SHA-256(canonical ‖ prevHash): anyone can compute it (rows written before keyed chains). */
+  Plain: 1,
+  /** `hash` = HMAC-SHA256(chain key, canonical ‖ prevHash): only a holder of the audit key can. */
+  Keyed: 2,
+} as const;
+export type RecordVersion = (typeof RecordVersion)[keyof typeof RecordVersion];
 
 /** `prevHash` of the first row of every chain. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -38,7 +48,7 @@ export const MAX_DETAIL_BYTES = 16 * 1024;
 export const MAX_CHAINS = 100;
 
 export interface AuditRecord {
-  v: typeof RECORD_VERSION;
+  v: RecordVersion;
   /** The caller's id for the event (deterministic for request lifecycle events), else a random UUID; what `append` returns. */
   id: string;
   /** Which chain the row belongs to, and its place in it (1, 2, 3, … without gaps). */
@@ -125,9 +135,13 @@ export function canonicalRecord(record: Omit<AuditRecord, 'hash' | 'prevHash'>):
   return `{${parts.join(',')}}`;
 }
 
-/** hash = SHA-256(canonical ‖ prevHash), both as UTF-8 (prevHash as its 64 hex characters). */
-export function chainHash(canonical: string, prevHash: string): string {
-  return createHash('sha256').update(canonical, 'utf8').update(prevHash, 'utf8').digest('hex');
+/**
+ * hash = SHA-256(canonical ‖ prevHash), or HMAC-SHA256 under `chainKey` when one is given, both over
+ * UTF-8 (prevHash as its 64 hex characters).
+ */
+export function chainHash(canonical: string, prevHash: string, chainKey?: Uint8Array): string {
+  const digest = chainKey ? createHmac('sha256', chainKey) : createHash('sha256');
+  return digest.update(canonical, 'utf8').update(prevHash, 'utf8').digest('hex');
 }
 
 export type RecordContent = Omit<AuditRecord, 'v' | 'chain' | 'sequence' | 'at' | 'prevHash' | 'hash'>;
@@ -139,15 +153,30 @@ export interface ChainPosition {
   prevHash: string;
 }
 
-/** Places content at a position of a chain and seals it with its hash. */
-export function sealRecord(content: RecordContent, position: ChainPosition): AuditRecord {
-  const unsealed: Omit<AuditRecord, 'hash'> = { v: RECORD_VERSION, ...content, ...position };
-  return { ...unsealed, hash: chainHash(canonicalRecord(unsealed), position.prevHash) };
+/**
+ * Places content at a position of a chain and seals it: keyed (version 2) under `chainKey`, the way
+ * the log writes every row; without a key, plain (version 1), the way rows were written before
+ * keyed chains (tests and benchmarks seed old-style logs with it).
+ */
+export function sealRecord(
+  content: RecordContent,
+  position: ChainPosition,
+  chainKey?: Uint8Array,
+): AuditRecord {
+  const v = chainKey ? RecordVersion.Keyed : RecordVersion.Plain;
+  const unsealed: Omit<AuditRecord, 'hash'> = { v, ...content, ...position };
+  return { ...unsealed, hash: chainHash(canonicalRecord(unsealed), position.prevHash, chainKey) };
 }
 
-/** True when the record's hash is what its content and prevHash say it must be. */
-export function hashMatches(record: AuditRecord): boolean {
-  return chainHash(canonicalRecord(record), record.prevHash) === record.hash;
+/**
+ * True when the record's hash is what its content and prevHash say it must be; undefined for a
+ * keyed row when no chain key is given (nothing can be said about it without the key).
+ */
+export function hashMatches(record: AuditRecord, chainKey?: Uint8Array): boolean | undefined {
+  if (record.v === RecordVersion.Plain)
+    return chainHash(canonicalRecord(record), record.prevHash) === record.hash;
+  if (!chainKey) return undefined;
+  return chainHash(canonicalRecord(record), record.prevHash, chainKey) === record.hash;
 }
 
 /** Rows per partition of a chain. */
@@ -209,7 +238,10 @@ const optionalText = (max: number) => text(max).optional();
  * Stored rows are checked with the same rules by the entity mapper.
  */
 export const AuditRecordSchema = z.strictObject({
-  v: z.literal(RECORD_VERSION),
+  v: z.union([z.literal(RecordVersion.Plain), z.literal(RecordVersion.Keyed)]).meta({
+    description:
+      'How the row is sealed: 1 = SHA-256 (rows written before keyed chains), 2 = HMAC-SHA256 under the audit chain key.',
+  }),
   id: text(COLUMN_LIMITS.id),
   chain: z
     .number()

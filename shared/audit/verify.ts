@@ -9,9 +9,19 @@
  * - keys agreeing with content (table) or canonical line order (files): a row moved or re-keyed;
  * - anchored heads (written to immutable Blob storage): a chain rewritten from some row onwards with
  *   every hash recomputed, and a chain cut back to an earlier head. Without an anchor, a rewrite of
- *   the newest rows is indistinguishable from the truth; that is what anchors are for.
+ *   the newest rows is indistinguishable from the truth; that is what anchors are for;
+ * - keyed rows (HMAC under the chain key): a row appended or rewritten by someone without the key.
+ *   Such a writer can still compute a plain row, so a plain row is refused after a keyed row of its
+ *   chain and after a position an anchor declared keyed: a chain moves from plain to keyed, never back.
  */
-import { GENESIS_HASH, hashMatches, partitionKeyOf, rowKeyOf, type AuditRecord } from './record';
+import {
+  GENESIS_HASH,
+  RecordVersion,
+  hashMatches,
+  partitionKeyOf,
+  rowKeyOf,
+  type AuditRecord,
+} from './record';
 
 export const BreakReason = {
   /** The row is not a record: a column is missing, extra, empty or of the wrong type. */
@@ -38,6 +48,8 @@ export const BreakReason = {
   Truncated: 'truncated',
   /** An export does not match its manifest (row count, first or last row, digest). */
   ManifestMismatch: 'manifest-mismatch',
+  /** A plain row where the chain is keyed: written by someone without the chain key. */
+  Downgrade: 'downgrade',
 } as const;
 export type BreakReason = (typeof BreakReason)[keyof typeof BreakReason];
 
@@ -92,6 +104,10 @@ export interface VerifierOptions {
   checkKeys: boolean;
   /** How many chains the log writes; a row on another chain is foreign (table verification). */
   chainCount?: number | undefined;
+  /** The key keyed rows are sealed with; without it their seals are not checked (see `unchecked`). */
+  chainKey?: Uint8Array | undefined;
+  /** Per chain, the sequence after which anchors declared every row keyed (0: the whole chain). */
+  keyedAfter?: ReadonlyMap<number, number> | undefined;
 }
 
 export type VerifiableRow =
@@ -103,7 +119,8 @@ interface ChainState {
   lastSequence: number;
   lastHash: string;
   lastAt: string;
-  broken: boolean;
+  /** The last row seen was keyed: every later row must be. */
+  keyed: boolean;
 }
 
 export interface Verifier {
@@ -112,6 +129,8 @@ export interface Verifier {
   report(found: ChainBreak): void;
   /** Per-chain last row seen, for manifest comparisons. */
   chainsSeen(): ReadonlyMap<number, { firstSequence: number; lastSequence: number; lastHash: string }>;
+  /** Keyed rows whose seal was not checked because no chain key was given. */
+  unchecked(): number;
   finish(): VerifyResult;
 }
 
@@ -136,6 +155,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const chains = new Map<number, ChainState>();
   const brokenChains = new Set<number>();
   let checked = 0;
+  let unchecked = 0;
   let first: ChainBreak | undefined;
   let previousOrderKey = '';
 
@@ -248,9 +268,26 @@ export function createVerifier(options: VerifierOptions): Verifier {
         );
         return;
       }
-      if (!hashMatches(record)) {
+      const sealed = hashMatches(record, options.chainKey);
+      if (sealed === false) {
         fail(chain, sequence, BreakReason.HashMismatch, 'The row content does not match its hash.');
         return;
+      }
+      if (sealed === undefined) unchecked += 1;
+      const keyed = record.v === RecordVersion.Keyed;
+      if (!keyed) {
+        const keyedAfter = options.keyedAfter?.get(chain);
+        if (state?.keyed || (keyedAfter !== undefined && sequence > keyedAfter)) {
+          fail(
+            chain,
+            sequence,
+            BreakReason.Downgrade,
+            state?.keyed
+              ? 'The row is sealed without the chain key although the row before it is keyed.'
+              : 'The row is sealed without the chain key although an anchor declared the chain keyed before it.',
+          );
+          return;
+        }
       }
       if (!state) {
         chains.set(chain, {
@@ -258,7 +295,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
           lastSequence: sequence,
           lastHash: record.hash,
           lastAt: record.at,
-          broken: false,
+          keyed,
         });
         if (!checkFirstLink(record)) return;
       } else {
@@ -295,7 +332,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
           );
           return;
         }
-        Object.assign(state, { lastSequence: sequence, lastHash: record.hash, lastAt: record.at });
+        Object.assign(state, { lastSequence: sequence, lastHash: record.hash, lastAt: record.at, keyed });
       }
       const anchored = anchors.get(`${chain}:${sequence}`);
       if (anchored === 'conflict' || (anchored && anchored.hash !== record.hash)) {
@@ -312,6 +349,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     },
     chainsSeen() {
       return chains;
+    },
+    unchecked() {
+      return unchecked;
     },
     finish() {
       let anchorCount = 0;

@@ -11,13 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAuditVerify } from '../../../infra/tools/audit-verify';
 import { createBlobs } from '#shared/adapters/blobs';
 import { ManifestSchema } from '#shared/audit/export-file';
+import { AuditKeyPurpose, auditSubkey } from '#shared/audit/keys';
 import type { AuditLog } from '#shared/audit/log';
 import { archiveDays, daysToArchive } from '#shared/audit/maintenance';
 import { AuditAction } from '#shared/audit/types';
 import { settings } from '#shared/config';
 import { isDomainError } from '#shared/domain/errors';
 import { startComponentEnv, type ComponentEnv } from '../../support/component';
-import { anEvent, collect, testClock, testLog } from './support';
+import { HMAC_KEY, anEvent, collect, testClock, testLog } from './support';
 
 let env: ComponentEnv;
 let dir: string;
@@ -159,7 +160,9 @@ describe('the daily archive chore', () => {
     expect(
       rows.filter((r) => r.action === AuditAction.AuditExported && r.actorKind === 'system'),
     ).toHaveLength(5);
-    expect(rows.filter((r) => r.action === AuditAction.AuditAnchored)).toHaveLength(2);
+    expect(
+      rows.filter((r) => r.action === AuditAction.AuditAnchored && r.actorKind === 'system'),
+    ).toHaveLength(2);
     expect(await log.verify()).toMatchObject({ ok: true });
     expect((await log.verify()).anchors).toBeGreaterThan(0);
   });
@@ -176,19 +179,56 @@ describe('npm run audit:verify', () => {
     const anchors = join(dir, 'anchors.jsonl');
     await writeFile(anchors, (await Promise.all(anchorNames.map(blobText))).join(''));
     const out: string[] = [];
+    const env = { ZSA_AUDIT_HMAC_KEY: HMAC_KEY };
 
     // Act
-    const intact = await runAuditVerify([file, '--anchors', anchors], (l) => out.push(l));
+    const intact = await runAuditVerify([file, '--anchors', anchors], (l) => out.push(l), env);
     const text = await blobText('audit/2030/06/10.jsonl');
     await writeFile(file, text.replace('"outcome":"success"', '"outcome":"failure"'));
-    const broken = await runAuditVerify([file], (l) => out.push(l));
-    const usage = await runAuditVerify([], (l) => out.push(l));
+    const broken = await runAuditVerify([file], (l) => out.push(l), env);
+    const usage = await runAuditVerify([], (l) => out.push(l), env);
 
     // Assess
     expect(intact).toBe(0);
-    expect(JSON.parse(out[0] ?? '{}')).toMatchObject({ ok: true, manifest: join(dir, '10.manifest.json') });
+    expect(JSON.parse(out[0] ?? '{}')).toMatchObject({
+      ok: true,
+      manifest: join(dir, '10.manifest.json'),
+      chainKey: 'ZSA_AUDIT_HMAC_KEY',
+      keyedUnchecked: 0,
+    });
     expect(broken).toBe(1);
     expect(JSON.parse(out[1] ?? '{}')).toMatchObject({ ok: false, firstBroken: { reason: 'hash-mismatch' } });
     expect(usage).toBe(2);
+  });
+
+  it('checks keyed rows with the chain key an auditor is given, and says plainly when it has no key', async () => {
+    // Prepare: the day as downloaded, and the chain subkey an operator derives for the auditor.
+    const file = join(dir, 'keyed.jsonl');
+    await writeFile(file, await blobText('audit/2030/06/10.jsonl'));
+    const chainKey = auditSubkey(HMAC_KEY, AuditKeyPurpose.chain).toString('hex');
+    const out: string[] = [];
+
+    // Act
+    const withSubkey = await runAuditVerify([file], (l) => out.push(l), { ZSA_AUDIT_CHAIN_KEY: chainKey });
+    const withoutKey = await runAuditVerify([file], (l) => out.push(l), {});
+    const wrongKey = await runAuditVerify([file], (l) => out.push(l), { ZSA_AUDIT_HMAC_KEY: 'another key' });
+    const badSubkey = await runAuditVerify([file], (l) => out.push(l), { ZSA_AUDIT_CHAIN_KEY: 'abc' });
+
+    // Assess
+    expect(withSubkey).toBe(0);
+    expect(JSON.parse(out[0] ?? '{}')).toMatchObject({ ok: true, chainKey: 'ZSA_AUDIT_CHAIN_KEY' });
+    expect(withoutKey).toBe(3);
+    const unkeyed = JSON.parse(out[1] ?? '{}') as {
+      ok: boolean;
+      checked: number;
+      keyedUnchecked: number;
+      message: string;
+    };
+    expect(unkeyed).toMatchObject({ ok: false, chainKey: null });
+    expect(unkeyed.keyedUnchecked).toBe(unkeyed.checked);
+    expect(unkeyed.message).toMatch(/NOT checked.*ZSA_AUDIT_CHAIN_KEY/);
+    expect(wrongKey).toBe(1);
+    expect(JSON.parse(out[2] ?? '{}')).toMatchObject({ firstBroken: { reason: 'hash-mismatch' } });
+    expect(badSubkey).toBe(2);
   });
 });

@@ -4,11 +4,14 @@
  */
 import { createBlobs } from '#shared/adapters/blobs';
 import { createTables, type Tables } from '#shared/adapters/tables';
+import { AuditKeyPurpose, auditSubkey } from '#shared/audit/keys';
 import { createAuditLog, type AuditLog } from '#shared/audit/log';
 import { AuditAction, AuditOutcome, type AuditEventInput } from '#shared/audit/types';
 import { settings } from '#shared/config';
 
 export const HMAC_KEY = 'audit-component-test-key';
+/** The key rows of these logs are sealed with, as the log derives it. */
+export const CHAIN_KEY = auditSubkey(HMAC_KEY, AuditKeyPurpose.chain);
 
 export interface TestClock {
   now: () => Date;
@@ -34,7 +37,7 @@ let counter = 0;
 /** A log over its own table (`<prefix><name>`), so tests in one file do not see each other's rows. */
 export function testLog(
   clock: TestClock,
-  extra: { chains?: number; name?: string; tables?: Tables } = {},
+  extra: { chains?: number; name?: string; tables?: Tables; anchorAfterRows?: number } = {},
 ): { log: AuditLog; name: string; tables: Tables } {
   counter += 1;
   const name = extra.name ?? `audit${counter}x${Date.now().toString(36)}`;
@@ -47,6 +50,7 @@ export function testLog(
     hmacKey: HMAC_KEY,
     name,
     ...(extra.chains === undefined ? {} : { chains: extra.chains }),
+    ...(extra.anchorAfterRows === undefined ? {} : { anchorAfterRows: extra.anchorAfterRows }),
   });
   return { log, name, tables };
 }

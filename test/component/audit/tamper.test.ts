@@ -14,7 +14,7 @@ import { sealRecord, type AuditRecord } from '#shared/audit/record';
 import { startComponentEnv, type ComponentEnv } from '../../support/component';
 import { seeded } from '../../unit/audit/builders';
 import { changeColumn, tamperLines } from '../../unit/audit/tamper';
-import { anEvent, collect, testClock, testLog } from './support';
+import { CHAIN_KEY, anEvent, collect, testClock, testLog } from './support';
 import { createBlobs } from '#shared/adapters/blobs';
 import { settings } from '#shared/config';
 
@@ -81,12 +81,12 @@ function rawOf(record: AuditRecord): Raw {
   return toEntity(record);
 }
 
-/** Re-seals records so each links to the one before it (an attacker recomputing hashes). */
+/** Re-seals records so each links to the one before it (an attacker recomputing hashes, key in hand). */
 function reseal(records: AuditRecord[], prevHash: string): AuditRecord[] {
   let prev = prevHash;
   return records.map((r) => {
     const { v: _v, chain, sequence, at, prevHash: _p, hash: _h, ...content } = r;
-    const sealed = sealRecord(content, { chain, sequence, at, prevHash: prev });
+    const sealed = sealRecord(content, { chain, sequence, at, prevHash: prev }, CHAIN_KEY);
     prev = sealed.hash;
     return sealed;
   });
@@ -290,7 +290,10 @@ describe('tampering with an exported day file', () => {
       JSON.parse((await container.getBlobClient(exported.manifestBlob).downloadToBuffer()).toString('utf8')),
     );
     expect(manifest.rows).toBe(EVENTS);
-    expect(await verifyExport([text], { manifest })).toMatchObject({ ok: true, checked: EVENTS });
+    expect(await verifyExport([text], { manifest, chainKey: CHAIN_KEY })).toMatchObject({
+      ok: true,
+      checked: EVENTS,
+    });
     const records = await collect(
       log.exportRows({ from: new Date(manifest.from), to: new Date(manifest.to) }),
     );
@@ -301,7 +304,11 @@ describe('tampering with an exported day file', () => {
     const missed: string[] = [];
     for (let trial = 0; trial < 1000; trial++) {
       const { lines, description } = tamperLines(random, records, toJsonLine);
-      const result = await verifyExport([lines.join('')], { manifest, ignoreDigest: true });
+      const result = await verifyExport([lines.join('')], {
+        manifest,
+        ignoreDigest: true,
+        chainKey: CHAIN_KEY,
+      });
       if (result.ok) missed.push(`trial ${trial}: ${description}`);
     }
 
