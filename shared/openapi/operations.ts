@@ -971,7 +971,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: Tag.audit,
     summary: 'Anchor the audit chains now',
     description:
-      "Writes every chain's head to the immutable archive at once (it also happens hourly), bounding how much recent history could be rewritten unseen.",
+      "Writes every chain's head to the immutable archive at once (it also happens within a minute of any new row, and after every 1,000 rows of a chain), bounding how much recent history could be rewritten unseen.",
     access: Access.admin,
     body: { required: false, ...json(EmptyBody) },
     responses: [
