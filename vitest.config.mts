@@ -46,6 +46,7 @@ const OWN_PROCESS = [
   'test/component/durable/extension-parity.test.ts',
   'test/component/durable/histories.test.ts',
   'test/component/durable/timers.test.ts',
+  'test/component/durable/workflow-faults.test.ts',
   'test/component/host-timers.test.ts',
   'test/component/http/router.test.ts',
   'test/component/servicebus/triggers.test.ts',

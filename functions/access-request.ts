@@ -12,14 +12,17 @@ import { z } from 'zod';
 import { parseOrThrow } from '#shared/domain/errors';
 import { RequestStatusSchema } from '#shared/domain/request';
 import {
+  classified,
   OrchestrationInput,
   ORCHESTRATOR,
+  PermanentFault,
   RequestEvent,
   type OrchestrationMirror,
 } from '#shared/requests/orchestrations';
 import {
   endGrant,
   expireRequest,
+  failRequest,
   loadRequest as loadRequestStory,
   sweepAudit,
 } from '#shared/requests/usecases';
@@ -31,6 +34,8 @@ export const Activity = {
   EndGrant: 'endGrant',
   /** Appends audit events a caller recorded but may have died before appending (usecases `sweepAudit`). */
   SweepAudit: 'sweepAudit',
+  /** The workflow cannot go on: marks the request `failed` with the reason (usecases `failRequest`). */
+  FailRequest: 'failRequest',
   /** Publishes a notification (functions/notifications.ts); never blocks a grant or its end. */
   Notify: 'notify',
 } as const;
@@ -46,6 +51,8 @@ type Snapshot = z.infer<typeof Snapshot>;
 const Decided = z.object({ status: RequestStatusSchema });
 
 const Swept = z.strictObject({ claimableAt: z.string().nullable() });
+
+const FailInput = z.strictObject({ requestId: z.string().min(1).max(64), reason: z.string().min(1) });
 /** Sweeps of a finished request's audit outbox, at most: each after the earliest claim on a waiting event runs out. */
 const MAX_SWEEPS = 5;
 const SWEEP_SLACK_MS = 2000;
@@ -123,9 +130,55 @@ function mirror(s: Snapshot): OrchestrationMirror {
   return { status: s.status, expiresAt: s.expiresAt, pendingUntil: s.pendingUntil };
 }
 
+/** A step that can never succeed, or whose retries ran out: the workflow cannot go on. */
+class WorkflowFault extends Error {
+  override readonly name = 'WorkflowFault';
+}
+
+/**
+ * Calls a storage activity (retried while its failure is transient) and reads its answer; a
+ * permanent failure it reports (`PermanentFault`) stops the workflow at once.
+ */
+function* step<S extends z.ZodType>(
+  ctx: OrchestrationContext,
+  activity: string,
+  input: unknown,
+  schema: S,
+): Generator<df.Task, z.output<S>, unknown> {
+  const answer: unknown = yield ctx.df.callActivityWithRetry(activity, retry, input);
+  const fault = PermanentFault.safeParse(answer);
+  if (fault.success) throw new WorkflowFault(`${activity}: ${fault.data.permanent}`);
+  return schema.parse(answer);
+}
+
 export const accessRequest: OrchestrationHandler = function* (ctx: OrchestrationContext) {
   const { requestId } = parseOrThrow(OrchestrationInput, ctx.df.getInput(), 'orchestration input');
-  let state = Snapshot.parse(yield ctx.df.callActivityWithRetry(Activity.LoadRequest, retry, requestId));
+  try {
+    return yield* lifecycle(ctx, requestId);
+  } catch (e) {
+    // A permanent fault, or a transient one that outlasted its retries (about an hour): the request
+    // would otherwise stay pending, or approved with nothing to end it. Mark it failed, tell the
+    // requester and the approvers, and fail the instance too, so operators see why. If even this
+    // cannot be written, the reconciler (functions/reconciler.ts) finds the failed instance later.
+    // The first line: a failed activity's message carries its stack after it.
+    const reason =
+      (e instanceof Error ? e.message : String(e)).split('\n')[0]?.trim().slice(0, 1000) ||
+      'the workflow failed';
+    const failed: unknown = yield ctx.df.callActivityWithRetry(Activity.FailRequest, retry, {
+      requestId,
+      reason,
+    });
+    const snapshot = Snapshot.safeParse(failed);
+    if (snapshot.success) {
+      ctx.df.setCustomStatus(mirror(snapshot.data));
+      if (snapshot.data.status === 'failed') yield* notify(ctx, notice(ctx, requestId, 'failed'));
+    }
+    throw new WorkflowFault(reason);
+  }
+};
+
+function* lifecycle(ctx: OrchestrationContext, requestId: string): Generator<df.Task, string, unknown> {
+  let state = yield* step(ctx, Activity.LoadRequest, requestId, Snapshot);
   ctx.df.setCustomStatus(mirror(state));
 
   let wasPending = false;
@@ -136,10 +189,10 @@ export const accessRequest: OrchestrationHandler = function* (ctx: Orchestration
     if (yield* eventBefore(ctx, decided, state.pendingUntil)) {
       // The row is the truth; the event only says "look again".
       Decided.parse(decided.result);
-      state = Snapshot.parse(yield ctx.df.callActivityWithRetry(Activity.LoadRequest, retry, requestId));
+      state = yield* step(ctx, Activity.LoadRequest, requestId, Snapshot);
     } else {
       // Expire unless a decision won the race: the activity answers what the row now says.
-      state = Snapshot.parse(yield ctx.df.callActivityWithRetry(Activity.ExpireRequest, retry, requestId));
+      state = yield* step(ctx, Activity.ExpireRequest, requestId, Snapshot);
     }
     ctx.df.setCustomStatus(mirror(state));
     // An approval is announced in the grant phase below, with the grant.
@@ -154,10 +207,10 @@ export const accessRequest: OrchestrationHandler = function* (ctx: Orchestration
       notice(ctx, requestId, 'granted'),
     );
     if (yield* eventBefore(ctx, revoked, state.expiresAt)) {
-      state = Snapshot.parse(yield ctx.df.callActivityWithRetry(Activity.LoadRequest, retry, requestId));
+      state = yield* step(ctx, Activity.LoadRequest, requestId, Snapshot);
     } else {
       // Ending a grant always runs; it is idempotent and retried.
-      state = Snapshot.parse(yield ctx.df.callActivityWithRetry(Activity.EndGrant, retry, requestId));
+      state = yield* step(ctx, Activity.EndGrant, requestId, Snapshot);
     }
     ctx.df.setCustomStatus(mirror(state));
     yield* notify(ctx, notice(ctx, requestId, state.status));
@@ -165,14 +218,14 @@ export const accessRequest: OrchestrationHandler = function* (ctx: Orchestration
   // Finished (or never started: denied, canceled, expired). Audit events whose call died before
   // appending them would otherwise wait in the row for good: nothing touches a finished request
   // again. Usually nothing waits and this returns at once.
-  let swept = Swept.parse(yield ctx.df.callActivityWithRetry(Activity.SweepAudit, retry, requestId));
+  let swept = yield* step(ctx, Activity.SweepAudit, requestId, Swept);
   for (let sweep = 2; sweep <= MAX_SWEEPS && swept.claimableAt !== null; sweep++) {
     // A little past the claim's end: the activity's clock may be behind the orchestration's.
     yield ctx.df.createTimer(new Date(Date.parse(swept.claimableAt) + SWEEP_SLACK_MS));
-    swept = Swept.parse(yield ctx.df.callActivityWithRetry(Activity.SweepAudit, retry, requestId));
+    swept = yield* step(ctx, Activity.SweepAudit, requestId, Swept);
   }
   return state.status;
-};
+}
 
 function snapshotOf(r: {
   status: Snapshot['status'];
@@ -182,21 +235,34 @@ function snapshotOf(r: {
   return { status: r.status, pendingUntil: r.pendingUntil, expiresAt: r.expiresAt };
 }
 
-/** Reads the row, and appends the audit events a transition left waiting in it (see usecases). */
-export const loadRequest: ActivityHandler = async (input: unknown) =>
-  snapshotOf(await loadRequestStory(systemContext(), z.string().parse(input)));
+/**
+ * The activities answer a permanent failure (no such request, a row or input that fails its schema)
+ * as a `PermanentFault` instead of throwing it, so the orchestrator stops at once rather than
+ * retrying for an hour; transient ones (storage not answering) are thrown and retried.
+ */
+export const loadRequest: ActivityHandler = (input: unknown) =>
+  classified(async () => snapshotOf(await loadRequestStory(systemContext(), z.string().parse(input))));
 
-export const sweepAuditActivity: ActivityHandler = async (input: unknown) =>
-  sweepAudit(systemContext(), z.string().parse(input));
+export const sweepAuditActivity: ActivityHandler = (input: unknown) =>
+  classified(() => sweepAudit(systemContext(), z.string().parse(input)));
 
-export const expireRequestActivity: ActivityHandler = async (input: unknown) =>
-  snapshotOf(await expireRequest(systemContext(), z.string().parse(input)));
+export const expireRequestActivity: ActivityHandler = (input: unknown) =>
+  classified(async () => snapshotOf(await expireRequest(systemContext(), z.string().parse(input))));
 
-export const endGrantActivity: ActivityHandler = async (input: unknown) =>
-  snapshotOf(await endGrant(systemContext(), z.string().parse(input)));
+export const endGrantActivity: ActivityHandler = (input: unknown) =>
+  classified(async () => snapshotOf(await endGrant(systemContext(), z.string().parse(input))));
+
+/** Null when there is no such request (nothing to mark). */
+export const failRequestActivity: ActivityHandler = (input: unknown) =>
+  classified(async () => {
+    const { requestId, reason } = FailInput.parse(input);
+    const failed = await failRequest(systemContext(), requestId, reason);
+    return failed === undefined ? null : snapshotOf(failed.request);
+  });
 
 df.app.orchestration(ORCHESTRATOR, accessRequest);
 df.app.activity(Activity.LoadRequest, { handler: loadRequest });
 df.app.activity(Activity.ExpireRequest, { handler: expireRequestActivity });
 df.app.activity(Activity.EndGrant, { handler: endGrantActivity });
 df.app.activity(Activity.SweepAudit, { handler: sweepAuditActivity });
+df.app.activity(Activity.FailRequest, { handler: failRequestActivity });

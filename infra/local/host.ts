@@ -290,7 +290,16 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       log,
     });
     closers.push(() => triggers.close());
-    const timers = startTimerTriggers({ registry, resolve: (v) => resolveSetting(v, appSettings), log });
+    const timers = startTimerTriggers({
+      registry,
+      resolve: (v) => resolveSetting(v, appSettings),
+      log,
+      // The reconciler's timer reads workflow statuses through a durable client, as HTTP functions do.
+      extraInputs: (_fn, _name, binding) =>
+        binding.type === 'durableClient' || binding.type === 'orchestrationClient'
+          ? { string: clientData }
+          : undefined,
+    });
     closers.push(() => timers.close());
 
     handler = (req, res) => {

@@ -4,7 +4,8 @@
  * the run is past due; `runOnStartup` runs once at start. Invocations of one timer never overlap.
  */
 import { CronExpressionParser } from 'cron-parser';
-import type { FunctionRegistry, RegisteredFunction } from './core/functions-core';
+import type { FunctionRegistry, RegisteredFunction, RpcTypedData } from './core/functions-core';
+import type { ExtraInputs } from './http/router';
 
 export interface RunningTimers {
   /** Next due time per timer function (for the banner and tests). */
@@ -16,6 +17,8 @@ export function startTimerTriggers(opts: {
   registry: FunctionRegistry;
   resolve: (value: string) => string;
   log: (line: string) => void;
+  /** Values of the timer functions' input bindings (a durable client), as the HTTP router has them. */
+  extraInputs?: ExtraInputs;
 }): RunningTimers {
   const handles = new Map<string, NodeJS.Timeout>();
   const next = new Map<string, Date>();
@@ -61,8 +64,16 @@ export function startTimerTriggers(opts: {
       },
       IsPastDue: Date.now() - due.getTime() > 1000,
     };
+    const inputData: { name: string; data: RpcTypedData }[] = [
+      { name: fn.triggerName, data: { json: JSON.stringify(value) } },
+    ];
+    for (const [name, binding] of Object.entries(fn.metadata.bindings)) {
+      if (binding.direction !== 'in' || name === fn.triggerName) continue;
+      const data = opts.extraInputs?.(fn, name, binding);
+      if (data !== undefined) inputData.push({ name, data });
+    }
     try {
-      await opts.registry.invoke(fn, [{ name: fn.triggerName, data: { json: JSON.stringify(value) } }]);
+      await opts.registry.invoke(fn, inputData);
     } catch (e) {
       opts.log(`timer ${fn.metadata.name} failed: ${e instanceof Error ? e.message : String(e)}`);
     }

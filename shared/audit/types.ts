@@ -25,6 +25,8 @@ export const AuditAction = {
   RequestDenied: 'request.denied',
   RequestCanceled: 'request.canceled',
   RequestExpired: 'request.expired',
+  /** A system fault stopped the request (its workflow failed or never started); the reason says which. */
+  RequestFailed: 'request.failed',
   DecisionRefused: 'request.decisionRefused',
   GrantStarted: 'grant.started',
   GrantEnded: 'grant.ended',

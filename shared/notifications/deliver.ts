@@ -62,9 +62,15 @@ async function staleness(ctx: DeliverContext, message: NotificationMessage): Pro
       return undefined;
     }
     case 'expiringSoon': {
-      // Canceled on revoke already; this catches a notice whose cancel was lost.
+      // Scheduled when the grant started, and canceled when it ends early; but the cancel can be
+      // lost (a revoke faster than the scheduling, a cancel that failed, a fault that failed the
+      // grant), so the row decides: the notice goes out only for the very grant it announces, still
+      // live, still ending when the notice says.
       const request = (await ctx.requests.read(message.requestId))?.request;
-      return request && isLive(request, ctx.now) ? undefined : 'the grant is no longer live';
+      if (!request || !isLive(request, ctx.now)) return 'the grant is no longer live';
+      if (request.expiresAt !== message.request.expiresAt)
+        return `the grant now ends at ${String(request.expiresAt)}, not ${String(message.request.expiresAt)}`;
+      return undefined;
     }
     case 'approved':
     case 'denied':
@@ -73,6 +79,7 @@ async function staleness(ctx: DeliverContext, message: NotificationMessage): Pro
     case 'granted':
     case 'ended':
     case 'revoked':
+    case 'failed':
       return undefined;
   }
 }

@@ -33,6 +33,8 @@ export const NotificationEvent = {
   expiringSoon: 'expiringSoon',
   ended: 'ended',
   revoked: 'revoked',
+  /** A system fault stopped the request (docs/design.md §3): the requester and the whole approver group hear of it. */
+  failed: 'failed',
 } as const;
 export type NotificationEvent = (typeof NotificationEvent)[keyof typeof NotificationEvent];
 
@@ -46,6 +48,7 @@ export const NotifyEvent = {
   granted: 'granted',
   ended: 'ended',
   revoked: 'revoked',
+  failed: 'failed',
 } as const satisfies Partial<Record<NotificationEvent, NotificationEvent>>;
 export type NotifyEvent = (typeof NotifyEvent)[keyof typeof NotifyEvent];
 
@@ -130,6 +133,7 @@ export const NotificationMessage = z.discriminatedUnion('event', [
   plain(NotificationEvent.expiringSoon),
   plain(NotificationEvent.ended),
   plain(NotificationEvent.revoked),
+  plain(NotificationEvent.failed),
 ]);
 export type NotificationMessage = z.output<typeof NotificationMessage>;
 
@@ -247,6 +251,15 @@ export function recipientsFor(
     case 'ended':
     case 'revoked':
       return [requester];
+    case 'failed':
+      // An alert: someone must look into it, so every member of the group, decided or not.
+      return [
+        requester,
+        ...members
+          .map((m) => normalizeUpn(m))
+          .filter((upn, i, all) => upn !== request.requester && all.indexOf(upn) === i)
+          .map((upn) => ({ upn, audience: Audience.approver })),
+      ];
   }
 }
 

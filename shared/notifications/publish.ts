@@ -58,6 +58,7 @@ export async function publishNotification(ctx: PublishContext, input: NotifyInpu
       break;
     case 'ended':
     case 'revoked':
+    case 'failed':
       result.canceled = await cancelExpiryNotice(ctx, request.id);
       result.published = await publishPlain(ctx, input.event, request, members);
       break;

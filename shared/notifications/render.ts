@@ -173,6 +173,26 @@ function content(message: NotificationMessage, now: Date): Content {
         ],
         details,
       };
+    case 'failed':
+      return forRequester
+        ? {
+            subject: `Failed: your request for ${target}`,
+            heading: 'Your request stopped on a system fault',
+            lead: [
+              'ZSA could not carry your request through, so it is closed and grants nothing. Submit a new request if you still need access.',
+              r.endReason ? `Cause: ${r.endReason}` : '',
+            ],
+            details,
+          }
+        : {
+            subject: `Failed: ${r.requester}'s request for ${target} stopped on a system fault`,
+            heading: 'A request of your group stopped on a system fault',
+            lead: [
+              'ZSA closed the request as failed: it grants nothing and needs no decision. Someone should look into the cause.',
+              r.endReason ? `Cause: ${r.endReason}` : '',
+            ],
+            details,
+          };
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { OrchestrationRuntimeStatus, type DurableClient } from 'durable-functions';
 import { z } from 'zod';
-import { DomainError } from '#shared/domain/errors';
+import { DomainError, isDomainError } from '#shared/domain/errors';
 import { RequestStatusSchema } from '#shared/domain/request';
 
 export const ORCHESTRATOR = 'accessRequest';
@@ -33,6 +33,42 @@ export type OrchestrationInput = z.infer<typeof OrchestrationInput>;
 export interface OrchestrationState {
   running: boolean;
   mirror: OrchestrationMirror | undefined;
+  /**
+   * Why the workflow is over for good while its request may not be (Failed or Terminated: the
+   * failure or the termination's reason); absent while it runs or after it completed.
+   */
+  fault?: string | undefined;
+}
+
+/**
+ * An activity's answer when its step can never succeed, however often it is retried: a request row
+ * that does not exist, input or a stored row that fails its schema, a rule that refuses. Durable
+ * Functions' RetryOptions cannot tell errors apart (it retries every throw for as long as it is
+ * told), so the activity does not throw these: it returns this outcome and the orchestrator stops
+ * at once instead of retrying for an hour.
+ */
+export const PermanentFault = z.strictObject({ permanent: z.string().min(1).max(1000) });
+export type PermanentFault = z.infer<typeof PermanentFault>;
+
+/**
+ * Whether retrying `error` cannot help. Transient: storage, the bus or the engine not answering
+ * (UNAVAILABLE), a deadline the activity's clock has not reached yet (NOT_YET_DUE: its clock may run
+ * behind the orchestration's), and anything unknown (an SDK's network error), which is retried.
+ */
+export function isPermanent(error: unknown): boolean {
+  if (error instanceof z.ZodError) return true;
+  return isDomainError(error) && error.kind !== 'unavailable' && error.code !== 'NOT_YET_DUE';
+}
+
+/** Runs an activity's work: a permanent failure becomes a `PermanentFault` answer, a transient one is thrown (and retried). */
+export async function classified<T>(work: () => Promise<T>): Promise<T | PermanentFault> {
+  try {
+    return await work();
+  } catch (e) {
+    if (!isPermanent(e)) throw e;
+    const text = isDomainError(e) ? `${e.code}: ${e.message}` : `invalid input: ${String(e)}`;
+    return { permanent: text.slice(0, 1000) };
+  }
 }
 
 export interface Orchestrations {
@@ -45,6 +81,14 @@ function unavailable(what: string, cause: unknown): DomainError {
   return new DomainError('UNAVAILABLE', `The workflow engine did not answer (${what}); try again shortly.`, {
     cause,
   });
+}
+
+/** The reason a Failed or Terminated instance gives: its output is the failure's message or the termination's reason. */
+function faultOf(runtimeStatus: string, output: unknown): string {
+  const text = typeof output === 'string' ? output : output === undefined ? '' : JSON.stringify(output);
+  // The first line: a failure's output carries the stack after it.
+  const detail = text.split('\n')[0]?.trim() ?? '';
+  return `workflow ${runtimeStatus.toLowerCase()}${detail ? `: ${detail}` : ''}`.slice(0, 1000);
 }
 
 export function durableOrchestrations(client: DurableClient): Orchestrations {
@@ -72,6 +116,10 @@ export function durableOrchestrations(client: DurableClient): Orchestrations {
       return {
         running: status.runtimeStatus === OrchestrationRuntimeStatus.Running,
         mirror: mirror.success ? mirror.data : undefined,
+        ...(status.runtimeStatus === OrchestrationRuntimeStatus.Failed ||
+        status.runtimeStatus === OrchestrationRuntimeStatus.Terminated
+          ? { fault: faultOf(status.runtimeStatus, status.output) }
+          : {}),
       };
     },
     async raise(requestId, event, payload) {

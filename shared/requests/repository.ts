@@ -10,7 +10,12 @@
  * Table `RequestIndex` answers the queries that matter without scans:
  *   `requester:<upn>` / `group:<group>` → newest first (RowKey = inverted creation time + id);
  *   `live:<upn>` → the caller's approved grants (added on approval, removed when they end);
- *   `client:<upn>` / RowKey clientRequestId → the request id (idempotent submit).
+ *   `client:<upn>` / RowKey clientRequestId → the request id (idempotent submit);
+ *   `open` / RowKey request id → every request not yet seen final by the reconciler, with when it
+ *   is next due a look (`CheckAt`; functions/reconciler.ts).
+ * A new request's index rows are written before its row, so a failure in between never leaves a
+ * request that no list shows: at worst an index entry whose request was never stored, which lists
+ * skip and the reconciler removes.
  */
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
@@ -44,6 +49,21 @@ interface IndexRow {
   RequestId: string;
   ExpiresAt?: string;
 }
+
+/** A request the reconciler still watches: written at submit, removed once it has seen the request final. */
+interface OpenRow {
+  partitionKey: string;
+  rowKey: string;
+  RequestId: string;
+  /** When the reconciler next looks at it (ISO; compared as text, which orders ISO instants). */
+  CheckAt: string;
+  CreatedAt: string;
+  RequesterId: string;
+  ApproverGroup: string;
+}
+
+/** The one `open` partition: it holds only requests not yet final (and, briefly, just finished ones). */
+const OPEN_PARTITION = 'open';
 
 const OUTBOX_COLUMN = 'PendingAudit';
 /** A string property holds at most 32 Ki UTF-16 units; the outbox is cut into pieces below that. */
@@ -136,6 +156,18 @@ function newestFirstKey(request: Pick<Request, 'createdAt' | 'id'>): string {
   return `${inverted.toString().padStart(13, '0')}:${request.id}`;
 }
 
+/** The request's entries in its requester's and its group's lists. */
+function listRows(request: Request): IndexRow[] {
+  const key = newestFirstKey(request);
+  const rows: IndexRow[] = [
+    { partitionKey: indexKeys.requester(request.requesterId), rowKey: key, RequestId: request.id },
+  ];
+  if (request.approverGroup !== null) {
+    rows.push({ partitionKey: indexKeys.group(request.approverGroup), rowKey: key, RequestId: request.id });
+  }
+  return rows;
+}
+
 /** Per-user partitions are keyed by the user's stable id (`tenant:object id`), never by UPN. */
 export const indexKeys = {
   requester: (requesterId: string) => `requester:${encodeKey(requesterId)}`,
@@ -143,6 +175,15 @@ export const indexKeys = {
   live: (requesterId: string) => `live:${encodeKey(requesterId)}`,
   client: (requesterId: string) => `client:${encodeKey(requesterId)}`,
 };
+
+/** A request the reconciler watches, as its `open` index row says. */
+export interface OpenEntry {
+  id: string;
+  checkAt: string;
+  createdAt: string;
+  requesterId: string;
+  approverGroup: string | null;
+}
 
 export interface StoredExecution extends ExecutionSummary {
   requestId: string;
@@ -160,14 +201,25 @@ export interface RequestRepository {
   /**
    * Stores a new request with its index rows, and `audit` in its outbox. With a clientRequestId,
    * the (user, clientRequestId) claim is taken first and atomically: a second submit gets
-   * `{created: false, id}` of the first.
+   * `{created: false, id}` of the first. The index rows (the `open` one included, due for a look at
+   * `checkAt`) go first and the row last, so a failure never leaves an unlisted request.
    */
   create(
     request: Request,
     audit?: readonly PendingAudit[],
+    checkAt?: string,
   ): Promise<{ created: true } | { created: false; id: string }>;
   /** Removes a request that never started (its orchestration could not be started). */
   remove(request: Request): Promise<void>;
+  /** The watched requests due for a look at `now` (at most `max`, in no particular order). */
+  dueOpen(now: Date, max: number): Promise<OpenEntry[]>;
+  /** Looks at the request again at `checkAt`. */
+  recheckOpen(id: string, checkAt: string): Promise<void>;
+  /**
+   * Stops watching a request (the reconciler saw it final). `neverStored`: its row was never
+   * written, so its list entries point at nothing and go too.
+   */
+  closeOpen(entry: OpenEntry, neverStored: boolean): Promise<void>;
   /**
    * Compare-and-swap: `apply` sees the current request and returns the next one (with the audit
    * events of that transition, added to the outbox in the same write), or only a result for "no change".
@@ -233,7 +285,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       return row ? { request: fromRow(row), audit: outboxOf(row) } : undefined;
     },
 
-    async create(request, audit = []) {
+    async create(request, audit = [], checkAt = request.createdAt) {
       const idx = await index();
       if (request.clientRequestId !== null) {
         try {
@@ -253,6 +305,23 @@ export function createRequestRepository(tables: Tables): RequestRepository {
           throw unavailable(e);
         }
       }
+      // Lists first, the row last: if the row cannot be written, the entries point at nothing
+      // (lists skip them; the reconciler removes them), never the other way round.
+      const open: OpenRow = {
+        partitionKey: OPEN_PARTITION,
+        rowKey: request.id,
+        RequestId: request.id,
+        CheckAt: checkAt,
+        CreatedAt: request.createdAt,
+        RequesterId: request.requesterId,
+        ApproverGroup: request.approverGroup ?? '',
+      };
+      await Promise.all([
+        upsertIndex(listRows(request)),
+        idx.upsertEntity(open, 'Replace').catch((e: unknown) => {
+          throw unavailable(e);
+        }),
+      ]);
       try {
         await (await requests()).createEntity(toRow(request, audit));
       } catch (e) {
@@ -260,18 +329,6 @@ export function createRequestRepository(tables: Tables): RequestRepository {
           throw new DomainError('CONFLICT', `A request with id ${request.id} already exists`);
         throw unavailable(e);
       }
-      const key = newestFirstKey(request);
-      const rows: IndexRow[] = [
-        { partitionKey: indexKeys.requester(request.requesterId), rowKey: key, RequestId: request.id },
-      ];
-      if (request.approverGroup !== null) {
-        rows.push({
-          partitionKey: indexKeys.group(request.approverGroup),
-          rowKey: key,
-          RequestId: request.id,
-        });
-      }
-      await upsertIndex(rows);
       return { created: true };
     },
 
@@ -286,11 +343,64 @@ export function createRequestRepository(tables: Tables): RequestRepository {
         ...(request.clientRequestId !== null
           ? [[indexKeys.client(request.requesterId), encodeKey(request.clientRequestId)] as [string, string]]
           : []),
+        [OPEN_PARTITION, request.id],
       ];
       await Promise.all([
         ...deletions.map(([pk, rk]) => idx.deleteEntity(pk, rk).catch(() => undefined)),
         requests().then((t) => t.deleteEntity(request.id, REQUEST_ROW).catch(() => undefined)),
       ]);
+    },
+
+    async dueOpen(now, max) {
+      const t = await index();
+      // One partition holding only what is not yet seen final, filtered by the server: a run with
+      // nothing due reads nothing but the (empty) answer.
+      const filter = `PartitionKey eq '${OPEN_PARTITION}' and CheckAt le '${now.toISOString()}'`;
+      const out: OpenEntry[] = [];
+      try {
+        for await (const row of t.listEntities<OpenRow>({ queryOptions: { filter } })) {
+          out.push({
+            id: row.RequestId,
+            checkAt: row.CheckAt,
+            createdAt: row.CreatedAt,
+            requesterId: row.RequesterId,
+            approverGroup: row.ApproverGroup === '' ? null : row.ApproverGroup,
+          });
+          if (out.length >= max) break;
+        }
+      } catch (e) {
+        throw unavailable(e);
+      }
+      return out;
+    },
+
+    async recheckOpen(id, checkAt) {
+      const t = await index();
+      try {
+        await t.updateEntity({ partitionKey: OPEN_PARTITION, rowKey: id, CheckAt: checkAt }, 'Merge');
+      } catch (e) {
+        // Gone: another reconciler closed it meanwhile.
+        if (statusOf(e) !== 404) throw unavailable(e);
+      }
+    },
+
+    async closeOpen(entry, neverStored) {
+      const t = await index();
+      const key = newestFirstKey(entry);
+      const rows: [string, string][] = neverStored
+        ? [
+            [indexKeys.requester(entry.requesterId), key],
+            ...(entry.approverGroup !== null
+              ? [[indexKeys.group(entry.approverGroup), key] as [string, string]]
+              : []),
+          ]
+        : [];
+      // The open row last: while it stays, a later run finishes what this one could not.
+      for (const [pk, rk] of [...rows, [OPEN_PARTITION, entry.id] as [string, string]]) {
+        await t.deleteEntity(pk, rk).catch((e: unknown) => {
+          if (statusOf(e) !== 404) throw unavailable(e);
+        });
+      }
     },
 
     async update(id, apply) {

@@ -22,6 +22,7 @@ import {
   decideTransition,
   end as endRule,
   expire as expireRule,
+  fail as failRule,
   isLive,
   planRequest,
   revokeTransition,
@@ -54,6 +55,14 @@ import {
 import { RequestEvent } from './orchestrations';
 import { afterCommit, runTransition } from './transition';
 
+/**
+ * How long a new request may go without a workflow before the reconciler (./reconcile.ts) calls it
+ * failed: a submit stores the request and starts its workflow within seconds, or removes it, and a
+ * retried submit (same clientRequestId) starts a workflow its first attempt did not. Past this,
+ * nobody will.
+ */
+export const START_GRACE_MS = 5 * 60_000;
+
 async function view(ctx: RequestContext, request: Request): Promise<RequestView> {
   return toRequestView(request, await ctx.repo.executions(request.id));
 }
@@ -80,7 +89,9 @@ export async function submitRequest(
       ctx.now,
     );
     let events = submitEvents(request, caller, ctx.now);
-    const stored = await ctx.repo.create(request, events);
+    // Due for the reconciler's first look once a submit that died can no longer be finished.
+    const checkAt = new Date(ctx.now.getTime() + START_GRACE_MS).toISOString();
+    const stored = await ctx.repo.create(request, events, checkAt);
     if (!stored.created) {
       // A retry of an earlier submit (Power Automate retries): answer that request. The earlier
       // attempt may still be writing it, so give it a moment before deciding it died.
@@ -98,7 +109,7 @@ export async function submitRequest(
       // The earlier attempt claimed the id but stopped before storing the request: finish it now.
       request = { ...request, id: stored.id };
       events = submitEvents(request, caller, ctx.now);
-      await ctx.repo.create({ ...request, clientRequestId: null }, events);
+      await ctx.repo.create({ ...request, clientRequestId: null }, events, checkAt);
     }
     try {
       await ctx.orchestrations.start(request.id);
@@ -374,6 +385,34 @@ export async function endGrant(ctx: SystemContext, id: string): Promise<Request>
 }
 
 /**
+ * A system fault stopped the request: its workflow failed for good (an activity that can never
+ * succeed, or retries run out), was terminated, or never started. Pending or approved → `failed`
+ * with the reason, audited as the system, and out of the live index; a request already final stays
+ * as it is (compare-and-swap, so the workflow's own last step and any number of reconcilers may
+ * race). `made`: this call made the transition. Undefined when there is no such request. Access
+ * under a failed grant stops at once: the guard reads the row.
+ */
+export async function failRequest(
+  ctx: SystemContext,
+  id: string,
+  reason: string,
+): Promise<{ request: Request; made: boolean } | undefined> {
+  if ((await ctx.repo.read(id)) === undefined) return undefined;
+  const { request, own } = await systemTransition(
+    ctx,
+    id,
+    AuditAction.RequestFailed,
+    (current, now) => failRule(current, reason, now),
+    (failed) => ({ reason: failed.endReason ?? reason, detail: { grantExpiresAt: failed.expiresAt } }),
+  );
+  await afterCommit([
+    () => ctx.repo.syncLiveIndex(request),
+    () => flushAudit(ctx.repo, ctx.audit, id, own, ctx.now),
+  ]);
+  return { request, made: own !== 'claimable' };
+}
+
+/**
  * A transition the orchestration makes when a deadline passes: the rule applied by compare-and-swap,
  * audited as the system. Its event's id is fixed by the request and the action, so a retried
  * activity flushes the event its first attempt recorded.
@@ -383,7 +422,7 @@ async function systemTransition(
   id: string,
   action: AuditAction,
   rule: (current: Request, now: Date) => SystemTransition<string>,
-  extra: (next: Request) => Pick<AuditEventInput, 'detail'>,
+  extra: (next: Request) => Pick<AuditEventInput, 'detail' | 'reason'>,
 ): Promise<{ request: Request; own: FlushScope }> {
   const event = (next: Request) =>
     pending(
