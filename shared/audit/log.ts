@@ -13,7 +13,7 @@
  * Rows are sealed with an HMAC under a key derived from the audit key, so a writer of the table
  * without it cannot add rows that verify; chain heads are anchored to Blob storage at most a minute
  * (the timer calls `anchorIfMoved`) or ANCHOR_AFTER_ROWS rows (appends start an anchor) behind, so
- * nobody can rewrite more than that unseen. ADR 0008 explains both.
+ * nobody can rewrite more than that unseen. ADR 0009 explains both.
  */
 import { randomUUID } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
