@@ -4,6 +4,7 @@
  */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
+import { getDeps } from '#shared/app/deps';
 import { EmptyBody } from '#shared/domain/empty';
 import { parseOrThrow } from '#shared/domain/errors';
 import { Id } from '#shared/domain/names';
@@ -19,6 +20,7 @@ import {
   revokeRequest as revokeStory,
   submitRequest as submitStory,
 } from '#shared/requests/usecases';
+import { SubmitRateLimited, takeSubmit } from '#shared/requests/rate-limit';
 import { requestContext } from '#shared/requests/wiring';
 
 async function callerOf(request: HttpRequest, context: InvocationContext): Promise<Caller> {
@@ -33,7 +35,24 @@ function idOf(request: HttpRequest): string {
 export const submitRequest = handled(async (request, context): Promise<HttpResponseInit> => {
   const caller = await callerOf(request, context);
   const body = await readJson(request, SubmitRequestBody);
-  const { view, created } = await submitStory(requestContext(context), caller, body);
+  const ctx = requestContext(context);
+  const { tables, settings } = getDeps();
+  // Each submit emails every approver, so a user (or a runaway flow) submitting in a loop is held
+  // to a per-user allowance. It is taken while the story reads the configuration, not before.
+  const admission = takeSubmit(
+    tables,
+    { limit: settings.ZSA_SUBMIT_RATE_LIMIT, windowSeconds: settings.ZSA_SUBMIT_RATE_WINDOW_SECONDS },
+    caller.principal.id,
+    body.clientRequestId,
+    ctx.now,
+  );
+  admission.catch((e: unknown) => {
+    // Logged, not audited: a refusal did nothing, and auditing every one would let a loop flood
+    // the audit log in place of the approvers' inboxes.
+    if (e instanceof SubmitRateLimited)
+      context.warn(`Submit refused by the rate limit for user ${caller.principal.id}: ${e.message}`);
+  });
+  const { view, created } = await submitStory(ctx, caller, body, admission);
   return json(created ? 202 : 200, view, { location: `/api/requests/${view.id}` });
 });
 

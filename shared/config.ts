@@ -72,6 +72,23 @@ export const SettingsSchema = z.object({
   ServiceBusConnection__fullyQualifiedNamespace: optionalString,
   /** Shortest grant or pending window accepted, in seconds. */
   ZSA_MIN_DURATION_SECONDS: positiveInt(60),
+  /**
+   * Submits one user may make per `ZSA_SUBMIT_RATE_WINDOW_SECONDS` (each emails every approver);
+   * more are refused with 429 and `Retry-After`. 0 turns the limit off; at most 500.
+   */
+  ZSA_SUBMIT_RATE_LIMIT: z
+    .string()
+    .default('30')
+    .transform((v, ctx) => {
+      const n = Number(v === '' ? '30' : v);
+      if (!Number.isInteger(n) || n < 0 || n > 500) {
+        ctx.addIssue({ code: 'custom', message: 'must be a whole number from 0 (off) to 500' });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  /** The sliding window `ZSA_SUBMIT_RATE_LIMIT` counts over, in seconds (default 600: 10 minutes). */
+  ZSA_SUBMIT_RATE_WINDOW_SECONDS: positiveInt(600),
   /** Comma-separated host names (or host:port) executors may call. */
   ZSA_EXECUTOR_ALLOWED_HOSTS: z
     .string()

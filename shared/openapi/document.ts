@@ -85,6 +85,7 @@ const RESPONSE_HEADERS: Partial<
   Record<number, Record<string, { description: string; schema: { type: 'string' } }>>
 > = {
   401: { 'WWW-Authenticate': { description: '`Bearer`, as RFC 6750 asks.', schema: { type: 'string' } } },
+  429: { 'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'string' } } },
   503: { 'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'string' } } },
 };
 

@@ -644,7 +644,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: Tag.requests,
     summary: 'Submit an access request',
     description:
-      'Requests just-in-time access to exactly one task, role or role group, for `durationHours` (default 4). Approvers are notified by email; an automatic policy grants at once. The same `clientRequestId` from the same user returns the same request (200), so callers that retry, such as Power Automate, never create two.',
+      'Requests just-in-time access to exactly one task, role or role group, for `durationHours` (default 4). Approvers are notified by email; an automatic policy grants at once. The same `clientRequestId` from the same user returns the same request (200), so callers that retry, such as Power Automate, never create two. Each user may submit at most `ZSA_SUBMIT_RATE_LIMIT` requests (default 30) per `ZSA_SUBMIT_RATE_WINDOW_SECONDS` (default 10 minutes); more are refused with 429 and `Retry-After`, except a retry with a `clientRequestId` already used, which is never counted twice or refused.',
     access: Access.user,
     body: {
       required: true,
@@ -675,6 +675,7 @@ export const OPERATIONS: readonly Operation[] = [
       'NO_APPROVER_GROUP',
       'APPROVER_GROUPS_CONFLICT',
       'CONFLICT',
+      'RATE_LIMITED',
     ],
     connector: {
       visibility: Visibility.important,

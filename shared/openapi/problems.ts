@@ -13,6 +13,8 @@ const EDGE_STATUS = {
   MALFORMED_JSON: 400,
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  /** `POST /api/requests`: the user's submit allowance is spent (shared/requests/rate-limit.ts). */
+  RATE_LIMITED: 429,
   /** `POST /api/execute`: the task ran and its executor failed (functions/execute.ts). */
   EXECUTION_FAILED: 502,
 } as const;
@@ -55,6 +57,8 @@ const MEANING = {
   MALFORMED_JSON: 'The body is not valid JSON.',
   BODY_TOO_LARGE: 'The body is larger than 64 KiB.',
   UNSUPPORTED_MEDIA_TYPE: 'The body is not `application/json`.',
+  RATE_LIMITED:
+    'The user submitted more requests than the per-user limit allows in its window; retry after `Retry-After` seconds.',
   EXECUTION_FAILED: 'The task ran but its executor failed; `executionId` names the audited execution.',
   INTERNAL: 'An unexpected failure; quote `correlationId` to support.',
 } as const satisfies Record<ProblemCode, string>;

@@ -72,11 +72,15 @@ export async function submitRequest(
   ctx: RequestContext,
   caller: Caller,
   body: SubmitRequestBody,
+  // The caller's submit allowance (rate limit, #12), taken by the handler in parallel with these
+  // reads and awaited before anything is written: a refusal writes nothing and audits nothing.
+  admission: Promise<unknown> = Promise.resolve(),
 ): Promise<{ view: RequestView; created: boolean }> {
   const target = targetOf(body);
   const [config, { catalog, policies }] = await Promise.all([
     ctx.config.pamConfig(),
     ctx.config.policyContext(target),
+    admission,
   ]);
   try {
     assertPamEnabled(config);

@@ -1,0 +1,123 @@
+/**
+ * The per-user submit rate limit in Table Storage (the rule is shared/domain/rate-limit.ts).
+ *
+ * Table `SubmitLimits`: PartitionKey = the encoded user id (`principal.id`: tenant + object id,
+ * never a name), RowKey `submits`; `Log` holds the window's admitted submits as JSON
+ * `[[epoch ms, retry key | null], …]`. Every instance shares the row and changes it by
+ * compare-and-swap on its ETag, so the count holds across instances, and a burst of concurrent
+ * submits by one user admits exactly the limit.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { readEntity, statusOf, unavailable, type Tables } from '#shared/adapters/tables';
+import { encodeKey } from '#shared/domain/names';
+import { admitSubmit, type RateLimit, type SubmitEntry } from '#shared/domain/rate-limit';
+import { HttpError } from '#shared/http/problem';
+import { indexKeys } from './repository';
+
+const TABLE = 'SubmitLimits';
+const ROW = 'submits';
+/** The request repository's index table, where a `clientRequestId` claim lives (./repository.ts). */
+const REQUEST_INDEX = 'RequestIndex';
+/**
+ * Compare-and-swap attempts before a submit is refused as too many at once: the row only contends
+ * when one user submits concurrently, and then the user is the one to slow down.
+ */
+const MAX_ATTEMPTS = 10;
+
+interface LimitRow {
+  partitionKey: string;
+  rowKey: string;
+  Log: string;
+}
+
+const StoredLog = z.array(z.tuple([z.number().int(), z.string().max(64).nullable()]));
+
+/** A refused submit: 429 with `Retry-After`, through the edge's problem mapping. */
+export class SubmitRateLimited extends HttpError {
+  constructor(
+    readonly retryAfterSeconds: number,
+    rule: RateLimit,
+  ) {
+    super(
+      429,
+      'RATE_LIMITED',
+      `Too many requests submitted: at most ${rule.limit} per ${describeWindow(rule.windowSeconds)} per user. Try again in ${retryAfterSeconds} s.`,
+      { 'retry-after': String(retryAfterSeconds) },
+    );
+  }
+}
+
+function describeWindow(seconds: number): string {
+  if (seconds % 3600 === 0) return seconds === 3600 ? 'hour' : `${seconds / 3600} hours`;
+  if (seconds % 60 === 0) return seconds === 60 ? 'minute' : `${seconds / 60} minutes`;
+  return `${seconds} seconds`;
+}
+
+/** The log as stored; a row that cannot be read back (never written so by ZSA) counts as empty. */
+function logOf(row: LimitRow | undefined): SubmitEntry[] {
+  if (row === undefined) return [];
+  try {
+    const parsed = StoredLog.safeParse(JSON.parse(row.Log));
+    return parsed.success ? parsed.data.map(([at, key]) => ({ at, key })) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** A digest stands for the `clientRequestId` (up to 128 characters) so a full window fits one property. */
+function retryKey(clientRequestId: string | undefined): string | null {
+  return clientRequestId === undefined
+    ? null
+    : createHash('sha256').update(clientRequestId).digest('base64url').slice(0, 16);
+}
+
+/** Whether this user already claimed this `clientRequestId`: the submit is a retry of a stored request. */
+async function alreadySubmitted(tables: Tables, userId: string, clientRequestId: string): Promise<boolean> {
+  const index = await tables.get(REQUEST_INDEX);
+  return (await readEntity(index, indexKeys.client(userId), encodeKey(clientRequestId))) !== undefined;
+}
+
+/**
+ * Takes one submit from `userId`'s allowance, or throws `SubmitRateLimited`. Costs one read and one
+ * conditional write (none when the limit is off, one read for a retry); the submit story runs it
+ * in parallel with its own reads. A retried submit is never refused when it would answer a request
+ * it already made: its key is in the log, or, past the window, its claim is in the request index.
+ */
+export async function takeSubmit(
+  tables: Tables,
+  rule: RateLimit,
+  userId: string,
+  clientRequestId: string | undefined,
+  now: Date,
+): Promise<void> {
+  if (rule.limit <= 0) return;
+  const table = await tables.get(TABLE);
+  const partitionKey = encodeKey(userId);
+  const key = retryKey(clientRequestId);
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const row = await readEntity<LimitRow>(table, partitionKey, ROW);
+    const admission = admitSubmit(logOf(row), key, rule, now);
+    if (!admission.admitted) {
+      if (clientRequestId !== undefined && (await alreadySubmitted(tables, userId, clientRequestId))) return;
+      throw new SubmitRateLimited(admission.retryAfterSeconds, rule);
+    }
+    if (admission.log === undefined) return;
+    const entity: LimitRow = {
+      partitionKey,
+      rowKey: ROW,
+      Log: JSON.stringify(admission.log.map((e) => [e.at, e.key])),
+    };
+    try {
+      if (row) await table.updateEntity(entity, 'Replace', { etag: row.etag });
+      else await table.createEntity(entity);
+      return;
+    } catch (e) {
+      const status = statusOf(e);
+      if (status !== 412 && status !== 409) throw unavailable(e);
+      // Another submit of this user's won the row: read again, with a little jitter.
+      await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+    }
+  }
+  throw new SubmitRateLimited(1, rule);
+}
