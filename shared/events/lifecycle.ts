@@ -120,6 +120,8 @@ export const NOT_EVENTS: readonly string[] = [
   AuditAction.PolicyCreated,
   AuditAction.PolicyUpdated,
   AuditAction.PolicyDeleted,
+  // Members and system accounts resolved to their directory ids (a configuration migration).
+  'config.membersResolved',
   AuditAction.RequestRefused,
   AuditAction.RequestApprovalRecorded,
   AuditAction.DecisionRefused,

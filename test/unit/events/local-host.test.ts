@@ -16,7 +16,7 @@ const PARTS = {
 } as unknown as LocalParts;
 
 describe('the local host and the events topic', () => {
-  it.each([
+  it.each<{ name: string; settings: Record<string, string>; entities: unknown[] }>([
     { name: 'by default', settings: {}, entities: [{ topic: 'zsa-events', subscriptions: ['all'] }] },
     {
       name: 'under the name the settings give',
