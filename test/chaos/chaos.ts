@@ -129,6 +129,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       ZSA_MIN_DURATION_SECONDS: '1',
       ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1',
       ZSA_WEBHOOK_SIGNING_KEY: KEY,
+      // The per-user submit limit is not what this run is about, and its clients submit often.
+      ZSA_SUBMIT_RATE_LIMIT: '0',
     },
   };
   let host: HostProcess = await startLocalHost(hostOptions);
