@@ -34,8 +34,9 @@ export interface OrchestrationState {
   running: boolean;
   mirror: OrchestrationMirror | undefined;
   /**
-   * Why the workflow is over for good while its request may not be (Failed or Terminated: the
-   * failure or the termination's reason); absent while it runs or after it completed.
+   * What the workflow says when it is over for good (Failed, Terminated or Completed: the failure,
+   * the termination's reason, or its result), for a request that may not be over; absent while the
+   * workflow runs or waits to start.
    */
   fault?: string | undefined;
 }
@@ -83,7 +84,7 @@ function unavailable(what: string, cause: unknown): DomainError {
   });
 }
 
-/** The reason a Failed or Terminated instance gives: its output is the failure's message or the termination's reason. */
+/** The reason an instance that is over gives: its output is the failure's message, the termination's reason, or its result. */
 function faultOf(runtimeStatus: string, output: unknown): string {
   const text = typeof output === 'string' ? output : output === undefined ? '' : JSON.stringify(output);
   // The first line: a failure's output carries the stack after it.
@@ -117,7 +118,8 @@ export function durableOrchestrations(client: DurableClient): Orchestrations {
         running: status.runtimeStatus === OrchestrationRuntimeStatus.Running,
         mirror: mirror.success ? mirror.data : undefined,
         ...(status.runtimeStatus === OrchestrationRuntimeStatus.Failed ||
-        status.runtimeStatus === OrchestrationRuntimeStatus.Terminated
+        status.runtimeStatus === OrchestrationRuntimeStatus.Terminated ||
+        status.runtimeStatus === OrchestrationRuntimeStatus.Completed
           ? { fault: faultOf(status.runtimeStatus, status.output) }
           : {}),
       };

@@ -1,10 +1,11 @@
 /**
  * The reconciler's story (run every few minutes by functions/reconciler.ts): finds requests that
- * are not final while their workflow is over for good (failed, terminated) or was never started,
- * and closes them as `failed` with the reason, so nothing stays pending forever or approved with
- * nothing to end it. The workflow marks its own request failed when it can (functions/access-request.ts);
- * this is the backstop for when it could not (storage down past its retries, a terminated
- * instance, a host that died between storing a request and starting its workflow).
+ * are not final while their workflow is over for good (failed, terminated, or completed without
+ * finishing them) or was never started, and closes them as `failed` with the reason, so nothing
+ * stays pending forever or approved with nothing to end it. The workflow marks its own request
+ * failed when it can (functions/access-request.ts); this is the backstop for when it could not
+ * (storage down past its retries, a terminated instance, a host that died between storing a
+ * request and starting its workflow).
  *
  * How it finds them without scanning everything: the `open` index (./repository.ts) holds one row
  * per request not yet seen final, each with the time it is next due a look (`CheckAt`). A run asks
