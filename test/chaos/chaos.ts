@@ -9,6 +9,7 @@
  * long); the interleaving with the faults and the workflows still depends on timing.
  */
 import { writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '@zsa/local-host';
 import { caller, type ApiResponse, type Caller } from '../support/api';
@@ -71,6 +72,8 @@ export interface ChaosReport {
   internalErrors: string[];
   checks: CheckResult[];
   ms: { setup: number; load: number; settle: number; total: number };
+  /** The machine's 1-minute load average at the start and at the end, and its cores. */
+  machine: { loadAtStart: number; loadAtEnd: number; cores: number };
 }
 
 const KEY = 'chaos-signing-key';
@@ -114,6 +117,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const t0 = Date.now();
+  const loadAtStart = loadavg()[0] ?? 0;
   const random = seeded(options.seed);
   const pick = <T>(items: readonly T[]): T | undefined => items[Math.floor(random() * items.length)];
   const log = options.log;
@@ -141,420 +145,429 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     writeFileSync(file, h.output());
     hostLogs.push(file);
   };
-  const url = host.url;
-  log(`chaos: seed ${options.seed}, host ${url}, data ${data}`);
+  // Whatever happens, nothing this run started outlives it.
+  try {
+    const url = host.url;
+    log(`chaos: seed ${options.seed}, host ${url}, data ${data}`);
 
-  const operations: ChaosReport['operations'] = {};
-  const internalErrors: string[] = [];
-  const faults: Fault[] = [];
-  const told = new Map<string, Set<Told>>();
-  const known = new Map<string, Known>();
-  const leftLive = new Map<string, { status: string; at: number }>();
+    const operations: ChaosReport['operations'] = {};
+    const internalErrors: string[] = [];
+    const faults: Fault[] = [];
+    const told = new Map<string, Set<Told>>();
+    const known = new Map<string, Known>();
+    const leftLive = new Map<string, { status: string; at: number }>();
 
-  const tally = (op: string, outcome: string) => {
-    const counts = (operations[op] ??= {});
-    counts[outcome] = (counts[outcome] ?? 0) + 1;
-  };
-  /** One call, tallied; undefined when no answer came (refused connection, reset, timeout). */
-  const attempt = async <T>(
-    op: string,
-    who: Caller,
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<ApiResponse<T> | undefined> => {
-    try {
-      const res = (await who.raw(path, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
-      })) as ApiResponse<T>;
-      tally(op, String(res.status));
-      if (res.status === 500) internalErrors.push(`${op} ${method} ${path}: ${res.text.slice(0, 300)}`);
-      return res;
-    } catch {
-      tally(op, 'no answer');
-      return undefined;
+    const tally = (op: string, outcome: string) => {
+      const counts = (operations[op] ??= {});
+      counts[outcome] = (counts[outcome] ?? 0) + 1;
+    };
+    /** One call, tallied; undefined when no answer came (refused connection, reset, timeout). */
+    const attempt = async <T>(
+      op: string,
+      who: Caller,
+      method: string,
+      path: string,
+      body?: unknown,
+    ): Promise<ApiResponse<T> | undefined> => {
+      try {
+        const res = (await who.raw(path, {
+          method,
+          headers: body === undefined ? {} : { 'content-type': 'application/json' },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+        })) as ApiResponse<T>;
+        tally(op, String(res.status));
+        if (res.status === 500) internalErrors.push(`${op} ${method} ${path}: ${res.text.slice(0, 300)}`);
+        return res;
+      } catch {
+        tally(op, 'no answer');
+        return undefined;
+      }
+    };
+    const tell = (id: string, what: Told) => told.set(id, (told.get(id) ?? new Set()).add(what));
+    const note = (view: { id: string; status: string }) => {
+      const k = known.get(view.id);
+      if (k) k.status = view.status;
+    };
+
+    // --- configuration ---
+    const admin = await caller(url, 'admin@contoso.com', ['PAM.Admin']);
+    const must = async (res: Promise<ApiResponse | undefined>) => {
+      const r = await res;
+      if (!r || r.status >= 300) throw new Error(`chaos set-up failed: ${r?.status} ${r?.text}`);
+    };
+    await must(attempt('setup', admin, 'PUT', `/api/approver-groups/${GROUP}`, { members: APPROVERS }));
+    await must(attempt('setup', admin, 'POST', '/api/pam/enable', { defaultApproverGroup: GROUP }));
+    for (const task of TASKS) {
+      await must(
+        attempt('setup', admin, 'PUT', '/api/catalog/tasks', {
+          name: task.name,
+          description: 'chaos',
+          executor: { type: 'webhook', url: hook.url },
+        }),
+      );
+      await must(
+        attempt('setup', admin, 'POST', '/api/policies', {
+          scope: 'task',
+          target: task.name,
+          approvalType: task.approvalType,
+          requiredApprovals: task.requiredApprovals,
+          pendingTimeoutHours: task.pendingSeconds * SECOND,
+          ...(task.approvalType === 'manual' ? { approverGroup: GROUP } : {}),
+        }),
+      );
     }
-  };
-  const tell = (id: string, what: Told) => told.set(id, (told.get(id) ?? new Set()).add(what));
-  const note = (view: { id: string; status: string }) => {
-    const k = known.get(view.id);
-    if (k) k.status = view.status;
-  };
+    const people = new Map<string, Caller>();
+    for (const upn of [...REQUESTERS, ...APPROVERS]) people.set(upn, await caller(url, upn));
+    const as = (upn: string): Caller => {
+      const who = people.get(upn);
+      if (!who) throw new Error(`no caller for ${upn}`);
+      return who;
+    };
+    const auditor = await caller(url, 'auditor@contoso.com', ['PAM.Auditor']);
+    const setupMs = Date.now() - t0;
 
-  // --- configuration ---
-  const admin = await caller(url, 'admin@contoso.com', ['PAM.Admin']);
-  const must = async (res: Promise<ApiResponse | undefined>) => {
-    const r = await res;
-    if (!r || r.status >= 300) throw new Error(`chaos set-up failed: ${r?.status} ${r?.text}`);
-  };
-  await must(attempt('setup', admin, 'PUT', `/api/approver-groups/${GROUP}`, { members: APPROVERS }));
-  await must(attempt('setup', admin, 'POST', '/api/pam/enable', { defaultApproverGroup: GROUP }));
-  for (const task of TASKS) {
-    await must(
-      attempt('setup', admin, 'PUT', '/api/catalog/tasks', {
-        name: task.name,
-        description: 'chaos',
-        executor: { type: 'webhook', url: hook.url },
-      }),
-    );
-    await must(
-      attempt('setup', admin, 'POST', '/api/policies', {
-        scope: 'task',
-        target: task.name,
-        approvalType: task.approvalType,
-        requiredApprovals: task.requiredApprovals,
-        pendingTimeoutHours: task.pendingSeconds * SECOND,
-        ...(task.approvalType === 'manual' ? { approverGroup: GROUP } : {}),
-      }),
-    );
-  }
-  const people = new Map<string, Caller>();
-  for (const upn of [...REQUESTERS, ...APPROVERS]) people.set(upn, await caller(url, upn));
-  const as = (upn: string): Caller => {
-    const who = people.get(upn);
-    if (!who) throw new Error(`no caller for ${upn}`);
-    return who;
-  };
-  const auditor = await caller(url, 'auditor@contoso.com', ['PAM.Auditor']);
-  const setupMs = Date.now() - t0;
+    // --- the watcher: when each request left its live state, as seen from outside ---
+    const listLive = async (): Promise<Map<string, string> | undefined> => {
+      const live = new Map<string, string>();
+      for (const status of ['pending', 'approved']) {
+        let token: string | undefined;
+        do {
+          const q = `status=${status}${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`;
+          const res = await attempt<{ items: RequestView[]; continuationToken?: string }>(
+            'watch',
+            admin,
+            'GET',
+            `/api/requests?${q}`,
+          );
+          if (res?.status !== 200) return undefined;
+          for (const r of res.body.items) live.set(r.id, r.status);
+          token = res.body.continuationToken;
+        } while (token);
+      }
+      return live;
+    };
+    const stopWatching = new AbortController();
+    const wasLive = new Set<string>();
+    const watcher = (async () => {
+      while (!stopWatching.signal.aborted) {
+        const live = await listLive();
+        const seenAt = Date.now();
+        if (live) {
+          for (const id of wasLive) {
+            if (live.has(id) || leftLive.has(id)) continue;
+            const res = await attempt<RequestView>('watch', admin, 'GET', `/api/requests/${id}`);
+            if (res?.status === 200 && !['pending', 'approved'].includes(res.body.status))
+              leftLive.set(id, { status: res.body.status, at: seenAt });
+          }
+          for (const [id, status] of live) {
+            wasLive.add(id);
+            note({ id, status });
+          }
+        }
+        await sleep(250);
+      }
+    })();
 
-  // --- the watcher: when each request left its live state, as seen from outside ---
-  const listLive = async (): Promise<Map<string, string> | undefined> => {
-    const live = new Map<string, string>();
-    for (const status of ['pending', 'approved']) {
+    // --- the load ---
+    const loadStart = Date.now();
+    const loadEnd = loadStart + options.loadMs;
+    let submits = 0;
+    const inStatus = (status: string) => [...known.values()].filter((k) => k.status === status);
+
+    const operation = async (op: Op): Promise<void> => {
+      switch (op) {
+        case 'submit': {
+          const requester = pick(REQUESTERS) ?? '';
+          const roll = random();
+          const task = roll < 0.45 ? TASKS[0] : roll < 0.65 ? TASKS[1] : TASKS[2];
+          const seconds = random() < 0.1 ? 3600 : 3 + Math.floor(random() * 8);
+          const body = {
+            task: task.name,
+            reason: 'chaos',
+            durationHours: seconds * SECOND,
+            clientRequestId: `chaos-${options.seed}-${++submits}`,
+          };
+          // A submit that got no answer (or 503) is tried again with the same clientRequestId until it
+          // gets one, as the API asks of clients: the first attempt may have stored the request and
+          // died before starting its workflow, and only a retry (or, minutes later, the reconciler)
+          // finishes it. The same request must come back, never a second one.
+          const giveUpAt = Date.now() + SUBMIT_RETRY_MS;
+          for (;;) {
+            const res = await attempt<RequestView>('submit', as(requester), 'POST', '/api/requests', body);
+            if (res?.status === 200 || res?.status === 202) {
+              known.set(res.body.id, {
+                id: res.body.id,
+                requester,
+                task: task.name,
+                status: res.body.status,
+              });
+              return;
+            }
+            if ((res && res.status !== 503) || Date.now() > giveUpAt) return;
+            await sleep(1000);
+          }
+        }
+        case 'approve':
+        case 'deny': {
+          const target = pick(inStatus('pending'));
+          if (!target) return tally(op, 'nothing to do');
+          const res = await attempt<RequestView>(
+            op,
+            as(pick(APPROVERS) ?? ''),
+            'POST',
+            `/api/requests/${target.id}/${op}`,
+            {},
+          );
+          if (res?.status !== 200) return;
+          note(res.body);
+          if (op === 'deny') tell(target.id, 'denied');
+          else if (res.body.status === 'approved') tell(target.id, 'approved');
+          return;
+        }
+        case 'link': {
+          const target = pick(inStatus('pending'));
+          const approver = pick(APPROVERS) ?? '';
+          if (!target) return tally(op, 'nothing to do');
+          let link: string | undefined;
+          try {
+            link = decisionLink(await readMailbox(url), url, target.id, approver);
+          } catch {
+            return tally(op, 'no answer');
+          }
+          if (!link) return tally(op, 'no email yet');
+          try {
+            const res = await decideByLink(link, random() < 0.8 ? 'approve' : 'deny');
+            tally(op, String(res.status));
+            if (res.status === 500) internalErrors.push(`link POST ${target.id}: ${res.text.slice(0, 300)}`);
+          } catch {
+            tally(op, 'no answer');
+          }
+          return;
+        }
+        case 'execute': {
+          const target = pick(inStatus('approved'));
+          if (!target) return tally(op, 'nothing to do');
+          const res = await attempt<{ code?: string }>(
+            'execute',
+            as(target.requester),
+            'POST',
+            '/api/execute',
+            {
+              task: target.task,
+              requestId: target.id,
+            },
+          );
+          // Refused: the grant is over (the client learns it only now).
+          if (res?.status === 403) target.status = 'over';
+          return;
+        }
+        case 'revoke': {
+          const target = pick(inStatus('approved'));
+          if (!target) return tally(op, 'nothing to do');
+          const roll = random();
+          const who = roll < 0.4 ? as(target.requester) : roll < 0.7 ? admin : as(pick(APPROVERS) ?? '');
+          const res = await attempt<RequestView>(
+            'revoke',
+            who,
+            'POST',
+            `/api/requests/${target.id}/revoke`,
+            {},
+          );
+          if (res?.status === 200) {
+            note(res.body);
+            tell(target.id, 'revoked');
+          } else if (res?.status === 409) target.status = 'over';
+          return;
+        }
+        case 'cancel': {
+          const target = pick(inStatus('pending'));
+          if (!target) return tally(op, 'nothing to do');
+          const res = await attempt<RequestView>(
+            'cancel',
+            as(target.requester),
+            'POST',
+            `/api/requests/${target.id}/cancel`,
+            {},
+          );
+          if (res?.status === 200) {
+            note(res.body);
+            tell(target.id, 'canceled');
+          }
+          return;
+        }
+      }
+    };
+    const total = WEIGHTS.reduce((s, [, w]) => s + w, 0);
+    const chooseOp = (): Op => {
+      let roll = random() * total;
+      for (const [op, w] of WEIGHTS) if ((roll -= w) < 0) return op;
+      return 'submit';
+    };
+    // Choices are drawn before each call, from one generator, so a seed replays the same sequence of
+    // choices; which client makes each call depends on timing.
+    const client = async () => {
+      while (Date.now() < loadEnd) {
+        await operation(chooseOp());
+        await sleep(50 + Math.floor(random() * 150));
+      }
+    };
+
+    const chaos = (async () => {
+      await sleep(loadStart + options.outageAtMs - Date.now());
+      log(`chaos: storage goes away for ${options.outageMs} ms`);
+      faults.push({ kind: 'storage outage', ...(await storage.outage(options.outageMs)) });
+      log('chaos: storage is back');
+      await sleep(loadStart + options.killAtMs - Date.now());
+      const from = Date.now();
+      log('chaos: kill -9 of the host');
+      await host.kill();
+      keepLog(host);
+      host = await startLocalHost(hostOptions);
+      faults.push({ kind: 'host kill -9', from, to: Date.now() });
+      log(`chaos: host back after ${Date.now() - from} ms`);
+    })();
+
+    await Promise.all([...Array.from({ length: options.clients }, client), chaos]);
+    const loadMs = Date.now() - loadStart;
+
+    // --- settle: every short window passes, then the audit catches up ---
+    const settleStart = Date.now();
+    const lastRecovery = Math.max(...faults.map((f) => f.to));
+    const views = async (): Promise<RequestView[]> => {
+      const all: RequestView[] = [];
       let token: string | undefined;
       do {
-        const q = `status=${status}${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`;
+        const q = token ? `?continuationToken=${encodeURIComponent(token)}` : '';
         const res = await attempt<{ items: RequestView[]; continuationToken?: string }>(
-          'watch',
+          'final read',
           admin,
           'GET',
-          `/api/requests?${q}`,
+          `/api/requests${q}`,
         );
-        if (res?.status !== 200) return undefined;
-        for (const r of res.body.items) live.set(r.id, r.status);
+        if (res?.status !== 200) throw new Error(`listing requests failed: ${res?.status} ${res?.text}`);
+        all.push(...res.body.items);
         token = res.body.continuationToken;
       } while (token);
+      return all;
+    };
+    const shortDeadline = (r: RequestView) => {
+      const deadline = r.status === 'pending' ? Date.parse(r.pendingUntil) : Date.parse(r.expiresAt ?? '');
+      return deadline - Date.now() < 60_000 ? deadline : undefined;
+    };
+    // Done when every request with a short window is final (or, if one is stuck, after a bound: the
+    // checks then name it).
+    while (Date.now() < settleStart + 30_000) {
+      const live = (await views()).filter((r) => ['pending', 'approved'].includes(r.status));
+      if (live.every((r) => shortDeadline(r) === undefined)) break;
+      await sleep(500);
     }
-    return live;
-  };
-  const stopWatching = new AbortController();
-  const wasLive = new Set<string>();
-  const watcher = (async () => {
-    while (!stopWatching.signal.aborted) {
-      const live = await listLive();
-      const seenAt = Date.now();
-      if (live) {
-        for (const id of wasLive) {
-          if (live.has(id) || leftLive.has(id)) continue;
-          const res = await attempt<RequestView>('watch', admin, 'GET', `/api/requests/${id}`);
-          if (res?.status === 200 && !['pending', 'approved'].includes(res.body.status))
-            leftLive.set(id, { status: res.body.status, at: seenAt });
-        }
-        for (const [id, status] of live) {
-          wasLive.add(id);
-          note({ id, status });
-        }
-      }
-      await sleep(250);
-    }
-  })();
+    stopWatching.abort();
+    await watcher;
 
-  // --- the load ---
-  const loadStart = Date.now();
-  const loadEnd = loadStart + options.loadMs;
-  let submits = 0;
-  const inStatus = (status: string) => [...known.values()].filter((k) => k.status === status);
-
-  const operation = async (op: Op): Promise<void> => {
-    switch (op) {
-      case 'submit': {
-        const requester = pick(REQUESTERS) ?? '';
-        const roll = random();
-        const task = roll < 0.45 ? TASKS[0] : roll < 0.65 ? TASKS[1] : TASKS[2];
-        const seconds = random() < 0.1 ? 3600 : 3 + Math.floor(random() * 8);
-        const body = {
-          task: task.name,
-          reason: 'chaos',
-          durationHours: seconds * SECOND,
-          clientRequestId: `chaos-${options.seed}-${++submits}`,
-        };
-        // A submit that got no answer (or 503) is tried again with the same clientRequestId until it
-        // gets one, as the API asks of clients: the first attempt may have stored the request and
-        // died before starting its workflow, and only a retry (or, minutes later, the reconciler)
-        // finishes it. The same request must come back, never a second one.
-        const giveUpAt = Date.now() + SUBMIT_RETRY_MS;
-        for (;;) {
-          const res = await attempt<RequestView>('submit', as(requester), 'POST', '/api/requests', body);
-          if (res?.status === 200 || res?.status === 202) {
-            known.set(res.body.id, { id: res.body.id, requester, task: task.name, status: res.body.status });
-            return;
-          }
-          if ((res && res.status !== 503) || Date.now() > giveUpAt) return;
-          await sleep(1000);
-        }
-      }
-      case 'approve':
-      case 'deny': {
-        const target = pick(inStatus('pending'));
-        if (!target) return tally(op, 'nothing to do');
-        const res = await attempt<RequestView>(
-          op,
-          as(pick(APPROVERS) ?? ''),
-          'POST',
-          `/api/requests/${target.id}/${op}`,
-          {},
-        );
-        if (res?.status !== 200) return;
-        note(res.body);
-        if (op === 'deny') tell(target.id, 'denied');
-        else if (res.body.status === 'approved') tell(target.id, 'approved');
-        return;
-      }
-      case 'link': {
-        const target = pick(inStatus('pending'));
-        const approver = pick(APPROVERS) ?? '';
-        if (!target) return tally(op, 'nothing to do');
-        let link: string | undefined;
-        try {
-          link = decisionLink(await readMailbox(url), url, target.id, approver);
-        } catch {
-          return tally(op, 'no answer');
-        }
-        if (!link) return tally(op, 'no email yet');
-        try {
-          const res = await decideByLink(link, random() < 0.8 ? 'approve' : 'deny');
-          tally(op, String(res.status));
-          if (res.status === 500) internalErrors.push(`link POST ${target.id}: ${res.text.slice(0, 300)}`);
-        } catch {
-          tally(op, 'no answer');
-        }
-        return;
-      }
-      case 'execute': {
-        const target = pick(inStatus('approved'));
-        if (!target) return tally(op, 'nothing to do');
-        const res = await attempt<{ code?: string }>(
-          'execute',
-          as(target.requester),
-          'POST',
-          '/api/execute',
-          {
-            task: target.task,
-            requestId: target.id,
-          },
-        );
-        // Refused: the grant is over (the client learns it only now).
-        if (res?.status === 403) target.status = 'over';
-        return;
-      }
-      case 'revoke': {
-        const target = pick(inStatus('approved'));
-        if (!target) return tally(op, 'nothing to do');
-        const roll = random();
-        const who = roll < 0.4 ? as(target.requester) : roll < 0.7 ? admin : as(pick(APPROVERS) ?? '');
-        const res = await attempt<RequestView>(
-          'revoke',
-          who,
-          'POST',
-          `/api/requests/${target.id}/revoke`,
-          {},
-        );
-        if (res?.status === 200) {
-          note(res.body);
-          tell(target.id, 'revoked');
-        } else if (res?.status === 409) target.status = 'over';
-        return;
-      }
-      case 'cancel': {
-        const target = pick(inStatus('pending'));
-        if (!target) return tally(op, 'nothing to do');
-        const res = await attempt<RequestView>(
-          'cancel',
-          as(target.requester),
-          'POST',
-          `/api/requests/${target.id}/cancel`,
-          {},
-        );
-        if (res?.status === 200) {
-          note(res.body);
-          tell(target.id, 'canceled');
-        }
-        return;
-      }
-    }
-  };
-  const total = WEIGHTS.reduce((s, [, w]) => s + w, 0);
-  const chooseOp = (): Op => {
-    let roll = random() * total;
-    for (const [op, w] of WEIGHTS) if ((roll -= w) < 0) return op;
-    return 'submit';
-  };
-  // Choices are drawn before each call, from one generator, so a seed replays the same sequence of
-  // choices; which client makes each call depends on timing.
-  const client = async () => {
-    while (Date.now() < loadEnd) {
-      await operation(chooseOp());
-      await sleep(50 + Math.floor(random() * 150));
-    }
-  };
-
-  const chaos = (async () => {
-    await sleep(loadStart + options.outageAtMs - Date.now());
-    log(`chaos: storage goes away for ${options.outageMs} ms`);
-    faults.push({ kind: 'storage outage', ...(await storage.outage(options.outageMs)) });
-    log('chaos: storage is back');
-    await sleep(loadStart + options.killAtMs - Date.now());
-    const from = Date.now();
-    log('chaos: kill -9 of the host');
-    await host.kill();
-    keepLog(host);
-    host = await startLocalHost(hostOptions);
-    faults.push({ kind: 'host kill -9', from, to: Date.now() });
-    log(`chaos: host back after ${Date.now() - from} ms`);
-  })();
-
-  await Promise.all([...Array.from({ length: options.clients }, client), chaos]);
-  const loadMs = Date.now() - loadStart;
-
-  // --- settle: every short window passes, then the audit catches up ---
-  const settleStart = Date.now();
-  const lastRecovery = Math.max(...faults.map((f) => f.to));
-  const views = async (): Promise<RequestView[]> => {
-    const all: RequestView[] = [];
-    let token: string | undefined;
-    do {
-      const q = token ? `?continuationToken=${encodeURIComponent(token)}` : '';
-      const res = await attempt<{ items: RequestView[]; continuationToken?: string }>(
-        'final read',
-        admin,
-        'GET',
-        `/api/requests${q}`,
+    // A grant still live must work after the faults. Its execution also appends events that wait in
+    // its row (the call that recorded them died), as every touch of the request does.
+    const liveGrants = (await views()).filter((r) => r.status === 'approved');
+    const usable: CheckResult = {
+      name: 'live grants usable after recovery',
+      checked: liveGrants.length,
+      failures: [],
+    };
+    for (const r of liveGrants) {
+      const res = await attempt<{ status: string }>(
+        'execute after recovery',
+        as(r.requester),
+        'POST',
+        '/api/execute',
+        {
+          task: r.task,
+          requestId: r.id,
+        },
       );
-      if (res?.status !== 200) throw new Error(`listing requests failed: ${res?.status} ${res?.text}`);
-      all.push(...res.body.items);
-      token = res.body.continuationToken;
-    } while (token);
-    return all;
-  };
-  const shortDeadline = (r: RequestView) => {
-    const deadline = r.status === 'pending' ? Date.parse(r.pendingUntil) : Date.parse(r.expiresAt ?? '');
-    return deadline - Date.now() < 60_000 ? deadline : undefined;
-  };
-  // Done when every request with a short window is final (or, if one is stuck, after a bound: the
-  // checks then name it).
-  while (Date.now() < settleStart + 30_000) {
-    const live = (await views()).filter((r) => ['pending', 'approved'].includes(r.status));
-    if (live.every((r) => shortDeadline(r) === undefined)) break;
-    await sleep(500);
-  }
-  stopWatching.abort();
-  await watcher;
+      if (res?.status !== 200)
+        usable.failures.push(`${r.id}: execute answered ${res?.status ?? 'nothing'} ${res?.text ?? ''}`);
+    }
 
-  // A grant still live must work after the faults. Its execution also appends events that wait in
-  // its row (the call that recorded them died), as every touch of the request does.
-  const liveGrants = (await views()).filter((r) => r.status === 'approved');
-  const usable: CheckResult = {
-    name: 'live grants usable after recovery',
-    checked: liveGrants.length,
-    failures: [],
-  };
-  for (const r of liveGrants) {
-    const res = await attempt<{ status: string }>(
-      'execute after recovery',
-      as(r.requester),
-      'POST',
-      '/api/execute',
+    // Events whose maker died wait in the request row for their claim to run out (30 s), then the
+    // workflow's sweep appends them: give the audit until then, re-checking as it fills.
+    const auditDeadline = Math.max(Date.now() + 3000, lastRecovery + 45_000);
+    let checks: CheckResult[];
+    let requests: RequestView[];
+    for (;;) {
+      requests = await views();
+      // Read as text: JSON Lines is not one JSON document.
+      const exported = await fetch(`${url}/api/audit/export?format=jsonl`, {
+        headers: { authorization: `Bearer ${auditor.token}` },
+      });
+      if (exported.status !== 200) throw new Error(`audit export failed: ${exported.status}`);
+      const audit = (await exported.text())
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as AuditRow);
+      const receipts: Receipt[] = hook.received.map((r) => ({
+        executionId: String(r.body.executionId),
+        requestId: typeof r.body.requestId === 'string' ? r.body.requestId : null,
+        receivedAt: r.receivedAt,
+        signatureValid: r.signatureValid,
+      }));
+      checks = runChecks({
+        requests,
+        audit,
+        receipts,
+        faults,
+        told,
+        observed: { leftLive },
+        now: Date.now(),
+        toleranceMs: options.toleranceMs,
+        recoveryToleranceMs: options.recoveryToleranceMs,
+      });
+      if (checks.every((c) => c.failures.length === 0) || Date.now() > auditDeadline) break;
+      await sleep(2000);
+    }
+    const verify = await attempt<{ ok: boolean; checked: number; firstBroken?: unknown }>(
+      'final read',
+      auditor,
+      'GET',
+      '/api/audit/verify',
+    );
+    checks.push(
       {
-        task: r.task,
-        requestId: r.id,
+        name: 'GET /api/audit/verify',
+        checked: verify?.body.checked ?? 0,
+        failures: verify?.body.ok ? [] : [`verify answered ${verify?.status}: ${verify?.text ?? ''}`],
+      },
+      usable,
+      {
+        name: 'every request a client was given is listed',
+        checked: known.size,
+        failures: [...known.keys()]
+          .filter((id) => !requests.some((r) => r.id === id))
+          .map((id) => `${id}: not listed`),
       },
     );
-    if (res?.status !== 200)
-      usable.failures.push(`${r.id}: execute answered ${res?.status ?? 'nothing'} ${res?.text ?? ''}`);
-  }
+    const settleMs = Date.now() - settleStart;
 
-  // Events whose maker died wait in the request row for their claim to run out (30 s), then the
-  // workflow's sweep appends them: give the audit until then, re-checking as it fills.
-  const auditDeadline = Math.max(Date.now() + 3000, lastRecovery + 45_000);
-  let checks: CheckResult[];
-  let requests: RequestView[];
-  for (;;) {
-    requests = await views();
-    // Read as text: JSON Lines is not one JSON document.
-    const exported = await fetch(`${url}/api/audit/export?format=jsonl`, {
-      headers: { authorization: `Bearer ${auditor.token}` },
-    });
-    if (exported.status !== 200) throw new Error(`audit export failed: ${exported.status}`);
-    const audit = (await exported.text())
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as AuditRow);
-    const receipts: Receipt[] = hook.received.map((r) => ({
-      executionId: String(r.body.executionId),
-      requestId: typeof r.body.requestId === 'string' ? r.body.requestId : null,
-      receivedAt: r.receivedAt,
-      signatureValid: r.signatureValid,
-    }));
-    checks = runChecks({
-      requests,
-      audit,
-      receipts,
+    const byStatus: Record<string, number> = {};
+    for (const r of requests) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+    return {
+      seed: options.seed,
+      operations,
       faults,
-      told,
-      observed: { leftLive },
-      now: Date.now(),
-      toleranceMs: options.toleranceMs,
-      recoveryToleranceMs: options.recoveryToleranceMs,
-    });
-    if (checks.every((c) => c.failures.length === 0) || Date.now() > auditDeadline) break;
-    await sleep(2000);
+      loadStartedAt: loadStart,
+      data,
+      requests: byStatus,
+      executionsReceived: hook.received.length,
+      internalErrors,
+      checks,
+      ms: { setup: setupMs, load: loadMs, settle: settleMs, total: Date.now() - t0 },
+      machine: { loadAtStart, loadAtEnd: loadavg()[0] ?? 0, cores: availableParallelism() },
+    };
+  } finally {
+    await host.stop();
+    keepLog(host);
+    await hook.close();
+    await storage.close();
   }
-  const verify = await attempt<{ ok: boolean; checked: number; firstBroken?: unknown }>(
-    'final read',
-    auditor,
-    'GET',
-    '/api/audit/verify',
-  );
-  checks.push(
-    {
-      name: 'GET /api/audit/verify',
-      checked: verify?.body.checked ?? 0,
-      failures: verify?.body.ok ? [] : [`verify answered ${verify?.status}: ${verify?.text ?? ''}`],
-    },
-    usable,
-    {
-      name: 'every request a client was given is listed',
-      checked: known.size,
-      failures: [...known.keys()]
-        .filter((id) => !requests.some((r) => r.id === id))
-        .map((id) => `${id}: not listed`),
-    },
-  );
-  const settleMs = Date.now() - settleStart;
-
-  await host.stop();
-  keepLog(host);
-  await hook.close();
-  await storage.close();
-
-  const byStatus: Record<string, number> = {};
-  for (const r of requests) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
-  return {
-    seed: options.seed,
-    operations,
-    faults,
-    loadStartedAt: loadStart,
-    data,
-    requests: byStatus,
-    executionsReceived: hook.received.length,
-    internalErrors,
-    checks,
-    ms: { setup: setupMs, load: loadMs, settle: settleMs, total: Date.now() - t0 },
-  };
 }
 
 /** The report as a person reads it. */
@@ -589,5 +602,14 @@ export function summary(report: ChaosReport): string {
   }
   const { setup, load, settle, total } = report.ms;
   lines.push(`time: set-up ${setup} ms, load ${load} ms, settle and checks ${settle} ms, total ${total} ms`);
+  const { loadAtStart, loadAtEnd, cores } = report.machine;
+  lines.push(
+    `machine: load average ${loadAtStart.toFixed(1)} at the start, ${loadAtEnd.toFixed(1)} at the end, ${cores} cores`,
+  );
+  // The deadlines are measured in wall time: on a machine this busy, lateness is partly the machine's.
+  if (Math.max(loadAtStart, loadAtEnd) > 2 * cores)
+    lines.push(
+      '  (overloaded: a late transition or a slow restart may be the machine, not the app; run again when it is quieter)',
+    );
   return lines.join('\n');
 }
