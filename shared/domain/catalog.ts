@@ -447,15 +447,20 @@ function toEngineSyntax(pattern: string): { source: string } | { unsupported: st
 type Compiled = { readonly regex: RE2JS } | { readonly unsupported: string };
 
 /**
- * Compiled patterns, by source. Each holds the engine's lazily built automaton (bounded by the
- * engine), so the cache is bounded too: patterns come from the catalog, a few per task.
+ * Compiled patterns, by source, least recently used first. Compiling costs up to a few
+ * milliseconds, so a task's patterns stay compiled; each holds the engine's lazily built automaton,
+ * which crafted values can grow to a few megabytes (the engine caps it at 8 MB), so not too many.
  */
 const compiledPatterns = new Map<string, Compiled>();
-const MAX_COMPILED_PATTERNS = 256;
+const MAX_COMPILED_PATTERNS = 128;
 
 function compilePattern(pattern: string): Compiled {
   const cached = compiledPatterns.get(pattern);
-  if (cached !== undefined) return cached;
+  if (cached !== undefined) {
+    compiledPatterns.delete(pattern);
+    compiledPatterns.set(pattern, cached);
+    return cached;
+  }
   let compiled: Compiled;
   try {
     new RegExp(pattern, 'u');
