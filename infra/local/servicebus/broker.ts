@@ -11,7 +11,9 @@
  *
  * Unknown entities are refused at attach with `amqp:not-found` worded like Service Bus, which the
  * SDK maps to `MessagingEntityNotFound` (not retryable, so a typo fails fast instead of retrying
- * for minutes); `ensureQueue` creates queues at run time.
+ * for minutes); `ensureQueue` creates queues at run time, `ensureTopic` topics and their
+ * subscriptions. Entities come from configuration only: there is no HTTP management (ATOM) API, so
+ * `ServiceBusAdministrationClient` cannot create them here.
  */
 import { randomBytes } from 'node:crypto';
 import type { Server, Socket } from 'node:net';
