@@ -24,7 +24,7 @@ beforeAll(async () => {
       ZSA_MIN_DURATION_SECONDS: '1',
       ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1',
       ZSA_WEBHOOK_SIGNING_KEY: KEY,
-      // One user files 58 requests to fill the listing's pages, past the default submit limit (30
+      // One user files 56 requests (55 to fill the listing's pages), past the default submit limit (30
       // per 10 minutes); the limit stays on, and its refusals are tested in the component tests.
       ZSA_SUBMIT_RATE_LIMIT: '100',
     },
