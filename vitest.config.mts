@@ -45,6 +45,7 @@ const OWN_PROCESS = [
   'test/component/durable/conformance.test.ts',
   'test/component/durable/extension-parity.test.ts',
   'test/component/durable/histories.test.ts',
+  'test/component/durable/lost-answer.test.ts',
   'test/component/durable/timers.test.ts',
   'test/component/durable/workflow-faults.test.ts',
   'test/component/host-timers.test.ts',

@@ -1236,6 +1236,11 @@ export class DurableEngine {
         ]);
         break;
       } catch (e) {
+        // The work row is gone: an earlier attempt of this write landed and only its answer was lost
+        // (a dropped connection), or a second run of the activity recorded the same result under the
+        // same message id. The result is stored; retrying would fail the same way for ever, and the
+        // instance would wait until a restart reloads it. A duplicate delivery is consumed unapplied.
+        if (isEntityGone(e)) break;
         if (this.closed && attempt >= 3) {
           this.opts.log(
             'warning',
@@ -1439,6 +1444,13 @@ function isPermanentStorageError(e: unknown): boolean {
       ? (e as { statusCode?: unknown }).statusCode
       : undefined;
   return status === 400 || status === 413;
+}
+
+/** A write that names an entity which is not there (a delete of a row already deleted). */
+function isEntityGone(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const { statusCode, code } = e as { statusCode?: unknown; code?: unknown };
+  return statusCode === 404 && code === 'ResourceNotFound';
 }
 
 function describe(e: unknown): string {
