@@ -43,6 +43,8 @@ export async function benchEmail(
       ZSA_MIN_DURATION_SECONDS: '1',
       ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1',
       ZSA_WEBHOOK_SIGNING_KEY: 'bench-email-key',
+      // One submit a run: the limiter stays on at its highest setting.
+      ZSA_SUBMIT_RATE_LIMIT: '500',
       ServiceBusConnection: bus.connectionString,
       ZSA_SMTP_URL: mailbox.smtpUrl,
     },

@@ -34,6 +34,8 @@ async function main(): Promise<void> {
       ZSA_MIN_DURATION_SECONDS: '1',
       ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1',
       ZSA_WEBHOOK_SIGNING_KEY: KEY,
+      // 2 submits a run: the limiter stays on at its highest setting.
+      ZSA_SUBMIT_RATE_LIMIT: '500',
     },
     log: () => undefined,
   });
