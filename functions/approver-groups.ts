@@ -1,12 +1,19 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import {
+  app,
+  type HttpRequest,
+  type HttpResponseInit,
+  type InvocationContext,
+  type Timer,
+} from '@azure/functions';
 import { z } from 'zod';
 import { getDeps } from '#shared/app/deps';
 import { getApproverGroup, listApproverGroups } from '#shared/admin/approver-group-repository';
 import { deleteGroup, groupNotFound, putGroup } from '#shared/admin/approver-groups';
 import { adminContext } from '#shared/admin/context';
+import { migrateDirectoryKeys } from '#shared/admin/directory-migration';
 import { parseOrThrow } from '#shared/domain/errors';
 import { ApproverGroupName } from '#shared/domain/names';
-import { ApproverGroupBody } from '#shared/domain/pam';
+import { ApproverGroupBody, approverGroupView } from '#shared/domain/pam';
 import { authenticate, requireAdmin, requireReader } from '#shared/http/auth';
 import { handled, json, noContent, readJson } from '#shared/http/handler';
 
@@ -24,7 +31,7 @@ function location(name: string): string {
 export const approverGroupsList = handled(async (request: HttpRequest): Promise<HttpResponseInit> => {
   const principal = await authenticate(request);
   requireReader(principal);
-  return json(200, { items: await listApproverGroups(getDeps().tables) });
+  return json(200, { items: (await listApproverGroups(getDeps().tables)).map(approverGroupView) });
 });
 
 /** `GET /api/approver-groups/{name}` (admin, auditor). */
@@ -34,7 +41,7 @@ export const approverGroupGet = handled(async (request: HttpRequest): Promise<Ht
   requireReader(principal);
   const group = await getApproverGroup(getDeps().tables, name);
   if (group === undefined) throw groupNotFound(name);
-  return json(200, group);
+  return json(200, approverGroupView(group));
 });
 
 /** `PUT /api/approver-groups/{name}` (admin): 201 when new, 200 when replaced. */
@@ -45,7 +52,8 @@ export const approverGroupPut = handled(
     const body = await readJson(request, ApproverGroupBody);
     requireAdmin(principal);
     const { group, created } = await putGroup(adminContext(request, context, principal), name, body);
-    return created ? json(201, group, { location: location(name) }) : json(200, group);
+    const view = approverGroupView(group);
+    return created ? json(201, view, { location: location(name) }) : json(200, view);
   },
 );
 
@@ -60,6 +68,21 @@ export const approverGroupDelete = handled(
   },
 );
 
+/**
+ * Every 10 minutes: members and system accounts saved before they were keyed are resolved through
+ * the directory (shared/admin/directory-migration.ts). Until then they may not act.
+ */
+export async function directoryMigration(_timer: Timer, context: InvocationContext): Promise<void> {
+  const deps = getDeps();
+  const { migrated } = await migrateDirectoryKeys({
+    tables: deps.tables,
+    directory: deps.directory,
+    audit: deps.audit,
+    log: (m) => context.warn(m),
+  });
+  if (migrated.length > 0) context.log(`Directory migration: resolved members of ${migrated.join(', ')}.`);
+}
+
 const route = 'approver-groups/{name}';
 app.http('approverGroupsList', {
   methods: ['GET'],
@@ -69,6 +92,7 @@ app.http('approverGroupsList', {
 });
 app.http('approverGroupGet', { methods: ['GET'], route, authLevel: 'anonymous', handler: approverGroupGet });
 app.http('approverGroupPut', { methods: ['PUT'], route, authLevel: 'anonymous', handler: approverGroupPut });
+app.timer('directoryMigration', { schedule: '0 */10 * * * *', handler: directoryMigration });
 app.http('approverGroupDelete', {
   methods: ['DELETE'],
   route,

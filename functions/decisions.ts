@@ -44,7 +44,7 @@ function pageHandler(
         context.warn(`decision link: ${e.message}`);
         return answer(pages.unavailablePage(), { 'retry-after': '5' });
       }
-      if (e instanceof AuthError) return answer(pages.signInRequiredPage());
+      if (e instanceof AuthError) return answer(pages.signInRequiredPage(signInUrl(request)));
       if (e instanceof HttpError && e.status === 413)
         return answer(pages.badFormPage('The form is too large.'));
       context.error(`Unexpected failure (correlation id ${context.invocationId}):`, e);
@@ -53,15 +53,27 @@ function pageHandler(
   };
 }
 
+/**
+ * Behind App Service Authentication, its login, coming back to the same link (built from the public
+ * base URL, never from the Host header); elsewhere none.
+ */
+function signInUrl(request: HttpRequest): string | undefined {
+  const { ZSA_TRUST_EASY_AUTH, ZSA_PUBLIC_BASE_URL } = getDeps().settings;
+  const token = request.params.token;
+  if (!ZSA_TRUST_EASY_AUTH || ZSA_PUBLIC_BASE_URL === undefined || token === undefined) return undefined;
+  const back = new URL(decisionUrl(ZSA_PUBLIC_BASE_URL, token)).pathname;
+  return `${ZSA_PUBLIC_BASE_URL.replace(/\/+$/, '')}/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(back)}`;
+}
+
 /** The page for what a link led to. */
-function pageOf(outcome: SubmitOutcome): pages.Page {
+function pageOf(outcome: SubmitOutcome, request: HttpRequest): pages.Page {
   switch (outcome.kind) {
     case 'recorded':
       return pages.recordedPage(outcome.decision, outcome.view);
     case 'invalid':
       return pages.invalidLinkPage();
     case 'signInRequired':
-      return pages.signInRequiredPage();
+      return pages.signInRequiredPage(signInUrl(request));
     case 'wrongUser':
       return pages.wrongUserPage(outcome.link.approver);
     case 'used':
@@ -76,7 +88,7 @@ function pageOf(outcome: SubmitOutcome): pages.Page {
 export const showDecision = pageHandler(async (request, context) => {
   const token = request.params.token;
   const state = await openDecisionLink(await decisionLinkContext(request, context, false), token);
-  if (state.kind !== 'open') return pageOf(state);
+  if (state.kind !== 'open') return pageOf(state, request);
   const base = getDeps().settings.ZSA_PUBLIC_BASE_URL;
   if (base === undefined) throw new Error('ZSA_PUBLIC_BASE_URL is not set');
   return pages.confirmationPage(state.request, state.link.approver, decisionUrl(base, token ?? ''));
@@ -87,7 +99,7 @@ export const submitDecision = pageHandler(async (request, context) => {
   const form = await readDecisionForm(request);
   if ('status' in form) return form;
   const ctx = await decisionLinkContext(request, context, true);
-  return pageOf(await submitDecisionLink(ctx, request.params.token, form.decision, form.comment));
+  return pageOf(await submitDecisionLink(ctx, request.params.token, form.decision, form.comment), request);
 });
 
 app.http('showDecision', { methods: ['GET', 'HEAD'], route: 'decisions/{token}', handler: showDecision });

@@ -4,7 +4,7 @@ import { adminContext } from '#shared/admin/context';
 import { disablePrivilegedAccess, enablePrivilegedAccess } from '#shared/admin/pam';
 import { getPamConfig } from '#shared/admin/pam-repository';
 import { EmptyBody } from '#shared/domain/empty';
-import { EnablePamBody } from '#shared/domain/pam';
+import { EnablePamBody, pamView } from '#shared/domain/pam';
 import { authenticate, requireAdmin, requireReader } from '#shared/http/auth';
 import { handled, json, readJson } from '#shared/http/handler';
 
@@ -12,7 +12,7 @@ import { handled, json, readJson } from '#shared/http/handler';
 export const pamRead = handled(async (request: HttpRequest): Promise<HttpResponseInit> => {
   const principal = await authenticate(request);
   requireReader(principal);
-  return json(200, await getPamConfig(getDeps().tables));
+  return json(200, pamView(await getPamConfig(getDeps().tables)));
 });
 
 /** `POST /api/pam/enable` (admin): on, with a default approver group and system accounts. */
@@ -21,7 +21,7 @@ export const pamEnable = handled(
     const principal = await authenticate(request);
     const body = await readJson(request, EnablePamBody);
     requireAdmin(principal);
-    return json(200, await enablePrivilegedAccess(adminContext(request, context, principal), body));
+    return json(200, pamView(await enablePrivilegedAccess(adminContext(request, context, principal), body)));
   },
 );
 
@@ -31,7 +31,7 @@ export const pamDisable = handled(
     const principal = await authenticate(request);
     await readJson(request, EmptyBody);
     requireAdmin(principal);
-    return json(200, await disablePrivilegedAccess(adminContext(request, context, principal)));
+    return json(200, pamView(await disablePrivilegedAccess(adminContext(request, context, principal))));
   },
 );
 

@@ -58,8 +58,11 @@ param mailTransport string = 'graph'
 @minLength(3)
 param mailFrom string
 
-@description('Trust App Service Authentication\'s x-ms-client-principal header (browser sign-in); bearer tokens are validated by the app regardless.')
-param trustEasyAuth bool = false
+@description('Trust App Service Authentication\'s x-ms-client-principal header (browser sign-in); bearer tokens are validated by the app regardless. This template always enables App Service Authentication.')
+param trustEasyAuth bool = true
+
+@description('Emailed decision links also need the approver signed in as themselves (default); false makes the link alone the credential. Needs trustEasyAuth.')
+param decisionLinkRequireSignIn bool = true
 
 @description('Base URL for emailed links, e.g. a custom domain; empty = the function app\'s own https address.')
 param publicBaseUrl string = ''
@@ -279,6 +282,7 @@ module functionApp 'modules/function-app.bicep' = {
     corsOrigins: corsOriginList
     executorAllowedHosts: executorAllowedHostList
     trustEasyAuth: trustEasyAuth
+    decisionLinkRequireSignIn: decisionLinkRequireSignIn
     publicBaseUrl: publicBaseUrl
     mailTransport: mailTransport
     mailFrom: mailFrom

@@ -114,6 +114,17 @@ export const SettingsSchema = z.object({
   ZSA_AUTH_ISSUER: optionalString,
   /** Expected token audience. */
   ZSA_AUTH_AUDIENCE: optionalString,
+  /**
+   * The Entra tenant whose users ZSA serves (a GUID). Default: the GUID in ZSA_AUTH_ISSUER
+   * (`https://login.microsoftonline.com/<tenant>/v2.0`). Directory lookups key users by it.
+   */
+  ZSA_TENANT_ID: optionalString,
+  /**
+   * Where approver group members and system accounts are resolved to their object ids: Microsoft
+   * Graph v1.0 (the default, with the app's managed identity; needs `User.Read.All`), or the local
+   * host's development directory. A loopback URL is called without a token, and refused in Azure.
+   */
+  ZSA_DIRECTORY_URL: z.string().trim().pipe(z.url()).default('https://graph.microsoft.com/v1.0'),
   /** `true` only behind App Service Authentication. */
   ZSA_TRUST_EASY_AUTH: bool,
   /**

@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { startAzurite, type RunningAzurite } from './azurite/azurite';
 import { entryPoints, readHostJson, readSettings, resolveSetting, StartupError } from './app-loader';
 import { FunctionRegistry, installCoreModule, type LogLevel } from './core/functions-core';
-import { createDevIssuer } from './dev-issuer/dev-issuer';
+import { createDevIssuer, DEV_TENANT_ID } from './dev-issuer/dev-issuer';
 import { clientBindingData, createDurableApi } from './durable/client-api';
 import { DurableEngine } from './durable/engine';
 import { DurableStore } from './durable/store';
@@ -56,7 +56,16 @@ export interface LocalParts {
   readonly origin: string;
   /** The data folder, or undefined with --in-memory. */
   readonly dataDir: string | undefined;
-  readonly issuer: { readonly url: string; readonly audience: string };
+  /**
+   * The development issuer, its tenant (every token's `tid`) and its Graph-shaped directory, which
+   * resolves a UPN to the object id the issuer's tokens carry for it.
+   */
+  readonly issuer: {
+    readonly url: string;
+    readonly audience: string;
+    readonly tenantId: string;
+    readonly directoryUrl: string;
+  };
   readonly smtpUrl: string;
   /** Connection string of the local Service Bus endpoint. */
   readonly serviceBus: string;
@@ -217,7 +226,12 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         {
           origin,
           dataDir,
-          issuer: { url: issuer.issuer, audience: issuer.audience },
+          issuer: {
+            url: issuer.issuer,
+            audience: issuer.audience,
+            tenantId: DEV_TENANT_ID,
+            directoryUrl: issuer.directoryUrl,
+          },
           smtpUrl: mailbox.smtpUrl,
           serviceBus: bus.connectionString,
         },

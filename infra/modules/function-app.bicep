@@ -44,6 +44,9 @@ param trustEasyAuth bool
 @description('Base URL for emailed links; empty = the app\'s own https address.')
 param publicBaseUrl string
 
+@description('An emailed decision link also needs the approver signed in (App Service Authentication) as the approver it was sent to.')
+param decisionLinkRequireSignIn bool
+
 @allowed([
   'graph'
   'smtp'
@@ -171,6 +174,7 @@ var zsaSettings = {
   ZSA_AUTH_ISSUER: '${environment().authentication.loginEndpoint}${tenantId}/v2.0'
   ZSA_AUTH_AUDIENCE: apiClientId
   ZSA_TRUST_EASY_AUTH: trustEasyAuth ? 'true' : 'false'
+  ZSA_DECISION_LINK_REQUIRE_SIGN_IN: decisionLinkRequireSignIn ? 'true' : 'false'
   ZSA_PUBLIC_BASE_URL: empty(publicBaseUrl) ? 'https://${site.properties.defaultHostName}' : publicBaseUrl
   ZSA_CORS_ORIGINS: join(corsOrigins, ',')
   ZSA_EXECUTOR_ALLOWED_HOSTS: join(executorAllowedHosts, ',')
@@ -210,8 +214,10 @@ resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
       requireAuthentication: true
       unauthenticatedClientAction: 'Return401'
       // Anonymous by design, as in the app: liveness, the OpenAPI contract (it grants nothing;
-      // Power Automate's custom connector imports it), and emailed decision links (the link's token
-      // is the credential; the app checks it, and ZSA_DECISION_LINK_REQUIRE_SIGN_IN can demand more).
+      // Power Automate's custom connector imports it), and emailed decision links, so that a link
+      // scanner's GET gets the app's page, not a login redirect. The app itself asks the approver
+      // to sign in (ZSA_DECISION_LINK_REQUIRE_SIGN_IN, on by default) and checks that the signed-in
+      // user is the approver the link was sent to.
       excludedPaths: [
         '/api/health'
         '/api/openapi.json'

@@ -36,6 +36,9 @@ function configureZsa(parts: LocalParts, settings: Readonly<Record<string, strin
       ZSA_LOCAL_HOST: 'true',
       ZSA_AUTH_ISSUER: settings.ZSA_AUTH_ISSUER || parts.issuer.url,
       ZSA_AUTH_AUDIENCE: settings.ZSA_AUTH_AUDIENCE || parts.issuer.audience,
+      // Members and system accounts resolve through the issuer's directory, to the ids its tokens carry.
+      ZSA_TENANT_ID: settings.ZSA_TENANT_ID || parts.issuer.tenantId,
+      ZSA_DIRECTORY_URL: settings.ZSA_DIRECTORY_URL || parts.issuer.directoryUrl,
       ZSA_PUBLIC_BASE_URL: settings.ZSA_PUBLIC_BASE_URL || parts.origin,
       ServiceBusConnection: settings.ServiceBusConnection || parts.serviceBus,
       ZSA_SMTP_URL: settings.ZSA_SMTP_URL || parts.smtpUrl,

@@ -17,7 +17,10 @@ export async function putGroup(
   name: string,
   body: ApproverGroupBody,
 ): Promise<{ group: ApproverGroup; created: boolean }> {
-  const group: ApproverGroup = { name, members: body.members, description: body.description ?? null };
+  // Resolved before anything is written: an unknown name is the admin's mistake (400), and an
+  // unreachable directory leaves the stored group as it was (503).
+  const members = await ctx.directory.resolve(body.members, '#/members');
+  const group: ApproverGroup = { name, members, description: body.description ?? null };
   const before = await putApproverGroup(ctx.tables, group);
   await auditChange(ctx, AuditAction.ApproverGroupPut, { before, after: group });
   return { group, created: before === undefined };

@@ -14,7 +14,7 @@ import {
   type Target,
   type Task,
 } from '#shared/domain/catalog';
-import type { ApproverGroup, PamConfig } from '#shared/domain/pam';
+import type { ApproverGroup, Member, PamConfig } from '#shared/domain/pam';
 import type { Policy } from '#shared/domain/policy';
 import { getApproverGroup } from './approver-group-repository';
 import {
@@ -143,8 +143,8 @@ export interface AdminConfigReader {
   pamConfig(): Promise<PamConfig>;
   catalog(): Promise<Catalog>;
   policies(): Promise<readonly Policy[]>;
-  /** Members (lower-cased UPNs) of an approver group; empty when the group does not exist. */
-  groupMembers(group: string): Promise<readonly string[]>;
+  /** Members of an approver group; empty when the group does not exist. */
+  groupMembers(group: string): Promise<readonly Member[]>;
   approverGroup(group: string): Promise<ApproverGroup | undefined>;
   task(name: string): Promise<Task | undefined>;
   policyContext(target: Target): Promise<PolicyContext>;

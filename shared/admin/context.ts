@@ -13,6 +13,7 @@ import {
   type AuditSink,
 } from '#shared/audit/types';
 import type { Principal } from '#shared/auth/index';
+import type { Directory } from '#shared/directory/directory';
 import { auditActor, auditOrigin } from '#shared/http/auth';
 import { auditSink } from './audit';
 
@@ -26,6 +27,8 @@ export interface AdminContext {
   readonly minDurationSeconds: number;
   /** `ZSA_EXECUTOR_ALLOWED_HOSTS`: the only hosts a webhook executor may point at. */
   readonly executorAllowedHosts: readonly string[];
+  /** Resolves the UPNs an admin names (members, system accounts) to stable user keys. */
+  readonly directory: Directory;
 }
 
 /** The context of a change made by `principal` through `request` (503 when the audit log is missing). */
@@ -43,6 +46,7 @@ export function adminContext(
     origin: auditOrigin(request, invocation.invocationId),
     minDurationSeconds: deps.settings.ZSA_MIN_DURATION_SECONDS,
     executorAllowedHosts: deps.settings.ZSA_EXECUTOR_ALLOWED_HOSTS,
+    directory: deps.directory,
   };
 }
 

@@ -1,7 +1,9 @@
 /**
  * The PAM configuration: one row. Its system accounts are a bounded list (at most
- * `MAX_SYSTEM_ACCOUNTS` UPNs of at most 256 characters, well inside one 64 KiB property), kept as
- * JSON in that row so that enabling stays one conditional write.
+ * `MAX_SYSTEM_ACCOUNTS` members of a UPN of at most 256 characters and a key, well inside one 64 KiB
+ * property), kept as JSON in that row so that enabling stays one conditional write. A list of bare
+ * UPNs was saved before system accounts were keyed: those read with `id: null` (they match nobody)
+ * until the directory migration rewrites the row.
  */
 import { z } from 'zod';
 import { compareAndSwap, readEntity, type Tables } from '#shared/adapters/tables';
@@ -35,7 +37,9 @@ function toConfig(row: unknown): PamConfig {
   const config = PamConfig.safeParse({
     enabled: parsed.data.enabled,
     defaultApproverGroup: parsed.data.defaultApproverGroup ?? null,
-    systemAccounts,
+    systemAccounts: Array.isArray(systemAccounts)
+      ? systemAccounts.map((a: unknown) => (typeof a === 'string' ? { upn: a, id: null } : a))
+      : systemAccounts,
     updatedAt: parsed.data.updatedAt ?? null,
     updatedBy: parsed.data.updatedBy ?? null,
   });

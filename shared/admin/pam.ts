@@ -14,7 +14,10 @@ export async function enablePrivilegedAccess(ctx: AdminContext, body: EnablePamB
       `There is no approver group named ${JSON.stringify(body.defaultApproverGroup)}; create it first (PUT /api/approver-groups/{name})`,
       { errors: [{ pointer: '#/defaultApproverGroup', detail: 'no approver group has this name' }] },
     );
-  const { before, after } = await changePamConfig(ctx.tables, () => enablePam(body, ctx.actor.upn, ctx.now));
+  const systemAccounts = await ctx.directory.resolve(body.systemAccounts, '#/systemAccounts');
+  const { before, after } = await changePamConfig(ctx.tables, () =>
+    enablePam(body, systemAccounts, ctx.actor.upn, ctx.now),
+  );
   await auditChange(ctx, AuditAction.PamEnabled, { before, after });
   return after;
 }

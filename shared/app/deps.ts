@@ -14,6 +14,8 @@ import type { AuditLog } from '#shared/audit/log';
 import { appAuditLog } from '#shared/audit/wiring';
 import { publishingAudit, type EventStream } from '#shared/events/publisher';
 import { appEventStream } from '#shared/events/wiring';
+import { createDirectory } from '#shared/directory/wiring';
+import type { Directory } from '#shared/directory/directory';
 
 export interface Deps {
   settings: Settings;
@@ -32,6 +34,8 @@ export interface Deps {
   audit: AuditLog;
   /** Lifecycle events on the Service Bus topic, fed by the audit; undefined when turned off. */
   events: EventStream | undefined;
+  /** Resolves UPNs to stable user keys when members and system accounts are saved. */
+  directory: Directory;
 }
 
 let deps: Deps | undefined;
@@ -60,6 +64,7 @@ export function getDeps(): Deps {
       bus,
       events,
       mailer: createMailer(s),
+      directory: createDirectory(s),
       get audit(): AuditLog {
         if (!audit) {
           const log = appAuditLog(s, tables, () => new Date());

@@ -9,6 +9,7 @@
  * worker's start, so the host serves nothing) and before `getDeps()` builds anything.
  */
 import { SettingsSchema } from '#shared/config';
+import { tenantIdOf } from '#shared/directory/wiring';
 
 /** What the platform's environment looks like; `process.env` fits. */
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -92,6 +93,27 @@ export function startupProblems(env: Environment): readonly string[] {
   } else if (auditKey === blank(env['ZSA_WEBHOOK_SIGNING_KEY'])) {
     problems.push(
       'ZSA_AUDIT_HMAC_KEY equals ZSA_WEBHOOK_SIGNING_KEY: audit readers must never hold material made with the key that signs executions.',
+    );
+  }
+
+  const directoryUrl = blank(env['ZSA_DIRECTORY_URL']);
+  if (directoryUrl !== undefined && !isHttpsUrl(directoryUrl)) {
+    problems.push(
+      "ZSA_DIRECTORY_URL must be an https URL in Azure (Microsoft Graph); a loopback directory is the local host's development directory.",
+    );
+  }
+  // Without an issuer the sentence above already says what to set.
+  if (
+    issuer !== undefined &&
+    tenantIdOf({ ZSA_TENANT_ID: blank(env['ZSA_TENANT_ID']), ZSA_AUTH_ISSUER: issuer }) === undefined
+  ) {
+    problems.push(
+      'No tenant: set ZSA_TENANT_ID (or an Entra ZSA_AUTH_ISSUER naming it), so that members and system accounts resolve to its users.',
+    );
+  }
+  if (isTrue(env['ZSA_DECISION_LINK_REQUIRE_SIGN_IN']) && !isTrue(env['ZSA_TRUST_EASY_AUTH'])) {
+    problems.push(
+      'ZSA_DECISION_LINK_REQUIRE_SIGN_IN is true but ZSA_TRUST_EASY_AUTH is not, so an approver opening an emailed link in a browser could never be signed in.',
     );
   }
 

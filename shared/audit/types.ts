@@ -9,6 +9,8 @@ export const AuditAction = {
   PamDisabled: 'pam.disabled',
   ApproverGroupPut: 'approverGroup.put',
   ApproverGroupDeleted: 'approverGroup.deleted',
+  /** Members or system accounts saved before they were keyed were resolved through the directory. */
+  MembersResolved: 'config.membersResolved',
   TaskPut: 'catalog.task.put',
   TaskDeleted: 'catalog.task.deleted',
   RolePut: 'catalog.role.put',

@@ -26,16 +26,14 @@ const ClientPrincipalSchema = z.object({
 type ClientPrincipal = z.infer<typeof ClientPrincipalSchema>;
 
 // Easy Auth may present claims under their short JWT names or under the long URIs of .NET's default
-// claim mapping; both spellings are read. The long `…/claims/name` is a user name (it is mapped
-// from unique_name), not a display name.
+// claim mapping; both spellings are read. `email` and `unique_name` (the long `…/claims/name`) are
+// not read at all: a user can have them name someone else (see principal.ts).
 const CLAIM_TYPES = {
   tid: ['tid', 'http://schemas.microsoft.com/identity/claims/tenantid'],
   oid: ['oid', 'http://schemas.microsoft.com/identity/claims/objectidentifier'],
   sub: ['sub', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier'],
   upn: ['upn', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn'],
   preferred_username: ['preferred_username'],
-  email: ['email', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress'],
-  unique_name: ['unique_name', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name'],
   name: ['name'],
 } as const satisfies Record<Exclude<keyof IdentityClaims, 'roles'>, readonly string[]>;
 
@@ -67,8 +65,6 @@ export function claimsFromClientPrincipal(principal: ClientPrincipal): IdentityC
     sub: first(CLAIM_TYPES.sub),
     upn: first(CLAIM_TYPES.upn),
     preferred_username: first(CLAIM_TYPES.preferred_username),
-    email: first(CLAIM_TYPES.email),
-    unique_name: first(CLAIM_TYPES.unique_name),
     name: first(CLAIM_TYPES.name),
     // One claim per role: that is how the platform lists multi-valued claims.
     roles: principal.claims.filter((claim) => roleTypes.includes(claim.typ)).map((claim) => claim.val),

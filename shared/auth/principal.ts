@@ -19,7 +19,10 @@ export interface Principal {
   readonly id: string;
   readonly tenantId?: string;
   readonly objectId?: string;
-  /** Lower-cased; for display, approver-group membership and system-account lists. */
+  /**
+   * Lower-cased; for display and the audit only. No right follows from it: membership, system
+   * accounts and "is this the requester" compare `id`.
+   */
   readonly upn: string;
   readonly name?: string;
   readonly roles: readonly Role[];
@@ -28,15 +31,17 @@ export interface Principal {
   readonly authMethod: AuthMethod;
 }
 
-/** The claims ZSA reads, already pulled out of a JWT payload or an Easy Auth header. */
+/**
+ * The claims ZSA reads, already pulled out of a JWT payload or an Easy Auth header. Not `email` or
+ * `unique_name`: Microsoft documents them as mutable and unfit for authorization, and a name shown
+ * to approvers must not be one the user chose.
+ */
 export interface IdentityClaims {
   readonly tid?: string | undefined;
   readonly oid?: string | undefined;
   readonly sub?: string | undefined;
   readonly upn?: string | undefined;
   readonly preferred_username?: string | undefined;
-  readonly email?: string | undefined;
-  readonly unique_name?: string | undefined;
   readonly name?: string | undefined;
   readonly roles: readonly string[];
 }
@@ -78,13 +83,11 @@ export function principalFromClaims(claims: IdentityClaims, authMethod: AuthMeth
     return { ok: false, reason: 'tid and oid must both be present' };
   }
 
-  const rawUpn =
-    nonEmpty(claims.upn) ??
-    nonEmpty(claims.preferred_username) ??
-    nonEmpty(claims.email) ??
-    nonEmpty(claims.unique_name);
+  // The name shown to approvers and in the audit. Never `email` or `unique_name`: a user can have an
+  // address set that names someone else, and an approver must not read "carol" for a stranger.
+  const rawUpn = nonEmpty(claims.upn) ?? nonEmpty(claims.preferred_username);
   if (rawUpn === undefined) {
-    return { ok: false, reason: 'no user name (upn, preferred_username, email or unique_name)' };
+    return { ok: false, reason: 'no user name (upn or preferred_username)' };
   }
   const upn = rawUpn.toLowerCase();
   if (upn.length > MAX_UPN_LENGTH || UNSAFE_UPN.test(upn)) {
@@ -117,8 +120,6 @@ export function claimsFromJwtPayload(payload: Readonly<Record<string, unknown>>)
     sub: stringOrUndefined(payload['sub']),
     upn: stringOrUndefined(payload['upn']),
     preferred_username: stringOrUndefined(payload['preferred_username']),
-    email: stringOrUndefined(payload['email']),
-    unique_name: stringOrUndefined(payload['unique_name']),
     name: stringOrUndefined(payload['name']),
     roles: Array.isArray(roles)
       ? roles.filter((r): r is string => typeof r === 'string')

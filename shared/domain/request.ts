@@ -9,7 +9,7 @@ import {
   type Task,
 } from './catalog';
 import { DomainError } from './errors';
-import { isMember, type Actor } from './pam';
+import { isMember, type Actor, type Member } from './pam';
 import { ApprovalTypeSchema, type Policy } from './policy';
 import { ApproverGroupName, Id, normalizeUpn, RoleGroupName, RoleName, TaskName, Upn } from './names';
 import { addHours, Hours, hoursToSeconds, instantOf, isPast, Timestamp, toTimestamp } from './time';
@@ -75,7 +75,13 @@ export const DecisionSchema = z.enum(Decision);
 export const MAX_COMMENT = 1000;
 
 export const Approval = z.strictObject({
+  /** For display; who decided is `approverId`. */
   approver: Upn,
+  /**
+   * The approver's stable key (`Principal.id`). Absent only in approvals recorded before decisions
+   * kept it; those still count, by name, for "once per person".
+   */
+  approverId: z.string().min(1).max(300).optional(),
   decision: DecisionSchema,
   comment: z.string().max(MAX_COMMENT).nullable(),
   at: Timestamp,
@@ -382,14 +388,27 @@ export function tally(
   requiredApprovals: number,
 ): 'pending' | 'approved' | 'denied' {
   if (approvals.some((a) => a.decision === 'deny')) return 'denied';
-  const approvers = new Set(approvals.filter((a) => a.decision === 'approve').map((a) => a.approver));
+  const approvers = new Set(approvals.filter((a) => a.decision === 'approve').map(personOf));
   return approvers.size >= requiredApprovals ? 'approved' : 'pending';
 }
 
+/** One person per approval: by stable key, or by name for an approval recorded before keys were kept. */
+function personOf(a: Approval): string {
+  return a.approverId ?? `upn:${a.approver}`;
+}
+
+/** Whether `who` has decided on `request` already (by key; by name only for approvals without one). */
+export function hasDecided(request: Pick<Request, 'approvals'>, who: Pick<Actor, 'id' | 'upn'>): boolean {
+  return request.approvals.some((a) =>
+    a.approverId === undefined ? a.approver === normalizeUpn(who.upn) : a.approverId === who.id,
+  );
+}
+
+/** Who decides: the signed-in approver, or the one an emailed link was minted for. */
+export type Approver = Pick<Actor, 'id' | 'upn'>;
+
 export interface DecisionInput {
-  readonly approver: string;
-  /** The approver's stable id (`Principal.id`), when known. */
-  readonly approverId?: string | undefined;
+  readonly approver: Approver;
   readonly decision: Decision;
   readonly comment?: string | null | undefined;
 }
@@ -402,21 +421,20 @@ export type DecisionOutcome = 'recorded' | 'approved' | 'denied';
  */
 export function decisionRefusal(
   request: Request,
-  approver: string,
-  approverGroupMembers: readonly string[],
+  approver: Approver,
+  approverGroupMembers: readonly Member[],
   now: Date,
-  approverId?: string,
 ): DomainError | undefined {
-  const who = normalizeUpn(approver);
-  // The same person by stable id, or by name (a decision link speaks for a UPN only).
-  if (who === request.requester || (approverId !== undefined && approverId === request.requesterId))
+  const who = normalizeUpn(approver.upn);
+  // By stable key only: a UPN can be renamed, or be claimed by a token that merely carries it.
+  if (approver.id === request.requesterId)
     return new DomainError('SELF_APPROVAL', 'Requesters may not decide on their own request');
-  if (request.approverGroup === null || !isMember(approverGroupMembers, who))
+  if (request.approverGroup === null || !isMember(approverGroupMembers, approver.id))
     return new DomainError(
       'NOT_AN_APPROVER',
       `${who} is not a member of the approver group ${JSON.stringify(request.approverGroup)} of this request`,
     );
-  if (request.approvals.some((a) => a.approver === who))
+  if (hasDecided(request, approver))
     return new DomainError('ALREADY_DECIDED', `${who} has already decided on this request`);
   if (request.status !== 'pending')
     return new DomainError('REQUEST_NOT_PENDING', `The request is ${request.status}, no longer pending`);
@@ -432,12 +450,11 @@ export function decisionRefusal(
 /** True if `approver` could decide on `request` now: the `approvable=true` filter. */
 export function isApprovableBy(
   request: Request,
-  approver: string,
-  approverGroupMembers: readonly string[],
+  approver: Approver,
+  approverGroupMembers: readonly Member[],
   now: Date,
-  approverId?: string,
 ): boolean {
-  return decisionRefusal(request, approver, approverGroupMembers, now, approverId) === undefined;
+  return decisionRefusal(request, approver, approverGroupMembers, now) === undefined;
 }
 
 /**
@@ -448,7 +465,7 @@ export function isApprovableBy(
 export function applyDecision(
   request: Request,
   input: DecisionInput,
-  approverGroupMembers: readonly string[],
+  approverGroupMembers: readonly Member[],
   now: Date,
 ): { outcome: DecisionOutcome; request: Request } {
   const t = decideTransition(request, input, approverGroupMembers, now);
@@ -465,10 +482,10 @@ export function applyDecision(
 export function decideTransition(
   request: Request,
   input: DecisionInput,
-  approverGroupMembers: readonly string[],
+  approverGroupMembers: readonly Member[],
   now: Date,
 ): Transition<DecisionOutcome> {
-  const refusal = decisionRefusal(request, input.approver, approverGroupMembers, now, input.approverId);
+  const refusal = decisionRefusal(request, input.approver, approverGroupMembers, now);
   if (refusal !== undefined) {
     const { status } = request;
     return refusal.code === 'ALREADY_DECIDED' && (status === 'approved' || status === 'denied')
@@ -481,7 +498,8 @@ export function decideTransition(
   const approvals = [
     ...request.approvals,
     {
-      approver: normalizeUpn(input.approver),
+      approver: normalizeUpn(input.approver.upn),
+      approverId: input.approver.id,
       decision: input.decision,
       comment: comment === '' ? null : comment,
       at,
@@ -561,13 +579,12 @@ export function cancelTransition(
 }
 
 /** Admins, the request's approvers (its group's members, and whoever decided on it) and the requester may revoke. */
-export function mayRevoke(request: Request, actor: Actor, approverGroupMembers: readonly string[]): boolean {
-  const who = normalizeUpn(actor.upn);
+export function mayRevoke(request: Request, actor: Actor, approverGroupMembers: readonly Member[]): boolean {
   return (
     actor.isAdmin ||
     actor.id === request.requesterId ||
-    (request.approverGroup !== null && isMember(approverGroupMembers, who)) ||
-    request.approvals.some((a) => a.approver === who)
+    (request.approverGroup !== null && isMember(approverGroupMembers, actor.id)) ||
+    hasDecided(request, actor)
   );
 }
 
@@ -580,7 +597,7 @@ export interface RevokeInput {
 export function revoke(
   request: Request,
   input: RevokeInput,
-  approverGroupMembers: readonly string[],
+  approverGroupMembers: readonly Member[],
   now: Date,
 ): Request {
   const t = revokeTransition(request, input, approverGroupMembers, now);
@@ -595,7 +612,7 @@ export function revoke(
 export function revokeTransition(
   request: Request,
   input: RevokeInput,
-  approverGroupMembers: readonly string[],
+  approverGroupMembers: readonly Member[],
   now: Date,
 ): Transition<'revoked'> {
   if (!mayRevoke(request, input.actor, approverGroupMembers))
@@ -667,7 +684,7 @@ export function fail(request: Request, reason: string, now: Date): SystemTransit
 // --- Visibility and use -----------------------------------------------------------------------
 
 /** `GET /api/requests/{id}`: the requester, its approvers, admins and auditors. */
-export function canView(request: Request, actor: Actor, approverGroupMembers: readonly string[]): boolean {
+export function canView(request: Request, actor: Actor, approverGroupMembers: readonly Member[]): boolean {
   return actor.isAuditor || mayRevoke(request, actor, approverGroupMembers);
 }
 

@@ -7,15 +7,21 @@
  * `used`, whether the story recorded or refused the decision. The story audits its refusals; the
  * link's own (used, closed, sent to someone else) are audited here, as the same action.
  *
- * Who decides: the approver the link was minted for (the email went to them; the token is 256
- * random bits, single use). When a user is signed in on the request (bearer token, or App Service
- * Authentication when trusted) they must be that approver; `ZSA_DECISION_LINK_REQUIRE_SIGN_IN=true`
- * makes signing in mandatory (recommended behind App Service Authentication).
+ * Who decides: the approver the link was minted for, by their stable key (the email went to them;
+ * the token is 256 random bits, single use). When a user is signed in on the request (bearer token,
+ * or App Service Authentication when trusted) they must be that approver, compared by key;
+ * `ZSA_DECISION_LINK_REQUIRE_SIGN_IN=true` makes signing in mandatory (the Azure deployment's
+ * default, behind App Service Authentication).
  */
 import { AuditAction, type AuditSink } from '#shared/audit/types';
 import { DomainError } from '#shared/domain/errors';
-import { normalizeUpn } from '#shared/domain/names';
-import { isAwaitingDecision, type Decision, type Request, type RequestView } from '#shared/domain/request';
+import {
+  hasDecided,
+  isAwaitingDecision,
+  type Decision,
+  type Request,
+  type RequestView,
+} from '#shared/domain/request';
 import type { Caller } from '#shared/requests/context';
 import type { RequestRepository } from '#shared/requests/repository';
 import { auditQuietly } from './audit';
@@ -27,10 +33,10 @@ export interface DecisionLinkContext {
   requests: Pick<RequestRepository, 'read'>;
   now: Date;
   /**
-   * Who acts on a link minted for `approver`: the user signed in on this request, or, when the
-   * link alone speaks for them, its approver with the link as the credential.
+   * Who acts on `link`: the user signed in on this request, or, when the link alone speaks for
+   * them, its approver with the link as the credential.
    */
-  callerFor(approver: string): Caller;
+  callerFor(link: TokenRecord): Caller;
   /** Records the caller's decision through the request story (./wiring.ts binds it). */
   decide(
     caller: Caller,
@@ -41,8 +47,9 @@ export interface DecisionLinkContext {
   /** Where the link's own refusals are audited (best effort: the answer is a refusal either way). */
   audit: AuditSink;
   /**
-   * The UPN of a user signed in on this request (bearer token or App Service Authentication), if
-   * any. When present it must be the link's approver: a forwarded link is useless to someone else.
+   * The stable key of a user signed in on this request (bearer token or App Service
+   * Authentication), if any. When present it must be the link's approver: a forwarded link is
+   * useless to someone else.
    */
   signedInAs: string | undefined;
   /** `ZSA_DECISION_LINK_REQUIRE_SIGN_IN`: the link alone is not enough, the approver must be signed in. */
@@ -94,14 +101,14 @@ export type SubmitOutcome =
       readonly view: RequestView;
     };
 
-function hasDecided(request: Request, approver: string): boolean {
-  return request.approvals.some((a) => a.approver === approver);
+function linkHasDecided(request: Request, link: TokenRecord): boolean {
+  return link.approverId !== null && hasDecided(request, { id: link.approverId, upn: link.approver });
 }
 
 /** A claim whose POST died before recording anything: the link may be claimed again. */
 function abandonedClaim(link: TokenRecord, request: Request, now: Date): boolean {
   if (link.state !== TokenState.claimed || link.claimedAt === null) return false;
-  return now.getTime() - Date.parse(link.claimedAt) > CLAIM_TIMEOUT_MS && !hasDecided(request, link.approver);
+  return now.getTime() - Date.parse(link.claimedAt) > CLAIM_TIMEOUT_MS && !linkHasDecided(request, link);
 }
 
 /** What opening a link needs: it reads, and nothing else. */
@@ -116,15 +123,15 @@ export async function openDecisionLink(ctx: LinkReader, raw: string | undefined)
   if (parsed === undefined) return { kind: 'invalid' };
   if (ctx.requireSignIn && ctx.signedInAs === undefined) return { kind: 'signInRequired' };
   const link = await ctx.tokens.find(parsed);
-  if (link === undefined) return { kind: 'invalid' };
-  if (ctx.signedInAs !== undefined && normalizeUpn(ctx.signedInAs) !== link.approver)
-    return { kind: 'wrongUser', link };
+  // A link minted before links were bound to the approver's key names nobody who may decide.
+  if (link === undefined || link.approverId === null) return { kind: 'invalid' };
+  if (ctx.signedInAs !== undefined && ctx.signedInAs !== link.approverId) return { kind: 'wrongUser', link };
   const request = (await ctx.requests.read(link.requestId))?.request;
   if (request === undefined) return { kind: 'invalid' };
   if (link.state === TokenState.used) return { kind: 'used', link, request };
   if (link.state === TokenState.claimed && !abandonedClaim(link, request, ctx.now))
     return { kind: 'used', link, request };
-  if (hasDecided(request, link.approver))
+  if (linkHasDecided(request, link))
     return { kind: 'closed', reason: ClosedReason.alreadyDecided, link, request };
   // Dead once the request leaves pending or its deadline passes, whatever the row says.
   if (!isAwaitingDecision(request, ctx.now))
@@ -142,7 +149,7 @@ export async function submitDecisionLink(
   const outcome = await claimAndDecide(ctx, raw, decision, comment);
   if (outcome.kind === 'used' || outcome.kind === 'closed' || outcome.kind === 'wrongUser') {
     const { link } = outcome;
-    const caller = ctx.callerFor(link.approver);
+    const caller = ctx.callerFor(link);
     await auditQuietly(
       {
         action: AuditAction.DecisionRefused,
@@ -182,7 +189,7 @@ async function claimAndDecide(
 
   let view: RequestView;
   try {
-    view = await ctx.decide(ctx.callerFor(claimed.approver), claimed.requestId, decision, comment);
+    view = await ctx.decide(ctx.callerFor(claimed), claimed.requestId, decision, comment);
   } catch (e) {
     if (e instanceof DomainError && e.kind !== 'unavailable') {
       await spend(ctx, claimed, `refused:${e.code}`);

@@ -11,9 +11,16 @@ import { z } from 'zod';
 import { ScopeSchema, type ParameterValue } from '#shared/domain/catalog';
 import { Id, normalizeUpn, TaskName, Upn } from '#shared/domain/names';
 import { ApprovalTypeSchema } from '#shared/domain/policy';
-import { Approval, MAX_COMMENT, RequestStatusSchema, targetOf, type Request } from '#shared/domain/request';
+import {
+  Approval,
+  hasDecided,
+  MAX_COMMENT,
+  RequestStatusSchema,
+  targetOf,
+  type Request,
+} from '#shared/domain/request';
 import { Hours, Timestamp } from '#shared/domain/time';
-import { isMember } from '#shared/domain/pam';
+import type { Member } from '#shared/domain/pam';
 
 export const NOTIFICATION_SCHEMA = 'zsa.notification';
 /** Bumped on any change a v1 reader would misread; readers refuse versions they do not know. */
@@ -208,17 +215,23 @@ export function messageId(
 
 export interface Recipient {
   readonly upn: string;
+  /** The member's stable key, for approvers: a decision link is bound to it. */
+  readonly id?: string | undefined;
   readonly audience: Audience;
 }
 
-/** Approver group members who may decide on `request`: never its requester, never one who already decided. */
-export function undecidedApprovers(request: Request, members: readonly string[]): string[] {
-  const decided = request.approvals.map((a) => a.approver);
-  const out: string[] = [];
+/**
+ * Approver group members who may decide on `request`: never its requester, never one who already
+ * decided, and never a member saved before members were keyed (they may not decide until the
+ * directory migration resolves them, so a link would only lead to a refusal).
+ */
+export function undecidedApprovers(request: Request, members: readonly Member[]): Member[] {
+  const out: Member[] = [];
   for (const m of members) {
-    const upn = normalizeUpn(m);
-    if (upn === request.requester || isMember(decided, upn) || out.includes(upn)) continue;
-    out.push(upn);
+    if (m.id === null || m.id === request.requesterId || hasDecided(request, { id: m.id, upn: m.upn }))
+      continue;
+    if (out.some((o) => o.id === m.id)) continue;
+    out.push(m);
   }
   return out;
 }
@@ -231,10 +244,14 @@ export function undecidedApprovers(request: Request, members: readonly string[])
 export function recipientsFor(
   event: NotificationEvent,
   request: Request,
-  members: readonly string[],
+  members: readonly Member[],
 ): Recipient[] {
   const approvers = (): Recipient[] =>
-    undecidedApprovers(request, members).map((upn) => ({ upn, audience: Audience.approver }));
+    undecidedApprovers(request, members).map((m) => ({
+      upn: m.upn,
+      id: m.id ?? undefined,
+      audience: Audience.approver,
+    }));
   const requester: Recipient = { upn: request.requester, audience: Audience.requester };
   switch (event) {
     case 'approvalNeeded':
@@ -256,9 +273,8 @@ export function recipientsFor(
       return [
         requester,
         ...members
-          .map((m) => normalizeUpn(m))
-          .filter((upn, i, all) => upn !== request.requester && all.indexOf(upn) === i)
-          .map((upn) => ({ upn, audience: Audience.approver })),
+          .filter((m, i, all) => m.id !== request.requesterId && all.findIndex((o) => o.upn === m.upn) === i)
+          .map((m) => ({ upn: m.upn, audience: Audience.approver })),
       ];
   }
 }

@@ -211,12 +211,25 @@ export function crossSitePage(): Page {
   );
 }
 
-export function signInRequiredPage(): Page {
-  return page(
-    401,
-    'Sign in to decide',
-    'Sign in with your work account, then open the link in your email again.',
-  );
+/**
+ * `signInUrl`: where the approver signs in and comes back to this link (App Service
+ * Authentication's login, when it is in front of the app); without one, they are told what to do.
+ */
+export function signInRequiredPage(signInUrl?: string): Page {
+  const title = 'Sign in to decide';
+  if (signInUrl === undefined)
+    return page(401, title, 'Sign in with your work account, then open the link in your email again.');
+  return {
+    status: 401,
+    html: layout(
+      title,
+      `<h1>${escapeHtml(title)}</h1>` +
+        paragraphs(
+          'This link only works for the approver it was sent to, signed in with their work account.',
+        ) +
+        `<p><a href="${escapeHtml(signInUrl)}" rel="noreferrer">Sign in and continue</a></p>`,
+    ),
+  };
 }
 
 export function wrongUserPage(approver: string): Page {

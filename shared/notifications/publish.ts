@@ -6,6 +6,7 @@
  * schedule is recorded once per request.
  */
 import { DomainError } from '#shared/domain/errors';
+import type { Member } from '#shared/domain/pam';
 import type { Request } from '#shared/domain/request';
 import { instantOf } from '#shared/domain/time';
 import type { RequestRepository } from '#shared/requests/repository';
@@ -22,8 +23,8 @@ import { decisionUrl } from './tokens';
 
 export interface PublishContext {
   requests: Pick<RequestRepository, 'read'>;
-  /** Members (UPNs) of an approver group; empty when it does not exist. */
-  groupMembers(group: string): Promise<readonly string[]>;
+  /** Members of an approver group; empty when it does not exist. */
+  groupMembers(group: string): Promise<readonly Member[]>;
   tokens: TokenStore;
   schedules: ScheduleStore;
   publisher: Publisher;
@@ -76,7 +77,7 @@ async function publishPlain(
   ctx: PublishContext,
   event: Exclude<NotificationEvent, 'approvalNeeded'>,
   request: Request,
-  members: readonly string[],
+  members: readonly Member[],
 ): Promise<string[]> {
   const messages = recipientsFor(event, request, members).map((r) =>
     buildMessage({ event }, request, r, ctx.now),
@@ -93,7 +94,7 @@ async function publishPlain(
 async function publishApprovalLinks(
   ctx: PublishContext,
   request: Request,
-  members: readonly string[],
+  members: readonly Member[],
 ): Promise<string[]> {
   const recipients = recipientsFor(NotificationEvent.approvalNeeded, request, members);
   if (recipients.length === 0) return [];
@@ -103,7 +104,15 @@ async function publishApprovalLinks(
   const prepared = await Promise.all(
     recipients.map(async (recipient) => ({
       recipient,
-      link: await ctx.tokens.prepare(request.id, recipient.upn, request.pendingUntil),
+      link:
+        // Approvers are always keyed (`undecidedApprovers`); the guard keeps the type honest.
+        recipient.id === undefined
+          ? undefined
+          : await ctx.tokens.prepare(
+              request.id,
+              { upn: recipient.upn, id: recipient.id },
+              request.pendingUntil,
+            ),
     })),
   );
   const messages: NotificationMessage[] = [];
@@ -140,7 +149,7 @@ export function expiryNoticeAt(
 async function scheduleExpiryNotice(
   ctx: PublishContext,
   request: Request,
-  members: readonly string[],
+  members: readonly Member[],
 ): Promise<string[]> {
   const at = expiryNoticeAt(request, ctx.expiryNoticeMs, ctx.now);
   if (at === undefined) return [];

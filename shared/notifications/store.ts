@@ -40,6 +40,8 @@ const TokenRow = z.object({
   rowKey: z.string(),
   etag: z.string(),
   Approver: z.string(),
+  // Absent on links minted before they were bound to the approver's stable key.
+  ApproverId: z.string().optional(),
   Hash: z.string().regex(/^[0-9a-f]{64}$/),
   Generation: z.number().int().min(1),
   Sent: z.boolean(),
@@ -53,7 +55,13 @@ const TokenRow = z.object({
 /** One approver's link to one request, as stored. */
 export interface TokenRecord {
   readonly requestId: string;
+  /** The approver's UPN: where the link was sent, and shown. */
   readonly approver: string;
+  /**
+   * The approver's stable key: who decides through the link. Null only for a link minted before
+   * links were bound to it; such a link decides nothing (the approver is sent a fresh one).
+   */
+  readonly approverId: string | null;
   readonly hash: string;
   readonly generation: number;
   /** The message carrying this generation's link was published. */
@@ -84,7 +92,11 @@ export interface TokenStore {
    * used). A row left unsent by an earlier run that died is re-minted with the next generation, so
    * the link that goes out always matches the stored hash.
    */
-  prepare(requestId: string, approver: string, expiresAt: string): Promise<PreparedLink | undefined>;
+  prepare(
+    requestId: string,
+    approver: { readonly upn: string; readonly id: string },
+    expiresAt: string,
+  ): Promise<PreparedLink | undefined>;
   /** Records that the message carrying this prepared link was published. */
   markSent(requestId: string, approver: string, link: PreparedLink): Promise<void>;
   /** The row whose hash matches the token, if any. */
@@ -99,6 +111,7 @@ interface TokenEntity {
   partitionKey: string;
   rowKey: string;
   Approver: string;
+  ApproverId?: string;
   Hash: string;
   Generation: number;
   Sent: boolean;
@@ -120,6 +133,7 @@ function toRecord(table: string, row: unknown): TokenRecord {
   return {
     requestId: r.partitionKey,
     approver: r.Approver,
+    approverId: r.ApproverId ?? null,
     hash: r.Hash,
     generation: r.Generation,
     sent: r.Sent,
@@ -137,6 +151,7 @@ function toEntity(r: Omit<TokenRecord, 'etag'>): TokenEntity {
     partitionKey: r.requestId,
     rowKey: encodeKey(r.approver),
     Approver: r.approver,
+    ...(r.approverId === null ? {} : { ApproverId: r.approverId }),
     Hash: r.hash,
     Generation: r.generation,
     Sent: r.sent,
@@ -174,14 +189,15 @@ export function createTokenStore(tables: Tables): TokenStore {
   }
 
   return {
-    async prepare(requestId, approverUpn, expiresAt) {
-      const approver = normalizeUpn(approverUpn);
+    async prepare(requestId, member, expiresAt) {
+      const approver = normalizeUpn(member.upn);
       const t = await table();
       const mint = (generation: number): { token: string; entity: TokenEntity } => {
         const { token, hash } = mintToken(requestId);
         const entity = toEntity({
           requestId,
           approver,
+          approverId: member.id,
           hash,
           generation,
           sent: false,

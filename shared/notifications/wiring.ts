@@ -14,7 +14,7 @@ import type { DeliverContext } from './deliver';
 import { NOTIFICATIONS_QUEUE } from './messages';
 import { serviceBusPublisher } from './publisher';
 import type { PublishContext } from './publish';
-import { createScheduleStore, createTokenStore, type TokenStore } from './store';
+import { createScheduleStore, createTokenStore, type TokenRecord, type TokenStore } from './store';
 
 export function publishContext(): PublishContext {
   const deps = getDeps();
@@ -54,13 +54,13 @@ export async function decisionLinkContext(
     tokens: tokenStore(),
     requests: deps.requests,
     now: deps.now(),
-    signedInAs: principal?.upn,
+    signedInAs: principal?.id,
     requireSignIn: deps.settings.ZSA_DECISION_LINK_REQUIRE_SIGN_IN,
     log: (m) => invocation.warn(m),
     // Looked up when used: opening a link needs no audit log, and a missing one is only logged.
     audit: { append: (event) => auditSink().append(event) },
-    callerFor: (approver) => {
-      const who = principal ?? linkPrincipal(approver);
+    callerFor: (link) => {
+      const who = principal ?? linkPrincipal(link);
       return {
         principal: who,
         actor: auditActor(who),
@@ -84,13 +84,16 @@ async function signedIn(request: HttpRequest): Promise<Principal | undefined> {
 }
 
 /**
- * The decider when only the link speaks for them. The `decision-link:` id marks, in the audit, that
- * the link was the credential; it never carries a role.
+ * The decider when only the link speaks for them: the member the link was minted for, by the key
+ * their group resolved them to. It never carries a role; the decision's audit row says `via:
+ * decisionLink`.
  */
-function linkPrincipal(approver: string): Principal {
+function linkPrincipal(link: TokenRecord): Principal {
   return {
-    id: `decision-link:${approver}`,
-    upn: approver,
+    // `openDecisionLink` lets no link without a key this far; the fallback names the link's approver
+    // in a form that can match no member.
+    id: link.approverId ?? `decision-link:${link.approver}`,
+    upn: link.approver,
     roles: [],
     isAdmin: false,
     isAuditor: false,

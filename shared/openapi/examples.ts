@@ -54,6 +54,10 @@ const APPROVED = {
   ],
 } as const;
 
+/** An example tenant and object ids, shaped as the directory gives them. */
+const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+const SVC_ID = `${TENANT}:9e8d7c6b-5a49-4382-a716-253443526170`;
+
 export const Examples = {
   health: { status: 'ok', version: '0.1.0' },
 
@@ -63,8 +67,12 @@ export const Examples = {
   },
   approverGroup: {
     name: GROUP,
-    members: ['boss@contoso.com', 'ann@contoso.com'],
     description: 'Exchange Online administrators who approve mailbox moves',
+    members: ['boss@contoso.com', 'ann@contoso.com'],
+    identities: [
+      { upn: 'boss@contoso.com', id: `${TENANT}:0b6f2c1e-5d4a-4e3b-9c8d-7a6f5e4d3c2b` },
+      { upn: 'ann@contoso.com', id: `${TENANT}:4c3d2e1f-0a9b-4c8d-8e7f-6a5b4c3d2e1f` },
+    ],
   },
 
   enablePamBody: {
@@ -75,6 +83,7 @@ export const Examples = {
     enabled: true,
     defaultApproverGroup: 'default-approvers',
     systemAccounts: ['svc-automation@contoso.com'],
+    systemAccountIdentities: [{ upn: 'svc-automation@contoso.com', id: SVC_ID }],
     updatedAt: '2030-01-06T08:00:00.000Z',
     updatedBy: 'admin@contoso.com',
   },
@@ -82,6 +91,7 @@ export const Examples = {
     enabled: false,
     defaultApproverGroup: 'default-approvers',
     systemAccounts: ['svc-automation@contoso.com'],
+    systemAccountIdentities: [{ upn: 'svc-automation@contoso.com', id: SVC_ID }],
     updatedAt: '2030-01-06T18:00:00.000Z',
     updatedBy: 'admin@contoso.com',
   },

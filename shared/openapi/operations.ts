@@ -144,15 +144,17 @@ const Task = catalog.Task.meta({
 });
 const Role = catalog.Role.meta({ id: 'Role', description: 'A named set of tasks.' });
 const RoleGroup = catalog.RoleGroup.meta({ id: 'RoleGroup', description: 'A named set of roles.' });
-const ApproverGroup = pam.ApproverGroup.meta({
+const ApproverGroup = pam.ApproverGroupView.meta({
   id: 'ApproverGroup',
-  description: 'Who may decide on requests.',
+  description:
+    'Who may decide on requests: `members` as UPNs, and `identities`, the directory object (`<tenant id>:<object id>`) each was resolved to when saved, which is what decides. `id: null` marks a member saved before members were resolved, waiting for the directory migration; it may not decide until then.',
 });
 const ApproverGroupBody = pam.ApproverGroupBody.meta({ id: 'ApproverGroupBody' });
 const EnablePamBody = pam.EnablePamBody.meta({ id: 'EnablePamBody' });
-const PamConfig = pam.PamConfig.meta({
+const PamConfig = pam.PamView.meta({
   id: 'PamConfig',
-  description: 'The privileged access configuration.',
+  description:
+    'The privileged access configuration. `systemAccountIdentities` gives the directory object each system account was resolved to; that key, never the name in a token, makes a caller a system account.',
 });
 const Policy = policy.Policy.meta({ id: 'Policy', description: 'An access policy.' });
 const PolicyBody = policy.PolicyBody.meta({

@@ -6,7 +6,7 @@ import type { AuditActor, AuditOrigin, AuditSink } from '#shared/audit/types';
 import type { Principal } from '#shared/auth/index';
 import type { Catalog, Target, Task } from '#shared/domain/catalog';
 import { DomainError } from '#shared/domain/errors';
-import type { Actor, PamConfig } from '#shared/domain/pam';
+import type { Actor, Member, PamConfig } from '#shared/domain/pam';
 import type { Policy } from '#shared/domain/policy';
 import type { Request } from '#shared/domain/request';
 import type { Orchestrations } from './orchestrations';
@@ -17,8 +17,8 @@ export interface ConfigReader {
   pamConfig(): Promise<PamConfig>;
   /** Every policy (to find the approver groups a user belongs to). */
   policies(): Promise<readonly Policy[]>;
-  /** Members (lower-cased UPNs) of an approver group; empty when the group does not exist. */
-  groupMembers(group: string): Promise<readonly string[]>;
+  /** Members of an approver group; empty when the group does not exist. */
+  groupMembers(group: string): Promise<readonly Member[]>;
   task(name: string): Promise<Task | undefined>;
   /** What `resolvePolicy`/`effectiveTasks` need for one target, without loading the whole catalog. */
   policyContext(target: Target): Promise<{ catalog: Catalog; policies: readonly Policy[] }>;
@@ -57,6 +57,6 @@ export const notFound = (id: string) => new DomainError('NOT_FOUND', `No request
 export async function membersOf(
   ctx: Pick<RequestContext, 'config'>,
   request: Request,
-): Promise<readonly string[]> {
+): Promise<readonly Member[]> {
   return request.approverGroup === null ? [] : ctx.config.groupMembers(request.approverGroup);
 }

@@ -204,7 +204,7 @@ async function authorize(
         : 'Privileged access is disabled; nobody may execute tasks',
     );
   }
-  if (isSystemAccount(config, caller.principal.upn)) return { kind: 'systemAccount' };
+  if (isSystemAccount(config, caller.principal.id)) return { kind: 'systemAccount' };
   const wanted = {
     requester: caller.principal.upn,
     requesterId: caller.principal.id,

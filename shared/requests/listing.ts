@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { Principal } from '#shared/auth/index';
 import { DomainError } from '#shared/domain/errors';
+import { isMember } from '#shared/domain/pam';
 import {
   canView,
   decisionRefusal,
@@ -77,7 +78,7 @@ export async function listRequests(
   else {
     if (!approvableOnly) sources.push(indexKeys.requester(principal.id));
     if (!mineOnly) {
-      const groups = await groupsOf(ctx, principal.upn);
+      const groups = await groupsOf(ctx, principal.id);
       for (const g of groups) sources.push(indexKeys.group(g));
     }
   }
@@ -118,10 +119,7 @@ export async function listRequests(
       if (query.status && r.status !== query.status) continue;
       if (source.startsWith('group:')) {
         if (listsMine && r.requesterId === principal.id) continue;
-        if (
-          approvableOnly &&
-          decisionRefusal(r, principal.upn, await membersOf(ctx, r), ctx.now, principal.id) !== undefined
-        )
+        if (approvableOnly && decisionRefusal(r, principal, await membersOf(ctx, r), ctx.now) !== undefined)
           continue;
         if (!canView(r, actorOf(principal), await membersOf(ctx, r))) continue;
       }
@@ -136,12 +134,13 @@ export async function listRequests(
   return { items };
 }
 
-async function groupsOf(ctx: ListContext, upn: string): Promise<string[]> {
+/** The approver groups `userId` is a member of (by stable key), among those policies or the default name. */
+async function groupsOf(ctx: ListContext, userId: string): Promise<string[]> {
   const policies = await ctx.config.policies();
   const config = await ctx.config.pamConfig();
   const names = new Set<string>(policies.flatMap((p) => (p.approverGroup ? [p.approverGroup] : [])));
   if (config.defaultApproverGroup) names.add(config.defaultApproverGroup);
   const out: string[] = [];
-  for (const g of [...names].sort()) if ((await ctx.config.groupMembers(g)).includes(upn)) out.push(g);
+  for (const g of [...names].sort()) if (isMember(await ctx.config.groupMembers(g), userId)) out.push(g);
   return out;
 }

@@ -228,11 +228,11 @@ export async function decide(
   comment: string | undefined,
 ): Promise<RequestView> {
   const { principal } = caller;
-  const input = { approver: principal.upn, approverId: principal.id, decision, comment };
+  const input = { approver: principal, decision, comment };
   return runTransition(ctx, caller, id, {
-    // The requester too, so that deciding on one's own request is refused as such.
-    addressable: (request, members) =>
-      canView(request, actorOf(principal), members) || request.requester === principal.upn,
+    // Whoever may see it (the requester among them, so that deciding on one's own request is
+    // refused as such); to anyone else it does not exist.
+    addressable: (request, members) => canView(request, actorOf(principal), members),
     rule: (request, members) => decideTransition(request, input, members, ctx.now),
     events: (outcome, next) => decisionEvents(outcome, next, caller, decision, comment, ctx.now),
     follow: (outcome, request) => ({
@@ -262,6 +262,8 @@ function decisionEvents(
       comment: comment ?? null,
       approvals: next.approvals.length,
       requiredApprovals: next.requiredApprovals,
+      // How the approver proved who they are: a token, App Service Authentication, or the emailed link alone.
+      via: caller.principal.authMethod,
     },
     origin: caller.origin,
   } as const;

@@ -15,6 +15,7 @@ import { startServiceBus, type ServiceBusHandle } from '@zsa/local-host/serviceb
 import { NOTIFICATIONS_QUEUE } from '#shared/notifications/messages';
 import { caller, send, type ApiResponse, type Caller } from '../support/api';
 import { startLocalHost, type HostProcess } from '../support/local-host';
+import { userKey } from '../support/requests';
 
 const SECONDS = 1 / 3600;
 
@@ -280,7 +281,9 @@ describe('deciding from email', () => {
 
     // Assess: the decision is audited as Ann's, through her link; every email sent is audited
     const [approval] = await audited(main, id, 'request.approved', 1);
-    expect(approval).toMatchObject({ actorUpn: 'ann@contoso.com', actorId: 'decision-link:ann@contoso.com' });
+    // Ann by the key her group resolved her to; the link was the credential.
+    expect(approval).toMatchObject({ actorUpn: 'ann@contoso.com', actorId: userKey('ann@contoso.com') });
+    expect(JSON.parse(approval?.detail ?? '{}')).toMatchObject({ via: 'decisionLink' });
     const sent = await audited(main, id, 'notification.sent', 7);
     expect(
       sent

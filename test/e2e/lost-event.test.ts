@@ -12,6 +12,7 @@ import { createRequestRepository, type RequestRepository } from '#shared/request
 import { caller, type Caller } from '../support/api';
 import { sharedStorageEnv, startLocalHost, type HostProcess } from '../support/local-host';
 import { startWebhookTarget, type WebhookTarget } from '../support/webhook-target';
+import { userKey } from '../support/requests';
 
 const KEY = 'lost-event-signing-key';
 const TASK = 'Lost\\Event';
@@ -93,8 +94,8 @@ async function approvedWithoutEvent(): Promise<string> {
   const approved = await repo.update(id, (r) => {
     const result = applyDecision(
       r,
-      { approver: ANN, decision: 'approve' },
-      [ANN],
+      { approver: { id: userKey(ANN), upn: ANN }, decision: 'approve' },
+      [{ upn: ANN, id: userKey(ANN) }],
       new Date(Date.now() - 3000),
     );
     return { next: result.request, result: result.request };

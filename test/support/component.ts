@@ -10,7 +10,13 @@ import { createServer, type Server } from 'node:http';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import * as df from 'durable-functions';
 import { inject } from 'vitest';
-import { startAzurite, type RunningAzurite, createDevIssuer, type DevIssuer } from '@zsa/local-host';
+import {
+  createDevIssuer,
+  DEV_TENANT_ID,
+  startAzurite,
+  type DevIssuer,
+  type RunningAzurite,
+} from '@zsa/local-host';
 import { clientBindingData } from '@zsa/local-host/durable';
 import { resetSettingsCache } from '#shared/config';
 
@@ -65,6 +71,9 @@ export async function startComponentEnv(extraSettings: Record<string, string> = 
     AzureWebJobsStorage: azurite.connectionString,
     ZSA_AUTH_ISSUER: `${origin}/dev`,
     ZSA_AUTH_AUDIENCE: 'api://zsa-test',
+    // Members and system accounts resolve through the issuer's directory, to the ids its tokens carry.
+    ZSA_TENANT_ID: DEV_TENANT_ID,
+    ZSA_DIRECTORY_URL: dev.directoryUrl,
     ZSA_TABLE_PREFIX: uniquePrefix(),
     ZSA_MIN_DURATION_SECONDS: '1',
     ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1,localhost',

@@ -3,15 +3,24 @@
  * 1-approval manual policy, created now and pending for an hour. Overrides shape the rest.
  */
 import { randomUUID } from 'node:crypto';
+import { DEV_TENANT_ID, devUserId } from '@zsa/local-host';
 import { Request } from '#shared/domain/request';
 
 export const REQUESTER = 'alice@contoso.com';
+
+/**
+ * A user's stable key as the development issuer's tokens and directory give it: what
+ * `Principal.id` is for that user signed in, and what a group member saved by that UPN resolves to.
+ */
+export function userKey(upn: string): string {
+  return `${DEV_TENANT_ID}:${devUserId(upn)}`;
+}
 
 export function aPendingRequest(overrides: Partial<Request> = {}, now = new Date()): Request {
   return Request.parse({
     id: randomUUID(),
     requester: REQUESTER,
-    requesterId: `tid:${REQUESTER}`,
+    requesterId: userKey(REQUESTER),
     task: 'Exchange\\New-MoveRequest',
     tasks: ['Exchange\\New-MoveRequest'],
     reason: 'INC-1',

@@ -49,6 +49,12 @@ export interface DevIssuer {
   mint(claims: MintClaims): Promise<string>;
   /** The published key set (public key only). */
   readonly jwks: { readonly keys: readonly JWK[] };
+  /**
+   * Base URL of the development directory, shaped like Microsoft Graph v1.0 (`GET
+   * <url>/users/{upn}`): it knows every UPN, with the object id its tokens carry, except names in
+   * the reserved `.invalid` domain, which it knows not (for trying the "no such user" path).
+   */
+  readonly directoryUrl: string;
 }
 
 const TokenRequestFields = {
@@ -67,6 +73,11 @@ export const TokenRequestSchema = z.strictObject(TokenRequestFields);
 export const MintClaimsSchema = z.strictObject({
   ...TokenRequestFields,
   lifetimeSeconds: z.int().min(1).max(86_400).optional(),
+  /**
+   * Claims set over the usual ones (`null` removes one), for tests that need a token shaped as an
+   * attacker would shape it. Only through `mint()`: `POST /dev/token` does not accept it.
+   */
+  overrides: z.record(z.string(), z.json()).optional(),
 });
 
 export type MintClaims = z.input<typeof MintClaimsSchema>;
@@ -103,6 +114,7 @@ export async function createDevIssuer(options: DevIssuerOptions): Promise<DevIss
     metadata: `${issuerPath}/.well-known/openid-configuration`,
     keys: `${issuerPath}/keys`,
     token: DEV_TOKEN_PATH,
+    users: `${issuerPath}/graph/v1.0/users/`,
   };
   const jwks = { keys: [key.publicJwk] };
   const metadata = {
@@ -148,11 +160,33 @@ export async function createDevIssuer(options: DevIssuerOptions): Promise<DevIss
         return true;
       }
       default:
+        if (path.startsWith(paths.users)) {
+          if (method !== 'GET') return methodNotAllowed(res, 'GET');
+          directoryUser(res, path.slice(paths.users.length));
+          return true;
+        }
         return false;
     }
   };
 
-  return { issuer: options.issuer, audience, handle, mint, jwks };
+  return { issuer: options.issuer, audience, handle, mint, jwks, directoryUrl: `${issuerBase}/graph/v1.0` };
+}
+
+/** `GET /users/{upn}` as Microsoft Graph answers it: the user's object id and UPN, or 404. */
+function directoryUser(res: ServerResponse, encoded: string): void {
+  let upn: string;
+  try {
+    upn = decodeURIComponent(encoded).trim().toLowerCase();
+  } catch {
+    upn = '';
+  }
+  if (!/^[^\s@/]+@[^\s@/]+$/.test(upn) || upn.endsWith('.invalid')) {
+    sendJson(res, 404, {
+      error: { code: 'Request_ResourceNotFound', message: `Resource '${encoded}' does not exist.` },
+    });
+    return;
+  }
+  sendJson(res, 200, { id: devUserId(upn), userPrincipalName: upn });
 }
 
 /** The stable id of a development user: a name-based UUID (v5 layout) of the lower-cased UPN. */
@@ -179,14 +213,19 @@ async function sign(
   const now = Math.floor(Date.now() / 1000);
   const lifetime = claims.lifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS;
   // Shaped like an Entra v2 access token, so the app reads the same claims here as in Azure.
-  return new SignJWT({
+  const payload: Record<string, unknown> = {
     tid: DEV_TENANT_ID,
     oid: userId,
     upn,
     preferred_username: upn,
     name: claims.name ?? upn,
     ...(claims.roles !== undefined && claims.roles.length > 0 ? { roles: claims.roles } : {}),
-  })
+  };
+  for (const [claim, value] of Object.entries(claims.overrides ?? {})) {
+    if (value === null) Reflect.deleteProperty(payload, claim);
+    else payload[claim] = value;
+  }
+  return new SignJWT(payload)
     .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
     .setIssuer(issuer)
     .setAudience(audience)

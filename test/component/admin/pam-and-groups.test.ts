@@ -9,6 +9,7 @@ import {
 import { pamDisable, pamEnable, pamRead } from '../../../functions/pam';
 import { getDeps } from '#shared/app/deps';
 import { encodeKey } from '#shared/domain/names';
+import { userKey } from '../../support/requests';
 import { ADMIN, startAdminEnv, type AdminTestEnv, type Handler } from './support';
 
 let t: AdminTestEnv;
@@ -101,6 +102,21 @@ describe('who may call the PAM and approver-group endpoints', () => {
   });
 });
 
+/** A member as the directory resolved them. */
+function identity(upn: string): { upn: string; id: string } {
+  return { upn, id: userKey(upn) };
+}
+
+/** What `GET /api/approver-groups/{name}` answers for a group saved with `upns`. */
+function groupView(name: string, upns: string[], description: string | null = null) {
+  return { name, description, members: upns, identities: upns.map(identity) };
+}
+
+/** The group as stored, and as the audit records it. */
+function storedGroup(name: string, upns: string[], description: string | null = null) {
+  return { name, members: upns.map(identity), description };
+}
+
 describe('approver groups', () => {
   it('creates a group (201), reads it back with lower-cased members, and audits the change', async () => {
     // Prepare
@@ -120,14 +136,14 @@ describe('approver groups', () => {
     });
 
     // Assess
-    const group = {
-      name: 'exchange-approvers',
-      members: ['bob@contoso.com', 'carol@contoso.com'],
-      description: 'Exchange on-call',
-    };
+    const upns = ['bob@contoso.com', 'carol@contoso.com'];
+    const group = storedGroup('exchange-approvers', upns, 'Exchange on-call');
     expect(put.status).toBe(201);
     expect(put.headers.get('location')).toBe('/api/approver-groups/exchange-approvers');
-    expect(read).toMatchObject({ status: 200, body: group });
+    expect(read).toMatchObject({
+      status: 200,
+      body: groupView('exchange-approvers', upns, 'Exchange on-call'),
+    });
     expect(t.audit.events.slice(auditBefore)).toEqual([
       expect.objectContaining({
         action: 'approverGroup.put',
@@ -156,14 +172,10 @@ describe('approver groups', () => {
 
     // Assess
     expect(put.status).toBe(200);
-    expect(read.body).toEqual({
-      name: 'replace-me',
-      members: ['zed@contoso.com', 'amy@contoso.com'],
-      description: null,
-    });
+    expect(read.body).toEqual(groupView('replace-me', ['zed@contoso.com', 'amy@contoso.com']));
     expect(t.audit.events.slice(auditBefore)[0]?.detail).toEqual({
-      before: { name: 'replace-me', members: members(3), description: null },
-      after: { name: 'replace-me', members: ['zed@contoso.com', 'amy@contoso.com'], description: null },
+      before: storedGroup('replace-me', members(3)),
+      after: storedGroup('replace-me', ['zed@contoso.com', 'amy@contoso.com']),
     });
     expect(await groupRows('replace-me')).toBe(1 + 2);
   });
@@ -189,11 +201,7 @@ describe('approver groups', () => {
 
     // Assess
     expect(replaced.status).toBe(200);
-    expect(read.body).toEqual({
-      name: 'big-group',
-      members: members(120, 'fabrikam.com'),
-      description: null,
-    });
+    expect(read.body).toEqual(groupView('big-group', members(120, 'fabrikam.com')));
     expect(await groupRows('big-group')).toBe(1 + 120);
   });
 
@@ -213,7 +221,7 @@ describe('approver groups', () => {
         partitionKey: 'crashed-write',
         rowKey: `i|${version}|000${i}`,
         version,
-        value: `ghost${i}@contoso.com`,
+        value: JSON.stringify(identity(`ghost${i}@contoso.com`)),
       });
 
     // Act
@@ -325,7 +333,7 @@ describe('approver groups', () => {
       expect.objectContaining({
         action: 'approverGroup.deleted',
         detail: {
-          before: { name: 'short-lived', members: ['a@contoso.com'], description: null },
+          before: storedGroup('short-lived', ['a@contoso.com']),
           after: null,
         },
       }),
@@ -386,12 +394,17 @@ describe('enabling and disabling privileged access', () => {
     const on = {
       enabled: true,
       defaultApproverGroup: 'pam-default',
-      systemAccounts: ['robot@contoso.com'],
+      systemAccounts: [identity('robot@contoso.com')],
       updatedBy: ADMIN,
     };
-    expect(enabled).toMatchObject({ status: 200, body: on });
+    const onView = {
+      ...on,
+      systemAccounts: ['robot@contoso.com'],
+      systemAccountIdentities: [identity('robot@contoso.com')],
+    };
+    expect(enabled).toMatchObject({ status: 200, body: onView });
     expect(readEnabled.body).toEqual(enabled.body);
-    expect(disabled).toMatchObject({ status: 200, body: { ...on, enabled: false } });
+    expect(disabled).toMatchObject({ status: 200, body: { ...onView, enabled: false } });
     expect(readDisabled.body).toEqual(disabled.body);
     expect(groupStill.status).toBe(200);
     const [enableEvent, disableEvent] = t.audit.events.slice(auditBefore);

@@ -17,6 +17,7 @@ import { getDeps } from '#shared/app/deps';
 import { configReader, effectiveTasksOf, loadPolicyContext } from '#shared/admin/config-reader';
 import { resolvePolicy, type Policy } from '#shared/domain/policy';
 import { aTaskBody, HOSTILE_NAMES, query, startAdminEnv, type AdminTestEnv } from './support';
+import { userKey } from '../../support/requests';
 
 let t: AdminTestEnv;
 const [MOVE, ODD, UMLAUT] = HOSTILE_NAMES as [string, string, string];
@@ -312,7 +313,9 @@ describe('what the request flow reads', () => {
 
   it('reads configuration, members and tasks through configReader', async () => {
     const reader = configReader(getDeps().tables);
-    expect(await reader.groupMembers('seniors')).toEqual(['seniors1@contoso.com', 'seniors2@contoso.com']);
+    expect(await reader.groupMembers('seniors')).toEqual(
+      ['seniors1@contoso.com', 'seniors2@contoso.com'].map((upn) => ({ upn, id: userKey(upn) })),
+    );
     expect(await reader.groupMembers('nobody')).toEqual([]);
     expect((await reader.task(MOVE))?.executor).toMatchObject({ type: 'webhook' });
     expect((await reader.catalog()).role(ROLE)?.tasks).toEqual([MOVE, ODD]);

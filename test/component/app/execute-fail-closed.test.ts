@@ -16,6 +16,7 @@ import { catalogTaskPut } from '../../../functions/catalog';
 import { enablePam } from '../../support/admin';
 import { call, startComponentEnv, type ComponentEnv } from '../../support/component';
 import { startWebhookTarget, type WebhookTarget } from '../../support/webhook-target';
+import { userKey } from '../../support/requests';
 
 let env: ComponentEnv;
 let hook: WebhookTarget;
@@ -42,7 +43,8 @@ afterAll(async () => {
 });
 
 const svc: Principal = {
-  id: 'dev:svc',
+  // The key the directory resolved the system account to when privileged access was enabled.
+  id: userKey('svc@contoso.com'),
   upn: 'svc@contoso.com',
   roles: [],
   isAdmin: false,

@@ -38,7 +38,7 @@ import { policyCreate } from '../../../functions/policies';
 import { enablePam } from '../../support/admin';
 import { call, startComponentEnv, type ComponentEnv } from '../../support/component';
 import { durableClientFor } from '../../support/durable-client';
-import { aPendingRequest, REQUESTER as ALICE } from '../../support/requests';
+import { aPendingRequest, REQUESTER as ALICE, userKey } from '../../support/requests';
 import { peekAll, startTestBus, type TestBus } from '../servicebus/bus';
 import { clockedEngine, HOUR, type ClockedEngine } from './clocked-engine';
 
@@ -157,7 +157,7 @@ beforeEach(async () => {
 
 const alice: Caller = (() => {
   const principal: Principal = {
-    id: `tid:${ALICE}`,
+    id: userKey(ALICE),
     upn: ALICE,
     roles: [],
     isAdmin: false,
@@ -233,7 +233,7 @@ describe('activity errors', () => {
     // Prepare: a live grant whose end cannot be written (storage down for good, for it)
     const id = await submit(AUTO, 1);
     broken.set(id, new Map([['endGrant', 'transient']]));
-    expect(await getDeps().requests.liveIds(`tid:${ALICE}`)).toContain(id);
+    expect(await getDeps().requests.liveIds(userKey(ALICE))).toContain(id);
 
     // Act: past the end, and ten minutes of retries
     await clocked.advance(HOUR + 10 * MINUTE);
@@ -248,7 +248,7 @@ describe('activity errors', () => {
       status: 'failed',
       endReason: "Activity function 'endGrant' failed: Storage is not reachable right now (injected)",
     });
-    expect(await getDeps().requests.liveIds(`tid:${ALICE}`)).not.toContain(id);
+    expect(await getDeps().requests.liveIds(userKey(ALICE))).not.toContain(id);
     expect(await actions(id)).toEqual(['grant.started', 'request.failed', 'request.submitted']);
     expect(await messagesOf(id)).toContain(`failed:${ALICE}`);
     expect(await runtimeOf(id)).toBe('Failed');
@@ -282,7 +282,7 @@ describe('the reconciler', () => {
       endReason:
         "workflow failed: Orchestrator function 'accessRequest' failed: endGrant: INVALID_INPUT: The stored request is not valid (injected)",
     });
-    expect(await getDeps().requests.liveIds(`tid:${ALICE}`)).not.toContain(id);
+    expect(await getDeps().requests.liveIds(userKey(ALICE))).not.toContain(id);
     expect(await actions(id)).toEqual(['grant.started', 'request.failed', 'request.submitted']);
     expect(await messagesOf(id)).toEqual([
       `failed:${ALICE}`,

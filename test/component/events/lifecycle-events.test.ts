@@ -19,7 +19,7 @@ import { catalogRolePut, catalogTaskPut } from '../../../functions/catalog';
 import { policyCreate } from '../../../functions/policies';
 import { enablePam } from '../../support/admin';
 import { call, startComponentEnv, type ComponentEnv } from '../../support/component';
-import { REQUESTER } from '../../support/requests';
+import { REQUESTER, userKey } from '../../support/requests';
 import { startWebhookTarget, type WebhookTarget } from '../../support/webhook-target';
 import { newClient } from '../servicebus/bus';
 
@@ -106,7 +106,7 @@ afterAll(async () => {
 
 function userOf(upn: string): Caller {
   const principal: Principal = {
-    id: `tid:${upn}`,
+    id: userKey(upn),
     upn,
     roles: [],
     isAdmin: false,
@@ -204,9 +204,9 @@ describe('lifecycle events on the topic', () => {
       version: 1,
       requestId: id,
       task: TASK,
-      actor: { kind: 'user', id: `tid:${REQUESTER}`, upn: REQUESTER },
+      actor: { kind: 'user', id: userKey(REQUESTER), upn: REQUESTER },
     });
-    expect(events[1]?.actor).toEqual({ kind: 'user', id: `tid:${ANN}`, upn: ANN });
+    expect(events[1]?.actor).toEqual({ kind: 'user', id: userKey(ANN), upn: ANN });
     const wire = JSON.stringify(messages.map((m): unknown[] => [m.body, m.applicationProperties, m.subject]));
     for (const leak of [SECRET, 'INC-42', '/api/decisions', '10.1.2.3', 'signature', 'result']) {
       expect(wire).not.toContain(leak);

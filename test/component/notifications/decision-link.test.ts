@@ -16,7 +16,8 @@ import {
   submitDecisionLink,
   type DecisionLinkContext,
 } from '#shared/notifications/decisions';
-import { createTokenStore, TokenState, type TokenStore } from '#shared/notifications/store';
+import { createTokenStore, TokenState, type TokenRecord, type TokenStore } from '#shared/notifications/store';
+import type { Member } from '#shared/domain/pam';
 import { parseToken } from '#shared/notifications/tokens';
 import type { Orchestrations } from '#shared/requests/orchestrations';
 import { createRequestRepository, type RequestRepository } from '#shared/requests/repository';
@@ -62,7 +63,7 @@ const config: ConfigReader = {
   policies: () => Promise.reject(new Error('not used')),
   task: () => Promise.reject(new Error('not used')),
   policyContext: () => Promise.reject(new Error('not used')),
-  groupMembers: (group) => Promise.resolve(group === GROUP ? members : []),
+  groupMembers: (group) => Promise.resolve(group === GROUP ? members.map(memberOf) : []),
 };
 
 const audit: AuditSink = {
@@ -76,19 +77,43 @@ function requestContext(now: Date, overrides: Partial<RequestContext> = {}): Req
   return { repo, config, orchestrations, audit, now, minDurationSeconds: 1, ...overrides };
 }
 
-function linkCaller(approver: string): Caller {
+/** The key the directory resolved a member to (as `Principal.id` of that user signed in). */
+function keyOf(upn: string): string {
+  return `tid:${upn}`;
+}
+
+function memberOf(upn: string): Member & { id: string } {
+  return { upn, id: keyOf(upn) };
+}
+
+/** As the app's wiring does: the link's approver, by the key the link was minted for. */
+function linkCaller(link: TokenRecord): Caller {
+  const id = link.approverId ?? `decision-link:${link.approver}`;
   return {
     principal: {
-      id: `decision-link:${approver}`,
-      upn: approver,
+      id,
+      upn: link.approver,
       roles: [],
       isAdmin: false,
       isAuditor: false,
-      authMethod: 'bearer',
+      authMethod: 'decisionLink',
     },
-    actor: { kind: 'user', id: `decision-link:${approver}`, upn: approver, roles: [] },
+    actor: { kind: 'user', id, upn: link.approver, roles: [] },
     origin: {},
   };
+}
+
+/** The member signed in with a token, deciding through the API. */
+function apiCaller(upn: string): Caller {
+  const principal = {
+    id: keyOf(upn),
+    upn,
+    roles: [],
+    isAdmin: false,
+    isAuditor: false,
+    authMethod: 'bearer' as const,
+  };
+  return { principal, actor: { kind: 'user', id: principal.id, upn, roles: [] }, origin: {} };
 }
 
 let decideCalls = 0;
@@ -96,7 +121,10 @@ let decideCalls = 0;
 function linkContext(
   options: {
     now?: Date;
+    /** The UPN of the member signed in (their key is then `keyOf(upn)`). */
     signedInAs?: string;
+    /** Or the key of whoever is signed in, as is. */
+    signedInKey?: string;
     requireSignIn?: boolean;
     requests?: Partial<RequestContext>;
   } = {},
@@ -106,7 +134,8 @@ function linkContext(
     tokens,
     requests: repo,
     now,
-    signedInAs: options.signedInAs,
+    signedInAs:
+      options.signedInKey ?? (options.signedInAs === undefined ? undefined : keyOf(options.signedInAs)),
     requireSignIn: options.requireSignIn ?? false,
     log: () => undefined,
     audit,
@@ -133,7 +162,7 @@ async function aPendingRequest(overrides: Partial<Request> = {}): Promise<Reques
 }
 
 async function linkFor(request: Request, approver: string): Promise<string> {
-  const link = await tokens.prepare(request.id, approver, request.pendingUntil);
+  const link = await tokens.prepare(request.id, memberOf(approver), request.pendingUntil);
   if (!link) throw new Error('no link minted');
   await tokens.markSent(request.id, approver, link);
   return link.token;
@@ -257,7 +286,7 @@ describe('deciding through a link', () => {
     await submit(spent, 'approve');
     const second = await aPendingRequest({ requiredApprovals: 2 });
     const bens = await linkFor(second, BEN);
-    await decide(requestContext(new Date()), linkCaller(BEN), second.id, 'approve', undefined);
+    await decide(requestContext(new Date()), apiCaller(BEN), second.id, 'approve', undefined);
     const annsOnSecond = await linkFor(second, ANN);
 
     // Act
@@ -347,7 +376,7 @@ describe('deciding through a link', () => {
     members = [ANN, BEN];
     const request = await aPendingRequest({ requiredApprovals: 2 });
     const token = await linkFor(request, ANN);
-    await decide(requestContext(new Date()), linkCaller(ANN), request.id, 'approve', undefined);
+    await decide(requestContext(new Date()), apiCaller(ANN), request.id, 'approve', undefined);
 
     // Act
     const outcome = await submit(token);
@@ -422,11 +451,14 @@ describe('deciding through a link', () => {
 
     // Act
     const forwarded = await submit(token, 'approve', { signedInAs: BEN });
+    // Signed in with a token that names Ann but is someone else's (another object id).
+    const impostor = await openDecisionLink(linkContext({ signedInKey: 'tid:not-ann' }), token);
     const anonymous = await openDecisionLink(linkContext({ requireSignIn: true }), token);
-    const signedIn = await submit(token, 'approve', { signedInAs: 'Ann@Contoso.com', requireSignIn: true });
+    const signedIn = await submit(token, 'approve', { signedInAs: ANN, requireSignIn: true });
 
     // Assess
     expect(forwarded.kind).toBe('wrongUser');
+    expect(impostor.kind).toBe('wrongUser');
     expect(anonymous.kind).toBe('signInRequired');
     expect(signedIn.kind).toBe('recorded');
   });
@@ -439,7 +471,7 @@ describe('minting links', () => {
     const token = await linkFor(request, ANN);
 
     // Act
-    const again = await tokens.prepare(request.id, ANN, request.pendingUntil);
+    const again = await tokens.prepare(request.id, memberOf(ANN), request.pendingUntil);
 
     // Assess
     expect(again).toBeUndefined();
@@ -450,10 +482,10 @@ describe('minting links', () => {
     // Prepare
     members = [ANN];
     const request = await aPendingRequest();
-    const lost = await tokens.prepare(request.id, ANN, request.pendingUntil);
+    const lost = await tokens.prepare(request.id, memberOf(ANN), request.pendingUntil);
 
     // Act
-    const fresh = await tokens.prepare(request.id, ANN, request.pendingUntil);
+    const fresh = await tokens.prepare(request.id, memberOf(ANN), request.pendingUntil);
 
     // Assess
     expect(lost?.generation).toBe(1);
@@ -466,8 +498,8 @@ describe('minting links', () => {
     // Prepare
     members = [ANN];
     const request = await aPendingRequest();
-    const older = await tokens.prepare(request.id, ANN, request.pendingUntil);
-    const newer = await tokens.prepare(request.id, ANN, request.pendingUntil);
+    const older = await tokens.prepare(request.id, memberOf(ANN), request.pendingUntil);
+    const newer = await tokens.prepare(request.id, memberOf(ANN), request.pendingUntil);
     if (!older || !newer) throw new Error('no links');
 
     // Act
@@ -477,6 +509,6 @@ describe('minting links', () => {
     expect(await rowOf(newer.token)).toMatchObject({ generation: 2, sent: false, state: TokenState.live });
     await tokens.markSent(request.id, ANN, newer);
     expect(await rowOf(newer.token)).toMatchObject({ generation: 2, sent: true });
-    expect(await tokens.prepare(request.id, ANN, request.pendingUntil)).toBeUndefined();
+    expect(await tokens.prepare(request.id, memberOf(ANN), request.pendingUntil)).toBeUndefined();
   });
 });

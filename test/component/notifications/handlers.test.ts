@@ -6,7 +6,7 @@
  */
 import { InvocationContext, type LogLevel } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aPendingRequest, REQUESTER as ALICE } from '../../support/requests';
+import { aPendingRequest, REQUESTER as ALICE, userKey } from '../../support/requests';
 import { showDecision, submitDecision } from '../../../functions/decisions';
 import { sendEmail } from '../../../functions/notifications';
 import { startMailbox, type Mailbox } from '@zsa/local-host/mailbox';
@@ -54,7 +54,7 @@ async function aRequest(overrides: Partial<Request> = {}): Promise<Request> {
 }
 
 async function aLink(request: Request): Promise<string> {
-  const link = await tokenStore().prepare(request.id, ANN, request.pendingUntil);
+  const link = await tokenStore().prepare(request.id, { upn: ANN, id: userKey(ANN) }, request.pendingUntil);
   if (!link) throw new Error('no link');
   return link.token;
 }

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServiceBusReceivedMessage, ServiceBusSender } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aPendingRequest, REQUESTER as ALICE } from '../../support/requests';
+import { aPendingRequest, REQUESTER as ALICE, userKey } from '../../support/requests';
 import { createTables, type Tables } from '#shared/adapters/tables';
 import { settings } from '#shared/config';
 import { Request } from '#shared/domain/request';
@@ -49,7 +49,9 @@ afterAll(async () => {
 function context(now = new Date(), noticeMinutes = 15): PublishContext {
   return {
     requests: repo,
-    groupMembers: (g) => Promise.resolve(g === GROUP ? [ALICE, ANN, BEN] : []),
+    // Keyed as the support's requester is (`tid:<upn>`), so Alice is recognised as the requester.
+    groupMembers: (g) =>
+      Promise.resolve(g === GROUP ? [ALICE, ANN, BEN].map((upn) => ({ upn, id: userKey(upn) })) : []),
     tokens,
     schedules: createScheduleStore(tables),
     publisher: serviceBusPublisher(() => sender),

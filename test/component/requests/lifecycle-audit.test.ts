@@ -35,7 +35,7 @@ import { catalogTaskPut } from '../../../functions/catalog';
 import { policyCreate } from '../../../functions/policies';
 import { enablePam } from '../../support/admin';
 import { call, startComponentEnv, type ComponentEnv } from '../../support/component';
-import { aPendingRequest, REQUESTER } from '../../support/requests';
+import { aPendingRequest, REQUESTER, userKey } from '../../support/requests';
 import { startWebhookTarget, type WebhookTarget } from '../../support/webhook-target';
 
 const ANN = 'ann@contoso.com';
@@ -152,7 +152,7 @@ function systemContext(now = new Date()): SystemContext {
 
 function userOf(upn: string): Caller {
   const principal: Principal = {
-    id: `tid:${upn}`,
+    id: userKey(upn),
     upn,
     roles: [],
     isAdmin: false,
@@ -229,7 +229,7 @@ describe('lifecycle audit survives a failure after the state change', () => {
       sorted([`request.submitted ${id}:request.submitted`, `grant.started ${id}:grant.started`]),
     );
     expect((await repo.read(id))?.audit).toEqual([]);
-    expect(await repo.liveIds(`tid:${REQUESTER}`)).toContain(id);
+    expect(await repo.liveIds(userKey(REQUESTER))).toContain(id);
   });
 
   it('decide: the audit fails once, the approver retries (409) and the rows appear once; the event is raised again', async () => {
@@ -405,7 +405,7 @@ describe('lifecycle audit survives a failure after the state change', () => {
     expect(first.kind).toBe('unavailable');
     expect(retry.code).toBe('REQUEST_NOT_LIVE');
     expect(await auditOf(request.id)).toEqual([`grant.revoked ${request.id}:grant.revoked`]);
-    expect(await repo.liveIds(`tid:${REQUESTER}`)).not.toContain(request.id);
+    expect(await repo.liveIds(userKey(REQUESTER))).not.toContain(request.id);
     expect(raised.filter((e) => e.id === request.id).map((e) => e.event)).toEqual([
       'GrantRevoked',
       'GrantRevoked',

@@ -74,16 +74,14 @@ describe('principalFromClaims', () => {
   it.each([
     {
       scenario: 'upn wins over the others',
-      input: { upn: 'U@x.y', preferred_username: 'p@x.y', email: 'e@x.y' },
+      input: { upn: 'U@x.y', preferred_username: 'p@x.y' },
       upn: 'u@x.y',
     },
     {
       scenario: 'then preferred_username',
-      input: { preferred_username: 'P@x.y', email: 'e@x.y', unique_name: 'n@x.y' },
+      input: { preferred_username: 'P@x.y' },
       upn: 'p@x.y',
     },
-    { scenario: 'then email', input: { email: 'E@x.y', unique_name: 'n@x.y' }, upn: 'e@x.y' },
-    { scenario: 'then unique_name', input: { unique_name: 'N@x.y' }, upn: 'n@x.y' },
   ])('user name: $scenario', ({ input, upn }) => {
     const result = principalFromClaims({ tid: TID, oid: OID, roles: [], ...input }, 'bearer');
 
@@ -145,11 +143,18 @@ describe('claimsFromJwtPayload', () => {
       sub: undefined,
       upn: undefined,
       preferred_username: 'p@b.c',
-      email: undefined,
-      unique_name: undefined,
       name: undefined,
       roles: ['PAM.Admin', 'PAM.Auditor'],
     });
+  });
+
+  it.each([
+    { scenario: 'only email (a user can set an address naming someone else)', claim: 'email' },
+    { scenario: 'only unique_name', claim: 'unique_name' },
+  ])('a token naming its user by $scenario is refused: no name comes from it', ({ claim }) => {
+    const claims = claimsFromJwtPayload({ tid: TID, oid: OID, [claim]: 'carol@contoso.com', roles: [] });
+
+    expect(principalFromClaims(claims, 'bearer')).toMatchObject({ ok: false, reason: /no user name/ });
   });
 
   it('accepts a single role given as a string', () => {

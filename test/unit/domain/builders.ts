@@ -1,7 +1,7 @@
 // Builders and a fixed clock for the domain's unit tests. Every built value goes through its own
 // schema, so a builder can never hand a test something the domain could not have produced.
 import { catalogFrom, Role, RoleGroup, Task, type Catalog } from '#shared/domain/catalog';
-import { type Actor } from '#shared/domain/pam';
+import { type Actor, type Member } from '#shared/domain/pam';
 import { Policy } from '#shared/domain/policy';
 import { Request, type RequestStatus } from '#shared/domain/request';
 
@@ -29,7 +29,17 @@ export const ADMIN = 'admin@contoso.com';
 export const AUDITOR = 'auditor@contoso.com';
 
 export const GROUP = 'exchange-approvers';
-export const GROUP_MEMBERS: readonly string[] = [BOB, CAROL, ERIN];
+/** A configured member as the directory resolved them: their key and their UPN. */
+export function memberOf(upn: string): Member {
+  return { upn, id: idOf(upn) };
+}
+
+/** Who decides, as the rules see a signed-in approver. */
+export function who(upn: string): { id: string; upn: string } {
+  return { id: idOf(upn), upn };
+}
+
+export const GROUP_MEMBERS: readonly Member[] = [BOB, CAROL, ERIN].map(memberOf);
 
 export const MOVE = 'Exchange\\New-MoveRequest';
 export const MAILBOX = 'Exchange\\Set-Mailbox';

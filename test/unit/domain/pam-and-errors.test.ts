@@ -19,7 +19,7 @@ import {
   isSystemAccount,
   PamConfig,
 } from '#shared/domain/pam';
-import { ADMIN, GROUP, hoursAfterT0, iso, T0 } from './builders';
+import { ADMIN, GROUP, hoursAfterT0, idOf, iso, memberOf, T0 } from './builders';
 
 describe('PAM configuration', () => {
   it('starts disabled, so nothing can be requested', () => {
@@ -44,13 +44,14 @@ describe('PAM configuration', () => {
     });
 
     // Act
-    const config = enablePam(body, 'Admin@Contoso.com', T0);
+    const config = enablePam(body, [memberOf('svc-automation@contoso.com')], 'Admin@Contoso.com', T0);
 
     // Assess
+    expect(body.systemAccounts).toEqual(['svc-automation@contoso.com']);
     expect(config).toEqual({
       enabled: true,
       defaultApproverGroup: GROUP,
-      systemAccounts: ['svc-automation@contoso.com'],
+      systemAccounts: [memberOf('svc-automation@contoso.com')],
       updatedAt: iso(T0),
       updatedBy: ADMIN,
     });
@@ -61,6 +62,7 @@ describe('PAM configuration', () => {
     // Prepare
     const enabled = enablePam(
       EnablePamBody.parse({ defaultApproverGroup: GROUP, systemAccounts: ['svc@contoso.com'] }),
+      [memberOf('svc@contoso.com')],
       ADMIN,
       T0,
     );
@@ -72,10 +74,25 @@ describe('PAM configuration', () => {
     expect(disabled).toMatchObject({
       enabled: false,
       defaultApproverGroup: GROUP,
-      systemAccounts: ['svc@contoso.com'],
+      systemAccounts: [memberOf('svc@contoso.com')],
     });
-    expect(isSystemAccount(enabled, 'SVC@contoso.com')).toBe(true);
-    expect(isSystemAccount(disabled, 'svc@contoso.com')).toBe(false);
+    expect(isSystemAccount(enabled, idOf('svc@contoso.com'))).toBe(true);
+    expect(isSystemAccount(disabled, idOf('svc@contoso.com'))).toBe(false);
+  });
+
+  it('a system account is its key: a caller merely named like it is not one, nor one not yet keyed', () => {
+    const config = enablePam(
+      EnablePamBody.parse({
+        defaultApproverGroup: GROUP,
+        systemAccounts: ['svc@contoso.com', 'old@contoso.com'],
+      }),
+      [memberOf('svc@contoso.com'), { upn: 'old@contoso.com', id: null }],
+      ADMIN,
+      T0,
+    );
+    expect(isSystemAccount(config, 'tid:stranger-named-svc@contoso.com')).toBe(false);
+    expect(isSystemAccount(config, idOf('old@contoso.com'))).toBe(false);
+    expect(isSystemAccount(config, idOf('svc@contoso.com'))).toBe(true);
   });
 
   it.each([

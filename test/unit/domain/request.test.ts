@@ -31,6 +31,7 @@ import {
   toRequestView,
 } from '#shared/domain/request';
 import { effectiveTasks } from '#shared/domain/catalog';
+import type { Member } from '#shared/domain/pam';
 import {
   aCatalog,
   ADMIN,
@@ -51,8 +52,10 @@ import {
   MAILBOX,
   MALLORY,
   minutesAfterT0,
+  memberOf,
   MOVE,
   T0,
+  who,
 } from './builders';
 
 /** Runs `act` and returns the DomainError code it threw (fails the test if it did not throw one). */
@@ -368,40 +371,70 @@ describe('decisions', () => {
     request: Request;
     input: DecisionInput;
     at?: Date;
-    members?: readonly string[];
+    members?: readonly Member[];
     code: ErrorCode;
   }>([
     {
       name: 'requester approves own request → refused',
       request: aRequest(),
-      input: { approver: ALICE, decision: 'approve' },
-      members: [...GROUP_MEMBERS, ALICE],
+      input: { approver: who(ALICE), decision: 'approve' },
+      members: [...GROUP_MEMBERS, memberOf(ALICE)],
       code: 'SELF_APPROVAL',
     },
     {
-      name: 'requester approves own request, in another case → refused',
+      name: 'requester approves own request under a new UPN (renamed) → refused, by key',
       request: aRequest(),
-      input: { approver: 'ALICE@contoso.com', decision: 'approve' },
-      members: [...GROUP_MEMBERS, ALICE],
+      input: { approver: { id: idOf(ALICE), upn: 'alice.new@contoso.com' }, decision: 'approve' },
+      members: [...GROUP_MEMBERS, memberOf(ALICE)],
       code: 'SELF_APPROVAL',
+    },
+    {
+      name: 'a stranger whose token names a member (same UPN, another key) approves → refused',
+      request: aRequest(),
+      input: { approver: { id: 'tid:stranger', upn: BOB }, decision: 'approve' },
+      code: 'NOT_AN_APPROVER',
+    },
+    {
+      name: 'a member saved before members were keyed (no key yet) approves → refused until migrated',
+      request: aRequest(),
+      input: { approver: who(BOB), decision: 'approve' },
+      members: [{ upn: BOB, id: null }, memberOf(CAROL)],
+      code: 'NOT_AN_APPROVER',
+    },
+    {
+      name: 'approver decides twice, under a new UPN the second time → refused, by key',
+      request: aRequest({
+        requiredApprovals: 2,
+        approvals: [
+          {
+            approver: BOB,
+            approverId: idOf(BOB),
+            decision: 'approve',
+            comment: null,
+            at: iso(minutesAfterT0(1)),
+          },
+        ],
+      }),
+      input: { approver: { id: idOf(BOB), upn: 'bob.new@contoso.com' }, decision: 'approve' },
+      code: 'ALREADY_DECIDED',
     },
     {
       name: 'requester denies own request → refused',
       request: aRequest(),
-      input: { approver: ALICE, decision: 'deny' },
-      members: [...GROUP_MEMBERS, ALICE],
+      input: { approver: who(ALICE), decision: 'deny' },
+      members: [...GROUP_MEMBERS, memberOf(ALICE)],
       code: 'SELF_APPROVAL',
     },
     {
       name: 'non-member approves → refused',
       request: aRequest(),
-      input: { approver: MALLORY, decision: 'approve' },
+      input: { approver: who(MALLORY), decision: 'approve' },
       code: 'NOT_AN_APPROVER',
     },
     {
       name: 'admin who is not a member approves → refused',
       request: aRequest(),
-      input: { approver: ADMIN, decision: 'approve' },
+      input: { approver: who(ADMIN), decision: 'approve' },
       code: 'NOT_AN_APPROVER',
     },
     {
@@ -410,7 +443,7 @@ describe('decisions', () => {
         requiredApprovals: 2,
         approvals: [{ approver: BOB, decision: 'approve', comment: null, at: iso(minutesAfterT0(1)) }],
       }),
-      input: { approver: BOB, decision: 'approve' },
+      input: { approver: who(BOB), decision: 'approve' },
       code: 'ALREADY_DECIDED',
     },
     {
@@ -419,45 +452,45 @@ describe('decisions', () => {
         requiredApprovals: 2,
         approvals: [{ approver: BOB, decision: 'approve', comment: null, at: iso(minutesAfterT0(1)) }],
       }),
-      input: { approver: BOB, decision: 'deny' },
+      input: { approver: who(BOB), decision: 'deny' },
       code: 'ALREADY_DECIDED',
     },
     {
       name: 'approval of an approved request → not pending',
       request: aRequest({ status: 'approved' }),
-      input: { approver: CAROL, decision: 'approve' },
+      input: { approver: who(CAROL), decision: 'approve' },
       code: 'REQUEST_NOT_PENDING',
     },
     {
       name: 'denial after the request was approved → not pending',
       request: aRequest({ status: 'approved' }),
-      input: { approver: CAROL, decision: 'deny' },
+      input: { approver: who(CAROL), decision: 'deny' },
       code: 'REQUEST_NOT_PENDING',
     },
     {
       name: 'approval of a canceled request → not pending',
       request: aRequest({ status: 'canceled' }),
-      input: { approver: BOB, decision: 'approve' },
+      input: { approver: who(BOB), decision: 'approve' },
       code: 'REQUEST_NOT_PENDING',
     },
     {
       name: 'late approval after pendingUntil → refused',
       request: aRequest(),
-      input: { approver: BOB, decision: 'approve' },
+      input: { approver: who(BOB), decision: 'approve' },
       at: hoursAfterT0(25),
       code: 'REQUEST_NOT_PENDING',
     },
     {
       name: 'approval at pendingUntil exactly → refused',
       request: aRequest(),
-      input: { approver: BOB, decision: 'approve' },
+      input: { approver: who(BOB), decision: 'approve' },
       at: hoursAfterT0(24),
       code: 'REQUEST_NOT_PENDING',
     },
     {
       name: 'approval of a request with no approver group → refused',
       request: aRequest({ approverGroup: null }),
-      input: { approver: BOB, decision: 'approve' },
+      input: { approver: who(BOB), decision: 'approve' },
       code: 'NOT_AN_APPROVER',
     },
   ])('$name', ({ request, input, at, members, code }) => {
@@ -469,7 +502,7 @@ describe('decisions', () => {
 
   it('single approval of a 1-of-N policy → approved, the grant starting at the decision', () => {
     // Act
-    const { outcome, request } = decide({ approver: BOB, decision: 'approve', comment: ' ok ' });
+    const { outcome, request } = decide({ approver: who(BOB), decision: 'approve', comment: ' ok ' });
 
     // Assess
     expect(outcome).toBe('approved');
@@ -486,7 +519,7 @@ describe('decisions', () => {
   it('first approval of a 2-of-N policy → recorded, still pending', () => {
     // Act
     const { outcome, request } = decide(
-      { approver: BOB, decision: 'approve' },
+      { approver: who(BOB), decision: 'approve' },
       aRequest({ requiredApprovals: 2 }),
     );
 
@@ -500,13 +533,13 @@ describe('decisions', () => {
   it('second approval of a 2-of-N policy → approved', () => {
     // Prepare
     const first = decide(
-      { approver: BOB, decision: 'approve' },
+      { approver: who(BOB), decision: 'approve' },
       aRequest({ requiredApprovals: 2 }),
       minutesAfterT0(5),
     );
 
     // Act
-    const second = decide({ approver: CAROL, decision: 'approve' }, first.request, minutesAfterT0(20));
+    const second = decide({ approver: who(CAROL), decision: 'approve' }, first.request, minutesAfterT0(20));
 
     // Assess
     expect(second.outcome).toBe('approved');
@@ -517,13 +550,16 @@ describe('decisions', () => {
   it('denial after one approval of 2 → denied', () => {
     // Prepare
     const first = decide(
-      { approver: BOB, decision: 'approve' },
+      { approver: who(BOB), decision: 'approve' },
       aRequest({ requiredApprovals: 2 }),
       minutesAfterT0(5),
     );
 
     // Act
-    const second = decide({ approver: CAROL, decision: 'deny', comment: 'no change window' }, first.request);
+    const second = decide(
+      { approver: who(CAROL), decision: 'deny', comment: 'no change window' },
+      first.request,
+    );
 
     // Assess
     expect(second.outcome).toBe('denied');
@@ -538,7 +574,7 @@ describe('decisions', () => {
 
   it('first denial of a 1-of-N policy → denied', () => {
     // Act
-    const { outcome } = decide({ approver: ERIN, decision: 'deny' });
+    const { outcome } = decide({ approver: who(ERIN), decision: 'deny' });
 
     // Assess
     expect(outcome).toBe('denied');
@@ -546,19 +582,22 @@ describe('decisions', () => {
 
   it('empty comment is stored as no comment', () => {
     // Act
-    const { request } = decide({ approver: BOB, decision: 'approve', comment: '  ' });
+    const { request } = decide({ approver: who(BOB), decision: 'approve', comment: '  ' });
 
     // Assess
     expect(request.approvals[0]?.comment).toBeNull();
   });
 
-  it('approver UPN in another case is the same approver', () => {
+  it('the approver is recorded by key, and shown by the UPN lower-cased', () => {
     // Act
-    const { outcome, request } = decide({ approver: 'BOB@Contoso.com', decision: 'approve' });
+    const { outcome, request } = decide({
+      approver: { id: idOf(BOB), upn: 'BOB@Contoso.com' },
+      decision: 'approve',
+    });
 
     // Assess
     expect(outcome).toBe('approved');
-    expect(request.approvals[0]?.approver).toBe(BOB);
+    expect(request.approvals[0]).toMatchObject({ approver: BOB, approverId: idOf(BOB) });
   });
 
   it('isApprovableBy agrees with the refusals', () => {
@@ -566,10 +605,12 @@ describe('decisions', () => {
     const request = aRequest();
 
     // Act / Assess
-    expect(isApprovableBy(request, BOB, GROUP_MEMBERS, minutesAfterT0(1))).toBe(true);
-    expect(isApprovableBy(request, ALICE, [...GROUP_MEMBERS, ALICE], minutesAfterT0(1))).toBe(false);
-    expect(isApprovableBy(request, MALLORY, GROUP_MEMBERS, minutesAfterT0(1))).toBe(false);
-    expect(isApprovableBy(request, BOB, GROUP_MEMBERS, hoursAfterT0(24))).toBe(false);
+    expect(isApprovableBy(request, who(BOB), GROUP_MEMBERS, minutesAfterT0(1))).toBe(true);
+    expect(isApprovableBy(request, who(ALICE), [...GROUP_MEMBERS, memberOf(ALICE)], minutesAfterT0(1))).toBe(
+      false,
+    );
+    expect(isApprovableBy(request, who(MALLORY), GROUP_MEMBERS, minutesAfterT0(1))).toBe(false);
+    expect(isApprovableBy(request, who(BOB), GROUP_MEMBERS, hoursAfterT0(24))).toBe(false);
   });
 });
 
@@ -671,7 +712,7 @@ describe('revoke', () => {
     {
       name: 'the approver who approved, since removed from the group, revokes → revoked',
       actor: anActor(BOB),
-      members: [CAROL],
+      members: [memberOf(CAROL)],
     },
   ])('$name', ({ actor, members }) => {
     // Act
@@ -810,7 +851,8 @@ describe('invariants over whole stories', () => {
       name: 'approve then end',
       steps: [
         (r) =>
-          applyDecision(r, { approver: BOB, decision: 'approve' }, GROUP_MEMBERS, minutesAfterT0(1)).request,
+          applyDecision(r, { approver: who(BOB), decision: 'approve' }, GROUP_MEMBERS, minutesAfterT0(1))
+            .request,
         (r) => end(r, hoursAfterT0(6)).request,
       ],
       final: 'ended',
@@ -819,7 +861,8 @@ describe('invariants over whole stories', () => {
       name: 'approve then revoke',
       steps: [
         (r) =>
-          applyDecision(r, { approver: BOB, decision: 'approve' }, GROUP_MEMBERS, minutesAfterT0(1)).request,
+          applyDecision(r, { approver: who(BOB), decision: 'approve' }, GROUP_MEMBERS, minutesAfterT0(1))
+            .request,
         (r) => revoke(r, { actor: anActor(ALICE) }, GROUP_MEMBERS, minutesAfterT0(2)),
       ],
       final: 'revoked',
@@ -828,7 +871,8 @@ describe('invariants over whole stories', () => {
       name: 'deny',
       steps: [
         (r) =>
-          applyDecision(r, { approver: BOB, decision: 'deny' }, GROUP_MEMBERS, minutesAfterT0(1)).request,
+          applyDecision(r, { approver: who(BOB), decision: 'deny' }, GROUP_MEMBERS, minutesAfterT0(1))
+            .request,
       ],
       final: 'denied',
     },
@@ -1064,14 +1108,19 @@ describe('identity is the stable id, not the name', () => {
   });
 
   it('the requester under another UPN (renamed) is still refused as an approver of their own request', () => {
-    const refusal = decisionRefusal(aRequest(), BOB, GROUP_MEMBERS, minutesAfterT0(1), idOf(ALICE));
+    const refusal = decisionRefusal(
+      aRequest(),
+      { id: idOf(ALICE), upn: BOB },
+      [...GROUP_MEMBERS, memberOf(ALICE)],
+      minutesAfterT0(1),
+    );
     expect(refusal?.code).toBe('SELF_APPROVAL');
   });
 });
 
 describe('transitions as values: a retry finds its change already applied', () => {
   const at = minutesAfterT0(30);
-  const approve = (approver: string): DecisionInput => ({ approver, decision: 'approve' });
+  const approve = (approver: string): DecisionInput => ({ approver: who(approver), decision: 'approve' });
 
   it.each<{
     name: string;
@@ -1092,7 +1141,7 @@ describe('transitions as values: a retry finds its change already applied', () =
     {
       name: 'Bob denies again a request his denial denied → already applied (denied)',
       request: aRequest({ status: 'denied' }),
-      act: (r) => decideTransition(r, { approver: BOB, decision: 'deny' }, GROUP_MEMBERS, at),
+      act: (r) => decideTransition(r, { approver: who(BOB), decision: 'deny' }, GROUP_MEMBERS, at),
       outcome: 'denied',
       code: 'ALREADY_DECIDED',
     },
@@ -1145,7 +1194,7 @@ describe('transitions as values: a retry finds its change already applied', () =
     },
     {
       name: 'Bob, since removed from the group, approves again → refused as not an approver',
-      act: () => decideTransition(aRequest({ status: 'approved' }), approve(BOB), [CAROL], at),
+      act: () => decideTransition(aRequest({ status: 'approved' }), approve(BOB), [memberOf(CAROL)], at),
       code: 'NOT_AN_APPROVER',
     },
     {

@@ -20,15 +20,19 @@ import {
   GROUP_MEMBERS,
   T0,
   aRequest,
+  idOf,
   iso,
+  memberOf,
   minutesAfterT0,
 } from '../domain/builders';
+import type { Member } from '#shared/domain/pam';
 
 const LINK = 'https://zsa.contoso.com/api/decisions/req-1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 
 describe('who hears of what', () => {
   const bobApproved = {
     approver: BOB,
+    approverId: idOf(BOB),
     decision: 'approve' as const,
     comment: null,
     at: iso(minutesAfterT0(10)),
@@ -37,7 +41,7 @@ describe('who hears of what', () => {
     name: string;
     event: NotificationEvent;
     request: ReturnType<typeof aRequest>;
-    members: string[];
+    members: Member[];
     expected: string[];
   }[] = [
     {
@@ -51,14 +55,14 @@ describe('who hears of what', () => {
       name: 'approval needed → never the requester, even as a group member',
       event: 'approvalNeeded',
       request: aRequest(),
-      members: [ALICE, BOB],
+      members: [ALICE, BOB].map(memberOf),
       expected: [`approver:${BOB}`],
     },
     {
-      name: 'approval needed → members in any case, once',
+      name: 'approval needed → once per person (key), never a member not yet keyed',
       event: 'approvalNeeded',
       request: aRequest(),
-      members: ['BOB@contoso.com', BOB, ' Alice@Contoso.com '],
+      members: [memberOf(BOB), { upn: 'bob.old@contoso.com', id: idOf(BOB) }, { upn: CAROL, id: null }],
       expected: [`approver:${BOB}`],
     },
     {

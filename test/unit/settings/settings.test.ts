@@ -29,6 +29,7 @@ const NOT_SET_IN_AZURE: Record<string, string> = {
   AzureWebJobsStorage__accountName: 'Azure is given the per-service URIs instead',
   ServiceBusConnection: 'a connection string, for the local host only; Azure uses ServiceBusConnection__*',
   ZSA_LOCAL_HOST: 'set by the local host only; the start-up guard refuses it in Azure',
+  ZSA_TENANT_ID: 'derived from ZSA_AUTH_ISSUER, which names the tenant in Azure',
 };
 
 /** Variables the platform sets, which the code may read but nobody configures. */
@@ -252,7 +253,8 @@ describe('Azure sets what the app reads', () => {
       ZSA_TABLE_PREFIX: 'zsa',
       ZSA_AUTH_ISSUER: 'https://login.microsoftonline.com/00000000-0000-0000-0000-000000000003/v2.0',
       ZSA_AUTH_AUDIENCE: '00000000-0000-0000-0000-000000000004',
-      ZSA_TRUST_EASY_AUTH: 'false',
+      ZSA_TRUST_EASY_AUTH: 'true',
+      ZSA_DECISION_LINK_REQUIRE_SIGN_IN: 'true',
       ZSA_PUBLIC_BASE_URL: 'https://func-zsa.azurewebsites.net',
       ZSA_CORS_ORIGINS: 'https://portal.contoso.com',
       ZSA_EXECUTOR_ALLOWED_HOSTS: 'automation.contoso.com',

@@ -21,7 +21,8 @@ function anAzureEnvironment(overrides: Environment = {}): Environment {
     WEBSITE_AUTH_ENABLED: 'True',
     ZSA_AUTH_ISSUER: `https://login.microsoftonline.com/${TENANT}/v2.0`,
     ZSA_AUTH_AUDIENCE: API,
-    ZSA_TRUST_EASY_AUTH: 'false',
+    ZSA_TRUST_EASY_AUTH: 'true',
+    ZSA_DECISION_LINK_REQUIRE_SIGN_IN: 'true',
     ZSA_PUBLIC_BASE_URL: 'https://func-zsa-abc.azurewebsites.net',
     ZSA_WEBHOOK_SIGNING_KEY: 'a-resolved-secret',
     ZSA_AUDIT_HMAC_KEY: 'another-resolved-secret',
@@ -140,6 +141,21 @@ describe('in Azure it refuses to start', () => {
       says: /ZSA_PUBLIC_BASE_URL must be an https URL/,
     },
     {
+      name: "the local host's development directory",
+      change: { ZSA_DIRECTORY_URL: 'http://127.0.0.1:7071/dev/graph/v1.0' },
+      says: /ZSA_DIRECTORY_URL must be an https URL in Azure/,
+    },
+    {
+      name: 'no tenant to resolve members in (issuer names none, no ZSA_TENANT_ID)',
+      change: { ZSA_AUTH_ISSUER: 'https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0' },
+      says: /No tenant: set ZSA_TENANT_ID/,
+    },
+    {
+      name: 'decision links that need sign-in where no browser sign-in is trusted',
+      change: { ZSA_TRUST_EASY_AUTH: 'false' },
+      says: /ZSA_DECISION_LINK_REQUIRE_SIGN_IN is true but ZSA_TRUST_EASY_AUTH is not/,
+    },
+    {
       name: 'a setting the schema refuses',
       change: { ZSA_MIN_DURATION_SECONDS: '0' },
       says: /ZSA_MIN_DURATION_SECONDS is invalid: must be a positive whole number/,
@@ -208,7 +224,12 @@ describe('the development issuer is recognisable', () => {
       {
         origin: 'http://127.0.0.1:7071',
         dataDir: undefined,
-        issuer: { url: 'http://127.0.0.1:7071/dev', audience: launcher.devAudience },
+        issuer: {
+          url: 'http://127.0.0.1:7071/dev',
+          audience: launcher.devAudience,
+          tenantId: '7e57da7a-0000-4000-8000-00000000de70',
+          directoryUrl: 'http://127.0.0.1:7071/dev/graph/v1.0',
+        },
         smtpUrl: 'smtp://127.0.0.1:2525',
         serviceBus: 'Endpoint=sb://127.0.0.1:5672/;SharedAccessKeyName=k;SharedAccessKey=v',
       },
