@@ -10,11 +10,12 @@ import { aPendingRequest, REQUESTER as ALICE, userKey } from '../../support/requ
 import { showDecision, submitDecision } from '../../../functions/decisions';
 import { sendEmail } from '../../../functions/notifications';
 import { startMailbox, type Mailbox } from '@zsa/local-host/mailbox';
-import { getDeps } from '#shared/app/deps';
+import { getDeps, resetDeps } from '#shared/app/deps';
 import { Request } from '#shared/domain/request';
 import { buildMessage } from '#shared/notifications/messages';
 import { tokenStore } from '#shared/notifications/wiring';
 import { call, startComponentEnv, type ComponentEnv } from '../../support/component';
+import { resetSettingsCache } from '#shared/config';
 
 const BASE = 'http://127.0.0.1:7071';
 const ANN = 'ann@contoso.com';
@@ -251,6 +252,60 @@ describe('decision link pages', () => {
     expect((await call(showDecision, { path: `/api/decisions/${token}`, params: { token } })).status).toBe(
       200,
     );
+    expect((await getDeps().requests.read(request.id))?.request.status).toBe('pending');
+  });
+});
+
+describe('decision links behind App Service Authentication, sign-in required (the Azure default)', () => {
+  /** The header App Service sets for a signed-in Entra user (base64 JSON of their claims). */
+  function platformPrincipal(upn: string): string {
+    const [tid, oid] = userKey(upn).split(':');
+    const claims = [
+      { typ: 'tid', val: tid ?? '' },
+      { typ: 'oid', val: oid ?? '' },
+      { typ: 'upn', val: upn },
+    ];
+    return Buffer.from(JSON.stringify({ auth_typ: 'aad', claims })).toString('base64');
+  }
+
+  async function withSignInRequired(on: boolean): Promise<void> {
+    for (const name of ['ZSA_TRUST_EASY_AUTH', 'ZSA_DECISION_LINK_REQUIRE_SIGN_IN'])
+      if (on) process.env[name] = 'true';
+      else Reflect.deleteProperty(process.env, name);
+    resetSettingsCache();
+    await resetDeps();
+  }
+
+  afterAll(() => withSignInRequired(false));
+
+  it('asks to sign in and come back to the same link; then only the approver it was sent to sees the page', async () => {
+    // Prepare
+    await withSignInRequired(true);
+    const request = await aRequest();
+    const token = await aLink(request);
+    const path = `/api/decisions/${token}`;
+
+    // Act
+    const anonymous = await call(showDecision, { path, params: { token } });
+    const ann = await call(showDecision, {
+      path,
+      params: { token },
+      headers: { 'x-ms-client-principal': platformPrincipal(ANN) },
+    });
+    const someoneElse = await call(showDecision, {
+      path,
+      params: { token },
+      headers: { 'x-ms-client-principal': platformPrincipal('mallory@contoso.com') },
+    });
+
+    // Assess
+    expect(anonymous.status).toBe(401);
+    expect(String(anonymous.body)).toContain(
+      `href="${BASE}/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(path)}"`,
+    );
+    expect(ann.status).toBe(200);
+    expect(String(ann.body)).toContain('Approve or deny this request');
+    expect(someoneElse.status).toBe(403);
     expect((await getDeps().requests.read(request.id))?.request.status).toBe('pending');
   });
 });
