@@ -4,7 +4,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DEV_TENANT_ID, devUserId } from '@zsa/local-host';
+import type { AuditOrigin } from '#shared/audit/types';
+import type { Principal } from '#shared/auth/index';
 import { Request } from '#shared/domain/request';
+import type { Caller } from '#shared/requests/context';
 
 export const REQUESTER = 'alice@contoso.com';
 
@@ -14,6 +17,19 @@ export const REQUESTER = 'alice@contoso.com';
  */
 export function userKey(upn: string): string {
   return `${DEV_TENANT_ID}:${devUserId(upn)}`;
+}
+
+/** A signed-in user (bearer token, no role) as the request stories see them. */
+export function callerOf(upn: string, origin: AuditOrigin = { correlationId: 'c1' }): Caller {
+  const principal: Principal = {
+    id: userKey(upn),
+    upn,
+    roles: [],
+    isAdmin: false,
+    isAuditor: false,
+    authMethod: 'bearer',
+  };
+  return { principal, actor: { kind: 'user', id: principal.id, upn, roles: [] }, origin };
 }
 
 export function aPendingRequest(overrides: Partial<Request> = {}, now = new Date()): Request {

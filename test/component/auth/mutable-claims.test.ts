@@ -4,7 +4,6 @@
  * with someone else's `email`, `upn` or `preferred_username`. Real Azurite, the real development
  * issuer and directory, the real handlers, a real webhook on loopback.
  */
-import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDeps } from '#shared/app/deps';
 import { catalogTaskPut } from '../../../functions/catalog';
@@ -15,6 +14,7 @@ import { approveRequest, listRequests } from '../../../functions/requests';
 import { enablePam } from '../../support/admin';
 import { call, startComponentEnv, type ComponentEnv } from '../../support/component';
 import { aPendingRequest, userKey } from '../../support/requests';
+import { startWebhookTarget, type WebhookTarget } from '../../support/webhook-target';
 
 const CAROL = 'carol@contoso.com';
 const SVC = 'svc-automation@contoso.com';
@@ -23,22 +23,13 @@ const TASK = 'Exchange\\Set-Mailbox';
 const MALLORY = 'mallory@contoso.com';
 
 let env: ComponentEnv;
-let webhook: Server;
-let runs = 0;
+let hook: WebhookTarget;
 let admin: string;
+const runs = () => hook.received.length;
 
 beforeAll(async () => {
   env = await startComponentEnv();
-  webhook = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      runs += 1;
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"done":true}');
-    });
-  });
-  await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', () => r()));
-  const address = webhook.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  hook = await startWebhookTarget('component-test-signing-key');
   admin = await env.token('admin@contoso.com', ['PAM.Admin']);
   await enablePam(admin, { group: 'approvers', members: [CAROL], systemAccounts: [SVC] });
   const put = await call(catalogTaskPut, {
@@ -48,14 +39,14 @@ beforeAll(async () => {
     body: {
       name: TASK,
       description: 'd',
-      executor: { type: 'webhook', url: `http://127.0.0.1:${port}/run` },
+      executor: { type: 'webhook', url: hook.url },
     },
   });
   expect(put.status).toBeLessThan(300);
 }, 60_000);
 
 afterAll(async () => {
-  await new Promise<void>((r) => webhook.close(() => r()));
+  await hook.close();
   await env.close();
 });
 
@@ -133,23 +124,23 @@ describe('system accounts follow the directory key', () => {
   }
 
   it('a token of another object id naming the system account runs nothing', async () => {
-    const before = runs;
+    const before = runs();
 
     const byEmail = await run(await malloryClaiming({ upn: null, preferred_username: null, email: SVC }));
     const byUpn = await run(await malloryClaiming({ upn: SVC, preferred_username: SVC }));
 
     expect(byEmail.status).toBe(401);
     expect(byUpn.status).toBe(403);
-    expect(runs).toBe(before);
+    expect(runs()).toBe(before);
   });
 
   it('the system account itself runs the task without a request', async () => {
-    const before = runs;
+    const before = runs();
 
     const res = await run(await env.token(SVC));
 
     expect(res.status).toBe(200);
-    expect(runs).toBe(before + 1);
+    expect(runs()).toBe(before + 1);
   });
 });
 

@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
 import { startServiceBus, type ServiceBusHandle } from '@zsa/local-host/servicebus';
 import { getDeps, resetDeps } from '#shared/app/deps';
-import type { Principal } from '#shared/auth/index';
 import { createEventStream, publishingAudit } from '#shared/events/publisher';
 import { execute, type ExecuteContext } from '#shared/requests/execute';
 import type { OrchestrationState, Orchestrations } from '#shared/requests/orchestrations';
@@ -19,7 +18,7 @@ import { catalogRolePut, catalogTaskPut } from '../../../functions/catalog';
 import { policyCreate } from '../../../functions/policies';
 import { enablePam } from '../../support/admin';
 import { call, startComponentEnv, type ComponentEnv } from '../../support/component';
-import { REQUESTER, userKey } from '../../support/requests';
+import { REQUESTER, callerOf, userKey } from '../../support/requests';
 import { startWebhookTarget, type WebhookTarget } from '../../support/webhook-target';
 import { newClient } from '../servicebus/bus';
 
@@ -105,19 +104,8 @@ afterAll(async () => {
 });
 
 function userOf(upn: string): Caller {
-  const principal: Principal = {
-    id: userKey(upn),
-    upn,
-    roles: [],
-    isAdmin: false,
-    isAuditor: false,
-    authMethod: 'bearer',
-  };
-  return {
-    principal,
-    actor: { kind: 'user', id: principal.id, upn, roles: [] },
-    origin: { correlationId: 'c1', clientIp: '10.1.2.3' },
-  };
+  // An address the events must never carry.
+  return callerOf(upn, { correlationId: 'c1', clientIp: '10.1.2.3' });
 }
 
 function requestContext(): RequestContext {

@@ -11,7 +11,6 @@ import { createTables } from '#shared/adapters/tables';
 import { getDeps } from '#shared/app/deps';
 import { createAuditLog, type AuditLog } from '#shared/audit/log';
 import { SYSTEM_ACTOR, type AuditSink } from '#shared/audit/types';
-import type { Principal } from '#shared/auth/index';
 import { settings } from '#shared/config';
 import { DomainError } from '#shared/domain/errors';
 import type { Request } from '#shared/domain/request';
@@ -35,7 +34,7 @@ import { catalogTaskPut } from '../../../functions/catalog';
 import { policyCreate } from '../../../functions/policies';
 import { enablePam } from '../../support/admin';
 import { call, startComponentEnv, type ComponentEnv } from '../../support/component';
-import { aPendingRequest, REQUESTER, userKey } from '../../support/requests';
+import { aPendingRequest, REQUESTER, callerOf, userKey } from '../../support/requests';
 import { startWebhookTarget, type WebhookTarget } from '../../support/webhook-target';
 
 const ANN = 'ann@contoso.com';
@@ -150,21 +149,7 @@ function systemContext(now = new Date()): SystemContext {
   return { repo: faultyRepo(), audit, now };
 }
 
-function userOf(upn: string): Caller {
-  const principal: Principal = {
-    id: userKey(upn),
-    upn,
-    roles: [],
-    isAdmin: false,
-    isAuditor: false,
-    authMethod: 'bearer',
-  };
-  return {
-    principal,
-    actor: { kind: 'user', id: principal.id, upn, roles: [] },
-    origin: { correlationId: 'c1' },
-  };
-}
+const userOf = (upn: string): Caller => callerOf(upn);
 
 /**
  * The request's audit rows as `action id`, sorted (rows appended within one millisecond may come
