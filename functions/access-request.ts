@@ -152,9 +152,9 @@ function* step<S extends z.ZodType>(
 }
 
 export const accessRequest: OrchestrationHandler = function* (ctx: OrchestrationContext) {
-  const { requestId } = parseOrThrow(OrchestrationInput, ctx.df.getInput(), 'orchestration input');
+  const { requestId, shape = 1 } = parseOrThrow(OrchestrationInput, ctx.df.getInput(), 'orchestration input');
   try {
-    return yield* lifecycle(ctx, requestId);
+    return yield* lifecycle(ctx, requestId, shape);
   } catch (e) {
     // A permanent fault, or a transient one that outlasted its retries (about an hour): the request
     // would otherwise stay pending, or approved with nothing to end it. Mark it failed, tell the
@@ -177,7 +177,11 @@ export const accessRequest: OrchestrationHandler = function* (ctx: Orchestration
   }
 };
 
-function* lifecycle(ctx: OrchestrationContext, requestId: string): Generator<df.Task, string, unknown> {
+function* lifecycle(
+  ctx: OrchestrationContext,
+  requestId: string,
+  shape: number,
+): Generator<df.Task, string, unknown> {
   let state = yield* step(ctx, Activity.LoadRequest, requestId, Snapshot);
   ctx.df.setCustomStatus(mirror(state));
 
@@ -206,7 +210,11 @@ function* lifecycle(ctx: OrchestrationContext, requestId: string): Generator<df.
       ...(wasPending ? [notice(ctx, requestId, 'approved')] : []),
       notice(ctx, requestId, 'granted'),
     );
-    if (yield* eventBefore(ctx, revoked, state.expiresAt)) {
+    if (
+      shape >= 2
+        ? yield* sweptUntil(ctx, requestId, revoked, state.expiresAt)
+        : yield* eventBefore(ctx, revoked, state.expiresAt)
+    ) {
       state = yield* step(ctx, Activity.LoadRequest, requestId, Snapshot);
     } else {
       // Ending a grant always runs; it is idempotent and retried.
@@ -225,6 +233,28 @@ function* lifecycle(ctx: OrchestrationContext, requestId: string): Generator<df.
     swept = yield* step(ctx, Activity.SweepAudit, requestId, Swept);
   }
   return state.status;
+}
+
+/**
+ * `eventBefore(revoked, expiresAt)`, and meanwhile the audit events of a call that died between
+ * recording a transition and appending its events (the approval that started this grant, say) are
+ * appended once their claim runs out, not only when the grant is over, which may be days away.
+ * Usually nothing waits and this is one sweep, then the wait.
+ */
+function* sweptUntil(
+  ctx: OrchestrationContext,
+  requestId: string,
+  revoked: df.Task,
+  expiresAt: string,
+): Generator<df.Task, boolean, unknown> {
+  let swept = yield* step(ctx, Activity.SweepAudit, requestId, Swept);
+  for (let sweep = 2; sweep <= MAX_SWEEPS && swept.claimableAt !== null; sweep++) {
+    const at = Date.parse(swept.claimableAt) + SWEEP_SLACK_MS;
+    if (at >= Date.parse(expiresAt)) break; // the sweep after the grant ends gets them
+    if (yield* eventBefore(ctx, revoked, new Date(at).toISOString())) return true;
+    swept = yield* step(ctx, Activity.SweepAudit, requestId, Swept);
+  }
+  return yield* eventBefore(ctx, revoked, expiresAt);
 }
 
 function snapshotOf(r: {

@@ -27,7 +27,18 @@ export const OrchestrationMirror = z.object({
 });
 export type OrchestrationMirror = z.infer<typeof OrchestrationMirror>;
 
-export const OrchestrationInput = z.strictObject({ requestId: z.string().min(1).max(64) });
+/**
+ * `shape`: which sequence of steps this instance follows. A replayed instance must schedule exactly
+ * what its history holds, so a change of steps applies only to instances started with the new shape;
+ * absent = 1, instances started before shapes were numbered. 2: the grant phase also sweeps the
+ * audit outbox once a dead caller's claim runs out (functions/access-request.ts).
+ */
+export const OrchestrationInput = z.strictObject({
+  requestId: z.string().min(1).max(64),
+  shape: z.int().min(1).max(2).optional(),
+});
+/** The shape new instances start with. */
+export const ORCHESTRATION_SHAPE = 2;
 export type OrchestrationInput = z.infer<typeof OrchestrationInput>;
 
 export interface OrchestrationState {
@@ -96,7 +107,8 @@ export function durableOrchestrations(client: DurableClient): Orchestrations {
   return {
     async start(requestId) {
       try {
-        await client.startNew(ORCHESTRATOR, { instanceId: requestId, input: { requestId } });
+        const input: OrchestrationInput = { requestId, shape: ORCHESTRATION_SHAPE };
+        await client.startNew(ORCHESTRATOR, { instanceId: requestId, input });
       } catch (e) {
         // Starting is idempotent: a concurrent retry of the same submit may have started it first.
         const existing = await client.getStatus(requestId).catch(() => undefined);

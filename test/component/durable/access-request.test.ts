@@ -23,6 +23,8 @@ let registry: FunctionRegistry;
 let clocked: ClockedEngine;
 const rows = new Map<string, Row>();
 const calls: { activity: string; requestId: string; at: string }[] = [];
+/** Per request, when the claim on audit events still waiting in its row runs out (one answer each). */
+const waitingClaims = new Map<string, string[]>();
 
 function rowOf(requestId: unknown): Row {
   const row = rows.get(String(requestId));
@@ -67,7 +69,7 @@ beforeAll(async () => {
   df.app.activity('sweepAudit', {
     handler: (id: unknown) => {
       called('sweepAudit', id);
-      return { claimableAt: null };
+      return { claimableAt: waitingClaims.get(String(id))?.shift() ?? null };
     },
   });
   df.app.activity('notify', {
@@ -88,9 +90,11 @@ afterEach(() => {
   expect(clocked.warnings).toEqual([]);
 });
 
-async function start(requestId: string, pendingDays: number): Promise<void> {
+/** Starts an instance as the app did before shapes were numbered (shape 1), or with `shape`. */
+async function start(requestId: string, pendingDays: number, shape?: number): Promise<void> {
   rows.set(requestId, { status: 'pending', pendingUntil: at(pendingDays * DAY), expiresAt: null });
-  await clocked.engine.startNew('accessRequest', requestId, JSON.stringify({ requestId }));
+  const input = shape === undefined ? { requestId } : { requestId, shape };
+  await clocked.engine.startNew('accessRequest', requestId, JSON.stringify(input));
 }
 
 /** The decision as the app makes it: the row first, then the event that says "look again". */
@@ -185,6 +189,49 @@ describe('the request orchestration over windows of days', () => {
  * number, and the cancelled pending timer's `TimerFired` still appended when it comes due
  * (TaskOrchestrationContext.CreateTimer forgets only the task) — and the extension's timer limits.
  */
+describe('audit events of a caller that died, during a grant', () => {
+  it('shape 2: appended once the claim runs out, while the grant is live, and the grant still ends on time', async () => {
+    // Prepare: the approval's caller recorded its events and died; their claim runs out 30 s later.
+    await start('died-1', 1, 2);
+    await clocked.advance(HOUR);
+    waitingClaims.set('died-1', [new Date(clocked.now() + 30_000).toISOString()]);
+
+    // Act
+    await approve('died-1', 5 * DAY);
+    await clocked.advance(HOUR);
+    const duringGrant = callsOf('died-1', 'sweepAudit');
+    await clocked.advance(5 * DAY);
+
+    // Assess: a sweep at once, another just past the claim (the activity's clock may lag), then the end.
+    expect(duringGrant).toEqual([at(HOUR), at(HOUR + 32_000)]);
+    expect(callsOf('died-1', 'endGrant')).toEqual([at(HOUR + 5 * DAY)]);
+    expect(await statusOf('died-1')).toEqual({ status: 'Completed', output: 'ended' });
+  });
+
+  it('shape 2: a revoke while waiting for the claim ends the grant at once', async () => {
+    await start('died-2', 1, 2);
+    waitingClaims.set('died-2', [new Date(clocked.now() + 60_000).toISOString()]);
+    await approve('died-2', DAY);
+    await clocked.advance(10_000);
+
+    rowOf('died-2').status = 'revoked';
+    await clocked.engine.raiseEvent('died-2', 'GrantRevoked', JSON.stringify({ status: 'revoked' }));
+    await clocked.advance(1000);
+
+    expect(await statusOf('died-2')).toEqual({ status: 'Completed', output: 'revoked' });
+    expect(callsOf('died-2', 'endGrant')).toEqual([]);
+  });
+
+  it('shape 1 (started before shapes were numbered) replays its own steps: no sweep until the grant is over', async () => {
+    await start('old-1', 1);
+    waitingClaims.set('old-1', [new Date(clocked.now() + 30_000).toISOString()]);
+    await approve('old-1', DAY);
+    await clocked.advance(HOUR);
+
+    expect(callsOf('old-1', 'sweepAudit')).toEqual([]);
+  });
+});
+
 describe('the request orchestration fed a history in the extension shape', () => {
   const E = {
     ExecutionStarted: 0,
