@@ -190,7 +190,11 @@ function* lifecycle(
     wasPending = true;
     const decided = ctx.df.waitForExternalEvent(RequestEvent.Decided);
     yield* notify(ctx, notice(ctx, requestId, 'approvalNeeded'));
-    if (yield* eventBefore(ctx, decided, state.pendingUntil)) {
+    if (
+      shape >= 2
+        ? yield* sweptUntil(ctx, requestId, decided, state.pendingUntil)
+        : yield* eventBefore(ctx, decided, state.pendingUntil)
+    ) {
       // The row is the truth; the event only says "look again".
       Decided.parse(decided.result);
       state = yield* step(ctx, Activity.LoadRequest, requestId, Snapshot);
@@ -236,25 +240,25 @@ function* lifecycle(
 }
 
 /**
- * `eventBefore(revoked, expiresAt)`, and meanwhile the audit events of a call that died between
- * recording a transition and appending its events (the approval that started this grant, say) are
- * appended once their claim runs out, not only when the grant is over, which may be days away.
- * Usually nothing waits and this is one sweep, then the wait.
+ * `eventBefore(event, deadline)`, and meanwhile the audit events of a call that died between
+ * recording a transition and appending them (the submit, or the approval that started the grant)
+ * are appended once their claim runs out, not only when the request is over, which may be days
+ * away. Usually nothing waits and this is one sweep, then the wait.
  */
 function* sweptUntil(
   ctx: OrchestrationContext,
   requestId: string,
-  revoked: df.Task,
-  expiresAt: string,
+  event: df.Task,
+  deadline: string,
 ): Generator<df.Task, boolean, unknown> {
   let swept = yield* step(ctx, Activity.SweepAudit, requestId, Swept);
   for (let sweep = 2; sweep <= MAX_SWEEPS && swept.claimableAt !== null; sweep++) {
     const at = Date.parse(swept.claimableAt) + SWEEP_SLACK_MS;
-    if (at >= Date.parse(expiresAt)) break; // the sweep after the grant ends gets them
-    if (yield* eventBefore(ctx, revoked, new Date(at).toISOString())) return true;
+    if (at >= Date.parse(deadline)) break; // the sweep at the deadline's step, or at the end, gets them
+    if (yield* eventBefore(ctx, event, new Date(at).toISOString())) return true;
     swept = yield* step(ctx, Activity.SweepAudit, requestId, Swept);
   }
-  return yield* eventBefore(ctx, revoked, expiresAt);
+  return yield* eventBefore(ctx, event, deadline);
 }
 
 function snapshotOf(r: {

@@ -202,10 +202,20 @@ describe('audit events of a caller that died, during a grant', () => {
     const duringGrant = callsOf('died-1', 'sweepAudit');
     await clocked.advance(5 * DAY);
 
-    // Assess: a sweep at once, another just past the claim (the activity's clock may lag), then the end.
-    expect(duringGrant).toEqual([at(HOUR), at(HOUR + 32_000)]);
+    // Assess: one sweep when pending began; at the grant a sweep at once, another just past the claim
+    // (the activity's clock may lag); then the end.
+    expect(duringGrant).toEqual([at(0), at(HOUR), at(HOUR + 32_000)]);
     expect(callsOf('died-1', 'endGrant')).toEqual([at(HOUR + 5 * DAY)]);
     expect(await statusOf('died-1')).toEqual({ status: 'Completed', output: 'ended' });
+  });
+
+  it('shape 2: a submit whose caller died is appended while the request is still pending', async () => {
+    waitingClaims.set('died-3', [new Date(clocked.now() + 30_000).toISOString()]);
+    await start('died-3', 1, 2);
+    await clocked.advance(HOUR);
+
+    expect(callsOf('died-3', 'sweepAudit')).toEqual([at(0), at(32_000)]);
+    expect(await statusOf('died-3')).toMatchObject({ status: 'Running' });
   });
 
   it('shape 2: a revoke while waiting for the claim ends the grant at once', async () => {
