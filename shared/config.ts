@@ -108,6 +108,20 @@ export const SettingsSchema = z.object({
    * that in Azure). Rotating it changes the digests of later rows only.
    */
   ZSA_AUDIT_HMAC_KEY: optionalString,
+  /**
+   * Audit keys retired by rotations, comma-separated (a Key Vault reference in Azure): never used to
+   * write, only to verify the audit rows each sealed. Leaving one out makes its rows fail
+   * verification as `unknown-key`; nothing else depends on it.
+   */
+  ZSA_AUDIT_HMAC_KEYS_RETIRED: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((k) => k.trim())
+        .filter((k) => k.length > 0),
+    ),
   /** Base URL put in emailed links (never taken from the Host header). */
   ZSA_PUBLIC_BASE_URL: optionalString,
   /** Expected token issuer; OIDC metadata is read from it. */

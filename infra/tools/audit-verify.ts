@@ -6,33 +6,60 @@
  * Prints the result as JSON; exit code 0 = intact, 1 = broken, 2 = usage or read error, 3 = nothing
  * broken but keyed rows could not be checked for want of the chain key.
  *
- * Needs no storage access. Keyed rows need the chain key, read from the environment only (a command
- * line argument would be visible to every user of the machine and kept in shell history):
- * ZSA_AUDIT_CHAIN_KEY (the chain subkey, 64 hex digits: what an auditor is given) or
- * ZSA_AUDIT_HMAC_KEY (the audit key itself, from which the subkey is derived).
+ * Needs no storage access. Keyed rows need the chain keys that sealed them (each row names its key
+ * by id), read from the environment only (a command line argument would be visible to every user of
+ * the machine and kept in shell history), all of these together forming one key ring:
+ * ZSA_AUDIT_CHAIN_KEYS (chain subkeys, 64 hex digits each, comma-separated: what an auditor is given,
+ * one per key the log has been sealed with), ZSA_AUDIT_CHAIN_KEY (one subkey), ZSA_AUDIT_HMAC_KEY and
+ * ZSA_AUDIT_HMAC_KEYS_RETIRED (audit keys themselves, from which the subkeys are derived). The result
+ * names each key given by its id and says, per key id the rows name, how many rows it checked.
  */
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { collectAnchors } from '#shared/audit/archive';
 import { ManifestSchema, verifyExport, type Manifest } from '#shared/audit/export-file';
-import { AuditKeyPurpose, auditSubkey } from '#shared/audit/keys';
+import { AuditKeyPurpose, auditSubkey, chainKeyId, type KeyRing } from '#shared/audit/keys';
 
 const USAGE =
-  'usage: [ZSA_AUDIT_CHAIN_KEY=<hex>] npm run audit:verify -- <export.jsonl|export.csv> [--manifest <manifest.json>] [--anchors <anchors.jsonl>]…';
+  'usage: [ZSA_AUDIT_CHAIN_KEYS=<hex>,<hex>…] npm run audit:verify -- <export.jsonl|export.csv> [--manifest <manifest.json>] [--anchors <anchors.jsonl>]…';
 
-/** The chain key from the environment, and where it came from; a string when the value is unusable. */
-export function chainKeyFromEnv(
-  env: NodeJS.ProcessEnv,
-): { key: Buffer; source: string } | { key: undefined; source: null } | string {
-  const chainKey = env.ZSA_AUDIT_CHAIN_KEY;
-  if (chainKey !== undefined && chainKey !== '') {
-    if (!/^[0-9a-fA-F]{64}$/.test(chainKey)) return 'ZSA_AUDIT_CHAIN_KEY must be 64 hex digits (32 bytes)';
-    return { key: Buffer.from(chainKey, 'hex'), source: 'ZSA_AUDIT_CHAIN_KEY' };
+const CHAIN_KEY_HEX = /^[0-9a-fA-F]{64}$/;
+
+export interface EnvKeys {
+  ring: KeyRing;
+  /** Each key given, by id, with the variable it came from (never the key). */
+  given: { kid: string; source: string }[];
+}
+
+/** The key ring from the environment; a string when a value is unusable. */
+export function chainKeysFromEnv(env: NodeJS.ProcessEnv): EnvKeys | string {
+  const ring = new Map<string, Uint8Array>();
+  const given: EnvKeys['given'] = [];
+  const add = (key: Uint8Array, source: string) => {
+    const kid = chainKeyId(key);
+    if (ring.has(kid)) return;
+    ring.set(kid, key);
+    given.push({ kid, source });
+  };
+  const list = (name: string) =>
+    (env[name] ?? '')
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v.length > 0);
+  for (const name of ['ZSA_AUDIT_CHAIN_KEYS', 'ZSA_AUDIT_CHAIN_KEY']) {
+    const values = name === 'ZSA_AUDIT_CHAIN_KEY' ? [(env[name] ?? '').trim()].filter(Boolean) : list(name);
+    for (const [i, value] of values.entries()) {
+      if (!CHAIN_KEY_HEX.test(value)) {
+        return `${name} must be ${name.endsWith('S') ? 'comma-separated chain keys of ' : ''}64 hex digits (32 bytes)`;
+      }
+      add(Buffer.from(value, 'hex'), values.length > 1 ? `${name}[${i}]` : name);
+    }
   }
-  const auditKey = env.ZSA_AUDIT_HMAC_KEY;
-  if (auditKey !== undefined && auditKey !== '') {
-    return { key: auditSubkey(auditKey, AuditKeyPurpose.chain), source: 'ZSA_AUDIT_HMAC_KEY' };
+  const current = (env.ZSA_AUDIT_HMAC_KEY ?? '').trim();
+  if (current !== '') add(auditSubkey(current, AuditKeyPurpose.chain), 'ZSA_AUDIT_HMAC_KEY');
+  for (const [i, retired] of list('ZSA_AUDIT_HMAC_KEYS_RETIRED').entries()) {
+    add(auditSubkey(retired, AuditKeyPurpose.chain), `ZSA_AUDIT_HMAC_KEYS_RETIRED[${i}]`);
   }
-  return { key: undefined, source: null };
+  return { ring, given };
 }
 
 interface Args {
@@ -74,9 +101,9 @@ export async function runAuditVerify(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   const args = parseArgs(argv);
-  const key = chainKeyFromEnv(env);
-  const refusal = typeof args === 'string' ? args : typeof key === 'string' ? key : undefined;
-  if (refusal !== undefined || typeof args === 'string' || typeof key === 'string') {
+  const keys = chainKeysFromEnv(env);
+  const refusal = typeof args === 'string' ? args : typeof keys === 'string' ? keys : undefined;
+  if (refusal !== undefined || typeof args === 'string' || typeof keys === 'string') {
     print(`${refusal ?? ''}\n${USAGE}`);
     return 2;
   }
@@ -90,21 +117,28 @@ export async function runAuditVerify(
       manifest,
       anchors: anchors.heads,
       keyedAfter: anchors.keyedAfter,
-      chainKey: key.key,
+      chainKeys: keys.ring,
     });
     const broken = result.firstBroken !== undefined || anchors.unreadable > 0;
+    const unknown = Object.entries(result.keyIds)
+      .filter(([kid]) => !keys.ring.has(kid))
+      .map(([kid]) => kid);
     const message =
       result.keyedUnchecked > 0
         ? `${result.keyedUnchecked} row(s) are sealed with the audit chain key (HMAC-SHA256) and were NOT checked: ` +
           'without the key, rows written by someone who could write the table cannot be told apart. ' +
-          'Set ZSA_AUDIT_CHAIN_KEY (or ZSA_AUDIT_HMAC_KEY) in the environment and run again.'
-        : undefined;
+          'Set ZSA_AUDIT_CHAIN_KEYS (or ZSA_AUDIT_HMAC_KEY) in the environment and run again.'
+        : unknown.length > 0
+          ? `Rows name key id(s) ${unknown.join(', ')}, which none of the keys given has: give the chain key of ` +
+            'each retired audit key too (ZSA_AUDIT_CHAIN_KEYS, or ZSA_AUDIT_HMAC_KEYS_RETIRED). A key id no ' +
+            'audit key of the deployment has means a row sealed by someone else.'
+          : undefined;
     print(
       JSON.stringify(
         {
           file: args.file,
           manifest: manifestFile ?? null,
-          chainKey: key.source,
+          chainKeys: keys.given,
           unreadableAnchors: anchors.unreadable,
           ...result,
           ...(message ? { message } : {}),

@@ -24,6 +24,7 @@ import {
   rowKeyOf,
   type AuditRecord,
 } from './record';
+import { KEY_ID } from './keys';
 
 type EdmType = 'String' | 'Int32' | 'Int64' | 'DateTime';
 interface Edm {
@@ -51,6 +52,7 @@ export function toEntity(record: AuditRecord): AuditEntity {
     prevHash: record.prevHash,
     hash: record.hash,
   };
+  if (record.kid !== undefined) entity.kid = record.kid;
   for (const field of OPTIONAL_TEXT_FIELDS) {
     const value = record[field];
     if (value !== undefined) entity[field] = value;
@@ -89,6 +91,7 @@ const KNOWN_COLUMNS = new Set<string>([
   'chain',
   'sequence',
   'at',
+  'kid',
   ...REQUIRED_TEXT,
   ...OPTIONAL_TEXT_FIELDS,
 ]);
@@ -191,6 +194,14 @@ export function fromEntity(raw: Record<string, unknown>): ReadRow {
       prevHash,
       hash,
     };
+    if (raw.kid !== undefined) {
+      if (v !== RecordVersion.Keyed) throw new Malformed('column kid is on a plain row');
+      const kid = textColumn(raw, 'kid', 16);
+      if (!KEY_ID.test(kid)) throw new Malformed('column kid is not 16 hex digits');
+      record.kid = kid;
+    } else if (v === RecordVersion.Keyed) {
+      throw new Malformed('column kid is missing from a keyed row');
+    }
     for (const field of OPTIONAL_TEXT_FIELDS) {
       if (raw[field] !== undefined) record[field] = textColumn(raw, field, LIMITS[field]);
     }

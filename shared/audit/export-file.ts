@@ -5,9 +5,23 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { createCsvParser, ExportFormat, isCsvHeader, recordFromCsv, recordFromJsonLine } from './format';
-import { type AuditRecord } from './record';
-import { BreakReason, createVerifier, type AnchoredHead, type ChainStart, type VerifyResult } from './verify';
+import {
+  createCsvParser,
+  csvColumnsOf,
+  ExportFormat,
+  recordFromCsvColumns,
+  recordFromJsonLine,
+} from './format';
+import type { KeyRing } from './keys';
+import { RECORD_FIELDS, type AuditRecord, type RecordField } from './record';
+import {
+  BreakReason,
+  createVerifier,
+  type AnchoredHead,
+  type ChainStart,
+  type KeyIdTally,
+  type VerifyResult,
+} from './verify';
 
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 const Instant = z.iso.datetime();
@@ -99,8 +113,11 @@ export interface ExportCheckOptions {
   anchors?: readonly AnchoredHead[] | undefined;
   /** What the anchor lines declared keyed (`collectAnchors`): a plain row there is a downgrade. */
   keyedAfter?: ReadonlyMap<number, number> | undefined;
-  /** The chain key; without it, keyed rows are counted in `keyedUnchecked` instead of checked. */
-  chainKey?: Uint8Array | undefined;
+  /**
+   * The chain keys (current and retired, by id); without any, keyed rows are counted in
+   * `keyedUnchecked` instead of checked, and a row naming a key not among them is `unknown-key`.
+   */
+  chainKeys?: KeyRing | undefined;
   /** Skip the whole-file digest (so the tamper tests show the row checks alone catch every change). */
   ignoreDigest?: boolean | undefined;
 }
@@ -111,6 +128,8 @@ export interface ExportCheckResult extends VerifyResult {
    * but any of them could have been written by someone without the key: the file is not shown intact.
    */
   keyedUnchecked: number;
+  /** Per key id the keyed rows name: rows naming it, and how many of them were checked and sealed by it. */
+  keyIds: Record<string, KeyIdTally>;
   format: ExportFormat;
   /** SHA-256 of the bytes read. */
   sha256: string;
@@ -131,7 +150,7 @@ export async function verifyExport(
     to: manifest ? new Date(manifest.to) : undefined,
     anchors: options.anchors ?? [],
     keyedAfter: options.keyedAfter,
-    chainKey: options.chainKey,
+    chainKeys: options.chainKeys,
     starts,
     requireStart: false,
     checkOrder: true,
@@ -144,6 +163,7 @@ export async function verifyExport(
   let pending = '';
   let rows = 0;
   let headerSeen = false;
+  let columns: readonly RecordField[] = RECORD_FIELDS;
   const csv = createCsvParser();
   const outside = (record: AuditRecord) =>
     manifest !== undefined && (record.at < manifest.from || record.at >= manifest.to);
@@ -164,7 +184,9 @@ export async function verifyExport(
     for (const cells of records) {
       if (!headerSeen) {
         headerSeen = true;
-        if (!isCsvHeader(cells)) {
+        const named = csvColumnsOf(cells);
+        columns = named ?? RECORD_FIELDS;
+        if (!named) {
           verifier.report({
             chain: null,
             sequence: null,
@@ -174,7 +196,7 @@ export async function verifyExport(
         }
         continue;
       }
-      pushRecord(recordFromCsv(cells));
+      pushRecord(recordFromCsvColumns(cells, columns));
     }
   };
   const onText = (text: string) => {
@@ -231,6 +253,7 @@ export async function verifyExport(
     ...result,
     ok: result.ok && keyedUnchecked === 0,
     keyedUnchecked,
+    keyIds: Object.fromEntries(verifier.keyIds()),
     format: format ?? ExportFormat.Jsonl,
     sha256,
     bytes,

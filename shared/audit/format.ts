@@ -10,7 +10,13 @@
  */
 import { Parser } from 'csv-parse';
 import { z } from 'zod';
-import { AuditRecordSchema, RECORD_FIELDS, type AuditRecord, type RecordField } from './record';
+import {
+  AuditRecordSchema,
+  LEGACY_RECORD_FIELDS,
+  RECORD_FIELDS,
+  type AuditRecord,
+  type RecordField,
+} from './record';
 import type { VerifiableRow } from './verify';
 
 export const ExportFormat = { Csv: 'csv', Jsonl: 'jsonl' } as const;
@@ -47,6 +53,7 @@ export const CSV_HEADER = `${RECORD_FIELDS.join(',')}\r\n`;
 /** Columns whose values can never need quoting or neutralising (numbers, hex, catalogued codes, ISO times). */
 const PLAIN_COLUMNS = new Set<RecordField>([
   'v',
+  'kid',
   'chain',
   'sequence',
   'at',
@@ -151,18 +158,29 @@ function checked(input: Record<string, unknown>): VerifiableRow {
   return { ok: false, ...positionOf(input), problem: where };
 }
 
-/** A CSV record (after the header) → a record, or why not. */
+/** A CSV record (after a header of this release) → a record, or why not. */
 export function recordFromCsv(cells: readonly string[]): VerifiableRow {
-  if (cells.length !== RECORD_FIELDS.length) {
+  return recordFromCsvColumns(cells, RECORD_FIELDS);
+}
+
+/**
+ * A CSV record → a record, or why not, read by the columns its header named: an export written
+ * before keyed rows named their key has no `kid` column (`csvColumnsOf`).
+ */
+export function recordFromCsvColumns(
+  cells: readonly string[],
+  columns: readonly RecordField[],
+): VerifiableRow {
+  if (cells.length !== columns.length) {
     return {
       ok: false,
       chain: undefined,
       sequence: undefined,
-      problem: `${cells.length} cells instead of ${RECORD_FIELDS.length}`,
+      problem: `${cells.length} cells instead of ${columns.length}`,
     };
   }
   const input: Record<string, unknown> = {};
-  RECORD_FIELDS.forEach((field, i) => {
+  columns.forEach((field, i) => {
     const cell = cells[i] ?? '';
     if (cell === '') return;
     if (NUMERIC_FIELDS.has(field)) {
@@ -174,8 +192,17 @@ export function recordFromCsv(cells: readonly string[]): VerifiableRow {
   return checked(input);
 }
 
+/** The columns a CSV header names: today's, or those of an export written before `kid`; else undefined. */
+export function csvColumnsOf(cells: readonly string[]): readonly RecordField[] | undefined {
+  const same = (columns: readonly RecordField[]) =>
+    cells.length === columns.length && columns.every((f, i) => cells[i] === f);
+  if (same(RECORD_FIELDS)) return RECORD_FIELDS;
+  return same(LEGACY_RECORD_FIELDS) ? LEGACY_RECORD_FIELDS : undefined;
+}
+
+/** True for the header this release writes. */
 export function isCsvHeader(cells: readonly string[]): boolean {
-  return cells.length === RECORD_FIELDS.length && RECORD_FIELDS.every((f, i) => cells[i] === f);
+  return csvColumnsOf(cells) === RECORD_FIELDS;
 }
 
 /** A JSONL line → a record, or why not. */

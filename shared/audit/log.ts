@@ -26,7 +26,7 @@ import { createChainPool, type ChainHead, type ChainSlot } from './chains';
 import { cap, recordContent } from './content';
 import { decodeCursor, encodeCursor, filtersFingerprint, type Cursor } from './cursor';
 import { fromEntity, toEntity, type ReadRow } from './entity';
-import { AuditKeyPurpose, auditSubkey } from './keys';
+import { AuditKeyPurpose, auditKeyRing, auditSubkey, chainKeyOf } from './keys';
 import {
   COLUMN_LIMITS,
   GENESIS_HASH,
@@ -71,8 +71,16 @@ export interface AuditLogOptions {
   /** Where anchors and day exports go; without it `anchor` and `exportDay` are unavailable. */
   blobs?: Blobs | undefined;
   now: () => Date;
-  /** Key of the HMAC that replaces secret values (and signs continuation tokens). */
+  /**
+   * The audit key: of the HMAC that replaces secret values, of continuation tokens' signatures, and
+   * (derived) of the chain seal of every row written now.
+   */
   hmacKey: string;
+  /**
+   * Audit keys used before the current one (ZSA_AUDIT_HMAC_KEYS_RETIRED): they seal, sign and digest
+   * nothing any more, but verification checks the rows they sealed (each row names its key).
+   */
+  retiredHmacKeys?: readonly string[] | undefined;
   /** How many chains appends spread over. Raise it freely; never lower it (ranged reads look at these). */
   chains?: number;
   /** Table and container name under the prefix (default `audit`). */
@@ -154,7 +162,8 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
   }
   const name = options.name ?? 'audit';
   const redactor = createRedactor(options.hmacKey);
-  const chainKey = auditSubkey(options.hmacKey, AuditKeyPurpose.chain);
+  const chainKey = chainKeyOf(auditSubkey(options.hmacKey, AuditKeyPurpose.chain));
+  const chainKeys = auditKeyRing(options.hmacKey, options.retiredHmacKeys);
   const anchorAfterRows = options.anchorAfterRows ?? ANCHOR_AFTER_ROWS;
   const pool = createChainPool(chainCount);
   const table = () => options.tables.get(name);
@@ -542,7 +551,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       checkOrder: false,
       checkKeys: true,
       chainCount,
-      chainKey,
+      chainKeys,
     });
     await guarded(async () => {
       if (!range.from && !range.to) {

@@ -7,6 +7,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { z } from 'zod';
+import { KEY_ID, chainKeyOf, type ChainKey, type KeyRing } from './keys';
 import { AuditAction, AuditOutcome } from './types';
 
 /**
@@ -17,7 +18,10 @@ import { AuditAction, AuditOutcome } from './types';
 export const RecordVersion = {
   /** `hash` = SHA-256(canonical ‖ prevHash): anyone can compute it (rows written before keyed chains). */
   Plain: 1,
-  /** `hash` = HMAC-SHA256(chain key, canonical ‖ prevHash): only a holder of the audit key can. */
+  /**
+   * `hash` = HMAC-SHA256(chain key, canonical ‖ prevHash), and `kid` names the chain key: only a
+   * holder of that key can seal one, and rows sealed under a key since rotated stay verifiable.
+   */
   Keyed: 2,
 } as const;
 export type RecordVersion = (typeof RecordVersion)[keyof typeof RecordVersion];
@@ -49,6 +53,8 @@ export const MAX_CHAINS = 100;
 
 export interface AuditRecord {
   v: RecordVersion;
+  /** Keyed rows only: the id of the chain key that sealed the row (`chainKeyId`), so a key ring can pick it. */
+  kid?: string | undefined;
   /** The caller's id for the event (deterministic for request lifecycle events), else a random UUID; what `append` returns. */
   id: string;
   /** Which chain the row belongs to, and its place in it (1, 2, 3, … without gaps). */
@@ -79,6 +85,7 @@ export interface AuditRecord {
 /** Every column, in the order exports write them. */
 export const RECORD_FIELDS = [
   'v',
+  'kid',
   'id',
   'chain',
   'sequence',
@@ -102,6 +109,9 @@ export const RECORD_FIELDS = [
 ] as const satisfies readonly (keyof AuditRecord)[];
 export type RecordField = (typeof RECORD_FIELDS)[number];
 
+/** The columns before keyed rows named their key: the CSV header of exports written by earlier releases. */
+export const LEGACY_RECORD_FIELDS = RECORD_FIELDS.filter((f) => f !== 'kid');
+
 /** The optional text columns: absent rather than empty. */
 export const OPTIONAL_TEXT_FIELDS = [
   'tenantId',
@@ -115,8 +125,12 @@ export const OPTIONAL_TEXT_FIELDS = [
 ] as const satisfies readonly RecordField[];
 export type OptionalTextField = (typeof OPTIONAL_TEXT_FIELDS)[number];
 
-/** The columns the hash covers: everything but the two hashes, sorted (the canonical key order). */
-const HASHED_FIELDS = RECORD_FIELDS.filter((f) => f !== 'hash' && f !== 'prevHash').sort();
+/**
+ * The columns the hash covers: everything but the two hashes, sorted (the canonical key order).
+ * Plain rows predate `kid` and are hashed without it, exactly as they were written.
+ */
+const KEYED_HASHED_FIELDS = RECORD_FIELDS.filter((f) => f !== 'hash' && f !== 'prevHash').sort();
+const PLAIN_HASHED_FIELDS = KEYED_HASHED_FIELDS.filter((f) => f !== 'kid');
 
 const HEX64 = /^[0-9a-f]{64}$/;
 /** `toISOString()` output for years 0000–9999: the only time format stored or hashed. */
@@ -129,7 +143,7 @@ const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
  */
 export function canonicalRecord(record: Omit<AuditRecord, 'hash' | 'prevHash'>): string {
   const parts: string[] = [];
-  for (const field of HASHED_FIELDS) {
+  for (const field of record.v === RecordVersion.Plain ? PLAIN_HASHED_FIELDS : KEYED_HASHED_FIELDS) {
     parts.push(`${JSON.stringify(field)}:${JSON.stringify(record[field] ?? null)}`);
   }
   return `{${parts.join(',')}}`;
@@ -144,7 +158,10 @@ export function chainHash(canonical: string, prevHash: string, chainKey?: Uint8A
   return digest.update(canonical, 'utf8').update(prevHash, 'utf8').digest('hex');
 }
 
-export type RecordContent = Omit<AuditRecord, 'v' | 'chain' | 'sequence' | 'at' | 'prevHash' | 'hash'>;
+export type RecordContent = Omit<
+  AuditRecord,
+  'v' | 'kid' | 'chain' | 'sequence' | 'at' | 'prevHash' | 'hash'
+>;
 
 export interface ChainPosition {
   chain: number;
@@ -154,18 +171,22 @@ export interface ChainPosition {
 }
 
 /**
- * Places content at a position of a chain and seals it: keyed (version 2) under `chainKey`, the way
- * the log writes every row; without a key, plain (version 1), the way rows were written before
- * keyed chains (tests and benchmarks seed old-style logs with it).
+ * Places content at a position of a chain and seals it: keyed (version 2) under `chainKey`, naming
+ * it by its id, the way the log writes every row; without a key, plain (version 1), the way rows
+ * were written before keyed chains (tests and benchmarks seed old-style logs with it).
  */
 export function sealRecord(
   content: RecordContent,
   position: ChainPosition,
-  chainKey?: Uint8Array,
+  chainKey?: Uint8Array | ChainKey,
 ): AuditRecord {
-  const v = chainKey ? RecordVersion.Keyed : RecordVersion.Plain;
-  const unsealed: Omit<AuditRecord, 'hash'> = { v, ...content, ...position };
-  return { ...unsealed, hash: chainHash(canonicalRecord(unsealed), position.prevHash, chainKey) };
+  if (!chainKey) {
+    const plain: Omit<AuditRecord, 'hash'> = { v: RecordVersion.Plain, ...content, ...position };
+    return { ...plain, hash: chainHash(canonicalRecord(plain), position.prevHash) };
+  }
+  const { kid, key } = chainKey instanceof Uint8Array ? chainKeyOf(chainKey) : chainKey;
+  const keyed: Omit<AuditRecord, 'hash'> = { v: RecordVersion.Keyed, kid, ...content, ...position };
+  return { ...keyed, hash: chainHash(canonicalRecord(keyed), position.prevHash, key) };
 }
 
 /**
@@ -177,6 +198,21 @@ export function hashMatches(record: AuditRecord, chainKey?: Uint8Array): boolean
     return chainHash(canonicalRecord(record), record.prevHash) === record.hash;
   if (!chainKey) return undefined;
   return chainHash(canonicalRecord(record), record.prevHash, chainKey) === record.hash;
+}
+
+/**
+ * What a key ring says of a row's seal: it matches; it does not; the row names a key the ring does
+ * not hold (a retired key left out of the ring, or a key ZSA never had); or, with an empty ring, a
+ * keyed row cannot be checked at all.
+ */
+export type SealCheck = 'match' | 'mismatch' | 'unknown-key' | 'unchecked';
+
+export function checkSeal(record: AuditRecord, ring: KeyRing): SealCheck {
+  if (record.v === RecordVersion.Plain) return hashMatches(record) ? 'match' : 'mismatch';
+  if (ring.size === 0) return 'unchecked';
+  const key = record.kid === undefined ? undefined : ring.get(record.kid);
+  if (!key) return 'unknown-key';
+  return hashMatches(record, key) ? 'match' : 'mismatch';
 }
 
 /** Rows per partition of a chain. */
@@ -237,44 +273,60 @@ const optionalText = (max: number) => text(max).optional();
  * A record as read from an export (JSONL object or CSV row): exactly the columns, each with its type.
  * Stored rows are checked with the same rules by the entity mapper.
  */
-export const AuditRecordSchema = z.strictObject({
-  v: z.union([z.literal(RecordVersion.Plain), z.literal(RecordVersion.Keyed)]).meta({
-    description:
-      'How the row is sealed: 1 = SHA-256 (rows written before keyed chains), 2 = HMAC-SHA256 under the audit chain key.',
-  }),
-  id: text(COLUMN_LIMITS.id),
-  chain: z
-    .number()
-    .int()
-    .min(0)
-    .max(MAX_CHAINS - 1),
-  sequence: z
-    .number()
-    .int()
-    .min(1)
-    .max(10 ** ROW_KEY_DIGITS - 1),
-  at: z.string().regex(ISO_MS, 'must be an ISO 8601 UTC instant with milliseconds'),
-  action: z.enum(actions),
-  outcome: z.enum(outcomes),
-  actorKind: z.enum([ActorKind.User, ActorKind.System]),
-  actorId: text(COLUMN_LIMITS.actorId),
-  actorUpn: text(COLUMN_LIMITS.actorUpn),
-  actorRoles: text(COLUMN_LIMITS.actorRoles),
-  tenantId: optionalText(COLUMN_LIMITS.tenantId),
-  requestId: optionalText(COLUMN_LIMITS.requestId),
-  task: optionalText(COLUMN_LIMITS.task),
-  reason: optionalText(COLUMN_LIMITS.reason),
-  detail: z
-    .string()
-    .min(1)
-    .refine((d) => Buffer.byteLength(d, 'utf8') <= MAX_DETAIL_BYTES, 'is longer than the detail limit')
-    .optional(),
-  correlationId: optionalText(COLUMN_LIMITS.correlationId),
-  clientIp: optionalText(COLUMN_LIMITS.clientIp),
-  userAgent: optionalText(COLUMN_LIMITS.userAgent),
-  prevHash: z.string().regex(HEX64, 'must be 64 lower-case hex digits'),
-  hash: z.string().regex(HEX64, 'must be 64 lower-case hex digits'),
-}) satisfies z.ZodType<AuditRecord>;
+export const AuditRecordSchema = z
+  .strictObject({
+    v: z.union([z.literal(RecordVersion.Plain), z.literal(RecordVersion.Keyed)]).meta({
+      description:
+        'How the row is sealed: 1 = SHA-256 (rows written before keyed chains), 2 = HMAC-SHA256 under the audit chain key that `kid` names.',
+    }),
+    kid: z.string().regex(KEY_ID, 'must be 16 lower-case hex digits').optional().meta({
+      description:
+        'Version 2 only: the id of the chain key that sealed the row (first 16 hex digits of HMAC-SHA256(chain key, "zsa audit key id v1")).',
+    }),
+    id: text(COLUMN_LIMITS.id),
+    chain: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_CHAINS - 1),
+    sequence: z
+      .number()
+      .int()
+      .min(1)
+      .max(10 ** ROW_KEY_DIGITS - 1),
+    at: z.string().regex(ISO_MS, 'must be an ISO 8601 UTC instant with milliseconds'),
+    action: z.enum(actions),
+    outcome: z.enum(outcomes),
+    actorKind: z.enum([ActorKind.User, ActorKind.System]),
+    actorId: text(COLUMN_LIMITS.actorId),
+    actorUpn: text(COLUMN_LIMITS.actorUpn),
+    actorRoles: text(COLUMN_LIMITS.actorRoles),
+    tenantId: optionalText(COLUMN_LIMITS.tenantId),
+    requestId: optionalText(COLUMN_LIMITS.requestId),
+    task: optionalText(COLUMN_LIMITS.task),
+    reason: optionalText(COLUMN_LIMITS.reason),
+    detail: z
+      .string()
+      .min(1)
+      .refine((d) => Buffer.byteLength(d, 'utf8') <= MAX_DETAIL_BYTES, 'is longer than the detail limit')
+      .optional(),
+    correlationId: optionalText(COLUMN_LIMITS.correlationId),
+    clientIp: optionalText(COLUMN_LIMITS.clientIp),
+    userAgent: optionalText(COLUMN_LIMITS.userAgent),
+    prevHash: z.string().regex(HEX64, 'must be 64 lower-case hex digits'),
+    hash: z.string().regex(HEX64, 'must be 64 lower-case hex digits'),
+  })
+  .superRefine((record, ctx) => {
+    // The key id is hashed with the row, so neither adding nor removing it can go unnoticed; a row
+    // that has one without being keyed (or the reverse) is not a row any release wrote.
+    if ((record.v === RecordVersion.Keyed) !== (record.kid !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kid'],
+        message: record.kid === undefined ? 'a keyed row must name its key' : 'a plain row names no key',
+      });
+    }
+  }) satisfies z.ZodType<AuditRecord>;
 
 export function isAuditAction(value: string): value is AuditAction {
   return (actions as readonly string[]).includes(value);

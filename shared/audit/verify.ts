@@ -10,18 +10,15 @@
  * - anchored heads (written to immutable Blob storage): a chain rewritten from some row onwards with
  *   every hash recomputed, and a chain cut back to an earlier head. Without an anchor, a rewrite of
  *   the newest rows is indistinguishable from the truth; that is what anchors are for;
- * - keyed rows (HMAC under the chain key): a row appended or rewritten by someone without the key.
- *   Such a writer can still compute a plain row, so a plain row is refused after a keyed row of its
- *   chain and after a position an anchor declared keyed: a chain moves from plain to keyed, never back.
+ * - keyed rows (HMAC under the chain key their `kid` names, looked up in a ring of the current and
+ *   retired keys): a row appended or rewritten by someone without the key. A row naming a key the
+ *   ring lacks is its own break (`unknown-key`), so a key missing from the ring after a rotation
+ *   reads as that, not as tampering. A writer without a key can still compute a plain row, so a
+ *   plain row is refused after a keyed row of its chain and after a position an anchor declared
+ *   keyed: a chain moves from plain to keyed, never back.
  */
-import {
-  GENESIS_HASH,
-  RecordVersion,
-  hashMatches,
-  partitionKeyOf,
-  rowKeyOf,
-  type AuditRecord,
-} from './record';
+import { keyRing, type KeyRing } from './keys';
+import { GENESIS_HASH, RecordVersion, checkSeal, partitionKeyOf, rowKeyOf, type AuditRecord } from './record';
 
 export const BreakReason = {
   /** The row is not a record: a column is missing, extra, empty or of the wrong type. */
@@ -50,6 +47,11 @@ export const BreakReason = {
   ManifestMismatch: 'manifest-mismatch',
   /** A plain row where the chain is keyed: written by someone without the chain key. */
   Downgrade: 'downgrade',
+  /**
+   * A keyed row names a key the verifier does not hold: a retired key left out of the key ring
+   * (ZSA_AUDIT_HMAC_KEYS_RETIRED), or a row sealed with a key ZSA never had.
+   */
+  UnknownKey: 'unknown-key',
 } as const;
 export type BreakReason = (typeof BreakReason)[keyof typeof BreakReason];
 
@@ -104,8 +106,11 @@ export interface VerifierOptions {
   checkKeys: boolean;
   /** How many chains the log writes; a row on another chain is foreign (table verification). */
   chainCount?: number | undefined;
-  /** The key keyed rows are sealed with; without it their seals are not checked (see `unchecked`). */
-  chainKey?: Uint8Array | undefined;
+  /**
+   * The chain keys keyed rows may be sealed with (current and retired), each row checked with the
+   * one its `kid` names. With none at all, keyed rows are not checked (see `unchecked`).
+   */
+  chainKeys?: KeyRing | undefined;
   /** Per chain, the sequence after which anchors declared every row keyed (0: the whole chain). */
   keyedAfter?: ReadonlyMap<number, number> | undefined;
 }
@@ -123,6 +128,11 @@ interface ChainState {
   keyed: boolean;
 }
 
+export interface KeyIdTally {
+  rows: number;
+  checked: number;
+}
+
 export interface Verifier {
   push(row: VerifiableRow): void;
   /** Adds a break found outside the rows (e.g. a manifest check); kept if it is the first. */
@@ -131,6 +141,8 @@ export interface Verifier {
   chainsSeen(): ReadonlyMap<number, { firstSequence: number; lastSequence: number; lastHash: string }>;
   /** Keyed rows whose seal was not checked because no chain key was given. */
   unchecked(): number;
+  /** Per key id named by keyed rows: how many rows name it, and how many of those were found sealed by it. */
+  keyIds(): ReadonlyMap<string, KeyIdTally>;
   finish(): VerifyResult;
 }
 
@@ -156,8 +168,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const brokenChains = new Set<number>();
   let checked = 0;
   let unchecked = 0;
+  const ring = options.chainKeys ?? keyRing([]);
+  const tallies = new Map<string, KeyIdTally>();
   let first: ChainBreak | undefined;
   let previousOrderKey = '';
+
+  const tallyOf = (kid: string): KeyIdTally => {
+    let tally = tallies.get(kid);
+    if (!tally) tallies.set(kid, (tally = { rows: 0, checked: 0 }));
+    return tally;
+  };
 
   const fail = (chain: number | null, sequence: number | null, reason: BreakReason, detail: string) => {
     if (chain !== null) {
@@ -268,12 +288,24 @@ export function createVerifier(options: VerifierOptions): Verifier {
         );
         return;
       }
-      const sealed = hashMatches(record, options.chainKey);
-      if (sealed === false) {
+      const sealed = checkSeal(record, ring);
+      const tally = record.kid === undefined ? undefined : tallyOf(record.kid);
+      if (tally) tally.rows += 1;
+      if (sealed === 'mismatch') {
         fail(chain, sequence, BreakReason.HashMismatch, 'The row content does not match its hash.');
         return;
       }
-      if (sealed === undefined) unchecked += 1;
+      if (sealed === 'unknown-key') {
+        fail(
+          chain,
+          sequence,
+          BreakReason.UnknownKey,
+          `The row is sealed with key ${record.kid ?? '(none)'}, which is not among the ${ring.size} key(s) given: a retired key left out, or a key ZSA never had.`,
+        );
+        return;
+      }
+      if (sealed === 'unchecked') unchecked += 1;
+      if (sealed === 'match' && tally) tally.checked += 1;
       const keyed = record.v === RecordVersion.Keyed;
       if (!keyed) {
         const keyedAfter = options.keyedAfter?.get(chain);
@@ -352,6 +384,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     },
     unchecked() {
       return unchecked;
+    },
+    keyIds() {
+      return tallies;
     },
     finish() {
       let anchorCount = 0;

@@ -25,5 +25,11 @@ export function auditHmacKey(settings: Settings): string {
 }
 
 export function appAuditLog(settings: Settings, tables: Tables, now: () => Date): AuditLog {
-  return createAuditLog({ tables, blobs: createBlobs(settings), now, hmacKey: auditHmacKey(settings) });
+  return createAuditLog({
+    tables,
+    blobs: createBlobs(settings),
+    now,
+    hmacKey: auditHmacKey(settings),
+    retiredHmacKeys: settings.ZSA_AUDIT_HMAC_KEYS_RETIRED,
+  });
 }

@@ -193,7 +193,7 @@ describe('npm run audit:verify', () => {
     expect(JSON.parse(out[0] ?? '{}')).toMatchObject({
       ok: true,
       manifest: join(dir, '10.manifest.json'),
-      chainKey: 'ZSA_AUDIT_HMAC_KEY',
+      chainKeys: [{ source: 'ZSA_AUDIT_HMAC_KEY' }],
       keyedUnchecked: 0,
     });
     expect(broken).toBe(1);
@@ -216,7 +216,10 @@ describe('npm run audit:verify', () => {
 
     // Assess
     expect(withSubkey).toBe(0);
-    expect(JSON.parse(out[0] ?? '{}')).toMatchObject({ ok: true, chainKey: 'ZSA_AUDIT_CHAIN_KEY' });
+    expect(JSON.parse(out[0] ?? '{}')).toMatchObject({
+      ok: true,
+      chainKeys: [{ source: 'ZSA_AUDIT_CHAIN_KEY' }],
+    });
     expect(withoutKey).toBe(3);
     const unkeyed = JSON.parse(out[1] ?? '{}') as {
       ok: boolean;
@@ -224,11 +227,12 @@ describe('npm run audit:verify', () => {
       keyedUnchecked: number;
       message: string;
     };
-    expect(unkeyed).toMatchObject({ ok: false, chainKey: null });
+    expect(unkeyed).toMatchObject({ ok: false, chainKeys: [] });
     expect(unkeyed.keyedUnchecked).toBe(unkeyed.checked);
     expect(unkeyed.message).toMatch(/NOT checked.*ZSA_AUDIT_CHAIN_KEY/);
     expect(wrongKey).toBe(1);
-    expect(JSON.parse(out[2] ?? '{}')).toMatchObject({ firstBroken: { reason: 'hash-mismatch' } });
+    // The rows name a key the one given is not: reported as such, not as a changed row.
+    expect(JSON.parse(out[2] ?? '{}')).toMatchObject({ firstBroken: { reason: 'unknown-key' } });
     expect(badSubkey).toBe(2);
   });
 });

@@ -10,6 +10,7 @@ import { fromEntity, toEntity } from '#shared/audit/entity';
 import { verifyExport, ManifestSchema } from '#shared/audit/export-file';
 import { toJsonLine } from '#shared/audit/format';
 import type { AuditLog } from '#shared/audit/log';
+import { keyRing } from '#shared/audit/keys';
 import { sealRecord, type AuditRecord } from '#shared/audit/record';
 import { startComponentEnv, type ComponentEnv } from '../../support/component';
 import { seeded } from '../../unit/audit/builders';
@@ -290,7 +291,7 @@ describe('tampering with an exported day file', () => {
       JSON.parse((await container.getBlobClient(exported.manifestBlob).downloadToBuffer()).toString('utf8')),
     );
     expect(manifest.rows).toBe(EVENTS);
-    expect(await verifyExport([text], { manifest, chainKey: CHAIN_KEY })).toMatchObject({
+    expect(await verifyExport([text], { manifest, chainKeys: keyRing([CHAIN_KEY]) })).toMatchObject({
       ok: true,
       checked: EVENTS,
     });
@@ -307,7 +308,7 @@ describe('tampering with an exported day file', () => {
       const result = await verifyExport([lines.join('')], {
         manifest,
         ignoreDigest: true,
-        chainKey: CHAIN_KEY,
+        chainKeys: keyRing([CHAIN_KEY]),
       });
       if (result.ok) missed.push(`trial ${trial}: ${description}`);
     }

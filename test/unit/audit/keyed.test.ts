@@ -8,7 +8,7 @@ import { collectAnchors } from '#shared/audit/archive';
 import { fromEntity, toEntity } from '#shared/audit/entity';
 import { createManifestBuilder, verifyExport } from '#shared/audit/export-file';
 import { toJsonLine } from '#shared/audit/format';
-import { AuditKeyPurpose, auditSubkey } from '#shared/audit/keys';
+import { AuditKeyPurpose, auditSubkey, chainKeyId, keyRing } from '#shared/audit/keys';
 import {
   GENESIS_HASH,
   RecordVersion,
@@ -64,7 +64,7 @@ function verifyStored(rows: readonly AuditRecord[], options: Partial<VerifierOpt
     requireStart: true,
     checkOrder: false,
     checkKeys: true,
-    chainKey: KEY,
+    chainKeys: keyRing([KEY]),
     ...options,
   });
   for (const record of rows) {
@@ -137,11 +137,25 @@ describe('verifying a keyed chain', () => {
     expect(result.firstBroken).toMatchObject({ chain: 0, sequence: 11, reason: BreakReason.Downgrade });
   });
 
-  it('a keyed row appended under another key does not match its hash', () => {
+  it('a keyed row appended under another key names a key the ring lacks: unknown-key, naming it', () => {
     const rows = aChain(10, 1);
     const last = rows.at(-1);
     if (!last) throw new Error('no rows');
-    expect(verifyStored([...rows, forgedAfter(last, OTHER_KEY)]).firstBroken).toMatchObject({
+    const broken = verifyStored([...rows, forgedAfter(last, OTHER_KEY)]).firstBroken;
+    expect(broken).toMatchObject({ sequence: 11, reason: BreakReason.UnknownKey });
+    expect(broken?.detail).toContain(chainKeyId(OTHER_KEY));
+  });
+
+  it('a keyed row sealed under another key but naming the real key does not match its hash', () => {
+    const rows = aChain(10, 1);
+    const last = rows.at(-1);
+    if (!last) throw new Error('no rows');
+    const forged = sealRecord(
+      aContent(999),
+      { chain: 0, sequence: 11, at: new Date(Date.parse(last.at) + 1000).toISOString(), prevHash: last.hash },
+      { kid: chainKeyId(KEY), key: OTHER_KEY },
+    );
+    expect(verifyStored([...rows, forged]).firstBroken).toMatchObject({
       sequence: 11,
       reason: BreakReason.HashMismatch,
     });
@@ -152,7 +166,7 @@ describe('verifying a keyed chain', () => {
     const rows = aChain(10, 6);
     const rewritten = [...rows.slice(0, 5)];
     for (const original of rows.slice(5)) {
-      const { v: _v, hash: _h, prevHash: _p, chain, sequence, at, ...content } = original;
+      const { v: _v, kid: _k, hash: _h, prevHash: _p, chain, sequence, at, ...content } = original;
       const prev = rewritten.at(-1)?.hash ?? GENESIS_HASH;
       rewritten.push(sealRecord({ ...content, outcome: 'refused' }, { chain, sequence, at, prevHash: prev }));
     }
@@ -187,10 +201,10 @@ describe('verifying a keyed chain', () => {
     for (const record of rows) verifier.push({ ok: true, record });
     const unchecked = verifier.unchecked();
     const intact = verifier.finish();
-    const downgraded = verifyStored([...rows, forgedAfter(last)], { chainKey: undefined });
+    const downgraded = verifyStored([...rows, forgedAfter(last)], { chainKeys: undefined });
     const unlinked = verifyStored(
       rows.map((r) => (r.sequence === 7 ? { ...r, prevHash: 'a'.repeat(64) } : r)),
-      { chainKey: undefined },
+      { chainKeys: undefined },
     );
 
     // Assess
@@ -258,7 +272,7 @@ describe('verifying an exported file with keyed rows', () => {
   const text = rows.map(toJsonLine).join('');
 
   it('passes with the key and is not shown intact without it', async () => {
-    const keyed = await verifyExport([text], { manifest, chainKey: KEY });
+    const keyed = await verifyExport([text], { manifest, chainKeys: keyRing([KEY]) });
     const unkeyed = await verifyExport([text], { manifest });
     expect(keyed).toMatchObject({ ok: true, checked: 10, keyedUnchecked: 0 });
     expect(unkeyed).toMatchObject({ ok: false, checked: 10, keyedUnchecked: 8 });
@@ -268,7 +282,7 @@ describe('verifying an exported file with keyed rows', () => {
   it('reports a plain row where the anchors declared the chain keyed', async () => {
     const plainChain = aChain(4, Infinity, 1);
     const file = [...rows.filter((r) => r.chain === 0), ...plainChain].map(toJsonLine).join('');
-    const result = await verifyExport([file], { chainKey: KEY, keyedAfter: new Map([[1, 2]]) });
+    const result = await verifyExport([file], { chainKeys: keyRing([KEY]), keyedAfter: new Map([[1, 2]]) });
     expect(result.firstBroken).toMatchObject({ chain: 1, sequence: 3, reason: BreakReason.Downgrade });
   });
 });
