@@ -21,7 +21,7 @@ param enablePurgeProtection bool = true
 param webhookSigningKey string
 
 @secure()
-@description('Audit key: HMAC of secrets in audit details, and (derived from it) the seal of the audit hash chain, so rotating it breaks verification of earlier rows (docs/audit.md); same handling as the webhook key.')
+@description('Audit key: HMAC of secrets in audit details, and (derived from it) the seal of the audit hash chain; rows name the key that sealed them, so before rotating it add it to ZSA_AUDIT_HMAC_KEYS_RETIRED (docs/deploy.md, "Rotate the keys"); same handling as the webhook key.')
 param auditHmacKey string
 
 @description('Secret names; the app settings reference them (function-app.bicep).')
