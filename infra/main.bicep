@@ -111,6 +111,10 @@ param webhookSigningKey string
 @description('Audit HMAC key; same handling as the webhook key.')
 param auditHmacKey string
 
+@secure()
+@description('Retired audit keys (comma-separated) that still verify the rows they sealed; azd reads them back like the keys. The first value azd generates is a key nobody used, harmless in the list.')
+param auditHmacKeysRetired string
+
 // Names are unique per subscription, environment and region, and stable across provisions.
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -223,6 +227,7 @@ module keyVault 'modules/key-vault.bicep' = {
     enablePurgeProtection: keyVaultPurgeProtection
     webhookSigningKey: webhookSigningKey
     auditHmacKey: auditHmacKey
+    auditHmacKeysRetired: auditHmacKeysRetired
   }
 }
 
@@ -289,6 +294,7 @@ module functionApp 'modules/function-app.bicep' = {
     notificationsMaxDelivery: notificationsMaxDelivery
     webhookSigningKeyUri: keyVault.outputs.webhookSigningKeyUri
     auditHmacKeyUri: keyVault.outputs.auditHmacKeyUri
+    auditHmacKeysRetiredUri: keyVault.outputs.auditHmacKeysRetiredUri
     smtpUrlUri: keyVault.outputs.smtpUrlUri
     durableAlwaysReady: durableAlwaysReady
     maximumInstanceCount: maximumInstanceCount

@@ -57,6 +57,7 @@ param notificationsMaxDelivery int
 
 param webhookSigningKeyUri string
 param auditHmacKeyUri string
+param auditHmacKeysRetiredUri string
 param smtpUrlUri string
 
 @description('Always-ready instances of the Durable group (orchestrations and activities): timers and approvals do not wait for a cold start.')
@@ -180,6 +181,7 @@ var zsaSettings = {
   ZSA_EXECUTOR_ALLOWED_HOSTS: join(executorAllowedHosts, ',')
   ZSA_WEBHOOK_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${webhookSigningKeyUri})'
   ZSA_AUDIT_HMAC_KEY: '@Microsoft.KeyVault(SecretUri=${auditHmacKeyUri})'
+  ZSA_AUDIT_HMAC_KEYS_RETIRED: '@Microsoft.KeyVault(SecretUri=${auditHmacKeysRetiredUri})'
   ZSA_MAIL_TRANSPORT: mailTransport
   ZSA_MAIL_FROM: mailFrom
   ZSA_NOTIFICATIONS_MAX_DELIVERY: string(notificationsMaxDelivery)

@@ -28,6 +28,12 @@ param auditHmacKey string
 param webhookSigningKeyName string = 'zsa-webhook-signing-key'
 param auditHmacKeyName string = 'zsa-audit-hmac-key'
 
+@secure()
+@description('Retired audit keys, comma-separated: they only verify rows they sealed (docs/deploy.md, "Rotate the keys").')
+param auditHmacKeysRetired string
+
+param auditHmacKeysRetiredName string = 'zsa-audit-hmac-keys-retired'
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
   location: location
@@ -80,11 +86,24 @@ resource auditHmacKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
+resource auditHmacKeysRetiredSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: auditHmacKeysRetiredName
+  properties: {
+    value: auditHmacKeysRetired
+    contentType: 'text/plain'
+    attributes: {
+      enabled: true
+    }
+  }
+}
+
 output name string = vault.name
 output id string = vault.id
 output uri string = vault.properties.vaultUri
 // Versionless URIs: a reference follows the newest version (docs/deploy.md, "Rotate the keys").
 output webhookSigningKeyUri string = webhookSigningKeySecret.properties.secretUri
 output auditHmacKeyUri string = auditHmacKeySecret.properties.secretUri
+output auditHmacKeysRetiredUri string = auditHmacKeysRetiredSecret.properties.secretUri
 // Created by an administrator only when mail goes by SMTP (its URL holds the SMTP password).
 output smtpUrlUri string = '${vault.properties.vaultUri}secrets/zsa-smtp-url'

@@ -184,7 +184,11 @@ describe('the templates hang together', () => {
     const secure = params(main).filter((p) => p.secure);
 
     // Assess
-    expect(secure.map((p) => p.name).sort()).toEqual(['auditHmacKey', 'webhookSigningKey']);
+    expect(secure.map((p) => p.name).sort()).toEqual([
+      'auditHmacKey',
+      'auditHmacKeysRetired',
+      'webhookSigningKey',
+    ]);
     for (const p of secure) {
       expect(file.parameters[p.name]?.value).toMatch(
         /^\$\(secretOrRandomPassword \$\{AZURE_KEY_VAULT_NAME\} zsa-[a-z-]+\)$/,
@@ -193,6 +197,7 @@ describe('the templates hang together', () => {
     expect(outputs(main)).toContain('AZURE_KEY_VAULT_NAME');
     expect(keyVault.text).toContain("'zsa-webhook-signing-key'");
     expect(keyVault.text).toContain("'zsa-audit-hmac-key'");
+    expect(keyVault.text).toContain("'zsa-audit-hmac-keys-retired'");
   });
 
   it('outputs the API base URL', () => {

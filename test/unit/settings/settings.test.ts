@@ -260,6 +260,7 @@ describe('Azure sets what the app reads', () => {
       ZSA_EXECUTOR_ALLOWED_HOSTS: 'automation.contoso.com',
       ZSA_WEBHOOK_SIGNING_KEY: 'resolved-from-key-vault',
       ZSA_AUDIT_HMAC_KEY: 'another-resolved-from-key-vault',
+      ZSA_AUDIT_HMAC_KEYS_RETIRED: 'an-unused-generated-key,a-retired-key',
       ZSA_MAIL_TRANSPORT: 'graph',
       ZSA_MAIL_FROM: 'ZSA <zsa@contoso.com>',
       ZSA_NOTIFICATIONS_MAX_DELIVERY: '10',
