@@ -85,9 +85,12 @@ export async function runTransition<O extends string>(
     const { liveIndex, event } = transition.follow(verdict.outcome, next);
     // The index and the audit before the orchestration, whose `approved` lets executions run: a
     // grant is in the log before anything runs under it. A failed append still lets it hear.
+    // The index and the audit are independent of each other: side by side.
     await afterCommit([
-      ...(liveIndex ? [() => ctx.repo.syncLiveIndex(next)] : []),
-      () => flushAudit(ctx.repo, ctx.audit, id, ownEvents(own), ctx.now),
+      together([
+        ...(liveIndex ? [() => ctx.repo.syncLiveIndex(next)] : []),
+        () => flushAudit(ctx.repo, ctx.audit, id, ownEvents(own), ctx.now),
+      ]),
       ...(event ? [() => ctx.orchestrations.raise(id, event, { status: next.status })] : []),
     ]);
     return toRequestView(next, await ctx.repo.executions(id));
@@ -121,6 +124,16 @@ export async function afterCommit(steps: (() => Promise<unknown>)[]): Promise<vo
     }
   }
   if (failure !== undefined) throw failure;
+}
+
+/** One step of `afterCommit` made of steps run side by side: each runs to its end, the first failure is reported. */
+export function together(steps: (() => Promise<unknown>)[]): () => Promise<void> {
+  return async () => {
+    const settled = await Promise.allSettled(steps.map((step) => step()));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined)
+      throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+  };
 }
 
 /** A refusal in the audit: the rule's, with its message, or the bare code of one answered 404. */

@@ -53,7 +53,7 @@ import {
   type SystemContext,
 } from './context';
 import { RequestEvent } from './orchestrations';
-import { afterCommit, runTransition } from './transition';
+import { afterCommit, runTransition, together } from './transition';
 
 /**
  * How long a new request may go without a workflow before the reconciler (./reconcile.ts) calls it
@@ -124,10 +124,10 @@ export async function submitRequest(
     // After the start (a request removed because its workflow could not start was never audited).
     // An execution waits for these events (execute.ts), so a grant is in the log before any use.
     const started = request;
-    await afterCommit([
+    await together([
       ...(started.status === 'approved' ? [() => ctx.repo.syncLiveIndex(started)] : []),
       () => flushAudit(ctx.repo, ctx.audit, started.id, ownEvents(events), ctx.now),
-    ]);
+    ])();
     return { view: toRequestView(request, []), created: true };
   } catch (e) {
     if (e instanceof DomainError && e.kind !== 'unavailable') {
