@@ -13,7 +13,7 @@ import { HttpError } from '#shared/http/problem';
 import { crossSite, readDecisionForm } from '#shared/notifications/decision-form';
 import { openDecisionLink, submitDecisionLink, type SubmitOutcome } from '#shared/notifications/decisions';
 import * as pages from '#shared/notifications/pages';
-import { decisionUrl } from '#shared/notifications/tokens';
+import { decisionUrl, parseToken } from '#shared/notifications/tokens';
 import { decisionLinkContext } from '#shared/notifications/wiring';
 
 /** A page as the answer: HTML with the page headers (its form may post to the public origin only). */
@@ -59,7 +59,8 @@ function pageHandler(
  */
 function signInUrl(request: HttpRequest): string | undefined {
   const { ZSA_TRUST_EASY_AUTH, ZSA_PUBLIC_BASE_URL } = getDeps().settings;
-  const token = request.params.token;
+  // Only a token of the link's own shape goes into the address to come back to.
+  const token = parseToken(request.params.token)?.token;
   if (!ZSA_TRUST_EASY_AUTH || ZSA_PUBLIC_BASE_URL === undefined || token === undefined) return undefined;
   const back = new URL(decisionUrl(ZSA_PUBLIC_BASE_URL, token)).pathname;
   return `${ZSA_PUBLIC_BASE_URL.replace(/\/+$/, '')}/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(back)}`;

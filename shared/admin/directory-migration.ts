@@ -3,12 +3,13 @@
  * (bare UPNs, `id: null`) are resolved through the directory and written back, so that they may
  * decide (or run as system accounts) again. Until then they match nobody: deny by default.
  *
- * Run by a timer (functions/directory-migration.ts): cheap when there is nothing to do (one read
+ * Run by a timer (functions/approver-groups.ts): cheap when there is nothing to do (one read
  * of the group table and of the configuration row), idempotent, and safe beside an admin's change:
  * each write is a compare-and-swap on what was read, so a group an admin replaced meanwhile (already
  * resolved by that save) is left alone. A UPN the directory does not know stays unresolved and is
  * reported each run, for an admin to remove or correct.
  */
+import { createHash } from 'node:crypto';
 import { AuditAction, AuditOutcome, SYSTEM_ACTOR, type AuditSink } from '#shared/audit/types';
 import type { Tables } from '#shared/adapters/tables';
 import type { Directory } from '#shared/directory/directory';
@@ -73,6 +74,10 @@ export async function migrateDirectoryKeys(ctx: MigrationContext): Promise<Migra
     if (result.unknown.length > 0) unknown[group.name] = result.unknown;
     const resolvedNow = result.members.filter((m, i) => m.id !== group.members[i]?.id);
     if (resolvedNow.length === 0) continue;
+    // Audited before the write, under an id naming the version read: a failed append changes
+    // nothing (the next run tries both again), and a run that dies after appending appends the same
+    // id again. No right changes without its row.
+    await audit(ctx, group.name, entry.version, resolvedNow, result.unknown);
     // Compare-and-swap on the partition as read: an admin's save in between wins, untouched.
     if (
       !(await writeEntry(
@@ -85,7 +90,6 @@ export async function migrateDirectoryKeys(ctx: MigrationContext): Promise<Migra
     )
       continue;
     migrated.push(group.name);
-    await audit(ctx, group.name, resolvedNow, result.unknown);
   }
 
   const config = await getPamConfig(ctx.tables);
@@ -94,16 +98,14 @@ export async function migrateDirectoryKeys(ctx: MigrationContext): Promise<Migra
     if (result.unknown.length > 0) unknown['pam'] = result.unknown;
     const resolvedNow = result.members.filter((m, i) => m.id !== config.systemAccounts[i]?.id);
     if (resolvedNow.length > 0) {
+      await audit(ctx, 'pam', config.updatedAt ?? 'never', resolvedNow, result.unknown);
       // Only over the list that was resolved: a change in between (an admin's enable) wins.
       const { after } = await changePamConfig(ctx.tables, (current) =>
         sameUpns(current.systemAccounts, config.systemAccounts)
           ? { ...current, systemAccounts: result.members }
           : current,
       );
-      if (after.systemAccounts.every((m, i) => m.id === result.members[i]?.id)) {
-        migrated.push('pam');
-        await audit(ctx, 'pam', resolvedNow, result.unknown);
-      }
+      if (after.systemAccounts.every((m, i) => m.id === result.members[i]?.id)) migrated.push('pam');
     }
   }
 
@@ -121,10 +123,13 @@ function sameUpns(a: readonly Member[], b: readonly Member[]): boolean {
 async function audit(
   ctx: MigrationContext,
   entry: string,
+  version: string,
   resolved: readonly Member[],
   unknownUpns: readonly string[],
 ): Promise<void> {
   await ctx.audit.append({
+    // Deterministic and within the audit's 64-character id column.
+    id: `membersResolved:${createHash('sha256').update(`${entry}\n${version}`, 'utf8').digest('hex').slice(0, 32)}`,
     action: AuditAction.MembersResolved,
     actor: SYSTEM_ACTOR,
     outcome: AuditOutcome.Success,

@@ -60,6 +60,16 @@ function directoryUnavailable(detail: string, cause?: unknown): DomainError {
   );
 }
 
+/**
+ * `users/{upn}`, or, for a UPN that starts with `$` (which Graph would read as a system segment),
+ * `users('{upn}')` with quotes doubled, as Graph asks.
+ */
+export function userPath(upn: string): string {
+  return upn.startsWith('$')
+    ? `users('${encodeURIComponent(upn.replace(/'/g, "''"))}')`
+    : `users/${encodeURIComponent(upn)}`;
+}
+
 export function graphDirectory(options: DirectoryOptions): Directory {
   if (!GUID.test(options.tenantId)) throw new Error('The directory needs the tenant id as a GUID.');
   const tenantId = options.tenantId.toLowerCase();
@@ -81,14 +91,15 @@ export function graphDirectory(options: DirectoryOptions): Directory {
   async function lookup(upn: string, headers: Record<string, string>): Promise<Member | undefined> {
     let res: Response;
     try {
-      res = await fetch(`${base}/users/${encodeURIComponent(upn)}?$select=id,userPrincipalName`, {
+      res = await fetch(`${base}/${userPath(upn)}?$select=id,userPrincipalName`, {
         headers: { ...headers, accept: 'application/json' },
         signal: AbortSignal.timeout(TIMEOUT_MS),
       });
     } catch (e) {
       throw directoryUnavailable('the directory did not answer', e);
     }
-    if (res.status === 404) {
+    // 400: Graph's answer to a name it cannot look up at all (not a UPN): unknown, the admin's to fix.
+    if (res.status === 404 || res.status === 400) {
       await res.body?.cancel();
       return undefined;
     }

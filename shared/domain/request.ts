@@ -584,7 +584,9 @@ export function mayRevoke(request: Request, actor: Actor, approverGroupMembers: 
     actor.isAdmin ||
     actor.id === request.requesterId ||
     (request.approverGroup !== null && isMember(approverGroupMembers, actor.id)) ||
-    hasDecided(request, actor)
+    // By key only: an approval recorded before keys were kept grants nothing to whoever holds its
+    // UPN now (the name fallback of `hasDecided` only refuses a second decision).
+    request.approvals.some((a) => a.approverId === actor.id)
   );
 }
 

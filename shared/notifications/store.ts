@@ -59,7 +59,8 @@ export interface TokenRecord {
   readonly approver: string;
   /**
    * The approver's stable key: who decides through the link. Null only for a link minted before
-   * links were bound to it; such a link decides nothing (the approver is sent a fresh one).
+   * links were bound to it; such a link decides nothing (its page says the link is not valid), and
+   * the approver decides through the API or the portal instead.
    */
   readonly approverId: string | null;
   readonly hash: string;

@@ -42,5 +42,6 @@ export function parseToken(text: string | undefined): ParsedToken | undefined {
 
 /** The link an approver gets: always under `ZSA_PUBLIC_BASE_URL`, never a host taken from a request. */
 export function decisionUrl(publicBaseUrl: string, token: string): string {
-  return `${publicBaseUrl.replace(/\/+$/, '')}/api/decisions/${token}`;
+  // Encoded all the same: a token's characters need none, and a path must never come from one.
+  return `${publicBaseUrl.replace(/\/+$/, '')}/api/decisions/${encodeURIComponent(token)}`;
 }

@@ -30,8 +30,8 @@ export type OrchestrationMirror = z.infer<typeof OrchestrationMirror>;
 /**
  * `shape`: which sequence of steps this instance follows. A replayed instance must schedule exactly
  * what its history holds, so a change of steps applies only to instances started with the new shape;
- * absent = 1, instances started before shapes were numbered. 2: the grant phase also sweeps the
- * audit outbox once a dead caller's claim runs out (functions/access-request.ts).
+ * absent = 1, instances started before shapes were numbered. 2: the pending phase and the grant
+ * also sweep the audit outbox once a dead caller's claim runs out (functions/access-request.ts).
  */
 export const OrchestrationInput = z.strictObject({
   requestId: z.string().min(1).max(64),

@@ -115,6 +115,7 @@ export async function createDevIssuer(options: DevIssuerOptions): Promise<DevIss
     keys: `${issuerPath}/keys`,
     token: DEV_TOKEN_PATH,
     users: `${issuerPath}/graph/v1.0/users/`,
+    userByKey: `${issuerPath}/graph/v1.0/users('`,
   };
   const jwks = { keys: [key.publicJwk] };
   const metadata = {
@@ -163,6 +164,13 @@ export async function createDevIssuer(options: DevIssuerOptions): Promise<DevIss
         if (path.startsWith(paths.users)) {
           if (method !== 'GET') return methodNotAllowed(res, 'GET');
           directoryUser(res, path.slice(paths.users.length));
+          return true;
+        }
+        // Graph's key form, `users('{upn}')` (quotes doubled), for names that start with `$`.
+        if (path.startsWith(paths.userByKey) && path.endsWith("')")) {
+          if (method !== 'GET') return methodNotAllowed(res, 'GET');
+          const key = path.slice(paths.userByKey.length, -2);
+          directoryUser(res, encodeURIComponent(decodeURIComponent(key).replace(/''/g, "'")));
           return true;
         }
         return false;

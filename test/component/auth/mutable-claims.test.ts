@@ -153,6 +153,21 @@ describe('saving members resolves them in the directory', () => {
     expect(pam.body).toMatchObject({ systemAccountIdentities: [{ upn: SVC, id: userKey(SVC) }] });
   });
 
+  it('resolves a UPN that starts with $ through the key form Graph asks for', async () => {
+    const res = await call(approverGroupPut, {
+      method: 'PUT',
+      path: '/x',
+      params: { name: 'dollar' },
+      token: admin,
+      body: { members: ["$o'neil@contoso.com"] },
+    });
+
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      identities: [{ upn: "$o'neil@contoso.com", id: userKey("$o'neil@contoso.com") }],
+    });
+  });
+
   it('refuses (400, naming each) members the directory does not know, and writes nothing', async () => {
     const res = await call(approverGroupPut, {
       method: 'PUT',

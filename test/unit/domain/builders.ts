@@ -97,7 +97,9 @@ const approvedAt = minutesAfterT0(10);
 
 function fieldsFor(status: RequestStatus, durationHours: number): Partial<Request> {
   const approved: Partial<Request> = {
-    approvals: [{ approver: BOB, decision: 'approve', comment: null, at: iso(approvedAt) }],
+    approvals: [
+      { approver: BOB, approverId: idOf(BOB), decision: 'approve', comment: null, at: iso(approvedAt) },
+    ],
     decidedAt: iso(approvedAt),
     grantedAt: iso(approvedAt),
     expiresAt: iso(new Date(approvedAt.getTime() + durationHours * 3_600_000)),
@@ -109,7 +111,15 @@ function fieldsFor(status: RequestStatus, durationHours: number): Partial<Reques
       return approved;
     case 'denied':
       return {
-        approvals: [{ approver: BOB, decision: 'deny', comment: 'no ticket', at: iso(approvedAt) }],
+        approvals: [
+          {
+            approver: BOB,
+            approverId: idOf(BOB),
+            decision: 'deny',
+            comment: 'no ticket',
+            at: iso(approvedAt),
+          },
+        ],
         decidedAt: iso(approvedAt),
         endedAt: iso(approvedAt),
       };

@@ -747,6 +747,15 @@ describe('revoke', () => {
       code: 'REVOKE_NOT_ALLOWED',
     },
     {
+      name: 'whoever holds the UPN of an approval recorded before keys were kept, removed from the group → refused',
+      request: aRequest({
+        status: 'approved',
+        approvals: [{ approver: MALLORY, decision: 'approve', comment: null, at: iso(minutesAfterT0(1)) }],
+      }),
+      actor: anActor(MALLORY),
+      code: 'REVOKE_NOT_ALLOWED',
+    },
+    {
       name: 'revoke a pending request → not live',
       request: aRequest(),
       actor: anActor(ADMIN, { isAdmin: true }),
