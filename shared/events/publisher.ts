@@ -57,12 +57,18 @@ interface Waiting {
   at: Date;
 }
 
+/** How long an unread event waits in a subscription: 14 days. */
+export const EVENT_TTL_MS = 14 * 24 * 3600 * 1000;
+
 /** The event as a Service Bus message: filterable by type and status without reading the body. */
 export function toEventMessage(event: LifecycleEvent): ServiceBusMessage {
   return {
     messageId: event.id,
     body: event,
     contentType: 'application/json',
+    // As the Azure topic's own default: a subscription nobody reads (the local host's `all`, say)
+    // does not grow for ever.
+    timeToLive: EVENT_TTL_MS,
     subject: event.type,
     applicationProperties: {
       schema: event.schema,
