@@ -7,10 +7,9 @@
  * Also sets up what the stories need: an approver group, PAM enabled, and two webhook tasks — one
  * needing an approval (`Bench\Manual`), one approved by policy (`Bench\Auto`).
  */
-import { resolve } from 'node:path';
 import { connectionStringFor, startAzurite, startHost, type RunningHost } from '@zsa/local-host';
 import { startServiceBus } from '@zsa/local-host/servicebus';
-import { zsaHostOptions } from '../../infra/tools/local-host';
+import { benchHostOptions } from './host-options';
 import { caller, type Caller } from '../support/api';
 import { startWebhookTarget, type WebhookTarget } from '../support/webhook-target';
 import { sequentialDepth, startLatencyProxy, type LatencyProxy, type ProxiedRequest } from './latency-proxy';
@@ -99,22 +98,11 @@ export async function startCloudHost(options: {
   const proxies = [...storageProxies, busProxy, hookProxy];
 
   const host = await startHost({
-    ...zsaHostOptions(),
-    root: resolve(__dirname, '..', '..', '..'),
-    port: 0,
-    inMemory: true,
-    env: {
-      ...process.env,
-      ZSA_MIN_DURATION_SECONDS: '1',
-      ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1',
-      ZSA_WEBHOOK_SIGNING_KEY: BENCH_KEY,
-      // The benches submit far more than a person does; the limiter stays on (its storage work is
-      // part of a submit's cost) at its highest setting.
-      ZSA_SUBMIT_RATE_LIMIT: '500',
+    ...benchHostOptions(BENCH_KEY, {
       AzureWebJobsStorage: storage,
       ServiceBusConnection: busConnection,
       ...options.env,
-    },
+    }),
     log: () => undefined,
   });
   const close = async () => {

@@ -10,11 +10,10 @@
  * `ServiceBusConnection` and `ZSA_SMTP_URL`) so the bench can time them without polling.
  * `benchEmail()` answers the report; run this file directly to print it.
  */
-import { resolve } from 'node:path';
 import type { PostInvocationContext, PreInvocationContext } from '@azure/functions';
 import { ServiceBusClient } from '@azure/service-bus';
 import { startHost } from '@zsa/local-host';
-import { zsaHostOptions } from '../../infra/tools/local-host';
+import { benchHostOptions } from './host-options';
 import { startMailbox } from '@zsa/local-host/mailbox';
 import { startServiceBus } from '@zsa/local-host/servicebus';
 import type { Request } from '#shared/domain/request';
@@ -34,20 +33,10 @@ export async function benchEmail(
   const bus = await startServiceBus({ entities: [{ queue: NOTIFICATIONS_QUEUE }, { queue: FLOOR_QUEUE }] });
   const mailbox = await startMailbox({ maxMessages: 10 * runs });
   const host = await startHost({
-    ...zsaHostOptions(),
-    root: resolve(__dirname, '..', '..', '..'),
-    port: 0,
-    inMemory: true,
-    env: {
-      ...process.env,
-      ZSA_MIN_DURATION_SECONDS: '1',
-      ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1',
-      ZSA_WEBHOOK_SIGNING_KEY: 'bench-email-key',
-      // One submit a run: the limiter stays on at its highest setting.
-      ZSA_SUBMIT_RATE_LIMIT: '500',
+    ...benchHostOptions('bench-email-key', {
       ServiceBusConnection: bus.connectionString,
       ZSA_SMTP_URL: mailbox.smtpUrl,
-    },
+    }),
     log: () => undefined,
   });
   const client = new ServiceBusClient(bus.connectionString);

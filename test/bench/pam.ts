@@ -10,10 +10,9 @@
  *   docs/decisions/0004 reads these figures.
  */
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { startHost } from '@zsa/local-host';
-import { zsaHostOptions } from '../../infra/tools/local-host';
+import { benchHostOptions } from './host-options';
 import { caller, type Caller } from '../support/api';
 import { signature } from '#shared/executors/webhook';
 import { startWebhookTarget } from '../support/webhook-target';
@@ -24,21 +23,7 @@ const KEY = 'bench-signing-key';
 
 async function main(): Promise<void> {
   const hook = await startWebhookTarget(KEY);
-  const host = await startHost({
-    ...zsaHostOptions(),
-    root: resolve(__dirname, '..', '..', '..'),
-    port: 0,
-    inMemory: true,
-    env: {
-      ...process.env,
-      ZSA_MIN_DURATION_SECONDS: '1',
-      ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1',
-      ZSA_WEBHOOK_SIGNING_KEY: KEY,
-      // 2 submits a run: the limiter stays on at its highest setting.
-      ZSA_SUBMIT_RATE_LIMIT: '500',
-    },
-    log: () => undefined,
-  });
+  const host = await startHost({ ...benchHostOptions(KEY), log: () => undefined });
   try {
     const admin = await caller(host.url, 'admin@contoso.com', ['PAM.Admin']);
     const must = async (p: Promise<{ status: number; text: string }>) => {
