@@ -48,6 +48,8 @@ interface IndexRow {
   rowKey: string;
   RequestId: string;
   ExpiresAt?: string;
+  /** On a `client:` claim: the claiming request's createdAt, which its list rows are keyed by. */
+  CreatedAt?: string;
 }
 
 /** A request the reconciler still watches: written at submit, removed once it has seen the request final. */
@@ -201,14 +203,15 @@ export interface RequestRepository {
   /**
    * Stores a new request with its index rows, and `audit` in its outbox. With a clientRequestId,
    * the (user, clientRequestId) claim is taken first and atomically: a second submit gets
-   * `{created: false, id}` of the first. The index rows (the `open` one included, due for a look at
+   * `{created: false, id, createdAt}` of the first (`createdAt`: the first attempt's, which its
+   * list rows are keyed by, when the claim says). The index rows (the `open` one included, due for a look at
    * `checkAt`) go first and the row last, so a failure never leaves an unlisted request.
    */
   create(
     request: Request,
     audit?: readonly PendingAudit[],
     checkAt?: string,
-  ): Promise<{ created: true } | { created: false; id: string }>;
+  ): Promise<{ created: true } | { created: false; id: string; createdAt?: string | undefined }>;
   /** Removes a request that never started (its orchestration could not be started). */
   remove(request: Request): Promise<void>;
   /** The watched requests due for a look at `now` (at most `max`, in no particular order). */
@@ -293,6 +296,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
             partitionKey: indexKeys.client(request.requesterId),
             rowKey: encodeKey(request.clientRequestId),
             RequestId: request.id,
+            CreatedAt: request.createdAt,
           });
         } catch (e) {
           if (statusOf(e) !== 409) throw unavailable(e);
@@ -301,7 +305,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
             indexKeys.client(request.requesterId),
             encodeKey(request.clientRequestId),
           );
-          if (existing) return { created: false, id: existing.RequestId };
+          if (existing) return { created: false, id: existing.RequestId, createdAt: existing.CreatedAt };
           throw unavailable(e);
         }
       }

@@ -110,8 +110,10 @@ export async function submitRequest(
         ]);
         return { view: await view(ctx, earlier), created: false };
       }
-      // The earlier attempt claimed the id but stopped before storing the request: finish it now.
-      request = { ...request, id: stored.id };
+      // The earlier attempt claimed the id but stopped before storing the request: finish it now,
+      // as of when it was made, so that its list rows (keyed by createdAt, maybe written already)
+      // are the same rows, not a second entry for the same request.
+      request = { ...request, id: stored.id, createdAt: stored.createdAt ?? request.createdAt };
       events = submitEvents(request, caller, ctx.now);
       await ctx.repo.create({ ...request, clientRequestId: null }, events, checkAt);
     }

@@ -6,6 +6,7 @@
  * clear fails once), as a host restart at that moment would. The orchestration client is a
  * stand-in that records events and mirrors the decision as the real orchestration would.
  */
+import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTables } from '#shared/adapters/tables';
 import { getDeps } from '#shared/app/deps';
@@ -18,7 +19,7 @@ import { toProblem } from '#shared/http/problem';
 import { execute, type ExecuteContext } from '#shared/requests/execute';
 import type { OrchestrationState, Orchestrations } from '#shared/requests/orchestrations';
 import { CLAIM_MS, pending } from '#shared/requests/audit-outbox';
-import { createRequestRepository, type RequestRepository } from '#shared/requests/repository';
+import { createRequestRepository, indexKeys, type RequestRepository } from '#shared/requests/repository';
 import {
   cancelRequest,
   decide,
@@ -215,6 +216,36 @@ describe('lifecycle audit survives a failure after the state change', () => {
     );
     expect((await repo.read(id))?.audit).toEqual([]);
     expect(await repo.liveIds(userKey(REQUESTER))).toContain(id);
+  });
+
+  it('submit: the row write fails after the list rows; the retried submit is listed once, as of the first attempt', async () => {
+    // Prepare: a repository whose request table does not exist, so the first attempt writes its
+    // claim and its list rows, then fails on the row.
+    const real = createTables(settings());
+    const gone = TableClient.fromConnectionString(
+      env.azurite.connectionString,
+      `${settings().ZSA_TABLE_PREFIX}gone`,
+      {
+        allowInsecureConnection: true,
+      },
+    );
+    const failing = createRequestRepository({
+      get: (name) => (name === 'Requests' ? Promise.resolve(gone) : real.get(name)),
+    });
+    const body = { task: MANUAL, reason: 'r', durationHours: 1, clientRequestId: `row-${Date.now()}` };
+
+    // Act
+    const first = await rejection(
+      submitRequest({ ...requestContext(), repo: failing }, userOf(REQUESTER), body),
+    );
+    await new Promise((r) => setTimeout(r, 20)); // a later instant: the retry's own createdAt differs
+    const retry = await submitRequest(requestContext(), userOf(REQUESTER), body);
+
+    // Assess
+    expect(first.kind).toBe('unavailable');
+    const id = retry.view.id;
+    const listed = (await repo.page(indexKeys.requester(userKey(REQUESTER)), 1000)).ids;
+    expect(listed.filter((i) => i === id)).toHaveLength(1);
   });
 
   it('decide: the audit fails once, the approver retries (409) and the rows appear once; the event is raised again', async () => {
