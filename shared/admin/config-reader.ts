@@ -106,6 +106,10 @@ const SLICES: Record<Scope, (tables: Tables, name: string) => Promise<Slice | un
 };
 
 export async function loadPolicyContext(tables: Tables, target: Target): Promise<PolicyContext> {
+  // The target's own policy needs nothing from the slice: read it beside the slice (its pointer,
+  // then the policy), one storage round trip off every submit's critical path.
+  const own = policyFor(tables, target);
+  own.catch(() => undefined); // awaited below; never an unhandled rejection if the slice fails first
   const slice = await SLICES[target.scope](tables, target.name);
   if (slice === undefined) return { catalog: catalogFrom({}), policies: [] };
   // A role or role-group request is never looser than its members' own policies (`resolvePolicy`).
@@ -116,7 +120,10 @@ export async function loadPolicyContext(tables: Tables, target: Target): Promise
           ...(target.scope === 'roleGroup' ? asTargets('role', slice.roles) : []),
           ...slice.tasks.map((t) => ({ scope: 'task' as const, name: t.name })),
         ];
-  const policies = await mapBounded([target, ...slice.containers, ...members], (t) => policyFor(tables, t));
+  const policies = [
+    await own,
+    ...(await mapBounded([...slice.containers, ...members], (t) => policyFor(tables, t))),
+  ];
   return {
     catalog: catalogFrom(slice),
     policies: policies.filter((p): p is Policy => p !== undefined),

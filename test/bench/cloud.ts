@@ -210,11 +210,12 @@ export async function benchCloud(rtt = RTT, runs = RUNS): Promise<object> {
     env.setRtt(rtt);
     const cloud = await measureStories(env, user, runs);
 
+    // In sequential storage round trips (the count the proxy makes, which the machine's speed does
+    // not change); execute's webhook is its own round trip, outside the 3.
     const targets: Record<string, number | undefined> = {
       submit: 6,
       approval_to_usable: 8,
-      // Execute: 3 storage round trips plus the webhook's own round trip.
-      execute: 4,
+      execute: 3,
     };
     const report: Record<string, unknown> = {};
     for (const name of Object.keys(cloud) as (keyof typeof cloud)[]) {
@@ -233,7 +234,14 @@ export async function benchCloud(rtt = RTT, runs = RUNS): Promise<object> {
               storage_requests_until_quiet: opsSummary(cloud[name].total),
             }
           : {}),
-        ...(target === undefined ? {} : { target_round_trips: target, met: roundTrips <= target }),
+        ...(target === undefined
+          ? {}
+          : {
+              target_round_trips: target,
+              met: median(cloud[name].during.map((c) => c.depth)) <= target,
+              met_by:
+                'sequential storage round trips in the call (time ÷ round trip adds CPU: see its floor)',
+            }),
       };
     }
     const e = summarize(cloud.execute.ms);
