@@ -9,7 +9,7 @@
  */
 import { connectionStringFor, startAzurite, startHost, type RunningHost } from '@zsa/local-host';
 import { startServiceBus } from '@zsa/local-host/servicebus';
-import { benchHostOptions } from './host-options';
+import { benchHostOptions, setUpBench } from './host-options';
 import { caller, type Caller } from '../support/api';
 import { startWebhookTarget, type WebhookTarget } from '../support/webhook-target';
 import { sequentialDepth, startLatencyProxy, type LatencyProxy, type ProxiedRequest } from './latency-proxy';
@@ -114,32 +114,14 @@ export async function startCloudHost(options: {
   };
   try {
     const admin = await caller(host.url, 'admin@contoso.com', ['PAM.Admin']);
-    const must = async (p: Promise<{ status: number; text: string }>) => {
-      const r = await p;
-      if (r.status >= 300) throw new Error(`bench set-up: ${r.status} ${r.text}`);
-    };
-    await must(admin.put('/api/approver-groups/bench-approvers', { members: [APPROVER] }));
-    await must(admin.post('/api/pam/enable', { defaultApproverGroup: 'bench-approvers' }));
-    for (const [task, approvalType] of [
-      [MANUAL, 'manual'],
-      [AUTO, 'auto'],
-    ] as const) {
-      await must(
-        admin.put('/api/catalog/tasks', {
-          name: task,
-          description: 'bench',
-          executor: { type: 'webhook', url: hookUrl },
-        }),
-      );
-      await must(
-        admin.post('/api/policies', {
-          scope: 'task',
-          target: task,
-          approvalType,
-          ...(approvalType === 'manual' ? { approverGroup: 'bench-approvers' } : {}),
-        }),
-      );
-    }
+    await setUpBench(admin, {
+      approver: APPROVER,
+      webhookUrl: hookUrl,
+      tasks: [
+        [MANUAL, 'manual'],
+        [AUTO, 'auto'],
+      ],
+    });
     const approver = await caller(host.url, APPROVER);
     const storageRequests = () => storageProxies.reduce((sum, p) => sum + p.count, 0);
     return {

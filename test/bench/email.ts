@@ -13,7 +13,7 @@
 import type { PostInvocationContext, PreInvocationContext } from '@azure/functions';
 import { ServiceBusClient } from '@azure/service-bus';
 import { startHost } from '@zsa/local-host';
-import { benchHostOptions } from './host-options';
+import { benchHostOptions, setUpBench } from './host-options';
 import { startMailbox } from '@zsa/local-host/mailbox';
 import { startServiceBus } from '@zsa/local-host/servicebus';
 import type { Request } from '#shared/domain/request';
@@ -64,27 +64,11 @@ export async function benchEmail(
     });
 
     const admin = await caller(host.url, 'admin@contoso.com', ['PAM.Admin']);
-    const must = async (p: Promise<{ status: number; text: string }>): Promise<void> => {
-      const r = await p;
-      if (r.status >= 300) throw new Error(`${r.status} ${r.text}`);
-    };
-    await must(admin.put('/api/approver-groups/bench-approvers', { members: ['approver@contoso.com'] }));
-    await must(admin.post('/api/pam/enable', { defaultApproverGroup: 'bench-approvers' }));
-    await must(
-      admin.put('/api/catalog/tasks', {
-        name: 'Bench\\Mail',
-        description: 'bench',
-        executor: { type: 'webhook', url: 'http://127.0.0.1:9/never' },
-      }),
-    );
-    await must(
-      admin.post('/api/policies', {
-        scope: 'task',
-        target: 'Bench\\Mail',
-        approvalType: 'manual',
-        approverGroup: 'bench-approvers',
-      }),
-    );
+    await setUpBench(admin, {
+      approver: 'approver@contoso.com',
+      webhookUrl: 'http://127.0.0.1:9/never',
+      tasks: [['Bench\\Mail', 'manual']],
+    });
     const user = await caller(host.url, 'user@contoso.com');
 
     // 1. Submitted → approval email in the mailbox.

@@ -7,6 +7,7 @@
 import { resolve } from 'node:path';
 import type { HostOptions } from '@zsa/local-host';
 import { zsaHostOptions } from '../../infra/tools/local-host';
+import type { Caller } from '../support/api';
 
 export function benchHostOptions(
   signingKey: string,
@@ -26,4 +27,40 @@ export function benchHostOptions(
       ...env,
     },
   };
+}
+
+/** Fails a bench's set-up call loudly (status and body). */
+export async function must(p: Promise<{ status: number; text: string }>): Promise<void> {
+  const r = await p;
+  if (r.status >= 300) throw new Error(`bench set-up: ${r.status} ${r.text}`);
+}
+
+/**
+ * The configuration every bench starts from, through the API as an admin: the approver group
+ * `bench-approvers` with `approver`, privileged access enabled with it as default, and each task
+ * run by `webhookUrl` under a task policy of its approval type.
+ */
+export async function setUpBench(
+  admin: Caller,
+  opts: { approver: string; webhookUrl: string; tasks: readonly (readonly [string, 'manual' | 'auto'])[] },
+): Promise<void> {
+  await must(admin.put('/api/approver-groups/bench-approvers', { members: [opts.approver] }));
+  await must(admin.post('/api/pam/enable', { defaultApproverGroup: 'bench-approvers' }));
+  for (const [task, approvalType] of opts.tasks) {
+    await must(
+      admin.put('/api/catalog/tasks', {
+        name: task,
+        description: 'bench',
+        executor: { type: 'webhook', url: opts.webhookUrl },
+      }),
+    );
+    await must(
+      admin.post('/api/policies', {
+        scope: 'task',
+        target: task,
+        approvalType,
+        ...(approvalType === 'manual' ? { approverGroup: 'bench-approvers' } : {}),
+      }),
+    );
+  }
 }

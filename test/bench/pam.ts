@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
 import { startHost } from '@zsa/local-host';
-import { benchHostOptions } from './host-options';
+import { benchHostOptions, must, setUpBench } from './host-options';
 import { caller, type Caller } from '../support/api';
 import { signature } from '#shared/executors/webhook';
 import { startWebhookTarget } from '../support/webhook-target';
@@ -26,32 +26,14 @@ async function main(): Promise<void> {
   const host = await startHost({ ...benchHostOptions(KEY), log: () => undefined });
   try {
     const admin = await caller(host.url, 'admin@contoso.com', ['PAM.Admin']);
-    const must = async (p: Promise<{ status: number; text: string }>) => {
-      const r = await p;
-      if (r.status >= 300) throw new Error(`${r.status} ${r.text}`);
-    };
-    await must(admin.put('/api/approver-groups/bench-approvers', { members: ['approver@contoso.com'] }));
-    await must(admin.post('/api/pam/enable', { defaultApproverGroup: 'bench-approvers' }));
-    for (const [task, approvalType] of [
-      ['Bench\\Manual', 'manual'],
-      ['Bench\\Auto', 'auto'],
-    ] as const) {
-      await must(
-        admin.put('/api/catalog/tasks', {
-          name: task,
-          description: 'bench',
-          executor: { type: 'webhook', url: hook.url },
-        }),
-      );
-      await must(
-        admin.post('/api/policies', {
-          scope: 'task',
-          target: task,
-          approvalType,
-          ...(approvalType === 'manual' ? { approverGroup: 'bench-approvers' } : {}),
-        }),
-      );
-    }
+    await setUpBench(admin, {
+      approver: 'approver@contoso.com',
+      webhookUrl: hook.url,
+      tasks: [
+        ['Bench\\Manual', 'manual'],
+        ['Bench\\Auto', 'auto'],
+      ],
+    });
     const user = await caller(host.url, 'user@contoso.com');
     const approver = await caller(host.url, 'approver@contoso.com');
 
