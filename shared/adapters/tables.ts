@@ -114,7 +114,8 @@ export const MAX_CAS_ATTEMPTS = 25;
 /**
  * Compare-and-swap on one entity: read with its ETag, apply a pure rule, write with If-Match; on
  * 412 (someone else wrote, or a retried write of ours already landed) re-read and apply again, a
- * bounded number of times. `apply` returns undefined for "no change".
+ * bounded number of times. `apply` returns `{ result }` alone for "no change". Out of attempts, it
+ * throws `contended()` when given, else a 503.
  */
 export async function compareAndSwap<T extends object, R>(
   table: TableClient,
@@ -123,7 +124,9 @@ export async function compareAndSwap<T extends object, R>(
   apply: (
     current: TableEntityResult<T> | undefined,
   ) => { entity: T & { partitionKey: string; rowKey: string }; result: R } | { result: R },
+  options: { maxAttempts?: number; contended?: () => Error } = {},
 ): Promise<R> {
+  const maxAttempts = options.maxAttempts ?? MAX_CAS_ATTEMPTS;
   for (let attempt = 1; ; attempt++) {
     const current = await readEntity<T>(table, partitionKey, rowKey);
     const decision = apply(current);
@@ -134,9 +137,12 @@ export async function compareAndSwap<T extends object, R>(
       return decision.result;
     } catch (e) {
       const status = statusOf(e);
-      if ((status === 412 || status === 409) && attempt < MAX_CAS_ATTEMPTS) {
-        await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
-        continue;
+      if (status === 412 || status === 409) {
+        if (attempt < maxAttempts) {
+          await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+          continue;
+        }
+        if (options.contended) throw options.contended();
       }
       throw unavailable(e);
     }

@@ -9,9 +9,9 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { readEntity, statusOf, unavailable, type Tables } from '#shared/adapters/tables';
+import { compareAndSwap, readEntity, type Tables } from '#shared/adapters/tables';
 import { encodeKey } from '#shared/domain/names';
-import { admitSubmit, type RateLimit, type SubmitEntry } from '#shared/domain/rate-limit';
+import { admitSubmit, type Admission, type RateLimit, type SubmitEntry } from '#shared/domain/rate-limit';
 import { HttpError } from '#shared/http/problem';
 import { indexKeys } from './repository';
 
@@ -92,32 +92,22 @@ export async function takeSubmit(
   now: Date,
 ): Promise<void> {
   if (rule.limit <= 0) return;
-  const table = await tables.get(TABLE);
   const partitionKey = encodeKey(userId);
   const key = retryKey(clientRequestId);
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const row = await readEntity<LimitRow>(table, partitionKey, ROW);
-    const admission = admitSubmit(logOf(row), key, rule, now);
-    if (!admission.admitted) {
-      if (clientRequestId !== undefined && (await alreadySubmitted(tables, userId, clientRequestId))) return;
-      throw new SubmitRateLimited(admission.retryAfterSeconds, rule);
-    }
-    if (admission.log === undefined) return;
-    const entity: LimitRow = {
-      partitionKey,
-      rowKey: ROW,
-      Log: JSON.stringify(admission.log.map((e) => [e.at, e.key])),
-    };
-    try {
-      if (row) await table.updateEntity(entity, 'Replace', { etag: row.etag });
-      else await table.createEntity(entity);
-      return;
-    } catch (e) {
-      const status = statusOf(e);
-      if (status !== 412 && status !== 409) throw unavailable(e);
-      // Another submit of this user's won the row: read again, with a little jitter.
-      await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
-    }
-  }
-  throw new SubmitRateLimited(1, rule);
+  const admission = await compareAndSwap<LimitRow, Admission>(
+    await tables.get(TABLE),
+    partitionKey,
+    ROW,
+    (row) => {
+      const admitted = admitSubmit(logOf(row), key, rule, now);
+      if (!admitted.admitted || admitted.log === undefined) return { result: admitted };
+      const Log = JSON.stringify(admitted.log.map((e) => [e.at, e.key]));
+      return { entity: { partitionKey, rowKey: ROW, Log }, result: admitted };
+    },
+    // Another submit of this user's keeps winning the row: the user is the one to slow down.
+    { maxAttempts: MAX_ATTEMPTS, contended: () => new SubmitRateLimited(1, rule) },
+  );
+  if (admission.admitted) return;
+  if (clientRequestId !== undefined && (await alreadySubmitted(tables, userId, clientRequestId))) return;
+  throw new SubmitRateLimited(admission.retryAfterSeconds, rule);
 }
