@@ -36,11 +36,12 @@ export const submitRequest = handled(async (request, context): Promise<HttpRespo
   const caller = await callerOf(request, context);
   const body = await readJson(request, SubmitRequestBody);
   const ctx = requestContext(context);
-  const { tables, settings } = getDeps();
+  const { tables, requests, settings } = getDeps();
   // Each submit emails every approver, so a user (or a runaway flow) submitting in a loop is held
   // to a per-user allowance. It is taken while the story reads the configuration, not before.
   const admission = takeSubmit(
     tables,
+    requests,
     { limit: settings.ZSA_SUBMIT_RATE_LIMIT, windowSeconds: settings.ZSA_SUBMIT_RATE_WINDOW_SECONDS },
     caller.principal.id,
     body.clientRequestId,

@@ -9,16 +9,14 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { compareAndSwap, readEntity, type Tables } from '#shared/adapters/tables';
+import { compareAndSwap, type Tables } from '#shared/adapters/tables';
 import { encodeKey } from '#shared/domain/names';
 import { admitSubmit, type Admission, type RateLimit, type SubmitEntry } from '#shared/domain/rate-limit';
 import { HttpError } from '#shared/http/problem';
-import { indexKeys } from './repository';
+import type { RequestRepository } from './repository';
 
 const TABLE = 'SubmitLimits';
 const ROW = 'submits';
-/** The request repository's index table, where a `clientRequestId` claim lives (./repository.ts). */
-const REQUEST_INDEX = 'RequestIndex';
 /**
  * Compare-and-swap attempts before a submit is refused as too many at once: the row only contends
  * when one user submits concurrently, and then the user is the one to slow down.
@@ -72,12 +70,6 @@ function retryKey(clientRequestId: string | undefined): string | null {
     : createHash('sha256').update(clientRequestId).digest('base64url').slice(0, 16);
 }
 
-/** Whether this user already claimed this `clientRequestId`: the submit is a retry of a stored request. */
-async function alreadySubmitted(tables: Tables, userId: string, clientRequestId: string): Promise<boolean> {
-  const index = await tables.get(REQUEST_INDEX);
-  return (await readEntity(index, indexKeys.client(userId), encodeKey(clientRequestId))) !== undefined;
-}
-
 /**
  * Takes one submit from `userId`'s allowance, or throws `SubmitRateLimited`. Costs one read and one
  * conditional write (none when the limit is off, one read for a retry); the submit story runs it
@@ -86,6 +78,7 @@ async function alreadySubmitted(tables: Tables, userId: string, clientRequestId:
  */
 export async function takeSubmit(
   tables: Tables,
+  claims: Pick<RequestRepository, 'claimOf'>,
   rule: RateLimit,
   userId: string,
   clientRequestId: string | undefined,
@@ -108,6 +101,7 @@ export async function takeSubmit(
     { maxAttempts: MAX_ATTEMPTS, contended: () => new SubmitRateLimited(1, rule) },
   );
   if (admission.admitted) return;
-  if (clientRequestId !== undefined && (await alreadySubmitted(tables, userId, clientRequestId))) return;
+  // Already claimed by this user: the submit is a retry of a request it made.
+  if (clientRequestId !== undefined && (await claims.claimOf(userId, clientRequestId)) !== undefined) return;
   throw new SubmitRateLimited(admission.retryAfterSeconds, rule);
 }

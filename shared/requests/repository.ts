@@ -257,6 +257,11 @@ export interface RequestRepository {
   ): Promise<{ ids: string[]; continuationToken?: string }>;
   /** Ids of the caller's live grants (approved, per the index). */
   liveIds(requesterId: string): Promise<string[]>;
+  /** The request a (user, clientRequestId) claim names, if that user has made the claim. */
+  claimOf(
+    requesterId: string,
+    clientRequestId: string,
+  ): Promise<{ id: string; createdAt?: string } | undefined>;
   /** Every request row (admins and auditors), newest first is not guaranteed. */
   scan(
     filter: string | undefined,
@@ -282,7 +287,20 @@ export function createRequestRepository(tables: Tables): RequestRepository {
     }
   }
 
+  async function claimOf(
+    requesterId: string,
+    clientRequestId: string,
+  ): Promise<{ id: string; createdAt?: string } | undefined> {
+    const row = await readEntity<IndexRow>(
+      await index(),
+      indexKeys.client(requesterId),
+      encodeKey(clientRequestId),
+    );
+    return row && { id: row.RequestId, ...(row.CreatedAt === undefined ? {} : { createdAt: row.CreatedAt }) };
+  }
+
   return {
+    claimOf,
     async read(id) {
       const row = await requestRow(id);
       return row ? { request: fromRow(row), audit: outboxOf(row) } : undefined;
@@ -300,12 +318,8 @@ export function createRequestRepository(tables: Tables): RequestRepository {
           });
         } catch (e) {
           if (statusOf(e) !== 409) throw unavailable(e);
-          const existing = await readEntity<IndexRow>(
-            idx,
-            indexKeys.client(request.requesterId),
-            encodeKey(request.clientRequestId),
-          );
-          if (existing) return { created: false, id: existing.RequestId, createdAt: existing.CreatedAt };
+          const existing = await claimOf(request.requesterId, request.clientRequestId);
+          if (existing) return { created: false, ...existing };
           throw unavailable(e);
         }
       }
