@@ -13,7 +13,6 @@ import { createHash } from 'node:crypto';
 import { AuditAction, AuditOutcome, SYSTEM_ACTOR, type AuditSink } from '#shared/audit/types';
 import type { Tables } from '#shared/adapters/tables';
 import type { Directory } from '#shared/directory/directory';
-import { isDomainError } from '#shared/domain/errors';
 import { unresolved, type Member } from '#shared/domain/pam';
 import { itemOfMember, toGroup } from './approver-group-repository';
 import { changePamConfig, getPamConfig } from './pam-repository';
@@ -35,29 +34,19 @@ export interface MigrationResult {
 
 /**
  * `members` with every unresolved entry the directory knows resolved; the names it does not know
- * stay as they are. One lookup per name, so one unknown name does not hide the others.
+ * stay as they are, and are listed.
  */
 async function resolveKnown(
   directory: Directory,
   members: readonly Member[],
 ): Promise<{ members: Member[]; unknown: string[] }> {
-  const unknown: string[] = [];
-  const out: Member[] = [];
-  for (const m of members) {
-    if (m.id !== null) {
-      out.push(m);
-      continue;
-    }
-    try {
-      const [resolved] = await directory.resolve([m.upn], '#');
-      out.push(resolved ?? m);
-    } catch (e) {
-      if (!isDomainError(e, 'INVALID_INPUT')) throw e;
-      unknown.push(m.upn);
-      out.push(m);
-    }
-  }
-  return { members: out, unknown };
+  const pending = unresolved(members);
+  const found = await directory.lookup(pending.map((m) => m.upn));
+  const byUpn = new Map(pending.map((m, i) => [m.upn, found[i]]));
+  return {
+    members: members.map((m) => (m.id === null ? (byUpn.get(m.upn) ?? m) : m)),
+    unknown: pending.filter((m) => byUpn.get(m.upn) === undefined).map((m) => m.upn),
+  };
 }
 
 export async function migrateDirectoryKeys(ctx: MigrationContext): Promise<MigrationResult> {

@@ -17,10 +17,37 @@ import type { Member } from '#shared/domain/pam';
 
 export interface Directory {
   /**
-   * The members `upns` name, in order. Throws INVALID_INPUT (with a pointer per unknown UPN, under
-   * `pointer`) when the directory knows some of them not, and UNAVAILABLE when it cannot be asked.
+   * The members `upns` name, in order, undefined where the directory knows no such user. Throws
+   * UNAVAILABLE when it cannot be asked.
+   */
+  lookup(upns: readonly string[]): Promise<(Member | undefined)[]>;
+  /**
+   * `lookup`, for an admin's input: throws INVALID_INPUT (with a pointer per unknown UPN, under
+   * `pointer`) when the directory knows some of them not.
    */
   resolve(upns: readonly string[], pointer: string): Promise<Member[]>;
+}
+
+/** `Directory.resolve` from a `lookup`. */
+export function resolving(lookup: Directory['lookup']): Directory {
+  return {
+    lookup,
+    async resolve(upns, pointer) {
+      const found = await lookup(upns);
+      const errors = upns.flatMap((upn, i) =>
+        found[i] === undefined
+          ? [{ pointer: `${pointer}/${i}`, detail: `the directory has no user ${JSON.stringify(upn)}` }]
+          : [],
+      );
+      if (errors.length > 0)
+        throw new DomainError(
+          'INVALID_INPUT',
+          `The directory knows no user by ${errors.length === 1 ? 'one of these names' : `${errors.length} of these names`}; give each person's user principal name (UPN)`,
+          { errors },
+        );
+      return found as Member[];
+    },
+  };
 }
 
 export const GRAPH_V1 = 'https://graph.microsoft.com/v1.0';
@@ -122,28 +149,12 @@ export function graphDirectory(options: DirectoryOptions): Directory {
     };
   }
 
-  return {
-    async resolve(upns, pointer) {
-      if (upns.length === 0) return [];
-      const headers = await authorization();
-      const found: (Member | undefined)[] = new Array<Member | undefined>(upns.length);
-      for (let i = 0; i < upns.length; i += IN_PARALLEL) {
-        const slice = upns.slice(i, i + IN_PARALLEL);
-        const answers = await Promise.all(slice.map((upn) => lookup(upn, headers)));
-        answers.forEach((m, j) => (found[i + j] = m));
-      }
-      const errors = upns.flatMap((upn, i) =>
-        found[i] === undefined
-          ? [{ pointer: `${pointer}/${i}`, detail: `the directory has no user ${JSON.stringify(upn)}` }]
-          : [],
-      );
-      if (errors.length > 0)
-        throw new DomainError(
-          'INVALID_INPUT',
-          `The directory knows no user by ${errors.length === 1 ? 'one of these names' : `${errors.length} of these names`}; give each person's user principal name (UPN)`,
-          { errors },
-        );
-      return found as Member[];
-    },
-  };
+  return resolving(async (upns) => {
+    if (upns.length === 0) return [];
+    const headers = await authorization();
+    const found: (Member | undefined)[] = [];
+    for (let i = 0; i < upns.length; i += IN_PARALLEL)
+      found.push(...(await Promise.all(upns.slice(i, i + IN_PARALLEL).map((upn) => lookup(upn, headers)))));
+    return found;
+  });
 }

@@ -1,7 +1,7 @@
 /** The app's directory, from the settings (see ./directory.ts). */
 import { DefaultAzureCredential } from '@azure/identity';
 import { ConfigurationError, type Settings } from '#shared/config';
-import { graphDirectory, isLoopbackUrl, type Directory } from './directory';
+import { graphDirectory, isLoopbackUrl, resolving, type Directory } from './directory';
 
 const GUID_IN_ISSUER = /\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:\/|$)/i;
 
@@ -40,5 +40,5 @@ export function createDirectory(settings: Settings): Directory {
     });
     return directory;
   };
-  return { resolve: (upns, pointer) => get().resolve(upns, pointer) };
+  return resolving((upns) => get().lookup(upns));
 }
