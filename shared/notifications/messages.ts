@@ -42,6 +42,14 @@ export const NotificationEvent = {
   revoked: 'revoked',
   /** A system fault stopped the request (docs/design.md §3): the requester and the whole approver group hear of it. */
   failed: 'failed',
+  /** A scheduled grant reached its start: the requester may use it now. */
+  started: 'started',
+  /** An extension waits for the approvers of its open stage (`stage`, `extensionId`). */
+  extensionRequested: 'extensionRequested',
+  extensionApproved: 'extensionApproved',
+  extensionDenied: 'extensionDenied',
+  extensionExpired: 'extensionExpired',
+  extensionCanceled: 'extensionCanceled',
 } as const;
 export type NotificationEvent = (typeof NotificationEvent)[keyof typeof NotificationEvent];
 
@@ -56,11 +64,26 @@ export const NotifyEvent = {
   ended: 'ended',
   revoked: 'revoked',
   failed: 'failed',
+  started: 'started',
+  extensionRequested: 'extensionRequested',
+  extensionApproved: 'extensionApproved',
+  extensionDenied: 'extensionDenied',
+  extensionExpired: 'extensionExpired',
+  extensionCanceled: 'extensionCanceled',
 } as const satisfies Partial<Record<NotificationEvent, NotificationEvent>>;
 export type NotifyEvent = (typeof NotifyEvent)[keyof typeof NotifyEvent];
 
-/** Input of the `notify` activity (functions/access-request.ts). */
-export const NotifyInput = z.strictObject({ requestId: Id, event: z.enum(NotifyEvent) });
+/**
+ * Input of the `notify` activity (functions/access-request.ts). `stage`: for `approvalNeeded` and
+ * `extensionRequested`, the stage whose approvers are asked (absent: the first). `extensionId`:
+ * the extension an `extension…` event is about.
+ */
+export const NotifyInput = z.strictObject({
+  requestId: Id,
+  event: z.enum(NotifyEvent),
+  stage: z.int().min(0).max(4).optional(),
+  extensionId: z.string().regex(/^[1-9][0-9]?$/).optional(),
+});
 export type NotifyInput = z.output<typeof NotifyInput>;
 
 /** Why the recipient gets the message: it decides wording ("your request" or "their request"). */

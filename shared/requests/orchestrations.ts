@@ -16,6 +16,12 @@ export const RequestEvent = {
   Decided: 'RequestDecided',
   /** The grant was revoked (already written to the request row). */
   Revoked: 'GrantRevoked',
+  /**
+   * Something in the live grant changed (already written to the request row): an extension was
+   * asked for, decided (a stage or all of it) or canceled, or a counted grant's last use ran. Like
+   * every event it only says "look again"; waited for by shape 3 and later.
+   */
+  GrantChanged: 'GrantChanged',
 } as const;
 export type RequestEvent = (typeof RequestEvent)[keyof typeof RequestEvent];
 

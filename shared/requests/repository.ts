@@ -1,8 +1,10 @@
 /**
  * Requests in Table Storage. Row ↔ domain mapping lives only here.
  *
- * Table `Requests`: PartitionKey = request id; RowKey `request` holds the request (its bounded list
- * of approvals included — at most `requiredApprovals` + 1 entries) and is the compare-and-swap
+ * Table `Requests`: PartitionKey = request id; RowKey `request` holds the request (its bounded lists
+ * included: at most `requiredApprovals` + 1 approvals per round, the request's and each of at most
+ * ten extensions', and at most `MAX_IN_FLIGHT` uses held by running executions; the JSON is cut
+ * into column-sized pieces `Data`, `Data1`, … like the outbox) and is the compare-and-swap
  * point for every state change; RowKey `x:<time>:<executionId>` is one row per execution.
  * The request row also carries its audit outbox (`PendingAudit`, `PendingAudit1`, …: one JSON array
  * cut into column-sized pieces): the audit events of its transitions not yet appended to the audit
@@ -20,7 +22,7 @@
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { AuditAction, AuditOutcome } from '#shared/audit/types';
-import { Request, type ExecutionSummary } from '#shared/domain/request';
+import { Request, requestGroups, type ExecutionSummary } from '#shared/domain/request';
 import { encodeKey } from '#shared/domain/names';
 import { DomainError, parseOrThrow } from '#shared/domain/errors';
 import { compareAndSwap, readEntity, statusOf, unavailable, type Tables } from '#shared/adapters/tables';
@@ -61,6 +63,7 @@ interface OpenRow {
   CheckAt: string;
   CreatedAt: string;
   RequesterId: string;
+  /** Every group the request names, comma-separated (one before stages). */
   ApproverGroup: string;
 }
 
@@ -104,31 +107,43 @@ const PendingAuditSchema = z.strictObject({
     .optional(),
 }) satisfies z.ZodType<PendingAudit>;
 
-/** The outbox as columns: absent when empty, else the JSON text cut without splitting a surrogate pair. */
-function outboxColumns(events: readonly PendingAudit[]): Record<string, string> {
-  if (events.length === 0) return {};
-  const text = JSON.stringify(events);
+/** Text cut into columns `<name>`, `<name>1`, … of at most `OUTBOX_PIECE` units, never splitting a surrogate pair. */
+function pieces(column: (n: number) => string, text: string): Record<string, string> {
   const columns: Record<string, string> = {};
   for (let start = 0, n = 0; start < text.length; n++) {
     let end = Math.min(start + OUTBOX_PIECE, text.length);
     const last = text.charCodeAt(end - 1);
     if (end < text.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
-    columns[outboxColumn(n)] = text.slice(start, end);
+    columns[column(n)] = text.slice(start, end);
     start = end;
   }
   return columns;
 }
 
-function outboxOf(row: object): PendingAudit[] {
+/** The text `pieces` cut, joined again ('' when the column is absent). */
+function joined(row: object, column: (n: number) => string): string {
   let text = '';
   for (let n = 0; n < MAX_OUTBOX_PIECES; n++) {
-    const piece: unknown = Reflect.get(row, outboxColumn(n));
+    const piece: unknown = Reflect.get(row, column(n));
     if (typeof piece !== 'string') break;
     text += piece;
   }
+  return text;
+}
+
+/** The outbox as columns: absent when empty. */
+function outboxColumns(events: readonly PendingAudit[]): Record<string, string> {
+  return events.length === 0 ? {} : pieces(outboxColumn, JSON.stringify(events));
+}
+
+function outboxOf(row: object): PendingAudit[] {
+  const text = joined(row, outboxColumn);
   if (text === '') return [];
   return parseOrThrow(z.array(PendingAuditSchema), JSON.parse(text), 'stored audit outbox');
 }
+
+/** The request's JSON columns: `Data`, then `Data1`, … when a request with many decisions outgrows one. */
+const dataColumn = (n: number) => (n === 0 ? 'Data' : `Data${n}`);
 
 function toRow(request: Request, outbox: readonly PendingAudit[]): RequestRow {
   return {
@@ -139,18 +154,15 @@ function toRow(request: Request, outbox: readonly PendingAudit[]): RequestRow {
     ApproverGroup: request.approverGroup ?? '',
     CreatedAt: request.createdAt,
     ExpiresAt: request.expiresAt ?? '',
-    Data: JSON.stringify(request),
+    ...pieces(dataColumn, JSON.stringify(request)),
     ...outboxColumns(outbox),
-  };
+  } as RequestRow;
 }
 
 /** Rows are validated on the way back in, like every other edge. */
-function fromRow(row: { Data?: unknown }): Request {
-  return parseOrThrow(
-    Request,
-    typeof row.Data === 'string' ? JSON.parse(row.Data) : undefined,
-    'stored request',
-  );
+function fromRow(row: object): Request {
+  const text = joined(row, dataColumn);
+  return parseOrThrow(Request, text === '' ? undefined : JSON.parse(text), 'stored request');
 }
 
 function newestFirstKey(request: Pick<Request, 'createdAt' | 'id'>): string {
@@ -158,17 +170,18 @@ function newestFirstKey(request: Pick<Request, 'createdAt' | 'id'>): string {
   return `${inverted.toString().padStart(13, '0')}:${request.id}`;
 }
 
-/** The request's entries in its requester's and its group's lists. */
+/** The request's entries in its requester's list and in the list of every group it names. */
 function listRows(request: Request): IndexRow[] {
   const key = newestFirstKey(request);
-  const rows: IndexRow[] = [
+  return [
     { partitionKey: indexKeys.requester(request.requesterId), rowKey: key, RequestId: request.id },
+    ...requestGroups(request).map((g) => ({ partitionKey: indexKeys.group(g), rowKey: key, RequestId: request.id })),
   ];
-  if (request.approverGroup !== null) {
-    rows.push({ partitionKey: indexKeys.group(request.approverGroup), rowKey: key, RequestId: request.id });
-  }
-  return rows;
 }
+
+/** Group names never hold a comma (letters, digits and `-_.@`), so the open row keeps them in one column. */
+const joinGroups = (groups: readonly string[]) => groups.join(',');
+const splitGroups = (column: string) => (column === '' ? [] : column.split(','));
 
 /** Per-user partitions are keyed by the user's stable id (`tenant:object id`), never by UPN. */
 export const indexKeys = {
@@ -184,7 +197,8 @@ export interface OpenEntry {
   checkAt: string;
   createdAt: string;
   requesterId: string;
-  approverGroup: string | null;
+  /** Every group the request names (its list entries are under each). */
+  approverGroups: string[];
 }
 
 export interface StoredExecution extends ExecutionSummary {
@@ -332,7 +346,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
         CheckAt: checkAt,
         CreatedAt: request.createdAt,
         RequesterId: request.requesterId,
-        ApproverGroup: request.approverGroup ?? '',
+        ApproverGroup: joinGroups(requestGroups(request)),
       };
       await Promise.all([
         upsertIndex(listRows(request)),
@@ -355,9 +369,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       const key = newestFirstKey(request);
       const deletions: [string, string][] = [
         [indexKeys.requester(request.requesterId), key],
-        ...(request.approverGroup !== null
-          ? [[indexKeys.group(request.approverGroup), key] as [string, string]]
-          : []),
+        ...requestGroups(request).map((g) => [indexKeys.group(g), key] as [string, string]),
         ...(request.clientRequestId !== null
           ? [[indexKeys.client(request.requesterId), encodeKey(request.clientRequestId)] as [string, string]]
           : []),
@@ -382,7 +394,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
             checkAt: row.CheckAt,
             createdAt: row.CreatedAt,
             requesterId: row.RequesterId,
-            approverGroup: row.ApproverGroup === '' ? null : row.ApproverGroup,
+            approverGroups: splitGroups(row.ApproverGroup),
           });
           if (out.length >= max) break;
         }
@@ -408,9 +420,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       const rows: [string, string][] = neverStored
         ? [
             [indexKeys.requester(entry.requesterId), key],
-            ...(entry.approverGroup !== null
-              ? [[indexKeys.group(entry.approverGroup), key] as [string, string]]
-              : []),
+            ...entry.approverGroups.map((g) => [indexKeys.group(g), key] as [string, string]),
           ]
         : [];
       // The open row last: while it stays, a later run finishes what this one could not.

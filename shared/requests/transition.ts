@@ -11,11 +11,11 @@
  * harmless and a lost one must not strand the request.
  */
 import type { AuditAction } from '#shared/audit/types';
-import type { Member } from '#shared/domain/pam';
 import { DomainError, type ErrorCode } from '#shared/domain/errors';
 import {
   canView,
   toRequestView,
+  type GroupMembers,
   type Request,
   type RequestView,
   type Transition,
@@ -30,9 +30,9 @@ export interface CallerTransition<O extends string> {
    * Who may address the request at all (default: who may see it). Anyone else is answered 404,
    * learning nothing about the request, not even that it exists.
    */
-  addressable?: (request: Request, members: readonly Member[]) => boolean;
+  addressable?: (request: Request, members: GroupMembers) => boolean;
   /** The pure rule over the row as it is now (run again on every compare-and-swap attempt). */
-  rule: (request: Request, members: readonly Member[]) => Transition<O>;
+  rule: (request: Request, members: GroupMembers) => Transition<O>;
   /** The audit events of an applied outcome, recorded by the same write as the transition. */
   events: (outcome: O, next: Request) => PendingAudit[];
   /**

@@ -280,6 +280,16 @@ function decisionEvents(
           next.approvals.length,
         ),
       ];
+    case 'stageApproved':
+      // TODO(#13 stories): stage approved + stage opened events.
+      return [
+        pending(
+          next.id,
+          { ...event, action: AuditAction.RequestApprovalRecorded },
+          at,
+          next.approvals.length,
+        ),
+      ];
     case 'approved':
       return [
         pending(next.id, { ...event, action: AuditAction.RequestApproved }, at),
