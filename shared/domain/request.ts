@@ -610,7 +610,7 @@ function notAnApprover(who: string, groups: readonly string[]): DomainError {
   return new DomainError(
     'NOT_AN_APPROVER',
     groups.length === 0
-      ? `${who} may not decide: this request needs no approval`
+      ? `${who} may not decide: this request has no approver group`
       : `${who} is not a member of the approver group${groups.length > 1 ? 's' : ''} ${groups.map((g) => JSON.stringify(g)).join(', ')} of this request`,
   );
 }
@@ -631,8 +631,10 @@ export function decisionRefusal(
   // By stable key only: a UPN can be renamed, or be claimed by a token that merely carries it.
   if (approver.id === request.requesterId)
     return new DomainError('SELF_APPROVAL', 'Requesters may not decide on their own request');
-  if (!isApproverOfAny(request.stages, members, approver.id))
-    return notAnApprover(who, [...new Set(request.stages.map((s) => s.approverGroup))]);
+  // Any group the request names: a member of an automatic request's group is told it is not pending.
+  const groups = requestGroups(request);
+  if (!isApproverOfAny(groups.map((approverGroup) => ({ approverGroup, requiredApprovals: 1 })), members, approver.id))
+    return notAnApprover(who, groups);
   if (hasDecided(request, approver))
     return new DomainError('ALREADY_DECIDED', `${who} has already decided on this request`);
   if (request.status !== 'pending')
