@@ -4,6 +4,7 @@ import { catalogFrom, Role, RoleGroup, Task, type Catalog } from '#shared/domain
 import { type Actor, type Member } from '#shared/domain/pam';
 import { Policy } from '#shared/domain/policy';
 import { Request, type RequestStatus } from '#shared/domain/request';
+import type { GroupMembers } from '#shared/domain/stages';
 
 /** The fixed "now" of every test. */
 export const T0 = new Date('2030-01-01T09:00:00.000Z');
@@ -40,6 +41,14 @@ export function who(upn: string): { id: string; upn: string } {
 }
 
 export const GROUP_MEMBERS: readonly Member[] = [BOB, CAROL, ERIN].map(memberOf);
+
+/** The members of each group the rules are given: `GROUP` holds `members`. */
+export function inGroup(members: readonly Member[], group = GROUP): GroupMembers {
+  return new Map([[group, members]]);
+}
+
+/** `GROUP` with Bob, Carol and Erin: the members every single-group test decides with. */
+export const MEMBERS: GroupMembers = inGroup(GROUP_MEMBERS);
 
 export const MOVE = 'Exchange\\New-MoveRequest';
 export const MAILBOX = 'Exchange\\Set-Mailbox';

@@ -14,19 +14,23 @@ import {
 import { aPolicy, aRole, aRoleGroup, aTask, GROUP, MAILBOX, MOVE, RESET } from './builders';
 
 describe('policy body', () => {
-  it('applies the defaults: one approval, a 24-hour pending window, no maximum', () => {
+  it('applies the defaults: one approval, a 24-hour pending window, a week to start, no extensions, no maximum', () => {
     // Act
     const body = PolicyBody.parse({ scope: 'task', target: MOVE, approvalType: 'manual' });
+    const policy = newPolicy('p1', body);
 
-    // Assess
+    // Assess: the body leaves requiredApprovals out (it could come with stages instead); the stored
+    // single-group policy shows its one approval
     expect(body).toEqual({
       scope: 'task',
       target: MOVE,
       approvalType: 'manual',
-      requiredApprovals: 1,
       pendingTimeoutHours: 24,
+      maxStartDelayHours: 168,
+      maxExtensions: 0,
     });
-    expect(Policy.safeParse(newPolicy('p1', body)).success).toBe(true);
+    expect(policy.requiredApprovals).toBe(1);
+    expect(Policy.safeParse(policy).success).toBe(true);
   });
 
   it.each([
@@ -456,9 +460,10 @@ describe('a container never loosens its members', () => {
     // Assess
     expect(act).toThrow(
       'The role "Exchange Admin" cannot be requested as a whole: its policies name different approver ' +
-        'groups ("helpdesk" by the policy on the role "Exchange Admin"; "tier0" by the policy on the ' +
-        'task "Exchange\\\\Remove-Mailbox"), and no single group may approve for all of them. Request its ' +
-        'tasks separately, or ask an admin to give these policies the same approver group',
+        'groups (the policy on the role "Exchange Admin": "helpdesk"; the policy on the task ' +
+        '"Exchange\\\\Remove-Mailbox": "tier0"), and no single sequence of approvals satisfies all of ' +
+        'them. Request its tasks separately, or ask an admin to give these policies the same approver ' +
+        'groups in the same order',
     );
   });
 

@@ -47,6 +47,8 @@ import {
   GROUP,
   GROUP_MEMBERS,
   hoursAfterT0,
+  inGroup,
+  MEMBERS,
   idOf,
   iso,
   MAILBOX,
@@ -364,7 +366,7 @@ describe('planRequest', () => {
 
 describe('decisions', () => {
   const decide = (input: DecisionInput, request = aRequest(), at = minutesAfterT0(30)) =>
-    applyDecision(request, input, GROUP_MEMBERS, at);
+    applyDecision(request, input, MEMBERS, at);
 
   it.each<{
     name: string;
@@ -496,7 +498,9 @@ describe('decisions', () => {
   ])('$name', ({ request, input, at, members, code }) => {
     // Act / Assess
     expect(
-      codeOf(() => applyDecision(request, input, members ?? GROUP_MEMBERS, at ?? minutesAfterT0(30))),
+      codeOf(() =>
+        applyDecision(request, input, inGroup(members ?? GROUP_MEMBERS), at ?? minutesAfterT0(30)),
+      ),
     ).toBe(code);
   });
 
@@ -605,12 +609,12 @@ describe('decisions', () => {
     const request = aRequest();
 
     // Act / Assess
-    expect(isApprovableBy(request, who(BOB), GROUP_MEMBERS, minutesAfterT0(1))).toBe(true);
-    expect(isApprovableBy(request, who(ALICE), [...GROUP_MEMBERS, memberOf(ALICE)], minutesAfterT0(1))).toBe(
-      false,
-    );
-    expect(isApprovableBy(request, who(MALLORY), GROUP_MEMBERS, minutesAfterT0(1))).toBe(false);
-    expect(isApprovableBy(request, who(BOB), GROUP_MEMBERS, hoursAfterT0(24))).toBe(false);
+    expect(isApprovableBy(request, who(BOB), MEMBERS, minutesAfterT0(1))).toBe(true);
+    expect(
+      isApprovableBy(request, who(ALICE), inGroup([...GROUP_MEMBERS, memberOf(ALICE)]), minutesAfterT0(1)),
+    ).toBe(false);
+    expect(isApprovableBy(request, who(MALLORY), MEMBERS, minutesAfterT0(1))).toBe(false);
+    expect(isApprovableBy(request, who(BOB), MEMBERS, hoursAfterT0(24))).toBe(false);
   });
 });
 
@@ -719,7 +723,7 @@ describe('revoke', () => {
     const request = revoke(
       aRequest({ status: 'approved' }),
       { actor, comment: 'done' },
-      members ?? GROUP_MEMBERS,
+      inGroup(members ?? GROUP_MEMBERS),
       during,
     );
 
@@ -776,7 +780,7 @@ describe('revoke', () => {
     },
   ])('$name', ({ request, actor, at, code }) => {
     // Act / Assess
-    expect(codeOf(() => revoke(request, { actor }, GROUP_MEMBERS, at ?? during))).toBe(code);
+    expect(codeOf(() => revoke(request, { actor }, MEMBERS, at ?? during))).toBe(code);
   });
 });
 
@@ -860,8 +864,7 @@ describe('invariants over whole stories', () => {
       name: 'approve then end',
       steps: [
         (r) =>
-          applyDecision(r, { approver: who(BOB), decision: 'approve' }, GROUP_MEMBERS, minutesAfterT0(1))
-            .request,
+          applyDecision(r, { approver: who(BOB), decision: 'approve' }, MEMBERS, minutesAfterT0(1)).request,
         (r) => end(r, hoursAfterT0(6)).request,
       ],
       final: 'ended',
@@ -870,18 +873,15 @@ describe('invariants over whole stories', () => {
       name: 'approve then revoke',
       steps: [
         (r) =>
-          applyDecision(r, { approver: who(BOB), decision: 'approve' }, GROUP_MEMBERS, minutesAfterT0(1))
-            .request,
-        (r) => revoke(r, { actor: anActor(ALICE) }, GROUP_MEMBERS, minutesAfterT0(2)),
+          applyDecision(r, { approver: who(BOB), decision: 'approve' }, MEMBERS, minutesAfterT0(1)).request,
+        (r) => revoke(r, { actor: anActor(ALICE) }, MEMBERS, minutesAfterT0(2)),
       ],
       final: 'revoked',
     },
     {
       name: 'deny',
       steps: [
-        (r) =>
-          applyDecision(r, { approver: who(BOB), decision: 'deny' }, GROUP_MEMBERS, minutesAfterT0(1))
-            .request,
+        (r) => applyDecision(r, { approver: who(BOB), decision: 'deny' }, MEMBERS, minutesAfterT0(1)).request,
       ],
       final: 'denied',
     },
@@ -915,7 +915,7 @@ describe('visibility', () => {
     { name: 'anyone else does not', actor: anActor(MALLORY), visible: false },
   ])('$name', ({ actor, visible }) => {
     // Act / Assess
-    expect(canView(aRequest(), actor, GROUP_MEMBERS)).toBe(visible);
+    expect(canView(aRequest(), actor, MEMBERS)).toBe(visible);
   });
 });
 
@@ -1120,7 +1120,7 @@ describe('identity is the stable id, not the name', () => {
     const refusal = decisionRefusal(
       aRequest(),
       { id: idOf(ALICE), upn: BOB },
-      [...GROUP_MEMBERS, memberOf(ALICE)],
+      inGroup([...GROUP_MEMBERS, memberOf(ALICE)]),
       minutesAfterT0(1),
     );
     expect(refusal?.code).toBe('SELF_APPROVAL');
@@ -1143,14 +1143,14 @@ describe('transitions as values: a retry finds its change already applied', () =
     {
       name: 'Bob approves again a request his approval approved → already applied (approved)',
       request: aRequest({ status: 'approved' }),
-      act: (r) => decideTransition(r, approve(BOB), GROUP_MEMBERS, at),
+      act: (r) => decideTransition(r, approve(BOB), MEMBERS, at),
       outcome: 'approved',
       code: 'ALREADY_DECIDED',
     },
     {
       name: 'Bob denies again a request his denial denied → already applied (denied)',
       request: aRequest({ status: 'denied' }),
-      act: (r) => decideTransition(r, { approver: who(BOB), decision: 'deny' }, GROUP_MEMBERS, at),
+      act: (r) => decideTransition(r, { approver: who(BOB), decision: 'deny' }, MEMBERS, at),
       outcome: 'denied',
       code: 'ALREADY_DECIDED',
     },
@@ -1164,7 +1164,7 @@ describe('transitions as values: a retry finds its change already applied', () =
     {
       name: 'Carol revokes a grant the admin revoked → already applied (revoked)',
       request: aRequest({ status: 'revoked' }),
-      act: (r) => revokeTransition(r, { actor: anActor(CAROL) }, GROUP_MEMBERS, at),
+      act: (r) => revokeTransition(r, { actor: anActor(CAROL) }, MEMBERS, at),
       outcome: 'revoked',
       code: 'REQUEST_NOT_LIVE',
     },
@@ -1191,19 +1191,20 @@ describe('transitions as values: a retry finds its change already applied', () =
             approvals: [{ approver: BOB, decision: 'approve', comment: null, at: iso(minutesAfterT0(1)) }],
           }),
           approve(BOB),
-          GROUP_MEMBERS,
+          MEMBERS,
           at,
         ),
       code: 'ALREADY_DECIDED',
     },
     {
       name: 'Carol approves a request Bob approved → refused (not her decision)',
-      act: () => decideTransition(aRequest({ status: 'approved' }), approve(CAROL), GROUP_MEMBERS, at),
+      act: () => decideTransition(aRequest({ status: 'approved' }), approve(CAROL), MEMBERS, at),
       code: 'REQUEST_NOT_PENDING',
     },
     {
       name: 'Bob, since removed from the group, approves again → refused as not an approver',
-      act: () => decideTransition(aRequest({ status: 'approved' }), approve(BOB), [memberOf(CAROL)], at),
+      act: () =>
+        decideTransition(aRequest({ status: 'approved' }), approve(BOB), inGroup([memberOf(CAROL)]), at),
       code: 'NOT_AN_APPROVER',
     },
     {
@@ -1218,14 +1219,12 @@ describe('transitions as values: a retry finds its change already applied', () =
     },
     {
       name: 'an outsider revokes a revoked grant → refused, they could not have revoked it',
-      act: () =>
-        revokeTransition(aRequest({ status: 'revoked' }), { actor: anActor(MALLORY) }, GROUP_MEMBERS, at),
+      act: () => revokeTransition(aRequest({ status: 'revoked' }), { actor: anActor(MALLORY) }, MEMBERS, at),
       code: 'REVOKE_NOT_ALLOWED',
     },
     {
       name: 'Alice revokes her ended grant → refused, the end is not a revoke',
-      act: () =>
-        revokeTransition(aRequest({ status: 'ended' }), { actor: anActor(ALICE) }, GROUP_MEMBERS, at),
+      act: () => revokeTransition(aRequest({ status: 'ended' }), { actor: anActor(ALICE) }, MEMBERS, at),
       code: 'REQUEST_NOT_LIVE',
     },
   ])('$name', ({ act, code }) => {
@@ -1240,8 +1239,8 @@ describe('transitions as values: a retry finds its change already applied', () =
   it.each([
     {
       name: 'Bob approves a pending request → applied (approved), as applyDecision',
-      act: () => decideTransition(aRequest(), approve(BOB), GROUP_MEMBERS, at),
-      expected: applyDecision(aRequest(), approve(BOB), GROUP_MEMBERS, at),
+      act: () => decideTransition(aRequest(), approve(BOB), MEMBERS, at),
+      expected: applyDecision(aRequest(), approve(BOB), MEMBERS, at),
     },
     {
       name: 'Alice cancels her pending request → applied (canceled), as cancel',
@@ -1250,11 +1249,10 @@ describe('transitions as values: a retry finds its change already applied', () =
     },
     {
       name: 'Carol revokes a live grant → applied (revoked), as revoke',
-      act: () =>
-        revokeTransition(aRequest({ status: 'approved' }), { actor: anActor(CAROL) }, GROUP_MEMBERS, at),
+      act: () => revokeTransition(aRequest({ status: 'approved' }), { actor: anActor(CAROL) }, MEMBERS, at),
       expected: {
         outcome: 'revoked',
-        request: revoke(aRequest({ status: 'approved' }), { actor: anActor(CAROL) }, GROUP_MEMBERS, at),
+        request: revoke(aRequest({ status: 'approved' }), { actor: anActor(CAROL) }, MEMBERS, at),
       },
     },
   ])('$name', ({ act, expected }) => {
