@@ -53,12 +53,20 @@ const RETRY_WINDOW_MS = 60_000;
 export type ExtendOutcome = 'requested' | 'approved';
 
 /** The extension's own round: the request's stages, its own decisions. */
-export function extensionRound(request: Pick<Request, 'stages'>, extension: Pick<Extension, 'approvals'>): Round {
+export function extensionRound(
+  request: Pick<Request, 'stages'>,
+  extension: Pick<Extension, 'approvals'>,
+): Round {
   return { stages: request.stages, approvals: extension.approvals };
 }
 
 /** The grant with `hours` more: the extension approved and `expiresAt` moved. */
-function approved(request: Request, extension: Extension, approvals: Extension['approvals'], now: Date): Request {
+function approved(
+  request: Request,
+  extension: Extension,
+  approvals: Extension['approvals'],
+  now: Date,
+): Request {
   const at = toTimestamp(now);
   return {
     ...request,
@@ -211,7 +219,14 @@ export function decideExtensionTransition(
   members: GroupMembers,
   now: Date,
 ): Transition<DecisionOutcome> {
-  const refusal = extensionDecisionRefusal(request, extensionId, input.approver, members, now, input.linkStage);
+  const refusal = extensionDecisionRefusal(
+    request,
+    extensionId,
+    input.approver,
+    members,
+    now,
+    input.linkStage,
+  );
   const extension = findExtension(request, extensionId);
   if (refusal !== undefined || extension === undefined) {
     const refused = refusal ?? new DomainError('NOT_FOUND', `No extension ${extensionId}`);
@@ -256,19 +271,29 @@ export function cancelExtensionTransition(
 ): Transition<'canceled'> {
   const extension = findExtension(request, extensionId);
   if (extension === undefined)
-    return { kind: 'refused', refusal: new DomainError('NOT_FOUND', `Request ${request.id} has no extension ${extensionId}`) };
+    return {
+      kind: 'refused',
+      refusal: new DomainError('NOT_FOUND', `Request ${request.id} has no extension ${extensionId}`),
+    };
   if (actor.id !== request.requesterId)
     return {
       kind: 'refused',
       refusal: new DomainError('NOT_REQUESTER', 'Only the requester may cancel their extension'),
     };
   if (extension.status !== 'pending') {
-    const refusal = new DomainError('EXTENSION_NOT_PENDING', `Extension ${extension.id} is ${extension.status}`);
+    const refusal = new DomainError(
+      'EXTENSION_NOT_PENDING',
+      `Extension ${extension.id} is ${extension.status}`,
+    );
     return extension.status === 'canceled'
       ? { kind: 'alreadyApplied', outcome: 'canceled', request, refusal }
       : { kind: 'refused', refusal };
   }
-  return { kind: 'applied', outcome: 'canceled', request: { ...request, extensions: closeWaitingExtension(request, 'canceled', now) } };
+  return {
+    kind: 'applied',
+    outcome: 'canceled',
+    request: { ...request, extensions: closeWaitingExtension(request, 'canceled', now) },
+  };
 }
 
 /**
@@ -278,14 +303,25 @@ export function cancelExtensionTransition(
 export function expireExtension(request: Request, now: Date): SystemTransition<'expired'> {
   const waiting = pendingExtension(request);
   if (waiting === undefined || !isPast(waiting.pendingUntil, now)) return { outcome: 'unchanged', request };
-  return { outcome: 'expired', request: { ...request, extensions: closeWaitingExtension(request, 'expired', now) } };
+  return {
+    outcome: 'expired',
+    request: { ...request, extensions: closeWaitingExtension(request, 'expired', now) },
+  };
 }
 
 /** Whether the request, or its waiting extension, waits for `approver`'s decision now (`approvable=true`). */
-export function awaitsDecisionBy(request: Request, approver: Approver, members: GroupMembers, now: Date): boolean {
+export function awaitsDecisionBy(
+  request: Request,
+  approver: Approver,
+  members: GroupMembers,
+  now: Date,
+): boolean {
   if (decisionRefusal(request, approver, members, now) === undefined) return true;
   const waiting = pendingExtension(request);
-  return waiting !== undefined && extensionDecisionRefusal(request, waiting.id, approver, members, now) === undefined;
+  return (
+    waiting !== undefined &&
+    extensionDecisionRefusal(request, waiting.id, approver, members, now) === undefined
+  );
 }
 
 /** The round an emailed extension link decides in, for its pages. */

@@ -88,7 +88,11 @@ export type Policy = z.output<typeof Policy>;
 
 export function newPolicy(id: string, body: PolicyBody): Policy {
   // A single-group policy keeps showing its requiredApprovals, as it always has.
-  return { id, ...body, ...(body.stages === undefined ? { requiredApprovals: body.requiredApprovals ?? 1 } : {}) };
+  return {
+    id,
+    ...body,
+    ...(body.stages === undefined ? { requiredApprovals: body.requiredApprovals ?? 1 } : {}),
+  };
 }
 
 /**
@@ -103,11 +107,15 @@ export function policyStages(
   if (policy.approvalType === 'auto') return [];
   if (policy.stages !== undefined) return policy.stages.map((s) => ({ ...s }));
   const group = policy.approverGroup ?? defaultApproverGroup;
-  return group === null ? undefined : [{ approverGroup: group, requiredApprovals: policy.requiredApprovals ?? 1 }];
+  return group === null
+    ? undefined
+    : [{ approverGroup: group, requiredApprovals: policy.requiredApprovals ?? 1 }];
 }
 
 /** Approvals a manual policy needs in all (0 for an automatic one). */
-export function approvalsNeeded(policy: Pick<Policy, 'approvalType' | 'requiredApprovals' | 'stages'>): number {
+export function approvalsNeeded(
+  policy: Pick<Policy, 'approvalType' | 'requiredApprovals' | 'stages'>,
+): number {
   if (policy.approvalType === 'auto') return 0;
   return policy.stages === undefined ? (policy.requiredApprovals ?? 1) : totalApprovals(policy.stages);
 }
@@ -267,7 +275,11 @@ function combinePolicies(
 }
 
 /** The one sequence of stages every manual policy falls to, or a refusal that says how to get access. */
-function commonStages(target: Target, manual: readonly Policy[], defaultApproverGroup: string | null): StagePlan[] {
+function commonStages(
+  target: Target,
+  manual: readonly Policy[],
+  defaultApproverGroup: string | null,
+): StagePlan[] {
   const describe = (p: Policy) =>
     `the policy on the ${describeTarget(policyTarget(p))}${p.approverGroup === undefined && p.stages === undefined ? ' (by default)' : ''}`;
   const ungrouped = manual.filter((p) => policyStages(p, defaultApproverGroup) === undefined);
@@ -281,7 +293,10 @@ function commonStages(target: Target, manual: readonly Policy[], defaultApprover
   const combined = combineStages(sequences.map((s) => s.stages));
   if (combined !== undefined) return combined;
   const named = sequences
-    .map(({ p, stages }) => `${describe(p)}: ${stages.map((s) => JSON.stringify(s.approverGroup)).join(' then ')}`)
+    .map(
+      ({ p, stages }) =>
+        `${describe(p)}: ${stages.map((s) => JSON.stringify(s.approverGroup)).join(' then ')}`,
+    )
     .sort(compareNames);
   throw new DomainError(
     'APPROVER_GROUPS_CONFLICT',

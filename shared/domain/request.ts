@@ -30,7 +30,16 @@ import {
   type GroupMembers,
   type Round,
 } from './stages';
-import { addHours, Hours, hoursToMs, hoursToSeconds, instantOf, isPast, Timestamp, toTimestamp } from './time';
+import {
+  addHours,
+  Hours,
+  hoursToMs,
+  hoursToSeconds,
+  instantOf,
+  isPast,
+  Timestamp,
+  toTimestamp,
+} from './time';
 
 export { Approval, Decision, DecisionSchema, MAX_COMMENT, type GroupMembers } from './stages';
 
@@ -264,22 +273,29 @@ const requestShape = {
 
 /** Fields added after version 1, and the values a row written before them reads with. */
 function upgradeStored(value: unknown): unknown {
-  if (typeof value !== 'object' || value === null || 'stages' in value) return value;
+  if (typeof value !== 'object' || value === null) return value;
   const row = value as Record<string, unknown>;
   const group = typeof row.approverGroup === 'string' ? row.approverGroup : null;
   const required = typeof row.requiredApprovals === 'number' ? row.requiredApprovals : 0;
-  return {
-    ...row,
-    stages: row.approvalType === 'manual' && group !== null ? [{ approverGroup: group, requiredApprovals: required }] : [],
+  const defaults: Record<string, unknown> = {
+    // Before stages, a manual request had one group: one stage.
+    stages:
+      row.approvalType === 'manual' && group !== null
+        ? [{ approverGroup: group, requiredApprovals: required }]
+        : [],
     startAt: null,
     maxUses: null,
     uses: 0,
+    inFlight: [],
     maxExtensions: 0,
     maxDurationHours: null,
     pendingTimeoutHours: 24,
     extensions: [],
-    inFlight: [],
   };
+  const missing = Object.keys(defaults).filter((k) => !(k in row));
+  return missing.length === 0
+    ? value
+    : { ...row, ...Object.fromEntries(missing.map((k) => [k, defaults[k]])) };
 }
 
 /**
@@ -428,7 +444,11 @@ export function assertStart(startAt: string, policy: Pick<Policy, 'maxStartDelay
     throw new DomainError(
       'INVALID_START',
       `startAt ${startAt} is more than the policy's ${policy.maxStartDelayHours} hours ahead`,
-      { errors: [{ pointer: '#/startAt', detail: `must be at most ${policy.maxStartDelayHours} hours ahead` }] },
+      {
+        errors: [
+          { pointer: '#/startAt', detail: `must be at most ${policy.maxStartDelayHours} hours ahead` },
+        ],
+      },
     );
 }
 
@@ -535,7 +555,9 @@ export function planRequest(input: PlanInput, policy: Policy, settings: PlanSett
     createdAt,
     pendingUntil: toTimestamp(addHours(now, policy.pendingTimeoutHours)),
     decidedAt: auto ? createdAt : null,
-    ...(auto ? grantWindow(body.durationHours, grantStart(startAt, now)) : { grantedAt: null, expiresAt: null }),
+    ...(auto
+      ? grantWindow(body.durationHours, grantStart(startAt, now))
+      : { grantedAt: null, expiresAt: null }),
     endedAt: null,
     endedBy: null,
     endReason: null,
@@ -633,7 +655,13 @@ export function decisionRefusal(
     return new DomainError('SELF_APPROVAL', 'Requesters may not decide on their own request');
   // Any group the request names: a member of an automatic request's group is told it is not pending.
   const groups = requestGroups(request);
-  if (!isApproverOfAny(groups.map((approverGroup) => ({ approverGroup, requiredApprovals: 1 })), members, approver.id))
+  if (
+    !isApproverOfAny(
+      groups.map((approverGroup) => ({ approverGroup, requiredApprovals: 1 })),
+      members,
+      approver.id,
+    )
+  )
     return notAnApprover(who, groups);
   if (hasDecided(request, approver))
     return new DomainError('ALREADY_DECIDED', `${who} has already decided on this request`);
@@ -649,7 +677,12 @@ export function decisionRefusal(
 }
 
 /** True if `approver` could decide on `request` now: the `approvable=true` filter. */
-export function isApprovableBy(request: Request, approver: Approver, members: GroupMembers, now: Date): boolean {
+export function isApprovableBy(
+  request: Request,
+  approver: Approver,
+  members: GroupMembers,
+  now: Date,
+): boolean {
   return decisionRefusal(request, approver, members, now) === undefined;
 }
 
@@ -864,7 +897,9 @@ export function closeWaitingExtension(
   now: Date,
 ): Extension[] {
   return request.extensions.map((e) =>
-    e.status === 'pending' ? { ...e, status, decidedAt: status === 'expired' ? e.pendingUntil : toTimestamp(now) } : e,
+    e.status === 'pending'
+      ? { ...e, status, decidedAt: status === 'expired' ? e.pendingUntil : toTimestamp(now) }
+      : e,
   );
 }
 
@@ -980,9 +1015,7 @@ export function requireCoveringGrant(
     .filter((r) => coverageRefusal(r, query, now) === undefined)
     .sort(
       (a, b) =>
-        counted(a) - counted(b) ||
-        expiryOf(b) - expiryOf(a) ||
-        (a.id < b.id ? 1 : a.id > b.id ? -1 : 0),
+        counted(a) - counted(b) || expiryOf(b) - expiryOf(a) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0),
     );
   const chosen = covering[0];
   if (chosen !== undefined) return chosen;

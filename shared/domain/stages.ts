@@ -43,7 +43,11 @@ export const Approval = z.strictObject({
   comment: z.string().max(MAX_COMMENT).nullable(),
   at: Timestamp,
   /** The stage (0-based) the decision was given in; absent in approvals recorded before stages (stage 0). */
-  stage: z.int().min(0).max(MAX_STAGES - 1).optional(),
+  stage: z
+    .int()
+    .min(0)
+    .max(MAX_STAGES - 1)
+    .optional(),
 });
 export type Approval = z.output<typeof Approval>;
 
@@ -119,7 +123,8 @@ export function tallyRound(
 ): { state: 'pending'; stage: number } | { state: 'approved' } | { state: 'denied'; stage: number } {
   const denial = round.approvals.find((a) => a.decision === 'deny');
   if (denial !== undefined) return { state: 'denied', stage: stageOf(denial) };
-  for (let i = 0; i < round.stages.length; i++) if (!stageApproved(round, i)) return { state: 'pending', stage: i };
+  for (let i = 0; i < round.stages.length; i++)
+    if (!stageApproved(round, i)) return { state: 'pending', stage: i };
   return { state: 'approved' };
 }
 

@@ -20,7 +20,9 @@ import { toTimestamp } from './time';
 
 /** Uses left to admit: the maximum less the successful ones and those running; null when unlimited. */
 export function usesLeft(request: Pick<Request, 'maxUses' | 'uses' | 'inFlight'>): number | null {
-  return request.maxUses === null ? null : Math.max(0, request.maxUses - request.uses - request.inFlight.length);
+  return request.maxUses === null
+    ? null
+    : Math.max(0, request.maxUses - request.uses - request.inFlight.length);
 }
 
 /**
@@ -47,8 +49,7 @@ export function admitUse(request: Request, executionId: string, now: Date): Tran
       ),
     };
   const left = usesLeft(request);
-  if (left === null)
-    return { kind: 'applied', outcome: 'admitted', request }; // unlimited: nothing to count
+  if (left === null) return { kind: 'applied', outcome: 'admitted', request }; // unlimited: nothing to count
   if (left === 0 || request.inFlight.length >= MAX_IN_FLIGHT)
     return {
       kind: 'refused',
