@@ -64,7 +64,7 @@ export const StagePlans = z
   .min(1, 'must list at least one stage')
   .max(MAX_STAGES, `must list at most ${MAX_STAGES} stages`)
   .refine((stages) => totalApprovals(stages) <= MAX_TOTAL_APPROVALS, {
-    message: `the stages may need at most ${MAX_TOTAL_APPROVALS} approvals in all`,
+    error: `the stages may need at most ${MAX_TOTAL_APPROVALS} approvals in all`,
   });
 
 export const StageStatus = {
