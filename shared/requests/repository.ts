@@ -25,7 +25,14 @@ import { AuditAction, AuditOutcome } from '#shared/audit/types';
 import { Request, requestGroups, type ExecutionSummary } from '#shared/domain/request';
 import { encodeKey } from '#shared/domain/names';
 import { DomainError, parseOrThrow } from '#shared/domain/errors';
-import { compareAndSwap, readEntity, statusOf, unavailable, type Tables } from '#shared/adapters/tables';
+import {
+  compareAndSwap,
+  MAX_CAS_ATTEMPTS,
+  readEntity,
+  statusOf,
+  unavailable,
+  type Tables,
+} from '#shared/adapters/tables';
 import type { PendingAudit } from './audit-outbox';
 
 const REQUEST_ROW = 'request';
@@ -165,6 +172,26 @@ function fromRow(row: object): Request {
   return parseOrThrow(Request, text === '' ? undefined : JSON.parse(text), 'stored request');
 }
 
+/** An execution's row in its request's partition, keyed by when it ran and its id. */
+function executionRow(execution: StoredExecution) {
+  return {
+    partitionKey: execution.requestId,
+    rowKey: `${EXECUTION_PREFIX}${execution.executedAt}:${execution.executionId}`,
+    ExecutionId: execution.executionId,
+    Task: execution.task,
+    Status: execution.status,
+    ExecutedAt: execution.executedAt,
+  };
+}
+
+/** The request row with its ETag, as `readTagged` answers it. */
+async function readTagged(table: TableClient, id: string): Promise<TaggedRequest | undefined> {
+  const row = await readEntity<RequestRow>(table, id, REQUEST_ROW);
+  return row?.etag === undefined
+    ? undefined
+    : { request: fromRow(row), audit: outboxOf(row), etag: row.etag };
+}
+
 function newestFirstKey(request: Pick<Request, 'createdAt' | 'id'>): string {
   const inverted = MAX_TIME - Date.parse(request.createdAt);
   return `${inverted.toString().padStart(13, '0')}:${request.id}`;
@@ -175,7 +202,11 @@ function listRows(request: Request): IndexRow[] {
   const key = newestFirstKey(request);
   return [
     { partitionKey: indexKeys.requester(request.requesterId), rowKey: key, RequestId: request.id },
-    ...requestGroups(request).map((g) => ({ partitionKey: indexKeys.group(g), rowKey: key, RequestId: request.id })),
+    ...requestGroups(request).map((g) => ({
+      partitionKey: indexKeys.group(g),
+      rowKey: key,
+      RequestId: request.id,
+    })),
   ];
 }
 
@@ -211,9 +242,19 @@ export interface StoredRequest {
   audit: PendingAudit[];
 }
 
+/** The request row as read, with its ETag: a compare-and-swap may start from this read (`updateFrom`). */
+export interface TaggedRequest extends StoredRequest {
+  etag: string;
+}
+
+/** What a compare-and-swap's `apply` answers: the next request (with its transition's audit events), or only a result. */
+export type RowChange<R> = { next: Request; result: R; audit?: readonly PendingAudit[] } | { result: R };
+
 export interface RequestRepository {
   /** The request row (one point read), or undefined when there is no such request. */
   read(id: string): Promise<StoredRequest | undefined>;
+  /** The request row with its ETag (one point read), or undefined when there is no such request. */
+  readTagged(id: string): Promise<TaggedRequest | undefined>;
   /**
    * Stores a new request with its index rows, and `audit` in its outbox. With a clientRequestId,
    * the (user, clientRequestId) claim is taken first and atomically: a second submit gets
@@ -284,6 +325,20 @@ export interface RequestRepository {
   ): Promise<{ requests: Request[]; continuationToken?: string }>;
   recordExecution(execution: StoredExecution): Promise<void>;
   executions(requestId: string): Promise<ExecutionSummary[]>;
+  /**
+   * Compare-and-swap like `update`, whose first attempt writes against `from` (the row as read
+   * moments ago, with its ETag) instead of reading it again: one round trip when nobody wrote in
+   * between; on a conflict it reads and applies again. With `execution`, that execution's row is
+   * written by the same write, as one entity-group transaction (both rows are in the request's
+   * partition): both land or neither. `row`: the request row as this call wrote it, with its new
+   * ETag (absent when it wrote nothing to the request row), for a next `updateFrom`.
+   */
+  updateFrom<R>(
+    from: TaggedRequest | undefined,
+    id: string,
+    apply: (current: Request) => RowChange<R>,
+    execution?: StoredExecution,
+  ): Promise<{ result: R; row?: TaggedRequest }>;
 }
 
 export function createRequestRepository(tables: Tables): RequestRepository {
@@ -318,6 +373,10 @@ export function createRequestRepository(tables: Tables): RequestRepository {
     async read(id) {
       const row = await requestRow(id);
       return row ? { request: fromRow(row), audit: outboxOf(row) } : undefined;
+    },
+
+    async readTagged(id) {
+      return readTagged(await requests(), id);
     },
 
     async create(request, audit = [], checkAt = request.createdAt) {
@@ -554,19 +613,48 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       // One entity, keyed by the execution id: a plain upsert is atomic and idempotent (a retried
       // write replaces the same row), and costs one round trip on the execution's critical path.
       try {
-        await t.upsertEntity(
-          {
-            partitionKey: execution.requestId,
-            rowKey: `${EXECUTION_PREFIX}${execution.executedAt}:${execution.executionId}`,
-            ExecutionId: execution.executionId,
-            Task: execution.task,
-            Status: execution.status,
-            ExecutedAt: execution.executedAt,
-          },
-          'Replace',
-        );
+        await t.upsertEntity(executionRow(execution), 'Replace');
       } catch (e) {
         throw unavailable(e);
+      }
+    },
+
+    async updateFrom(from, id, apply, execution) {
+      const table = await requests();
+      let known = from?.request.id === id ? from : undefined;
+      for (let attempt = 1; ; attempt++) {
+        const current = known ?? (await readTagged(table, id));
+        known = undefined;
+        if (!current) throw new DomainError('NOT_FOUND', `No request with id ${id}`);
+        const decision = apply(current.request);
+        try {
+          if (!('next' in decision)) {
+            // Nothing changes in the request row; the execution's row is still written.
+            if (execution) await table.upsertEntity(executionRow(execution), 'Replace');
+            return { result: decision.result };
+          }
+          // The row is replaced whole: carry the events still waiting, then this transition's.
+          const added = (decision.audit ?? []).filter((e) => !current.audit.some((w) => w.id === e.id));
+          const audit = [...current.audit, ...added];
+          const row = toRow(decision.next, audit);
+          const etag = execution
+            ? (
+                await table.submitTransaction([
+                  ['update', { ...row }, 'Replace', { etag: current.etag }],
+                  ['upsert', executionRow(execution), 'Replace'],
+                ])
+              ).subResponses[0]?.etag
+            : (await table.updateEntity(row, 'Replace', { etag: current.etag })).etag;
+          const written = etag === undefined ? undefined : { request: decision.next, audit, etag };
+          return { result: decision.result, ...(written ? { row: written } : {}) };
+        } catch (e) {
+          // 412: someone wrote the row since it was read (the transaction wrote nothing); read again.
+          if (statusOf(e) === 412 && attempt < MAX_CAS_ATTEMPTS) {
+            await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+            continue;
+          }
+          throw unavailable(e);
+        }
       }
     },
 
