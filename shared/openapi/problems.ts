@@ -55,8 +55,10 @@ const MEANING = {
   STAGE_NOT_OPEN:
     'The decision is for a stage that is not the open one: an earlier stage still decides, the stage of the link is over, or the caller approves only in a later stage.',
   INVALID_START: "`startAt` is in the past or further ahead than the policy's `maxStartDelayHours`.",
-  GRANT_NOT_STARTED: 'The grant that covers this execution is approved but its scheduled start has not come yet.',
-  USES_IN_FLIGHT: "Every remaining use of the counted grant is held by executions still running; retry once they finish.",
+  GRANT_NOT_STARTED:
+    'The grant that covers this execution is approved but its scheduled start has not come yet.',
+  USES_IN_FLIGHT:
+    'Every remaining use of the counted grant is held by executions still running; retry once they finish.',
   EXTENSION_NOT_ALLOWED:
     'The policy allows no (more) extensions of this grant, or another extension is still waiting for a decision.',
   EXTENSION_NOT_PENDING: 'The extension is no longer waiting for a decision (decided, expired or canceled).',
