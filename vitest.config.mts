@@ -42,6 +42,7 @@ const LONGEST_FIRST = [
  */
 const OWN_PROCESS = [
   'test/component/durable/access-request.test.ts',
+  'test/component/durable/approval-flows.test.ts',
   'test/component/durable/conformance.test.ts',
   'test/component/durable/extension-parity.test.ts',
   'test/component/durable/histories.test.ts',
@@ -50,6 +51,8 @@ const OWN_PROCESS = [
   'test/component/durable/workflow-faults.test.ts',
   'test/component/host-timers.test.ts',
   'test/component/http/router.test.ts',
+  'test/component/requests/extensions.test.ts',
+  'test/component/requests/stages.test.ts',
   'test/component/servicebus/triggers.test.ts',
   'test/contract/served.test.ts',
   'test/unit/settings/startup-hook.test.ts',

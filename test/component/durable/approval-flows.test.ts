@@ -1,0 +1,426 @@
+/**
+ * The request orchestration of shape 3 — approval stages, a scheduled start, extensions, counted
+ * grants — on the local Durable engine with a clock the test moves (history in real Azurite), with
+ * its real settle and start activities over the real request repository and audit. The stories that
+ * change the row are played as they commit: the domain's transition written by compare-and-swap,
+ * then the event that says "look again". Notices are recorded instead of published (the notify
+ * activity is tested with the notifications).
+ */
+import { registry } from './app-registry';
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import * as df from 'durable-functions';
+import { getDeps } from '#shared/app/deps';
+import { decideExtensionTransition, extendTransition } from '#shared/domain/extensions';
+import {
+  closeWaitingExtension,
+  decideTransition,
+  Request,
+  type GroupMembers,
+  type Transition,
+} from '#shared/domain/request';
+import { admitUse, settleUse } from '#shared/domain/uses';
+import { RequestEvent } from '#shared/requests/orchestrations';
+import { startComponentEnv, type ComponentEnv } from '../../support/component';
+import { userKey } from '../../support/requests';
+import { clockedEngine, HOUR, type ClockedEngine } from './clocked-engine';
+
+const ALICE = 'alice@contoso.com';
+const ANN = 'ann@contoso.com';
+const BEN = 'ben@contoso.com';
+const MINUTE = 60_000;
+const members: GroupMembers = new Map([
+  ['g1', [{ upn: ANN, id: userKey(ANN) }]],
+  ['g2', [{ upn: BEN, id: userKey(BEN) }]],
+]);
+
+let env: ComponentEnv;
+let clocked: ClockedEngine;
+let t0 = 0;
+/** Every notice the workflow asked for: `<event>[:stage s][:ext n] @<ms since t0>`. */
+const notices: { requestId: string; text: string }[] = [];
+
+beforeAll(async () => {
+  env = await startComponentEnv();
+  await import('../../../functions/access-request.js');
+  registry.functions.delete('notify');
+  df.app.activity('notify', {
+    handler: (input: unknown) => {
+      const n = input as { requestId: string; event: string; stage?: number; extensionId?: string };
+      const text = [
+        n.event,
+        ...(n.stage === undefined ? [] : [`stage ${n.stage}`]),
+        ...(n.extensionId === undefined ? [] : [`ext ${n.extensionId}`]),
+      ].join(':');
+      notices.push({ requestId: n.requestId, text: `${text} @${clocked.now() - t0}` });
+    },
+  });
+  await registry.start(process.cwd());
+}, 60_000);
+
+afterAll(async () => {
+  await env.close();
+});
+
+beforeEach(async () => {
+  // Each scenario on an engine (and clock) of its own; the app reads the same clock.
+  t0 = Date.parse('2026-03-01T00:00:00.000Z') + Math.floor(Math.random() * 1000) * HOUR;
+  clocked = await clockedEngine(registry, new Date(t0));
+  getDeps().now = () => new Date(clocked.now());
+});
+
+afterEach(() => {
+  expect(clocked.warnings).toEqual([]);
+});
+
+const now = () => new Date(clocked.now());
+const at = (ms: number) => new Date(t0 + ms).toISOString();
+const noticesOf = (id: string) => notices.filter((n) => n.requestId === id).map((n) => n.text);
+const row = async (id: string) => (await getDeps().requests.read(id))?.request;
+
+async function auditOf(id: string): Promise<{ action: string; actor: string; id: string }[]> {
+  const page = await getDeps().audit.query({ requestId: id });
+  return page.items.map((r) => ({ action: r.action, actor: r.actorKind, id: r.id }));
+}
+
+/** Alice's request, submitted now under two stages (g1 then g2) unless `overrides` say otherwise. */
+function aRequest(overrides: Partial<Request> = {}): Request {
+  const created = now();
+  return Request.parse({
+    id: randomUUID(),
+    requester: ALICE,
+    requesterId: userKey(ALICE),
+    task: 'Flows\\Task',
+    tasks: ['Flows\\Task'],
+    reason: 'INC-13',
+    ticket: null,
+    durationHours: 1,
+    parameters: null,
+    status: 'pending',
+    policyId: 'p1',
+    approvalType: 'manual',
+    approverGroup: 'g1',
+    requiredApprovals: 2,
+    approvals: [],
+    stages: [
+      { approverGroup: 'g1', requiredApprovals: 1 },
+      { approverGroup: 'g2', requiredApprovals: 1 },
+    ],
+    clientRequestId: null,
+    createdAt: created.toISOString(),
+    pendingUntil: new Date(created.getTime() + 24 * HOUR).toISOString(),
+    decidedAt: null,
+    grantedAt: null,
+    expiresAt: null,
+    endedAt: null,
+    endedBy: null,
+    endReason: null,
+    startAt: null,
+    maxUses: null,
+    uses: 0,
+    inFlight: [],
+    maxExtensions: 2,
+    maxDurationHours: null,
+    pendingTimeoutHours: 24,
+    extensions: [],
+    ...overrides,
+  });
+}
+
+/** Stores the request and starts its workflow (shape 3), as a submit does. */
+async function submitted(request: Request): Promise<string> {
+  await getDeps().requests.create(request, [], new Date(clocked.now() + HOUR).toISOString());
+  await clocked.engine.startNew(
+    'accessRequest',
+    request.id,
+    JSON.stringify({ requestId: request.id, shape: 3 }),
+  );
+  await clocked.engine.whenIdle();
+  return request.id;
+}
+
+/** A story's commit: the rule by compare-and-swap, then (unless lost) the event that says "look again". */
+async function commit(
+  id: string,
+  rule: (r: Request) => Transition<string> | Request,
+  event: string | undefined,
+): Promise<Request> {
+  const next = await getDeps().requests.update(id, (current) => {
+    const t = rule(current);
+    if ('kind' in t) {
+      if (t.kind !== 'applied') throw t.refusal;
+      return { next: t.request, result: t.request };
+    }
+    return { next: t, result: t };
+  });
+  if (event !== undefined)
+    await clocked.engine.raiseEvent(id, event, JSON.stringify({ status: next.status }));
+  await clocked.engine.whenIdle();
+  return next;
+}
+
+const approve = (id: string, upn: string) =>
+  commit(
+    id,
+    (r) => decideTransition(r, { approver: { id: userKey(upn), upn }, decision: 'approve' }, members, now()),
+    RequestEvent.Decided,
+  );
+
+const extend = (id: string, hours: number) =>
+  commit(
+    id,
+    (r) => extendTransition(r, { id: userKey(ALICE), upn: ALICE }, { hours, reason: 'more' }, 1, now()),
+    RequestEvent.GrantChanged,
+  );
+
+/** An approval of extension 1; `lost`: its event never reaches the workflow. */
+const approveExtension = (id: string, upn: string, lost = false) =>
+  commit(
+    id,
+    (r) =>
+      decideExtensionTransition(
+        r,
+        '1',
+        { approver: { id: userKey(upn), upn }, decision: 'approve' },
+        members,
+        now(),
+      ),
+    lost ? undefined : RequestEvent.GrantChanged,
+  );
+
+async function runtime(id: string): Promise<{ status: string; output: unknown; mirror: unknown }> {
+  const state = await clocked.engine.getState(id);
+  return {
+    status: state?.status ?? 'unknown',
+    output: JSON.parse(state?.output ?? 'null'),
+    mirror: JSON.parse(state?.customStatus ?? 'null'),
+  };
+}
+
+describe('approval stages', () => {
+  it("stage 1's approval asks stage 2's approvers; stage 2's approval starts the grant, which ends on time", async () => {
+    // Prepare
+    const id = await submitted(aRequest());
+
+    // Act
+    await clocked.advance(10 * MINUTE);
+    await approve(id, ANN);
+    const midway = await runtime(id);
+    await clocked.advance(10 * MINUTE);
+    await approve(id, BEN);
+    await clocked.advance(2 * HOUR);
+
+    // Assess
+    expect(midway.mirror).toMatchObject({ status: 'pending', stage: 1 });
+    expect(noticesOf(id)).toEqual([
+      'approvalNeeded:stage 0 @0',
+      `approvalNeeded:stage 1 @${10 * MINUTE}`,
+      `approved @${20 * MINUTE}`,
+      `granted @${20 * MINUTE}`,
+      `ended @${20 * MINUTE + HOUR}`,
+    ]);
+    expect(await runtime(id)).toMatchObject({ status: 'Completed', output: 'ended' });
+    expect(await row(id)).toMatchObject({ status: 'ended', endedAt: at(20 * MINUTE + HOUR) });
+    expect(await auditOf(id)).toContainEqual({
+      action: 'grant.ended',
+      actor: 'system',
+      id: `${id}:grant.ended`,
+    });
+  });
+});
+
+describe('a scheduled start', () => {
+  it('approved before its start: waits, audits grant.started as the system at the start, tells the requester, ends an hour later', async () => {
+    // Prepare: one stage, to start in 2 hours
+    const id = await submitted(
+      aRequest({ stages: [{ approverGroup: 'g1', requiredApprovals: 1 }], startAt: at(2 * HOUR) }),
+    );
+
+    // Act
+    await clocked.advance(10 * MINUTE);
+    await approve(id, ANN);
+    const waiting = { row: await row(id), audit: await auditOf(id) };
+    await clocked.advance(4 * HOUR);
+
+    // Assess
+    expect(waiting.row).toMatchObject({
+      status: 'approved',
+      grantedAt: at(2 * HOUR),
+      expiresAt: at(3 * HOUR),
+    });
+    expect(waiting.audit.map((a) => a.action)).not.toContain('grant.started');
+    expect(noticesOf(id)).toEqual([
+      'approvalNeeded:stage 0 @0',
+      `approved @${10 * MINUTE}`,
+      `granted @${10 * MINUTE}`,
+      `started @${2 * HOUR}`,
+      `ended @${3 * HOUR}`,
+    ]);
+    expect(await auditOf(id)).toContainEqual({
+      action: 'grant.started',
+      actor: 'system',
+      id: `${id}:grant.started`,
+    });
+    expect(await runtime(id)).toMatchObject({ status: 'Completed', output: 'ended' });
+  });
+
+  it('revoked while it waits for its start: over at once, never started', async () => {
+    // Prepare
+    const id = await submitted(
+      aRequest({ stages: [{ approverGroup: 'g1', requiredApprovals: 1 }], startAt: at(2 * HOUR) }),
+    );
+    await approve(id, ANN);
+    await clocked.advance(30 * MINUTE);
+
+    // Act
+    await commit(
+      id,
+      (r) => ({
+        ...r,
+        status: 'revoked',
+        endedAt: now().toISOString(),
+        endedBy: ALICE,
+        extensions: closeWaitingExtension(r, 'canceled', now()),
+      }),
+      RequestEvent.Revoked,
+    );
+
+    // Assess
+    expect(await runtime(id)).toMatchObject({ status: 'Completed', output: 'revoked' });
+    expect(noticesOf(id)).toEqual([
+      'approvalNeeded:stage 0 @0',
+      'approved @0',
+      'granted @0',
+      `revoked @${30 * MINUTE}`,
+    ]);
+    await clocked.advance(3 * HOUR);
+    expect((await auditOf(id)).map((a) => a.action)).not.toContain('grant.started');
+  });
+});
+
+describe('extensions', () => {
+  /** A live one-hour grant, approved in both stages at t0. */
+  async function liveGrant(overrides: Partial<Request> = {}): Promise<string> {
+    const request = aRequest(overrides);
+    const id = await submitted(request);
+    for (const approver of [ANN, BEN].slice(0, request.stages.length)) await approve(id, approver);
+    return id;
+  }
+
+  it('approved in both stages: each stage is asked in turn, and the grant ends at its new end, not the old', async () => {
+    // Prepare
+    const id = await liveGrant();
+    await clocked.advance(20 * MINUTE);
+
+    // Act
+    await extend(id, 1);
+    await clocked.advance(5 * MINUTE);
+    await approveExtension(id, ANN);
+    await clocked.advance(5 * MINUTE);
+    await approveExtension(id, BEN);
+    const extended = await runtime(id);
+    await clocked.advance(3 * HOUR);
+
+    // Assess
+    expect(extended.mirror).toMatchObject({
+      status: 'approved',
+      expiresAt: at(2 * HOUR),
+      extension: { id: '1', status: 'approved', stage: null },
+    });
+    expect(noticesOf(id).slice(4)).toEqual([
+      `extensionRequested:stage 0:ext 1 @${20 * MINUTE}`,
+      `extensionRequested:stage 1:ext 1 @${25 * MINUTE}`,
+      `extensionApproved:ext 1 @${30 * MINUTE}`,
+      `ended @${2 * HOUR}`,
+    ]);
+    expect(await row(id)).toMatchObject({ status: 'ended', endedAt: at(2 * HOUR) });
+  });
+
+  it('approved while its event was lost: the workflow wakes at the old end, finds it not due, and ends at the new one', async () => {
+    // Prepare
+    const id = await liveGrant({ stages: [{ approverGroup: 'g1', requiredApprovals: 1 }] });
+    await clocked.advance(20 * MINUTE);
+    await extend(id, 1);
+
+    // Act: the approval's event never arrives
+    await approveExtension(id, ANN, true);
+    await clocked.advance(HOUR + MINUTE);
+    const atOldEnd = await row(id);
+    await clocked.advance(2 * HOUR);
+
+    // Assess
+    expect(atOldEnd).toMatchObject({ status: 'approved', expiresAt: at(2 * HOUR) });
+    expect(noticesOf(id).slice(-2)).toEqual([`extensionApproved:ext 1 @${HOUR}`, `ended @${2 * HOUR}`]);
+    expect(await row(id)).toMatchObject({ status: 'ended', endedAt: at(2 * HOUR) });
+  });
+
+  it('still waiting when the grant ends: it expires with the grant, both audited by the system', async () => {
+    // Prepare
+    const id = await liveGrant();
+    await clocked.advance(40 * MINUTE);
+
+    // Act
+    await extend(id, 1);
+    await clocked.advance(HOUR);
+
+    // Assess
+    expect(noticesOf(id).slice(4)).toEqual([
+      `extensionRequested:stage 0:ext 1 @${40 * MINUTE}`,
+      `extensionExpired:ext 1 @${HOUR}`,
+      `ended @${HOUR}`,
+    ]);
+    const stored = await row(id);
+    expect(stored).toMatchObject({ status: 'ended', endedAt: at(HOUR) });
+    expect(stored?.extensions[0]).toMatchObject({ status: 'expired', decidedAt: at(HOUR) });
+    const audit = await auditOf(id);
+    expect(audit).toContainEqual({
+      action: 'extension.expired',
+      actor: 'system',
+      id: `${id}:extension.expired:1`,
+    });
+    expect(audit).toContainEqual({ action: 'grant.ended', actor: 'system', id: `${id}:grant.ended` });
+  });
+
+  it('past its own deadline (the policy window) while the grant runs: it expires then, and the grant runs on', async () => {
+    // Prepare: extensions wait at most 15 minutes
+    const id = await liveGrant({ pendingTimeoutHours: 0.25 });
+    await clocked.advance(10 * MINUTE);
+
+    // Act
+    await extend(id, 1);
+    await clocked.advance(20 * MINUTE);
+    const meanwhile = await runtime(id);
+    await clocked.advance(HOUR);
+
+    // Assess
+    expect(meanwhile).toMatchObject({
+      status: 'Running',
+      mirror: { status: 'approved', extension: { status: 'expired' } },
+    });
+    expect(noticesOf(id).slice(4)).toEqual([
+      `extensionRequested:stage 0:ext 1 @${10 * MINUTE}`,
+      `extensionExpired:ext 1 @${25 * MINUTE}`,
+      `ended @${HOUR}`,
+    ]);
+  });
+});
+
+describe('a counted grant', () => {
+  it('its last use ends it: the workflow finishes at once and tells the requester', async () => {
+    // Prepare
+    const id = await submitted(
+      aRequest({ stages: [{ approverGroup: 'g1', requiredApprovals: 1 }], maxUses: 1 }),
+    );
+    await approve(id, ANN);
+    await clocked.advance(5 * MINUTE);
+
+    // Act: one execution admitted, and its success recorded (the last use)
+    await commit(id, (r) => admitUse(r, 'run-1', now()), undefined);
+    await commit(id, (r) => settleUse(r, 'run-1', true, now()).request, RequestEvent.GrantChanged);
+
+    // Assess
+    expect(await runtime(id)).toMatchObject({ status: 'Completed', output: 'ended' });
+    expect(noticesOf(id).at(-1)).toBe(`ended @${5 * MINUTE}`);
+    expect(await row(id)).toMatchObject({ status: 'ended', endReason: 'uses exhausted' });
+  });
+});
