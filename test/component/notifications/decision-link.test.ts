@@ -22,6 +22,7 @@ import { parseToken } from '#shared/notifications/tokens';
 import type { Orchestrations } from '#shared/requests/orchestrations';
 import { createRequestRepository, type RequestRepository } from '#shared/requests/repository';
 import type { Caller, ConfigReader, RequestContext } from '#shared/requests/context';
+import { decideExtension } from '#shared/requests/extensions';
 import { decide } from '#shared/requests/usecases';
 import { startComponentEnv, type ComponentEnv } from '../../support/component';
 
@@ -140,9 +141,13 @@ function linkContext(
     log: () => undefined,
     audit,
     callerFor: linkCaller,
-    decide: (caller, id, decision, comment) => {
+    // As the app's wiring does: the link's stage, of the request or of its extension.
+    decide: (caller, id, decision, comment, binding) => {
       decideCalls++;
-      return decide(requestContext(now, options.requests), caller, id, decision, comment);
+      const ctx = requestContext(now, options.requests);
+      return binding.extensionId === undefined
+        ? decide(ctx, caller, id, decision, comment, binding.stage)
+        : decideExtension(ctx, caller, id, binding.extensionId, decision, comment, binding.stage);
     },
   };
 }
@@ -302,7 +307,7 @@ describe('deciding through a link', () => {
       expect.objectContaining({
         reason: 'DECISION_LINK_USED',
         outcome: 'refused',
-        detail: { via: 'decisionLink', decision: 'deny', linkApprover: ANN },
+        detail: { via: 'decisionLink', decision: 'deny', linkApprover: ANN, stage: 0 },
       }),
     ]);
     expect(refusals(second.id).map((e) => e.reason)).toEqual([
