@@ -55,7 +55,9 @@ export const WorkflowSnapshot = z.strictObject({
 });
 export type WorkflowSnapshot = z.infer<typeof WorkflowSnapshot>;
 
-function markOf(request: Request, extension: Extension | undefined): ExtensionMark | null {
+/** The request's last extension as the workflow marks it (null: none asked for). */
+export function lastExtensionMark(request: Request): ExtensionMark | null {
+  const extension = request.extensions.at(-1);
   if (extension === undefined) return null;
   const waiting = extension.status === 'pending';
   return {
@@ -74,7 +76,7 @@ export function snapshotOf(request: Request, now: Date, claimableAt: string | nu
     decidedAt: request.decidedAt,
     currentStage: currentStage(roundOf(request), request.status === 'pending'),
     scheduled: isScheduled(request, now),
-    extension: markOf(request, request.extensions.at(-1)),
+    extension: lastExtensionMark(request),
     deadline: request.status === 'pending' ? request.pendingUntil : nextGrantDeadline(request, now),
     claimableAt,
   };

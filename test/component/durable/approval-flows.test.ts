@@ -8,6 +8,7 @@
  */
 import { registry } from './app-registry';
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as df from 'durable-functions';
 import { getDeps } from '#shared/app/deps';
@@ -20,8 +21,11 @@ import {
   type Transition,
 } from '#shared/domain/request';
 import { admitUse, settleUse } from '#shared/domain/uses';
-import { RequestEvent } from '#shared/requests/orchestrations';
+import { createDurableApi } from '@zsa/local-host/durable';
+import { durableOrchestrations, RequestEvent } from '#shared/requests/orchestrations';
+import { reconcile, type ReconcileReport } from '#shared/requests/reconcile';
 import { startComponentEnv, type ComponentEnv } from '../../support/component';
+import { durableClientFor } from '../../support/durable-client';
 import { userKey } from '../../support/requests';
 import { clockedEngine, HOUR, type ClockedEngine } from './clocked-engine';
 
@@ -35,6 +39,8 @@ const members: GroupMembers = new Map([
 ]);
 
 let env: ComponentEnv;
+let server: Server;
+let client: df.DurableClient;
 let clocked: ClockedEngine;
 let t0 = 0;
 /** Every notice the workflow asked for: `<event>[:stage s][:ext n] @<ms since t0>`. */
@@ -56,9 +62,24 @@ beforeAll(async () => {
     },
   });
   await registry.start(process.cwd());
+  // The engine's Durable HTTP API, for the reconciler's real client.
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void createDurableApi(clocked.engine, () => origin)(req, res, Buffer.concat(chunks)).then((handled) => {
+        if (!handled) res.writeHead(404).end();
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const addr = server.address();
+  const origin = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  client = durableClientFor(origin, 'Flows');
 }, 60_000);
 
 afterAll(async () => {
+  await new Promise<void>((r) => server.close(() => r()));
   await env.close();
 });
 
@@ -422,5 +443,95 @@ describe('a counted grant', () => {
     expect(await runtime(id)).toMatchObject({ status: 'Completed', output: 'ended' });
     expect(noticesOf(id).at(-1)).toBe(`ended @${5 * MINUTE}`);
     expect(await row(id)).toMatchObject({ status: 'ended', endReason: 'uses exhausted' });
+  });
+});
+
+describe('the reconciler, for an event that was lost', () => {
+  function reconcileNow(): Promise<ReconcileReport> {
+    const deps = getDeps();
+    return reconcile({
+      repo: deps.requests,
+      audit: deps.audit,
+      orchestrations: durableOrchestrations(client),
+      alert: () => Promise.resolve(),
+      now: deps.now(),
+      log: () => undefined,
+    });
+  }
+
+  /** The request, due for the reconciler's look from the start. */
+  async function watched(request: Request): Promise<string> {
+    await getDeps().requests.create(request, [], request.createdAt);
+    await clocked.engine.startNew(
+      'accessRequest',
+      request.id,
+      JSON.stringify({ requestId: request.id, shape: 3 }),
+    );
+    await clocked.engine.whenIdle();
+    return request.id;
+  }
+
+  it("a stage approved without its event: left alone for a moment (it may be on its way), then told again, and stage 2's approvers are asked", async () => {
+    // Prepare: stage 1 approved in the row only
+    const id = await watched(aRequest());
+    await commit(
+      id,
+      (r) =>
+        decideTransition(
+          r,
+          { approver: { id: userKey(ANN), upn: ANN }, decision: 'approve' },
+          members,
+          now(),
+        ),
+      undefined,
+    );
+
+    // Act
+    await clocked.advance(1000);
+    const early = await reconcileNow();
+    await clocked.advance(2000);
+    const late = await reconcileNow();
+    await clocked.engine.whenIdle();
+
+    // Assess
+    expect(early.nudged).not.toContain(id);
+    expect(late.nudged).toContain(id);
+    expect((await runtime(id)).mirror).toMatchObject({ status: 'pending', stage: 1 });
+    expect(noticesOf(id)).toEqual(['approvalNeeded:stage 0 @0', 'approvalNeeded:stage 1 @3000']);
+  });
+
+  it('an extension approved without its event: told again, the requester hears at once, and the grant ends at its new end', async () => {
+    // Prepare
+    const request = aRequest({ stages: [{ approverGroup: 'g1', requiredApprovals: 1 }] });
+    const id = await watched(request);
+    await approve(id, ANN);
+    await clocked.advance(10 * MINUTE);
+    await extend(id, 1);
+    await approveExtension(id, ANN, true);
+
+    // Act
+    await clocked.advance(5000);
+    const report = await reconcileNow();
+    await clocked.engine.whenIdle();
+    const told = noticesOf(id).at(-1);
+    await clocked.advance(3 * HOUR);
+
+    // Assess
+    expect(report.nudged).toContain(id);
+    expect(told).toBe(`extensionApproved:ext 1 @${10 * MINUTE + 5000}`);
+    expect(await row(id)).toMatchObject({ status: 'ended', endedAt: at(2 * HOUR) });
+  });
+
+  it('a workflow that is up to date is not told anything', async () => {
+    // Prepare
+    const id = await watched(aRequest());
+    await approve(id, ANN);
+    await clocked.advance(5000);
+
+    // Act
+    const report = await reconcileNow();
+
+    // Assess
+    expect(report.nudged).not.toContain(id);
   });
 });

@@ -294,7 +294,7 @@ describe('the reconciler', () => {
       `failed:${BEN}`,
       `granted:${ALICE}`,
     ]);
-    expect(second).toEqual({ looked: 0, failed: [], closed: 0, errors: 0 });
+    expect(second).toEqual({ looked: 0, failed: [], closed: 0, errors: 0, nudged: [] });
   });
 
   it('a terminated pending workflow: the request is failed with the reason, and the requester and the whole group are alerted', async () => {
