@@ -229,3 +229,46 @@ describe('a role request', () => {
     expectProblem(res, 409, 'APPROVER_GROUPS_CONFLICT');
   });
 });
+
+describe('a request with a scheduled start', () => {
+  it('is approved before its start: the grant is scheduled, and the audit says so', async () => {
+    // Prepare
+    const startAt = new Date(Date.now() + 2 * 3_600_000);
+    startAt.setUTCMilliseconds(0);
+    const submitted = await submit({ task: STAGED, startAt: startAt.toISOString().replace('Z', '+00:00') });
+
+    // Act
+    await decide(OWNERS[3] ?? '', submitted.id);
+    const approved = await decide(SECURITY[3] ?? '', submitted.id);
+
+    // Assess: the window runs from the start asked for, stored in UTC.
+    expect(submitted.startAt).toBe(startAt.toISOString());
+    expect(approved.body).toMatchObject({ status: 'approved', grantedAt: startAt.toISOString() });
+    const audit = await flow.audit(submitted.id);
+    expect(audit.find((r) => r.action === 'request.submitted')?.parsed).toMatchObject({
+      startAt: startAt.toISOString(),
+      stages: [
+        { approverGroup: 'owners', requiredApprovals: 1 },
+        { approverGroup: 'security', requiredApprovals: 1 },
+      ],
+      maxUses: null,
+    });
+    const actions = audit.map((r) => r.action);
+    expect(actions).toContain('grant.scheduled');
+    expect(actions).not.toContain('grant.started');
+  });
+
+  it.each([
+    ['in the past', -24],
+    ['beyond the policy’s start delay', 200],
+  ])('is refused with 400 when its start is %s', async (_name, hours) => {
+    const startAt = new Date(Date.now() + hours * 3_600_000).toISOString();
+
+    const res = await flow.call(flow.fn.submitRequest, {
+      token: await flow.token(ALICE),
+      body: { task: STAGED, reason: 'INC-9', startAt },
+    });
+
+    expectProblem(res, 400, 'INVALID_START');
+  });
+});
