@@ -192,6 +192,34 @@ describe('counted grants', () => {
     });
   }, 20_000);
 
+  it('an intent that cannot be audited runs nothing and gives the use back', async () => {
+    // Prepare: the audit refuses the intent (an outage at that moment), nothing else.
+    const grant = await aGrant({ maxUses: 1 });
+    const real = getDeps().audit;
+    const audit: ExecuteContext['audit'] = {
+      append: (event) =>
+        event.action === AuditAction.ExecutionStarted
+          ? Promise.reject(new DomainError('UNAVAILABLE', 'the audit log is down (injected)'))
+          : real.append(event),
+    };
+
+    // Act
+    const error = await executeStory({ ...context(), audit }, alice, {
+      task: TASK,
+      requestId: grant.id,
+    }).catch((e: unknown) => e);
+
+    // Assess: refused as unavailable, nothing ran, the use is free again.
+    expect(error).toBeInstanceOf(DomainError);
+    expect((error as DomainError).kind).toBe('unavailable');
+    expect(hook.received).toHaveLength(0);
+    expect((await getDeps().requests.read(grant.id))?.request).toMatchObject({
+      uses: 0,
+      inFlight: [],
+      status: 'approved',
+    });
+  }, 20_000);
+
   it('an unlimited grant covering the task is used before a counted one', async () => {
     // Prepare: the counted grant would otherwise be chosen (it lasts longer).
     const counted = await aGrant({ maxUses: 2, expiresAt: new Date(Date.now() + 7_200_000).toISOString() });
