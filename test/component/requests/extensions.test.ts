@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestView } from '#shared/domain/request';
+import { conformanceIssues } from '../../contract/conformance';
 import { configure, expectProblem, startFlowEnv, type Answer, type FlowEnv } from './approval-flows';
 
 const ALICE = 'alice@contoso.com';
@@ -130,6 +131,13 @@ describe('extending a live grant', () => {
       extensions: [{ status: 'approved' }, { id: '2', status: 'denied' }],
     });
     expectProblem(third, 409, 'EXTENSION_NOT_ALLOWED');
+    // Every answer, success or refusal, is one the contract documents.
+    const documented = [
+      ...[byApprover, tooLong, asked, second, asked2, third].map((a) => ['ExtendRequest', a] as const),
+      ['ApproveExtension', approved] as const,
+      ['DenyExtension', denied] as const,
+    ].flatMap(([op, a]) => conformanceIssues(op, a.status, a.body));
+    expect(documented).toEqual([]);
     // Each step told the workflow to look again; the audit has every step, with its extension.
     expect((await flow.raised(id)).map((e) => e.name)).toEqual([
       'RequestDecided',
@@ -183,6 +191,11 @@ describe('extending a live grant', () => {
     expect(canceled.status).toBe(200);
     expect(canceled.body).toMatchObject({ expiresAt: grant.expiresAt, extensions: [{ status: 'canceled' }] });
     expectProblem(late, 409, 'EXTENSION_NOT_PENDING');
+    expect([
+      ...conformanceIssues('CancelExtension', byApprover.status, byApprover.body),
+      ...conformanceIssues('CancelExtension', canceled.status, canceled.body),
+      ...conformanceIssues('ApproveExtension', late.status, late.body),
+    ]).toEqual([]);
   });
 
   it('is decided stage by stage under a two-stage policy, never by its requester', async () => {

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestView } from '#shared/domain/request';
+import { conformanceIssues } from '../../contract/conformance';
 import { configure, expectProblem, members, startFlowEnv, type FlowEnv } from './approval-flows';
 
 const ALICE = 'alice@contoso.com';
@@ -138,6 +139,9 @@ describe('a request under two stages', () => {
       approverGroup: 'security',
     });
     expect(audit.filter((r) => r.action === 'request.decisionRefused')).toHaveLength(2);
+    expect(
+      [early, first, again, second].flatMap((a) => conformanceIssues('ApproveRequest', a.status, a.body)),
+    ).toEqual([]);
   });
 
   it('is denied by one denial in stage 2, which the audit records with its stage', async () => {
