@@ -238,10 +238,16 @@ export function lifecycleEventOf(
     ...(typeof executionId === 'string' ? { executionId } : {}),
     ...(typeof stage === 'number' ? { stage } : {}),
     ...(typeof extensionId === 'string' ? { extensionId } : {}),
-    ...(mapping.type === 'ended'
-      ? { endReason: input.detail?.endReason === USES_EXHAUSTED ? USES_EXHAUSTED : 'expired' }
-      : {}),
+    // Only the two known reasons, never the audit's text (a revoke's reason is a comment).
+    ...(mapping.type === 'ended' ? { endReason: endReasonOf(input) } : {}),
   });
+}
+
+/** Why a grant ended: its last use ran (the audit's reason, or detail, says so), or its window passed. */
+function endReasonOf(input: AuditEventInput): 'expired' | typeof USES_EXHAUSTED {
+  return input.reason === USES_EXHAUSTED || input.detail?.endReason === USES_EXHAUSTED
+    ? USES_EXHAUSTED
+    : 'expired';
 }
 
 /** The actor without the caller's roles, tenant or origin: a subscriber needs who, not how. */

@@ -24,8 +24,8 @@ import {
   expire as expireRule,
   fail as failRule,
   isGranted,
-  isLive,
   isScheduled,
+  pendingExtension,
   planRequest,
   revokeTransition,
   targetOf,
@@ -106,7 +106,7 @@ export async function submitRequest(
         await ensureStarted(ctx, earlier);
         // The earlier attempt may have died before its follow-ups; they are idempotent.
         await afterCommit([
-          ...(isLive(earlier, ctx.now) ? [() => ctx.repo.syncLiveIndex(earlier)] : []),
+          ...(isGranted(earlier, ctx.now) ? [() => ctx.repo.syncLiveIndex(earlier)] : []),
           // A retry: what its first attempt recorded, once that attempt's claim has run out.
           () => flushAudit(ctx.repo, ctx.audit, earlier.id, 'claimable', ctx.now),
         ]);
@@ -384,24 +384,56 @@ export async function revokeRequest(
   id: string,
   comment: string | undefined,
 ): Promise<RequestView> {
+  // The row the rule judged (each compare-and-swap attempt judges, then records, the row it read).
+  let judged: Request | undefined;
   return runTransition(ctx, caller, id, {
-    rule: (request, members) =>
-      revokeTransition(request, { actor: actorOf(caller.principal), comment }, members, ctx.now),
-    events: (_outcome, revoked) => [
-      pending(
-        id,
-        {
-          action: AuditAction.GrantRevoked,
-          actor: caller.actor,
-          outcome: 'success',
-          requestId: id,
-          task: revoked.task,
-          reason: comment,
-          origin: caller.origin,
-        },
-        ctx.now,
-      ),
-    ],
+    rule: (request, members) => {
+      judged = request;
+      return revokeTransition(request, { actor: actorOf(caller.principal), comment }, members, ctx.now);
+    },
+    events: (_outcome, revoked) => {
+      // An extension still waiting is canceled with the grant it would have extended.
+      const waiting = judged === undefined ? undefined : pendingExtension(judged);
+      return [
+        pending(
+          id,
+          {
+            action: AuditAction.GrantRevoked,
+            actor: caller.actor,
+            outcome: 'success',
+            requestId: id,
+            task: revoked.task,
+            reason: comment,
+            origin: caller.origin,
+          },
+          ctx.now,
+        ),
+        ...(waiting === undefined
+          ? []
+          : [
+              pending(
+                id,
+                {
+                  action: AuditAction.ExtensionCanceled,
+                  actor: caller.actor,
+                  outcome: 'success',
+                  requestId: id,
+                  task: revoked.task,
+                  detail: {
+                    extensionId: waiting.id,
+                    hours: waiting.hours,
+                    expiresAt: revoked.expiresAt,
+                    // The grant was revoked: the extension had nothing left to extend.
+                    status: revoked.status,
+                  },
+                  origin: caller.origin,
+                },
+                ctx.now,
+                Number(waiting.id),
+              ),
+            ]),
+      ];
+    },
     follow: () => ({ liveIndex: true, event: RequestEvent.Revoked }),
   });
 }

@@ -198,6 +198,23 @@ describe('extending a live grant', () => {
     ]).toEqual([]);
   });
 
+  it('is canceled, and audited so, when the grant is revoked while it waits', async () => {
+    const grant = await aLiveGrant(MANUAL);
+    await extend(grant.id, { hours: 1, reason: 'more' });
+
+    const revoked = await flow.call(flow.fn.revokeRequest, {
+      token: await flow.token(ANN),
+      params: { id: grant.id },
+      body: { comment: 'done early' },
+    });
+
+    expect(revoked.body).toMatchObject({ status: 'revoked', extensions: [{ status: 'canceled' }] });
+    const canceled = (await flow.audit(grant.id)).filter((r) => r.action === 'extension.canceled');
+    expect(canceled.map((r) => r.parsed)).toEqual([
+      expect.objectContaining({ extensionId: '1', hours: 1, status: 'revoked' }),
+    ]);
+  });
+
   it('is decided stage by stage under a two-stage policy, never by its requester', async () => {
     const grant = await aLiveGrant(STAGED);
     await extend(grant.id, { hours: 1, reason: 'more' });

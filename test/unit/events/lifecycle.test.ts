@@ -188,12 +188,14 @@ describe('which audit events are lifecycle events', () => {
     {
       name: 'a counted grant whose last use ran ended as uses exhausted',
       action: AuditAction.GrantEnded,
-      detail: { endReason: 'uses exhausted', uses: 3, maxUses: 3 },
+      reason: 'uses exhausted',
+      detail: { uses: 3, maxUses: 3 },
       has: { endReason: 'uses exhausted' },
     },
-  ])('$name', ({ action, detail, has }) => {
+  ])('$name', ({ action, detail, has, ...rest }) => {
     // Act
-    const event = lifecycleEventOf(anAuditEvent({ action, detail }), 'req-1:x', AT);
+    const reason = 'reason' in rest ? rest.reason : undefined;
+    const event = lifecycleEventOf(anAuditEvent({ action, detail, reason }), 'req-1:x', AT);
 
     // Assess: the field, and never a comment.
     expect(event).toMatchObject(has);
