@@ -14,10 +14,11 @@
  * Table `NotificationSchedules`: PartitionKey = request id, RowKey = the event (`expiringSoon`): the
  * sequence numbers of scheduled messages, so that a revoke can cancel them.
  */
+import { createHash } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { readEntity, statusOf, unavailable, type Tables } from '#shared/adapters/tables';
-import { encodeKey, normalizeUpn } from '#shared/domain/names';
+import { encodeKey, MAX_KEY_LENGTH, normalizeUpn } from '#shared/domain/names';
 import { MAX_STAGES } from '#shared/domain/stages';
 import { Timestamp } from '#shared/domain/time';
 import { corruptRow } from '#shared/admin/store';
@@ -81,8 +82,16 @@ export const FIRST_STAGE: LinkBinding = { stage: 0 };
 /** The row of `approver`'s link bound to `binding`. */
 export function tokenRowKey(approver: string, binding: LinkBinding): string {
   const base = encodeKey(normalizeUpn(approver));
-  if (binding.extensionId !== undefined) return `${base}!x${binding.extensionId}s${binding.stage}`;
-  return binding.stage === 0 ? base : `${base}!s${binding.stage}`;
+  const suffix =
+    binding.extensionId !== undefined
+      ? `!x${binding.extensionId}s${binding.stage}`
+      : binding.stage === 0
+        ? ''
+        : `!s${binding.stage}`;
+  // A UPN near its 256 characters, escaped throughout, leaves no room for the suffix: such a name
+  // stands as its hash (`!h` never occurs in an encoded key either).
+  if (base.length + suffix.length <= MAX_KEY_LENGTH) return base + suffix;
+  return `${createHash('sha256').update(base).digest('hex')}!h${suffix}`;
 }
 
 /** One approver's link to one request, as stored. */
