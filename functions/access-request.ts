@@ -300,9 +300,7 @@ function* lifecycle3(ctx: OrchestrationContext, requestId: string): Generator<df
   let state = yield* step(ctx, Activity.SettleRequest, requestId, WorkflowSnapshot);
   const wasPending = state.status === 'pending';
   let told: Told = { status: state.status, stage: null, extension: null, granted: false, started: false };
-  let decided = ctx.df.waitForExternalEvent(RequestEvent.Decided);
-  let revoked = ctx.df.waitForExternalEvent(RequestEvent.Revoked);
-  let changed = ctx.df.waitForExternalEvent(RequestEvent.GrantChanged);
+  const waits = new Waits(ctx);
   let sweeps = 0;
   let early = 0;
   for (;;) {
@@ -328,13 +326,10 @@ function* lifecycle3(ctx: OrchestrationContext, requestId: string): Generator<df
       state.claimableAt !== null && sweeps < MAX_SWEEPS - 1
         ? Date.parse(state.claimableAt) + SWEEP_SLACK_MS
         : Infinity;
-    const events = state.status === 'pending' ? [decided] : [revoked, changed];
-    if (yield* wake(ctx, events, Math.min(deadline, sweepAt))) sweeps = 0;
+    const events =
+      state.status === 'pending' ? [RequestEvent.Decided] : [RequestEvent.Revoked, RequestEvent.GrantChanged];
+    if (yield* wake(ctx, waits, events, Math.min(deadline, sweepAt))) sweeps = 0;
     else if (sweepAt < deadline) sweeps++;
-    // A task that got its event is spent: the next wait needs a new one.
-    if (decided.isCompleted) decided = ctx.df.waitForExternalEvent(RequestEvent.Decided);
-    if (revoked.isCompleted) revoked = ctx.df.waitForExternalEvent(RequestEvent.Revoked);
-    if (changed.isCompleted) changed = ctx.df.waitForExternalEvent(RequestEvent.GrantChanged);
     state = yield* step(ctx, Activity.SettleRequest, requestId, WorkflowSnapshot);
   }
   let swept = yield* step(ctx, Activity.SweepAudit, requestId, Swept);
@@ -346,23 +341,57 @@ function* lifecycle3(ctx: OrchestrationContext, requestId: string): Generator<df
 }
 
 /**
- * Waits until one of `events` comes or `until` passes, with timers of at most `MAX_TIMER_MS`; true
- * if an event came. An event that came while the workflow was busy (an activity, a notice) already
- * completed its task, and a race over a completed task would wait for the timer: checked first.
+ * The workflow's waits for events, each yielded in one race only. The SDK files every yield of an
+ * event task under the event's name and hands an event to the newest entry, completed or not: a
+ * task raced twice leaves an entry behind once it fires, which would swallow the next event of
+ * that name. So each race waits with new tasks, and an event that comes between races (while an
+ * activity or a notice runs) completes the newest earlier one, which `heard` finds.
+ */
+class Waits {
+  private readonly open = new Map<string, df.Task[]>();
+  constructor(private readonly ctx: OrchestrationContext) {}
+
+  /** New waits for `names`, for one race. */
+  fresh(names: readonly string[]): df.Task[] {
+    return names.map((name) => {
+      const task = this.ctx.df.waitForExternalEvent(name);
+      this.open.set(name, [...(this.open.get(name) ?? []), task]);
+      return task;
+    });
+  }
+
+  /** Whether one of `names` came since the last look; what came is spent. */
+  heard(names: readonly string[]): boolean {
+    let came = false;
+    for (const name of names) {
+      const tasks = this.open.get(name) ?? [];
+      const waiting = tasks.filter((t) => !t.isCompleted);
+      came ||= waiting.length < tasks.length;
+      this.open.set(name, waiting);
+    }
+    return came;
+  }
+}
+
+/**
+ * Waits until one of the events `names` comes or `until` passes, with timers of at most
+ * `MAX_TIMER_MS`; true if an event came (also one that came since the last wait).
  */
 function* wake(
   ctx: OrchestrationContext,
-  events: df.Task[],
+  waits: Waits,
+  names: readonly string[],
   until: number,
 ): Generator<df.Task, boolean, unknown> {
   for (;;) {
-    if (events.some((e) => e.isCompleted)) return true;
+    if (waits.heard(names)) return true;
     const now = ctx.df.currentUtcDateTime.getTime();
     if (now >= until) return false;
     const timer = ctx.df.createTimer(new Date(Math.min(until, now + MAX_TIMER_MS)));
-    const winner: unknown = yield ctx.df.Task.any([...events, timer]);
+    const winner: unknown = yield ctx.df.Task.any([...waits.fresh(names), timer]);
     if (winner !== timer) {
       timer.cancel();
+      waits.heard(names);
       return true;
     }
   }

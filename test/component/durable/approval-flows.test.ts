@@ -43,12 +43,37 @@ let server: Server;
 let client: df.DurableClient;
 let clocked: ClockedEngine;
 let t0 = 0;
+/** A promise and the function that resolves it. */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = (): void => undefined;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** When set, the next settle activity waits, after reading the row, until `released`. */
+let hold: { reached: () => void; released: Promise<void> } | undefined;
 /** Every notice the workflow asked for: `<event>[:stage s][:ext n] @<ms since t0>`. */
 const notices: { requestId: string; text: string }[] = [];
 
 beforeAll(async () => {
   env = await startComponentEnv();
-  await import('../../../functions/access-request.js');
+  const activities = await import('../../../functions/access-request.js');
+  // The real settle activity, which a test may hold after it has read the row.
+  registry.functions.delete('settlerequest');
+  df.app.activity('settleRequest', {
+    handler: async (input: unknown, context) => {
+      const snapshot: unknown = await activities.settleRequestActivity(input, context);
+      const held = hold;
+      if (held !== undefined) {
+        hold = undefined;
+        held.reached();
+        await held.released;
+      }
+      return snapshot;
+    },
+  });
   registry.functions.delete('notify');
   df.app.activity('notify', {
     handler: (input: unknown) => {
@@ -422,6 +447,62 @@ describe('extensions', () => {
       `extensionRequested:stage 0:ext 1 @${10 * MINUTE}`,
       `extensionExpired:ext 1 @${25 * MINUTE}`,
       `ended @${HOUR}`,
+    ]);
+  });
+
+  it('a second change told while the workflow looks at the first is heard, even after its waits were raced more than once', async () => {
+    // Prepare: extension 1 expires at its own deadline (the workflow's wait for a change is raced
+    // again after that timer), then extension 2 is asked for while the workflow's look is held
+    const id = await liveGrant({
+      stages: [{ approverGroup: 'g1', requiredApprovals: 1 }],
+      pendingTimeoutHours: 0.25,
+    });
+    await clocked.advance(10 * MINUTE);
+    await extend(id, 1);
+    await clocked.advance(20 * MINUTE);
+    const looking = signal();
+    const released = signal();
+    hold = { reached: looking.resolve, released: released.promise };
+    const events = async () =>
+      (await clocked.stored(id)).history.filter(
+        (e) => e.EventType === 15 && e.Name === RequestEvent.GrantChanged,
+      ).length;
+    await getDeps().requests.update(id, (r) => {
+      const t = extendTransition(
+        r,
+        { id: userKey(ALICE), upn: ALICE },
+        { hours: 1, reason: 'again' },
+        1,
+        now(),
+      );
+      if (t.kind !== 'applied') throw t.refusal;
+      return { next: t.request, result: undefined };
+    });
+    await clocked.engine.raiseEvent(id, RequestEvent.GrantChanged, '{"status":"approved"}');
+    await looking.promise;
+
+    // Act: extension 2 approved, and its event raised, while the look at the request is held
+    await getDeps().requests.update(id, (r) => {
+      const t = decideExtensionTransition(
+        r,
+        '2',
+        { approver: { id: userKey(ANN), upn: ANN }, decision: 'approve' },
+        members,
+        now(),
+      );
+      if (t.kind !== 'applied') throw t.refusal;
+      return { next: t.request, result: undefined };
+    });
+    const before = await events();
+    await clocked.engine.raiseEvent(id, RequestEvent.GrantChanged, '{"status":"approved"}');
+    await expect.poll(events).toBe(before + 1);
+    released.resolve();
+    await clocked.engine.whenIdle();
+
+    // Assess: told at once, not at the next deadline
+    expect(noticesOf(id).slice(-2)).toEqual([
+      `extensionRequested:stage 0:ext 2 @${30 * MINUTE}`,
+      `extensionApproved:ext 2 @${30 * MINUTE}`,
     ]);
   });
 });
