@@ -1,7 +1,8 @@
 /**
  * Decision links from approval emails (docs/design.md §5; the story: shared/notifications/decisions.ts).
- * `GET|HEAD /api/decisions/{token}` shows the confirmation page and changes nothing; `POST` sends its
- * form (`decision=approve|deny`, `comment`). Pages are HTML, not problem+json: a person reads them.
+ * `GET|HEAD /api/decisions/{token}` shows the confirmation page — the request, or the extension, and
+ * the stage the link decides in — and changes nothing; `POST` sends its form (`decision=approve|deny`,
+ * `comment`). Pages are HTML, not problem+json: a person reads them.
  */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';

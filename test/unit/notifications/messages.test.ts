@@ -446,7 +446,30 @@ describe('who hears of what, stage by stage', () => {
 });
 
 describe('messages of stages, extensions, counted and scheduled grants', () => {
-  const V1_SUMMARY_KEYS = Object.keys(summarize(aRequest())).sort();
+  /** The summary's fields in version 1, before stages, uses, starts and extensions. */
+  const V1_SUMMARY_KEYS = [
+    'approvalType',
+    'approvals',
+    'createdAt',
+    'decidedAt',
+    'durationHours',
+    'endReason',
+    'endedAt',
+    'endedBy',
+    'expiresAt',
+    'grantedAt',
+    'id',
+    'parameters',
+    'pendingUntil',
+    'reason',
+    'requester',
+    'requiredApprovals',
+    'status',
+    'target',
+    'taskCount',
+    'tasks',
+    'ticket',
+  ];
 
   it('a single-stage request’s messages are exactly what version 1 wrote (no new field, approvals untagged)', () => {
     // Prepare: decided after stages existed, so its approval carries `stage: 0` in the row
@@ -457,7 +480,17 @@ describe('messages of stages, extensions, counted and scheduled grants', () => {
 
     // Assess
     expect(Object.keys(message.request).sort()).toEqual(V1_SUMMARY_KEYS);
-    expect(V1_SUMMARY_KEYS).not.toContain('stages');
+    expect(Object.keys(message).sort()).toEqual([
+      'audience',
+      'event',
+      'id',
+      'occurredAt',
+      'recipient',
+      'request',
+      'requestId',
+      'schema',
+      'version',
+    ]);
     expect(message.request.approvals).toEqual([
       {
         approver: BOB,
