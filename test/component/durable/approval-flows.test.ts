@@ -310,6 +310,26 @@ describe('a scheduled start', () => {
     expect(await runtime(id)).toMatchObject({ status: 'Completed', output: 'ended' });
   });
 
+  it('a week ahead: the wait is a chain of timers of at most 6 days, and the grant still starts and ends on time', async () => {
+    // Prepare
+    const DAY = 24 * HOUR;
+    const id = await submitted(
+      aRequest({ stages: [{ approverGroup: 'g1', requiredApprovals: 1 }], startAt: at(7 * DAY) }),
+    );
+
+    // Act
+    await approve(id, ANN);
+    await clocked.advance(8 * DAY);
+
+    // Assess
+    expect(noticesOf(id).slice(-2)).toEqual([`started @${7 * DAY}`, `ended @${7 * DAY + HOUR}`]);
+    const fireAts = (await clocked.stored(id)).history
+      .filter((e) => e.EventType === 10)
+      .map((e) => Date.parse(String(e.FireAt)) - t0);
+    expect(fireAts).toContain(6 * DAY);
+    expect(await runtime(id)).toMatchObject({ status: 'Completed', output: 'ended' });
+  });
+
   it('revoked while it waits for its start: over at once, never started', async () => {
     // Prepare
     const id = await submitted(
