@@ -92,9 +92,7 @@ describe('the largest request the rules allow', () => {
 
     // Act
     await repo.create(request);
-    const raw = await (
-      await tables.get('Requests')
-    ).getEntity(request.id, 'request');
+    const raw = await (await tables.get('Requests')).getEntity(request.id, 'request');
     const back = await repo.read(request.id);
 
     // Assess
