@@ -269,16 +269,26 @@ export function cancelExtensionTransition(
   actor: Pick<Actor, 'id'>,
   now: Date,
 ): Transition<'canceled'> {
+  // Whose it is first: anyone else learns nothing about which extensions exist.
+  if (actor.id !== request.requesterId)
+    return {
+      kind: 'refused',
+      refusal: new DomainError('NOT_REQUESTER', 'Only the requester may cancel their extension'),
+    };
   const extension = findExtension(request, extensionId);
   if (extension === undefined)
     return {
       kind: 'refused',
       refusal: new DomainError('NOT_FOUND', `Request ${request.id} has no extension ${extensionId}`),
     };
-  if (actor.id !== request.requesterId)
+  // Past its deadline (or the grant's end) it has expired, even before the workflow records it.
+  if (extension.status === 'pending' && (isPast(extension.pendingUntil, now) || !isGranted(request, now)))
     return {
       kind: 'refused',
-      refusal: new DomainError('NOT_REQUESTER', 'Only the requester may cancel their extension'),
+      refusal: new DomainError(
+        'EXTENSION_NOT_PENDING',
+        `Extension ${extension.id} expired at ${extension.pendingUntil} without a decision`,
+      ),
     };
   if (extension.status !== 'pending') {
     const refusal = new DomainError(

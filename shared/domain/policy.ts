@@ -2,7 +2,14 @@ import { z } from 'zod';
 import { compareNames, describeTarget, type Catalog, Scope, ScopeSchema, type Target } from './catalog';
 import { DomainError } from './errors';
 import { ApproverGroupName, CatalogName, Id } from './names';
-import { combineStages, MAX_REQUIRED_APPROVALS, StagePlans, totalApprovals, type StagePlan } from './stages';
+import {
+  combineStages,
+  MAX_REQUIRED_APPROVALS,
+  MAX_TOTAL_APPROVALS,
+  StagePlans,
+  totalApprovals,
+  type StagePlan,
+} from './stages';
 import { Hours, hoursToSeconds } from './time';
 
 export const ApprovalType = {
@@ -291,6 +298,14 @@ function commonStages(
     );
   const sequences = manual.map((p) => ({ p, stages: policyStages(p, defaultApproverGroup) ?? [] }));
   const combined = combineStages(sequences.map((s) => s.stages));
+  if (combined !== undefined && totalApprovals(combined) > MAX_TOTAL_APPROVALS)
+    // Each policy keeps within the bound, but taking the most of each stage can exceed it.
+    throw new DomainError(
+      'APPROVER_GROUPS_CONFLICT',
+      `The ${describeTarget(target)} cannot be requested as a whole: its policies combined would need ` +
+        `${totalApprovals(combined)} approvals, more than ${MAX_TOTAL_APPROVALS}. Request its ` +
+        `${target.scope === 'roleGroup' ? 'roles or tasks' : 'tasks'} separately`,
+    );
   if (combined !== undefined) return combined;
   const named = sequences
     .map(

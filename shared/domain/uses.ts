@@ -16,7 +16,7 @@ import {
   type SystemTransition,
   type Transition,
 } from './request';
-import { toTimestamp } from './time';
+import { instantOf, toTimestamp } from './time';
 
 /** Uses left to admit: the maximum less the successful ones and those running; null when unlimited. */
 export function usesLeft(request: Pick<Request, 'maxUses' | 'uses' | 'inFlight'>): number | null {
@@ -91,7 +91,11 @@ export function settleUse(
     request: {
       ...counted,
       status: 'ended',
-      endedAt: toTimestamp(now),
+      // Admitted just before the end, it may finish after it: the grant ended no later than its expiry.
+      endedAt:
+        request.expiresAt !== null && instantOf(request.expiresAt) < now.getTime()
+          ? request.expiresAt
+          : toTimestamp(now),
       endReason: USES_EXHAUSTED,
       extensions: closeWaitingExtension(request, 'canceled', now),
     },
