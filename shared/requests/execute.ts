@@ -14,9 +14,11 @@ import { assertParameters, type Task } from '#shared/domain/catalog';
 import { DomainError } from '#shared/domain/errors';
 import { isSystemAccount } from '#shared/domain/pam';
 import {
+  pendingExtension,
   requireCoveringGrant,
   USES_EXHAUSTED,
   type ExecuteBody,
+  type Extension,
   type Request,
   type Transition,
 } from '#shared/domain/request';
@@ -275,7 +277,12 @@ async function settle(
     (current) => {
       const t = settleUse(current, execution.executionId, execution.status === 'succeeded', at);
       if (t.outcome !== 'exhausted') return settled(t);
-      const audit = [useCounted(t.request, caller, execution.executionId, at), usesExhausted(t.request, at)];
+      const waiting = pendingExtension(current);
+      const audit = [
+        useCounted(t.request, caller, execution.executionId, at),
+        usesExhausted(t.request, at),
+        ...(waiting === undefined ? [] : [extensionCanceled(t.request, waiting, at)]),
+      ];
       return { next: t.request, result: t, audit };
     },
     execution,
@@ -289,7 +296,12 @@ async function settle(
     } = useCounted(next, caller, execution.executionId, at);
     await ctx.audit.append(event);
   } else if (result.outcome === 'exhausted') {
-    const events = [useCounted(next, caller, execution.executionId, at), usesExhausted(next, at)];
+    const canceled = next.extensions.find((e) => e.status === 'canceled' && e.decidedAt === at.toISOString());
+    const events = [
+      useCounted(next, caller, execution.executionId, at),
+      usesExhausted(next, at),
+      ...(canceled === undefined ? [] : [extensionCanceled(next, canceled, at)]),
+    ];
     await afterCommit([
       together([
         () => ctx.repo.syncLiveIndex(next),
@@ -315,6 +327,33 @@ function useCounted(request: Request, caller: Caller, executionId: string, at: D
     },
     at,
     request.uses,
+  );
+}
+
+/**
+ * `extension.canceled` of the extension that waited when the last use ran: nothing is left to
+ * extend. By the system (the use's caller did not cancel it), under the id the extension's other
+ * cancels use, so it is recorded once whichever way it went.
+ */
+function extensionCanceled(request: Request, extension: Extension, at: Date): PendingAudit {
+  return pending(
+    request.id,
+    {
+      action: AuditAction.ExtensionCanceled,
+      actor: SYSTEM_ACTOR,
+      outcome: 'success',
+      requestId: request.id,
+      task: request.task,
+      reason: USES_EXHAUSTED,
+      detail: {
+        extensionId: extension.id,
+        hours: extension.hours,
+        expiresAt: request.expiresAt,
+        status: request.status,
+      },
+    },
+    at,
+    Number(extension.id),
   );
 }
 

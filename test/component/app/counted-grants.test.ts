@@ -113,6 +113,38 @@ async function auditOf(requestId: string) {
 }
 
 describe('counted grants', () => {
+  it('the last use cancels an extension still waiting, audited once by the system with the reason', async () => {
+    // Prepare: a one-use grant whose extension waits for a decision.
+    const now = Date.now();
+    const grant = await aGrant({
+      maxUses: 1,
+      maxExtensions: 1,
+      extensions: [
+        {
+          id: '1',
+          hours: 1,
+          reason: 'more time',
+          status: 'pending',
+          approvals: [],
+          createdAt: new Date(now - 1000).toISOString(),
+          pendingUntil: new Date(now + 600_000).toISOString(),
+          decidedAt: null,
+        },
+      ],
+    });
+
+    // Act
+    await executeStory(context(), alice, { task: TASK, requestId: grant.id });
+
+    // Assess
+    const row = (await getDeps().requests.read(grant.id))?.request;
+    expect(row).toMatchObject({ status: 'ended', endReason: USES_EXHAUSTED });
+    expect(row?.extensions[0]?.status).toBe('canceled');
+    const canceled = (await auditOf(grant.id)).filter((e) => e.action === AuditAction.ExtensionCanceled);
+    expect(canceled).toHaveLength(1);
+    expect(canceled[0]).toMatchObject({ reason: USES_EXHAUSTED, actorKind: 'system' });
+  });
+
   it('20 executions racing for 3 uses: exactly 3 run, and the last ends the grant once', async () => {
     // Prepare
     const grant = await aGrant({ maxUses: 3 });
