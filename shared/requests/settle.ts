@@ -101,10 +101,11 @@ function dueTransitions(current: Request, now: Date): { next: Request; audit: Pe
         n,
       ),
     );
-  const extensionExpired = (e: Extension) =>
+  // `status`: what the grant is now, which the events topic reports (ended, when it outlived it).
+  const extensionExpired = (e: Extension, status: string) =>
     event(
       AuditAction.ExtensionExpired,
-      { extensionId: e.id, hours: e.hours, pendingUntil: e.pendingUntil },
+      { extensionId: e.id, hours: e.hours, pendingUntil: e.pendingUntil, status },
       Number(e.id),
     );
   let next = current;
@@ -113,19 +114,19 @@ function dueTransitions(current: Request, now: Date): { next: Request; audit: Pe
     event(AuditAction.RequestExpired);
   }
   if (next.status === 'approved') {
+    // The extension that waited, if its deadline or the grant's end has come; recorded after the
+    // end, with the status the grant is left in (ended, when the extension outlived it).
     const waiting = pendingExtension(next);
     const expired = expireExtension(next, now);
-    if (expired.outcome === 'expired' && waiting !== undefined) {
-      next = expired.request;
-      extensionExpired(waiting);
-    }
+    if (expired.outcome === 'expired') next = expired.request;
+    let lapsed = expired.outcome === 'expired' ? waiting : undefined;
     if (next.expiresAt !== null && isPast(next.expiresAt, now)) {
       // `end` also expires an extension that still waits: the grant it would extend is over.
-      const outlived = pendingExtension(next);
+      lapsed ??= pendingExtension(next);
       next = end(next, now).request;
       event(AuditAction.GrantEnded, { expiresAt: next.expiresAt });
-      if (outlived !== undefined) extensionExpired(outlived);
     }
+    if (lapsed !== undefined) extensionExpired(lapsed, next.status);
   }
   return audit.length === 0 ? undefined : { next, audit };
 }

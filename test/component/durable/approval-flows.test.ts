@@ -445,6 +445,11 @@ describe('extensions', () => {
       id: `${id}:extension.expired:1`,
     });
     expect(audit).toContainEqual({ action: 'grant.ended', actor: 'system', id: `${id}:grant.ended` });
+    // The grant it would have extended is over: the events topic reports the extension with `ended`.
+    const expired = (await getDeps().audit.query({ requestId: id })).items.find(
+      (r) => r.action === 'extension.expired',
+    );
+    expect(JSON.parse(expired?.detail ?? '{}')).toMatchObject({ extensionId: '1', status: 'ended' });
   });
 
   it('past its own deadline (the policy window) while the grant runs: it expires then, and the grant runs on', async () => {
