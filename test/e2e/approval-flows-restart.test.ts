@@ -126,9 +126,10 @@ describe('approval flows across kill -9', () => {
       }),
     );
     expect(scheduled.status).toBe('approved');
-    // Live for 7 seconds, with an extension of 2 more waiting.
+    // Live for 15 seconds, with an extension of 2 more waiting: long enough that the extension still
+    // waits after a restart on a busy machine (a grant that ends first takes its extension with it).
     const extended = ok(
-      await alice.post<View>('/api/requests', { task: EXTENDED, reason: 'r', durationHours: 7 * SECONDS }),
+      await alice.post<View>('/api/requests', { task: EXTENDED, reason: 'r', durationHours: 15 * SECONDS }),
     );
     const live = ok(await ann.post<View>(`/api/requests/${extended.id}/approve`, {}));
     expect(
