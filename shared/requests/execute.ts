@@ -193,7 +193,7 @@ export async function execute(
       origin: caller.origin,
     }),
     execution && admitted
-      ? settle(ctx, caller, admitted, execution)
+      ? settle(ctx, caller, admitted, execution, useEffectOf(outcome))
       : execution
         ? ctx.repo.recordExecution(execution)
         : undefined,
@@ -255,32 +255,54 @@ async function admit(
   return { id, row };
 }
 
+/** What an execution's outcome does to a counted grant's use. */
+type UseEffect = 'used' | 'returned' | 'held';
+
+/**
+ * The use follows what the executor may have done: a success, or a 2xx whose answer could not be
+ * read, used it; a call that never reached the executor, or that it answered as failed, gives it
+ * back; a call sent without an answer (a timeout, a lost connection) keeps it held — the task may
+ * have run, and the count must never be exceeded.
+ */
+function useEffectOf(outcome: ExecutionOutcome): UseEffect {
+  if (outcome.ok || outcome.effect === 'ran') return 'used';
+  return outcome.effect === 'none' ? 'returned' : 'held';
+}
+
 /**
  * Records the outcome of an execution under a counted grant, with its execution row, in one write:
- * a success counts its use, a failure gives it back. A counted use is audited (`grant.useCounted`);
- * the last one ends the grant: its events wait in the row (written by the same write) until
- * appended, the live index forgets it and the orchestration is told. Those follow-ups are best
- * effort — the row already says `ended`, which the guard reads, and the orchestration's own end
- * finds the grant over (no second `grant.ended`: the event's id is the one it would use).
+ * a use counts, goes back or stays held (`useEffectOf`). A counted use is audited
+ * (`grant.useCounted`), written into the row's outbox by the same write, so a crash right after
+ * loses nothing (the workflow's sweep appends it); it is appended at once, and the outbox cleared
+ * behind the answer. The last use ends the grant: its events wait in the row until appended, the
+ * live index forgets it and the orchestration is told. Those follow-ups are best effort — the row
+ * already says `ended`, which the guard reads, and the orchestration's own end finds the grant over
+ * (no second `grant.ended`: the event's id is the one it would use).
  */
 async function settle(
   ctx: ExecuteContext,
   caller: Caller,
   admitted: Admitted,
   execution: StoredExecution,
+  effect: UseEffect,
 ): Promise<void> {
   const { id } = admitted;
+  if (effect === 'held') {
+    // The use stays taken (as after a crash mid-run); only the execution is listed.
+    await ctx.repo.recordExecution(execution);
+    return;
+  }
   const at = ctx.now();
   const { result } = await ctx.repo.updateFrom(
     admitted.row,
     id,
     (current) => {
-      const t = settleUse(current, execution.executionId, execution.status === 'succeeded', at);
-      if (t.outcome !== 'exhausted') return settled(t);
-      const waiting = pendingExtension(current);
+      const t = settleUse(current, execution.executionId, effect === 'used', at);
+      if (t.outcome === 'unchanged' || t.outcome === 'returned') return settled(t);
+      const waiting = t.outcome === 'exhausted' ? pendingExtension(current) : undefined;
       const audit = [
         useCounted(t.request, caller, execution.executionId, at),
-        usesExhausted(t.request, at),
+        ...(t.outcome === 'exhausted' ? [usesExhausted(t.request, at)] : []),
         ...(waiting === undefined ? [] : [extensionCanceled(t.request, waiting, at)]),
       ];
       return { next: t.request, result: t, audit };
@@ -289,13 +311,17 @@ async function settle(
   );
   const next = result.request;
   if (result.outcome === 'counted') {
-    const {
-      recordedAt: _r,
-      claimedUntil: _c,
-      ...event
-    } = useCounted(next, caller, execution.executionId, at);
+    const own = useCounted(next, caller, execution.executionId, at);
+    const { recordedAt: _r, claimedUntil: _c, ...event } = own;
     await ctx.audit.append(event);
-  } else if (result.outcome === 'exhausted') {
+    // Behind the answer: an event left in the outbox is appended again by the next sweep (same id).
+    void ctx.repo.clearAudit(id, [own.id]).catch(() => undefined);
+  } else if (
+    result.outcome === 'exhausted' ||
+    (result.outcome === 'unchanged' && next.endReason === USES_EXHAUSTED)
+  ) {
+    // `unchanged` with the grant used up: a retry of a write that had landed (its answer lost), so
+    // its follow-ups may not have run; they are idempotent.
     const canceled = next.extensions.find((e) => e.status === 'canceled' && e.decidedAt === at.toISOString());
     const events = [
       useCounted(next, caller, execution.executionId, at),
@@ -305,7 +331,14 @@ async function settle(
     await afterCommit([
       together([
         () => ctx.repo.syncLiveIndex(next),
-        () => flushAudit(ctx.repo, ctx.audit, id, ownEvents(events), at),
+        () =>
+          flushAudit(
+            ctx.repo,
+            ctx.audit,
+            id,
+            result.outcome === 'exhausted' ? ownEvents(events) : 'claimable',
+            at,
+          ),
       ]),
       () => ctx.orchestrations.raise(id, RequestEvent.GrantChanged, { status: next.status }),
     ]).catch(() => undefined);
@@ -426,9 +459,12 @@ async function authorize(
   }
   // The grant is in the log before anything runs under it: events its maker left (claim run out)
   // are appended here; events still claimed are being appended by their maker, so wait for that.
-  if (candidates.some((c) => c.request.id === request.id && c.audit.length > 0)) {
+  // Only what records the grant itself gates a use: a counted grant's `grant.useCounted` events
+  // (appended by the execution that wrote them, or by the workflow's sweep) never do.
+  const gating = (audit: readonly PendingAudit[]) => audit.some((e) => e.action !== AuditAction.UseCounted);
+  if (candidates.some((c) => c.request.id === request.id && gating(c.audit))) {
     const left = await flushAudit(ctx.repo, ctx.audit, request.id, 'claimable', now);
-    if (left.claimableAt !== null) {
+    if (left.claimableAt !== null && gating((await ctx.repo.read(request.id))?.audit ?? [])) {
       throw new DomainError(
         'UNAVAILABLE',
         `The grant of request ${request.id} is still being recorded in the audit; try again shortly.`,
@@ -491,7 +527,12 @@ async function run(
           result: { queued: true, queue: task.executor.queue, messageId: payload.executionId },
         };
       } catch {
-        return { ok: false, reason: `the command could not be queued on ${task.executor.queue}` };
+        // A send that failed may still have been accepted by the broker (its answer lost).
+        return {
+          ok: false,
+          reason: `the command could not be queued on ${task.executor.queue}`,
+          effect: 'unknown',
+        };
       }
     }
   }

@@ -77,6 +77,7 @@ afterAll(async () => {
 beforeEach(() => {
   hook.received.length = 0;
   hook.failWith(0);
+  hook.delayBy(0);
 });
 
 /** An approved grant of TASK (Alice's unless overridden), live for an hour (or as overridden), in the live index and its workflow approved. */
@@ -113,6 +114,30 @@ async function auditOf(requestId: string) {
 }
 
 describe('counted grants', () => {
+  it('a call sent without an answer (a timeout) keeps its use held: a one-shot grant never runs twice', async () => {
+    // Prepare: the executor finishes after the guard has stopped waiting for it.
+    const grant = await aGrant({ maxUses: 1 });
+    hook.delayBy(600);
+    const impatient = { ...context(), webhook: { ...context().webhook, timeoutMs: 200 } };
+
+    // Act
+    const first = await executeStory(impatient, alice, { task: TASK, requestId: grant.id }).catch(
+      (e: unknown) => e,
+    );
+    const again = await executeStory(impatient, alice, { task: TASK, requestId: grant.id }).catch(
+      (e: unknown) => e,
+    );
+    await new Promise((r) => setTimeout(r, 700)); // the executor's late answer arrives and is ignored
+
+    // Assess
+    expect(first).toBeInstanceOf(ExecutionFailedError);
+    expect(again).toMatchObject({ code: 'USES_IN_FLIGHT' });
+    expect(hook.received).toHaveLength(1);
+    const row = (await getDeps().requests.read(grant.id))?.request;
+    expect(row).toMatchObject({ status: 'approved', uses: 0 });
+    expect(row?.inFlight).toHaveLength(1);
+  });
+
   it('the last use cancels an extension still waiting, audited once by the system with the reason', async () => {
     // Prepare: a one-use grant whose extension waits for a decision.
     const now = Date.now();
