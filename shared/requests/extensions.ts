@@ -110,6 +110,8 @@ export async function extendGrant(
         : [requested];
     },
     follow: (outcome) => ({ liveIndex: outcome === 'approved', event: RequestEvent.GrantChanged }),
+    // The same hours and reason again within a minute: a retry, answered with the extension it made.
+    answersRetries: true,
   });
 }
 

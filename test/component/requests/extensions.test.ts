@@ -161,11 +161,18 @@ describe('extending a live grant', () => {
     const grant = await aLiveGrant(AUTO);
 
     const res = await extend(grant.id, { hours: 1, reason: 'more' });
+    // A client's retry (its first answer lost) finds the extension it made: no second one.
+    const retry = await extend(grant.id, { hours: 1, reason: 'more' });
 
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       expiresAt: later(grant.expiresAt, HOUR),
       extensions: [{ id: '1', status: 'approved', stages: [], currentStage: null }],
+    });
+    expect(retry.status).toBe(200);
+    expect(retry.body).toMatchObject({
+      expiresAt: later(grant.expiresAt, HOUR),
+      extensions: [{ id: '1', status: 'approved' }],
     });
     const actions = (await flow.audit(grant.id))
       .map((r) => r.action)
