@@ -56,7 +56,8 @@ export function admitUse(request: Request, executionId: string, now: Date): Tran
       refusal: new DomainError(
         'USES_IN_FLIGHT',
         `All ${String(request.maxUses)} uses of request ${request.id} are taken: ${request.uses} ran, ` +
-          `${request.inFlight.length} still running; try again once they finish`,
+          `${request.inFlight.length} held by executions still running or whose outcome never came back ` +
+          '(those stay held until the grant ends); try again once running ones finish',
         { retryAfterSeconds: 1 },
       ),
     };
