@@ -123,7 +123,8 @@ describe('admitting an execution', () => {
     expect(t.kind === 'refused' && t.refusal).toMatchObject({
       kind: 'conflict',
       retryAfterSeconds: 1,
-      message: 'All 2 uses of request req-1 are taken: 1 ran, 1 still running; try again once they finish',
+      message:
+        'All 2 uses of request req-1 are taken: 1 ran, 1 held by executions still running or whose outcome never came back (those stay held until the grant ends); try again once running ones finish',
     });
   });
 
