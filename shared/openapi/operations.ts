@@ -991,7 +991,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: Tag.execution,
     summary: 'Execute a task under a live grant',
     description:
-      "Runs the task on the caller's behalf with ZSA's own identity, if a live grant of the caller covers it (or the caller is a system account while privileged access is enabled). Checked at every call against the grant's window: before a scheduled start it answers 403 `GRANT_NOT_STARTED`. A counted grant (`maxUses`) takes a use for each execution and gives it back when the execution fails; the last successful use ends the grant, and while the uses left are all held by executions still running it answers 409 `USES_IN_FLIGHT`. Every execution and refusal is audited.",
+      "Runs the task on the caller's behalf with ZSA's own identity, if a live grant of the caller covers it (or the caller is a system account while privileged access is enabled). Checked at every call against the grant's window: before a scheduled start it answers 403 `GRANT_NOT_STARTED`. A counted grant (`maxUses`) takes a use for each execution and gives it back when the task cannot have run (the executor was not reached or answered non-2xx; a call without an answer keeps it held); the last successful use ends the grant, and while the uses left are all held by executions still running it answers 409 `USES_IN_FLIGHT`. Every execution and refusal is audited.",
     access: Access.user,
     who: 'holders of a live grant covering the task, and system accounts',
     body: {
