@@ -273,8 +273,8 @@ interface Told {
   status: WorkflowSnapshot['status'];
   /** The stage whose approvers were asked. */
   stage: number | null;
-  /** The last extension as it was told. */
-  extension: ExtensionMark | null;
+  /** Each extension as it was told, in order. */
+  extensions: ExtensionMark[];
   /** `approved` and `granted` were told. */
   granted: boolean;
   /** The grant's start was audited and told (or needed not be: it started at its approval). */
@@ -299,7 +299,7 @@ const EARLY_PAUSE_MS = 500;
 function* lifecycle3(ctx: OrchestrationContext, requestId: string): Generator<df.Task, string, unknown> {
   let state = yield* step(ctx, Activity.SettleRequest, requestId, WorkflowSnapshot);
   const wasPending = state.status === 'pending';
-  let told: Told = { status: state.status, stage: null, extension: null, granted: false, started: false };
+  let told: Told = { status: state.status, stage: null, extensions: [], granted: false, started: false };
   const waits = new Waits(ctx);
   let sweeps = 0;
   let early = 0;
@@ -397,8 +397,25 @@ function* wake(
   }
 }
 
-const sameMark = (a: ExtensionMark | null, b: ExtensionMark | null): boolean =>
-  a?.id === b?.id && a?.status === b?.status && a?.stage === b?.stage;
+const sameMark = (a: ExtensionMark, b: ExtensionMark | undefined): boolean =>
+  a.id === b?.id && a.status === b.status && a.stage === b.stage;
+
+/** The notice for an extension at `mark`'s step. */
+function extensionNotice(mark: ExtensionMark): Omit<NotifyInput, 'requestId'> {
+  const extensionId = mark.id;
+  switch (mark.status) {
+    case 'pending':
+      return { event: 'extensionRequested', extensionId, stage: mark.stage ?? 0 };
+    case 'approved':
+      return { event: 'extensionApproved', extensionId };
+    case 'denied':
+      return { event: 'extensionDenied', extensionId };
+    case 'expired':
+      return { event: 'extensionExpired', extensionId };
+    case 'canceled':
+      return { event: 'extensionCanceled', extensionId };
+  }
+}
 
 /** A grant set to start after its approval (`startAt`): its start is the workflow's to audit and tell. */
 const startsLater = (s: WorkflowSnapshot): boolean =>
@@ -425,34 +442,21 @@ function newsOf(
     granted = true;
     started = !startsLater(s);
   }
-  const start = granted && !started && !s.scheduled && (s.status === 'approved' || s.status === 'ended');
+  // A scheduled grant whose start came while it held: its start is audited (and told, if it still
+  // runs) even when it was revoked or failed after its start before the workflow looked.
+  const start = !started && startsLater(s) && s.startReached;
   if (start) {
     started = true;
     if (s.status === 'approved') say('started');
   }
-  const ext = s.extension;
-  if (ext !== null && !sameMark(ext, told.extension)) {
-    const extensionId = ext.id;
-    switch (ext.status) {
-      case 'pending':
-        say('extensionRequested', { extensionId, stage: ext.stage ?? 0 });
-        break;
-      case 'approved':
-        say('extensionApproved', { extensionId });
-        break;
-      case 'denied':
-        say('extensionDenied', { extensionId });
-        break;
-      case 'expired':
-        say('extensionExpired', { extensionId });
-        break;
-      case 'canceled':
-        say('extensionCanceled', { extensionId });
-        break;
-    }
+  // Each extension whose step moved on since it was told, in order: one look may find several (the
+  // first decided while its event was lost, then a second asked for). Only its step now is told.
+  for (const mark of s.extensions) {
+    const before = told.extensions.find((m) => m.id === mark.id);
+    if (!sameMark(mark, before)) notices.push({ requestId, ...extensionNotice(mark) });
   }
   if (s.status !== 'pending' && s.status !== 'approved' && !isFinal(told.status)) say(s.status);
-  return { told: { status: s.status, stage, extension: ext, granted, started }, notices, start };
+  return { told: { status: s.status, stage, extensions: s.extensions, granted, started }, notices, start };
 }
 
 function mirror3(s: WorkflowSnapshot, told: Told): OrchestrationMirror {
@@ -462,7 +466,7 @@ function mirror3(s: WorkflowSnapshot, told: Told): OrchestrationMirror {
     pendingUntil: s.pendingUntil,
     grantedAt: s.grantedAt,
     stage: told.stage,
-    extension: told.extension,
+    extensions: told.extensions,
   };
 }
 

@@ -37,15 +37,17 @@ export type ExtensionMark = z.infer<typeof ExtensionMark>;
 /**
  * The orchestration's custom status: the request's live state, mirrored for the execution guard.
  * Shape 3 adds what it has acted on, so the reconciler can tell a lost event (./reconcile.ts):
- * `stage`, the stage whose approvers it asked, and `extension`, the last extension as it handled it.
+ * `stage`, the stage whose approvers it asked, and `extensions`, each extension as it handled it.
+ * Read leniently: the guard needs only the status, so a part that does not parse (a mirror written
+ * by another version) is dropped rather than the mirror refused, and unknown keys are ignored.
  */
 export const OrchestrationMirror = z.object({
   status: RequestStatusSchema,
   expiresAt: z.string().nullable().optional(),
   pendingUntil: z.string().nullable().optional(),
   grantedAt: z.string().nullable().optional(),
-  stage: z.int().min(0).nullable().optional(),
-  extension: ExtensionMark.nullable().optional(),
+  stage: z.int().min(0).nullable().optional().catch(undefined),
+  extensions: z.array(ExtensionMark).max(10).optional().catch(undefined),
 });
 export type OrchestrationMirror = z.infer<typeof OrchestrationMirror>;
 

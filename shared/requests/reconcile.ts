@@ -34,7 +34,7 @@ import { currentStage } from '#shared/domain/stages';
 import { flushAudit } from './audit-outbox';
 import { RequestEvent, type OrchestrationMirror, type Orchestrations } from './orchestrations';
 import type { OpenEntry, RequestRepository } from './repository';
-import { lastExtensionMark } from './settle';
+import { extensionMarks } from './settle';
 import { failRequest, START_GRACE_MS } from './usecases';
 
 /** How often a request whose workflow runs is looked at again (a workflow can fail at any step). */
@@ -205,14 +205,17 @@ export function lostEvent(
     if (mirror.status !== 'approved') return undefined;
     if (request.status === 'revoked') return RequestEvent.Revoked;
     if (request.status === 'ended' && request.endReason === USES_EXHAUSTED) return RequestEvent.GrantChanged;
-    if (request.status !== 'approved' || mirror.extension === undefined) return undefined;
-    const mark = lastExtensionMark(request);
-    const seen = mirror.extension;
+    if (request.status !== 'approved' || mirror.extensions === undefined) return undefined;
+    // Every extension, not only the last: each step the workflow has not seen is a notice it owes.
+    const marks = extensionMarks(request);
+    const seen = mirror.extensions;
     const same =
       request.expiresAt === mirror.expiresAt &&
-      mark?.id === seen?.id &&
-      mark?.status === seen?.status &&
-      mark?.stage === seen?.stage;
+      marks.length === seen.length &&
+      marks.every(
+        (mark, i) =>
+          mark.id === seen[i]?.id && mark.status === seen[i].status && mark.stage === seen[i].stage,
+      );
     return same ? undefined : RequestEvent.GrantChanged;
   })();
   if (event === undefined) return undefined;

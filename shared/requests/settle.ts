@@ -43,8 +43,16 @@ export const WorkflowSnapshot = z.strictObject({
   currentStage: z.int().min(0).nullable(),
   /** Approved, but its start has not come yet. */
   scheduled: z.boolean(),
-  /** The last extension asked for, if any. */
-  extension: ExtensionMark.nullable(),
+  /**
+   * Every extension asked for, in order (at most 10): a workflow that looks once after several
+   * steps (a second extension asked for before it heard how the first was decided) tells each.
+   */
+  extensions: z.array(ExtensionMark).max(10),
+  /**
+   * The grant's start came while it held: a scheduled grant past its start, whether it is still
+   * approved or ended (revoked, failed, ended) after its start; its `grant.started` is then due.
+   */
+  startReached: z.boolean(),
   /**
    * The next instant the workflow must act at: the pending window's end, or the grant's start, the
    * waiting extension's deadline or the grant's end (`nextGrantDeadline`); null once final.
@@ -55,16 +63,24 @@ export const WorkflowSnapshot = z.strictObject({
 });
 export type WorkflowSnapshot = z.infer<typeof WorkflowSnapshot>;
 
-/** The request's last extension as the workflow marks it (null: none asked for). */
-export function lastExtensionMark(request: Request): ExtensionMark | null {
-  const extension = request.extensions.at(-1);
-  if (extension === undefined) return null;
-  const waiting = extension.status === 'pending';
-  return {
+/** Each extension of the request as the workflow marks it, in order (empty: none asked for). */
+export function extensionMarks(request: Request): ExtensionMark[] {
+  return request.extensions.map((extension) => ({
     id: extension.id,
     status: extension.status,
-    stage: currentStage(extensionRound(request, extension), waiting),
-  };
+    stage: currentStage(extensionRound(request, extension), extension.status === 'pending'),
+  }));
+}
+
+/**
+ * Whether the grant reached its start while it held: approved and past its start, or over (revoked,
+ * failed, ended) at a later instant than its start. One revoked before (or at) its start never ran.
+ */
+export function reachedStart(request: Pick<Request, 'status' | 'grantedAt' | 'endedAt'>, now: Date): boolean {
+  const { grantedAt, endedAt } = request;
+  if (grantedAt === null || !isPast(grantedAt, now)) return false;
+  if (request.status === 'approved') return true;
+  return endedAt !== null && instantOf(endedAt) > instantOf(grantedAt);
 }
 
 export function snapshotOf(request: Request, now: Date, claimableAt: string | null): WorkflowSnapshot {
@@ -76,7 +92,8 @@ export function snapshotOf(request: Request, now: Date, claimableAt: string | nu
     decidedAt: request.decidedAt,
     currentStage: currentStage(roundOf(request), request.status === 'pending'),
     scheduled: isScheduled(request, now),
-    extension: lastExtensionMark(request),
+    extensions: extensionMarks(request),
+    startReached: reachedStart(request, now),
     deadline: request.status === 'pending' ? request.pendingUntil : nextGrantDeadline(request, now),
     claimableAt,
   };
@@ -158,25 +175,30 @@ export async function settleRequest(ctx: SystemContext, id: string): Promise<Wor
 
 /**
  * A scheduled grant reached its start: `grant.started` in the audit (as the system; the approval
- * recorded `grant.scheduled`) and the grant in the live index. Only when the grant did run: one
- * revoked (or failed) before its start never started. The events still waiting in the row are
- * appended first, so the log keeps the order. At least once: a retry after the append landed
- * appends it again under the same id.
+ * recorded `grant.scheduled`). Only when the grant did run (`reachedStart`), whatever it is now: one
+ * revoked or failed after its start, before the workflow looked, did start; one revoked before its
+ * start never did. The events still waiting in the row are appended first, so the log keeps the
+ * order. At least once: a retry after the append landed appends it again under the same id.
  */
 export async function startGrant(ctx: SystemContext, id: string): Promise<WorkflowSnapshot> {
   const stored = await ctx.repo.read(id);
   if (stored === undefined) throw notFound(id);
   const { request } = stored;
-  const { grantedAt, endedAt } = request;
-  const ran =
-    grantedAt !== null &&
-    isPast(grantedAt, ctx.now) &&
-    (request.status === 'approved' || request.status === 'ended') &&
-    (endedAt === null || instantOf(endedAt) > instantOf(grantedAt));
-  if (ran) {
+  if (reachedStart(request, ctx.now)) {
     if (stored.audit.length > 0) await flushAudit(ctx.repo, ctx.audit, id, 'claimable', ctx.now);
+    const { grantedAt } = request;
     await afterCommit([
-      () => ctx.repo.syncLiveIndex(request),
+      async () => {
+        // The grant in the live index, only while it holds. The row was read without a
+        // compare-and-swap: a revoke that took the entry out since would see it put back, so the
+        // row is read again and, if it is over now, the entry removed (the guard reads the row
+        // anyway; this keeps the index from listing a grant that is gone).
+        if (request.status !== 'approved') return;
+        await ctx.repo.syncLiveIndex(request);
+        const again = await ctx.repo.read(id);
+        if (again !== undefined && again.request.status !== 'approved')
+          await ctx.repo.syncLiveIndex(again.request);
+      },
       () =>
         ctx.audit.append({
           id: lifecycleEventId(id, AuditAction.GrantStarted),

@@ -54,6 +54,8 @@ function signal(): { promise: Promise<void>; resolve: () => void } {
 
 /** When set, the next settle activity waits, after reading the row, until `released`. */
 let hold: { reached: () => void; released: Promise<void> } | undefined;
+/** Settle activities still to fail (storage not answering) before one gets through; each is retried. */
+let settleFailures = 0;
 /** Every notice the workflow asked for: `<event>[:stage s][:ext n] @<ms since t0>`. */
 const notices: { requestId: string; text: string }[] = [];
 
@@ -64,6 +66,10 @@ beforeAll(async () => {
   registry.functions.delete('settlerequest');
   df.app.activity('settleRequest', {
     handler: async (input: unknown, context) => {
+      if (settleFailures > 0) {
+        settleFailures--;
+        throw new Error('storage did not answer');
+      }
       const snapshot: unknown = await activities.settleRequestActivity(input, context);
       const held = hold;
       if (held !== undefined) {
@@ -109,6 +115,7 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
+  settleFailures = 0;
   // Each scenario on an engine (and clock) of its own; the app reads the same clock.
   t0 = Date.parse('2026-03-01T00:00:00.000Z') + Math.floor(Math.random() * 1000) * HOUR;
   clocked = await clockedEngine(registry, new Date(t0));
@@ -212,27 +219,37 @@ const approve = (id: string, upn: string) =>
     RequestEvent.Decided,
   );
 
-const extend = (id: string, hours: number) =>
+/** Alice asks to extend her grant; `lost`: its event never reaches the workflow. */
+const extend = (id: string, hours: number, reason = 'more', lost = false) =>
   commit(
     id,
-    (r) => extendTransition(r, { id: userKey(ALICE), upn: ALICE }, { hours, reason: 'more' }, 1, now()),
-    RequestEvent.GrantChanged,
+    (r) => extendTransition(r, { id: userKey(ALICE), upn: ALICE }, { hours, reason }, 1, now()),
+    lost ? undefined : RequestEvent.GrantChanged,
   );
 
-/** An approval of extension 1; `lost`: its event never reaches the workflow. */
-const approveExtension = (id: string, upn: string, lost = false) =>
+/** A decision on an extension (1 unless told); `lost`: its event never reaches the workflow. */
+const decideExtension = (
+  id: string,
+  upn: string,
+  decision: 'approve' | 'deny',
+  { lost = false, extensionId = '1' }: { lost?: boolean; extensionId?: string } = {},
+) =>
   commit(
     id,
     (r) =>
       decideExtensionTransition(
         r,
-        '1',
-        { approver: { id: userKey(upn), upn }, decision: 'approve' },
+        extensionId,
+        { approver: { id: userKey(upn), upn }, decision },
         members,
         now(),
       ),
     lost ? undefined : RequestEvent.GrantChanged,
   );
+
+/** An approval of extension 1; `lost`: its event never reaches the workflow. */
+const approveExtension = (id: string, upn: string, lost = false) =>
+  decideExtension(id, upn, 'approve', { lost });
 
 async function runtime(id: string): Promise<{ status: string; output: unknown; mirror: unknown }> {
   const state = await clocked.engine.getState(id);
@@ -362,6 +379,34 @@ describe('a scheduled start', () => {
     await clocked.advance(3 * HOUR);
     expect((await auditOf(id)).map((a) => a.action)).not.toContain('grant.started');
   });
+
+  it('revoked a second after its start, while the look at the start waited on storage: it did start, so grant.started is audited (as the system) before it is over', async () => {
+    // Prepare: approved, to start in 2 hours; storage does not answer the look at the start
+    const id = await submitted(
+      aRequest({ stages: [{ approverGroup: 'g1', requiredApprovals: 1 }], startAt: at(2 * HOUR) }),
+    );
+    await approve(id, ANN);
+    settleFailures = 1;
+    await clocked.advance(2 * HOUR + 1000);
+
+    // Act: revoked before the look is retried (2 s later)
+    await commit(
+      id,
+      (r) => ({ ...r, status: 'revoked', endedAt: now().toISOString(), endedBy: ALICE }),
+      RequestEvent.Revoked,
+    );
+    await clocked.advance(5000);
+
+    // Assess
+    expect(await runtime(id)).toMatchObject({ status: 'Completed', output: 'revoked' });
+    expect(await auditOf(id)).toContainEqual({
+      action: 'grant.started',
+      actor: 'system',
+      id: `${id}:grant.started`,
+    });
+    // Over when the workflow looked: the requester is told it was revoked, not that it started.
+    expect(noticesOf(id).slice(1)).toEqual(['approved @0', 'granted @0', `revoked @${2 * HOUR + 2000}`]);
+  });
 });
 
 describe('extensions', () => {
@@ -391,7 +436,7 @@ describe('extensions', () => {
     expect(extended.mirror).toMatchObject({
       status: 'approved',
       expiresAt: at(2 * HOUR),
-      extension: { id: '1', status: 'approved', stage: null },
+      extensions: [{ id: '1', status: 'approved', stage: null }],
     });
     expect(noticesOf(id).slice(4)).toEqual([
       `extensionRequested:stage 0:ext 1 @${20 * MINUTE}`,
@@ -466,12 +511,73 @@ describe('extensions', () => {
     // Assess
     expect(meanwhile).toMatchObject({
       status: 'Running',
-      mirror: { status: 'approved', extension: { status: 'expired' } },
+      mirror: { status: 'approved', extensions: [{ id: '1', status: 'expired', stage: null }] },
     });
     expect(noticesOf(id).slice(4)).toEqual([
       `extensionRequested:stage 0:ext 1 @${10 * MINUTE}`,
       `extensionExpired:ext 1 @${25 * MINUTE}`,
       `ended @${HOUR}`,
+    ]);
+  });
+
+  it.each([
+    ['approve', 'extensionApproved'],
+    ['deny', 'extensionDenied'],
+  ] as const)(
+    "decided (%s) while its event was lost, then a second asked for: the first's outcome is told before the second's ask",
+    async (decision, told) => {
+      // Prepare: extension 1 asked for, then decided without its event reaching the workflow
+      const id = await liveGrant({ stages: [{ approverGroup: 'g1', requiredApprovals: 1 }] });
+      await clocked.advance(10 * MINUTE);
+      await extend(id, 1, 'first');
+      await decideExtension(id, ANN, decision, { lost: true });
+      await clocked.advance(5 * MINUTE);
+
+      // Act
+      await extend(id, 1, 'second');
+
+      // Assess
+      expect(noticesOf(id).slice(3)).toEqual([
+        `extensionRequested:stage 0:ext 1 @${10 * MINUTE}`,
+        `${told}:ext 1 @${15 * MINUTE}`,
+        `extensionRequested:stage 0:ext 2 @${15 * MINUTE}`,
+      ]);
+      expect((await runtime(id)).mirror).toMatchObject({
+        extensions: [
+          { id: '1', status: decision === 'approve' ? 'approved' : 'denied', stage: null },
+          { id: '2', status: 'pending', stage: 0 },
+        ],
+      });
+    },
+  );
+
+  it('automatic: two extensions back to back, the workflow looking once, tells the requester of both', async () => {
+    // Prepare: a live automatic grant
+    const id = await submitted(
+      aRequest({
+        approvalType: 'auto',
+        approverGroup: null,
+        requiredApprovals: 0,
+        stages: [],
+        status: 'approved',
+        decidedAt: now().toISOString(),
+        grantedAt: now().toISOString(),
+        expiresAt: at(HOUR),
+      }),
+    );
+    await clocked.advance(10 * MINUTE);
+
+    // Act: the first's event has not come when the second is asked for
+    await extend(id, 1, 'first', true);
+    await extend(id, 1, 'second');
+    await clocked.advance(4 * HOUR);
+
+    // Assess
+    expect(noticesOf(id)).toEqual([
+      'granted @0',
+      `extensionApproved:ext 1 @${10 * MINUTE}`,
+      `extensionApproved:ext 2 @${10 * MINUTE}`,
+      `ended @${3 * HOUR}`,
     ]);
   });
 
