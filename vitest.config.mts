@@ -26,9 +26,11 @@ const LONGEST_FIRST = [
   'test/component/audit/tamper.test.ts',
   'test/e2e/bench-smoke.test.ts',
   'test/e2e/email.test.ts',
+  'test/e2e/approval-flows-email.test.ts',
   'test/e2e/mission.test.ts',
   'test/e2e/durable-restart.test.ts',
   'test/e2e/cli.test.ts',
+  'test/e2e/approval-flows-restart.test.ts',
   'test/e2e/restart.test.ts',
   'test/unit/audit/export-file.test.ts',
   'test/component/servicebus/settlement.test.ts',
@@ -42,6 +44,7 @@ const LONGEST_FIRST = [
  */
 const OWN_PROCESS = [
   'test/component/durable/access-request.test.ts',
+  'test/component/durable/approval-flows.test.ts',
   'test/component/durable/conformance.test.ts',
   'test/component/durable/extension-parity.test.ts',
   'test/component/durable/histories.test.ts',
@@ -50,6 +53,8 @@ const OWN_PROCESS = [
   'test/component/durable/workflow-faults.test.ts',
   'test/component/host-timers.test.ts',
   'test/component/http/router.test.ts',
+  'test/component/requests/extensions.test.ts',
+  'test/component/requests/stages.test.ts',
   'test/component/servicebus/triggers.test.ts',
   'test/contract/served.test.ts',
   'test/unit/settings/startup-hook.test.ts',

@@ -10,15 +10,18 @@ import * as df from 'durable-functions';
 import type { ActivityHandler, OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { z } from 'zod';
 import { parseOrThrow } from '#shared/domain/errors';
-import { RequestStatusSchema } from '#shared/domain/request';
+import { isFinal, RequestStatusSchema } from '#shared/domain/request';
+import type { NotifyInput } from '#shared/notifications/messages';
 import {
   classified,
   OrchestrationInput,
   ORCHESTRATOR,
   PermanentFault,
   RequestEvent,
+  type ExtensionMark,
   type OrchestrationMirror,
 } from '#shared/requests/orchestrations';
+import { settleRequest, startGrant, WorkflowSnapshot } from '#shared/requests/settle';
 import {
   endGrant,
   expireRequest,
@@ -38,6 +41,10 @@ export const Activity = {
   FailRequest: 'failRequest',
   /** Publishes a notification (functions/notifications.ts); never blocks a grant or its end. */
   Notify: 'notify',
+  /** Shape 3: applies what is due (expiry, an extension's deadline, the end) and answers a snapshot. */
+  SettleRequest: 'settleRequest',
+  /** Shape 3: a scheduled grant reached its start (audited as `grant.started`). */
+  StartGrant: 'startGrant',
 } as const;
 
 /** What the activities hand back: just what the orchestrator sequences on. */
@@ -154,7 +161,7 @@ function* step<S extends z.ZodType>(
 export const accessRequest: OrchestrationHandler = function* (ctx: OrchestrationContext) {
   const { requestId, shape = 1 } = parseOrThrow(OrchestrationInput, ctx.df.getInput(), 'orchestration input');
   try {
-    return yield* lifecycle(ctx, requestId, shape);
+    return yield* shape >= 3 ? lifecycle3(ctx, requestId) : lifecycle(ctx, requestId, shape);
   } catch (e) {
     // A permanent fault, or a transient one that outlasted its retries (about an hour): the request
     // would otherwise stay pending, or approved with nothing to end it. Mark it failed, tell the
@@ -261,6 +268,208 @@ function* sweptUntil(
   return yield* eventBefore(ctx, event, deadline);
 }
 
+/** What a shape-3 workflow has told so far, to tell only what changed. */
+interface Told {
+  status: WorkflowSnapshot['status'];
+  /** The stage whose approvers were asked. */
+  stage: number | null;
+  /** Each extension as it was told, in order. */
+  extensions: ExtensionMark[];
+  /** `approved` and `granted` were told. */
+  granted: boolean;
+  /** The grant's start was audited and told (or needed not be: it started at its approval). */
+  started: boolean;
+}
+
+/** Consecutive looks at a deadline the activity's clock has not reached yet, before the workflow gives up. */
+const MAX_EARLY_LOOKS = 20;
+/** The first pause before looking again at such a deadline; it doubles, up to five minutes. */
+const EARLY_PAUSE_MS = 500;
+
+/**
+ * Shape 3: one loop over the request row. Each time the workflow wakes — an event, a deadline or a
+ * sweep of the audit outbox — the settle activity applies what is due and answers a snapshot; the
+ * workflow tells what changed since the last one (the stage that opened, the approval, the grant's
+ * start, each step of an extension, the end) and waits again: while pending for a decision or the
+ * window's end, while approved for a revoke, a change to the grant (an extension, the last use of a
+ * counted grant) or its next deadline (`nextGrantDeadline`: the start, the waiting extension's
+ * deadline, the end). Events only say "look again": the row says what happened, so a lost event
+ * costs a wait until the next deadline (or the reconciler's nudge), never an outcome.
+ */
+function* lifecycle3(ctx: OrchestrationContext, requestId: string): Generator<df.Task, string, unknown> {
+  let state = yield* step(ctx, Activity.SettleRequest, requestId, WorkflowSnapshot);
+  const wasPending = state.status === 'pending';
+  let told: Told = { status: state.status, stage: null, extensions: [], granted: false, started: false };
+  const waits = new Waits(ctx);
+  let sweeps = 0;
+  let early = 0;
+  for (;;) {
+    const news = newsOf(requestId, told, state, wasPending);
+    told = news.told;
+    ctx.df.setCustomStatus(mirror3(state, told));
+    if (news.start) yield* step(ctx, Activity.StartGrant, requestId, WorkflowSnapshot);
+    if (news.notices.length > 0)
+      yield* notify(ctx, ...news.notices.map((n) => ctx.df.callActivity(Activity.Notify, n)));
+    if (isFinal(state.status) || state.deadline === null) break;
+
+    const now = ctx.df.currentUtcDateTime.getTime();
+    let deadline = Date.parse(state.deadline);
+    if (deadline <= now) {
+      // Due by the orchestration's clock, not yet by the activity's (they may differ a little):
+      // look again shortly rather than spin.
+      if (++early > MAX_EARLY_LOOKS)
+        throw new WorkflowFault(`the deadline ${state.deadline} passed but the request did not move`);
+      deadline = now + Math.min(EARLY_PAUSE_MS * 2 ** (early - 1), 5 * 60_000);
+    } else early = 0;
+    // Audit events a dead caller left: swept once their claim runs out, a few times at most.
+    const sweepAt =
+      state.claimableAt !== null && sweeps < MAX_SWEEPS - 1
+        ? Date.parse(state.claimableAt) + SWEEP_SLACK_MS
+        : Infinity;
+    const events =
+      state.status === 'pending' ? [RequestEvent.Decided] : [RequestEvent.Revoked, RequestEvent.GrantChanged];
+    if (yield* wake(ctx, waits, events, Math.min(deadline, sweepAt))) sweeps = 0;
+    else if (sweepAt < deadline) sweeps++;
+    state = yield* step(ctx, Activity.SettleRequest, requestId, WorkflowSnapshot);
+  }
+  let swept = yield* step(ctx, Activity.SweepAudit, requestId, Swept);
+  for (let sweep = 2; sweep <= MAX_SWEEPS && swept.claimableAt !== null; sweep++) {
+    yield ctx.df.createTimer(new Date(Date.parse(swept.claimableAt) + SWEEP_SLACK_MS));
+    swept = yield* step(ctx, Activity.SweepAudit, requestId, Swept);
+  }
+  return state.status;
+}
+
+/**
+ * The workflow's waits for events, each yielded in one race only. The SDK files every yield of an
+ * event task under the event's name and hands an event to the newest entry, completed or not: a
+ * task raced twice leaves an entry behind once it fires, which would swallow the next event of
+ * that name. So each race waits with new tasks, and an event that comes between races (while an
+ * activity or a notice runs) completes the newest earlier one, which `heard` finds.
+ */
+class Waits {
+  private readonly open = new Map<string, df.Task[]>();
+  constructor(private readonly ctx: OrchestrationContext) {}
+
+  /** New waits for `names`, for one race. */
+  fresh(names: readonly string[]): df.Task[] {
+    return names.map((name) => {
+      const task = this.ctx.df.waitForExternalEvent(name);
+      this.open.set(name, [...(this.open.get(name) ?? []), task]);
+      return task;
+    });
+  }
+
+  /** Whether one of `names` came since the last look; what came is spent. */
+  heard(names: readonly string[]): boolean {
+    let came = false;
+    for (const name of names) {
+      const tasks = this.open.get(name) ?? [];
+      const waiting = tasks.filter((t) => !t.isCompleted);
+      came ||= waiting.length < tasks.length;
+      this.open.set(name, waiting);
+    }
+    return came;
+  }
+}
+
+/**
+ * Waits until one of the events `names` comes or `until` passes, with timers of at most
+ * `MAX_TIMER_MS`; true if an event came (also one that came since the last wait).
+ */
+function* wake(
+  ctx: OrchestrationContext,
+  waits: Waits,
+  names: readonly string[],
+  until: number,
+): Generator<df.Task, boolean, unknown> {
+  for (;;) {
+    if (waits.heard(names)) return true;
+    const now = ctx.df.currentUtcDateTime.getTime();
+    if (now >= until) return false;
+    const timer = ctx.df.createTimer(new Date(Math.min(until, now + MAX_TIMER_MS)));
+    const winner: unknown = yield ctx.df.Task.any([...waits.fresh(names), timer]);
+    if (winner !== timer) {
+      timer.cancel();
+      waits.heard(names);
+      return true;
+    }
+  }
+}
+
+const sameMark = (a: ExtensionMark, b: ExtensionMark | undefined): boolean =>
+  a.id === b?.id && a.status === b.status && a.stage === b.stage;
+
+/** The notice for an extension at `mark`'s step. */
+function extensionNotice(mark: ExtensionMark): Omit<NotifyInput, 'requestId'> {
+  const extensionId = mark.id;
+  switch (mark.status) {
+    case 'pending':
+      return { event: 'extensionRequested', extensionId, stage: mark.stage ?? 0 };
+    case 'approved':
+      return { event: 'extensionApproved', extensionId };
+    case 'denied':
+      return { event: 'extensionDenied', extensionId };
+    case 'expired':
+      return { event: 'extensionExpired', extensionId };
+    case 'canceled':
+      return { event: 'extensionCanceled', extensionId };
+  }
+}
+
+/** A grant set to start after its approval (`startAt`): its start is the workflow's to audit and tell. */
+const startsLater = (s: WorkflowSnapshot): boolean =>
+  s.grantedAt !== null && s.decidedAt !== null && Date.parse(s.grantedAt) > Date.parse(s.decidedAt);
+
+/** What to tell after a look at the row, given what was told before. Pure. */
+function newsOf(
+  requestId: string,
+  told: Told,
+  s: WorkflowSnapshot,
+  wasPending: boolean,
+): { told: Told; notices: NotifyInput[]; start: boolean } {
+  const notices: NotifyInput[] = [];
+  const say = (event: NotifyInput['event'], extra: Partial<NotifyInput> = {}) =>
+    notices.push({ requestId, event, ...extra });
+  let { stage, granted, started } = told;
+  if (s.status === 'pending' && s.currentStage !== null && s.currentStage !== stage) {
+    stage = s.currentStage;
+    say('approvalNeeded', { stage });
+  }
+  if (s.status === 'approved' && !granted) {
+    if (wasPending) say('approved');
+    say('granted');
+    granted = true;
+    started = !startsLater(s);
+  }
+  // A scheduled grant whose start came while it held: its start is audited (and told, if it still
+  // runs) even when it was revoked or failed after its start before the workflow looked.
+  const start = !started && startsLater(s) && s.startReached;
+  if (start) {
+    started = true;
+    if (s.status === 'approved') say('started');
+  }
+  // Each extension whose step moved on since it was told, in order: one look may find several (the
+  // first decided while its event was lost, then a second asked for). Only its step now is told.
+  for (const mark of s.extensions) {
+    const before = told.extensions.find((m) => m.id === mark.id);
+    if (!sameMark(mark, before)) notices.push({ requestId, ...extensionNotice(mark) });
+  }
+  if (s.status !== 'pending' && s.status !== 'approved' && !isFinal(told.status)) say(s.status);
+  return { told: { status: s.status, stage, extensions: s.extensions, granted, started }, notices, start };
+}
+
+function mirror3(s: WorkflowSnapshot, told: Told): OrchestrationMirror {
+  return {
+    status: s.status,
+    expiresAt: s.expiresAt,
+    pendingUntil: s.pendingUntil,
+    grantedAt: s.grantedAt,
+    stage: told.stage,
+    extensions: told.extensions,
+  };
+}
+
 function snapshotOf(r: {
   status: Snapshot['status'];
   pendingUntil: string;
@@ -286,6 +495,12 @@ export const expireRequestActivity: ActivityHandler = (input: unknown) =>
 export const endGrantActivity: ActivityHandler = (input: unknown) =>
   classified(async () => snapshotOf(await endGrant(systemContext(), z.string().parse(input))));
 
+export const settleRequestActivity: ActivityHandler = (input: unknown) =>
+  classified(() => settleRequest(systemContext(), z.string().parse(input)));
+
+export const startGrantActivity: ActivityHandler = (input: unknown) =>
+  classified(() => startGrant(systemContext(), z.string().parse(input)));
+
 /** Null when there is no such request (nothing to mark). */
 export const failRequestActivity: ActivityHandler = (input: unknown) =>
   classified(async () => {
@@ -300,3 +515,5 @@ df.app.activity(Activity.ExpireRequest, { handler: expireRequestActivity });
 df.app.activity(Activity.EndGrant, { handler: endGrantActivity });
 df.app.activity(Activity.SweepAudit, { handler: sweepAuditActivity });
 df.app.activity(Activity.FailRequest, { handler: failRequestActivity });
+df.app.activity(Activity.SettleRequest, { handler: settleRequestActivity });
+df.app.activity(Activity.StartGrant, { handler: startGrantActivity });

@@ -1,7 +1,8 @@
 /**
  * Decision links from approval emails (docs/design.md §5; the story: shared/notifications/decisions.ts).
- * `GET|HEAD /api/decisions/{token}` shows the confirmation page and changes nothing; `POST` sends its
- * form (`decision=approve|deny`, `comment`). Pages are HTML, not problem+json: a person reads them.
+ * `GET|HEAD /api/decisions/{token}` shows the confirmation page — the request, or the extension, and
+ * the stage the link decides in — and changes nothing; `POST` sends its form (`decision=approve|deny`,
+ * `comment`). Pages are HTML, not problem+json: a person reads them.
  */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
@@ -70,7 +71,7 @@ function signInUrl(request: HttpRequest): string | undefined {
 function pageOf(outcome: SubmitOutcome, request: HttpRequest): pages.Page {
   switch (outcome.kind) {
     case 'recorded':
-      return pages.recordedPage(outcome.decision, outcome.view);
+      return pages.recordedPage(outcome.decision, outcome.view, outcome.link.binding);
     case 'invalid':
       return pages.invalidLinkPage();
     case 'signInRequired':
@@ -80,7 +81,7 @@ function pageOf(outcome: SubmitOutcome, request: HttpRequest): pages.Page {
     case 'used':
       return pages.usedLinkPage(outcome.link.outcome, outcome.link.usedAt);
     case 'closed':
-      return pages.closedLinkPage(outcome.request, outcome.reason === 'alreadyDecided');
+      return pages.closedLinkPage(outcome.request, outcome.reason, outcome.link.binding);
     case 'refused':
       return pages.refusedPage(outcome.error);
   }
@@ -92,7 +93,12 @@ export const showDecision = pageHandler(async (request, context) => {
   if (state.kind !== 'open') return pageOf(state, request);
   const base = getDeps().settings.ZSA_PUBLIC_BASE_URL;
   if (base === undefined) throw new Error('ZSA_PUBLIC_BASE_URL is not set');
-  return pages.confirmationPage(state.request, state.link.approver, decisionUrl(base, token ?? ''));
+  return pages.confirmationPage(
+    state.request,
+    state.link.approver,
+    decisionUrl(base, token ?? ''),
+    state.link.binding,
+  );
 });
 
 export const submitDecision = pageHandler(async (request, context) => {

@@ -1,4 +1,8 @@
-/** `POST /api/execute`: the guarded execution. 403 `no-active-grant` without a live grant; 502 when the task failed. */
+/**
+ * `POST /api/execute`: the guarded execution. 403 `no-active-grant` without a live grant, 403
+ * `grant-not-started` before a scheduled grant's start, 409 `uses-in-flight` while a counted grant's
+ * uses left are all held by running executions; 502 when the task failed.
+ */
 import { app } from '@azure/functions';
 import * as df from 'durable-functions';
 import { ExecuteBody } from '#shared/domain/request';

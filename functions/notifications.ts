@@ -20,11 +20,12 @@ function reasonOf(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
-/** Activity `notify` (called by the orchestration with `{requestId, event}`). */
+/** Activity `notify` (called by the orchestration with `{requestId, event, stage?, extensionId?}`). */
 export const notify: ActivityHandler = async (input: unknown, context: InvocationContext) => {
-  const { requestId, event } = parseOrThrow(NotifyInput, input, 'notify input');
+  const parsed = parseOrThrow(NotifyInput, input, 'notify input');
+  const { requestId, event } = parsed;
   try {
-    const result = await publishNotification(publishContext(), { requestId, event });
+    const result = await publishNotification(publishContext(), parsed);
     context.log(
       `notify ${event} for ${requestId}: published ${result.published.length}` +
         (result.scheduled.length > 0 ? `, scheduled ${result.scheduled.length}` : '') +
@@ -44,7 +45,13 @@ export const notify: ActivityHandler = async (input: unknown, context: Invocatio
         outcome: 'failure',
         requestId,
         reason: `publish ${event}: ${reasonOf(e)}`.slice(0, 1000),
-        detail: { event, stage: 'publish' },
+        detail: {
+          event,
+          stage: 'publish',
+          // Which approval stage (and extension) the notice was for; `stage` above is the pipeline's.
+          ...(parsed.stage === undefined ? {} : { approvalStage: parsed.stage }),
+          ...(parsed.extensionId === undefined ? {} : { extensionId: parsed.extensionId }),
+        },
       },
       (m) => context.warn(m),
     );

@@ -1,9 +1,9 @@
 /**
  * Timer `requestReconciler`, every 5 minutes: closes as `failed` the requests whose workflow is
  * over for good (failed, terminated) or never started, and alerts their requester and approver
- * group (shared/requests/reconcile.ts says how it finds them cheaply and why it is safe to run
- * anywhere, any number of times). In Azure a timer runs on one instance at a time; the story does
- * not rely on it.
+ * group; tells a running workflow again of a change whose event was lost (shared/requests/reconcile.ts
+ * says how it finds them cheaply and why it is safe to run anywhere, any number of times). In Azure
+ * a timer runs on one instance at a time; the story does not rely on it.
  */
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
@@ -28,7 +28,7 @@ export async function requestReconciler(_timer: Timer, context: InvocationContex
   // Quiet when there was nothing to do, which is nearly always.
   if (report.looked > 0)
     context.log(
-      `reconciler: looked at ${report.looked}, marked failed ${report.failed.length}, closed ${report.closed}, not reconciled ${report.errors}`,
+      `reconciler: looked at ${report.looked}, marked failed ${report.failed.length}, closed ${report.closed}, told again ${report.nudged.length}, not reconciled ${report.errors}`,
     );
 }
 

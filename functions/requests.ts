@@ -1,5 +1,6 @@
 /**
- * Requests: submit, read, list, approve, deny, cancel, revoke (docs/design.md §5). Each handler:
+ * Requests: submit, read, list, approve, deny, cancel, revoke, and the extensions of a live grant
+ * (extend; approve, deny or cancel an extension) (docs/design.md §5). Each handler:
  * authenticate → parse → domain story → respond.
  */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
@@ -7,11 +8,17 @@ import * as df from 'durable-functions';
 import { getDeps } from '#shared/app/deps';
 import { EmptyBody } from '#shared/domain/empty';
 import { parseOrThrow } from '#shared/domain/errors';
+import { ExtendBody, ExtensionId } from '#shared/domain/extensions';
 import { Id } from '#shared/domain/names';
 import { DecisionBody, ListRequestsQuery, RevokeBody, SubmitRequestBody } from '#shared/domain/request';
 import { auditActor, auditOrigin, authenticate } from '#shared/http/auth';
 import { handled, json, readJson, readQuery } from '#shared/http/handler';
 import type { Caller } from '#shared/requests/context';
+import {
+  cancelExtension as cancelExtensionStory,
+  decideExtension,
+  extendGrant,
+} from '#shared/requests/extensions';
 import { listRequests as listStory } from '#shared/requests/listing';
 import {
   cancelRequest as cancelStory,
@@ -30,6 +37,10 @@ async function callerOf(request: HttpRequest, context: InvocationContext): Promi
 
 function idOf(request: HttpRequest): string {
   return parseOrThrow(Id, request.params.id, 'request id');
+}
+
+function extensionIdOf(request: HttpRequest): string {
+  return parseOrThrow(ExtensionId, request.params.extensionId, 'extension id');
 }
 
 export const submitRequest = handled(async (request, context): Promise<HttpResponseInit> => {
@@ -92,6 +103,40 @@ export const revokeRequest = handled(async (request, context) => {
   return json(200, await revokeStory(requestContext(context), caller, idOf(request), body.comment));
 });
 
+export const extendRequest = handled(async (request, context) => {
+  const caller = await callerOf(request, context);
+  const id = idOf(request);
+  const body = await readJson(request, ExtendBody);
+  return json(200, await extendGrant(requestContext(context), caller, id, body));
+});
+
+export const approveExtension = handled(async (request, context) => {
+  const caller = await callerOf(request, context);
+  const [id, extensionId] = [idOf(request), extensionIdOf(request)];
+  const body = await readJson(request, DecisionBody);
+  return json(
+    200,
+    await decideExtension(requestContext(context), caller, id, extensionId, 'approve', body.comment),
+  );
+});
+
+export const denyExtension = handled(async (request, context) => {
+  const caller = await callerOf(request, context);
+  const [id, extensionId] = [idOf(request), extensionIdOf(request)];
+  const body = await readJson(request, DecisionBody);
+  return json(
+    200,
+    await decideExtension(requestContext(context), caller, id, extensionId, 'deny', body.comment),
+  );
+});
+
+export const cancelExtension = handled(async (request, context) => {
+  const caller = await callerOf(request, context);
+  const [id, extensionId] = [idOf(request), extensionIdOf(request)];
+  await readJson(request, EmptyBody);
+  return json(200, await cancelExtensionStory(requestContext(context), caller, id, extensionId));
+});
+
 const client = { extraInputs: [df.input.durableClient()] };
 app.http('submitRequest', { methods: ['POST'], route: 'requests', handler: submitRequest, ...client });
 app.http('listRequests', { methods: ['GET'], route: 'requests', handler: listRequests, ...client });
@@ -113,5 +158,29 @@ app.http('revokeRequest', {
   methods: ['POST'],
   route: 'requests/{id}/revoke',
   handler: revokeRequest,
+  ...client,
+});
+app.http('extendRequest', {
+  methods: ['POST'],
+  route: 'requests/{id}/extend',
+  handler: extendRequest,
+  ...client,
+});
+app.http('approveExtension', {
+  methods: ['POST'],
+  route: 'requests/{id}/extensions/{extensionId}/approve',
+  handler: approveExtension,
+  ...client,
+});
+app.http('denyExtension', {
+  methods: ['POST'],
+  route: 'requests/{id}/extensions/{extensionId}/deny',
+  handler: denyExtension,
+  ...client,
+});
+app.http('cancelExtension', {
+  methods: ['POST'],
+  route: 'requests/{id}/extensions/{extensionId}/cancel',
+  handler: cancelExtension,
   ...client,
 });

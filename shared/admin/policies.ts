@@ -26,11 +26,16 @@ export function policyNotFound(id: string): DomainError {
  */
 async function assertPolicyValid(ctx: AdminContext, policy: Policy): Promise<void> {
   assertPolicyWindows(policy, ctx.minDurationSeconds);
-  const [entry, group] = await Promise.all([
+  // Every group the policy names, with where it is named: its one group, or each stage's.
+  const named: { pointer: string; group: string }[] =
+    policy.stages !== undefined
+      ? policy.stages.map((s, i) => ({ pointer: `#/stages/${i}/approverGroup`, group: s.approverGroup }))
+      : policy.approverGroup === undefined
+        ? []
+        : [{ pointer: '#/approverGroup', group: policy.approverGroup }];
+  const [entry, ...groups] = await Promise.all([
     getCatalogEntry(ctx.tables, policy.scope, policy.target),
-    policy.approverGroup === undefined
-      ? Promise.resolve(null)
-      : getApproverGroup(ctx.tables, policy.approverGroup),
+    ...named.map((n) => getApproverGroup(ctx.tables, n.group)),
   ]);
   const errors: FieldError[] = [];
   if (entry === undefined)
@@ -38,8 +43,10 @@ async function assertPolicyValid(ctx: AdminContext, policy: Policy): Promise<voi
       pointer: '#/target',
       detail: `the catalog has no ${describeTarget(policyTarget(policy))}`,
     });
-  if (group === undefined)
-    errors.push({ pointer: '#/approverGroup', detail: 'no approver group has this name' });
+  named.forEach((n, i) => {
+    if (groups[i] === undefined)
+      errors.push({ pointer: n.pointer, detail: `no approver group is named ${JSON.stringify(n.group)}` });
+  });
   if (errors.length > 0)
     throw new DomainError('INVALID_INPUT', `Invalid policy: ${errors.map((e) => e.detail).join('; ')}`, {
       errors,

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { readEntity, statusOf, unavailable, type Tables } from '#shared/adapters/tables';
 import { compareNames, describeTarget, ScopeSchema, type Target } from '#shared/domain/catalog';
 import { DomainError } from '#shared/domain/errors';
-import { Policy, policyTarget } from '#shared/domain/policy';
+import { Policy, policyGroups, policyTarget } from '#shared/domain/policy';
 import { AdminTable, corruptRow, MAX_WRITE_ATTEMPTS, submitOrLose } from './store';
 
 const PARTITION = 'policy';
@@ -25,9 +25,14 @@ const PolicyRow = z.object({
   target: z.string(),
   approvalType: z.string(),
   approverGroup: z.string().optional(),
-  requiredApprovals: z.number(),
+  requiredApprovals: z.number().optional(),
+  /** JSON of the stages (a list, in one column: at most 5 short entries). */
+  stages: z.string().optional(),
   maxDurationHours: z.number().optional(),
   pendingTimeoutHours: z.number(),
+  maxUses: z.number().optional(),
+  maxStartDelayHours: z.number().optional(),
+  maxExtensions: z.number().optional(),
 });
 const TargetRow = z.object({
   etag: z.string(),
@@ -56,8 +61,18 @@ function sameTarget(a: Target, b: Target): boolean {
 function toStored(row: unknown): Stored {
   const parsed = PolicyRow.safeParse(row);
   if (!parsed.success) throw corruptRow(AdminTable.policies, PARTITION, parsed.error);
-  const { rowKey, etag, ...fields } = parsed.data;
-  const policy = Policy.safeParse({ id: rowKey.slice(ID.length), ...fields });
+  const { rowKey, etag, stages, ...fields } = parsed.data;
+  let stageList: unknown;
+  try {
+    stageList = stages === undefined ? undefined : JSON.parse(stages);
+  } catch (e) {
+    throw corruptRow(AdminTable.policies, PARTITION, e);
+  }
+  const policy = Policy.safeParse({
+    id: rowKey.slice(ID.length),
+    ...fields,
+    ...(stageList === undefined ? {} : { stages: stageList }),
+  });
   if (!policy.success) throw corruptRow(AdminTable.policies, PARTITION, policy.error);
   return { policy: policy.data, etag };
 }
@@ -70,9 +85,13 @@ function policyRow(policy: Policy) {
     target: policy.target,
     approvalType: policy.approvalType,
     ...(policy.approverGroup === undefined ? {} : { approverGroup: policy.approverGroup }),
-    requiredApprovals: policy.requiredApprovals,
+    ...(policy.requiredApprovals === undefined ? {} : { requiredApprovals: policy.requiredApprovals }),
+    ...(policy.stages === undefined ? {} : { stages: JSON.stringify(policy.stages) }),
     ...(policy.maxDurationHours === undefined ? {} : { maxDurationHours: policy.maxDurationHours }),
     pendingTimeoutHours: policy.pendingTimeoutHours,
+    ...(policy.maxUses === undefined ? {} : { maxUses: policy.maxUses }),
+    maxStartDelayHours: policy.maxStartDelayHours,
+    maxExtensions: policy.maxExtensions,
   };
 }
 
@@ -123,9 +142,13 @@ export async function listPolicies(tables: Tables): Promise<Policy[]> {
   return query(await table(tables), ALL);
 }
 
-/** Policies that name the approver group explicitly. */
+/**
+ * Policies that name the approver group explicitly, as their group or in a stage. The stages sit in
+ * one JSON column the table service cannot search, so this reads every policy (there are few) and
+ * filters here.
+ */
 export async function policiesNamingGroup(tables: Tables, group: string): Promise<Policy[]> {
-  return query(await table(tables), `${ALL} and ${odata`approverGroup eq ${group}`}`);
+  return (await listPolicies(tables)).filter((p) => policyGroups(p).includes(group));
 }
 
 /** The policy that names exactly this scope and target, if any (read only). */

@@ -24,15 +24,30 @@ export const AuditAction = {
   RequestRefused: 'request.refused',
   RequestApprovalRecorded: 'request.approvalRecorded',
   RequestApproved: 'request.approved',
+  /** A stage of a multi-stage request got its approvals (detail: stage, approverGroup). */
+  StageApproved: 'request.stageApproved',
+  /** The next stage opened: its approvers are asked now (detail: stage, approverGroup). */
+  StageOpened: 'request.stageOpened',
   RequestDenied: 'request.denied',
   RequestCanceled: 'request.canceled',
   RequestExpired: 'request.expired',
   /** A system fault stopped the request (its workflow failed or never started); the reason says which. */
   RequestFailed: 'request.failed',
   DecisionRefused: 'request.decisionRefused',
+  /** Approved with a later start: the grant's window is set, access starts at `grantedAt`. */
+  GrantScheduled: 'grant.scheduled',
   GrantStarted: 'grant.started',
   GrantEnded: 'grant.ended',
   GrantRevoked: 'grant.revoked',
+  /** A counted grant's execution succeeded and used one of its uses (detail: uses, maxUses). */
+  UseCounted: 'grant.useCounted',
+  ExtensionRequested: 'extension.requested',
+  ExtensionApprovalRecorded: 'extension.approvalRecorded',
+  ExtensionStageApproved: 'extension.stageApproved',
+  ExtensionApproved: 'extension.approved',
+  ExtensionDenied: 'extension.denied',
+  ExtensionExpired: 'extension.expired',
+  ExtensionCanceled: 'extension.canceled',
   ExecutionStarted: 'execution.started',
   ExecutionSucceeded: 'execution.succeeded',
   ExecutionFailed: 'execution.failed',

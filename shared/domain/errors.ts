@@ -42,8 +42,23 @@ const kindOf = {
   APPROVER_GROUPS_CONFLICT: 'conflict',
   /** A decision or cancel arrived for a request that is no longer pending (decided, canceled, or past `pendingUntil`). */
   REQUEST_NOT_PENDING: 'conflict',
-  /** This approver has already decided on this request. */
+  /** This approver has already decided on this request (or extension). */
   ALREADY_DECIDED: 'conflict',
+  /**
+   * A decision for a stage that is not the open one: an earlier stage still decides, the link's
+   * stage is over, or the caller belongs only to a later stage's group.
+   */
+  STAGE_NOT_OPEN: 'conflict',
+  /** `startAt` lies further ahead than the policy's `maxStartDelayHours`, or in the past. */
+  INVALID_START: 'validation',
+  /** An execution under an approved grant whose scheduled start has not come yet (problem type `grant-not-started`). */
+  GRANT_NOT_STARTED: 'forbidden',
+  /** Every remaining use of a counted grant is taken by executions still running. */
+  USES_IN_FLIGHT: 'conflict',
+  /** An extension the policy does not allow: none at all, or more than `maxExtensions`, or one while another waits. */
+  EXTENSION_NOT_ALLOWED: 'conflict',
+  /** A decision or cancel for an extension that is no longer pending. */
+  EXTENSION_NOT_PENDING: 'conflict',
   /** A revoke arrived for a request whose grant is not live (never approved, already over). */
   REQUEST_NOT_LIVE: 'conflict',
   /** A system transition (expire, end) was asked for before its deadline: a caller bug, never a user's. */

@@ -2,6 +2,14 @@ import { z } from 'zod';
 import { compareNames, describeTarget, type Catalog, Scope, ScopeSchema, type Target } from './catalog';
 import { DomainError } from './errors';
 import { ApproverGroupName, CatalogName, Id } from './names';
+import {
+  combineStages,
+  MAX_REQUIRED_APPROVALS,
+  MAX_TOTAL_APPROVALS,
+  StagePlans,
+  totalApprovals,
+  type StagePlan,
+} from './stages';
 import { Hours, hoursToSeconds } from './time';
 
 export const ApprovalType = {
@@ -11,37 +19,112 @@ export const ApprovalType = {
 export type ApprovalType = (typeof ApprovalType)[keyof typeof ApprovalType];
 export const ApprovalTypeSchema = z.enum(ApprovalType);
 
-export const MAX_REQUIRED_APPROVALS = 10;
+export { MAX_REQUIRED_APPROVALS };
+
+/** The most uses a counted grant may allow. */
+export const MAX_USES = 1000;
+/** The most extensions a policy may allow per grant. */
+export const MAX_EXTENSIONS = 10;
+/** How far ahead a request may schedule its start when the policy does not say. */
+export const DEFAULT_MAX_START_DELAY_HOURS = 168;
 
 const policyShape = {
   scope: ScopeSchema,
   target: CatalogName,
   approvalType: ApprovalTypeSchema,
-  /** Falls back to the configured default approver group when absent. */
+  /** Falls back to the configured default approver group when absent. Not with `stages`. */
   approverGroup: ApproverGroupName.optional(),
-  requiredApprovals: z.int().min(1).max(MAX_REQUIRED_APPROVALS).default(1),
-  /** No maximum beyond `MAX_HOURS` when absent. */
+  /** 1 when absent (and no `stages`). Not with `stages`. */
+  requiredApprovals: z.int().min(1).max(MAX_REQUIRED_APPROVALS).optional(),
+  /** Approval stages, approved in order (AND); instead of `approverGroup`/`requiredApprovals`. Manual only. */
+  stages: StagePlans.optional(),
+  /** No maximum beyond `MAX_HOURS` when absent. Also the most one extension may add. */
   maxDurationHours: Hours.optional(),
-  /** How long a request may wait for a decision before it expires. */
+  /** How long a request (or an extension) may wait for a decision before it expires. */
   pendingTimeoutHours: Hours.default(24),
+  /** A counted grant: it ends after this many successful executions. Unlimited when absent. */
+  maxUses: z.int().min(1).max(MAX_USES).optional(),
+  /** How far ahead a request's `startAt` may be. */
+  maxStartDelayHours: Hours.default(DEFAULT_MAX_START_DELAY_HOURS),
+  /** How many extensions a grant may be asked for (0: none). */
+  maxExtensions: z.int().min(0).max(MAX_EXTENSIONS).default(0),
 };
 
+type PolicyFields = {
+  approvalType: ApprovalType;
+  approverGroup?: string | undefined;
+  requiredApprovals?: number | undefined;
+  stages?: readonly unknown[] | undefined;
+};
+
+/** `stages` replaces the single group: both at once is ambiguous, and stages only mean something when people approve. */
+function stagesOrGroup(value: PolicyFields, ctx: z.RefinementCtx): void {
+  if (value.stages === undefined) return;
+  for (const field of ['approverGroup', 'requiredApprovals'] as const)
+    if (value[field] !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: [field],
+        message: 'give either stages or approverGroup/requiredApprovals, not both',
+      });
+  if (value.approvalType === 'auto')
+    ctx.addIssue({
+      code: 'custom',
+      path: ['stages'],
+      message: 'stages need manual approval (approvalType "manual")',
+    });
+}
+
 /** Body of `POST /api/policies` and `PUT /api/policies/{id}` (defaults applied on parse). */
-export const PolicyBody = z.strictObject(policyShape);
+export const PolicyBody = z.strictObject(policyShape).superRefine(stagesOrGroup);
 export type PolicyBody = z.output<typeof PolicyBody>;
 export type PolicyInput = z.input<typeof PolicyBody>;
 
-/** A stored policy: the body with its defaults applied, plus its id. */
-export const Policy = z.strictObject({
-  id: Id,
-  ...policyShape,
-  requiredApprovals: z.int().min(1).max(MAX_REQUIRED_APPROVALS),
-  pendingTimeoutHours: Hours,
-});
+/**
+ * A stored policy: the body with its defaults applied, plus its id. Rows written before a field
+ * existed read with its default (no stages, unlimited uses, 168 h start delay, no extensions).
+ */
+export const Policy = z
+  .strictObject({
+    id: Id,
+    ...policyShape,
+    pendingTimeoutHours: Hours,
+  })
+  .superRefine(stagesOrGroup);
 export type Policy = z.output<typeof Policy>;
 
 export function newPolicy(id: string, body: PolicyBody): Policy {
-  return { id, ...body };
+  // A single-group policy keeps showing its requiredApprovals, as it always has.
+  return {
+    id,
+    ...body,
+    ...(body.stages === undefined ? { requiredApprovals: body.requiredApprovals ?? 1 } : {}),
+  };
+}
+
+/**
+ * The stages a policy's requests go through: its `stages`, or its one group (the default group
+ * when it names none) as a single stage; none for an automatic policy. Undefined when a manual
+ * policy names no group and no default is configured.
+ */
+export function policyStages(
+  policy: Pick<Policy, 'approvalType' | 'approverGroup' | 'requiredApprovals' | 'stages'>,
+  defaultApproverGroup: string | null,
+): StagePlan[] | undefined {
+  if (policy.approvalType === 'auto') return [];
+  if (policy.stages !== undefined) return policy.stages.map((s) => ({ ...s }));
+  const group = policy.approverGroup ?? defaultApproverGroup;
+  return group === null
+    ? undefined
+    : [{ approverGroup: group, requiredApprovals: policy.requiredApprovals ?? 1 }];
+}
+
+/** Approvals a manual policy needs in all (0 for an automatic one). */
+export function approvalsNeeded(
+  policy: Pick<Policy, 'approvalType' | 'requiredApprovals' | 'stages'>,
+): number {
+  if (policy.approvalType === 'auto') return 0;
+  return policy.stages === undefined ? (policy.requiredApprovals ?? 1) : totalApprovals(policy.stages);
 }
 
 export function policyTarget(policy: Pick<Policy, 'scope' | 'target'>): Target {
@@ -76,9 +159,11 @@ export function assertPolicyWindows(
 export function compareStrictness(a: Policy, b: Policy): number {
   const manual = (p: Policy) => (p.approvalType === 'manual' ? 0 : 1);
   const maxGrant = (p: Policy) => p.maxDurationHours ?? Number.POSITIVE_INFINITY;
+  const stages = (p: Policy) => p.stages?.length ?? 1;
   return (
     manual(a) - manual(b) ||
-    b.requiredApprovals - a.requiredApprovals ||
+    approvalsNeeded(b) - approvalsNeeded(a) ||
+    stages(b) - stages(a) ||
     Math.sign(maxGrant(a) - maxGrant(b)) ||
     Math.sign(a.pendingTimeoutHours - b.pendingTimeoutHours) ||
     compareNames(a.target, b.target) ||
@@ -102,13 +187,15 @@ function strictestOf(policies: readonly Policy[]): Policy | undefined {
  * Strictness flows back up: a role or role-group request grants every member, so it must not be
  * looser than any member's own policy. Its answer combines the governing policy with its members'
  * own policies (the roles of a role group, the tasks of the role or roles): manual if any is
- * manual, the most approvals of the manual ones, the shortest maximum grant and pending window.
+ * manual, their approval stages combined stage by stage (`combineStages`), the shortest maximum
+ * grant, pending window and start delay, the fewest uses and extensions.
  * Members' policies only tighten: they never make an ungoverned container requestable.
  *
  * @param defaultApproverGroup the configured default approver group (`PamConfig`), which a manual
  *   policy without `approverGroup` falls back to; null when none is configured.
  * @throws DomainError `APPROVER_GROUPS_CONFLICT` when the manual policies combined for a role or
- *   role-group request name different approver groups (after the default is substituted), and
+ *   role-group request name different approver groups for the same stage (after the default is
+ *   substituted; a shorter sequence of stages must be a prefix of the longest), and
  *   `NO_APPROVER_GROUP` when one of them names none and no default is configured: no single group
  *   could then approve for all of them, so the request is refused rather than decided by one.
  */
@@ -169,53 +256,69 @@ function combinePolicies(
 ): Policy {
   const all = [governing, ...members];
   const manual = all.filter((p) => p.approvalType === 'manual');
-  const maxima = all.flatMap((p) => (p.maxDurationHours === undefined ? [] : [p.maxDurationHours]));
+  const least = (values: readonly (number | undefined)[]) => {
+    const given = values.filter((v): v is number => v !== undefined);
+    return given.length > 0 ? Math.min(...given) : undefined;
+  };
+  const maxDurationHours = least(all.map((p) => p.maxDurationHours));
+  const maxUses = least(all.map((p) => p.maxUses));
   const limits = {
-    ...(maxima.length > 0 ? { maxDurationHours: Math.min(...maxima) } : {}),
+    ...(maxDurationHours === undefined ? {} : { maxDurationHours }),
+    ...(maxUses === undefined ? {} : { maxUses }),
     // A pending window only means something where someone approves: the manual policies' (if any).
     pendingTimeoutHours: Math.min(...(manual.length > 0 ? manual : all).map((p) => p.pendingTimeoutHours)),
+    maxStartDelayHours: Math.min(...all.map((p) => p.maxStartDelayHours)),
+    maxExtensions: Math.min(...all.map((p) => p.maxExtensions)),
   };
   if (manual.length === 0) return { ...governing, ...limits };
-  return {
-    ...governing,
-    ...limits,
-    approvalType: 'manual',
-    requiredApprovals: Math.max(...manual.map((p) => p.requiredApprovals)),
-    approverGroup: commonApproverGroup(target, manual, defaultApproverGroup),
-  };
+  const stages = commonStages(target, manual, defaultApproverGroup);
+  const { approverGroup: _group, requiredApprovals: _required, ...rest } = governing;
+  // One stage reads as the single-group policy it is; more keep their stages.
+  const approval =
+    stages.length === 1 && stages[0] !== undefined
+      ? { approverGroup: stages[0].approverGroup, requiredApprovals: stages[0].requiredApprovals }
+      : { stages };
+  return { ...rest, stages: undefined, ...limits, approvalType: 'manual', ...approval };
 }
 
-/** The one approver group every manual policy falls to, or a refusal that says how to get access. */
-function commonApproverGroup(
+/** The one sequence of stages every manual policy falls to, or a refusal that says how to get access. */
+function commonStages(
   target: Target,
   manual: readonly Policy[],
   defaultApproverGroup: string | null,
-): string {
-  const byGroup = new Map<string, Policy[]>();
-  const ungrouped: Policy[] = [];
-  for (const p of manual) {
-    const group = p.approverGroup ?? defaultApproverGroup;
-    if (group === null) ungrouped.push(p);
-    else byGroup.set(group, [...(byGroup.get(group) ?? []), p]);
-  }
+): StagePlan[] {
   const describe = (p: Policy) =>
-    `the policy on the ${describeTarget(policyTarget(p))}${p.approverGroup === undefined ? ' (by default)' : ''}`;
+    `the policy on the ${describeTarget(policyTarget(p))}${p.approverGroup === undefined && p.stages === undefined ? ' (by default)' : ''}`;
+  const ungrouped = manual.filter((p) => policyStages(p, defaultApproverGroup) === undefined);
   if (ungrouped.length > 0)
     throw new DomainError(
       'NO_APPROVER_GROUP',
       `The ${describeTarget(target)} cannot be requested: ${ungrouped.map(describe).join(', ')} names no ` +
         'approver group and no default group is configured; ask an admin to set one',
     );
-  const groups = [...byGroup.entries()].sort(([a], [b]) => compareNames(a, b));
-  const [only, ...others] = groups;
-  if (only !== undefined && others.length === 0) return only[0];
-  const named = groups.map(([group, ps]) => `${JSON.stringify(group)} by ${ps.map(describe).join(', ')}`);
+  const sequences = manual.map((p) => ({ p, stages: policyStages(p, defaultApproverGroup) ?? [] }));
+  const combined = combineStages(sequences.map((s) => s.stages));
+  if (combined !== undefined && totalApprovals(combined) > MAX_TOTAL_APPROVALS)
+    // Each policy keeps within the bound, but taking the most of each stage can exceed it.
+    throw new DomainError(
+      'APPROVER_GROUPS_CONFLICT',
+      `The ${describeTarget(target)} cannot be requested as a whole: its policies combined would need ` +
+        `${totalApprovals(combined)} approvals, more than ${MAX_TOTAL_APPROVALS}. Request its ` +
+        `${target.scope === 'roleGroup' ? 'roles or tasks' : 'tasks'} separately`,
+    );
+  if (combined !== undefined) return combined;
+  const named = sequences
+    .map(
+      ({ p, stages }) =>
+        `${describe(p)}: ${stages.map((s) => JSON.stringify(s.approverGroup)).join(' then ')}`,
+    )
+    .sort(compareNames);
   throw new DomainError(
     'APPROVER_GROUPS_CONFLICT',
     `The ${describeTarget(target)} cannot be requested as a whole: its policies name different ` +
-      `approver groups (${named.join('; ')}), and no single group may approve for all of them. ` +
+      `approver groups (${named.join('; ')}), and no single sequence of approvals satisfies all of them. ` +
       `Request its ${target.scope === 'roleGroup' ? 'roles or tasks' : 'tasks'} separately, or ask an ` +
-      'admin to give these policies the same approver group',
+      'admin to give these policies the same approver groups in the same order',
   );
 }
 
@@ -237,5 +340,14 @@ export function requirePolicy(
 
 /** Policies that name this approver group: the group may not be deleted while any does (409). */
 export function policiesUsingGroup(group: string, policies: readonly Policy[]): readonly Policy[] {
-  return policies.filter((p) => p.approverGroup === group);
+  return policies.filter((p) => policyGroups(p).includes(group));
+}
+
+/** The approver groups a policy names itself (its group, or its stages' groups). */
+export function policyGroups(policy: Pick<Policy, 'approverGroup' | 'stages'>): string[] {
+  return policy.stages !== undefined
+    ? [...new Set(policy.stages.map((s) => s.approverGroup))]
+    : policy.approverGroup === undefined
+      ? []
+      : [policy.approverGroup];
 }

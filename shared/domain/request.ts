@@ -9,10 +9,39 @@ import {
   type Task,
 } from './catalog';
 import { DomainError } from './errors';
-import { isMember, type Actor, type Member } from './pam';
-import { ApprovalTypeSchema, type Policy } from './policy';
+import type { Actor } from './pam';
+import { ApprovalTypeSchema, MAX_EXTENSIONS, MAX_USES, policyStages, type Policy } from './policy';
 import { ApproverGroupName, Id, normalizeUpn, RoleGroupName, RoleName, TaskName, Upn } from './names';
-import { addHours, Hours, hoursToSeconds, instantOf, isPast, Timestamp, toTimestamp } from './time';
+import {
+  Approval,
+  currentStage,
+  hasDecidedIn,
+  isApproverOfAny,
+  MAX_COMMENT,
+  MAX_STAGES,
+  MAX_REQUIRED_APPROVALS,
+  stageRefusal,
+  stageViews,
+  StageView,
+  tallyRound,
+  totalApprovals,
+  withDecision,
+  type Decision,
+  type GroupMembers,
+  type Round,
+} from './stages';
+import {
+  addHours,
+  Hours,
+  hoursToMs,
+  hoursToSeconds,
+  instantOf,
+  isPast,
+  Timestamp,
+  toTimestamp,
+} from './time';
+
+export { Approval, Decision, DecisionSchema, MAX_COMMENT, type GroupMembers } from './stages';
 
 // --- Statuses ---------------------------------------------------------------------------------
 
@@ -51,11 +80,24 @@ export function isFinal(status: RequestStatus): boolean {
 }
 
 /**
- * The grant is usable now. Checked against `expiresAt` at every use, never only by the timer that
- * later marks the request `ended`: an approved request past its expiry grants nothing.
+ * Approved and not yet over: live, or scheduled to start later. Revocable, extendable once live.
  */
-export function isLive(request: Pick<Request, 'status' | 'expiresAt'>, now: Date): boolean {
+export function isGranted(request: Pick<Request, 'status' | 'expiresAt'>, now: Date): boolean {
   return request.status === 'approved' && request.expiresAt !== null && !isPast(request.expiresAt, now);
+}
+
+/** Approved, but its scheduled start (`grantedAt`) has not come yet. */
+export function isScheduled(request: Pick<Request, 'status' | 'grantedAt'>, now: Date): boolean {
+  return request.status === 'approved' && request.grantedAt !== null && !isPast(request.grantedAt, now);
+}
+
+/**
+ * The grant is usable now: approved, started, not expired. Checked against `grantedAt` and
+ * `expiresAt` at every use, never only by the timers that later mark the request `ended`: an
+ * approved request past its expiry (or before its start) grants nothing.
+ */
+export function isLive(request: Pick<Request, 'status' | 'expiresAt' | 'grantedAt'>, now: Date): boolean {
+  return isGranted(request, now) && !isScheduled(request, now);
 }
 
 /** Pending and still within its decision window. */
@@ -65,28 +107,50 @@ export function isAwaitingDecision(request: Pick<Request, 'status' | 'pendingUnt
 
 // --- Model ------------------------------------------------------------------------------------
 
-export const Decision = {
-  approve: 'approve',
-  deny: 'deny',
-} as const;
-export type Decision = (typeof Decision)[keyof typeof Decision];
-export const DecisionSchema = z.enum(Decision);
-
-export const MAX_COMMENT = 1000;
-
-export const Approval = z.strictObject({
-  /** For display; who decided is `approverId`. */
-  approver: Upn,
-  /**
-   * The approver's stable key (`Principal.id`). Absent only in approvals recorded before decisions
-   * kept it; those still count, by name, for "once per person".
-   */
-  approverId: z.string().min(1).max(300).optional(),
-  decision: DecisionSchema,
-  comment: z.string().max(MAX_COMMENT).nullable(),
-  at: Timestamp,
+/** A stage as a request keeps it (copied from its policy at submission). */
+const RequestStage = z.strictObject({
+  approverGroup: ApproverGroupName,
+  requiredApprovals: z.int().min(1).max(MAX_REQUIRED_APPROVALS),
 });
-export type Approval = z.output<typeof Approval>;
+
+export const ExtensionStatus = {
+  pending: 'pending',
+  approved: 'approved',
+  denied: 'denied',
+  /** Not decided before its deadline, or the grant ended first. */
+  expired: 'expired',
+  /** Withdrawn by the requester, or the grant was revoked or used up while it waited. */
+  canceled: 'canceled',
+} as const;
+export type ExtensionStatus = (typeof ExtensionStatus)[keyof typeof ExtensionStatus];
+export const ExtensionStatusSchema = z.enum(ExtensionStatus);
+
+export const MAX_REASON = 1000;
+
+/** One extension of a live grant, as the request row keeps it. Ids are its ordinal: "1", "2", … */
+export const Extension = z.strictObject({
+  id: z.string().regex(/^[1-9][0-9]?$/, 'must be an extension number'),
+  hours: Hours,
+  reason: z.string().max(MAX_REASON),
+  status: ExtensionStatusSchema,
+  /** Decisions on this extension, each in its stage (the request's stages, as for the request). */
+  approvals: z.array(Approval),
+  createdAt: Timestamp,
+  /** It expires unless decided by then: the grant's end, or sooner by the policy's pending window. */
+  pendingUntil: Timestamp,
+  decidedAt: Timestamp.nullable(),
+});
+export type Extension = z.output<typeof Extension>;
+
+/** An execution admitted under a counted grant whose outcome is not recorded yet (it holds a use). */
+export const UseClaim = z.strictObject({ executionId: Id, at: Timestamp });
+export type UseClaim = z.output<typeof UseClaim>;
+
+/**
+ * Executions a counted grant admits at once: a bound on the row (each holds a use until its outcome
+ * is recorded), far above what one person runs in parallel.
+ */
+export const MAX_IN_FLIGHT = 50;
 
 const targetShape = {
   task: TaskName.optional(),
@@ -138,6 +202,14 @@ export const SubmitRequestBody = z
     parameters: ParameterValues.optional(),
     /** Lets callers that retry (Power Automate) get the same request back. */
     clientRequestId: z.string().min(1).max(128).optional(),
+    /**
+     * When the grant should start (an ISO instant, any offset; stored in UTC): the grant then runs
+     * from `max(startAt, approval)`. At most the policy's `maxStartDelayHours` ahead.
+     */
+    startAt: z.iso
+      .datetime({ offset: true, error: 'must be an ISO 8601 timestamp' })
+      .transform((v) => new Date(v).toISOString())
+      .optional(),
   })
   .superRefine(exactlyOneTarget);
 export type SubmitRequestBody = z.output<typeof SubmitRequestBody>;
@@ -162,11 +234,17 @@ const requestShape = {
   status: RequestStatusSchema,
   policyId: Id,
   approvalType: ApprovalTypeSchema,
-  /** Null only for auto-approved requests with no group to notify. */
+  /**
+   * The first stage's group (the group that decides a single-stage request); for an automatic
+   * request, the group told of it. Null only for auto-approved requests with no group to notify.
+   */
   approverGroup: ApproverGroupName.nullable(),
-  /** 0 for auto-approved requests. */
+  /** Approvals needed in all stages together; 0 for auto-approved requests. */
   requiredApprovals: z.int().min(0),
+  /** Every decision, each tagged with its stage. */
   approvals: z.array(Approval),
+  /** The approval stages, in order (empty for an automatic request). */
+  stages: z.array(RequestStage).max(MAX_STAGES),
   clientRequestId: z.string().max(128).nullable(),
   createdAt: Timestamp,
   pendingUntil: Timestamp,
@@ -178,13 +256,83 @@ const requestShape = {
   endedAt: Timestamp.nullable(),
   /** Who canceled or revoked it; null when the system ended it. */
   endedBy: Upn.nullable(),
-  /** The revoke comment, or the fault behind `failed`. */
+  /** The revoke comment, "uses exhausted", or the fault behind `failed`. */
   endReason: z.string().max(MAX_COMMENT).nullable(),
+  /** The start the requester asked for, if any; the grant runs from max(startAt, approval). */
+  startAt: Timestamp.nullable(),
+  /** A counted grant ends after this many successful executions; null: unlimited. */
+  maxUses: z.int().min(1).max(MAX_USES).nullable(),
+  /** Successful executions so far (counted only for a counted grant). */
+  uses: z.int().min(0),
+  /** The policy's limits an extension is judged by, copied at submission like its approvals. */
+  maxExtensions: z.int().min(0).max(MAX_EXTENSIONS),
+  maxDurationHours: Hours.nullable(),
+  pendingTimeoutHours: Hours,
+  extensions: z.array(Extension).max(MAX_EXTENSIONS),
 };
 
-/** A request as the domain keeps it (the orchestration's custom status, the projection row). */
-export const Request = z.strictObject(requestShape).superRefine(exactlyOneTarget);
+/** Fields added after version 1, and the values a row written before them reads with. */
+function upgradeStored(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  const row = value as Record<string, unknown>;
+  const group = typeof row.approverGroup === 'string' ? row.approverGroup : null;
+  const required = typeof row.requiredApprovals === 'number' ? row.requiredApprovals : 0;
+  const defaults: Record<string, unknown> = {
+    // Before stages, a manual request had one group: one stage.
+    stages:
+      row.approvalType === 'manual' && group !== null
+        ? [{ approverGroup: group, requiredApprovals: required }]
+        : [],
+    startAt: null,
+    maxUses: null,
+    uses: 0,
+    inFlight: [],
+    maxExtensions: 0,
+    maxDurationHours: null,
+    pendingTimeoutHours: 24,
+    extensions: [],
+  };
+  const missing = Object.keys(defaults).filter((k) => !(k in row));
+  return missing.length === 0
+    ? value
+    : { ...row, ...Object.fromEntries(missing.map((k) => [k, defaults[k]])) };
+}
+
+/**
+ * A request as the domain keeps it (the request row). Rows written before stages, counted grants,
+ * scheduled starts and extensions read as a single stage with none of them.
+ */
+export const Request = z.preprocess(
+  upgradeStored,
+  z
+    .strictObject({
+      ...requestShape,
+      /** Executions admitted under a counted grant, not finished yet (never shown). */
+      inFlight: z.array(UseClaim).max(MAX_IN_FLIGHT),
+    })
+    .superRefine(exactlyOneTarget),
+);
 export type Request = z.output<typeof Request>;
+
+/** The request's own approval round. */
+export function roundOf(request: Pick<Request, 'stages' | 'approvals'>): Round {
+  return { stages: request.stages, approvals: request.approvals };
+}
+
+/** Every approver group a request names: its stages' and the group an automatic request tells. */
+export function requestGroups(request: Pick<Request, 'stages' | 'approverGroup'>): string[] {
+  return [
+    ...new Set([
+      ...request.stages.map((s) => s.approverGroup),
+      ...(request.approverGroup === null ? [] : [request.approverGroup]),
+    ]),
+  ];
+}
+
+/** The extension that waits for a decision, if one does (at most one at a time). */
+export function pendingExtension(request: Pick<Request, 'extensions'>): Extension | undefined {
+  return request.extensions.find((e) => e.status === 'pending');
+}
 
 export const ExecutionStatus = {
   succeeded: 'succeeded',
@@ -201,14 +349,40 @@ export const ExecutionSummary = z.strictObject({
 });
 export type ExecutionSummary = z.output<typeof ExecutionSummary>;
 
-/** The request view of the HTTP contract: the request plus its executions. */
+/** An extension as the request view shows it: its stages with their status. */
+export const ExtensionView = Extension.extend({
+  stages: z.array(StageView),
+  currentStage: z.int().min(0).nullable(),
+});
+export type ExtensionView = z.output<typeof ExtensionView>;
+
+/** The request view of the HTTP contract: the request, its stages and extensions, and its executions. */
 export const RequestView = z
-  .strictObject({ ...requestShape, executions: z.array(ExecutionSummary) })
+  .strictObject({
+    ...requestShape,
+    stages: z.array(StageView),
+    /** The stage that decides now (index), or null once decided. */
+    currentStage: z.int().min(0).nullable(),
+    extensions: z.array(ExtensionView),
+    executions: z.array(ExecutionSummary),
+  })
   .superRefine(exactlyOneTarget);
 export type RequestView = z.output<typeof RequestView>;
 
 export function toRequestView(request: Request, executions: readonly ExecutionSummary[]): RequestView {
-  return { ...request, executions: [...executions] };
+  const { inFlight: _inFlight, ...shown } = request;
+  const open = request.status === 'pending';
+  return {
+    ...shown,
+    stages: stageViews(roundOf(request), open),
+    currentStage: currentStage(roundOf(request), open),
+    extensions: request.extensions.map((e) => {
+      const round = { stages: request.stages, approvals: e.approvals };
+      const waiting = e.status === 'pending';
+      return { ...e, stages: stageViews(round, waiting), currentStage: currentStage(round, waiting) };
+    }),
+    executions: [...executions],
+  };
 }
 
 // --- HTTP bodies and queries that carry no rule of their own -----------------------------------
@@ -254,6 +428,33 @@ export interface PlanInput {
   readonly body: SubmitRequestBody;
   /** `effectiveTasks(targetOf(body), catalog)`. */
   readonly tasks: readonly Task[];
+}
+
+/** A start this far in the past still reads as "now" (clocks differ; a form takes a while to send). */
+export const START_LEEWAY_MS = 5 * 60_000;
+
+/** Refuses a `startAt` in the past (beyond the leeway) or further ahead than the policy allows. */
+export function assertStart(startAt: string, policy: Pick<Policy, 'maxStartDelayHours'>, now: Date): void {
+  const at = instantOf(startAt);
+  if (at < now.getTime() - START_LEEWAY_MS)
+    throw new DomainError('INVALID_START', `startAt ${startAt} is in the past`, {
+      errors: [{ pointer: '#/startAt', detail: 'must not be in the past' }],
+    });
+  if (at > now.getTime() + hoursToMs(policy.maxStartDelayHours))
+    throw new DomainError(
+      'INVALID_START',
+      `startAt ${startAt} is more than the policy's ${policy.maxStartDelayHours} hours ahead`,
+      {
+        errors: [
+          { pointer: '#/startAt', detail: `must be at most ${policy.maxStartDelayHours} hours ahead` },
+        ],
+      },
+    );
+}
+
+/** When a grant approved at `now` starts: the scheduled start, unless that has passed. */
+export function grantStart(startAt: string | null, now: Date): Date {
+  return startAt !== null && instantOf(startAt) > now.getTime() ? new Date(startAt) : now;
 }
 
 export interface PlanSettings {
@@ -321,13 +522,16 @@ export function planRequest(input: PlanInput, policy: Policy, settings: PlanSett
     assertParameters(task, body.parameters);
   }
 
-  const approverGroup = policy.approverGroup ?? settings.defaultApproverGroup;
-  const auto = policy.approvalType === 'auto';
-  if (!auto && approverGroup === null)
+  if (body.startAt !== undefined) assertStart(body.startAt, policy, now);
+  const stages = policyStages(policy, settings.defaultApproverGroup);
+  if (stages === undefined)
     throw new DomainError(
       'NO_APPROVER_GROUP',
       `The policy for the ${describeTarget(target)} names no approver group and no default group is configured`,
     );
+  const auto = policy.approvalType === 'auto';
+  const approverGroup = stages[0]?.approverGroup ?? policy.approverGroup ?? settings.defaultApproverGroup;
+  const startAt = body.startAt ?? null;
 
   const createdAt = toTimestamp(now);
   return {
@@ -344,16 +548,27 @@ export function planRequest(input: PlanInput, policy: Policy, settings: PlanSett
     policyId: policy.id,
     approvalType: policy.approvalType,
     approverGroup,
-    requiredApprovals: auto ? 0 : policy.requiredApprovals,
+    requiredApprovals: totalApprovals(stages),
     approvals: [],
+    stages,
     clientRequestId: body.clientRequestId ?? null,
     createdAt,
     pendingUntil: toTimestamp(addHours(now, policy.pendingTimeoutHours)),
     decidedAt: auto ? createdAt : null,
-    ...(auto ? grantWindow(body.durationHours, now) : { grantedAt: null, expiresAt: null }),
+    ...(auto
+      ? grantWindow(body.durationHours, grantStart(startAt, now))
+      : { grantedAt: null, expiresAt: null }),
     endedAt: null,
     endedBy: null,
     endReason: null,
+    startAt,
+    maxUses: policy.maxUses ?? null,
+    uses: 0,
+    inFlight: [],
+    maxExtensions: policy.maxExtensions,
+    maxDurationHours: policy.maxDurationHours ?? null,
+    pendingTimeoutHours: policy.pendingTimeoutHours,
+    extensions: [],
   };
 }
 
@@ -380,28 +595,19 @@ export type Transition<O extends string> =
 // --- Decisions --------------------------------------------------------------------------------
 
 /**
- * The state a set of reviews calls for. A denial beats any number of approvals, by rule and not
- * by arrival order; approvals count once per distinct approver.
+ * The state a set of single-stage reviews calls for: `tallyRound` of one stage. Kept for callers
+ * that judge a bare list of approvals.
  */
 export function tally(
   approvals: readonly Approval[],
   requiredApprovals: number,
 ): 'pending' | 'approved' | 'denied' {
-  if (approvals.some((a) => a.decision === 'deny')) return 'denied';
-  const approvers = new Set(approvals.filter((a) => a.decision === 'approve').map(personOf));
-  return approvers.size >= requiredApprovals ? 'approved' : 'pending';
+  return tallyRound({ stages: [{ approverGroup: 'x', requiredApprovals }], approvals }).state;
 }
 
-/** One person per approval: by stable key, or by name for an approval recorded before keys were kept. */
-function personOf(a: Approval): string {
-  return a.approverId ?? `upn:${a.approver}`;
-}
-
-/** Whether `who` has decided on `request` already (by key; by name only for approvals without one). */
+/** Whether `who` has decided on `request` already, in any stage (by key; by name only for approvals without one). */
 export function hasDecided(request: Pick<Request, 'approvals'>, who: Pick<Actor, 'id' | 'upn'>): boolean {
-  return request.approvals.some((a) =>
-    a.approverId === undefined ? a.approver === normalizeUpn(who.upn) : a.approverId === who.id,
-  );
+  return hasDecidedIn(request, who);
 }
 
 /** Who decides: the signed-in approver, or the one an emailed link was minted for. */
@@ -411,29 +617,52 @@ export interface DecisionInput {
   readonly approver: Approver;
   readonly decision: Decision;
   readonly comment?: string | null | undefined;
+  /** The stage an emailed link was minted for: the decision counts only while that stage is open. */
+  readonly linkStage?: number | undefined;
 }
 
-export type DecisionOutcome = 'recorded' | 'approved' | 'denied';
+/**
+ * `recorded`: an approval that leaves its stage waiting for more. `stageApproved`: the stage is
+ * approved and the next one opens (the request stays pending). `approved`: the last stage is
+ * approved and the grant is set (from now, or from the scheduled start). `denied`: a denial.
+ */
+export type DecisionOutcome = 'recorded' | 'stageApproved' | 'approved' | 'denied';
+
+function notAnApprover(who: string, groups: readonly string[]): DomainError {
+  return new DomainError(
+    'NOT_AN_APPROVER',
+    groups.length === 0
+      ? `${who} may not decide: this request has no approver group`
+      : `${who} is not a member of the approver group${groups.length > 1 ? 's' : ''} ${groups.map((g) => JSON.stringify(g)).join(', ')} of this request`,
+  );
+}
 
 /**
  * Why `approver` may not decide on `request` now, or undefined if they may. Identity refusals come
- * first (they hold whatever the state), then this approver's own earlier decision, then the state.
+ * first (they hold whatever the state), then this approver's own earlier decision, then the state,
+ * then the stage (only the open stage's members decide, and a link only in its own stage).
  */
 export function decisionRefusal(
   request: Request,
   approver: Approver,
-  approverGroupMembers: readonly Member[],
+  members: GroupMembers,
   now: Date,
+  linkStage?: number,
 ): DomainError | undefined {
   const who = normalizeUpn(approver.upn);
   // By stable key only: a UPN can be renamed, or be claimed by a token that merely carries it.
   if (approver.id === request.requesterId)
     return new DomainError('SELF_APPROVAL', 'Requesters may not decide on their own request');
-  if (request.approverGroup === null || !isMember(approverGroupMembers, approver.id))
-    return new DomainError(
-      'NOT_AN_APPROVER',
-      `${who} is not a member of the approver group ${JSON.stringify(request.approverGroup)} of this request`,
-    );
+  // Any group the request names: a member of an automatic request's group is told it is not pending.
+  const groups = requestGroups(request);
+  if (
+    !isApproverOfAny(
+      groups.map((approverGroup) => ({ approverGroup, requiredApprovals: 1 })),
+      members,
+      approver.id,
+    )
+  )
+    return notAnApprover(who, groups);
   if (hasDecided(request, approver))
     return new DomainError('ALREADY_DECIDED', `${who} has already decided on this request`);
   if (request.status !== 'pending')
@@ -444,87 +673,96 @@ export function decisionRefusal(
       'REQUEST_NOT_PENDING',
       `The request expired at ${request.pendingUntil} without a decision`,
     );
-  return undefined;
+  return stageRefusal(roundOf(request), approver.id, members, linkStage);
 }
 
 /** True if `approver` could decide on `request` now: the `approvable=true` filter. */
 export function isApprovableBy(
   request: Request,
   approver: Approver,
-  approverGroupMembers: readonly Member[],
+  members: GroupMembers,
   now: Date,
 ): boolean {
-  return decisionRefusal(request, approver, approverGroupMembers, now) === undefined;
+  return decisionRefusal(request, approver, members, now) === undefined;
 }
 
 /**
- * Records one approver's decision. `recorded` is the explicit "no transition": the request stays
- * pending, waiting for more approvals. `approved` starts the grant at `now`; `denied` ends the
- * request. Throws the refusal of `decisionRefusal`.
+ * Records one approver's decision. Throws the refusal of `decisionRefusal`.
  */
 export function applyDecision(
   request: Request,
   input: DecisionInput,
-  approverGroupMembers: readonly Member[],
+  members: GroupMembers,
   now: Date,
 ): { outcome: DecisionOutcome; request: Request } {
-  const t = decideTransition(request, input, approverGroupMembers, now);
+  const t = decideTransition(request, input, members, now);
   if (t.kind !== 'applied') throw t.refusal;
   return { outcome: t.outcome, request: t.request };
 }
 
 /**
- * `applyDecision` as a value. `alreadyApplied`: this approver's decision is in the row and the
- * request is decided — a retry of the call that decided it, or of one that came before — so the
- * retry is refused as ALREADY_DECIDED, like the first answer it may have lost, but with the outcome
- * found in the row.
+ * What a decision does to a round: the outcome, judged from the stage that was open before it and
+ * the tally after it.
+ */
+export function roundOutcome(before: Round, after: Round): DecisionOutcome {
+  const was = tallyRound(before);
+  const now = tallyRound(after);
+  if (now.state === 'approved') return 'approved';
+  if (now.state === 'denied') return 'denied';
+  return was.state === 'pending' && now.stage > was.stage ? 'stageApproved' : 'recorded';
+}
+
+/**
+ * `applyDecision` as a value. `alreadyApplied`: this approver's decision is in the row and moved
+ * the request on — it decided it, or its stage was approved and the next one opened — so a retry is
+ * refused as ALREADY_DECIDED, like the first answer it may have lost, while its follow-ups (the
+ * orchestration's event, which notifies the next stage) run again.
  */
 export function decideTransition(
   request: Request,
   input: DecisionInput,
-  approverGroupMembers: readonly Member[],
+  members: GroupMembers,
   now: Date,
 ): Transition<DecisionOutcome> {
-  const refusal = decisionRefusal(request, input.approver, approverGroupMembers, now);
+  const refusal = decisionRefusal(request, input.approver, members, now, input.linkStage);
   if (refusal !== undefined) {
     const { status } = request;
-    return refusal.code === 'ALREADY_DECIDED' && (status === 'approved' || status === 'denied')
-      ? { kind: 'alreadyApplied', outcome: status, request, refusal }
-      : { kind: 'refused', refusal };
+    if (refusal.code === 'ALREADY_DECIDED') {
+      if (status === 'approved' || status === 'denied')
+        return { kind: 'alreadyApplied', outcome: status, request, refusal };
+      const own = request.approvals.find((a) => a.approverId === input.approver.id);
+      const open = currentStage(roundOf(request), status === 'pending');
+      if (own !== undefined && open !== null && (own.stage ?? 0) < open)
+        return { kind: 'alreadyApplied', outcome: 'stageApproved', request, refusal };
+    }
+    return { kind: 'refused', refusal };
   }
 
   const at = toTimestamp(now);
-  const comment = input.comment?.trim() ?? '';
-  const approvals = [
-    ...request.approvals,
-    {
-      approver: normalizeUpn(input.approver.upn),
-      approverId: input.approver.id,
-      decision: input.decision,
-      comment: comment === '' ? null : comment,
-      at,
-    },
-  ];
-  const state = tally(approvals, request.requiredApprovals);
-  switch (state) {
-    case 'pending':
-      return { kind: 'applied', outcome: 'recorded', request: { ...request, approvals } };
+  const round = roundOf(request);
+  const stage = currentStage(round, true) ?? 0;
+  const approvals = withDecision(round, input.approver, input.decision, input.comment, at, stage);
+  const outcome = roundOutcome(round, { stages: request.stages, approvals });
+  switch (outcome) {
+    case 'recorded':
+    case 'stageApproved':
+      return { kind: 'applied', outcome, request: { ...request, approvals } };
     case 'approved':
       return {
         kind: 'applied',
-        outcome: 'approved',
+        outcome,
         request: {
           ...request,
           approvals,
           status: 'approved',
           decidedAt: at,
-          ...grantWindow(request.durationHours, now),
+          ...grantWindow(request.durationHours, grantStart(request.startAt, now)),
         },
       };
     case 'denied':
       return {
         kind: 'applied',
-        outcome: 'denied',
+        outcome,
         request: { ...request, approvals, status: 'denied', decidedAt: at, endedAt: at },
       };
   }
@@ -578,15 +816,20 @@ export function cancelTransition(
   };
 }
 
-/** Admins, the request's approvers (its group's members, and whoever decided on it) and the requester may revoke. */
-export function mayRevoke(request: Request, actor: Actor, approverGroupMembers: readonly Member[]): boolean {
+/**
+ * Admins, the request's approvers (the members of any of its groups, and whoever decided on it) and
+ * the requester may revoke.
+ */
+export function mayRevoke(request: Request, actor: Actor, members: GroupMembers): boolean {
+  const groups = requestGroups(request).map((approverGroup) => ({ approverGroup, requiredApprovals: 1 }));
   return (
     actor.isAdmin ||
     actor.id === request.requesterId ||
-    (request.approverGroup !== null && isMember(approverGroupMembers, actor.id)) ||
+    isApproverOfAny(groups, members, actor.id) ||
     // By key only: an approval recorded before keys were kept grants nothing to whoever holds its
     // UPN now (the name fallback of `hasDecided` only refuses a second decision).
-    request.approvals.some((a) => a.approverId === actor.id)
+    request.approvals.some((a) => a.approverId === actor.id) ||
+    request.extensions.some((e) => e.approvals.some((a) => a.approverId === actor.id))
   );
 }
 
@@ -595,14 +838,9 @@ export interface RevokeInput {
   readonly comment?: string | null | undefined;
 }
 
-/** Ends a live grant early. Throws REVOKE_NOT_ALLOWED, then REQUEST_NOT_LIVE. */
-export function revoke(
-  request: Request,
-  input: RevokeInput,
-  approverGroupMembers: readonly Member[],
-  now: Date,
-): Request {
-  const t = revokeTransition(request, input, approverGroupMembers, now);
+/** Ends a live (or scheduled) grant early. Throws REVOKE_NOT_ALLOWED, then REQUEST_NOT_LIVE. */
+export function revoke(request: Request, input: RevokeInput, members: GroupMembers, now: Date): Request {
+  const t = revokeTransition(request, input, members, now);
   if (t.kind !== 'applied') throw t.refusal;
   return t.request;
 }
@@ -614,10 +852,10 @@ export function revoke(
 export function revokeTransition(
   request: Request,
   input: RevokeInput,
-  approverGroupMembers: readonly Member[],
+  members: GroupMembers,
   now: Date,
 ): Transition<'revoked'> {
-  if (!mayRevoke(request, input.actor, approverGroupMembers))
+  if (!mayRevoke(request, input.actor, members))
     return {
       kind: 'refused',
       refusal: new DomainError(
@@ -625,7 +863,8 @@ export function revokeTransition(
         'Only an admin, an approver of this request or its requester may revoke it',
       ),
     };
-  if (!isLive(request, now)) {
+  // A scheduled grant may be revoked before it starts, too.
+  if (!isGranted(request, now)) {
     const refusal = new DomainError(
       'REQUEST_NOT_LIVE',
       request.status === 'approved'
@@ -646,8 +885,22 @@ export function revokeTransition(
       endedAt: toTimestamp(now),
       endedBy: normalizeUpn(input.actor.upn),
       endReason: comment === '' ? null : comment,
+      extensions: closeWaitingExtension(request, 'canceled', now),
     },
   };
+}
+
+/** The extensions with the one that waits (if any) closed as `status`: the grant it would extend is over. */
+export function closeWaitingExtension(
+  request: Pick<Request, 'extensions'>,
+  status: 'canceled' | 'expired',
+  now: Date,
+): Extension[] {
+  return request.extensions.map((e) =>
+    e.status === 'pending'
+      ? { ...e, status, decidedAt: status === 'expired' ? e.pendingUntil : toTimestamp(now) }
+      : e,
+  );
 }
 
 /**
@@ -666,7 +919,16 @@ export function end(request: Request, now: Date): SystemTransition<'ended'> {
   if (request.status !== 'approved' || request.expiresAt === null) return { outcome: 'unchanged', request };
   if (!isPast(request.expiresAt, now))
     throw new DomainError('NOT_YET_DUE', `The grant lasts until ${request.expiresAt}`);
-  return { outcome: 'ended', request: { ...request, status: 'ended', endedAt: request.expiresAt } };
+  return {
+    outcome: 'ended',
+    request: {
+      ...request,
+      status: 'ended',
+      endedAt: request.expiresAt,
+      // An extension still waiting when the grant ends expires with it.
+      extensions: closeWaitingExtension(request, 'expired', now),
+    },
+  };
 }
 
 /** A system fault stopped the request; the reason is kept (and audited by the caller). */
@@ -679,15 +941,16 @@ export function fail(request: Request, reason: string, now: Date): SystemTransit
       status: 'failed',
       endedAt: toTimestamp(now),
       endReason: reason.slice(0, MAX_COMMENT),
+      extensions: closeWaitingExtension(request, 'canceled', now),
     },
   };
 }
 
 // --- Visibility and use -----------------------------------------------------------------------
 
-/** `GET /api/requests/{id}`: the requester, its approvers, admins and auditors. */
-export function canView(request: Request, actor: Actor, approverGroupMembers: readonly Member[]): boolean {
-  return actor.isAuditor || mayRevoke(request, actor, approverGroupMembers);
+/** `GET /api/requests/{id}`: the requester, its approvers (of every stage), admins and auditors. */
+export function canView(request: Request, actor: Actor, members: GroupMembers): boolean {
+  return actor.isAuditor || mayRevoke(request, actor, members);
 }
 
 export interface ExecutionQuery {
@@ -709,14 +972,22 @@ function sameParameters(pinned: ParameterValues, given: ParameterValues): boolea
 /**
  * Why `request` does not cover the execution, or undefined if it does: it must be the caller's,
  * live now, list the task, and, when the request pinned parameters, be executed with exactly those.
+ * `ignoreStart`: judge a scheduled grant as if it had started (to tell "not yet" from "no").
  */
-export function coverageRefusal(request: Request, query: ExecutionQuery, now: Date): string | undefined {
+export function coverageRefusal(
+  request: Request,
+  query: ExecutionQuery,
+  now: Date,
+  ignoreStart = false,
+): string | undefined {
   if (query.requestId !== undefined && request.id !== query.requestId) return 'a different request was named';
   if (request.requesterId !== query.requesterId) return 'the request belongs to someone else';
-  if (!isLive(request, now))
-    return request.status === 'approved'
-      ? `the grant ended at ${String(request.expiresAt)}`
-      : `the request is ${request.status}`;
+  if (!(ignoreStart ? isGranted(request, now) : isLive(request, now)))
+    return request.status !== 'approved'
+      ? `the request is ${request.status}${request.endReason === USES_EXHAUSTED ? ` (${USES_EXHAUSTED})` : ''}`
+      : isScheduled(request, now)
+        ? `the grant starts at ${String(request.grantedAt)}`
+        : `the grant ended at ${String(request.expiresAt)}`;
   if (!request.tasks.includes(query.task))
     return `the request does not grant task ${JSON.stringify(query.task)}`;
   if (request.parameters !== null && !sameParameters(request.parameters, query.parameters ?? {}))
@@ -724,21 +995,38 @@ export function coverageRefusal(request: Request, query: ExecutionQuery, now: Da
   return undefined;
 }
 
+/** The `endReason` of a counted grant whose last use ran. */
+export const USES_EXHAUSTED = 'uses exhausted';
+
 /**
- * The grant an execution runs under: among the requests that cover it, the one that expires last
- * (then by id), so the audit points at the grant that will still hold. Throws NO_ACTIVE_GRANT,
- * with the reason when a single request of the caller's own was named.
+ * The grant an execution runs under: among the requests that cover it, an unlimited one before a
+ * counted one (a use is only spent where nothing else covers), then the one that expires last (then
+ * by id), so the audit points at the grant that will still hold. Throws GRANT_NOT_STARTED when only
+ * a scheduled grant would cover it, else NO_ACTIVE_GRANT, with the reason when a single request of
+ * the caller's own was named.
  */
 export function requireCoveringGrant(
   requests: readonly Request[],
   query: ExecutionQuery,
   now: Date,
 ): Request {
+  const counted = (r: Request) => (r.maxUses === null ? 0 : 1);
   const covering = requests
     .filter((r) => coverageRefusal(r, query, now) === undefined)
-    .sort((a, b) => expiryOf(b) - expiryOf(a) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    .sort(
+      (a, b) =>
+        counted(a) - counted(b) || expiryOf(b) - expiryOf(a) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0),
+    );
   const chosen = covering[0];
   if (chosen !== undefined) return chosen;
+  const scheduled = requests
+    .filter((r) => isScheduled(r, now) && coverageRefusal(r, query, now, true) === undefined)
+    .sort((a, b) => instantOf(a.grantedAt ?? '') - instantOf(b.grantedAt ?? ''))[0];
+  if (scheduled !== undefined)
+    throw new DomainError(
+      'GRANT_NOT_STARTED',
+      `Your grant for task ${JSON.stringify(query.task)} (request ${scheduled.id}) starts at ${String(scheduled.grantedAt)}`,
+    );
   // Only the caller's own request earns a reason: for anyone else's, the refusal is the one for an id
   // that does not exist, so it confirms neither that the request exists nor whose it is.
   const named = requests.find((r) => r.id === query.requestId && r.requesterId === query.requesterId);

@@ -12,7 +12,7 @@ import { AuditAction, type AuditActor, type AuditEventInput } from '#shared/audi
 import { ScopeSchema, type Target } from '#shared/domain/catalog';
 import { Id, RoleGroupName, RoleName, TaskName } from '#shared/domain/names';
 import { ApprovalType } from '#shared/domain/policy';
-import { ExecutionStatus, RequestStatus } from '#shared/domain/request';
+import { ExecutionStatus, RequestStatus, RequestStatusSchema, USES_EXHAUSTED } from '#shared/domain/request';
 import { Timestamp } from '#shared/domain/time';
 
 export const EVENT_SCHEMA = 'zsa.event';
@@ -22,11 +22,23 @@ export const EVENT_VERSION = 1;
 /** Every event type, in the order a request lives them. */
 export const LifecycleEventType = {
   submitted: 'submitted',
+  /** A stage of a multi-stage request opened: its approvers are asked now (`stage`). */
+  stageOpened: 'stage.opened',
   approved: 'approved',
   denied: 'denied',
   canceled: 'canceled',
   expired: 'expired',
+  /** The grant went live: at approval, or when its scheduled start is reached. */
   granted: 'granted',
+  /** The requester asked for more hours on the live grant (`extensionId`). */
+  extensionRequested: 'extension.requested',
+  /** An extension was approved: the grant lasts longer. */
+  extended: 'extended',
+  extensionDenied: 'extension.denied',
+  /** An extension got no decision in time, or the grant ended while it waited. */
+  extensionExpired: 'extension.expired',
+  extensionCanceled: 'extension.canceled',
+  /** The grant is over: its window passed, or (`endReason`) its last use ran. */
   ended: 'ended',
   revoked: 'revoked',
   failed: 'failed',
@@ -66,12 +78,30 @@ export const LifecycleEvent = z
     status: z.enum(EventStatus),
     /** Execution events only. */
     executionId: Id.optional(),
+    /** Stage events only: which stage (0-based). */
+    stage: z.int().min(0).optional(),
+    /** Extension events only: which extension of the grant. */
+    extensionId: z
+      .string()
+      .regex(/^[1-9][0-9]?$/)
+      .optional(),
+    /** `ended` only: `expired` (its window passed) or `uses exhausted` (a counted grant's last use ran). */
+    endReason: z.enum(['expired', USES_EXHAUSTED]).optional(),
   })
   .refine(
     (e) => [e.task, e.role, e.roleGroup].filter((name) => name !== undefined).length === 1,
     'an event names exactly one of task, role or roleGroup',
   );
 export type LifecycleEvent = z.output<typeof LifecycleEvent>;
+
+/**
+ * The grant's status after an extension closed by the system: still running, unless the detail says
+ * the grant itself ended (an extension expires with its grant) or was revoked.
+ */
+function statusOfGrant(input: AuditEventInput): EventStatus {
+  const status = RequestStatusSchema.safeParse(input.detail?.status);
+  return status.success ? status.data : 'approved';
+}
 
 interface Mapping {
   type: LifecycleEventType;
@@ -89,6 +119,7 @@ const EVENT_OF_ACTION: Readonly<Partial<Record<string, Mapping>>> = {
     type: 'submitted',
     status: (input) => (input.detail?.approvalType === ApprovalType.auto ? 'approved' : 'pending'),
   },
+  [AuditAction.StageOpened]: { type: 'stage.opened', status: 'pending' },
   [AuditAction.RequestApproved]: { type: 'approved', status: 'approved' },
   [AuditAction.RequestDenied]: { type: 'denied', status: 'denied' },
   [AuditAction.RequestCanceled]: { type: 'canceled', status: 'canceled' },
@@ -96,6 +127,12 @@ const EVENT_OF_ACTION: Readonly<Partial<Record<string, Mapping>>> = {
   'request.failed': { type: 'failed', status: 'failed' },
   [AuditAction.GrantStarted]: { type: 'granted', status: 'approved' },
   [AuditAction.GrantEnded]: { type: 'ended', status: 'ended' },
+  // The grant runs on while its extensions come and go.
+  [AuditAction.ExtensionRequested]: { type: 'extension.requested', status: 'approved' },
+  [AuditAction.ExtensionApproved]: { type: 'extended', status: 'approved' },
+  [AuditAction.ExtensionDenied]: { type: 'extension.denied', status: 'approved' },
+  [AuditAction.ExtensionExpired]: { type: 'extension.expired', status: statusOfGrant },
+  [AuditAction.ExtensionCanceled]: { type: 'extension.canceled', status: statusOfGrant },
   [AuditAction.GrantRevoked]: { type: 'revoked', status: 'revoked' },
   [AuditAction.ExecutionSucceeded]: { type: 'execution.succeeded', status: 'succeeded' },
   [AuditAction.ExecutionFailed]: { type: 'execution.failed', status: 'failed' },
@@ -124,6 +161,14 @@ export const NOT_EVENTS: readonly string[] = [
   'config.membersResolved',
   AuditAction.RequestRefused,
   AuditAction.RequestApprovalRecorded,
+  // A stage approved is followed by the next stage opened (or by the request approved).
+  AuditAction.StageApproved,
+  // Approved with a later start: `approved` says so, and `granted` follows at the start.
+  AuditAction.GrantScheduled,
+  // The execution's own event says it; the last use also ends the grant (`ended`).
+  AuditAction.UseCounted,
+  AuditAction.ExtensionApprovalRecorded,
+  AuditAction.ExtensionStageApproved,
   AuditAction.DecisionRefused,
   AuditAction.ExecutionStarted,
   AuditAction.ExecutionRefused,
@@ -178,6 +223,8 @@ export function lifecycleEventOf(
   if (!mapping) return undefined;
   const about = targetFromAudit(input) ?? target;
   const executionId = isExecution(input.action) ? input.detail?.executionId : undefined;
+  const stage = input.action === AuditAction.StageOpened ? input.detail?.stage : undefined;
+  const extensionId = input.action.startsWith('extension.') ? input.detail?.extensionId : undefined;
   return LifecycleEvent.parse({
     schema: EVENT_SCHEMA,
     version: EVENT_VERSION,
@@ -189,7 +236,18 @@ export function lifecycleEventOf(
     ...(about ? { [about.scope]: about.name } : {}),
     status: typeof mapping.status === 'function' ? mapping.status(input) : mapping.status,
     ...(typeof executionId === 'string' ? { executionId } : {}),
+    ...(typeof stage === 'number' ? { stage } : {}),
+    ...(typeof extensionId === 'string' ? { extensionId } : {}),
+    // Only the two known reasons, never the audit's text (a revoke's reason is a comment).
+    ...(mapping.type === 'ended' ? { endReason: endReasonOf(input) } : {}),
   });
+}
+
+/** Why a grant ended: its last use ran (the audit's reason, or detail, says so), or its window passed. */
+function endReasonOf(input: AuditEventInput): 'expired' | typeof USES_EXHAUSTED {
+  return input.reason === USES_EXHAUSTED || input.detail?.endReason === USES_EXHAUSTED
+    ? USES_EXHAUSTED
+    : 'expired';
 }
 
 /** The actor without the caller's roles, tenant or origin: a subscriber needs who, not how. */

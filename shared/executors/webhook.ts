@@ -26,7 +26,25 @@ export interface WebhookOptions {
   now: Date;
 }
 
-export type ExecutionOutcome = { ok: true; result: unknown } | { ok: false; reason: string };
+/**
+ * A failed execution says what the executor may have done, which a counted grant needs: `none` —
+ * it was not reached, or it answered that it failed (non-2xx); `ran` — it answered 2xx, so the task
+ * ran, but the answer could not be taken (too large, cut off); `unknown` — the call was sent and no
+ * answer came (a timeout, a connection lost). Only `none` gives a counted grant's use back.
+ */
+export type ExecutionEffect = 'none' | 'ran' | 'unknown';
+
+export type ExecutionOutcome =
+  { ok: true; result: unknown } | { ok: false; reason: string; effect: ExecutionEffect };
+
+/** Errors of a connection that was never made: the request cannot have reached the executor. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function codeOf(e: unknown): string | undefined {
+  const cause: unknown = e instanceof Error ? e.cause : undefined;
+  const code: unknown = typeof cause === 'object' && cause !== null ? Reflect.get(cause, 'code') : undefined;
+  return typeof code === 'string' ? code : undefined;
+}
 
 /** `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` — verifiable by the receiver. */
 export function signature(key: string, unixSeconds: number, body: string): string {
@@ -74,20 +92,25 @@ export async function callWebhook(
     });
   } catch (e) {
     const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
+    const code = codeOf(e);
     return {
       ok: false,
       reason: timedOut
         ? `the executor did not answer within ${opts.timeoutMs} ms`
         : 'the executor could not be reached',
+      // A timeout or a connection lost after sending may have left the task running or done.
+      effect: !timedOut && code !== undefined && NOT_SENT.has(code) ? 'none' : 'unknown',
     };
   }
   // The task has run by now: whatever the answer's body does, the outcome must come back as a
   // value, so that the caller can audit it (an exception here would leave the execution unaudited).
+  const succeeded = response.status >= 200 && response.status <= 299;
   const read = await readLimited(response, opts.timeoutMs);
-  if (!read.ok) return read;
+  // An answer that cannot be read: the status said whether the task ran.
+  if (!read.ok) return { ...read, effect: succeeded ? 'ran' : 'none' };
   const text = read.text;
-  if (response.status < 200 || response.status > 299) {
-    return { ok: false, reason: `the executor answered HTTP ${response.status}` };
+  if (!succeeded) {
+    return { ok: false, reason: `the executor answered HTTP ${response.status}`, effect: 'none' };
   }
   const type = response.headers.get('content-type') ?? '';
   if (type.includes('json') && text.length > 0) {

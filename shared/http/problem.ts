@@ -87,7 +87,13 @@ export function toProblem(
         error.message,
         error.errors.length > 0 ? { errors: error.errors } : {},
       ),
-      headers: status === 503 ? { 'retry-after': String(error.retryAfterSeconds ?? 5) } : {},
+      // An outage always says when to retry; another refusal only when its rule knows (uses still in flight).
+      headers:
+        status === 503
+          ? { 'retry-after': String(error.retryAfterSeconds ?? 5) }
+          : error.retryAfterSeconds === undefined
+            ? {}
+            : { 'retry-after': String(error.retryAfterSeconds) },
       unexpected: false,
     };
   }

@@ -7,6 +7,12 @@
  * `used`, whether the story recorded or refused the decision. The story audits its refusals; the
  * link's own (used, closed, sent to someone else) are audited here, as the same action.
  *
+ * A link decides in one stage, of the request or of one of its extensions (`TokenRecord.binding`;
+ * links minted before stages decide in the request's first). It works only while that stage is the
+ * open one: a link of a stage that is over, or not open yet, or of an extension no longer waiting,
+ * is closed — its page says why, and nothing is written. The story is told the link's stage too
+ * (`linkStage`), so a stage that moves on between the page and the decision refuses it as well.
+ *
  * Who decides: the approver the link was minted for, by their stable key (the email went to them;
  * the token is 256 random bits, single use). When a user is signed in on the request (bearer token,
  * or App Service Authentication when trusted) they must be that approver, compared by key;
@@ -15,17 +21,22 @@
  */
 import { AuditAction, type AuditSink } from '#shared/audit/types';
 import { DomainError } from '#shared/domain/errors';
+import { extensionOf } from '#shared/domain/extensions';
 import {
-  hasDecided,
   isAwaitingDecision,
+  isGranted,
+  roundOf,
   type Decision,
+  type Extension,
   type Request,
   type RequestView,
 } from '#shared/domain/request';
+import { currentStage, hasDecidedIn } from '#shared/domain/stages';
+import { isPast } from '#shared/domain/time';
 import type { Caller } from '#shared/requests/context';
 import type { RequestRepository } from '#shared/requests/repository';
 import { auditQuietly } from './audit';
-import { CLAIM_TIMEOUT_MS, TokenState, type TokenRecord, type TokenStore } from './store';
+import { CLAIM_TIMEOUT_MS, TokenState, type LinkBinding, type TokenRecord, type TokenStore } from './store';
 import { parseToken } from './tokens';
 
 export interface DecisionLinkContext {
@@ -37,12 +48,16 @@ export interface DecisionLinkContext {
    * them, its approver with the link as the credential.
    */
   callerFor(link: TokenRecord): Caller;
-  /** Records the caller's decision through the request story (./wiring.ts binds it). */
+  /**
+   * Records the caller's decision through the request story, or the extension decision story for
+   * an extension's link, in the link's stage (./wiring.ts binds it).
+   */
   decide(
     caller: Caller,
     requestId: string,
     decision: Decision,
     comment: string | undefined,
+    binding: LinkBinding,
   ): Promise<RequestView>;
   /** Where the link's own refusals are audited (best effort: the answer is a refusal either way). */
   audit: AuditSink;
@@ -64,6 +79,12 @@ export const ClosedReason = {
   notPending: 'notPending',
   /** This approver already decided (through the API, or another link). */
   alreadyDecided: 'alreadyDecided',
+  /** The link's stage was approved (or the request moved on past it); a later stage decides now. */
+  stageOver: 'stageOver',
+  /** The link's stage is not open yet: an earlier stage still decides. */
+  stageNotOpen: 'stageNotOpen',
+  /** The extension was decided, withdrawn or expired, or the grant it would extend is over. */
+  extensionNotPending: 'extensionNotPending',
 } as const;
 export type ClosedReason = (typeof ClosedReason)[keyof typeof ClosedReason];
 
@@ -101,8 +122,42 @@ export type SubmitOutcome =
       readonly view: RequestView;
     };
 
+/** The extension a link decides on, if it is an extension's link (undefined also when it is gone). */
+export function linkExtension(request: Request, link: Pick<TokenRecord, 'binding'>): Extension | undefined {
+  const id = link.binding.extensionId;
+  return id === undefined ? undefined : extensionOf(request, id);
+}
+
 function linkHasDecided(request: Request, link: TokenRecord): boolean {
-  return link.approverId !== null && hasDecided(request, { id: link.approverId, upn: link.approver });
+  if (link.approverId === null) return false;
+  const who = { id: link.approverId, upn: link.approver };
+  const extension = linkExtension(request, link);
+  return extension === undefined ? hasDecidedIn(request, who) : hasDecidedIn(extension, who);
+}
+
+/**
+ * Why the link's round or stage takes no decision now, or undefined when its stage is the open
+ * one. Judged from the row as read; the story judges again (`linkStage`) under its compare-and-swap.
+ */
+function closedBecause(request: Request, link: TokenRecord, now: Date): ClosedReason | undefined {
+  const extension = linkExtension(request, link);
+  let open: number | null;
+  if (link.binding.extensionId === undefined) {
+    // Dead once the request leaves pending or its deadline passes, whatever the row says.
+    if (!isAwaitingDecision(request, now)) return ClosedReason.notPending;
+    open = currentStage(roundOf(request), true);
+  } else {
+    if (
+      extension === undefined ||
+      extension.status !== 'pending' ||
+      isPast(extension.pendingUntil, now) ||
+      !isGranted(request, now)
+    )
+      return ClosedReason.extensionNotPending;
+    open = currentStage({ stages: request.stages, approvals: extension.approvals }, true);
+  }
+  if (open === null || open === link.binding.stage) return undefined;
+  return link.binding.stage < open ? ClosedReason.stageOver : ClosedReason.stageNotOpen;
 }
 
 /** A claim whose POST died before recording anything: the link may be claimed again. */
@@ -131,11 +186,13 @@ export async function openDecisionLink(ctx: LinkReader, raw: string | undefined)
   if (link.state === TokenState.used) return { kind: 'used', link, request };
   if (link.state === TokenState.claimed && !abandonedClaim(link, request, ctx.now))
     return { kind: 'used', link, request };
+  // A link to an extension this request does not have could never have been minted for it.
+  if (link.binding.extensionId !== undefined && linkExtension(request, link) === undefined)
+    return { kind: 'invalid' };
   if (linkHasDecided(request, link))
     return { kind: 'closed', reason: ClosedReason.alreadyDecided, link, request };
-  // Dead once the request leaves pending or its deadline passes, whatever the row says.
-  if (!isAwaitingDecision(request, ctx.now))
-    return { kind: 'closed', reason: ClosedReason.notPending, link, request };
+  const closed = closedBecause(request, link, ctx.now);
+  if (closed !== undefined) return { kind: 'closed', reason: closed, link, request };
   return { kind: 'open', link, request };
 }
 
@@ -162,7 +219,13 @@ export async function submitDecisionLink(
             : outcome.kind === 'wrongUser'
               ? 'DECISION_LINK_WRONG_USER'
               : `DECISION_LINK_CLOSED: ${outcome.reason}`,
-        detail: { via: 'decisionLink', decision, linkApprover: link.approver },
+        detail: {
+          via: 'decisionLink',
+          decision,
+          linkApprover: link.approver,
+          stage: link.binding.stage,
+          ...(link.binding.extensionId === undefined ? {} : { extensionId: link.binding.extensionId }),
+        },
         origin: caller.origin,
       },
       (m) => ctx.log(m),
@@ -189,7 +252,7 @@ async function claimAndDecide(
 
   let view: RequestView;
   try {
-    view = await ctx.decide(ctx.callerFor(claimed), claimed.requestId, decision, comment);
+    view = await ctx.decide(ctx.callerFor(claimed), claimed.requestId, decision, comment, claimed.binding);
   } catch (e) {
     if (e instanceof DomainError && e.kind !== 'unavailable') {
       await spend(ctx, claimed, `refused:${e.code}`);

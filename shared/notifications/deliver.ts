@@ -4,7 +4,10 @@
  * over) → render → send. Anything else that goes wrong throws, so Service Bus redelivers the message
  * and, after its maximum delivery count, dead-letters it, where an operator can read it.
  */
-import { isAwaitingDecision, isLive } from '#shared/domain/request';
+import { extensionOf } from '#shared/domain/extensions';
+import { isAwaitingDecision, isGranted, isLive, roundOf } from '#shared/domain/request';
+import { currentStage } from '#shared/domain/stages';
+import { isPast } from '#shared/domain/time';
 import type { RequestRepository } from '#shared/requests/repository';
 import type { Mailer } from './mailer';
 import { NOTIFICATION_VERSION, NotificationEnvelope, NotificationMessage } from './messages';
@@ -59,6 +62,26 @@ async function staleness(ctx: DeliverContext, message: NotificationMessage): Pro
         return 'the request no longer waits for a decision';
       if (request.approvals.some((a) => a.approver === message.recipient))
         return 'the approver has already decided';
+      // A later stage's email goes out only when that stage opens; this one's stage may be over.
+      if (currentStage(roundOf(request), true) !== (message.stage ?? 0))
+        return `stage ${(message.stage ?? 0) + 1} no longer decides`;
+      return undefined;
+    }
+    case 'extensionRequested': {
+      const request = (await ctx.requests.read(message.requestId))?.request;
+      const extension = request && extensionOf(request, message.extension.id);
+      if (
+        !request ||
+        !extension ||
+        extension.status !== 'pending' ||
+        isPast(extension.pendingUntil, ctx.now) ||
+        !isGranted(request, ctx.now)
+      )
+        return 'the extension no longer waits for a decision';
+      if (extension.approvals.some((a) => a.approver === message.recipient))
+        return 'the approver has already decided';
+      if (currentStage({ stages: request.stages, approvals: extension.approvals }, true) !== message.stage)
+        return `stage ${message.stage + 1} of the extension no longer decides`;
       return undefined;
     }
     case 'expiringSoon': {
@@ -80,6 +103,11 @@ async function staleness(ctx: DeliverContext, message: NotificationMessage): Pro
     case 'ended':
     case 'revoked':
     case 'failed':
+    case 'started':
+    case 'extensionApproved':
+    case 'extensionDenied':
+    case 'extensionExpired':
+    case 'extensionCanceled':
       return undefined;
   }
 }

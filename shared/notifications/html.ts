@@ -50,6 +50,50 @@ function unit(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
+/** `1 use`, `3 uses`. */
+export function formatUses(n: number): string {
+  return unit(n, 'use');
+}
+
+/** Who approved in stage `stage` (0-based), in order, as a list for a sentence. */
+export function stageApprovers(approvals: RequestSummary['approvals'], stage: number): string {
+  return approvals
+    .filter((a) => (a.stage ?? 0) === stage && a.decision === 'approve')
+    .map((a) => a.approver)
+    .join(', ');
+}
+
+function stageApprovalCount(approvals: RequestSummary['approvals'], stage: number): number {
+  return approvals.filter((a) => (a.stage ?? 0) === stage && a.decision === 'approve').length;
+}
+
+/** Whether the grant was approved to start later than its approval (a scheduled start). */
+export function startsLater(request: Pick<RequestSummary, 'grantedAt' | 'decidedAt'>): boolean {
+  return (
+    request.grantedAt !== null &&
+    request.decidedAt !== null &&
+    Date.parse(request.grantedAt) > Date.parse(request.decidedAt)
+  );
+}
+
+/** The stages of a multi-stage request, one line each: its group and how far it got. */
+function stagesText(request: RequestSummary, stages: NonNullable<RequestSummary['stages']>): string {
+  return stages
+    .map((s, i) => {
+      const by = stageApprovers(request.approvals, i);
+      const state =
+        s.status === 'approved'
+          ? `approved${by ? ` by ${by}` : ''}`
+          : s.status === 'open'
+            ? `deciding now (${stageApprovalCount(request.approvals, i)} of ${unit(s.requiredApprovals, 'approval')})`
+            : s.status === 'denied'
+              ? 'denied'
+              : `waiting (needs ${unit(s.requiredApprovals, 'approval')})`;
+      return `${i + 1}. ${s.approverGroup}: ${state}`;
+    })
+    .join('\n');
+}
+
 /** `4 hours`, `1 hour 30 minutes`, `45 seconds`. */
 export function formatDuration(hours: number): string {
   const total = Math.round(hoursToSeconds(hours));
@@ -90,7 +134,26 @@ export function requestDetails(request: RequestSummary, options: { deadline: boo
   rows.push(['Reason', request.reason]);
   rows.push(['Ticket', request.ticket ?? '(none)']);
   rows.push(['Duration', formatDuration(request.durationHours)]);
-  if (request.requiredApprovals > 1) {
+  if (request.startAt !== undefined) {
+    rows.push([
+      'Starts',
+      request.grantedAt !== null
+        ? formatTime(request.grantedAt)
+        : `${formatTime(request.startAt)} (or on approval, if that is later)`,
+    ]);
+  }
+  if (request.maxUses !== undefined) {
+    const uses = request.uses ?? 0;
+    rows.push([
+      'Uses',
+      uses === 0
+        ? `${formatUses(request.maxUses)} (the access ends after the last one)`
+        : `${uses} of ${formatUses(request.maxUses)} used`,
+    ]);
+  }
+  if (request.stages !== undefined) {
+    rows.push(['Stages', stagesText(request, request.stages)]);
+  } else if (request.requiredApprovals > 1) {
     const approvals = request.approvals.filter((a) => a.decision === 'approve').length;
     rows.push(['Approvals', `${approvals} of ${request.requiredApprovals} required`]);
   }

@@ -13,17 +13,39 @@ import { Id, normalizeUpn, TaskName, Upn } from '#shared/domain/names';
 import { ApprovalTypeSchema } from '#shared/domain/policy';
 import {
   Approval,
-  hasDecided,
+  ExtensionStatusSchema,
   MAX_COMMENT,
+  MAX_REASON,
   RequestStatusSchema,
+  roundOf,
   targetOf,
+  type Extension,
   type Request,
 } from '#shared/domain/request';
+import {
+  hasDecidedIn,
+  MAX_REQUIRED_APPROVALS,
+  MAX_STAGES,
+  MAX_TOTAL_APPROVALS,
+  stageViews,
+  StageStatusSchema,
+  tallyRound,
+  type GroupMembers,
+  type Round,
+} from '#shared/domain/stages';
+import { MAX_USES } from '#shared/domain/policy';
 import { Hours, Timestamp } from '#shared/domain/time';
 import type { Member } from '#shared/domain/pam';
 
 export const NOTIFICATION_SCHEMA = 'zsa.notification';
-/** Bumped on any change a v1 reader would misread; readers refuse versions they do not know. */
+/**
+ * Bumped on any change a v1 reader would misread; readers refuse versions they do not know.
+ *
+ * Still 1 after approval stages, counted grants, scheduled starts and extensions: what they add is
+ * new events and new fields, present only on the requests that use them, and every v1 schema is
+ * strict, so a v1 reader refuses such a message (unknown event, unknown field) instead of reading
+ * it wrongly, while a message about a request that uses none of them is exactly what v1 wrote.
+ */
 export const NOTIFICATION_VERSION = 1;
 
 /** The queue the email sender reads. Only the sender may read it: approval messages carry live links. */
@@ -42,6 +64,14 @@ export const NotificationEvent = {
   revoked: 'revoked',
   /** A system fault stopped the request (docs/design.md §3): the requester and the whole approver group hear of it. */
   failed: 'failed',
+  /** A scheduled grant reached its start: the requester may use it now. */
+  started: 'started',
+  /** An extension waits for the approvers of its open stage (`stage`, `extensionId`). */
+  extensionRequested: 'extensionRequested',
+  extensionApproved: 'extensionApproved',
+  extensionDenied: 'extensionDenied',
+  extensionExpired: 'extensionExpired',
+  extensionCanceled: 'extensionCanceled',
 } as const;
 export type NotificationEvent = (typeof NotificationEvent)[keyof typeof NotificationEvent];
 
@@ -56,11 +86,29 @@ export const NotifyEvent = {
   ended: 'ended',
   revoked: 'revoked',
   failed: 'failed',
+  started: 'started',
+  extensionRequested: 'extensionRequested',
+  extensionApproved: 'extensionApproved',
+  extensionDenied: 'extensionDenied',
+  extensionExpired: 'extensionExpired',
+  extensionCanceled: 'extensionCanceled',
 } as const satisfies Partial<Record<NotificationEvent, NotificationEvent>>;
 export type NotifyEvent = (typeof NotifyEvent)[keyof typeof NotifyEvent];
 
-/** Input of the `notify` activity (functions/access-request.ts). */
-export const NotifyInput = z.strictObject({ requestId: Id, event: z.enum(NotifyEvent) });
+/**
+ * Input of the `notify` activity (functions/access-request.ts). `stage`: for `approvalNeeded` and
+ * `extensionRequested`, the stage whose approvers are asked (absent: the first). `extensionId`:
+ * the extension an `extension…` event is about.
+ */
+export const NotifyInput = z.strictObject({
+  requestId: Id,
+  event: z.enum(NotifyEvent),
+  stage: z.int().min(0).max(4).optional(),
+  extensionId: z
+    .string()
+    .regex(/^[1-9][0-9]?$/)
+    .optional(),
+});
 export type NotifyInput = z.output<typeof NotifyInput>;
 
 /** Why the recipient gets the message: it decides wording ("your request" or "their request"). */
@@ -72,6 +120,27 @@ export type Audience = (typeof Audience)[keyof typeof Audience];
 export const MAX_SUMMARY_TASKS = 50;
 export const MAX_SUMMARY_PARAMETERS = 50;
 export const MAX_SUMMARY_VALUE = 500;
+
+/** A stage of a request with more than one, as its approvers and requester read it. */
+const StageSummary = z.strictObject({
+  approverGroup: z.string().max(128),
+  requiredApprovals: z.int().min(1).max(MAX_REQUIRED_APPROVALS),
+  status: StageStatusSchema,
+});
+export type StageSummary = z.output<typeof StageSummary>;
+
+/** The extension an `extension…` message is about. */
+export const ExtensionSummary = z.strictObject({
+  id: z.string().regex(/^[1-9][0-9]?$/),
+  hours: Hours,
+  reason: z.string().max(MAX_REASON),
+  status: ExtensionStatusSchema,
+  approvals: z.array(Approval).max(MAX_TOTAL_APPROVALS),
+  createdAt: Timestamp,
+  pendingUntil: Timestamp,
+  decidedAt: Timestamp.nullable(),
+});
+export type ExtensionSummary = z.output<typeof ExtensionSummary>;
 
 const DisplayParameter = z.strictObject({
   name: z.string().max(64),
@@ -105,6 +174,14 @@ export const RequestSummary = z.strictObject({
   endedAt: Timestamp.nullable(),
   endedBy: Upn.nullable(),
   endReason: z.string().max(MAX_COMMENT).nullable(),
+  // Added after v1; present only on requests that use them, so other messages stay as v1 wrote them.
+  /** Every stage, for a request decided in more than one (each approval says its `stage`). */
+  stages: z.array(StageSummary).min(2).max(MAX_STAGES).optional(),
+  /** The start the requester asked for (the grant runs from `grantedAt` once approved). */
+  startAt: Timestamp.optional(),
+  /** A counted grant: how many successful executions it allows, and how many it has had. */
+  maxUses: z.int().min(1).max(MAX_USES).optional(),
+  uses: z.int().min(0).max(MAX_USES).optional(),
 });
 export type RequestSummary = z.output<typeof RequestSummary>;
 
@@ -121,8 +198,30 @@ const envelope = {
   request: RequestSummary,
 };
 
-const plain = (event: Exclude<NotificationEvent, 'approvalNeeded'>) =>
-  z.strictObject({ ...envelope, event: z.literal(event) });
+/** Events about an extension that carry no link: the requester is told how it ended. */
+export const ExtensionOutcomeEvent = {
+  extensionApproved: 'extensionApproved',
+  extensionDenied: 'extensionDenied',
+  extensionExpired: 'extensionExpired',
+  extensionCanceled: 'extensionCanceled',
+} as const satisfies Partial<Record<NotificationEvent, NotificationEvent>>;
+export type ExtensionOutcomeEvent = (typeof ExtensionOutcomeEvent)[keyof typeof ExtensionOutcomeEvent];
+
+/** Events whose message carries a personal decision link. */
+export type LinkEvent = 'approvalNeeded' | 'extensionRequested';
+
+/** Events whose message carries nothing beyond the envelope. */
+export type PlainEvent = Exclude<NotificationEvent, LinkEvent | ExtensionOutcomeEvent>;
+
+const plain = (event: PlainEvent) => z.strictObject({ ...envelope, event: z.literal(event) });
+const extensionOutcome = (event: ExtensionOutcomeEvent) =>
+  z.strictObject({ ...envelope, event: z.literal(event), extension: ExtensionSummary });
+
+/** The stage a link decides in (0-based). */
+const LinkStage = z
+  .int()
+  .min(0)
+  .max(MAX_STAGES - 1);
 
 /** One notification for one recipient. */
 export const NotificationMessage = z.discriminatedUnion('event', [
@@ -131,7 +230,22 @@ export const NotificationMessage = z.discriminatedUnion('event', [
     event: z.literal(NotificationEvent.approvalNeeded),
     /** The approver's personal, single-use link to the confirmation page. */
     decisionUrl: z.url({ protocol: /^https?$/ }),
+    /** The stage the link decides in; only for a request with more than one. */
+    stage: LinkStage.optional(),
   }),
+  z.strictObject({
+    ...envelope,
+    event: z.literal(NotificationEvent.extensionRequested),
+    /** The approver's personal, single-use link to decide on the extension in `stage`. */
+    decisionUrl: z.url({ protocol: /^https?$/ }),
+    stage: LinkStage,
+    extension: ExtensionSummary,
+  }),
+  extensionOutcome(NotificationEvent.extensionApproved),
+  extensionOutcome(NotificationEvent.extensionDenied),
+  extensionOutcome(NotificationEvent.extensionExpired),
+  extensionOutcome(NotificationEvent.extensionCanceled),
+  plain(NotificationEvent.started),
   plain(NotificationEvent.approved),
   plain(NotificationEvent.denied),
   plain(NotificationEvent.canceled),
@@ -159,8 +273,39 @@ function displayValue(value: ParameterValue): { value: string; truncated: boolea
     : { value: text, truncated: false };
 }
 
+/** Whether the request is decided in more than one stage (its messages then say which). */
+export function isMultiStage(request: Pick<Request, 'stages'>): boolean {
+  return request.stages.length > 1;
+}
+
+/**
+ * Approvals as messages carry them: tagged with their stage only when there is more than one (a
+ * single stage's approvals read as v1 wrote them).
+ */
+function shownApprovals(approvals: readonly Approval[], multiStage: boolean): Approval[] {
+  return approvals.map((a) => {
+    if (multiStage) return a;
+    const { stage: _stage, ...rest } = a;
+    return rest;
+  });
+}
+
+export function summarizeExtension(request: Request, extension: Extension): ExtensionSummary {
+  return {
+    id: extension.id,
+    hours: extension.hours,
+    reason: extension.reason,
+    status: extension.status,
+    approvals: shownApprovals(extension.approvals, isMultiStage(request)).slice(0, MAX_TOTAL_APPROVALS),
+    createdAt: extension.createdAt,
+    pendingUntil: extension.pendingUntil,
+    decidedAt: extension.decidedAt,
+  };
+}
+
 export function summarize(request: Request): RequestSummary {
   const target = targetOf(request);
+  const multiStage = isMultiStage(request);
   return {
     id: request.id,
     requester: request.requester,
@@ -179,7 +324,7 @@ export function summarize(request: Request): RequestSummary {
     status: request.status,
     approvalType: request.approvalType,
     requiredApprovals: request.requiredApprovals,
-    approvals: request.approvals,
+    approvals: shownApprovals(request.approvals, multiStage),
     createdAt: request.createdAt,
     pendingUntil: request.pendingUntil,
     decidedAt: request.decidedAt,
@@ -188,6 +333,17 @@ export function summarize(request: Request): RequestSummary {
     endedAt: request.endedAt,
     endedBy: request.endedBy,
     endReason: request.endReason,
+    ...(multiStage
+      ? {
+          stages: stageViews(roundOf(request), request.status === 'pending').map((v) => ({
+            approverGroup: v.approverGroup,
+            requiredApprovals: v.requiredApprovals,
+            status: v.status,
+          })),
+        }
+      : {}),
+    ...(request.startAt === null ? {} : { startAt: request.startAt }),
+    ...(request.maxUses === null ? {} : { maxUses: request.maxUses, uses: request.uses }),
   };
 }
 
@@ -200,17 +356,31 @@ export function recipientKey(upn: string): string {
 }
 
 /**
- * `<requestId>:<event>:<recipientKey>`, plus `:<generation>` for approval links: a re-published
- * link (its token was re-minted after a crash) must not be dropped as a duplicate of the lost one.
+ * `<requestId>:<event>[:<scope>]:<recipientKey>`, plus `:<generation>` for approval links: a
+ * re-published link (its token was re-minted after a crash) must not be dropped as a duplicate of
+ * the lost one. `scope` tells apart what one request may send a person several times: a later
+ * stage's link (`s1`), an extension's messages (`x2`, `x2s1`); absent for the request's first
+ * stage and its own events, whose ids are as before stages.
  */
 export function messageId(
   requestId: string,
   event: NotificationEvent,
   recipient: string,
   generation?: number,
+  scope?: string,
 ): string {
-  const base = `${requestId}:${event}:${recipientKey(recipient)}`;
+  const base = `${requestId}:${event}${scope ? `:${scope}` : ''}:${recipientKey(recipient)}`;
   return generation === undefined ? base : `${base}:${generation}`;
+}
+
+/** The `scope` of a message id: which stage's link, which extension. */
+export function messageScope(binding: {
+  stage?: number;
+  extensionId?: string | undefined;
+}): string | undefined {
+  const stage = binding.stage ?? 0;
+  if (binding.extensionId !== undefined) return `x${binding.extensionId}${stage > 0 ? `s${stage}` : ''}`;
+  return stage > 0 ? `s${stage}` : undefined;
 }
 
 export interface Recipient {
@@ -221,14 +391,18 @@ export interface Recipient {
 }
 
 /**
- * Approver group members who may decide on `request`: never its requester, never one who already
- * decided, and never a member saved before members were keyed (they may not decide until the
+ * Members who may decide in a round: never its requester, never one who already decided in it (in
+ * any stage), and never a member saved before members were keyed (they may not decide until the
  * directory migration resolves them, so a link would only lead to a refusal).
  */
-export function undecidedApprovers(request: Request, members: readonly Member[]): Member[] {
+function undecidedIn(
+  request: Request,
+  round: Pick<Round, 'approvals'>,
+  members: readonly Member[],
+): Member[] {
   const out: Member[] = [];
   for (const m of members) {
-    if (m.id === null || m.id === request.requesterId || hasDecided(request, { id: m.id, upn: m.upn }))
+    if (m.id === null || m.id === request.requesterId || hasDecidedIn(round, { id: m.id, upn: m.upn }))
       continue;
     if (out.some((o) => o.id === m.id)) continue;
     out.push(m);
@@ -236,54 +410,119 @@ export function undecidedApprovers(request: Request, members: readonly Member[])
   return out;
 }
 
+/** Approver group members who may still decide on `request` (its own round). */
+export function undecidedApprovers(request: Request, members: readonly Member[]): Member[] {
+  return undecidedIn(request, request, members);
+}
+
+/** The members of stage `stage`'s group (none for a stage or group that does not exist). */
+function stageMembers(request: Request, members: GroupMembers, stage: number): readonly Member[] {
+  const group = request.stages[stage]?.approverGroup;
+  return group === undefined ? [] : (members.get(group) ?? []);
+}
+
 /**
- * Who hears of `event`. Approvers are told what needs them (a request to decide) and what ended
- * their part in it (decided by someone else, withdrawn); the requester is told everything that
- * happens to their access, except their own cancel.
+ * The stage whose approvers held live links when the round stopped: the one open then, the one
+ * that denied, or the last (approved). For an automatic request with a group to tell, that group.
+ */
+function lastOpenStage(round: Round): number {
+  const tally = tallyRound(round);
+  return tally.state === 'approved' ? round.stages.length - 1 : tally.stage;
+}
+
+/** Who an event is about beyond the request: which stage's approvers, which extension. */
+export interface Audiences {
+  /** The stage whose approvers are asked (`approvalNeeded`, `extensionRequested`); absent: the first. */
+  readonly stage?: number | undefined;
+  readonly extension?: Extension | undefined;
+}
+
+/**
+ * Who hears of `event`. Approvers are told what needs them (a request or an extension to decide, in
+ * their stage only, when it opens) and what ended their part in it (decided by someone else,
+ * withdrawn); the requester is told everything that happens to their access, except their own
+ * cancel of the request.
  */
 export function recipientsFor(
   event: NotificationEvent,
   request: Request,
-  members: readonly Member[],
+  members: GroupMembers,
+  about: Audiences = {},
 ): Recipient[] {
-  const approvers = (): Recipient[] =>
-    undecidedApprovers(request, members).map((m) => ({
-      upn: m.upn,
-      id: m.id ?? undefined,
-      audience: Audience.approver,
-    }));
+  const asApprovers = (list: readonly Member[]): Recipient[] =>
+    list.map((m) => ({ upn: m.upn, id: m.id ?? undefined, audience: Audience.approver }));
   const requester: Recipient = { upn: request.requester, audience: Audience.requester };
+  const round = roundOf(request);
+  // An automatic request has no stages: the group it names is told as before stages.
+  const groupOfRound =
+    request.stages.length === 0
+      ? request.approverGroup === null
+        ? []
+        : (members.get(request.approverGroup) ?? [])
+      : stageMembers(request, members, lastOpenStage(round));
+  const stage = about.stage ?? 0;
   switch (event) {
-    case 'approvalNeeded':
-      // A request decided before its emails went out needs nobody any more.
-      return request.status === 'pending' ? approvers() : [];
+    case 'approvalNeeded': {
+      // A request decided before its emails went out needs nobody any more; nor does a stage that
+      // is not the open one (over already, or not open yet: its approvers hear when it opens).
+      const tally = tallyRound(round);
+      if (request.status !== 'pending' || tally.state !== 'pending' || tally.stage !== stage) return [];
+      return asApprovers(undecidedIn(request, round, stageMembers(request, members, stage)));
+    }
+    case 'extensionRequested': {
+      const extension = about.extension;
+      if (extension === undefined || extension.status !== 'pending') return [];
+      const extensionRound = { stages: request.stages, approvals: extension.approvals };
+      const tally = tallyRound(extensionRound);
+      if (tally.state !== 'pending' || tally.stage !== stage) return [];
+      return asApprovers(undecidedIn(request, extensionRound, stageMembers(request, members, stage)));
+    }
     case 'approved':
     case 'denied':
-      return [requester, ...approvers()];
+      return [requester, ...asApprovers(undecidedIn(request, round, groupOfRound))];
     case 'canceled':
-      return approvers();
+      return asApprovers(undecidedIn(request, round, groupOfRound));
     case 'expired':
     case 'granted':
+    case 'started':
     case 'expiringSoon':
     case 'ended':
     case 'revoked':
+    case 'extensionApproved':
+    case 'extensionDenied':
+    case 'extensionExpired':
+    case 'extensionCanceled':
       return [requester];
-    case 'failed':
-      // An alert: someone must look into it, so every member of the group, decided or not.
+    case 'failed': {
+      // An alert: someone must look into it, so every member of every group it names, decided or not.
+      const everyone = [...members.values()].flat();
       return [
         requester,
-        ...members
+        ...everyone
           .filter((m, i, all) => m.id !== request.requesterId && all.findIndex((o) => o.upn === m.upn) === i)
           .map((m) => ({ upn: m.upn, audience: Audience.approver })),
       ];
+    }
   }
 }
 
+/** What a message is built from beyond the request and its recipient. */
+export type MessageInput =
+  | { event: 'approvalNeeded'; decisionUrl: string; generation: number; stage?: number }
+  | {
+      event: 'extensionRequested';
+      decisionUrl: string;
+      generation: number;
+      stage: number;
+      extension: Extension;
+    }
+  | { event: ExtensionOutcomeEvent; extension: Extension }
+  /** `scope`: for an expiring-soon notice rescheduled by an extension (`x2`), so its id is new. */
+  | { event: PlainEvent; scope?: string | undefined };
+
 /** Builds one message; `decisionUrl` only for approval links. */
 export function buildMessage(
-  input:
-    | { event: 'approvalNeeded'; decisionUrl: string; generation: number }
-    | { event: Exclude<NotificationEvent, 'approvalNeeded'> },
+  input: MessageInput,
   request: Request,
   recipient: Recipient,
   now: Date,
@@ -297,13 +536,53 @@ export function buildMessage(
     occurredAt: now.toISOString(),
     request: summarize(request),
   } as const;
-  if (input.event === 'approvalNeeded') {
-    return {
-      ...common,
-      id: messageId(request.id, input.event, recipient.upn, input.generation),
-      event: input.event,
-      decisionUrl: input.decisionUrl,
-    };
+  switch (input.event) {
+    case 'approvalNeeded': {
+      const stage = input.stage ?? 0;
+      return {
+        ...common,
+        id: messageId(request.id, input.event, recipient.upn, input.generation, messageScope({ stage })),
+        event: input.event,
+        decisionUrl: input.decisionUrl,
+        ...(isMultiStage(request) ? { stage } : {}),
+      };
+    }
+    case 'extensionRequested':
+      return {
+        ...common,
+        id: messageId(
+          request.id,
+          input.event,
+          recipient.upn,
+          input.generation,
+          messageScope({ stage: input.stage, extensionId: input.extension.id }),
+        ),
+        event: input.event,
+        decisionUrl: input.decisionUrl,
+        stage: input.stage,
+        extension: summarizeExtension(request, input.extension),
+      };
+    case 'extensionApproved':
+    case 'extensionDenied':
+    case 'extensionExpired':
+    case 'extensionCanceled':
+      return {
+        ...common,
+        id: messageId(
+          request.id,
+          input.event,
+          recipient.upn,
+          undefined,
+          messageScope({ extensionId: input.extension.id }),
+        ),
+        event: input.event,
+        extension: summarizeExtension(request, input.extension),
+      };
+    default:
+      return {
+        ...common,
+        id: messageId(request.id, input.event, recipient.upn, undefined, input.scope),
+        event: input.event,
+      };
   }
-  return { ...common, id: messageId(request.id, input.event, recipient.upn), event: input.event };
 }

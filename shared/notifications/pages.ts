@@ -8,9 +8,28 @@
  */
 import { createHash } from 'node:crypto';
 import type { DomainError } from '#shared/domain/errors';
-import { targetOf, type Decision, type Request, type RequestView } from '#shared/domain/request';
-import { detailsTableHtml, escapeHtml, formatTime, requestDetails, targetLabel } from './html';
+import { extensionOf } from '#shared/domain/extensions';
+import {
+  roundOf,
+  targetOf,
+  type Decision,
+  type Extension,
+  type Request,
+  type RequestView,
+} from '#shared/domain/request';
+import { currentStage, type Approval } from '#shared/domain/stages';
+import { addHours } from '#shared/domain/time';
+import {
+  detailsTableHtml,
+  escapeHtml,
+  formatDuration,
+  formatTime,
+  requestDetails,
+  stageApprovers,
+  targetLabel,
+} from './html';
 import { summarize } from './messages';
+import type { LinkBinding } from './store';
 
 export interface Page {
   status: number;
@@ -82,14 +101,58 @@ function page(status: number, title: string, ...texts: string[]): Page {
   return { status, html: layout(title, `<h1>${escapeHtml(title)}</h1>${paragraphs(...texts)}`) };
 }
 
-/** The confirmation page: what is asked, by whom, and the form that decides. */
-export function confirmationPage(request: Request, approver: string, action: string): Page {
+/** Which stage of how many, and who approved the earlier ones; nothing for a round of one stage. */
+function stageText(request: Request, stage: number, approvals: readonly Approval[]): string {
+  const total = request.stages.length;
+  if (total < 2) return '';
+  const group = request.stages[stage]?.approverGroup ?? '';
+  const earlier = request.stages
+    .slice(0, stage)
+    .map((_, i) => `stage ${i + 1} by ${stageApprovers([...approvals], i) || 'its approvers'}`);
+  return (
+    `You decide in stage ${stage + 1} of ${total}, for the approver group ${group}.` +
+    (earlier.length > 0 ? ` Already approved: ${earlier.join('; ')}.` : '')
+  );
+}
+
+/** The extension a link decides on, with what it would change. */
+function extensionRows(request: Request, extension: Extension): [string, string][] {
+  const end = request.expiresAt;
+  return [
+    ['Extension', `${formatDuration(extension.hours)} more (extension ${extension.id})`],
+    ['Extension reason', extension.reason],
+    ...(end === null
+      ? []
+      : ([
+          ['Access ends now', formatTime(end)],
+          ['If approved, ends', formatTime(addHours(new Date(end), extension.hours).toISOString())],
+        ] as [string, string][])),
+    ['Decide by', formatTime(extension.pendingUntil)],
+  ];
+}
+
+/**
+ * The confirmation page: what is asked (the request, or an extension of it), in which stage, by
+ * whom, and the form that decides.
+ */
+export function confirmationPage(
+  request: Request,
+  approver: string,
+  action: string,
+  binding: LinkBinding = { stage: 0 },
+): Page {
   const summary = summarize(request);
+  const extension = binding.extensionId === undefined ? undefined : extensionOf(request, binding.extensionId);
+  const title = extension ? 'Approve or deny this extension' : 'Approve or deny this request';
+  const asked = extension
+    ? `${summary.requester} asks to extend their access to the ${targetLabel(summary.target)} by ${formatDuration(extension.hours)}. The access continues while you decide.`
+    : `${summary.requester} asks for temporary access to the ${targetLabel(summary.target)}.`;
   const body =
-    '<h1>Approve or deny this request</h1>' +
+    `<h1>${escapeHtml(title)}</h1>` +
     `<p>You are deciding as <strong>${escapeHtml(approver)}</strong>.</p>` +
-    paragraphs(`${summary.requester} asks for temporary access to the ${targetLabel(summary.target)}.`) +
-    detailsTableHtml(requestDetails(summary, { deadline: true })) +
+    paragraphs(asked, stageText(request, binding.stage, extension?.approvals ?? request.approvals)) +
+    (extension ? detailsTableHtml(extensionRows(request, extension)) : '') +
+    detailsTableHtml(requestDetails(summary, { deadline: extension === undefined })) +
     `<form method="post" action="${escapeHtml(action)}">` +
     '<p><label for="comment">Comment (optional; the requester and the other approvers see it)</label>' +
     '<textarea id="comment" name="comment" rows="4" maxlength="1000"></textarea></p>' +
@@ -98,11 +161,53 @@ export function confirmationPage(request: Request, approver: string, action: str
     '<button type="submit" name="decision" value="deny" class="deny">Deny</button>' +
     '</div></form>' +
     '<p class="note">This link is yours alone and works for one decision. Nothing is decided until you press Approve or Deny.</p>';
-  return { status: 200, html: layout('Approve or deny this request', body) };
+  return { status: 200, html: layout(title, body) };
 }
 
-/** After a recorded decision. */
-export function recordedPage(decision: Decision, view: RequestView): Page {
+/** After a recorded decision on an extension. */
+function recordedExtensionPage(
+  decision: Decision,
+  view: RequestView,
+  extensionId: string,
+  stage: number,
+): Page {
+  const target = targetLabel(targetOf(view));
+  const extension = view.extensions.find((e) => e.id === extensionId);
+  const what = `extension ${extensionId} of ${view.requester}'s access to the ${target}`;
+  if (decision === 'deny')
+    return page(
+      200,
+      'You denied the extension',
+      `The ${what} is denied. ${view.requester} is told by email.`,
+    );
+  if (extension?.status === 'approved')
+    return page(
+      200,
+      'You approved the extension',
+      `The ${what} is approved.`,
+      view.expiresAt ? `The access now lasts until ${formatTime(view.expiresAt)}.` : '',
+    );
+  if (
+    extension?.currentStage !== null &&
+    extension?.currentStage !== undefined &&
+    extension.currentStage > stage
+  )
+    return page(
+      200,
+      'Your approval was recorded',
+      `Stage ${stage + 1} of ${view.stages.length} of the ${what} is approved; the approvers of stage ${extension.currentStage + 1} are asked now.`,
+    );
+  return page(200, 'Your approval was recorded', `The ${what} stays pending until enough approvers agree.`);
+}
+
+/** After a recorded decision (`binding`: what the link decided). */
+export function recordedPage(
+  decision: Decision,
+  view: RequestView,
+  binding: LinkBinding = { stage: 0 },
+): Page {
+  if (binding.extensionId !== undefined)
+    return recordedExtensionPage(decision, view, binding.extensionId, binding.stage);
   const target = targetLabel(targetOf(view));
   if (decision === 'deny') {
     return page(
@@ -112,11 +217,35 @@ export function recordedPage(decision: Decision, view: RequestView): Page {
     );
   }
   if (view.status === 'approved') {
+    const scheduled =
+      view.grantedAt !== null &&
+      view.decidedAt !== null &&
+      Date.parse(view.grantedAt) > Date.parse(view.decidedAt);
     return page(
       200,
       'You approved the request',
       `The request of ${view.requester} for the ${target} is approved.`,
-      view.expiresAt ? `The access lasts until ${formatTime(view.expiresAt)}.` : '',
+      scheduled && view.grantedAt !== null
+        ? `The access starts at ${formatTime(view.grantedAt)}${view.expiresAt ? ` and lasts until ${formatTime(view.expiresAt)}` : ''}.`
+        : view.expiresAt
+          ? `The access lasts until ${formatTime(view.expiresAt)}.`
+          : '',
+    );
+  }
+  if (view.stages.length > 1 && view.currentStage !== null) {
+    const open = view.currentStage;
+    if (open > binding.stage)
+      return page(
+        200,
+        'Your approval was recorded',
+        `Stage ${binding.stage + 1} of ${view.stages.length} of the request of ${view.requester} for the ${target} is approved; the approvers of stage ${open + 1} (${view.stages[open]?.approverGroup ?? ''}) are asked now.`,
+      );
+    const stage = view.stages[open];
+    const got = stage?.approvals.filter((a) => a.decision === 'approve').length ?? 0;
+    return page(
+      200,
+      'Your approval was recorded',
+      `Stage ${open + 1} of ${view.stages.length} of the request of ${view.requester} for the ${target} has ${got} of ${stage?.requiredApprovals ?? 1} required approvals; it stays pending until enough approvers agree.`,
     );
   }
   const approvals = view.approvals.filter((a) => a.decision === 'approve').length;
@@ -146,12 +275,55 @@ export function usedLinkPage(outcome: string | null, usedAt: string | null): Pag
   );
 }
 
-export function closedLinkPage(request: Request, alreadyDecided: boolean): Page {
-  if (alreadyDecided) {
+/**
+ * Why a link leads to no decision: `reason` as `openDecisionLink` found it, `binding` what the
+ * link decides. Nothing was written.
+ */
+export function closedLinkPage(
+  request: Request,
+  reason: 'notPending' | 'alreadyDecided' | 'stageOver' | 'stageNotOpen' | 'extensionNotPending',
+  binding: LinkBinding = { stage: 0 },
+): Page {
+  const extension = binding.extensionId === undefined ? undefined : extensionOf(request, binding.extensionId);
+  const what = binding.extensionId === undefined ? 'this request' : `extension ${binding.extensionId}`;
+  if (reason === 'alreadyDecided') {
     return page(
       409,
-      'You have already decided on this request',
+      `You have already decided on ${what}`,
       'Each approver decides once; your earlier decision stands.',
+    );
+  }
+  if (reason === 'stageOver' || reason === 'stageNotOpen') {
+    const total = request.stages.length;
+    const round = extension ? { stages: request.stages, approvals: extension.approvals } : roundOf(request);
+    const open = currentStage(round, true);
+    const now = open === null ? '' : ` Stage ${open + 1} decides now.`;
+    return reason === 'stageOver'
+      ? page(
+          410,
+          `Stage ${binding.stage + 1} of ${total} is already over`,
+          `Your link was for stage ${binding.stage + 1} of ${what}, which no longer takes decisions.${now} The link no longer works; nothing was recorded.`,
+        )
+      : page(
+          409,
+          `Stage ${binding.stage + 1} of ${total} is not open yet`,
+          `Your link is for stage ${binding.stage + 1} of ${what}, and an earlier stage still decides.${now} Nothing was recorded; you will be emailed when your stage opens.`,
+        );
+  }
+  if (reason === 'extensionNotPending') {
+    const why =
+      extension === undefined
+        ? ''
+        : extension.status !== 'pending'
+          ? `It is now ${extension.status}.`
+          : request.status === 'approved'
+            ? `Its deadline passed at ${formatTime(extension.pendingUntil)}.`
+            : `The access it would extend is ${request.status}.`;
+    return page(
+      410,
+      'This extension no longer needs a decision',
+      why,
+      'The link no longer works; nothing was recorded.',
     );
   }
   const why =
@@ -177,6 +349,10 @@ export function refusedPage(error: DomainError): Page {
       return page(409, 'You have already decided on this request', error.message);
     case 'REQUEST_NOT_PENDING':
       return page(410, 'This request no longer needs a decision', error.message);
+    case 'EXTENSION_NOT_PENDING':
+      return page(410, 'This extension no longer needs a decision', error.message);
+    case 'STAGE_NOT_OPEN':
+      return page(409, 'Your stage does not decide now', error.message, 'Nothing was recorded.');
     default:
       return page(
         error.kind === 'forbidden' ? 403 : error.kind === 'validation' ? 400 : 409,

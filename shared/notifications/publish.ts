@@ -1,24 +1,31 @@
 /**
  * The `notify` story: load the request → decide who hears what → (approval links: mint one token per
- * approver) → publish one message per recipient → (granted: schedule the expiring-soon notice;
- * revoked or ended: cancel it). Idempotent, because activities run at least once: message ids are
- * deterministic (Service Bus drops repeats), tokens are minted once per approver (store.ts), the
- * schedule is recorded once per request.
+ * approver, bound to the stage, or the extension's stage, they decide in) → publish one message per
+ * recipient → (granted, or an extension approved: schedule the expiring-soon notice; revoked or
+ * ended: cancel it). Idempotent, because activities run at least once: message ids are
+ * deterministic (Service Bus drops repeats), tokens are minted once per approver and stage
+ * (store.ts), the schedule is recorded once per request and grant end.
  */
 import { DomainError } from '#shared/domain/errors';
 import type { Member } from '#shared/domain/pam';
-import type { Request } from '#shared/domain/request';
+import { extensionOf } from '#shared/domain/extensions';
+import { requestGroups, type Extension, type Request } from '#shared/domain/request';
+import type { GroupMembers } from '#shared/domain/stages';
 import { instantOf } from '#shared/domain/time';
 import type { RequestRepository } from '#shared/requests/repository';
 import {
   buildMessage,
+  messageScope,
   NotificationEvent,
   recipientsFor,
+  type ExtensionOutcomeEvent,
   type NotificationMessage,
   type NotifyInput,
+  type PlainEvent,
+  type Recipient,
 } from './messages';
 import type { Publisher } from './publisher';
-import type { PreparedLink, ScheduleStore, TokenStore } from './store';
+import type { LinkBinding, PreparedLink, ScheduleStore, TokenStore } from './store';
 import { decisionUrl } from './tokens';
 
 export interface PublishContext {
@@ -44,29 +51,74 @@ export interface PublishResult {
   canceled: string[];
 }
 
+/** The members of every group the request names, by group. */
+async function membersOf(ctx: PublishContext, request: Request): Promise<GroupMembers> {
+  const groups = requestGroups(request);
+  const lists = await Promise.all(groups.map((g) => ctx.groupMembers(g)));
+  return new Map(groups.map((g, i) => [g, lists[i] ?? []]));
+}
+
+function extensionNamed(request: Request, input: NotifyInput): Extension {
+  const extension = input.extensionId === undefined ? undefined : extensionOf(request, input.extensionId);
+  if (extension === undefined)
+    throw new DomainError(
+      'NOT_FOUND',
+      `Request ${request.id} has no extension ${String(input.extensionId)} to notify ${input.event} of`,
+    );
+  return extension;
+}
+
 export async function publishNotification(ctx: PublishContext, input: NotifyInput): Promise<PublishResult> {
   const request = (await ctx.requests.read(input.requestId))?.request;
   if (!request) throw new DomainError('NOT_FOUND', `No request with id ${input.requestId}`);
-  const members = request.approverGroup === null ? [] : await ctx.groupMembers(request.approverGroup);
+  const members = await membersOf(ctx, request);
   const result: PublishResult = { published: [], scheduled: [], canceled: [] };
+  const stage = input.stage ?? 0;
   switch (input.event) {
     case 'approvalNeeded':
-      result.published = await publishApprovalLinks(ctx, request, members);
+      result.published = await publishLinks(ctx, request, members, { stage });
+      break;
+    case 'extensionRequested':
+      result.published = await publishLinks(ctx, request, members, {
+        stage,
+        extensionId: extensionNamed(request, input).id,
+      });
       break;
     case 'granted':
       result.published = await publishPlain(ctx, input.event, request, members);
       result.scheduled = await scheduleExpiryNotice(ctx, request, members);
       break;
+    case 'extensionApproved': {
+      const extension = extensionNamed(request, input);
+      result.published = await publishExtensionOutcome(ctx, input.event, request, members, extension);
+      // The grant now ends later: the notice of the old end is dropped by the sender (it checks the
+      // end), so the new end gets its own.
+      result.canceled = await cancelExpiryNotice(ctx, request, { keepLatest: true });
+      result.scheduled = await scheduleExpiryNotice(ctx, request, members);
+      break;
+    }
+    case 'extensionDenied':
+    case 'extensionExpired':
+    case 'extensionCanceled':
+      result.published = await publishExtensionOutcome(
+        ctx,
+        input.event,
+        request,
+        members,
+        extensionNamed(request, input),
+      );
+      break;
     case 'ended':
     case 'revoked':
     case 'failed':
-      result.canceled = await cancelExpiryNotice(ctx, request.id);
+      result.canceled = await cancelExpiryNotice(ctx, request);
       result.published = await publishPlain(ctx, input.event, request, members);
       break;
     case 'approved':
     case 'denied':
     case 'canceled':
     case 'expired':
+    case 'started':
       result.published = await publishPlain(ctx, input.event, request, members);
       break;
   }
@@ -75,9 +127,9 @@ export async function publishNotification(ctx: PublishContext, input: NotifyInpu
 
 async function publishPlain(
   ctx: PublishContext,
-  event: Exclude<NotificationEvent, 'approvalNeeded'>,
+  event: PlainEvent,
   request: Request,
-  members: readonly Member[],
+  members: GroupMembers,
 ): Promise<string[]> {
   const messages = recipientsFor(event, request, members).map((r) =>
     buildMessage({ event }, request, r, ctx.now),
@@ -86,17 +138,37 @@ async function publishPlain(
   return messages.map((m) => m.id);
 }
 
+async function publishExtensionOutcome(
+  ctx: PublishContext,
+  event: ExtensionOutcomeEvent,
+  request: Request,
+  members: GroupMembers,
+  extension: Extension,
+): Promise<string[]> {
+  const messages = recipientsFor(event, request, members, { extension }).map((r) =>
+    buildMessage({ event, extension }, request, r, ctx.now),
+  );
+  await ctx.publisher.publish(messages);
+  return messages.map((m) => m.id);
+}
+
 /**
- * One personal link per approver who may still decide. The token row is written before the message
- * is published and marked sent after, so a run that dies in between is finished by the next one
- * with a fresh link (and a fresh message id), and a run after a successful publish sends nothing.
+ * One personal link per approver of the open stage who may still decide, bound to that stage (and
+ * extension). The token row is written before the message is published and marked sent after, so a
+ * run that dies in between is finished by the next one with a fresh link (and a fresh message id),
+ * and a run after a successful publish sends nothing. A stage that is not the open one (over, or
+ * not open yet) gets no links.
  */
-async function publishApprovalLinks(
+async function publishLinks(
   ctx: PublishContext,
   request: Request,
-  members: readonly Member[],
+  members: GroupMembers,
+  binding: LinkBinding,
 ): Promise<string[]> {
-  const recipients = recipientsFor(NotificationEvent.approvalNeeded, request, members);
+  const extension = binding.extensionId === undefined ? undefined : extensionOf(request, binding.extensionId);
+  const event =
+    extension === undefined ? NotificationEvent.approvalNeeded : NotificationEvent.extensionRequested;
+  const recipients: Recipient[] = recipientsFor(event, request, members, { stage: binding.stage, extension });
   if (recipients.length === 0) return [];
   const base = ctx.publicBaseUrl;
   if (base === undefined)
@@ -111,7 +183,8 @@ async function publishApprovalLinks(
           : await ctx.tokens.prepare(
               request.id,
               { upn: recipient.upn, id: recipient.id },
-              request.pendingUntil,
+              extension?.pendingUntil ?? request.pendingUntil,
+              binding,
             ),
     })),
   );
@@ -119,9 +192,18 @@ async function publishApprovalLinks(
   const toMark: { upn: string; link: PreparedLink }[] = [];
   for (const { recipient, link } of prepared) {
     if (link === undefined) continue;
+    const url = decisionUrl(base, link.token);
     messages.push(
       buildMessage(
-        { event: 'approvalNeeded', decisionUrl: decisionUrl(base, link.token), generation: link.generation },
+        extension === undefined
+          ? { event: 'approvalNeeded', decisionUrl: url, generation: link.generation, stage: binding.stage }
+          : {
+              event: 'extensionRequested',
+              decisionUrl: url,
+              generation: link.generation,
+              stage: binding.stage,
+              extension,
+            },
         request,
         recipient,
         ctx.now,
@@ -146,28 +228,65 @@ export function expiryNoticeAt(
   return at > now.getTime() ? new Date(at) : undefined;
 }
 
+/**
+ * The schedule record (and message id scope) of the notice for the grant's current end: the
+ * original end's under `expiringSoon` as before extensions, each approved extension's end under
+ * `expiringSoon-x<id>` (its message needs a new id: Service Bus would drop a repeat of the first).
+ */
+function noticeKeys(request: Request): { row: string; scope: string | undefined }[] {
+  return [
+    { row: NotificationEvent.expiringSoon, scope: undefined },
+    ...request.extensions
+      .filter((e) => e.status === 'approved')
+      .map((e) => {
+        const scope = messageScope({ extensionId: e.id });
+        return { row: `${NotificationEvent.expiringSoon}-${scope ?? ''}`, scope };
+      }),
+  ];
+}
+
 async function scheduleExpiryNotice(
   ctx: PublishContext,
   request: Request,
-  members: readonly Member[],
+  members: GroupMembers,
 ): Promise<string[]> {
   const at = expiryNoticeAt(request, ctx.expiryNoticeMs, ctx.now);
   if (at === undefined) return [];
-  if (await ctx.schedules.get(request.id, NotificationEvent.expiringSoon)) return [];
+  const key = noticeKeys(request).at(-1);
+  if (key === undefined || (await ctx.schedules.get(request.id, key.row))) return [];
   const sequenceNumbers: string[] = [];
   for (const recipient of recipientsFor(NotificationEvent.expiringSoon, request, members)) {
-    const message = buildMessage({ event: NotificationEvent.expiringSoon }, request, recipient, ctx.now);
+    const message = buildMessage(
+      { event: NotificationEvent.expiringSoon, scope: key.scope },
+      request,
+      recipient,
+      ctx.now,
+    );
     sequenceNumbers.push(...(await ctx.publisher.schedule(message, at)));
   }
   // A lost race means another run scheduled the same notice (same message id: Service Bus keeps one).
-  await ctx.schedules.create(request.id, NotificationEvent.expiringSoon, sequenceNumbers);
+  await ctx.schedules.create(request.id, key.row, sequenceNumbers);
   return sequenceNumbers;
 }
 
-async function cancelExpiryNotice(ctx: PublishContext, requestId: string): Promise<string[]> {
-  const record = await ctx.schedules.get(requestId, NotificationEvent.expiringSoon);
-  if (!record || record.state !== 'scheduled') return [];
-  await ctx.publisher.cancel(record.sequenceNumbers);
-  await ctx.schedules.markCanceled(requestId, NotificationEvent.expiringSoon, record);
-  return [...record.sequenceNumbers];
+/**
+ * Cancels the notices still scheduled for the grant (its first end and each extended one), or,
+ * with `keepLatest`, all but the current end's (a re-run after an extension must not cancel the
+ * notice it scheduled).
+ */
+async function cancelExpiryNotice(
+  ctx: PublishContext,
+  request: Request,
+  options: { keepLatest: boolean } = { keepLatest: false },
+): Promise<string[]> {
+  const canceled: string[] = [];
+  const keys = noticeKeys(request);
+  for (const { row } of options.keepLatest ? keys.slice(0, -1) : keys) {
+    const record = await ctx.schedules.get(request.id, row);
+    if (!record || record.state !== 'scheduled') continue;
+    await ctx.publisher.cancel(record.sequenceNumbers);
+    await ctx.schedules.markCanceled(request.id, row, record);
+    canceled.push(...record.sequenceNumbers);
+  }
+  return canceled;
 }

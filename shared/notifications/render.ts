@@ -6,16 +6,22 @@
  *
  * Pure: `now` is passed in.
  */
+import { USES_EXHAUSTED } from '#shared/domain/request';
+import { addHours } from '#shared/domain/time';
 import {
   detailsTableHtml,
   detailsText,
   escapeHtml,
+  formatDuration,
   formatTime,
+  formatUses,
   oneLine,
   requestDetails,
+  stageApprovers,
+  startsLater,
   targetLabel,
 } from './html';
-import type { NotificationMessage, RequestSummary } from './messages';
+import type { ExtensionSummary, NotificationMessage, RequestSummary } from './messages';
 
 export interface RenderedEmail {
   subject: string;
@@ -56,29 +62,193 @@ function minutesUntil(iso: string | null, now: Date): string {
   return minutes <= 1 ? ' (in about a minute)' : ` (in about ${minutes} minutes)`;
 }
 
+const LINK_NOTE = [
+  'The link is personal: it was made for you and works for one decision. Opening it only shows the request; nothing is decided until you press Approve or Deny on that page.',
+  'Do not forward this email.',
+];
+
+/**
+ * For a round of more than one stage: which stage asks, of how many, and who approved the earlier
+ * ones. `approvals`: the round's (the request's, or the extension's).
+ */
+function stageSentences(
+  stages: NonNullable<RequestSummary['stages']> | undefined,
+  stage: number,
+  approvals: RequestSummary['approvals'],
+): string[] {
+  if (stages === undefined) return [];
+  const earlier = stages
+    .slice(0, stage)
+    .map((_, i) => `stage ${i + 1} by ${stageApprovers(approvals, i) || 'its approvers'}`);
+  return [
+    `This is stage ${stage + 1} of ${stages.length}: your group, ${stages[stage]?.approverGroup ?? 'of this stage'}, decides now.` +
+      (earlier.length > 0 ? ` Already approved: ${earlier.join('; ')}.` : ''),
+  ];
+}
+
+/** What a counted grant allows, for approvers and the requester. */
+function usesSentence(r: RequestSummary): string {
+  return r.maxUses === undefined
+    ? ''
+    : `The access allows ${formatUses(r.maxUses)}: it ends after ${r.maxUses === 1 ? 'one successful run' : `${r.maxUses} successful runs`}.`;
+}
+
+/** When the access starts, for a request that asked for a later start. */
+function startSentence(r: RequestSummary, forRequester: boolean): string {
+  if (r.startAt === undefined) return '';
+  if (r.grantedAt === null)
+    return `The access would start at ${formatTime(r.startAt)} (or on approval, if that is later).`;
+  if (!startsLater(r)) return '';
+  return `${forRequester ? 'Your' : 'The'} access starts at ${formatTime(r.grantedAt)}${r.expiresAt ? ` and lasts until ${formatTime(r.expiresAt)}` : ''}.`;
+}
+
+/** The window of an approved grant, as the requester reads it. */
+function windowSentence(r: RequestSummary): string {
+  if (startsLater(r) && r.grantedAt !== null) return startSentence(r, true);
+  return r.expiresAt ? `Your access lasts until ${formatTime(r.expiresAt)}.` : '';
+}
+
+function extensionDetails(r: RequestSummary, x: ExtensionSummary): [string, string][] {
+  return [
+    ['Extension', `${formatDuration(x.hours)} more (extension ${x.id})`],
+    ['Extension reason', x.reason],
+    ...(r.expiresAt ? ([['Access ends', formatTime(r.expiresAt)]] as [string, string][]) : []),
+  ];
+}
+
+function extensionDecision(
+  x: ExtensionSummary,
+  decision: 'approve' | 'deny',
+): { by: string; comment: string | null } {
+  const mine = x.approvals.filter((a) => a.decision === decision);
+  return {
+    by: mine.map((a) => a.approver).join(', ') || 'an approver',
+    comment: (decision === 'deny' ? mine[0] : mine.at(-1))?.comment ?? null,
+  };
+}
+
 function content(message: NotificationMessage, now: Date): Content {
   const r = message.request;
   const target = targetLabel(r.target);
   const forRequester = message.audience === 'requester';
   const details = requestDetails(r, { deadline: false });
   switch (message.event) {
-    case 'approvalNeeded':
+    case 'approvalNeeded': {
+      const stage = message.stage ?? 0;
+      const total = r.stages?.length ?? 1;
       return {
-        subject: `Approval needed: ${r.requester} requests ${target}`,
+        subject:
+          total > 1
+            ? `Approval needed (stage ${stage + 1} of ${total}): ${r.requester} requests ${target}`
+            : `Approval needed: ${r.requester} requests ${target}`,
         heading: 'Your decision is needed',
         lead: [
           `${r.requester} asks for temporary access to the ${target} and needs a decision from an approver of this request.`,
+          ...stageSentences(r.stages, stage, r.approvals),
+          startSentence(r, false),
+          usesSentence(r),
           `Please decide by ${formatTime(r.pendingUntil)}; without a decision the request expires.`,
         ],
         details: requestDetails(r, { deadline: true }),
-        action: {
-          label: 'Review and decide',
-          url: message.decisionUrl,
-          note: [
-            'The link is personal: it was made for you and works for one decision. Opening it only shows the request; nothing is decided until you press Approve or Deny on that page.',
-            'Do not forward this email.',
-          ],
-        },
+        action: { label: 'Review and decide', url: message.decisionUrl, note: LINK_NOTE },
+      };
+    }
+    case 'extensionRequested': {
+      const x = message.extension;
+      const total = r.stages?.length ?? 1;
+      const until = r.expiresAt ? addHours(new Date(r.expiresAt), x.hours).toISOString() : null;
+      return {
+        subject:
+          `Extension needs approval${total > 1 ? ` (stage ${message.stage + 1} of ${total})` : ''}: ` +
+          `${r.requester} asks for ${formatDuration(x.hours)} more on ${target}`,
+        heading: 'Your decision on an extension is needed',
+        lead: [
+          `${r.requester} asks to extend their access to the ${target} by ${formatDuration(x.hours)}.`,
+          r.expiresAt && until
+            ? `The access ends at ${formatTime(r.expiresAt)}; if the extension is approved, it ends at ${formatTime(until)}. The access continues while the extension waits.`
+            : '',
+          ...stageSentences(r.stages, message.stage, x.approvals),
+          `Please decide by ${formatTime(x.pendingUntil)}; without a decision the extension expires and the access ends as planned.`,
+        ],
+        details: [...extensionDetails(r, x), ...details],
+        action: { label: 'Review and decide', url: message.decisionUrl, note: LINK_NOTE },
+      };
+    }
+    case 'extensionApproved': {
+      const x = message.extension;
+      const d = extensionDecision(x, 'approve');
+      return {
+        subject: `Extended: your access to ${target}`,
+        heading: 'Your extension was approved',
+        lead: [
+          withComment(
+            x.approvals.length > 0
+              ? `Extension ${x.id} (${formatDuration(x.hours)} more) was approved by ${d.by}.`
+              : `Extension ${x.id} (${formatDuration(x.hours)} more) was approved.`,
+            d.comment,
+          ),
+          r.expiresAt ? `Your access now lasts until ${formatTime(r.expiresAt)}.` : '',
+        ],
+        details: [...extensionDetails(r, x), ...details],
+      };
+    }
+    case 'extensionDenied': {
+      const x = message.extension;
+      const d = extensionDecision(x, 'deny');
+      return {
+        subject: `Extension denied: your access to ${target}`,
+        heading: 'Your extension was denied',
+        lead: [
+          withComment(
+            `Extension ${x.id} (${formatDuration(x.hours)} more) was denied by ${d.by}.`,
+            d.comment,
+          ),
+          r.expiresAt ? `Your access still ends at ${formatTime(r.expiresAt)}.` : '',
+        ],
+        details: [...extensionDetails(r, x), ...details],
+      };
+    }
+    case 'extensionExpired': {
+      const x = message.extension;
+      return {
+        subject: `Extension expired: your access to ${target}`,
+        heading: 'Your extension expired without a decision',
+        lead: [
+          `Nobody decided on extension ${x.id} (${formatDuration(x.hours)} more) before ${formatTime(x.pendingUntil)}.`,
+          r.status === 'approved' && r.expiresAt
+            ? `Your access still ends at ${formatTime(r.expiresAt)}. Ask for a new extension, or submit a new request, if you need more time.`
+            : 'Your access has ended. Submit a new request if you still need access.',
+        ],
+        details: [...extensionDetails(r, x), ...details],
+      };
+    }
+    case 'extensionCanceled': {
+      const x = message.extension;
+      return {
+        subject: `Extension withdrawn: your access to ${target}`,
+        heading: 'Your extension was withdrawn',
+        lead: [
+          r.status === 'approved'
+            ? `Extension ${x.id} (${formatDuration(x.hours)} more) was withdrawn; it needs no decision any more.`
+            : `Extension ${x.id} (${formatDuration(x.hours)} more) was canceled because the access ${r.status === 'revoked' ? 'was revoked' : 'ended'}.`,
+          r.status === 'approved' && r.expiresAt
+            ? `Your access still ends at ${formatTime(r.expiresAt)}.`
+            : '',
+        ],
+        details: [...extensionDetails(r, x), ...details],
+      };
+    }
+    case 'started':
+      return {
+        subject: `Access started: ${target}`,
+        heading: 'Your access starts now',
+        lead: [
+          r.expiresAt
+            ? `Your scheduled access has started: you may run the granted tasks through ZSA until ${formatTime(r.expiresAt)}.`
+            : 'Your scheduled access has started: you may run the granted tasks through ZSA.',
+          usesSentence(r),
+        ],
+        details,
       };
     case 'approved': {
       const by = approverList(r, 'approve');
@@ -87,10 +257,7 @@ function content(message: NotificationMessage, now: Date): Content {
         ? {
             subject: `Approved: your request for ${target}`,
             heading: 'Your request was approved',
-            lead: [
-              withComment(`Approved by ${by}.`, d?.comment),
-              r.expiresAt ? `Your access lasts until ${formatTime(r.expiresAt)}.` : '',
-            ],
+            lead: [withComment(`Approved by ${by}.`, d?.comment), windowSentence(r), usesSentence(r)],
             details,
           }
         : {
@@ -102,11 +269,16 @@ function content(message: NotificationMessage, now: Date): Content {
     }
     case 'denied': {
       const d = lastDecision(r);
+      const denial = r.approvals.find((a) => a.decision === 'deny');
+      const where =
+        r.stages !== undefined && denial !== undefined
+          ? ` in stage ${(denial.stage ?? 0) + 1} of ${r.stages.length}`
+          : '';
       return forRequester
         ? {
             subject: `Denied: your request for ${target}`,
             heading: 'Your request was denied',
-            lead: [withComment(`Denied by ${d?.by ?? 'an approver'}.`, d?.comment)],
+            lead: [withComment(`Denied by ${d?.by ?? 'an approver'}${where}.`, d?.comment)],
             details,
           }
         : {
@@ -135,6 +307,16 @@ function content(message: NotificationMessage, now: Date): Content {
         details,
       };
     case 'granted':
+      if (startsLater(r) && r.grantedAt !== null)
+        return {
+          subject: `Access granted from ${formatTime(r.grantedAt)}: ${target}`,
+          heading: 'Your access is granted and starts later',
+          lead: [
+            `${startSentence(r, true)} You will get an email when it starts; until then the tasks cannot be run.`,
+            usesSentence(r),
+          ],
+          details,
+        };
       return {
         subject: `Access granted: ${target}`,
         heading: 'Your access is live',
@@ -142,6 +324,7 @@ function content(message: NotificationMessage, now: Date): Content {
           r.expiresAt
             ? `You may run the granted tasks through ZSA until ${formatTime(r.expiresAt)}.`
             : 'You may run the granted tasks through ZSA.',
+          usesSentence(r),
         ],
         details,
       };
@@ -155,6 +338,16 @@ function content(message: NotificationMessage, now: Date): Content {
         details,
       };
     case 'ended':
+      if (r.endReason === USES_EXHAUSTED)
+        return {
+          subject: `Ended: your access to ${target} (all uses spent)`,
+          heading: 'Your access has ended: every use is spent',
+          lead: [
+            `The access allowed ${r.maxUses === undefined ? 'a set number of uses' : formatUses(r.maxUses)}; the last one was used${r.endedAt ? ` at ${formatTime(r.endedAt)}` : ''}, so it ended before its window closed.`,
+            'Submit a new request if you need more.',
+          ],
+          details,
+        };
       return {
         subject: `Ended: your access to ${target}`,
         heading: 'Your access has ended',

@@ -1,19 +1,25 @@
 /**
  * What notifications keep in Table Storage. Row ↔ record mapping lives only here.
  *
- * Table `DecisionTokens`: PartitionKey = request id, RowKey = `encodeKey(approver)`, so an approver
- * has exactly one row per request. The row holds the hash of the approver's current link and its
- * life: `live` → `claimed` (a decision is being recorded) → `used`. It is the compare-and-swap
- * point both for minting (a re-run `notify` never leaves two live links for one approver) and for
- * consuming (one POST wins).
+ * Table `DecisionTokens`: PartitionKey = request id, RowKey = `encodeKey(approver)` for the
+ * request's first stage, `encodeKey(approver)` + `!s<stage>` for a later stage and
+ * `encodeKey(approver)` + `!x<extension>s<stage>` for an extension's stage (an encoded key never
+ * holds `!s` or `!x`, so the suffix cannot be mistaken for part of a name). So an approver has
+ * exactly one row per request, stage and extension, and links minted before stages keep their row.
+ * The row holds the hash of the approver's current link, what it decides (`Stage`, `ExtensionId`;
+ * absent: the request's first stage) and its life: `live` → `claimed` (a decision is being
+ * recorded) → `used`. It is the compare-and-swap point both for minting (a re-run `notify` never
+ * leaves two live links for one approver and stage) and for consuming (one POST wins).
  *
  * Table `NotificationSchedules`: PartitionKey = request id, RowKey = the event (`expiringSoon`): the
  * sequence numbers of scheduled messages, so that a revoke can cancel them.
  */
+import { createHash } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { readEntity, statusOf, unavailable, type Tables } from '#shared/adapters/tables';
-import { encodeKey, normalizeUpn } from '#shared/domain/names';
+import { encodeKey, MAX_KEY_LENGTH, normalizeUpn } from '#shared/domain/names';
+import { MAX_STAGES } from '#shared/domain/stages';
 import { Timestamp } from '#shared/domain/time';
 import { corruptRow } from '#shared/admin/store';
 import { hashToken, mintToken, type ParsedToken } from './tokens';
@@ -42,6 +48,16 @@ const TokenRow = z.object({
   Approver: z.string(),
   // Absent on links minted before they were bound to the approver's stable key.
   ApproverId: z.string().optional(),
+  // Absent on links minted before stages and extensions: the request's first stage.
+  Stage: z
+    .int()
+    .min(0)
+    .max(MAX_STAGES - 1)
+    .optional(),
+  ExtensionId: z
+    .string()
+    .regex(/^[1-9][0-9]?$/)
+    .optional(),
   Hash: z.string().regex(/^[0-9a-f]{64}$/),
   Generation: z.number().int().min(1),
   Sent: z.boolean(),
@@ -52,9 +68,37 @@ const TokenRow = z.object({
   UsedAt: z.string(),
 });
 
+/** What a link decides: a stage of the request, or a stage of one of its extensions. */
+export interface LinkBinding {
+  /** 0-based. */
+  readonly stage: number;
+  /** The extension decided; undefined: the request itself. */
+  readonly extensionId?: string | undefined;
+}
+
+/** The request's first stage: what every link minted before stages decides. */
+export const FIRST_STAGE: LinkBinding = { stage: 0 };
+
+/** The row of `approver`'s link bound to `binding`. */
+export function tokenRowKey(approver: string, binding: LinkBinding): string {
+  const base = encodeKey(normalizeUpn(approver));
+  const suffix =
+    binding.extensionId !== undefined
+      ? `!x${binding.extensionId}s${binding.stage}`
+      : binding.stage === 0
+        ? ''
+        : `!s${binding.stage}`;
+  // A UPN near its 256 characters, escaped throughout, leaves no room for the suffix: such a name
+  // stands as its hash (`!h` never occurs in an encoded key either).
+  if (base.length + suffix.length <= MAX_KEY_LENGTH) return base + suffix;
+  return `${createHash('sha256').update(base).digest('hex')}!h${suffix}`;
+}
+
 /** One approver's link to one request, as stored. */
 export interface TokenRecord {
   readonly requestId: string;
+  /** What the link decides. */
+  readonly binding: LinkBinding;
   /** The approver's UPN: where the link was sent, and shown. */
   readonly approver: string;
   /**
@@ -80,6 +124,7 @@ export interface TokenRecord {
 /** A link minted for sending: the raw token exists only here and in the message. */
 export interface PreparedLink {
   readonly token: string;
+  readonly binding: LinkBinding;
   readonly generation: number;
   /** The row's ETag as this mint left it, so marking it sent needs no read. */
   readonly etag: string;
@@ -91,12 +136,14 @@ export interface TokenStore {
   /**
    * The link to send `approver`, minted if needed: undefined when their link was already sent (or
    * used). A row left unsent by an earlier run that died is re-minted with the next generation, so
-   * the link that goes out always matches the stored hash.
+   * the link that goes out always matches the stored hash. `binding`: what it decides (absent: the
+   * request's first stage).
    */
   prepare(
     requestId: string,
     approver: { readonly upn: string; readonly id: string },
     expiresAt: string,
+    binding?: LinkBinding,
   ): Promise<PreparedLink | undefined>;
   /** Records that the message carrying this prepared link was published. */
   markSent(requestId: string, approver: string, link: PreparedLink): Promise<void>;
@@ -113,6 +160,8 @@ interface TokenEntity {
   rowKey: string;
   Approver: string;
   ApproverId?: string;
+  Stage?: number;
+  ExtensionId?: string;
   Hash: string;
   Generation: number;
   Sent: boolean;
@@ -133,6 +182,10 @@ function toRecord(table: string, row: unknown): TokenRecord {
   const r = parsed.data;
   return {
     requestId: r.partitionKey,
+    binding: {
+      stage: r.Stage ?? 0,
+      ...(r.ExtensionId === undefined ? {} : { extensionId: r.ExtensionId }),
+    },
     approver: r.Approver,
     approverId: r.ApproverId ?? null,
     hash: r.Hash,
@@ -150,9 +203,12 @@ function toRecord(table: string, row: unknown): TokenRecord {
 function toEntity(r: Omit<TokenRecord, 'etag'>): TokenEntity {
   return {
     partitionKey: r.requestId,
-    rowKey: encodeKey(r.approver),
+    rowKey: tokenRowKey(r.approver, r.binding),
     Approver: r.approver,
     ...(r.approverId === null ? {} : { ApproverId: r.approverId }),
+    // Written only when not the first stage of the request, so such rows stay as they were.
+    ...(r.binding.stage === 0 ? {} : { Stage: r.binding.stage }),
+    ...(r.binding.extensionId === undefined ? {} : { ExtensionId: r.binding.extensionId }),
     Hash: r.hash,
     Generation: r.generation,
     Sent: r.sent,
@@ -167,8 +223,13 @@ function toEntity(r: Omit<TokenRecord, 'etag'>): TokenEntity {
 export function createTokenStore(tables: Tables): TokenStore {
   const table = (): Promise<TableClient> => tables.get('DecisionTokens');
 
-  async function read(t: TableClient, requestId: string, approver: string): Promise<TokenRecord | undefined> {
-    const row = await readEntity<TokenEntity>(t, requestId, encodeKey(approver));
+  async function read(
+    t: TableClient,
+    requestId: string,
+    approver: string,
+    binding: LinkBinding,
+  ): Promise<TokenRecord | undefined> {
+    const row = await readEntity<TokenEntity>(t, requestId, tokenRowKey(approver, binding));
     return row ? toRecord(t.tableName, row) : undefined;
   }
 
@@ -190,13 +251,14 @@ export function createTokenStore(tables: Tables): TokenStore {
   }
 
   return {
-    async prepare(requestId, member, expiresAt) {
+    async prepare(requestId, member, expiresAt, binding = FIRST_STAGE) {
       const approver = normalizeUpn(member.upn);
       const t = await table();
       const mint = (generation: number): { token: string; entity: TokenEntity } => {
         const { token, hash } = mintToken(requestId);
         const entity = toEntity({
           requestId,
+          binding,
           approver,
           approverId: member.id,
           hash,
@@ -213,14 +275,14 @@ export function createTokenStore(tables: Tables): TokenStore {
       // The first run finds no row: insert straight away, no read.
       const first = mint(1);
       const inserted = await write(t, first.entity, undefined);
-      if (inserted !== undefined) return { token: first.token, generation: 1, etag: inserted };
+      if (inserted !== undefined) return { token: first.token, binding, generation: 1, etag: inserted };
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-        const current = await read(t, requestId, approver);
+        const current = await read(t, requestId, approver, binding);
         if (current && (current.sent || current.state !== TokenState.live)) return undefined;
         const generation = (current?.generation ?? 0) + 1;
         const next = mint(generation);
         const etag = await write(t, next.entity, current?.etag);
-        if (etag !== undefined) return { token: next.token, generation, etag };
+        if (etag !== undefined) return { token: next.token, binding, generation, etag };
       }
       throw unavailable(new Error(`decision token for ${requestId} kept changing while being minted`));
     },
@@ -230,15 +292,17 @@ export function createTokenStore(tables: Tables): TokenStore {
       const t = await table();
       // The row is as `prepare` left it unless something raced: then read and look again.
       try {
-        await t.updateEntity({ partitionKey: requestId, rowKey: encodeKey(approver), Sent: true }, 'Merge', {
-          etag: link.etag,
-        });
+        await t.updateEntity(
+          { partitionKey: requestId, rowKey: tokenRowKey(approver, link.binding), Sent: true },
+          'Merge',
+          { etag: link.etag },
+        );
         return;
       } catch (e) {
         if (statusOf(e) !== 412 && statusOf(e) !== 404) throw unavailable(e);
       }
       for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-        const current = await read(t, requestId, approver);
+        const current = await read(t, requestId, approver, link.binding);
         // Another run re-minted (its own message carries the newer link) or it is already marked.
         if (!current || current.generation !== link.generation || current.sent) return;
         if ((await write(t, toEntity({ ...current, sent: true }), current.etag)) !== undefined) return;

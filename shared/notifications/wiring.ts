@@ -7,6 +7,7 @@ import { auditSink } from '#shared/admin/audit';
 import { getDeps } from '#shared/app/deps';
 import { AuthMethod, EASY_AUTH_PRINCIPAL_HEADER, type Principal } from '#shared/auth/index';
 import { auditActor, auditOrigin, authenticate } from '#shared/http/auth';
+import { decideExtension } from '#shared/requests/extensions';
 import { decide } from '#shared/requests/usecases';
 import { requestContext } from '#shared/requests/wiring';
 import type { DecisionLinkContext } from './decisions';
@@ -67,9 +68,13 @@ export async function decisionLinkContext(
         origin: auditOrigin(request, invocation.invocationId),
       };
     },
-    decide: (caller, requestId, decision, comment) => {
+    // In the link's stage, of the request or of its extension: the same stories as the API.
+    decide: (caller, requestId, decision, comment, binding) => {
       if (!decides) throw new Error('opening a decision link never decides');
-      return decide(requestContext(invocation), caller, requestId, decision, comment);
+      const ctx = requestContext(invocation);
+      return binding.extensionId === undefined
+        ? decide(ctx, caller, requestId, decision, comment, binding.stage)
+        : decideExtension(ctx, caller, requestId, binding.extensionId, decision, comment, binding.stage);
     },
   };
 }

@@ -28,6 +28,8 @@ const PENDING = {
   approverGroup: GROUP,
   requiredApprovals: 1,
   approvals: [],
+  stages: [{ approverGroup: GROUP, requiredApprovals: 1, status: 'open', approvals: [] }],
+  currentStage: 0,
   clientRequestId: null,
   createdAt: CREATED,
   pendingUntil: '2030-01-07T09:00:00.000Z',
@@ -37,20 +39,109 @@ const PENDING = {
   endedAt: null,
   endedBy: null,
   endReason: null,
+  startAt: null,
+  maxUses: null,
+  uses: 0,
+  maxExtensions: 1,
+  maxDurationHours: 8,
+  pendingTimeoutHours: 24,
+  extensions: [],
   executions: [],
+} as const;
+
+/** The single stage of a one-group policy as the view shows it, with its status and approvals. */
+const stageOf = (status: string, approvals: readonly unknown[]) => ({
+  approverGroup: GROUP,
+  requiredApprovals: 1,
+  status,
+  approvals,
+});
+
+const ANN_APPROVES = {
+  approver: 'ann@contoso.com',
+  decision: 'approve',
+  comment: 'ok',
+  at: '2030-01-06T09:05:00.000Z',
+  stage: 0,
 } as const;
 
 const APPROVED = {
   ...PENDING,
   status: 'approved',
-  approvals: [
-    { approver: 'ann@contoso.com', decision: 'approve', comment: 'ok', at: '2030-01-06T09:05:00.000Z' },
-  ],
+  approvals: [ANN_APPROVES],
+  stages: [stageOf('approved', [ANN_APPROVES])],
+  currentStage: null,
   decidedAt: '2030-01-06T09:05:00.000Z',
   grantedAt: '2030-01-06T09:05:00.000Z',
   expiresAt: '2030-01-06T12:05:00.000Z',
   executions: [
     { executionId: EXECUTION_ID, task: TASK, status: 'succeeded', executedAt: '2030-01-06T09:06:00.000Z' },
+  ],
+} as const;
+
+const ANN_DENIES = {
+  approver: 'ann@contoso.com',
+  decision: 'deny',
+  comment: 'Use the self-service move instead',
+  at: '2030-01-06T09:05:00.000Z',
+  stage: 0,
+} as const;
+
+/** A second stage's group: security signs off after the mailbox owners. */
+const SECURITY = 'security-approvers';
+
+/** Two stages (AND): the first approved by ann, the second open, waiting for security. */
+const STAGED = {
+  ...PENDING,
+  requiredApprovals: 2,
+  approvals: [ANN_APPROVES],
+  stages: [
+    stageOf('approved', [ANN_APPROVES]),
+    { approverGroup: SECURITY, requiredApprovals: 1, status: 'open', approvals: [] },
+  ],
+  currentStage: 1,
+  startAt: '2030-01-06T18:00:00.000Z',
+  maxUses: 1,
+} as const;
+
+const EXTENSION_ASKED = {
+  id: '1',
+  hours: 2,
+  reason: 'The move is still copying; INC-1',
+  status: 'pending',
+  approvals: [],
+  createdAt: '2030-01-06T11:30:00.000Z',
+  pendingUntil: '2030-01-06T12:05:00.000Z',
+  decidedAt: null,
+} as const;
+
+/** The live grant with an extension waiting for ann's group; access runs on until `expiresAt`. */
+const EXTENSION_PENDING = {
+  ...APPROVED,
+  extensions: [{ ...EXTENSION_ASKED, stages: [stageOf('open', [])], currentStage: 0 }],
+} as const;
+
+const BOSS_APPROVES = {
+  approver: 'boss@contoso.com',
+  decision: 'approve',
+  comment: null,
+  at: '2030-01-06T11:40:00.000Z',
+  stage: 0,
+} as const;
+
+/** The extension approved: `expiresAt` moved two hours later. */
+const EXTENDED = {
+  ...APPROVED,
+  expiresAt: '2030-01-06T14:05:00.000Z',
+  extensions: [
+    {
+      ...EXTENSION_ASKED,
+      status: 'approved',
+      approvals: [BOSS_APPROVES],
+      decidedAt: '2030-01-06T11:40:00.000Z',
+      stages: [stageOf('approved', [BOSS_APPROVES])],
+      currentStage: null,
+    },
   ],
 } as const;
 
@@ -136,6 +227,7 @@ export const Examples = {
     requiredApprovals: 1,
     maxDurationHours: 8,
     pendingTimeoutHours: 24,
+    maxExtensions: 1,
   },
   policy: {
     id: POLICY_ID,
@@ -146,6 +238,20 @@ export const Examples = {
     requiredApprovals: 1,
     maxDurationHours: 8,
     pendingTimeoutHours: 24,
+    maxStartDelayHours: 168,
+    maxExtensions: 1,
+  },
+  stagedPolicyBody: {
+    scope: 'task',
+    target: TASK,
+    approvalType: 'manual',
+    stages: [
+      { approverGroup: GROUP, requiredApprovals: 1 },
+      { approverGroup: SECURITY, requiredApprovals: 1 },
+    ],
+    maxDurationHours: 8,
+    maxUses: 1,
+    maxStartDelayHours: 24,
   },
 
   submitRequestBody: {
@@ -154,6 +260,14 @@ export const Examples = {
     ticket: 'INC-1',
     durationHours: 3,
     parameters: { mailbox: 'alice@contoso.com' },
+  },
+  submitScheduled: {
+    task: TASK,
+    reason: 'Migrate mailbox after hours',
+    ticket: 'INC-1',
+    durationHours: 3,
+    parameters: { mailbox: 'alice@contoso.com' },
+    startAt: '2030-01-06T19:00:00+01:00',
   },
   submitFromServiceNow: {
     task: TASK,
@@ -166,23 +280,24 @@ export const Examples = {
   deniedRequest: {
     ...PENDING,
     status: 'denied',
-    approvals: [
-      {
-        approver: 'ann@contoso.com',
-        decision: 'deny',
-        comment: 'Use the self-service move instead',
-        at: '2030-01-06T09:05:00.000Z',
-      },
-    ],
+    approvals: [ANN_DENIES],
+    stages: [stageOf('denied', [ANN_DENIES])],
+    currentStage: null,
     decidedAt: '2030-01-06T09:05:00.000Z',
     endedAt: '2030-01-06T09:05:00.000Z',
   },
   canceledRequest: {
     ...PENDING,
     status: 'canceled',
+    stages: [stageOf('waiting', [])],
+    currentStage: null,
     endedAt: '2030-01-06T09:02:00.000Z',
     endedBy: 'alice@contoso.com',
   },
+  stagedRequest: STAGED,
+  extensionPendingRequest: EXTENSION_PENDING,
+  extendedRequest: EXTENDED,
+  extendBody: { hours: 2, reason: 'The move is still copying; INC-1' },
   revokedRequest: {
     ...APPROVED,
     status: 'revoked',

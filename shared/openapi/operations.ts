@@ -10,6 +10,7 @@ import { AuditExportQuery, AuditPageQuery, AuditVerifyQuery } from '#shared/audi
 import type { AuditPage as AuditPageOf } from '#shared/audit/log';
 import * as catalog from '#shared/domain/catalog';
 import { EmptyBody } from '#shared/domain/empty';
+import * as extensions from '#shared/domain/extensions';
 import * as pam from '#shared/domain/pam';
 import * as policy from '#shared/domain/policy';
 import * as request from '#shared/domain/request';
@@ -22,6 +23,7 @@ import {
   AuditRecord,
   AuditVerification,
   ExecutionResult,
+  ExtensionPath,
   Health,
   type Holds,
   listOf,
@@ -156,19 +158,26 @@ const PamConfig = pam.PamView.meta({
   description:
     'The privileged access configuration. `systemAccountIdentities` gives the directory object each system account was resolved to; that key, never the name in a token, makes a caller a system account.',
 });
-const Policy = policy.Policy.meta({ id: 'Policy', description: 'An access policy.' });
+const POLICY_FIELDS =
+  '`stages` (1 to 5, approved in order, each `{approverGroup, requiredApprovals}`) replaces `approverGroup`/`requiredApprovals` for approval by several groups in turn (AND); `maxUses` (1–1000) ends the grant after that many successful executions; `maxStartDelayHours` (default 168) bounds how far ahead a request may schedule its start; `maxExtensions` (0–10, default 0) is how many extensions a grant may be asked for.';
+const Policy = policy.Policy.meta({ id: 'Policy', description: `An access policy. ${POLICY_FIELDS}` });
 const PolicyBody = policy.PolicyBody.meta({
   id: 'PolicyBody',
-  description: 'An access policy without its id.',
+  description: `An access policy without its id. ${POLICY_FIELDS}`,
 });
 const RequestView = request.RequestView.meta({
   id: 'RequestView',
   description:
-    'A request as callers see it: who asked for what, its state, approvals, grant window and executions.',
+    "A request as callers see it: who asked for what, its state, approvals, grant window and executions. `stages` shows every approval stage with its status and approvals (a single-group policy shows as one stage), `currentStage` the one deciding now (null once decided); `uses`/`maxUses` count a counted grant's successful executions (`maxUses` null: unlimited); `startAt` is the scheduled start asked for (the grant runs from `grantedAt` to `expiresAt`); `extensions` lists the extensions asked for, each decided like the request; `endReason` says why it ended early (a revoke's comment, `uses exhausted`, or a fault).",
 });
 const SubmitRequestBody = request.SubmitRequestBody.meta({
   id: 'SubmitRequestBody',
-  description: 'Exactly one of `task`, `role` or `roleGroup`.',
+  description:
+    "Exactly one of `task`, `role` or `roleGroup`. `startAt` (an ISO 8601 instant, any offset) schedules the grant's start, at most the policy's `maxStartDelayHours` ahead.",
+});
+const ExtendBody = extensions.ExtendBody.meta({
+  id: 'ExtendBody',
+  description: "How many more hours (at most the policy's `maxDurationHours`) and why.",
 });
 const DecisionBody = request.DecisionBody.meta({ id: 'CommentBody', description: 'An optional comment.' });
 const RevokeBody = DecisionBody;
@@ -196,21 +205,45 @@ const REQUEST_EXAMPLES = {
   denied: { summary: 'A denied request', value: Examples.deniedRequest, shared: 'request-denied' },
   canceled: { summary: 'A canceled request', value: Examples.canceledRequest, shared: 'request-canceled' },
   revoked: { summary: 'A revoked grant', value: Examples.revokedRequest, shared: 'request-revoked' },
+  staged: {
+    summary: 'Two stages: the first approved, the second deciding now',
+    value: Examples.stagedRequest,
+    shared: 'request-staged',
+  },
+  extensionPending: {
+    summary: 'A live grant with an extension waiting for a decision',
+    value: Examples.extensionPendingRequest,
+    shared: 'request-extension-pending',
+  },
+  extended: {
+    summary: 'A grant extended: the extension approved, `expiresAt` moved later',
+    value: Examples.extendedRequest,
+    shared: 'request-extended',
+  },
 } as const satisfies Record<string, Example>;
 
-/** A 200 answering the request view, with one of the request examples. */
-function requestAnswer(description: string, example: keyof typeof REQUEST_EXAMPLES): Success {
-  return { status: 200, description, content: [json(RequestView, { [example]: REQUEST_EXAMPLES[example] })] };
+/** A 200 answering the request view, with some of the request examples. */
+function requestAnswer(description: string, ...examples: (keyof typeof REQUEST_EXAMPLES)[]): Success {
+  return {
+    status: 200,
+    description,
+    content: [json(RequestView, Object.fromEntries(examples.map((e) => [e, REQUEST_EXAMPLES[e]])))],
+  };
 }
 
 const idField: ConnectorField = { summary: 'Request id' };
+const extensionIdField: ConnectorField = { summary: 'Extension number' };
 const commentField: ConnectorField = { summary: 'Comment' };
 
 /** What creating and replacing a policy send, and what every policy answer holds. */
 const policyBody = {
   required: true,
   ...json(PolicyBody, {
-    manual: { summary: 'One approval, at most 8 hours', value: Examples.policyBody },
+    manual: { summary: 'One approval, at most 8 hours, one extension', value: Examples.policyBody },
+    stages: {
+      summary: 'Two stages (mailbox owners, then security), one use, start within a day',
+      value: Examples.stagedPolicyBody,
+    },
   }),
 };
 const policyContent = json(Policy, { policy: { summary: 'The policy', value: Examples.policy } });
@@ -646,13 +679,14 @@ export const OPERATIONS: readonly Operation[] = [
     tag: Tag.requests,
     summary: 'Submit an access request',
     description:
-      'Requests just-in-time access to exactly one task, role or role group, for `durationHours` (default 4). Approvers are notified by email; an automatic policy grants at once. The same `clientRequestId` from the same user returns the same request (200), so callers that retry, such as Power Automate, never create two. Each user may submit at most `ZSA_SUBMIT_RATE_LIMIT` requests (default 30) per `ZSA_SUBMIT_RATE_WINDOW_SECONDS` (default 10 minutes); more are refused with 429 and `Retry-After`, except a retry with a `clientRequestId` already used, which is never counted twice or refused.',
+      "Requests just-in-time access to exactly one task, role or role group, for `durationHours` (default 4), from now or from `startAt` (at most the policy's `maxStartDelayHours` ahead). Approvers are notified by email, stage by stage when the policy has stages; an automatic policy grants at once. The same `clientRequestId` from the same user returns the same request (200), so callers that retry, such as Power Automate, never create two. Each user may submit at most `ZSA_SUBMIT_RATE_LIMIT` requests (default 30) per `ZSA_SUBMIT_RATE_WINDOW_SECONDS` (default 10 minutes); more are refused with 429 and `Retry-After`, except a retry with a `clientRequestId` already used, which is never counted twice or refused.",
     access: Access.user,
     body: {
       required: true,
       ...json(SubmitRequestBody, {
         task: { summary: 'A task with its exact parameters', value: Examples.submitRequestBody },
         serviceNow: { summary: 'From a ServiceNow ticket, idempotent', value: Examples.submitFromServiceNow },
+        scheduled: { summary: 'Starting at 19:00 Paris time', value: Examples.submitScheduled },
       }),
     },
     responses: [
@@ -660,7 +694,7 @@ export const OPERATIONS: readonly Operation[] = [
         status: 202,
         description: 'Submitted: the request view (pending, or approved at once by an automatic policy).',
         location: 'The request: `/api/requests/{id}`.',
-        content: [json(RequestView, { pending: REQUEST_EXAMPLES.pending })],
+        content: [json(RequestView, { pending: REQUEST_EXAMPLES.pending, staged: REQUEST_EXAMPLES.staged })],
       },
       requestAnswer(
         'Already submitted with this `clientRequestId`: the same request, as it is now.',
@@ -672,6 +706,7 @@ export const OPERATIONS: readonly Operation[] = [
       'DURATION_TOO_LONG',
       'DURATION_TOO_SHORT',
       'INVALID_PARAMETERS',
+      'INVALID_START',
       'NOT_FOUND',
       'PAM_DISABLED',
       'NO_APPROVER_GROUP',
@@ -694,6 +729,7 @@ export const OPERATIONS: readonly Operation[] = [
         durationHours: { summary: 'Duration (hours)' },
         parameters: { summary: 'Task parameters', visibility: Visibility.advanced },
         clientRequestId: { summary: 'Client request id (for retries)', visibility: Visibility.important },
+        startAt: { summary: 'Start at (optional)', visibility: Visibility.advanced },
       },
     },
   },
@@ -738,7 +774,7 @@ export const OPERATIONS: readonly Operation[] = [
     access: Access.user,
     who: 'its requester, its approvers, admins and auditors',
     params: RequestPath,
-    responses: [requestAnswer('The request.', 'approved')],
+    responses: [requestAnswer('The request.', 'approved', 'staged', 'extended')],
     problems: ['NOT_FOUND'],
     connector: { fields: { id: idField } },
   },
@@ -749,7 +785,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: Tag.requests,
     summary: 'Approve an access request',
     description:
-      "Records this approver's approval; the request is approved once enough distinct approvers have approved (a denial always wins). Never the requester; once per approver.",
+      "Records this approver's approval in the stage that decides now; only that stage's group may decide in it (409 `STAGE_NOT_OPEN` for a member of a later stage, who is emailed when it opens). A stage is approved once enough distinct approvers of its group have approved; the next stage then opens, and the request is approved when the last stage is (a denial always wins). Never the requester; once per approver, across all stages.",
     access: Access.user,
     who: "members of the request's approver group, never its requester",
     params: RequestPath,
@@ -757,8 +793,21 @@ export const OPERATIONS: readonly Operation[] = [
       required: false,
       ...json(DecisionBody, { ok: { summary: 'With a comment', value: Examples.approveBody } }),
     },
-    responses: [requestAnswer('The request: approved, or still pending for more approvals.', 'approved')],
-    problems: ['NOT_FOUND', 'SELF_APPROVAL', 'NOT_AN_APPROVER', 'REQUEST_NOT_PENDING', 'ALREADY_DECIDED'],
+    responses: [
+      requestAnswer(
+        'The request: approved, or still pending for more approvals or a later stage.',
+        'approved',
+        'staged',
+      ),
+    ],
+    problems: [
+      'NOT_FOUND',
+      'SELF_APPROVAL',
+      'NOT_AN_APPROVER',
+      'REQUEST_NOT_PENDING',
+      'ALREADY_DECIDED',
+      'STAGE_NOT_OPEN',
+    ],
     connector: { fields: { id: idField, comment: commentField } },
   },
   {
@@ -767,7 +816,8 @@ export const OPERATIONS: readonly Operation[] = [
     path: '/api/requests/{id}/deny',
     tag: Tag.requests,
     summary: 'Deny an access request',
-    description: 'One denial denies the request, whatever approvals it already has.',
+    description:
+      'One denial, in the stage that decides now, denies the request, whatever approvals it already has.',
     access: Access.user,
     who: "members of the request's approver group, never its requester",
     params: RequestPath,
@@ -776,7 +826,14 @@ export const OPERATIONS: readonly Operation[] = [
       ...json(DecisionBody, { no: { summary: 'With a reason', value: Examples.denyBody } }),
     },
     responses: [requestAnswer('The request, denied.', 'denied')],
-    problems: ['NOT_FOUND', 'SELF_APPROVAL', 'NOT_AN_APPROVER', 'REQUEST_NOT_PENDING', 'ALREADY_DECIDED'],
+    problems: [
+      'NOT_FOUND',
+      'SELF_APPROVAL',
+      'NOT_AN_APPROVER',
+      'REQUEST_NOT_PENDING',
+      'ALREADY_DECIDED',
+      'STAGE_NOT_OPEN',
+    ],
     connector: { fields: { id: idField, comment: commentField } },
   },
   {
@@ -800,7 +857,8 @@ export const OPERATIONS: readonly Operation[] = [
     path: '/api/requests/{id}/revoke',
     tag: Tag.requests,
     summary: 'Revoke an access grant',
-    description: 'Ends a live grant at once; executions are refused from then on.',
+    description:
+      'Ends a live grant (or one scheduled to start later) at once; executions are refused from then on, and an extension still waiting is canceled.',
     access: Access.user,
     who: 'admins, its approvers, or its requester (ending their own access early)',
     params: RequestPath,
@@ -812,6 +870,118 @@ export const OPERATIONS: readonly Operation[] = [
     problems: ['NOT_FOUND', 'REVOKE_NOT_ALLOWED', 'REQUEST_NOT_LIVE'],
     connector: { fields: { id: idField, comment: commentField } },
   },
+  {
+    operationId: 'ExtendRequest',
+    method: 'post',
+    path: '/api/requests/{id}/extend',
+    tag: Tag.requests,
+    summary: 'Extend access',
+    description:
+      "The requester of a live grant asks for `hours` more (at most the policy's `maxDurationHours`). The extension is decided like the request, by the same stages and groups, whose first stage is emailed; an automatic policy approves it at once. Access never drops while it waits: once approved, `expiresAt` moves later by `hours`; if the grant ends first, the extension expires. One extension may wait at a time, and a grant takes at most the policy's `maxExtensions` (409 otherwise). The same call repeated within a minute finds the first.",
+    access: Access.user,
+    who: 'its requester',
+    params: RequestPath,
+    body: {
+      required: true,
+      ...json(ExtendBody, { more: { summary: 'Two more hours', value: Examples.extendBody } }),
+    },
+    responses: [
+      requestAnswer(
+        'The request with the new extension: waiting for a decision, or approved at once.',
+        'extensionPending',
+        'extended',
+      ),
+    ],
+    problems: [
+      'NOT_FOUND',
+      'NOT_REQUESTER',
+      'REQUEST_NOT_LIVE',
+      'EXTENSION_NOT_ALLOWED',
+      'DURATION_TOO_LONG',
+      'DURATION_TOO_SHORT',
+    ],
+    connector: {
+      visibility: Visibility.important,
+      fields: {
+        id: idField,
+        hours: { summary: 'More hours', visibility: Visibility.important },
+        reason: { summary: 'Reason', visibility: Visibility.important },
+      },
+    },
+  },
+  {
+    operationId: 'ApproveExtension',
+    method: 'post',
+    path: '/api/requests/{id}/extensions/{extensionId}/approve',
+    tag: Tag.requests,
+    summary: 'Decide on an extension: approve',
+    description:
+      "Records this approver's approval of the extension, in its stage that decides now (the request's stages, decided afresh for each extension). Once its last stage is approved, the grant's `expiresAt` moves later by the extension's `hours`. Never the requester; once per approver per extension.",
+    access: Access.user,
+    who: "members of the request's approver groups (the open stage's), never its requester",
+    params: ExtensionPath,
+    body: {
+      required: false,
+      ...json(DecisionBody, { ok: { summary: 'With a comment', value: Examples.approveBody } }),
+    },
+    responses: [
+      requestAnswer(
+        'The request: the extension approved (`expiresAt` moved), or still waiting for more approvals.',
+        'extended',
+        'extensionPending',
+      ),
+    ],
+    problems: [
+      'NOT_FOUND',
+      'SELF_APPROVAL',
+      'NOT_AN_APPROVER',
+      'ALREADY_DECIDED',
+      'EXTENSION_NOT_PENDING',
+      'STAGE_NOT_OPEN',
+    ],
+    connector: { fields: { id: idField, extensionId: extensionIdField, comment: commentField } },
+  },
+  {
+    operationId: 'DenyExtension',
+    method: 'post',
+    path: '/api/requests/{id}/extensions/{extensionId}/deny',
+    tag: Tag.requests,
+    summary: 'Decide on an extension: deny',
+    description: 'One denial denies the extension; the grant keeps its `expiresAt` and runs on until then.',
+    access: Access.user,
+    who: "members of the request's approver groups (the open stage's), never its requester",
+    params: ExtensionPath,
+    body: {
+      required: false,
+      ...json(DecisionBody, { no: { summary: 'With a reason', value: Examples.denyBody } }),
+    },
+    responses: [requestAnswer('The request, its extension denied.', 'extensionPending')],
+    problems: [
+      'NOT_FOUND',
+      'SELF_APPROVAL',
+      'NOT_AN_APPROVER',
+      'ALREADY_DECIDED',
+      'EXTENSION_NOT_PENDING',
+      'STAGE_NOT_OPEN',
+    ],
+    connector: { fields: { id: idField, extensionId: extensionIdField, comment: commentField } },
+  },
+  {
+    operationId: 'CancelExtension',
+    method: 'post',
+    path: '/api/requests/{id}/extensions/{extensionId}/cancel',
+    tag: Tag.requests,
+    summary: 'Cancel an extension',
+    description:
+      'The requester withdraws an extension still waiting for a decision; the grant runs on as it was.',
+    access: Access.user,
+    who: 'its requester',
+    params: ExtensionPath,
+    body: { required: false, ...json(EmptyBody) },
+    responses: [requestAnswer('The request, its extension canceled.', 'approved')],
+    problems: ['NOT_FOUND', 'NOT_REQUESTER', 'EXTENSION_NOT_PENDING'],
+    connector: { fields: { id: idField, extensionId: extensionIdField } },
+  },
 
   // --- Execution -----------------------------------------------------------------------------------
   {
@@ -821,7 +991,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: Tag.execution,
     summary: 'Execute a task under a live grant',
     description:
-      "Runs the task on the caller's behalf with ZSA's own identity, if a live grant of the caller covers it (or the caller is a system account while privileged access is enabled). Checked at every call against the grant's expiry. Every execution and refusal is audited.",
+      "Runs the task on the caller's behalf with ZSA's own identity, if a live grant of the caller covers it (or the caller is a system account while privileged access is enabled). Checked at every call against the grant's window: before a scheduled start it answers 403 `GRANT_NOT_STARTED`. A counted grant (`maxUses`) takes a use for each execution and gives it back when the task cannot have run (the executor was not reached or answered non-2xx; a call without an answer keeps it held); the last successful use ends the grant, and while the uses left are all held by executions still running it answers 409 `USES_IN_FLIGHT`. Every execution and refusal is audited.",
     access: Access.user,
     who: 'holders of a live grant covering the task, and system accounts',
     body: {
@@ -837,7 +1007,14 @@ export const OPERATIONS: readonly Operation[] = [
         ],
       },
     ],
-    problems: ['NO_ACTIVE_GRANT', 'INVALID_PARAMETERS', 'NOT_FOUND', 'EXECUTION_FAILED'],
+    problems: [
+      'NO_ACTIVE_GRANT',
+      'GRANT_NOT_STARTED',
+      'USES_IN_FLIGHT',
+      'INVALID_PARAMETERS',
+      'NOT_FOUND',
+      'EXECUTION_FAILED',
+    ],
     connector: {
       visibility: Visibility.important,
       fields: {
@@ -996,6 +1173,7 @@ function mediaTypeOf(format: ExportFormat): string {
 /** Path parameter values that make a documented path concrete (for tests and tools). */
 export const SAMPLE_PATH_VALUES: Readonly<Record<string, string>> = {
   id: ExampleIds.requestId,
+  extensionId: '1',
   name: ExampleIds.group,
   token: 'sample-token',
 };

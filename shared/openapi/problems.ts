@@ -52,6 +52,16 @@ const MEANING = {
   TOKEN_EXPIRED: 'The token has expired: get a new one.',
   INVALID_PRINCIPAL: 'The App Service Authentication principal header cannot be read.',
   AUTH_NOT_CONFIGURED: 'The deployment has no token issuer configured, so nobody can sign in.',
+  STAGE_NOT_OPEN:
+    'The decision is for a stage that is not the open one: an earlier stage still decides, the stage of the link is over, or the caller approves only in a later stage.',
+  INVALID_START: "`startAt` is in the past or further ahead than the policy's `maxStartDelayHours`.",
+  GRANT_NOT_STARTED:
+    'The grant that covers this execution is approved but its scheduled start has not come yet.',
+  USES_IN_FLIGHT:
+    'Every remaining use of the counted grant is held by executions still running; retry once they finish.',
+  EXTENSION_NOT_ALLOWED:
+    'The policy allows no (more) extensions of this grant, or another extension is still waiting for a decision.',
+  EXTENSION_NOT_PENDING: 'The extension is no longer waiting for a decision (decided, expired or canceled).',
   INSUFFICIENT_ROLE: 'The token lacks the app role this operation needs (PAM.Admin, or PAM.Auditor to read).',
   AUTH_UNAVAILABLE: "The token issuer's keys cannot be fetched right now; retry.",
   MALFORMED_JSON: 'The body is not valid JSON.',

@@ -10,6 +10,7 @@ import type { ChainHead } from '#shared/audit/chains';
 import { AuditRecordSchema } from '#shared/audit/record';
 import { BreakReason, type VerifyResult } from '#shared/audit/verify';
 import { Task, type TaskSummary as TaskSummaryOf } from '#shared/domain/catalog';
+import { ExtensionId } from '#shared/domain/extensions';
 import { Id, CatalogName, ApproverGroupName } from '#shared/domain/names';
 import { Timestamp } from '#shared/domain/time';
 import type { FieldError as FieldErrorOf } from '#shared/domain/errors';
@@ -106,6 +107,10 @@ export function pageOf<T extends z.ZodType>(item: T, id: string, description: st
 // --- Paths ------------------------------------------------------------------------------------
 
 export const RequestPath = z.strictObject({ id: Id.meta({ description: 'The request id.' }) });
+export const ExtensionPath = z.strictObject({
+  id: Id.meta({ description: 'The request id.' }),
+  extensionId: ExtensionId.meta({ description: "The extension's number within the request: 1, 2, …" }),
+});
 export const PolicyPath = z.strictObject({ id: Id.meta({ description: 'The policy id.' }) });
 export const ApproverGroupPath = z.strictObject({
   name: ApproverGroupName.meta({ description: 'The group name.' }),

@@ -8,7 +8,7 @@ import type { Catalog, Target, Task } from '#shared/domain/catalog';
 import { DomainError } from '#shared/domain/errors';
 import type { Actor, Member, PamConfig } from '#shared/domain/pam';
 import type { Policy } from '#shared/domain/policy';
-import type { Request } from '#shared/domain/request';
+import { requestGroups, type GroupMembers, type Request } from '#shared/domain/request';
 import type { Orchestrations } from './orchestrations';
 import type { RequestRepository } from './repository';
 
@@ -53,10 +53,12 @@ export function actorOf(p: Principal): Actor {
 
 export const notFound = (id: string) => new DomainError('NOT_FOUND', `No request with id ${id}`);
 
-/** The members of the request's approver group (none for a request without one). */
+/** The members of every approver group the request names (its stages', side by side), by group. */
 export async function membersOf(
   ctx: Pick<RequestContext, 'config'>,
-  request: Request,
-): Promise<readonly Member[]> {
-  return request.approverGroup === null ? [] : ctx.config.groupMembers(request.approverGroup);
+  request: Pick<Request, 'stages' | 'approverGroup'>,
+): Promise<GroupMembers> {
+  const groups = requestGroups(request);
+  const lists = await Promise.all(groups.map((g) => ctx.config.groupMembers(g)));
+  return new Map(groups.map((g, i) => [g, lists[i] ?? []]));
 }

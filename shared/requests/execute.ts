@@ -2,13 +2,27 @@
  * The guarded execution (`POST /api/execute`): check the grant first — at use time, against
  * `expiresAt` and the orchestration's live state, never left to the timer — then audit the intent
  * (no audit, no run), run the task with ZSA's own identity, and audit the outcome.
+ *
+ * Under a counted grant (`maxUses`), the execution first takes a use by compare-and-swap on the
+ * request row (shared/domain/uses.ts), before the intent is audited; its outcome is recorded on the
+ * row by the same write as the execution's row: a success counts the use (the last one ends the
+ * grant), a failure gives it back. An uncounted grant pays none of this.
  */
 import { randomUUID } from 'node:crypto';
-import { AuditAction, type AuditSink } from '#shared/audit/types';
+import { AuditAction, SYSTEM_ACTOR, type AuditSink } from '#shared/audit/types';
 import { assertParameters, type Task } from '#shared/domain/catalog';
 import { DomainError } from '#shared/domain/errors';
 import { isSystemAccount } from '#shared/domain/pam';
-import { requireCoveringGrant, type ExecuteBody, type Request } from '#shared/domain/request';
+import {
+  pendingExtension,
+  requireCoveringGrant,
+  USES_EXHAUSTED,
+  type ExecuteBody,
+  type Extension,
+  type Request,
+  type Transition,
+} from '#shared/domain/request';
+import { admitUse, settleUse } from '#shared/domain/uses';
 import type { Bus } from '#shared/adapters/servicebus';
 import {
   assertAllowedTarget,
@@ -17,8 +31,9 @@ import {
   type ExecutionPayload,
 } from '#shared/executors/webhook';
 import { RequestEvent, type OrchestrationState, type Orchestrations } from './orchestrations';
-import { flushAudit } from './audit-outbox';
-import type { RequestRepository, StoredRequest } from './repository';
+import { flushAudit, ownEvents, pending, type PendingAudit } from './audit-outbox';
+import type { RequestRepository, StoredExecution, StoredRequest, TaggedRequest } from './repository';
+import { afterCommit, together } from './transition';
 import type { Caller, ConfigReader } from './context';
 
 export interface ExecuteContext {
@@ -104,6 +119,17 @@ export async function execute(
   }
 
   const request = basis.kind === 'grant' ? basis.request : undefined;
+  // A counted grant: this execution takes a use first, so that concurrent ones never exceed it.
+  let admitted: Admitted | undefined;
+  if (request !== undefined && request.maxUses !== null) {
+    const from = candidates.find((c) => c.request.id === request.id);
+    try {
+      admitted = await admit(ctx, from, request.id, executionId, now);
+    } catch (e) {
+      if (e instanceof DomainError && e.kind !== 'unavailable') return refuse(e);
+      throw e;
+    }
+  }
   const payload: ExecutionPayload = {
     executionId,
     requestId: request?.id ?? null,
@@ -131,6 +157,13 @@ export async function execute(
       origin: caller.origin,
     });
   } catch (e) {
+    // Nothing ran: the use goes back (if that fails too, it stays held: fail closed).
+    if (admitted)
+      await ctx.repo
+        .updateFrom(admitted.row, admitted.id, (current) =>
+          settled(settleUse(current, executionId, false, now)),
+        )
+        .catch(() => undefined);
     throw new DomainError(
       'UNAVAILABLE',
       'The audit log cannot be written, so nothing was executed; try again shortly.',
@@ -140,6 +173,13 @@ export async function execute(
 
   const outcome = await run(ctx, task, payload, now);
   const executedAt = ctx.now().toISOString();
+  const execution: StoredExecution | undefined = request && {
+    requestId: request.id,
+    executionId,
+    task: task.name,
+    status: outcome.ok ? 'succeeded' : 'failed',
+    executedAt,
+  };
   // The outcome is audited and listed on the request together; both must land before we answer.
   await Promise.all([
     ctx.audit.append({
@@ -152,15 +192,11 @@ export async function execute(
       detail: { executionId },
       origin: caller.origin,
     }),
-    request
-      ? ctx.repo.recordExecution({
-          requestId: request.id,
-          executionId,
-          task: task.name,
-          status: outcome.ok ? 'succeeded' : 'failed',
-          executedAt,
-        })
-      : undefined,
+    execution && admitted
+      ? settle(ctx, caller, admitted, execution, useEffectOf(outcome))
+      : execution
+        ? ctx.repo.recordExecution(execution)
+        : undefined,
   ]);
   if (!outcome.ok) throw new ExecutionFailedError(executionId, outcome.reason);
   return {
@@ -173,15 +209,202 @@ export async function execute(
   };
 }
 
-/** The caller's candidate grants, with the audit events waiting in each row (same read). */
+/**
+ * The caller's candidate grants, with the audit events waiting in each row and its ETag (same
+ * read): a counted grant's use is taken by a write against this read.
+ */
 async function candidateGrants(
   ctx: ExecuteContext,
   requesterId: string,
   requestId: string | undefined,
-): Promise<StoredRequest[]> {
+): Promise<TaggedRequest[]> {
   const ids = requestId ? [requestId] : await ctx.repo.liveIds(requesterId);
-  const rows = await Promise.all(ids.map((id) => ctx.repo.read(id)));
-  return rows.filter((r): r is StoredRequest => r !== undefined);
+  const rows = await Promise.all(ids.map((id) => ctx.repo.readTagged(id)));
+  return rows.filter((r): r is TaggedRequest => r !== undefined);
+}
+
+/** A use rule's answer as a row change: the next request when it changed, else the answer alone. */
+function settled<T extends { outcome: string; request: Request }>(t: T) {
+  return t.outcome === 'unchanged' ? { result: t } : { next: t.request, result: t };
+}
+
+/** A use taken: of which request, and its row as that write left it (for the next write's first attempt). */
+interface Admitted {
+  id: string;
+  row: TaggedRequest | undefined;
+}
+
+/**
+ * Takes a use of counted grant `id` for this execution, writing against the row as the guard read
+ * it (one round trip unless another execution wrote in between). Throws the refusal
+ * (USES_IN_FLIGHT, NO_ACTIVE_GRANT).
+ */
+async function admit(
+  ctx: ExecuteContext,
+  from: TaggedRequest | undefined,
+  id: string,
+  executionId: string,
+  now: Date,
+): Promise<Admitted> {
+  const { result, row } = await ctx.repo.updateFrom<Transition<'admitted'>>(from, id, (current) => {
+    const t = admitUse(current, executionId, now);
+    return t.kind === 'applied' ? { next: t.request, result: t } : { result: t };
+  });
+  if (result.kind === 'refused') throw result.refusal;
+  // `alreadyApplied`: a retried write of ours had landed; the use is held all the same.
+  return { id, row };
+}
+
+/** What an execution's outcome does to a counted grant's use. */
+type UseEffect = 'used' | 'returned' | 'held';
+
+/**
+ * The use follows what the executor may have done: a success, or a 2xx whose answer could not be
+ * read, used it; a call that never reached the executor, or that it answered as failed, gives it
+ * back; a call sent without an answer (a timeout, a lost connection) keeps it held — the task may
+ * have run, and the count must never be exceeded.
+ */
+function useEffectOf(outcome: ExecutionOutcome): UseEffect {
+  if (outcome.ok || outcome.effect === 'ran') return 'used';
+  return outcome.effect === 'none' ? 'returned' : 'held';
+}
+
+/**
+ * Records the outcome of an execution under a counted grant, with its execution row, in one write:
+ * a use counts, goes back or stays held (`useEffectOf`). A counted use is audited
+ * (`grant.useCounted`), written into the row's outbox by the same write, so a crash right after
+ * loses nothing (the workflow's sweep appends it); it is appended at once, and the outbox cleared
+ * behind the answer. The last use ends the grant: its events wait in the row until appended, the
+ * live index forgets it and the orchestration is told. Those follow-ups are best effort — the row
+ * already says `ended`, which the guard reads, and the orchestration's own end finds the grant over
+ * (no second `grant.ended`: the event's id is the one it would use).
+ */
+async function settle(
+  ctx: ExecuteContext,
+  caller: Caller,
+  admitted: Admitted,
+  execution: StoredExecution,
+  effect: UseEffect,
+): Promise<void> {
+  const { id } = admitted;
+  if (effect === 'held') {
+    // The use stays taken (as after a crash mid-run); only the execution is listed.
+    await ctx.repo.recordExecution(execution);
+    return;
+  }
+  const at = ctx.now();
+  const { result } = await ctx.repo.updateFrom(
+    admitted.row,
+    id,
+    (current) => {
+      const t = settleUse(current, execution.executionId, effect === 'used', at);
+      if (t.outcome === 'unchanged' || t.outcome === 'returned') return settled(t);
+      const waiting = t.outcome === 'exhausted' ? pendingExtension(current) : undefined;
+      const audit = [
+        useCounted(t.request, caller, execution.executionId, at),
+        ...(t.outcome === 'exhausted' ? [usesExhausted(t.request, at)] : []),
+        ...(waiting === undefined ? [] : [extensionCanceled(t.request, waiting, at)]),
+      ];
+      return { next: t.request, result: t, audit };
+    },
+    execution,
+  );
+  const next = result.request;
+  if (result.outcome === 'counted') {
+    const own = useCounted(next, caller, execution.executionId, at);
+    const { recordedAt: _r, claimedUntil: _c, ...event } = own;
+    await ctx.audit.append(event);
+    // Behind the answer: an event left in the outbox is appended again by the next sweep (same id).
+    void ctx.repo.clearAudit(id, [own.id]).catch(() => undefined);
+  } else if (
+    result.outcome === 'exhausted' ||
+    (result.outcome === 'unchanged' && next.endReason === USES_EXHAUSTED)
+  ) {
+    // `unchanged` with the grant used up: a retry of a write that had landed (its answer lost), so
+    // its follow-ups may not have run; they are idempotent.
+    const canceled = next.extensions.find((e) => e.status === 'canceled' && e.decidedAt === at.toISOString());
+    const events = [
+      useCounted(next, caller, execution.executionId, at),
+      usesExhausted(next, at),
+      ...(canceled === undefined ? [] : [extensionCanceled(next, canceled, at)]),
+    ];
+    await afterCommit([
+      together([
+        () => ctx.repo.syncLiveIndex(next),
+        () =>
+          flushAudit(
+            ctx.repo,
+            ctx.audit,
+            id,
+            result.outcome === 'exhausted' ? ownEvents(events) : 'claimable',
+            at,
+          ),
+      ]),
+      () => ctx.orchestrations.raise(id, RequestEvent.GrantChanged, { status: next.status }),
+    ]).catch(() => undefined);
+  }
+}
+
+/** `grant.useCounted`: the n-th use of a counted grant (its id names the grant and n). */
+function useCounted(request: Request, caller: Caller, executionId: string, at: Date): PendingAudit {
+  return pending(
+    request.id,
+    {
+      action: AuditAction.UseCounted,
+      actor: caller.actor,
+      outcome: 'success',
+      requestId: request.id,
+      task: request.task,
+      detail: { executionId, uses: request.uses, maxUses: request.maxUses },
+      origin: caller.origin,
+    },
+    at,
+    request.uses,
+  );
+}
+
+/**
+ * `extension.canceled` of the extension that waited when the last use ran: nothing is left to
+ * extend. By the system (the use's caller did not cancel it), under the id the extension's other
+ * cancels use, so it is recorded once whichever way it went.
+ */
+function extensionCanceled(request: Request, extension: Extension, at: Date): PendingAudit {
+  return pending(
+    request.id,
+    {
+      action: AuditAction.ExtensionCanceled,
+      actor: SYSTEM_ACTOR,
+      outcome: 'success',
+      requestId: request.id,
+      task: request.task,
+      reason: USES_EXHAUSTED,
+      detail: {
+        extensionId: extension.id,
+        hours: extension.hours,
+        expiresAt: request.expiresAt,
+        status: request.status,
+      },
+    },
+    at,
+    Number(extension.id),
+  );
+}
+
+/** `grant.ended` of a grant whose last use ran: a system transition, with the id the orchestration's end would give it. */
+function usesExhausted(request: Request, at: Date): PendingAudit {
+  return pending(
+    request.id,
+    {
+      action: AuditAction.GrantEnded,
+      actor: SYSTEM_ACTOR,
+      outcome: 'success',
+      requestId: request.id,
+      task: request.task,
+      reason: USES_EXHAUSTED,
+      detail: { expiresAt: request.expiresAt, uses: request.uses, maxUses: request.maxUses },
+    },
+    at,
+  );
 }
 
 async function authorize(
@@ -236,9 +459,12 @@ async function authorize(
   }
   // The grant is in the log before anything runs under it: events its maker left (claim run out)
   // are appended here; events still claimed are being appended by their maker, so wait for that.
-  if (candidates.some((c) => c.request.id === request.id && c.audit.length > 0)) {
+  // Only what records the grant itself gates a use: a counted grant's `grant.useCounted` events
+  // (appended by the execution that wrote them, or by the workflow's sweep) never do.
+  const gating = (audit: readonly PendingAudit[]) => audit.some((e) => e.action !== AuditAction.UseCounted);
+  if (candidates.some((c) => c.request.id === request.id && gating(c.audit))) {
     const left = await flushAudit(ctx.repo, ctx.audit, request.id, 'claimable', now);
-    if (left.claimableAt !== null) {
+    if (left.claimableAt !== null && gating((await ctx.repo.read(request.id))?.audit ?? [])) {
       throw new DomainError(
         'UNAVAILABLE',
         `The grant of request ${request.id} is still being recorded in the audit; try again shortly.`,
@@ -301,7 +527,12 @@ async function run(
           result: { queued: true, queue: task.executor.queue, messageId: payload.executionId },
         };
       } catch {
-        return { ok: false, reason: `the command could not be queued on ${task.executor.queue}` };
+        // A send that failed may still have been accepted by the broker (its answer lost).
+        return {
+          ok: false,
+          reason: `the command could not be queued on ${task.executor.queue}`,
+          effect: 'unknown',
+        };
       }
     }
   }

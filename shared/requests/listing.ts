@@ -9,12 +9,13 @@ import { DomainError } from '#shared/domain/errors';
 import { isMember } from '#shared/domain/pam';
 import {
   canView,
-  decisionRefusal,
   toRequestView,
   type ListRequestsQuery,
   type Request,
   type RequestView,
 } from '#shared/domain/request';
+import { awaitsDecisionBy } from '#shared/domain/extensions';
+import { policyGroups } from '#shared/domain/policy';
 import { actorOf, membersOf, type RequestContext } from './context';
 import { indexKeys } from './repository';
 
@@ -119,9 +120,10 @@ export async function listRequests(
       if (query.status && r.status !== query.status) continue;
       if (source.startsWith('group:')) {
         if (listsMine && r.requesterId === principal.id) continue;
-        if (approvableOnly && decisionRefusal(r, principal, await membersOf(ctx, r), ctx.now) !== undefined)
-          continue;
-        if (!canView(r, actorOf(principal), await membersOf(ctx, r))) continue;
+        const members = await membersOf(ctx, r);
+        // Approvable: the request, or an extension of it, waits for this caller's decision now.
+        if (approvableOnly && !awaitsDecisionBy(r, principal, members, ctx.now)) continue;
+        if (!canView(r, actorOf(principal), members)) continue;
       }
       seen.add(r.id);
       items.push(toRequestView(r, []));
@@ -138,7 +140,7 @@ export async function listRequests(
 async function groupsOf(ctx: ListContext, userId: string): Promise<string[]> {
   const policies = await ctx.config.policies();
   const config = await ctx.config.pamConfig();
-  const names = new Set<string>(policies.flatMap((p) => (p.approverGroup ? [p.approverGroup] : [])));
+  const names = new Set<string>(policies.flatMap(policyGroups));
   if (config.defaultApproverGroup) names.add(config.defaultApproverGroup);
   const out: string[] = [];
   for (const g of [...names].sort()) if (isMember(await ctx.config.groupMembers(g), userId)) out.push(g);

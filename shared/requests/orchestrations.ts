@@ -6,7 +6,7 @@
 import { OrchestrationRuntimeStatus, type DurableClient } from 'durable-functions';
 import { z } from 'zod';
 import { DomainError, isDomainError } from '#shared/domain/errors';
-import { RequestStatusSchema } from '#shared/domain/request';
+import { ExtensionStatusSchema, RequestStatusSchema } from '#shared/domain/request';
 
 export const ORCHESTRATOR = 'accessRequest';
 
@@ -16,14 +16,38 @@ export const RequestEvent = {
   Decided: 'RequestDecided',
   /** The grant was revoked (already written to the request row). */
   Revoked: 'GrantRevoked',
+  /**
+   * Something in the live grant changed (already written to the request row): an extension was
+   * asked for, decided (a stage or all of it) or canceled, or a counted grant's last use ran. Like
+   * every event it only says "look again"; waited for by shape 3 and later.
+   */
+  GrantChanged: 'GrantChanged',
 } as const;
 export type RequestEvent = (typeof RequestEvent)[keyof typeof RequestEvent];
 
-/** The orchestration's custom status: the request's live state, mirrored for the execution guard. */
+/** An extension as the workflow last handled it: which one, its status, the stage it waits in. */
+export const ExtensionMark = z.strictObject({
+  id: z.string().min(1).max(2),
+  status: ExtensionStatusSchema,
+  /** The stage that decides it now; null once decided. */
+  stage: z.int().min(0).nullable(),
+});
+export type ExtensionMark = z.infer<typeof ExtensionMark>;
+
+/**
+ * The orchestration's custom status: the request's live state, mirrored for the execution guard.
+ * Shape 3 adds what it has acted on, so the reconciler can tell a lost event (./reconcile.ts):
+ * `stage`, the stage whose approvers it asked, and `extensions`, each extension as it handled it.
+ * Read leniently: the guard needs only the status, so a part that does not parse (a mirror written
+ * by another version) is dropped rather than the mirror refused, and unknown keys are ignored.
+ */
 export const OrchestrationMirror = z.object({
   status: RequestStatusSchema,
   expiresAt: z.string().nullable().optional(),
   pendingUntil: z.string().nullable().optional(),
+  grantedAt: z.string().nullable().optional(),
+  stage: z.int().min(0).nullable().optional().catch(undefined),
+  extensions: z.array(ExtensionMark).max(10).optional().catch(undefined),
 });
 export type OrchestrationMirror = z.infer<typeof OrchestrationMirror>;
 
@@ -32,13 +56,15 @@ export type OrchestrationMirror = z.infer<typeof OrchestrationMirror>;
  * what its history holds, so a change of steps applies only to instances started with the new shape;
  * absent = 1, instances started before shapes were numbered. 2: the pending phase and the grant
  * also sweep the audit outbox once a dead caller's claim runs out (functions/access-request.ts).
+ * 3: approval stages, scheduled starts and extensions — the workflow looks again at every event
+ * and deadline, and tells each stage, the start and each extension's steps.
  */
 export const OrchestrationInput = z.strictObject({
   requestId: z.string().min(1).max(64),
-  shape: z.int().min(1).max(2).optional(),
+  shape: z.int().min(1).max(3).optional(),
 });
 /** The shape new instances start with. */
-export const ORCHESTRATION_SHAPE = 2;
+export const ORCHESTRATION_SHAPE = 3;
 export type OrchestrationInput = z.infer<typeof OrchestrationInput>;
 
 export interface OrchestrationState {

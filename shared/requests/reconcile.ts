@@ -21,12 +21,20 @@
  * Safe to run on several instances at once, and after a crash at any point: the transition is a
  * compare-and-swap (only one run makes it; the others find it made), its audit event has a fixed id,
  * and the open row is removed last, so a run that dies leaves the request due for the next one.
+ *
+ * It is also the backstop for a lost event. A story tells the workflow of a change it committed
+ * (a decision, a stage approved, an extension, a revoke, a counted grant's last use) with an event
+ * that only says "look again"; if the caller died before raising it, the workflow waits for its next
+ * deadline. A running workflow whose mirror (its custom status) is behind the row for longer than
+ * `LOST_EVENT_AFTER_MS` is told again (`lostEvent`): a duplicate is harmless, the row decides.
  */
 import type { AuditSink } from '#shared/audit/types';
-import { isFinal } from '#shared/domain/request';
+import { isFinal, roundOf, USES_EXHAUSTED, type Request } from '#shared/domain/request';
+import { currentStage } from '#shared/domain/stages';
 import { flushAudit } from './audit-outbox';
-import type { Orchestrations } from './orchestrations';
+import { RequestEvent, type OrchestrationMirror, type Orchestrations } from './orchestrations';
 import type { OpenEntry, RequestRepository } from './repository';
+import { extensionMarks } from './settle';
 import { failRequest, START_GRACE_MS } from './usecases';
 
 /** How often a request whose workflow runs is looked at again (a workflow can fail at any step). */
@@ -35,11 +43,13 @@ export const RECHECK_MS = 30 * 60_000;
 export const MAX_PER_RUN = 200;
 /** Requests looked at side by side. */
 const CONCURRENCY = 8;
+/** A change this old that the workflow's mirror does not show lost its event; a younger one is in flight. */
+export const LOST_EVENT_AFTER_MS = 2000;
 
 export interface ReconcileContext {
   repo: RequestRepository;
   audit: AuditSink;
-  orchestrations: Pick<Orchestrations, 'state'>;
+  orchestrations: Pick<Orchestrations, 'state' | 'raise'>;
   /** Tells the requester and the approver group that the request failed (the `failed` notification). */
   alert(requestId: string): Promise<void>;
   now: Date;
@@ -55,16 +65,18 @@ export interface ReconcileReport {
   closed: number;
   /** Requests whose look failed (storage or the engine not answering); still due next run. */
   errors: number;
+  /** Requests whose workflow was told again of a change whose event was lost. */
+  nudged: string[];
 }
 
 export async function reconcile(ctx: ReconcileContext): Promise<ReconcileReport> {
   const due = await ctx.repo.dueOpen(ctx.now, MAX_PER_RUN);
-  const report: ReconcileReport = { looked: due.length, failed: [], closed: 0, errors: 0 };
+  const report: ReconcileReport = { looked: due.length, failed: [], closed: 0, errors: 0, nudged: [] };
   let next = 0;
   const worker = async (): Promise<void> => {
     for (let entry = due[next++]; entry !== undefined; entry = due[next++]) {
       try {
-        const verdict = await reconcileOne(ctx, entry);
+        const verdict = await reconcileOne(ctx, entry, (id) => report.nudged.push(id));
         if (verdict === 'failed') report.failed.push(entry.id);
         if (verdict !== 'watching') report.closed += 1;
       } catch (e) {
@@ -85,6 +97,7 @@ const later = (at: Date | string, ms: number): string =>
 async function reconcileOne(
   ctx: ReconcileContext,
   entry: OpenEntry,
+  nudged: (id: string) => void,
 ): Promise<'failed' | 'closed' | 'watching'> {
   const young = ctx.now.getTime() - Date.parse(entry.createdAt) < START_GRACE_MS;
   const stored = await ctx.repo.read(entry.id);
@@ -99,6 +112,13 @@ async function reconcileOne(
   if (isFinal(request.status)) {
     // Its workflow's sweep appends what waits; one that died before sweeping leaves it to us.
     if (audit.length > 0) await flushAudit(ctx.repo, ctx.audit, request.id, 'claimable', ctx.now);
+    // Ended by a caller (a revoke, the last use) rather than by the workflow: it may not have heard.
+    if (request.status === 'revoked' || request.endReason === USES_EXHAUSTED) {
+      const state = await ctx.orchestrations.state(request.id);
+      const lost = state?.running === true ? lostEvent(request, state.mirror, ctx.now) : undefined;
+      if (lost?.event !== undefined) await nudge(ctx, request, lost.event, nudged);
+      else if (lost !== undefined) return recheck(ctx, entry, later(ctx.now, LOST_EVENT_AFTER_MS));
+    }
     await ctx.repo.closeOpen(entry, false);
     return 'closed';
   }
@@ -110,6 +130,10 @@ async function reconcileOne(
   } else if (state.fault !== undefined) {
     reason = state.fault;
   } else {
+    const lost = state.running ? lostEvent(request, state.mirror, ctx.now) : undefined;
+    if (lost?.event !== undefined) await nudge(ctx, request, lost.event, nudged);
+    // A change still in flight: looked at again once its event would count as lost.
+    else if (lost !== undefined) return recheck(ctx, entry, later(ctx.now, LOST_EVENT_AFTER_MS));
     return recheck(ctx, entry, later(ctx.now, RECHECK_MS));
   }
   const outcome = await failRequest(ctx, request.id, reason);
@@ -131,4 +155,69 @@ async function reconcileOne(
 async function recheck(ctx: ReconcileContext, entry: OpenEntry, at: string): Promise<'watching'> {
   await ctx.repo.recheckOpen(entry.id, at);
   return 'watching';
+}
+
+async function nudge(
+  ctx: ReconcileContext,
+  request: Request,
+  event: RequestEvent,
+  nudged: (id: string) => void,
+): Promise<void> {
+  await ctx.orchestrations.raise(request.id, event, { status: request.status });
+  ctx.log(`reconciler: request ${request.id} moved on without its workflow hearing; raised ${event} again`);
+  nudged(request.id);
+}
+
+/** The latest instant the row records a change at: a decision, an approval, an extension's step, the end. */
+function changedAt(request: Request): number {
+  const times = [
+    request.decidedAt,
+    request.endedAt,
+    ...request.approvals.map((a) => a.at),
+    ...request.extensions.flatMap((e) => [e.createdAt, e.decidedAt, ...e.approvals.map((a) => a.at)]),
+  ].filter((t): t is string => t !== null);
+  return Math.max(0, ...times.map((t) => Date.parse(t)));
+}
+
+/**
+ * Whether the row has moved on while the running workflow's mirror has not, and which event says
+ * "look again": `Decided` for a pending request decided, or whose next stage opened; `GrantChanged`
+ * for a grant whose end or extension changed, or that its last use ended; `Revoked` for a revoke.
+ * `event` is absent while the change is younger than `LOST_EVENT_AFTER_MS` (its event may be on
+ * its way); undefined when the mirror is not behind. Stages and extensions are compared only with
+ * a mirror that records them (shape 3 and later).
+ */
+export function lostEvent(
+  request: Request,
+  mirror: OrchestrationMirror | undefined,
+  now: Date,
+): { event?: RequestEvent } | undefined {
+  if (mirror === undefined) return undefined;
+  const event = ((): RequestEvent | undefined => {
+    if (mirror.status === 'pending') {
+      if (request.status === 'approved' || request.status === 'denied' || request.status === 'canceled')
+        return RequestEvent.Decided;
+      const stage = currentStage(roundOf(request), request.status === 'pending');
+      if (mirror.stage !== undefined && stage !== null && stage > (mirror.stage ?? -1))
+        return RequestEvent.Decided;
+      return undefined;
+    }
+    if (mirror.status !== 'approved') return undefined;
+    if (request.status === 'revoked') return RequestEvent.Revoked;
+    if (request.status === 'ended' && request.endReason === USES_EXHAUSTED) return RequestEvent.GrantChanged;
+    if (request.status !== 'approved' || mirror.extensions === undefined) return undefined;
+    // Every extension, not only the last: each step the workflow has not seen is a notice it owes.
+    const marks = extensionMarks(request);
+    const seen = mirror.extensions;
+    const same =
+      request.expiresAt === mirror.expiresAt &&
+      marks.length === seen.length &&
+      marks.every(
+        (mark, i) =>
+          mark.id === seen[i]?.id && mark.status === seen[i].status && mark.stage === seen[i].stage,
+      );
+    return same ? undefined : RequestEvent.GrantChanged;
+  })();
+  if (event === undefined) return undefined;
+  return now.getTime() - changedAt(request) >= LOST_EVENT_AFTER_MS ? { event } : {};
 }

@@ -1,8 +1,10 @@
 /**
  * Requests in Table Storage. Row ↔ domain mapping lives only here.
  *
- * Table `Requests`: PartitionKey = request id; RowKey `request` holds the request (its bounded list
- * of approvals included — at most `requiredApprovals` + 1 entries) and is the compare-and-swap
+ * Table `Requests`: PartitionKey = request id; RowKey `request` holds the request (its bounded lists
+ * included: at most `requiredApprovals` + 1 approvals per round, the request's and each of at most
+ * ten extensions', and at most `MAX_IN_FLIGHT` uses held by running executions; the JSON is cut
+ * into column-sized pieces `Data`, `Data1`, … like the outbox) and is the compare-and-swap
  * point for every state change; RowKey `x:<time>:<executionId>` is one row per execution.
  * The request row also carries its audit outbox (`PendingAudit`, `PendingAudit1`, …: one JSON array
  * cut into column-sized pieces): the audit events of its transitions not yet appended to the audit
@@ -20,10 +22,17 @@
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { AuditAction, AuditOutcome } from '#shared/audit/types';
-import { Request, type ExecutionSummary } from '#shared/domain/request';
+import { Request, requestGroups, type ExecutionSummary } from '#shared/domain/request';
 import { encodeKey } from '#shared/domain/names';
 import { DomainError, parseOrThrow } from '#shared/domain/errors';
-import { compareAndSwap, readEntity, statusOf, unavailable, type Tables } from '#shared/adapters/tables';
+import {
+  compareAndSwap,
+  MAX_CAS_ATTEMPTS,
+  readEntity,
+  statusOf,
+  unavailable,
+  type Tables,
+} from '#shared/adapters/tables';
 import type { PendingAudit } from './audit-outbox';
 
 const REQUEST_ROW = 'request';
@@ -61,6 +70,7 @@ interface OpenRow {
   CheckAt: string;
   CreatedAt: string;
   RequesterId: string;
+  /** Every group the request names, comma-separated (one before stages). */
   ApproverGroup: string;
 }
 
@@ -104,31 +114,43 @@ const PendingAuditSchema = z.strictObject({
     .optional(),
 }) satisfies z.ZodType<PendingAudit>;
 
-/** The outbox as columns: absent when empty, else the JSON text cut without splitting a surrogate pair. */
-function outboxColumns(events: readonly PendingAudit[]): Record<string, string> {
-  if (events.length === 0) return {};
-  const text = JSON.stringify(events);
+/** Text cut into columns `<name>`, `<name>1`, … of at most `OUTBOX_PIECE` units, never splitting a surrogate pair. */
+function pieces(column: (n: number) => string, text: string): Record<string, string> {
   const columns: Record<string, string> = {};
   for (let start = 0, n = 0; start < text.length; n++) {
     let end = Math.min(start + OUTBOX_PIECE, text.length);
     const last = text.charCodeAt(end - 1);
     if (end < text.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
-    columns[outboxColumn(n)] = text.slice(start, end);
+    columns[column(n)] = text.slice(start, end);
     start = end;
   }
   return columns;
 }
 
-function outboxOf(row: object): PendingAudit[] {
+/** The text `pieces` cut, joined again ('' when the column is absent). */
+function joined(row: object, column: (n: number) => string): string {
   let text = '';
   for (let n = 0; n < MAX_OUTBOX_PIECES; n++) {
-    const piece: unknown = Reflect.get(row, outboxColumn(n));
+    const piece: unknown = Reflect.get(row, column(n));
     if (typeof piece !== 'string') break;
     text += piece;
   }
+  return text;
+}
+
+/** The outbox as columns: absent when empty. */
+function outboxColumns(events: readonly PendingAudit[]): Record<string, string> {
+  return events.length === 0 ? {} : pieces(outboxColumn, JSON.stringify(events));
+}
+
+function outboxOf(row: object): PendingAudit[] {
+  const text = joined(row, outboxColumn);
   if (text === '') return [];
   return parseOrThrow(z.array(PendingAuditSchema), JSON.parse(text), 'stored audit outbox');
 }
+
+/** The request's JSON columns: `Data`, then `Data1`, … when a request with many decisions outgrows one. */
+const dataColumn = (n: number) => (n === 0 ? 'Data' : `Data${n}`);
 
 function toRow(request: Request, outbox: readonly PendingAudit[]): RequestRow {
   return {
@@ -139,18 +161,35 @@ function toRow(request: Request, outbox: readonly PendingAudit[]): RequestRow {
     ApproverGroup: request.approverGroup ?? '',
     CreatedAt: request.createdAt,
     ExpiresAt: request.expiresAt ?? '',
-    Data: JSON.stringify(request),
+    ...pieces(dataColumn, JSON.stringify(request)),
     ...outboxColumns(outbox),
-  };
+  } as RequestRow;
 }
 
 /** Rows are validated on the way back in, like every other edge. */
-function fromRow(row: { Data?: unknown }): Request {
-  return parseOrThrow(
-    Request,
-    typeof row.Data === 'string' ? JSON.parse(row.Data) : undefined,
-    'stored request',
-  );
+function fromRow(row: object): Request {
+  const text = joined(row, dataColumn);
+  return parseOrThrow(Request, text === '' ? undefined : JSON.parse(text), 'stored request');
+}
+
+/** An execution's row in its request's partition, keyed by when it ran and its id. */
+function executionRow(execution: StoredExecution) {
+  return {
+    partitionKey: execution.requestId,
+    rowKey: `${EXECUTION_PREFIX}${execution.executedAt}:${execution.executionId}`,
+    ExecutionId: execution.executionId,
+    Task: execution.task,
+    Status: execution.status,
+    ExecutedAt: execution.executedAt,
+  };
+}
+
+/** The request row with its ETag, as `readTagged` answers it. */
+async function readTagged(table: TableClient, id: string): Promise<TaggedRequest | undefined> {
+  const row = await readEntity<RequestRow>(table, id, REQUEST_ROW);
+  return row?.etag === undefined
+    ? undefined
+    : { request: fromRow(row), audit: outboxOf(row), etag: row.etag };
 }
 
 function newestFirstKey(request: Pick<Request, 'createdAt' | 'id'>): string {
@@ -158,17 +197,22 @@ function newestFirstKey(request: Pick<Request, 'createdAt' | 'id'>): string {
   return `${inverted.toString().padStart(13, '0')}:${request.id}`;
 }
 
-/** The request's entries in its requester's and its group's lists. */
+/** The request's entries in its requester's list and in the list of every group it names. */
 function listRows(request: Request): IndexRow[] {
   const key = newestFirstKey(request);
-  const rows: IndexRow[] = [
+  return [
     { partitionKey: indexKeys.requester(request.requesterId), rowKey: key, RequestId: request.id },
+    ...requestGroups(request).map((g) => ({
+      partitionKey: indexKeys.group(g),
+      rowKey: key,
+      RequestId: request.id,
+    })),
   ];
-  if (request.approverGroup !== null) {
-    rows.push({ partitionKey: indexKeys.group(request.approverGroup), rowKey: key, RequestId: request.id });
-  }
-  return rows;
 }
+
+/** Group names never hold a comma (letters, digits and `-_.@`), so the open row keeps them in one column. */
+const joinGroups = (groups: readonly string[]) => groups.join(',');
+const splitGroups = (column: string) => (column === '' ? [] : column.split(','));
 
 /** Per-user partitions are keyed by the user's stable id (`tenant:object id`), never by UPN. */
 export const indexKeys = {
@@ -184,7 +228,8 @@ export interface OpenEntry {
   checkAt: string;
   createdAt: string;
   requesterId: string;
-  approverGroup: string | null;
+  /** Every group the request names (its list entries are under each). */
+  approverGroups: string[];
 }
 
 export interface StoredExecution extends ExecutionSummary {
@@ -197,9 +242,19 @@ export interface StoredRequest {
   audit: PendingAudit[];
 }
 
+/** The request row as read, with its ETag: a compare-and-swap may start from this read (`updateFrom`). */
+export interface TaggedRequest extends StoredRequest {
+  etag: string;
+}
+
+/** What a compare-and-swap's `apply` answers: the next request (with its transition's audit events), or only a result. */
+export type RowChange<R> = { next: Request; result: R; audit?: readonly PendingAudit[] } | { result: R };
+
 export interface RequestRepository {
   /** The request row (one point read), or undefined when there is no such request. */
   read(id: string): Promise<StoredRequest | undefined>;
+  /** The request row with its ETag (one point read), or undefined when there is no such request. */
+  readTagged(id: string): Promise<TaggedRequest | undefined>;
   /**
    * Stores a new request with its index rows, and `audit` in its outbox. With a clientRequestId,
    * the (user, clientRequestId) claim is taken first and atomically: a second submit gets
@@ -270,6 +325,20 @@ export interface RequestRepository {
   ): Promise<{ requests: Request[]; continuationToken?: string }>;
   recordExecution(execution: StoredExecution): Promise<void>;
   executions(requestId: string): Promise<ExecutionSummary[]>;
+  /**
+   * Compare-and-swap like `update`, whose first attempt writes against `from` (the row as read
+   * moments ago, with its ETag) instead of reading it again: one round trip when nobody wrote in
+   * between; on a conflict it reads and applies again. With `execution`, that execution's row is
+   * written by the same write, as one entity-group transaction (both rows are in the request's
+   * partition): both land or neither. `row`: the request row as this call wrote it, with its new
+   * ETag (absent when it wrote nothing to the request row), for a next `updateFrom`.
+   */
+  updateFrom<R>(
+    from: TaggedRequest | undefined,
+    id: string,
+    apply: (current: Request) => RowChange<R>,
+    execution?: StoredExecution,
+  ): Promise<{ result: R; row?: TaggedRequest }>;
 }
 
 export function createRequestRepository(tables: Tables): RequestRepository {
@@ -306,6 +375,10 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       return row ? { request: fromRow(row), audit: outboxOf(row) } : undefined;
     },
 
+    async readTagged(id) {
+      return readTagged(await requests(), id);
+    },
+
     async create(request, audit = [], checkAt = request.createdAt) {
       const idx = await index();
       if (request.clientRequestId !== null) {
@@ -332,7 +405,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
         CheckAt: checkAt,
         CreatedAt: request.createdAt,
         RequesterId: request.requesterId,
-        ApproverGroup: request.approverGroup ?? '',
+        ApproverGroup: joinGroups(requestGroups(request)),
       };
       await Promise.all([
         upsertIndex(listRows(request)),
@@ -355,9 +428,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       const key = newestFirstKey(request);
       const deletions: [string, string][] = [
         [indexKeys.requester(request.requesterId), key],
-        ...(request.approverGroup !== null
-          ? [[indexKeys.group(request.approverGroup), key] as [string, string]]
-          : []),
+        ...requestGroups(request).map((g) => [indexKeys.group(g), key] as [string, string]),
         ...(request.clientRequestId !== null
           ? [[indexKeys.client(request.requesterId), encodeKey(request.clientRequestId)] as [string, string]]
           : []),
@@ -382,7 +453,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
             checkAt: row.CheckAt,
             createdAt: row.CreatedAt,
             requesterId: row.RequesterId,
-            approverGroup: row.ApproverGroup === '' ? null : row.ApproverGroup,
+            approverGroups: splitGroups(row.ApproverGroup),
           });
           if (out.length >= max) break;
         }
@@ -408,9 +479,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       const rows: [string, string][] = neverStored
         ? [
             [indexKeys.requester(entry.requesterId), key],
-            ...(entry.approverGroup !== null
-              ? [[indexKeys.group(entry.approverGroup), key] as [string, string]]
-              : []),
+            ...entry.approverGroups.map((g) => [indexKeys.group(g), key] as [string, string]),
           ]
         : [];
       // The open row last: while it stays, a later run finishes what this one could not.
@@ -544,19 +613,48 @@ export function createRequestRepository(tables: Tables): RequestRepository {
       // One entity, keyed by the execution id: a plain upsert is atomic and idempotent (a retried
       // write replaces the same row), and costs one round trip on the execution's critical path.
       try {
-        await t.upsertEntity(
-          {
-            partitionKey: execution.requestId,
-            rowKey: `${EXECUTION_PREFIX}${execution.executedAt}:${execution.executionId}`,
-            ExecutionId: execution.executionId,
-            Task: execution.task,
-            Status: execution.status,
-            ExecutedAt: execution.executedAt,
-          },
-          'Replace',
-        );
+        await t.upsertEntity(executionRow(execution), 'Replace');
       } catch (e) {
         throw unavailable(e);
+      }
+    },
+
+    async updateFrom(from, id, apply, execution) {
+      const table = await requests();
+      let known = from?.request.id === id ? from : undefined;
+      for (let attempt = 1; ; attempt++) {
+        const current = known ?? (await readTagged(table, id));
+        known = undefined;
+        if (!current) throw new DomainError('NOT_FOUND', `No request with id ${id}`);
+        const decision = apply(current.request);
+        try {
+          if (!('next' in decision)) {
+            // Nothing changes in the request row; the execution's row is still written.
+            if (execution) await table.upsertEntity(executionRow(execution), 'Replace');
+            return { result: decision.result };
+          }
+          // The row is replaced whole: carry the events still waiting, then this transition's.
+          const added = (decision.audit ?? []).filter((e) => !current.audit.some((w) => w.id === e.id));
+          const audit = [...current.audit, ...added];
+          const row = toRow(decision.next, audit);
+          const etag = execution
+            ? (
+                await table.submitTransaction([
+                  ['update', { ...row }, 'Replace', { etag: current.etag }],
+                  ['upsert', executionRow(execution), 'Replace'],
+                ])
+              ).subResponses[0]?.etag
+            : (await table.updateEntity(row, 'Replace', { etag: current.etag })).etag;
+          const written = etag === undefined ? undefined : { request: decision.next, audit, etag };
+          return { result: decision.result, ...(written ? { row: written } : {}) };
+        } catch (e) {
+          // 412: someone wrote the row since it was read (the transaction wrote nothing); read again.
+          if (statusOf(e) === 412 && attempt < MAX_CAS_ATTEMPTS) {
+            await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+            continue;
+          }
+          throw unavailable(e);
+        }
       }
     },
 

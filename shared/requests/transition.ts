@@ -11,11 +11,11 @@
  * harmless and a lost one must not strand the request.
  */
 import type { AuditAction } from '#shared/audit/types';
-import type { Member } from '#shared/domain/pam';
 import { DomainError, type ErrorCode } from '#shared/domain/errors';
 import {
   canView,
   toRequestView,
+  type GroupMembers,
   type Request,
   type RequestView,
   type Transition,
@@ -30,9 +30,9 @@ export interface CallerTransition<O extends string> {
    * Who may address the request at all (default: who may see it). Anyone else is answered 404,
    * learning nothing about the request, not even that it exists.
    */
-  addressable?: (request: Request, members: readonly Member[]) => boolean;
+  addressable?: (request: Request, members: GroupMembers) => boolean;
   /** The pure rule over the row as it is now (run again on every compare-and-swap attempt). */
-  rule: (request: Request, members: readonly Member[]) => Transition<O>;
+  rule: (request: Request, members: GroupMembers) => Transition<O>;
   /** The audit events of an applied outcome, recorded by the same write as the transition. */
   events: (outcome: O, next: Request) => PendingAudit[];
   /**
@@ -46,6 +46,12 @@ export interface CallerTransition<O extends string> {
    * who may not address the request is refused (they are answered 404).
    */
   refusals?: { audited: AuditAction; unaddressable: ErrorCode };
+  /**
+   * A retry that finds its change made is answered with the request as it is now (200), not
+   * refused: for calls that create something (an extension), where a client's retry after a lost
+   * answer must find what its first attempt made.
+   */
+  answersRetries?: boolean;
 }
 
 /** Runs `transition` on request `id` for `caller`: the new view, or the rule's refusal thrown. */
@@ -104,8 +110,11 @@ export async function runTransition<O extends string>(
     ...(found && liveIndex ? [() => ctx.repo.syncLiveIndex(found.request)] : []),
     () => flushAudit(ctx.repo, ctx.audit, id, 'claimable', ctx.now),
     ...(found && event ? [() => ctx.orchestrations.raise(id, event, { status: found.request.status })] : []),
-    ...(refusals ? [() => auditRefusal(ctx, caller, refusals.audited, current, verdict.refusal)] : []),
+    ...(refusals && !(found && transition.answersRetries)
+      ? [() => auditRefusal(ctx, caller, refusals.audited, current, verdict.refusal)]
+      : []),
   ]);
+  if (found && transition.answersRetries) return toRequestView(found.request, await ctx.repo.executions(id));
   throw verdict.refusal;
 }
 

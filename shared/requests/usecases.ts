@@ -23,7 +23,9 @@ import {
   end as endRule,
   expire as expireRule,
   fail as failRule,
-  isLive,
+  isGranted,
+  isScheduled,
+  pendingExtension,
   planRequest,
   revokeTransition,
   targetOf,
@@ -104,7 +106,7 @@ export async function submitRequest(
         await ensureStarted(ctx, earlier);
         // The earlier attempt may have died before its follow-ups; they are idempotent.
         await afterCommit([
-          ...(isLive(earlier, ctx.now) ? [() => ctx.repo.syncLiveIndex(earlier)] : []),
+          ...(isGranted(earlier, ctx.now) ? [() => ctx.repo.syncLiveIndex(earlier)] : []),
           // A retry: what its first attempt recorded, once that attempt's claim has run out.
           () => flushAudit(ctx.repo, ctx.audit, earlier.id, 'claimable', ctx.now),
         ]);
@@ -182,7 +184,10 @@ function submitEvents(request: Request, caller: Caller, at: Date): PendingAudit[
         approvalType: request.approvalType,
         approverGroup: request.approverGroup,
         requiredApprovals: request.requiredApprovals,
+        stages: request.stages,
         pendingUntil: request.pendingUntil,
+        startAt: request.startAt,
+        maxUses: request.maxUses,
       },
       origin: caller.origin,
     },
@@ -193,16 +198,25 @@ function submitEvents(request: Request, caller: Caller, at: Date): PendingAudit[
     : [submitted];
 }
 
+/**
+ * The grant's audit event as it is set: `grant.started` when it runs from now, `grant.scheduled`
+ * when it starts later (the orchestration appends `grant.started` once the start is reached).
+ */
 function grantStarted(request: Request, actor: AuditActor, at: Date, origin?: AuditOrigin): PendingAudit {
   return pending(
     request.id,
     {
-      action: AuditAction.GrantStarted,
+      action: isScheduled(request, at) ? AuditAction.GrantScheduled : AuditAction.GrantStarted,
       actor,
       outcome: 'success',
       requestId: request.id,
       task: request.task,
-      detail: { tasks: request.tasks, grantedAt: request.grantedAt, expiresAt: request.expiresAt },
+      detail: {
+        tasks: request.tasks,
+        grantedAt: request.grantedAt,
+        expiresAt: request.expiresAt,
+        ...(request.maxUses === null ? {} : { maxUses: request.maxUses }),
+      },
       origin,
     },
     at,
@@ -221,16 +235,21 @@ export async function getRequest(
   return view(ctx, request);
 }
 
-/** `POST /api/requests/{id}/approve|deny`: one decision per approver; the transition is told to the orchestration once. */
+/**
+ * `POST /api/requests/{id}/approve|deny`, and the emailed link's decision: one decision per approver,
+ * in the stage that is open; the transition is told to the orchestration once. `linkStage`: the
+ * stage an emailed link was minted for (a decision through it counts only while that stage is open).
+ */
 export async function decide(
   ctx: RequestContext,
   caller: Caller,
   id: string,
   decision: Decision,
   comment: string | undefined,
+  linkStage?: number,
 ): Promise<RequestView> {
   const { principal } = caller;
-  const input = { approver: principal, decision, comment };
+  const input = { approver: principal, decision, comment, linkStage };
   return runTransition(ctx, caller, id, {
     // Whoever may see it (the requester among them, so that deciding on one's own request is
     // refused as such); to anyone else it does not exist.
@@ -238,12 +257,44 @@ export async function decide(
     rule: (request, members) => decideTransition(request, input, members, ctx.now),
     events: (outcome, next) => decisionEvents(outcome, next, caller, decision, comment, ctx.now),
     follow: (outcome, request) => ({
-      liveIndex: outcome === 'approved' && isLive(request, ctx.now),
-      // Only approved and denied end the pending phase; a recorded approval waits for more.
+      // A scheduled grant is indexed too: an execution before its start is told when it starts.
+      liveIndex: outcome === 'approved' && isGranted(request, ctx.now),
+      // A recorded approval leaves the stage waiting for more: nothing for the orchestration. A
+      // stage approved (the request still pending) tells it to look again: the next stage's
+      // approvers are to be asked.
       ...(outcome === 'recorded' ? {} : { event: RequestEvent.Decided }),
     }),
     refusals: { audited: AuditAction.DecisionRefused, unaddressable: 'NOT_AN_APPROVER' },
   });
+}
+
+/** The stage a round's latest decision was given in (0 for decisions recorded before stages). */
+function lastStage(approvals: Request['approvals']): number {
+  return approvals.at(-1)?.stage ?? 0;
+}
+
+/**
+ * The audit events of stage `closed` approved and (with `opened`) the next one opened. Each is numbered by its stage
+ * (`number` maps a stage to the id's number), so a retry records the same ids: a stage closes once.
+ */
+export function stageEvents(
+  requestId: string,
+  stages: Request['stages'],
+  closed: number,
+  actions: { approved: AuditAction; opened?: AuditAction },
+  base: Omit<AuditEventInput, 'action' | 'detail'>,
+  detail: Record<string, unknown>,
+  at: Date,
+  number: (stage: number) => number = (stage) => stage,
+): PendingAudit[] {
+  const of = (stage: number) => ({ stage, approverGroup: stages[stage]?.approverGroup ?? null });
+  const event = (action: AuditAction, stage: number) =>
+    pending(requestId, { ...base, action, detail: { ...detail, ...of(stage) } }, at, number(stage));
+  const { opened } = actions;
+  return [
+    event(actions.approved, closed),
+    ...(opened !== undefined && closed + 1 < stages.length ? [event(opened, closed + 1)] : []),
+  ];
 }
 
 function decisionEvents(
@@ -254,30 +305,44 @@ function decisionEvents(
   comment: string | undefined,
   at: Date,
 ): PendingAudit[] {
-  const event = {
+  const stage = lastStage(next.approvals);
+  const base = {
     actor: caller.actor,
     outcome: 'success',
     requestId: next.id,
     task: next.task,
-    detail: {
-      decision,
-      comment: comment ?? null,
-      approvals: next.approvals.length,
-      requiredApprovals: next.requiredApprovals,
-      // How the approver proved who they are: a token, App Service Authentication, or the emailed link alone.
-      via: caller.principal.authMethod,
-    },
     origin: caller.origin,
   } as const;
+  const detail = {
+    decision,
+    comment: comment ?? null,
+    approvals: next.approvals.length,
+    requiredApprovals: next.requiredApprovals,
+    // The stage the decision was given in (0-based) and its group.
+    stage,
+    approverGroup: next.stages[stage]?.approverGroup ?? next.approverGroup,
+    // How the approver proved who they are: a token, App Service Authentication, or the emailed link alone.
+    via: caller.principal.authMethod,
+  };
+  const event = { ...base, detail } as const;
+  // One per approval: numbered by its place among the request's approvals.
+  const recorded = () =>
+    pending(next.id, { ...event, action: AuditAction.RequestApprovalRecorded }, at, next.approvals.length);
   switch (outcome) {
     case 'recorded':
-      // One per approval: numbered by its place among the request's approvals.
+      return [recorded()];
+    case 'stageApproved':
+      // The approval, its stage approved, the next stage opened (its approvers are asked now).
       return [
-        pending(
+        recorded(),
+        ...stageEvents(
           next.id,
-          { ...event, action: AuditAction.RequestApprovalRecorded },
+          next.stages,
+          stage,
+          { approved: AuditAction.StageApproved, opened: AuditAction.StageOpened },
+          base,
+          { stages: next.stages.length },
           at,
-          next.approvals.length,
         ),
       ];
     case 'approved':
@@ -319,24 +384,56 @@ export async function revokeRequest(
   id: string,
   comment: string | undefined,
 ): Promise<RequestView> {
+  // The row the rule judged (each compare-and-swap attempt judges, then records, the row it read).
+  let judged: Request | undefined;
   return runTransition(ctx, caller, id, {
-    rule: (request, members) =>
-      revokeTransition(request, { actor: actorOf(caller.principal), comment }, members, ctx.now),
-    events: (_outcome, revoked) => [
-      pending(
-        id,
-        {
-          action: AuditAction.GrantRevoked,
-          actor: caller.actor,
-          outcome: 'success',
-          requestId: id,
-          task: revoked.task,
-          reason: comment,
-          origin: caller.origin,
-        },
-        ctx.now,
-      ),
-    ],
+    rule: (request, members) => {
+      judged = request;
+      return revokeTransition(request, { actor: actorOf(caller.principal), comment }, members, ctx.now);
+    },
+    events: (_outcome, revoked) => {
+      // An extension still waiting is canceled with the grant it would have extended.
+      const waiting = judged === undefined ? undefined : pendingExtension(judged);
+      return [
+        pending(
+          id,
+          {
+            action: AuditAction.GrantRevoked,
+            actor: caller.actor,
+            outcome: 'success',
+            requestId: id,
+            task: revoked.task,
+            reason: comment,
+            origin: caller.origin,
+          },
+          ctx.now,
+        ),
+        ...(waiting === undefined
+          ? []
+          : [
+              pending(
+                id,
+                {
+                  action: AuditAction.ExtensionCanceled,
+                  actor: caller.actor,
+                  outcome: 'success',
+                  requestId: id,
+                  task: revoked.task,
+                  detail: {
+                    extensionId: waiting.id,
+                    hours: waiting.hours,
+                    expiresAt: revoked.expiresAt,
+                    // The grant was revoked: the extension had nothing left to extend.
+                    status: revoked.status,
+                  },
+                  origin: caller.origin,
+                },
+                ctx.now,
+                Number(waiting.id),
+              ),
+            ]),
+      ];
+    },
     follow: () => ({ liveIndex: true, event: RequestEvent.Revoked }),
   });
 }

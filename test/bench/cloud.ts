@@ -8,7 +8,8 @@
  * until storage is quiet again (the workflow's work included).
  *
  * Execute is also compared with its floor under the same latency: its I/O done directly (the reads
- * side by side, the intent, the webhook, the outcome and the execution row side by side).
+ * side by side, the intent, the webhook, the outcome and the execution row side by side); and an
+ * execution under a counted grant (`maxUses`) with the one under an uncounted grant.
  *
  * BENCH_RTT_MS (default 10) and BENCH_RTT_RUNS (default 20) set the round trip and the samples.
  */
@@ -31,6 +32,8 @@ import { now, ratio, summarize } from './stats';
 const RTT = Number(process.env.BENCH_RTT_MS ?? 10);
 const RUNS = Number(process.env.BENCH_RTT_RUNS ?? 20);
 const WARM = 3;
+/** A task under an automatic policy with `maxUses`: its executions are counted. */
+const COUNTED = 'Bench\\Counted';
 /** BENCH_TRACE=1: print the storage requests of each story's last sample (to stderr). */
 const TRACE = process.env.BENCH_TRACE === '1';
 
@@ -115,6 +118,7 @@ async function measureStories(env: CloudHost, user: Caller, runs: number) {
     approval_to_usable: empty(),
     execute: empty(),
     execute_floor: empty(),
+    execute_counted: empty(),
     decision_by_link: empty(),
   };
   const floorTable = TableClient.fromConnectionString(env.storage, 'BenchCloudFloor', {
@@ -126,6 +130,11 @@ async function measureStories(env: CloudHost, user: Caller, runs: number) {
   const row = () => ({ partitionKey: 'floor', rowKey: randomUUID(), detail: 'x'.repeat(600) });
 
   let grant = '';
+  // A counted grant (automatic, at most 1000 uses), used by every sample of this call.
+  const counted = (
+    await ok(user.post<{ id: string }>('/api/requests', { task: COUNTED, reason: 'bench' }), 'submit')
+  ).id;
+  await untilUsable(user, COUNTED, counted);
   for (let i = 0; i < runs + WARM; i++) {
     const keep = i >= WARM;
     const record = async (name: keyof typeof stories, work: () => Promise<unknown>) => {
@@ -163,6 +172,9 @@ async function measureStories(env: CloudHost, user: Caller, runs: number) {
     // Execute under that live grant, next to its floor under the same latency.
     await record('execute', () =>
       ok(user.post('/api/execute', { task: MANUAL, requestId: grant }), 'execute'),
+    );
+    await record('execute_counted', () =>
+      ok(user.post('/api/execute', { task: COUNTED, requestId: counted }), 'execute counted'),
     );
     await record('execute_floor', async () => {
       await Promise.all([
@@ -205,6 +217,23 @@ export async function benchCloud(rtt = RTT, runs = RUNS): Promise<object> {
   const env = await startCloudHost({ rttMs: 0 });
   try {
     const user = await caller(env.host.url, 'user@contoso.com');
+    await ok(
+      env.admin.put('/api/catalog/tasks', {
+        name: COUNTED,
+        description: 'bench',
+        executor: { type: 'webhook', url: env.hookUrl },
+      }),
+      'counted task',
+    );
+    await ok(
+      env.admin.post('/api/policies', {
+        scope: 'task',
+        target: COUNTED,
+        approvalType: 'auto',
+        maxUses: 1000,
+      }),
+      'counted policy',
+    );
     // Loopback first (proxies count only), then the same stories with the latency.
     const loopback = await measureStories(env, user, runs);
     env.setRtt(rtt);
@@ -246,6 +275,7 @@ export async function benchCloud(rtt = RTT, runs = RUNS): Promise<object> {
     }
     const e = summarize(cloud.execute.ms);
     const f = summarize(cloud.execute_floor.ms);
+    const c = summarize(cloud.execute_counted.ms);
     return {
       benchmark: 'cloud-latency',
       rtt_ms: rtt,
@@ -254,6 +284,7 @@ export async function benchCloud(rtt = RTT, runs = RUNS): Promise<object> {
       note: 'proxies delay storage (table, blob, queue), Service Bus and the webhook; the API call itself is not delayed',
       ...report,
       execute_over_floor_with_rtt: { p50: ratio(e.p50, f.p50), p95: ratio(e.p95, f.p95) },
+      execute_counted_over_execute_with_rtt: { p50: ratio(c.p50, e.p50), p95: ratio(c.p95, e.p95) },
     };
   } finally {
     await env.close();

@@ -43,6 +43,9 @@ const CONTRACT = [
   'GET /api/requests',
   'GET /api/requests/{id}',
   ...['approve', 'deny', 'cancel', 'revoke'].map((a) => `POST /api/requests/{id}/${a}`),
+  // Extensions of a live grant (version 2).
+  'POST /api/requests/{id}/extend',
+  ...['approve', 'deny', 'cancel'].map((a) => `POST /api/requests/{id}/extensions/{extensionId}/${a}`),
   'POST /api/execute',
   'GET /api/decisions/{token}',
   'POST /api/decisions/{token}',
@@ -276,7 +279,17 @@ describe('the Power Automate connector', () => {
       Object.values(item).map((op) => (op as Json).operationId),
     );
     expect(ids).toEqual(
-      expect.arrayContaining(['SubmitRequest', 'ApproveRequest', 'DenyRequest', 'ExecuteTask', 'GetRequest']),
+      expect.arrayContaining([
+        'SubmitRequest',
+        'ApproveRequest',
+        'DenyRequest',
+        'ExecuteTask',
+        'GetRequest',
+        'ExtendRequest',
+        'ApproveExtension',
+        'DenyExtension',
+        'CancelExtension',
+      ]),
     );
     expect(
       OPERATIONS.filter((o) => o.connector !== undefined)

@@ -95,7 +95,7 @@ async function approvedWithoutEvent(): Promise<string> {
     const result = applyDecision(
       r,
       { approver: { id: userKey(ANN), upn: ANN }, decision: 'approve' },
-      [{ upn: ANN, id: userKey(ANN) }],
+      new Map([['lost-approvers', [{ upn: ANN, id: userKey(ANN) }]]]),
       new Date(Date.now() - 3000),
     );
     return { next: result.request, result: result.request };

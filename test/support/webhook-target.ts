@@ -16,6 +16,8 @@ export interface WebhookTarget {
   received: ReceivedExecution[];
   /** Makes the next answers fail with this status (0 = succeed again). */
   failWith(status: number): void;
+  /** Makes the next answers come this many milliseconds late (0 = at once again). */
+  delayBy(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export function verifySignature(
 export async function startWebhookTarget(key: string): Promise<WebhookTarget> {
   const received: ReceivedExecution[] = [];
   let failStatus = 0;
+  let delayMs = 0;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -56,8 +59,13 @@ export async function startWebhookTarget(key: string): Promise<WebhookTarget> {
         res.writeHead(failStatus, { 'content-type': 'text/plain' }).end('runbook failed');
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ok: true, ran: (JSON.parse(raw) as { task: string }).task }));
+      const answer = () => {
+        if (res.destroyed) return;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: true, ran: (JSON.parse(raw) as { task: string }).task }));
+      };
+      if (delayMs > 0) setTimeout(answer, delayMs);
+      else answer();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -68,6 +76,9 @@ export async function startWebhookTarget(key: string): Promise<WebhookTarget> {
     received,
     failWith: (status) => {
       failStatus = status;
+    },
+    delayBy: (ms) => {
+      delayMs = ms;
     },
     close: () => new Promise<void>((r) => server.close(() => r())),
   };

@@ -38,13 +38,27 @@ export function connectionStringFor(ports: { blob: number; queue: number; table:
 }
 
 /**
- * The child's whole program: Azurite reads its options from process.argv; we add only the rule that a
+ * The child's whole program: Azurite reads its options from process.argv; we add the rule that a
  * vanished parent (IPC disconnect, e.g. the host was killed with -9) means a graceful shutdown, so
- * Azurite's stores are flushed.
+ * Azurite's stores are flushed, and one correction. Azurite's table service joins the body's network
+ * chunks as separately decoded strings, so a character of several UTF-8 bytes that a chunk boundary
+ * splits arrives as two U+FFFD: an entity over about 64 KiB with non-ASCII text (a long list of
+ * approvals with accented comments) would come back changed, which the real service never does.
+ * Decoding the stream as UTF-8 before Azurite reads it (Node's decoder carries a split character
+ * over) fixes that for the table service's JSON bodies; batches (multipart) are read as bytes and
+ * left alone.
  */
 const CHILD_SOURCE = `
 const main = process.argv[1];
 process.argv = [process.argv[0], 'azurite', ...process.argv.slice(2)];
+const tablePort = Number(process.argv[process.argv.indexOf('--tablePort') + 1]);
+const http = require('http');
+const emit = http.Server.prototype.emit;
+http.Server.prototype.emit = function (event, req, ...rest) {
+  if (event === 'request' && this.address()?.port === tablePort &&
+      /json/i.test(String(req.headers['content-type'] || ''))) req.setEncoding('utf8');
+  return emit.call(this, event, req, ...rest);
+};
 const pidFile = process.env.LOCAL_HOST_AZURITE_PID_FILE;
 process.on('exit', () => { if (pidFile) try { require('fs').rmSync(pidFile, { force: true }); } catch {} });
 process.on('disconnect', () => {

@@ -111,6 +111,9 @@ describe('policies', () => {
       requiredApprovals: 1,
       maxDurationHours: 8,
       pendingTimeoutHours: 24,
+      // The defaults of the approval-flow limits: a week to schedule a start, no extensions.
+      maxStartDelayHours: 168,
+      maxExtensions: 0,
     };
     expect(created.status).toBe(201);
     expect(policy).toEqual({
@@ -213,6 +216,8 @@ describe('policies', () => {
       approverGroup: 'seniors',
       requiredApprovals: 1,
       pendingTimeoutHours: 2,
+      maxStartDelayHours: 168,
+      maxExtensions: 0,
     };
     expect(moved).toMatchObject({ status: 200, body: after });
     expect(readBack.body).toEqual(after);
@@ -223,6 +228,63 @@ describe('policies', () => {
       action: 'policy.updated',
       detail: { before: { id, target: 'Lonely', approvalType: 'auto' }, after },
     });
+  });
+
+  it('stores a two-stage policy with its limits, refuses a stage naming no group (400 at its pointer), and protects a group used only in a later stage', async () => {
+    // Prepare: a group named only by stage 2 of the policy.
+    await t.call(approverGroupPut, {
+      method: 'PUT',
+      path: '/api/x',
+      params: { name: 'security' },
+      body: { members: ['security1@contoso.com'] },
+    });
+    const stages = [
+      { approverGroup: 'approvers', requiredApprovals: 1 },
+      { approverGroup: 'security', requiredApprovals: 1 },
+    ];
+
+    // Act
+    const missing = await create({
+      scope: 'task',
+      target: MOVE,
+      approvalType: 'manual',
+      stages: [stages[0], { approverGroup: 'nobody-such' }],
+    });
+    const both = await create({
+      scope: 'task',
+      target: MOVE,
+      approvalType: 'manual',
+      approverGroup: 'approvers',
+      stages,
+    });
+    const created = await create({
+      scope: 'task',
+      target: MOVE,
+      approvalType: 'manual',
+      stages,
+      maxUses: 3,
+      maxExtensions: 2,
+      maxStartDelayHours: 24,
+    });
+    const policy = created.body as Policy;
+    const readBack = await read(policy.id);
+    const deleteStageGroup = await t.call(approverGroupDelete, {
+      method: 'DELETE',
+      path: '/api/x',
+      params: { name: 'security' },
+    });
+    const cleanup = await remove(policy.id);
+
+    // Assess
+    expect(missing.status).toBe(400);
+    expect(missing.body).toMatchObject({ errors: [{ pointer: '#/stages/1/approverGroup' }] });
+    expect(both.status).toBe(400);
+    expect(created.status).toBe(201);
+    expect(policy).toMatchObject({ stages, maxUses: 3, maxExtensions: 2, maxStartDelayHours: 24 });
+    expect(policy).not.toHaveProperty('approverGroup');
+    expect(readBack.body).toEqual(policy);
+    expect(deleteStageGroup.status).toBe(409);
+    expect(cleanup.status).toBe(204);
   });
 
   it('answers 404 for unknown ids and 400 for malformed ones', async () => {

@@ -4,6 +4,8 @@
  * `accessRequest` orchestrator runs; its activities are replaced by a scripted request row (the
  * activities themselves are tested against storage elsewhere), so the test sees when each runs.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as df from 'durable-functions';
 import { FunctionRegistry, installCoreModule } from '@zsa/local-host/core';
@@ -359,5 +361,60 @@ describe('the request orchestration fed a history in the extension shape', () =>
       'notify',
       'sweepAudit',
     ]);
+  });
+});
+
+/**
+ * Instances started before shape 3 keep running after the upgrade: a shape-2 history recorded on
+ * the local engine by the orchestrator as it was before shape 3 (a pending window with a sweep of a
+ * dead caller's events, an approval at one hour, an 8-day grant in two timers, its end, the final
+ * sweeps) is fed to today's orchestrator, which must schedule exactly what the history holds.
+ */
+describe('a shape-2 instance after the upgrade', () => {
+  it('replays its recorded history to the end with the same task ids', async () => {
+    // Prepare
+    const recorded = JSON.parse(
+      readFileSync(join(process.cwd(), 'test/component/durable/shape2-history.json'), 'utf8'),
+    ) as { EventType: number; Name?: string }[];
+    const history = recorded.map((e) => ({ ...e, IsPlayed: true }));
+    const scheduledInHistory = history
+      .filter((e) => e.EventType === 4 || e.EventType === 10)
+      .map((e) => (e.EventType === 4 ? String(e.Name) : 'timer'));
+    const fn = registry.get('accessRequest');
+    if (!fn) throw new Error('accessRequest is not registered');
+    const trigger = {
+      history,
+      input: { requestId: 'shape2-1', shape: 2 },
+      instanceId: 'shape2-1',
+      isReplaying: true,
+      parentInstanceId: null,
+      upperSchemaVersion: 2,
+      upperSchemaVersionNew: 2,
+      longRunningTimerIntervalDuration: '3650.00:00:00',
+      maximumShortTimerDuration: '3650.00:00:00',
+      defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
+    };
+
+    // Act
+    const { returnValue } = await registry.invoke(fn, [
+      { name: fn.triggerName, data: { json: JSON.stringify(trigger) } },
+    ]);
+    const state = JSON.parse(returnValue?.json ?? 'null') as {
+      isDone: boolean;
+      output: unknown;
+      actions: unknown[][];
+    };
+
+    // Assess
+    expect(state).toMatchObject({ isDone: true, output: 'ended' });
+    const idTaking: string[] = [];
+    const walk = (a: { actionType: number; functionName?: string; compoundActions?: unknown[] }): void => {
+      if (a.compoundActions) for (const c of a.compoundActions) walk(c as typeof a);
+      else if (a.actionType === 1 || a.actionType === 0) idTaking.push(a.functionName ?? '');
+      else if (a.actionType === 5) idTaking.push('timer');
+    };
+    for (const a of state.actions[0] ?? []) walk(a as Parameters<typeof walk>[0]);
+    expect(idTaking).toEqual(scheduledInHistory);
+    expect(scheduledInHistory).toContain('sweepAudit');
   });
 });

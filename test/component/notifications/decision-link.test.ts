@@ -18,10 +18,12 @@ import {
 } from '#shared/notifications/decisions';
 import { createTokenStore, TokenState, type TokenRecord, type TokenStore } from '#shared/notifications/store';
 import type { Member } from '#shared/domain/pam';
+import { encodeKey } from '#shared/domain/names';
 import { parseToken } from '#shared/notifications/tokens';
 import type { Orchestrations } from '#shared/requests/orchestrations';
 import { createRequestRepository, type RequestRepository } from '#shared/requests/repository';
 import type { Caller, ConfigReader, RequestContext } from '#shared/requests/context';
+import { decideExtension } from '#shared/requests/extensions';
 import { decide } from '#shared/requests/usecases';
 import { startComponentEnv, type ComponentEnv } from '../../support/component';
 
@@ -140,9 +142,13 @@ function linkContext(
     log: () => undefined,
     audit,
     callerFor: linkCaller,
-    decide: (caller, id, decision, comment) => {
+    // As the app's wiring does: the link's stage, of the request or of its extension.
+    decide: (caller, id, decision, comment, binding) => {
       decideCalls++;
-      return decide(requestContext(now, options.requests), caller, id, decision, comment);
+      const ctx = requestContext(now, options.requests);
+      return binding.extensionId === undefined
+        ? decide(ctx, caller, id, decision, comment, binding.stage)
+        : decideExtension(ctx, caller, id, binding.extensionId, decision, comment, binding.stage);
     },
   };
 }
@@ -302,7 +308,7 @@ describe('deciding through a link', () => {
       expect.objectContaining({
         reason: 'DECISION_LINK_USED',
         outcome: 'refused',
-        detail: { via: 'decisionLink', decision: 'deny', linkApprover: ANN },
+        detail: { via: 'decisionLink', decision: 'deny', linkApprover: ANN, stage: 0 },
       }),
     ]);
     expect(refusals(second.id).map((e) => e.reason)).toEqual([
@@ -510,5 +516,199 @@ describe('minting links', () => {
     await tokens.markSent(request.id, ANN, newer);
     expect(await rowOf(newer.token)).toMatchObject({ generation: 2, sent: true });
     expect(await tokens.prepare(request.id, memberOf(ANN), request.pendingUntil)).toBeUndefined();
+  });
+});
+
+// --- Stages and extensions ---------------------------------------------------------------------
+
+const SECOND = 'link-second-stage';
+let secondMembers: string[] = [];
+const stagedConfig: ConfigReader = {
+  ...config,
+  groupMembers: (group) =>
+    Promise.resolve(
+      group === GROUP ? members.map(memberOf) : group === SECOND ? secondMembers.map(memberOf) : [],
+    ),
+};
+
+/** Alice's request decided in two stages: one approval of GROUP, then one of SECOND. */
+async function aTwoStageRequest(): Promise<Request> {
+  return aPendingRequest({
+    stages: [
+      { approverGroup: GROUP, requiredApprovals: 1 },
+      { approverGroup: SECOND, requiredApprovals: 1 },
+    ],
+    requiredApprovals: 2,
+  });
+}
+
+/** A link minted straight through the token store, bound to `binding`, as `notify` would mint it. */
+async function boundLink(
+  request: Request,
+  approver: string,
+  binding: { stage: number; extensionId?: string },
+  expiresAt = request.pendingUntil,
+): Promise<string> {
+  const link = await tokens.prepare(request.id, memberOf(approver), expiresAt, binding);
+  if (!link) throw new Error('no link minted');
+  await tokens.markSent(request.id, approver, link);
+  return link.token;
+}
+
+describe('links bound to a stage', () => {
+  it('a stage-2 link used before stage 2 opens changes nothing; once stage 1 is approved it decides', async () => {
+    // Prepare: Ann decides stage 1, Cat stage 2; Cat's stage-2 link exists before stage 2 opens
+    members = [ANN];
+    secondMembers = [CAT];
+    const request = await aTwoStageRequest();
+    const catsLink = await boundLink(request, CAT, { stage: 1 });
+    const annsLink = await boundLink(request, ANN, { stage: 0 });
+    const rowBefore = await repo.readTagged(request.id);
+    const linkBefore = await rowOf(catsLink);
+    const options = { requests: { config: stagedConfig } };
+    const calls = decideCalls;
+
+    // Act: too early
+    const early = await submit(catsLink, 'approve', options);
+    const shown = await openDecisionLink(linkContext(options), catsLink);
+
+    // Assess: nothing written, neither the request nor the link; refused and audited as such
+    expect(early).toMatchObject({ kind: 'closed', reason: 'stageNotOpen' });
+    expect(shown).toMatchObject({ kind: 'closed', reason: 'stageNotOpen' });
+    expect(decideCalls).toBe(calls);
+    expect((await repo.readTagged(request.id))?.etag).toBe(rowBefore?.etag);
+    expect((await rowOf(catsLink))?.etag).toBe(linkBefore?.etag);
+    expect(audited).toContainEqual(
+      expect.objectContaining({
+        action: 'request.decisionRefused',
+        requestId: request.id,
+        reason: 'DECISION_LINK_CLOSED: stageNotOpen',
+        detail: { via: 'decisionLink', decision: 'approve', linkApprover: CAT, stage: 1 },
+      }),
+    );
+
+    // Act: stage 1 approved through Ann's link, then Cat's link again
+    const first = await submit(annsLink, 'approve', options);
+    const second = await submit(catsLink, 'approve', options);
+
+    // Assess
+    expect(first.kind === 'recorded' && first.view).toMatchObject({ status: 'pending', currentStage: 1 });
+    expect(second.kind === 'recorded' && second.view.status).toBe('approved');
+    expect((await repo.read(request.id))?.request.approvals.map((a) => [a.approver, a.stage])).toEqual([
+      [ANN, 0],
+      [CAT, 1],
+    ]);
+  });
+
+  it('a stage-1 link used after stage 1 was approved says the stage is over, and writes nothing', async () => {
+    // Prepare: Ann and Ben may decide stage 1; Ann approves it through the API
+    members = [ANN, BEN];
+    secondMembers = [CAT];
+    const request = await aTwoStageRequest();
+    const bensLink = await boundLink(request, BEN, { stage: 0 });
+    await decide(
+      requestContext(new Date(), { config: stagedConfig }),
+      apiCaller(ANN),
+      request.id,
+      'approve',
+      undefined,
+    );
+    const rowBefore = await repo.readTagged(request.id);
+
+    // Act
+    const late = await submit(bensLink, 'approve', { requests: { config: stagedConfig } });
+
+    // Assess
+    expect(late).toMatchObject({ kind: 'closed', reason: 'stageOver' });
+    expect((await repo.readTagged(request.id))?.etag).toBe(rowBefore?.etag);
+    expect((await rowOf(bensLink))?.state).toBe(TokenState.live);
+  });
+
+  it('links minted before stages (no stage stored) decide in the first stage', async () => {
+    // Prepare: a row as an earlier version wrote it: no Stage column
+    members = [ANN];
+    const request = await aPendingRequest();
+    const token = await linkFor(request, ANN);
+    const parsed = parseToken(token);
+    if (!parsed) throw new Error('bad token');
+    const entity = await tables.get('DecisionTokens').then((t) => t.getEntity(request.id, encodeKey(ANN)));
+
+    // Act
+    const outcome = await submit(token, 'approve');
+
+    // Assess
+    expect(entity.Stage).toBeUndefined();
+    expect((await tokens.find(parsed))?.binding).toEqual({ stage: 0 });
+    expect(outcome.kind).toBe('recorded');
+  });
+});
+
+describe('links bound to an extension', () => {
+  /** Alice's live grant (under GROUP, one approval) with extension 1 waiting. */
+  async function aGrantWithExtension(): Promise<Request> {
+    const now = Date.now();
+    const at = (ms: number) => new Date(now + ms).toISOString();
+    return aPendingRequest({
+      status: 'approved',
+      approvals: [
+        { approver: BEN, approverId: keyOf(BEN), decision: 'approve', comment: null, at: at(0), stage: 0 },
+      ],
+      decidedAt: at(0),
+      grantedAt: at(0),
+      expiresAt: at(3_600_000),
+      maxExtensions: 2,
+      extensions: [
+        {
+          id: '1',
+          hours: 2,
+          reason: 'The migration overran',
+          status: 'pending',
+          approvals: [],
+          createdAt: at(0),
+          pendingUntil: at(3_600_000),
+          decidedAt: null,
+        },
+      ],
+    });
+  }
+
+  it('approve from the link: the extension is approved and the grant ends two hours later; the other link is then closed', async () => {
+    // Prepare
+    members = [ANN, BEN];
+    const request = await aGrantWithExtension();
+    const annsLink = await boundLink(request, ANN, { stage: 0, extensionId: '1' });
+    const bensLink = await boundLink(request, BEN, { stage: 0, extensionId: '1' });
+    const shown = await openDecisionLink(linkContext(), annsLink);
+
+    // Act
+    const outcome = await submit(annsLink, 'approve');
+    const other = await submit(bensLink, 'deny');
+
+    // Assess
+    expect(shown.kind).toBe('open');
+    expect(outcome.kind).toBe('recorded');
+    const stored = (await repo.read(request.id))?.request;
+    expect(stored?.extensions[0]).toMatchObject({ status: 'approved' });
+    expect(Date.parse(stored?.expiresAt ?? '') - Date.parse(request.expiresAt ?? '')).toBe(2 * 3_600_000);
+    expect(raised).toContainEqual({ id: request.id, event: 'GrantChanged' });
+    expect(await rowOf(annsLink)).toMatchObject({ state: TokenState.used, outcome: 'approve' });
+    expect(other).toMatchObject({ kind: 'closed', reason: 'extensionNotPending' });
+    expect(stored?.extensions[0]?.approvals).toHaveLength(1);
+  });
+
+  it('an extension link of another request’s extension number, or of a request link’s row, leads nowhere else', async () => {
+    // Prepare: a request link and an extension link of the same approver are separate rows
+    members = [ANN, BEN];
+    const request = await aGrantWithExtension();
+    const extensionLink = await boundLink(request, ANN, { stage: 0, extensionId: '1' });
+    const requestLink = await boundLink(request, ANN, { stage: 0 });
+
+    // Act
+    const asExtension = await openDecisionLink(linkContext(), extensionLink);
+    const asRequest = await openDecisionLink(linkContext(), requestLink);
+
+    // Assess
+    expect(asExtension.kind).toBe('open');
+    expect(asRequest).toMatchObject({ kind: 'closed', reason: 'notPending' });
   });
 });

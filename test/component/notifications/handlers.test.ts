@@ -256,6 +256,74 @@ describe('decision link pages', () => {
   });
 });
 
+describe('stages at the edge', () => {
+  const STAGES = [
+    { approverGroup: 'handler-approvers', requiredApprovals: 1 },
+    { approverGroup: 'handler-second', requiredApprovals: 1 },
+  ];
+
+  it('an approval email of a stage that is over by delivery time is not sent', async () => {
+    // Prepare: stage 1 was approved before its email went out to Ann
+    const request = await aRequest({
+      stages: STAGES,
+      requiredApprovals: 2,
+      approvals: [
+        {
+          approver: 'ben@contoso.com',
+          approverId: userKey('ben@contoso.com'),
+          decision: 'approve',
+          comment: null,
+          at: new Date().toISOString(),
+          stage: 0,
+        },
+      ],
+    });
+    const message = buildMessage(
+      { event: 'approvalNeeded', decisionUrl: `${BASE}/api/decisions/x`, generation: 1, stage: 0 },
+      request,
+      { upn: ANN, audience: 'approver' },
+      new Date(),
+    );
+    const logs: string[] = [];
+
+    // Act
+    await sendEmail(message, triggerContext(1, logs));
+
+    // Assess
+    expect(mailbox.messages().some((m) => m.headers['x-zsa-request-id'] === request.id)).toBe(false);
+    expect(logs.join('\n')).toContain('stage 1 no longer decides');
+  });
+
+  it('a stage-2 link opened or posted before stage 2 opens answers a page that says so, and changes nothing', async () => {
+    // Prepare
+    const request = await aRequest({ stages: STAGES, requiredApprovals: 2 });
+    const link = await tokenStore().prepare(
+      request.id,
+      { upn: ANN, id: userKey(ANN) },
+      request.pendingUntil,
+      { stage: 1 },
+    );
+    if (!link) throw new Error('no link');
+    const { token } = link;
+    const path = `/api/decisions/${token}`;
+
+    // Act
+    const shown = await call(showDecision, { path, params: { token } });
+    const posted = await call(submitDecision, {
+      method: 'POST',
+      path,
+      params: { token },
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'decision=approve',
+    });
+
+    // Assess
+    expect([shown.status, posted.status]).toEqual([409, 409]);
+    expect(String(posted.body)).toContain('Stage 2 of 2 is not open yet');
+    expect((await getDeps().requests.read(request.id))?.request).toEqual(request);
+  });
+});
+
 describe('decision links behind App Service Authentication, sign-in required (the Azure default)', () => {
   /** The header App Service sets for a signed-in Entra user (base64 JSON of their claims). */
   function platformPrincipal(upn: string): string {

@@ -219,3 +219,169 @@ describe('notify', () => {
     ).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });
+
+// --- Stages and extensions ---------------------------------------------------------------------
+
+const SECOND = 'publish-second-stage';
+const CAT = 'cat@contoso.com';
+const DAN = 'dan@contoso.com';
+
+/** GROUP: Alice, Ann, Ben; SECOND: Ben, Cat, Dan. */
+function stagedContext(now = new Date()): PublishContext {
+  const second = [BEN, CAT, DAN].map((upn) => ({ upn, id: userKey(upn) }));
+  const base = context(now);
+  return {
+    ...base,
+    groupMembers: (g) => (g === SECOND ? Promise.resolve(second) : base.groupMembers(g)),
+  };
+}
+
+function reader(now = new Date()) {
+  return { tokens, requests: repo, now, signedInAs: undefined, requireSignIn: false };
+}
+
+function tokenOf(message: NotificationMessage): string {
+  if (message.event !== 'approvalNeeded' && message.event !== 'extensionRequested')
+    throw new Error(`no link in ${message.event}`);
+  return message.decisionUrl.slice(`${BASE}/api/decisions/`.length);
+}
+
+describe('notify, stage by stage', () => {
+  it("each stage's approvers get their links only when it opens, bound to it", async () => {
+    // Prepare
+    const request = await stored({
+      stages: [
+        { approverGroup: GROUP, requiredApprovals: 1 },
+        { approverGroup: SECOND, requiredApprovals: 1 },
+      ],
+      requiredApprovals: 2,
+    });
+
+    // Act: stage 1 opens; stage 2 is asked for too early; Ann approves stage 1; stage 2 opens
+    const first = await publishNotification(stagedContext(), {
+      requestId: request.id,
+      event: 'approvalNeeded',
+      stage: 0,
+    });
+    const early = await publishNotification(stagedContext(), {
+      requestId: request.id,
+      event: 'approvalNeeded',
+      stage: 1,
+    });
+    const approvedStage1 = {
+      ...request,
+      approvals: [
+        {
+          approver: ANN,
+          approverId: userKey(ANN),
+          decision: 'approve' as const,
+          comment: null,
+          at: new Date().toISOString(),
+          stage: 0,
+        },
+      ],
+    };
+    await repo.update(request.id, () => ({ next: approvedStage1, result: undefined }));
+    const second = await publishNotification(stagedContext(), {
+      requestId: request.id,
+      event: 'approvalNeeded',
+      stage: 1,
+    });
+
+    // Assess: stage 1 → Ann and Ben (never Alice); stage 2 → Ben, Cat, Dan, and only once it opened
+    expect(first.published).toHaveLength(2);
+    expect(early.published).toEqual([]);
+    expect(second.published).toHaveLength(3);
+    const messages = (await onQueue(request.id)).map((m) => m.message);
+    const byStage = (stage: number | undefined) =>
+      messages
+        .filter((m) => m.event === 'approvalNeeded' && m.stage === stage)
+        .map((m) => m.recipient)
+        .sort();
+    expect(byStage(0)).toEqual([ANN, BEN]);
+    expect(byStage(1)).toEqual([BEN, CAT, DAN]);
+    // Ben's two links are two rows: his stage-1 link is over, his stage-2 link decides now.
+    const bens = messages.filter((m) => m.recipient === BEN);
+    const states = await Promise.all(bens.map((m) => openDecisionLink(reader(), tokenOf(m))));
+    expect(states.map((s) => (s.kind === 'closed' ? s.reason : s.kind)).sort()).toEqual([
+      'open',
+      'stageOver',
+    ]);
+    const open = states.find((s) => s.kind === 'open');
+    expect(open?.kind === 'open' && open.link.binding).toEqual({ stage: 1 });
+  });
+
+  it("an extension's approvers get links bound to it; its approval reschedules the expiring-soon notice", async () => {
+    // Prepare: a live grant with 30 minutes left and extension 1 waiting
+    const pending = await stored();
+    const grant: Request = {
+      ...pending,
+      ...approved(pending, 30 * 60_000),
+      maxExtensions: 1,
+      extensions: [
+        {
+          id: '1',
+          hours: 1,
+          reason: 'Overran',
+          status: 'pending',
+          approvals: [],
+          createdAt: new Date().toISOString(),
+          pendingUntil: new Date(Date.now() + 30 * 60_000).toISOString(),
+          decidedAt: null,
+        },
+      ],
+    };
+    await repo.update(grant.id, () => ({ next: grant, result: undefined }));
+    const granted = await publishNotification(context(), { requestId: grant.id, event: 'granted' });
+
+    // Act: the extension is asked for; then approved (the grant ends an hour later)
+    const asked = await publishNotification(context(), {
+      requestId: grant.id,
+      event: 'extensionRequested',
+      extensionId: '1',
+      stage: 0,
+    });
+    const links = (await onQueue(grant.id)).filter((m) => m.message.event === 'extensionRequested');
+    const states = await Promise.all(links.map((m) => openDecisionLink(reader(), tokenOf(m.message))));
+    const extended: Request = {
+      ...grant,
+      expiresAt: new Date(Date.parse(grant.expiresAt ?? '') + 3_600_000).toISOString(),
+      extensions: grant.extensions.map((e) => ({
+        ...e,
+        status: 'approved' as const,
+        decidedAt: new Date().toISOString(),
+      })),
+    };
+    await repo.update(grant.id, () => ({ next: extended, result: undefined }));
+    const yes = await publishNotification(context(), {
+      requestId: grant.id,
+      event: 'extensionApproved',
+      extensionId: '1',
+    });
+    const rerun = await publishNotification(context(), {
+      requestId: grant.id,
+      event: 'extensionApproved',
+      extensionId: '1',
+    });
+
+    // Assess: links to Ann and Ben (Ann approved the request; an extension is a round of its own)
+    expect(asked.published).toHaveLength(2);
+    const all = await onQueue(grant.id);
+    expect(links.map((m) => m.message.recipient).sort()).toEqual([ANN, BEN]);
+    expect(states.map((st) => st.kind === 'open' && st.link.binding)).toEqual([
+      { stage: 0, extensionId: '1' },
+      { stage: 0, extensionId: '1' },
+    ]);
+    // The requester is told; the old notice canceled, a new one (a new id) scheduled for the new end.
+    expect(yes.canceled).toEqual(granted.scheduled);
+    expect(yes.scheduled).toHaveLength(1);
+    expect(rerun.scheduled).toEqual([]);
+    expect(rerun.canceled).toEqual([]);
+    const notices = all.filter((m) => m.message.event === 'expiringSoon');
+    expect(notices.map((m) => m.raw.scheduledEnqueueTimeUtc?.getTime())).toEqual([
+      Date.parse(extended.expiresAt ?? '') - 15 * 60_000,
+    ]);
+    expect(notices[0]?.raw.messageId).toBe(`${grant.id}:expiringSoon:x1:${recipientKey(ALICE)}`);
+    expect(all.find((m) => m.message.event === 'extensionApproved')?.message.recipient).toBe(ALICE);
+  });
+});

@@ -488,7 +488,7 @@ describe('no duplicate without a crash', () => {
       ]);
     }
     await Promise.allSettled(
-      requests.flatMap((r, i) =>
+      requests.flatMap((r, i): Promise<unknown>[] =>
         i % 2 === 0
           ? [
               revokeRequest(requestContext(), userOf(ANN), r.id, 'a'),

@@ -4,6 +4,7 @@ import { catalogFrom, Role, RoleGroup, Task, type Catalog } from '#shared/domain
 import { type Actor, type Member } from '#shared/domain/pam';
 import { Policy } from '#shared/domain/policy';
 import { Request, type RequestStatus } from '#shared/domain/request';
+import type { GroupMembers } from '#shared/domain/stages';
 
 /** The fixed "now" of every test. */
 export const T0 = new Date('2030-01-01T09:00:00.000Z');
@@ -40,6 +41,14 @@ export function who(upn: string): { id: string; upn: string } {
 }
 
 export const GROUP_MEMBERS: readonly Member[] = [BOB, CAROL, ERIN].map(memberOf);
+
+/** The members of each group the rules are given: `GROUP` holds `members`. */
+export function inGroup(members: readonly Member[], group = GROUP): GroupMembers {
+  return new Map([[group, members]]);
+}
+
+/** `GROUP` with Bob, Carol and Erin: the members every single-group test decides with. */
+export const MEMBERS: GroupMembers = inGroup(GROUP_MEMBERS);
 
 export const MOVE = 'Exchange\\New-MoveRequest';
 export const MAILBOX = 'Exchange\\Set-Mailbox';
@@ -144,6 +153,8 @@ function fieldsFor(status: RequestStatus, durationHours: number): Partial<Reques
 export function aRequest(overrides: Partial<Request> = {}): Request {
   const status = overrides.status ?? 'pending';
   const durationHours = overrides.durationHours ?? 4;
+  const approvalType = overrides.approvalType ?? 'manual';
+  const approverGroup = overrides.approverGroup === undefined ? GROUP : overrides.approverGroup;
   return Request.parse({
     id: 'req-1',
     requester: ALICE,
@@ -169,7 +180,86 @@ export function aRequest(overrides: Partial<Request> = {}): Request {
     endedAt: null,
     endedBy: null,
     endReason: null,
+    // A single-group request is one stage; these are what a request without the #13 features holds.
+    stages:
+      approvalType === 'manual' && approverGroup !== null
+        ? [{ approverGroup, requiredApprovals: overrides.requiredApprovals ?? 1 }]
+        : [],
+    startAt: null,
+    maxUses: null,
+    uses: 0,
+    inFlight: [],
+    maxExtensions: 0,
+    maxDurationHours: null,
+    pendingTimeoutHours: 24,
+    extensions: [],
     ...fieldsFor(status, durationHours),
+    ...overrides,
+  });
+}
+
+// --- Approval stages, counted grants, scheduled starts and extensions -------------------------
+
+export const DANA = 'dana@contoso.com'; // security approver
+export const FRANK = 'frank@contoso.com'; // security approver
+
+/** The second stage's group: Dana, Frank, and Erin, who sits in both groups. */
+export const SECURITY = 'security-approvers';
+export const SECURITY_MEMBERS: readonly Member[] = [DANA, FRANK, ERIN].map(memberOf);
+
+/** Both groups: `GROUP` (Bob, Carol, Erin) and `SECURITY` (Dana, Frank, Erin). */
+export const STAGED_MEMBERS: GroupMembers = new Map([
+  [GROUP, GROUP_MEMBERS],
+  [SECURITY, SECURITY_MEMBERS],
+]);
+
+/** Two stages: one approval of `GROUP`, then one of `SECURITY` (each can be raised). */
+export function twoStages(first = 1, second = 1): Request['stages'] {
+  return [
+    { approverGroup: GROUP, requiredApprovals: first },
+    { approverGroup: SECURITY, requiredApprovals: second },
+  ];
+}
+
+/** One decision, in `stage`, `minutes` after T0. */
+export function aDecision(
+  upn: string,
+  stage: number,
+  decision: 'approve' | 'deny' = 'approve',
+  minutes = 1,
+): Request['approvals'][number] {
+  return {
+    approver: upn,
+    approverId: idOf(upn),
+    decision,
+    comment: null,
+    at: iso(minutesAfterT0(minutes)),
+    stage,
+  };
+}
+
+/**
+ * Alice's request under a two-stage policy (`twoStages`), pending unless `overrides` says otherwise.
+ * For another status, pass the fields it implies (see `aStagedGrant`).
+ */
+export function aStagedRequest(overrides: Partial<Request> = {}): Request {
+  const stages = overrides.stages ?? twoStages();
+  return aRequest({
+    stages,
+    requiredApprovals: stages.reduce((n, s) => n + s.requiredApprovals, 0),
+    approvals: [],
+    ...overrides,
+  });
+}
+
+/** Alice's two-stage request approved by Bob (stage 1) and Dana (stage 2) 10 minutes after T0, live for 4 hours. */
+export function aStagedGrant(overrides: Partial<Request> = {}): Request {
+  return aStagedRequest({
+    status: 'approved',
+    approvals: [aDecision(BOB, 0, 'approve', 5), aDecision(DANA, 1, 'approve', 10)],
+    decidedAt: iso(minutesAfterT0(10)),
+    grantedAt: iso(minutesAfterT0(10)),
+    expiresAt: iso(minutesAfterT0(250)),
     ...overrides,
   });
 }

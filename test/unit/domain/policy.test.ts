@@ -1,32 +1,51 @@
 import { describe, expect, it } from 'vitest';
 import { catalogFrom, type Target } from '#shared/domain/catalog';
+import type { StagePlan } from '#shared/domain/stages';
 import { isDomainError, type DomainError } from '#shared/domain/errors';
 import {
   assertPolicyWindows,
   compareStrictness,
+  approvalsNeeded,
   newPolicy,
   Policy,
   PolicyBody,
   policiesUsingGroup,
+  policyGroups,
+  policyStages,
   requirePolicy,
   resolvePolicy,
 } from '#shared/domain/policy';
-import { aPolicy, aRole, aRoleGroup, aTask, GROUP, MAILBOX, MOVE, RESET } from './builders';
+import {
+  aPolicy,
+  aRole,
+  aRoleGroup,
+  aTask,
+  GROUP,
+  MAILBOX,
+  MOVE,
+  RESET,
+  SECURITY,
+  twoStages,
+} from './builders';
 
 describe('policy body', () => {
-  it('applies the defaults: one approval, a 24-hour pending window, no maximum', () => {
+  it('applies the defaults: one approval, a 24-hour pending window, a week to start, no extensions, no maximum', () => {
     // Act
     const body = PolicyBody.parse({ scope: 'task', target: MOVE, approvalType: 'manual' });
+    const policy = newPolicy('p1', body);
 
-    // Assess
+    // Assess: the body leaves requiredApprovals out (it could come with stages instead); the stored
+    // single-group policy shows its one approval
     expect(body).toEqual({
       scope: 'task',
       target: MOVE,
       approvalType: 'manual',
-      requiredApprovals: 1,
       pendingTimeoutHours: 24,
+      maxStartDelayHours: 168,
+      maxExtensions: 0,
     });
-    expect(Policy.safeParse(newPolicy('p1', body)).success).toBe(true);
+    expect(policy.requiredApprovals).toBe(1);
+    expect(Policy.safeParse(policy).success).toBe(true);
   });
 
   it.each([
@@ -456,9 +475,10 @@ describe('a container never loosens its members', () => {
     // Assess
     expect(act).toThrow(
       'The role "Exchange Admin" cannot be requested as a whole: its policies name different approver ' +
-        'groups ("helpdesk" by the policy on the role "Exchange Admin"; "tier0" by the policy on the ' +
-        'task "Exchange\\\\Remove-Mailbox"), and no single group may approve for all of them. Request its ' +
-        'tasks separately, or ask an admin to give these policies the same approver group',
+        'groups (the policy on the role "Exchange Admin": "helpdesk"; the policy on the task ' +
+        '"Exchange\\\\Remove-Mailbox": "tier0"), and no single sequence of approvals satisfies all of ' +
+        'them. Request its tasks separately, or ask an admin to give these policies the same approver ' +
+        'groups in the same order',
     );
   });
 
@@ -491,5 +511,281 @@ describe('a container never loosens its members', () => {
 
     // Assess
     expect(forward).toEqual(backward);
+  });
+});
+
+describe('policies with stages, counted uses, a start delay and extensions', () => {
+  const base = { scope: 'task', target: MOVE, approvalType: 'manual' } as const;
+  const stages = [{ approverGroup: GROUP }, { approverGroup: SECURITY, requiredApprovals: 2 }];
+
+  it.each<{ name: string; body: Record<string, unknown>; path?: string }>([
+    { name: 'stages', body: { ...base, stages } },
+    {
+      name: 'stages and approverGroup',
+      body: { ...base, stages, approverGroup: GROUP },
+      path: 'approverGroup',
+    },
+    {
+      name: 'stages and requiredApprovals',
+      body: { ...base, stages, requiredApprovals: 2 },
+      path: 'requiredApprovals',
+    },
+    {
+      name: 'stages on an automatic policy',
+      body: { ...base, approvalType: 'auto', stages },
+      path: 'stages',
+    },
+    { name: 'an empty list of stages', body: { ...base, stages: [] }, path: 'stages' },
+    {
+      name: 'stages needing 21 approvals in all',
+      body: {
+        ...base,
+        stages: [
+          { approverGroup: GROUP, requiredApprovals: 10 },
+          { approverGroup: SECURITY, requiredApprovals: 10 },
+          { approverGroup: GROUP },
+        ],
+      },
+      path: 'stages',
+    },
+    { name: 'maxUses 1 (one-shot)', body: { ...base, maxUses: 1 } },
+    { name: 'maxUses 1000', body: { ...base, maxUses: 1000 } },
+    { name: 'maxUses 0', body: { ...base, maxUses: 0 }, path: 'maxUses' },
+    { name: 'maxUses 1001', body: { ...base, maxUses: 1001 }, path: 'maxUses' },
+    { name: 'maxUses 1.5', body: { ...base, maxUses: 1.5 }, path: 'maxUses' },
+    { name: 'maxExtensions 10', body: { ...base, maxExtensions: 10 } },
+    { name: 'maxExtensions 11', body: { ...base, maxExtensions: 11 }, path: 'maxExtensions' },
+    { name: 'maxExtensions -1', body: { ...base, maxExtensions: -1 }, path: 'maxExtensions' },
+    { name: 'maxStartDelayHours 0.5', body: { ...base, maxStartDelayHours: 0.5 } },
+    { name: 'maxStartDelayHours 0', body: { ...base, maxStartDelayHours: 0 }, path: 'maxStartDelayHours' },
+  ])('$name → refused at: $path', ({ body, path }) => {
+    // Act
+    const result = PolicyBody.safeParse(body);
+
+    // Assess
+    expect(result.success).toBe(path === undefined);
+    if (path !== undefined) expect(result.error?.issues.map((i) => i.path[0])).toContain(path);
+  });
+
+  it.each([
+    {
+      name: 'stages → its stages, the approvals of all of them, their groups once each',
+      policy: () =>
+        aPolicy({
+          approverGroup: undefined,
+          requiredApprovals: undefined,
+          stages: [...twoStages(), { approverGroup: GROUP, requiredApprovals: 1 }],
+        }),
+      stages: [...twoStages(), { approverGroup: GROUP, requiredApprovals: 1 }],
+      needed: 3,
+      groups: [GROUP, SECURITY],
+    },
+    {
+      name: 'one group → one stage',
+      policy: () => aPolicy({ requiredApprovals: 2 }),
+      stages: [{ approverGroup: GROUP, requiredApprovals: 2 }],
+      needed: 2,
+      groups: [GROUP],
+    },
+    {
+      name: 'no group → the default group as one stage; it names none itself',
+      policy: () => aPolicy({ approverGroup: undefined }),
+      stages: [{ approverGroup: 'default-approvers', requiredApprovals: 1 }],
+      needed: 1,
+      groups: [],
+    },
+    {
+      name: 'automatic → no stages, no approvals',
+      policy: () => aPolicy({ approvalType: 'auto' }),
+      stages: [],
+      needed: 0,
+      groups: [GROUP],
+    },
+  ])('$name', ({ policy, stages: expected, needed, groups }) => {
+    // Act / Assess
+    expect(policyStages(policy(), 'default-approvers')).toEqual(expected);
+    expect(approvalsNeeded(policy())).toBe(needed);
+    expect(policyGroups(policy())).toEqual(groups);
+  });
+
+  it('a policy naming a group only in its second stage keeps that group from being deleted', () => {
+    // Prepare
+    const staged = aPolicy({ approverGroup: undefined, requiredApprovals: undefined, stages: twoStages() });
+
+    // Act / Assess
+    expect(policiesUsingGroup(SECURITY, [staged])).toEqual([staged]);
+  });
+});
+
+describe('role requests combine their policies stage by stage', () => {
+  const ROLE = 'Mailbox Operator';
+  const OPS = 'Exchange Operations';
+  const catalog = catalogFrom({
+    tasks: [aTask(), aTask({ name: MAILBOX })],
+    roles: [aRole()],
+    roleGroups: [aRoleGroup()],
+  });
+  const staged = (
+    id: string,
+    scope: 'task' | 'role' | 'roleGroup',
+    target: string,
+    plans: StagePlan[],
+    more: Partial<Policy> = {},
+  ) =>
+    aPolicy({
+      id,
+      scope,
+      target,
+      approverGroup: undefined,
+      requiredApprovals: undefined,
+      stages: plans,
+      ...more,
+    });
+  const single = (
+    id: string,
+    scope: 'task' | 'role' | 'roleGroup',
+    target: string,
+    group: string,
+    more: Partial<Policy> = {},
+  ) => aPolicy({ id, scope, target, approverGroup: group, requiredApprovals: 1, ...more });
+  const s = (approverGroup: string, requiredApprovals = 1): StagePlan => ({
+    approverGroup,
+    requiredApprovals,
+  });
+
+  it.each<{
+    name: string;
+    target: Target;
+    policies: Policy[];
+    expected: Partial<Policy> | { refused: 'APPROVER_GROUPS_CONFLICT' };
+  }>([
+    {
+      name: "a role's two stages, a task's single group that is their first → the two stages",
+      target: { scope: 'role', name: ROLE },
+      policies: [staged('role', 'role', ROLE, [s(GROUP), s(SECURITY)]), single('task', 'task', MOVE, GROUP)],
+      expected: { stages: [s(GROUP), s(SECURITY)] },
+    },
+    {
+      name: "a role's single group, a task's two stages that start with it → the task's two stages",
+      target: { scope: 'role', name: ROLE },
+      policies: [
+        single('role', 'role', ROLE, GROUP),
+        staged('task', 'task', MAILBOX, [s(GROUP), s(SECURITY)]),
+      ],
+      expected: { stages: [s(GROUP), s(SECURITY)] },
+    },
+    {
+      name: 'each stage asks the most approvals any policy asks of it',
+      target: { scope: 'role', name: ROLE },
+      policies: [
+        staged('role', 'role', ROLE, [s(GROUP, 1), s(SECURITY, 2)]),
+        staged('task', 'task', MOVE, [s(GROUP, 3), s(SECURITY, 1)]),
+      ],
+      expected: { stages: [s(GROUP, 3), s(SECURITY, 2)] },
+    },
+    {
+      name: 'a role group over its role and tasks, all with a prefix of the same sequence',
+      target: { scope: 'roleGroup', name: OPS },
+      policies: [
+        single('group', 'roleGroup', OPS, GROUP),
+        staged('role', 'role', ROLE, [s(GROUP), s(SECURITY)]),
+        single('task', 'task', MAILBOX, GROUP, { requiredApprovals: 2 }),
+      ],
+      expected: { id: 'group', stages: [s(GROUP, 2), s(SECURITY)] },
+    },
+    {
+      name: "a task's single group that is the role's second stage, not its first → 409",
+      target: { scope: 'role', name: ROLE },
+      policies: [
+        staged('role', 'role', ROLE, [s(GROUP), s(SECURITY)]),
+        single('task', 'task', MOVE, SECURITY),
+      ],
+      expected: { refused: 'APPROVER_GROUPS_CONFLICT' },
+    },
+    {
+      name: 'the same groups in another order → 409',
+      target: { scope: 'role', name: ROLE },
+      policies: [
+        staged('role', 'role', ROLE, [s(GROUP), s(SECURITY)]),
+        staged('task', 'task', MOVE, [s(SECURITY), s(GROUP)]),
+      ],
+      expected: { refused: 'APPROVER_GROUPS_CONFLICT' },
+    },
+    {
+      name: "an automatic member never adds stages; the manual policy's stages hold",
+      target: { scope: 'role', name: ROLE },
+      policies: [
+        staged('role', 'role', ROLE, [s(GROUP), s(SECURITY)]),
+        single('task', 'task', MOVE, GROUP, { approvalType: 'auto' }),
+      ],
+      expected: { approvalType: 'manual', stages: [s(GROUP), s(SECURITY)] },
+    },
+    {
+      name: 'the fewest uses, the fewest extensions and the shortest start delay of them all',
+      target: { scope: 'role', name: ROLE },
+      policies: [
+        single('role', 'role', ROLE, GROUP, { maxUses: 5, maxExtensions: 3, maxStartDelayHours: 48 }),
+        single('move', 'task', MOVE, GROUP, { maxUses: 2, maxExtensions: 4 }),
+        single('mailbox', 'task', MAILBOX, GROUP, { maxExtensions: 1, maxStartDelayHours: 12 }),
+      ],
+      expected: {
+        maxUses: 2,
+        maxExtensions: 1,
+        maxStartDelayHours: 12,
+        approverGroup: GROUP,
+        requiredApprovals: 1,
+      },
+    },
+    {
+      name: 'a counted member makes the role counted; an uncounted one never lifts a count',
+      target: { scope: 'role', name: ROLE },
+      policies: [single('role', 'role', ROLE, GROUP), single('move', 'task', MOVE, GROUP, { maxUses: 1 })],
+      expected: { maxUses: 1 },
+    },
+  ])('$name', ({ target, policies, expected }) => {
+    // Act
+    let policy: Policy | undefined;
+    let error: unknown;
+    try {
+      policy = resolvePolicy(target, catalog, policies, GROUP);
+    } catch (e) {
+      error = e;
+    }
+
+    // Assess
+    if ('refused' in expected) {
+      expect(isDomainError(error, expected.refused), String(error)).toBe(true);
+      return;
+    }
+    expect(error).toBeUndefined();
+    expect(policy).toMatchObject(expected);
+    if ('stages' in expected) {
+      // Stages instead of the single group, never both (the body's rule)
+      expect(policy?.stages).toEqual(expected.stages);
+      expect([policy?.approverGroup, policy?.requiredApprovals]).toEqual([undefined, undefined]);
+    }
+    expect(Policy.safeParse(policy).success).toBe(true);
+  });
+
+  it('combined stages never need more than 20 approvals in all (the bound every policy keeps)', () => {
+    // Prepare: each policy needs 20; stage by stage, the most of each would need 25
+    const policies = [
+      staged('role', 'role', ROLE, [s(GROUP, 10), s(SECURITY, 5), s(GROUP, 5)]),
+      staged('task', 'task', MOVE, [s(GROUP, 5), s(SECURITY, 10), s(GROUP, 5)]),
+    ];
+
+    // Act
+    let policy: Policy | undefined;
+    let error: unknown;
+    try {
+      policy = resolvePolicy({ scope: 'role', name: ROLE }, catalog, policies, GROUP);
+    } catch (e) {
+      error = e;
+    }
+
+    // Assess: refused, or a policy that stays within the bound
+    if (error === undefined)
+      expect(policy === undefined ? 0 : approvalsNeeded(policy)).toBeLessThanOrEqual(20);
+    else expect(isDomainError(error)).toBe(true);
   });
 });

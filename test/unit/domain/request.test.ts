@@ -15,7 +15,9 @@ import {
   isApprovableBy,
   isAwaitingDecision,
   isFinal,
+  isGranted,
   isLive,
+  isScheduled,
   ListRequestsQuery,
   planRequest,
   type PlanSettings,
@@ -25,6 +27,7 @@ import {
   requireCoveringGrant,
   revoke,
   revokeTransition,
+  START_LEEWAY_MS,
   SubmitRequestBody,
   type SubmitRequestInput,
   tally,
@@ -47,6 +50,8 @@ import {
   GROUP,
   GROUP_MEMBERS,
   hoursAfterT0,
+  inGroup,
+  MEMBERS,
   idOf,
   iso,
   MAILBOX,
@@ -364,7 +369,7 @@ describe('planRequest', () => {
 
 describe('decisions', () => {
   const decide = (input: DecisionInput, request = aRequest(), at = minutesAfterT0(30)) =>
-    applyDecision(request, input, GROUP_MEMBERS, at);
+    applyDecision(request, input, MEMBERS, at);
 
   it.each<{
     name: string;
@@ -496,7 +501,9 @@ describe('decisions', () => {
   ])('$name', ({ request, input, at, members, code }) => {
     // Act / Assess
     expect(
-      codeOf(() => applyDecision(request, input, members ?? GROUP_MEMBERS, at ?? minutesAfterT0(30))),
+      codeOf(() =>
+        applyDecision(request, input, inGroup(members ?? GROUP_MEMBERS), at ?? minutesAfterT0(30)),
+      ),
     ).toBe(code);
   });
 
@@ -605,12 +612,12 @@ describe('decisions', () => {
     const request = aRequest();
 
     // Act / Assess
-    expect(isApprovableBy(request, who(BOB), GROUP_MEMBERS, minutesAfterT0(1))).toBe(true);
-    expect(isApprovableBy(request, who(ALICE), [...GROUP_MEMBERS, memberOf(ALICE)], minutesAfterT0(1))).toBe(
-      false,
-    );
-    expect(isApprovableBy(request, who(MALLORY), GROUP_MEMBERS, minutesAfterT0(1))).toBe(false);
-    expect(isApprovableBy(request, who(BOB), GROUP_MEMBERS, hoursAfterT0(24))).toBe(false);
+    expect(isApprovableBy(request, who(BOB), MEMBERS, minutesAfterT0(1))).toBe(true);
+    expect(
+      isApprovableBy(request, who(ALICE), inGroup([...GROUP_MEMBERS, memberOf(ALICE)]), minutesAfterT0(1)),
+    ).toBe(false);
+    expect(isApprovableBy(request, who(MALLORY), MEMBERS, minutesAfterT0(1))).toBe(false);
+    expect(isApprovableBy(request, who(BOB), MEMBERS, hoursAfterT0(24))).toBe(false);
   });
 });
 
@@ -719,7 +726,7 @@ describe('revoke', () => {
     const request = revoke(
       aRequest({ status: 'approved' }),
       { actor, comment: 'done' },
-      members ?? GROUP_MEMBERS,
+      inGroup(members ?? GROUP_MEMBERS),
       during,
     );
 
@@ -776,7 +783,7 @@ describe('revoke', () => {
     },
   ])('$name', ({ request, actor, at, code }) => {
     // Act / Assess
-    expect(codeOf(() => revoke(request, { actor }, GROUP_MEMBERS, at ?? during))).toBe(code);
+    expect(codeOf(() => revoke(request, { actor }, MEMBERS, at ?? during))).toBe(code);
   });
 });
 
@@ -860,8 +867,7 @@ describe('invariants over whole stories', () => {
       name: 'approve then end',
       steps: [
         (r) =>
-          applyDecision(r, { approver: who(BOB), decision: 'approve' }, GROUP_MEMBERS, minutesAfterT0(1))
-            .request,
+          applyDecision(r, { approver: who(BOB), decision: 'approve' }, MEMBERS, minutesAfterT0(1)).request,
         (r) => end(r, hoursAfterT0(6)).request,
       ],
       final: 'ended',
@@ -870,18 +876,15 @@ describe('invariants over whole stories', () => {
       name: 'approve then revoke',
       steps: [
         (r) =>
-          applyDecision(r, { approver: who(BOB), decision: 'approve' }, GROUP_MEMBERS, minutesAfterT0(1))
-            .request,
-        (r) => revoke(r, { actor: anActor(ALICE) }, GROUP_MEMBERS, minutesAfterT0(2)),
+          applyDecision(r, { approver: who(BOB), decision: 'approve' }, MEMBERS, minutesAfterT0(1)).request,
+        (r) => revoke(r, { actor: anActor(ALICE) }, MEMBERS, minutesAfterT0(2)),
       ],
       final: 'revoked',
     },
     {
       name: 'deny',
       steps: [
-        (r) =>
-          applyDecision(r, { approver: who(BOB), decision: 'deny' }, GROUP_MEMBERS, minutesAfterT0(1))
-            .request,
+        (r) => applyDecision(r, { approver: who(BOB), decision: 'deny' }, MEMBERS, minutesAfterT0(1)).request,
       ],
       final: 'denied',
     },
@@ -915,7 +918,7 @@ describe('visibility', () => {
     { name: 'anyone else does not', actor: anActor(MALLORY), visible: false },
   ])('$name', ({ actor, visible }) => {
     // Act / Assess
-    expect(canView(aRequest(), actor, GROUP_MEMBERS)).toBe(visible);
+    expect(canView(aRequest(), actor, MEMBERS)).toBe(visible);
   });
 });
 
@@ -1120,7 +1123,7 @@ describe('identity is the stable id, not the name', () => {
     const refusal = decisionRefusal(
       aRequest(),
       { id: idOf(ALICE), upn: BOB },
-      [...GROUP_MEMBERS, memberOf(ALICE)],
+      inGroup([...GROUP_MEMBERS, memberOf(ALICE)]),
       minutesAfterT0(1),
     );
     expect(refusal?.code).toBe('SELF_APPROVAL');
@@ -1143,14 +1146,14 @@ describe('transitions as values: a retry finds its change already applied', () =
     {
       name: 'Bob approves again a request his approval approved → already applied (approved)',
       request: aRequest({ status: 'approved' }),
-      act: (r) => decideTransition(r, approve(BOB), GROUP_MEMBERS, at),
+      act: (r) => decideTransition(r, approve(BOB), MEMBERS, at),
       outcome: 'approved',
       code: 'ALREADY_DECIDED',
     },
     {
       name: 'Bob denies again a request his denial denied → already applied (denied)',
       request: aRequest({ status: 'denied' }),
-      act: (r) => decideTransition(r, { approver: who(BOB), decision: 'deny' }, GROUP_MEMBERS, at),
+      act: (r) => decideTransition(r, { approver: who(BOB), decision: 'deny' }, MEMBERS, at),
       outcome: 'denied',
       code: 'ALREADY_DECIDED',
     },
@@ -1164,7 +1167,7 @@ describe('transitions as values: a retry finds its change already applied', () =
     {
       name: 'Carol revokes a grant the admin revoked → already applied (revoked)',
       request: aRequest({ status: 'revoked' }),
-      act: (r) => revokeTransition(r, { actor: anActor(CAROL) }, GROUP_MEMBERS, at),
+      act: (r) => revokeTransition(r, { actor: anActor(CAROL) }, MEMBERS, at),
       outcome: 'revoked',
       code: 'REQUEST_NOT_LIVE',
     },
@@ -1191,19 +1194,20 @@ describe('transitions as values: a retry finds its change already applied', () =
             approvals: [{ approver: BOB, decision: 'approve', comment: null, at: iso(minutesAfterT0(1)) }],
           }),
           approve(BOB),
-          GROUP_MEMBERS,
+          MEMBERS,
           at,
         ),
       code: 'ALREADY_DECIDED',
     },
     {
       name: 'Carol approves a request Bob approved → refused (not her decision)',
-      act: () => decideTransition(aRequest({ status: 'approved' }), approve(CAROL), GROUP_MEMBERS, at),
+      act: () => decideTransition(aRequest({ status: 'approved' }), approve(CAROL), MEMBERS, at),
       code: 'REQUEST_NOT_PENDING',
     },
     {
       name: 'Bob, since removed from the group, approves again → refused as not an approver',
-      act: () => decideTransition(aRequest({ status: 'approved' }), approve(BOB), [memberOf(CAROL)], at),
+      act: () =>
+        decideTransition(aRequest({ status: 'approved' }), approve(BOB), inGroup([memberOf(CAROL)]), at),
       code: 'NOT_AN_APPROVER',
     },
     {
@@ -1218,14 +1222,12 @@ describe('transitions as values: a retry finds its change already applied', () =
     },
     {
       name: 'an outsider revokes a revoked grant → refused, they could not have revoked it',
-      act: () =>
-        revokeTransition(aRequest({ status: 'revoked' }), { actor: anActor(MALLORY) }, GROUP_MEMBERS, at),
+      act: () => revokeTransition(aRequest({ status: 'revoked' }), { actor: anActor(MALLORY) }, MEMBERS, at),
       code: 'REVOKE_NOT_ALLOWED',
     },
     {
       name: 'Alice revokes her ended grant → refused, the end is not a revoke',
-      act: () =>
-        revokeTransition(aRequest({ status: 'ended' }), { actor: anActor(ALICE) }, GROUP_MEMBERS, at),
+      act: () => revokeTransition(aRequest({ status: 'ended' }), { actor: anActor(ALICE) }, MEMBERS, at),
       code: 'REQUEST_NOT_LIVE',
     },
   ])('$name', ({ act, code }) => {
@@ -1240,8 +1242,8 @@ describe('transitions as values: a retry finds its change already applied', () =
   it.each([
     {
       name: 'Bob approves a pending request → applied (approved), as applyDecision',
-      act: () => decideTransition(aRequest(), approve(BOB), GROUP_MEMBERS, at),
-      expected: applyDecision(aRequest(), approve(BOB), GROUP_MEMBERS, at),
+      act: () => decideTransition(aRequest(), approve(BOB), MEMBERS, at),
+      expected: applyDecision(aRequest(), approve(BOB), MEMBERS, at),
     },
     {
       name: 'Alice cancels her pending request → applied (canceled), as cancel',
@@ -1250,15 +1252,297 @@ describe('transitions as values: a retry finds its change already applied', () =
     },
     {
       name: 'Carol revokes a live grant → applied (revoked), as revoke',
-      act: () =>
-        revokeTransition(aRequest({ status: 'approved' }), { actor: anActor(CAROL) }, GROUP_MEMBERS, at),
+      act: () => revokeTransition(aRequest({ status: 'approved' }), { actor: anActor(CAROL) }, MEMBERS, at),
       expected: {
         outcome: 'revoked',
-        request: revoke(aRequest({ status: 'approved' }), { actor: anActor(CAROL) }, GROUP_MEMBERS, at),
+        request: revoke(aRequest({ status: 'approved' }), { actor: anActor(CAROL) }, MEMBERS, at),
       },
     },
   ])('$name', ({ act, expected }) => {
     // Act / Assess
     expect(act()).toEqual({ kind: 'applied', ...expected });
+  });
+});
+
+describe('scheduled start', () => {
+  const in2h = iso(hoursAfterT0(2));
+
+  it.each<{
+    name: string;
+    startAt: string;
+    policy?: Parameters<typeof aPolicy>[0];
+    stored?: string;
+    code?: ErrorCode;
+  }>([
+    { name: 'two hours ahead → kept', startAt: in2h, stored: in2h },
+    {
+      name: 'another offset → stored in UTC',
+      startAt: '2030-01-01T13:00:00+02:00',
+      stored: '2030-01-01T11:00:00.000Z',
+    },
+    {
+      name: 'four minutes ago (within the leeway) → kept; the grant runs from approval',
+      startAt: iso(minutesAfterT0(-4)),
+      stored: iso(minutesAfterT0(-4)),
+    },
+    {
+      name: 'exactly the leeway ago → kept',
+      startAt: iso(new Date(T0.getTime() - START_LEEWAY_MS)),
+      stored: iso(new Date(T0.getTime() - START_LEEWAY_MS)),
+    },
+    { name: 'six minutes ago → INVALID_START', startAt: iso(minutesAfterT0(-6)), code: 'INVALID_START' },
+    {
+      name: 'exactly the default 168 hours ahead → kept',
+      startAt: iso(hoursAfterT0(168)),
+      stored: iso(hoursAfterT0(168)),
+    },
+    {
+      name: 'a millisecond beyond the default 168 hours → INVALID_START',
+      startAt: iso(new Date(hoursAfterT0(168).getTime() + 1)),
+      code: 'INVALID_START',
+    },
+    {
+      name: "beyond the policy's own maxStartDelayHours → INVALID_START",
+      startAt: iso(hoursAfterT0(3)),
+      policy: { maxStartDelayHours: 2 },
+      code: 'INVALID_START',
+    },
+  ])('$name', ({ startAt, policy, stored, code }) => {
+    // Act
+    let request: Request | undefined;
+    let error: unknown;
+    try {
+      request = plan({ task: MOVE, reason: 'r', startAt }, aPolicy(policy));
+    } catch (e) {
+      error = e;
+    }
+
+    // Assess
+    if (code !== undefined) {
+      expect(isDomainError(error, code), String(error)).toBe(true);
+      expect(isDomainError(error) && error.errors[0]?.pointer).toBe('#/startAt');
+      expect(isDomainError(error) && error.kind).toBe('validation');
+    } else expect(request?.startAt).toBe(stored);
+  });
+
+  it.each([
+    { name: 'a date without a time', startAt: '2030-01-02' },
+    { name: 'no offset', startAt: '2030-01-02T09:00:00' },
+    { name: 'a number', startAt: 1893488400000 },
+  ])('refuses $name in the body', ({ startAt }) => {
+    // Act / Assess
+    expect(SubmitRequestBody.safeParse({ task: MOVE, reason: 'r', startAt }).success).toBe(false);
+  });
+
+  it.each([
+    {
+      name: 'approved before the start → the grant runs from the start',
+      startAt: in2h,
+      approvedAt: minutesAfterT0(30),
+      grantedAt: hoursAfterT0(2),
+    },
+    {
+      name: 'approved after the start → the grant runs from the approval',
+      startAt: iso(minutesAfterT0(20)),
+      approvedAt: minutesAfterT0(30),
+      grantedAt: minutesAfterT0(30),
+    },
+    {
+      name: 'no start asked → the grant runs from the approval',
+      startAt: undefined,
+      approvedAt: minutesAfterT0(30),
+      grantedAt: minutesAfterT0(30),
+    },
+  ])('$name, for durationHours', ({ startAt, approvedAt, grantedAt }) => {
+    // Prepare
+    const request = plan({
+      task: MOVE,
+      reason: 'r',
+      durationHours: 2,
+      ...(startAt === undefined ? {} : { startAt }),
+    });
+
+    // Act
+    const { outcome, request: approved } = applyDecision(
+      request,
+      { approver: who(BOB), decision: 'approve' },
+      MEMBERS,
+      approvedAt,
+    );
+
+    // Assess
+    expect(outcome).toBe('approved');
+    expect(approved).toMatchObject({
+      status: 'approved',
+      decidedAt: iso(approvedAt),
+      grantedAt: iso(grantedAt),
+      expiresAt: iso(new Date(grantedAt.getTime() + 2 * 3_600_000)),
+    });
+  });
+
+  it('an automatic policy with a later start → approved at once, scheduled for the start', () => {
+    // Act
+    const request = plan(
+      { task: MOVE, reason: 'r', durationHours: 1, startAt: in2h },
+      aPolicy({ approvalType: 'auto' }),
+    );
+
+    // Assess
+    expect(request).toMatchObject({
+      status: 'approved',
+      decidedAt: iso(T0),
+      grantedAt: in2h,
+      expiresAt: iso(hoursAfterT0(3)),
+    });
+  });
+
+  /** Approved at T0+30 min for a start at T0+2 h, for 4 hours. */
+  const scheduled = (overrides: Partial<Request> = {}) =>
+    aRequest({
+      status: 'approved',
+      startAt: in2h,
+      decidedAt: iso(minutesAfterT0(30)),
+      grantedAt: in2h,
+      expiresAt: iso(hoursAfterT0(6)),
+      ...overrides,
+    });
+
+  it.each([
+    {
+      name: 'after approval, before the start',
+      at: hoursAfterT0(1),
+      granted: true,
+      scheduled: true,
+      live: false,
+    },
+    {
+      name: 'a millisecond before the start',
+      at: new Date(hoursAfterT0(2).getTime() - 1),
+      granted: true,
+      scheduled: true,
+      live: false,
+    },
+    { name: 'at the start exactly', at: hoursAfterT0(2), granted: true, scheduled: false, live: true },
+    { name: 'during the window', at: hoursAfterT0(4), granted: true, scheduled: false, live: true },
+    { name: 'at the end exactly', at: hoursAfterT0(6), granted: false, scheduled: false, live: false },
+  ])(
+    '$name → granted $granted, scheduled $scheduled, live $live',
+    ({ at, granted, scheduled: isLater, live }) => {
+      // Prepare
+      const request = scheduled();
+
+      // Act / Assess
+      expect([isGranted(request, at), isScheduled(request, at), isLive(request, at)]).toEqual([
+        granted,
+        isLater,
+        live,
+      ]);
+    },
+  );
+
+  it('a pending request with a start is neither granted nor scheduled', () => {
+    // Prepare
+    const request = aRequest({ startAt: in2h });
+
+    // Act / Assess
+    expect([isGranted(request, T0), isScheduled(request, T0), isLive(request, T0)]).toEqual([
+      false,
+      false,
+      false,
+    ]);
+  });
+
+  const query = { requester: ALICE, requesterId: idOf(ALICE), task: MOVE };
+
+  it.each<{ name: string; requests: () => Request[]; at: Date; code?: ErrorCode; chosen?: string }>([
+    {
+      name: 'only a scheduled grant covers, before its start → GRANT_NOT_STARTED',
+      requests: () => [scheduled()],
+      at: hoursAfterT0(1),
+      code: 'GRANT_NOT_STARTED',
+    },
+    {
+      name: 'the scheduled grant once started → it covers',
+      requests: () => [scheduled()],
+      at: hoursAfterT0(2),
+      chosen: 'req-1',
+    },
+    {
+      name: 'a live grant beside a scheduled one → the live one covers',
+      requests: () => [scheduled(), aRequest({ id: 'req-live', status: 'approved' })],
+      at: hoursAfterT0(1),
+      chosen: 'req-live',
+    },
+    {
+      name: 'a scheduled grant for another task → NO_ACTIVE_GRANT',
+      requests: () => [scheduled({ task: MAILBOX, tasks: [MAILBOX] })],
+      at: hoursAfterT0(1),
+      code: 'NO_ACTIVE_GRANT',
+    },
+    {
+      name: "someone else's scheduled grant → NO_ACTIVE_GRANT",
+      requests: () => [scheduled({ requester: MALLORY, requesterId: idOf(MALLORY) })],
+      at: hoursAfterT0(1),
+      code: 'NO_ACTIVE_GRANT',
+    },
+    {
+      name: 'a scheduled grant that was revoked → NO_ACTIVE_GRANT',
+      requests: () => [scheduled({ status: 'revoked', endedAt: iso(hoursAfterT0(1)), endedBy: ADMIN })],
+      at: hoursAfterT0(1),
+      code: 'NO_ACTIVE_GRANT',
+    },
+  ])('$name', ({ requests, at, code, chosen }) => {
+    // Act
+    let grant: Request | undefined;
+    let error: unknown;
+    try {
+      grant = requireCoveringGrant(requests(), query, at);
+    } catch (e) {
+      error = e;
+    }
+
+    // Assess
+    if (code !== undefined) expect(isDomainError(error, code), String(error)).toBe(true);
+    else expect(grant?.id).toBe(chosen);
+  });
+
+  it('GRANT_NOT_STARTED is a 403-kind refusal that says when the grant starts', () => {
+    // Act
+    let error: unknown;
+    try {
+      requireCoveringGrant([scheduled()], query, hoursAfterT0(1));
+    } catch (e) {
+      error = e;
+    }
+
+    // Assess
+    expect(isDomainError(error) && [error.kind, error.message]).toEqual([
+      'forbidden',
+      `Your grant for task ${JSON.stringify(MOVE)} (request req-1) starts at ${in2h}`,
+    ]);
+  });
+
+  it('the execution guard says a named scheduled grant has not started', () => {
+    // Act / Assess
+    expect(coverageRefusal(scheduled(), { ...query, requestId: 'req-1' }, hoursAfterT0(1))).toBe(
+      `the grant starts at ${in2h}`,
+    );
+  });
+
+  it.each([
+    { name: 'the requester', actor: anActor(ALICE) },
+    { name: 'an approver', actor: anActor(CAROL) },
+    { name: 'an admin', actor: anActor(ADMIN, { isAdmin: true }) },
+  ])('$name revokes a scheduled grant before its start → revoked, never starts', ({ actor }) => {
+    // Act
+    const t = revokeTransition(scheduled(), { actor, comment: 'not needed' }, MEMBERS, hoursAfterT0(1));
+
+    // Assess
+    expect(t.kind === 'applied' && t.request).toMatchObject({
+      status: 'revoked',
+      endedAt: iso(hoursAfterT0(1)),
+      endReason: 'not needed',
+    });
+    expect(t.kind === 'applied' && isLive(t.request, hoursAfterT0(3))).toBe(false);
   });
 });

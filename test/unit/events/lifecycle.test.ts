@@ -78,6 +78,52 @@ describe('which audit events are lifecycle events', () => {
     },
     { name: 'a revoke', input: { action: AuditAction.GrantRevoked }, type: 'revoked', status: 'revoked' },
     {
+      name: 'the next stage opening',
+      input: { action: AuditAction.StageOpened, detail: { stage: 1, approverGroup: 'ciso' } },
+      type: 'stage.opened',
+      status: 'pending',
+    },
+    {
+      name: 'an extension asked for',
+      input: { action: AuditAction.ExtensionRequested, detail: { extensionId: '1', hours: 2 } },
+      type: 'extension.requested',
+      status: 'approved',
+    },
+    {
+      name: 'an extension approved',
+      input: { action: AuditAction.ExtensionApproved, detail: { extensionId: '1', hours: 2 } },
+      type: 'extended',
+      status: 'approved',
+    },
+    {
+      name: 'an extension denied',
+      input: { action: AuditAction.ExtensionDenied, detail: { extensionId: '2', hours: 2 } },
+      type: 'extension.denied',
+      status: 'approved',
+    },
+    {
+      name: 'an extension undecided in time while the grant runs',
+      input: { action: AuditAction.ExtensionExpired, actor: SYSTEM_ACTOR, detail: { extensionId: '1' } },
+      type: 'extension.expired',
+      status: 'approved',
+    },
+    {
+      name: 'an extension that expired with its grant',
+      input: {
+        action: AuditAction.ExtensionExpired,
+        actor: SYSTEM_ACTOR,
+        detail: { extensionId: '1', status: 'ended' },
+      },
+      type: 'extension.expired',
+      status: 'ended',
+    },
+    {
+      name: 'an extension withdrawn',
+      input: { action: AuditAction.ExtensionCanceled, detail: { extensionId: '1' } },
+      type: 'extension.canceled',
+      status: 'approved',
+    },
+    {
       name: 'a successful execution',
       input: { action: AuditAction.ExecutionSucceeded, detail: { executionId: 'exec-1' } },
       type: 'execution.succeeded',
@@ -100,6 +146,11 @@ describe('which audit events are lifecycle events', () => {
   });
 
   it.each([
+    AuditAction.StageApproved,
+    AuditAction.GrantScheduled,
+    AuditAction.UseCounted,
+    AuditAction.ExtensionApprovalRecorded,
+    AuditAction.ExtensionStageApproved,
     AuditAction.RequestApprovalRecorded,
     AuditAction.RequestRefused,
     AuditAction.DecisionRefused,
@@ -113,6 +164,42 @@ describe('which audit events are lifecycle events', () => {
 
     // Assess
     expect(event).toBeUndefined();
+  });
+
+  it.each([
+    {
+      name: 'a stage opening names the stage',
+      action: AuditAction.StageOpened,
+      detail: { stage: 2 },
+      has: { stage: 2 },
+    },
+    {
+      name: 'an extension event names the extension',
+      action: AuditAction.ExtensionApproved,
+      detail: { extensionId: '3', hours: 1, comment: 'secret words' },
+      has: { extensionId: '3' },
+    },
+    {
+      name: 'a grant whose window passed ended as expired',
+      action: AuditAction.GrantEnded,
+      detail: { expiresAt: AT.toISOString() },
+      has: { endReason: 'expired' },
+    },
+    {
+      name: 'a counted grant whose last use ran ended as uses exhausted',
+      action: AuditAction.GrantEnded,
+      reason: 'uses exhausted',
+      detail: { uses: 3, maxUses: 3 },
+      has: { endReason: 'uses exhausted' },
+    },
+  ])('$name', ({ action, detail, has, ...rest }) => {
+    // Act
+    const reason = 'reason' in rest ? rest.reason : undefined;
+    const event = lifecycleEventOf(anAuditEvent({ action, detail, reason }), 'req-1:x', AT);
+
+    // Assess: the field, and never a comment.
+    expect(event).toMatchObject(has);
+    expect(JSON.stringify(event)).not.toContain('secret');
   });
 
   it('classifies every catalogued audit action, one way or the other', () => {

@@ -5,6 +5,7 @@ import {
   MAX_SUMMARY_VALUE,
   messageId,
   NotificationMessage,
+  recipientKey,
   NotifyInput,
   recipientsFor,
   summarize,
@@ -17,15 +18,20 @@ import {
   BOB,
   CAROL,
   ERIN,
+  GROUP,
   GROUP_MEMBERS,
+  MALLORY,
   T0,
   aRequest,
   idOf,
+  inGroup,
   iso,
   memberOf,
   minutesAfterT0,
 } from '../domain/builders';
 import type { Member } from '#shared/domain/pam';
+import type { Extension, Request } from '#shared/domain/request';
+import type { GroupMembers } from '#shared/domain/stages';
 
 const LINK = 'https://zsa.contoso.com/api/decisions/req-1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 
@@ -138,7 +144,7 @@ describe('who hears of what', () => {
   ];
   it.each(scenarios)('$name', ({ event, request, members, expected }) => {
     // Act
-    const recipients = recipientsFor(event, request, members);
+    const recipients = recipientsFor(event, request, inGroup(members));
 
     // Assess
     expect(recipients.map((r) => `${r.audience}:${r.upn}`)).toEqual(expected);
@@ -260,5 +266,363 @@ describe('when the expiring-soon notice goes out', () => {
   ])('%s', (_name, request, minutes, now, expected) => {
     // Act / Assess
     expect(expiryNoticeAt(request, minutes * 60_000, now)).toEqual(expected);
+  });
+});
+
+// --- Stages, extensions, counted and scheduled grants ----------------------------------------
+
+const SECOND = 'security-approvers';
+const DAVE = 'dave@contoso.com';
+/** Stage 1: GROUP (Bob, Carol, Erin); stage 2: SECOND (Carol, Dave, Mallory). */
+const STAGED_MEMBERS: GroupMembers = new Map([
+  [GROUP, [BOB, CAROL, ERIN].map(memberOf)],
+  [SECOND, [CAROL, DAVE, MALLORY].map(memberOf)],
+]);
+
+function decision(
+  upn: string,
+  stage: number,
+  d: 'approve' | 'deny' = 'approve',
+): Request['approvals'][number] {
+  return {
+    approver: upn,
+    approverId: idOf(upn),
+    decision: d,
+    comment: null,
+    at: iso(minutesAfterT0(5)),
+    stage,
+  };
+}
+
+function staged(overrides: Partial<Request> = {}): Request {
+  return aRequest({
+    stages: [
+      { approverGroup: GROUP, requiredApprovals: 1 },
+      { approverGroup: SECOND, requiredApprovals: 1 },
+    ],
+    requiredApprovals: 2,
+    ...overrides,
+  });
+}
+
+function anExtension(overrides: Partial<Extension> = {}): Extension {
+  return {
+    id: '1',
+    hours: 2,
+    reason: 'The migration overran',
+    status: 'pending',
+    approvals: [],
+    createdAt: iso(minutesAfterT0(60)),
+    pendingUntil: iso(minutesAfterT0(250)),
+    decidedAt: null,
+    ...overrides,
+  };
+}
+
+/** Alice's single-stage grant, live, with extension 1 (pending unless overridden). */
+function extended(extension: Partial<Extension> = {}, overrides: Partial<Request> = {}): Request {
+  return aRequest({
+    status: 'approved',
+    maxExtensions: 2,
+    extensions: [anExtension(extension)],
+    ...overrides,
+  });
+}
+
+describe('who hears of what, stage by stage', () => {
+  const scenarios: {
+    name: string;
+    event: NotificationEvent;
+    request: Request;
+    about?: Parameters<typeof recipientsFor>[3];
+    expected: string[];
+  }[] = [
+    {
+      name: 'approval needed, stage 1 → its group only',
+      event: 'approvalNeeded',
+      request: staged(),
+      about: { stage: 0 },
+      expected: [`approver:${BOB}`, `approver:${CAROL}`, `approver:${ERIN}`],
+    },
+    {
+      name: 'approval needed, stage 2 while stage 1 is open → nobody yet',
+      event: 'approvalNeeded',
+      request: staged(),
+      about: { stage: 1 },
+      expected: [],
+    },
+    {
+      name: 'approval needed, stage 2 once open → its group, not the requester, not who decided in stage 1',
+      event: 'approvalNeeded',
+      request: staged({ approvals: [decision(CAROL, 0)] }),
+      about: { stage: 1 },
+      expected: [`approver:${DAVE}`, `approver:${MALLORY}`],
+    },
+    {
+      name: 'approval needed, stage 1 after it was approved → nobody (over)',
+      event: 'approvalNeeded',
+      request: staged({ approvals: [decision(BOB, 0)] }),
+      about: { stage: 0 },
+      expected: [],
+    },
+    {
+      name: 'approved → the requester and the last stage’s approvers who did not decide',
+      event: 'approved',
+      request: staged({
+        status: 'approved',
+        approvals: [decision(BOB, 0), decision(DAVE, 1)],
+        decidedAt: iso(minutesAfterT0(5)),
+        grantedAt: iso(minutesAfterT0(5)),
+        expiresAt: iso(minutesAfterT0(245)),
+      }),
+      expected: [`requester:${ALICE}`, `approver:${CAROL}`, `approver:${MALLORY}`],
+    },
+    {
+      name: 'denied in stage 2 → the requester and the other approvers of stage 2',
+      event: 'denied',
+      request: staged({
+        status: 'denied',
+        approvals: [decision(BOB, 0), decision(MALLORY, 1, 'deny')],
+        decidedAt: iso(minutesAfterT0(5)),
+        endedAt: iso(minutesAfterT0(5)),
+      }),
+      expected: [`requester:${ALICE}`, `approver:${CAROL}`, `approver:${DAVE}`],
+    },
+    {
+      name: 'failed → the requester and every member of every stage, once each',
+      event: 'failed',
+      request: staged({ status: 'failed', endedAt: iso(minutesAfterT0(1)), endReason: 'fault' }),
+      expected: [
+        `requester:${ALICE}`,
+        `approver:${BOB}`,
+        `approver:${CAROL}`,
+        `approver:${ERIN}`,
+        `approver:${DAVE}`,
+        `approver:${MALLORY}`,
+      ],
+    },
+    {
+      name: 'extension requested, stage 1 → its group',
+      event: 'extensionRequested',
+      request: extended(),
+      about: { stage: 0, extension: anExtension() },
+      expected: [`approver:${BOB}`, `approver:${CAROL}`, `approver:${ERIN}`],
+    },
+    {
+      name: 'extension requested → not the approvers who already decided on that extension',
+      event: 'extensionRequested',
+      // Two approvals needed: Bob's leaves the stage open.
+      request: extended({}, { requiredApprovals: 2 }),
+      about: {
+        stage: 0,
+        extension: anExtension({ approvals: [decision(BOB, 0)] }),
+      },
+      expected: [`approver:${CAROL}`, `approver:${ERIN}`],
+    },
+    {
+      name: 'extension requested, an extension no longer pending → nobody',
+      event: 'extensionRequested',
+      request: extended({ status: 'canceled' }),
+      about: { stage: 0, extension: anExtension({ status: 'canceled' }) },
+      expected: [],
+    },
+    ...(
+      ['extensionApproved', 'extensionDenied', 'extensionExpired', 'extensionCanceled', 'started'] as const
+    ).map((event) => ({
+      name: `${event} → the requester`,
+      event,
+      request: extended(),
+      about: { extension: anExtension() },
+      expected: [`requester:${ALICE}`],
+    })),
+  ];
+  it.each(scenarios)('$name', ({ event, request, about, expected }) => {
+    // Act
+    const recipients = recipientsFor(event, request, STAGED_MEMBERS, about);
+
+    // Assess
+    expect(recipients.map((r) => `${r.audience}:${r.upn}`)).toEqual(expected);
+  });
+});
+
+describe('messages of stages, extensions, counted and scheduled grants', () => {
+  /** The summary's fields in version 1, before stages, uses, starts and extensions. */
+  const V1_SUMMARY_KEYS = [
+    'approvalType',
+    'approvals',
+    'createdAt',
+    'decidedAt',
+    'durationHours',
+    'endReason',
+    'endedAt',
+    'endedBy',
+    'expiresAt',
+    'grantedAt',
+    'id',
+    'parameters',
+    'pendingUntil',
+    'reason',
+    'requester',
+    'requiredApprovals',
+    'status',
+    'target',
+    'taskCount',
+    'tasks',
+    'ticket',
+  ];
+
+  it('a single-stage request’s messages are exactly what version 1 wrote (no new field, approvals untagged)', () => {
+    // Prepare: decided after stages existed, so its approval carries `stage: 0` in the row
+    const request = aRequest({ status: 'approved', approvals: [decision(BOB, 0)] });
+
+    // Act
+    const message = buildMessage({ event: 'approved' }, request, { upn: ALICE, audience: 'requester' }, T0);
+
+    // Assess
+    expect(Object.keys(message.request).sort()).toEqual(V1_SUMMARY_KEYS);
+    expect(Object.keys(message).sort()).toEqual([
+      'audience',
+      'event',
+      'id',
+      'occurredAt',
+      'recipient',
+      'request',
+      'requestId',
+      'schema',
+      'version',
+    ]);
+    expect(message.request.approvals).toEqual([
+      {
+        approver: BOB,
+        approverId: idOf(BOB),
+        decision: 'approve',
+        comment: null,
+        at: iso(minutesAfterT0(5)),
+      },
+    ]);
+    expect(message.version).toBe(1);
+  });
+
+  it('a later stage’s link message says its stage, carries every stage, and has an id of its own', () => {
+    // Prepare
+    const request = staged({ approvals: [decision(BOB, 0)] });
+    const to = { upn: DAVE, audience: 'approver' as const };
+
+    // Act
+    const second = buildMessage(
+      { event: 'approvalNeeded', decisionUrl: LINK, generation: 1, stage: 1 },
+      request,
+      to,
+      T0,
+    );
+    const first = buildMessage(
+      { event: 'approvalNeeded', decisionUrl: LINK, generation: 1, stage: 0 },
+      request,
+      to,
+      T0,
+    );
+
+    // Assess
+    expect(NotificationMessage.parse(second)).toEqual(second);
+    expect(second).toMatchObject({
+      stage: 1,
+      request: { stages: [{ status: 'approved' }, { status: 'open' }] },
+    });
+    expect(second.request.approvals[0]?.stage).toBe(0);
+    expect(second.id).toBe(`req-1:approvalNeeded:s1:${recipientKey(DAVE)}:1`);
+    expect(first.id).toBe(`req-1:approvalNeeded:${recipientKey(DAVE)}:1`);
+  });
+
+  it('extension messages carry the extension and ids scoped to it', () => {
+    // Prepare
+    const request = extended();
+    const extension = anExtension();
+
+    // Act
+    const asked = buildMessage(
+      { event: 'extensionRequested', decisionUrl: LINK, generation: 2, stage: 0, extension },
+      request,
+      { upn: BOB, audience: 'approver' },
+      T0,
+    );
+    const approved = buildMessage(
+      { event: 'extensionApproved', extension: { ...extension, status: 'approved' } },
+      request,
+      { upn: ALICE, audience: 'requester' },
+      T0,
+    );
+
+    // Assess
+    expect(NotificationMessage.parse(asked)).toEqual(asked);
+    expect(NotificationMessage.parse(approved)).toEqual(approved);
+    expect(asked.id).toBe(`req-1:extensionRequested:x1:${recipientKey(BOB)}:2`);
+    expect(approved.id).toBe(`req-1:extensionApproved:x1:${recipientKey(ALICE)}`);
+    expect(asked).toMatchObject({
+      stage: 0,
+      extension: { id: '1', hours: 2, reason: 'The migration overran' },
+    });
+  });
+
+  it('counted and scheduled grants carry their uses and start', () => {
+    // Prepare
+    const request = aRequest({ maxUses: 3, uses: 1, startAt: iso(minutesAfterT0(120)) });
+
+    // Act
+    const summary = summarize(request);
+
+    // Assess
+    expect(summary).toMatchObject({ maxUses: 3, uses: 1, startAt: iso(minutesAfterT0(120)) });
+  });
+
+  it('the worst case (five stages, every comment and reason at its maximum) stays far below Service Bus’s limit', () => {
+    // Prepare
+    const groups = ['g-a', 'g-b', 'g-c', 'g-d', 'g-e'];
+    const long = 'x'.repeat(1000);
+    const approvals = Array.from({ length: 20 }, (_, i) => ({
+      ...decision(`approver-${i}@contoso.com`, Math.floor(i / 4)),
+      comment: long,
+    }));
+    const request = aRequest({
+      stages: groups.map((approverGroup) => ({ approverGroup, requiredApprovals: 4 })),
+      requiredApprovals: 20,
+      approvals,
+      status: 'approved',
+      decidedAt: iso(minutesAfterT0(5)),
+      grantedAt: iso(minutesAfterT0(5)),
+      expiresAt: iso(minutesAfterT0(245)),
+      maxExtensions: 10,
+      extensions: [anExtension({ reason: long, approvals, status: 'approved' })],
+      reason: long,
+      parameters: { Mailbox: 'x'.repeat(8000) },
+    });
+
+    // Act
+    const message = buildMessage(
+      { event: 'extensionApproved', extension: request.extensions[0] ?? anExtension() },
+      request,
+      { upn: ALICE, audience: 'requester' },
+      T0,
+    );
+
+    // Assess
+    expect(NotificationMessage.parse(message)).toEqual(message);
+    expect(JSON.stringify(message).length).toBeLessThan(64 * 1024);
+  });
+
+  it('notify takes the stage and the extension the orchestration names', () => {
+    // Act / Assess
+    expect(NotifyInput.safeParse({ requestId: 'req-1', event: 'approvalNeeded', stage: 1 }).success).toBe(
+      true,
+    );
+    expect(
+      NotifyInput.safeParse({ requestId: 'req-1', event: 'extensionRequested', stage: 0, extensionId: '3' })
+        .success,
+    ).toBe(true);
+    expect(NotifyInput.safeParse({ requestId: 'req-1', event: 'approvalNeeded', stage: 5 }).success).toBe(
+      false,
+    );
+    expect(
+      NotifyInput.safeParse({ requestId: 'req-1', event: 'extensionApproved', extensionId: '0' }).success,
+    ).toBe(false);
   });
 });

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { encodeKey, MAX_KEY_LENGTH } from '#shared/domain/names';
+import { tokenRowKey } from '#shared/notifications/store';
 import { decisionUrl, hashToken, mintToken, parseToken } from '#shared/notifications/tokens';
 
 const ID = '0b6f5c1e-3c1a-4a59-9d58-2b6a1b9f0e11';
@@ -57,5 +59,40 @@ describe('decision-link tokens', () => {
       `https://zsa.contoso.com/api/decisions/${ID}.abc`,
     );
     expect(decisionUrl('https://contoso.com/zsa', 't')).toBe('https://contoso.com/zsa/api/decisions/t');
+  });
+});
+
+describe('token rows', () => {
+  it('one row per approver and stage or extension; the first stage keeps the row links had before stages', () => {
+    // Prepare
+    const upn = "o'brien@contoso.com";
+
+    // Act
+    const keys = [
+      tokenRowKey(upn, { stage: 0 }),
+      tokenRowKey(upn, { stage: 1 }),
+      tokenRowKey(upn, { stage: 0, extensionId: '1' }),
+      tokenRowKey(upn, { stage: 1, extensionId: '1' }),
+      tokenRowKey(upn, { stage: 0, extensionId: '10' }),
+    ];
+
+    // Assess
+    expect(keys[0]).toBe(encodeKey(upn));
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('a name escaped to the key limit still gets a row of its own for each stage, within the limit', () => {
+    // Prepare: every character escapes to two
+    const upn = `${"'".repeat(250)}@contoso.com`;
+
+    // Act
+    const first = tokenRowKey(upn, { stage: 0 });
+    const later = tokenRowKey(upn, { stage: 4, extensionId: '10' });
+    const other = tokenRowKey(`${"'".repeat(249)}@contoso.com`, { stage: 4, extensionId: '10' });
+
+    // Assess
+    expect(first).toBe(encodeKey(upn));
+    expect(later.length).toBeLessThanOrEqual(MAX_KEY_LENGTH);
+    expect(later).not.toBe(other);
   });
 });
