@@ -2,11 +2,16 @@
  * Approval stages and extensions decided from email, end to end through the local host: the
  * orchestration asks each stage's approvers only when their stage opens, with links bound to that
  * stage, and the tests click those links over real HTTP as the approvers would. The requester
- * hears of an approved extension with the grant's new end.
+ * hears of an approved extension with the grant's new end. The same host then serves the API-level
+ * races: concurrent executions under a counted grant, concurrent approvals across two stages, and
+ * an execution before a scheduled start.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caller, send, type ApiResponse, type Caller } from '../support/api';
 import { startLocalHost, type HostProcess } from '../support/local-host';
+import { startWebhookTarget, type WebhookTarget } from '../support/webhook-target';
+
+const HOOK_KEY = 'e2e-flows-email-key';
 
 const SECONDS = 1 / 3600;
 const ALICE = 'alice@contoso.com';
@@ -33,17 +38,19 @@ interface View {
 }
 
 let host: HostProcess;
+let hook: WebhookTarget;
 let admin: Caller;
 let alice: Caller;
 let seq = 0;
 
 beforeAll(async () => {
+  hook = await startWebhookTarget(HOOK_KEY);
   host = await startLocalHost({
     storage: 'shared',
     env: {
       ZSA_MIN_DURATION_SECONDS: '1',
       ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1',
-      ZSA_WEBHOOK_SIGNING_KEY: 'e2e-flows-email-key',
+      ZSA_WEBHOOK_SIGNING_KEY: HOOK_KEY,
     },
   });
   admin = await caller(host.url, 'admin@contoso.com', ['PAM.Admin']);
@@ -54,6 +61,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await host.stop();
+  await hook.close();
 });
 
 async function ok<T>(p: Promise<ApiResponse<T>>): Promise<T> {
@@ -248,5 +256,105 @@ describe('an extension decided from email', () => {
     // Ann's link is spent; Cat's stage-2 link no longer works.
     expect((await open(annLink)).status).toBe(410);
     expect((await open(linkOf(await waitForMail(id, 'extensionRequested', CAT)))).status).toBe(410);
+  });
+});
+
+/** A task that runs on the test's webhook, under a policy made of `policy` (the task is the target). */
+async function aTask(name: string, policy: Record<string, unknown>): Promise<string> {
+  seq++;
+  const task = `${name} #${seq}`;
+  await ok(
+    admin.put('/api/catalog/tasks', {
+      name: task,
+      description: 'd',
+      executor: { type: 'webhook', url: hook.url },
+    }),
+  );
+  await ok(admin.post('/api/policies', { scope: 'task', target: task, ...policy }));
+  return task;
+}
+
+describe('through the API', () => {
+  it('20 executions at once under maxUses 3: exactly 3 reach the executor; the grant ends, its workflow finishes, the requester is told', async () => {
+    // Prepare
+    const task = await aTask('Counted', { approvalType: 'auto', maxUses: 3 });
+    const grant = await ok(alice.post<View>('/api/requests', { task, reason: 'r', durationHours: 0.5 }));
+    hook.received.length = 0;
+
+    // Act
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => alice.post('/api/execute', { task, requestId: grant.id })),
+    );
+
+    // Assess
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(3);
+    expect(statuses.filter((s) => s !== 200).every((s) => s === 403 || s === 409)).toBe(true);
+    expect(hook.received.filter((r) => r.body.requestId === grant.id)).toHaveLength(3);
+    const ended = await waitForMail(grant.id, 'ended', ALICE);
+    expect(ended.text).toContain('uses');
+    const view = (await alice.get<View & { uses: number; endReason: string }>(`/api/requests/${grant.id}`))
+      .body;
+    expect(view).toMatchObject({ status: 'ended', uses: 3, endReason: 'uses exhausted' });
+  });
+
+  it('20 approvals at once across two stages: the row, the answers and the stages agree', async () => {
+    // Prepare: ten approvers per stage, two approvals needed in each
+    seq++;
+    const ones = Array.from({ length: 10 }, (_, i) => `one${i}-${seq}@contoso.com`);
+    const twos = Array.from({ length: 10 }, (_, i) => `two${i}-${seq}@contoso.com`);
+    await ok(admin.put(`/api/approver-groups/race-one-${seq}`, { members: ones }));
+    await ok(admin.put(`/api/approver-groups/race-two-${seq}`, { members: twos }));
+    const task = await aTask('Raced', {
+      approvalType: 'manual',
+      stages: [
+        { approverGroup: `race-one-${seq}`, requiredApprovals: 2 },
+        { approverGroup: `race-two-${seq}`, requiredApprovals: 2 },
+      ],
+    });
+    const request = await ok(alice.post<View>('/api/requests', { task, reason: 'r' }));
+    const approvers = await Promise.all([...ones, ...twos].map((upn) => caller(host.url, upn)));
+
+    // Act
+    const answers = await Promise.all(
+      approvers.map((a) => a.post(`/api/requests/${request.id}/approve`, {})),
+    );
+
+    // Assess: every approval the row holds was answered 200, every other call 409; stage 1 took
+    // exactly two; the request is approved exactly when stage 2 got its two.
+    const view = (await alice.get<View>(`/api/requests/${request.id}`)).body;
+    const accepted = approvers.filter((_a, i) => answers[i]?.status === 200).map((a) => a.upn);
+    expect(answers.every((a) => a.status === 200 || a.status === 409)).toBe(true);
+    expect(view.approvals.map((a) => a.approver).sort()).toEqual(accepted.sort());
+    const inStage = (n: number) => view.approvals.filter((a) => (a.stage ?? 0) === n);
+    expect(inStage(0)).toHaveLength(2);
+    expect(inStage(0).every((a) => ones.includes(a.approver))).toBe(true);
+    expect(inStage(1).every((a) => twos.includes(a.approver))).toBe(true);
+    expect(view.status).toBe(inStage(1).length === 2 ? 'approved' : 'pending');
+    expect(view.currentStage).toBe(view.status === 'pending' ? 1 : null);
+  });
+
+  it('an execution before a scheduled start is refused as grant-not-started, then runs once it starts', async () => {
+    // Prepare: approved at once, to start in 2 seconds
+    const task = await aTask('Scheduled', { approvalType: 'auto' });
+    const grant = await ok(
+      alice.post<View & { grantedAt: string }>('/api/requests', {
+        task,
+        reason: 'r',
+        durationHours: 60 * SECONDS,
+        startAt: new Date(Date.now() + 2000).toISOString(),
+      }),
+    );
+
+    // Act
+    const early = await alice.post<{ type: string; detail: string }>('/api/execute', { task });
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(grant.grantedAt) - Date.now()) + 100));
+    const onTime = await alice.post('/api/execute', { task });
+
+    // Assess
+    expect(early.status).toBe(403);
+    expect(early.body.type).toBe('urn:zsa:problem:grant-not-started');
+    expect(early.body.detail).toContain(grant.grantedAt);
+    expect(onTime.status).toBe(200);
   });
 });
