@@ -32,6 +32,8 @@ export const Review = z.strictObject({
   reviewerId: z.string().min(1).max(300).nullable(),
   comment: z.string().max(MAX_COMMENT).nullable(),
   at: Timestamp.nullable(),
+  /** When the reviewers were last reminded of it while open (null: not yet; the grant's time counts). */
+  remindedAt: Timestamp.nullable(),
 });
 export type Review = z.output<typeof Review>;
 
@@ -180,6 +182,7 @@ export function reviewTransition(
         reviewerId: reviewer.id,
         comment: comment === '' ? null : comment,
         at: toTimestamp(now),
+        remindedAt: review.remindedAt,
       },
     },
   };

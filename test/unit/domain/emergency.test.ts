@@ -112,7 +112,7 @@ describe('closing the review', () => {
   const used: Request = aRequest({
     status: 'approved',
     emergency: true,
-    review: { status: 'open', reviewer: null, reviewerId: null, comment: null, at: null },
+    review: { status: 'open', reviewer: null, reviewerId: null, comment: null, at: null, remindedAt: null },
   });
   const at = minutesAfterT0(90);
 
@@ -225,7 +225,7 @@ describe('step-up for approvers', () => {
       approverAuthContext: 'mfa',
       maxExtensions: 1,
       emergency: true,
-      review: { status: 'open', reviewer: null, reviewerId: null, comment: null, at: null },
+      review: { status: 'open', reviewer: null, reviewerId: null, comment: null, at: null, remindedAt: null },
       extensions: [
         {
           id: '1',
