@@ -43,6 +43,7 @@ export const OPEN_REVIEW: Review = {
   reviewerId: null,
   comment: null,
   at: null,
+  remindedAt: null,
 };
 
 /** Body of `POST /api/requests/{id}/review`: an unjustified use needs a comment saying why. */
