@@ -6,6 +6,7 @@ import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { auditSink } from '#shared/admin/audit';
 import { getDeps } from '#shared/app/deps';
 import { AuthMethod, EASY_AUTH_PRINCIPAL_HEADER, type Principal } from '#shared/auth/index';
+import { NO_STRENGTH } from '#shared/domain/step-up';
 import { auditActor, auditOrigin, authenticate } from '#shared/http/auth';
 import { decideExtension } from '#shared/requests/extensions';
 import { decide } from '#shared/requests/usecases';
@@ -104,5 +105,7 @@ function linkPrincipal(link: TokenRecord): Principal {
     isAuditor: false,
     // The link is a bearer credential (whoever holds it acts), though not an OAuth token.
     authMethod: AuthMethod.DecisionLink,
+    // The link proves who it was sent to, never how they signed in: step-up needs a real sign-in.
+    strength: NO_STRENGTH,
   };
 }
