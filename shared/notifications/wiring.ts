@@ -23,6 +23,7 @@ export function publishContext(): PublishContext {
   return {
     requests: deps.requests,
     groupMembers: (group) => deps.config.groupMembers(group),
+    defaultApproverGroup: async () => (await deps.config.pamConfig()).defaultApproverGroup,
     tokens: createTokenStore(deps.tables),
     schedules: createScheduleStore(deps.tables),
     publisher: serviceBusPublisher(() => deps.bus.sender(NOTIFICATIONS_QUEUE)),
