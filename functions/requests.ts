@@ -8,6 +8,7 @@ import * as df from 'durable-functions';
 import { getDeps } from '#shared/app/deps';
 import { EmptyBody } from '#shared/domain/empty';
 import { parseOrThrow } from '#shared/domain/errors';
+import { ReviewBody } from '#shared/domain/emergency';
 import { ExtendBody, ExtensionId } from '#shared/domain/extensions';
 import { Id } from '#shared/domain/names';
 import { DecisionBody, ListRequestsQuery, RevokeBody, SubmitRequestBody } from '#shared/domain/request';
@@ -28,6 +29,11 @@ import {
   submitRequest as submitStory,
 } from '#shared/requests/usecases';
 import { SubmitRateLimited, takeSubmit } from '#shared/requests/rate-limit';
+import {
+  ListReviewsQuery,
+  listReviews as listReviewsStory,
+  reviewRequest as reviewStory,
+} from '#shared/requests/reviews';
 import { requestContext } from '#shared/requests/wiring';
 
 async function callerOf(request: HttpRequest, context: InvocationContext): Promise<Caller> {
@@ -137,6 +143,20 @@ export const cancelExtension = handled(async (request, context) => {
   return json(200, await cancelExtensionStory(requestContext(context), caller, id, extensionId));
 });
 
+/** `POST /api/requests/{id}/review`: closes an emergency use's review (justified, or unjustified with a comment). */
+export const reviewRequest = handled(async (request, context) => {
+  const caller = await callerOf(request, context);
+  const body = await readJson(request, ReviewBody);
+  return json(200, await reviewStory(requestContext(context), caller, idOf(request), body));
+});
+
+/** `GET /api/reviews?status=open|closed`: the emergency uses the caller reviews (admins and auditors: all). */
+export const listReviews = handled(async (request, context) => {
+  const caller = await callerOf(request, context);
+  const query = readQuery(request, ListReviewsQuery);
+  return json(200, await listReviewsStory(requestContext(context), caller.principal, query));
+});
+
 const client = { extraInputs: [df.input.durableClient()] };
 app.http('submitRequest', { methods: ['POST'], route: 'requests', handler: submitRequest, ...client });
 app.http('listRequests', { methods: ['GET'], route: 'requests', handler: listRequests, ...client });
@@ -184,3 +204,10 @@ app.http('cancelExtension', {
   handler: cancelExtension,
   ...client,
 });
+app.http('reviewRequest', {
+  methods: ['POST'],
+  route: 'requests/{id}/review',
+  handler: reviewRequest,
+  ...client,
+});
+app.http('listReviews', { methods: ['GET'], route: 'reviews', handler: listReviews, ...client });
