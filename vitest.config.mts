@@ -53,6 +53,7 @@ const OWN_PROCESS = [
   'test/component/durable/workflow-faults.test.ts',
   'test/component/host-timers.test.ts',
   'test/component/http/router.test.ts',
+  'test/component/requests/emergency.test.ts',
   'test/component/requests/extensions.test.ts',
   'test/component/requests/stages.test.ts',
   'test/component/servicebus/triggers.test.ts',
