@@ -14,6 +14,8 @@ import { Id } from '#shared/domain/names';
 import { DecisionBody, ListRequestsQuery, RevokeBody, SubmitRequestBody } from '#shared/domain/request';
 import { auditActor, auditOrigin, authenticate } from '#shared/http/auth';
 import { handled, json, readJson, readQuery } from '#shared/http/handler';
+import { publishNotification } from '#shared/notifications/publish';
+import { publishContext } from '#shared/notifications/wiring';
 import type { Caller } from '#shared/requests/context';
 import {
   cancelExtension as cancelExtensionStory,
@@ -147,7 +149,16 @@ export const cancelExtension = handled(async (request, context) => {
 export const reviewRequest = handled(async (request, context) => {
   const caller = await callerOf(request, context);
   const body = await readJson(request, ReviewBody);
-  return json(200, await reviewStory(requestContext(context), caller, idOf(request), body));
+  const view = await reviewStory(requestContext(context), caller, idOf(request), body);
+  // The requester hears the outcome. The review stands whatever happens to the notice (its
+  // workflow may be long over, so nothing else would send it): a failure is logged, and a retry of
+  // the same review (answered 200) sends it again.
+  await publishNotification(publishContext(), { requestId: view.id, event: 'reviewed' }).catch(
+    (e: unknown) => {
+      context.warn(`The review of ${view.id} was not told to its requester: ${String(e)}`);
+    },
+  );
+  return json(200, view);
 });
 
 /** `GET /api/reviews?status=open|closed`: the emergency uses the caller reviews (admins and auditors: all). */
