@@ -16,6 +16,7 @@ import type { DeliverContext } from './deliver';
 import { NOTIFICATIONS_QUEUE } from './messages';
 import { serviceBusPublisher } from './publisher';
 import type { PublishContext } from './publish';
+import { publishReminder, type ReminderContext } from './reminders';
 import { createScheduleStore, createTokenStore, type TokenRecord, type TokenStore } from './store';
 
 export function publishContext(): PublishContext {
@@ -30,6 +31,20 @@ export function publishContext(): PublishContext {
     now: deps.now(),
     publicBaseUrl: deps.settings.ZSA_PUBLIC_BASE_URL,
     expiryNoticeMs: deps.settings.ZSA_EXPIRY_NOTICE_MINUTES * 60_000,
+  };
+}
+
+/** The review reminder's context: the notify story publishes, the audit sink is looked up when used. */
+export function reminderContext(log: (message: string) => void): ReminderContext {
+  const deps = getDeps();
+  const publish = publishContext();
+  return {
+    repo: deps.requests,
+    audit: { append: (event) => auditSink().append(event) },
+    remind: (requestId) => publishReminder(publish, requestId),
+    now: publish.now,
+    reminderMs: deps.settings.ZSA_REVIEW_REMINDER_HOURS * 3_600_000,
+    log,
   };
 }
 
@@ -58,6 +73,8 @@ export async function decisionLinkContext(
     requests: deps.requests,
     now: deps.now(),
     signedInAs: principal?.id,
+    // What that sign-in proves (acrs, amr), for step-up; the link alone proves nothing.
+    signedInStrength: principal?.strength,
     requireSignIn: deps.settings.ZSA_DECISION_LINK_REQUIRE_SIGN_IN,
     log: (m) => invocation.warn(m),
     // Looked up when used: opening a link needs no audit log, and a missing one is only logged.
