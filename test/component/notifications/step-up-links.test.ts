@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aPendingRequest, userKey } from '../../support/requests';
 import { call, startComponentEnv, type ComponentEnv } from '../../support/component';
 import { showDecision, submitDecision } from '../../../functions/decisions';
-import { getDeps } from '#shared/app/deps';
+import { getDeps, resetDeps } from '#shared/app/deps';
+import { resetSettingsCache } from '#shared/config';
 import type { AuditEventInput, AuditSink } from '#shared/audit/types';
 import type { Member } from '#shared/domain/pam';
 import { Request, type Decision } from '#shared/domain/request';
@@ -193,6 +194,60 @@ describe('a step-up link at the edge: nothing but a proving sign-in of its appro
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toBe(claimsChallenge('mfa'));
     expect(String(res.body)).toContain('multi-factor sign-in');
+  });
+});
+
+describe('a step-up link behind App Service Authentication (trusted)', () => {
+  async function trustEasyAuth(on: boolean): Promise<void> {
+    if (on) process.env['ZSA_TRUST_EASY_AUTH'] = 'true';
+    else Reflect.deleteProperty(process.env, 'ZSA_TRUST_EASY_AUTH');
+    resetSettingsCache();
+    await resetDeps();
+  }
+
+  beforeAll(() => trustEasyAuth(true));
+  afterAll(() => trustEasyAuth(false));
+
+  it("the platform's acrs claim proves the context: its approver sees the confirmation page", async () => {
+    const token = await aLink(await aRequest());
+
+    const res = await call(showDecision, {
+      path: `/api/decisions/${token}`,
+      params: { token },
+      headers: {
+        'x-ms-client-principal': forgedPlatformPrincipal(ANN, [
+          { typ: 'amr', val: 'pwd' },
+          { typ: 'acrs', val: 'c1' },
+        ]),
+      },
+    });
+
+    expect(res.status).toBe(200);
+    expect(String(res.body)).toContain('Approve or deny this request');
+  });
+
+  it('a platform sign-in without the context → 401, with a link to sign out and in again, back to the link', async () => {
+    // Prepare
+    const request = await aRequest();
+    const token = await aLink(request);
+    const path = `/api/decisions/${token}`;
+    const login = `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(path)}`;
+
+    // Act
+    const res = await post(token, {
+      'x-ms-client-principal': forgedPlatformPrincipal(ANN, [
+        { typ: 'http://schemas.microsoft.com/claims/authnmethodsreferences', val: 'mfa' },
+      ]),
+    });
+
+    // Assess
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe(claimsChallenge('c1'));
+    expect(String(res.body)).toContain(
+      `href="${BASE}/.auth/logout?post_logout_redirect_uri=${encodeURIComponent(login)}"`,
+    );
+    expect((await linkRow(token))?.state).toBe(TokenState.live);
+    expect((await getDeps().requests.read(request.id))?.request).toEqual(request);
   });
 });
 
