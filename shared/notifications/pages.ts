@@ -354,6 +354,8 @@ export function refusedPage(error: DomainError): Page {
       return page(410, 'This request no longer needs a decision', error.message);
     case 'EXTENSION_NOT_PENDING':
       return page(410, 'This extension no longer needs a decision', error.message);
+    case 'STEP_UP_REQUIRED':
+      return page(401, 'A stronger sign-in is needed to decide', error.message, 'Nothing was recorded.');
     case 'STAGE_NOT_OPEN':
       return page(409, 'Your stage does not decide now', error.message, 'Nothing was recorded.');
     default:

@@ -25,6 +25,7 @@ import { parseToken } from '#shared/notifications/tokens';
 import { tokenStore } from '#shared/notifications/wiring';
 import type { Caller, ConfigReader, RequestContext } from '#shared/requests/context';
 import type { Orchestrations } from '#shared/requests/orchestrations';
+import { decideExtension } from '#shared/requests/extensions';
 import { decide } from '#shared/requests/usecases';
 
 const BASE = 'http://127.0.0.1:7071';
@@ -59,6 +60,45 @@ async function aLink(request: Request, approver = ANN): Promise<string> {
   const link = await tokenStore().prepare(request.id, memberOf(approver), request.pendingUntil);
   if (!link) throw new Error('no link');
   await tokenStore().markSent(request.id, approver, link);
+  return link.token;
+}
+
+/** Alice's live grant under a step-up policy, with extension 1 waiting. */
+async function aGrantWithExtension(): Promise<Request> {
+  const now = Date.now();
+  const at = (ms: number) => new Date(now + ms).toISOString();
+  return aRequest({
+    status: 'approved',
+    requiredApprovals: 1,
+    approvals: [
+      { approver: BEN, approverId: userKey(BEN), decision: 'approve', comment: null, at: at(0), stage: 0 },
+    ],
+    decidedAt: at(0),
+    grantedAt: at(0),
+    expiresAt: at(3_600_000),
+    maxExtensions: 2,
+    extensions: [
+      {
+        id: '1',
+        hours: 2,
+        reason: 'The migration overran',
+        status: 'pending',
+        approvals: [],
+        createdAt: at(0),
+        pendingUntil: at(3_600_000),
+        decidedAt: null,
+      },
+    ],
+  });
+}
+
+async function anExtensionLink(request: Request): Promise<string> {
+  const link = await tokenStore().prepare(request.id, memberOf(ANN), request.pendingUntil, {
+    stage: 0,
+    extensionId: '1',
+  });
+  if (!link) throw new Error('no link');
+  await tokenStore().markSent(request.id, ANN, link);
   return link.token;
 }
 
@@ -182,6 +222,19 @@ describe('a step-up link at the edge: nothing but a proving sign-in of its appro
     const res = await post(token, bearer(await env.issuer.mint({ upn: BEN, acrs: ['c1'] })));
 
     expect(res.status).toBe(403);
+    expect((await linkRow(token))?.state).toBe(TokenState.live);
+    expect((await getDeps().requests.read(request.id))?.request).toEqual(request);
+  });
+
+  it("an extension's link is held to the same step-up, and its page names the extension's API", async () => {
+    const request = await aGrantWithExtension();
+    const token = await anExtensionLink(request);
+
+    const res = await post(token, bearer(await env.issuer.mint({ upn: ANN, amr: ['mfa'] })));
+
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe(claimsChallenge('c1'));
+    expect(String(res.body)).toContain(`POST /api/requests/${request.id}/extensions/1/approve`);
     expect((await linkRow(token))?.state).toBe(TokenState.live);
     expect((await getDeps().requests.read(request.id))?.request).toEqual(request);
   });
@@ -311,7 +364,9 @@ describe('a step-up link through the story (the real decide)', () => {
       audit,
       callerFor,
       decide: (caller, id, decision, comment, binding) =>
-        decide(ctx, caller, id, decision, comment, binding.stage),
+        binding.extensionId === undefined
+          ? decide(ctx, caller, id, decision, comment, binding.stage)
+          : decideExtension(ctx, caller, id, binding.extensionId, decision, comment, binding.stage),
     };
   }
 
@@ -352,6 +407,24 @@ describe('a step-up link through the story (the real decide)', () => {
       outcome: 'refused',
       reason: 'STEP_UP_REQUIRED',
       detail: { via: 'decisionLink', decision: 'approve', linkApprover: ANN, stage: 0, required: 'c1' },
+    });
+  });
+
+  it("an extension's link: refused alone, decided by the approver's proving sign-in", async () => {
+    const request = await aGrantWithExtension();
+    const token = await anExtensionLink(request);
+
+    const alone = await submitDecisionLink(context(), token, 'approve', undefined);
+    const strong = await submitDecisionLink(
+      context({ upn: ANN, strength: { acrs: ['c1'], amr: [] } }),
+      token,
+      'approve',
+      undefined,
+    );
+
+    expect([alone.kind, strong.kind]).toEqual(['stepUpRequired', 'recorded']);
+    expect((await getDeps().requests.read(request.id))?.request.extensions[0]).toMatchObject({
+      status: 'approved',
     });
   });
 
