@@ -14,7 +14,7 @@ import { OPEN_REVIEW } from '#shared/domain/emergency';
 import type { Request } from '#shared/domain/request';
 import { NOTIFICATIONS_QUEUE, NotificationMessage } from '#shared/notifications/messages';
 import { serviceBusPublisher } from '#shared/notifications/publisher';
-import type { PublishContext } from '#shared/notifications/publish';
+import { publishNotification, type PublishContext } from '#shared/notifications/publish';
 import { publishReminder, remindOpenReviews, type ReminderContext } from '#shared/notifications/reminders';
 import { createScheduleStore, createTokenStore } from '#shared/notifications/store';
 import { createRequestRepository, type RequestRepository } from '#shared/requests/repository';
@@ -56,8 +56,8 @@ const members = new Map([
   [DEFAULT_GROUP, [BEN, DORA]],
 ]);
 
-function context(now: Date): ReminderContext {
-  const publish: PublishContext = {
+function publishContext(now: Date): PublishContext {
+  return {
     requests: repo,
     groupMembers: (g) => Promise.resolve((members.get(g) ?? []).map((upn) => ({ upn, id: userKey(upn) }))),
     defaultApproverGroup: () => Promise.resolve(DEFAULT_GROUP),
@@ -68,6 +68,10 @@ function context(now: Date): ReminderContext {
     publicBaseUrl: 'https://zsa.contoso.com',
     expiryNoticeMs: 15 * 60_000,
   };
+}
+
+function context(now: Date): ReminderContext {
+  const publish = publishContext(now);
   return {
     repo,
     audit: log,
@@ -111,6 +115,30 @@ async function remindersOf(id: string): Promise<NotificationMessage[]> {
 async function remindedAudit(id: string) {
   return (await log.query({ requestId: id })).items.filter((e) => e.action === 'emergency.reminded');
 }
+
+describe('the emergency use notice', () => {
+  it('goes at once to every member of its groups and of the default group, not the requester, once however often it runs', async () => {
+    // Arrange
+    const use = await emergencyUse(0);
+
+    // Act: the activity, retried.
+    await publishNotification(publishContext(new Date()), { requestId: use.id, event: 'emergencyUsed' });
+    await publishNotification(publishContext(new Date()), { requestId: use.id, event: 'emergencyUsed' });
+
+    // Assess
+    const sent = (await peekAll(bus, NOTIFICATIONS_QUEUE))
+      .map((m) => NotificationMessage.parse(m.body))
+      .filter((m) => m.requestId === use.id);
+    expect(sent.map((m) => `${m.event}:${m.recipient}`).sort()).toEqual(
+      [ANN, BEN, DORA].map((u) => `emergencyUsed:${u}`),
+    );
+    expect(
+      sent.every(
+        (m) => m.event === 'emergencyUsed' && m.apiUrl === `https://zsa.contoso.com/api/requests/${use.id}`,
+      ),
+    ).toBe(true);
+  }, 30_000);
+});
 
 describe('the review reminder', () => {
   it('reminds an open review past its period once, however many runs find it at once', async () => {
