@@ -14,7 +14,9 @@ import * as extensions from '#shared/domain/extensions';
 import * as pam from '#shared/domain/pam';
 import * as policy from '#shared/domain/policy';
 import * as request from '#shared/domain/request';
+import { ReviewBody } from '#shared/domain/emergency';
 import { DecisionForm, DecisionTokenPath } from '#shared/notifications/decision-form';
+import { ListReviewsQuery } from '#shared/requests/reviews';
 import { Examples, ExampleIds } from './examples';
 import type { ProblemCode } from './problems';
 import {
@@ -219,6 +221,11 @@ const REQUEST_EXAMPLES = {
     summary: 'A grant extended: the extension approved, `expiresAt` moved later',
     value: Examples.extendedRequest,
     shared: 'request-extended',
+  },
+  reviewed: {
+    summary: 'An emergency use, its review closed as justified',
+    value: Examples.reviewedRequest,
+    shared: 'request-reviewed',
   },
 } as const satisfies Record<string, Example>;
 
@@ -713,6 +720,8 @@ export const OPERATIONS: readonly Operation[] = [
       'APPROVER_GROUPS_CONFLICT',
       'CONFLICT',
       'RATE_LIMITED',
+      'BREAK_GLASS_NOT_ALLOWED',
+      'NOT_BREAK_GLASS_MEMBER',
     ],
     connector: {
       visibility: Visibility.important,
@@ -807,6 +816,7 @@ export const OPERATIONS: readonly Operation[] = [
       'REQUEST_NOT_PENDING',
       'ALREADY_DECIDED',
       'STAGE_NOT_OPEN',
+      'STEP_UP_REQUIRED',
     ],
     connector: { fields: { id: idField, comment: commentField } },
   },
@@ -833,6 +843,7 @@ export const OPERATIONS: readonly Operation[] = [
       'REQUEST_NOT_PENDING',
       'ALREADY_DECIDED',
       'STAGE_NOT_OPEN',
+      'STEP_UP_REQUIRED',
     ],
     connector: { fields: { id: idField, comment: commentField } },
   },
@@ -869,6 +880,67 @@ export const OPERATIONS: readonly Operation[] = [
     responses: [requestAnswer('The request, revoked.', 'revoked')],
     problems: ['NOT_FOUND', 'REVOKE_NOT_ALLOWED', 'REQUEST_NOT_LIVE'],
     connector: { fields: { id: idField, comment: commentField } },
+  },
+  {
+    operationId: 'ReviewRequest',
+    method: 'post',
+    path: '/api/requests/{id}/review',
+    tag: Tag.requests,
+    summary: 'Review an emergency use',
+    description:
+      "Closes the review of an emergency use (break glass) as `justified`, or `unjustified` with a comment saying why. Once per emergency use: a closed review is 409, except the same reviewer's same outcome repeated (answered with the request as it is). When the policy asks approvers for step-up (`approverAuthContext`), a token without that authentication context is refused 401 with a `WWW-Authenticate` claims challenge, and nothing changes. The requester is told the outcome.",
+    access: Access.user,
+    who: "members of the request's approver groups, never its requester",
+    params: RequestPath,
+    body: {
+      required: true,
+      ...json(ReviewBody, {
+        justified: { summary: 'Justified', value: { outcome: 'justified', comment: 'Matches INC-4711' } },
+        unjustified: {
+          summary: 'Unjustified, with why',
+          value: { outcome: 'unjustified', comment: 'No incident was open; ask for approval next time' },
+        },
+      }),
+    },
+    responses: [requestAnswer('The request, its review closed.', 'reviewed')],
+    problems: ['NOT_FOUND', 'SELF_APPROVAL', 'NOT_AN_APPROVER', 'REVIEW_NOT_OPEN', 'STEP_UP_REQUIRED'],
+    connector: {
+      visibility: Visibility.important,
+      fields: {
+        id: idField,
+        outcome: { summary: 'Outcome', visibility: Visibility.important },
+        comment: commentField,
+      },
+    },
+  },
+  {
+    operationId: 'ListReviews',
+    method: 'get',
+    path: '/api/reviews',
+    tag: Tag.requests,
+    summary: 'List emergency uses to review',
+    description:
+      'Emergency uses (break glass) whose review is `open` (the default) or `closed`, a page at a time: those the caller reviews (members of their approver groups); all of them for admins and auditors.',
+    access: Access.user,
+    query: ListReviewsQuery,
+    responses: [
+      {
+        status: 200,
+        description: 'One page.',
+        content: [
+          json(RequestPage, {
+            page: { summary: 'One closed review', value: { items: [Examples.reviewedRequest] } },
+          }),
+        ],
+      },
+    ],
+    problems: [],
+    connector: {
+      fields: {
+        status: { summary: 'Review status' },
+        continuationToken: { summary: 'Continuation token', visibility: Visibility.advanced },
+      },
+    },
   },
   {
     operationId: 'ExtendRequest',
@@ -938,6 +1010,7 @@ export const OPERATIONS: readonly Operation[] = [
       'ALREADY_DECIDED',
       'EXTENSION_NOT_PENDING',
       'STAGE_NOT_OPEN',
+      'STEP_UP_REQUIRED',
     ],
     connector: { fields: { id: idField, extensionId: extensionIdField, comment: commentField } },
   },
@@ -963,6 +1036,7 @@ export const OPERATIONS: readonly Operation[] = [
       'ALREADY_DECIDED',
       'EXTENSION_NOT_PENDING',
       'STAGE_NOT_OPEN',
+      'STEP_UP_REQUIRED',
     ],
     connector: { fields: { id: idField, extensionId: extensionIdField, comment: commentField } },
   },
