@@ -12,6 +12,8 @@ import { createAuditLog, type AuditLog } from '#shared/audit/log';
 import { settings } from '#shared/config';
 import { OPEN_REVIEW } from '#shared/domain/emergency';
 import type { Request } from '#shared/domain/request';
+import { deliverNotification } from '#shared/notifications/deliver';
+import { smtpMailer } from '#shared/notifications/mailer';
 import { NOTIFICATIONS_QUEUE, NotificationMessage } from '#shared/notifications/messages';
 import { serviceBusPublisher } from '#shared/notifications/publisher';
 import { publishNotification, type PublishContext } from '#shared/notifications/publish';
@@ -214,6 +216,26 @@ describe('the review reminder', () => {
     expect(await remindersOf(use.id)).toEqual([]);
     expect(await remindersOf(open.id)).toEqual([]);
     expect((await repo.read(open.id))?.request.review?.remindedAt).toBeNull();
+  }, 30_000);
+
+  it('a reminder whose review was closed before it was sent is dropped by the sender', async () => {
+    // Arrange: reminded, then closed by Ben before the sender reads the message.
+    const use = await emergencyUse(30);
+    await remindOpenReviews(context(new Date()));
+    const [message] = await remindersOf(use.id);
+    await repo.update(use.id, (current) => ({
+      next: { ...current, review: { ...OPEN_REVIEW, ...current.review, status: 'justified', reviewer: BEN } },
+      result: undefined,
+    }));
+
+    // Act: a mailer nobody listens to: reaching it would fail the test.
+    const outcome = await deliverNotification(
+      { mailer: smtpMailer('smtp://127.0.0.1:1', 'ZSA <zsa@localhost>'), requests: repo, now: new Date() },
+      message,
+    );
+
+    // Assess
+    expect(outcome).toMatchObject({ kind: 'skipped', reason: 'the review is no longer open' });
   }, 30_000);
 
   it('lets a recent review wait for its period', async () => {
