@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestView } from '#shared/domain/request';
 import { getDeps } from '#shared/app/deps';
+import { call } from '../../support/component';
 import { configure, expectProblem, startFlowEnv, type FlowEnv } from './approval-flows';
 
 const ALICE = 'alice@contoso.com'; // on call: in the break-glass group
@@ -173,6 +174,37 @@ describe('the review', () => {
     expect((await list(await flow.token(ANN))).items.map((r) => r.id)).toContain(id);
     expect((await list(flow.admin)).items.map((r) => r.id)).toContain(id);
     expect((await list(await flow.token(SAM))).items.map((r) => r.id)).not.toContain(id);
+  });
+
+  it('lists closed reviews with ?status=closed, and refuses a continuation token it did not issue', async () => {
+    // Prepare
+    const { id } = await anEmergency();
+    const closed = await flow.call(flow.fn.reviewRequest, {
+      token: await stepped(ANN),
+      params: { id },
+      body: { outcome: 'justified' },
+    });
+    expect(closed.status).toBe(200);
+    const list = async (query: string) =>
+      call(flow.fn.listReviews, {
+        path: `/api/reviews?${query}`,
+        token: await flow.token(ANN),
+        durableClient: true,
+      });
+
+    // Act
+    const [open, done, bogus] = await Promise.all([
+      list('status=open'),
+      list('status=closed'),
+      list('continuationToken=bm90LWEtdG9rZW4'),
+    ]);
+
+    // Assess
+    const ids = (answer: { body: unknown }) =>
+      (answer.body as { items: RequestView[] }).items.map((r) => r.id);
+    expect(ids(open)).not.toContain(id);
+    expect(ids(done)).toContain(id);
+    expect(bogus.status).toBe(400);
   });
 });
 
