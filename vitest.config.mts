@@ -31,6 +31,7 @@ const LONGEST_FIRST = [
   'test/e2e/durable-restart.test.ts',
   'test/e2e/cli.test.ts',
   'test/e2e/approval-flows-restart.test.ts',
+  'test/e2e/emergency.test.ts',
   'test/e2e/restart.test.ts',
   'test/unit/audit/export-file.test.ts',
   'test/component/servicebus/settlement.test.ts',
