@@ -45,6 +45,7 @@ beforeAll(async () => {
         approvalType: 'manual',
         approverGroup: 'owners',
         approverAuthContext: 'c1',
+        maxExtensions: 1,
       },
     ],
   });
@@ -232,5 +233,43 @@ describe('step-up on a decision', () => {
     // Assess
     expect(strong.status, JSON.stringify(strong.body)).toBe(200);
     expect((strong.body as RequestView).status).toBe('approved');
+  });
+
+  it('asks the same of an extension decision, and a review of no emergency is 409', async () => {
+    // Prepare: a live grant of the step-up task, with an extension waiting.
+    const submitted = await submit(BOB, { task: STEP_UP, reason: 'INC-10', durationHours: 1 });
+    const { id } = submitted.body as RequestView;
+    const approved = await flow.call(flow.fn.approveRequest, {
+      token: await stepped(ANN),
+      params: { id },
+      body: {},
+    });
+    expect(approved.status).toBe(200);
+    const extended = await flow.call(flow.fn.extendRequest, {
+      token: await flow.token(BOB),
+      params: { id },
+      body: { hours: 1, reason: 'INC-10 runs long' },
+    });
+    expect(extended.status, JSON.stringify(extended.body)).toBe(200);
+    const decide = async (token: string) =>
+      flow.call(flow.fn.approveExtension, { token, params: { id, extensionId: '1' }, body: {} });
+
+    // Act + Assess
+    const weak = await decide(await flow.token(ANN));
+    expectProblem(weak, 401, 'STEP_UP_REQUIRED');
+    expect(weak.headers.get('www-authenticate')).toMatch(/claims="/);
+    expect((await getDeps().requests.read(id))?.request.extensions[0]?.status).toBe('pending');
+    const strong = await decide(await stepped(ANN));
+    expect(strong.status, JSON.stringify(strong.body)).toBe(200);
+    expect((strong.body as RequestView).extensions[0]?.status).toBe('approved');
+    expectProblem(
+      await flow.call(flow.fn.reviewRequest, {
+        token: await stepped(ANN),
+        params: { id },
+        body: { outcome: 'justified' },
+      }),
+      409,
+      'REVIEW_NOT_OPEN',
+    );
   });
 });
