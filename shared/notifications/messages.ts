@@ -403,12 +403,15 @@ export function summarize(request: Request): RequestSummary {
 }
 
 /**
- * The message id scope of a review reminder: the reminder's claim time, so each reminder is a new
- * message (Service Bus would drop a repeat of the last one) and a re-run of the same claim is not.
+ * The message id scope of a review reminder: the time the period it ends began (the last reminder,
+ * or the grant). Every run that finds the same review due builds the same ids, so Service Bus keeps
+ * one message per reviewer however many runs publish it, and the next period's reminder is new.
  */
-export function reminderScope(request: Pick<Request, 'review'>): string | undefined {
-  const at = request.review?.remindedAt;
-  return at === null || at === undefined ? undefined : `r${Date.parse(at)}`;
+export function reminderScope(
+  request: Pick<Request, 'review' | 'grantedAt' | 'createdAt'>,
+): string | undefined {
+  if (request.review === null) return undefined;
+  return `r${Date.parse(request.review.remindedAt ?? request.grantedAt ?? request.createdAt)}`;
 }
 
 /**

@@ -152,8 +152,8 @@ async function publishPlain(
 
 /**
  * Tells an emergency use's reviewers (the request's groups and the default approver group) that
- * it happened, or that its review is still open. A reminder's id carries the time it was claimed
- * (`reminderScope`), so each reminder is sent once and the next one is new.
+ * it happened, or that its review is still open. A reminder's id carries the start of the period it
+ * ends (`reminderScope`), so each reminder is sent once and the next one is new.
  */
 async function publishReviewCall(
   ctx: PublishContext,

@@ -2,17 +2,16 @@
  * The review reminder: every emergency use whose review is still open `ZSA_REVIEW_REMINDER_HOURS`
  * after its grant (or after its last reminder) has its reviewers reminded by email.
  *
- * Safe on any number of instances, any number of times: a reminder is claimed by compare-and-swap
- * on the request row (`review.remindedAt` = now, only while the review is open and due), so of two
- * runs that find the same review due only the one whose write lands reminds; the other re-reads
- * the row, finds it reminded a moment ago, and leaves it. The claim's time also names the
- * reminder's messages (`reminderScope`), so a re-published reminder is dropped as a duplicate.
- *
- * Order: claim, publish, then audit (`emergency.reminded`, through the row's outbox, with an id
- * fixed by the claim). A publish that fails gives the claim back, so the next run tries again; a
- * process that dies between the claim and the publish delays that review's reminder by one period,
- * and one that dies between the publish and the audit leaves a sent reminder unaudited (an email,
- * not access: the review itself, and the emergency use, are audited by their own events).
+ * Safe on any number of instances, any number of times, and across restarts:
+ * - the reminder's messages are named by the period they end (`reminderScope`: the last reminder
+ *   or the grant), so every run that finds the review due publishes the very same ids and Service
+ *   Bus keeps one message per reviewer;
+ * - then the reminder is claimed by compare-and-swap on the request row (`review.remindedAt` = now,
+ *   only while the review is open and still due), with its audit event (`emergency.reminded`) in
+ *   the same write: of several runs only the one whose write lands records it, the others re-read
+ *   the row, find it reminded a moment ago, and leave it.
+ * Publishing first means a run that dies before its claim is finished by the next run (the same
+ * ids again: nothing is skipped), never that a claimed reminder was not sent.
  */
 import { AuditAction, SYSTEM_ACTOR, type AuditSink } from '#shared/audit/types';
 import type { Request } from '#shared/domain/request';
@@ -75,37 +74,14 @@ export async function remindOpenReviews(
   return report;
 }
 
-/** Claims, sends and audits one review's reminder; false when it is not due (or another run took it). */
+/** Sends, claims and audits one review's reminder; false when it is not due (or another run claimed it). */
 async function remindOne(ctx: ReminderContext, id: string): Promise<boolean> {
   const stored = await ctx.repo.read(id);
   // A cheap look first: nearly every open review is not due.
   if (stored === undefined || !isDue(stored.request, ctx)) return false;
+  const last = stored.request.review?.remindedAt ?? null;
+  const reviewers = await ctx.remind(id);
   const at = toTimestamp(ctx.now);
-  const previous = stored.request.review?.remindedAt ?? null;
-  const claimed = await ctx.repo.update(id, (current) => {
-    const review = current.review;
-    // Decided on the row as it is now: closed meanwhile, or reminded by another run a moment ago.
-    if (review === null || !isDue(current, ctx)) return { result: false };
-    return { next: { ...current, review: { ...review, remindedAt: at } }, result: true };
-  });
-  if (!claimed) return false;
-
-  let reviewers: string[];
-  try {
-    reviewers = await ctx.remind(id);
-  } catch (e) {
-    // Give the claim back (only if it is still ours), so the next run reminds.
-    await ctx.repo
-      .update(id, (current) =>
-        current.review?.remindedAt === at
-          ? { next: { ...current, review: { ...current.review, remindedAt: previous } }, result: undefined }
-          : { result: undefined },
-      )
-      .catch(() => undefined);
-    throw e;
-  }
-  if (reviewers.length === 0) return false; // closed between the claim and the send: nobody to remind
-
   const event = pending(
     id,
     {
@@ -117,10 +93,20 @@ async function remindOne(ctx: ReminderContext, id: string): Promise<boolean> {
       detail: { reviewers, n: reviewers.length, remindedAt: at },
     },
     ctx.now,
-    // One event per reminder: its claim time tells them apart, and names it again on a retry.
-    Date.parse(at),
+    // One event per reminder: the period it ends tells them apart.
+    Date.parse(last ?? stored.request.grantedAt ?? stored.request.createdAt),
   );
-  await ctx.repo.update(id, (current) => ({ next: current, result: undefined, audit: [event] }));
+  const claimed = await ctx.repo.update(id, (current) => {
+    const review = current.review;
+    // Decided on the row as it is now: closed meanwhile, or reminded by another run a moment ago.
+    if (review === null || review.remindedAt !== last || !isDue(current, ctx)) return { result: false };
+    return {
+      next: { ...current, review: { ...review, remindedAt: at } },
+      result: true,
+      audit: [event],
+    };
+  });
+  if (!claimed) return false;
   await flushAudit(ctx.repo, ctx.audit, id, ownEvents([event]), ctx.now);
   return true;
 }

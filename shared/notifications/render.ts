@@ -67,7 +67,7 @@ function howToReview(r: RequestSummary): string {
   return (
     `Review it with POST /api/requests/${r.id}/review and {"outcome": "justified"} or ` +
     `{"outcome": "unjustified", "comment": "why"}, or with the connector's "Review an emergency use". ` +
-    `Any member of this request's approver group(s) or of the default approver group may review it; ${r.requester} may not.`
+    `A member of this request's approver group(s) reviews it; ${r.requester} may not.`
   );
 }
 

@@ -180,6 +180,21 @@ describe('the review reminder', () => {
     expect(await remindedAudit(use.id)).toHaveLength(2);
   }, 30_000);
 
+  it('a run that died after publishing is finished by the next one, without a second email', async () => {
+    // Arrange: the dead run's publish, with no claim after it.
+    const use = await emergencyUse(26);
+    const now = new Date();
+    await context(now).remind(use.id);
+
+    // Act: the next run.
+    const report = await remindOpenReviews(context(new Date(now.getTime() + 60_000)));
+
+    // Assess
+    expect(report.reminded).toContain(use.id);
+    expect(await remindersOf(use.id)).toHaveLength(3);
+    expect(await remindedAudit(use.id)).toHaveLength(1);
+  }, 30_000);
+
   it('reminds no closed review', async () => {
     // Arrange: closed by Ann (its index entry left behind, as a close interrupted before the index moves).
     const use = await emergencyUse(48, {
