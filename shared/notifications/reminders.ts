@@ -11,7 +11,9 @@
  *   the same write: of several runs only the one whose write lands records it, the others re-read
  *   the row, find it reminded a moment ago, and leave it.
  * Publishing first means a run that dies before its claim is finished by the next run (the same
- * ids again: nothing is skipped), never that a claimed reminder was not sent.
+ * ids again: nothing is skipped), never that a claimed reminder was not sent. Service Bus remembers
+ * ids for the queue's duplicate detection window (an hour): concurrent runs fall well inside it,
+ * but the next hourly run, finishing a dead one, may fall just outside and send that reminder twice.
  */
 import { AuditAction, SYSTEM_ACTOR, type AuditSink } from '#shared/audit/types';
 import type { Request } from '#shared/domain/request';
