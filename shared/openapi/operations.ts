@@ -686,7 +686,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: Tag.requests,
     summary: 'Submit an access request',
     description:
-      "Requests just-in-time access to exactly one task, role or role group, for `durationHours` (default 4), from now or from `startAt` (at most the policy's `maxStartDelayHours` ahead). Approvers are notified by email, stage by stage when the policy has stages; an automatic policy grants at once. The same `clientRequestId` from the same user returns the same request (200), so callers that retry, such as Power Automate, never create two. Each user may submit at most `ZSA_SUBMIT_RATE_LIMIT` requests (default 30) per `ZSA_SUBMIT_RATE_WINDOW_SECONDS` (default 10 minutes); more are refused with 429 and `Retry-After`, except a retry with a `clientRequestId` already used, which is never counted twice or refused.",
+      "Requests just-in-time access to exactly one task, role or role group, for `durationHours` (default 4), from now or from `startAt` (at most the policy's `maxStartDelayHours` ahead). Approvers are notified by email, stage by stage when the policy has stages; an automatic policy grants at once. With `emergency: true` (break glass), a member of the policy's `breakGlassGroup` is granted at once without approval, for at most `breakGlassMaxHours` (default 1), with a reason of at least 20 characters and no `startAt`; the approvers are told at once and one of them reviews the use afterwards (`POST /api/requests/{id}/review`). The same `clientRequestId` from the same user returns the same request (200), so callers that retry, such as Power Automate, never create two. Each user may submit at most `ZSA_SUBMIT_RATE_LIMIT` requests (default 30) per `ZSA_SUBMIT_RATE_WINDOW_SECONDS` (default 10 minutes); more are refused with 429 and `Retry-After`, except a retry with a `clientRequestId` already used, which is never counted twice or refused.",
     access: Access.user,
     body: {
       required: true,
@@ -739,6 +739,7 @@ export const OPERATIONS: readonly Operation[] = [
         parameters: { summary: 'Task parameters', visibility: Visibility.advanced },
         clientRequestId: { summary: 'Client request id (for retries)', visibility: Visibility.important },
         startAt: { summary: 'Start at (optional)', visibility: Visibility.advanced },
+        emergency: { summary: 'Emergency access (break glass)', visibility: Visibility.advanced },
       },
     },
   },
