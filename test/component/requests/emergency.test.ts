@@ -131,6 +131,26 @@ describe('an emergency submit', () => {
   });
 });
 
+describe('an emergency grant', () => {
+  it('is revoked like any other grant, and its review stays open until someone reviews it', async () => {
+    // Prepare
+    const { id } = await anEmergency();
+
+    // Act: an approver of the request ends it early
+    const revoked = await flow.call(flow.fn.revokeRequest, {
+      token: await flow.token(ANN),
+      params: { id },
+      body: { comment: 'fixed, closing access' },
+    });
+
+    // Assess
+    expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
+    expect(revoked.body).toMatchObject({ status: 'revoked', emergency: true, review: { status: 'open' } });
+    expect(await getDeps().requests.liveIds((revoked.body as RequestView).requesterId)).not.toContain(id);
+    expect(await getDeps().requests.openReviews(1000)).toContain(id);
+  });
+});
+
 describe('the review', () => {
   it('is closed by a reviewer with step-up, audited, and moved off the open list; never by the requester or a stranger', async () => {
     // Prepare
