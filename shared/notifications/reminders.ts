@@ -30,7 +30,11 @@ export interface ReminderContext {
   repo: RequestRepository;
   audit: AuditSink;
   /** Publishes `reviewReminder` for the request as it is now; resolves with whom it went to. */
-  remind(requestId: string): Promise<string[]>;
+  /**
+   * Publishes the reminder of the period that began at `since` (the review's `remindedAt` as this run
+   * read it; null: the grant), so runs that overlap publish the same message ids.
+   */
+  remind(requestId: string, since: string | null): Promise<string[]>;
   now: Date;
   /** `ZSA_REVIEW_REMINDER_HOURS` in milliseconds. */
   reminderMs: number;
@@ -82,7 +86,7 @@ async function remindOne(ctx: ReminderContext, id: string): Promise<boolean> {
   // A cheap look first: nearly every open review is not due.
   if (stored === undefined || !isDue(stored.request, ctx)) return false;
   const last = stored.request.review?.remindedAt ?? null;
-  const reviewers = await ctx.remind(id);
+  const reviewers = await ctx.remind(id, last);
   const at = toTimestamp(ctx.now);
   const event = pending(
     id,
@@ -114,7 +118,11 @@ async function remindOne(ctx: ReminderContext, id: string): Promise<boolean> {
 }
 
 /** `ReminderContext.remind` through the notify story: publishes `reviewReminder`, answers its recipients. */
-export async function publishReminder(ctx: PublishContext, requestId: string): Promise<string[]> {
+export async function publishReminder(
+  ctx: PublishContext,
+  requestId: string,
+  since: string | null,
+): Promise<string[]> {
   const recipients: string[] = [];
   const publisher: Publisher = {
     ...ctx.publisher,
@@ -123,6 +131,19 @@ export async function publishReminder(ctx: PublishContext, requestId: string): P
       recipients.push(...messages.map((m) => m.recipient));
     },
   };
-  await publishNotification({ ...ctx, publisher }, { requestId, event: 'reviewReminder' });
+  // The message ids name the period as this run saw it, not as the row says by the time it is read
+  // again: a run that overlaps another's claim then publishes the very ids that run did (dropped as
+  // duplicates), instead of ids of a period that has only just begun.
+  const requests: PublishContext['requests'] = {
+    ...ctx.requests,
+    read: async (id) => {
+      const stored = await ctx.requests.read(id);
+      const review = stored?.request.review;
+      return stored && review
+        ? { ...stored, request: { ...stored.request, review: { ...review, remindedAt: since } } }
+        : stored;
+    },
+  };
+  await publishNotification({ ...ctx, publisher, requests }, { requestId, event: 'reviewReminder' });
   return recipients;
 }

@@ -41,7 +41,7 @@ export function reminderContext(log: (message: string) => void): ReminderContext
   return {
     repo: deps.requests,
     audit: { append: (event) => auditSink().append(event) },
-    remind: (requestId) => publishReminder(publish, requestId),
+    remind: (requestId, since) => publishReminder(publish, requestId, since),
     now: publish.now,
     reminderMs: deps.settings.ZSA_REVIEW_REMINDER_HOURS * 3_600_000,
     log,

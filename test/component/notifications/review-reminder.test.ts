@@ -77,7 +77,7 @@ function context(now: Date): ReminderContext {
   return {
     repo,
     audit: log,
-    remind: (id) => publishReminder(publish, id),
+    remind: (id, since) => publishReminder(publish, id, since),
     now,
     reminderMs: 24 * HOUR,
     log: () => undefined,
@@ -184,7 +184,7 @@ describe('the review reminder', () => {
     // Arrange: the dead run's publish, with no claim after it.
     const use = await emergencyUse(26);
     const now = new Date();
-    await context(now).remind(use.id);
+    await context(now).remind(use.id, null);
 
     // Act: the next run.
     const report = await remindOpenReviews(context(new Date(now.getTime() + 60_000)));
@@ -193,6 +193,20 @@ describe('the review reminder', () => {
     expect(report.reminded).toContain(use.id);
     expect(await remindersOf(use.id)).toHaveLength(3);
     expect(await remindedAudit(use.id)).toHaveLength(1);
+  }, 30_000);
+
+  it("a run that read the review before another's claim publishes that run's very messages, not a second reminder", async () => {
+    // Arrange: run B reminds and claims; run A read the row before B's claim (remindedAt null then).
+    const use = await emergencyUse(27);
+    const now = new Date();
+    const b = await remindOpenReviews(context(now));
+    expect(b.reminded).toContain(use.id);
+
+    // Act: A's publish, late, for the period it saw.
+    await context(now).remind(use.id, null);
+
+    // Assess: the same message ids, dropped as duplicates: one reminder per reviewer.
+    expect(await remindersOf(use.id)).toHaveLength(3);
   }, 30_000);
 
   it('reminds no closed review', async () => {
