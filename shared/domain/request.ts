@@ -550,6 +550,13 @@ export function planRequest(input: PlanInput, policy: Policy, settings: PlanSett
   const auto = policy.approvalType === 'auto' || emergency;
   const approverGroup = stages[0]?.approverGroup ?? policy.approverGroup ?? settings.defaultApproverGroup;
   const startAt = body.startAt ?? null;
+  // An emergency must be reviewable: someone must be told of it and be able to close its review.
+  if (emergency && stages.length === 0 && approverGroup === null)
+    throw new DomainError(
+      'BREAK_GLASS_NOT_ALLOWED',
+      `Emergency access to the ${describeTarget(target)} cannot be reviewed by anyone: its policy names no approver group and no default group is configured; ask an admin to set one`,
+      { errors: [{ pointer: '#/emergency', detail: 'no approver group could review this emergency' }] },
+    );
 
   const createdAt = toTimestamp(now);
   return {
@@ -656,7 +663,11 @@ export function identityOrStepUp(
   required: string | null,
   strength: AuthStrength | undefined,
 ): DomainError | undefined {
-  if (refusal !== undefined && (refusal.code === 'SELF_APPROVAL' || refusal.code === 'NOT_AN_APPROVER'))
+  // Also "no such extension": a stronger sign-in would not make it exist.
+  if (
+    refusal !== undefined &&
+    (refusal.code === 'SELF_APPROVAL' || refusal.code === 'NOT_AN_APPROVER' || refusal.code === 'NOT_FOUND')
+  )
     return refusal;
   return stepUpRefusal(required, strength ?? NO_STRENGTH);
 }

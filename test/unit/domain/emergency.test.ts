@@ -98,6 +98,17 @@ describe('asking for emergency access', () => {
       400,
     ],
     ['a scheduled start', () => emergency({ startAt: iso(minutesAfterT0(30)) }), 'INVALID_START', 400],
+    [
+      'an automatic policy with no group to review it (and no default group)',
+      () =>
+        emergency(
+          {},
+          true,
+          aPolicy({ approvalType: 'auto', approverGroup: undefined, breakGlassGroup: 'on-call' }),
+        ),
+      'BREAK_GLASS_NOT_ALLOWED',
+      400,
+    ],
   ])('is refused for %s', (_name, ask, code) => {
     expect(refusal(ask).code).toBe(code);
   });
@@ -265,6 +276,15 @@ describe('step-up for approvers', () => {
       },
     );
     expect(extension.kind === 'refused' && extension.refusal.code).toBe('STEP_UP_REQUIRED');
+    // An extension that does not exist is not found, whatever the sign-in.
+    const missing = decideExtensionTransition(
+      grant,
+      '2',
+      { approver: who(BOB), decision: 'approve' },
+      MEMBERS,
+      minutesAfterT0(30),
+    );
+    expect(missing.kind === 'refused' && missing.refusal.code).toBe('NOT_FOUND');
     expect(review.kind === 'refused' && review.refusal.code).toBe('STEP_UP_REQUIRED');
     expect(strong.kind).toBe('applied');
   });
