@@ -439,6 +439,8 @@ function newsOf(
   if (s.status === 'approved' && !granted) {
     if (wasPending) say('approved');
     say('granted');
+    // An emergency use: every reviewer hears of it at once, with how to review it.
+    if (s.emergency) say('emergencyUsed');
     granted = true;
     started = !startsLater(s);
   }

@@ -7,6 +7,7 @@ import {
 } from '@azure/functions';
 import { getDeps } from '#shared/app/deps';
 import { CONTENT_TYPES, openExport } from '#shared/audit/format';
+import type { AuditRecord } from '#shared/audit/record';
 import { anchorNow, archiveDays } from '#shared/audit/maintenance';
 import { AuditExportQuery, AuditPageQuery, AuditVerifyQuery } from '#shared/audit/queries';
 import { AuditAction, AuditOutcome } from '#shared/audit/types';
@@ -37,17 +38,23 @@ export const auditVerify = handled(async (request: HttpRequest): Promise<HttpRes
 export const auditExport = handled(
   async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const principal = await authenticate(request);
-    const { format, ...range } = readQuery(request, AuditExportQuery);
+    const { format, action, ...range } = readQuery(request, AuditExportQuery);
     requireReader(principal);
     const audit = getDeps().audit;
     await audit.append({
       action: AuditAction.AuditExported,
       actor: auditActor(principal),
       outcome: AuditOutcome.Success,
-      detail: { format, from: range.from?.toISOString() ?? null, to: range.to?.toISOString() ?? null },
+      detail: {
+        format,
+        from: range.from?.toISOString() ?? null,
+        to: range.to?.toISOString() ?? null,
+        ...(action === undefined ? {} : { action }),
+      },
       origin: auditOrigin(request, context.invocationId),
     });
-    const body = await openExport(audit.exportRows(range), format);
+    const rows = audit.exportRows(range);
+    const body = await openExport(action === undefined ? rows : onlyAction(rows, action), format);
     const name = `zsa-audit-${stamp(range.from) ?? 'start'}-${stamp(range.to) ?? 'now'}.${format}`;
     return {
       status: 200,
@@ -59,6 +66,14 @@ export const auditExport = handled(
     };
   },
 );
+
+/** The export's records of one action (`?action=emergency.used`: every emergency use), as they stream. */
+async function* onlyAction(
+  rows: AsyncIterable<AuditRecord>,
+  action: AuditAction,
+): AsyncGenerator<AuditRecord> {
+  for await (const row of rows) if (row.action === action) yield row;
+}
 
 function stamp(at: Date | undefined): string | undefined {
   return at?.toISOString().replace(/[-:]/g, '').replace('.000', '');

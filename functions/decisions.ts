@@ -2,7 +2,9 @@
  * Decision links from approval emails (docs/design.md §5; the story: shared/notifications/decisions.ts).
  * `GET|HEAD /api/decisions/{token}` shows the confirmation page — the request, or the extension, and
  * the stage the link decides in — and changes nothing; `POST` sends its form (`decision=approve|deny`,
- * `comment`). Pages are HTML, not problem+json: a person reads them.
+ * `comment`). Pages are HTML, not problem+json: a person reads them. On a request that asks for
+ * step-up, both answer the step-up page (401, `WWW-Authenticate` with the claims challenge) unless
+ * the call carries the link's approver's sign-in proving the authentication context.
  */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
@@ -26,7 +28,12 @@ function respond(
   const origin = publicOrigin(getDeps().settings.ZSA_PUBLIC_BASE_URL);
   return {
     status: page.status,
-    headers: { ...pages.pageHeaders(origin), 'x-correlation-id': correlationId, ...extra },
+    headers: {
+      ...pages.pageHeaders(origin),
+      ...page.headers,
+      'x-correlation-id': correlationId,
+      ...extra,
+    },
     body: page.html,
   };
 }
@@ -67,6 +74,25 @@ function signInUrl(request: HttpRequest): string | undefined {
   return `${ZSA_PUBLIC_BASE_URL.replace(/\/+$/, '')}/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(back)}`;
 }
 
+/**
+ * A fresh sign-in through App Service Authentication (sign out, then in), coming back to the link:
+ * signing in again over a live session would hand back the same, weaker sign-in.
+ */
+function signInAgainUrl(request: HttpRequest): string | undefined {
+  const login = signInUrl(request);
+  if (login === undefined) return undefined;
+  const base = getDeps().settings.ZSA_PUBLIC_BASE_URL?.replace(/\/+$/, '') ?? '';
+  const relativeLogin = login.slice(base.length);
+  return `${base}/.auth/logout?post_logout_redirect_uri=${encodeURIComponent(relativeLogin)}`;
+}
+
+/** Whether bearer tokens come from the local host's development issuer (loopback only). */
+function devIssuer(): boolean {
+  const issuer = getDeps().settings.ZSA_AUTH_ISSUER;
+  if (issuer === undefined || !URL.canParse(issuer)) return false;
+  return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(issuer).hostname);
+}
+
 /** The page for what a link led to. */
 function pageOf(outcome: SubmitOutcome, request: HttpRequest): pages.Page {
   switch (outcome.kind) {
@@ -78,6 +104,13 @@ function pageOf(outcome: SubmitOutcome, request: HttpRequest): pages.Page {
       return pages.signInRequiredPage(signInUrl(request));
     case 'wrongUser':
       return pages.wrongUserPage(outcome.link.approver);
+    case 'stepUpRequired':
+      return pages.stepUpPage(outcome.required, {
+        signInAgainUrl: signInAgainUrl(request),
+        devIssuer: devIssuer(),
+        requestId: outcome.request.id,
+        extensionId: outcome.link.binding.extensionId,
+      });
     case 'used':
       return pages.usedLinkPage(outcome.link.outcome, outcome.link.usedAt);
     case 'closed':

@@ -8,11 +8,14 @@ import * as df from 'durable-functions';
 import { getDeps } from '#shared/app/deps';
 import { EmptyBody } from '#shared/domain/empty';
 import { parseOrThrow } from '#shared/domain/errors';
+import { ReviewBody } from '#shared/domain/emergency';
 import { ExtendBody, ExtensionId } from '#shared/domain/extensions';
 import { Id } from '#shared/domain/names';
 import { DecisionBody, ListRequestsQuery, RevokeBody, SubmitRequestBody } from '#shared/domain/request';
 import { auditActor, auditOrigin, authenticate } from '#shared/http/auth';
 import { handled, json, readJson, readQuery } from '#shared/http/handler';
+import { publishNotification } from '#shared/notifications/publish';
+import { publishContext } from '#shared/notifications/wiring';
 import type { Caller } from '#shared/requests/context';
 import {
   cancelExtension as cancelExtensionStory,
@@ -28,6 +31,11 @@ import {
   submitRequest as submitStory,
 } from '#shared/requests/usecases';
 import { SubmitRateLimited, takeSubmit } from '#shared/requests/rate-limit';
+import {
+  ListReviewsQuery,
+  listReviews as listReviewsStory,
+  reviewRequest as reviewStory,
+} from '#shared/requests/reviews';
 import { requestContext } from '#shared/requests/wiring';
 
 async function callerOf(request: HttpRequest, context: InvocationContext): Promise<Caller> {
@@ -137,6 +145,29 @@ export const cancelExtension = handled(async (request, context) => {
   return json(200, await cancelExtensionStory(requestContext(context), caller, id, extensionId));
 });
 
+/** `POST /api/requests/{id}/review`: closes an emergency use's review (justified, or unjustified with a comment). */
+export const reviewRequest = handled(async (request, context) => {
+  const caller = await callerOf(request, context);
+  const body = await readJson(request, ReviewBody);
+  const view = await reviewStory(requestContext(context), caller, idOf(request), body);
+  // The requester hears the outcome. The review stands whatever happens to the notice (its
+  // workflow may be long over, so nothing else would send it): a failure is logged, and a retry of
+  // the same review (answered 200) sends it again.
+  await publishNotification(publishContext(), { requestId: view.id, event: 'reviewed' }).catch(
+    (e: unknown) => {
+      context.warn(`The review of ${view.id} was not told to its requester: ${String(e)}`);
+    },
+  );
+  return json(200, view);
+});
+
+/** `GET /api/reviews?status=open|closed`: the emergency uses the caller reviews (admins and auditors: all). */
+export const listReviews = handled(async (request, context) => {
+  const caller = await callerOf(request, context);
+  const query = readQuery(request, ListReviewsQuery);
+  return json(200, await listReviewsStory(requestContext(context), caller.principal, query));
+});
+
 const client = { extraInputs: [df.input.durableClient()] };
 app.http('submitRequest', { methods: ['POST'], route: 'requests', handler: submitRequest, ...client });
 app.http('listRequests', { methods: ['GET'], route: 'requests', handler: listRequests, ...client });
@@ -184,3 +215,10 @@ app.http('cancelExtension', {
   handler: cancelExtension,
   ...client,
 });
+app.http('reviewRequest', {
+  methods: ['POST'],
+  route: 'requests/{id}/review',
+  handler: reviewRequest,
+  ...client,
+});
+app.http('listReviews', { methods: ['GET'], route: 'reviews', handler: listReviews, ...client });

@@ -187,6 +187,21 @@ export const SettingsSchema = z.object({
       return n;
     }),
   /**
+   * How long an emergency use's review may stay open before its reviewers are reminded, and again
+   * after each reminder, in hours (decimals allowed; tests set it tiny). The timer looks every hour.
+   */
+  ZSA_REVIEW_REMINDER_HOURS: z
+    .string()
+    .default('24')
+    .transform((v, ctx) => {
+      const n = Number(v === '' ? '24' : v);
+      if (!Number.isFinite(n) || n <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'must be a positive number of hours' });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  /**
    * MaxDeliveryCount of the notifications queue: the email sender logs and audits its final
    * failure at this delivery, after which Service Bus dead-letters the message.
    */

@@ -33,6 +33,8 @@ async function assertPolicyValid(ctx: AdminContext, policy: Policy): Promise<voi
       : policy.approverGroup === undefined
         ? []
         : [{ pointer: '#/approverGroup', group: policy.approverGroup }];
+  if (policy.breakGlassGroup !== undefined)
+    named.push({ pointer: '#/breakGlassGroup', group: policy.breakGlassGroup });
   const [entry, ...groups] = await Promise.all([
     getCatalogEntry(ctx.tables, policy.scope, policy.target),
     ...named.map((n) => getApproverGroup(ctx.tables, n.group)),

@@ -33,6 +33,9 @@ const PolicyRow = z.object({
   maxUses: z.number().optional(),
   maxStartDelayHours: z.number().optional(),
   maxExtensions: z.number().optional(),
+  breakGlassGroup: z.string().optional(),
+  breakGlassMaxHours: z.number().optional(),
+  approverAuthContext: z.string().optional(),
 });
 const TargetRow = z.object({
   etag: z.string(),
@@ -92,6 +95,9 @@ function policyRow(policy: Policy) {
     ...(policy.maxUses === undefined ? {} : { maxUses: policy.maxUses }),
     maxStartDelayHours: policy.maxStartDelayHours,
     maxExtensions: policy.maxExtensions,
+    ...(policy.breakGlassGroup === undefined ? {} : { breakGlassGroup: policy.breakGlassGroup }),
+    breakGlassMaxHours: policy.breakGlassMaxHours,
+    ...(policy.approverAuthContext === undefined ? {} : { approverAuthContext: policy.approverAuthContext }),
   };
 }
 

@@ -49,5 +49,12 @@ export const AuditVerifyQuery = z.strictObject(rangeFields).refine(orderedRange,
 
 /** `GET /api/audit/export`. */
 export const AuditExportQuery = z
-  .strictObject({ ...rangeFields, format: z.enum(ExportFormat).default(ExportFormat.Jsonl) })
+  .strictObject({
+    ...rangeFields,
+    format: z.enum(ExportFormat).default(ExportFormat.Jsonl),
+    action: z.enum(AuditAction).optional().meta({
+      description:
+        'Only records of this action, e.g. `emergency.used` for every emergency access (break glass) in the range.',
+    }),
+  })
   .refine(orderedRange, rangeError);

@@ -48,6 +48,17 @@ export const AuditAction = {
   ExtensionDenied: 'extension.denied',
   ExtensionExpired: 'extension.expired',
   ExtensionCanceled: 'extension.canceled',
+  /**
+   * A grant made at once as emergency access (break glass), recorded with its `request.submitted`
+   * and `grant.started` (detail: reason, durationHours, expiresAt, breakGlassGroup).
+   */
+  EmergencyUsed: 'emergency.used',
+  /** An emergency use's review was closed (detail: outcome justified|unjustified, comment). */
+  EmergencyReviewed: 'emergency.reviewed',
+  /** The reviewers of a still open emergency review were reminded (detail: reviewers, n). */
+  EmergencyReminded: 'emergency.reminded',
+  /** A review was refused (not a reviewer, the requester, closed, no step-up): the reason says which. */
+  ReviewRefused: 'emergency.reviewRefused',
   ExecutionStarted: 'execution.started',
   ExecutionSucceeded: 'execution.succeeded',
   ExecutionFailed: 'execution.failed',

@@ -35,7 +35,14 @@ const CLAIM_TYPES = {
   upn: ['upn', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn'],
   preferred_username: ['preferred_username'],
   name: ['name'],
-} as const satisfies Record<Exclude<keyof IdentityClaims, 'roles'>, readonly string[]>;
+} as const satisfies Record<Exclude<keyof IdentityClaims, 'roles' | 'acrs' | 'amr'>, readonly string[]>;
+
+// How the user signed in: one claim per value, like roles. `amr` may come under the long URI of the
+// default claim mapping; `acrs` has no long form.
+const STRENGTH_CLAIM_TYPES = {
+  acrs: ['acrs'],
+  amr: ['amr', 'http://schemas.microsoft.com/claims/authnmethodsreferences'],
+} as const;
 
 const ROLE_CLAIM_TYPES = ['roles', 'role', 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role'];
 
@@ -68,7 +75,28 @@ export function claimsFromClientPrincipal(principal: ClientPrincipal): IdentityC
     name: first(CLAIM_TYPES.name),
     // One claim per role: that is how the platform lists multi-valued claims.
     roles: principal.claims.filter((claim) => roleTypes.includes(claim.typ)).map((claim) => claim.val),
+    acrs: strengthClaim(principal, STRENGTH_CLAIM_TYPES.acrs),
+    amr: strengthClaim(principal, STRENGTH_CLAIM_TYPES.amr),
   };
+}
+
+/**
+ * Every value of a strength claim: one claim per value, or one claim whose value is the JSON array
+ * itself (how a multi-valued claim may be flattened); principal.ts bounds and cleans the values.
+ */
+function strengthClaim(principal: ClientPrincipal, types: readonly string[]): unknown[] {
+  return principal.claims
+    .filter((claim) => types.includes(claim.typ))
+    .flatMap((claim) => (claim.val.trimStart().startsWith('[') ? jsonArray(claim.val) : [claim.val]));
+}
+
+function jsonArray(text: string): unknown[] {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return Array.isArray(parsed) ? parsed : [];
+  } catch {
+    return [];
+  }
 }
 
 function decode(header: string): ClientPrincipal {

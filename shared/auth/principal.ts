@@ -1,3 +1,4 @@
+import { NO_STRENGTH, type AuthStrength } from '#shared/domain/step-up';
 import { AuthError } from './errors';
 import { Role, knownRoles } from './roles';
 
@@ -29,6 +30,12 @@ export interface Principal {
   readonly isAdmin: boolean;
   readonly isAuditor: boolean;
   readonly authMethod: AuthMethod;
+  /**
+   * What the credential proves about how the user signed in (`acrs`: Conditional Access
+   * authentication contexts satisfied; `amr`: methods used, such as `mfa`). Decisions on a request
+   * whose policy asks for step-up check it. The emailed link alone proves nothing (NO_STRENGTH).
+   */
+  readonly strength: AuthStrength;
 }
 
 /**
@@ -44,6 +51,10 @@ export interface IdentityClaims {
   readonly preferred_username?: string | undefined;
   readonly name?: string | undefined;
   readonly roles: readonly string[];
+  /** `acrs` values (authentication contexts) as the credential lists them; cleaned in strengthValues. */
+  readonly acrs?: readonly unknown[] | undefined;
+  /** `amr` values (authentication methods) as the credential lists them; cleaned in strengthValues. */
+  readonly amr?: readonly unknown[] | undefined;
 }
 
 export type PrincipalResult =
@@ -107,14 +118,53 @@ export function principalFromClaims(claims: IdentityClaims, authMethod: AuthMeth
     isAdmin: roles.includes(Role.Admin),
     isAuditor: roles.includes(Role.Auditor),
     authMethod,
+    strength: strengthOf(claims),
   };
   return { ok: true, principal };
+}
+
+// Entra lists a handful of each; a credential naming more is not one we should read in full.
+const MAX_STRENGTH_VALUES = 32;
+const MAX_STRENGTH_VALUE_LENGTH = 64;
+const STRENGTH_VALUE = /^[\x21-\x7e]+$/;
+
+/**
+ * The bounded, cleaned strength values: strings only, printable ASCII without spaces, at most
+ * MAX_STRENGTH_VALUE_LENGTH long, at most MAX_STRENGTH_VALUES of them, without repeats. Anything
+ * else is dropped, not refused: a value we cannot read proves nothing, and nothing is what a
+ * missing claim proves too.
+ */
+export function strengthValues(values: readonly unknown[] | undefined): string[] {
+  const kept = new Set<string>();
+  for (const value of values ?? []) {
+    if (kept.size >= MAX_STRENGTH_VALUES) break;
+    if (typeof value !== 'string') continue;
+    const trimmed = value.trim();
+    if (trimmed.length === 0 || trimmed.length > MAX_STRENGTH_VALUE_LENGTH || !STRENGTH_VALUE.test(trimmed))
+      continue;
+    kept.add(trimmed);
+  }
+  return [...kept];
+}
+
+function strengthOf(claims: IdentityClaims): AuthStrength {
+  const acrs = strengthValues(claims.acrs);
+  const amr = strengthValues(claims.amr);
+  return acrs.length === 0 && amr.length === 0 ? NO_STRENGTH : { acrs, amr };
+}
+
+/** A claim that should be an array of strings; a lone string is read as one value, anything else as none. */
+function stringList(value: unknown): readonly unknown[] {
+  if (Array.isArray(value)) return value.slice(0, MAX_STRENGTH_VALUES * 4);
+  return typeof value === 'string' ? [value] : [];
 }
 
 /** Reads the claims ZSA uses from a verified JWT payload, ignoring values of the wrong type. */
 export function claimsFromJwtPayload(payload: Readonly<Record<string, unknown>>): IdentityClaims {
   const roles = payload['roles'];
   return {
+    acrs: stringList(payload['acrs']),
+    amr: stringList(payload['amr']),
     tid: stringOrUndefined(payload['tid']),
     oid: stringOrUndefined(payload['oid']),
     sub: stringOrUndefined(payload['sub']),

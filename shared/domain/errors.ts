@@ -10,6 +10,8 @@ export const ErrorKind = {
   notFound: 'not-found',
   conflict: 'conflict',
   forbidden: 'forbidden',
+  /** Signed in, but not strongly enough for this operation: 401 with a claims challenge. */
+  unauthenticated: 'unauthenticated',
   unavailable: 'unavailable',
 } as const;
 
@@ -75,6 +77,17 @@ const kindOf = {
   REVOKE_NOT_ALLOWED: 'forbidden',
   /** An execution is not covered by a live grant of the caller (problem type `no-active-grant`). */
   NO_ACTIVE_GRANT: 'forbidden',
+  /**
+   * The decision needs a stronger sign-in (the policy's `approverAuthContext`): 401 with the claims
+   * challenge in `WWW-Authenticate`.
+   */
+  STEP_UP_REQUIRED: 'unauthenticated',
+  /** `emergency: true` on a request whose policy names no break-glass group. */
+  BREAK_GLASS_NOT_ALLOWED: 'validation',
+  /** `emergency: true` from someone outside the policy's break-glass group. */
+  NOT_BREAK_GLASS_MEMBER: 'forbidden',
+  /** A review of a request that was no emergency, or whose review is closed. */
+  REVIEW_NOT_OPEN: 'conflict',
   /** A dependency (storage, bus, executor) cannot be reached right now; thrown by adapters, never by pure rules. */
   UNAVAILABLE: 'unavailable',
 } as const satisfies Record<string, ErrorKind>;
@@ -100,6 +113,8 @@ export class DomainError extends Error {
   readonly errors: readonly FieldError[];
   /** For `unavailable` errors: when a retry may succeed, in seconds (the HTTP layer's default otherwise). */
   readonly retryAfterSeconds: number | undefined;
+  /** For `unauthenticated` errors: the `WWW-Authenticate` challenge that says what sign-in is needed. */
+  readonly challenge: string | undefined;
 
   constructor(
     readonly code: ErrorCode,
@@ -108,12 +123,14 @@ export class DomainError extends Error {
       readonly errors?: readonly FieldError[];
       readonly cause?: unknown;
       readonly retryAfterSeconds?: number;
+      readonly challenge?: string;
     },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.kind = kindOf[code];
     this.errors = options?.errors ?? [];
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.challenge = options?.challenge;
   }
 }
 

@@ -12,6 +12,7 @@ import {
   closeWaitingExtension,
   decisionRefusal,
   isGranted,
+  identityOrStepUp,
   isLive,
   MAX_REASON,
   pendingExtension,
@@ -227,6 +228,9 @@ export function decideExtensionTransition(
     now,
     input.linkStage,
   );
+  // An extension is decided under the request's policy: the same step-up.
+  const stepUp = identityOrStepUp(refusal, request.approverAuthContext, input.strength);
+  if (stepUp !== undefined) return { kind: 'refused', refusal: stepUp };
   const extension = findExtension(request, extensionId);
   if (refusal !== undefined || extension === undefined) {
     const refused = refusal ?? new DomainError('NOT_FOUND', `No extension ${extensionId}`);

@@ -10,6 +10,8 @@ import {
   totalApprovals,
   type StagePlan,
 } from './stages';
+import { DEFAULT_BREAK_GLASS_MAX_HOURS } from './emergency';
+import { AuthContext } from './step-up';
 import { Hours, hoursToSeconds } from './time';
 
 export const ApprovalType = {
@@ -48,6 +50,12 @@ const policyShape = {
   maxStartDelayHours: Hours.default(DEFAULT_MAX_START_DELAY_HOURS),
   /** How many extensions a grant may be asked for (0: none). */
   maxExtensions: z.int().min(0).max(MAX_EXTENSIONS).default(0),
+  /** Members of this approver group may ask for emergency access (granted at once, reviewed after). */
+  breakGlassGroup: ApproverGroupName.optional(),
+  /** The longest emergency grant. */
+  breakGlassMaxHours: Hours.default(DEFAULT_BREAK_GLASS_MAX_HOURS),
+  /** Decisions on this policy's requests need a token proving this context (`c1` … `c99`) or `mfa`. */
+  approverAuthContext: AuthContext.optional(),
 };
 
 type PolicyFields = {
@@ -269,6 +277,10 @@ function combinePolicies(
     pendingTimeoutHours: Math.min(...(manual.length > 0 ? manual : all).map((p) => p.pendingTimeoutHours)),
     maxStartDelayHours: Math.min(...all.map((p) => p.maxStartDelayHours)),
     maxExtensions: Math.min(...all.map((p) => p.maxExtensions)),
+    breakGlassMaxHours: Math.min(...all.map((p) => p.breakGlassMaxHours)),
+    // Emergency access for the whole only where every policy names the same break-glass group.
+    breakGlassGroup: commonValue(all.map((p) => p.breakGlassGroup)),
+    approverAuthContext: strongestContext(target, all),
   };
   if (manual.length === 0) return { ...governing, ...limits };
   const stages = commonStages(target, manual, defaultApproverGroup);
@@ -279,6 +291,29 @@ function combinePolicies(
       ? { approverGroup: stages[0].approverGroup, requiredApprovals: stages[0].requiredApprovals }
       : { stages };
   return { ...rest, stages: undefined, ...limits, approvalType: 'manual', ...approval };
+}
+
+/** The value every entry has, or undefined when any lacks it or two differ. */
+function commonValue(values: readonly (string | undefined)[]): string | undefined {
+  const [first, ...rest] = values;
+  return first !== undefined && rest.every((v) => v === first) ? first : undefined;
+}
+
+/**
+ * The authentication context a combined request's decisions need: the one its policies ask (any of
+ * them asking is enough). Two different ones cannot both be proved by one token as policies
+ * describe them, so that is refused like conflicting approver groups.
+ */
+function strongestContext(target: Target, all: readonly Policy[]): string | undefined {
+  const asked = [
+    ...new Set(all.flatMap((p) => (p.approverAuthContext === undefined ? [] : [p.approverAuthContext]))),
+  ];
+  if (asked.length <= 1) return asked[0];
+  throw new DomainError(
+    'APPROVER_GROUPS_CONFLICT',
+    `The ${describeTarget(target)} cannot be requested as a whole: its policies ask approvers for different ` +
+      `sign-ins (${asked.sort().join(', ')}). Request its parts separately, or ask an admin to align them`,
+  );
 }
 
 /** The one sequence of stages every manual policy falls to, or a refusal that says how to get access. */
@@ -340,7 +375,7 @@ export function requirePolicy(
 
 /** Policies that name this approver group: the group may not be deleted while any does (409). */
 export function policiesUsingGroup(group: string, policies: readonly Policy[]): readonly Policy[] {
-  return policies.filter((p) => policyGroups(p).includes(group));
+  return policies.filter((p) => policyGroups(p).includes(group) || p.breakGlassGroup === group);
 }
 
 /** The approver groups a policy names itself (its group, or its stages' groups). */

@@ -12,6 +12,8 @@ import { DomainError } from './errors';
 import type { Actor } from './pam';
 import { ApprovalTypeSchema, MAX_EXTENSIONS, MAX_USES, policyStages, type Policy } from './policy';
 import { ApproverGroupName, Id, normalizeUpn, RoleGroupName, RoleName, TaskName, Upn } from './names';
+import { assertEmergency, OPEN_REVIEW, Review } from './emergency';
+import { AuthContext, NO_STRENGTH, stepUpRefusal, type AuthStrength } from './step-up';
 import {
   Approval,
   currentStage,
@@ -210,6 +212,8 @@ export const SubmitRequestBody = z
       .datetime({ offset: true, error: 'must be an ISO 8601 timestamp' })
       .transform((v) => new Date(v).toISOString())
       .optional(),
+    /** Emergency access (break glass): granted at once for a member of the policy's break-glass group, reviewed after. */
+    emergency: z.boolean().optional(),
   })
   .superRefine(exactlyOneTarget);
 export type SubmitRequestBody = z.output<typeof SubmitRequestBody>;
@@ -269,6 +273,12 @@ const requestShape = {
   maxDurationHours: Hours.nullable(),
   pendingTimeoutHours: Hours,
   extensions: z.array(Extension).max(MAX_EXTENSIONS),
+  /** Granted at once as emergency access (break glass), without approval. */
+  emergency: z.boolean(),
+  /** The post-incident review of an emergency use; null for any other request. */
+  review: Review.nullable(),
+  /** Decisions on this request need a token proving this (copied from the policy); null: none. */
+  approverAuthContext: AuthContext.nullable(),
 };
 
 /** Fields added after version 1, and the values a row written before them reads with. */
@@ -291,6 +301,9 @@ function upgradeStored(value: unknown): unknown {
     maxDurationHours: null,
     pendingTimeoutHours: 24,
     extensions: [],
+    emergency: false,
+    review: null,
+    approverAuthContext: null,
   };
   const missing = Object.keys(defaults).filter((k) => !(k in row));
   return missing.length === 0
@@ -428,6 +441,8 @@ export interface PlanInput {
   readonly body: SubmitRequestBody;
   /** `effectiveTasks(targetOf(body), catalog)`. */
   readonly tasks: readonly Task[];
+  /** Whether the requester is in the policy's break-glass group (only read for `emergency`). */
+  readonly isBreakGlassMember?: boolean;
 }
 
 /** A start this far in the past still reads as "now" (clocks differ; a form takes a while to send). */
@@ -522,6 +537,8 @@ export function planRequest(input: PlanInput, policy: Policy, settings: PlanSett
     assertParameters(task, body.parameters);
   }
 
+  const emergency = body.emergency === true;
+  if (emergency) assertEmergency(policy, body, input.isBreakGlassMember === true);
   if (body.startAt !== undefined) assertStart(body.startAt, policy, now);
   const stages = policyStages(policy, settings.defaultApproverGroup);
   if (stages === undefined)
@@ -529,9 +546,17 @@ export function planRequest(input: PlanInput, policy: Policy, settings: PlanSett
       'NO_APPROVER_GROUP',
       `The policy for the ${describeTarget(target)} names no approver group and no default group is configured`,
     );
-  const auto = policy.approvalType === 'auto';
+  // An emergency is granted at once, like an automatic approval; its review comes after.
+  const auto = policy.approvalType === 'auto' || emergency;
   const approverGroup = stages[0]?.approverGroup ?? policy.approverGroup ?? settings.defaultApproverGroup;
   const startAt = body.startAt ?? null;
+  // An emergency must be reviewable: someone must be told of it and be able to close its review.
+  if (emergency && stages.length === 0 && approverGroup === null)
+    throw new DomainError(
+      'BREAK_GLASS_NOT_ALLOWED',
+      `Emergency access to the ${describeTarget(target)} cannot be reviewed by anyone: its policy names no approver group and no default group is configured; ask an admin to set one`,
+      { errors: [{ pointer: '#/emergency', detail: 'no approver group could review this emergency' }] },
+    );
 
   const createdAt = toTimestamp(now);
   return {
@@ -569,6 +594,9 @@ export function planRequest(input: PlanInput, policy: Policy, settings: PlanSett
     maxDurationHours: policy.maxDurationHours ?? null,
     pendingTimeoutHours: policy.pendingTimeoutHours,
     extensions: [],
+    emergency,
+    review: emergency ? OPEN_REVIEW : null,
+    approverAuthContext: policy.approverAuthContext ?? null,
   };
 }
 
@@ -619,6 +647,29 @@ export interface DecisionInput {
   readonly comment?: string | null | undefined;
   /** The stage an emailed link was minted for: the decision counts only while that stage is open. */
   readonly linkStage?: number | undefined;
+  /**
+   * How the approver signed in (`acrs`, `amr`), checked against the request's `approverAuthContext`.
+   * Absent: nothing proved (an emailed link alone), so a request that asks for step-up is refused.
+   */
+  readonly strength?: AuthStrength | undefined;
+}
+
+/**
+ * The identity refusals of a decision stand first (a stranger learns nothing about step-up); then a
+ * decision on a request that asks for a stronger sign-in is refused 401 with its claims challenge.
+ */
+export function identityOrStepUp(
+  refusal: DomainError | undefined,
+  required: string | null,
+  strength: AuthStrength | undefined,
+): DomainError | undefined {
+  // Also "no such extension": a stronger sign-in would not make it exist.
+  if (
+    refusal !== undefined &&
+    (refusal.code === 'SELF_APPROVAL' || refusal.code === 'NOT_AN_APPROVER' || refusal.code === 'NOT_FOUND')
+  )
+    return refusal;
+  return stepUpRefusal(required, strength ?? NO_STRENGTH);
 }
 
 /**
@@ -724,7 +775,10 @@ export function decideTransition(
   members: GroupMembers,
   now: Date,
 ): Transition<DecisionOutcome> {
-  const refusal = decisionRefusal(request, input.approver, members, now, input.linkStage);
+  const found = decisionRefusal(request, input.approver, members, now, input.linkStage);
+  const stepUp = identityOrStepUp(found, request.approverAuthContext, input.strength);
+  if (stepUp !== undefined) return { kind: 'refused', refusal: stepUp };
+  const refusal = found;
   if (refusal !== undefined) {
     const { status } = request;
     if (refusal.code === 'ALREADY_DECIDED') {

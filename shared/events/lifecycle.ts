@@ -30,6 +30,8 @@ export const LifecycleEventType = {
   expired: 'expired',
   /** The grant went live: at approval, or when its scheduled start is reached. */
   granted: 'granted',
+  /** Granted at once as emergency access (break glass), without approval; a review follows. */
+  emergencyUsed: 'emergency.used',
   /** The requester asked for more hours on the live grant (`extensionId`). */
   extensionRequested: 'extension.requested',
   /** An extension was approved: the grant lasts longer. */
@@ -44,6 +46,8 @@ export const LifecycleEventType = {
   failed: 'failed',
   executionSucceeded: 'execution.succeeded',
   executionFailed: 'execution.failed',
+  /** An emergency use's review was closed (justified or unjustified). */
+  reviewClosed: 'review.closed',
 } as const;
 export type LifecycleEventType = (typeof LifecycleEventType)[keyof typeof LifecycleEventType];
 
@@ -117,7 +121,11 @@ interface Mapping {
 const EVENT_OF_ACTION: Readonly<Partial<Record<string, Mapping>>> = {
   [AuditAction.RequestSubmitted]: {
     type: 'submitted',
-    status: (input) => (input.detail?.approvalType === ApprovalType.auto ? 'approved' : 'pending'),
+    // An emergency is granted at once whatever the policy's approval type.
+    status: (input) =>
+      input.detail?.approvalType === ApprovalType.auto || input.detail?.emergency === true
+        ? 'approved'
+        : 'pending',
   },
   [AuditAction.StageOpened]: { type: 'stage.opened', status: 'pending' },
   [AuditAction.RequestApproved]: { type: 'approved', status: 'approved' },
@@ -127,6 +135,9 @@ const EVENT_OF_ACTION: Readonly<Partial<Record<string, Mapping>>> = {
   'request.failed': { type: 'failed', status: 'failed' },
   [AuditAction.GrantStarted]: { type: 'granted', status: 'approved' },
   [AuditAction.GrantEnded]: { type: 'ended', status: 'ended' },
+  [AuditAction.EmergencyUsed]: { type: 'emergency.used', status: 'approved' },
+  // The grant may have ended long before its review: the status it had then (detail.status).
+  [AuditAction.EmergencyReviewed]: { type: 'review.closed', status: statusOfGrant },
   // The grant runs on while its extensions come and go.
   [AuditAction.ExtensionRequested]: { type: 'extension.requested', status: 'approved' },
   [AuditAction.ExtensionApproved]: { type: 'extended', status: 'approved' },
@@ -170,6 +181,9 @@ export const NOT_EVENTS: readonly string[] = [
   AuditAction.ExtensionApprovalRecorded,
   AuditAction.ExtensionStageApproved,
   AuditAction.DecisionRefused,
+  // A reminder changes nothing; a refused review neither.
+  AuditAction.EmergencyReminded,
+  AuditAction.ReviewRefused,
   AuditAction.ExecutionStarted,
   AuditAction.ExecutionRefused,
   AuditAction.NotificationSent,

@@ -22,6 +22,7 @@ const STATUS_OF_KIND: Record<ErrorKind, number> = {
   'not-found': 404,
   conflict: 409,
   forbidden: 403,
+  unauthenticated: 401,
   unavailable: 503,
 };
 
@@ -88,12 +89,15 @@ export function toProblem(
         error.errors.length > 0 ? { errors: error.errors } : {},
       ),
       // An outage always says when to retry; another refusal only when its rule knows (uses still in flight).
-      headers:
-        status === 503
+      headers: {
+        ...(status === 503
           ? { 'retry-after': String(error.retryAfterSeconds ?? 5) }
           : error.retryAfterSeconds === undefined
             ? {}
-            : { 'retry-after': String(error.retryAfterSeconds) },
+            : { 'retry-after': String(error.retryAfterSeconds) }),
+        // A step-up refusal says which sign-in would do (RFC 6750 §3, Entra's claims challenge).
+        ...(error.challenge === undefined ? {} : { 'www-authenticate': error.challenge }),
+      },
       unexpected: false,
     };
   }

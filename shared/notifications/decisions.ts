@@ -18,8 +18,16 @@
  * or App Service Authentication when trusted) they must be that approver, compared by key;
  * `ZSA_DECISION_LINK_REQUIRE_SIGN_IN=true` makes signing in mandatory (the Azure deployment's
  * default, behind App Service Authentication).
+ *
+ * Step-up: on a request whose policy asks for an authentication context (`approverAuthContext`),
+ * the link alone never decides, whatever the setting. Only a user signed in on the call (bearer
+ * token, or App Service Authentication when trusted) who is the link's approver and whose sign-in
+ * proves the context may; anyone else gets the step-up page (401 with the claims challenge). That
+ * refusal comes before the link is claimed, so the link stays live for the approver's stronger
+ * retry and nothing is written but its audit row. The story checks the strength again.
  */
 import { AuditAction, type AuditSink } from '#shared/audit/types';
+import { meetsAuthContext, NO_STRENGTH, type AuthStrength } from '#shared/domain/step-up';
 import { DomainError } from '#shared/domain/errors';
 import { extensionOf } from '#shared/domain/extensions';
 import {
@@ -67,6 +75,11 @@ export interface DecisionLinkContext {
    * useless to someone else.
    */
   signedInAs: string | undefined;
+  /**
+   * What the sign-in of `signedInAs` proves (`acrs`, `amr`); absent or undefined when nobody is
+   * signed in, and then nothing is proved. The link itself never proves anything.
+   */
+  signedInStrength?: AuthStrength | undefined;
   /** `ZSA_DECISION_LINK_REQUIRE_SIGN_IN`: the link alone is not enough, the approver must be signed in. */
   requireSignIn: boolean;
   /** Where failures that do not reach the page are told. */
@@ -103,6 +116,16 @@ export type LinkState =
   | { readonly kind: 'signInRequired' }
   /** Someone other than the link's approver is signed in. */
   | { readonly kind: 'wrongUser'; readonly link: TokenRecord }
+  /**
+   * The request asks for step-up (`required`: its authentication context) and the call does not
+   * carry a sign-in of the link's approver that proves it.
+   */
+  | {
+      readonly kind: 'stepUpRequired';
+      readonly required: string;
+      readonly link: TokenRecord;
+      readonly request: Request;
+    }
   /** The link works: show the confirmation page. */
   | { readonly kind: 'open'; readonly link: TokenRecord; readonly request: Request };
 
@@ -169,8 +192,18 @@ function abandonedClaim(link: TokenRecord, request: Request, now: Date): boolean
 /** What opening a link needs: it reads, and nothing else. */
 export type LinkReader = Pick<
   DecisionLinkContext,
-  'tokens' | 'requests' | 'now' | 'signedInAs' | 'requireSignIn'
+  'tokens' | 'requests' | 'now' | 'signedInAs' | 'signedInStrength' | 'requireSignIn'
 >;
+
+/**
+ * Whether the call proves the step-up `request` asks of the link's approver: someone is signed in,
+ * is that approver (by key; `openDecisionLink` has already refused anyone else), and their sign-in
+ * meets the context. The link alone proves nothing.
+ */
+function stepUpMet(ctx: LinkReader, link: TokenRecord, required: string): boolean {
+  if (ctx.signedInAs === undefined || ctx.signedInAs !== link.approverId) return false;
+  return meetsAuthContext(required, ctx.signedInStrength ?? NO_STRENGTH);
+}
 
 /** What the link leads to now. Reads only: GET and HEAD call nothing else. */
 export async function openDecisionLink(ctx: LinkReader, raw: string | undefined): Promise<LinkState> {
@@ -193,6 +226,9 @@ export async function openDecisionLink(ctx: LinkReader, raw: string | undefined)
     return { kind: 'closed', reason: ClosedReason.alreadyDecided, link, request };
   const closed = closedBecause(request, link, ctx.now);
   if (closed !== undefined) return { kind: 'closed', reason: closed, link, request };
+  const required = request.approverAuthContext;
+  if (required !== null && !stepUpMet(ctx, link, required))
+    return { kind: 'stepUpRequired', required, link, request };
   return { kind: 'open', link, request };
 }
 
@@ -204,7 +240,12 @@ export async function submitDecisionLink(
   comment: string | undefined,
 ): Promise<SubmitOutcome> {
   const outcome = await claimAndDecide(ctx, raw, decision, comment);
-  if (outcome.kind === 'used' || outcome.kind === 'closed' || outcome.kind === 'wrongUser') {
+  if (
+    outcome.kind === 'used' ||
+    outcome.kind === 'closed' ||
+    outcome.kind === 'wrongUser' ||
+    outcome.kind === 'stepUpRequired'
+  ) {
     const { link } = outcome;
     const caller = ctx.callerFor(link);
     await auditQuietly(
@@ -218,13 +259,16 @@ export async function submitDecisionLink(
             ? 'DECISION_LINK_USED'
             : outcome.kind === 'wrongUser'
               ? 'DECISION_LINK_WRONG_USER'
-              : `DECISION_LINK_CLOSED: ${outcome.reason}`,
+              : outcome.kind === 'stepUpRequired'
+                ? 'STEP_UP_REQUIRED'
+                : `DECISION_LINK_CLOSED: ${outcome.reason}`,
         detail: {
           via: 'decisionLink',
           decision,
           linkApprover: link.approver,
           stage: link.binding.stage,
           ...(link.binding.extensionId === undefined ? {} : { extensionId: link.binding.extensionId }),
+          ...(outcome.kind === 'stepUpRequired' ? { required: outcome.required } : {}),
         },
         origin: caller.origin,
       },

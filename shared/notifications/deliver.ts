@@ -95,6 +95,14 @@ async function staleness(ctx: DeliverContext, message: NotificationMessage): Pro
         return `the grant now ends at ${String(request.expiresAt)}, not ${String(message.request.expiresAt)}`;
       return undefined;
     }
+    case 'reviewReminder': {
+      // Closed between the claim and the send: the reviewers need no reminder any more.
+      const request = (await ctx.requests.read(message.requestId))?.request;
+      if (request?.review?.status !== 'open') return 'the review is no longer open';
+      return undefined;
+    }
+    case 'emergencyUsed':
+    case 'reviewed':
     case 'approved':
     case 'denied':
     case 'canceled':

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ScopeSchema, type ParameterValue } from '#shared/domain/catalog';
+import { ReviewStatus } from '#shared/domain/emergency';
 import { Id, normalizeUpn, TaskName, Upn } from '#shared/domain/names';
 import { ApprovalTypeSchema } from '#shared/domain/policy';
 import {
@@ -17,6 +18,7 @@ import {
   MAX_COMMENT,
   MAX_REASON,
   RequestStatusSchema,
+  requestGroups,
   roundOf,
   targetOf,
   type Extension,
@@ -72,6 +74,15 @@ export const NotificationEvent = {
   extensionDenied: 'extensionDenied',
   extensionExpired: 'extensionExpired',
   extensionCanceled: 'extensionCanceled',
+  /**
+   * An emergency request was granted at once, without approval: every member of its approver
+   * group(s) and of the default approver group hears of it, never the requester.
+   */
+  emergencyUsed: 'emergencyUsed',
+  /** The review of an emergency use is still open: the same reviewers are reminded. */
+  reviewReminder: 'reviewReminder',
+  /** The review of an emergency use was closed: the requester hears the outcome. */
+  reviewed: 'reviewed',
 } as const;
 export type NotificationEvent = (typeof NotificationEvent)[keyof typeof NotificationEvent];
 
@@ -92,6 +103,9 @@ export const NotifyEvent = {
   extensionDenied: 'extensionDenied',
   extensionExpired: 'extensionExpired',
   extensionCanceled: 'extensionCanceled',
+  emergencyUsed: 'emergencyUsed',
+  reviewReminder: 'reviewReminder',
+  reviewed: 'reviewed',
 } as const satisfies Partial<Record<NotificationEvent, NotificationEvent>>;
 export type NotifyEvent = (typeof NotifyEvent)[keyof typeof NotifyEvent];
 
@@ -128,6 +142,16 @@ const StageSummary = z.strictObject({
   status: StageStatusSchema,
 });
 export type StageSummary = z.output<typeof StageSummary>;
+
+/** The review of an emergency use, as its messages show it. */
+export const ReviewSummary = z.strictObject({
+  status: z.enum(ReviewStatus),
+  reviewer: Upn.nullable(),
+  comment: z.string().max(MAX_COMMENT).nullable(),
+  at: Timestamp.nullable(),
+  remindedAt: Timestamp.nullable(),
+});
+export type ReviewSummary = z.output<typeof ReviewSummary>;
 
 /** The extension an `extension…` message is about. */
 export const ExtensionSummary = z.strictObject({
@@ -182,6 +206,9 @@ export const RequestSummary = z.strictObject({
   /** A counted grant: how many successful executions it allows, and how many it has had. */
   maxUses: z.int().min(1).max(MAX_USES).optional(),
   uses: z.int().min(0).max(MAX_USES).optional(),
+  /** An emergency use (granted without approval), and its review. */
+  emergency: z.literal(true).optional(),
+  review: ReviewSummary.optional(),
 });
 export type RequestSummary = z.output<typeof RequestSummary>;
 
@@ -210,10 +237,23 @@ export type ExtensionOutcomeEvent = (typeof ExtensionOutcomeEvent)[keyof typeof 
 /** Events whose message carries a personal decision link. */
 export type LinkEvent = 'approvalNeeded' | 'extensionRequested';
 
+/**
+ * Events that ask reviewers to close an emergency use's review: their message may carry the
+ * request's address in the API (`apiUrl`, when `ZSA_PUBLIC_BASE_URL` is set).
+ */
+export type ReviewEvent = 'emergencyUsed' | 'reviewReminder';
+
 /** Events whose message carries nothing beyond the envelope. */
-export type PlainEvent = Exclude<NotificationEvent, LinkEvent | ExtensionOutcomeEvent>;
+export type PlainEvent = Exclude<NotificationEvent, LinkEvent | ExtensionOutcomeEvent | ReviewEvent>;
 
 const plain = (event: PlainEvent) => z.strictObject({ ...envelope, event: z.literal(event) });
+const reviewCall = (event: ReviewEvent) =>
+  z.strictObject({
+    ...envelope,
+    event: z.literal(event),
+    /** The request in the API (`GET` reads it; `POST …/review` closes its review). */
+    apiUrl: z.url({ protocol: /^https?$/ }).optional(),
+  });
 const extensionOutcome = (event: ExtensionOutcomeEvent) =>
   z.strictObject({ ...envelope, event: z.literal(event), extension: ExtensionSummary });
 
@@ -255,6 +295,9 @@ export const NotificationMessage = z.discriminatedUnion('event', [
   plain(NotificationEvent.ended),
   plain(NotificationEvent.revoked),
   plain(NotificationEvent.failed),
+  reviewCall(NotificationEvent.emergencyUsed),
+  reviewCall(NotificationEvent.reviewReminder),
+  plain(NotificationEvent.reviewed),
 ]);
 export type NotificationMessage = z.output<typeof NotificationMessage>;
 
@@ -344,7 +387,31 @@ export function summarize(request: Request): RequestSummary {
       : {}),
     ...(request.startAt === null ? {} : { startAt: request.startAt }),
     ...(request.maxUses === null ? {} : { maxUses: request.maxUses, uses: request.uses }),
+    ...(request.emergency ? { emergency: true as const } : {}),
+    ...(request.review === null
+      ? {}
+      : {
+          review: {
+            status: request.review.status,
+            reviewer: request.review.reviewer,
+            comment: request.review.comment,
+            at: request.review.at,
+            remindedAt: request.review.remindedAt,
+          },
+        }),
   };
+}
+
+/**
+ * The message id scope of a review reminder: the time the period it ends began (the last reminder,
+ * or the grant). Every run that finds the same review due builds the same ids, so Service Bus keeps
+ * one message per reviewer however many runs publish it, and the next period's reminder is new.
+ */
+export function reminderScope(
+  request: Pick<Request, 'review' | 'grantedAt' | 'createdAt'>,
+): string | undefined {
+  if (request.review === null) return undefined;
+  return `r${Date.parse(request.review.remindedAt ?? request.grantedAt ?? request.createdAt)}`;
 }
 
 /**
@@ -435,6 +502,29 @@ export interface Audiences {
   /** The stage whose approvers are asked (`approvalNeeded`, `extensionRequested`); absent: the first. */
   readonly stage?: number | undefined;
   readonly extension?: Extension | undefined;
+  /** The configured default approver group: it reviews emergency uses too. */
+  readonly defaultApproverGroup?: string | null | undefined;
+}
+
+/**
+ * Who reviews an emergency use: every member of the request's approver group(s) and of the default
+ * approver group, each once, never the requester (by key, and by name for members not yet keyed).
+ */
+export function reviewersOf(
+  request: Request,
+  members: GroupMembers,
+  defaultApproverGroup: string | null | undefined,
+): Recipient[] {
+  const groups = [...requestGroups(request), ...(defaultApproverGroup ? [defaultApproverGroup] : [])];
+  const requester = normalizeUpn(request.requester);
+  const out: Recipient[] = [];
+  for (const m of groups.flatMap((g) => members.get(g) ?? [])) {
+    const upn = normalizeUpn(m.upn);
+    if (m.id === request.requesterId || upn === requester) continue;
+    if (out.some((o) => o.upn === upn)) continue;
+    out.push({ upn, id: m.id ?? undefined, audience: Audience.approver });
+  }
+  return out;
 }
 
 /**
@@ -493,6 +583,14 @@ export function recipientsFor(
     case 'extensionExpired':
     case 'extensionCanceled':
       return [requester];
+    case 'emergencyUsed':
+      return request.emergency ? reviewersOf(request, members, about.defaultApproverGroup) : [];
+    case 'reviewReminder':
+      return request.review?.status === 'open'
+        ? reviewersOf(request, members, about.defaultApproverGroup)
+        : [];
+    case 'reviewed':
+      return request.review !== null && request.review.status !== 'open' ? [requester] : [];
     case 'failed': {
       // An alert: someone must look into it, so every member of every group it names, decided or not.
       const everyone = [...members.values()].flat();
@@ -517,6 +615,8 @@ export type MessageInput =
       extension: Extension;
     }
   | { event: ExtensionOutcomeEvent; extension: Extension }
+  /** `scope`: for a reminder, `reminderScope` (each reminder is a new message). */
+  | { event: ReviewEvent; apiUrl?: string | undefined; scope?: string | undefined }
   /** `scope`: for an expiring-soon notice rescheduled by an extension (`x2`), so its id is new. */
   | { event: PlainEvent; scope?: string | undefined };
 
@@ -577,6 +677,14 @@ export function buildMessage(
         ),
         event: input.event,
         extension: summarizeExtension(request, input.extension),
+      };
+    case 'emergencyUsed':
+    case 'reviewReminder':
+      return {
+        ...common,
+        id: messageId(request.id, input.event, recipient.upn, undefined, input.scope),
+        event: input.event,
+        ...(input.apiUrl === undefined ? {} : { apiUrl: input.apiUrl }),
       };
     default:
       return {

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DomainError } from '#shared/domain/errors';
+import { claimsChallenge } from '#shared/domain/step-up';
 import { extensionOf } from '#shared/domain/extensions';
 import {
   roundOf,
@@ -34,6 +35,8 @@ import type { LinkBinding } from './store';
 export interface Page {
   status: number;
   html: string;
+  /** Headers this page needs besides the page headers (the step-up page's `WWW-Authenticate`). */
+  headers?: Record<string, string>;
 }
 
 const CSS = [
@@ -351,6 +354,8 @@ export function refusedPage(error: DomainError): Page {
       return page(410, 'This request no longer needs a decision', error.message);
     case 'EXTENSION_NOT_PENDING':
       return page(410, 'This extension no longer needs a decision', error.message);
+    case 'STEP_UP_REQUIRED':
+      return page(401, 'A stronger sign-in is needed to decide', error.message, 'Nothing was recorded.');
     case 'STAGE_NOT_OPEN':
       return page(409, 'Your stage does not decide now', error.message, 'Nothing was recorded.');
     default:
@@ -405,6 +410,65 @@ export function signInRequiredPage(signInUrl?: string): Page {
         ) +
         `<p><a href="${escapeHtml(signInUrl)}" rel="noreferrer">Sign in and continue</a></p>`,
     ),
+  };
+}
+
+/** How the approver can sign in more strongly from the step-up page. */
+export interface StepUpHelp {
+  /**
+   * Behind App Service Authentication: where the approver signs out and in again, coming back to
+   * this link (a fresh sign-in is where Conditional Access asks for the stronger method).
+   */
+  readonly signInAgainUrl?: string | undefined;
+  /** The local host's development issuer: a token with `acrs`/`amr` comes from `POST /dev/token`. */
+  readonly devIssuer?: boolean | undefined;
+  /** The request, for the API's address. */
+  readonly requestId: string;
+  /** The extension the link decides on, if any, for the API's address. */
+  readonly extensionId?: string | undefined;
+}
+
+/**
+ * The request asks for step-up (`required`: `mfa` or `c1` … `c99`) and this call does not prove
+ * it: the link alone never decides such a request. 401 with the claims challenge, so an API client
+ * knows what to ask the identity provider for; the page tells a person how to sign in more strongly.
+ */
+export function stepUpPage(required: string, help: StepUpHelp): Page {
+  const title = 'A stronger sign-in is needed to decide';
+  const what =
+    required === 'mfa'
+      ? 'a multi-factor sign-in (the token must list mfa among its authentication methods, amr)'
+      : `the authentication context ${required} (the token must list ${required} in its acrs claim)`;
+  const api =
+    help.extensionId === undefined
+      ? `POST /api/requests/${help.requestId}/approve or /deny`
+      : `POST /api/requests/${help.requestId}/extensions/${help.extensionId}/approve or /deny`;
+  const dev =
+    required === 'mfa'
+      ? '{"upn": "<your user name>", "amr": ["pwd", "mfa"]}'
+      : `{"upn": "<your user name>", "acrs": ["${required}"]}`;
+  const body =
+    `<h1>${escapeHtml(title)}</h1>` +
+    paragraphs(
+      `The policy of this request asks approvers to prove ${what} before they decide. The link in your email alone cannot decide on it, and nothing was recorded.`,
+    ) +
+    (help.signInAgainUrl === undefined
+      ? ''
+      : `<p><a href="${escapeHtml(help.signInAgainUrl)}" rel="noreferrer">Sign in again with the stronger sign-in and continue</a></p>` +
+        paragraphs(
+          'Your organization asks for the stronger method while you sign in; you then come back to this link.',
+        )) +
+    paragraphs(
+      `From a program or script: send the decision with an Authorization: Bearer token that proves it, here or through the API (${api}). The WWW-Authenticate header of this answer carries the claims request to get such a token.`,
+      help.devIssuer === true
+        ? `On the local host, such a token comes from POST /dev/token with ${dev}.`
+        : '',
+      'Your link still works once you are signed in that way.',
+    );
+  return {
+    status: 401,
+    html: layout(title, body),
+    headers: { 'www-authenticate': claimsChallenge(required) },
   };
 }
 

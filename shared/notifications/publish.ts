@@ -18,6 +18,7 @@ import {
   messageScope,
   NotificationEvent,
   recipientsFor,
+  reminderScope,
   type ExtensionOutcomeEvent,
   type NotificationMessage,
   type NotifyInput,
@@ -32,6 +33,8 @@ export interface PublishContext {
   requests: Pick<RequestRepository, 'read'>;
   /** Members of an approver group; empty when it does not exist. */
   groupMembers(group: string): Promise<readonly Member[]>;
+  /** The configured default approver group (it reviews emergency uses too); absent: none. */
+  defaultApproverGroup?: () => Promise<string | null>;
   tokens: TokenStore;
   schedules: ScheduleStore;
   publisher: Publisher;
@@ -51,9 +54,13 @@ export interface PublishResult {
   canceled: string[];
 }
 
-/** The members of every group the request names, by group. */
-async function membersOf(ctx: PublishContext, request: Request): Promise<GroupMembers> {
-  const groups = requestGroups(request);
+/** The members of every group the request names (and `extra`), by group. */
+async function membersOf(
+  ctx: PublishContext,
+  request: Request,
+  extra: string | null = null,
+): Promise<GroupMembers> {
+  const groups = [...new Set([...requestGroups(request), ...(extra === null ? [] : [extra])])];
   const lists = await Promise.all(groups.map((g) => ctx.groupMembers(g)));
   return new Map(groups.map((g, i) => [g, lists[i] ?? []]));
 }
@@ -119,7 +126,12 @@ export async function publishNotification(ctx: PublishContext, input: NotifyInpu
     case 'canceled':
     case 'expired':
     case 'started':
+    case 'reviewed':
       result.published = await publishPlain(ctx, input.event, request, members);
+      break;
+    case 'emergencyUsed':
+    case 'reviewReminder':
+      result.published = await publishReviewCall(ctx, input.event, request);
       break;
   }
   return result;
@@ -133,6 +145,28 @@ async function publishPlain(
 ): Promise<string[]> {
   const messages = recipientsFor(event, request, members).map((r) =>
     buildMessage({ event }, request, r, ctx.now),
+  );
+  await ctx.publisher.publish(messages);
+  return messages.map((m) => m.id);
+}
+
+/**
+ * Tells an emergency use's reviewers (the request's groups and the default approver group) that
+ * it happened, or that its review is still open. A reminder's id carries the start of the period it
+ * ends (`reminderScope`), so each reminder is sent once and the next one is new.
+ */
+async function publishReviewCall(
+  ctx: PublishContext,
+  event: 'emergencyUsed' | 'reviewReminder',
+  request: Request,
+): Promise<string[]> {
+  const defaultApproverGroup = (await ctx.defaultApproverGroup?.()) ?? null;
+  const members = await membersOf(ctx, request, defaultApproverGroup);
+  const base = ctx.publicBaseUrl?.replace(/\/+$/, '');
+  const apiUrl = base === undefined ? undefined : `${base}/api/requests/${encodeURIComponent(request.id)}`;
+  const scope = event === 'reviewReminder' ? reminderScope(request) : undefined;
+  const messages = recipientsFor(event, request, members, { defaultApproverGroup }).map((r) =>
+    buildMessage({ event, apiUrl, scope }, request, r, ctx.now),
   );
   await ctx.publisher.publish(messages);
   return messages.map((m) => m.id);

@@ -62,6 +62,27 @@ function minutesUntil(iso: string | null, now: Date): string {
   return minutes <= 1 ? ' (in about a minute)' : ` (in about ${minutes} minutes)`;
 }
 
+/** How a reviewer closes an emergency use's review: there is no portal yet, so the API and the connector. */
+function howToReview(r: RequestSummary): string {
+  return (
+    `Review it with POST /api/requests/${r.id}/review and {"outcome": "justified"} or ` +
+    `{"outcome": "unjustified", "comment": "why"}, or with the connector's "Review an emergency use". ` +
+    `A member of this request's approver group(s) reviews it; ${r.requester} may not.`
+  );
+}
+
+/** The rows an emergency use adds: when it was granted and until when it lasts. */
+function emergencyDetails(r: RequestSummary): [string, string][] {
+  return [
+    ...(r.grantedAt ? ([['Granted', formatTime(r.grantedAt)]] as [string, string][]) : []),
+    ...(r.expiresAt ? ([['Access until', formatTime(r.expiresAt)]] as [string, string][]) : []),
+  ];
+}
+
+const API_NOTE = [
+  "The address is the request in ZSA's API: reading it, and posting the review to it, needs your ZSA access token.",
+];
+
 const LINK_NOTE = [
   'The link is personal: it was made for you and works for one decision. Opening it only shows the request; nothing is decided until you press Approve or Deny on that page.',
   'Do not forward this email.',
@@ -366,6 +387,52 @@ function content(message: NotificationMessage, now: Date): Content {
         ],
         details,
       };
+    case 'emergencyUsed':
+      return {
+        subject: `Emergency access used: ${r.requester} — ${r.target.name}`,
+        heading: 'Emergency access was used',
+        lead: [
+          `${r.requester} used emergency access to the ${target}: it was granted at once, without approval${r.expiresAt ? `, until ${formatTime(r.expiresAt)}` : ''}.`,
+          `Why: ${r.reason}`,
+          howToReview(r),
+        ],
+        details: [...details, ...emergencyDetails(r)],
+        ...(message.apiUrl === undefined
+          ? {}
+          : { action: { label: 'Open the request', url: message.apiUrl, note: API_NOTE } }),
+      };
+    case 'reviewReminder': {
+      const since = r.grantedAt ?? r.createdAt;
+      const open = formatDuration(Math.max(0, Math.floor((now.getTime() - Date.parse(since)) / 60_000)) / 60);
+      return {
+        subject: `Review still open: ${r.requester}'s emergency access to ${r.target.name}`,
+        heading: 'An emergency use waits for review',
+        lead: [
+          `${r.requester} used emergency access to the ${target} at ${formatTime(since)}; its review has been open for ${open}.`,
+          `Why: ${r.reason}`,
+          howToReview(r),
+        ],
+        details: [...details, ...emergencyDetails(r)],
+        ...(message.apiUrl === undefined
+          ? {}
+          : { action: { label: 'Open the request', url: message.apiUrl, note: API_NOTE } }),
+      };
+    }
+    case 'reviewed': {
+      const review = r.review;
+      const outcome = review?.status ?? 'reviewed';
+      return {
+        subject: `Reviewed: your emergency access to ${r.target.name} was judged ${outcome}`,
+        heading: `Your emergency use was judged ${outcome}`,
+        lead: [
+          withComment(
+            `${review?.reviewer ?? 'A reviewer'} reviewed your emergency use of the ${target}${review?.at ? ` at ${formatTime(review.at)}` : ''} and judged it ${outcome}.`,
+            review?.comment,
+          ),
+        ],
+        details: [...details, ...emergencyDetails(r)],
+      };
+    }
     case 'failed':
       return forRequester
         ? {

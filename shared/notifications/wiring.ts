@@ -6,6 +6,7 @@ import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { auditSink } from '#shared/admin/audit';
 import { getDeps } from '#shared/app/deps';
 import { AuthMethod, EASY_AUTH_PRINCIPAL_HEADER, type Principal } from '#shared/auth/index';
+import { NO_STRENGTH } from '#shared/domain/step-up';
 import { auditActor, auditOrigin, authenticate } from '#shared/http/auth';
 import { decideExtension } from '#shared/requests/extensions';
 import { decide } from '#shared/requests/usecases';
@@ -15,6 +16,7 @@ import type { DeliverContext } from './deliver';
 import { NOTIFICATIONS_QUEUE } from './messages';
 import { serviceBusPublisher } from './publisher';
 import type { PublishContext } from './publish';
+import { publishReminder, type ReminderContext } from './reminders';
 import { createScheduleStore, createTokenStore, type TokenRecord, type TokenStore } from './store';
 
 export function publishContext(): PublishContext {
@@ -22,12 +24,27 @@ export function publishContext(): PublishContext {
   return {
     requests: deps.requests,
     groupMembers: (group) => deps.config.groupMembers(group),
+    defaultApproverGroup: async () => (await deps.config.pamConfig()).defaultApproverGroup,
     tokens: createTokenStore(deps.tables),
     schedules: createScheduleStore(deps.tables),
     publisher: serviceBusPublisher(() => deps.bus.sender(NOTIFICATIONS_QUEUE)),
     now: deps.now(),
     publicBaseUrl: deps.settings.ZSA_PUBLIC_BASE_URL,
     expiryNoticeMs: deps.settings.ZSA_EXPIRY_NOTICE_MINUTES * 60_000,
+  };
+}
+
+/** The review reminder's context: the notify story publishes, the audit sink is looked up when used. */
+export function reminderContext(log: (message: string) => void): ReminderContext {
+  const deps = getDeps();
+  const publish = publishContext();
+  return {
+    repo: deps.requests,
+    audit: { append: (event) => auditSink().append(event) },
+    remind: (requestId, since) => publishReminder(publish, requestId, since),
+    now: publish.now,
+    reminderMs: deps.settings.ZSA_REVIEW_REMINDER_HOURS * 3_600_000,
+    log,
   };
 }
 
@@ -56,6 +73,8 @@ export async function decisionLinkContext(
     requests: deps.requests,
     now: deps.now(),
     signedInAs: principal?.id,
+    // What that sign-in proves (acrs, amr), for step-up; the link alone proves nothing.
+    signedInStrength: principal?.strength,
     requireSignIn: deps.settings.ZSA_DECISION_LINK_REQUIRE_SIGN_IN,
     log: (m) => invocation.warn(m),
     // Looked up when used: opening a link needs no audit log, and a missing one is only logged.
@@ -104,5 +123,7 @@ function linkPrincipal(link: TokenRecord): Principal {
     isAuditor: false,
     // The link is a bearer credential (whoever holds it acts), though not an OAuth token.
     authMethod: AuthMethod.DecisionLink,
+    // The link proves who it was sent to, never how they signed in: step-up needs a real sign-in.
+    strength: NO_STRENGTH,
   };
 }

@@ -222,7 +222,15 @@ function bodyOf(converter: Converter, op: Operation, requestBody: Json): Json {
   };
 }
 
-function responsesOf(converter: Converter, responses: Json): Json {
+/**
+ * What Power Automate shows when a decision is refused for want of step-up: the flow's connection
+ * signed in without the authentication context the policy asks approvers for. Said plainly, so the
+ * flow's owner knows to sign the connection in again (meeting the context) rather than retry.
+ */
+export const STEP_UP_CONNECTOR_ERROR =
+  'STEP_UP_REQUIRED: this decision needs a stronger sign-in than the connection has (the policy asks approvers for an authentication context, such as MFA). Sign the connection in again meeting it, then run the step again; retrying as is fails the same way.';
+
+function responsesOf(converter: Converter, responses: Json, op?: Operation): Json {
   const out: Json = {};
   for (const [status, response] of Object.entries(responses)) {
     if (!/^2\d\d$/.test(status) || !isObject(response)) continue;
@@ -236,6 +244,11 @@ function responsesOf(converter: Converter, responses: Json): Json {
         : { headers: { Location: { type: 'string', description: plain(String(location.description)) } } }),
     };
   }
+  if (op?.problems.includes('STEP_UP_REQUIRED') === true)
+    out['401'] = {
+      description: STEP_UP_CONNECTOR_ERROR,
+      schema: converter.schema({ $ref: `${REF}Problem` }),
+    };
   out.default = {
     description: 'The request was refused or failed: RFC 9457 problem details.',
     schema: converter.schema({ $ref: `${REF}Problem` }),
@@ -257,7 +270,7 @@ function operationOf(converter: Converter, op: Operation, source: Json): Json {
     ...(op.connector?.visibility === undefined ? {} : { 'x-ms-visibility': op.connector.visibility }),
     tags: [op.tag],
     parameters,
-    responses: responsesOf(converter, objectAt(source, 'responses') ?? {}),
+    responses: responsesOf(converter, objectAt(source, 'responses') ?? {}, op),
   };
 }
 

@@ -47,6 +47,9 @@ const PENDING = {
   pendingTimeoutHours: 24,
   extensions: [],
   executions: [],
+  emergency: false,
+  review: null,
+  approverAuthContext: null,
 } as const;
 
 /** The single stage of a one-group policy as the view shows it, with its status and approvals. */
@@ -77,6 +80,31 @@ const APPROVED = {
   executions: [
     { executionId: EXECUTION_ID, task: TASK, status: 'succeeded', executedAt: '2030-01-06T09:06:00.000Z' },
   ],
+} as const;
+
+/** An emergency use (break glass): granted at once, its review closed by an approver afterwards. */
+const REVIEWED = {
+  ...PENDING,
+  requester: 'bob@contoso.com',
+  reason: 'INC-4711: the mail flow to the payment team is down',
+  durationHours: 1,
+  status: 'approved',
+  stages: [stageOf('open', [])],
+  currentStage: null,
+  pendingUntil: CREATED,
+  decidedAt: CREATED,
+  grantedAt: CREATED,
+  expiresAt: '2030-01-06T10:00:00.000Z',
+  emergency: true,
+  review: {
+    status: 'justified',
+    reviewer: 'ann@contoso.com',
+    reviewerId: '72f988bf-86f1-41af-91ab-2d7cd011db47:8d2c7a40-0f0b-4f61-9c1e-1d2f3a4b5c6d',
+    comment: 'Matches INC-4711',
+    at: '2030-01-06T11:00:00.000Z',
+    remindedAt: null,
+  },
+  approverAuthContext: 'c1',
 } as const;
 
 const ANN_DENIES = {
@@ -240,6 +268,7 @@ export const Examples = {
     pendingTimeoutHours: 24,
     maxStartDelayHours: 168,
     maxExtensions: 1,
+    breakGlassMaxHours: 1,
   },
   stagedPolicyBody: {
     scope: 'task',
@@ -277,6 +306,7 @@ export const Examples = {
   },
   pendingRequest: PENDING,
   approvedRequest: APPROVED,
+  reviewedRequest: REVIEWED,
   deniedRequest: {
     ...PENDING,
     status: 'denied',

@@ -14,7 +14,9 @@ import * as extensions from '#shared/domain/extensions';
 import * as pam from '#shared/domain/pam';
 import * as policy from '#shared/domain/policy';
 import * as request from '#shared/domain/request';
+import { ReviewBody } from '#shared/domain/emergency';
 import { DecisionForm, DecisionTokenPath } from '#shared/notifications/decision-form';
+import { ListReviewsQuery } from '#shared/requests/reviews';
 import { Examples, ExampleIds } from './examples';
 import type { ProblemCode } from './problems';
 import {
@@ -219,6 +221,11 @@ const REQUEST_EXAMPLES = {
     summary: 'A grant extended: the extension approved, `expiresAt` moved later',
     value: Examples.extendedRequest,
     shared: 'request-extended',
+  },
+  reviewed: {
+    summary: 'An emergency use, its review closed as justified',
+    value: Examples.reviewedRequest,
+    shared: 'request-reviewed',
   },
 } as const satisfies Record<string, Example>;
 
@@ -679,7 +686,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: Tag.requests,
     summary: 'Submit an access request',
     description:
-      "Requests just-in-time access to exactly one task, role or role group, for `durationHours` (default 4), from now or from `startAt` (at most the policy's `maxStartDelayHours` ahead). Approvers are notified by email, stage by stage when the policy has stages; an automatic policy grants at once. The same `clientRequestId` from the same user returns the same request (200), so callers that retry, such as Power Automate, never create two. Each user may submit at most `ZSA_SUBMIT_RATE_LIMIT` requests (default 30) per `ZSA_SUBMIT_RATE_WINDOW_SECONDS` (default 10 minutes); more are refused with 429 and `Retry-After`, except a retry with a `clientRequestId` already used, which is never counted twice or refused.",
+      "Requests just-in-time access to exactly one task, role or role group, for `durationHours` (default 4), from now or from `startAt` (at most the policy's `maxStartDelayHours` ahead). Approvers are notified by email, stage by stage when the policy has stages; an automatic policy grants at once. With `emergency: true` (break glass), a member of the policy's `breakGlassGroup` is granted at once without approval, for at most `breakGlassMaxHours` (default 1), with a reason of at least 20 characters and no `startAt`; the approvers are told at once and one of them reviews the use afterwards (`POST /api/requests/{id}/review`). The same `clientRequestId` from the same user returns the same request (200), so callers that retry, such as Power Automate, never create two. Each user may submit at most `ZSA_SUBMIT_RATE_LIMIT` requests (default 30) per `ZSA_SUBMIT_RATE_WINDOW_SECONDS` (default 10 minutes); more are refused with 429 and `Retry-After`, except a retry with a `clientRequestId` already used, which is never counted twice or refused.",
     access: Access.user,
     body: {
       required: true,
@@ -713,6 +720,8 @@ export const OPERATIONS: readonly Operation[] = [
       'APPROVER_GROUPS_CONFLICT',
       'CONFLICT',
       'RATE_LIMITED',
+      'BREAK_GLASS_NOT_ALLOWED',
+      'NOT_BREAK_GLASS_MEMBER',
     ],
     connector: {
       visibility: Visibility.important,
@@ -730,6 +739,7 @@ export const OPERATIONS: readonly Operation[] = [
         parameters: { summary: 'Task parameters', visibility: Visibility.advanced },
         clientRequestId: { summary: 'Client request id (for retries)', visibility: Visibility.important },
         startAt: { summary: 'Start at (optional)', visibility: Visibility.advanced },
+        emergency: { summary: 'Emergency access (break glass)', visibility: Visibility.advanced },
       },
     },
   },
@@ -807,6 +817,7 @@ export const OPERATIONS: readonly Operation[] = [
       'REQUEST_NOT_PENDING',
       'ALREADY_DECIDED',
       'STAGE_NOT_OPEN',
+      'STEP_UP_REQUIRED',
     ],
     connector: { fields: { id: idField, comment: commentField } },
   },
@@ -833,6 +844,7 @@ export const OPERATIONS: readonly Operation[] = [
       'REQUEST_NOT_PENDING',
       'ALREADY_DECIDED',
       'STAGE_NOT_OPEN',
+      'STEP_UP_REQUIRED',
     ],
     connector: { fields: { id: idField, comment: commentField } },
   },
@@ -869,6 +881,67 @@ export const OPERATIONS: readonly Operation[] = [
     responses: [requestAnswer('The request, revoked.', 'revoked')],
     problems: ['NOT_FOUND', 'REVOKE_NOT_ALLOWED', 'REQUEST_NOT_LIVE'],
     connector: { fields: { id: idField, comment: commentField } },
+  },
+  {
+    operationId: 'ReviewRequest',
+    method: 'post',
+    path: '/api/requests/{id}/review',
+    tag: Tag.requests,
+    summary: 'Review an emergency use',
+    description:
+      "Closes the review of an emergency use (break glass) as `justified`, or `unjustified` with a comment saying why. Once per emergency use: a closed review is 409, except the same reviewer's same outcome repeated (answered with the request as it is). When the policy asks approvers for step-up (`approverAuthContext`), a token without that authentication context is refused 401 with a `WWW-Authenticate` claims challenge, and nothing changes. The requester is told the outcome.",
+    access: Access.user,
+    who: "members of the request's approver groups, never its requester",
+    params: RequestPath,
+    body: {
+      required: true,
+      ...json(ReviewBody, {
+        justified: { summary: 'Justified', value: { outcome: 'justified', comment: 'Matches INC-4711' } },
+        unjustified: {
+          summary: 'Unjustified, with why',
+          value: { outcome: 'unjustified', comment: 'No incident was open; ask for approval next time' },
+        },
+      }),
+    },
+    responses: [requestAnswer('The request, its review closed.', 'reviewed')],
+    problems: ['NOT_FOUND', 'SELF_APPROVAL', 'NOT_AN_APPROVER', 'REVIEW_NOT_OPEN', 'STEP_UP_REQUIRED'],
+    connector: {
+      visibility: Visibility.important,
+      fields: {
+        id: idField,
+        outcome: { summary: 'Outcome', visibility: Visibility.important },
+        comment: commentField,
+      },
+    },
+  },
+  {
+    operationId: 'ListReviews',
+    method: 'get',
+    path: '/api/reviews',
+    tag: Tag.requests,
+    summary: 'List emergency uses to review',
+    description:
+      'Emergency uses (break glass) whose review is `open` (the default) or `closed`, a page at a time: those the caller reviews (members of their approver groups); all of them for admins and auditors.',
+    access: Access.user,
+    query: ListReviewsQuery,
+    responses: [
+      {
+        status: 200,
+        description: 'One page.',
+        content: [
+          json(RequestPage, {
+            page: { summary: 'One closed review', value: { items: [Examples.reviewedRequest] } },
+          }),
+        ],
+      },
+    ],
+    problems: [],
+    connector: {
+      fields: {
+        status: { summary: 'Review status' },
+        continuationToken: { summary: 'Continuation token', visibility: Visibility.advanced },
+      },
+    },
   },
   {
     operationId: 'ExtendRequest',
@@ -938,6 +1011,7 @@ export const OPERATIONS: readonly Operation[] = [
       'ALREADY_DECIDED',
       'EXTENSION_NOT_PENDING',
       'STAGE_NOT_OPEN',
+      'STEP_UP_REQUIRED',
     ],
     connector: { fields: { id: idField, extensionId: extensionIdField, comment: commentField } },
   },
@@ -963,6 +1037,7 @@ export const OPERATIONS: readonly Operation[] = [
       'ALREADY_DECIDED',
       'EXTENSION_NOT_PENDING',
       'STAGE_NOT_OPEN',
+      'STEP_UP_REQUIRED',
     ],
     connector: { fields: { id: idField, extensionId: extensionIdField, comment: commentField } },
   },

@@ -62,6 +62,11 @@ const MEANING = {
   EXTENSION_NOT_ALLOWED:
     'The policy allows no (more) extensions of this grant, or another extension is still waiting for a decision.',
   EXTENSION_NOT_PENDING: 'The extension is no longer waiting for a decision (decided, expired or canceled).',
+  STEP_UP_REQUIRED:
+    "The decision needs a stronger sign-in (the policy's `approverAuthContext`); `WWW-Authenticate` carries the claims challenge to sign in with.",
+  BREAK_GLASS_NOT_ALLOWED: 'Emergency access was asked for, but the policy names no break-glass group.',
+  NOT_BREAK_GLASS_MEMBER: "Emergency access was asked for by someone outside the policy's break-glass group.",
+  REVIEW_NOT_OPEN: 'The request was no emergency, or its review is already closed.',
   INSUFFICIENT_ROLE: 'The token lacks the app role this operation needs (PAM.Admin, or PAM.Auditor to read).',
   AUTH_UNAVAILABLE: "The token issuer's keys cannot be fetched right now; retry.",
   MALFORMED_JSON: 'The body is not valid JSON.',

@@ -14,7 +14,10 @@
  *   `live:<upn>` → the caller's approved grants (added on approval, removed when they end);
  *   `client:<upn>` / RowKey clientRequestId → the request id (idempotent submit);
  *   `open` / RowKey request id → every request not yet seen final by the reconciler, with when it
- *   is next due a look (`CheckAt`; functions/reconciler.ts).
+ *   is next due a look (`CheckAt`; functions/reconciler.ts);
+ *   `review:open` / RowKey request id → every emergency use whose review is open (written with the
+ *   request, removed when the review closes; the reminder timer reads it), and `review:closed` →
+ *   the closed ones, newest first.
  * A new request's index rows are written before its row, so a failure in between never leaves a
  * request that no list shows: at worst an index entry whose request was never stored, which lists
  * skip and the reconciler removes.
@@ -220,6 +223,8 @@ export const indexKeys = {
   group: (group: string) => `group:${encodeKey(group)}`,
   live: (requesterId: string) => `live:${encodeKey(requesterId)}`,
   client: (requesterId: string) => `client:${encodeKey(requesterId)}`,
+  /** Emergency uses by the state of their review (`open`: RowKey = request id; `closed`: newest first). */
+  review: (status: 'open' | 'closed') => `review:${status}`,
 };
 
 /** A request the reconciler watches, as its `open` index row says. */
@@ -312,6 +317,13 @@ export interface RequestRepository {
   ): Promise<{ ids: string[]; continuationToken?: string }>;
   /** Ids of the caller's live grants (approved, per the index). */
   liveIds(requesterId: string): Promise<string[]>;
+  /** Ids of emergency uses whose review is open (at most `max`, in no particular order). */
+  openReviews(max: number): Promise<string[]>;
+  /**
+   * Moves a closed review's entry from `review:open` to `review:closed` (idempotent: the closed
+   * entry first, so a failure in between leaves it listed as open, where a retry finds it).
+   */
+  closeReview(request: Pick<Request, 'id' | 'createdAt'>): Promise<void>;
   /** The request a (user, clientRequestId) claim names, if that user has made the claim. */
   claimOf(
     requesterId: string,
@@ -408,7 +420,14 @@ export function createRequestRepository(tables: Tables): RequestRepository {
         ApproverGroup: joinGroups(requestGroups(request)),
       };
       await Promise.all([
-        upsertIndex(listRows(request)),
+        upsertIndex([
+          ...listRows(request),
+          // An emergency use is listed for review from the start: the reminder finds it even when
+          // nobody has looked at it since.
+          ...(request.review?.status === 'open'
+            ? [{ partitionKey: indexKeys.review('open'), rowKey: request.id, RequestId: request.id }]
+            : []),
+        ]),
         idx.upsertEntity(open, 'Replace').catch((e: unknown) => {
           throw unavailable(e);
         }),
@@ -433,6 +452,7 @@ export function createRequestRepository(tables: Tables): RequestRepository {
           ? [[indexKeys.client(request.requesterId), encodeKey(request.clientRequestId)] as [string, string]]
           : []),
         [OPEN_PARTITION, request.id],
+        [indexKeys.review('open'), request.id],
       ];
       await Promise.all([
         ...deletions.map(([pk, rk]) => idx.deleteEntity(pk, rk).catch(() => undefined)),
@@ -588,6 +608,32 @@ export function createRequestRepository(tables: Tables): RequestRepository {
         throw unavailable(e);
       }
       return ids;
+    },
+
+    async openReviews(max) {
+      const t = await index();
+      const ids: string[] = [];
+      try {
+        for await (const row of t.listEntities<IndexRow>({
+          queryOptions: { filter: `PartitionKey eq '${indexKeys.review('open')}'`, select: ['RequestId'] },
+        })) {
+          ids.push(row.RequestId);
+          if (ids.length >= max) break;
+        }
+      } catch (e) {
+        throw unavailable(e);
+      }
+      return ids;
+    },
+
+    async closeReview(request) {
+      await upsertIndex([
+        { partitionKey: indexKeys.review('closed'), rowKey: newestFirstKey(request), RequestId: request.id },
+      ]);
+      const t = await index();
+      await t.deleteEntity(indexKeys.review('open'), request.id).catch((e: unknown) => {
+        if (statusOf(e) !== 404) throw unavailable(e);
+      });
     },
 
     async scan(filter, pageSize, continuationToken) {

@@ -54,6 +54,11 @@ export const WorkflowSnapshot = z.strictObject({
    */
   startReached: z.boolean(),
   /**
+   * Granted at once as emergency access: its reviewers are told at the grant. Defaults to false for
+   * snapshots recorded in a workflow's history before the field existed (a replay reads them).
+   */
+  emergency: z.boolean().default(false),
+  /**
    * The next instant the workflow must act at: the pending window's end, or the grant's start, the
    * waiting extension's deadline or the grant's end (`nextGrantDeadline`); null once final.
    */
@@ -94,6 +99,7 @@ export function snapshotOf(request: Request, now: Date, claimableAt: string | nu
     scheduled: isScheduled(request, now),
     extensions: extensionMarks(request),
     startReached: reachedStart(request, now),
+    emergency: request.emergency,
     deadline: request.status === 'pending' ? request.pendingUntil : nextGrantDeadline(request, now),
     claimableAt,
   };

@@ -14,7 +14,7 @@ import {
 import type { Principal } from '#shared/auth/index';
 import { effectiveTasks } from '#shared/domain/catalog';
 import { DomainError } from '#shared/domain/errors';
-import { assertPamEnabled } from '#shared/domain/pam';
+import { assertPamEnabled, isMember } from '#shared/domain/pam';
 import { requirePolicy } from '#shared/domain/policy';
 import {
   canView,
@@ -55,6 +55,7 @@ import {
   type SystemContext,
 } from './context';
 import { RequestEvent } from './orchestrations';
+import { strengthOf } from './reviews';
 import { afterCommit, runTransition, together } from './transition';
 
 /**
@@ -88,13 +89,26 @@ export async function submitRequest(
     assertPamEnabled(config);
     const tasks = effectiveTasks(target, catalog);
     const policy = requirePolicy(target, catalog, policies, config.defaultApproverGroup);
+    // Emergency access is for the members of the policy's break-glass group, by stable id.
+    const breakGlass = policy.breakGlassGroup;
+    const isBreakGlassMember =
+      body.emergency === true &&
+      breakGlass !== undefined &&
+      isMember(await ctx.config.groupMembers(breakGlass), caller.principal.id);
     let request = planRequest(
-      { id: randomUUID(), requester: caller.principal.upn, requesterId: caller.principal.id, body, tasks },
+      {
+        id: randomUUID(),
+        requester: caller.principal.upn,
+        requesterId: caller.principal.id,
+        body,
+        tasks,
+        isBreakGlassMember,
+      },
       policy,
       { minDurationSeconds: ctx.minDurationSeconds, defaultApproverGroup: config.defaultApproverGroup },
       ctx.now,
     );
-    let events = submitEvents(request, caller, ctx.now);
+    let events = submitEvents(request, caller, ctx.now, breakGlass);
     // Due for the reconciler's first look once a submit that died can no longer be finished.
     const checkAt = new Date(ctx.now.getTime() + START_GRACE_MS).toISOString();
     const stored = await ctx.repo.create(request, events, checkAt);
@@ -116,7 +130,7 @@ export async function submitRequest(
       // as of when it was made, so that its list rows (keyed by createdAt, maybe written already)
       // are the same rows, not a second entry for the same request.
       request = { ...request, id: stored.id, createdAt: stored.createdAt ?? request.createdAt };
-      events = submitEvents(request, caller, ctx.now);
+      events = submitEvents(request, caller, ctx.now, breakGlass);
       await ctx.repo.create({ ...request, clientRequestId: null }, events, checkAt);
     }
     try {
@@ -165,7 +179,12 @@ async function ensureStarted(ctx: RequestContext, request: Request): Promise<voi
 }
 
 /** The audit events of a new request: submitted, and granted at once when the policy is automatic. */
-function submitEvents(request: Request, caller: Caller, at: Date): PendingAudit[] {
+function submitEvents(
+  request: Request,
+  caller: Caller,
+  at: Date,
+  breakGlassGroup: string | undefined,
+): PendingAudit[] {
   const submitted = pending(
     request.id,
     {
@@ -188,14 +207,44 @@ function submitEvents(request: Request, caller: Caller, at: Date): PendingAudit[
         pendingUntil: request.pendingUntil,
         startAt: request.startAt,
         maxUses: request.maxUses,
+        ...(request.emergency ? { emergency: true } : {}),
       },
       origin: caller.origin,
     },
     at,
   );
-  return request.status === 'approved'
-    ? [submitted, grantStarted(request, caller.actor, at, caller.origin)]
-    : [submitted];
+  if (request.status !== 'approved') return [submitted];
+  const granted = [submitted, grantStarted(request, caller.actor, at, caller.origin)];
+  return request.emergency ? [...granted, emergencyUsed(request, caller, at, breakGlassGroup)] : granted;
+}
+
+/** The emergency use itself, recorded with the grant it made: what auditors filter on. */
+function emergencyUsed(
+  request: Request,
+  caller: Caller,
+  at: Date,
+  breakGlassGroup: string | undefined,
+): PendingAudit {
+  return pending(
+    request.id,
+    {
+      action: AuditAction.EmergencyUsed,
+      actor: caller.actor,
+      outcome: 'success',
+      requestId: request.id,
+      task: request.task,
+      reason: request.reason,
+      detail: {
+        target: targetOf(request),
+        reason: request.reason,
+        durationHours: request.durationHours,
+        expiresAt: request.expiresAt,
+        breakGlassGroup: breakGlassGroup ?? null,
+      },
+      origin: caller.origin,
+    },
+    at,
+  );
 }
 
 /**
@@ -249,7 +298,7 @@ export async function decide(
   linkStage?: number,
 ): Promise<RequestView> {
   const { principal } = caller;
-  const input = { approver: principal, decision, comment, linkStage };
+  const input = { approver: principal, decision, comment, linkStage, strength: strengthOf(principal) };
   return runTransition(ctx, caller, id, {
     // Whoever may see it (the requester among them, so that deciding on one's own request is
     // refused as such); to anyone else it does not exist.

@@ -10,7 +10,7 @@ import { HttpRequest } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import { readJson } from '#shared/http/handler';
 import { HttpError } from '#shared/http/problem';
-import { connectorDefinition, connectorJson } from '#shared/openapi/connector';
+import { connectorDefinition, connectorJson, STEP_UP_CONNECTOR_ERROR } from '#shared/openapi/connector';
 import { openApiDocument, openApiJson, plainPattern } from '#shared/openapi/document';
 import { OPERATIONS, type Content, type Example, type Operation } from '#shared/openapi/operations';
 import { problemCatalogue, problemEntry } from '#shared/openapi/problems';
@@ -43,6 +43,8 @@ const CONTRACT = [
   'GET /api/requests',
   'GET /api/requests/{id}',
   ...['approve', 'deny', 'cancel', 'revoke'].map((a) => `POST /api/requests/{id}/${a}`),
+  'POST /api/requests/{id}/review',
+  'GET /api/reviews',
   // Extensions of a live grant (version 2).
   'POST /api/requests/{id}/extend',
   ...['approve', 'deny', 'cancel'].map((a) => `POST /api/requests/{id}/extensions/{extensionId}/${a}`),
@@ -273,6 +275,22 @@ describe('the OpenAPI 3.1 document', () => {
 
 describe('the Power Automate connector', () => {
   const swagger = connectorDefinition();
+
+  it("offers 'Review an emergency use' and says plainly when a decision needs step-up", () => {
+    // Act
+    const paths = swagger.paths as Record<string, Record<string, Json>>;
+    const review = paths['/api/requests/{id}/review']?.post;
+    const approve = paths['/api/requests/{id}/approve']?.post;
+    const cancel = paths['/api/requests/{id}/cancel']?.post;
+
+    // Assess: every decision path (approve, review) explains STEP_UP_REQUIRED; others do not.
+    expect(review?.summary).toBe('Review an emergency use');
+    for (const op of [review, approve]) {
+      const responses = op?.responses as Record<string, Json> | undefined;
+      expect(responses?.['401']?.description).toBe(STEP_UP_CONNECTOR_ERROR);
+    }
+    expect((cancel?.responses as Record<string, Json>)['401']).toBeUndefined();
+  });
 
   it('offers the flow actions by their operation ids', () => {
     const ids = Object.values(swagger.paths as Record<string, Json>).flatMap((item) =>

@@ -28,6 +28,7 @@ export function callerOf(upn: string, origin: AuditOrigin = { correlationId: 'c1
     isAdmin: false,
     isAuditor: false,
     authMethod: 'bearer',
+    strength: { acrs: [], amr: [] },
   };
   return { principal, actor: { kind: 'user', id: principal.id, upn, roles: [] }, origin };
 }

@@ -65,6 +65,19 @@ const TokenRequestFields = {
     .regex(/^[^\s@]+@[^\s@]+$/, 'must look like user@domain'),
   roles: z.array(z.string().min(1).max(100)).max(20).optional(),
   name: z.string().trim().min(1).max(256).optional(),
+  /**
+   * How the user "signed in", as Entra states it: `acrs` the Conditional Access authentication
+   * contexts satisfied (`c1` … `c99`), `amr` the methods used (`pwd`, `mfa`, …). For trying step-up
+   * locally; absent, the token proves no stronger sign-in.
+   */
+  acrs: z
+    .array(z.string().regex(/^c[1-9][0-9]?$/, 'must be an authentication context id c1 … c99'))
+    .max(99)
+    .optional(),
+  amr: z
+    .array(z.string().regex(/^[a-z]{2,16}$/, 'must be an authentication method such as pwd or mfa'))
+    .max(16)
+    .optional(),
 };
 
 /** Body of `POST /dev/token`. Unknown fields are refused. */
@@ -228,6 +241,8 @@ async function sign(
     preferred_username: upn,
     name: claims.name ?? upn,
     ...(claims.roles !== undefined && claims.roles.length > 0 ? { roles: claims.roles } : {}),
+    ...(claims.acrs !== undefined && claims.acrs.length > 0 ? { acrs: claims.acrs } : {}),
+    ...(claims.amr !== undefined && claims.amr.length > 0 ? { amr: claims.amr } : {}),
   };
   for (const [claim, value] of Object.entries(claims.overrides ?? {})) {
     if (value === null) Reflect.deleteProperty(payload, claim);
@@ -264,7 +279,7 @@ function parseTokenRequest(body: Buffer): TokenRequestResult {
   const parsed = TokenRequestSchema.safeParse(json);
   if (!parsed.success) {
     return badRequest(
-      'Expected {"upn": "<user@domain>", "roles"?: ["PAM.Admin" | "PAM.Auditor"], "name"?: "<display name>"}.',
+      'Expected {"upn": "<user@domain>", "roles"?: ["PAM.Admin" | "PAM.Auditor"], "name"?: "<display name>", "acrs"?: ["c1" … "c99"], "amr"?: ["pwd" | "mfa" …]}.',
       parsed.error.issues.map((issue) => ({
         path: issue.path.map(String).join('.'),
         message: issue.message,

@@ -114,6 +114,7 @@ describe('policies', () => {
       // The defaults of the approval-flow limits: a week to schedule a start, no extensions.
       maxStartDelayHours: 168,
       maxExtensions: 0,
+      breakGlassMaxHours: 1,
     };
     expect(created.status).toBe(201);
     expect(policy).toEqual({
@@ -218,6 +219,7 @@ describe('policies', () => {
       pendingTimeoutHours: 2,
       maxStartDelayHours: 168,
       maxExtensions: 0,
+      breakGlassMaxHours: 1,
     };
     expect(moved).toMatchObject({ status: 200, body: after });
     expect(readBack.body).toEqual(after);

@@ -50,6 +50,7 @@ const svc: Principal = {
   isAdmin: false,
   isAuditor: false,
   authMethod: 'bearer',
+  strength: { acrs: [], amr: [] },
 };
 
 function contextWith(audit: ExecuteContext['audit']): ExecuteContext {

@@ -176,6 +176,35 @@ describe('GET /api/audit/export', () => {
     expect(stored.some((r) => r.action === AuditAction.AuditExported)).toBe(true);
   });
 
+  it('gives only the records of one action with ?action= (every emergency use: emergency.used)', async () => {
+    // Prepare
+    await getDeps().audit.append({
+      action: AuditAction.EmergencyUsed,
+      actor: { kind: 'user', id: 't:alice', upn: 'alice@contoso.com', roles: [] },
+      outcome: 'success',
+      requestId: 'req-emergency',
+      detail: { reason: 'INC-4711: the payment service is down', durationHours: 1 },
+    });
+
+    // Act
+    const res = await stream(auditExport, '/api/audit/export?action=emergency.used', auditor);
+
+    // Assess
+    expect(res.status).toBe(200);
+    const records = res.text
+      .trimEnd()
+      .split('\n')
+      .map((l) => recordFromJsonLine(l));
+    expect(records.map((r) => (r.ok ? [r.record.action, r.record.requestId] : r))).toEqual([
+      [AuditAction.EmergencyUsed, 'req-emergency'],
+    ]);
+  });
+
+  it('refuses an action it does not know (400)', async () => {
+    const res = await stream(auditExport, '/api/audit/export?action=emergency.bogus', auditor);
+    expect(res.status).toBe(400);
+  });
+
   it('streams JSONL, one object per line', async () => {
     const res = await stream(auditExport, '/api/audit/export?format=jsonl&from=2000-01-01T00:00:00Z', admin);
     expect(res.headers.get('content-type')).toContain('application/x-ndjson');

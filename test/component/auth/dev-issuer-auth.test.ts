@@ -66,7 +66,13 @@ async function requestToken(body: unknown): Promise<Response> {
   });
 }
 
-async function tokenFor(body: { upn: string; roles?: string[]; name?: string }): Promise<string> {
+async function tokenFor(body: {
+  upn: string;
+  roles?: string[];
+  name?: string;
+  acrs?: string[];
+  amr?: string[];
+}): Promise<string> {
   const response = await requestToken(body);
   const json = (await response.json()) as { access_token: string };
   return json.access_token;
@@ -142,6 +148,10 @@ describe('development issuer endpoints', () => {
     { scenario: 'a upn that is not user@domain', body: { upn: 'alice' } },
     { scenario: 'roles that are not strings', body: { upn: 'a@contoso.com', roles: [1] } },
     { scenario: 'a body that is not JSON', body: 'upn=alice@contoso.com' },
+    { scenario: 'acrs that is not an array', body: { upn: 'a@contoso.com', acrs: 'c1' } },
+    { scenario: 'an acrs value that is no context id', body: { upn: 'a@contoso.com', acrs: ['c100'] } },
+    { scenario: 'an amr value that is not a string', body: { upn: 'a@contoso.com', amr: [true] } },
+    { scenario: 'an amr value with spaces', body: { upn: 'a@contoso.com', amr: ['m fa'] } },
   ])('POST /dev/token with $scenario → 400 problem+json', async ({ body }) => {
     const response = await requestToken(body);
 
@@ -185,6 +195,31 @@ describe('a token minted over HTTP verifies through the app authenticator', () =
       isAdmin: true,
       isAuditor: false,
       authMethod: 'bearer',
+      strength: { acrs: [], amr: [] },
+    });
+  });
+
+  it('carries the acrs and amr asked for, so step-up can be tried locally', async () => {
+    const token = await tokenFor({ upn: 'dora@contoso.com', acrs: ['c1', 'c2'], amr: ['pwd', 'mfa'] });
+
+    const principal = await authenticator().authenticate(bearer(token));
+
+    expect(principal.strength).toEqual({ acrs: ['c1', 'c2'], amr: ['pwd', 'mfa'] });
+    const [, payload] = parts(token);
+    expect(JSON.parse(Buffer.from(payload, 'base64url').toString())).toMatchObject({
+      acrs: ['c1', 'c2'],
+      amr: ['pwd', 'mfa'],
+    });
+  });
+
+  it('a token whose acrs was raised after signing → 401 INVALID_TOKEN', async () => {
+    const [header, payload, signature] = parts(await tokenFor({ upn: 'dora@contoso.com', amr: ['pwd'] }));
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    const raised = [header, b64url({ ...claims, acrs: ['c1'], amr: ['pwd', 'mfa'] }), signature].join('.');
+
+    expect(await refusal(authenticator().authenticate(bearer(raised)))).toMatchObject({
+      status: 401,
+      code: 'INVALID_TOKEN',
     });
   });
 

@@ -164,6 +164,7 @@ const alice: Caller = (() => {
     isAdmin: false,
     isAuditor: false,
     authMethod: 'bearer',
+    strength: { acrs: [], amr: [] },
   };
   return { principal, actor: { kind: 'user', id: principal.id, upn: ALICE, roles: [] }, origin: {} };
 })();

@@ -99,6 +99,7 @@ function linkCaller(link: TokenRecord): Caller {
       isAdmin: false,
       isAuditor: false,
       authMethod: 'decisionLink',
+      strength: { acrs: [], amr: [] },
     },
     actor: { kind: 'user', id, upn: link.approver, roles: [] },
     origin: {},
@@ -114,6 +115,7 @@ function apiCaller(upn: string): Caller {
     isAdmin: false,
     isAuditor: false,
     authMethod: 'bearer' as const,
+    strength: { acrs: [], amr: [] },
   };
   return { principal, actor: { kind: 'user', id: principal.id, upn, roles: [] }, origin: {} };
 }

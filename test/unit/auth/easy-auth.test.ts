@@ -66,6 +66,7 @@ describe('Easy Auth, trusted (behind App Service Authentication)', () => {
         isAdmin: false,
         isAuditor: true,
         authMethod: 'easyAuth',
+        strength: { acrs: [], amr: [] },
       },
     });
   });
@@ -128,6 +129,39 @@ describe('Easy Auth, trusted (behind App Service Authentication)', () => {
     expect(result.message).not.toContain(header);
   });
 
+  it('reads acrs and amr, one claim per value, under the short names and the long amr URI', async () => {
+    const header = clientPrincipal([
+      ...SHORT_CLAIMS,
+      { typ: 'acrs', val: 'c1' },
+      { typ: 'acrs', val: 'c3' },
+      { typ: 'http://schemas.microsoft.com/claims/authnmethodsreferences', val: 'pwd' },
+      { typ: 'amr', val: 'mfa' },
+    ]);
+
+    const result = await outcome(trusted, { 'x-ms-client-principal': header });
+
+    expect(result).toMatchObject({ principal: { strength: { acrs: ['c1', 'c3'], amr: ['pwd', 'mfa'] } } });
+  });
+
+  it('reads a strength claim whose value is the JSON array itself, and drops what is not a string', async () => {
+    const header = clientPrincipal([
+      ...SHORT_CLAIMS,
+      { typ: 'acrs', val: '["c2", 5, null]' },
+      { typ: 'http://schemas.microsoft.com/claims/authnmethodsreferences', val: '["pwd","mfa"]' },
+      { typ: 'amr', val: '[broken' },
+    ]);
+
+    const result = await outcome(trusted, { 'x-ms-client-principal': header });
+
+    expect(result).toMatchObject({ principal: { strength: { acrs: ['c2'], amr: ['pwd', 'mfa'] } } });
+  });
+
+  it('proves nothing about how the user signed in when the header names no acrs or amr', async () => {
+    const result = await outcome(trusted, { 'x-ms-client-principal': clientPrincipal(SHORT_CLAIMS) });
+
+    expect(result).toMatchObject({ principal: { strength: { acrs: [], amr: [] } } });
+  });
+
   it('without the header and without an issuer: 401 MISSING_TOKEN (the platform let an anonymous call through)', async () => {
     const result = await outcome(trusted, {});
 
@@ -142,6 +176,18 @@ describe('Easy Auth, NOT trusted (no platform in front: the header is forgeable)
     const result = await outcome({ trustEasyAuth: false, issuer: ISSUER, audience: 'api://zsa' }, forged);
 
     expect(result).toMatchObject({ status: 401, code: 'MISSING_TOKEN' });
+  });
+
+  it('an acrs or amr claim in a forged header proves nothing: the header is not read at all', async () => {
+    const header = clientPrincipal([...SHORT_CLAIMS, { typ: 'acrs', val: 'c1' }, { typ: 'amr', val: 'mfa' }]);
+
+    const result = await outcome(
+      { trustEasyAuth: false, issuer: ISSUER, audience: 'api://zsa' },
+      { 'x-ms-client-principal': header },
+    );
+
+    expect(result).toMatchObject({ status: 401, code: 'MISSING_TOKEN' });
+    expect(result).not.toHaveProperty('principal');
   });
 
   it('with no issuer configured either, refuses everyone: AUTH_NOT_CONFIGURED', async () => {

@@ -3,8 +3,10 @@ import {
   claimsFromJwtPayload,
   principalFromClaims,
   requireRole,
+  strengthValues,
   type IdentityClaims,
 } from '#shared/auth/principal';
+import { meetsAuthContext, NO_STRENGTH } from '#shared/domain/step-up';
 import { AuthError } from '#shared/auth/errors';
 import { knownRoles } from '#shared/auth/roles';
 
@@ -36,6 +38,7 @@ describe('principalFromClaims', () => {
         isAdmin: true,
         isAuditor: false,
         authMethod: 'bearer',
+        strength: { acrs: [], amr: [] },
       },
     });
   });
@@ -145,6 +148,8 @@ describe('claimsFromJwtPayload', () => {
       preferred_username: 'p@b.c',
       name: undefined,
       roles: ['PAM.Admin', 'PAM.Auditor'],
+      acrs: [],
+      amr: [],
     });
   });
 
@@ -159,6 +164,64 @@ describe('claimsFromJwtPayload', () => {
 
   it('accepts a single role given as a string', () => {
     expect(claimsFromJwtPayload({ roles: 'PAM.Auditor' }).roles).toEqual(['PAM.Auditor']);
+  });
+});
+
+describe('strength (acrs, amr) from a bearer token', () => {
+  const principalOf = (payload: Record<string, unknown>) => {
+    const result = principalFromClaims(
+      claimsFromJwtPayload({ tid: TID, oid: OID, upn: 'a@b.c', ...payload }),
+      'bearer',
+    );
+    if (!result.ok) throw new Error(result.reason);
+    return result.principal;
+  };
+
+  it('reads the acrs and amr arrays', () => {
+    expect(principalOf({ acrs: ['c1', 'c7'], amr: ['pwd', 'mfa'] }).strength).toEqual({
+      acrs: ['c1', 'c7'],
+      amr: ['pwd', 'mfa'],
+    });
+  });
+
+  it('proves nothing when the claims are absent', () => {
+    expect(principalOf({}).strength).toEqual(NO_STRENGTH);
+  });
+
+  it('ignores non-string entries, blanks, spaces and over-long values, and repeats', () => {
+    const strength = principalOf({
+      acrs: ['c1', 7, null, { c: 2 }, ['c3'], '', ' ', 'c 4', 'x'.repeat(65), 'c1'],
+      amr: 'mfa',
+    }).strength;
+
+    expect(strength).toEqual({ acrs: ['c1'], amr: ['mfa'] });
+  });
+
+  it('ignores claims of the wrong type altogether', () => {
+    expect(principalOf({ acrs: { c1: true }, amr: 42 }).strength).toEqual(NO_STRENGTH);
+  });
+
+  it('bounds how many values it keeps', () => {
+    const many = Array.from({ length: 10_000 }, (_, i) => `v${i}`);
+    const strength = principalOf({ acrs: many, amr: many }).strength;
+
+    expect(strength.acrs).toHaveLength(32);
+    expect(strength.amr).toHaveLength(32);
+  });
+
+  it('a forged-looking value is only a string: it meets nothing but itself', () => {
+    const strength = principalOf({ acrs: ['C1', 'c1 '], amr: ['MFA'] }).strength;
+
+    expect(meetsAuthContext('mfa', strength)).toBe(false);
+    expect(meetsAuthContext('c1', strength)).toBe(true);
+    expect(meetsAuthContext('c2', strength)).toBe(false);
+  });
+});
+
+describe('strengthValues', () => {
+  it('keeps printable, bounded, distinct strings in order', () => {
+    expect(strengthValues(['b', 'a', 'b', '\u0000c', 'd\n'])).toEqual(['b', 'a', 'd']);
+    expect(strengthValues(undefined)).toEqual([]);
   });
 });
 

@@ -43,6 +43,7 @@ describe('policy body', () => {
       pendingTimeoutHours: 24,
       maxStartDelayHours: 168,
       maxExtensions: 0,
+      breakGlassMaxHours: 1,
     });
     expect(policy.requiredApprovals).toBe(1);
     expect(Policy.safeParse(policy).success).toBe(true);

@@ -124,6 +124,24 @@ describe('which audit events are lifecycle events', () => {
       status: 'approved',
     },
     {
+      name: 'an emergency submission, granted at once whatever the approval type',
+      input: { action: AuditAction.RequestSubmitted, detail: { approvalType: 'manual', emergency: true } },
+      type: 'submitted',
+      status: 'approved',
+    },
+    {
+      name: 'an emergency use',
+      input: { action: AuditAction.EmergencyUsed },
+      type: 'emergency.used',
+      status: 'approved',
+    },
+    {
+      name: 'the review of an emergency use whose grant has ended',
+      input: { action: AuditAction.EmergencyReviewed, detail: { outcome: 'justified', status: 'ended' } },
+      type: 'review.closed',
+      status: 'ended',
+    },
+    {
       name: 'a successful execution',
       input: { action: AuditAction.ExecutionSucceeded, detail: { executionId: 'exec-1' } },
       type: 'execution.succeeded',
