@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caller, send, type ApiResponse, type Caller } from '../support/api';
 import { startLocalHost, type HostProcess } from '../support/local-host';
+import { mailsAbout, waitForMail as waitForMailOn, type Mail } from '../support/mailbox';
 import { startWebhookTarget, type WebhookTarget } from '../support/webhook-target';
 
 const HOOK_KEY = 'e2e-flows-email-key';
@@ -18,15 +19,6 @@ const ALICE = 'alice@contoso.com';
 const ANN = 'ann@contoso.com';
 const BEN = 'ben@contoso.com';
 const CAT = 'cat@contoso.com';
-
-interface Mail {
-  id: string;
-  to: string[];
-  subject: string;
-  text: string;
-  links: string[];
-  headers: Record<string, string>;
-}
 
 interface View {
   id: string;
@@ -102,22 +94,10 @@ async function setup(): Promise<string> {
   return task;
 }
 
-async function mailsOf(requestId: string): Promise<Mail[]> {
-  const all = await ok(send<Mail[]>(`${host.url}/dev/mailbox/messages`, {}));
-  return all.filter((m) => m.headers['x-zsa-request-id'] === requestId);
-}
+const mailsOf = (requestId: string): Promise<Mail[]> => mailsAbout(host.url, requestId);
 
-async function waitForMail(requestId: string, event: string, to: string, timeoutMs = 15_000): Promise<Mail> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = (await mailsOf(requestId)).find(
-      (m) => m.headers['x-zsa-event'] === event && m.to.includes(to),
-    );
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no ${event} email to ${to} for ${requestId}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitForMail = (requestId: string, event: string, to: string): Promise<Mail> =>
+  waitForMailOn(host.url, requestId, event, to);
 
 function linkOf(mail: Mail): string {
   const link = mail.links.find((l) => l.startsWith(`${host.url}/api/decisions/`));

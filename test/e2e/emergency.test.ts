@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caller, send, type ApiResponse, type Caller } from '../support/api';
 import { sharedStorageEnv, startLocalHost, type HostProcess } from '../support/local-host';
+import { mailsAbout, waitForMail as waitForMailOn, type Mail } from '../support/mailbox';
 import { startWebhookTarget, type WebhookTarget } from '../support/webhook-target';
 
 const KEY = 'e2e-emergency-signing-key';
@@ -36,14 +37,6 @@ const MAIN = 'dist/test/fixtures/emergency-app/*.js';
 
 let host: HostProcess;
 let hook: WebhookTarget;
-
-interface Mail {
-  to: string[];
-  subject: string;
-  text: string;
-  links: string[];
-  headers: Record<string, string>;
-}
 
 interface View {
   id: string;
@@ -128,22 +121,10 @@ async function signedIn(upn: string, strength: { acrs?: string[]; amr?: string[]
 
 const strong = (upn: string) => signedIn(upn, { acrs: ['c1'], amr: ['pwd', 'mfa'] });
 
-async function mailsOf(requestId: string): Promise<Mail[]> {
-  const all = ok(await send<Mail[]>(`${host.url}/dev/mailbox/messages`, {}));
-  return all.filter((m) => m.headers['x-zsa-request-id'] === requestId);
-}
+const mailsOf = (requestId: string): Promise<Mail[]> => mailsAbout(host.url, requestId);
 
-async function waitForMail(requestId: string, event: string, to: string, timeoutMs = 15_000): Promise<Mail> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = (await mailsOf(requestId)).find(
-      (m) => m.headers['x-zsa-event'] === event && m.to.includes(to),
-    );
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no ${event} email to ${to} for ${requestId}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitForMail = (requestId: string, event: string, to: string): Promise<Mail> =>
+  waitForMailOn(host.url, requestId, event, to);
 
 /** The step-up refusal: 401 STEP_UP_REQUIRED with Entra's claims challenge for `c1`. */
 function expectChallenge(r: ApiResponse): void {

@@ -19,6 +19,30 @@ export async function readMailbox(hostUrl: string): Promise<Mail[]> {
   return res.body;
 }
 
+/** The emails ZSA sent about one request. */
+export async function mailsAbout(hostUrl: string, requestId: string): Promise<Mail[]> {
+  return (await readMailbox(hostUrl)).filter((m) => m.headers['x-zsa-request-id'] === requestId);
+}
+
+/** The `event` email to `to` about `requestId`, once it has arrived (polled for up to `timeoutMs`). */
+export async function waitForMail(
+  hostUrl: string,
+  requestId: string,
+  event: string,
+  to: string,
+  timeoutMs = 15_000,
+): Promise<Mail> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = (await mailsAbout(hostUrl, requestId)).find(
+      (m) => m.headers['x-zsa-event'] === event && m.to.includes(to),
+    );
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no ${event} email to ${to} for ${requestId}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** The decision link in the "approval needed" email `approver` got for `requestId`, if one arrived. */
 export function decisionLink(
   mails: readonly Mail[],
