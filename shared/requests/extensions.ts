@@ -30,7 +30,6 @@ import {
 import { pending, type PendingAudit } from './audit-outbox';
 import { actorOf, type Caller, type RequestContext } from './context';
 import { RequestEvent } from './orchestrations';
-import { strengthOf } from './reviews';
 import { runTransition } from './transition';
 import { stageEvents } from './usecases';
 
@@ -131,7 +130,7 @@ export async function decideExtension(
   linkStage?: number,
 ): Promise<RequestView> {
   const { principal } = caller;
-  const input = { approver: principal, decision, comment, linkStage, strength: strengthOf(principal) };
+  const input = { approver: principal, decision, comment, linkStage, strength: principal.strength };
   return runTransition<DecisionOutcome>(ctx, caller, id, {
     addressable: (request, members) => canView(request, actorOf(principal), members),
     rule: (request, members) => decideExtensionTransition(request, extensionId, input, members, ctx.now),

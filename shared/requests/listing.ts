@@ -38,11 +38,16 @@ function decoded(text: string, encoding: 'base64' | 'base64url'): unknown {
  */
 const StorageToken = z.object({ nextPartitionKey: z.string(), nextRowKey: z.string().optional() });
 
+/** Whether `text` is a continuation token the storage SDK issued (and will not throw on). */
+export function isStorageToken(text: string): boolean {
+  return StorageToken.safeParse(decoded(text, 'base64')).success;
+}
+
 const ListToken = z.object({
   /** Which index partition (or `all` for the table scan) the continuation belongs to. */
   p: z.string(),
   /** Where in that partition: the storage token, or empty to start it from the top. */
-  t: z.string().refine((t) => t === '' || StorageToken.safeParse(decoded(t, 'base64')).success),
+  t: z.string().refine((t) => t === '' || isStorageToken(t)),
 });
 type ListToken = z.output<typeof ListToken>;
 

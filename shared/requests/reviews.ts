@@ -10,16 +10,11 @@ import type { Principal } from '#shared/auth/index';
 import { reviewTransition, seesReview, type ReviewBody, type ReviewOutcome } from '#shared/domain/emergency';
 import { DomainError } from '#shared/domain/errors';
 import { toRequestView, type Request, type RequestView } from '#shared/domain/request';
-import type { AuthStrength } from '#shared/domain/step-up';
 import { pending } from './audit-outbox';
 import { actorOf, membersOf, type Caller, type RequestContext } from './context';
+import { isStorageToken } from './listing';
 import { indexKeys } from './repository';
 import { afterCommit, runTransition } from './transition';
-
-/** How the caller signed in (`acrs`, `amr`), for the step-up of every decision. */
-export function strengthOf(principal: Principal): AuthStrength {
-  return principal.strength;
-}
 
 /**
  * `POST /api/requests/{id}/review`. Anyone who may see the request may address it (the requester
@@ -35,7 +30,7 @@ export async function reviewRequest(
   const { principal } = caller;
   const view = await runTransition<ReviewOutcome>(ctx, caller, id, {
     rule: (request, members) =>
-      reviewTransition(request, principal, body, members, ctx.now, strengthOf(principal)),
+      reviewTransition(request, principal, body, members, ctx.now, principal.strength),
     events: (outcome, next) => [
       pending(
         id,
@@ -110,12 +105,7 @@ export async function listReviews(
 /** The storage's continuation token (base64 JSON), wrapped once more; anything else is refused. */
 function decodeToken(text: string): string {
   const inner = Buffer.from(text, 'base64url').toString('utf8');
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(inner, 'base64').toString('utf8'));
-    if (typeof parsed === 'object' && parsed !== null && 'nextPartitionKey' in parsed) return inner;
-  } catch {
-    // refused below
-  }
+  if (isStorageToken(inner)) return inner;
   throw new DomainError('INVALID_INPUT', 'The continuationToken is not one this service issued', {
     errors: [{ pointer: '#/continuationToken', detail: 'not a valid continuation token' }],
   });

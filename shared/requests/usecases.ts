@@ -55,7 +55,6 @@ import {
   type SystemContext,
 } from './context';
 import { RequestEvent } from './orchestrations';
-import { strengthOf } from './reviews';
 import { afterCommit, runTransition, together } from './transition';
 
 /**
@@ -298,7 +297,7 @@ export async function decide(
   linkStage?: number,
 ): Promise<RequestView> {
   const { principal } = caller;
-  const input = { approver: principal, decision, comment, linkStage, strength: strengthOf(principal) };
+  const input = { approver: principal, decision, comment, linkStage, strength: principal.strength };
   return runTransition(ctx, caller, id, {
     // Whoever may see it (the requester among them, so that deciding on one's own request is
     // refused as such); to anyone else it does not exist.
