@@ -348,12 +348,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     };
 
     const recovered = await engine.recover();
-    const routePrefix = hostJson.extensions?.http?.routePrefix ?? 'api';
     const banner = [
       '',
       `  ${options.name ?? 'Local host'} — development only: listens on loopback; its token issuer lets anyone take any role.`,
       '',
-      `  API          ${origin}/${routePrefix}`,
+      `  API          ${origin}/api`,
       `  Functions    ${registry.functions.size} registered: ${[...registry.functions.values()].map((f) => f.metadata.name).join(', ')}`,
       `  Dev tokens   POST ${origin}/dev/token  ${JSON.stringify(options.devTokenExample ?? { upn: 'alice@contoso.com', roles: [] })}`,
       `  Issuer       ${origin}/dev  (audience ${devAudience})`,
