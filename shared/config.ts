@@ -54,6 +54,14 @@ function corsOrigin(entry: string): string | undefined {
   return secure && bare ? url.origin : undefined;
 }
 
+/** https, or http to a loopback host; credentials in the URL never. */
+function secureUrl(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  if (url.username !== '' || url.password !== '') return false;
+  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
+}
+
 /** Setting name → schema and meaning. The infra test checks infra/ sets each (or it has a default). */
 export const SettingsSchema = z.object({
   /** Storage connection (local emulators only); in Azure identity-based `AzureWebJobsStorage__*` settings. */
@@ -139,6 +147,21 @@ export const SettingsSchema = z.object({
    * host's development directory. A loopback URL is called without a token, and refused in Azure.
    */
   ZSA_DIRECTORY_URL: z.string().trim().pipe(z.url()).default('https://graph.microsoft.com/v1.0'),
+  /**
+   * Client id of the app registration the web portal signs in with (single-page application
+   * platform, redirect URI the app's own `/`). Unset: the portal opens and says sign-in is not configured.
+   */
+  ZSA_PORTAL_CLIENT_ID: optionalString,
+  /**
+   * OIDC authority the portal signs in at. Default `https://login.microsoftonline.com/<tenant>/v2.0`
+   * (ZSA_TENANT_ID, or the tenant in ZSA_AUTH_ISSUER). https, or http on loopback (the local host).
+   */
+  ZSA_PORTAL_AUTHORITY: optionalString.refine(
+    (v) => v === undefined || secureUrl(v),
+    'must be an https URL (or http on loopback), e.g. https://login.microsoftonline.com/<tenant>/v2.0',
+  ),
+  /** The API scope the portal asks for. Default `<ZSA_AUTH_AUDIENCE>/.default`. */
+  ZSA_PORTAL_SCOPE: optionalString,
   /** `true` only behind App Service Authentication. */
   ZSA_TRUST_EASY_AUTH: bool,
   /**
