@@ -112,7 +112,9 @@ function securityHeaders(authority: string | undefined): Record<string, string> 
 
 /** HEAD answers the headers of GET without the body. */
 function withBody(request: HttpRequest, response: HttpResponseInit & { body: Buffer }): HttpResponseInit {
-  return request.method.toUpperCase() === 'HEAD' ? { status: response.status, headers: response.headers } : response;
+  return request.method.toUpperCase() === 'HEAD'
+    ? { status: response.status, headers: response.headers }
+    : response;
 }
 
 function notFound(headers: Record<string, string>, detail: string): HttpResponseInit {

@@ -41,7 +41,6 @@ export function classifyPath(rawPath: string): PortalTarget {
     }
     // An empty segment (`//`) or a dot segment has no place in a file name of ours.
     if (segment === '' || segment === '.' || segment === '..') return { kind: 'invalid' };
-    // eslint-disable-next-line no-control-regex
     if (/[/\\\u0000-\u001f\u007f]/.test(segment)) return { kind: 'invalid' };
     segments.push(segment);
   }

@@ -133,7 +133,8 @@ describe('portalConfigOf', () => {
       'https://login.microsoftonline.com/contoso-guid/v2.0',
     );
     expect(
-      portalConfigOf({ ...base, ZSA_PORTAL_AUTHORITY: 'https://idp.example/x', ZSA_PORTAL_SCOPE: 's' }).signIn,
+      portalConfigOf({ ...base, ZSA_PORTAL_AUTHORITY: 'https://idp.example/x', ZSA_PORTAL_SCOPE: 's' })
+        .signIn,
     ).toEqual({ authority: 'https://idp.example/x', clientId: 'portal-app', scope: 's' });
   });
 
