@@ -7,7 +7,7 @@
 export type PortalTarget =
   /** Not the portal's: the API, the host's endpoints. Never index.html, so a typo there gets a 404. */
   | { readonly kind: 'reserved' }
-  /** A path that cannot name a file inside the portal (traversal, control characters, bad escapes). */
+  /** A path that cannot name a file of the portal (traversal, control characters, bad escapes, dot files). */
   | { readonly kind: 'invalid' }
   /** The sign-in configuration, built from the settings. */
   | { readonly kind: 'config' }
@@ -40,7 +40,8 @@ export function classifyPath(rawPath: string): PortalTarget {
       return { kind: 'invalid' };
     }
     // An empty segment (`//`) or a dot segment has no place in a file name of ours.
-    if (segment === '' || segment === '.' || segment === '..') return { kind: 'invalid' };
+    // A leading dot is also how the build's own bookkeeping (.build-stamp.json) stays unserved.
+    if (segment === '' || segment.startsWith('.')) return { kind: 'invalid' };
     if (/[/\\\u0000-\u001f\u007f]/.test(segment)) return { kind: 'invalid' };
     segments.push(segment);
   }

@@ -36,6 +36,7 @@ describe('classifyPath', () => {
     ['a malformed escape is refused', '/assets/%zz.js', { kind: 'invalid' }],
     ['an empty segment is refused', '/assets//x.js', { kind: 'invalid' }],
     ['a dot segment is refused', '/./favicon.svg', { kind: 'invalid' }],
+    ["the build's stamp (a dot file) is never served", '/.build-stamp.json', { kind: 'invalid' }],
   ];
   it.each(cases)('%s (%s)', (_scenario, path, expected) => {
     // Act / Assess
