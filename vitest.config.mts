@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
@@ -109,6 +110,22 @@ export default defineConfig({
           isolate: false,
           setupFiles: ['test/support/per-file.ts'],
           globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+      {
+        extends: true,
+        plugins: [react()],
+        test: {
+          // The portal's components and its API client, in jsdom (a file may ask for node); the
+          // end-to-end browser tests are in test/e2e and drive real Chromium.
+          name: 'portal',
+          include: ['test/portal/**/*.test.{ts,tsx}'],
+          environment: 'jsdom',
+          pool: 'threads',
+          // Loading Fluent UI and React takes seconds; files share one module graph per worker, and
+          // Testing Library unmounts after every test (setup.ts).
+          isolate: false,
+          setupFiles: ['test/portal/setup.ts'],
         },
       },
       {

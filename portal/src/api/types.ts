@@ -1,0 +1,34 @@
+/**
+ * The API's types, taken from the app's own zod schemas (type-only imports: nothing of the server
+ * is bundled). Never copy a shape here by hand: if the API changes, the portal stops compiling.
+ */
+import type { z } from 'zod';
+import type { Problem as ProblemSchema } from '#shared/openapi/schemas';
+
+export type Problem = z.output<typeof ProblemSchema>;
+export type FieldError = NonNullable<Problem['errors']>[number];
+export type { RequestView, RequestStatus, ExecuteBody, SubmitRequestInput } from '#shared/domain/request';
+export type {
+  Task,
+  Role as CatalogRole,
+  RoleGroup,
+  TaskParameter,
+  ParameterValues,
+} from '#shared/domain/catalog';
+
+/** One page of a list: the API's continuation token says where the next page starts. */
+export interface Page<T> {
+  readonly items: readonly T[];
+  readonly continuationToken?: string | null | undefined;
+}
+
+// TODO(i15 integration): replace with the API's own schemas once `GET /api/me` and
+// `GET /api/policy-preview` exist (shared/openapi/schemas.ts).
+export interface Me {
+  readonly id: string;
+  readonly upn: string;
+  readonly name?: string | undefined;
+  readonly roles: readonly string[];
+  readonly approverGroups: readonly string[];
+  readonly systemAccount: boolean;
+}
