@@ -22,7 +22,7 @@ export const MeView = z
         'The stable key every right is decided on: `<tenant id>:<object id>` (`dev:<sub>` only for a token carrying neither).',
     }),
     upn: Upn.meta({ description: 'For display; no right follows from it.' }),
-    name: z.string().optional(),
+    name: z.string().optional().meta({ description: 'The display name the token carries, if any.' }),
     roles: z.array(RoleSchema).meta({ description: 'The app roles the token carries, that ZSA knows.' }),
     approverGroups: z.array(ApproverGroupName).meta({
       description:
