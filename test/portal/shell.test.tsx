@@ -17,12 +17,12 @@ describe('navigation by what the person may use', () => {
     },
     {
       who: 'an auditor',
-      me: { ...ALICE, roles: ['PAM.Auditor'] },
+      me: { ...ALICE, roles: ['PAM.Auditor' as const] },
       want: ['Request access', 'My requests', 'My access', 'Audit'],
     },
     {
       who: 'an admin',
-      me: { ...ALICE, roles: ['PAM.Admin'] },
+      me: { ...ALICE, roles: ['PAM.Admin' as const] },
       want: ['Request access', 'My requests', 'My access', 'Admin', 'Audit'],
     },
   ])('$who sees $want', ({ me, want }) => {

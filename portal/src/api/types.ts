@@ -4,6 +4,8 @@
  */
 import type { z } from 'zod';
 import type { Problem as ProblemSchema } from '#shared/openapi/schemas';
+import type { MeView } from '#shared/requests/me';
+import type { PolicyPreview as PolicyPreviewSchema } from '#shared/requests/preview';
 
 export type Problem = z.output<typeof ProblemSchema>;
 export type FieldError = NonNullable<Problem['errors']>[number];
@@ -22,13 +24,5 @@ export interface Page<T> {
   readonly continuationToken?: string | null | undefined;
 }
 
-// TODO(i15 integration): replace with the API's own schemas once `GET /api/me` and
-// `GET /api/policy-preview` exist (shared/openapi/schemas.ts).
-export interface Me {
-  readonly id: string;
-  readonly upn: string;
-  readonly name?: string | undefined;
-  readonly roles: readonly string[];
-  readonly approverGroups: readonly string[];
-  readonly systemAccount: boolean;
-}
+export type Me = z.output<typeof MeView>;
+export type PolicyPreview = z.output<typeof PolicyPreviewSchema>;
