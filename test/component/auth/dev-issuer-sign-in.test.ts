@@ -93,8 +93,10 @@ async function signInAs(url: string, person: Person): Promise<{ page: string; re
   return { page: html, response };
 }
 
-async function tokenGrant(fields: Record<string, string>): Promise<Response> {
-  return fetch(`${origin}/dev/token`, { method: 'POST', body: new URLSearchParams(fields) });
+async function tokenGrant(fields: Record<string, string | undefined>): Promise<Response> {
+  const body = new URLSearchParams();
+  for (const [name, value] of Object.entries(fields)) if (value !== undefined) body.set(name, value);
+  return fetch(`${origin}/dev/token`, { method: 'POST', body });
 }
 
 /** Runs the flow up to the redirect back to the app; answers the code and what the client sent. */
