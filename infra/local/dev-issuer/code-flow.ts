@@ -150,6 +150,7 @@ interface IssuedRefreshToken {
 export function createCodeFlow(options: CodeFlowOptions): CodeFlow {
   const now = options.now ?? Date.now;
   const origin = new URL(options.issuer).origin;
+  const ownOrigins = loopbackOrigins(options.issuer);
   const codes = new Map<string, IssuedCode>();
   const refreshTokens = new Map<string, IssuedRefreshToken>();
   // What a real directory knows: the roles each person holds. Remembered per UPN so that signing
@@ -413,7 +414,7 @@ export function createCodeFlow(options: CodeFlowOptions): CodeFlow {
   }
 
   function isOwnUrl(value: string): boolean {
-    return URL.canParse(value) && new URL(value).origin === origin;
+    return URL.canParse(value) && ownOrigins.has(new URL(value).origin);
   }
 
   function remember(upn: string, what: { roles: readonly string[]; name?: string | undefined }): void {
@@ -438,6 +439,17 @@ export function createCodeFlow(options: CodeFlowOptions): CodeFlow {
   }
 
   return { handle, token };
+}
+
+/**
+ * The origins that are this host: the issuer's, and the same scheme and port under the other
+ * loopback names, so a person who opened the app at `localhost` instead of `127.0.0.1` can still
+ * sign in. Never another port: that is another program.
+ */
+export function loopbackOrigins(issuer: string): ReadonlySet<string> {
+  const url = new URL(issuer);
+  const port = url.port === '' ? '' : `:${url.port}`;
+  return new Set(['127.0.0.1', 'localhost', '[::1]'].map((host) => `${url.protocol}//${host}${port}`));
 }
 
 /** The authentication contexts a `claims` parameter asks for; undefined when it is not understood. */

@@ -21,7 +21,7 @@ import {
   type JWK,
 } from 'jose';
 import { z } from 'zod';
-import { createCodeFlow, type IdTokenClaims } from './code-flow';
+import { createCodeFlow, loopbackOrigins, type IdTokenClaims } from './code-flow';
 
 /** Fixed tenant of every development token, so principal ids (`tid:oid`) are stable across runs. */
 export const DEV_TENANT_ID = '7e57da7a-0000-4000-8000-00000000de70';
@@ -177,9 +177,18 @@ export async function createDevIssuer(options: DevIssuerOptions): Promise<DevIss
     return sign(key, options.issuer, audience, parsed);
   };
 
+  const ownOrigins = loopbackOrigins(options.issuer);
   const handle = async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const method = req.method ?? 'GET';
+    // An app opened under another loopback name of this host (localhost rather than 127.0.0.1)
+    // reads metadata, keys and tokens from a browser across origins, as a browser app does from
+    // Entra ID; no other origin may.
+    const requestOrigin = req.headers.origin;
+    if (requestOrigin !== undefined && ownOrigins.has(requestOrigin)) {
+      res.setHeader('access-control-allow-origin', requestOrigin);
+      res.setHeader('vary', 'origin');
+    }
     switch (path) {
       case paths.metadata:
         if (method !== 'GET') return methodNotAllowed(res, 'GET');

@@ -308,6 +308,36 @@ describe('what the token endpoint refuses', () => {
   });
 });
 
+describe('the app opened as localhost rather than 127.0.0.1', () => {
+  it('signs in with a redirect_uri on localhost (same port), and lets that origin read the answers', async () => {
+    const local = origin.replace('127.0.0.1', 'localhost');
+    const client = oidcClient({ redirect_uri: `${local}/` });
+    const request = await client.createSigninRequest({});
+    const { response } = await signInAs(request.url, { upn: 'lee@contoso.com' });
+    const back = new URL(response.headers.get('location') ?? '');
+
+    const tokens = await fetch(`${origin}/dev/token`, {
+      method: 'POST',
+      headers: { origin: local },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: back.searchParams.get('code') ?? '',
+        redirect_uri: `${local}/`,
+        client_id: CLIENT_ID,
+        code_verifier: request.state.code_verifier ?? '',
+      }),
+    });
+    const metadata = await fetch(`${issuerUrl}/.well-known/openid-configuration`, {
+      headers: { origin: 'http://evil.example' },
+    });
+
+    expect(back.origin).toBe(local);
+    expect(tokens.status).toBe(200);
+    expect(tokens.headers.get('access-control-allow-origin')).toBe(local);
+    expect(metadata.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
 describe('refresh tokens rotate', () => {
   it('a refresh token gives new tokens for the same person once; the old one is then refused', async () => {
     const client = oidcClient();
