@@ -41,6 +41,8 @@ export interface DevIssuerOptions {
   readonly audience: string;
   /** Where the signing key (a private JWK) is kept so tokens survive restarts; absent = in memory. */
   readonly keyFile?: string | undefined;
+  /** The clock (ms) sign-in codes and refresh tokens expire by; tests move it instead of waiting. */
+  readonly now?: (() => number) | undefined;
 }
 
 export interface DevIssuer {
@@ -170,6 +172,7 @@ export async function createDevIssuer(options: DevIssuerOptions): Promise<DevIss
         amr: [...identity.amr],
       }),
     idToken: (claims) => signIdToken(key, options.issuer, claims),
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
 
   const mint = async (claims: MintClaims): Promise<string> => {

@@ -308,6 +308,51 @@ describe('what the token endpoint refuses', () => {
   });
 });
 
+describe('codes and refresh tokens expire', () => {
+  it('a code after 60 s and a refresh token after 24 h → invalid_grant; just before, they work', async () => {
+    // Prepare: a second issuer on the same server path, whose clock the test moves.
+    let clock = Date.now();
+    const timed = await createDevIssuer({ issuer: issuerUrl, audience: AUDIENCE, now: () => clock });
+    const served = issuer;
+    issuer = timed;
+    try {
+      const late = await codeFor({ upn: 'gail@contoso.com' });
+      const onTime = await codeFor({ upn: 'gail@contoso.com' });
+      const exchange = (flow: typeof late) =>
+        tokenGrant({
+          grant_type: 'authorization_code',
+          code: flow.code,
+          redirect_uri: redirectUri,
+          client_id: CLIENT_ID,
+          code_verifier: flow.verifier,
+        });
+      const refresh = (token: string) =>
+        tokenGrant({ grant_type: 'refresh_token', refresh_token: token, client_id: CLIENT_ID });
+
+      // Act
+      clock += 59_000;
+      const inTime = await exchange(onTime);
+      clock += 1_000;
+      const expired = await exchange(late);
+      const { refresh_token: first = '' } = (await inTime.json()) as { refresh_token?: string };
+      clock += 24 * 3600_000 - 2_000; // 1 s before the refresh token issued at +59 s expires
+      const renewed = await refresh(first);
+      const { refresh_token: second = '' } = (await renewed.json()) as { refresh_token?: string };
+      clock += 24 * 3600_000;
+      const stale = await refresh(second);
+
+      // Assess
+      expect(inTime.status).toBe(200);
+      expect(expired.status).toBe(400);
+      expect(renewed.status).toBe(200);
+      expect(stale.status).toBe(400);
+      expect(await stale.json()).toMatchObject({ error: 'invalid_grant' });
+    } finally {
+      issuer = served;
+    }
+  });
+});
+
 describe('the app opened as localhost rather than 127.0.0.1', () => {
   it('signs in with a redirect_uri on localhost (same port), and lets that origin read the answers', async () => {
     const local = origin.replace('127.0.0.1', 'localhost');
