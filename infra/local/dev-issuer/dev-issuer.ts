@@ -204,7 +204,8 @@ export async function createDevIssuer(options: DevIssuerOptions): Promise<DevIss
       case paths.token: {
         if (method !== 'POST') return methodNotAllowed(res, 'POST');
         // A browser app's OAuth grant comes as a form; the JSON body stays for tests and the CLI.
-        if (isForm(req)) {
+        // `curl -d '{…}'` labels JSON as a form, so a body that starts as JSON is read as JSON.
+        if (isForm(req) && !body.toString('utf8').trimStart().startsWith('{')) {
           await codeFlow.token(res, body);
           return true;
         }

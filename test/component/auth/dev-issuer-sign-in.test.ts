@@ -284,6 +284,19 @@ describe('what the token endpoint refuses', () => {
     expect(await response.json()).toMatchObject({ error: 'invalid_grant' });
   });
 
+  it('a JSON body labelled as a form (curl -d without a content type) still mints as before', async () => {
+    const response = await fetch(`${origin}/dev/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: JSON.stringify({ upn: 'curl@contoso.com' }),
+    });
+
+    expect(response.status).toBe(200);
+    expect(decodeJwt(((await response.json()) as { access_token: string }).access_token)).toMatchObject({
+      upn: 'curl@contoso.com',
+    });
+  });
+
   it.each([
     {
       scenario: 'an unknown grant type',
