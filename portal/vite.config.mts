@@ -4,18 +4,18 @@ import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
 
+const repository = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: '/',
   plugins: [react()],
   resolve: {
     // The portal imports the app's types (type-only) through the same specifier as the app.
-    alias: [
-      { find: /^#shared\/(.*)$/, replacement: fileURLToPath(new URL('../shared/$1', import.meta.url)) },
-    ],
+    alias: [{ find: /^#shared\/(.*)$/, replacement: `${repository}/shared/$1` }],
   },
   build: {
-    outDir: fileURLToPath(new URL('../dist/portal', import.meta.url)),
+    outDir: `${repository}/dist/portal`,
     emptyOutDir: true,
     assetsDir: 'assets',
     // No inline script or data: module anywhere: the Content-Security-Policy has script-src 'self'.

@@ -48,8 +48,9 @@ export const ROUTES: readonly PageRoute[] = [
     visible: may.approve,
   },
   {
-    path: '/admin/*?',
-    href: '/admin',
+    // Not /admin: the Functions host keeps /admin/* for itself, so a reload there never reaches the portal.
+    path: '/manage/*?',
+    href: '/manage',
     label: 'Admin',
     component: lazy(() => import('../pages/admin/AdminPage')),
     visible: may.administer,
