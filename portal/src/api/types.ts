@@ -3,7 +3,11 @@
  * is bundled). Never copy a shape here by hand: if the API changes, the portal stops compiling.
  */
 import type { z } from 'zod';
-import type { Problem as ProblemSchema } from '#shared/openapi/schemas';
+import type {
+  AuditRecord as AuditRecordSchema,
+  AuditVerification as AuditVerificationSchema,
+  Problem as ProblemSchema,
+} from '#shared/openapi/schemas';
 import type { MeView } from '#shared/requests/me';
 import type { PolicyPreview as PolicyPreviewSchema } from '#shared/requests/preview';
 
@@ -26,3 +30,7 @@ export interface Page<T> {
 
 export type Me = z.output<typeof MeView>;
 export type PolicyPreview = z.output<typeof PolicyPreviewSchema>;
+export type { AuditAction } from '#shared/audit/types';
+export type { ExtensionView } from '#shared/domain/request';
+export type AuditRecord = z.output<typeof AuditRecordSchema>;
+export type AuditVerification = z.output<typeof AuditVerificationSchema>;
