@@ -34,3 +34,7 @@ export type { AuditAction } from '#shared/audit/types';
 export type { ExtensionView } from '#shared/domain/request';
 export type AuditRecord = z.output<typeof AuditRecordSchema>;
 export type AuditVerification = z.output<typeof AuditVerificationSchema>;
+
+// Administration (the admin pages).
+export type { PamView, ApproverGroupView, EnablePamBody, ApproverGroupBody } from '#shared/domain/pam';
+export type { Policy, PolicyInput } from '#shared/domain/policy';
