@@ -25,8 +25,8 @@ const alias = [
 const LONGEST_FIRST = [
   'test/component/audit/export-memory.test.ts',
   'test/component/audit/tamper.test.ts',
-  'test/e2e/bench-smoke.test.ts',
   'test/e2e/email.test.ts',
+  'test/e2e/bench-smoke.test.ts',
   'test/e2e/approval-flows-email.test.ts',
   'test/e2e/mission.test.ts',
   'test/e2e/durable-restart.test.ts',
