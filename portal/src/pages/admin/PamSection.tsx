@@ -64,42 +64,47 @@ function PamForm(props: { pam: PamView }) {
   const errors = fieldErrorsOf(enable.error);
   const unresolved = props.pam.systemAccountIdentities.filter((m) => m.id === null);
   return (
-    <form
-      className={styles.form}
-      onSubmit={(e) => {
-        e.preventDefault();
-        disable.reset();
-        enable.mutate(undefined);
-      }}
-    >
-      <Field
-        label="Default approver group"
-        required
-        hint="Decides requests whose policy names no group. It must exist."
-        validationMessage={errorAt(errors, 'defaultApproverGroup')}
+    <>
+      <form
+        className={styles.form}
+        onSubmit={(e) => {
+          e.preventDefault();
+          disable.reset();
+          enable.mutate(undefined);
+        }}
       >
-        <Input value={group} onChange={(_, d) => setGroup(d.value)} />
-      </Field>
-      <Field
-        label="System accounts"
-        hint="One UPN per line. These accounts run tasks without a request."
-        validationMessage={errorAt(errors, 'systemAccounts')}
-      >
-        <Textarea value={accounts} onChange={(_, d) => setAccounts(d.value)} resize="vertical" rows={4} />
-      </Field>
-      {unresolved.length > 0 ? (
-        <Notice intent="warning" title="Not yet resolved">
-          {unresolved.map((m) => m.upn).join(', ')} cannot run tasks until the directory migration resolves
-          them.
-        </Notice>
-      ) : null}
-      <ErrorBar error={enable.error ?? disable.error} />
-      {enable.isSuccess ? <Notice intent="success">Privileged access is enabled.</Notice> : null}
-      {disable.isSuccess ? <Notice intent="success">Privileged access is disabled.</Notice> : null}
+        <Field
+          label="Default approver group"
+          required
+          hint="Decides requests whose policy names no group. It must exist."
+          validationMessage={errorAt(errors, 'defaultApproverGroup')}
+        >
+          <Input value={group} onChange={(_, d) => setGroup(d.value)} />
+        </Field>
+        <Field
+          label="System accounts"
+          hint="One UPN per line. These accounts run tasks without a request."
+          validationMessage={errorAt(errors, 'systemAccounts')}
+        >
+          <Textarea value={accounts} onChange={(_, d) => setAccounts(d.value)} resize="vertical" rows={4} />
+        </Field>
+        {unresolved.length > 0 ? (
+          <Notice intent="warning" title="Not yet resolved">
+            {unresolved.map((m) => m.upn).join(', ')} cannot run tasks until the directory migration resolves
+            them.
+          </Notice>
+        ) : null}
+        <ErrorBar error={enable.error ?? disable.error} />
+        {enable.isSuccess ? <Notice intent="success">Privileged access is enabled.</Notice> : null}
+        {disable.isSuccess ? <Notice intent="success">Privileged access is disabled.</Notice> : null}
+        <div className={styles.actions}>
+          <Button type="submit" appearance="primary" disabled={enable.isPending}>
+            {props.pam.enabled ? 'Save and keep enabled' : 'Enable privileged access'}
+          </Button>
+        </div>
+      </form>
+      {/* Outside the form: turning it off is its own decision, never a submit of the fields above. */}
       <div className={styles.actions}>
-        <Button type="submit" appearance="primary" disabled={enable.isPending}>
-          {props.pam.enabled ? 'Save and keep enabled' : 'Enable privileged access'}
-        </Button>
         {props.pam.enabled ? (
           <Confirm
             label="Disable privileged access"
@@ -114,6 +119,6 @@ function PamForm(props: { pam: PamView }) {
           />
         ) : null}
       </div>
-    </form>
+    </>
   );
 }
