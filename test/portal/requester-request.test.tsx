@@ -27,7 +27,7 @@ function preview(over: Partial<PolicyPreview> = {}): PolicyPreview {
       { name: 'force', type: 'boolean', required: false },
     ],
     ...over,
-  } as PolicyPreview;
+  };
 }
 
 let api: FakeApi;
@@ -66,7 +66,7 @@ describe('Request access', () => {
     ])
       expect(policy.textContent).toContain(want);
     expect(api.seen.find((s) => s.path === '/api/policy-preview')?.query.get('task')).toBe('restart-vm');
-    expect((screen.getByLabelText(/Duration \(hours\)/) as HTMLInputElement).value).toBe('4');
+    expect(screen.getByLabelText<HTMLInputElement>(/Duration \(hours\)/).value).toBe('4');
 
     await user.type(screen.getByLabelText(/^vm/), 'web-01');
     await user.type(screen.getByLabelText(/^count/), '2');
@@ -106,7 +106,7 @@ describe('Request access', () => {
     expect(policy.textContent).toContain('Emergency access allowed, up to 2 hours');
     expect(screen.getByLabelText('Emergency access')).toBeTruthy();
     // The default duration stays within the policy's maximum.
-    expect((screen.getByLabelText(/Duration \(hours\)/) as HTMLInputElement).value).toBe('2');
+    expect(screen.getByLabelText<HTMLInputElement>(/Duration \(hours\)/).value).toBe('2');
   });
 
   it('says a request would be refused and disables submit', async () => {
@@ -124,7 +124,7 @@ describe('Request access', () => {
     renderPage(<RequestAccessPage />, { api, path: '/request' });
     await choose(user);
     expect(await screen.findByText('A request would be refused: Privileged access is disabled')).toBeTruthy();
-    expect((screen.getByRole('button', { name: 'Submit request' }) as HTMLButtonElement).disabled).toBe(true);
+    expect(screen.getByRole<HTMLButtonElement>('button', { name: 'Submit request' }).disabled).toBe(true);
   });
 
   it('previews a role and shows API field errors next to their fields', async () => {

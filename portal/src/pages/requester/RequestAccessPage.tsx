@@ -15,7 +15,7 @@ import {
   makeStyles,
   tokens,
 } from '@fluentui/react-components';
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type SyntheticEvent } from 'react';
 import { useLocation } from 'wouter';
 import { ApiError } from '../../api/errors';
 import type { CatalogRole, Page, PolicyPreview, RequestView, RoleGroup, Task } from '../../api/types';
@@ -70,7 +70,8 @@ export default function RequestAccessPage() {
   const [draft, setDraft] = useState<ParameterDraft>({});
   const [reason, setReason] = useState('');
   const [ticket, setTicket] = useState('');
-  const [duration, setDuration] = useState('4');
+  // null: the policy's default, until the person types a duration.
+  const [typedDuration, setDuration] = useState<string | null>(null);
   const [startAt, setStartAt] = useState('');
   const [emergency, setEmergency] = useState(false);
 
@@ -89,12 +90,9 @@ export default function RequestAccessPage() {
   const policy = preview.data;
 
   // A new choice starts from the policy's default duration, within its maximum.
-  useEffect(() => {
-    if (!policy) return;
-    const max = policy.maxDurationHours ?? Infinity;
-    setDuration(String(Math.min(policy.defaultDurationHours, max)));
-    setEmergency(false);
-  }, [policy]);
+  const duration =
+    typedDuration ??
+    (policy ? String(Math.min(policy.defaultDurationHours, policy.maxDurationHours ?? Infinity)) : '4');
 
   const submit = useChange(
     (body: Record<string, unknown>) => api.send<RequestView>('POST', '/api/requests', body, 'Submit request'),
@@ -102,7 +100,7 @@ export default function RequestAccessPage() {
   );
   const errors = submit.error instanceof ApiError ? submit.error.fieldErrors : {};
 
-  const onSubmit = (event: FormEvent) => {
+  const onSubmit = (event: SyntheticEvent) => {
     event.preventDefault();
     if (!policy) return;
     const body: Record<string, unknown> = {
@@ -121,6 +119,8 @@ export default function RequestAccessPage() {
   const pick = (next: string) => {
     setName(next);
     setDraft({});
+    setDuration(null);
+    setEmergency(false);
     submit.reset();
   };
   const refused = preview.error instanceof ApiError && [400, 404, 409].includes(preview.error.status);

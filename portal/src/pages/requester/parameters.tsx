@@ -14,8 +14,6 @@ export function ParameterFields(props: {
   onChange: (values: ParameterDraft) => void;
   /** API field errors by body path (`parameters.vm`). */
   errors: Readonly<Record<string, string>>;
-  /** Keeps ids unique when two forms show on one page. */
-  idPrefix?: string;
 }) {
   const set = (name: string, value: string | boolean) => props.onChange({ ...props.values, [name]: value });
   return (
