@@ -88,6 +88,13 @@ async function fill(user: ReturnType<typeof userEvent.setup>, field: HTMLElement
   await user.paste(text);
 }
 
+/** The form under a heading, as a person finds it. */
+async function formUnder(heading: string) {
+  const form = (await screen.findByRole('heading', { name: heading })).closest('form');
+  if (!form) throw new Error(`no form under ${heading}`);
+  return form;
+}
+
 const sent = (method: string, path: string) => api.seen.filter((s) => s.method === method && s.path === path);
 
 let api: FakeApi;
@@ -204,7 +211,7 @@ describe('Catalog', () => {
     expect((await screen.findByRole('table', { name: 'Tasks' })).textContent).toContain(
       'Webhook https://hooks.contoso.com/restart',
     );
-    const form = screen.getByRole('heading', { name: 'New task' }).closest('form')!;
+    const form = await formUnder('New task');
     const f = within(form);
     await fill(user, f.getByLabelText(/^Name/), 'rotate\\key');
     await fill(user, f.getByLabelText(/^Description/), 'Rotate a key');
@@ -242,7 +249,7 @@ describe('Catalog', () => {
     renderPage(<AdminPage />, { api, me: ADMIN, path: '/manage/catalog' });
     const user = setup();
     await user.click(await screen.findByRole('button', { name: 'Edit restart-vm' }));
-    const form = screen.getByRole('heading', { name: 'Edit task restart-vm' }).closest('form')!;
+    const form = await formUnder('Edit task restart-vm');
     const f = within(form);
     await user.click(f.getByRole('button', { name: 'Add parameter' }));
     await fill(user, within(f.getByRole('group', { name: 'Parameter 2' })).getByLabelText(/^Name/), '9lives');
@@ -278,7 +285,7 @@ describe('Policies', () => {
     renderPage(<AdminPage />, { api, me: ADMIN, path: '/manage/policies' });
     const user = setup();
     expect((await screen.findByRole('table', { name: 'Policies' })).textContent).toContain('Task restart-vm');
-    const form = screen.getByRole('heading', { name: 'New policy' }).closest('form')!;
+    const form = await formUnder('New policy');
     const f = within(form);
     await user.selectOptions(f.getByLabelText(/^Applies to/), 'role');
     await fill(user, f.getByLabelText(/^Target/), 'vm-operator');
@@ -324,7 +331,7 @@ describe('Policies', () => {
     );
     renderPage(<AdminPage />, { api, me: ADMIN, path: '/manage/policies' });
     const user = setup();
-    const form = (await screen.findByRole('heading', { name: 'New policy' })).closest('form')!;
+    const form = await formUnder('New policy');
     const f = within(form);
     await fill(user, f.getByLabelText(/^Target/), 'restart-vm');
     await user.click(f.getByRole('radio', { name: 'Stages, in turn' }));
@@ -354,9 +361,7 @@ describe('Policies', () => {
     renderPage(<AdminPage />, { api, me: ADMIN, path: '/manage/policies' });
     const user = setup();
     await user.click(await screen.findByRole('button', { name: 'Edit policy for restart-vm' }));
-    const f = within(
-      screen.getByRole('heading', { name: 'Edit the policy for restart-vm' }).closest('form')!,
-    );
+    const f = within(await formUnder('Edit the policy for restart-vm'));
     expect(f.getByLabelText(/^Approver group/)).toHaveProperty('value', 'ops');
     await user.click(f.getByRole('radio', { name: 'Automatic' }));
     await user.click(f.getByRole('button', { name: 'Save policy' }));
