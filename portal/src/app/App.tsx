@@ -31,6 +31,11 @@ const useStyles = makeStyles({
   },
   brand: { fontWeight: tokens.fontWeightSemibold, fontSize: tokens.fontSizeBase400, marginRight: 'auto' },
   who: { color: tokens.colorNeutralForegroundOnBrand },
+  // A subtle button's own text colour is dark grey, unreadable on the brand blue (axe: 1.86:1).
+  onBrand: {
+    color: tokens.colorNeutralForegroundOnBrand,
+    ':hover': { color: tokens.colorNeutralForeground1 },
+  },
   nav: {
     display: 'flex',
     flexWrap: 'wrap',
@@ -108,10 +113,14 @@ function Shell(props: AppProps & { me: Me; reloadMe: () => void }) {
           {me.name ?? me.upn}
           {me.roles.length > 0 ? ` · ${me.roles.join(', ')}` : ''}
         </Text>
-        <Button appearance="subtle" onClick={() => props.onTheme(dark ? 'light' : 'dark')}>
+        <Button
+          appearance="subtle"
+          className={styles.onBrand}
+          onClick={() => props.onTheme(dark ? 'light' : 'dark')}
+        >
           {dark ? 'Light theme' : 'Dark theme'}
         </Button>
-        <Button appearance="subtle" onClick={() => void session.signOut()}>
+        <Button appearance="subtle" className={styles.onBrand} onClick={() => void session.signOut()}>
           Sign out
         </Button>
       </header>
