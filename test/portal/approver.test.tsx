@@ -1,10 +1,13 @@
 /** The approver's page: what a waiting request shows, deciding on it, refusals in words, reviews. */
-import { screen, waitFor, within } from '@testing-library/react';
+import { configure, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RequestView } from '../../portal/src/api/types';
 import ApprovalsPage from '../../portal/src/pages/approver/ApprovalsPage';
 import { ALICE, renderPage, startApi, type FakeApi } from './support';
+
+// Several test files share two cores: wait for what a person would see longer than the default second.
+configure({ asyncUtilTimeout: 5_000 });
 
 const BOB = { ...ALICE, id: 'tid:bob', upn: 'bob@contoso.com', name: 'Bob', approverGroups: ['ops', 'sec'] };
 
@@ -103,7 +106,7 @@ describe('Waiting for me', () => {
         ],
       }),
     });
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     renderPage(<ApprovalsPage />, { api, me: BOB, path: '/approvals' });
     await user.type(await screen.findByLabelText('Comment', { exact: false }), 'Looks fine');
     await user.click(screen.getByRole('button', { name: 'Approve' }));
@@ -116,7 +119,7 @@ describe('Waiting for me', () => {
   it('denies and says so', async () => {
     api.on('GET', '/api/requests', { body: { items: [request()] } });
     api.on('POST', '/api/requests/r1/deny', { body: request({ status: 'denied', currentStage: null }) });
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     renderPage(<ApprovalsPage />, { api, me: BOB, path: '/approvals' });
     await user.click(await screen.findByRole('button', { name: 'Deny' }));
     expect(await screen.findByText('Denied')).toBeTruthy();
@@ -133,7 +136,7 @@ describe('Waiting for me', () => {
       status: 409,
       body: { type: `urn:zsa:problem:x`, title: 'Conflict', status: 409, detail: `refused: ${code}`, code },
     });
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     renderPage(<ApprovalsPage />, { api, me: BOB, path: '/approvals' });
     await user.click(await screen.findByRole('button', { name: 'Approve' }));
     expect(await screen.findByText(words, { exact: false })).toBeTruthy();
@@ -158,7 +161,7 @@ describe('Waiting for me', () => {
     api.on('POST', '/api/requests/r1/extensions/1/approve', {
       body: { ...live, extensions: [{ ...extension, status: 'approved', currentStage: null }] },
     });
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     renderPage(<ApprovalsPage />, { api, me: BOB, path: '/approvals' });
     expect(await screen.findByText('Extension 1: 2 h more')).toBeTruthy();
     expect(screen.queryByRole('button', { name: 'Approve' })).toBeNull();
@@ -172,7 +175,7 @@ describe('Waiting for me', () => {
         ? { body: { items: [request({ id: 'r2', task: 'reboot' })] } }
         : { body: { items: [], continuationToken: 't1' } },
     );
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     renderPage(<ApprovalsPage />, { api, me: BOB, path: '/approvals' });
     await user.click(await screen.findByRole('button', { name: 'Load more' }));
     expect(await screen.findByText('Task reboot for alice@contoso.com')).toBeTruthy();
@@ -190,7 +193,7 @@ describe('Decided by me and reviews', () => {
           }
         : { body: { items: [] } },
     );
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     renderPage(<ApprovalsPage />, { api, me: BOB, path: '/approvals' });
     await user.click(await screen.findByRole('tab', { name: 'Decided by me' }));
     expect(await screen.findByText('Task old-task for alice@contoso.com')).toBeTruthy();
@@ -208,7 +211,7 @@ describe('Decided by me and reviews', () => {
     api.on('GET', '/api/requests', { body: { items: [] } });
     api.on('GET', '/api/reviews', { body: { items: [used] } });
     api.on('POST', '/api/requests/r5/review', { body: used });
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     renderPage(<ApprovalsPage />, { api, me: BOB, path: '/approvals' });
     await user.click(await screen.findByRole('tab', { name: 'Reviews (1)' }));
     await user.click(await screen.findByRole('radio', { name: 'Unjustified' }));
@@ -227,7 +230,7 @@ describe('Decided by me and reviews', () => {
   it('/approvals/<id> opens one request to decide on', async () => {
     api.on('GET', '/api/requests/r1', { body: request() });
     api.on('POST', '/api/requests/r1/approve', { body: request({ status: 'approved', currentStage: null }) });
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     renderPage(<ApprovalsPage />, { api, me: BOB, path: '/approvals/r1' });
     await user.click(await screen.findByRole('button', { name: 'Approve' }));
     await waitFor(() => expect(screen.getByText('Approved')).toBeTruthy());

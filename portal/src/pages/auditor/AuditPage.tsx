@@ -75,14 +75,14 @@ export function toInstant(local: string): string | undefined {
   return Number.isNaN(at.getTime()) ? undefined : at.toISOString();
 }
 
-/** `zsa-audit-<from>-<to>.<ext>`, with the instants made safe for a file name. */
+/** `zsa-audit-<from>-<to>.<ext>`: UTC instants to the minute, without colons (safe in any file name). */
 export function exportFileName(
   from: string | undefined,
   to: string | undefined,
   format: 'csv' | 'jsonl',
 ): string {
   const stamp = (iso: string | undefined, fallback: string) =>
-    iso ? iso.replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '') : fallback;
+    iso ? `${iso.slice(0, 16).replace(/:/g, '')}Z` : fallback;
   return `zsa-audit-${stamp(from, 'start')}-${stamp(to, 'now')}.${format}`;
 }
 
