@@ -119,8 +119,18 @@ beforeEach(() => {
 
 describe('Privileged access', () => {
   it('enables with the default group and the system accounts, one per line', async () => {
-    api.on('POST', '/api/pam/enable', {
-      body: { ...PAM_OFF, enabled: true, defaultApproverGroup: 'ops', updatedAt: '2026-12-03T10:00:00.000Z' },
+    // As the API does: once enabled, the configuration read back says so (and when, and by whom).
+    let pam: PamView = PAM_OFF;
+    api.on('GET', '/api/pam', () => ({ body: pam }));
+    api.on('POST', '/api/pam/enable', (req) => {
+      pam = {
+        ...PAM_OFF,
+        ...(req.body as object),
+        enabled: true,
+        updatedAt: '2026-12-03T10:00:00.000Z',
+        updatedBy: 'alice@contoso.com',
+      };
+      return { body: pam };
     });
     renderPage(<AdminPage />, { api, me: ADMIN, path: '/manage' });
     const user = setup();
@@ -133,6 +143,8 @@ describe('Privileged access', () => {
     );
     await user.click(screen.getByRole('button', { name: 'Enable privileged access' }));
     await screen.findByText('Privileged access is enabled.');
+    expect(await screen.findByText('Enabled')).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Save and keep enabled' })).toBeTruthy();
     expect(sent('POST', '/api/pam/enable')[0]?.body).toEqual({
       defaultApproverGroup: 'ops',
       systemAccounts: ['Svc-Deploy@contoso.com', 'svc-backup@contoso.com'],

@@ -36,8 +36,9 @@ export function PamSection() {
           </>
         ) : null}
       </Notice>
-      {/* Keyed by the saved state, so the form starts from what is stored after each save. */}
-      <PamForm key={pam.data.updatedAt ?? 'initial'} pam={pam.data} />
+      {/* Not keyed by the saved state: a remount after a save would drop the outcome shown below the
+          fields; what stays typed in them is what was just saved. */}
+      <PamForm pam={pam.data} />
     </section>
   );
 }
