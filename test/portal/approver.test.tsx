@@ -90,30 +90,38 @@ describe('Waiting for me', () => {
     expect(api.seen.find((s) => s.path === '/api/requests')?.query.get('approvable')).toBe('true');
   });
 
-  it('approves with the comment and says the next stage waits', async () => {
-    api.on('GET', '/api/requests', { body: { items: [request()] } });
-    api.on('POST', '/api/requests/r1/approve', {
-      body: request({
-        currentStage: 1,
-        approvals: [
-          {
-            approver: 'bob@contoso.com',
-            decision: 'approve',
-            comment: 'ok',
-            at: '2026-12-03T10:01:00.000Z',
-            stage: 0,
-          },
-        ],
-      }),
+  it('approves with the comment, says the next stage waits, and keeps saying so once the item leaves', async () => {
+    let approved = false;
+    api.on('GET', '/api/requests', () => ({ body: { items: approved ? [] : [request()] } }));
+    api.on('POST', '/api/requests/r1/approve', () => {
+      approved = true;
+      return {
+        body: request({
+          currentStage: 1,
+          approvals: [
+            {
+              approver: 'bob@contoso.com',
+              decision: 'approve',
+              comment: 'ok',
+              at: '2026-12-03T10:01:00.000Z',
+              stage: 0,
+            },
+          ],
+        }),
+      };
     });
     const user = userEvent.setup({ delay: null });
     renderPage(<ApprovalsPage />, { api, me: BOB, path: '/approvals' });
     await user.type(await screen.findByLabelText('Comment', { exact: false }), 'Looks fine');
     await user.click(screen.getByRole('button', { name: 'Approve' }));
-    expect(await screen.findByText('Approved — waiting for stage 2')).toBeTruthy();
     const post = api.seen.find((s) => s.method === 'POST');
     expect(post?.path).toBe('/api/requests/r1/approve');
     expect(post?.body).toEqual({ comment: 'Looks fine' });
+    // The list refreshes after the decision; the card goes, the outcome stays in sight.
+    expect(await screen.findByText('Nothing waits for your decision.')).toBeTruthy();
+    expect(
+      screen.getByText('Task restart-vm for alice@contoso.com: Approved — waiting for stage 2'),
+    ).toBeTruthy();
   });
 
   it('denies and says so', async () => {

@@ -6,13 +6,14 @@
  * replays the decision; the page only warns which items will ask for it.
  */
 import { Tab, TabList, makeStyles, tokens } from '@fluentui/react-components';
-import { useState } from 'react';
+import { useCallback, useState } from 'react';
 import { Link, useRoute } from 'wouter';
 import type { Page, RequestView } from '../../api/types';
 import { usePortal } from '../../app/context';
 import { usePaged, useQuery } from '../../components/data';
 import { ErrorBar, LoadMore, Loading, Notice, PageHeader } from '../../components/ui';
-import { DecisionForm, ExtensionForm, RequestCard, ReviewForm } from './parts';
+import { DecidedContext, DecisionForm, ExtensionForm, RequestCard, ReviewForm } from './parts';
+import { targetOf } from './words';
 
 type TabName = 'waiting' | 'decided' | 'reviews';
 
@@ -21,6 +22,12 @@ const WAITING_REFRESH_MS = 3_000;
 const useStyles = makeStyles({
   tabs: { marginBottom: tokens.spacingVerticalL, overflowX: 'auto' },
   list: { display: 'flex', flexDirection: 'column' },
+  recent: {
+    display: 'flex',
+    flexDirection: 'column',
+    gap: tokens.spacingVerticalXS,
+    marginBottom: tokens.spacingVerticalM,
+  },
 });
 
 export default function ApprovalsPage() {
@@ -48,8 +55,18 @@ function ApprovalLists() {
     {},
   );
   const hasReviews = reviews.items.length > 0 || tab === 'reviews';
+  // The last few decisions made here, newest first: their cards may leave the list at its next refresh.
+  const [recent, setRecent] = useState<readonly { key: number; text: string }[]>([]);
+  const onDecided = useCallback((r: RequestView, outcome: string) => {
+    setRecent((list) =>
+      [
+        { key: Date.now() + Math.random(), text: `${targetOf(r)} for ${r.requester}: ${outcome}` },
+        ...list,
+      ].slice(0, 5),
+    );
+  }, []);
   return (
-    <>
+    <DecidedContext.Provider value={onDecided}>
       <PageHeader
         title="Approvals"
         description="Requests waiting for your decision refresh by themselves. Each shows what the requester asked for and why."
@@ -64,6 +81,15 @@ function ApprovalLists() {
         <Tab value="decided">Decided by me</Tab>
         {hasReviews ? <Tab value="reviews">{`Reviews (${reviews.items.length})`}</Tab> : null}
       </TabList>
+      {recent.length > 0 ? (
+        <div className={styles.recent}>
+          {recent.map((d) => (
+            <Notice key={d.key} intent="success">
+              {d.text}
+            </Notice>
+          ))}
+        </div>
+      ) : null}
       {tab === 'waiting' ? (
         <RequestList
           list={waiting}
@@ -99,7 +125,7 @@ function ApprovalLists() {
           )}
         />
       ) : null}
-    </>
+    </DecidedContext.Provider>
   );
 }
 

@@ -13,7 +13,7 @@ import {
   makeStyles,
   tokens,
 } from '@fluentui/react-components';
-import { useState, type ReactNode } from 'react';
+import { createContext, useContext, useState, type ReactNode } from 'react';
 import { ApiError } from '../../api/errors';
 import type { ExtensionView, RequestView } from '../../api/types';
 import { usePortal } from '../../app/context';
@@ -141,12 +141,19 @@ export function RequestCard(props: { request: RequestView; children?: ReactNode 
   );
 }
 
+/**
+ * Where a list hears of a decision made in one of its cards: the card may leave the list at its next
+ * refresh (nothing waits for me any more), so the list keeps the outcome in sight above it.
+ */
+export const DecidedContext = createContext<(request: RequestView, outcome: string) => void>(() => undefined);
+
 const REFRESH: readonly (readonly string[])[] = [['approvals'], ['request']];
 
 /** "Comment", "Approve", "Deny", and the outcome in words. */
 export function DecisionForm(props: { request: RequestView }) {
   const styles = useStyles();
   const { api } = usePortal();
+  const decided = useContext(DecidedContext);
   const r = props.request;
   const [comment, setComment] = useState('');
   const [outcome, setOutcome] = useState<string>();
@@ -164,7 +171,16 @@ export function DecisionForm(props: { request: RequestView }) {
   );
   const submit = (decision: 'approve' | 'deny') => {
     setOutcome(undefined);
-    decide.mutate({ decision }, { onSuccess: (after) => setOutcome(decisionOutcome(r, after, decision)) });
+    decide.mutate(
+      { decision },
+      {
+        onSuccess: (after) => {
+          const text = decisionOutcome(r, after, decision);
+          setOutcome(text);
+          decided(r, text);
+        },
+      },
+    );
   };
   const refusal = refusalWords(decide.error);
   return (
@@ -199,6 +215,11 @@ export function DecisionForm(props: { request: RequestView }) {
 export function ExtensionForm(props: { request: RequestView; extension: ExtensionView }) {
   const styles = useStyles();
   const { api } = usePortal();
+  const decided = useContext(DecidedContext);
+  const done = (text: string) => {
+    setOutcome(text);
+    decided(props.request, text);
+  };
   const { request: r, extension: e } = props;
   const [comment, setComment] = useState('');
   const [outcome, setOutcome] = useState<string>();
@@ -249,7 +270,7 @@ export function ExtensionForm(props: { request: RequestView; extension: Extensio
               onClick={() =>
                 decide.mutate(
                   { decision: 'approve' },
-                  { onSuccess: (after) => setOutcome(extensionOutcome(after, e.id, 'approve')) },
+                  { onSuccess: (after) => done(extensionOutcome(after, e.id, 'approve')) },
                 )
               }
             >
@@ -260,7 +281,7 @@ export function ExtensionForm(props: { request: RequestView; extension: Extensio
               onClick={() =>
                 decide.mutate(
                   { decision: 'deny' },
-                  { onSuccess: (after) => setOutcome(extensionOutcome(after, e.id, 'deny')) },
+                  { onSuccess: (after) => done(extensionOutcome(after, e.id, 'deny')) },
                 )
               }
             >
@@ -277,6 +298,7 @@ export function ExtensionForm(props: { request: RequestView; extension: Extensio
 export function ReviewForm(props: { request: RequestView }) {
   const styles = useStyles();
   const { api } = usePortal();
+  const decided = useContext(DecidedContext);
   const r = props.request;
   const [verdict, setVerdict] = useState<'justified' | 'unjustified'>('justified');
   const [comment, setComment] = useState('');
@@ -301,7 +323,11 @@ export function ReviewForm(props: { request: RequestView }) {
     }
     setMissing(false);
     review.mutate(undefined, {
-      onSuccess: () => setDone(verdict === 'justified' ? 'Reviewed: justified' : 'Reviewed: unjustified'),
+      onSuccess: () => {
+        const text = verdict === 'justified' ? 'Reviewed: justified' : 'Reviewed: unjustified';
+        setDone(text);
+        decided(r, text);
+      },
     });
   };
   if (done) return <Notice intent="success">{done}</Notice>;
