@@ -123,7 +123,11 @@ export default function RequestAccessPage() {
     setEmergency(false);
     submit.reset();
   };
-  const refused = preview.error instanceof ApiError && [400, 404, 409].includes(preview.error.status);
+  // The refusals submit would answer too (unknown target, no policy, PAM disabled, no approvers).
+  const refusal =
+    preview.error instanceof ApiError && [400, 404, 409].includes(preview.error.status)
+      ? preview.error
+      : null;
 
   return (
     <>
@@ -159,9 +163,9 @@ export default function RequestAccessPage() {
         </Field>
 
         {chosen && preview.isPending ? <Loading label="Reading the policy…" /> : null}
-        {refused ? (
+        {refusal ? (
           <Notice intent="warning" title="A request would be refused">
-            {`A request would be refused: ${preview.error.message}`}
+            {`A request would be refused: ${refusal.message}`}
           </Notice>
         ) : preview.error ? (
           <ErrorBar error={preview.error} onRetry={() => void preview.refetch()} />
@@ -228,7 +232,11 @@ export default function RequestAccessPage() {
 
         {submit.error ? <ErrorBar error={submit.error} /> : null}
         <div>
-          <Button type="submit" appearance="primary" disabled={!policy || refused || submit.isPending}>
+          <Button
+            type="submit"
+            appearance="primary"
+            disabled={!policy || refusal !== null || submit.isPending}
+          >
             {submit.isPending ? 'Submitting…' : 'Submit request'}
           </Button>
         </div>
