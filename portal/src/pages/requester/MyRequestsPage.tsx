@@ -149,10 +149,10 @@ function RequestDetail(props: { id: string }) {
       {request.isPending ? <Loading /> : null}
       {r ? (
         <>
-          <p>
+          <div>
             <StatusBadge status={r.status} /> {r.reason}
             {r.ticket ? ` (ticket ${r.ticket})` : ''} · {r.durationHours} h
-          </p>
+          </div>
           {cancel.isSuccess ? <Notice intent="success">Your request is canceled.</Notice> : null}
           <ErrorBar error={cancel.error} />
           {r.status === 'pending' ? (
