@@ -111,7 +111,7 @@ export default function RequestAccessPage() {
     if (ticket.trim() !== '') body.ticket = ticket;
     if (policy.parameters && policy.parameters.length > 0)
       body.parameters = typedValues(policy.parameters, draft);
-    if (startAt !== '') body.startAt = new Date(startAt).toISOString();
+    if (startAt !== '' && !emergency) body.startAt = new Date(startAt).toISOString();
     if (emergency) body.emergency = true;
     submit.mutate(body, { onSuccess: (r) => navigate(`/requests/${encodeURIComponent(r.id)}`) });
   };
@@ -208,7 +208,7 @@ export default function RequestAccessPage() {
             onChange={(_, d) => setDuration(d.value)}
           />
         </Field>
-        {policy && policy.maxStartDelayHours > 0 ? (
+        {policy && policy.maxStartDelayHours > 0 && !emergency ? (
           <Field
             label="Start at"
             validationMessage={errors.startAt}
@@ -220,7 +220,7 @@ export default function RequestAccessPage() {
         {policy?.breakGlass ? (
           <Field
             validationMessage={errors.emergency}
-            hint={`Granted at once without approval, for at most ${policy.breakGlass.maxDurationHours} hours. The approvers are told at once and the use is reviewed afterwards.`}
+            hint={`Only for an emergency: granted at once without approval, from now, for at most ${policy.breakGlass.maxDurationHours} hours; the reason needs at least 20 characters. Every member of this access's approver groups and of the default approver group is told at once, and an approver reviews the use afterwards.`}
           >
             <Checkbox
               label="Emergency access"
