@@ -23,6 +23,7 @@ const alias = [
  * has them; a fresh clone (CI) has none, and a long file started last would stretch the whole run.
  */
 const LONGEST_FIRST = [
+  'test/e2e/portal.test.ts',
   'test/component/audit/export-memory.test.ts',
   'test/component/audit/tamper.test.ts',
   'test/e2e/email.test.ts',

@@ -113,6 +113,8 @@ export async function personPage(
   viewport = { width: 1280, height: 900 },
 ): Promise<{ context: BrowserContext; page: Page; problems: PageProblems }> {
   const context = await browser.newContext({ viewport, acceptDownloads: true });
+  // A step that cannot happen fails with what it waited for, well before the test's own timeout.
+  context.setDefaultTimeout(10_000);
   const page = await context.newPage();
   return { context, page, problems: watchPage(page) };
 }
