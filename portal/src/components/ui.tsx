@@ -42,7 +42,7 @@ export function ErrorBar(props: { error: unknown; onRetry?: (() => void) | undef
   if (props.error === undefined || props.error === null) return null;
   const { title, detail } = describeError(props.error);
   return (
-    <MessageBar intent="error" role="alert">
+    <MessageBar intent="error" role="alert" layout="multiline">
       <MessageBarBody>
         <MessageBarTitle>{title}</MessageBarTitle>
         {detail}
@@ -62,7 +62,7 @@ export function Notice(props: {
   children: ReactNode;
 }) {
   return (
-    <MessageBar intent={props.intent} role="status">
+    <MessageBar intent={props.intent} role="status" layout="multiline">
       <MessageBarBody>
         {props.title ? <MessageBarTitle>{props.title}</MessageBarTitle> : null}
         {props.children}

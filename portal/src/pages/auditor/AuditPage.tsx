@@ -59,7 +59,9 @@ const useStyles = makeStyles({
     gap: tokens.spacingHorizontalS,
     marginBottom: tokens.spacingVerticalM,
   },
-  scroll: { overflowX: 'auto', maxWidth: '100%' },
+  // position: relative makes this the containing block of the table's absolutely placed parts, which
+  // otherwise escape the clip and widen the whole page on a phone.
+  scroll: { overflowX: 'auto', maxWidth: '100%', position: 'relative' },
   table: { minWidth: '56rem' },
   details: { overflowWrap: 'anywhere' },
   section: {
