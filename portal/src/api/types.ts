@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import type {
   AuditRecord as AuditRecordSchema,
   AuditVerification as AuditVerificationSchema,
+  ExecutionResult as ExecutionResultSchema,
   Problem as ProblemSchema,
 } from '#shared/openapi/schemas';
 import type { MeView } from '#shared/requests/me';
@@ -34,6 +35,7 @@ export type { AuditAction } from '#shared/audit/types';
 export type { ExtensionView } from '#shared/domain/request';
 export type AuditRecord = z.output<typeof AuditRecordSchema>;
 export type AuditVerification = z.output<typeof AuditVerificationSchema>;
+export type ExecutionResult = z.output<typeof ExecutionResultSchema>;
 
 // Administration (the admin pages).
 export type { PamView, ApproverGroupView, EnablePamBody, ApproverGroupBody } from '#shared/domain/pam';

@@ -40,6 +40,11 @@ type Kind = 'tasks' | 'roles' | 'role-groups';
 const KIND_LABEL: Record<Kind, string> = { tasks: 'Tasks', roles: 'Roles', 'role-groups': 'Role groups' };
 const ONE: Record<Kind, string> = { tasks: 'task', roles: 'role', 'role-groups': 'role group' };
 const catalogKey = (kind: Kind) => ['admin', 'catalog', kind] as const;
+/**
+ * What a catalog change makes stale besides this list: the requester's catalog and policy preview,
+ * so an admin who adds a task and then opens "Request access" finds it there.
+ */
+const REQUESTER_KEYS = [['catalog'], ['policy-preview']] as const;
 
 export function CatalogSection() {
   const styles = useAdminStyles();
@@ -80,7 +85,7 @@ function CatalogKind(props: { kind: Kind }) {
   const remove = useChange(
     (name: string) =>
       api.send<undefined>('DELETE', withQuery(`/api/catalog/${kind}`, { name }), undefined, `Delete ${name}`),
-    [catalogKey(kind)],
+    [catalogKey(kind), ...REQUESTER_KEYS],
   );
   const key = editing === 'new' ? 'new' : editing.name;
   const done = () => setEditing('new');
@@ -211,7 +216,7 @@ function TaskForm(props: { task: Task | null; onDone: () => void }) {
         },
         `Save ${name}`,
       ),
-    [catalogKey('tasks')],
+    [catalogKey('tasks'), ...REQUESTER_KEYS],
   );
   const errors = fieldErrorsOf(save.error);
   const setParam = (i: number, change: Partial<ParamRow>) =>
@@ -365,7 +370,7 @@ function SetForm(props: {
         { name: name.trim(), [field]: lines(members) },
         `Save ${name}`,
       ),
-    [catalogKey(props.kind)],
+    [catalogKey(props.kind), ...REQUESTER_KEYS],
   );
   const errors = fieldErrorsOf(save.error);
   return (

@@ -45,7 +45,7 @@ export function PoliciesSection() {
   const remove = useChange(
     (id: string) =>
       api.send<undefined>('DELETE', `/api/policies/${encodeURIComponent(id)}`, undefined, `Delete policy`),
-    [POLICIES_KEY],
+    [POLICIES_KEY, ['policy-preview']],
   );
   return (
     <section className={styles.section} aria-labelledby="policies-title">
@@ -188,7 +188,7 @@ function PolicyForm(props: { policy: Policy | null; onDone: () => void }) {
       p
         ? api.send<Policy>('PUT', `/api/policies/${encodeURIComponent(p.id)}`, body(), 'Save policy')
         : api.send<Policy>('POST', '/api/policies', body(), 'Create policy'),
-    [POLICIES_KEY],
+    [POLICIES_KEY, ['policy-preview']],
   );
   const errors = fieldErrorsOf(save.error);
   const number = (key: keyof typeof n, label: string, hint?: string) => (

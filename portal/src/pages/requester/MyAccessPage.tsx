@@ -20,7 +20,7 @@ import {
 import { useEffect, useState, type SyntheticEvent } from 'react';
 import { Link } from 'wouter';
 import { ApiError } from '../../api/errors';
-import type { Page, RequestView, Task } from '../../api/types';
+import type { ExecutionResult, Page, RequestView, Task } from '../../api/types';
 import { usePortal } from '../../app/context';
 import { useChange, usePaged, useQuery } from '../../components/data';
 import { Countdown, ErrorBar, LoadMore, Loading, Notice, PageHeader, Time } from '../../components/ui';
@@ -30,11 +30,6 @@ import { targetOf } from './timeline';
 const REFRESH_MS = 1_000;
 
 type TaskSummary = Pick<Task, 'name' | 'description' | 'parameters'>;
-interface ExecutionResult {
-  readonly executionId: string;
-  readonly status: string;
-  readonly result?: unknown;
-}
 
 const useStyles = makeStyles({
   list: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalL },
