@@ -67,7 +67,7 @@ param decisionLinkRequireSignIn bool = true
 @description('Base URL for emailed links, e.g. a custom domain; empty = the function app\'s own https address.')
 param publicBaseUrl string = ''
 
-@description('Client id of the web portal\'s app registration (single-page application, redirect URI https://<app>.azurewebsites.net/); empty = the portal opens and says sign-in is not configured.')
+@description('Client id of the web portal\'s app registration (single-page application, redirect URIs https://<app>.azurewebsites.net/signin-callback and https://<app>.azurewebsites.net/); empty = the portal opens and says sign-in is not configured.')
 param portalClientId string = ''
 
 @description('OIDC authority the portal signs in at; empty = Entra ID for this tenant (https://login.microsoftonline.com/<tenant>/v2.0).')

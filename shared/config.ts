@@ -149,7 +149,7 @@ export const SettingsSchema = z.object({
   ZSA_DIRECTORY_URL: z.string().trim().pipe(z.url()).default('https://graph.microsoft.com/v1.0'),
   /**
    * Client id of the app registration the web portal signs in with (single-page application
-   * platform, redirect URI the app's own `/`). Unset: the portal opens and says sign-in is not configured.
+   * platform, redirect URIs the app's own `/signin-callback` and, for sign-out, `/`). Unset: the portal opens and says sign-in is not configured.
    */
   ZSA_PORTAL_CLIENT_ID: optionalString,
   /**
