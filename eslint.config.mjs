@@ -1,4 +1,5 @@
 // One linter, type-aware, strict from the first commit; no focused or skipped tests.
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -71,6 +72,33 @@ export default tseslint.config(
             {
               regex: '^(#shared/(?!domain/)|\\.\\./)',
               message: 'shared/domain depends on nothing else of the app.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The portal (browser code): React's rules of hooks, and nothing of the server at run time: it
+    // takes the API's types from the app's schemas with type-only imports.
+    files: ['portal/**/*.{ts,tsx}', 'test/portal/**/*.{ts,tsx}'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: {
+      ...reactHooks.configs.recommended.rules,
+      '@typescript-eslint/consistent-type-imports': ['error', { disallowTypeAnnotations: false }],
+    },
+  },
+  {
+    files: ['portal/**/*.{ts,tsx}'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['#shared/*', '!#shared/portal/*'],
+              allowTypeImports: true,
+              message: 'The portal imports only types from the app (import type), never its code.',
             },
           ],
         },

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
@@ -22,10 +23,11 @@ const alias = [
  * has them; a fresh clone (CI) has none, and a long file started last would stretch the whole run.
  */
 const LONGEST_FIRST = [
+  'test/e2e/portal.test.ts',
   'test/component/audit/export-memory.test.ts',
   'test/component/audit/tamper.test.ts',
-  'test/e2e/bench-smoke.test.ts',
   'test/e2e/email.test.ts',
+  'test/e2e/bench-smoke.test.ts',
   'test/e2e/approval-flows-email.test.ts',
   'test/e2e/mission.test.ts',
   'test/e2e/durable-restart.test.ts',
@@ -109,6 +111,22 @@ export default defineConfig({
           isolate: false,
           setupFiles: ['test/support/per-file.ts'],
           globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+      {
+        extends: true,
+        plugins: [react()],
+        test: {
+          // The portal's components and its API client, in jsdom (a file may ask for node); the
+          // end-to-end browser tests are in test/e2e and drive real Chromium.
+          name: 'portal',
+          include: ['test/portal/**/*.test.{ts,tsx}'],
+          environment: 'jsdom',
+          pool: 'threads',
+          // Loading Fluent UI and React takes seconds; files share one module graph per worker, and
+          // Testing Library unmounts after every test (setup.ts).
+          isolate: false,
+          setupFiles: ['test/portal/setup.ts'],
         },
       },
       {

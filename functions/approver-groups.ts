@@ -83,10 +83,10 @@ export async function directoryMigration(_timer: Timer, context: InvocationConte
   if (migrated.length > 0) context.log(`Directory migration: resolved members of ${migrated.join(', ')}.`);
 }
 
-const route = 'approver-groups/{name}';
+const route = 'api/approver-groups/{name}';
 app.http('approverGroupsList', {
   methods: ['GET'],
-  route: 'approver-groups',
+  route: 'api/approver-groups',
   authLevel: 'anonymous',
   handler: approverGroupsList,
 });

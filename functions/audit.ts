@@ -117,22 +117,22 @@ export async function auditMinuteAnchor(_timer: Timer, context: InvocationContex
   if (anchor) context.log(`Audit anchored ${anchor.heads.length} chain heads to ${anchor.blob}.`);
 }
 
-app.http('auditQuery', { methods: ['GET'], route: 'audit', authLevel: 'anonymous', handler: auditQuery });
+app.http('auditQuery', { methods: ['GET'], route: 'api/audit', authLevel: 'anonymous', handler: auditQuery });
 app.http('auditVerify', {
   methods: ['GET'],
-  route: 'audit/verify',
+  route: 'api/audit/verify',
   authLevel: 'anonymous',
   handler: auditVerify,
 });
 app.http('auditExport', {
   methods: ['GET'],
-  route: 'audit/export',
+  route: 'api/audit/export',
   authLevel: 'anonymous',
   handler: auditExport,
 });
 app.http('auditAnchor', {
   methods: ['POST'],
-  route: 'audit/anchor',
+  route: 'api/audit/anchor',
   authLevel: 'anonymous',
   handler: auditAnchor,
 });

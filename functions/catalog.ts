@@ -87,7 +87,7 @@ const registrations = [
   ['roleGroup', catalogRoleGroupsGet, catalogRoleGroupPut, catalogRoleGroupDelete, 'RoleGroups', 'RoleGroup'],
 ] as const;
 for (const [scope, get, put, remove, plural, singular] of registrations) {
-  const route = `catalog/${PATHS[scope]}`;
+  const route = `api/catalog/${PATHS[scope]}`;
   app.http(`catalog${plural}Get`, { methods: ['GET'], route, authLevel: 'anonymous', handler: get });
   app.http(`catalog${singular}Put`, { methods: ['PUT'], route, authLevel: 'anonymous', handler: put });
   app.http(`catalog${singular}Delete`, {

@@ -19,7 +19,7 @@ export const corsPreflight = handled((request: HttpRequest): Promise<HttpRespons
 
 app.http('corsPreflight', {
   methods: ['OPTIONS'],
-  route: '{*path}',
+  route: 'api/{*path}',
   authLevel: 'anonymous',
   handler: corsPreflight,
 });

@@ -142,10 +142,10 @@ export const submitDecision = pageHandler(async (request, context) => {
   return pageOf(await submitDecisionLink(ctx, request.params.token, form.decision, form.comment), request);
 });
 
-app.http('showDecision', { methods: ['GET', 'HEAD'], route: 'decisions/{token}', handler: showDecision });
+app.http('showDecision', { methods: ['GET', 'HEAD'], route: 'api/decisions/{token}', handler: showDecision });
 app.http('submitDecision', {
   methods: ['POST'],
-  route: 'decisions/{token}',
+  route: 'api/decisions/{token}',
   handler: submitDecision,
   extraInputs: [df.input.durableClient()],
 });

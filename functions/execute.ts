@@ -32,7 +32,7 @@ export const execute = handled(async (request, context) => {
 
 app.http('execute', {
   methods: ['POST'],
-  route: 'execute',
+  route: 'api/execute',
   handler: execute,
   extraInputs: [df.input.durableClient()],
 });

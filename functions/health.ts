@@ -8,4 +8,4 @@ export const health = handled(
     Promise.resolve(json(200, { status: 'ok', version: appVersion() })),
 );
 
-app.http('health', { methods: ['GET'], route: 'health', authLevel: 'anonymous', handler: health });
+app.http('health', { methods: ['GET'], route: 'api/health', authLevel: 'anonymous', handler: health });

@@ -7,4 +7,9 @@ export const openapi = handled((request: HttpRequest): Promise<HttpResponseInit>
   Promise.resolve(openApiResponse(request)),
 );
 
-app.http('openapi', { methods: ['GET'], route: 'openapi.json', authLevel: 'anonymous', handler: openapi });
+app.http('openapi', {
+  methods: ['GET'],
+  route: 'api/openapi.json',
+  authLevel: 'anonymous',
+  handler: openapi,
+});

@@ -35,11 +35,16 @@ export const pamDisable = handled(
   },
 );
 
-app.http('pamRead', { methods: ['GET'], route: 'pam', authLevel: 'anonymous', handler: pamRead });
-app.http('pamEnable', { methods: ['POST'], route: 'pam/enable', authLevel: 'anonymous', handler: pamEnable });
+app.http('pamRead', { methods: ['GET'], route: 'api/pam', authLevel: 'anonymous', handler: pamRead });
+app.http('pamEnable', {
+  methods: ['POST'],
+  route: 'api/pam/enable',
+  authLevel: 'anonymous',
+  handler: pamEnable,
+});
 app.http('pamDisable', {
   methods: ['POST'],
-  route: 'pam/disable',
+  route: 'api/pam/disable',
   authLevel: 'anonymous',
   handler: pamDisable,
 });

@@ -66,16 +66,16 @@ export const policyDelete = handled(
   },
 );
 
-const route = 'policies/{id}';
+const route = 'api/policies/{id}';
 app.http('policiesList', {
   methods: ['GET'],
-  route: 'policies',
+  route: 'api/policies',
   authLevel: 'anonymous',
   handler: policiesList,
 });
 app.http('policyCreate', {
   methods: ['POST'],
-  route: 'policies',
+  route: 'api/policies',
   authLevel: 'anonymous',
   handler: policyCreate,
 });

@@ -169,56 +169,61 @@ export const listReviews = handled(async (request, context) => {
 });
 
 const client = { extraInputs: [df.input.durableClient()] };
-app.http('submitRequest', { methods: ['POST'], route: 'requests', handler: submitRequest, ...client });
-app.http('listRequests', { methods: ['GET'], route: 'requests', handler: listRequests, ...client });
-app.http('getRequest', { methods: ['GET'], route: 'requests/{id}', handler: getRequest, ...client });
+app.http('submitRequest', { methods: ['POST'], route: 'api/requests', handler: submitRequest, ...client });
+app.http('listRequests', { methods: ['GET'], route: 'api/requests', handler: listRequests, ...client });
+app.http('getRequest', { methods: ['GET'], route: 'api/requests/{id}', handler: getRequest, ...client });
 app.http('approveRequest', {
   methods: ['POST'],
-  route: 'requests/{id}/approve',
+  route: 'api/requests/{id}/approve',
   handler: approveRequest,
   ...client,
 });
-app.http('denyRequest', { methods: ['POST'], route: 'requests/{id}/deny', handler: denyRequest, ...client });
+app.http('denyRequest', {
+  methods: ['POST'],
+  route: 'api/requests/{id}/deny',
+  handler: denyRequest,
+  ...client,
+});
 app.http('cancelRequest', {
   methods: ['POST'],
-  route: 'requests/{id}/cancel',
+  route: 'api/requests/{id}/cancel',
   handler: cancelRequest,
   ...client,
 });
 app.http('revokeRequest', {
   methods: ['POST'],
-  route: 'requests/{id}/revoke',
+  route: 'api/requests/{id}/revoke',
   handler: revokeRequest,
   ...client,
 });
 app.http('extendRequest', {
   methods: ['POST'],
-  route: 'requests/{id}/extend',
+  route: 'api/requests/{id}/extend',
   handler: extendRequest,
   ...client,
 });
 app.http('approveExtension', {
   methods: ['POST'],
-  route: 'requests/{id}/extensions/{extensionId}/approve',
+  route: 'api/requests/{id}/extensions/{extensionId}/approve',
   handler: approveExtension,
   ...client,
 });
 app.http('denyExtension', {
   methods: ['POST'],
-  route: 'requests/{id}/extensions/{extensionId}/deny',
+  route: 'api/requests/{id}/extensions/{extensionId}/deny',
   handler: denyExtension,
   ...client,
 });
 app.http('cancelExtension', {
   methods: ['POST'],
-  route: 'requests/{id}/extensions/{extensionId}/cancel',
+  route: 'api/requests/{id}/extensions/{extensionId}/cancel',
   handler: cancelExtension,
   ...client,
 });
 app.http('reviewRequest', {
   methods: ['POST'],
-  route: 'requests/{id}/review',
+  route: 'api/requests/{id}/review',
   handler: reviewRequest,
   ...client,
 });
-app.http('listReviews', { methods: ['GET'], route: 'reviews', handler: listReviews, ...client });
+app.http('listReviews', { methods: ['GET'], route: 'api/reviews', handler: listReviews, ...client });

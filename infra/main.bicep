@@ -67,6 +67,15 @@ param decisionLinkRequireSignIn bool = true
 @description('Base URL for emailed links, e.g. a custom domain; empty = the function app\'s own https address.')
 param publicBaseUrl string = ''
 
+@description('Client id of the web portal\'s app registration (single-page application, redirect URIs https://<app>.azurewebsites.net/signin-callback and https://<app>.azurewebsites.net/); empty = the portal opens and says sign-in is not configured.')
+param portalClientId string = ''
+
+@description('OIDC authority the portal signs in at; empty = Entra ID for this tenant (https://login.microsoftonline.com/<tenant>/v2.0).')
+param portalAuthority string = ''
+
+@description('API scope the portal asks for; empty = api://<apiClientId>/.default.')
+param portalScope string = ''
+
 @description('Deliveries of a notification before it is dead-lettered (queue MaxDeliveryCount = ZSA_NOTIFICATIONS_MAX_DELIVERY).')
 @minValue(1)
 @maxValue(2000)
@@ -289,6 +298,9 @@ module functionApp 'modules/function-app.bicep' = {
     trustEasyAuth: trustEasyAuth
     decisionLinkRequireSignIn: decisionLinkRequireSignIn
     publicBaseUrl: publicBaseUrl
+    portalClientId: portalClientId
+    portalAuthority: portalAuthority
+    portalScope: empty(portalScope) ? 'api://${apiClientId}/.default' : portalScope
     mailTransport: mailTransport
     mailFrom: mailFrom
     notificationsMaxDelivery: notificationsMaxDelivery

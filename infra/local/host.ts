@@ -74,6 +74,8 @@ export interface LocalParts {
 export interface AppConfiguration {
   readonly settings?: Readonly<Record<string, string>>;
   readonly banner?: readonly string[];
+  /** Banner lines shown before every other URL: what a newcomer opens first (a web page, say). */
+  readonly bannerFirst?: readonly string[];
   /**
    * Service Bus queues and topics (with their subscriptions) to create before the app starts.
    * Queues also appear on first use; topics only exist if declared (a send to an unknown name would
@@ -348,12 +350,12 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     };
 
     const recovered = await engine.recover();
-    const routePrefix = hostJson.extensions?.http?.routePrefix ?? 'api';
     const banner = [
       '',
       `  ${options.name ?? 'Local host'} — development only: listens on loopback; its token issuer lets anyone take any role.`,
       '',
-      `  API          ${origin}/${routePrefix}`,
+      ...(app.bannerFirst ?? []).map((line) => `  ${line}`),
+      `  API          ${origin}/api`,
       `  Functions    ${registry.functions.size} registered: ${[...registry.functions.values()].map((f) => f.metadata.name).join(', ')}`,
       `  Dev tokens   POST ${origin}/dev/token  ${JSON.stringify(options.devTokenExample ?? { upn: 'alice@contoso.com', roles: [] })}`,
       `  Issuer       ${origin}/dev  (audience ${devAudience})`,

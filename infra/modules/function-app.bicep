@@ -44,6 +44,15 @@ param trustEasyAuth bool
 @description('Base URL for emailed links; empty = the app\'s own https address.')
 param publicBaseUrl string
 
+@description('Client id of the web portal\'s app registration; empty = sign-in not configured (the portal says so).')
+param portalClientId string
+
+@description('OIDC authority the portal signs in at; empty = Entra ID for the tenant.')
+param portalAuthority string
+
+@description('API scope the portal asks for.')
+param portalScope string
+
 @description('An emailed decision link also needs the approver signed in (App Service Authentication) as the approver it was sent to.')
 param decisionLinkRequireSignIn bool
 
@@ -153,6 +162,8 @@ var workerHeapMB = min(instanceMemoryMB / 2, 1024)
 // Identity-based connections: no connection string or key anywhere.
 var platformSettings = {
   NODE_OPTIONS: '--max-old-space-size=${workerHeapMB} --max-semi-space-size=2'
+  // `/` is the portal's (a catch-all function route), not the Functions host's default home page.
+  AzureWebJobsDisableHomepage: 'true'
   // Functions host, Durable Functions and ZSA's tables and blobs (storage has shared keys off).
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
@@ -178,6 +189,11 @@ var zsaSettings = {
   ZSA_DECISION_LINK_REQUIRE_SIGN_IN: decisionLinkRequireSignIn ? 'true' : 'false'
   ZSA_PUBLIC_BASE_URL: empty(publicBaseUrl) ? 'https://${site.properties.defaultHostName}' : publicBaseUrl
   ZSA_CORS_ORIGINS: join(corsOrigins, ',')
+  // The web portal served at `/` (functions/portal.ts) signs in with these; empty values leave the
+  // app's defaults (shared/config.ts), and no client id makes the portal say sign-in is not configured.
+  ZSA_PORTAL_CLIENT_ID: portalClientId
+  ZSA_PORTAL_AUTHORITY: portalAuthority
+  ZSA_PORTAL_SCOPE: portalScope
   ZSA_EXECUTOR_ALLOWED_HOSTS: join(executorAllowedHosts, ',')
   ZSA_WEBHOOK_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${webhookSigningKeyUri})'
   ZSA_AUDIT_HMAC_KEY: '@Microsoft.KeyVault(SecretUri=${auditHmacKeyUri})'
@@ -201,9 +217,14 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   properties: union(platformSettings, zsaSettings, mailTransport == 'smtp' ? smtpSettings : {})
 }
 
-// App Service Authentication (Easy Auth) in front of every route: a request without a valid Entra
-// token for the API never reaches the app (401). The app still validates the bearer token itself
-// (ZSA_AUTH_*), so identity never rests on a header alone.
+// App Service Authentication (Easy Auth) in front of every route: it signs browsers in (emailed
+// decision links) and passes the signed-in principal on. A request without a token or session is
+// let through, because the web portal's pages and files at `/` must load
+// before anyone signs in, and its routes (`/requests`, `/approvals/...`) cannot be listed as
+// `excludedPaths`, which only match exact paths and `/folder/*`. The app refuses those requests
+// itself: every API operation authenticates the caller (ZSA_AUTH_*), and only the ones anonymous by
+// design (health, the OpenAPI document, emailed decision links, the portal) answer without a token
+// (docs/decisions/0012-portal-serving.md).
 resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   name: 'authsettingsV2'
@@ -213,18 +234,8 @@ resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
       runtimeVersion: '~1'
     }
     globalValidation: {
-      requireAuthentication: true
-      unauthenticatedClientAction: 'Return401'
-      // Anonymous by design, as in the app: liveness, the OpenAPI contract (it grants nothing;
-      // Power Automate's custom connector imports it), and emailed decision links, so that a link
-      // scanner's GET gets the app's page, not a login redirect. The app itself asks the approver
-      // to sign in (ZSA_DECISION_LINK_REQUIRE_SIGN_IN, on by default) and checks that the signed-in
-      // user is the approver the link was sent to.
-      excludedPaths: [
-        '/api/health'
-        '/api/openapi.json'
-        '/api/decisions/*'
-      ]
+      requireAuthentication: false
+      unauthenticatedClientAction: 'AllowAnonymous'
     }
     identityProviders: {
       azureActiveDirectory: {

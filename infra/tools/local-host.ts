@@ -47,10 +47,16 @@ function configureZsa(parts: LocalParts, settings: Readonly<Record<string, strin
       ZSA_AUDIT_HMAC_KEY: settings.ZSA_AUDIT_HMAC_KEY || devSecrets.auditHmacKey,
       ZSA_WEBHOOK_SIGNING_KEY: settings.ZSA_WEBHOOK_SIGNING_KEY || devSecrets.webhookSigningKey,
       ZSA_EXECUTOR_ALLOWED_HOSTS: settings.ZSA_EXECUTOR_ALLOWED_HOSTS ?? 'localhost,127.0.0.1',
+      // The portal signs in at the development issuer through the same code path as at Entra ID.
+      ZSA_PORTAL_AUTHORITY: settings.ZSA_PORTAL_AUTHORITY || parts.issuer.url,
+      ZSA_PORTAL_CLIENT_ID: settings.ZSA_PORTAL_CLIENT_ID || 'zsa-portal',
+      ZSA_PORTAL_SCOPE:
+        settings.ZSA_PORTAL_SCOPE || `${settings.ZSA_AUTH_AUDIENCE || parts.issuer.audience}/.default`,
     },
     // The lifecycle events' topic, with one subscription to read them from (a send to a topic
     // nobody declared would create a queue of that name instead).
     serviceBusEntities: eventsTopic ? [{ topic: eventsTopic, subscriptions: ['all'] }] : [],
+    bannerFirst: [`Portal       ${parts.origin}/`],
     banner: [
       `Health       ${parts.origin}/api/health`,
       ...(eventsTopic ? [`Events       Service Bus topic ${eventsTopic}, subscription "all"`] : []),

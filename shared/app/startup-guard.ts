@@ -102,6 +102,14 @@ export function startupProblems(env: Environment): readonly string[] {
       "ZSA_DIRECTORY_URL must be an https URL in Azure (Microsoft Graph); a loopback directory is the local host's development directory.",
     );
   }
+  // The portal signs people in at this authority; the development issuer lets anyone be anyone.
+  const portalAuthority = blank(env['ZSA_PORTAL_AUTHORITY']);
+  if (portalAuthority !== undefined) {
+    const why = developmentIssuerReason(portalAuthority);
+    if (why !== undefined) {
+      problems.push(`ZSA_PORTAL_AUTHORITY is the development issuer or not an Entra authority (${why}).`);
+    }
+  }
   // Without an issuer the sentence above already says what to set.
   if (
     issuer !== undefined &&

@@ -16,6 +16,8 @@ import * as policy from '#shared/domain/policy';
 import * as request from '#shared/domain/request';
 import { ReviewBody } from '#shared/domain/emergency';
 import { DecisionForm, DecisionTokenPath } from '#shared/notifications/decision-form';
+import { MeView } from '#shared/requests/me';
+import { PolicyPreview, PolicyPreviewQuery } from '#shared/requests/preview';
 import { ListReviewsQuery } from '#shared/requests/reviews';
 import { Examples, ExampleIds } from './examples';
 import type { ProblemCode } from './problems';
@@ -290,6 +292,50 @@ export const OPERATIONS: readonly Operation[] = [
         content: [{ schema: z.looseObject({ openapi: z.string() }) }],
       },
       { status: 304, description: 'Unchanged since the `ETag` sent in `If-None-Match`.' },
+    ],
+    problems: [],
+  },
+
+  {
+    operationId: 'GetMe',
+    method: 'get',
+    path: '/api/me',
+    tag: Tag.service,
+    summary: 'Get who I am',
+    description:
+      'The signed-in caller as ZSA decides their rights: the stable id (`<tenant id>:<object id>`) every right is keyed on, the app roles, the approver groups that list them and whether they are a system account (both by that id, never by name), and what the sign-in proves (`strength`). The portal builds its navigation from it.',
+    access: Access.user,
+    responses: [
+      {
+        status: 200,
+        description: 'The caller.',
+        content: [
+          json(MeView, {
+            approver: {
+              summary: 'An approver signed in with MFA',
+              value: {
+                id: '72f988bf-86f1-41af-91ab-2d7cd011db47:0b9c3f2a-6d1e-4a7b-8c5d-2e4f6a8b0c1d',
+                upn: 'ann@contoso.com',
+                name: 'Ann Lee',
+                roles: [],
+                approverGroups: [ExampleIds.group],
+                systemAccount: false,
+                strength: { acrs: [], amr: ['pwd', 'mfa'] },
+              },
+            },
+            admin: {
+              summary: 'An admin',
+              value: {
+                id: '72f988bf-86f1-41af-91ab-2d7cd011db47:9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b',
+                upn: 'admin@contoso.com',
+                roles: ['PAM.Admin'],
+                approverGroups: [],
+                systemAccount: false,
+              },
+            },
+          }),
+        ],
+      },
     ],
     problems: [],
   },
@@ -750,7 +796,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: Tag.requests,
     summary: 'List access requests',
     description:
-      "Requests the caller may see (their own, those they may approve; everything for admins and auditors), newest first, a page at a time. `mine=true` keeps the caller's own; `approvable=true` keeps those the caller can decide on now.",
+      "Requests the caller may see (their own, those they may approve; everything for admins and auditors), newest first, a page at a time. `mine=true` keeps the caller's own; `approvable=true` keeps those the caller can decide on now; `decided=true` keeps those the caller approved or denied (in any stage, or an extension of it), read from the caller's approver groups (not with `mine` or `approvable`).",
     access: Access.user,
     query: ListRequestsQuery,
     responses: [
@@ -770,7 +816,71 @@ export const OPERATIONS: readonly Operation[] = [
         status: { summary: 'Status' },
         mine: { summary: 'Only mine' },
         approvable: { summary: 'Only those I can approve' },
+        decided: { summary: 'Only those I decided' },
         continuationToken: { summary: 'Continuation token', visibility: Visibility.advanced },
+      },
+    },
+  },
+  {
+    operationId: 'GetPolicyPreview',
+    method: 'get',
+    path: '/api/policy-preview',
+    tag: Tag.requests,
+    summary: 'Preview what a request would do',
+    description:
+      "What submitting a request for the task, role or role group (exactly one of `task`, `role`, `roleGroup`) would do for the caller now, computed by the submit's own rules: automatic or manual, the approval stages, the longest and default duration, how long it may wait, uses, start delay, extensions, the emergency access the caller may ask for, the sign-in approvers must prove, and a task's parameters. It refuses as a submit would (unknown target, no policy, privileged access disabled, conflicting policies) and writes nothing. `exempt` is true for a system account, which may execute without any request.",
+    access: Access.user,
+    query: PolicyPreviewQuery,
+    responses: [
+      {
+        status: 200,
+        description: 'What a request would do.',
+        content: [
+          json(PolicyPreview, {
+            manual: {
+              summary: 'A task approved by one group, at most 8 hours',
+              value: {
+                target: { kind: 'task', name: ExampleIds.task },
+                description: 'Move a mailbox',
+                approval: 'manual',
+                exempt: false,
+                stages: [{ approverGroup: ExampleIds.group, requiredApprovals: 1 }],
+                maxDurationHours: 8,
+                defaultDurationHours: 4,
+                maxPendingHours: 24,
+                maxUses: null,
+                maxStartDelayHours: 168,
+                maxExtensions: 1,
+                breakGlass: null,
+                approverAuthContext: null,
+                parameters: [
+                  { name: 'mailbox', type: 'string', required: true },
+                  { name: 'targetDatabase', type: 'string', required: false },
+                ],
+              },
+            },
+          }),
+        ],
+      },
+    ],
+    problems: [
+      'NOT_FOUND',
+      'NO_POLICY',
+      'PAM_DISABLED',
+      'NO_APPROVER_GROUP',
+      'APPROVER_GROUPS_CONFLICT',
+      'CONFLICT',
+    ],
+    connector: {
+      visibility: Visibility.advanced,
+      fields: {
+        task: {
+          summary: 'Task',
+          visibility: Visibility.important,
+          dynamicValues: { operationId: 'ListTasks', collection: 'items', valuePath: 'name' },
+        },
+        role: { summary: 'Role', visibility: Visibility.advanced },
+        roleGroup: { summary: 'Role group', visibility: Visibility.advanced },
       },
     },
   },

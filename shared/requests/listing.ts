@@ -9,8 +9,8 @@ import { DomainError } from '#shared/domain/errors';
 import { isMember } from '#shared/domain/pam';
 import {
   canView,
+  ListRequestsQuery,
   toRequestView,
-  type ListRequestsQuery,
   type Request,
   type RequestView,
 } from '#shared/domain/request';
@@ -20,6 +20,7 @@ import { actorOf, membersOf, type RequestContext } from './context';
 import { indexKeys } from './repository';
 
 type ListContext = Pick<RequestContext, 'repo' | 'config' | 'now'>;
+
 
 const PAGE = 50;
 
@@ -77,12 +78,21 @@ export async function listRequests(
   const seesAll = principal.isAdmin || principal.isAuditor;
   const mineOnly = query.mine === true;
   const approvableOnly = query.approvable === true;
+  const decidedOnly = query.decided === true;
+  if (decidedOnly && (mineOnly || approvableOnly))
+    // Nobody decides on their own request, and what waits for a decision is not yet decided.
+    throw new DomainError('INVALID_INPUT', 'decided=true cannot be combined with mine or approvable', {
+      errors: [{ pointer: '#/decided', detail: 'not with mine=true or approvable=true' }],
+    });
 
   // Where to look: one index partition per source, walked in order; the token says where we are.
   const sources: string[] = [];
-  if (seesAll && !mineOnly && !approvableOnly) sources.push('all');
+  // A decision is recorded only in a request that names the approver's group, so the caller's
+  // group partitions hold every request they decided (admins and auditors included: seeing all
+  // is not deciding); a group that no longer lists them is no longer walked.
+  if (seesAll && !mineOnly && !approvableOnly && !decidedOnly) sources.push('all');
   else {
-    if (!approvableOnly) sources.push(indexKeys.requester(principal.id));
+    if (!approvableOnly && !decidedOnly) sources.push(indexKeys.requester(principal.id));
     if (!mineOnly) {
       const groups = await groupsOf(ctx, principal.id);
       for (const g of groups) sources.push(indexKeys.group(g));
@@ -128,6 +138,7 @@ export async function listRequests(
         const members = await membersOf(ctx, r);
         // Approvable: the request, or an extension of it, waits for this caller's decision now.
         if (approvableOnly && !awaitsDecisionBy(r, principal, members, ctx.now)) continue;
+        if (decidedOnly && !decidedBy(r, principal.id)) continue;
         if (!canView(r, actorOf(principal), members)) continue;
       }
       seen.add(r.id);
@@ -141,8 +152,15 @@ export async function listRequests(
   return { items };
 }
 
+/** Whether `userId` approved or denied the request, in any stage, or any of its extensions (by stable id). */
+function decidedBy(request: Request, userId: string): boolean {
+  const decided = (approvals: readonly { approverId?: string | undefined }[]) =>
+    approvals.some((a) => a.approverId === userId);
+  return decided(request.approvals) || request.extensions.some((e) => decided(e.approvals));
+}
+
 /** The approver groups `userId` is a member of (by stable key), among those policies or the default name. */
-async function groupsOf(ctx: ListContext, userId: string): Promise<string[]> {
+export async function groupsOf(ctx: Pick<RequestContext, 'config'>, userId: string): Promise<string[]> {
   const policies = await ctx.config.policies();
   const config = await ctx.config.pamConfig();
   const names = new Set<string>(policies.flatMap(policyGroups));

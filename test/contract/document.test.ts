@@ -24,6 +24,8 @@ import { ROOT } from '../support/local-host';
 const CONTRACT = [
   'GET /api/health',
   'GET /api/openapi.json',
+  'GET /api/me',
+  'GET /api/policy-preview',
   'GET /api/pam',
   'POST /api/pam/enable',
   'POST /api/pam/disable',

@@ -27,7 +27,7 @@ import { ROOT } from '../support/local-host';
 
 const PORTAL = 'https://portal.contoso.com';
 /** Functions that are infrastructure, not operations: documented in prose, not as paths. */
-const UNDOCUMENTED = new Set(['corsPreflight']);
+const UNDOCUMENTED = new Set(['corsPreflight', 'portal']);
 
 let server: Server;
 let origin = '';
@@ -220,5 +220,27 @@ describe('CORS through the host', () => {
     // Assess
     expect(preflight?.functionName).toBe('corsPreflight');
     expect(approve?.functionName).not.toBe('corsPreflight');
+  });
+});
+
+describe('the portal at / (catch-all) next to the API', () => {
+  // The host prefers specific routes to catch-alls, as ASP.NET does: the portal's `{*path}` never
+  // takes an API path, and its function refuses the ones no operation serves. Needs the built
+  // portal (npm test builds it).
+  it('leaves the API its routes, answers an unknown API path with a problem, and a portal route with the page', async () => {
+    // Act
+    const health = await fetch(`${origin}/api/health`);
+    const nope = await fetch(`${origin}/api/nope`);
+    const page = await fetch(`${origin}/requests`);
+
+    // Assess
+    expect(routeServing('GET', '/api/health')?.functionName).toBe('health');
+    expect(routeServing('GET', '/requests')?.functionName).toBe('portal');
+    expect(await health.json()).toMatchObject({ status: 'ok' });
+    expect([nope.status, nope.headers.get('content-type')]).toEqual([404, 'application/problem+json']);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(await page.text()).toContain('<div id="root">');
   });
 });

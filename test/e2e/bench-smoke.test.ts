@@ -55,6 +55,10 @@ describe('npm run bench', () => {
     const pam = reports[1] ?? {};
     expect(pam['execute_noop_webhook']).toMatchObject({ n: 3 });
     expect(pam['structural_floor_http_reads_intent_webhook_outcome']).toMatchObject({ n: 3 });
+    // A handful of samples is all a smoke run needs (a hundred took most of its time).
+    const email = reports[2] ?? {};
+    expect(email['submitted_to_approval_email_in_mailbox']).toMatchObject({ n: 3 });
+    expect(email['servicebus_send_to_trigger_invoked']).toMatchObject({ n: 3 });
   }, 120_000);
 
   it('puts one round trip on each request through the latency proxy and counts the sequential ones', async () => {

@@ -26,6 +26,10 @@ describe('npm start (the local host CLI)', () => {
     const host = await startLocalHost();
     const banner = host.output();
     expect(banner).toContain('development only');
+    // The portal first, before the API and the host's own URLs: it is what a newcomer opens.
+    const portalLine = banner.indexOf(`  Portal       ${host.url}/\n`);
+    expect(portalLine).toBeGreaterThan(banner.indexOf('development only'));
+    expect(portalLine).toBeLessThan(banner.indexOf(`  API          ${host.url}/api`));
     expect(banner).toContain(`${host.url}/api/health`);
     expect(banner).toContain('/dev/mailbox');
     const tablePort = Number(/tables on 127\.0\.0\.1:(\d+)/.exec(banner)?.[1]);

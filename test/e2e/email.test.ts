@@ -15,19 +15,10 @@ import { startServiceBus, type ServiceBusHandle } from '@zsa/local-host/serviceb
 import { NOTIFICATIONS_QUEUE } from '#shared/notifications/messages';
 import { caller, send, type ApiResponse, type Caller } from '../support/api';
 import { startLocalHost, type HostProcess } from '../support/local-host';
+import { mailsAbout, waitForMail, type Mail } from '../support/mailbox';
 import { userKey } from '../support/requests';
 
 const SECONDS = 1 / 3600;
-
-interface Mail {
-  id: string;
-  to: string[];
-  subject: string;
-  text: string;
-  html: string | null;
-  links: string[];
-  headers: Record<string, string>;
-}
 
 interface View {
   id: string;
@@ -132,35 +123,6 @@ async function setup(
   return task;
 }
 
-async function mails(env: Env): Promise<Mail[]> {
-  return ok(send<Mail[]>(`${env.host.url}/dev/mailbox/messages`, {}));
-}
-
-async function waitForMail(
-  env: Env,
-  requestId: string,
-  event: string,
-  to: string,
-  timeoutMs = 15_000,
-): Promise<Mail> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = (await mails(env)).find(
-      (m) =>
-        m.headers['x-zsa-request-id'] === requestId &&
-        m.headers['x-zsa-event'] === event &&
-        m.to.includes(to),
-    );
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no ${event} email to ${to} for ${requestId}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function mailsOf(env: Env, requestId: string): Promise<Mail[]> {
-  return (await mails(env)).filter((m) => m.headers['x-zsa-request-id'] === requestId);
-}
-
 async function waitForStatus(who: Caller, id: string, status: string, timeoutMs = 15_000): Promise<View> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -226,10 +188,10 @@ describe('deciding from email', () => {
 
     // Assess: one personal link each for Ann and Ben, nothing for Alice
     const [toAnn, toBen] = await Promise.all([
-      waitForMail(main, id, 'approvalNeeded', 'ann@contoso.com'),
-      waitForMail(main, id, 'approvalNeeded', 'ben@contoso.com'),
+      waitForMail(main.host.url, id, 'approvalNeeded', 'ann@contoso.com'),
+      waitForMail(main.host.url, id, 'approvalNeeded', 'ben@contoso.com'),
     ]);
-    expect((await mailsOf(main, id)).filter((m) => m.to.includes('alice@contoso.com'))).toEqual([]);
+    expect((await mailsAbout(main.host.url, id)).filter((m) => m.to.includes('alice@contoso.com'))).toEqual([]);
     expect(toAnn.subject).toBe(`[ZSA] Approval needed: alice@contoso.com requests task "${task}"`);
     expect(toAnn.text).toContain('Reason: Fix quota for <CEO>');
     expect(toAnn.html).toContain('Fix quota for &lt;CEO&gt;');
@@ -262,9 +224,9 @@ describe('deciding from email', () => {
     expect(view.approvals).toEqual([
       expect.objectContaining({ approver: 'ann@contoso.com', decision: 'approve', comment: 'Go ahead' }),
     ]);
-    const decided = await waitForMail(main, id, 'approved', 'alice@contoso.com');
+    const decided = await waitForMail(main.host.url, id, 'approved', 'alice@contoso.com');
     expect(decided.text).toContain('Approved by ann@contoso.com. Comment: "Go ahead"');
-    await waitForMail(main, id, 'approved', 'ben@contoso.com');
+    await waitForMail(main.host.url, id, 'approved', 'ben@contoso.com');
 
     // Assess: the same link again, and Ben's now useless link
     const again = await post(annLink, { decision: 'deny' });
@@ -275,9 +237,9 @@ describe('deciding from email', () => {
     expect((await alice.get<View>(`/api/requests/${id}`)).body.approvals).toHaveLength(1);
 
     // Assess: the rest of the grant's life reaches the requester
-    await waitForMail(main, id, 'granted', 'alice@contoso.com');
-    await waitForMail(main, id, 'expiringSoon', 'alice@contoso.com');
-    await waitForMail(main, id, 'ended', 'alice@contoso.com');
+    await waitForMail(main.host.url, id, 'granted', 'alice@contoso.com');
+    await waitForMail(main.host.url, id, 'expiringSoon', 'alice@contoso.com');
+    await waitForMail(main.host.url, id, 'ended', 'alice@contoso.com');
 
     // Assess: the decision is audited as Ann's, through her link; every email sent is audited
     const [approval] = await audited(main, id, 'request.approved', 1);
@@ -306,7 +268,7 @@ describe('deciding from email', () => {
     const task = await setup(main);
     const alice = await caller(main.host.url, 'alice@contoso.com');
     const { id } = await ok(alice.post<View>('/api/requests', { task, reason: 'scanned' }));
-    const link = linkOf(main, await waitForMail(main, id, 'approvalNeeded', 'ann@contoso.com'));
+    const link = linkOf(main, await waitForMail(main.host.url, id, 'approvalNeeded', 'ann@contoso.com'));
     const scanners = [
       'Mozilla/5.0 (compatible; Microsoft Safe Links)',
       'Proofpoint URL Defense',
@@ -339,7 +301,7 @@ describe('deciding from email', () => {
       await ok(alice.post<View>('/api/requests', { task, reason: 'a' })),
       await ok(alice.post<View>('/api/requests', { task, reason: 'b' })),
     ];
-    const link = linkOf(main, await waitForMail(main, a.id, 'approvalNeeded', 'ann@contoso.com'));
+    const link = linkOf(main, await waitForMail(main.host.url, a.id, 'approvalNeeded', 'ann@contoso.com'));
     const secret = link.slice(link.lastIndexOf('.') + 1);
     const tampered = `${link.slice(0, -1)}${link.endsWith('A') ? 'B' : 'A'}`;
     const crossed = `${main.host.url}/api/decisions/${b.id}.${secret}`;
@@ -364,7 +326,7 @@ describe('deciding from email', () => {
     const task = await setup(main);
     const alice = await caller(main.host.url, 'alice@contoso.com');
     const { id } = await ok(alice.post<View>('/api/requests', { task, reason: 'please' }));
-    const link = linkOf(main, await waitForMail(main, id, 'approvalNeeded', 'ben@contoso.com'));
+    const link = linkOf(main, await waitForMail(main.host.url, id, 'approvalNeeded', 'ben@contoso.com'));
 
     // Act
     const denied = await post(link, { decision: 'deny', comment: 'No ticket' });
@@ -376,7 +338,7 @@ describe('deciding from email', () => {
       status: 'denied',
       approvals: [expect.objectContaining({ approver: 'ben@contoso.com', decision: 'deny' })],
     });
-    const mail = await waitForMail(main, id, 'denied', 'alice@contoso.com');
+    const mail = await waitForMail(main.host.url, id, 'denied', 'alice@contoso.com');
     expect(mail.text).toContain('Denied by ben@contoso.com. Comment: "No ticket"');
   });
 
@@ -385,7 +347,7 @@ describe('deciding from email', () => {
     const task = await setup(main, { pendingTimeoutHours: 2 * SECONDS });
     const alice = await caller(main.host.url, 'alice@contoso.com');
     const { id } = await ok(alice.post<View>('/api/requests', { task, reason: 'slow approvers' }));
-    const link = linkOf(main, await waitForMail(main, id, 'approvalNeeded', 'ann@contoso.com'));
+    const link = linkOf(main, await waitForMail(main.host.url, id, 'approvalNeeded', 'ann@contoso.com'));
     await waitForStatus(alice, id, 'expired');
 
     // Act
@@ -399,7 +361,7 @@ describe('deciding from email', () => {
       status: 'expired',
       approvals: [],
     });
-    await waitForMail(main, id, 'expired', 'alice@contoso.com');
+    await waitForMail(main.host.url, id, 'expired', 'alice@contoso.com');
   });
 
   it('the requester approving from a forwarded link is refused', async () => {
@@ -407,7 +369,7 @@ describe('deciding from email', () => {
     const task = await setup(main);
     const alice = await caller(main.host.url, 'alice@contoso.com');
     const { id } = await ok(alice.post<View>('/api/requests', { task, reason: 'mine' }));
-    const link = linkOf(main, await waitForMail(main, id, 'approvalNeeded', 'ann@contoso.com'));
+    const link = linkOf(main, await waitForMail(main.host.url, id, 'approvalNeeded', 'ann@contoso.com'));
 
     // Act
     const res = await send<string>(link, {
@@ -455,7 +417,7 @@ describe('a failing mail server', () => {
     const log = broken.host.output();
     expect(log).toMatch(/delivery 1 of 10\), Service Bus will retry: .*ECONNREFUSED/);
     expect(log).toMatch(/delivery 10 of 10\); it goes to the dead-letter queue: .*ECONNREFUSED/);
-    expect(await mailsOf(broken, id)).toEqual([]);
+    expect(await mailsAbout(broken.host.url, id)).toEqual([]);
     const failed = await audited(broken, id, 'notification.failed', 2);
     expect(failed.map((a) => a.detail ?? '')).toEqual(
       expect.arrayContaining([expect.stringContaining(':granted:'), expect.stringContaining(':ended:')]),

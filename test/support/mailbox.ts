@@ -9,6 +9,7 @@ export interface Mail {
   to: string[];
   subject: string;
   text: string;
+  html: string | null;
   links: string[];
   headers: Record<string, string>;
 }

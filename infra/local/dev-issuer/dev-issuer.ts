@@ -1,6 +1,8 @@
 /**
  * The development token issuer of the local host: OIDC metadata, a JWKS and `POST /dev/token`, so
- * the app's real bearer-token validation (shared/auth) runs locally against real RS256 tokens.
+ * the app's real bearer-token validation (shared/auth) runs locally against real RS256 tokens; and
+ * the authorization code flow with PKCE (code-flow.ts), so the portal signs people in here through
+ * the same OIDC code path it uses against Entra ID.
  *
  * It mints a token for anyone who asks, with any role: that is its purpose, and why it only ever
  * runs on loopback and never in Azure.
@@ -19,6 +21,7 @@ import {
   type JWK,
 } from 'jose';
 import { z } from 'zod';
+import { createCodeFlow, loopbackOrigins, type IdTokenClaims } from './code-flow';
 
 /** Fixed tenant of every development token, so principal ids (`tid:oid`) are stable across runs. */
 export const DEV_TENANT_ID = '7e57da7a-0000-4000-8000-00000000de70';
@@ -38,12 +41,17 @@ export interface DevIssuerOptions {
   readonly audience: string;
   /** Where the signing key (a private JWK) is kept so tokens survive restarts; absent = in memory. */
   readonly keyFile?: string | undefined;
+  /** The clock (ms) sign-in codes and refresh tokens expire by; tests move it instead of waiting. */
+  readonly now?: (() => number) | undefined;
 }
 
 export interface DevIssuer {
   readonly issuer: string;
   readonly audience: string;
-  /** Serves metadata, keys and `POST /dev/token`; answers true when the request was one of them. */
+  /**
+   * Serves metadata, keys, `POST /dev/token`, the authorize and logout endpoints; answers true when
+   * the request was one of them.
+   */
   handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean>;
   /** Mints an access token directly (tests, the CLI), with the same checks as `POST /dev/token`. */
   mint(claims: MintClaims): Promise<string>;
@@ -129,26 +137,61 @@ export async function createDevIssuer(options: DevIssuerOptions): Promise<DevIss
     token: DEV_TOKEN_PATH,
     users: `${issuerPath}/graph/v1.0/users/`,
     userByKey: `${issuerPath}/graph/v1.0/users('`,
+    authorize: `${issuerPath}/authorize`,
+    logout: `${issuerPath}/logout`,
   };
   const jwks = { keys: [key.publicJwk] };
   const metadata = {
     issuer: options.issuer,
     jwks_uri: `${issuerBase}/keys`,
     token_endpoint: `${issuerUrl.origin}${DEV_TOKEN_PATH}`,
+    authorization_endpoint: `${issuerBase}/authorize`,
+    end_session_endpoint: `${issuerBase}/logout`,
     id_token_signing_alg_values_supported: [ALG],
+    // Public clients only (a browser app keeps no secret): PKCE is what binds the code to its client.
     token_endpoint_auth_methods_supported: ['none'],
-    response_types_supported: ['token'],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: ['authorization_code', 'refresh_token'],
+    code_challenge_methods_supported: ['S256'],
+    scopes_supported: ['openid', 'profile', 'email', 'offline_access', `${audience}/.default`],
+    claims_parameter_supported: true,
+    authorization_response_iss_parameter_supported: true,
     subject_types_supported: ['public'],
   };
+  const codeFlow = createCodeFlow({
+    issuer: options.issuer,
+    paths: { authorize: paths.authorize, logout: paths.logout },
+    accessTokenLifetimeSeconds: DEFAULT_LIFETIME_SECONDS,
+    accessToken: (identity) =>
+      sign(key, options.issuer, audience, {
+        upn: identity.upn,
+        name: identity.name,
+        roles: [...identity.roles],
+        acrs: [...identity.acrs],
+        amr: [...identity.amr],
+      }),
+    idToken: (claims) => signIdToken(key, options.issuer, claims),
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
 
   const mint = async (claims: MintClaims): Promise<string> => {
     const parsed = MintClaimsSchema.parse(claims);
     return sign(key, options.issuer, audience, parsed);
   };
 
+  const ownOrigins = loopbackOrigins(options.issuer);
   const handle = async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const method = req.method ?? 'GET';
+    // An app opened under another loopback name of this host (localhost rather than 127.0.0.1)
+    // reads metadata, keys and tokens from a browser across origins, as a browser app does from
+    // Entra ID; no other origin may.
+    const requestOrigin = req.headers.origin;
+    if (requestOrigin !== undefined && ownOrigins.has(requestOrigin)) {
+      res.setHeader('access-control-allow-origin', requestOrigin);
+      res.setHeader('vary', 'origin');
+    }
     switch (path) {
       case paths.metadata:
         if (method !== 'GET') return methodNotAllowed(res, 'GET');
@@ -160,6 +203,12 @@ export async function createDevIssuer(options: DevIssuerOptions): Promise<DevIss
         return true;
       case paths.token: {
         if (method !== 'POST') return methodNotAllowed(res, 'POST');
+        // A browser app's OAuth grant comes as a form; the JSON body stays for tests and the CLI.
+        // `curl -d '{…}'` labels JSON as a form, so a body that starts as JSON is read as JSON.
+        if (isForm(req) && !body.toString('utf8').trimStart().startsWith('{')) {
+          await codeFlow.token(res, body);
+          return true;
+        }
         const request = parseTokenRequest(body);
         if (!request.ok) {
           sendJson(res, 400, request.problem, 'application/problem+json');
@@ -174,6 +223,7 @@ export async function createDevIssuer(options: DevIssuerOptions): Promise<DevIss
         return true;
       }
       default:
+        if (codeFlow.handle(req, res, body, path)) return true;
         if (path.startsWith(paths.users)) {
           if (method !== 'GET') return methodNotAllowed(res, 'GET');
           directoryUser(res, path.slice(paths.users.length));
@@ -258,6 +308,34 @@ async function sign(
     .setExpirationTime(now + lifetime)
     .setJti(randomUUID())
     .sign(key.privateKey);
+}
+
+/** An OIDC id token for the client (`aud` = client_id), signed with the same key as access tokens. */
+async function signIdToken(key: SigningKey, issuer: string, claims: IdTokenClaims): Promise<string> {
+  const upn = claims.identity.upn.toLowerCase();
+  const userId = devUserId(upn);
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({
+    tid: DEV_TENANT_ID,
+    oid: userId,
+    preferred_username: upn,
+    name: claims.identity.name ?? upn,
+    auth_time: claims.authTime,
+    ...(claims.nonce === undefined ? {} : { nonce: claims.nonce }),
+  })
+    .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
+    .setIssuer(issuer)
+    .setAudience(claims.clientId)
+    .setSubject(userId)
+    .setIssuedAt(now)
+    .setNotBefore(now)
+    .setExpirationTime(now + DEFAULT_LIFETIME_SECONDS)
+    .sign(key.privateKey);
+}
+
+function isForm(req: IncomingMessage): boolean {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  return type === 'application/x-www-form-urlencoded';
 }
 
 type TokenRequestResult =

@@ -393,7 +393,7 @@ describe('secure by default', () => {
     expect(site.text).toMatch(/authentication: \{\s+type: 'UserAssignedIdentity'/);
   });
 
-  it("answers 401 to unauthenticated calls with Entra ID, the token store on, and the portals' origins for CORS", () => {
+  it("puts App Service Authentication with Entra ID in front, the token store on, and the portals' origins for CORS", () => {
     // Act
     const auth = resources(functionApp).find(
       (r) => r.type === 'Microsoft.Web/sites/config' && r.body.text.includes('globalValidation'),
@@ -402,28 +402,25 @@ describe('secure by default', () => {
 
     // Assess
     expect(auth?.body.text).toMatch(/name: 'authsettingsV2'/);
-    expect(auth && propertyValue(auth.body, 'requireAuthentication')).toBe('true');
-    expect(auth && propertyValue(auth.body, 'unauthenticatedClientAction')).toBe("'Return401'");
     expect(auth?.body.text).toMatch(/azureActiveDirectory: \{\s+enabled: true/);
     expect(auth?.body.text).toMatch(/tokenStore: \{\s+enabled: true/);
     expect(site.text).toMatch(/cors: \{\s+allowedOrigins: corsOrigins\s+supportCredentials: false/);
   });
 
-  it('lets through, unauthenticated, only the routes that are anonymous by design', () => {
-    // Prepare
+  it('lets anonymous requests reach the app, which serves the portal at / and refuses the rest itself', () => {
+    // Prepare: the portal's routes are the page's own (`/requests`, `/approvals/...`): no list of
+    // excluded paths could follow them, so the app decides (functions/portal.ts, every handler's auth).
     const auth = resources(functionApp).find((r) => r.body.text.includes('globalValidation'));
-    const routes = ['health', 'openapi', 'decisions']
-      .map((f) => readFileSync(join(REPO, 'functions', `${f}.ts`), 'utf8'))
-      .join('\n');
-
-    // Act
-    const excluded = [...(auth?.body.text ?? '').matchAll(/^\s+'(\/api\/[^']*)'$/gm)].map((m) => m[1] ?? '');
+    const portal = readFileSync(join(REPO, 'functions', 'portal.ts'), 'utf8');
 
     // Assess
-    expect(excluded).toEqual(['/api/health', '/api/openapi.json', '/api/decisions/*']);
-    expect(routes).toMatch(/route: 'health'/);
-    expect(routes).toMatch(/route: 'openapi\.json'/);
-    expect(routes).toMatch(/route: 'decisions\/\{token\}'/);
+    expect(auth && propertyValue(auth.body, 'requireAuthentication')).toBe('false');
+    expect(auth && propertyValue(auth.body, 'unauthenticatedClientAction')).toBe("'AllowAnonymous'");
+    expect(auth?.body.text).not.toMatch(/excludedPaths/);
+    expect(portal).toMatch(/route: '\{\*path\}'/);
+    expect(objectVars(functionApp, /^platformSettings$/).get('platformSettings')?.text).toMatch(
+      /AzureWebJobsDisableHomepage: 'true'/,
+    );
   });
 
   it('keeps every signing key and password in Key Vault, referenced by the app settings', () => {

@@ -21,6 +21,7 @@ const HOST_SETTINGS: Record<string, string> = {
   APPLICATIONINSIGHTS_CONNECTION_STRING: 'where the host sends telemetry',
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'telemetry with an Entra token (local auth is off)',
   NODE_OPTIONS: "read by Node itself: the worker's heap limit",
+  AzureWebJobsDisableHomepage: "the Functions host's own home page off: `/` is the portal's",
 };
 
 /** Schema settings that Azure deliberately leaves unset, and why. */
@@ -264,6 +265,10 @@ describe('Azure sets what the app reads', () => {
       ZSA_MAIL_TRANSPORT: 'graph',
       ZSA_MAIL_FROM: 'ZSA <zsa@contoso.com>',
       ZSA_NOTIFICATIONS_MAX_DELIVERY: '10',
+      AzureWebJobsDisableHomepage: 'true',
+      ZSA_PORTAL_CLIENT_ID: '00000000-0000-0000-0000-000000000005',
+      ZSA_PORTAL_AUTHORITY: '',
+      ZSA_PORTAL_SCOPE: 'api://00000000-0000-0000-0000-000000000004/.default',
     };
     const platform = {
       WEBSITE_SITE_NAME: 'func-zsa',

@@ -146,6 +146,16 @@ describe('in Azure it refuses to start', () => {
       says: /ZSA_DIRECTORY_URL must be an https URL in Azure/,
     },
     {
+      name: "the portal signing in at the local host's development issuer",
+      change: { ZSA_PORTAL_AUTHORITY: 'http://127.0.0.1:7071/dev' },
+      says: /ZSA_PORTAL_AUTHORITY is the development issuer/,
+    },
+    {
+      name: 'the portal signing in at an https authority ending in /dev',
+      change: { ZSA_PORTAL_AUTHORITY: 'https://login.example.com/dev' },
+      says: /ZSA_PORTAL_AUTHORITY is the development issuer/,
+    },
+    {
       name: 'no tenant to resolve members in (issuer names none, no ZSA_TENANT_ID)',
       change: { ZSA_AUTH_ISSUER: 'https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0' },
       says: /No tenant: set ZSA_TENANT_ID/,
