@@ -21,7 +21,6 @@ import { indexKeys } from './repository';
 
 type ListContext = Pick<RequestContext, 'repo' | 'config' | 'now'>;
 
-
 const PAGE = 50;
 
 /** Base64 (or base64url) JSON as a value, or undefined when it is neither. */
