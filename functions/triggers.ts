@@ -1,0 +1,43 @@
+/**
+ * The connector's polling triggers (shared/requests/triggers.ts), answered as Power Automate's
+ * polling contract asks: `202` + `Location` (the URL to poll next, carrying the cursor) +
+ * `Retry-After` while nothing is new, `200` + `{ items }` + `Location` when something is.
+ */
+import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { getDeps } from '#shared/app/deps';
+import { auditHmacKey } from '#shared/audit/wiring';
+import { authenticate } from '#shared/http/auth';
+import { handled, json, readQuery } from '#shared/http/handler';
+import { pollTrigger, RETRY_AFTER_SECONDS, TriggerQuery, type TriggerKind } from '#shared/requests/triggers';
+
+/** The URL the platform polls next: this one, with the new cursor (and nothing else: the query is only the cursor). */
+function nextUrl(request: HttpRequest, cursor: string): string {
+  const url = new URL(request.url);
+  url.search = new URLSearchParams({ cursor }).toString();
+  return url.toString();
+}
+
+function trigger(kind: TriggerKind) {
+  return handled(async (request): Promise<HttpResponseInit> => {
+    const principal = await authenticate(request);
+    const query = readQuery(request, TriggerQuery);
+    const deps = getDeps();
+    // Reads only: no workflow to tell, so no durable client binding.
+    const ctx = { repo: deps.requests, config: deps.config, now: deps.now() };
+    const answer = await pollTrigger(ctx, principal, kind, query, auditHmacKey(deps.settings));
+    const headers = { location: nextUrl(request, answer.cursor), 'retry-after': String(RETRY_AFTER_SECONDS) };
+    if (answer.kind === 'wait') return { status: 202, headers };
+    return json(200, { items: answer.items }, headers);
+  });
+}
+
+export const approvalsTrigger = trigger('approvals');
+export const decisionsTrigger = trigger('decisions');
+export const emergenciesTrigger = trigger('emergencies');
+
+for (const [name, handler, route] of [
+  ['approvalsTrigger', approvalsTrigger, 'api/triggers/approvals'],
+  ['decisionsTrigger', decisionsTrigger, 'api/triggers/decisions'],
+  ['emergenciesTrigger', emergenciesTrigger, 'api/triggers/emergencies'],
+] as const)
+  app.http(name, { methods: ['GET'], route, handler });
