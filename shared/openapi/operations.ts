@@ -240,8 +240,8 @@ function requestAnswer(description: string, ...examples: (keyof typeof REQUEST_E
   };
 }
 
-const idField: ConnectorField = { summary: 'Request id' };
-const extensionIdField: ConnectorField = { summary: 'Extension number' };
+const idField: ConnectorField = { summary: 'Request ID' };
+const extensionIdField: ConnectorField = { summary: 'Extension Number' };
 const commentField: ConnectorField = { summary: 'Comment' };
 
 /** What creating and replacing a policy send, and what every policy answer holds. */
@@ -510,7 +510,7 @@ export const OPERATIONS: readonly Operation[] = [
     problems: ['NOT_FOUND'],
     connector: {
       visibility: Visibility.internal,
-      fields: { name: { summary: 'Task name', visibility: Visibility.advanced } },
+      fields: { name: { summary: 'Task Name', visibility: Visibility.advanced } },
     },
   },
   {
@@ -778,14 +778,14 @@ export const OPERATIONS: readonly Operation[] = [
           dynamicValues: { operationId: 'ListTasks', collection: 'items', valuePath: 'name' },
         },
         role: { summary: 'Role', visibility: Visibility.advanced },
-        roleGroup: { summary: 'Role group', visibility: Visibility.advanced },
+        roleGroup: { summary: 'Role Group', visibility: Visibility.advanced },
         reason: { summary: 'Reason', visibility: Visibility.important },
         ticket: { summary: 'Ticket', visibility: Visibility.important },
-        durationHours: { summary: 'Duration (hours)' },
-        parameters: { summary: 'Task parameters', visibility: Visibility.advanced },
-        clientRequestId: { summary: 'Client request id (for retries)', visibility: Visibility.important },
-        startAt: { summary: 'Start at (optional)', visibility: Visibility.advanced },
-        emergency: { summary: 'Emergency access (break glass)', visibility: Visibility.advanced },
+        durationHours: { summary: 'Duration (Hours)' },
+        parameters: { summary: 'Task Parameters', visibility: Visibility.advanced },
+        clientRequestId: { summary: 'Client Request ID (for Retries)', visibility: Visibility.important },
+        startAt: { summary: 'Start At (Optional)', visibility: Visibility.advanced },
+        emergency: { summary: 'Emergency Access (Break Glass)', visibility: Visibility.advanced },
       },
     },
   },
@@ -814,10 +814,10 @@ export const OPERATIONS: readonly Operation[] = [
     connector: {
       fields: {
         status: { summary: 'Status' },
-        mine: { summary: 'Only mine' },
-        approvable: { summary: 'Only those I can approve' },
-        decided: { summary: 'Only those I decided' },
-        continuationToken: { summary: 'Continuation token', visibility: Visibility.advanced },
+        mine: { summary: 'Only Mine' },
+        approvable: { summary: 'Only Those I Can Approve' },
+        decided: { summary: 'Only Those I Decided' },
+        continuationToken: { summary: 'Continuation Token', visibility: Visibility.advanced },
       },
     },
   },
@@ -880,7 +880,7 @@ export const OPERATIONS: readonly Operation[] = [
           dynamicValues: { operationId: 'ListTasks', collection: 'items', valuePath: 'name' },
         },
         role: { summary: 'Role', visibility: Visibility.advanced },
-        roleGroup: { summary: 'Role group', visibility: Visibility.advanced },
+        roleGroup: { summary: 'Role Group', visibility: Visibility.advanced },
       },
     },
   },
@@ -1048,8 +1048,8 @@ export const OPERATIONS: readonly Operation[] = [
     problems: [],
     connector: {
       fields: {
-        status: { summary: 'Review status' },
-        continuationToken: { summary: 'Continuation token', visibility: Visibility.advanced },
+        status: { summary: 'Review Status' },
+        continuationToken: { summary: 'Continuation Token', visibility: Visibility.advanced },
       },
     },
   },
@@ -1087,7 +1087,7 @@ export const OPERATIONS: readonly Operation[] = [
       visibility: Visibility.important,
       fields: {
         id: idField,
-        hours: { summary: 'More hours', visibility: Visibility.important },
+        hours: { summary: 'More Hours', visibility: Visibility.important },
         reason: { summary: 'Reason', visibility: Visibility.important },
       },
     },
@@ -1208,8 +1208,8 @@ export const OPERATIONS: readonly Operation[] = [
           visibility: Visibility.important,
           dynamicValues: { operationId: 'ListTasks', collection: 'items', valuePath: 'name' },
         },
-        parameters: { summary: 'Task parameters', visibility: Visibility.important },
-        requestId: { summary: 'Request id', visibility: Visibility.advanced },
+        parameters: { summary: 'Task Parameters', visibility: Visibility.important },
+        requestId: { summary: 'Request ID', visibility: Visibility.advanced },
       },
     },
   },
