@@ -1,0 +1,309 @@
+/**
+ * The connector's polling triggers as Power Automate drives them, through the real handlers against
+ * real Azurite and the real development issuer: a first poll without a cursor, then always the URL
+ * the last answer's `Location` gave, waiting `Retry-After` between polls. The app's clock is moved
+ * by the test (the settle lag is minutes); requests are stored through the repository as the
+ * stories store them, with decisions made by the domain's own rule (`applyDecision`).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getDeps } from '#shared/app/deps';
+import { OPEN_REVIEW } from '#shared/domain/emergency';
+import { applyDecision, type Request, type RequestView } from '#shared/domain/request';
+import { SETTLE_LAG_MS } from '#shared/requests/triggers';
+import { approverGroupPut } from '../../../functions/approver-groups';
+import { approvalsTrigger, decisionsTrigger, emergenciesTrigger } from '../../../functions/triggers';
+import { enablePam } from '../../support/admin';
+import { call, startComponentEnv, type ComponentEnv } from '../../support/component';
+import { aPendingRequest, REQUESTER, userKey } from '../../support/requests';
+
+const BOB = 'bob@contoso.com';
+const DUAL = 'dual@contoso.com';
+const CAROL = 'carol@contoso.com';
+const ALICE = REQUESTER;
+type Handler = typeof approvalsTrigger;
+
+let env: ComponentEnv;
+/** The app's clock: every poll and story reads it. */
+let clock = Date.now();
+
+beforeAll(async () => {
+  env = await startComponentEnv();
+  const admin = await env.token('admin@contoso.com', ['PAM.Admin']);
+  await enablePam(admin, { group: 'approvers', members: [BOB, DUAL] });
+  const security = await call(approverGroupPut, {
+    method: 'PUT',
+    path: '/x',
+    token: admin,
+    params: { name: 'security' },
+    body: { members: [CAROL] },
+  });
+  expect(security.status, JSON.stringify(security.body)).toBeLessThan(300);
+  getDeps().now = () => new Date(clock);
+}, 60_000);
+
+afterAll(async () => {
+  await env.close();
+});
+
+/** Moves the app's clock past the settle lag, as the platform's next polls come later. */
+const settle = () => {
+  clock += SETTLE_LAG_MS + 1000;
+};
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: unknown;
+}
+
+/** One poll: the trigger's own URL at first, then exactly the URL a `Location` named. */
+function poll(handler: Handler, token: string, location?: string): Promise<Answer> {
+  const path =
+    location === undefined ? '/api/triggers/x' : new URL(location).pathname + new URL(location).search;
+  return call(handler, { path, token });
+}
+
+function location(answer: Answer): string {
+  const value = answer.headers.get('location');
+  expect(value, 'Location').toBeTruthy();
+  return value ?? '';
+}
+
+/** The platform's "nothing new": 202, where to poll next, and when. */
+function expectWait(answer: Answer): string {
+  expect(answer.status, JSON.stringify(answer.body)).toBe(202);
+  expect(answer.headers.get('retry-after')).toBe('60');
+  expect(new URL(location(answer)).searchParams.get('cursor')).toBeTruthy();
+  return location(answer);
+}
+
+/** The platform's "something new": 200 with the items, and where to poll next. */
+function expectItems(answer: Answer): { ids: string[]; next: string } {
+  expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+  expect(answer.headers.get('retry-after')).toBe('60');
+  const items = (answer.body as { items: RequestView[] }).items;
+  return { ids: items.map((i) => i.id), next: location(answer) };
+}
+
+function expectProblem(answer: Answer, status: number, code: string) {
+  expect({ status: answer.status, code: (answer.body as { code?: string }).code }).toEqual({ status, code });
+  expect(answer.headers.get('content-type')).toBe('application/problem+json');
+}
+
+const stage = (group: string) => ({ approverGroup: group, requiredApprovals: 1 });
+const members = () =>
+  new Map([
+    [
+      'approvers',
+      [
+        { upn: BOB, id: userKey(BOB) },
+        { upn: DUAL, id: userKey(DUAL) },
+      ],
+    ],
+    ['security', [{ upn: CAROL, id: userKey(CAROL) }]],
+  ]);
+
+/** A request waiting for the `approvers` group, submitted at the app's clock (minus `ago` ms). */
+function awaiting(ago = 0, groups = ['approvers']): Request {
+  return aPendingRequest(
+    { stages: groups.map(stage), approverGroup: groups[0] ?? null, requiredApprovals: groups.length },
+    new Date(clock - ago),
+  );
+}
+
+const store = (...requests: Request[]) => Promise.all(requests.map((r) => getDeps().requests.create(r)));
+
+describe('When a request awaits my approval (GET /api/triggers/approvals)', () => {
+  it('starts at now, answers what became decidable once, the same again on a replay, and never twice', async () => {
+    // Arrange: history the first poll must not flood the flow with.
+    await store(awaiting(1_800_000));
+    const bob = await env.token(BOB);
+
+    // Act + Assess: first poll, then a quiet interval.
+    const first = expectWait(await poll(approvalsTrigger, bob));
+    clock += 60_000;
+    const quiet = expectWait(await poll(approvalsTrigger, bob, first));
+
+    // Arrange: a request for bob's group, one only carol's group decides, and alice's own (bob
+    // cannot approve his own requests, nor alice hers: here the requester is alice).
+    const fresh = awaiting();
+    await store(fresh, awaiting(0, ['security']));
+    settle();
+
+    // Act
+    const found = await poll(approvalsTrigger, bob, quiet);
+    const replayed = await poll(approvalsTrigger, bob, quiet);
+    const { next } = expectItems(found);
+    const after = await poll(approvalsTrigger, bob, next);
+
+    // Assess
+    expect(expectItems(found).ids).toEqual([fresh.id]);
+    expect(expectItems(replayed).ids).toEqual([fresh.id]);
+    expectWait(after);
+  });
+
+  it('answers an event stamped just before a poll once it settles, neither skipped nor early', async () => {
+    // Arrange: a cursor at the settled horizon, then a request stamped 1 s before the next poll
+    // (its row landing a moment later, as a story's write does).
+    const bob = await env.token(BOB);
+    const cursor = expectWait(await poll(approvalsTrigger, bob));
+    clock += 60_000;
+    const late = awaiting(1000);
+    await store(late);
+
+    // Act
+    const early = await poll(approvalsTrigger, bob, cursor);
+    settle();
+    const settled = await poll(approvalsTrigger, bob, expectWait(early));
+
+    // Assess
+    expect(expectItems(settled).ids).toEqual([late.id]);
+  });
+
+  it("answers a second stage's approvers when the first stage approves, at that moment", async () => {
+    // Arrange: a two-stage request (security, then bob's approvers) submitted half an hour ago,
+    // so not yet bob's to decide.
+    const bob = await env.token(BOB);
+    const twoStage = awaiting(1_800_000, ['security', 'approvers']);
+    await store(twoStage);
+    const cursor = expectWait(await poll(approvalsTrigger, bob));
+    clock += 60_000;
+    settle();
+    const before = expectWait(await poll(approvalsTrigger, bob, cursor));
+    const approved = applyDecision(
+      twoStage,
+      { approver: { id: userKey(CAROL), upn: CAROL }, decision: 'approve' },
+      members(),
+      new Date(clock),
+    ).request;
+    await getDeps().requests.update(twoStage.id, () => ({ next: approved, result: undefined }));
+    settle();
+
+    // Act
+    const answer = await poll(approvalsTrigger, bob, before);
+
+    // Assess
+    expect(expectItems(answer).ids).toEqual([twoStage.id]);
+  });
+});
+
+describe('When my request is decided (GET /api/triggers/decisions)', () => {
+  it("answers the caller's own requests approved, denied and expired since the cursor, and no one else's", async () => {
+    // Arrange: alice's requests submitted half an hour ago, pending when her flow starts.
+    const alice = await env.token(ALICE);
+    const [toApprove, toDeny, toExpire, stillPending] = [0, 1, 2, 3].map(() => awaiting(1_800_000));
+    const othersRequest = aPendingRequest(
+      {
+        requester: DUAL,
+        requesterId: userKey(DUAL),
+        approverGroup: 'approvers',
+        stages: [stage('approvers')],
+      },
+      new Date(clock - 1_800_000),
+    );
+    if (!toApprove || !toDeny || !toExpire || !stillPending) throw new Error('four requests');
+    await store(toApprove, toDeny, toExpire, stillPending, othersRequest);
+    const cursor = expectWait(await poll(decisionsTrigger, alice));
+
+    // Act: decisions after the cursor.
+    clock += 60_000;
+    const decide = async (r: Request, decision: 'approve' | 'deny') => {
+      const next = applyDecision(
+        r,
+        { approver: { id: userKey(BOB), upn: BOB }, decision },
+        members(),
+        new Date(clock),
+      ).request;
+      await getDeps().requests.update(r.id, () => ({ next, result: undefined }));
+    };
+    await decide(toApprove, 'approve');
+    await decide(toDeny, 'deny');
+    await decide(othersRequest, 'approve');
+    const expired: Request = { ...toExpire, status: 'expired', endedAt: new Date(clock).toISOString() };
+    await getDeps().requests.update(toExpire.id, () => ({ next: expired, result: undefined }));
+    settle();
+    const answer = await poll(decisionsTrigger, alice, cursor);
+
+    // Assess
+    const { ids, next } = expectItems(answer);
+    expect([...ids].sort()).toEqual([toApprove.id, toDeny.id, toExpire.id].sort());
+    expectWait(await poll(decisionsTrigger, alice, next));
+  });
+});
+
+describe('When an emergency access is used (GET /api/triggers/emergencies)', () => {
+  it('answers break-glass uses to admins and auditors, and refuses everyone else with 403', async () => {
+    // Arrange
+    const auditor = await env.token('auditor@contoso.com', ['PAM.Auditor']);
+    const bob = await env.token(BOB);
+    const cursor = expectWait(await poll(emergenciesTrigger, auditor));
+    clock += 60_000;
+    const at = new Date(clock).toISOString();
+    const glass = aPendingRequest(
+      {
+        emergency: true,
+        review: OPEN_REVIEW,
+        status: 'approved',
+        approvalType: 'auto',
+        approverGroup: 'approvers',
+        requiredApprovals: 0,
+        decidedAt: at,
+        grantedAt: at,
+        expiresAt: new Date(clock + 3_600_000).toISOString(),
+      },
+      new Date(clock),
+    );
+    await store(glass, awaiting());
+    settle();
+
+    // Act
+    const refused = await poll(emergenciesTrigger, bob);
+    const answer = await poll(emergenciesTrigger, auditor, cursor);
+
+    // Assess
+    expectProblem(refused, 403, 'FORBIDDEN');
+    expect(expectItems(answer).ids).toEqual([glass.id]);
+  });
+});
+
+describe('cursors', () => {
+  it("refuses another user's, another trigger's, a forged and an edited cursor with 400 problem+json", async () => {
+    // Arrange
+    const bob = await env.token(BOB);
+    const dual = await env.token(DUAL);
+    const bobs = expectWait(await poll(approvalsTrigger, bob));
+    const token = new URL(bobs).searchParams.get('cursor') ?? '';
+    const [payload = '', signature = ''] = token.split('.');
+    const edited = Buffer.from(
+      Buffer.from(payload, 'base64url')
+        .toString('utf8')
+        .replace(/"t":\d+/, '"t":0'),
+    ).toString('base64url');
+    const withCursor = (cursor: string) =>
+      `http://127.0.0.1:7071/api/triggers/x?cursor=${encodeURIComponent(cursor)}`;
+
+    // Act
+    const answers = {
+      otherUser: await poll(approvalsTrigger, dual, bobs),
+      otherTrigger: await poll(decisionsTrigger, bob, bobs),
+      forged: await poll(approvalsTrigger, bob, withCursor('not-a-cursor')),
+      edited: await poll(approvalsTrigger, bob, withCursor(`${edited}.${signature}`)),
+      unknownQuery: await poll(approvalsTrigger, bob, `${bobs}&since=0`),
+    };
+
+    // Assess
+    for (const [what, answer] of Object.entries(answers)) {
+      expect(answer.status, what).toBe(400);
+      expectProblem(answer, 400, 'INVALID_INPUT');
+    }
+    expect(JSON.stringify(answers.otherUser.body)).toContain('another user');
+  });
+
+  it('refuses a poll without a token with 401', async () => {
+    // Act
+    const answer = await call(approvalsTrigger, { path: '/api/triggers/approvals' });
+
+    // Assess
+    expectProblem(answer, 401, 'MISSING_TOKEN');
+  });
+});
