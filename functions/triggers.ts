@@ -6,7 +6,7 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { getDeps } from '#shared/app/deps';
 import { auditHmacKey } from '#shared/audit/wiring';
-import { authenticate } from '#shared/http/auth';
+import { authenticate, requireReader } from '#shared/http/auth';
 import { handled, json, readQuery } from '#shared/http/handler';
 import { pollTrigger, RETRY_AFTER_SECONDS, TriggerQuery, type TriggerKind } from '#shared/requests/triggers';
 
@@ -20,6 +20,8 @@ function nextUrl(request: HttpRequest, cursor: string): string {
 function trigger(kind: TriggerKind) {
   return handled(async (request): Promise<HttpResponseInit> => {
     const principal = await authenticate(request);
+    // Emergency uses are every requester's: only those who read everything may watch them.
+    if (kind === 'emergencies') requireReader(principal);
     const query = readQuery(request, TriggerQuery);
     const deps = getDeps();
     // Reads only: no workflow to tell, so no durable client binding.

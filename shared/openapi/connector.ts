@@ -290,13 +290,17 @@ function responsesOf(converter: Converter, responses: Json, op: Operation): Json
   for (const [status, response] of Object.entries(responses)) {
     if (!/^2\d\d$/.test(status) || !isObject(response)) continue;
     const schema = objectAt(response, 'content', 'application/json', 'schema');
-    const location = objectAt(response, 'headers', 'Location');
+    // Location, and a polling trigger's Retry-After (Power Automate reads both).
+    const headers: Json = {};
+    for (const name of ['Location', 'Retry-After']) {
+      const header = objectAt(response, 'headers', name);
+      if (header !== undefined)
+        headers[name] = { type: 'string', description: plain(String(header.description)) };
+    }
     out[status] = {
       description: plain(String(response.description)),
       ...(schema === undefined ? {} : { schema: converter.schema(schema) }),
-      ...(location === undefined
-        ? {}
-        : { headers: { Location: { type: 'string', description: plain(String(location.description)) } } }),
+      ...(Object.keys(headers).length === 0 ? {} : { headers }),
     };
   }
   Object.assign(out, refusalsOf(converter, op));
@@ -306,6 +310,19 @@ function responsesOf(converter: Converter, responses: Json, op: Operation): Json
   };
   return out;
 }
+
+// --- Polling triggers (issue 16) ------------------------------------------------------------------
+
+/**
+ * A polling trigger's metadata: `batch`, since each poll answers `{ items }` and every item starts
+ * its own run; the hint tells the maker what makes it fire while they test the flow.
+ */
+function triggerOf(op: Operation): Json {
+  const trigger = op.connector?.trigger;
+  return trigger === undefined ? {} : { 'x-ms-trigger': 'batch', 'x-ms-trigger-hint': trigger.hint };
+}
+
+// -------------------------------------------------------------------------------------------------
 
 function operationOf(converter: Converter, op: Operation, source: Json): Json {
   const fields = op.connector?.fields ?? {};
@@ -319,6 +336,7 @@ function operationOf(converter: Converter, op: Operation, source: Json): Json {
     summary: op.summary,
     description: plain(String(source.description)),
     ...(op.connector?.visibility === undefined ? {} : { 'x-ms-visibility': op.connector.visibility }),
+    ...triggerOf(op),
     tags: [op.tag],
     parameters,
     responses: responsesOf(converter, objectAt(source, 'responses') ?? {}, op),
@@ -367,9 +385,10 @@ export function connectorDefinition(
     produces: ['application/json'],
     paths,
     definitions: sorted,
-    tags: [...new Set(OPERATIONS.filter((o) => o.connector !== undefined).map((o) => o.tag))].map(
-      (name) => ({ name, description: TAG_DESCRIPTIONS[name] }),
-    ),
+    tags: [...new Set(OPERATIONS.filter((o) => o.connector !== undefined).map((o) => o.tag))].map((name) => ({
+      name,
+      description: TAG_DESCRIPTIONS[name],
+    })),
     securityDefinitions: {
       [CONNECTOR_SECURITY]: {
         type: 'oauth2',

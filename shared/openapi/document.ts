@@ -7,7 +7,15 @@ import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteaso
 import { appVersion } from '#shared/app/version';
 import { Role } from '#shared/auth/roles';
 import { CORS_ALLOWED_HEADERS, CORS_ALLOWED_METHODS } from '#shared/http/cors';
-import { Access, OPERATIONS, type Tag, type Content, type Example, type Operation, type Success } from './operations';
+import {
+  Access,
+  OPERATIONS,
+  type Tag,
+  type Content,
+  type Example,
+  type Operation,
+  type Success,
+} from './operations';
 import { problemCatalogue, problemEntry, problemExampleName, type ProblemCode } from './problems';
 import { Problem } from './schemas';
 
@@ -151,12 +159,22 @@ function sharedExamples(): ReadonlyMap<string, Example> {
   return shared;
 }
 
+/** The headers a success answer always carries (`Location`, and a polling trigger's `Retry-After`). */
+function successHeaders(success: Success): {
+  headers?: Record<string, { description: string; schema: { type: 'string' } }>;
+} {
+  const headers: Record<string, { description: string; schema: { type: 'string' } }> = {};
+  if (success.location !== undefined)
+    headers.Location = { description: success.location, schema: { type: 'string' } };
+  if (success.retryAfter !== undefined)
+    headers['Retry-After'] = { description: success.retryAfter, schema: { type: 'string' } };
+  return Object.keys(headers).length === 0 ? {} : { headers };
+}
+
 function successResponse(success: Success): RouteConfig['responses'][string] {
   return {
     description: success.description,
-    ...(success.location === undefined
-      ? {}
-      : { headers: { Location: { description: success.location, schema: { type: 'string' } } } }),
+    ...successHeaders(success),
     ...(success.content === undefined ? {} : { content: mediaTypes(success.content) }),
   };
 }
@@ -214,6 +232,7 @@ export const TAG_DESCRIPTIONS: Readonly<Record<Tag, string>> = {
   Execution: 'Run a task under a live grant.',
   'Email decisions': 'The single-use links approvers receive by email.',
   Audit: 'Query, export, verify and anchor the tamper-evident audit log.',
+  Triggers: 'Polling triggers for Power Automate: what is new since the last poll.',
 };
 
 const SECURITY_DESCRIPTION = `Entra ID (OAuth 2.0, authorization code): a token for the signed-in user. Replace \`organizations\` in the URLs with your tenant id and \`${AUDIENCE_PLACEHOLDER}\` with the Application ID URI of ZSA's app registration (the setting \`ZSA_AUTH_AUDIENCE\`). App-only tokens (client credentials) are refused: ZSA must know which user asks; system accounts are user accounts too. App roles (\`${Role.Admin}\`, \`${Role.Auditor}\`) arrive in the token's \`roles\` claim.`;

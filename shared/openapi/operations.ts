@@ -19,6 +19,12 @@ import { DecisionForm, DecisionTokenPath } from '#shared/notifications/decision-
 import { MeView } from '#shared/requests/me';
 import { PolicyPreview, PolicyPreviewQuery } from '#shared/requests/preview';
 import { ListReviewsQuery } from '#shared/requests/reviews';
+import {
+  RETRY_AFTER_SECONDS,
+  SETTLE_LAG_MS,
+  TriggerQuery,
+  type TriggerKind,
+} from '#shared/requests/triggers';
 import { Examples, ExampleIds } from './examples';
 import type { ProblemCode } from './problems';
 import {
@@ -63,6 +69,7 @@ export const Tag = {
   execution: 'Execution',
   decisions: 'Email decisions',
   audit: 'Audit',
+  triggers: 'Triggers',
 } as const;
 export type Tag = (typeof Tag)[keyof typeof Tag];
 
@@ -90,6 +97,8 @@ export interface Success {
   /** Absent for 204 and for answers whose body is not described. */
   readonly content?: readonly Content[];
   readonly location?: string;
+  /** A `Retry-After` header (seconds) this answer always carries, described. */
+  readonly retryAfter?: string;
 }
 
 export interface ConnectorField {
@@ -109,6 +118,11 @@ export interface ConnectorOperation {
   readonly visibility?: Visibility;
   /** Labels of the operation's path, query and body fields, by name. */
   readonly fields: Readonly<Record<string, ConnectorField>>;
+  /**
+   * A polling trigger (`x-ms-trigger: batch`): every item of a 200 answer starts one run; `hint`
+   * (`x-ms-trigger-hint`) tells the maker how to make it fire.
+   */
+  readonly trigger?: { readonly hint: string };
 }
 
 export interface Operation {
@@ -256,6 +270,96 @@ const policyBody = {
   }),
 };
 const policyContent = json(Policy, { policy: { summary: 'The policy', value: Examples.policy } });
+
+// --- Polling triggers ----------------------------------------------------------------------------
+
+const TriggerItems = listOf(
+  RequestView,
+  'TriggerItems',
+  'What happened since the last poll, oldest first: each item starts one run of the flow.',
+);
+
+interface TriggerSpec {
+  readonly operationId: string;
+  readonly kind: TriggerKind;
+  readonly summary: string;
+  readonly description: string;
+  readonly access: Access;
+  readonly hint: string;
+  readonly example: Example;
+}
+
+const TRIGGERS: readonly TriggerSpec[] = [
+  {
+    operationId: 'WhenRequestAwaitsMyApproval',
+    kind: 'approvals',
+    summary: 'When a request awaits my approval',
+    description:
+      "Fires once for each request, or extension of a grant, that became the caller's to decide: submitted to one of their approver groups, or the stage before theirs approved. It answers only what is still waiting for them when the poll runs, never their own requests.",
+    access: Access.user,
+    hint: 'To see it work now, submit a request that your approver group decides.',
+    example: REQUEST_EXAMPLES.pending,
+  },
+  {
+    operationId: 'WhenMyRequestIsDecided',
+    kind: 'decisions',
+    summary: 'When my request is decided',
+    description:
+      "Fires once for each of the caller's own requests when it is approved (including automatically), denied, or expires without a decision. `status` says which; a canceled request does not fire.",
+    access: Access.user,
+    hint: 'To see it work now, submit a request and have an approver decide it.',
+    example: REQUEST_EXAMPLES.denied,
+  },
+  {
+    operationId: 'WhenEmergencyAccessIsUsed',
+    kind: 'emergencies',
+    summary: 'When an emergency access is used',
+    description:
+      "Fires once for each emergency (break-glass) request, when it is granted: every requester's, so only admins and auditors may use it. Open a ticket, page the on-call team, or start the post-incident review from it.",
+    access: Access.reader,
+    hint: 'To see it work now, use emergency access to a task whose policy names a break-glass group.',
+    example: { summary: 'An emergency use', value: Examples.reviewedRequest },
+  },
+];
+
+const TRIGGER_RETRY_AFTER = `Seconds to wait before the next poll (${RETRY_AFTER_SECONDS}).`;
+const TRIGGER_LOCATION =
+  'The URL to poll next: this operation with the cursor that says where this answer stopped. Poll it as given; the cursor is signed and bound to the caller.';
+
+function triggerOperation(t: TriggerSpec): Operation {
+  return {
+    operationId: t.operationId,
+    method: 'get',
+    path: `/api/triggers/${t.kind}`,
+    tag: Tag.triggers,
+    summary: t.summary,
+    description: `${t.description} A polling trigger: the first poll (no \`cursor\`) answers 202 and a cursor of now, so a new flow starts without history; later polls answer 202 while nothing is new and 200 with the new items otherwise, each with \`Location\` (poll it next) and \`Retry-After\`. An event is answered about ${SETTLE_LAG_MS / 60_000} minutes after it happened, so none written during a poll is skipped; a cursor polled again answers the same items.`,
+    access: t.access,
+    query: TriggerQuery,
+    responses: [
+      {
+        status: 200,
+        description: 'Something new: the items, and where to poll next.',
+        content: [
+          json(TriggerItems, { items: { summary: t.example.summary, value: { items: [t.example.value] } } }),
+        ],
+        location: TRIGGER_LOCATION,
+        retryAfter: TRIGGER_RETRY_AFTER,
+      },
+      {
+        status: 202,
+        description: 'Nothing new yet (and the first poll): poll `Location` after `Retry-After` seconds.',
+        location: TRIGGER_LOCATION,
+        retryAfter: TRIGGER_RETRY_AFTER,
+      },
+    ],
+    problems: [],
+    connector: {
+      fields: { cursor: { summary: 'Cursor', visibility: Visibility.internal } },
+      trigger: { hint: t.hint },
+    },
+  };
+}
 
 export const OPERATIONS: readonly Operation[] = [
   // --- Service ------------------------------------------------------------------------------------
@@ -1348,6 +1452,8 @@ export const OPERATIONS: readonly Operation[] = [
     ],
     problems: [],
   },
+  // --- Polling triggers (Power Automate; shared/requests/triggers.ts, functions/triggers.ts) -----
+  ...TRIGGERS.map(triggerOperation),
 ];
 
 /** The export's media type without its parameters (`text/csv; charset=utf-8` → `text/csv`). */

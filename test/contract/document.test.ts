@@ -47,6 +47,9 @@ const CONTRACT = [
   ...['approve', 'deny', 'cancel', 'revoke'].map((a) => `POST /api/requests/{id}/${a}`),
   'POST /api/requests/{id}/review',
   'GET /api/reviews',
+  'GET /api/triggers/approvals',
+  'GET /api/triggers/decisions',
+  'GET /api/triggers/emergencies',
   // Extensions of a live grant (version 2).
   'POST /api/requests/{id}/extend',
   ...['approve', 'deny', 'cancel'].map((a) => `POST /api/requests/{id}/extensions/{extensionId}/${a}`),

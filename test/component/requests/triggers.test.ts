@@ -261,7 +261,7 @@ describe('When an emergency access is used (GET /api/triggers/emergencies)', () 
     const answer = await poll(emergenciesTrigger, auditor, cursor);
 
     // Assess
-    expectProblem(refused, 403, 'FORBIDDEN');
+    expectProblem(refused, 403, 'INSUFFICIENT_ROLE');
     expect(expectItems(answer).ids).toEqual([glass.id]);
   });
 });
