@@ -11,11 +11,11 @@
  * A claims challenge (401 `insufficient_claims`, a policy's `approverAuthContext`) is answered by
  * signing in again with those claims; the caller retries once.
  */
-import {
+import type {
+  AuthenticationResult,
+  ICachePlugin,
   PublicClientApplication,
-  type AuthenticationResult,
-  type ICachePlugin,
-  type TokenCacheContext,
+  TokenCacheContext,
 } from '@azure/msal-node';
 import { z } from 'zod';
 import { isLoopbackHost } from '#shared/domain/loopback';
@@ -151,10 +151,12 @@ function cachePlugin(dir: string): ICachePlugin {
   };
 }
 
-function msalClient(
+async function msalClient(
   signIn: Pick<EntraSignIn, 'authority' | 'clientId'>,
   dir: string,
-): PublicClientApplication {
+): Promise<PublicClientApplication> {
+  // Loaded only for Entra ID: a local host's sign-in, and every command's start, do without it.
+  const { PublicClientApplication } = await import('@azure/msal-node');
   // The portal's authority is the OIDC issuer (`…/<tenant>/v2.0`); MSAL wants the tenant's authority.
   const authority = signIn.authority.replace(/\/v2\.0\/?$/, '');
   return new PublicClientApplication({
@@ -169,7 +171,7 @@ async function deviceCode(
   io: AuthIo,
   claims?: string,
 ): Promise<Session> {
-  const client = msalClient(signIn, io.dir);
+  const client = await msalClient(signIn, io.dir);
   let result: AuthenticationResult | null;
   try {
     result = await client.acquireTokenByDeviceCode({
@@ -220,7 +222,7 @@ export async function freshSession(session: Session, io: AuthIo): Promise<Sessio
   if (Date.parse(session.expiresAt) - Date.now() > RENEW_MARGIN_MS) return session;
   const signIn = session.signIn;
   if (signIn.kind === 'local') return mintLocal(session.url, signIn, io);
-  const client = msalClient(signIn, io.dir);
+  const client = await msalClient(signIn, io.dir);
   const account = await client.getTokenCache().getAccountByHomeId(signIn.homeAccountId);
   if (account === null) throw new CliError(`the sign-in has expired: ${SIGN_IN_HINT}`, Exit.signIn);
   try {

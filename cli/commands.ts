@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { createSpinner } from 'nanospinner';
 import { openApi, type Api } from './api';
-import { auditExport, auditVerify } from './audit';
 import { login, serviceUrl, type AuthIo } from './auth';
 import { CliError, Exit } from './errors';
 import { print, requestsTable, table, type Out, type RequestRow } from './output';
@@ -354,6 +353,8 @@ export function buildProgram(ctx: Context): Command {
         opts: { from: string; to: string; format: 'csv' | 'jsonl'; action?: string; output: string },
         cmd: Command,
       ) => {
+        // Loaded on use: the verifier and its storage types cost more start-up than every other command.
+        const { auditExport } = await import('./audit.js');
         await auditExport(ctx, await api(), opts, outOf(ctx, cmd));
       },
     );
@@ -367,6 +368,7 @@ export function buildProgram(ctx: Context): Command {
     .option('--manifest <file>', 'the day export’s manifest (found beside the file when named alike)')
     .option('--anchors <file>', 'an anchors file (repeatable)', collect, [])
     .action(async (file: string, opts: { manifest?: string; anchors: string[] }, cmd: Command) => {
+      const { auditVerify } = await import('./audit.js');
       await auditVerify(ctx, file, opts, outOf(ctx, cmd));
     });
 
