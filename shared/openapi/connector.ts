@@ -244,6 +244,7 @@ function bodyOf(converter: Converter, op: Operation, requestBody: Json): Json {
     name: 'body',
     in: 'body',
     required: requestBody.required === true,
+    ...(typeof schema.description === 'string' ? { description: schema.description } : {}),
     schema: {
       ...schema,
       properties: Object.fromEntries(
@@ -375,6 +376,7 @@ export function connectorDefinition(
       title: 'Zero Standing Access',
       description: plain(description),
       version: typeof info.version === 'string' ? info.version : '0.0.0',
+      license: { name: 'MIT' },
       // Self-hosted: whoever runs this deployment answers for it, through its portal.
       contact: { name: 'The administrators of this ZSA deployment', url: `https://${host}/` },
     },

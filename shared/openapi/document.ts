@@ -250,7 +250,10 @@ function generate(): OpenApiDocument {
       },
     },
   });
+  // Examples only of the problems some operation answers: the table above lists every code.
+  const answered = new Set(OPERATIONS.flatMap((op) => problemsOf(op)));
   for (const entry of problemCatalogue().values()) {
+    if (!answered.has(entry.code)) continue;
     registry.registerComponent('examples', problemExampleName(entry.code), {
       summary: entry.meaning,
       value: entry.example,

@@ -199,7 +199,10 @@ const ExtendBody = extensions.ExtendBody.meta({
 });
 const DecisionBody = request.DecisionBody.meta({ id: 'CommentBody', description: 'An optional comment.' });
 const RevokeBody = DecisionBody;
-const ExecuteBody = request.ExecuteBody.meta({ id: 'ExecuteBody' });
+const ExecuteBody = request.ExecuteBody.meta({
+  id: 'ExecuteBody',
+  description: 'The task to run, its parameters, and optionally the grant to run it under.',
+});
 const ListRequestsQuery = request.ListRequestsQuery;
 
 // Components named once, reused by several operations.
@@ -916,6 +919,7 @@ export const OPERATIONS: readonly Operation[] = [
     ],
     problems: [],
     connector: {
+      visibility: Visibility.important,
       fields: {
         status: { summary: 'Status' },
         mine: { summary: 'Only Mine' },
@@ -1000,7 +1004,7 @@ export const OPERATIONS: readonly Operation[] = [
     params: RequestPath,
     responses: [requestAnswer('The request.', 'approved', 'staged', 'extended')],
     problems: ['NOT_FOUND'],
-    connector: { fields: { id: idField } },
+    connector: { visibility: Visibility.important, fields: { id: idField } },
   },
   {
     operationId: 'ApproveRequest',
@@ -1033,7 +1037,7 @@ export const OPERATIONS: readonly Operation[] = [
       'STAGE_NOT_OPEN',
       'STEP_UP_REQUIRED',
     ],
-    connector: { fields: { id: idField, comment: commentField } },
+    connector: { visibility: Visibility.important, fields: { id: idField, comment: commentField } },
   },
   {
     operationId: 'DenyRequest',
@@ -1060,7 +1064,7 @@ export const OPERATIONS: readonly Operation[] = [
       'STAGE_NOT_OPEN',
       'STEP_UP_REQUIRED',
     ],
-    connector: { fields: { id: idField, comment: commentField } },
+    connector: { visibility: Visibility.important, fields: { id: idField, comment: commentField } },
   },
   {
     operationId: 'CancelRequest',
@@ -1075,7 +1079,7 @@ export const OPERATIONS: readonly Operation[] = [
     body: { required: false, ...json(EmptyBody) },
     responses: [requestAnswer('The request, canceled.', 'canceled')],
     problems: ['NOT_FOUND', 'NOT_REQUESTER', 'REQUEST_NOT_PENDING'],
-    connector: { fields: { id: idField } },
+    connector: { visibility: Visibility.advanced, fields: { id: idField } },
   },
   {
     operationId: 'RevokeRequest',
@@ -1094,7 +1098,7 @@ export const OPERATIONS: readonly Operation[] = [
     },
     responses: [requestAnswer('The request, revoked.', 'revoked')],
     problems: ['NOT_FOUND', 'REVOKE_NOT_ALLOWED', 'REQUEST_NOT_LIVE'],
-    connector: { fields: { id: idField, comment: commentField } },
+    connector: { visibility: Visibility.advanced, fields: { id: idField, comment: commentField } },
   },
   {
     operationId: 'ReviewRequest',
@@ -1109,7 +1113,7 @@ export const OPERATIONS: readonly Operation[] = [
     params: RequestPath,
     body: {
       required: true,
-      ...json(ReviewBody, {
+      ...json(ReviewBody.meta({ description: 'The outcome of the review, and why.' }), {
         justified: { summary: 'Justified', value: { outcome: 'justified', comment: 'Matches INC-4711' } },
         unjustified: {
           summary: 'Unjustified, with why',
@@ -1151,6 +1155,7 @@ export const OPERATIONS: readonly Operation[] = [
     ],
     problems: [],
     connector: {
+      visibility: Visibility.advanced,
       fields: {
         status: { summary: 'Review Status' },
         continuationToken: { summary: 'Continuation Token', visibility: Visibility.advanced },
@@ -1227,7 +1232,10 @@ export const OPERATIONS: readonly Operation[] = [
       'STAGE_NOT_OPEN',
       'STEP_UP_REQUIRED',
     ],
-    connector: { fields: { id: idField, extensionId: extensionIdField, comment: commentField } },
+    connector: {
+      visibility: Visibility.advanced,
+      fields: { id: idField, extensionId: extensionIdField, comment: commentField },
+    },
   },
   {
     operationId: 'DenyExtension',
@@ -1253,7 +1261,10 @@ export const OPERATIONS: readonly Operation[] = [
       'STAGE_NOT_OPEN',
       'STEP_UP_REQUIRED',
     ],
-    connector: { fields: { id: idField, extensionId: extensionIdField, comment: commentField } },
+    connector: {
+      visibility: Visibility.advanced,
+      fields: { id: idField, extensionId: extensionIdField, comment: commentField },
+    },
   },
   {
     operationId: 'CancelExtension',
@@ -1269,7 +1280,7 @@ export const OPERATIONS: readonly Operation[] = [
     body: { required: false, ...json(EmptyBody) },
     responses: [requestAnswer('The request, its extension canceled.', 'approved')],
     problems: ['NOT_FOUND', 'NOT_REQUESTER', 'EXTENSION_NOT_PENDING'],
-    connector: { fields: { id: idField, extensionId: extensionIdField } },
+    connector: { visibility: Visibility.advanced, fields: { id: idField, extensionId: extensionIdField } },
   },
 
   // --- Execution -----------------------------------------------------------------------------------

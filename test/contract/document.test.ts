@@ -288,13 +288,16 @@ describe('the Power Automate connector', () => {
     const approve = paths['/api/requests/{id}/approve']?.post;
     const cancel = paths['/api/requests/{id}/cancel']?.post;
 
-    // Assess: every decision path (approve, review) explains STEP_UP_REQUIRED; others do not.
+    // Assess: every decision path (approve, review) explains STEP_UP_REQUIRED; others answer 401
+    // only for a missing or bad token, and say so.
     expect(review?.summary).toBe('Review an emergency use');
     for (const op of [review, approve]) {
       const responses = op?.responses as Record<string, Json> | undefined;
       expect(responses?.['401']?.description).toBe(STEP_UP_CONNECTOR_ERROR);
     }
-    expect((cancel?.responses as Record<string, Json>)['401']).toBeUndefined();
+    const cancel401 = (cancel?.responses as Record<string, Json>)['401'];
+    expect(cancel401?.description).not.toBe(STEP_UP_CONNECTOR_ERROR);
+    expect(cancel401?.description).toMatch(/MISSING_TOKEN/);
   });
 
   it('offers the flow actions by their operation ids', () => {
