@@ -26,7 +26,8 @@ function trigger(kind: TriggerKind) {
     const deps = getDeps();
     // Reads only: no workflow to tell, so no durable client binding.
     const ctx = { repo: deps.requests, config: deps.config, now: deps.now() };
-    const answer = await pollTrigger(ctx, principal, kind, query, auditHmacKey(deps.settings));
+    const keys = { current: auditHmacKey(deps.settings), retired: deps.settings.ZSA_AUDIT_HMAC_KEYS_RETIRED };
+    const answer = await pollTrigger(ctx, principal, kind, query, keys);
     const headers = { location: nextUrl(request, answer.cursor), 'retry-after': String(RETRY_AFTER_SECONDS) };
     if (answer.kind === 'wait') return { status: 202, headers };
     return json(200, { items: answer.items }, headers);

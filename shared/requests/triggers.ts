@@ -111,15 +111,30 @@ function invalid(detail: string): DomainError {
   });
 }
 
+/**
+ * The keys cursors are signed with: the current audit key signs; a retired one still verifies, so
+ * rotating the audit key (ZSA_AUDIT_HMAC_KEYS_RETIRED) does not break every flow's stored cursor.
+ */
+export interface CursorKeys {
+  current: string;
+  retired: readonly string[];
+}
+
+/** Whether `signature` is `payload`'s under one of `keys`. */
+function signedBy(payload: string, signature: string, keys: CursorKeys): boolean {
+  const given = Buffer.from(signature);
+  return [keys.current, ...keys.retired].some((key) => {
+    const expected = Buffer.from(sign(payload, key));
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  });
+}
+
 /** The cursor `text` names, if this service signed it for this trigger and caller; else INVALID_INPUT. */
-function decodeCursor(text: string, key: string, kind: TriggerKind, principal: Principal): Cursor {
+function decodeCursor(text: string, keys: CursorKeys, kind: TriggerKind, principal: Principal): Cursor {
   const [payload, signature, ...rest] = text.split('.');
   if (payload === undefined || signature === undefined || rest.length > 0)
     throw invalid('is not one this service issued');
-  const expected = Buffer.from(sign(payload, key));
-  const given = Buffer.from(signature);
-  if (expected.length !== given.length || !timingSafeEqual(expected, given))
-    throw invalid('is not one this service issued');
+  if (!signedBy(payload, signature, keys)) throw invalid('is not one this service issued');
   let value: unknown;
   try {
     value = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
@@ -147,12 +162,13 @@ export async function pollTrigger(
   principal: Principal,
   kind: TriggerKind,
   query: TriggerQuery,
-  key: string,
+  keys: CursorKeys,
 ): Promise<TriggerAnswer> {
   const upTo = ctx.now.getTime() - SETTLE_LAG_MS;
-  const position = (t: number, i: string) => encodeCursor({ v: 1, k: kind, u: principal.id, t, i }, key);
+  const position = (t: number, i: string) =>
+    encodeCursor({ v: 1, k: kind, u: principal.id, t, i }, keys.current);
   if (query.cursor === undefined) return { kind: 'wait', cursor: position(upTo, '') };
-  const from = decodeCursor(query.cursor, key, kind, principal);
+  const from = decodeCursor(query.cursor, keys, kind, principal);
   // Not yet settled past the cursor: nothing to look at.
   if (upTo <= from.t) return { kind: 'wait', cursor: query.cursor };
 

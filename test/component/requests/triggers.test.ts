@@ -299,6 +299,30 @@ describe('cursors', () => {
     expect(JSON.stringify(answers.otherUser.body)).toContain('another user');
   });
 
+  it('keeps cursors across an audit key rotation while the old key is listed as retired', async () => {
+    // Arrange: a cursor signed under the current key.
+    const bob = await env.token(BOB);
+    const cursor = expectWait(await poll(approvalsTrigger, bob));
+    const settings = getDeps().settings;
+    const old = settings.ZSA_AUDIT_HMAC_KEY;
+    try {
+      // Act: rotate, the old key retired; then drop the retired key.
+      Object.assign(settings, {
+        ZSA_AUDIT_HMAC_KEY: 'rotated-audit-key',
+        ZSA_AUDIT_HMAC_KEYS_RETIRED: [old],
+      });
+      const kept = await poll(approvalsTrigger, bob, cursor);
+      Object.assign(settings, { ZSA_AUDIT_HMAC_KEYS_RETIRED: [] });
+      const dropped = await poll(approvalsTrigger, bob, cursor);
+
+      // Assess
+      expectWait(kept);
+      expectProblem(dropped, 400, 'INVALID_INPUT');
+    } finally {
+      Object.assign(settings, { ZSA_AUDIT_HMAC_KEY: old, ZSA_AUDIT_HMAC_KEYS_RETIRED: [] });
+    }
+  });
+
   it('refuses a poll without a token with 401', async () => {
     // Act
     const answer = await call(approvalsTrigger, { path: '/api/triggers/approvals' });
