@@ -358,6 +358,8 @@ function triggerOperation(t: TriggerSpec): Operation {
     ],
     problems: [],
     connector: {
+      // Engineer P (connector checks): every connector operation says how prominent it is.
+      visibility: Visibility.important,
       fields: { cursor: { summary: 'Cursor', visibility: Visibility.internal } },
       trigger: { hint: t.hint },
     },
