@@ -13,6 +13,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { caller, mintToken, send, type ApiResponse } from '../support/api';
 import { ROOT, sharedStorageEnv, startLocalHost, tempDir, type HostProcess } from '../support/local-host';
 import { startWebhookTarget, type WebhookTarget } from '../support/webhook-target';
@@ -92,18 +93,22 @@ function ok<T>(r: ApiResponse<T>): T {
   return r.body;
 }
 
-function json<T>(run: Run): T {
+/** What a successful `--json` run printed, read through its schema. */
+function json<S extends z.ZodType>(run: Run, schema: S): z.output<S> {
   expect(run, run.stderr).toMatchObject({ code: 0 });
-  return JSON.parse(run.stdout) as T;
+  return schema.parse(JSON.parse(run.stdout));
 }
 
-interface View {
-  id: string;
-  status: string;
-  task: string;
-  parameters: Record<string, unknown>;
-  approvals: { approver: string; decision: string; comment: string | null }[];
-}
+const View = z.looseObject({
+  id: z.string(),
+  status: z.string(),
+  task: z.string(),
+  parameters: z.record(z.string(), z.unknown()),
+  approvals: z.array(
+    z.looseObject({ approver: z.string(), decision: z.string(), comment: z.string().nullable() }),
+  ),
+});
+const Items = z.object({ items: z.array(View) });
 
 beforeAll(async () => {
   hook = await startWebhookTarget(KEY);
@@ -176,10 +181,12 @@ describe('zsa, the command line', () => {
     const run = await zsa(home.alice, ['login', '--url', host.url, '--upn', ALICE, '--json']);
 
     // Assess
-    expect(json<{ user: string }>(run).user).toBe(ALICE);
+    expect(json(run, z.looseObject({ user: z.string() })).user).toBe(ALICE);
     expect(statSync(join(home.alice, 'session.json')).mode & 0o777).toBe(0o600);
     expect(statSync(home.alice).mode & 0o777).toBe(0o700);
-    expect(json<{ upn: string }>(await zsa(home.alice, ['whoami', '--json'])).upn).toBe(ALICE);
+    expect(json(await zsa(home.alice, ['whoami', '--json']), z.looseObject({ upn: z.string() })).upn).toBe(
+      ALICE,
+    );
   });
 
   it('refuses the development issuer anywhere but on this machine', async () => {
@@ -226,9 +233,9 @@ describe('zsa, the command line', () => {
       '--json',
     ]);
     await waiting.saw('Waiting for a decision');
-    let approvable: View[] = [];
+    let approvable: z.output<typeof View>[] = [];
     while (approvable.length === 0) {
-      approvable = json<{ items: View[] }>(await zsa(home.bob, ['requests', '--approvable', '--json'])).items;
+      approvable = json(await zsa(home.bob, ['requests', '--approvable', '--json']), Items).items;
     }
     const [pending] = approvable;
     const approved = await zsa(home.bob, ['approve', pending?.id ?? '', '--comment', 'go ahead']);
@@ -238,7 +245,7 @@ describe('zsa, the command line', () => {
     // Assess
     expect(approved.code, approved.stderr).toBe(0);
     expect(approved.stdout).toContain('approved');
-    const view = json<View>(decided);
+    const view = json(decided, View);
     expect(view).toMatchObject({
       id: pending?.id,
       status: 'approved',
@@ -249,7 +256,7 @@ describe('zsa, the command line', () => {
       expect.objectContaining({ approver: BOB, decision: 'approve', comment: 'go ahead' }),
     ]);
     expect(decided.stderr).toContain('approved');
-    expect(json<{ status: string }>(executed).status).toBe('succeeded');
+    expect(json(executed, z.looseObject({ status: z.string() })).status).toBe('succeeded');
     expect(hook.received.at(-1)?.body).toMatchObject({ task: TASK, parameters: { instances: 3 } });
   });
 
@@ -267,7 +274,7 @@ describe('zsa, the command line', () => {
     const script = await zsa(home.alice, ['request', 'No such task', '--reason', 'x', '--json']);
     const selfApproval = await zsa(home.alice, [
       'deny',
-      json<{ items: View[] }>(await zsa(home.alice, ['requests', '--mine', '--json'])).items[0]?.id ?? '',
+      json(await zsa(home.alice, ['requests', '--mine', '--json']), Items).items[0]?.id ?? '',
     ]);
 
     // Assess
@@ -282,7 +289,7 @@ describe('zsa, the command line', () => {
 
   it('answers a claims challenge by signing in again with the claims and retrying once', async () => {
     // Arrange: alice asks for a task whose approvers must prove the authentication context c1.
-    const submitted = json<View>(
+    const submitted = json(
       await zsa(home.alice, [
         'request',
         STEP_UP_TASK,
@@ -292,6 +299,7 @@ describe('zsa, the command line', () => {
         'instances=1',
         '--json',
       ]),
+      View,
     );
     const plain = await send(`${host.url}/api/requests/${submitted.id}/approve`, {
       method: 'POST',
@@ -308,7 +316,7 @@ describe('zsa, the command line', () => {
     // Assess: bob's plain token is challenged; the CLI signs in with c1 and the approval lands.
     expect(plain.status).toBe(401);
     expect(plain.headers.get('www-authenticate')).toContain('insufficient_claims');
-    expect(json<View>(approved)).toMatchObject({ id: submitted.id, status: 'approved' });
+    expect(json(approved, View)).toMatchObject({ id: submitted.id, status: 'approved' });
     expect(JSON.parse(readFileSync(join(home.bob, 'session.json'), 'utf8'))).toMatchObject({
       signIn: { acrs: ['c1'] },
     });
@@ -368,7 +376,7 @@ describe('zsa, the command line', () => {
     ]);
 
     // Assess
-    const summary = json<{ events: number }>(exported);
+    const summary = json(exported, z.looseObject({ events: z.number() }));
     expect(summary.events).toBeGreaterThan(5);
     expect(readFileSync(csv, 'utf8')).toContain('request.approved');
     expect(exportedCsv.stdout).toMatch(/Exported \d+ events/);
