@@ -28,7 +28,9 @@ function trigger(kind: TriggerKind) {
     const ctx = { repo: deps.requests, config: deps.config, now: deps.now() };
     const keys = { current: auditHmacKey(deps.settings), retired: deps.settings.ZSA_AUDIT_HMAC_KEYS_RETIRED };
     const answer = await pollTrigger(ctx, principal, kind, query, keys);
-    const headers = { location: nextUrl(request, answer.cursor), 'retry-after': String(RETRY_AFTER_SECONDS) };
+    // More than one answer holds: come back at once for the rest.
+    const wait = answer.kind === 'items' && answer.more ? 0 : RETRY_AFTER_SECONDS;
+    const headers = { location: nextUrl(request, answer.cursor), 'retry-after': String(wait) };
     if (answer.kind === 'wait') return { status: 202, headers };
     return json(200, { items: answer.items }, headers);
   });

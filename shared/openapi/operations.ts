@@ -20,6 +20,7 @@ import { MeView } from '#shared/requests/me';
 import { PolicyPreview, PolicyPreviewQuery } from '#shared/requests/preview';
 import { ListReviewsQuery } from '#shared/requests/reviews';
 import {
+  MAX_ITEMS,
   RETRY_AFTER_SECONDS,
   SETTLE_LAG_MS,
   TriggerQuery,
@@ -325,7 +326,7 @@ const TRIGGERS: readonly TriggerSpec[] = [
   },
 ];
 
-const TRIGGER_RETRY_AFTER = `Seconds to wait before the next poll (${RETRY_AFTER_SECONDS}).`;
+const TRIGGER_RETRY_AFTER = `Seconds to wait before the next poll: ${RETRY_AFTER_SECONDS}, or 0 when a 200 holds only the first ${MAX_ITEMS} of what is new.`;
 const TRIGGER_LOCATION =
   'The URL to poll next: this operation with the cursor that says where this answer stopped. Poll it as given; the cursor is signed and bound to the caller.';
 

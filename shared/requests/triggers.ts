@@ -91,8 +91,8 @@ interface TriggerEvent {
 export type TriggerAnswer =
   /** Nothing new: poll again with `cursor` after `RETRY_AFTER_SECONDS`. */
   | { kind: 'wait'; cursor: string }
-  /** New events, oldest first; `cursor` follows the last of them. */
-  | { kind: 'items'; items: RequestView[]; cursor: string };
+  /** New events, oldest first; `cursor` follows the last of them; `more`: others wait after it now. */
+  | { kind: 'items'; items: RequestView[]; cursor: string; more: boolean };
 
 function sign(payload: string, key: string): string {
   return createHmac('sha256', auditSubkey(key, AuditKeyPurpose.triggerCursor))
@@ -152,10 +152,11 @@ function decodeCursor(text: string, keys: CursorKeys, kind: TriggerKind, princip
 const after = (e: TriggerEvent, t: number, i: string) => e.at > t || (e.at === t && e.request.id > i);
 
 /**
- * One poll of `kind` for `principal` (the handler has checked the role `emergencies` needs). The first (no cursor) answers a cursor of "now" and no
- * history. A cursor answers the events after it up to now − `SETTLE_LAG_MS`, oldest first; the
- * same cursor polled again answers the same events (and any that settled since), so a flow's retry
- * loses nothing, and consecutive cursors never answer an event twice.
+ * One poll of `kind` for `principal` (the handler has checked the role `emergencies` needs). The
+ * first (no cursor) answers a cursor of "now" and no history. A cursor answers the events after it
+ * up to now − `SETTLE_LAG_MS`, oldest first, at most `MAX_ITEMS`; the same cursor polled again
+ * answers the same events (and any that settled since), so a flow's retry loses nothing, and
+ * consecutive cursors never answer an event twice.
  */
 export async function pollTrigger(
   ctx: TriggerContext,
@@ -172,10 +173,10 @@ export async function pollTrigger(
   // Not yet settled past the cursor: nothing to look at.
   if (upTo <= from.t) return { kind: 'wait', cursor: query.cursor };
 
-  const events = (await eventsOf(ctx, principal, kind, from.t, upTo))
+  const all = (await eventsOf(ctx, principal, kind, from.t, upTo))
     .filter((e) => after(e, from.t, from.i) && e.at <= upTo)
-    .sort((a, b) => a.at - b.at || (a.request.id < b.request.id ? -1 : a.request.id > b.request.id ? 1 : 0))
-    .slice(0, MAX_ITEMS);
+    .sort((a, b) => a.at - b.at || (a.request.id < b.request.id ? -1 : a.request.id > b.request.id ? 1 : 0));
+  const events = all.slice(0, MAX_ITEMS);
   const last = events.at(-1);
   // Nothing new: the cursor moves to the settled horizon, so the next poll does not read again the
   // quiet stretch this one just read (an event before it would have been answered here).
@@ -184,6 +185,7 @@ export async function pollTrigger(
     kind: 'items',
     items: events.map((e) => toRequestView(e.request, [])),
     cursor: position(last.at, last.request.id),
+    more: all.length > events.length,
   };
 }
 

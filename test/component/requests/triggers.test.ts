@@ -78,9 +78,9 @@ function expectWait(answer: Answer): string {
 }
 
 /** The platform's "something new": 200 with the items, and where to poll next. */
-function expectItems(answer: Answer): { ids: string[]; next: string } {
+function expectItems(answer: Answer, retryAfter = '60'): { ids: string[]; next: string } {
   expect(answer.status, JSON.stringify(answer.body)).toBe(200);
-  expect(answer.headers.get('retry-after')).toBe('60');
+  expect(answer.headers.get('retry-after')).toBe(retryAfter);
   const items = (answer.body as { items: RequestView[] }).items;
   return { ids: items.map((i) => i.id), next: location(answer) };
 }
@@ -184,6 +184,24 @@ describe('When a request awaits my approval (GET /api/triggers/approvals)', () =
 
     // Assess
     expect(expectItems(answer).ids).toEqual([twoStage.id]);
+  });
+
+  it('answers at most 50 at a time, oldest first, and asks for the rest at once', async () => {
+    // Arrange: 53 requests for bob's group, one second apart.
+    const bob = await env.token(BOB);
+    const cursor = expectWait(await poll(approvalsTrigger, bob));
+    clock += 60_000;
+    const many = Array.from({ length: 53 }, (_, i) => awaiting((53 - i) * 1000));
+    await store(...many);
+    settle();
+
+    // Act
+    const first = expectItems(await poll(approvalsTrigger, bob, cursor), '0');
+    const rest = expectItems(await poll(approvalsTrigger, bob, first.next));
+
+    // Assess
+    expect([...first.ids, ...rest.ids]).toEqual(many.map((r) => r.id));
+    expect(first.ids).toHaveLength(50);
   });
 });
 
