@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDeps } from '#shared/app/deps';
 import { OPEN_REVIEW } from '#shared/domain/emergency';
+import { connectorDefinition } from '#shared/openapi/connector';
 import { applyDecision, type Request, type RequestView } from '#shared/domain/request';
 import { SETTLE_LAG_MS } from '#shared/requests/triggers';
 import { approverGroupPut } from '../../../functions/approver-groups';
@@ -347,5 +348,32 @@ describe('cursors', () => {
 
     // Assess
     expectProblem(answer, 401, 'MISSING_TOKEN');
+  });
+});
+
+describe('the connector', () => {
+  it.each([
+    ['/api/triggers/approvals', 'WhenRequestAwaitsMyApproval'],
+    ['/api/triggers/decisions', 'WhenMyRequestIsDecided'],
+    ['/api/triggers/emergencies', 'WhenEmergencyAccessIsUsed'],
+  ])('offers %s as a batch polling trigger (%s) whose answers carry Location and Retry-After', (path, id) => {
+    // Act
+    const paths = connectorDefinition().paths as Record<string, { get?: Record<string, unknown> }>;
+    const op = paths[path]?.get;
+
+    // Assess
+    expect(op).toMatchObject({ operationId: id, 'x-ms-trigger': 'batch' });
+    expect(op?.['x-ms-trigger-hint']).toMatch(/^To see it work now/);
+    expect(op?.parameters).toEqual([
+      expect.objectContaining({ name: 'cursor', 'x-ms-visibility': 'internal' }),
+    ]);
+    const responses = op?.responses as Record<
+      string,
+      { headers?: Record<string, unknown>; schema?: unknown }
+    >;
+    for (const status of ['200', '202'])
+      expect(Object.keys(responses[status]?.headers ?? {}).sort()).toEqual(['Location', 'Retry-After']);
+    expect(responses['200']?.schema).toBeDefined();
+    expect(responses['202']?.schema).toBeUndefined();
   });
 });
