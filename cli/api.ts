@@ -58,15 +58,9 @@ function withQuery(url: string, query: Query | undefined): string {
   return qs === '' ? url : `${url}?${qs}`;
 }
 
-export async function openApi(io: AuthIo, urlOverride?: string): Promise<Api> {
+export async function openApi(io: AuthIo): Promise<Api> {
   const saved = loadSession(io.dir);
   if (saved === undefined) throw new CliError(`not signed in: ${SIGN_IN_HINT}`, Exit.signIn);
-  if (urlOverride !== undefined && urlOverride.replace(/\/+$/, '') !== saved.url) {
-    throw new CliError(
-      `signed in to ${saved.url}, not ${urlOverride}: ${SIGN_IN_HINT} with --url`,
-      Exit.signIn,
-    );
-  }
   let session = await freshSession(saved, io);
 
   async function send(method: string, url: string, body: unknown): Promise<Response> {
