@@ -162,6 +162,9 @@ const OAS_RULES_OFF: Readonly<Record<string, string>> = {
   'contact-properties': 'off',
 };
 
+/** Spectral on the whole document takes seconds alone, and more beside the rest of the suite. */
+const SPECTRAL_TIMEOUT_MS = 90_000;
+
 async function lint(document: Json, ruleset: RulesetDefinition): Promise<IRuleResult[]> {
   const spectral = new Spectral();
   spectral.setRuleset(ruleset);
@@ -187,9 +190,13 @@ describe('the published contract', () => {
     expect(result.warnings).toEqual([]);
   });
 
-  it.each(DOCUMENTS)('$name has no Spectral `oas` finding, warnings included', async ({ text }) => {
-    expect(findings(await lint(text(), OAS))).toEqual([]);
-  });
+  it.each(DOCUMENTS)(
+    '$name has no Spectral `oas` finding, warnings included',
+    async ({ text }) => {
+      expect(findings(await lint(text(), OAS))).toEqual([]);
+    },
+    SPECTRAL_TIMEOUT_MS,
+  );
 
   it("the connector meets Microsoft's connector guidance", async () => {
     expect(findings(await lint(copy(connectorDefinition()), CONNECTOR_GUIDANCE))).toEqual([]);
@@ -234,18 +241,27 @@ describe('each check can fail', () => {
     expect(result.valid).toBe(false);
   });
 
-  it('Spectral reports an example that breaks its schema', async () => {
-    // Arrange: the e-mail example of a request no longer looks like one.
-    const broken = copy(openApiDocument());
-    const text = JSON.stringify(broken).replace('"requester":"alice@contoso.com"', '"requester":"alice"');
-    expect(text).not.toBe(JSON.stringify(broken));
+  it(
+    'Spectral reports an example that breaks its schema',
+    async () => {
+      // Arrange: one operation kept (linting every example takes long), its request example no
+      // longer holding an e-mail address.
+      const document = copy(openApiDocument());
+      document.paths = { '/api/requests/{id}': (document.paths as Json)['/api/requests/{id}'] };
+      const text = JSON.stringify(document).replaceAll(
+        '"requester":"alice@contoso.com"',
+        '"requester":"alice"',
+      );
+      expect(text).not.toBe(JSON.stringify(document));
 
-    // Act
-    const results = await lint(JSON.parse(text) as Json, OAS);
+      // Act
+      const results = await lint(JSON.parse(text) as Json, OAS);
 
-    // Assess
-    expect(findings(results).some((f) => f.startsWith('oas3-valid-media-example'))).toBe(true);
-  });
+      // Assess
+      expect(findings(results).some((f) => f.startsWith('oas3-valid-media-example'))).toBe(true);
+    },
+    SPECTRAL_TIMEOUT_MS,
+  );
 
   it.each([
     ['zsa-summary-title-case', 'a label in sentence case', ['x-ms-summary'], 'Request id'],
