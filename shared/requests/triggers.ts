@@ -25,7 +25,6 @@ import {
   type RequestView,
 } from '#shared/domain/request';
 import { tallyRound, type Round } from '#shared/domain/stages';
-import { toTimestamp } from '#shared/domain/time';
 import { membersOf, type RequestContext } from './context';
 import { groupsOf } from './listing';
 import { indexKeys } from './repository';
@@ -173,7 +172,7 @@ export async function pollTrigger(
   // Not yet settled past the cursor: nothing to look at.
   if (upTo <= from.t) return { kind: 'wait', cursor: query.cursor };
 
-  const all = (await eventsOf(ctx, principal, kind, from.t, upTo))
+  const all = (await eventsOf(ctx, principal, kind, from.t))
     .filter((e) => after(e, from.t, from.i) && e.at <= upTo)
     .sort((a, b) => a.at - b.at || (a.request.id < b.request.id ? -1 : a.request.id > b.request.id ? 1 : 0));
   const events = all.slice(0, MAX_ITEMS);
@@ -194,7 +193,6 @@ async function eventsOf(
   principal: Principal,
   kind: TriggerKind,
   since: number,
-  upTo: number,
 ): Promise<TriggerEvent[]> {
   switch (kind) {
     case 'approvals':
@@ -202,7 +200,7 @@ async function eventsOf(
     case 'decisions':
       return decided(ctx, principal, since);
     case 'emergencies':
-      return emergencies(ctx, since, upTo);
+      return emergencies(ctx, since);
   }
 }
 
@@ -281,18 +279,34 @@ function decisionAt(r: Request): number | undefined {
   return Date.parse(r.decidedAt);
 }
 
-/** Break-glass requests created in `(since, upTo]`: granted at once, so their creation is their use. */
-async function emergencies(ctx: TriggerContext, since: number, upTo: number): Promise<TriggerEvent[]> {
-  // The column holds `toTimestamp` text, which orders as the instants do; the server filters it.
-  const filter = `CreatedAt ge '${toTimestamp(new Date(since))}' and CreatedAt le '${toTimestamp(new Date(upTo))}'`;
-  const events: TriggerEvent[] = [];
+/**
+ * Break-glass requests created after `since`: granted at once, so their creation is their use.
+ * Every emergency has a review, listed under `review:open` from its creation and under
+ * `review:closed` (newest first) once reviewed, so these two index partitions hold them all and no
+ * poll scans the requests table.
+ */
+async function emergencies(ctx: TriggerContext, since: number): Promise<TriggerEvent[]> {
+  // Open first, then closed: a review closes by writing its closed row before deleting its open
+  // one, so read in this order an emergency being reviewed meanwhile is seen in one or both.
+  const open = await ctx.repo.openReviews(MAX_SCANNED);
+  const found = new Map<string, Request>();
   let token: string | undefined;
   let scanned = 0;
-  do {
-    const page = await ctx.repo.scan(filter, 100, token);
-    scanned += page.requests.length;
-    for (const r of page.requests) if (r.emergency) events.push({ at: Date.parse(r.createdAt), request: r });
+  walk: do {
+    const page = await ctx.repo.page(indexKeys.review('closed'), 100, token);
+    scanned += page.ids.length;
+    for (const row of await Promise.all(page.ids.map((id) => ctx.repo.read(id)))) {
+      if (row === undefined) continue;
+      // Newest first by creation: the rest were used before the cursor.
+      if (Date.parse(row.request.createdAt) <= since) break walk;
+      found.set(row.request.id, row.request);
+    }
     token = page.continuationToken;
   } while (token !== undefined && scanned < MAX_SCANNED);
-  return events;
+  const unread = open.filter((id) => !found.has(id));
+  for (const row of await Promise.all(unread.map((id) => ctx.repo.read(id))))
+    if (row !== undefined) found.set(row.request.id, row.request);
+  return [...found.values()]
+    .filter((r) => r.emergency)
+    .map((r) => ({ at: Date.parse(r.createdAt), request: r }));
 }

@@ -251,14 +251,10 @@ describe('When my request is decided (GET /api/triggers/decisions)', () => {
 });
 
 describe('When an emergency access is used (GET /api/triggers/emergencies)', () => {
-  it('answers break-glass uses to admins and auditors, and refuses everyone else with 403', async () => {
-    // Arrange
-    const auditor = await env.token('auditor@contoso.com', ['PAM.Auditor']);
-    const bob = await env.token(BOB);
-    const cursor = expectWait(await poll(emergenciesTrigger, auditor));
-    clock += 60_000;
-    const at = new Date(clock).toISOString();
-    const glass = aPendingRequest(
+  /** A break-glass use granted at `at`, its review open. */
+  function anEmergency(at: number): Request {
+    const when = new Date(at).toISOString();
+    return aPendingRequest(
       {
         emergency: true,
         review: OPEN_REVIEW,
@@ -266,13 +262,44 @@ describe('When an emergency access is used (GET /api/triggers/emergencies)', () 
         approvalType: 'auto',
         approverGroup: 'approvers',
         requiredApprovals: 0,
-        decidedAt: at,
-        grantedAt: at,
-        expiresAt: new Date(clock + 3_600_000).toISOString(),
+        decidedAt: when,
+        grantedAt: when,
+        expiresAt: new Date(at + 3_600_000).toISOString(),
       },
-      new Date(clock),
+      new Date(at),
     );
-    await store(glass, awaiting());
+  }
+
+  /** Its review closed as justified, as the review story writes it. */
+  async function review(r: Request): Promise<void> {
+    const reviewed: Request = {
+      ...r,
+      review: {
+        ...OPEN_REVIEW,
+        status: 'justified',
+        reviewer: BOB,
+        reviewerId: userKey(BOB),
+        at: r.createdAt,
+      },
+    };
+    await getDeps().requests.update(r.id, () => ({ next: reviewed, result: undefined }));
+    await getDeps().requests.closeReview(reviewed);
+  }
+
+  it('answers break-glass uses, reviewed already or not, to admins and auditors, and refuses everyone else with 403', async () => {
+    // Arrange: a use before the flow started (reviewed since), then two after: one still under
+    // review, one reviewed within the settle lag; and an ordinary request.
+    const auditor = await env.token('auditor@contoso.com', ['PAM.Auditor']);
+    const bob = await env.token(BOB);
+    const before = anEmergency(clock - 600_000);
+    await store(before);
+    await review(before);
+    const cursor = expectWait(await poll(emergenciesTrigger, auditor));
+    clock += 60_000;
+    const open = anEmergency(clock);
+    const reviewed = anEmergency(clock + 1000);
+    await store(open, reviewed, awaiting());
+    await review(reviewed);
     settle();
 
     // Act
@@ -281,7 +308,7 @@ describe('When an emergency access is used (GET /api/triggers/emergencies)', () 
 
     // Assess
     expectProblem(refused, 403, 'INSUFFICIENT_ROLE');
-    expect(expectItems(answer).ids).toEqual([glass.id]);
+    expect(expectItems(answer).ids).toEqual([open.id, reviewed.id]);
   });
 });
 
