@@ -187,6 +187,46 @@ describe('When a request awaits my approval (GET /api/triggers/approvals)', () =
     expect(expectItems(answer).ids).toEqual([twoStage.id]);
   });
 
+  it("answers a live grant's extension when it is asked for", async () => {
+    // Arrange: alice's grant, approved by dual half an hour ago; then she asks for more time.
+    const bob = await env.token(BOB);
+    const granted = applyDecision(
+      awaiting(1_800_000),
+      { approver: { id: userKey(DUAL), upn: DUAL }, decision: 'approve' },
+      members(),
+      new Date(clock - 1_700_000),
+    ).request;
+    await store(granted);
+    const cursor = expectWait(await poll(approvalsTrigger, bob));
+    clock += 60_000;
+    const extended: Request = {
+      ...granted,
+      extensions: [
+        {
+          id: '1',
+          hours: 1,
+          reason: 'the move is not done',
+          status: 'pending',
+          approvals: [],
+          createdAt: new Date(clock).toISOString(),
+          pendingUntil: granted.expiresAt ?? '',
+          decidedAt: null,
+        },
+      ],
+    };
+    await getDeps().requests.update(granted.id, () => ({ next: extended, result: undefined }));
+    settle();
+
+    // Act
+    const answer = await poll(approvalsTrigger, bob, cursor);
+
+    // Assess
+    expect(granted.status).toBe('approved');
+    const items = (answer.body as { items: RequestView[] }).items;
+    expect(expectItems(answer).ids).toEqual([granted.id]);
+    expect(items[0]?.extensions.map((e) => e.status)).toEqual(['pending']);
+  });
+
   it('answers at most 50 at a time, oldest first, and asks for the rest at once', async () => {
     // Arrange: 53 requests for bob's group, one second apart.
     const bob = await env.token(BOB);
