@@ -22,6 +22,7 @@ const HOST_SETTINGS: Record<string, string> = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'telemetry with an Entra token (local auth is off)',
   NODE_OPTIONS: "read by Node itself: the worker's heap limit",
   AzureWebJobsDisableHomepage: "the Functions host's own home page off: `/` is the portal's",
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: 'the largest request body the host accepts (64 KiB); the local host reads it too',
 };
 
 /** Schema settings that Azure deliberately leaves unset, and why. */
@@ -266,6 +267,7 @@ describe('Azure sets what the app reads', () => {
       ZSA_MAIL_FROM: 'ZSA <zsa@contoso.com>',
       ZSA_NOTIFICATIONS_MAX_DELIVERY: '10',
       AzureWebJobsDisableHomepage: 'true',
+      FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '65536',
       ZSA_PORTAL_CLIENT_ID: '00000000-0000-0000-0000-000000000005',
       ZSA_PORTAL_AUTHORITY: '',
       ZSA_PORTAL_SCOPE: 'api://00000000-0000-0000-0000-000000000004/.default',
