@@ -152,9 +152,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
           }
         ]
       }
+      // Node 22: Azure Functions supported Node 20 until 30 April 2026 only. The code stays Node 20
+      // compatible for development machines and CI (package.json `engines`).
       runtime: {
-        // Node 22: Azure Functions supports Node 20 only until 30 April 2026. The code stays Node 20
-        // compatible for development machines and CI (package.json `engines`).
         name: 'node'
         version: '22'
       }

@@ -22,7 +22,8 @@ const HOST_SETTINGS: Record<string, string> = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'telemetry with an Entra token (local auth is off)',
   NODE_OPTIONS: "read by Node itself: the worker's heap limit",
   AzureWebJobsDisableHomepage: "the Functions host's own home page off: `/` is the portal's",
-  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: 'the largest request body the host accepts (64 KiB); the local host reads it too',
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT:
+    'the largest request body the host accepts (64 KiB); the local host reads it too',
 };
 
 /** Schema settings that Azure deliberately leaves unset, and why. */
