@@ -61,7 +61,8 @@ const nonEmpty = z.string().trim().min(1);
 /** Every value the tools may read, as azd names it (main.bicep's outputs, azd's own values). */
 const EnvSchema = z.object({
   AZURE_ENV_NAME: nonEmpty,
-  AZURE_SUBSCRIPTION_ID: z.uuid(),
+  // A GUID, not necessarily an RFC 4122 one.
+  AZURE_SUBSCRIPTION_ID: z.guid(),
   AZURE_RESOURCE_GROUP: nonEmpty,
   AZURE_KEY_VAULT_NAME: nonEmpty,
   AZURE_FUNCTION_APP_NAME: nonEmpty,

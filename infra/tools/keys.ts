@@ -42,7 +42,7 @@ export interface Write {
 }
 
 /** The retired audit keys as the app reads them: comma-separated, blanks ignored. */
-export function retiredKeys(list: string | undefined): string[] {
+function retiredKeys(list: string | undefined): string[] {
   return (list ?? '')
     .split(',')
     .map((k) => k.trim())
