@@ -1,9 +1,11 @@
 // The account Flex Consumption keeps the app's deployment package in, apart from the app's data.
 //
-// The running app holds Storage Blob Data Owner on its data account (storage.bicep); were the package
-// there, a compromised app could replace its own code. Here only the deployment identity has a role
-// (roles.bicep), and the app's identity none. Identity only, like the data account: shared keys off,
-// TLS 1.2, HTTPS only, no anonymous access.
+// The app's identity holds Storage Blob Data Owner on its data account (storage.bicep); were the
+// package there, every credential the app's code uses could also rewrite the app's code. Here only
+// the deployment identity has a role (roles.bicep). That identity has to be assigned to the app too
+// (the platform uses only identities assigned to the app), so code already running in the app could
+// still request its token: this separates the two duties, it is no boundary against such code.
+// Identity only, like the data account: shared keys off, TLS 1.2, HTTPS only, no anonymous access.
 
 @description('Storage account name: 3–24 lower-case letters and digits.')
 @minLength(3)
