@@ -655,8 +655,9 @@ describe('no door left open', () => {
     // Act
     const settings = objectVars(functionApp, /^platformSettings$/).get('platformSettings')?.text ?? '';
 
-    // Assess
+    // Assess: host.json's `maxRequestBodySize` is no documented option; the app setting is.
     expect(settings).toMatch(/^ {2}FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '65536'$/m);
+    expect(readFileSync(join(REPO, 'host.json'), 'utf8')).not.toMatch(/maxRequestBodySize/);
   });
 
   it('accepts tokens of listed clients only when a list is given, the API and portal joining it', () => {
