@@ -583,11 +583,12 @@ describe('the deployment package apart from the running app', () => {
   });
 
   it.each([
-    ['packageStorage', 'stzsapkg'],
-    ['storage', 'stzsa'],
-    ['deployIdentity', 'id-zsa-deploy-'],
-  ])('names %s %s<token>, short enough for Azure', (key, prefix) => {
-    // Prepare: uniqueString() is 13 characters; storage account names stop at 24.
+    // Storage account names: 3–24 lower-case letters and digits; identity names: up to 128.
+    ['packageStorage', 'stzsapkg', 24],
+    ['storage', 'stzsa', 24],
+    ['deployIdentity', 'id-zsa-deploy-', 128],
+  ] as const)('names %s %s<token>, at most %i characters', (key, prefix, limit) => {
+    // Prepare: uniqueString() is always 13 characters.
     const token = 'a'.repeat(13);
 
     // Act
@@ -595,7 +596,7 @@ describe('the deployment package apart from the running app', () => {
 
     // Assess
     expect(name).toBe(prefix);
-    if (key.endsWith('torage')) expect(`${name ?? ''}${token}`.length).toBeLessThanOrEqual(24);
+    expect(`${prefix}${token}`.length).toBeLessThanOrEqual(limit);
   });
 
   it('reads and writes the package as the deployment identity, not the app identity', () => {
