@@ -88,10 +88,20 @@ export function readEnv<K extends EnvName>(env: NodeJS.ProcessEnv, names: readon
   const bad = [...new Set(parsed.error.issues.map((i) => String(i.path[0])))];
   throw new ToolError(
     `missing or invalid azd environment value${bad.length > 1 ? 's' : ''}: ${bad.join(', ')}`,
-    bad.includes('ZSA_AUDIT_ARCHIVE_LOCKED')
-      ? 'azd env set ZSA_AUDIT_ARCHIVE_LOCKED false   (or true once the archive is locked: docs/deploy.md section 10)'
-      : 'azd provision   (it sets these values; then run the command again from the project folder)',
+    envFix(bad),
   );
+}
+
+/** The command that sets the first of the bad values: azd's own ones are set by hand, outputs by a provision. */
+function envFix(bad: readonly string[]): string {
+  if (bad.includes('ZSA_AUDIT_ARCHIVE_LOCKED')) {
+    return 'azd env set ZSA_AUDIT_ARCHIVE_LOCKED false   (or true once the archive is locked: docs/deploy.md section 10)';
+  }
+  if (bad.includes('AZURE_SUBSCRIPTION_ID'))
+    return 'azd env set AZURE_SUBSCRIPTION_ID "$(az account show --query id -o tsv)"';
+  if (bad.includes('AZURE_ENV_NAME'))
+    return 'azd env select <name>   (or azd env new <name>), from the project folder';
+  return 'azd provision   (its outputs set these values), then run the command again from the project folder';
 }
 
 /**
@@ -134,9 +144,13 @@ async function arm(
   apiVersion: string,
   fetchImpl: Fetch,
 ): Promise<{ status: number; body: unknown }> {
-  const token = await credential.getToken(`${ARM}/.default`);
-  if (!token)
-    throw new ToolError('no Azure Resource Manager token for the signed-in account', 'azd auth login');
+  let token: { token: string } | null;
+  try {
+    token = await credential.getToken(`${ARM}/.default`);
+  } catch (e) {
+    throw signInFailure(e);
+  }
+  if (!token) throw signInFailure(new Error('no Azure Resource Manager token for the signed-in account'));
   const res = await fetchImpl(`${ARM}${path}?api-version=${apiVersion}`, {
     method,
     headers: { authorization: `Bearer ${token.token}`, 'content-length': '0' },
@@ -259,10 +273,26 @@ export interface Vault {
   set(name: SecretName, value: string): Promise<void>;
 }
 
+// @azure/identity's errors when no credential of the chain has a signed-in account.
+const SIGN_IN_ERRORS = new Set([
+  'CredentialUnavailableError',
+  'AggregateAuthenticationError',
+  'AuthenticationError',
+]);
+
+function signInFailure(e: unknown): ToolError {
+  const detail = e instanceof Error ? e.message.split('\n')[0] : String(e);
+  return new ToolError(
+    `cannot sign in to Azure (${detail})`,
+    'azd auth login   (or az login), then run it again',
+  );
+}
+
 const RestErrorSchema = z.object({ statusCode: z.number(), code: z.string().optional() });
 
 /** A Key Vault failure as a ToolError with its fix (the usual ones: no role yet, a soft-deleted secret). */
 export function vaultFailure(vault: string, action: string, e: unknown): ToolError {
+  if (e instanceof Error && SIGN_IN_ERRORS.has(e.name)) return signInFailure(e);
   const parsed = RestErrorSchema.safeParse(e);
   const detail = e instanceof Error ? e.message.split('\n')[0] : String(e);
   if (parsed.success && parsed.data.statusCode === 403) {
