@@ -19,6 +19,7 @@ import {
   newKey,
   readEnv,
   restartFunctionApp,
+  vaultFailure,
   type App,
   type Fetch,
   type PolicyState,
@@ -562,5 +563,46 @@ describe('keys and the restart call', () => {
 
     // Assess
     expect(e.message).toContain('restarting func-test failed (ResourceNotFound');
+  });
+});
+
+describe('failures are one line and the command that fixes them', () => {
+  it.each([
+    { env: {}, names: ['AZURE_SUBSCRIPTION_ID'] as const, fix: /^azd env set AZURE_SUBSCRIPTION_ID/ },
+    { env: {}, names: ['AZURE_ENV_NAME'] as const, fix: /^azd env select/ },
+    {
+      env: { AZURE_SUBSCRIPTION_ID: SUBSCRIPTION },
+      names: ['AZURE_SUBSCRIPTION_ID', 'AZURE_RESOURCE_GROUP'] as const,
+      fix: /^azd provision/,
+    },
+  ])('missing $names: $fix', ({ env, names, fix }) => {
+    // Act / Assess
+    expect(refusal(() => readEnv(env, names)).fix).toMatch(fix);
+  });
+
+  it.each([
+    {
+      name: 'no role (yet)',
+      error: Object.assign(new Error('Forbidden'), { statusCode: 403 }),
+      fix: /Key Vault Secrets Officer/,
+    },
+    {
+      name: 'a soft-deleted secret',
+      error: Object.assign(new Error('Conflict'), { statusCode: 409 }),
+      fix: /^az keyvault secret recover/,
+    },
+    {
+      name: 'no sign-in',
+      error: Object.assign(new Error('run azd auth login'), { name: 'CredentialUnavailableError' }),
+      fix: /^azd auth login/,
+    },
+    { name: 'anything else', error: new Error('socket hang up\nat …'), fix: /^run it again/ },
+  ])('Key Vault: $name', ({ error, fix }) => {
+    // Act
+    const e = vaultFailure('kv-test', 'storing zsa-audit-hmac-key', error);
+
+    // Assess
+    expect(e.fix).toMatch(fix);
+    expect(e.message).not.toContain('\n');
   });
 });
