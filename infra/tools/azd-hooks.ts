@@ -88,6 +88,31 @@ export function missingSecrets(existing: Iterable<string>): SecretName[] {
   return Object.values(SECRET_NAMES).filter((name) => !have.has(name));
 }
 
+/** How long postprovision waits for a role the provision just granted: Azure RBAC takes minutes to apply. */
+export const ROLE_WAIT = { attempts: 10, intervalMs: 30_000 } as const;
+
+/**
+ * Runs `call`, again every ROLE_WAIT.intervalMs while Key Vault refuses it for want of a role, up to
+ * ROLE_WAIT.attempts times in all; any other failure, or the last refusal, is thrown as is.
+ */
+export async function untilRoleApplies<T>(
+  call: () => Promise<T>,
+  print: (line: string) => void,
+  wait: (ms: number) => Promise<void>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      if (!(e instanceof ToolError) || !e.forbidden || attempt >= ROLE_WAIT.attempts) throw e;
+      print(
+        `zsa postprovision: Key Vault refused (its role may not apply yet); trying again in ${ROLE_WAIT.intervalMs / 1000} s`,
+      );
+      await wait(ROLE_WAIT.intervalMs);
+    }
+  }
+}
+
 export async function preprovision(
   env: NodeJS.ProcessEnv,
   credential: TokenCredential,
@@ -114,8 +139,9 @@ export async function postprovision(
   app: App,
   print: (line: string) => void,
   generate: () => string = newKey,
+  wait: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 ): Promise<SecretName[]> {
-  const missing = missingSecrets(await vault.names());
+  const missing = missingSecrets(await untilRoleApplies(() => vault.names(), print, wait));
   // Each missing secret gets its own random key; the retired-keys list starts as a key nobody ever
   // used (a Key Vault secret cannot be empty), which is harmless among the keys that verify rows.
   for (const name of missing) {

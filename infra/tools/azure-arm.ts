@@ -24,6 +24,8 @@ export class ToolError extends Error {
   constructor(
     message: string,
     readonly fix: string,
+    /** Refused for want of a role: right after a provision grants it, it may not apply yet. */
+    readonly forbidden = false,
   ) {
     super(message);
   }
@@ -299,6 +301,7 @@ export function vaultFailure(vault: string, action: string, e: unknown): ToolErr
     return new ToolError(
       `${action} in Key Vault ${vault} was refused (${detail})`,
       `wait a few minutes if the provision just granted your "Key Vault Secrets Officer" role, then run it again; otherwise: az role assignment create --role "Key Vault Secrets Officer" --assignee <you> --scope "$(az keyvault show -n ${vault} --query id -o tsv)"`,
+      true,
     );
   }
   if (parsed.success && parsed.data.statusCode === 409) {

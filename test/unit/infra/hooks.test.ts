@@ -6,6 +6,7 @@
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { describe, expect, it } from 'vitest';
 import {
+  ROLE_WAIT,
   lockDecision,
   missingSecrets,
   postprovision,
@@ -604,5 +605,87 @@ describe('failures are one line and the command that fixes them', () => {
     // Assess
     expect(e.fix).toMatch(fix);
     expect(e.message).not.toContain('\n');
+  });
+});
+
+describe('postprovision waits for the Key Vault role a first provision just granted', () => {
+  const forbidden = () => new ToolError('refused', 'wait', true);
+
+  it.each([
+    {
+      name: 'refused twice, then allowed: creates the keys after two waits',
+      refusals: 2,
+      waits: 2,
+      created: true,
+    },
+    {
+      name: 'refused every time: gives up after ROLE_WAIT.attempts calls',
+      refusals: Infinity,
+      waits: ROLE_WAIT.attempts - 1,
+      created: false,
+    },
+  ])('$name', async ({ refusals, waits, created }) => {
+    // Arrange
+    const { vault, app, log } = aVault({});
+    let calls = 0;
+    const refusing: Vault = {
+      ...vault,
+      names: () => (++calls <= refusals ? Promise.reject(forbidden()) : vault.names()),
+    };
+    const waited: number[] = [];
+
+    // Act
+    const outcome = await postprovision(
+      refusing,
+      app,
+      () => undefined,
+      newKey,
+      (ms) => {
+        waited.push(ms);
+        return Promise.resolve();
+      },
+    ).then(
+      () => 'done',
+      (e: unknown) => e,
+    );
+
+    // Assess
+    expect(waited).toEqual(Array.from({ length: waits }, () => ROLE_WAIT.intervalMs));
+    if (created) {
+      expect(outcome).toBe('done');
+      expect(log.at(-1)).toBe('restart');
+    } else {
+      expect(outcome).toBeInstanceOf(ToolError);
+      expect(calls).toBe(ROLE_WAIT.attempts);
+      expect(log).toEqual([]);
+    }
+  });
+
+  it('does not wait on any other failure', async () => {
+    // Arrange
+    const { vault, app } = aVault({});
+    const failing: Vault = {
+      ...vault,
+      names: () => Promise.reject(new ToolError('vault not found', 'check it')),
+    };
+    const waited: number[] = [];
+
+    // Act
+    const e = await asyncRefusal(() =>
+      postprovision(
+        failing,
+        app,
+        () => undefined,
+        newKey,
+        (ms) => {
+          waited.push(ms);
+          return Promise.resolve();
+        },
+      ),
+    );
+
+    // Assess
+    expect(e.message).toBe('vault not found');
+    expect(waited).toEqual([]);
   });
 });
