@@ -108,10 +108,15 @@ function envFix(bad: readonly string[]): string {
 
 /**
  * The azd environment's values, for a command an operator runs outside azd (`npm run keys`); the
- * process's own environment wins, so a value can be overridden for one run. Hooks do not need this:
- * azd passes its environment to them.
+ * process's own environment wins, so a value can be overridden for one run, and azd is not asked
+ * when every needed value is already set (a pipeline, or azd not installed). Hooks do not need
+ * this: azd passes its environment to them.
  */
-export async function withAzdEnv(env: NodeJS.ProcessEnv): Promise<NodeJS.ProcessEnv> {
+export async function withAzdEnv(
+  env: NodeJS.ProcessEnv,
+  needed: readonly EnvName[],
+): Promise<NodeJS.ProcessEnv> {
+  if (needed.every((name) => (env[name] ?? '').trim() !== '')) return env;
   let stdout: string;
   try {
     ({ stdout } = await promisify(execFile)('azd', ['env', 'get-values', '--output', 'json'], {

@@ -146,13 +146,14 @@ async function main(argv: readonly string[]): Promise<void> {
   if (verb !== 'rotate' || !kind.success || rest.length > 0) {
     throw new ToolError(`unknown command ${JSON.stringify(argv.join(' '))}`, USAGE);
   }
-  const env = await withAzdEnv(process.env);
-  const e = readEnv(env, [
+  const needed = [
     'AZURE_SUBSCRIPTION_ID',
     'AZURE_RESOURCE_GROUP',
     'AZURE_KEY_VAULT_NAME',
     'AZURE_FUNCTION_APP_NAME',
-  ]);
+  ] as const;
+  const env = await withAzdEnv(process.env, needed);
+  const e = readEnv(env, needed);
   const credential = deployerCredential();
   await rotate(
     kind.data,

@@ -21,6 +21,7 @@ import {
   readEnv,
   restartFunctionApp,
   vaultFailure,
+  withAzdEnv,
   type App,
   type Fetch,
   type PolicyState,
@@ -687,5 +688,18 @@ describe('postprovision waits for the Key Vault role a first provision just gran
     // Assess
     expect(e.message).toBe('vault not found');
     expect(waited).toEqual([]);
+  });
+});
+
+describe('npm run keys reads the azd environment only when it needs to', () => {
+  it('asks azd nothing when every needed value is set (a pipeline, or no azd installed)', async () => {
+    // Arrange (asking azd would return a new object, merged with its values)
+    const env = { AZURE_KEY_VAULT_NAME: 'kv-test', AZURE_FUNCTION_APP_NAME: 'func-test' };
+
+    // Act
+    const got = await withAzdEnv(env, ['AZURE_KEY_VAULT_NAME', 'AZURE_FUNCTION_APP_NAME']);
+
+    // Assess
+    expect(got).toBe(env);
   });
 });
