@@ -3,6 +3,8 @@
  * as pure functions, then the thin shells against a fake vault, a fake app and a fake Azure Resource
  * Manager (fetch), so that the order of writes and what is never written are checked without Azure.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { describe, expect, it } from 'vitest';
 import {
@@ -29,6 +31,7 @@ import {
   type Vault,
 } from '../../../infra/tools/azure-arm';
 import { rotate, rotationPlan, type Kind } from '../../../infra/tools/keys';
+import { REPO } from './bicep-text';
 
 const SUBSCRIPTION = '00000000-0000-0000-0000-000000000001';
 const K1 = 'k1'.padEnd(43, 'A');
@@ -701,5 +704,21 @@ describe('npm run keys reads the azd environment only when it needs to', () => {
 
     // Assess
     expect(got).toBe(env);
+  });
+});
+
+describe('the npm scripts azure.yaml and the guide call', () => {
+  const scripts = (
+    JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  ).scripts;
+
+  it.each([
+    { script: 'azd:preprovision', tool: 'azd-hooks', args: ' preprovision' },
+    { script: 'azd:postprovision', tool: 'azd-hooks', args: ' postprovision' },
+    { script: 'keys', tool: 'keys', args: '' },
+  ])('npm run $script builds, then runs infra/tools/$tool.ts$args', ({ script, tool, args }) => {
+    // Assess: the compiled file of an existing source, after a build
+    expect(scripts[script]).toBe(`npm run build --silent && node dist/infra/tools/${tool}.js${args}`);
+    expect(existsSync(join(REPO, 'infra', 'tools', `${tool}.ts`))).toBe(true);
   });
 });
