@@ -6,7 +6,16 @@
  * `npm test` does).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +24,7 @@ import {
   MAX_PACKAGE_BYTES,
   megabytes,
   PACKAGE_JSON_FIELDS,
+  PackageError,
   PackageLock,
   runtimeFile,
   stagePackage,
@@ -190,5 +200,100 @@ describe('the staged deploy package', () => {
     expect(whole.status).toBe(0);
     expect(broken.status).not.toBe(0);
     expect(broken.stderr).toMatch(/Cannot find module 'jose'/);
+  });
+});
+
+describe('staging refuses', () => {
+  /** A built app with one production dependency, `dep` 1.0.0, installed as `installed` says. */
+  function fixture(installed: string | undefined): string {
+    const root = mkdtempSync(join(tmpdir(), 'zsa-deploy-fixture-'));
+    for (const folder of ['functions', 'shared', 'portal'])
+      mkdirSync(join(root, 'dist', folder), { recursive: true });
+    writeFileSync(join(root, 'dist', 'functions', 'f.js'), '');
+    writeFileSync(join(root, 'host.json'), '{ "version": "2.0" }');
+    writeFileSync(
+      join(root, 'package.json'),
+      JSON.stringify({ name: 'app', main: 'dist/functions/*.js', dependencies: { dep: '1' } }),
+    );
+    writeFileSync(
+      join(root, 'package-lock.json'),
+      JSON.stringify({
+        lockfileVersion: 3,
+        packages: { '': { dependencies: { dep: '1' } }, 'node_modules/dep': { version: '1.0.0' } },
+      }),
+    );
+    if (installed !== undefined) {
+      mkdirSync(join(root, 'node_modules', 'dep'), { recursive: true });
+      writeFileSync(
+        join(root, 'node_modules', 'dep', 'package.json'),
+        JSON.stringify({ version: installed }),
+      );
+    }
+    return root;
+  }
+
+  it.each([
+    [
+      'a dependency the lock lists but node_modules lacks',
+      undefined,
+      /node_modules\/dep is in package-lock.json but not installed: run npm ci/,
+    ],
+    [
+      "an installed version that is not the lock's",
+      '1.0.1',
+      /node_modules\/dep is installed at 1.0.1, package-lock.json says 1.0.0: run npm ci/,
+    ],
+  ])('%s', (_label, installed, message) => {
+    // Arrange
+    const root = fixture(installed);
+    const target = `${root}-out`;
+
+    // Act
+    const stage = () => stagePackage({ root, out: target });
+
+    // Assess
+    try {
+      expect(stage).toThrow(PackageError);
+      expect(stage).toThrow(message);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(target, { recursive: true, force: true });
+    }
+  });
+
+  it('an output folder that is the repository or holds it, before deleting anything', () => {
+    // Arrange
+    const root = fixture('1.0.0');
+
+    // Act
+    const intoRoot = () => stagePackage({ root, out: root });
+    const aboveRoot = () => stagePackage({ root, out: join(root, '..') });
+
+    // Assess
+    try {
+      expect(intoRoot).toThrow(/would hold the repository itself/);
+      expect(aboveRoot).toThrow(/would hold the repository itself/);
+      expect(existsSync(join(root, 'package.json'))).toBe(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("nothing when the fixture is whole (the two refusals above are not the fixture's fault)", () => {
+    // Arrange
+    const root = fixture('1.0.0');
+    const target = `${root}-out`;
+
+    // Act
+    const result = stagePackage({ root, out: target });
+
+    // Assess
+    try {
+      expect(result.modules).toEqual(['node_modules/dep']);
+      expect(existsSync(join(target, 'node_modules', 'dep', 'package.json'))).toBe(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(target, { recursive: true, force: true });
+    }
   });
 });
