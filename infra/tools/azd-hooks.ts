@@ -152,8 +152,16 @@ export async function postprovision(
     print(`zsa postprovision: the signing keys exist in ${vault.name}; none changed`);
     return missing;
   }
-  await app.restart();
-  print(`zsa postprovision: restarted ${app.name} so that it reads the new keys`);
+  // The keys exist now, which is what the provision needs; a failed restart only delays them (the
+  // deployment that follows restarts the app, the platform refreshes references within 24 hours),
+  // so it is reported, with its fix, without failing `azd up`.
+  try {
+    await app.restart();
+    print(`zsa postprovision: restarted ${app.name} so that it reads the new keys`);
+  } catch (e) {
+    if (!(e instanceof ToolError)) throw e;
+    print(`zsa postprovision: ${e.message}; the app reads the new keys once restarted\n  fix: ${e.fix}`);
+  }
   return missing;
 }
 

@@ -174,7 +174,7 @@ async function arm(
 
 const ArmErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
-function armFailure(what: string, status: number, body: unknown): ToolError {
+function armFailure(what: string, status: number, body: unknown, retry = 'run it again'): ToolError {
   const parsed = ArmErrorSchema.safeParse(body);
   const detail = parsed.success
     ? `${parsed.data.error.code}: ${parsed.data.error.message}`
@@ -182,8 +182,8 @@ function armFailure(what: string, status: number, body: unknown): ToolError {
   return new ToolError(
     `${what} failed (${detail})`,
     status === 401 || status === 403
-      ? 'azd auth login   (as an account with the rights of docs/deploy.md section 2), then run it again'
-      : 'run it again; if it persists, check the resource in the Azure portal',
+      ? `azd auth login   (as an account with the rights of docs/deploy.md section 2), then ${retry}`
+      : `${retry}; if it persists, check the resource in the Azure portal`,
   );
 }
 
@@ -243,7 +243,13 @@ export async function restartFunctionApp(
   const path = `/subscriptions/${where.subscriptionId}/resourceGroups/${encodeURIComponent(where.resourceGroup)}/providers/Microsoft.Web/sites/${encodeURIComponent(where.functionApp)}/restart`;
   const res = await arm(credential, 'POST', path, WEB_API, fetchImpl);
   if (res.status !== 200 && res.status !== 202 && res.status !== 204) {
-    throw armFailure(`restarting ${where.functionApp}`, res.status, res.body);
+    // The keys are stored by then: the fix restarts the app alone, not the whole command again.
+    throw armFailure(
+      `restarting ${where.functionApp}`,
+      res.status,
+      res.body,
+      `az functionapp restart -g ${where.resourceGroup} -n ${where.functionApp}`,
+    );
   }
 }
 

@@ -369,6 +369,27 @@ describe('postprovision creates each missing key once and never overwrites one',
     });
   });
 
+  it('keeps the keys it created when the restart fails, and says how to restart', async () => {
+    // Arrange
+    const { vault, secrets } = aVault({});
+    const app: App = {
+      name: 'func-test',
+      restart: () =>
+        Promise.reject(new ToolError('restarting func-test failed (HTTP 500)', 'az functionapp restart …')),
+    };
+    const lines: string[] = [];
+
+    // Act
+    const created = await postprovision(vault, app, (l) => lines.push(l));
+
+    // Assess
+    expect(created).toHaveLength(3);
+    expect(secrets.size).toBe(3);
+    expect(lines.at(-1)).toBe(
+      'zsa postprovision: restarting func-test failed (HTTP 500); the app reads the new keys once restarted\n  fix: az functionapp restart …',
+    );
+  });
+
   it('creates only the one that is missing', async () => {
     // Arrange
     const { vault, app, secrets, log } = aVault({ [SECRET_NAMES.webhook]: K1, [SECRET_NAMES.audit]: K2 });
@@ -566,8 +587,9 @@ describe('keys and the restart call', () => {
       ),
     );
 
-    // Assess
+    // Assess: the keys are stored by then, so the fix restarts the app, not the rotation
     expect(e.message).toContain('restarting func-test failed (ResourceNotFound');
+    expect(e.fix).toMatch(/^az functionapp restart -g rg-prod -n func-test/);
   });
 });
 
