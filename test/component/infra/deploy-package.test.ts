@@ -141,6 +141,21 @@ describe('the staged deploy package', () => {
       expect(existsSync(join(out, 'node_modules', name, 'package.json')), name).toBe(true);
   });
 
+  it("holds nothing built for one platform: it is staged on the deployer's machine and runs on Linux", () => {
+    // Arrange
+    const platformBound = (path: string) => {
+      const entry = lock.packages[path];
+      return entry?.hasInstallScript === true || entry?.os !== undefined || entry?.cpu !== undefined;
+    };
+
+    // Act
+    const addons = filesUnder(out).filter((f) => f.endsWith('.node'));
+
+    // Assess
+    expect(staged.modules.filter(platformBound)).toEqual([]);
+    expect(addons).toEqual([]);
+  });
+
   it('holds no devDependency nor anything only the local host uses', () => {
     // Act
     const names = installedPackages(out).map((p) =>
