@@ -97,18 +97,16 @@ export function productionClosure(lock: PackageLock): string[] {
   const root = lock.packages[''];
   if (!root) throw new PackageError('package-lock.json has no root entry ("packages"[""]).');
   const found = new Set<string>();
-  const pending: { from: string; entry: LockEntry; required: boolean; name: string }[] = [];
-  const enqueue = (from: string, entry: LockEntry, withPeers: boolean): void => {
-    for (const name of Object.keys(entry.dependencies ?? {}))
-      pending.push({ from, entry, required: true, name });
+  const pending: { from: string; name: string; required: boolean }[] = [];
+  // npm installs peers (but the optional ones) beside their dependent, like dependencies.
+  const enqueue = (from: string, entry: LockEntry): void => {
+    for (const name of Object.keys(entry.dependencies ?? {})) pending.push({ from, name, required: true });
     for (const name of Object.keys(entry.optionalDependencies ?? {}))
-      pending.push({ from, entry, required: false, name });
-    // npm installs peers beside their dependent; the root's own peers are not installed for it.
-    if (withPeers)
-      for (const name of Object.keys(entry.peerDependencies ?? {}))
-        pending.push({ from, entry, required: entry.peerDependenciesMeta?.[name]?.optional !== true, name });
+      pending.push({ from, name, required: false });
+    for (const name of Object.keys(entry.peerDependencies ?? {}))
+      pending.push({ from, name, required: entry.peerDependenciesMeta?.[name]?.optional !== true });
   };
-  enqueue('', root, false);
+  enqueue('', root);
   for (let next = pending.pop(); next; next = pending.pop()) {
     const path = resolveInLock(lock.packages, next.from, next.name);
     if (path === undefined) {
@@ -125,7 +123,7 @@ export function productionClosure(lock: PackageLock): string[] {
         `"${next.name}" is a workspace link (${path}); a production dependency cannot be one.`,
       );
     found.add(path);
-    enqueue(path, entry, true);
+    enqueue(path, entry);
   }
   return [...found].sort();
 }
