@@ -11,7 +11,7 @@ import { parseOrThrow } from '#shared/domain/errors';
 import { ReviewBody } from '#shared/domain/emergency';
 import { ExtendBody, ExtensionId } from '#shared/domain/extensions';
 import { Id } from '#shared/domain/names';
-import { DecisionBody, RevokeBody, SubmitRequestBody } from '#shared/domain/request';
+import { DecisionBody, ListRequestsQuery, RevokeBody, SubmitRequestBody } from '#shared/domain/request';
 import { auditActor, auditOrigin, authenticate } from '#shared/http/auth';
 import { handled, json, readJson, readQuery } from '#shared/http/handler';
 import { publishNotification } from '#shared/notifications/publish';
@@ -22,7 +22,7 @@ import {
   decideExtension,
   extendGrant,
 } from '#shared/requests/extensions';
-import { ListRequestsQuery, listRequests as listStory } from '#shared/requests/listing';
+import { listRequests as listStory } from '#shared/requests/listing';
 import {
   cancelRequest as cancelStory,
   decide,

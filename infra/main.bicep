@@ -75,7 +75,7 @@ param publicBaseUrl string = ''
 @description('Comma-separated client ids whose tokens App Service Authentication accepts (plus the API\'s and the portal\'s own); empty = no such restriction. The app validates every bearer token regardless.')
 param allowedClientApplications string = ''
 
-@description('Client id of the web portal\'s app registration (single-page application, redirect URI https://<app>.azurewebsites.net/); empty = the portal opens and says sign-in is not configured.')
+@description('Client id of the web portal\'s app registration (single-page application, redirect URIs https://<app>.azurewebsites.net/signin-callback and https://<app>.azurewebsites.net/); empty = the portal opens and says sign-in is not configured.')
 param portalClientId string = ''
 
 @description('OIDC authority the portal signs in at; empty = Entra ID for this tenant (https://login.microsoftonline.com/<tenant>/v2.0).')

@@ -4,6 +4,7 @@
  * failing fast with the setting's name.
  */
 import { z } from 'zod';
+import { isHttpsOrLoopback } from '#shared/domain/loopback';
 
 const bool = z
   .enum(['true', 'false', 'True', 'False', '1', '0', ''])
@@ -34,8 +35,6 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
-
 /**
  * The origin a browser sends for `entry` (lower-case host, no default port), or undefined when
  * `entry` is more or less than an origin. Plain http only for loopback (a local portal), as for
@@ -44,7 +43,7 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 function corsOrigin(entry: string): string | undefined {
   if (!URL.canParse(entry)) return undefined;
   const url = new URL(entry);
-  const secure = url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
+  const secure = isHttpsOrLoopback(url);
   const bare =
     url.pathname === '/' &&
     url.search === '' &&
@@ -59,7 +58,7 @@ function secureUrl(value: string): boolean {
   if (!URL.canParse(value)) return false;
   const url = new URL(value);
   if (url.username !== '' || url.password !== '') return false;
-  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
+  return isHttpsOrLoopback(url);
 }
 
 /** Setting name → schema and meaning. The infra test checks infra/ sets each (or it has a default). */
@@ -149,7 +148,7 @@ export const SettingsSchema = z.object({
   ZSA_DIRECTORY_URL: z.string().trim().pipe(z.url()).default('https://graph.microsoft.com/v1.0'),
   /**
    * Client id of the app registration the web portal signs in with (single-page application
-   * platform, redirect URI the app's own `/`). Unset: the portal opens and says sign-in is not configured.
+   * platform, redirect URIs the app's own `/signin-callback` and, for sign-out, `/`). Unset: the portal opens and says sign-in is not configured.
    */
   ZSA_PORTAL_CLIENT_ID: optionalString,
   /**

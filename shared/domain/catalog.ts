@@ -2,6 +2,7 @@ import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { DomainError, type FieldError } from './errors';
 import { CatalogName, codePointLength, RoleGroupName, RoleName, TaskName } from './names';
+import { isHttpsOrLoopback } from './loopback';
 
 /** The three things a policy or request can address. */
 export const Scope = {
@@ -96,8 +97,6 @@ export type ParameterValues = z.output<typeof ParameterValues>;
 
 // --- Entries ----------------------------------------------------------------------------------
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-
 export const WebhookExecutor = z.strictObject({
   type: z.literal('webhook'),
   url: z
@@ -106,7 +105,7 @@ export const WebhookExecutor = z.strictObject({
     .superRefine((raw, ctx) => {
       const url = new URL(raw);
       // Plain http would expose the signed execution on the wire; only loopback test servers may use it.
-      if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname))
+      if (!isHttpsOrLoopback(url))
         ctx.addIssue({ code: 'custom', message: 'must use https (plain http only for loopback)' });
       if (url.username !== '' || url.password !== '')
         ctx.addIssue({ code: 'custom', message: 'must not carry credentials' });

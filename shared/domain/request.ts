@@ -412,11 +412,18 @@ export type RevokeBody = DecisionBody;
 
 const queryFlag = z.enum(['true', 'false']).transform((v) => v === 'true');
 
-/** Query of `GET /api/requests` (every value arrives as a string). */
+/**
+ * Query of `GET /api/requests` (every value arrives as a string): the filters, and `decided=true`
+ * for the requests the caller has approved or denied (the portal's Approvals page shows them as what
+ * they decided before).
+ */
 export const ListRequestsQuery = z.strictObject({
   status: RequestStatusSchema.optional(),
   mine: queryFlag.optional(),
   approvable: queryFlag.optional(),
+  decided: queryFlag.optional().meta({
+    description: 'Only requests the caller decided on (approved or denied, in any stage, or an extension).',
+  }),
   continuationToken: z.string().min(1).max(4096).optional(),
 });
 export type ListRequestsQuery = z.output<typeof ListRequestsQuery>;

@@ -5,9 +5,9 @@
  */
 import { createHmac } from 'node:crypto';
 import { DomainError } from '#shared/domain/errors';
+import { isHttpsOrLoopback } from '#shared/domain/loopback';
 
 export const MAX_RESULT_BYTES = 64 * 1024;
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 export interface ExecutionPayload {
   executionId: string;
@@ -60,7 +60,7 @@ export function assertAllowedTarget(raw: string, allowedHosts: readonly string[]
   if (!allowedHosts.includes(host) && !allowedHosts.includes(hostPort)) {
     throw new DomainError('FORBIDDEN', `The executor host ${hostPort} is not in ZSA_EXECUTOR_ALLOWED_HOSTS`);
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(host))) {
+  if (!isHttpsOrLoopback(url)) {
     throw new DomainError('FORBIDDEN', 'Executors must use https (plain http only on loopback)');
   }
   return url;

@@ -16,7 +16,6 @@ import * as policy from '#shared/domain/policy';
 import * as request from '#shared/domain/request';
 import { ReviewBody } from '#shared/domain/emergency';
 import { DecisionForm, DecisionTokenPath } from '#shared/notifications/decision-form';
-import { ListRequestsQuery as ListRequestsQueryOf } from '#shared/requests/listing';
 import { MeView } from '#shared/requests/me';
 import { PolicyPreview, PolicyPreviewQuery } from '#shared/requests/preview';
 import { ListReviewsQuery } from '#shared/requests/reviews';
@@ -187,7 +186,7 @@ const ExtendBody = extensions.ExtendBody.meta({
 const DecisionBody = request.DecisionBody.meta({ id: 'CommentBody', description: 'An optional comment.' });
 const RevokeBody = DecisionBody;
 const ExecuteBody = request.ExecuteBody.meta({ id: 'ExecuteBody' });
-const ListRequestsQuery = ListRequestsQueryOf;
+const ListRequestsQuery = request.ListRequestsQuery;
 
 // Components named once, reused by several operations.
 const ApproverGroupList = listOf(ApproverGroup, 'ApproverGroupList', 'Every approver group.');

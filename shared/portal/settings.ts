@@ -4,6 +4,7 @@
  */
 import type { Settings } from '#shared/config';
 import { tenantIdOf } from '#shared/directory/wiring';
+import { isLoopbackHost } from '#shared/domain/loopback';
 import type { PortalConfig } from './config';
 
 type PortalSettings = Pick<
@@ -16,8 +17,6 @@ type PortalSettings = Pick<
   | 'ZSA_AUTH_AUDIENCE'
 >;
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
-
 /** The authority the portal signs in at: the setting, or Entra ID's v2 endpoint for the tenant. */
 export function portalAuthority(settings: PortalSettings): string | undefined {
   if (settings.ZSA_PORTAL_AUTHORITY !== undefined) return settings.ZSA_PORTAL_AUTHORITY;
@@ -29,7 +28,7 @@ export function portalAuthority(settings: PortalSettings): string | undefined {
 export function portalEnvironment(authority: string | undefined): PortalConfig['environment'] {
   if (authority === undefined || !URL.canParse(authority)) return 'azure';
   const url = new URL(authority);
-  return url.protocol === 'http:' && LOOPBACK.has(url.hostname) ? 'local' : 'azure';
+  return url.protocol === 'http:' && isLoopbackHost(url.hostname) ? 'local' : 'azure';
 }
 
 /**

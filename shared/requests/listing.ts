@@ -9,7 +9,7 @@ import { DomainError } from '#shared/domain/errors';
 import { isMember } from '#shared/domain/pam';
 import {
   canView,
-  ListRequestsQuery as BaseListRequestsQuery,
+  ListRequestsQuery,
   toRequestView,
   type Request,
   type RequestView,
@@ -20,22 +20,6 @@ import { actorOf, membersOf, type RequestContext } from './context';
 import { indexKeys } from './repository';
 
 type ListContext = Pick<RequestContext, 'repo' | 'config' | 'now'>;
-
-/**
- * Query of `GET /api/requests`: the domain's filters, and `decided=true` for the requests the
- * caller has approved or denied (the request, or an extension of it), which the portal's
- * Approvals page shows as what they decided before.
- */
-export const ListRequestsQuery = BaseListRequestsQuery.extend({
-  decided: z
-    .enum(['true', 'false'])
-    .transform((v) => v === 'true')
-    .optional()
-    .meta({
-      description: 'Only requests the caller decided on (approved or denied, in any stage, or an extension).',
-    }),
-});
-export type ListRequestsQuery = z.output<typeof ListRequestsQuery>;
 
 const PAGE = 50;
 

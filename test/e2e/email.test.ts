@@ -191,7 +191,9 @@ describe('deciding from email', () => {
       waitForMail(main.host.url, id, 'approvalNeeded', 'ann@contoso.com'),
       waitForMail(main.host.url, id, 'approvalNeeded', 'ben@contoso.com'),
     ]);
-    expect((await mailsAbout(main.host.url, id)).filter((m) => m.to.includes('alice@contoso.com'))).toEqual([]);
+    expect((await mailsAbout(main.host.url, id)).filter((m) => m.to.includes('alice@contoso.com'))).toEqual(
+      [],
+    );
     expect(toAnn.subject).toBe(`[ZSA] Approval needed: alice@contoso.com requests task "${task}"`);
     expect(toAnn.text).toContain('Reason: Fix quota for <CEO>');
     expect(toAnn.html).toContain('Fix quota for &lt;CEO&gt;');

@@ -80,6 +80,12 @@ async function visibleNav(page: Page): Promise<string[]> {
   return (await links.allInnerTexts()).map((t) => t.trim());
 }
 
+/**
+ * Each story is a person's whole task through several pages in a real browser: about 15 s on an idle
+ * 2-core machine, twice that when the rest of the suite shares it.
+ */
+const STORY_TIMEOUT_MS = 90_000;
+
 const shellChecked = new WeakSet<Page>();
 
 /** axe-core on what the page shows now: no serious or critical violation. */
@@ -292,156 +298,176 @@ describe.skipIf(!run)('the portal in Chromium', () => {
     await Promise.allSettled([admin, alice, bob, auditor, keyboard].map(async (p) => p.context.close()));
   });
 
-  it('an admin configures everything in "Admin" while the others sign in', async () => {
-    [admin, alice, bob, auditor, keyboard] = await Promise.all([
-      open(ADMIN),
-      open(ALICE),
-      open(BOB),
-      open(AUDITOR),
-      open(KEYBOARD),
-    ]);
-    expect(await visibleNav(admin.page)).toEqual([
-      'Request access',
-      'My requests',
-      'My access',
-      'Admin',
-      'Audit',
-    ]);
-    expect(await visibleNav(auditor.page)).toEqual(['Request access', 'My requests', 'My access', 'Audit']);
-    await adminConfigures(admin.page);
-    // bob is an approver now: his navigation shows Approvals once the portal reads who he is again.
-    await bob.page.reload();
-    await nav(bob.page, 'Approvals').waitFor();
-    expect(await visibleNav(bob.page)).toEqual([...NAV.slice(0, 4)]);
-  });
-
-  it('alice requests, bob approves with a stronger sign-in, alice executes; kai requests by keyboard', async () => {
-    const [id] = await Promise.all([requestAccess(alice.page, 'INC-42'), requestByKeyboard(keyboard.page)]);
-    requestId = id;
-
-    // My requests: the request with its timeline, live.
-    await inMain(alice.page, /submitted/i).waitFor();
-    await checkPage(alice.page, 'request-detail');
-
-    // bob: Approvals → Waiting for me shows everything the decision page shows, then Approve.
-    await nav(bob.page, 'Approvals').click();
-    const card = bob.page
-      .locator('.fui-Card')
-      .filter({ has: bob.page.getByRole('heading', { name: `Task ${TASK} for ${ALICE.upn}` }) });
-    await card.waitFor();
-    for (const fact of ['Migrate the CEO mailbox', 'INC-42', 'ceo@contoso.com', 'Needs a stronger sign-in']) {
-      await card.getByText(fact).first().waitFor();
-    }
-    await checkPage(bob.page, 'approvals');
-    await card.getByLabel('Comment').fill('Go ahead');
-    const beforeStepUp = bob.problems.console.length;
-    await card.getByRole('button', { name: 'Approve', exact: true }).click();
-    // The policy asks approvers for authentication context c1: the portal signs bob in again with
-    // the claim, and the issuer's page asks for that extra check.
-    const extraCheck = bob.page.getByLabel('Completed the extra check for authentication context c1');
-    await extraCheck.waitFor();
-    expect(await extraCheck.isChecked()).toBe(true);
-    expect(await bob.page.getByLabel('User principal name').inputValue()).toBe(BOB.upn);
-    await bob.page.getByRole('button', { name: 'Continue' }).click();
-    await inMain(bob.page, `Approve the request of ${ALICE.upn}: done with your stronger sign-in.`).waitFor();
-    // The browser reports the API's 401 claims challenge as a failed load; that one is expected.
-    expect(
-      bob.problems.console.splice(beforeStepUp).filter((m) => !/status of 401 \(Unauthorized\)/.test(m)),
-    ).toEqual([]);
-
-    // alice: My access shows the grant (live), Execute with the task's parameter, the result shown.
-    await nav(alice.page, 'My access').click();
-    await inMain(alice.page, TASK).waitFor();
-    await checkPage(alice.page, 'my-access');
-    // The parameters were approved with the request, so the grant runs with exactly those.
-    await inMain(alice.page, 'Mailbox = ceo@contoso.com').waitFor();
-    await alice.page.getByRole('button', { name: 'Execute', exact: true }).click();
-    await inMain(alice.page, 'Succeeded').waitFor();
-    const calls = hook.received.filter((r) => r.body.requestId === requestId);
-    expect(calls).toHaveLength(1);
-    expect(calls[0]?.signatureValid).toBe(true);
-    expect(calls[0]?.body).toMatchObject({
-      task: TASK,
-      requestedBy: ALICE.upn,
-      approvedBy: [BOB.upn],
-      parameters: { Mailbox: 'ceo@contoso.com' },
-    });
-  });
-
-  it('an auditor filters, verifies and downloads; a failing API shows a message and recovers', async () => {
-    const audit = async () => {
-      const page = auditor.page;
-      await nav(page, 'Audit').click();
-      await page.getByRole('heading', { name: 'Audit', level: 1 }).waitFor();
-      await page.getByLabel('Request').fill(requestId);
-      await page.getByRole('button', { name: 'Show events' }).click();
-      const events = page.getByRole('region', { name: 'Audit events' });
-      for (const action of ['request.submitted', 'request.approved', 'execution.succeeded']) {
-        await events.getByText(action).first().waitFor();
-      }
-      await page.getByRole('button', { name: 'Verify' }).click();
-      await inMain(page, 'The audit log is intact').waitFor();
-      await checkPage(page, 'audit');
-      const [download] = await Promise.all([
-        page.waitForEvent('download'),
-        page.getByRole('button', { name: 'Download CSV' }).click(),
+  it(
+    'an admin configures everything in "Admin" while the others sign in',
+    async () => {
+      [admin, alice, bob, auditor, keyboard] = await Promise.all([
+        open(ADMIN),
+        open(ALICE),
+        open(BOB),
+        open(AUDITOR),
+        open(KEYBOARD),
       ]);
-      expect(download.suggestedFilename()).toMatch(/^zsa-audit-.*\.csv$/);
-      const csv = readFileSync(await download.path(), 'utf8');
-      // The export takes the time range and action (not the request), so it holds this request's
-      // events among others.
-      const ours = csv
-        .trim()
-        .split('\n')
-        .filter((row) => row.includes(requestId));
-      expect(ours.length).toBeGreaterThanOrEqual(3);
-      expect(ours.some((row) => row.includes('request.approved'))).toBe(true);
-      expect(csv).toContain(BOB.upn);
-    };
+      expect(await visibleNav(admin.page)).toEqual([
+        'Request access',
+        'My requests',
+        'My access',
+        'Admin',
+        'Audit',
+      ]);
+      expect(await visibleNav(auditor.page)).toEqual(['Request access', 'My requests', 'My access', 'Audit']);
+      await adminConfigures(admin.page);
+      // bob is an approver now: his navigation shows Approvals once the portal reads who he is again.
+      await bob.page.reload();
+      await nav(bob.page, 'Approvals').waitFor();
+      expect(await visibleNav(bob.page)).toEqual([...NAV.slice(0, 4)]);
+    },
+    STORY_TIMEOUT_MS,
+  );
 
-    /** My requests while the API fails: first a 503, then no answer at all; each time a clear message, then recovery. */
-    const failing = async () => {
-      const page = alice.page;
-      const isRequestList = (url: URL) => url.pathname === '/api/requests';
-      const before = alice.problems.console.length;
-      await nav(page, 'My requests').click();
-      await page.getByRole('heading', { name: 'My requests', level: 1 }).waitFor();
-      for (const failure of ['503', 'abort'] as const) {
-        await page.route(isRequestList, (route) =>
-          failure === 'abort'
-            ? route.abort('connectionrefused')
-            : route.fulfill({
-                status: 503,
-                contentType: 'application/problem+json',
-                headers: { 'retry-after': '0' },
-                body: JSON.stringify({
-                  type: 'urn:zsa:problem:unavailable',
-                  title: 'Service Unavailable',
-                  status: 503,
-                  detail: 'The service is restarting.',
-                }),
-              }),
-        );
-        await page.reload();
-        const alert = page.getByRole('alert');
-        await alert.waitFor({ timeout: 20_000 });
-        expect(await alert.innerText()).toMatch(
-          failure === 'abort' ? /unreachable/i : /unavailable|restarting/i,
-        );
-        await page.unrouteAll();
-        await alert.getByRole('button', { name: 'Try again' }).click();
-        await inMain(page, TASK).waitFor();
-        await expect(page.getByRole('alert').count()).resolves.toBe(0);
+  it(
+    'alice requests, bob approves with a stronger sign-in, alice executes; kai requests by keyboard',
+    async () => {
+      const [id] = await Promise.all([requestAccess(alice.page, 'INC-42'), requestByKeyboard(keyboard.page)]);
+      requestId = id;
+
+      // My requests: the request with its timeline, live.
+      await inMain(alice.page, /submitted/i).waitFor();
+      await checkPage(alice.page, 'request-detail');
+
+      // bob: Approvals → Waiting for me shows everything the decision page shows, then Approve.
+      await nav(bob.page, 'Approvals').click();
+      const card = bob.page
+        .locator('.fui-Card')
+        .filter({ has: bob.page.getByRole('heading', { name: `Task ${TASK} for ${ALICE.upn}` }) });
+      await card.waitFor();
+      for (const fact of [
+        'Migrate the CEO mailbox',
+        'INC-42',
+        'ceo@contoso.com',
+        'Needs a stronger sign-in',
+      ]) {
+        await card.getByText(fact).first().waitFor();
       }
-      // The browser's own reports of the loads refused on purpose are expected here, nothing else.
-      const expected = alice.problems.console.splice(before);
-      expect(expected.filter((m) => !/Failed to load resource/.test(m))).toEqual([]);
-    };
+      await checkPage(bob.page, 'approvals');
+      await card.getByLabel('Comment').fill('Go ahead');
+      const beforeStepUp = bob.problems.console.length;
+      await card.getByRole('button', { name: 'Approve', exact: true }).click();
+      // The policy asks approvers for authentication context c1: the portal signs bob in again with
+      // the claim, and the issuer's page asks for that extra check.
+      const extraCheck = bob.page.getByLabel('Completed the extra check for authentication context c1');
+      await extraCheck.waitFor();
+      expect(await extraCheck.isChecked()).toBe(true);
+      expect(await bob.page.getByLabel('User principal name').inputValue()).toBe(BOB.upn);
+      await bob.page.getByRole('button', { name: 'Continue' }).click();
+      await inMain(
+        bob.page,
+        `Approve the request of ${ALICE.upn}: done with your stronger sign-in.`,
+      ).waitFor();
+      // The browser reports the API's 401 claims challenge as a failed load; that one is expected.
+      expect(
+        bob.problems.console.splice(beforeStepUp).filter((m) => !/status of 401 \(Unauthorized\)/.test(m)),
+      ).toEqual([]);
 
-    // Both run to the end before either's failure is reported.
-    const outcomes = await Promise.allSettled([audit(), failing()]);
-    for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
-  });
+      // alice: My access shows the grant (live), Execute with the task's parameter, the result shown.
+      await nav(alice.page, 'My access').click();
+      await inMain(alice.page, TASK).waitFor();
+      await checkPage(alice.page, 'my-access');
+      // The parameters were approved with the request, so the grant runs with exactly those.
+      await inMain(alice.page, 'Mailbox = ceo@contoso.com').waitFor();
+      await alice.page.getByRole('button', { name: 'Execute', exact: true }).click();
+      await inMain(alice.page, 'Succeeded').waitFor();
+      const calls = hook.received.filter((r) => r.body.requestId === requestId);
+      expect(calls).toHaveLength(1);
+      expect(calls[0]?.signatureValid).toBe(true);
+      expect(calls[0]?.body).toMatchObject({
+        task: TASK,
+        requestedBy: ALICE.upn,
+        approvedBy: [BOB.upn],
+        parameters: { Mailbox: 'ceo@contoso.com' },
+      });
+    },
+    STORY_TIMEOUT_MS,
+  );
+
+  it(
+    'an auditor filters, verifies and downloads; a failing API shows a message and recovers',
+    async () => {
+      const audit = async () => {
+        const page = auditor.page;
+        await nav(page, 'Audit').click();
+        await page.getByRole('heading', { name: 'Audit', level: 1 }).waitFor();
+        await page.getByLabel('Request').fill(requestId);
+        await page.getByRole('button', { name: 'Show events' }).click();
+        const events = page.getByRole('region', { name: 'Audit events' });
+        for (const action of ['request.submitted', 'request.approved', 'execution.succeeded']) {
+          await events.getByText(action).first().waitFor();
+        }
+        await page.getByRole('button', { name: 'Verify' }).click();
+        await inMain(page, 'The audit log is intact').waitFor();
+        await checkPage(page, 'audit');
+        const [download] = await Promise.all([
+          page.waitForEvent('download'),
+          page.getByRole('button', { name: 'Download CSV' }).click(),
+        ]);
+        expect(download.suggestedFilename()).toMatch(/^zsa-audit-.*\.csv$/);
+        const csv = readFileSync(await download.path(), 'utf8');
+        // The export takes the time range and action (not the request), so it holds this request's
+        // events among others.
+        const ours = csv
+          .trim()
+          .split('\n')
+          .filter((row) => row.includes(requestId));
+        expect(ours.length).toBeGreaterThanOrEqual(3);
+        expect(ours.some((row) => row.includes('request.approved'))).toBe(true);
+        expect(csv).toContain(BOB.upn);
+      };
+
+      /** My requests while the API fails: first a 503, then no answer at all; each time a clear message, then recovery. */
+      const failing = async () => {
+        const page = alice.page;
+        const isRequestList = (url: URL) => url.pathname === '/api/requests';
+        const before = alice.problems.console.length;
+        await nav(page, 'My requests').click();
+        await page.getByRole('heading', { name: 'My requests', level: 1 }).waitFor();
+        for (const failure of ['503', 'abort'] as const) {
+          await page.route(isRequestList, (route) =>
+            failure === 'abort'
+              ? route.abort('connectionrefused')
+              : route.fulfill({
+                  status: 503,
+                  contentType: 'application/problem+json',
+                  headers: { 'retry-after': '0' },
+                  body: JSON.stringify({
+                    type: 'urn:zsa:problem:unavailable',
+                    title: 'Service Unavailable',
+                    status: 503,
+                    detail: 'The service is restarting.',
+                  }),
+                }),
+          );
+          await page.reload();
+          const alert = page.getByRole('alert');
+          await alert.waitFor({ timeout: 20_000 });
+          expect(await alert.innerText()).toMatch(
+            failure === 'abort' ? /unreachable/i : /unavailable|restarting/i,
+          );
+          await page.unrouteAll();
+          await alert.getByRole('button', { name: 'Try again' }).click();
+          await inMain(page, TASK).waitFor();
+          await expect(page.getByRole('alert').count()).resolves.toBe(0);
+        }
+        // The browser's own reports of the loads refused on purpose are expected here, nothing else.
+        const expected = alice.problems.console.splice(before);
+        expect(expected.filter((m) => !/Failed to load resource/.test(m))).toEqual([]);
+      };
+
+      // Both run to the end before either's failure is reported.
+      const outcomes = await Promise.allSettled([audit(), failing()]);
+      for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
+    },
+    STORY_TIMEOUT_MS,
+  );
 
   it('shows no console error, page error or CSP refusal on any page', () => {
     expect(everyPage.flatMap((p) => p.all())).toEqual([]);

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApi, parseChallenge, withQuery, type PendingCall } from '../../portal/src/api/client';
-import { ApiError, NetworkError, SignInRequired } from '../../portal/src/api/errors';
+import { ApiError, NetworkError, SignInRequired, StepUpNotSatisfied } from '../../portal/src/api/errors';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 let server: Server;
@@ -175,6 +175,30 @@ describe('the portal API client', () => {
         },
       },
     ]);
+  });
+});
+
+describe('the replay after a stronger sign-in', () => {
+  it('says the sign-in was not enough when the API challenges again, instead of signing in again', async () => {
+    // Prepare: the API keeps asking (an authority that cannot give what was asked would loop).
+    const claims = Buffer.from('{"access_token":{"amr":{"essential":true,"values":["mfa"]}}}').toString(
+      'base64',
+    );
+    handler = (_req, res) =>
+      json(
+        res,
+        401,
+        { type: 'x', title: 'Unauthorized', status: 401, detail: 'step up' },
+        { 'www-authenticate': `Bearer error="insufficient_claims", claims="${claims}"` },
+      );
+    const { client, steps } = api();
+
+    // Act
+    const replayed = client.send('POST', '/api/requests/r1/approve', {}, 'Approve r1', { replay: true });
+
+    // Assess
+    await expect(replayed).rejects.toBeInstanceOf(StepUpNotSatisfied);
+    expect(steps).toEqual([]);
   });
 });
 

@@ -117,12 +117,21 @@ const TokenGrantSchema = z.discriminatedUnion('grant_type', [
   }),
 ]);
 
-/** The `claims` request parameter's authentication contexts (`acrs` with `value` or `values`). */
+/**
+ * The `claims` request parameter: authentication contexts (`acrs` with `value` or `values`) and
+ * multi-factor sign-in (`amr` with `mfa`), the two challenges ZSA's API sends.
+ */
 const ClaimsParameterSchema = z.object({
   access_token: z
     .object({
       acrs: z
         .object({ value: AcrSchema.optional(), values: z.array(AcrSchema).max(99).optional() })
+        .optional(),
+      amr: z
+        .object({
+          value: z.string().max(64).optional(),
+          values: z.array(z.string().max(64)).max(99).optional(),
+        })
         .optional(),
     })
     .optional(),
@@ -190,7 +199,7 @@ export function createCodeFlow(options: CodeFlowOptions): CodeFlow {
       plainText(res, 400, checked.reason);
       return;
     }
-    const { request, contexts } = checked;
+    const { request, contexts, mfa } = checked;
     // No session to reuse silently: a client asking for a sign-in without a page learns it must show one.
     if (request.prompt === 'none') {
       redirect(res, request.redirect_uri, {
@@ -212,8 +221,8 @@ export function createCodeFlow(options: CodeFlowOptions): CodeFlow {
         name: known?.name ?? '',
         roles: known?.roles ?? [],
         contexts,
-        // A client asking for an authentication context is asking for a stronger sign-in.
-        mfa: contexts.length > 0,
+        // A client asking for an authentication context or for MFA is asking for a stronger sign-in.
+        mfa: mfa || contexts.length > 0,
       }),
     );
   }
@@ -384,7 +393,8 @@ export function createCodeFlow(options: CodeFlowOptions): CodeFlow {
     });
   }
 
-  type Checked = { ok: true; request: AuthorizeRequest; contexts: string[] } | { ok: false; reason: string };
+  type Checked =
+    { ok: true; request: AuthorizeRequest; contexts: string[]; mfa: boolean } | { ok: false; reason: string };
 
   function checkAuthorizeRequest(values: Record<string, string>): Checked {
     const parsed = AuthorizeRequestSchema.safeParse(values);
@@ -402,15 +412,15 @@ export function createCodeFlow(options: CodeFlowOptions): CodeFlow {
         reason: `This sign-in request cannot be served: redirect_uri must be on ${origin} (this host) without a fragment, got "${request.redirect_uri}".`,
       };
     }
-    const contexts = requestedContexts(request.claims);
-    if (contexts === undefined) {
+    const asked = requestedClaims(request.claims);
+    if (asked === undefined) {
       return {
         ok: false,
         reason:
           'This sign-in request cannot be served: claims must be JSON such as {"access_token":{"acrs":{"essential":true,"value":"c1"}}}.',
       };
     }
-    return { ok: true, request, contexts };
+    return { ok: true, request, ...asked };
   }
 
   function isOwnUrl(value: string): boolean {
@@ -452,9 +462,9 @@ export function loopbackOrigins(issuer: string): ReadonlySet<string> {
   return new Set(['127.0.0.1', 'localhost', '[::1]'].map((host) => `${url.protocol}//${host}${port}`));
 }
 
-/** The authentication contexts a `claims` parameter asks for; undefined when it is not understood. */
-function requestedContexts(claims: string | undefined): string[] | undefined {
-  if (claims === undefined || claims.trim() === '') return [];
+/** What a `claims` parameter asks for; undefined when it is not understood. */
+function requestedClaims(claims: string | undefined): { contexts: string[]; mfa: boolean } | undefined {
+  if (claims === undefined || claims.trim() === '') return { contexts: [], mfa: false };
   let json: unknown;
   try {
     json = JSON.parse(claims);
@@ -463,8 +473,11 @@ function requestedContexts(claims: string | undefined): string[] | undefined {
   }
   const parsed = ClaimsParameterSchema.safeParse(json);
   if (!parsed.success) return undefined;
-  const acrs = parsed.data.access_token?.acrs;
-  return [...new Set([...(acrs?.value === undefined ? [] : [acrs.value]), ...(acrs?.values ?? [])])];
+  const { acrs, amr } = parsed.data.access_token ?? {};
+  return {
+    contexts: [...new Set([...(acrs?.value === undefined ? [] : [acrs.value]), ...(acrs?.values ?? [])])],
+    mfa: amr?.value === 'mfa' || (amr?.values ?? []).includes('mfa'),
+  };
 }
 
 /** The authorization request as hidden form fields: only the parameters the client sent. */

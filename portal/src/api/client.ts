@@ -6,7 +6,7 @@
  * The same code runs against Entra ID in Azure and the development issuer on the local host: only the
  * session's authority differs, never the calls.
  */
-import { ApiError, NetworkError, SignInRequired, StepUpRequired } from './errors';
+import { ApiError, NetworkError, SignInRequired, StepUpNotSatisfied, StepUpRequired } from './errors';
 import type { Problem } from './types';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -14,7 +14,7 @@ export type Query = Readonly<Record<string, string | number | boolean | undefine
 
 /** A call to make again after a stronger sign-in; kept in the sign-in's state across the redirect. */
 export interface PendingCall {
-  readonly method: Method;
+  readonly method: Exclude<Method, 'GET'>;
   readonly path: string;
   readonly body?: unknown;
   /** What the call does, in words, for the message shown when it is replayed. */
@@ -33,9 +33,23 @@ export interface ApiDeps {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
+export interface SendOptions {
+  /**
+   * This call is the replay after a stronger sign-in: a second claims challenge is an error to show,
+   * not another sign-in (which, if the authority cannot give what was asked, would loop forever).
+   */
+  readonly replay?: boolean;
+}
+
 export interface Api {
   get<T>(path: string, query?: Query, init?: { signal?: AbortSignal }): Promise<T>;
-  send<T>(method: Exclude<Method, 'GET'>, path: string, body: unknown, label: string): Promise<T>;
+  send<T>(
+    method: Exclude<Method, 'GET'>,
+    path: string,
+    body: unknown,
+    label: string,
+    options?: SendOptions,
+  ): Promise<T>;
   /** A raw GET with the bearer token (downloads: CSV, JSONL). */
   download(path: string, query?: Query): Promise<Blob>;
 }
@@ -107,7 +121,13 @@ export function createApi(deps: ApiDeps): Api {
 
   return {
     get: (path, query, init) => read(path, query, init?.signal),
-    async send<T>(method: Exclude<Method, 'GET'>, path: string, body: unknown, label: string): Promise<T> {
+    async send<T>(
+      method: Exclude<Method, 'GET'>,
+      path: string,
+      body: unknown,
+      label: string,
+      options: SendOptions = {},
+    ): Promise<T> {
       // Changes are never retried blindly: the person sees the outcome and decides.
       try {
         const response = await call(method, path, body);
@@ -116,7 +136,10 @@ export function createApi(deps: ApiDeps): Api {
         const text = await response.text();
         return (text === '' ? undefined : JSON.parse(text)) as T;
       } catch (error) {
-        if (error instanceof StepUpRequired) return deps.stepUp(error.claims, { method, path, body, label });
+        if (error instanceof StepUpRequired) {
+          if (options.replay) throw new StepUpNotSatisfied();
+          return deps.stepUp(error.claims, { method, path, body, label });
+        }
         throw error;
       }
     },

@@ -45,6 +45,16 @@ export class StepUpRequired extends Error {
   }
 }
 
+/** The stronger sign-in came back and the API still asks for more: said, not signed in again. */
+export class StepUpNotSatisfied extends Error {
+  constructor() {
+    super(
+      'You signed in again, but the sign-in still does not give what this action needs (for example multi-factor authentication, or the authentication context your organisation requires). Sign in with it, or ask your administrator.',
+    );
+    this.name = 'StepUpNotSatisfied';
+  }
+}
+
 /** No usable session: the person must sign in (again). */
 export class SignInRequired extends Error {
   constructor() {
@@ -71,5 +81,7 @@ export function describeError(error: unknown): { title: string; detail: string }
   if (error instanceof NetworkError) return { title: 'Service unreachable', detail: error.message };
   if (error instanceof SignInRequired) return { title: 'Signed out', detail: error.message };
   if (error instanceof StepUpRequired) return { title: 'Stronger sign-in needed', detail: error.message };
+  if (error instanceof StepUpNotSatisfied)
+    return { title: 'Stronger sign-in not enough', detail: error.message };
   return { title: 'Something went wrong', detail: error instanceof Error ? error.message : String(error) };
 }

@@ -3,12 +3,13 @@
  * that needed a stronger sign-in.
  */
 import { Button, Spinner, Text, makeStyles, mergeClasses, tokens } from '@fluentui/react-components';
-import { Suspense, useEffect, useMemo, useState } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { Suspense, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, Redirect, Route, Switch, useLocation } from 'wouter';
 import type { Api, PendingCall } from '../api/client';
 import type { Me } from '../api/types';
 import type { Session } from '../auth/session';
-import { useQuery } from '../components/data';
+import { ME_KEY, useQuery } from '../components/data';
 import { ErrorBar, Notice } from '../components/ui';
 import { PortalContext, usePortal, type Portal } from './context';
 import { HOME, ROUTES } from './routes';
@@ -72,7 +73,7 @@ export interface AppProps {
 export function App(props: AppProps) {
   const styles = useStyles();
   const me = useQuery({
-    queryKey: ['me'],
+    queryKey: ME_KEY,
     queryFn: ({ signal }) => props.api.get<Me>('/api/me', undefined, { signal }),
     staleTime: 60_000,
   });
@@ -166,22 +167,26 @@ function Shell(props: AppProps & { me: Me; reloadMe: () => void }) {
 /** Makes the call that waited for a stronger sign-in, once, and says how it went. */
 function Replay(props: { pending: PendingCall }) {
   const { api } = usePortal();
+  const client = useQueryClient();
+  // One call per replay, even when React runs the effect twice (StrictMode in development): the
+  // second run waits for the same call instead of sending the change again.
+  const call = useRef<Promise<unknown> | null>(null);
   const [state, setState] = useState<{ done: boolean; error?: unknown }>({ done: false });
   useEffect(() => {
     let live = true;
-    api
-      .send(
-        props.pending.method === 'GET' ? 'POST' : props.pending.method,
-        props.pending.path,
-        props.pending.body,
-        props.pending.label,
-      )
+    call.current ??= api
+      .send(props.pending.method, props.pending.path, props.pending.body, props.pending.label, {
+        replay: true,
+      })
+      // What the call changed shows on every page (a decision, a grant, the navigation).
+      .then(() => client.invalidateQueries());
+    call.current
       .then(() => live && setState({ done: true }))
       .catch((error: unknown) => live && setState({ done: true, error }));
     return () => {
       live = false;
     };
-  }, [api, props.pending]);
+  }, [api, client, props.pending]);
   if (!state.done) return <Spinner label={`${props.pending.label} with your stronger sign-in…`} />;
   if (state.error !== undefined) return <ErrorBar error={state.error} />;
   return (

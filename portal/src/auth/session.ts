@@ -5,7 +5,7 @@
  * Tokens live in sessionStorage (the library's default): gone when the tab closes, never in cookies.
  * Renewal uses the refresh token the provider issues to single-page apps, so no hidden iframes.
  */
-import { UserManager, WebStorageStateStore, type User } from 'oidc-client-ts';
+import { ErrorResponse, UserManager, WebStorageStateStore, type User } from 'oidc-client-ts';
 import type { PendingCall } from '../api/client';
 
 export interface SignInSettings {
@@ -55,8 +55,13 @@ export function createSession(settings: SignInSettings, origin = window.location
     response_type: 'code',
     // offline_access: a refresh token, so renewal needs no iframe (third-party cookies are blocked).
     scope: `openid profile offline_access ${settings.scope}`,
+    // Tokens and the sign-in's own state (PKCE verifier, the call to replay with its body) stay in
+    // this tab's session storage and go with it; the library's default for the latter is local storage.
     userStore: new WebStorageStateStore({ store: window.sessionStorage }),
-    automaticSilentRenew: true,
+    stateStore: new WebStorageStateStore({ store: window.sessionStorage }),
+    // Renewal happens when a call needs a token (renew below), one at a time: a timer renewing on
+    // its own would race it, and a refresh token may be redeemed only once.
+    automaticSilentRenew: false,
     loadUserInfo: false,
     monitorSession: false,
   });
@@ -64,6 +69,23 @@ export function createSession(settings: SignInSettings, origin = window.location
   const current = async (): Promise<User | null> => {
     const user = await manager.getUser();
     return user && !user.expired ? user : null;
+  };
+
+  // Sign-ins abandoned half-way leave their state behind.
+  void manager.clearStaleState().catch(() => undefined);
+
+  /** The renewal in flight: every call that finds its token expired waits for the same one. */
+  let renewing: Promise<boolean> | null = null;
+  const renewOnce = async (): Promise<boolean> => {
+    const user = await manager.getUser();
+    if (!user?.refresh_token) return false;
+    try {
+      return (await manager.signinSilent()) !== null;
+    } catch (error) {
+      // Only a refused refresh token ends the session; a network blip leaves it for the next call.
+      if (error instanceof ErrorResponse && error.error === 'invalid_grant') await manager.removeUser();
+      return false;
+    }
   };
 
   const redirect = async (args: Parameters<UserManager['signinRedirect']>[0]): Promise<never> => {
@@ -85,15 +107,11 @@ export function createSession(settings: SignInSettings, origin = window.location
       if (user) return user.access_token;
       return (await this.renew()) ? ((await current())?.access_token ?? null) : null;
     },
-    async renew() {
-      const user = await manager.getUser();
-      if (!user?.refresh_token) return false;
-      try {
-        return (await manager.signinSilent()) !== null;
-      } catch {
-        await manager.removeUser();
-        return false;
-      }
+    renew() {
+      renewing ??= renewOnce().finally(() => {
+        renewing = null;
+      });
+      return renewing;
     },
     async signIn(options = {}) {
       const state: SignInState = {
@@ -114,7 +132,8 @@ export function createSession(settings: SignInSettings, origin = window.location
     async completeSignIn(url) {
       const user = await manager.signinRedirectCallback(url);
       const state = user.state as Partial<SignInState> | undefined;
-      return { returnTo: safeReturn(state?.returnTo), ...(state?.pending ? { pending: state.pending } : {}) };
+      const pending = isPendingCall(state?.pending) ? state.pending : undefined;
+      return { returnTo: safeReturn(state?.returnTo), ...(pending ? { pending } : {}) };
     },
     async signOut() {
       const user = await manager.getUser();
@@ -133,6 +152,18 @@ function currentPath(): string {
 export function safeReturn(path: string | undefined): string {
   if (!path || !path.startsWith('/') || path.startsWith('//') || path.startsWith(CALLBACK_PATH)) return '/';
   return path;
+}
+
+/** Only a change to the API is ever replayed after a sign-in, whatever the stored state says. */
+function isPendingCall(value: unknown): value is PendingCall {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    (v['method'] === 'POST' || v['method'] === 'PUT' || v['method'] === 'DELETE') &&
+    typeof v['path'] === 'string' &&
+    v['path'].startsWith('/api/') &&
+    typeof v['label'] === 'string'
+  );
 }
 
 /** The claims challenge decoded (base64 or base64url JSON); left as is when it is JSON already. */

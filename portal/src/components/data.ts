@@ -15,6 +15,12 @@ import {
 } from '@tanstack/react-query';
 import type { Page } from '../api/types';
 
+/**
+ * Who the person is and what they may do (`GET /api/me`): the navigation follows it, so a change
+ * to groups, policies or the PAM settings refreshes it too.
+ */
+export const ME_KEY = ['me'] as const;
+
 export function createQueryClient(): QueryClient {
   return new QueryClient({
     defaultOptions: {

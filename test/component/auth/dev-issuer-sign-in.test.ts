@@ -231,6 +231,28 @@ describe('the whole code flow, as oidc-client-ts drives it', () => {
   });
 });
 
+describe('an MFA challenge', () => {
+  it.each([
+    { claims: undefined, ticked: false },
+    { claims: { access_token: { amr: { essential: true, values: ['mfa'] } } }, ticked: true },
+    { claims: { access_token: { amr: { essential: true, value: 'mfa' } } }, ticked: true },
+    { claims: { access_token: { amr: { essential: true, values: ['pwd'] } } }, ticked: false },
+  ])('claims $claims → "Signed in with MFA" ticked: $ticked', async ({ claims, ticked }) => {
+    // Prepare: the challenge ZSA sends for approverAuthContext "mfa" (shared/domain/step-up.ts).
+    const request = await oidcClient().createSigninRequest({
+      login_hint: 'bob@contoso.com',
+      ...(claims ? { extraQueryParams: { claims: JSON.stringify(claims) } } : {}),
+    });
+
+    // Act
+    const page = await (await fetch(request.url)).text();
+
+    // Assess
+    expect(page.includes('name="mfa" value="true" checked>')).toBe(ticked);
+    expect(page).toContain('name="mfa" value="true"');
+  });
+});
+
 describe('what the token endpoint refuses', () => {
   it('a wrong code_verifier → invalid_grant, and the code is spent', async () => {
     const { code, verifier } = await codeFor({ upn: 'mallory@contoso.com' });

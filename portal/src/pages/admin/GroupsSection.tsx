@@ -14,7 +14,7 @@ import {
 import { useState } from 'react';
 import type { ApproverGroupView } from '../../api/types';
 import { usePortal } from '../../app/context';
-import { useChange, useQuery } from '../../components/data';
+import { ME_KEY, useChange, useQuery } from '../../components/data';
 import { ErrorBar, Loading, Notice } from '../../components/ui';
 import { ConfirmDelete, errorAt, fieldErrorsOf, lines, SectionTitle, useAdminStyles } from './kit';
 
@@ -37,7 +37,7 @@ export function GroupsSection() {
         undefined,
         `Delete ${name}`,
       ),
-    [GROUPS_KEY],
+    [GROUPS_KEY, ME_KEY],
   );
   return (
     <section className={styles.section} aria-labelledby="groups-title">
@@ -117,7 +117,7 @@ function GroupForm(props: { group: ApproverGroupView | null; onDone: () => void 
         },
         `Save ${name}`,
       ),
-    [GROUPS_KEY],
+    [GROUPS_KEY, ME_KEY],
   );
   const errors = fieldErrorsOf(save.error);
   return (

@@ -3,7 +3,7 @@ import { Button, Field, Input, Textarea } from '@fluentui/react-components';
 import { useState } from 'react';
 import type { PamView } from '../../api/types';
 import { usePortal } from '../../app/context';
-import { useChange, useQuery } from '../../components/data';
+import { ME_KEY, useChange, useQuery } from '../../components/data';
 import { ErrorBar, Loading, Notice, Time } from '../../components/ui';
 import { Confirm, errorAt, fieldErrorsOf, lines, SectionTitle, useAdminStyles } from './kit';
 
@@ -56,11 +56,11 @@ function PamForm(props: { pam: PamView }) {
         { defaultApproverGroup: group.trim(), systemAccounts: lines(accounts) },
         'Enable privileged access',
       ),
-    [PAM_KEY],
+    [PAM_KEY, ME_KEY],
   );
   const disable = useChange(
     () => api.send<PamView>('POST', '/api/pam/disable', {}, 'Disable privileged access'),
-    [PAM_KEY],
+    [PAM_KEY, ME_KEY],
   );
   const errors = fieldErrorsOf(enable.error);
   const unresolved = props.pam.systemAccountIdentities.filter((m) => m.id === null);
