@@ -358,6 +358,4 @@ output ZSA_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output ZSA_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output ZSA_SERVICE_BUS_NAMESPACE string = serviceBus.outputs.fullyQualifiedNamespace
 output ZSA_STORAGE_ACCOUNT string = storage.outputs.name
-// The preprovision hook reads this container's immutability policy (is the archive locked?).
-output ZSA_AUDIT_CONTAINER string = auditContainerName
 output ZSA_PACKAGE_STORAGE_ACCOUNT string = packageStorage.outputs.name

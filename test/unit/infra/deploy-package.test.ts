@@ -222,6 +222,20 @@ describe('azure.yaml', () => {
     },
   );
 
+  it('runs azd up one step after the other on an azd that ships node_modules from dist', () => {
+    // Arrange: azd 1.25+ packages while it provisions unless a workflow says otherwise, and the
+    // provision hooks compile into the dist/ that packaging copies.
+    const steps = /^workflows:\n {2}up:\n {4}steps:\n((?: {6}- azd: .*\n)+)/m.exec(yaml)?.[1] ?? '';
+
+    // Assess
+    expect([...steps.matchAll(/- azd: (.*)/g)].map((m) => m[1])).toEqual([
+      'package --all',
+      'provision',
+      'deploy --all',
+    ]);
+    expect(yaml).toMatch(/^requiredVersions:\n {2}azd: '>= 1\.23\.12'$/m);
+  });
+
   it('names only npm scripts that exist', () => {
     // Act
     const named = [...yaml.matchAll(/run: npm run --silent (\S+)/g)].map((m) => m[1] ?? '');

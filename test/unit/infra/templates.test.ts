@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NOTIFICATIONS_QUEUE } from '#shared/notifications/messages';
 import { SettingsSchema } from '#shared/config';
+import { AUDIT_CONTAINER, SECRET_NAMES as SECRETS } from '../../../infra/tools/azure-arm';
 import { DEPLOYED_WORKER_NODE_FLAGS } from '../../support/worker-flags';
 import {
   allBicepFiles,
@@ -445,7 +446,7 @@ describe('secure by default', () => {
 });
 
 describe('no secret value in any template, so no provision can replace a key', () => {
-  const SECRET_NAMES = ['zsa-webhook-signing-key', 'zsa-audit-hmac-key', 'zsa-audit-hmac-keys-retired'];
+  const SECRET_NAMES = Object.values(SECRETS);
 
   it.each(files.map((f) => [f.path, f] as const))('%s: writes no Key Vault secret', (_path, file) => {
     // Act
@@ -529,10 +530,14 @@ describe('a locked audit archive is left alone', () => {
     });
   });
 
-  it('tells the preprovision hook where the archive is', () => {
+  it('names the archive the container the preprovision hook checks (it runs before any output exists)', () => {
+    // Prepare: the container is `<tablePrefix>audit`, lower-cased (main.bicep).
+    const prefix = /^var tablePrefix = '([a-z0-9]+)'$/m.exec(main.text)?.[1];
+
     // Assess
-    expect(outputs(main)).toEqual(expect.arrayContaining(['ZSA_STORAGE_ACCOUNT', 'ZSA_AUDIT_CONTAINER']));
-    expect(main.text).toMatch(/^output ZSA_AUDIT_CONTAINER string = auditContainerName$/m);
+    expect(main.text).toMatch(/^var auditContainerName = toLower\('\$\{tablePrefix\}audit'\)$/m);
+    expect(`${prefix ?? ''}audit`).toBe(AUDIT_CONTAINER);
+    expect(outputs(main)).toContain('ZSA_STORAGE_ACCOUNT');
   });
 });
 

@@ -43,8 +43,11 @@ const PLATFORM_VARIABLES = new Set([
   'WEBSITE_HOSTNAME',
 ]);
 
-/** Keys local.settings.json.sample may hold beyond the schema: Core Tools' own. */
-const CORE_TOOLS_SETTINGS = new Set(['FUNCTIONS_WORKER_RUNTIME']);
+/**
+ * Keys local.settings.json.sample may hold beyond the schema: the Functions host's own (the body-size
+ * limit, so Core Tools refuses large bodies as Azure does).
+ */
+const CORE_TOOLS_SETTINGS = new Set(['FUNCTIONS_WORKER_RUNTIME', 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT']);
 
 /** App settings Flex Consumption rejects, ignores or replaces with functionAppConfig. */
 const FLEX_DEPRECATED = [
