@@ -1,11 +1,16 @@
 // ZSA in Azure, everything `azd up` creates: a resource group holding the function app (Flex
-// Consumption, Node 20), its storage, Service Bus, Key Vault, monitoring, and the managed identity
-// the app runs as. Step-by-step guide: docs/deploy.md.
+// Consumption, Node 22), its storage, Service Bus, Key Vault, monitoring, the managed identity the
+// app runs as, and a separate account and identity for the deployment package. Step-by-step guide:
+// docs/deploy.md.
 //
 // Secure by default: no keys or connection strings anywhere (storage shared keys, Service Bus SAS
 // and Application Insights local auth are all off), identity-based connections, signing keys in
 // Key Vault, App Service Authentication in front of the API, every role assignment in
-// modules/roles.bicep.
+// modules/roles.bicep, audit logs of Key Vault, blob storage and Service Bus in Log Analytics.
+//
+// Safe to provision again and again: no secret value is a parameter or a resource here (azd's
+// postprovision hook creates a missing signing key once, infra/tools), and a locked audit archive's
+// policy is left alone (auditArchiveLocked).
 
 targetScope = 'subscription'
 
@@ -28,7 +33,7 @@ param location string
 @maxLength(36)
 param apiClientId string
 
-@description('Object id of whoever runs `azd provision`; gets "Key Vault Secrets Officer" on the vault. Empty = none.')
+@description('Object id of whoever runs `azd provision`; gets "Key Vault Secrets Officer" on the vault (the postprovision hook and `npm run keys` write the signing keys). Empty = none.')
 param principalId string = ''
 
 @allowed([
@@ -67,6 +72,9 @@ param decisionLinkRequireSignIn bool = true
 @description('Base URL for emailed links, e.g. a custom domain; empty = the function app\'s own https address.')
 param publicBaseUrl string = ''
 
+@description('Comma-separated client ids whose tokens App Service Authentication accepts (plus the API\'s and the portal\'s own); empty = no such restriction. The app validates every bearer token regardless.')
+param allowedClientApplications string = ''
+
 @description('Client id of the web portal\'s app registration (single-page application, redirect URIs https://<app>.azurewebsites.net/signin-callback and https://<app>.azurewebsites.net/); empty = the portal opens and says sign-in is not configured.')
 param portalClientId string = ''
 
@@ -85,6 +93,9 @@ param notificationsMaxDelivery int = 10
 @minValue(1)
 @maxValue(146000)
 param auditRetentionDays int = 2555
+
+@description('True once the audit archive\'s immutability policy is locked (docs/deploy.md, "Lock the audit archive"): the provision then leaves the policy alone, as Azure refuses any write to a locked one. azd\'s preprovision hook refuses to provision a locked archive while this is false.')
+param auditArchiveLocked bool = false
 
 @description('Always-ready instances of the Durable group (Flex Consumption guidance for Durable Functions: 1).')
 @minValue(0)
@@ -112,18 +123,6 @@ param storageSku string = 'Standard_LRS'
 @description('Key Vault purge protection (recommended; it cannot be turned off later).')
 param keyVaultPurgeProtection bool = true
 
-@secure()
-@description('Webhook HMAC key; azd reads it back from the vault on each provision, or generates one the first time.')
-param webhookSigningKey string
-
-@secure()
-@description('Audit HMAC key; same handling as the webhook key.')
-param auditHmacKey string
-
-@secure()
-@description('Retired audit keys (comma-separated) that still verify the rows they sealed; azd reads them back like the keys. The first value azd generates is a key nobody used, harmless in the list.')
-param auditHmacKeysRetired string
-
 // Names are unique per subscription, environment and region, and stable across provisions.
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -133,9 +132,12 @@ var tags = {
 var names = {
   resourceGroup: 'rg-${environmentName}'
   identity: 'id-zsa-${token}'
+  deployIdentity: 'id-zsa-deploy-${token}'
   plan: 'plan-zsa-${token}'
   functionApp: 'func-zsa-${token}'
   storage: 'stzsa${token}'
+  // At most 21 characters (uniqueString gives 13): storage account names stop at 24.
+  packageStorage: 'stzsapkg${token}'
   serviceBus: 'sb-zsa-${token}'
   keyVault: 'kv-zsa-${token}'
   logAnalytics: 'log-zsa-${token}'
@@ -148,8 +150,8 @@ var notificationsQueueName = 'zsa-notifications'
 // Prefix of ZSA's tables and blob containers (ZSA_TABLE_PREFIX).
 var tablePrefix = 'zsa'
 
-// Blob containers: the package Flex Consumption runs, and the write-once audit archive (anchors and
-// exports), which shared/audit names `<prefix>audit`.
+// Blob containers: the package Flex Consumption runs (in its own account), and the write-once audit
+// archive (anchors and exports), which shared/audit names `<prefix>audit`.
 var deploymentContainerName = 'app-package'
 var auditContainerName = toLower('${tablePrefix}audit')
 
@@ -157,6 +159,10 @@ var auditContainerName = toLower('${tablePrefix}audit')
 var corsOriginList = filter(map(split(corsOrigins, ','), o => trim(o)), o => !empty(o))
 var executorAllowedHostList = filter(map(split(executorAllowedHosts, ','), h => trim(h)), h => !empty(h))
 var executorQueueList = filter(map(split(executorQueues, ','), q => trim(q)), q => !empty(q))
+var allowedClientApplicationList = filter(map(split(allowedClientApplications, ','), a => trim(a)), a => !empty(a))
+// Opt-in, so that configuring the portal never locks other clients out: once a list is given, the
+// API's own registration (browser sign-in to emailed decision links) and the portal join it.
+var allowedClientIds = empty(allowedClientApplicationList) ? [] : union(allowedClientApplicationList, [apiClientId], empty(portalClientId) ? [] : [portalClientId])
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: names.resourceGroup
@@ -164,12 +170,23 @@ resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   tags: tags
 }
 
-// The one identity the app uses for storage, Service Bus, Key Vault, telemetry and Graph mail.
+// The identity the app uses for storage, Service Bus, Key Vault, telemetry and Graph mail.
 module identity 'br/public:avm/res/managed-identity/user-assigned-identity:0.4.1' = {
   name: 'identity'
   scope: rg
   params: {
     name: names.identity
+    location: location
+    tags: tags
+  }
+}
+
+// The identity the platform writes and reads the deployment package with; it has no other role.
+module deployIdentity 'br/public:avm/res/managed-identity/user-assigned-identity:0.4.1' = {
+  name: 'deployIdentity'
+  scope: rg
+  params: {
+    name: names.deployIdentity
     location: location
     tags: tags
   }
@@ -207,9 +224,21 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: tags
     skuName: storageSku
-    deploymentContainerName: deploymentContainerName
     auditContainerName: auditContainerName
     auditRetentionDays: auditRetentionDays
+    auditArchiveLocked: auditArchiveLocked
+    logAnalyticsWorkspaceId: logAnalytics.outputs.resourceId
+  }
+}
+
+module packageStorage 'modules/package-storage.bicep' = {
+  name: 'packageStorage'
+  scope: rg
+  params: {
+    name: names.packageStorage
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
   }
 }
 
@@ -223,6 +252,7 @@ module serviceBus 'modules/service-bus.bicep' = {
     notificationsQueueName: notificationsQueueName
     notificationsMaxDelivery: notificationsMaxDelivery
     executorQueueNames: executorQueueList
+    logAnalyticsWorkspaceId: logAnalytics.outputs.resourceId
   }
 }
 
@@ -234,9 +264,7 @@ module keyVault 'modules/key-vault.bicep' = {
     location: location
     tags: tags
     enablePurgeProtection: keyVaultPurgeProtection
-    webhookSigningKey: webhookSigningKey
-    auditHmacKey: auditHmacKey
-    auditHmacKeysRetired: auditHmacKeysRetired
+    logAnalyticsWorkspaceId: logAnalytics.outputs.resourceId
   }
 }
 
@@ -245,9 +273,11 @@ module roles 'modules/roles.bicep' = {
   scope: rg
   params: {
     appPrincipalId: identity.outputs.principalId
+    deployPrincipalId: deployIdentity.outputs.principalId
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
     storageAccountName: storage.outputs.name
+    packageStorageAccountName: packageStorage.outputs.name
     serviceBusNamespaceName: serviceBus.outputs.name
     notificationsQueueName: serviceBus.outputs.notificationsQueueName
     keyVaultName: keyVault.outputs.name
@@ -285,14 +315,16 @@ module functionApp 'modules/function-app.bicep' = {
     planId: plan.outputs.resourceId
     identityId: identity.outputs.resourceId
     identityClientId: identity.outputs.clientId
+    deploymentIdentityId: deployIdentity.outputs.resourceId
+    deploymentContainerUrl: packageStorage.outputs.containerUrl
     storageAccountName: storage.outputs.name
-    deploymentContainerName: deploymentContainerName
     applicationInsightsName: applicationInsights.outputs.name
     serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
     taskHubName: 'ZsaTaskHub'
     tablePrefix: tablePrefix
     apiClientId: apiClientId
     tenantId: tenant().tenantId
+    allowedClientApplications: allowedClientIds
     corsOrigins: corsOriginList
     executorAllowedHosts: executorAllowedHostList
     trustEasyAuth: trustEasyAuth
@@ -319,10 +351,11 @@ output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
-// main.parameters.json reads the signing keys back from this vault on the next provision.
+// azd's hooks and `npm run keys` find the signing keys in this vault (infra/tools).
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output ZSA_API_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/api'
 output ZSA_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output ZSA_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output ZSA_SERVICE_BUS_NAMESPACE string = serviceBus.outputs.fullyQualifiedNamespace
 output ZSA_STORAGE_ACCOUNT string = storage.outputs.name
+output ZSA_PACKAGE_STORAGE_ACCOUNT string = packageStorage.outputs.name

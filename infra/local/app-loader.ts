@@ -11,13 +11,7 @@ const HostJson = z
     version: z.string().optional(),
     extensions: z
       .object({
-        http: z
-          .object({
-            routePrefix: z.string().optional(),
-            maxRequestBodySize: z.number().int().positive().optional(),
-          })
-          .loose()
-          .optional(),
+        http: z.object({ routePrefix: z.string().optional() }).loose().optional(),
         durableTask: z
           .object({
             hubName: z.string().optional(),
@@ -62,6 +56,29 @@ export function readSettings(root: string, env: NodeJS.ProcessEnv): Record<strin
   const out: Record<string, string> = { ...values };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
   return out;
+}
+
+/**
+ * The app setting that caps an HTTP request's body on the Functions host, in bytes. host.json has
+ * no documented option for it; a body over it is refused with 413 before any function runs.
+ */
+export const REQUEST_BODY_SIZE_LIMIT_SETTING = 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT';
+const ByteCount = z
+  .string()
+  .trim()
+  .regex(/^[1-9][0-9]{0,14}$/)
+  .transform(Number);
+
+/** FUNCTIONS_REQUEST_BODY_SIZE_LIMIT from the settings; undefined when unset (the host's default applies). */
+export function requestBodySizeLimit(settings: Readonly<Record<string, string>>): number | undefined {
+  const value = settings[REQUEST_BODY_SIZE_LIMIT_SETTING];
+  if (value === undefined || value.trim() === '') return undefined;
+  const parsed = ByteCount.safeParse(value);
+  if (!parsed.success)
+    throw new StartupError(
+      `${REQUEST_BODY_SIZE_LIMIT_SETTING} is "${value}"; it must be a positive whole number of bytes.`,
+    );
+  return parsed.data;
 }
 
 /** `%NAME%` in host.json values is an app setting, as in the Functions host. */

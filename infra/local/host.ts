@@ -12,13 +12,20 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startAzurite, type RunningAzurite } from './azurite/azurite';
-import { entryPoints, readHostJson, readSettings, resolveSetting, StartupError } from './app-loader';
+import {
+  entryPoints,
+  readHostJson,
+  readSettings,
+  requestBodySizeLimit,
+  resolveSetting,
+  StartupError,
+} from './app-loader';
 import { FunctionRegistry, installCoreModule, type LogLevel } from './core/functions-core';
 import { createDevIssuer, DEV_TENANT_ID } from './dev-issuer/dev-issuer';
 import { clientBindingData, createDurableApi } from './durable/client-api';
 import { DurableEngine } from './durable/engine';
 import { DurableStore } from './durable/store';
-import { createHttpTriggerRouter } from './http/router';
+import { createHttpTriggerRouter, DEFAULT_MAX_REQUEST_BODY_BYTES } from './http/router';
 import { startMailbox } from './mailbox/mailbox';
 import { startServiceBus, type EntityConfig } from './servicebus/server';
 import { startServiceBusTriggers } from './servicebus/triggers';
@@ -288,7 +295,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     const router = createHttpTriggerRouter({
       registry,
       routePrefix: hostJson.extensions?.http?.routePrefix ?? 'api',
-      maxRequestBodyBytes: hostJson.extensions?.http?.maxRequestBodySize ?? 100 * 1024 * 1024,
+      maxRequestBodyBytes: requestBodySizeLimit(appSettings) ?? DEFAULT_MAX_REQUEST_BODY_BYTES,
       extraInputs: (_fn, _name, binding) =>
         binding.type === 'durableClient' || binding.type === 'orchestrationClient'
           ? { string: clientData }

@@ -14,6 +14,8 @@ export {
   readSettings,
   resolveSetting,
   entryPoints,
+  requestBodySizeLimit,
+  REQUEST_BODY_SIZE_LIMIT_SETTING,
   type HostJson,
 } from './app-loader';
 export {

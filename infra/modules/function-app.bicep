@@ -1,4 +1,4 @@
-// The ZSA function app on Flex Consumption (Node 20), its app settings and App Service
+// The ZSA function app on Flex Consumption (Node 22), its app settings and App Service
 // Authentication in front of it.
 //
 // Every app setting ZSA reads in Azure is in the `*Settings` objects below, and nowhere else: the
@@ -11,12 +11,17 @@ param tags object = {}
 @description('Resource id of the Flex Consumption plan (FC1).')
 param planId string
 
-@description('Resource id and client id of the user-assigned identity the app uses for everything.')
+@description('Resource id and client id of the user-assigned identity the app uses for everything but its package.')
 param identityId string
 param identityClientId string
 
+@description('Resource id of the identity the platform writes and reads the deployment package with, and nothing else.')
+param deploymentIdentityId string
+
+@description('URL of the blob container holding the deployment package (package-storage.bicep).')
+param deploymentContainerUrl string
+
 param storageAccountName string
-param deploymentContainerName string
 param applicationInsightsName string
 param serviceBusFullyQualifiedNamespace string
 
@@ -31,6 +36,9 @@ param apiClientId string
 
 @description('Tenant whose Entra ID issues the tokens.')
 param tenantId string
+
+@description('Client ids App Service Authentication accepts bearer tokens from; empty = any client of the tenant (the app validates every token either way).')
+param allowedClientApplications array
 
 @description('Browser origins of the portals (exact, https).')
 param corsOrigins array
@@ -98,10 +106,13 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   // azd deploys the `api` service of azure.yaml to the resource carrying this tag.
   tags: union(tags, { 'azd-service-name': 'api' })
   kind: 'functionapp,linux'
+  // Flex Consumption uses only identities assigned to the app, so the deployment identity is one
+  // too; the app's code names its own identity's client id everywhere (AzureWebJobsStorage__clientId).
   identity: {
     type: 'UserAssigned'
     userAssignedIdentities: {
       '${identityId}': {}
+      '${deploymentIdentityId}': {}
     }
   }
   properties: {
@@ -112,7 +123,6 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     keyVaultReferenceIdentity: identityId
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       // The platform answers CORS, preflights included, before App Service Authentication: a
       // preflight carries no token, so CORS code in the app would only ever see a 401. The same
       // list is ZSA_CORS_ORIGINS below (used where no platform CORS is in front: local host, Core Tools).
@@ -125,10 +135,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       deployment: {
         storage: {
           type: 'blobContainer'
-          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          value: deploymentContainerUrl
           authentication: {
             type: 'UserAssignedIdentity'
-            userAssignedIdentityResourceId: identityId
+            userAssignedIdentityResourceId: deploymentIdentityId
           }
         }
       }
@@ -142,9 +152,11 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
           }
         ]
       }
+      // Node 22: Azure Functions supported Node 20 until 30 April 2026 only. The code stays Node 20
+      // compatible for development machines and CI (package.json `engines`).
       runtime: {
         name: 'node'
-        version: '20'
+        version: '22'
       }
     }
   }
@@ -164,6 +176,9 @@ var platformSettings = {
   NODE_OPTIONS: '--max-old-space-size=${workerHeapMB} --max-semi-space-size=2'
   // `/` is the portal's (a catch-all function route), not the Functions host's default home page.
   AzureWebJobsDisableHomepage: 'true'
+  // Largest request body the host accepts (64 KiB; ZSA's requests are small JSON documents). The
+  // local host reads the same setting (infra/local).
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '65536'
   // Functions host, Durable Functions and ZSA's tables and blobs (storage has shared keys off).
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
@@ -217,6 +232,24 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   properties: union(platformSettings, zsaSettings, mailTransport == 'smtp' ? smtpSettings : {})
 }
 
+// No publishing with a user name and password (FTP, or the SCM site's basic auth): deployments
+// authenticate with Entra ID, as `azd deploy` does.
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
 // App Service Authentication (Easy Auth) in front of every route: it signs browsers in (emailed
 // decision links) and passes the signed-in principal on. A request without a token or session is
 // let through, because the web portal's pages and files at `/` must load
@@ -249,12 +282,19 @@ resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
             apiClientId
             'api://${apiClientId}'
           ]
+          // Only tokens issued to these clients; left out (null) when no list is given. A second
+          // gate only: the app validates every bearer token itself (ZSA_AUTH_*).
+          defaultAuthorizationPolicy: empty(allowedClientApplications) ? null : {
+            allowedApplications: allowedClientApplications
+          }
         }
       }
     }
+    // No token store: the portal signs in with its own code (MSAL) and sends bearer tokens, and an
+    // emailed decision link's sign-in needs only the session cookie.
     login: {
       tokenStore: {
-        enabled: true
+        enabled: false
       }
     }
     httpSettings: {

@@ -1,6 +1,7 @@
-// Key Vault for ZSA's signing keys. The app reads them through Key Vault references in its app
-// settings (`@Microsoft.KeyVault(SecretUri=…)`, resolved by the platform with the managed
-// identity), so no key is ever in the repository, a parameter file or an app setting's plain text.
+// Key Vault for ZSA's signing keys, which the template never writes (see the outputs). The app reads
+// them through Key Vault references in its app settings (`@Microsoft.KeyVault(SecretUri=…)`,
+// resolved by the platform with the managed identity), so no key is ever in the repository, a
+// parameter file, a deployment's history or an app setting's plain text.
 //
 // RBAC authorization (no access policies), soft delete and purge protection. The vault holds only
 // ZSA's secrets, so the app's "Key Vault Secrets User" role is granted on the whole vault.
@@ -16,22 +17,13 @@ param tags object = {}
 @description('Purge protection: a deleted vault and its keys stay recoverable for the retention period. Cannot be turned off again.')
 param enablePurgeProtection bool = true
 
-@secure()
-@description('HMAC key for webhook executions. azd passes the vault\'s current value back on every provision (or a random one the first time), so a rotated key is kept.')
-param webhookSigningKey string
+@description('Log Analytics workspace that receives the vault\'s audit log (every secret read, by whom).')
+param logAnalyticsWorkspaceId string
 
-@secure()
-@description('Audit key: HMAC of secrets in audit details, and (derived from it) the seal of the audit hash chain; rows name the key that sealed them, so before rotating it add it to ZSA_AUDIT_HMAC_KEYS_RETIRED (docs/deploy.md, "Rotate the keys"); same handling as the webhook key.')
-param auditHmacKey string
-
-@description('Secret names; the app settings reference them (function-app.bicep).')
+@description('Secret names; the app settings reference them (function-app.bicep) and infra/tools creates and rotates them.')
 param webhookSigningKeyName string = 'zsa-webhook-signing-key'
 param auditHmacKeyName string = 'zsa-audit-hmac-key'
-
-@secure()
 @description('Retired audit keys, comma-separated: they only verify rows they sealed (docs/deploy.md, "Rotate the keys").')
-param auditHmacKeysRetired string
-
 param auditHmacKeysRetiredName string = 'zsa-audit-hmac-keys-retired'
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
@@ -62,39 +54,21 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-resource webhookSigningKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
-  parent: vault
-  name: webhookSigningKeyName
+// Who read or changed which secret, and when: a signing key read by anyone but the app's identity is
+// the first sign of a forged webhook or a rewritten audit chain.
+resource vaultDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'audit-to-log-analytics'
+  scope: vault
   properties: {
-    value: webhookSigningKey
-    contentType: 'text/plain'
-    attributes: {
-      enabled: true
-    }
-  }
-}
-
-resource auditHmacKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
-  parent: vault
-  name: auditHmacKeyName
-  properties: {
-    value: auditHmacKey
-    contentType: 'text/plain'
-    attributes: {
-      enabled: true
-    }
-  }
-}
-
-resource auditHmacKeysRetiredSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
-  parent: vault
-  name: auditHmacKeysRetiredName
-  properties: {
-    value: auditHmacKeysRetired
-    contentType: 'text/plain'
-    attributes: {
-      enabled: true
-    }
+    workspaceId: logAnalyticsWorkspaceId
+    // Resource-specific table (AZKVAuditLogs) instead of the shared AzureDiagnostics one.
+    logAnalyticsDestinationType: 'Dedicated'
+    logs: [
+      {
+        category: 'AuditEvent'
+        enabled: true
+      }
+    ]
   }
 }
 
@@ -102,8 +76,11 @@ output name string = vault.name
 output id string = vault.id
 output uri string = vault.properties.vaultUri
 // Versionless URIs: a reference follows the newest version (docs/deploy.md, "Rotate the keys").
-output webhookSigningKeyUri string = webhookSigningKeySecret.properties.secretUri
-output auditHmacKeyUri string = auditHmacKeySecret.properties.secretUri
-output auditHmacKeysRetiredUri string = auditHmacKeysRetiredSecret.properties.secretUri
+// The template never writes these secrets: azd's postprovision hook creates each one once, when it is
+// missing, and `npm run keys` rotates them (infra/tools), so a provision, even from a fresh azd
+// environment, can never replace a key.
+output webhookSigningKeyUri string = '${vault.properties.vaultUri}secrets/${webhookSigningKeyName}'
+output auditHmacKeyUri string = '${vault.properties.vaultUri}secrets/${auditHmacKeyName}'
+output auditHmacKeysRetiredUri string = '${vault.properties.vaultUri}secrets/${auditHmacKeysRetiredName}'
 // Created by an administrator only when mail goes by SMTP (its URL holds the SMTP password).
 output smtpUrlUri string = '${vault.properties.vaultUri}secrets/zsa-smtp-url'

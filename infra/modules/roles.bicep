@@ -2,13 +2,18 @@
 //
 // The app runs as one user-assigned managed identity. It gets data-plane roles only, each on the
 // narrowest scope that works, and no control-plane role at all: it can read and write its data but
-// cannot change a resource, a network rule, an immutability policy or a role assignment.
+// cannot change a resource, a network rule, an immutability policy or a role assignment. A second
+// identity, used only for the deployment package, has one role on the package's own account, where
+// the app's identity has none.
 //
 // Names are guid(scope, principal, role), so a re-deployment finds the same assignment instead of
 // failing on a duplicate. Each role is named in the comment above its id.
 
 @description('Principal (object) id of the app\'s user-assigned managed identity.')
 param appPrincipalId string
+
+@description('Principal (object) id of the deployment identity (function-app.bicep\'s deployment storage).')
+param deployPrincipalId string
 
 @description('Principal id of whoever runs `azd provision` (azd passes AZURE_PRINCIPAL_ID); empty = none.')
 param deployerPrincipalId string = ''
@@ -21,6 +26,7 @@ param deployerPrincipalId string = ''
 param deployerPrincipalType string = 'User'
 
 param storageAccountName string
+param packageStorageAccountName string
 param serviceBusNamespaceName string
 param notificationsQueueName string
 param keyVaultName string
@@ -29,6 +35,8 @@ param applicationInsightsName string
 var role = {
   // Storage Blob Data Owner
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  // Storage Blob Data Contributor
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   // Storage Queue Data Contributor
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   // Storage Table Data Contributor
@@ -47,6 +55,10 @@ var role = {
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
+}
+
+resource packageStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: packageStorageAccountName
 }
 
 resource serviceBus 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = {
@@ -70,8 +82,8 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
 
 // Storage Blob Data Owner on the account: the Functions host's identity-based storage needs Owner
 // (it creates its containers and takes blob leases); Durable Functions keeps large payloads and
-// partition leases in blobs; Flex Consumption reads the app package; ZSA writes audit exports and
-// anchors (the anchors' immutability policy still forbids changing or deleting them).
+// partition leases in blobs; ZSA writes audit exports and anchors (the archive's immutability policy
+// still forbids changing or deleting them). The app package is not in this account.
 resource appStorageBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, appPrincipalId, role.storageBlobDataOwner)
   scope: storage
@@ -158,11 +170,28 @@ resource appMonitoringMetricsPublisher 'Microsoft.Authorization/roleAssignments@
   }
 }
 
+// ---- The deployment identity ------------------------------------------------------------------
+
+// Storage Blob Data Contributor on the package account only: `azd deploy` publishes through the
+// app's deployment endpoint, and the platform, acting as this identity, writes the package into the
+// container and reads it back whenever an instance starts. Reading alone would fail every
+// deployment. It has no role anywhere else, and the app's identity has none on this account.
+resource deployPackageStorageBlobDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(packageStorage.id, deployPrincipalId, role.storageBlobDataContributor)
+  scope: packageStorage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.storageBlobDataContributor)
+    principalId: deployPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 // ---- Whoever runs `azd provision` -------------------------------------------------------------
 
-// Key Vault Secrets Officer on the vault: azd reads the current signing keys back on every
-// provision (so a rotated key is kept, main.parameters.json) and an operator rotates them. Remove
-// it (and deploy without a principal id) where nobody should hold standing access to the keys.
+// Key Vault Secrets Officer on the vault: azd's postprovision hook creates a signing key that is
+// missing, and `npm run keys` rotates them (infra/tools); neither ever reads a key into a
+// deployment. Remove it (and deploy without a principal id) where nobody should hold standing
+// access to the keys, and run those two from an identity granted the role when needed.
 resource deployerKeyVaultSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
   name: guid(vault.id, deployerPrincipalId, role.keyVaultSecretsOfficer)
   scope: vault

@@ -45,6 +45,9 @@ param eventsSubscriptionNames array = [
 @description('How long an event waits in a subscription for its reader before it is dropped (ISO 8601).')
 param eventsTimeToLive string = 'P14D'
 
+@description('Log Analytics workspace that receives the namespace\'s operational log.')
+param logAnalyticsWorkspaceId string
+
 resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   name: name
   location: location
@@ -125,6 +128,25 @@ resource eventsSubscriptions 'Microsoft.ServiceBus/namespaces/topics/subscriptio
     }
   }
 ]
+
+// Every management operation on the namespace and its entities (a queue or subscription created,
+// changed, deleted), by whom. That is all the Standard tier logs: the data-plane audit log
+// (RuntimeAuditLogs: who sent or received) is offered by the Premium tier only.
+resource namespaceDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'audit-to-log-analytics'
+  scope: namespace
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    // AZMSOperationalLogs, a resource-specific table.
+    logAnalyticsDestinationType: 'Dedicated'
+    logs: [
+      {
+        category: 'OperationalLogs'
+        enabled: true
+      }
+    ]
+  }
+}
 
 output name string = namespace.name
 output id string = namespace.id

@@ -47,6 +47,8 @@ function configureZsa(parts: LocalParts, settings: Readonly<Record<string, strin
       ZSA_AUDIT_HMAC_KEY: settings.ZSA_AUDIT_HMAC_KEY || devSecrets.auditHmacKey,
       ZSA_WEBHOOK_SIGNING_KEY: settings.ZSA_WEBHOOK_SIGNING_KEY || devSecrets.webhookSigningKey,
       ZSA_EXECUTOR_ALLOWED_HOSTS: settings.ZSA_EXECUTOR_ALLOWED_HOSTS ?? 'localhost,127.0.0.1',
+      // The body-size limit function-app.bicep sets in Azure (the platform's default is 100 MB).
+      FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: settings.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT || '65536',
       // The portal signs in at the development issuer through the same code path as at Entra ID.
       ZSA_PORTAL_AUTHORITY: settings.ZSA_PORTAL_AUTHORITY || parts.issuer.url,
       ZSA_PORTAL_CLIENT_ID: settings.ZSA_PORTAL_CLIENT_ID || 'zsa-portal',

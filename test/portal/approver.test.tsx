@@ -4,7 +4,7 @@ import userEvent from '@testing-library/user-event';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RequestView } from '../../portal/src/api/types';
 import ApprovalsPage from '../../portal/src/pages/approver/ApprovalsPage';
-import { ALICE, renderPage, startApi, type FakeApi } from './support';
+import { aRequest, ALICE, renderPage, startApi, type FakeApi } from './support';
 
 // Several test files share two cores: wait for what a person would see longer than the default second.
 configure({ asyncUtilTimeout: 5_000 });
@@ -12,49 +12,7 @@ configure({ asyncUtilTimeout: 5_000 });
 const BOB = { ...ALICE, id: 'tid:bob', upn: 'bob@contoso.com', name: 'Bob', approverGroups: ['ops', 'sec'] };
 
 function request(over: Partial<RequestView> = {}): RequestView {
-  const base = {
-    id: 'r1',
-    requester: 'alice@contoso.com',
-    requesterId: 'tid:alice',
-    task: 'restart-vm',
-    tasks: ['restart-vm'],
-    reason: 'Patch night',
-    ticket: 'CHG-42',
-    durationHours: 2,
-    parameters: { vm: 'web-01' },
-    status: 'pending',
-    policyId: 'p1',
-    approvalType: 'manual',
-    approverGroup: 'ops',
-    requiredApprovals: 1,
-    approvals: [],
-    stages: [
-      { approverGroup: 'ops', requiredApprovals: 1, status: 'open', approvals: [] },
-      { approverGroup: 'sec', requiredApprovals: 1, status: 'waiting', approvals: [] },
-    ],
-    clientRequestId: null,
-    createdAt: '2026-12-03T10:00:00.000Z',
-    pendingUntil: '2026-12-04T10:00:00.000Z',
-    decidedAt: null,
-    grantedAt: null,
-    expiresAt: null,
-    endedAt: null,
-    endedBy: null,
-    endReason: null,
-    startAt: null,
-    maxUses: null,
-    uses: 0,
-    maxExtensions: 0,
-    maxDurationHours: 8,
-    pendingTimeoutHours: 24,
-    extensions: [],
-    emergency: false,
-    review: null,
-    approverAuthContext: null,
-    currentStage: 0,
-    executions: [],
-  };
-  return { ...base, ...over } as RequestView;
+  return aRequest({ parameters: { vm: 'web-01' }, requiredApprovals: 1, ...over });
 }
 
 let api: FakeApi;

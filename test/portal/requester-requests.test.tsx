@@ -5,52 +5,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RequestView } from '../../portal/src/api/types';
 import MyAccessPage from '../../portal/src/pages/requester/MyAccessPage';
 import MyRequestsPage from '../../portal/src/pages/requester/MyRequestsPage';
-import { renderPage, startApi, type FakeApi } from './support';
+import { aRequest, renderPage, startApi, type FakeApi } from './support';
 
 function request(over: Partial<RequestView> = {}): RequestView {
-  const base: RequestView = {
-    id: 'r1',
-    requester: 'alice@contoso.com',
-    requesterId: 'tid:alice',
-    task: 'restart-vm',
-    tasks: ['restart-vm'],
-    reason: 'Patch night',
-    ticket: 'CHG-42',
-    durationHours: 2,
-    parameters: null,
-    status: 'pending',
-    policyId: 'p1',
-    approvalType: 'manual',
-    approverGroup: 'ops',
-    requiredApprovals: 2,
-    approvals: [],
-    stages: [
-      { approverGroup: 'ops', requiredApprovals: 1, status: 'open', approvals: [] },
-      { approverGroup: 'sec', requiredApprovals: 1, status: 'waiting', approvals: [] },
-    ],
-    clientRequestId: null,
-    createdAt: '2026-12-03T10:00:00.000Z',
-    pendingUntil: '2026-12-04T10:00:00.000Z',
-    decidedAt: null,
-    grantedAt: null,
-    expiresAt: null,
-    endedAt: null,
-    endedBy: null,
-    endReason: null,
-    startAt: null,
-    maxUses: null,
-    uses: 0,
-    maxExtensions: 0,
-    maxDurationHours: 8,
-    pendingTimeoutHours: 24,
-    extensions: [],
-    emergency: false,
-    review: null,
-    approverAuthContext: null,
-    currentStage: 0,
-    executions: [],
-  };
-  return { ...base, ...over };
+  return aRequest({ requiredApprovals: 2, ...over });
 }
 
 const approval = (approver: string, stage: number, at: string) => ({

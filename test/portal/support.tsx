@@ -12,7 +12,7 @@ import type { ReactElement } from 'react';
 import { Router } from 'wouter';
 import { memoryLocation } from 'wouter/memory-location';
 import { createApi, type PendingCall } from '../../portal/src/api/client';
-import type { Me } from '../../portal/src/api/types';
+import type { Me, RequestView } from '../../portal/src/api/types';
 import { PortalContext, type Portal } from '../../portal/src/app/context';
 import type { Session } from '../../portal/src/auth/session';
 import { createQueryClient } from '../../portal/src/components/data';
@@ -120,4 +120,54 @@ export function renderPage(ui: ReactElement, options: { api: FakeApi; me?: Me; p
     </FluentProvider>,
   );
   return Object.assign(result, { stepUps });
+}
+
+/**
+ * A request as `GET /api/requests/{id}` answers it: pending in the first of two stages (ops, then
+ * sec), for the story each test tells through `over`.
+ */
+export function aRequest(over: Partial<RequestView> = {}): RequestView {
+  const base: RequestView = {
+    id: 'r1',
+    requester: 'alice@contoso.com',
+    requesterId: 'tid:alice',
+    task: 'restart-vm',
+    tasks: ['restart-vm'],
+    reason: 'Patch night',
+    ticket: 'CHG-42',
+    durationHours: 2,
+    parameters: null,
+    status: 'pending',
+    policyId: 'p1',
+    approvalType: 'manual',
+    approverGroup: 'ops',
+    requiredApprovals: 2,
+    approvals: [],
+    stages: [
+      { approverGroup: 'ops', requiredApprovals: 1, status: 'open', approvals: [] },
+      { approverGroup: 'sec', requiredApprovals: 1, status: 'waiting', approvals: [] },
+    ],
+    clientRequestId: null,
+    createdAt: '2026-12-03T10:00:00.000Z',
+    pendingUntil: '2026-12-04T10:00:00.000Z',
+    decidedAt: null,
+    grantedAt: null,
+    expiresAt: null,
+    endedAt: null,
+    endedBy: null,
+    endReason: null,
+    startAt: null,
+    maxUses: null,
+    uses: 0,
+    maxExtensions: 0,
+    maxDurationHours: 8,
+    pendingTimeoutHours: 24,
+    extensions: [],
+    emergency: false,
+    review: null,
+    approverAuthContext: null,
+    currentStage: 0,
+    executions: [],
+  };
+  return { ...base, ...over };
 }

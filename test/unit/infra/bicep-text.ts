@@ -246,6 +246,8 @@ export interface ResourceDecl {
   readonly type: string;
   readonly apiVersion: string;
   readonly existing: boolean;
+  /** The `if (…)` condition's expression, when the resource is deployed only if it holds. */
+  readonly condition: string | undefined;
   /** The declaration's body (after `=` and any `if (…)` or `[for …:`). */
   readonly body: Block;
   /** Comment lines directly above the declaration. */
@@ -268,6 +270,7 @@ export function resources(file: BicepFile): ResourceDecl[] {
       type: d[2] ?? '',
       apiVersion: d[3] ?? '',
       existing: d[4] !== undefined,
+      condition: conditionAt(file, after),
       body,
       comment: commentAbove(file.text, m.index),
     });
@@ -294,6 +297,14 @@ export function modules(file: BicepFile): ModuleDecl[] {
     out.push({ symbol: d[1] ?? '', source: d[2] ?? '', body });
   }
   return out;
+}
+
+/** The expression inside an `if (…)` that starts at `after`, if one does. */
+function conditionAt(file: BicepFile, after: number): string | undefined {
+  const cond = /^\s*if\s*\(/.exec(file.code.slice(after));
+  if (!cond) return undefined;
+  const open = after + cond[0].length - 1;
+  return file.text.slice(open + 1, closingIndex(file.code, open)).trim();
 }
 
 /** Skips `if (…)` and `[for … :` so the body's own `{` is found. */

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NOTIFICATIONS_QUEUE } from '#shared/notifications/messages';
 import { SettingsSchema } from '#shared/config';
+import { AUDIT_CONTAINER, SECRET_NAMES as SECRETS } from '../../../infra/tools/azure-arm';
 import { DEPLOYED_WORKER_NODE_FLAGS } from '../../support/worker-flags';
 import {
   allBicepFiles,
@@ -40,6 +41,10 @@ const serviceBus = fileAt('infra/modules/service-bus.bicep');
 const keyVault = fileAt('infra/modules/key-vault.bicep');
 const functionApp = fileAt('infra/modules/function-app.bicep');
 const roles = fileAt('infra/modules/roles.bicep');
+const packageStorage = fileAt('infra/modules/package-storage.bicep');
+const parameterFile = JSON.parse(readFileSync(join(INFRA, 'main.parameters.json'), 'utf8')) as {
+  parameters: Record<string, { value: unknown }>;
+};
 
 const resource = (file: BicepFile, type: string) => {
   const found = resources(file).filter((r) => r.type === type && !r.existing);
@@ -47,6 +52,24 @@ const resource = (file: BicepFile, type: string) => {
   const [r] = found;
   if (!r) throw new Error('unreachable');
   return r;
+};
+
+/** The value main.bicep passes a module's param, as written. */
+const moduleParam = (symbol: string, name: string): string | undefined => {
+  const m = modules(main).find((x) => x.symbol === symbol);
+  const block = m && propertyValue(m.body, 'params');
+  if (block === undefined) throw new Error(`main.bicep has no module ${symbol} with params`);
+  return propertyValue(blockFrom({ text: block, code: maskNonCode(block) }, 0), name);
+};
+
+/**
+ * Preview API versions allowed, each with why: the newest version of the resource type is a preview
+ * and the last stable one lacks what the template needs.
+ */
+const PREVIEW_VERSIONS: Record<string, string> = {
+  // 2016-09-01 has no resource-specific tables (logAnalyticsDestinationType); every current
+  // Microsoft sample and Azure Verified Module uses this version.
+  'Microsoft.Insights/diagnosticSettings@2021-05-01-preview': "the only version with today's schema",
 };
 
 /** Built-in role ids and the names the comments must use (learn.microsoft.com, built-in roles). */
@@ -71,6 +94,7 @@ describe('the templates hang together', () => {
         'infra/main.bicep',
         'infra/modules/function-app.bicep',
         'infra/modules/key-vault.bicep',
+        'infra/modules/package-storage.bicep',
         'infra/modules/roles.bicep',
         'infra/modules/service-bus.bicep',
         'infra/modules/storage.bicep',
@@ -84,13 +108,16 @@ describe('the templates hang together', () => {
     expect(bracketProblem(file)).toBeUndefined();
   });
 
-  it.each(files.map((f) => [f.path, f] as const))('%s: uses stable API versions only', (_path, file) => {
-    // Act
-    const versions = resources(file).map((r) => `${r.type}@${r.apiVersion}`);
+  it.each(files.map((f) => [f.path, f] as const))(
+    '%s: uses stable API versions only, or a listed preview',
+    (_path, file) => {
+      // Act
+      const versions = resources(file).map((r) => `${r.type}@${r.apiVersion}`);
 
-    // Assess
-    for (const v of versions) expect(v).toMatch(/@\d{4}-\d{2}-\d{2}$/);
-  });
+      // Assess
+      for (const v of versions) if (!(v in PREVIEW_VERSIONS)) expect(v).toMatch(/@\d{4}-\d{2}-\d{2}$/);
+    },
+  );
 
   it.each(files.map((f) => [f.path, f] as const))(
     '%s: uses every param and var it declares',
@@ -176,30 +203,6 @@ describe('the templates hang together', () => {
     expect(declared.filter((d) => !d.hasDefault && !mapped.includes(d.name)).map((d) => d.name)).toEqual([]);
   });
 
-  it('reads the signing keys back from the vault main.bicep reports, so a provision keeps a rotated key', () => {
-    // Prepare
-    const file = JSON.parse(readFileSync(join(INFRA, 'main.parameters.json'), 'utf8')) as {
-      parameters: Record<string, { value: string }>;
-    };
-    const secure = params(main).filter((p) => p.secure);
-
-    // Assess
-    expect(secure.map((p) => p.name).sort()).toEqual([
-      'auditHmacKey',
-      'auditHmacKeysRetired',
-      'webhookSigningKey',
-    ]);
-    for (const p of secure) {
-      expect(file.parameters[p.name]?.value).toMatch(
-        /^\$\(secretOrRandomPassword \$\{AZURE_KEY_VAULT_NAME\} zsa-[a-z-]+\)$/,
-      );
-    }
-    expect(outputs(main)).toContain('AZURE_KEY_VAULT_NAME');
-    expect(keyVault.text).toContain("'zsa-webhook-signing-key'");
-    expect(keyVault.text).toContain("'zsa-audit-hmac-key'");
-    expect(keyVault.text).toContain("'zsa-audit-hmac-keys-retired'");
-  });
-
   it('outputs the API base URL', () => {
     // Assess
     expect(outputs(main)).toContain('ZSA_API_BASE_URL');
@@ -208,14 +211,15 @@ describe('the templates hang together', () => {
     );
   });
 
-  it('deploys the repository root as the `api` function service', () => {
+  it('deploys the staged `.deploy` folder (npm run package) as the `api` function service', () => {
     // Prepare
     const yaml = readFileSync(join(REPO, 'azure.yaml'), 'utf8');
 
-    // Assess
+    // Assess: the repository builds, the lean folder ships (no devDependencies in the package).
     expect(yaml).toMatch(/^services:\n {2}api:\n/m);
     expect(yaml).toMatch(/^ {4}host: function$/m);
     expect(yaml).toMatch(/^ {4}project: \.$/m);
+    expect(yaml).toMatch(/^ {4}dist: \.deploy$/m);
     expect(functionApp.text).toContain("'azd-service-name': 'api'");
   });
 });
@@ -229,16 +233,19 @@ describe('secure by default', () => {
     }
   });
 
-  it('turns shared keys off on storage, with TLS 1.2 and no public blobs', () => {
-    // Act
-    const account = resource(storage, 'Microsoft.Storage/storageAccounts').body;
+  it.each([storage, packageStorage].map((f) => [f.path, f] as const))(
+    '%s: turns shared keys off, with TLS 1.2 and no public blobs',
+    (_path, file) => {
+      // Act
+      const account = resource(file, 'Microsoft.Storage/storageAccounts').body;
 
-    // Assess
-    expect(propertyValue(account, 'allowSharedKeyAccess')).toBe('false');
-    expect(propertyValue(account, 'minimumTlsVersion')).toBe("'TLS1_2'");
-    expect(propertyValue(account, 'allowBlobPublicAccess')).toBe('false');
-    expect(propertyValue(account, 'supportsHttpsTrafficOnly')).toBe('true');
-  });
+      // Assess
+      expect(propertyValue(account, 'allowSharedKeyAccess')).toBe('false');
+      expect(propertyValue(account, 'minimumTlsVersion')).toBe("'TLS1_2'");
+      expect(propertyValue(account, 'allowBlobPublicAccess')).toBe('false');
+      expect(propertyValue(account, 'supportsHttpsTrafficOnly')).toBe('true');
+    },
+  );
 
   it('puts a time-based immutability policy, with protected appends, on the audit archive (anchors and exports)', () => {
     // Act
@@ -251,6 +258,7 @@ describe('secure by default', () => {
     expect(policy.body.text).toMatch(/parent: auditContainer\b/);
     expect(propertyValue(policy.body, 'immutabilityPeriodSinceCreationInDays')).toBe('auditRetentionDays');
     expect(propertyValue(policy.body, 'allowProtectedAppendWrites')).toBe('true');
+    expect(policy.condition).toBe('!auditArchiveLocked');
   });
 
   it('names the audit container as shared/audit does: the table prefix infra sets, then `audit`', () => {
@@ -358,14 +366,14 @@ describe('secure by default', () => {
     expect(propertyValue(vault, 'enableSoftDelete')).toBe('true');
   });
 
-  it('runs on Flex Consumption, Node 20, with an always-ready instance for the Durable group', () => {
+  it('runs on Flex Consumption, Node 22, with an always-ready instance for the Durable group', () => {
     // Prepare
     const plan = modules(main).find((m) => m.source.startsWith('br/public:avm/res/web/serverfarm:'));
     const site = resource(functionApp, 'Microsoft.Web/sites').body;
 
     // Assess
     expect(plan?.body.text).toMatch(/name: 'FC1'\s+tier: 'FlexConsumption'/);
-    expect(site.text).toMatch(/runtime: \{\s+name: 'node'\s+version: '20'\s+\}/);
+    expect(site.text).toMatch(/runtime: \{\s+name: 'node'\s+version: '22'\s+\}/);
     expect(site.text).toMatch(/alwaysReady: \[\s+\{\s+name: 'durable'\s+instanceCount: durableAlwaysReady/);
     expect(main.text).toMatch(/param durableAlwaysReady int = 1\b/);
   });
@@ -393,7 +401,7 @@ describe('secure by default', () => {
     expect(site.text).toMatch(/authentication: \{\s+type: 'UserAssignedIdentity'/);
   });
 
-  it("puts App Service Authentication with Entra ID in front, the token store on, and the portals' origins for CORS", () => {
+  it("puts App Service Authentication with Entra ID in front, the token store off, and the portals' origins for CORS", () => {
     // Act
     const auth = resources(functionApp).find(
       (r) => r.type === 'Microsoft.Web/sites/config' && r.body.text.includes('globalValidation'),
@@ -403,7 +411,8 @@ describe('secure by default', () => {
     // Assess
     expect(auth?.body.text).toMatch(/name: 'authsettingsV2'/);
     expect(auth?.body.text).toMatch(/azureActiveDirectory: \{\s+enabled: true/);
-    expect(auth?.body.text).toMatch(/tokenStore: \{\s+enabled: true/);
+    // The portal signs in with its own code; a decision link's sign-in needs only the session cookie.
+    expect(auth?.body.text).toMatch(/tokenStore: \{\s+enabled: false\s+\}/);
     expect(site.text).toMatch(/cors: \{\s+allowedOrigins: corsOrigins\s+supportCredentials: false/);
   });
 
@@ -433,6 +442,246 @@ describe('secure by default', () => {
         new RegExp(`\\b${name}: '@Microsoft\\.KeyVault\\(SecretUri=\\$\\{\\w+\\}\\)'`),
       );
     }
+  });
+});
+
+describe('no secret value in any template, so no provision can replace a key', () => {
+  const SECRET_NAMES = Object.values(SECRETS);
+
+  it.each(files.map((f) => [f.path, f] as const))('%s: writes no Key Vault secret', (_path, file) => {
+    // Act
+    const written = resources(file).filter((r) => r.type.startsWith('Microsoft.KeyVault/vaults/secrets'));
+
+    // Assess
+    expect(written.map((r) => r.symbol)).toEqual([]);
+  });
+
+  it.each(files.map((f) => [f.path, f] as const))('%s: takes no @secure() param', (_path, file) => {
+    // Assess: a secure param is a secret value travelling through a deployment.
+    expect(
+      params(file)
+        .filter((p) => p.secure)
+        .map((p) => p.name),
+    ).toEqual([]);
+  });
+
+  it('reads no value from the vault or a generator in main.parameters.json', () => {
+    // Act: azd command substitutions look like `$(secretOrRandomPassword …)` or `$(…)`.
+    const values = Object.values(parameterFile.parameters).map((p) => JSON.stringify(p.value));
+
+    // Assess
+    expect(values.filter((v) => v.includes('$('))).toEqual([]);
+    expect(readFileSync(join(INFRA, 'main.parameters.json'), 'utf8')).not.toMatch(/secretOrRandomPassword/);
+  });
+
+  it('references the secrets by versionless URIs built from the vault and the names infra/tools writes', () => {
+    // Act
+    const uris = ['webhookSigningKeyUri', 'auditHmacKeyUri', 'auditHmacKeysRetiredUri'].map(
+      (o) => new RegExp(`^output ${o} string = (.+)$`, 'm').exec(keyVault.text)?.[1],
+    );
+
+    // Assess: vaultUri ends in `/`; no version, so a rotated key is picked up.
+    expect(uris).toEqual([
+      "'${vault.properties.vaultUri}secrets/${webhookSigningKeyName}'",
+      "'${vault.properties.vaultUri}secrets/${auditHmacKeyName}'",
+      "'${vault.properties.vaultUri}secrets/${auditHmacKeysRetiredName}'",
+    ]);
+    for (const name of SECRET_NAMES) expect(keyVault.text).toContain(`'${name}'`);
+    expect(outputs(main)).toContain('AZURE_KEY_VAULT_NAME');
+  });
+});
+
+describe('a locked audit archive is left alone', () => {
+  const POLICY = 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies';
+
+  /** The immutability policies a provision writes, given the archive's state. */
+  const policiesWritten = (locked: boolean): string[] =>
+    files.flatMap((file) =>
+      resources(file)
+        .filter((r) => r.type === POLICY && !r.existing)
+        .filter((r) => {
+          if (r.condition === undefined) return true;
+          // Only the guard this rule is about can be evaluated here; anything else is a failure.
+          if (r.condition !== '!auditArchiveLocked') throw new Error(`${r.symbol}: if (${r.condition})`);
+          return !locked;
+        })
+        .map((r) => `${file.path}:${r.symbol}`),
+    );
+
+  it.each([
+    [false, ['infra/modules/storage.bicep:auditRetentionPolicy']],
+    [true, []],
+  ])('auditArchiveLocked=%s: the provision writes %j', (locked, expected) => {
+    // Act
+    const written = policiesWritten(locked);
+
+    // Assess: Azure refuses any write to a locked policy but an extension, so none may be sent.
+    expect(written).toEqual(expected);
+  });
+
+  it('carries the flag from the azd environment to the policy, unlocked by default', () => {
+    // Assess
+    expect(parameterFile.parameters['auditArchiveLocked']?.value).toBe('${ZSA_AUDIT_ARCHIVE_LOCKED=false}');
+    expect(main.text).toMatch(/^param auditArchiveLocked bool = false$/m);
+    expect(moduleParam('storage', 'auditArchiveLocked')).toBe('auditArchiveLocked');
+    expect(params(storage).find((p) => p.name === 'auditArchiveLocked')).toMatchObject({
+      type: 'bool',
+      hasDefault: false,
+    });
+  });
+
+  it('names the archive the container the preprovision hook checks (it runs before any output exists)', () => {
+    // Prepare: the container is `<tablePrefix>audit`, lower-cased (main.bicep).
+    const prefix = /^var tablePrefix = '([a-z0-9]+)'$/m.exec(main.text)?.[1];
+
+    // Assess
+    expect(main.text).toMatch(/^var auditContainerName = toLower\('\$\{tablePrefix\}audit'\)$/m);
+    expect(`${prefix ?? ''}audit`).toBe(AUDIT_CONTAINER);
+    expect(outputs(main)).toContain('ZSA_STORAGE_ACCOUNT');
+  });
+});
+
+describe("the platform's own audit trail in Log Analytics", () => {
+  const SETTING = 'Microsoft.Insights/diagnosticSettings';
+
+  it.each([
+    [keyVault, 'keyVault', 'vault', ['AuditEvent']],
+    [storage, 'storage', 'blobService', ['StorageRead', 'StorageWrite', 'StorageDelete']],
+    // The Standard tier's only audit category: RuntimeAuditLogs (data plane) is Premium only.
+    [serviceBus, 'serviceBus', 'namespace', ['OperationalLogs']],
+  ] as const)('%s: sends %s logs of %s to the workspace: %j', (file, module, scope, categories) => {
+    // Act
+    const setting = resource(file, SETTING).body;
+    const logs = propertyValue(setting, 'logs') ?? '';
+
+    // Assess
+    expect(propertyValue(setting, 'scope')).toBe(scope);
+    expect(propertyValue(setting, 'workspaceId')).toBe('logAnalyticsWorkspaceId');
+    expect(propertyValue(setting, 'logAnalyticsDestinationType')).toBe("'Dedicated'");
+    expect([...logs.matchAll(/category: '(\w+)'\s+enabled: true/g)].map((m) => m[1])).toEqual(categories);
+    expect(moduleParam(module, 'logAnalyticsWorkspaceId')).toBe('logAnalytics.outputs.resourceId');
+  });
+
+  it('asks for no category the Standard tier of Service Bus lacks', () => {
+    // Assess
+    expect(serviceBus.code).not.toMatch(/RuntimeAuditLogs|ApplicationMetricsLogs/);
+    expect(serviceBus.text).toMatch(/name: 'Standard'\s+tier: 'Standard'/);
+  });
+});
+
+describe('the deployment package apart from the running app', () => {
+  const assignments = resources(roles).filter((r) => r.type === 'Microsoft.Authorization/roleAssignments');
+
+  it('keeps the package container in its own account, and none in the data account', () => {
+    // Act
+    const containers = (file: BicepFile) =>
+      resources(file).filter((r) => r.type === 'Microsoft.Storage/storageAccounts/blobServices/containers');
+
+    // Assess
+    expect(containers(packageStorage).map((c) => propertyValue(c.body, 'name'))).toEqual([
+      'deploymentContainerName',
+    ]);
+    expect(containers(storage).map((c) => propertyValue(c.body, 'name'))).toEqual(['auditContainerName']);
+    expect(moduleParam('packageStorage', 'deploymentContainerName')).toBe('deploymentContainerName');
+    expect(main.text).toMatch(/^var deploymentContainerName = 'app-package'$/m);
+    expect(outputs(main)).toContain('ZSA_PACKAGE_STORAGE_ACCOUNT');
+  });
+
+  it.each([
+    // Storage account names: 3–24 lower-case letters and digits; identity names: up to 128.
+    ['packageStorage', 'stzsapkg', 24],
+    ['storage', 'stzsa', 24],
+    ['deployIdentity', 'id-zsa-deploy-', 128],
+  ] as const)('names %s %s<token>, at most %i characters', (key, prefix, limit) => {
+    // Prepare: uniqueString() is always 13 characters.
+    const token = 'a'.repeat(13);
+
+    // Act
+    const name = new RegExp(`^ {2}${key}: '([^']*)\\$\\{token\\}'$`, 'm').exec(main.text)?.[1];
+
+    // Assess
+    expect(name).toBe(prefix);
+    expect(`${prefix}${token}`.length).toBeLessThanOrEqual(limit);
+  });
+
+  it('reads and writes the package as the deployment identity, not the app identity', () => {
+    // Act
+    const site = resource(functionApp, 'Microsoft.Web/sites').body;
+    const deployment = propertyValue(site, 'properties') ?? '';
+
+    // Assess
+    expect(deployment).toMatch(
+      /storage: \{\s+type: 'blobContainer'\s+value: deploymentContainerUrl\s+authentication: \{\s+type: 'UserAssignedIdentity'\s+userAssignedIdentityResourceId: deploymentIdentityId\s+\}/,
+    );
+    expect(moduleParam('functionApp', 'deploymentIdentityId')).toBe('deployIdentity.outputs.resourceId');
+    expect(moduleParam('functionApp', 'deploymentContainerUrl')).toBe('packageStorage.outputs.containerUrl');
+    expect(moduleParam('functionApp', 'identityId')).toBe('identity.outputs.resourceId');
+    expect(moduleParam('roles', 'deployPrincipalId')).toBe('deployIdentity.outputs.principalId');
+  });
+
+  it('gives the deployment identity one role, Storage Blob Data Contributor on the package account, and the app none there', () => {
+    // Act
+    const onPackage = assignments.filter((a) => propertyValue(a.body, 'scope') === 'packageStorage');
+    const ofDeploy = assignments.filter((a) => propertyValue(a.body, 'principalId') === 'deployPrincipalId');
+
+    // Assess: the platform writes the package at each deployment and reads it at each start.
+    expect(ofDeploy.map((a) => a.symbol)).toEqual(['deployPackageStorageBlobDataContributor']);
+    expect(onPackage.map((a) => a.symbol)).toEqual(['deployPackageStorageBlobDataContributor']);
+    expect(onPackage.map((a) => propertyValue(a.body, 'roleDefinitionId'))).toEqual([
+      "subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.storageBlobDataContributor)",
+    ]);
+  });
+});
+
+describe('no door left open', () => {
+  it.each(files.map((f) => [f.path, f] as const))(
+    '%s: sets no ftpsState (not supported on Flex Consumption)',
+    (_path, file) => {
+      // Assess
+      expect(file.code).not.toMatch(/\bftpsState\b/);
+    },
+  );
+
+  it.each(['scm', 'ftp'])('turns %s basic publishing credentials off', (name) => {
+    // Act
+    const policy = resources(functionApp).find(
+      (r) =>
+        r.type === 'Microsoft.Web/sites/basicPublishingCredentialsPolicies' &&
+        propertyValue(r.body, 'name') === `'${name}'`,
+    );
+
+    // Assess
+    expect(policy, name).toBeDefined();
+    expect(policy && propertyValue(policy.body, 'parent')).toBe('site');
+    expect(policy?.condition).toBeUndefined();
+    expect(policy?.body.text).toMatch(/properties: \{\s+allow: false\s+\}/);
+  });
+
+  it('limits request bodies with the documented setting, as the local host does', () => {
+    // Act
+    const settings = objectVars(functionApp, /^platformSettings$/).get('platformSettings')?.text ?? '';
+
+    // Assess: host.json's `maxRequestBodySize` is no documented option; the app setting is.
+    expect(settings).toMatch(/^ {2}FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '65536'$/m);
+    expect(readFileSync(join(REPO, 'host.json'), 'utf8')).not.toMatch(/maxRequestBodySize/);
+  });
+
+  it('accepts tokens of listed clients only when a list is given, the API and portal joining it', () => {
+    // Act
+    const auth = resources(functionApp).find((r) => r.body.text.includes('globalValidation'));
+
+    // Assess: null leaves the policy out; the app validates every bearer token either way.
+    expect(auth?.body.text).toMatch(
+      /defaultAuthorizationPolicy: empty\(allowedClientApplications\) \? null : \{\s+allowedApplications: allowedClientApplications\s+\}/,
+    );
+    expect(main.text).toContain(
+      'var allowedClientIds = empty(allowedClientApplicationList) ? [] : union(allowedClientApplicationList, [apiClientId], empty(portalClientId) ? [] : [portalClientId])',
+    );
+    expect(moduleParam('functionApp', 'allowedClientApplications')).toBe('allowedClientIds');
+    expect(main.text).toMatch(/^param allowedClientApplications string = ''$/m);
+    expect(parameterFile.parameters['allowedClientApplications']?.value).toBe(
+      '${ZSA_ALLOWED_CLIENT_APPLICATIONS}',
+    );
   });
 });
 

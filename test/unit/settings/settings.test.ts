@@ -22,6 +22,8 @@ const HOST_SETTINGS: Record<string, string> = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'telemetry with an Entra token (local auth is off)',
   NODE_OPTIONS: "read by Node itself: the worker's heap limit",
   AzureWebJobsDisableHomepage: "the Functions host's own home page off: `/` is the portal's",
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT:
+    'the largest request body the host accepts (64 KiB); the local host reads it too',
 };
 
 /** Schema settings that Azure deliberately leaves unset, and why. */
@@ -41,8 +43,11 @@ const PLATFORM_VARIABLES = new Set([
   'WEBSITE_HOSTNAME',
 ]);
 
-/** Keys local.settings.json.sample may hold beyond the schema: Core Tools' own. */
-const CORE_TOOLS_SETTINGS = new Set(['FUNCTIONS_WORKER_RUNTIME']);
+/**
+ * Keys local.settings.json.sample may hold beyond the schema: the Functions host's own (the body-size
+ * limit, so Core Tools refuses large bodies as Azure does).
+ */
+const CORE_TOOLS_SETTINGS = new Set(['FUNCTIONS_WORKER_RUNTIME', 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT']);
 
 /** App settings Flex Consumption rejects, ignores or replaces with functionAppConfig. */
 const FLEX_DEPRECATED = [
@@ -266,6 +271,7 @@ describe('Azure sets what the app reads', () => {
       ZSA_MAIL_FROM: 'ZSA <zsa@contoso.com>',
       ZSA_NOTIFICATIONS_MAX_DELIVERY: '10',
       AzureWebJobsDisableHomepage: 'true',
+      FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '65536',
       ZSA_PORTAL_CLIENT_ID: '00000000-0000-0000-0000-000000000005',
       ZSA_PORTAL_AUTHORITY: '',
       ZSA_PORTAL_SCOPE: 'api://00000000-0000-0000-0000-000000000004/.default',
