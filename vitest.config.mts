@@ -30,6 +30,8 @@ const LONGEST_FIRST = [
   'test/e2e/bench-smoke.test.ts',
   'test/e2e/approval-flows-email.test.ts',
   'test/e2e/mission.test.ts',
+  'test/e2e/zsa-cli.test.ts',
+  'test/contract/openapi-lint.test.ts',
   'test/e2e/durable-restart.test.ts',
   'test/e2e/cli.test.ts',
   'test/e2e/approval-flows-restart.test.ts',

@@ -348,6 +348,7 @@ function operationOf(converter: Converter, op: Operation, source: Json): Json {
 export function connectorDefinition(
   document: OpenApiDocument = openApiDocument(),
   host: string = CONNECTOR_HOST_PLACEHOLDER,
+  privacyUrl: string = PRIVACY_POLICY_PLACEHOLDER,
 ): Json {
   const converter = new Converter(objectAt(document, 'components', 'schemas') ?? {});
   const paths: Record<string, Json> = {};
@@ -403,13 +404,14 @@ export function connectorDefinition(
     security: [{ [CONNECTOR_SECURITY]: [] }],
     'x-ms-connector-metadata': [
       { propertyName: 'Website', propertyValue: `https://${host}/` },
-      { propertyName: 'Privacy policy', propertyValue: PRIVACY_POLICY_PLACEHOLDER },
+      // The deploying organisation's own (write-openapi --privacy-url): ZSA keeps its data there.
+      { propertyName: 'Privacy policy', propertyValue: privacyUrl },
       { propertyName: 'Categories', propertyValue: 'IT Operations;Security' },
     ],
   };
 }
 
 /** As written by the build: two-space JSON and a final newline. */
-export function connectorJson(document?: OpenApiDocument, host?: string): string {
-  return `${JSON.stringify(connectorDefinition(document, host), null, 2)}\n`;
+export function connectorJson(document?: OpenApiDocument, host?: string, privacyUrl?: string): string {
+  return `${JSON.stringify(connectorDefinition(document, host, privacyUrl), null, 2)}\n`;
 }

@@ -393,4 +393,27 @@ describe('the build step', () => {
   it('refuses a host that is not a host name', () => {
     expect(() => writeOpenApi({ outDir: tmpdir(), host: 'https://zsa.example/api' })).toThrow(/host name/);
   });
+
+  it("puts the deploying organisation's privacy policy in the connector's metadata", () => {
+    // Prepare
+    const out = mkdtempSync(join(tmpdir(), 'zsa-openapi-'));
+    try {
+      // Act
+      writeOpenApi({ outDir: out, host: 'zsa.contoso.com', privacyUrl: 'https://contoso.com/privacy' });
+
+      // Assess
+      const connector = JSON.parse(
+        readFileSync(join(out, 'connector', 'apiDefinition.swagger.json'), 'utf8'),
+      ) as { 'x-ms-connector-metadata': { propertyName: string; propertyValue: string }[] };
+      expect(connector['x-ms-connector-metadata']).toContainEqual({
+        propertyName: 'Privacy policy',
+        propertyValue: 'https://contoso.com/privacy',
+      });
+      expect(() =>
+        writeOpenApi({ outDir: out, host: 'zsa.contoso.com', privacyUrl: 'http://contoso.com/privacy' }),
+      ).toThrow(/https URL/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
 });
