@@ -37,6 +37,7 @@ const LONGEST_FIRST = [
   'test/e2e/approval-flows-restart.test.ts',
   'test/e2e/emergency.test.ts',
   'test/e2e/restart.test.ts',
+  'test/portal/admin.test.tsx',
   'test/unit/audit/export-file.test.ts',
   'test/component/servicebus/settlement.test.ts',
   'test/component/audit/concurrency.test.ts',

@@ -64,6 +64,8 @@ export async function openApi(io: AuthIo): Promise<Api> {
   let session = await freshSession(saved, io);
 
   async function send(method: string, url: string, body: unknown): Promise<Response> {
+    // Renewed before each call, not once per command: `request --wait` can outlive a token.
+    session = await freshSession(session, io);
     let steppedUp = false;
     for (;;) {
       let res: Response;

@@ -18,7 +18,7 @@ import type {
   TokenCacheContext,
 } from '@azure/msal-node';
 import { z } from 'zod';
-import { isLoopbackHost } from '#shared/domain/loopback';
+import { isHttpsOrLoopback, isLoopbackHost } from '#shared/domain/loopback';
 import { PortalConfig } from '#shared/portal/config';
 import { CliError, Exit, SIGN_IN_HINT } from './errors';
 import {
@@ -54,7 +54,7 @@ export interface AuthIo {
 export function serviceUrl(raw: string): string {
   if (!URL.canParse(raw)) throw new CliError(`not a URL: ${raw}`, Exit.other);
   const url = new URL(raw);
-  if (!(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname)))) {
+  if (!isHttpsOrLoopback(url)) {
     throw new CliError(`${raw}: use https (plain http only to this machine)`, Exit.other);
   }
   return url.href.replace(/\/+$/, '');

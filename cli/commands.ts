@@ -33,6 +33,7 @@ interface Preview {
 }
 
 const FINAL_REFUSED = new Set(['denied', 'canceled', 'expired', 'failed']);
+const MAX_POLL_MS = 30_000;
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -40,11 +41,14 @@ function collect(value: string, previous: string[]): string[] {
 
 /** `k=v` pairs as strings; typed against the task's parameter list by `typedParameters`. */
 function keyValues(pairs: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: a parameter named `__proto__` is a name like any other, not a trap.
+  const out = Object.create(null) as Record<string, string>;
   for (const pair of pairs) {
     const i = pair.indexOf('=');
     if (i <= 0) throw new CliError(`--param ${pair}: expected name=value`, Exit.other);
-    out[pair.slice(0, i)] = pair.slice(i + 1);
+    const name = pair.slice(0, i);
+    if (Object.hasOwn(out, name)) throw new CliError(`--param ${name} is given twice`, Exit.other);
+    out[name] = pair.slice(i + 1);
   }
   return out;
 }
@@ -98,9 +102,13 @@ async function waitForDecision(ctx: Context, api: Api, first: RequestView): Prom
   });
   spinner.start();
   let view = first;
+  // Every pollMs at first, then backing off to 30 s: a request can wait a day, and a waiting
+  // terminal should not cost the service tens of thousands of reads.
+  let wait = ctx.pollMs;
   try {
     while (view.status === 'pending') {
-      await new Promise((r) => setTimeout(r, ctx.pollMs));
+      await new Promise((r) => setTimeout(r, wait));
+      wait = Math.min(Math.max(wait * 1.5, ctx.pollMs), MAX_POLL_MS);
       view = await api.json<RequestView>('GET', `/api/requests/${encodeURIComponent(view.id)}`);
     }
   } catch (e) {

@@ -359,7 +359,7 @@ function triggerOperation(t: TriggerSpec): Operation {
     ],
     problems: [],
     connector: {
-      // Engineer P (connector checks): every connector operation says how prominent it is.
+      // Every connector operation says how prominent it is (the connector guidance check asks it).
       visibility: Visibility.important,
       fields: { cursor: { summary: 'Cursor', visibility: Visibility.internal } },
       trigger: { hint: t.hint },

@@ -52,6 +52,8 @@ export type TriggerQuery = z.output<typeof TriggerQuery>;
  * costs a flow no more than one polling interval.
  */
 export const SETTLE_LAG_MS = 2 * 60_000;
+/** How long a pending request past its due time may hold the decisions trigger back (see `decided`). */
+export const EXPIRY_HOLD_MS = 60 * 60_000;
 
 /** How long Power Automate should wait before polling again (seconds, `Retry-After`). */
 export const RETRY_AFTER_SECONDS = 60;
@@ -172,14 +174,18 @@ export async function pollTrigger(
   // Not yet settled past the cursor: nothing to look at.
   if (upTo <= from.t) return { kind: 'wait', cursor: query.cursor };
 
-  const all = (await eventsOf(ctx, principal, kind, from.t))
-    .filter((e) => after(e, from.t, from.i) && e.at <= upTo)
+  const found = await eventsOf(ctx, principal, kind, from.t);
+  // An expiry not yet written holds the horizon just before its due time (see `decided`).
+  const horizon = found.holdBefore === undefined ? upTo : Math.min(upTo, found.holdBefore - 1);
+  if (horizon <= from.t) return { kind: 'wait', cursor: query.cursor };
+  const all = found.events
+    .filter((e) => after(e, from.t, from.i) && e.at <= horizon)
     .sort((a, b) => a.at - b.at || (a.request.id < b.request.id ? -1 : a.request.id > b.request.id ? 1 : 0));
   const events = all.slice(0, MAX_ITEMS);
   const last = events.at(-1);
   // Nothing new: the cursor moves to the settled horizon, so the next poll does not read again the
   // quiet stretch this one just read (an event before it would have been answered here).
-  if (last === undefined) return { kind: 'wait', cursor: position(upTo, '') };
+  if (last === undefined) return { kind: 'wait', cursor: position(horizon, '') };
   return {
     kind: 'items',
     items: events.map((e) => toRequestView(e.request, [])),
@@ -188,19 +194,25 @@ export async function pollTrigger(
   };
 }
 
+/** The events, and a time the cursor must stay before because an event dated then may still be written. */
+interface Found {
+  events: TriggerEvent[];
+  holdBefore?: number | undefined;
+}
+
 async function eventsOf(
   ctx: TriggerContext,
   principal: Principal,
   kind: TriggerKind,
   since: number,
-): Promise<TriggerEvent[]> {
+): Promise<Found> {
   switch (kind) {
     case 'approvals':
-      return awaitingApproval(ctx, principal);
+      return { events: await awaitingApproval(ctx, principal) };
     case 'decisions':
       return decided(ctx, principal, since);
     case 'emergencies':
-      return emergencies(ctx, since);
+      return { events: await emergencies(ctx, since) };
   }
 }
 
@@ -248,11 +260,17 @@ async function awaitingApproval(ctx: TriggerContext, principal: Principal): Prom
  * creation, and a request is decided within its pending window, so the walk stops at requests
  * created longer than the longest window before the cursor.
  */
-async function decided(ctx: TriggerContext, principal: Principal, since: number): Promise<TriggerEvent[]> {
+async function decided(ctx: TriggerContext, principal: Principal, since: number): Promise<Found> {
   const policies = await ctx.config.policies();
   const hours = Math.max(MIN_DECISION_HORIZON_HOURS, ...policies.map((p) => p.pendingTimeoutHours));
   const horizon = since - hours * 3_600_000;
   const events: TriggerEvent[] = [];
+  // An expiry is dated at `pendingUntil` but written when the timer fires, which a cold start or an
+  // outage can delay past the settle lag: a request still pending after its due time holds the
+  // cursor before that time until it is written, for at most EXPIRY_HOLD_MS (the reconciler ends
+  // any workflow stuck longer).
+  const overdueFrom = ctx.now.getTime() - EXPIRY_HOLD_MS;
+  let holdBefore: number | undefined;
   let token: string | undefined;
   let scanned = 0;
   do {
@@ -262,13 +280,16 @@ async function decided(ctx: TriggerContext, principal: Principal, since: number)
     for (const row of rows) {
       if (row === undefined) continue;
       const r = row.request;
-      if (Date.parse(r.createdAt) < horizon) return events;
+      if (Date.parse(r.createdAt) < horizon) return { events, holdBefore };
+      const due = Date.parse(r.pendingUntil);
+      if (r.status === 'pending' && due <= ctx.now.getTime() && due > overdueFrom)
+        holdBefore = Math.min(holdBefore ?? due, due);
       const at = decisionAt(r);
       if (at !== undefined && at > since) events.push({ at, request: r });
     }
     token = page.continuationToken;
   } while (token !== undefined && scanned < MAX_SCANNED);
-  return events;
+  return { events, holdBefore };
 }
 
 /** When the request was approved, denied or expired; undefined while pending or when canceled. */

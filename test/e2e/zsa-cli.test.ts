@@ -144,34 +144,27 @@ afterAll(async () => {
 
 describe('zsa, the command line', () => {
   it('answers --help on every command, and exits 3 when nobody is signed in', async () => {
-    // Arrange
-    const commands = [
-      [],
-      ['login'],
-      ['logout'],
-      ['whoami'],
-      ['request'],
-      ['requests'],
-      ['show'],
-      ['approve'],
-      ['deny'],
-      ['revoke'],
-      ['cancel'],
-      ['exec'],
-      ['audit'],
-      ['audit', 'export'],
-      ['audit', 'verify'],
-    ];
+    // Arrange: every command is listed by the top-level help; commander answers each one's --help
+    // the same way, so three of them (one with options, a group, a command in a group) stand for all
+    // (each process costs about 0.4 s of CPU, beside the rest of the suite).
+    const commands = ['login', 'logout', 'whoami', 'request', 'requests', 'show', 'approve', 'deny'];
+    const more = ['revoke', 'cancel', 'exec', 'audit'];
+    const samples = [[], ['request'], ['audit'], ['audit', 'export']];
 
     // Act
-    const helps = await Promise.all(commands.map((c) => zsa(home.alice, [...c, '--help'])));
+    const helps = await Promise.all(samples.map((c) => zsa(home.alice, [...c, '--help'])));
     const anonymous = await zsa(tempDir('cli-nobody'), ['requests']);
 
     // Assess
     for (const [i, run] of helps.entries()) {
-      expect(run.code, commands[i]?.join(' ')).toBe(0);
+      expect(run.code, samples[i]?.join(' ')).toBe(0);
       expect(run.stdout).toMatch(/^Usage: zsa/);
     }
+    for (const name of [...commands, ...more])
+      expect(helps[0]?.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+    expect(helps[1]?.stdout).toContain('--reason');
+    expect(helps[2]?.stdout).toMatch(/^  export\b/m);
+    expect(helps[3]?.stdout).toContain('--format');
     expect(anonymous.code).toBe(3);
     expect(anonymous.stderr).toContain('zsa login');
   });

@@ -290,6 +290,52 @@ describe('When my request is decided (GET /api/triggers/decisions)', () => {
   });
 });
 
+describe('an expiry written late', () => {
+  it('holds the decisions cursor before its due time until it is written, then answers it', async () => {
+    // Arrange: alice's request due a minute from now; her flow's cursor before that.
+    const alice = await env.token(ALICE);
+    const due = clock + 60_000;
+    const late = { ...awaiting(), pendingUntil: new Date(due).toISOString() };
+    await store(late);
+    const cursor = expectWait(await poll(decisionsTrigger, alice));
+
+    // Act: well past the due time and the settle lag, the timer has not written the expiry yet
+    // (a cold start, an outage); then it does, dated at the due time as the workflow dates it.
+    clock = due + 3 * SETTLE_LAG_MS;
+    const held = expectWait(await poll(decisionsTrigger, alice, cursor));
+    const expired: Request = { ...late, status: 'expired', endedAt: late.pendingUntil };
+    await getDeps().requests.update(late.id, () => ({ next: expired, result: undefined }));
+    const answer = await poll(decisionsTrigger, alice, held);
+
+    // Assess: not skipped (the cursor did not move past the due time while it was pending).
+    expect(expectItems(answer).ids).toEqual([late.id]);
+  });
+});
+
+describe('what the approvals trigger never answers', () => {
+  it("an approver's own request, even for their own group", async () => {
+    // Arrange: bob asks; his group approves it, but never bob himself.
+    const [bob, dual] = [await env.token(BOB), await env.token(DUAL)];
+    const bobsCursor = expectWait(await poll(approvalsTrigger, bob));
+    const dualsCursor = expectWait(await poll(approvalsTrigger, dual));
+    const bobs = aPendingRequest(
+      { requester: BOB, requesterId: userKey(BOB), approverGroup: 'approvers', stages: [stage('approvers')] },
+      new Date(clock),
+    );
+    await store(bobs);
+    settle();
+
+    // Act
+    const forBob = await poll(approvalsTrigger, bob, bobsCursor);
+    const forDual = await poll(approvalsTrigger, dual, dualsCursor);
+
+    // Assess: dual, in the same group, hears of it; bob does not.
+    expect(expectItems(forDual).ids).toContain(bobs.id);
+    if (forBob.status === 200) expect(expectItems(forBob).ids).not.toContain(bobs.id);
+    else expectWait(forBob);
+  });
+});
+
 describe('When an emergency access is used (GET /api/triggers/emergencies)', () => {
   /** A break-glass use granted at `at`, its review open. */
   function anEmergency(at: number): Request {

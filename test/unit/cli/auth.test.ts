@@ -7,9 +7,10 @@ import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { claimsChallenge } from '../../../cli/api';
+import { claimsChallenge, openApi } from '../../../cli/api';
+import { Exit } from '../../../cli/errors';
 import { serviceUrl, stepUp, type AuthIo } from '../../../cli/auth';
-import { loadSession, writePrivate, type Session } from '../../../cli/session';
+import { loadSession, saveSession, writePrivate, type Session } from '../../../cli/session';
 import { claimsChallenge as serverChallenge } from '#shared/domain/step-up';
 
 function profile(): string {
@@ -110,6 +111,44 @@ describe('zsa sign-in', () => {
       'cannot be read',
     );
     expect(bodies).toEqual([]);
+  });
+
+  it('signs in again once for a claims challenge, and stops with exit 3 when the service still asks', async () => {
+    // Arrange: a service that challenges every call, and the development issuer beside it.
+    const dir = profile();
+    saveSession(dir, LOCAL);
+    const calls: string[] = [];
+    const io: AuthIo = {
+      dir,
+      tell: () => undefined,
+      fetch: (input) => {
+        const url = input instanceof Request ? input.url : input.toString();
+        calls.push(url);
+        if (url.endsWith('/dev/token'))
+          return Promise.resolve(Response.json({ access_token: `token-${calls.length}`, expires_in: 3600 }));
+        return Promise.resolve(
+          Response.json(
+            { type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'step up' },
+            {
+              status: 401,
+              headers: { 'www-authenticate': serverChallenge('c1') },
+            },
+          ),
+        );
+      },
+    };
+
+    // Act
+    const api = await openApi(io);
+    const attempt = api.json('POST', '/api/requests/r1/approve', { body: {} });
+
+    // Assess: the call, one sign-in, the call again; then a sign-in error, never a loop.
+    await expect(attempt).rejects.toMatchObject({ exitCode: Exit.signIn });
+    expect(calls.map((u) => new URL(u).pathname)).toEqual([
+      '/api/requests/r1/approve',
+      '/dev/token',
+      '/api/requests/r1/approve',
+    ]);
   });
 
   it('writes its files 0600 in a 0700 folder, even over a file left readable', () => {
