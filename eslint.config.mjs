@@ -47,6 +47,29 @@ export default tseslint.config(
     },
   },
   {
+    // The `zsa` command line is a client of the public HTTP API like any other: never the app's
+    // handlers, its storage or its SDKs. (Offline audit verification reuses the verifier, which
+    // reads a file, not the service.)
+    files: ['cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/functions/**', '**/test/**', '@zsa/*', '@azure/data-tables', '@azure/service-bus'],
+              message: 'zsa talks to the service over its public HTTP API only.',
+            },
+            {
+              regex: '^#shared/(adapters|requests|app|admin|events|executors|notifications)/',
+              message: 'zsa talks to the service over its public HTTP API only.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The domain is the pure rules over plain data, with `now` passed in: no SDK, no I/O, nothing
     // of the app that has either. Whatever talks to the world sits in an adapter and hands the
     // domain plain values. (Repeats the rule above for these files: a later block replaces it.)

@@ -118,7 +118,8 @@ export const SettingsSchema = z.object({
   /**
    * Audit keys retired by rotations, comma-separated (a Key Vault reference in Azure): never used to
    * write, only to verify the audit rows each sealed. Leaving one out makes its rows fail
-   * verification as `unknown-key`; nothing else depends on it.
+   * verification as `unknown-key`, and the polling triggers' cursors it signed a 400 (the flows
+   * start again from now).
    */
   ZSA_AUDIT_HMAC_KEYS_RETIRED: z
     .string()

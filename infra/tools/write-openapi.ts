@@ -9,12 +9,17 @@
  * differs from what this step renders now. Under CI (`CI=true`) the step leaves it alone and only
  * says whether it is stale, so that CI judges the committed file rather than a fresh copy.
  *
- *   node dist/infra/tools/write-openapi.js [--host zsa-prod.azurewebsites.net] [--out dist]
+ *   node dist/infra/tools/write-openapi.js [--host zsa-prod.azurewebsites.net]
+ *     [--privacy-url https://contoso.com/privacy] [--out dist]
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CONNECTOR_HOST_PLACEHOLDER, connectorJson } from '#shared/openapi/connector';
+import {
+  CONNECTOR_HOST_PLACEHOLDER,
+  connectorJson,
+  PRIVACY_POLICY_PLACEHOLDER,
+} from '#shared/openapi/connector';
 import { openApiDocument, openApiJson } from '#shared/openapi/document';
 import { renderApiReference } from './api-reference';
 
@@ -27,12 +32,20 @@ export const API_REFERENCE_FILE = join('docs', 'api.md');
 
 const HOST = /^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::\d{1,5})?$/i;
 
-export function writeOpenApi(options: { outDir: string; host: string }): string[] {
+export function writeOpenApi(options: { outDir: string; host: string; privacyUrl?: string }): string[] {
   if (!HOST.test(options.host))
     throw new Error(`--host must be a host name such as zsa.azurewebsites.net, not ${options.host}`);
+  const privacyUrl = options.privacyUrl ?? PRIVACY_POLICY_PLACEHOLDER;
+  if (!URL.canParse(privacyUrl) || new URL(privacyUrl).protocol !== 'https:')
+    throw new Error(
+      `--privacy-url must be an https URL such as https://contoso.com/privacy, not ${privacyUrl}`,
+    );
   const files = [
     { path: join(options.outDir, OPENAPI_FILE), text: openApiJson() },
-    { path: join(options.outDir, CONNECTOR_FILE), text: connectorJson(openApiDocument(), options.host) },
+    {
+      path: join(options.outDir, CONNECTOR_FILE),
+      text: connectorJson(openApiDocument(), options.host, privacyUrl),
+    },
   ];
   for (const file of files) {
     mkdirSync(dirname(file.path), { recursive: true });
@@ -67,11 +80,12 @@ function main(): void {
   const { values } = parseArgs({
     options: {
       host: { type: 'string', default: CONNECTOR_HOST_PLACEHOLDER },
+      'privacy-url': { type: 'string', default: PRIVACY_POLICY_PLACEHOLDER },
       out: { type: 'string', default: join(ROOT, 'dist') },
     },
   });
-  for (const path of writeOpenApi({ outDir: resolve(values.out), host: values.host }))
-    console.log(`wrote ${path}`);
+  const target = { outDir: resolve(values.out), host: values.host, privacyUrl: values['privacy-url'] };
+  for (const path of writeOpenApi(target)) console.log(`wrote ${path}`);
   const ci = !['', '0', 'false'].includes((process.env['CI'] ?? '').toLowerCase());
   const upToDate = syncApiReference({ root: ROOT, mode: ci ? 'check' : 'write' });
   if (upToDate) console.log(`${API_REFERENCE_FILE} is up to date`);

@@ -11,6 +11,8 @@ export const AuditKeyPurpose = {
   redaction: 'zsa audit redaction v1',
   /** Signatures of audit query continuation tokens. */
   cursor: 'zsa audit cursor v1',
+  /** Signatures of the polling triggers' cursors (shared/requests/triggers.ts). */
+  triggerCursor: 'zsa trigger cursor v1',
   /**
    * The HMAC that seals keyed rows of the hash chain. An auditor who verifies exports offline is
    * given this subkey, never the audit key itself (docs/audit.md shows how to derive it).

@@ -30,10 +30,21 @@ export const AuditPageQuery = z
   .strictObject({
     ...rangeFields,
     actor: z.string().trim().min(1).max(256).optional().meta({ description: 'UPN of who acted.' }),
-    requestId: z.string().trim().min(1).max(128).optional(),
-    task: z.string().min(1).max(600).optional(),
-    action: z.enum(AuditAction).optional(),
-    continuationToken: z.string().min(1).max(4096).optional(),
+    requestId: z
+      .string()
+      .trim()
+      .min(1)
+      .max(128)
+      .optional()
+      .meta({ description: 'Only events of this request.' }),
+    task: z.string().min(1).max(600).optional().meta({ description: 'Only events of this task.' }),
+    action: z.enum(AuditAction).optional().meta({ description: 'Only events of this action.' }),
+    continuationToken: z
+      .string()
+      .min(1)
+      .max(4096)
+      .optional()
+      .meta({ description: 'The `continuationToken` of the previous page, for the next one.' }),
     pageSize: z
       .string()
       .regex(/^\d{1,4}$/, 'must be a whole number')
@@ -51,7 +62,10 @@ export const AuditVerifyQuery = z.strictObject(rangeFields).refine(orderedRange,
 export const AuditExportQuery = z
   .strictObject({
     ...rangeFields,
-    format: z.enum(ExportFormat).default(ExportFormat.Jsonl),
+    format: z.enum(ExportFormat).default(ExportFormat.Jsonl).meta({
+      description:
+        '`jsonl` (the default): one JSON record per line; `csv`: a header line, then one row per event.',
+    }),
     action: z.enum(AuditAction).optional().meta({
       description:
         'Only records of this action, e.g. `emergency.used` for every emergency access (break glass) in the range.',

@@ -54,10 +54,17 @@ function compiles(pattern: string): boolean {
 
 export const TaskParameter = z
   .strictObject({
-    name: ParameterName,
-    type: z.enum(ParameterType),
-    required: z.boolean().default(false),
-    description: z.string().max(1000).optional(),
+    name: ParameterName.meta({ description: 'The parameter name: a letter, then letters, digits, - or _.' }),
+    type: z.enum(ParameterType).meta({ description: '`string`, `number` or `boolean`.' }),
+    required: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'Whether every request and execution must give it (default false).' }),
+    description: z
+      .string()
+      .max(1000)
+      .optional()
+      .meta({ description: 'What the parameter is, for whoever fills it in.' }),
     /** A regular expression (JavaScript syntax, `u` flag) the *whole* string value must match, in linear time. */
     pattern: z
       .string()
@@ -68,7 +75,12 @@ export const TaskParameter = z
         description: `A regular expression (JavaScript syntax, \`u\` flag) the whole value must match. It is matched in time linear in the value's length (RE2), so \`PUT\` refuses what no linear-time engine runs: back-references (\`\\1\`, \`\\k<name>\`) and lookaround (\`(?=\`, \`(?!\`, \`(?<=\`, \`(?<!\`), and a pattern that compiles to more than ${MAX_PATTERN_STEPS} steps (a long counted repetition: use \`maxLength\`).`,
       })
       .optional(),
-    maxLength: z.int().min(1).max(MAX_PARAMETER_STRING).optional(),
+    maxLength: z
+      .int()
+      .min(1)
+      .max(MAX_PARAMETER_STRING)
+      .optional()
+      .meta({ description: 'The longest string value allowed, in characters.' }),
   })
   .superRefine((p, ctx) => {
     if (p.type !== 'string' && p.pattern !== undefined)
@@ -98,7 +110,7 @@ export type ParameterValues = z.output<typeof ParameterValues>;
 // --- Entries ----------------------------------------------------------------------------------
 
 export const WebhookExecutor = z.strictObject({
-  type: z.literal('webhook'),
+  type: z.literal('webhook').meta({ description: '`webhook`: ZSA calls an HTTPS URL, signed.' }),
   url: z
     .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })
     .max(2048)
@@ -109,17 +121,21 @@ export const WebhookExecutor = z.strictObject({
         ctx.addIssue({ code: 'custom', message: 'must use https (plain http only for loopback)' });
       if (url.username !== '' || url.password !== '')
         ctx.addIssue({ code: 'custom', message: 'must not carry credentials' });
-    }),
+    })
+    .meta({ description: 'The URL ZSA calls (https; plain http only for loopback).' }),
 });
 
 export const ServiceBusExecutor = z.strictObject({
-  type: z.literal('serviceBus'),
+  type: z
+    .literal('serviceBus')
+    .meta({ description: '`serviceBus`: ZSA sends a message to a Service Bus queue.' }),
   queue: z
     .string()
     .regex(
       /^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,258}[A-Za-z0-9])?$/,
       'must be a Service Bus queue name: 1 to 260 letters, digits, . _ - /, starting and ending with a letter or digit',
-    ),
+    )
+    .meta({ description: 'The queue ZSA sends the execution to.' }),
 });
 
 export const Executor = z.discriminatedUnion('type', [WebhookExecutor, ServiceBusExecutor]);
@@ -157,14 +173,22 @@ export const CatalogDeleteQuery = z.strictObject({
 
 /** Body of `PUT /api/catalog/tasks`, and a stored task. */
 export const Task = z.strictObject({
-  name: TaskName,
-  description: z.string().trim().min(1, 'must not be empty').max(2000),
-  executor: Executor,
+  name: TaskName.meta({ description: 'The task name (any printable Unicode, `\\` and `/` included).' }),
+  description: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(2000)
+    .meta({ description: 'What the task does, as users see it.' }),
+  executor: Executor.meta({
+    description: 'What runs the task: a webhook or a Service Bus queue (admins and auditors only).',
+  }),
   parameters: z
     .array(TaskParameter)
     .max(MAX_PARAMETERS)
     .superRefine(uniqueBy((p) => p.name, 'parameter'))
-    .optional(),
+    .optional()
+    .meta({ description: 'The parameters a request or an execution of the task gives, each checked.' }),
 });
 export type Task = z.output<typeof Task>;
 
@@ -173,23 +197,25 @@ export const MAX_MEMBERS = 500;
 
 /** Body of `PUT /api/catalog/roles`, and a stored role. */
 export const Role = z.strictObject({
-  name: RoleName,
+  name: RoleName.meta({ description: 'The role name.' }),
   tasks: z
     .array(TaskName)
     .min(1, 'must name at least one task')
     .max(MAX_MEMBERS)
-    .superRefine(uniqueBy((t) => t, 'task')),
+    .superRefine(uniqueBy((t) => t, 'task'))
+    .meta({ description: 'The tasks the role holds.' }),
 });
 export type Role = z.output<typeof Role>;
 
 /** Body of `PUT /api/catalog/role-groups`, and a stored role group. */
 export const RoleGroup = z.strictObject({
-  name: RoleGroupName,
+  name: RoleGroupName.meta({ description: 'The role group name.' }),
   roles: z
     .array(RoleName)
     .min(1, 'must name at least one role')
     .max(MAX_MEMBERS)
-    .superRefine(uniqueBy((r) => r, 'role')),
+    .superRefine(uniqueBy((r) => r, 'role'))
+    .meta({ description: 'The roles the role group holds.' }),
 });
 export type RoleGroup = z.output<typeof RoleGroup>;
 

@@ -26,14 +26,23 @@ export type ReviewStatus = (typeof ReviewStatus)[keyof typeof ReviewStatus];
 
 /** The post-incident review of an emergency use, as the request keeps and shows it. */
 export const Review = z.strictObject({
-  status: z.enum(ReviewStatus),
+  status: z
+    .enum(ReviewStatus)
+    .meta({ description: '`open` until a reviewer closes it as `justified` or `unjustified`.' }),
   /** Who closed it (null while open). */
-  reviewer: Upn.nullable(),
-  reviewerId: z.string().min(1).max(300).nullable(),
-  comment: z.string().max(MAX_COMMENT).nullable(),
-  at: Timestamp.nullable(),
+  reviewer: Upn.nullable().meta({ description: 'Who closed it (UPN); null while open.' }),
+  reviewerId: z
+    .string()
+    .min(1)
+    .max(300)
+    .nullable()
+    .meta({ description: "The reviewer's stable key (`<tenant id>:<object id>`); null while open." }),
+  comment: z.string().max(MAX_COMMENT).nullable().meta({ description: "The reviewer's comment." }),
+  at: Timestamp.nullable().meta({ description: 'When it was closed; null while open.' }),
   /** When the reviewers were last reminded of it while open (null: not yet; the grant's time counts). */
-  remindedAt: Timestamp.nullable(),
+  remindedAt: Timestamp.nullable().meta({
+    description: 'When the reviewers were last reminded while it is open; null: not yet.',
+  }),
 });
 export type Review = z.output<typeof Review>;
 
@@ -49,8 +58,15 @@ export const OPEN_REVIEW: Review = {
 /** Body of `POST /api/requests/{id}/review`: an unjustified use needs a comment saying why. */
 export const ReviewBody = z
   .strictObject({
-    outcome: z.enum(ReviewOutcome),
-    comment: z.string().trim().max(MAX_COMMENT).optional(),
+    outcome: z
+      .enum(ReviewOutcome)
+      .meta({ description: '`justified`, or `unjustified` (then say why in the comment).' }),
+    comment: z
+      .string()
+      .trim()
+      .max(MAX_COMMENT)
+      .optional()
+      .meta({ description: 'Why; required when the use was unjustified.' }),
   })
   .superRefine((value, ctx) => {
     if (value.outcome === 'unjustified' && (value.comment ?? '') === '')

@@ -40,8 +40,13 @@ import { addHours, Hours, instantOf, isPast, toTimestamp } from './time';
 
 /** Body of `POST /api/requests/{id}/extend`. */
 export const ExtendBody = z.strictObject({
-  hours: Hours,
-  reason: z.string().trim().min(1, 'must not be empty').max(MAX_REASON),
+  hours: Hours.meta({ description: "How many more hours (at most the policy's maxDurationHours)." }),
+  reason: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(MAX_REASON)
+    .meta({ description: 'Why more time is needed.' }),
 });
 export type ExtendBody = z.output<typeof ExtendBody>;
 

@@ -63,7 +63,14 @@ export const ApproverGroupName = z
   .regex(/^[A-Za-z0-9._@-]{1,64}$/, 'must be 1 to 64 letters, digits or the characters - _ . @');
 export type ApproverGroupName = z.output<typeof ApproverGroupName>;
 
-const UPN = /^[^\s@\p{Cc}]+@[^\s@.\p{Cc}]+(?:\.[^\s@.\p{Cc}]+)*$/u;
+/**
+ * Anything but `@`, white space and control characters. Spelled out (ECMA-262's `\s`, and Cc as
+ * U+0000–U+001F, U+007F–U+009F) rather than `\s` and `\p{Cc}` because the pattern is published in
+ * the OpenAPI document and the connector: `\p{…}` needs the `u` flag that JSON Schema validators and
+ * generated clients may not use, and .NET's `\s` (Power Platform) differs from ECMA-262's.
+ */
+const UPN_CHAR = String.raw`[^@ \x00-\x1f\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff`;
+const UPN = new RegExp(String.raw`^${UPN_CHAR}]+@${UPN_CHAR}.]+(?:\.${UPN_CHAR}.]+)*$`);
 
 /** Lower-cases and trims a UPN; the one comparison form for requesters, approvers and members. */
 export function normalizeUpn(upn: string): string {

@@ -131,16 +131,24 @@ export const MAX_REASON = 1000;
 
 /** One extension of a live grant, as the request row keeps it. Ids are its ordinal: "1", "2", … */
 export const Extension = z.strictObject({
-  id: z.string().regex(/^[1-9][0-9]?$/, 'must be an extension number'),
-  hours: Hours,
-  reason: z.string().max(MAX_REASON),
-  status: ExtensionStatusSchema,
+  id: z
+    .string()
+    .regex(/^[1-9][0-9]?$/, 'must be an extension number')
+    .meta({ description: "The extension's number within the request: 1, 2, …" }),
+  hours: Hours.meta({ description: 'How many more hours it asks for.' }),
+  reason: z.string().max(MAX_REASON).meta({ description: 'Why more time is needed.' }),
+  status: ExtensionStatusSchema.meta({
+    description: '`pending`, `approved`, `denied`, `expired` or `canceled`.',
+  }),
   /** Decisions on this extension, each in its stage (the request's stages, as for the request). */
-  approvals: z.array(Approval),
-  createdAt: Timestamp,
+  approvals: z.array(Approval).meta({ description: 'Decisions on this extension, each in its stage.' }),
+  createdAt: Timestamp.meta({ description: 'When it was asked for.' }),
   /** It expires unless decided by then: the grant's end, or sooner by the policy's pending window. */
-  pendingUntil: Timestamp,
-  decidedAt: Timestamp.nullable(),
+  pendingUntil: Timestamp.meta({
+    description:
+      "It expires unless decided by then: the grant's end, or sooner by the policy's pending window.",
+  }),
+  decidedAt: Timestamp.nullable().meta({ description: 'When it was approved or denied.' }),
 });
 export type Extension = z.output<typeof Extension>;
 
@@ -155,9 +163,16 @@ export type UseClaim = z.output<typeof UseClaim>;
 export const MAX_IN_FLIGHT = 50;
 
 const targetShape = {
-  task: TaskName.optional(),
-  role: RoleName.optional(),
-  roleGroup: RoleGroupName.optional(),
+  task: TaskName.optional().meta({
+    description: 'The task asked for (exactly one of task, role and role group).',
+  }),
+  role: RoleName.optional().meta({
+    description: 'The role asked for: every task it holds (exactly one of task, role and role group).',
+  }),
+  roleGroup: RoleGroupName.optional().meta({
+    description:
+      'The role group asked for: every task of its roles (exactly one of task, role and role group).',
+  }),
 };
 
 type TargetFields = { task?: string | undefined; role?: string | undefined; roleGroup?: string | undefined };
@@ -198,12 +213,30 @@ export const DEFAULT_DURATION_HOURS = 4;
 export const SubmitRequestBody = z
   .strictObject({
     ...targetShape,
-    reason: z.string().trim().min(1, 'must not be empty').max(1000),
-    ticket: z.string().trim().min(1, 'must not be empty').max(128).optional(),
-    durationHours: Hours.default(DEFAULT_DURATION_HOURS),
-    parameters: ParameterValues.optional(),
+    reason: z
+      .string()
+      .trim()
+      .min(1, 'must not be empty')
+      .max(1000)
+      .meta({ description: 'Why you need the access (at least 20 characters for an emergency).' }),
+    ticket: z
+      .string()
+      .trim()
+      .min(1, 'must not be empty')
+      .max(128)
+      .optional()
+      .meta({ description: 'The change or incident ticket this access is for.' }),
+    durationHours: Hours.default(DEFAULT_DURATION_HOURS).meta({
+      description: 'How long the grant should last, in hours (default 4).',
+    }),
+    parameters: ParameterValues.optional().meta({
+      description: 'The exact parameters every execution under this grant must use (optional).',
+    }),
     /** Lets callers that retry (Power Automate) get the same request back. */
-    clientRequestId: z.string().min(1).max(128).optional(),
+    clientRequestId: z.string().min(1).max(128).optional().meta({
+      description:
+        'Any id of yours: sending it again returns the same request, so a retried step never creates two.',
+    }),
     /**
      * When the grant should start (an ISO instant, any offset; stored in UTC): the grant then runs
      * from `max(startAt, approval)`. At most the policy's `maxStartDelayHours` ahead.
@@ -211,74 +244,131 @@ export const SubmitRequestBody = z
     startAt: z.iso
       .datetime({ offset: true, error: 'must be an ISO 8601 timestamp' })
       .transform((v) => new Date(v).toISOString())
-      .optional(),
+      .optional()
+      .meta({
+        description:
+          "When the grant should start (ISO 8601, any offset), at most the policy's maxStartDelayHours ahead; default now.",
+      }),
     /** Emergency access (break glass): granted at once for a member of the policy's break-glass group, reviewed after. */
-    emergency: z.boolean().optional(),
+    emergency: z.boolean().optional().meta({
+      description:
+        "Emergency access (break glass): granted at once to a member of the policy's break-glass group, reviewed afterwards.",
+    }),
   })
   .superRefine(exactlyOneTarget);
 export type SubmitRequestBody = z.output<typeof SubmitRequestBody>;
 export type SubmitRequestInput = z.input<typeof SubmitRequestBody>;
 
 const requestShape = {
-  id: Id,
-  requester: Upn,
+  id: Id.meta({ description: 'The request id.' }),
+  requester: Upn.meta({ description: 'Who asked (UPN), for display and email.' }),
   /**
    * Who asked, as a stable key (`tenant:object id`): every "is this the requester" rule compares
    * this, since a UPN can be renamed or reassigned. `requester` is for display and email.
    */
-  requesterId: z.string().min(1).max(300),
+  requesterId: z.string().min(1).max(300).meta({
+    description:
+      'Who asked, as a stable key (`<tenant id>:<object id>`): every "is this the requester" rule compares this, since a UPN can be renamed.',
+  }),
   ...targetShape,
   /** The effective task names at submission; catalog edits do not change a request in flight. */
-  tasks: z.array(TaskName).min(1),
-  reason: z.string().max(1000),
-  ticket: z.string().max(128).nullable(),
-  durationHours: Hours,
+  tasks: z.array(TaskName).min(1).meta({
+    description:
+      'The task names the request covers, fixed at submission: catalog edits do not change a request in flight.',
+  }),
+  reason: z.string().max(1000).meta({ description: 'Why the requester needs the access.' }),
+  ticket: z
+    .string()
+    .max(128)
+    .nullable()
+    .meta({ description: 'The change or incident ticket given with the request, if any.' }),
+  durationHours: Hours.meta({ description: 'How long the grant lasts once it starts, in hours.' }),
   /** When given, the exact parameters every execution under this grant must use. */
-  parameters: ParameterValues.nullable(),
-  status: RequestStatusSchema,
-  policyId: Id,
-  approvalType: ApprovalTypeSchema,
+  parameters: ParameterValues.nullable().meta({
+    description: 'When given, the exact parameters every execution under this grant must use.',
+  }),
+  status: RequestStatusSchema.meta({
+    description:
+      '`pending`, then `approved` (and `ended` or `revoked`), or `denied`, `canceled`, `expired`; `failed` only for a system fault.',
+  }),
+  policyId: Id.meta({ description: 'The policy the request was judged by.' }),
+  approvalType: ApprovalTypeSchema.meta({
+    description: '`manual` (approvers decide) or `automatic` (granted at once).',
+  }),
   /**
    * The first stage's group (the group that decides a single-stage request); for an automatic
    * request, the group told of it. Null only for auto-approved requests with no group to notify.
    */
-  approverGroup: ApproverGroupName.nullable(),
+  approverGroup: ApproverGroupName.nullable().meta({
+    description:
+      "The first stage's group; for an automatic request, the group told of it. Null for an automatic request with no group to tell.",
+  }),
   /** Approvals needed in all stages together; 0 for auto-approved requests. */
-  requiredApprovals: z.int().min(0),
+  requiredApprovals: z
+    .int()
+    .min(0)
+    .meta({ description: 'Approvals needed in all stages together; 0 for an automatic request.' }),
   /** Every decision, each tagged with its stage. */
-  approvals: z.array(Approval),
+  approvals: z.array(Approval).meta({ description: 'Every decision, each tagged with its stage.' }),
   /** The approval stages, in order (empty for an automatic request). */
   stages: z.array(RequestStage).max(MAX_STAGES),
-  clientRequestId: z.string().max(128).nullable(),
-  createdAt: Timestamp,
-  pendingUntil: Timestamp,
+  clientRequestId: z.string().max(128).nullable().meta({
+    description: 'The id the caller gave so a retried submit returns this request instead of a new one.',
+  }),
+  createdAt: Timestamp.meta({ description: 'When it was submitted.' }),
+  pendingUntil: Timestamp.meta({ description: 'It expires unless decided by then.' }),
   /** When it was approved or denied. */
-  decidedAt: Timestamp.nullable(),
-  grantedAt: Timestamp.nullable(),
-  expiresAt: Timestamp.nullable(),
+  decidedAt: Timestamp.nullable().meta({ description: 'When it was approved or denied.' }),
+  grantedAt: Timestamp.nullable().meta({ description: 'When the grant starts (or started).' }),
+  expiresAt: Timestamp.nullable().meta({ description: 'When the grant ends.' }),
   /** When it reached a final status: set exactly when `isFinal(status)`. */
-  endedAt: Timestamp.nullable(),
+  endedAt: Timestamp.nullable().meta({ description: 'When it reached a final status.' }),
   /** Who canceled or revoked it; null when the system ended it. */
-  endedBy: Upn.nullable(),
+  endedBy: Upn.nullable().meta({ description: 'Who canceled or revoked it; null when the system ended it.' }),
   /** The revoke comment, "uses exhausted", or the fault behind `failed`. */
-  endReason: z.string().max(MAX_COMMENT).nullable(),
+  endReason: z.string().max(MAX_COMMENT).nullable().meta({
+    description: 'Why it ended early: the revoke comment, `uses exhausted`, or the fault behind `failed`.',
+  }),
   /** The start the requester asked for, if any; the grant runs from max(startAt, approval). */
-  startAt: Timestamp.nullable(),
+  startAt: Timestamp.nullable().meta({
+    description:
+      'The start the requester asked for, if any; the grant runs from the later of it and the approval.',
+  }),
   /** A counted grant ends after this many successful executions; null: unlimited. */
-  maxUses: z.int().min(1).max(MAX_USES).nullable(),
+  maxUses: z
+    .int()
+    .min(1)
+    .max(MAX_USES)
+    .nullable()
+    .meta({ description: 'A counted grant ends after this many successful executions; null: unlimited.' }),
   /** Successful executions so far (counted only for a counted grant). */
-  uses: z.int().min(0),
+  uses: z
+    .int()
+    .min(0)
+    .meta({ description: 'Successful executions so far (counted only for a counted grant).' }),
   /** The policy's limits an extension is judged by, copied at submission like its approvals. */
-  maxExtensions: z.int().min(0).max(MAX_EXTENSIONS),
-  maxDurationHours: Hours.nullable(),
-  pendingTimeoutHours: Hours,
+  maxExtensions: z.int().min(0).max(MAX_EXTENSIONS).meta({
+    description: 'How many extensions the grant may be asked for (from the policy, at submission).',
+  }),
+  maxDurationHours: Hours.nullable().meta({
+    description: 'The longest grant, and extension, the policy allowed at submission, in hours.',
+  }),
+  pendingTimeoutHours: Hours.meta({
+    description: 'How long a request or an extension may wait for a decision, in hours.',
+  }),
   extensions: z.array(Extension).max(MAX_EXTENSIONS),
   /** Granted at once as emergency access (break glass), without approval. */
-  emergency: z.boolean(),
+  emergency: z
+    .boolean()
+    .meta({ description: 'Granted at once as emergency access (break glass), without approval.' }),
   /** The post-incident review of an emergency use; null for any other request. */
-  review: Review.nullable(),
+  review: Review.nullable().meta({
+    description: 'The review of an emergency use; null for any other request.',
+  }),
   /** Decisions on this request need a token proving this (copied from the policy); null: none. */
-  approverAuthContext: AuthContext.nullable(),
+  approverAuthContext: AuthContext.nullable().meta({
+    description: 'The sign-in strength decisions on this request need (from the policy); null: none.',
+  }),
 };
 
 /** Fields added after version 1, and the values a row written before them reads with. */
@@ -355,17 +445,23 @@ export type ExecutionStatus = (typeof ExecutionStatus)[keyof typeof ExecutionSta
 
 /** One execution under a request, as listed in its view. */
 export const ExecutionSummary = z.strictObject({
-  executionId: Id,
-  task: TaskName,
-  status: z.enum(ExecutionStatus),
-  executedAt: Timestamp,
+  executionId: Id.meta({ description: 'The execution id, as audited.' }),
+  task: TaskName.meta({ description: 'The task that ran.' }),
+  status: z.enum(ExecutionStatus).meta({ description: '`succeeded` or `failed`.' }),
+  executedAt: Timestamp.meta({ description: 'When it ran.' }),
 });
 export type ExecutionSummary = z.output<typeof ExecutionSummary>;
 
 /** An extension as the request view shows it: its stages with their status. */
 export const ExtensionView = Extension.extend({
-  stages: z.array(StageView),
-  currentStage: z.int().min(0).nullable(),
+  stages: z
+    .array(StageView)
+    .meta({ description: "Its approval stages (the request's), decided afresh for the extension." }),
+  currentStage: z
+    .int()
+    .min(0)
+    .nullable()
+    .meta({ description: 'The stage that decides now (0-based), or null once decided.' }),
 });
 export type ExtensionView = z.output<typeof ExtensionView>;
 
@@ -373,11 +469,20 @@ export type ExtensionView = z.output<typeof ExtensionView>;
 export const RequestView = z
   .strictObject({
     ...requestShape,
-    stages: z.array(StageView),
+    stages: z.array(StageView).meta({
+      description:
+        'Every approval stage in order, with its status and approvals (a single-group policy shows as one stage).',
+    }),
     /** The stage that decides now (index), or null once decided. */
-    currentStage: z.int().min(0).nullable(),
-    extensions: z.array(ExtensionView),
-    executions: z.array(ExecutionSummary),
+    currentStage: z
+      .int()
+      .min(0)
+      .nullable()
+      .meta({ description: 'The stage that decides now (0-based), or null once decided.' }),
+    extensions: z
+      .array(ExtensionView)
+      .meta({ description: 'The extensions asked for, each decided like the request.' }),
+    executions: z.array(ExecutionSummary).meta({ description: 'The executions under this request.' }),
   })
   .superRefine(exactlyOneTarget);
 export type RequestView = z.output<typeof RequestView>;
@@ -402,7 +507,12 @@ export function toRequestView(request: Request, executions: readonly ExecutionSu
 
 /** Body of `POST /api/requests/{id}/approve` and `/deny`. */
 export const DecisionBody = z.strictObject({
-  comment: z.string().trim().max(MAX_COMMENT).optional(),
+  comment: z
+    .string()
+    .trim()
+    .max(MAX_COMMENT)
+    .optional()
+    .meta({ description: 'A comment for the requester and the audit log.' }),
 });
 export type DecisionBody = z.output<typeof DecisionBody>;
 
@@ -418,21 +528,30 @@ const queryFlag = z.enum(['true', 'false']).transform((v) => v === 'true');
  * they decided before).
  */
 export const ListRequestsQuery = z.strictObject({
-  status: RequestStatusSchema.optional(),
-  mine: queryFlag.optional(),
-  approvable: queryFlag.optional(),
+  status: RequestStatusSchema.optional().meta({ description: 'Only requests in this status.' }),
+  mine: queryFlag.optional().meta({ description: "Only the caller's own requests." }),
+  approvable: queryFlag.optional().meta({ description: 'Only requests the caller can decide on now.' }),
   decided: queryFlag.optional().meta({
     description: 'Only requests the caller decided on (approved or denied, in any stage, or an extension).',
   }),
-  continuationToken: z.string().min(1).max(4096).optional(),
+  continuationToken: z
+    .string()
+    .min(1)
+    .max(4096)
+    .optional()
+    .meta({ description: 'The `continuationToken` of the previous page, for the next one.' }),
 });
 export type ListRequestsQuery = z.output<typeof ListRequestsQuery>;
 
 /** Body of `POST /api/execute`. */
 export const ExecuteBody = z.strictObject({
-  task: TaskName,
-  parameters: ParameterValues.optional(),
-  requestId: Id.optional(),
+  task: TaskName.meta({ description: 'The task to run.' }),
+  parameters: ParameterValues.optional().meta({
+    description: "The task's parameters; must equal the grant's when the request fixed them.",
+  }),
+  requestId: Id.optional().meta({
+    description: 'The grant to run under; without it, any live grant of the caller that covers the task.',
+  }),
 });
 export type ExecuteBody = z.output<typeof ExecuteBody>;
 

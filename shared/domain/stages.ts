@@ -33,21 +33,27 @@ export const MAX_COMMENT = 1000;
 
 export const Approval = z.strictObject({
   /** For display; who decided is `approverId`. */
-  approver: Upn,
+  approver: Upn.meta({ description: 'Who decided (UPN), for display.' }),
   /**
    * The approver's stable key (`Principal.id`). Absent only in approvals recorded before decisions
    * kept it; those still count, by name, for "once per person".
    */
-  approverId: z.string().min(1).max(300).optional(),
-  decision: DecisionSchema,
-  comment: z.string().max(MAX_COMMENT).nullable(),
-  at: Timestamp,
+  approverId: z
+    .string()
+    .min(1)
+    .max(300)
+    .optional()
+    .meta({ description: "The approver's stable key (`<tenant id>:<object id>`)." }),
+  decision: DecisionSchema.meta({ description: '`approve` or `deny`.' }),
+  comment: z.string().max(MAX_COMMENT).nullable().meta({ description: "The approver's comment, if any." }),
+  at: Timestamp.meta({ description: 'When the decision was given.' }),
   /** The stage (0-based) the decision was given in; absent in approvals recorded before stages (stage 0). */
   stage: z
     .int()
     .min(0)
     .max(MAX_STAGES - 1)
-    .optional(),
+    .optional()
+    .meta({ description: 'The stage (0-based) the decision was given in.' }),
 });
 export type Approval = z.output<typeof Approval>;
 
@@ -80,10 +86,16 @@ export const StageStatusSchema = z.enum(StageStatus);
 
 /** A stage as the views show it. */
 export const StageView = z.strictObject({
-  approverGroup: ApproverGroupName,
-  requiredApprovals: z.int().min(1).max(MAX_REQUIRED_APPROVALS),
-  status: StageStatusSchema,
-  approvals: z.array(Approval),
+  approverGroup: ApproverGroupName.meta({ description: 'The approver group that decides in this stage.' }),
+  requiredApprovals: z
+    .int()
+    .min(1)
+    .max(MAX_REQUIRED_APPROVALS)
+    .meta({ description: 'Approvals from distinct members the stage needs.' }),
+  status: StageStatusSchema.meta({
+    description: '`waiting`, `open` (deciding now), `approved` or `denied`.',
+  }),
+  approvals: z.array(Approval).meta({ description: 'The decisions given in this stage.' }),
 });
 export type StageView = z.output<typeof StageView>;
 

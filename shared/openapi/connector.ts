@@ -5,11 +5,17 @@
  * Power Automate shows. Pure and deterministic, so the build writes it and the contract test can
  * rebuild it from the served document.
  */
-import { openApiDocument, type OpenApiDocument } from './document';
+import { openApiDocument, problemsOf, TAG_DESCRIPTIONS, type OpenApiDocument } from './document';
 import { OPERATIONS, type ConnectorField, type Operation } from './operations';
+import { problemEntry, type ProblemCode } from './problems';
 
 /** Replace with the Function App's host name (`node dist/infra/tools/write-openapi.js --host …`). */
 export const CONNECTOR_HOST_PLACEHOLDER = 'your-zsa-app.azurewebsites.net';
+/**
+ * ZSA is self-hosted: the privacy policy that applies is the deploying organisation's, so the
+ * definition carries a placeholder to replace before the connector is shared or certified.
+ */
+export const PRIVACY_POLICY_PLACEHOLDER = 'https://your-organisation.example/privacy';
 export const CONNECTOR_SECURITY = 'oauth2_auth';
 
 type Json = Record<string, unknown>;
@@ -26,10 +32,19 @@ function objectAt(value: unknown, ...path: readonly string[]): Json | undefined 
 
 const REF = '#/components/schemas/';
 
-/** `clientRequestId` → `Client request id`: the label of a field nobody named. */
+/** Abbreviations Title Case writes in capitals. */
+const ACRONYMS: Readonly<Record<string, string>> = { id: 'ID', url: 'URL', upn: 'UPN' };
+
+/**
+ * `clientRequestId` → `Client Request ID`: the label of a field nobody named, in the Title Case
+ * Microsoft's connector guidance asks of `x-ms-summary`.
+ */
 export function labelOf(name: string): string {
-  const words = name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
-  return words.charAt(0).toUpperCase() + words.slice(1);
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .split(' ')
+    .map((word) => ACRONYMS[word.toLowerCase()] ?? word.charAt(0).toUpperCase() + word.slice(1))
+    .join(' ');
 }
 
 /** Markdown is shown raw in Power Automate: keep the words. */
@@ -151,7 +166,8 @@ class Converter {
     const properties: Json = {};
     for (const member of resolved) {
       for (const [name, p] of Object.entries(objectAt(member, 'properties') ?? {})) {
-        if (!(name in properties)) properties[name] = p;
+        const seen = properties[name];
+        properties[name] = isObject(seen) && isObject(p) ? mergedEnum(seen, p) : p;
       }
     }
     const requiredBy = resolved.map((m): readonly unknown[] => (Array.isArray(m.required) ? m.required : []));
@@ -163,6 +179,21 @@ class Converter {
       ...described,
     });
   }
+}
+
+/**
+ * The same property in two members of a union: keep the first's schema, but a discriminator such
+ * as the executor's `type` (`webhook` in one member, `serviceBus` in the other) must offer every
+ * member's values, or makers could not pick the second.
+ */
+function mergedEnum(first: Json, second: Json): Json {
+  const valuesOf = (schema: Json): readonly unknown[] | undefined =>
+    Array.isArray(schema.enum) ? schema.enum : 'const' in schema ? [schema.const] : undefined;
+  const a = valuesOf(first);
+  const b = valuesOf(second);
+  if (a === undefined || b === undefined) return first;
+  const { const: _const, ...rest } = first;
+  return { ...rest, enum: [...new Set([...a, ...b])] };
 }
 
 function annotate(schema: Json, field: ConnectorField | undefined): Json {
@@ -213,6 +244,7 @@ function bodyOf(converter: Converter, op: Operation, requestBody: Json): Json {
     name: 'body',
     in: 'body',
     required: requestBody.required === true,
+    ...(typeof schema.description === 'string' ? { description: schema.description } : {}),
     schema: {
       ...schema,
       properties: Object.fromEntries(
@@ -230,31 +262,68 @@ function bodyOf(converter: Converter, op: Operation, requestBody: Json): Json {
 export const STEP_UP_CONNECTOR_ERROR =
   'STEP_UP_REQUIRED: this decision needs a stronger sign-in than the connection has (the policy asks approvers for an authentication context, such as MFA). Sign the connection in again meeting it, then run the step again; retrying as is fails the same way.';
 
-function responsesOf(converter: Converter, responses: Json, op?: Operation): Json {
+/**
+ * The refusals an operation can answer (every 4xx of its problem codes), each with the problem
+ * schema, so a flow can branch on them by status; 5xx stay under `default`.
+ */
+function refusalsOf(converter: Converter, op: Operation): Json {
+  const byStatus = new Map<number, ProblemCode[]>();
+  for (const code of problemsOf(op)) {
+    const { status } = problemEntry(code);
+    if (status < 500) byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const out: Json = {};
+  for (const status of [...byStatus.keys()].sort((a, b) => a - b)) {
+    const codes = byStatus.get(status) ?? [];
+    const stepUp = status === 401 && codes.includes('STEP_UP_REQUIRED');
+    out[String(status)] = {
+      description: stepUp
+        ? STEP_UP_CONNECTOR_ERROR
+        : `${problemEntry(codes[0] ?? 'INTERNAL').example.title}: ${codes.join(', ')}. ${codes.map((c) => plain(problemEntry(c).meaning)).join(' ')}`,
+      schema: converter.schema({ $ref: `${REF}Problem` }),
+    };
+  }
+  return out;
+}
+
+function responsesOf(converter: Converter, responses: Json, op: Operation): Json {
   const out: Json = {};
   for (const [status, response] of Object.entries(responses)) {
     if (!/^2\d\d$/.test(status) || !isObject(response)) continue;
     const schema = objectAt(response, 'content', 'application/json', 'schema');
-    const location = objectAt(response, 'headers', 'Location');
+    // Location, and a polling trigger's Retry-After (Power Automate reads both).
+    const headers: Json = {};
+    for (const name of ['Location', 'Retry-After']) {
+      const header = objectAt(response, 'headers', name);
+      if (header !== undefined)
+        headers[name] = { type: 'string', description: plain(String(header.description)) };
+    }
     out[status] = {
       description: plain(String(response.description)),
       ...(schema === undefined ? {} : { schema: converter.schema(schema) }),
-      ...(location === undefined
-        ? {}
-        : { headers: { Location: { type: 'string', description: plain(String(location.description)) } } }),
+      ...(Object.keys(headers).length === 0 ? {} : { headers }),
     };
   }
-  if (op?.problems.includes('STEP_UP_REQUIRED') === true)
-    out['401'] = {
-      description: STEP_UP_CONNECTOR_ERROR,
-      schema: converter.schema({ $ref: `${REF}Problem` }),
-    };
+  Object.assign(out, refusalsOf(converter, op));
   out.default = {
-    description: 'The request was refused or failed: RFC 9457 problem details.',
+    description: 'The service failed or is unavailable: RFC 9457 problem details.',
     schema: converter.schema({ $ref: `${REF}Problem` }),
   };
   return out;
 }
+
+// --- Polling triggers (issue 16) ------------------------------------------------------------------
+
+/**
+ * A polling trigger's metadata: `batch`, since each poll answers `{ items }` and every item starts
+ * its own run; the hint tells the maker what makes it fire while they test the flow.
+ */
+function triggerOf(op: Operation): Json {
+  const trigger = op.connector?.trigger;
+  return trigger === undefined ? {} : { 'x-ms-trigger': 'batch', 'x-ms-trigger-hint': trigger.hint };
+}
+
+// -------------------------------------------------------------------------------------------------
 
 function operationOf(converter: Converter, op: Operation, source: Json): Json {
   const fields = op.connector?.fields ?? {};
@@ -268,6 +337,7 @@ function operationOf(converter: Converter, op: Operation, source: Json): Json {
     summary: op.summary,
     description: plain(String(source.description)),
     ...(op.connector?.visibility === undefined ? {} : { 'x-ms-visibility': op.connector.visibility }),
+    ...triggerOf(op),
     tags: [op.tag],
     parameters,
     responses: responsesOf(converter, objectAt(source, 'responses') ?? {}, op),
@@ -278,6 +348,7 @@ function operationOf(converter: Converter, op: Operation, source: Json): Json {
 export function connectorDefinition(
   document: OpenApiDocument = openApiDocument(),
   host: string = CONNECTOR_HOST_PLACEHOLDER,
+  privacyUrl: string = PRIVACY_POLICY_PLACEHOLDER,
 ): Json {
   const converter = new Converter(objectAt(document, 'components', 'schemas') ?? {});
   const paths: Record<string, Json> = {};
@@ -306,6 +377,9 @@ export function connectorDefinition(
       title: 'Zero Standing Access',
       description: plain(description),
       version: typeof info.version === 'string' ? info.version : '0.0.0',
+      license: { name: 'MIT' },
+      // Self-hosted: whoever runs this deployment answers for it, through its portal.
+      contact: { name: 'The administrators of this ZSA deployment', url: `https://${host}/` },
     },
     host,
     basePath: '/',
@@ -314,6 +388,10 @@ export function connectorDefinition(
     produces: ['application/json'],
     paths,
     definitions: sorted,
+    tags: [...new Set(OPERATIONS.filter((o) => o.connector !== undefined).map((o) => o.tag))].map((name) => ({
+      name,
+      description: TAG_DESCRIPTIONS[name],
+    })),
     securityDefinitions: {
       [CONNECTOR_SECURITY]: {
         type: 'oauth2',
@@ -325,13 +403,15 @@ export function connectorDefinition(
     },
     security: [{ [CONNECTOR_SECURITY]: [] }],
     'x-ms-connector-metadata': [
-      { propertyName: 'Website', propertyValue: `https://${host}/api/openapi.json` },
+      { propertyName: 'Website', propertyValue: `https://${host}/` },
+      // The deploying organisation's own (write-openapi --privacy-url): ZSA keeps its data there.
+      { propertyName: 'Privacy policy', propertyValue: privacyUrl },
       { propertyName: 'Categories', propertyValue: 'IT Operations;Security' },
     ],
   };
 }
 
 /** As written by the build: two-space JSON and a final newline. */
-export function connectorJson(document?: OpenApiDocument, host?: string): string {
-  return `${JSON.stringify(connectorDefinition(document, host), null, 2)}\n`;
+export function connectorJson(document?: OpenApiDocument, host?: string, privacyUrl?: string): string {
+  return `${JSON.stringify(connectorDefinition(document, host, privacyUrl), null, 2)}\n`;
 }

@@ -7,7 +7,15 @@ import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteaso
 import { appVersion } from '#shared/app/version';
 import { Role } from '#shared/auth/roles';
 import { CORS_ALLOWED_HEADERS, CORS_ALLOWED_METHODS } from '#shared/http/cors';
-import { Access, OPERATIONS, type Content, type Example, type Operation, type Success } from './operations';
+import {
+  Access,
+  OPERATIONS,
+  type Tag,
+  type Content,
+  type Example,
+  type Operation,
+  type Success,
+} from './operations';
 import { problemCatalogue, problemEntry, problemExampleName, type ProblemCode } from './problems';
 import { Problem } from './schemas';
 
@@ -151,12 +159,22 @@ function sharedExamples(): ReadonlyMap<string, Example> {
   return shared;
 }
 
+/** The headers a success answer always carries (`Location`, and a polling trigger's `Retry-After`). */
+function successHeaders(success: Success): {
+  headers?: Record<string, { description: string; schema: { type: 'string' } }>;
+} {
+  const headers: Record<string, { description: string; schema: { type: 'string' } }> = {};
+  if (success.location !== undefined)
+    headers.Location = { description: success.location, schema: { type: 'string' } };
+  if (success.retryAfter !== undefined)
+    headers['Retry-After'] = { description: success.retryAfter, schema: { type: 'string' } };
+  return Object.keys(headers).length === 0 ? {} : { headers };
+}
+
 function successResponse(success: Success): RouteConfig['responses'][string] {
   return {
     description: success.description,
-    ...(success.location === undefined
-      ? {}
-      : { headers: { Location: { description: success.location, schema: { type: 'string' } } } }),
+    ...successHeaders(success),
     ...(success.content === undefined ? {} : { content: mediaTypes(success.content) }),
   };
 }
@@ -203,6 +221,20 @@ ${problemTable()}
 
 **Browsers.** Pages on the origins listed in the setting \`ZSA_CORS_ORIGINS\` may call the API (CORS: methods ${CORS_ALLOWED_METHODS.join(', ')}; request headers ${CORS_ALLOWED_HEADERS.join(', ')}; no credentials, the token goes in \`Authorization\`). \`OPTIONS\` on any path answers the preflight (in Azure the platform answers it, from the same list).`;
 
+/** What each group of operations is for (every tag an operation uses is declared with it). */
+export const TAG_DESCRIPTIONS: Readonly<Record<Tag, string>> = {
+  Service: 'Liveness, this document, and who the caller is.',
+  'Privileged access': 'Turn privileged access on or off and name the system accounts.',
+  'Approver groups': 'Who may decide on requests.',
+  Catalog: 'The tasks ZSA can run, and the roles and role groups that bundle them.',
+  Policies: 'Which task, role or role group may be requested, how it is approved and for how long.',
+  Requests: 'Ask for access, decide on it, extend, cancel, revoke and review emergency uses.',
+  Execution: 'Run a task under a live grant.',
+  'Email decisions': 'The single-use links approvers receive by email.',
+  Audit: 'Query, export, verify and anchor the tamper-evident audit log.',
+  Triggers: 'Polling triggers for Power Automate: what is new since the last poll.',
+};
+
 const SECURITY_DESCRIPTION = `Entra ID (OAuth 2.0, authorization code): a token for the signed-in user. Replace \`organizations\` in the URLs with your tenant id and \`${AUDIENCE_PLACEHOLDER}\` with the Application ID URI of ZSA's app registration (the setting \`ZSA_AUTH_AUDIENCE\`). App-only tokens (client credentials) are refused: ZSA must know which user asks; system accounts are user accounts too. App roles (\`${Role.Admin}\`, \`${Role.Auditor}\`) arrive in the token's \`roles\` claim.`;
 
 function generate(): OpenApiDocument {
@@ -218,7 +250,10 @@ function generate(): OpenApiDocument {
       },
     },
   });
+  // Examples only of the problems some operation answers: the table above lists every code.
+  const answered = new Set(OPERATIONS.flatMap((op) => problemsOf(op)));
   for (const entry of problemCatalogue().values()) {
+    if (!answered.has(entry.code)) continue;
     registry.registerComponent('examples', problemExampleName(entry.code), {
       summary: entry.meaning,
       value: entry.example,
@@ -234,10 +269,15 @@ function generate(): OpenApiDocument {
       version: appVersion(),
       description: DESCRIPTION,
       license: { name: 'MIT', identifier: 'MIT' },
+      // Self-hosted: whoever runs this deployment answers for it.
+      contact: { name: 'The administrators of this ZSA deployment' },
     },
     servers: [{ url: '/', description: 'The host that serves this document.' }],
     security: [{ [SECURITY_SCHEME]: [] }],
-    tags: [...new Set(OPERATIONS.map((o) => o.tag))].map((name) => ({ name })),
+    tags: [...new Set(OPERATIONS.map((o) => o.tag))].map((name) => ({
+      name,
+      description: TAG_DESCRIPTIONS[name],
+    })),
   });
   return withPlainPatterns(document);
 }

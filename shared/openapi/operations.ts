@@ -19,6 +19,13 @@ import { DecisionForm, DecisionTokenPath } from '#shared/notifications/decision-
 import { MeView } from '#shared/requests/me';
 import { PolicyPreview, PolicyPreviewQuery } from '#shared/requests/preview';
 import { ListReviewsQuery } from '#shared/requests/reviews';
+import {
+  MAX_ITEMS,
+  RETRY_AFTER_SECONDS,
+  SETTLE_LAG_MS,
+  TriggerQuery,
+  type TriggerKind,
+} from '#shared/requests/triggers';
 import { Examples, ExampleIds } from './examples';
 import type { ProblemCode } from './problems';
 import {
@@ -63,6 +70,7 @@ export const Tag = {
   execution: 'Execution',
   decisions: 'Email decisions',
   audit: 'Audit',
+  triggers: 'Triggers',
 } as const;
 export type Tag = (typeof Tag)[keyof typeof Tag];
 
@@ -90,6 +98,8 @@ export interface Success {
   /** Absent for 204 and for answers whose body is not described. */
   readonly content?: readonly Content[];
   readonly location?: string;
+  /** A `Retry-After` header (seconds) this answer always carries, described. */
+  readonly retryAfter?: string;
 }
 
 export interface ConnectorField {
@@ -109,6 +119,11 @@ export interface ConnectorOperation {
   readonly visibility?: Visibility;
   /** Labels of the operation's path, query and body fields, by name. */
   readonly fields: Readonly<Record<string, ConnectorField>>;
+  /**
+   * A polling trigger (`x-ms-trigger: batch`): every item of a 200 answer starts one run; `hint`
+   * (`x-ms-trigger-hint`) tells the maker how to make it fire.
+   */
+  readonly trigger?: { readonly hint: string };
 }
 
 export interface Operation {
@@ -185,7 +200,10 @@ const ExtendBody = extensions.ExtendBody.meta({
 });
 const DecisionBody = request.DecisionBody.meta({ id: 'CommentBody', description: 'An optional comment.' });
 const RevokeBody = DecisionBody;
-const ExecuteBody = request.ExecuteBody.meta({ id: 'ExecuteBody' });
+const ExecuteBody = request.ExecuteBody.meta({
+  id: 'ExecuteBody',
+  description: 'The task to run, its parameters, and optionally the grant to run it under.',
+});
 const ListRequestsQuery = request.ListRequestsQuery;
 
 // Components named once, reused by several operations.
@@ -240,8 +258,8 @@ function requestAnswer(description: string, ...examples: (keyof typeof REQUEST_E
   };
 }
 
-const idField: ConnectorField = { summary: 'Request id' };
-const extensionIdField: ConnectorField = { summary: 'Extension number' };
+const idField: ConnectorField = { summary: 'Request ID' };
+const extensionIdField: ConnectorField = { summary: 'Extension Number' };
 const commentField: ConnectorField = { summary: 'Comment' };
 
 /** What creating and replacing a policy send, and what every policy answer holds. */
@@ -256,6 +274,98 @@ const policyBody = {
   }),
 };
 const policyContent = json(Policy, { policy: { summary: 'The policy', value: Examples.policy } });
+
+// --- Polling triggers ----------------------------------------------------------------------------
+
+const TriggerItems = listOf(
+  RequestView,
+  'TriggerItems',
+  'What happened since the last poll, oldest first: each item starts one run of the flow.',
+);
+
+interface TriggerSpec {
+  readonly operationId: string;
+  readonly kind: TriggerKind;
+  readonly summary: string;
+  readonly description: string;
+  readonly access: Access;
+  readonly hint: string;
+  readonly example: Example;
+}
+
+const TRIGGERS: readonly TriggerSpec[] = [
+  {
+    operationId: 'WhenRequestAwaitsMyApproval',
+    kind: 'approvals',
+    summary: 'When a request awaits my approval',
+    description:
+      "Fires once for each request, or extension of a grant, that became the caller's to decide: submitted to one of their approver groups, or the stage before theirs approved. It answers only what is still waiting for them when the poll runs, never their own requests.",
+    access: Access.user,
+    hint: 'To see it work now, submit a request that your approver group decides.',
+    example: REQUEST_EXAMPLES.pending,
+  },
+  {
+    operationId: 'WhenMyRequestIsDecided',
+    kind: 'decisions',
+    summary: 'When my request is decided',
+    description:
+      "Fires once for each of the caller's own requests when it is approved (including automatically), denied, or expires without a decision. `status` says which; a canceled request does not fire.",
+    access: Access.user,
+    hint: 'To see it work now, submit a request and have an approver decide it.',
+    example: REQUEST_EXAMPLES.denied,
+  },
+  {
+    operationId: 'WhenEmergencyAccessIsUsed',
+    kind: 'emergencies',
+    summary: 'When an emergency access is used',
+    description:
+      "Fires once for each emergency (break-glass) request, when it is granted: every requester's, so only admins and auditors may use it. Open a ticket, page the on-call team, or start the post-incident review from it.",
+    access: Access.reader,
+    hint: 'To see it work now, use emergency access to a task whose policy names a break-glass group.',
+    example: { summary: 'An emergency use', value: Examples.reviewedRequest },
+  },
+];
+
+const TRIGGER_RETRY_AFTER = `Seconds to wait before the next poll: ${RETRY_AFTER_SECONDS}, or 0 when a 200 holds only the first ${MAX_ITEMS} of what is new.`;
+const TRIGGER_LOCATION =
+  'The URL to poll next: this operation with the cursor that says where this answer stopped. Poll it as given; the cursor is signed and bound to the caller.';
+
+function triggerOperation(t: TriggerSpec): Operation {
+  return {
+    operationId: t.operationId,
+    method: 'get',
+    path: `/api/triggers/${t.kind}`,
+    tag: Tag.triggers,
+    summary: t.summary,
+    description: `${t.description} A polling trigger: the first poll (no \`cursor\`) answers 202 and a cursor of now, so a new flow starts without history; later polls answer 202 while nothing is new and 200 with the new items otherwise, each with \`Location\` (poll it next) and \`Retry-After\`. An event is answered about ${SETTLE_LAG_MS / 60_000} minutes after it happened, so none written during a poll is skipped; a cursor polled again answers the same items.`,
+    access: t.access,
+    query: TriggerQuery,
+    responses: [
+      {
+        status: 200,
+        description: 'Something new: the items, and where to poll next.',
+        content: [
+          json(TriggerItems, { items: { summary: t.example.summary, value: { items: [t.example.value] } } }),
+        ],
+        location: TRIGGER_LOCATION,
+        retryAfter: TRIGGER_RETRY_AFTER,
+      },
+      {
+        status: 202,
+        description: 'Nothing new yet (and the first poll): poll `Location` after `Retry-After` seconds.',
+        location: TRIGGER_LOCATION,
+        retryAfter: TRIGGER_RETRY_AFTER,
+      },
+    ],
+    problems: [],
+    connector: {
+      // Every connector operation says how prominent it is (the connector guidance check asks it).
+      visibility: Visibility.important,
+      fields: { cursor: { summary: 'Cursor', visibility: Visibility.internal } },
+      trigger: { hint: t.hint },
+    },
+  };
+}
 
 export const OPERATIONS: readonly Operation[] = [
   // --- Service ------------------------------------------------------------------------------------
@@ -510,7 +620,7 @@ export const OPERATIONS: readonly Operation[] = [
     problems: ['NOT_FOUND'],
     connector: {
       visibility: Visibility.internal,
-      fields: { name: { summary: 'Task name', visibility: Visibility.advanced } },
+      fields: { name: { summary: 'Task Name', visibility: Visibility.advanced } },
     },
   },
   {
@@ -778,14 +888,14 @@ export const OPERATIONS: readonly Operation[] = [
           dynamicValues: { operationId: 'ListTasks', collection: 'items', valuePath: 'name' },
         },
         role: { summary: 'Role', visibility: Visibility.advanced },
-        roleGroup: { summary: 'Role group', visibility: Visibility.advanced },
+        roleGroup: { summary: 'Role Group', visibility: Visibility.advanced },
         reason: { summary: 'Reason', visibility: Visibility.important },
         ticket: { summary: 'Ticket', visibility: Visibility.important },
-        durationHours: { summary: 'Duration (hours)' },
-        parameters: { summary: 'Task parameters', visibility: Visibility.advanced },
-        clientRequestId: { summary: 'Client request id (for retries)', visibility: Visibility.important },
-        startAt: { summary: 'Start at (optional)', visibility: Visibility.advanced },
-        emergency: { summary: 'Emergency access (break glass)', visibility: Visibility.advanced },
+        durationHours: { summary: 'Duration (Hours)' },
+        parameters: { summary: 'Task Parameters', visibility: Visibility.advanced },
+        clientRequestId: { summary: 'Client Request ID (for Retries)', visibility: Visibility.important },
+        startAt: { summary: 'Start At (Optional)', visibility: Visibility.advanced },
+        emergency: { summary: 'Emergency Access (Break Glass)', visibility: Visibility.advanced },
       },
     },
   },
@@ -812,12 +922,13 @@ export const OPERATIONS: readonly Operation[] = [
     ],
     problems: [],
     connector: {
+      visibility: Visibility.important,
       fields: {
         status: { summary: 'Status' },
-        mine: { summary: 'Only mine' },
-        approvable: { summary: 'Only those I can approve' },
-        decided: { summary: 'Only those I decided' },
-        continuationToken: { summary: 'Continuation token', visibility: Visibility.advanced },
+        mine: { summary: 'Only Mine' },
+        approvable: { summary: 'Only Those I Can Approve' },
+        decided: { summary: 'Only Those I Decided' },
+        continuationToken: { summary: 'Continuation Token', visibility: Visibility.advanced },
       },
     },
   },
@@ -880,7 +991,7 @@ export const OPERATIONS: readonly Operation[] = [
           dynamicValues: { operationId: 'ListTasks', collection: 'items', valuePath: 'name' },
         },
         role: { summary: 'Role', visibility: Visibility.advanced },
-        roleGroup: { summary: 'Role group', visibility: Visibility.advanced },
+        roleGroup: { summary: 'Role Group', visibility: Visibility.advanced },
       },
     },
   },
@@ -896,7 +1007,7 @@ export const OPERATIONS: readonly Operation[] = [
     params: RequestPath,
     responses: [requestAnswer('The request.', 'approved', 'staged', 'extended')],
     problems: ['NOT_FOUND'],
-    connector: { fields: { id: idField } },
+    connector: { visibility: Visibility.important, fields: { id: idField } },
   },
   {
     operationId: 'ApproveRequest',
@@ -929,7 +1040,7 @@ export const OPERATIONS: readonly Operation[] = [
       'STAGE_NOT_OPEN',
       'STEP_UP_REQUIRED',
     ],
-    connector: { fields: { id: idField, comment: commentField } },
+    connector: { visibility: Visibility.important, fields: { id: idField, comment: commentField } },
   },
   {
     operationId: 'DenyRequest',
@@ -956,7 +1067,7 @@ export const OPERATIONS: readonly Operation[] = [
       'STAGE_NOT_OPEN',
       'STEP_UP_REQUIRED',
     ],
-    connector: { fields: { id: idField, comment: commentField } },
+    connector: { visibility: Visibility.important, fields: { id: idField, comment: commentField } },
   },
   {
     operationId: 'CancelRequest',
@@ -971,7 +1082,7 @@ export const OPERATIONS: readonly Operation[] = [
     body: { required: false, ...json(EmptyBody) },
     responses: [requestAnswer('The request, canceled.', 'canceled')],
     problems: ['NOT_FOUND', 'NOT_REQUESTER', 'REQUEST_NOT_PENDING'],
-    connector: { fields: { id: idField } },
+    connector: { visibility: Visibility.advanced, fields: { id: idField } },
   },
   {
     operationId: 'RevokeRequest',
@@ -990,7 +1101,7 @@ export const OPERATIONS: readonly Operation[] = [
     },
     responses: [requestAnswer('The request, revoked.', 'revoked')],
     problems: ['NOT_FOUND', 'REVOKE_NOT_ALLOWED', 'REQUEST_NOT_LIVE'],
-    connector: { fields: { id: idField, comment: commentField } },
+    connector: { visibility: Visibility.advanced, fields: { id: idField, comment: commentField } },
   },
   {
     operationId: 'ReviewRequest',
@@ -1005,7 +1116,7 @@ export const OPERATIONS: readonly Operation[] = [
     params: RequestPath,
     body: {
       required: true,
-      ...json(ReviewBody, {
+      ...json(ReviewBody.meta({ description: 'The outcome of the review, and why.' }), {
         justified: { summary: 'Justified', value: { outcome: 'justified', comment: 'Matches INC-4711' } },
         unjustified: {
           summary: 'Unjustified, with why',
@@ -1047,9 +1158,10 @@ export const OPERATIONS: readonly Operation[] = [
     ],
     problems: [],
     connector: {
+      visibility: Visibility.advanced,
       fields: {
-        status: { summary: 'Review status' },
-        continuationToken: { summary: 'Continuation token', visibility: Visibility.advanced },
+        status: { summary: 'Review Status' },
+        continuationToken: { summary: 'Continuation Token', visibility: Visibility.advanced },
       },
     },
   },
@@ -1087,7 +1199,7 @@ export const OPERATIONS: readonly Operation[] = [
       visibility: Visibility.important,
       fields: {
         id: idField,
-        hours: { summary: 'More hours', visibility: Visibility.important },
+        hours: { summary: 'More Hours', visibility: Visibility.important },
         reason: { summary: 'Reason', visibility: Visibility.important },
       },
     },
@@ -1123,7 +1235,10 @@ export const OPERATIONS: readonly Operation[] = [
       'STAGE_NOT_OPEN',
       'STEP_UP_REQUIRED',
     ],
-    connector: { fields: { id: idField, extensionId: extensionIdField, comment: commentField } },
+    connector: {
+      visibility: Visibility.advanced,
+      fields: { id: idField, extensionId: extensionIdField, comment: commentField },
+    },
   },
   {
     operationId: 'DenyExtension',
@@ -1149,7 +1264,10 @@ export const OPERATIONS: readonly Operation[] = [
       'STAGE_NOT_OPEN',
       'STEP_UP_REQUIRED',
     ],
-    connector: { fields: { id: idField, extensionId: extensionIdField, comment: commentField } },
+    connector: {
+      visibility: Visibility.advanced,
+      fields: { id: idField, extensionId: extensionIdField, comment: commentField },
+    },
   },
   {
     operationId: 'CancelExtension',
@@ -1165,7 +1283,7 @@ export const OPERATIONS: readonly Operation[] = [
     body: { required: false, ...json(EmptyBody) },
     responses: [requestAnswer('The request, its extension canceled.', 'approved')],
     problems: ['NOT_FOUND', 'NOT_REQUESTER', 'EXTENSION_NOT_PENDING'],
-    connector: { fields: { id: idField, extensionId: extensionIdField } },
+    connector: { visibility: Visibility.advanced, fields: { id: idField, extensionId: extensionIdField } },
   },
 
   // --- Execution -----------------------------------------------------------------------------------
@@ -1208,8 +1326,8 @@ export const OPERATIONS: readonly Operation[] = [
           visibility: Visibility.important,
           dynamicValues: { operationId: 'ListTasks', collection: 'items', valuePath: 'name' },
         },
-        parameters: { summary: 'Task parameters', visibility: Visibility.important },
-        requestId: { summary: 'Request id', visibility: Visibility.advanced },
+        parameters: { summary: 'Task Parameters', visibility: Visibility.important },
+        requestId: { summary: 'Request ID', visibility: Visibility.advanced },
       },
     },
   },
@@ -1348,6 +1466,8 @@ export const OPERATIONS: readonly Operation[] = [
     ],
     problems: [],
   },
+  // --- Polling triggers (Power Automate; shared/requests/triggers.ts, functions/triggers.ts) -----
+  ...TRIGGERS.map(triggerOperation),
 ];
 
 /** The export's media type without its parameters (`text/csv; charset=utf-8` → `text/csv`). */

@@ -29,7 +29,7 @@ export const FieldError = z
     pointer: z
       .string()
       .meta({ description: 'JSON Pointer fragment of the offending field, e.g. `#/durationHours`.' }),
-    detail: z.string(),
+    detail: z.string().meta({ description: 'What is wrong with the field.' }),
   })
   .meta({ id: 'FieldError', description: 'One field-level problem.' });
 
@@ -41,10 +41,14 @@ export const Problem = z
       examples: ['urn:zsa:problem:no-active-grant'],
     }),
     title: z.string().meta({ description: 'The HTTP status phrase.' }),
-    status: z.int().min(400).max(599),
+    status: z.int().min(400).max(599).meta({ description: 'The HTTP status code.' }),
     detail: z.string().meta({ description: 'What went wrong, written for a person who can act on it.' }),
     code: z.string().optional().meta({ description: 'The stable error code, e.g. `NO_ACTIVE_GRANT`.' }),
-    errors: z.array(FieldError).readonly().optional(),
+    errors: z
+      .array(FieldError)
+      .readonly()
+      .optional()
+      .meta({ description: 'On `INVALID_INPUT`: each offending field.' }),
     correlationId: z
       .string()
       .optional()
@@ -68,14 +72,14 @@ export const Health = z
 
 export const ExecutionResult = z
   .strictObject({
-    executionId: Id,
+    executionId: Id.meta({ description: 'The execution id, as audited.' }),
     requestId: Id.nullable().meta({ description: 'The grant it ran under; null for a system account.' }),
-    task: CatalogName,
-    status: z.literal('succeeded'),
+    task: CatalogName.meta({ description: 'The task that ran.' }),
+    status: z.literal('succeeded').meta({ description: 'Always `succeeded`: a failure answers a problem.' }),
     result: z
       .unknown()
       .meta({ description: "The executor's answer: its JSON body, or its text (at most 64 KiB)." }),
-    executedAt: Timestamp,
+    executedAt: Timestamp.meta({ description: 'When it ran.' }),
   })
   .meta({ id: 'ExecutionResult', description: 'A task that ran and succeeded.' });
 export type ExecutionResultMatches = Holds<Same<z.output<typeof ExecutionResult>, ExecutionResultOf>>;
@@ -89,14 +93,16 @@ export type TaskSummaryMatches = Holds<Same<keyof z.output<typeof TaskSummary>, 
 
 /** `{items}`: a whole list. */
 export function listOf<T extends z.ZodType>(item: T, id: string, description: string) {
-  return z.strictObject({ items: z.array(item) }).meta({ id, description });
+  return z
+    .strictObject({ items: z.array(item).meta({ description: 'Every entry.' }) })
+    .meta({ id, description });
 }
 
 /** `{items, continuationToken?}`: one page; pass the token back for the next. */
 export function pageOf<T extends z.ZodType>(item: T, id: string, description: string) {
   return z
     .strictObject({
-      items: z.array(item),
+      items: z.array(item).meta({ description: 'The entries of this page.' }),
       continuationToken: z.string().optional().meta({
         description: 'Present when there is more: send it back as `continuationToken` for the next page.',
       }),

@@ -38,7 +38,12 @@ const Hours = z.number().positive();
 
 export const PolicyPreview = z
   .strictObject({
-    target: z.strictObject({ kind: ScopeSchema, name: CatalogName }),
+    target: z
+      .strictObject({
+        kind: ScopeSchema.meta({ description: '`task`, `role` or `roleGroup`.' }),
+        name: CatalogName.meta({ description: 'Its name.' }),
+      })
+      .meta({ description: 'What the request would be for.' }),
     description: z.string().optional().meta({ description: "The task's description (tasks only)." }),
     approval: z.enum(['automatic', 'manual']).meta({
       description: 'Whether a request is granted at once (`automatic`) or waits for approvers (`manual`).',
@@ -48,7 +53,17 @@ export const PolicyPreview = z
         'The caller is a system account: they may execute without any request while privileged access is enabled. A request they submit is still decided as `approval` says.',
     }),
     stages: z
-      .array(z.strictObject({ approverGroup: ApproverGroupName, requiredApprovals: z.int().min(1) }))
+      .array(
+        z.strictObject({
+          approverGroup: ApproverGroupName.meta({
+            description: 'The approver group that decides in this stage.',
+          }),
+          requiredApprovals: z
+            .int()
+            .min(1)
+            .meta({ description: 'Approvals from distinct members the stage needs.' }),
+        }),
+      )
       .meta({ description: 'Who approves, in order (empty when automatic).' }),
     maxDurationHours: Hours.nullable().meta({ description: 'The longest grant; null: no maximum.' }),
     defaultDurationHours: Hours.meta({ description: 'What a submit without `durationHours` asks for.' }),
@@ -58,10 +73,15 @@ export const PolicyPreview = z
     maxUses: z.int().min(1).nullable().meta({ description: 'Executions a grant allows; null: unlimited.' }),
     maxStartDelayHours: Hours.meta({ description: 'How far ahead `startAt` may be.' }),
     maxExtensions: z.int().min(0).meta({ description: 'How many extensions a grant may be asked for.' }),
-    breakGlass: z.strictObject({ maxDurationHours: Hours }).nullable().meta({
-      description:
-        'Emergency access the caller may ask for (they are in the policy’s break-glass group), or null.',
-    }),
+    breakGlass: z
+      .strictObject({
+        maxDurationHours: Hours.meta({ description: 'The longest emergency grant, in hours.' }),
+      })
+      .nullable()
+      .meta({
+        description:
+          'Emergency access the caller may ask for (they are in the policy’s break-glass group), or null.',
+      }),
     approverAuthContext: z.string().nullable().meta({
       description: 'The sign-in (`c1` … `c99`, or `mfa`) approvers must prove to decide; null: none.',
     }),

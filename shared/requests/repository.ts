@@ -276,6 +276,8 @@ export interface RequestRepository {
   remove(request: Request): Promise<void>;
   /** The watched requests due for a look at `now` (at most `max`, in no particular order). */
   dueOpen(now: Date, max: number): Promise<OpenEntry[]>;
+  /** Every request not yet seen final (at most `max`): what may still wait for a decision (the polling triggers). */
+  openEntries(max: number): Promise<OpenEntry[]>;
   /** Looks at the request again at `checkAt`. */
   recheckOpen(id: string, checkAt: string): Promise<void>;
   /**
@@ -366,6 +368,27 @@ export function createRequestRepository(tables: Tables): RequestRepository {
     } catch (e) {
       throw unavailable(e);
     }
+  }
+
+  /** The `open` partition's rows that `filter` selects, at most `max`. */
+  async function openRows(filter: string, max: number): Promise<OpenEntry[]> {
+    const t = await index();
+    const out: OpenEntry[] = [];
+    try {
+      for await (const row of t.listEntities<OpenRow>({ queryOptions: { filter } })) {
+        out.push({
+          id: row.RequestId,
+          checkAt: row.CheckAt,
+          createdAt: row.CreatedAt,
+          requesterId: row.RequesterId,
+          approverGroups: splitGroups(row.ApproverGroup),
+        });
+        if (out.length >= max) break;
+      }
+    } catch (e) {
+      throw unavailable(e);
+    }
+    return out;
   }
 
   async function claimOf(
@@ -461,26 +484,13 @@ export function createRequestRepository(tables: Tables): RequestRepository {
     },
 
     async dueOpen(now, max) {
-      const t = await index();
       // One partition holding only what is not yet seen final, filtered by the server: a run with
       // nothing due reads nothing but the (empty) answer.
-      const filter = `PartitionKey eq '${OPEN_PARTITION}' and CheckAt le '${now.toISOString()}'`;
-      const out: OpenEntry[] = [];
-      try {
-        for await (const row of t.listEntities<OpenRow>({ queryOptions: { filter } })) {
-          out.push({
-            id: row.RequestId,
-            checkAt: row.CheckAt,
-            createdAt: row.CreatedAt,
-            requesterId: row.RequesterId,
-            approverGroups: splitGroups(row.ApproverGroup),
-          });
-          if (out.length >= max) break;
-        }
-      } catch (e) {
-        throw unavailable(e);
-      }
-      return out;
+      return openRows(`PartitionKey eq '${OPEN_PARTITION}' and CheckAt le '${now.toISOString()}'`, max);
+    },
+
+    async openEntries(max) {
+      return openRows(`PartitionKey eq '${OPEN_PARTITION}'`, max);
     },
 
     async recheckOpen(id, checkAt) {

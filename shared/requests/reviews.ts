@@ -63,8 +63,16 @@ export async function reviewRequest(
 }
 
 export const ListReviewsQuery = z.strictObject({
-  status: z.enum(['open', 'closed']).default('open'),
-  continuationToken: z.string().min(1).max(4096).optional(),
+  status: z
+    .enum(['open', 'closed'])
+    .default('open')
+    .meta({ description: '`open` (the default): reviews still to do; `closed`: reviews done.' }),
+  continuationToken: z
+    .string()
+    .min(1)
+    .max(4096)
+    .optional()
+    .meta({ description: 'The `continuationToken` of the previous page, for the next one.' }),
 });
 export type ListReviewsQuery = z.output<typeof ListReviewsQuery>;
 

@@ -47,6 +47,9 @@ const CONTRACT = [
   ...['approve', 'deny', 'cancel', 'revoke'].map((a) => `POST /api/requests/{id}/${a}`),
   'POST /api/requests/{id}/review',
   'GET /api/reviews',
+  'GET /api/triggers/approvals',
+  'GET /api/triggers/decisions',
+  'GET /api/triggers/emergencies',
   // Extensions of a live grant (version 2).
   'POST /api/requests/{id}/extend',
   ...['approve', 'deny', 'cancel'].map((a) => `POST /api/requests/{id}/extensions/{extensionId}/${a}`),
@@ -285,13 +288,16 @@ describe('the Power Automate connector', () => {
     const approve = paths['/api/requests/{id}/approve']?.post;
     const cancel = paths['/api/requests/{id}/cancel']?.post;
 
-    // Assess: every decision path (approve, review) explains STEP_UP_REQUIRED; others do not.
+    // Assess: every decision path (approve, review) explains STEP_UP_REQUIRED; others answer 401
+    // only for a missing or bad token, and say so.
     expect(review?.summary).toBe('Review an emergency use');
     for (const op of [review, approve]) {
       const responses = op?.responses as Record<string, Json> | undefined;
       expect(responses?.['401']?.description).toBe(STEP_UP_CONNECTOR_ERROR);
     }
-    expect((cancel?.responses as Record<string, Json>)['401']).toBeUndefined();
+    const cancel401 = (cancel?.responses as Record<string, Json>)['401'];
+    expect(cancel401?.description).not.toBe(STEP_UP_CONNECTOR_ERROR);
+    expect(cancel401?.description).toMatch(/MISSING_TOKEN/);
   });
 
   it('offers the flow actions by their operation ids', () => {
@@ -386,5 +392,28 @@ describe('the build step', () => {
 
   it('refuses a host that is not a host name', () => {
     expect(() => writeOpenApi({ outDir: tmpdir(), host: 'https://zsa.example/api' })).toThrow(/host name/);
+  });
+
+  it("puts the deploying organisation's privacy policy in the connector's metadata", () => {
+    // Prepare
+    const out = mkdtempSync(join(tmpdir(), 'zsa-openapi-'));
+    try {
+      // Act
+      writeOpenApi({ outDir: out, host: 'zsa.contoso.com', privacyUrl: 'https://contoso.com/privacy' });
+
+      // Assess
+      const connector = JSON.parse(
+        readFileSync(join(out, 'connector', 'apiDefinition.swagger.json'), 'utf8'),
+      ) as { 'x-ms-connector-metadata': { propertyName: string; propertyValue: string }[] };
+      expect(connector['x-ms-connector-metadata']).toContainEqual({
+        propertyName: 'Privacy policy',
+        propertyValue: 'https://contoso.com/privacy',
+      });
+      expect(() =>
+        writeOpenApi({ outDir: out, host: 'zsa.contoso.com', privacyUrl: 'http://contoso.com/privacy' }),
+      ).toThrow(/https URL/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });

@@ -74,6 +74,9 @@ describe('UPNs', () => {
       upn: 'bob_fabrikam.com#ext#@contoso.onmicrosoft.com',
     },
     { value: 'admin@localhost', upn: 'admin@localhost' },
+    // Beyond ASCII, astral characters included (the published pattern is read without the u flag).
+    { value: 'josé@société.fr', upn: 'josé@société.fr' },
+    { value: 'ops😀@contoso.com', upn: 'ops😀@contoso.com' },
   ])('normalises $value to $upn', ({ value, upn }) => {
     // Act / Assess
     expect(Upn.parse(value)).toBe(upn);
@@ -87,6 +90,14 @@ describe('UPNs', () => {
     'alice@contoso..com',
     'a@b@c',
     `${'a'.repeat(251)}@b.com`,
+    // Control characters (C0, DEL, C1) and ECMA-262 white space inside, spelled out in the pattern.
+    'al\u0007ice@contoso.com',
+    'alice@con\u007ftoso.com',
+    'al\u0085ice@contoso.com',
+    'al\u00a0ice@contoso.com',
+    'alice@contoso\u3000.com',
+    'al\ufeffice@contoso.com',
+    'alice@contoso.c\u2028om',
   ])('refuses %j', (value) => {
     // Act / Assess
     expect(Upn.safeParse(value).success).toBe(false);
