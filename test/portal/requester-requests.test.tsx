@@ -191,7 +191,11 @@ describe('My access', () => {
     const user = userEvent.setup();
     renderPage(<MyAccessPage />, { api, path: '/access' });
     const card = await screen.findByRole('group', { name: 'Role operator' });
-    await user.click(within(card).getByRole('button', { name: 'Execute' }));
+    // Execute is disabled until the chosen task's parameters have loaded; a click before that does
+    // nothing (as for a person), so wait for it.
+    const execute = within(card).getByRole('button', { name: 'Execute' });
+    await waitFor(() => expect((execute as HTMLButtonElement).disabled).toBe(false));
+    await user.click(execute);
     expect(await within(card).findByText(/No live grant covers restart-vm/)).toBeTruthy();
     await user.click(within(card).getByRole('button', { name: 'End access' }));
     await confirm(user, 'Yes, end it');
