@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ExportFormat } from './format';
 import { MAX_PAGE_SIZE, type TimeRange } from './log';
 import { AuditAction } from './types';
+import { ContinuationTokenQuery } from '#shared/domain/paging';
 
 /** An instant (`2024-05-01T13:00:00Z`, offsets allowed) or a UTC day (`2024-05-01` = its midnight). */
 const Instant = z
@@ -39,12 +40,7 @@ export const AuditPageQuery = z
       .meta({ description: 'Only events of this request.' }),
     task: z.string().min(1).max(600).optional().meta({ description: 'Only events of this task.' }),
     action: z.enum(AuditAction).optional().meta({ description: 'Only events of this action.' }),
-    continuationToken: z
-      .string()
-      .min(1)
-      .max(4096)
-      .optional()
-      .meta({ description: 'The `continuationToken` of the previous page, for the next one.' }),
+    continuationToken: ContinuationTokenQuery,
     pageSize: z
       .string()
       .regex(/^\d{1,4}$/, 'must be a whole number')

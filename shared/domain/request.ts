@@ -42,6 +42,7 @@ import {
   Timestamp,
   toTimestamp,
 } from './time';
+import { ContinuationTokenQuery } from './paging';
 
 export { Approval, Decision, DecisionSchema, MAX_COMMENT, type GroupMembers } from './stages';
 
@@ -534,12 +535,7 @@ export const ListRequestsQuery = z.strictObject({
   decided: queryFlag.optional().meta({
     description: 'Only requests the caller decided on (approved or denied, in any stage, or an extension).',
   }),
-  continuationToken: z
-    .string()
-    .min(1)
-    .max(4096)
-    .optional()
-    .meta({ description: 'The `continuationToken` of the previous page, for the next one.' }),
+  continuationToken: ContinuationTokenQuery,
 });
 export type ListRequestsQuery = z.output<typeof ListRequestsQuery>;
 

@@ -15,6 +15,7 @@ import { actorOf, membersOf, type Caller, type RequestContext } from './context'
 import { isStorageToken } from './listing';
 import { indexKeys } from './repository';
 import { afterCommit, runTransition } from './transition';
+import { ContinuationTokenQuery } from '#shared/domain/paging';
 
 /**
  * `POST /api/requests/{id}/review`. Anyone who may see the request may address it (the requester
@@ -67,12 +68,7 @@ export const ListReviewsQuery = z.strictObject({
     .enum(['open', 'closed'])
     .default('open')
     .meta({ description: '`open` (the default): reviews still to do; `closed`: reviews done.' }),
-  continuationToken: z
-    .string()
-    .min(1)
-    .max(4096)
-    .optional()
-    .meta({ description: 'The `continuationToken` of the previous page, for the next one.' }),
+  continuationToken: ContinuationTokenQuery,
 });
 export type ListReviewsQuery = z.output<typeof ListReviewsQuery>;
 
