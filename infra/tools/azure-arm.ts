@@ -18,18 +18,9 @@ import {
 } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { z } from 'zod';
+import { ToolError } from './tool';
 
-/** A refusal: one line saying what is wrong, and the command that fixes it. Exit code 1. */
-export class ToolError extends Error {
-  constructor(
-    message: string,
-    readonly fix: string,
-    /** Refused for want of a role: right after a provision grants it, it may not apply yet. */
-    readonly forbidden = false,
-  ) {
-    super(message);
-  }
-}
+export { ToolError, runTool } from './tool';
 
 /** The Key Vault secrets the app settings reference (infra/modules/key-vault.bicep names them). */
 export const SECRET_NAMES = {
@@ -358,21 +349,4 @@ export function keyVault(name: string, credential: TokenCredential): Vault {
       }
     },
   };
-}
-
-/** Runs a tool's main function: a ToolError is two lines (what, then the fix) and exit code 1. */
-export function runTool(main: () => Promise<void>): void {
-  main().then(
-    () => {
-      process.exitCode = 0;
-    },
-    (e: unknown) => {
-      if (e instanceof ToolError) {
-        process.stderr.write(`${e.message}\n  fix: ${e.fix}\n`);
-      } else {
-        process.stderr.write(`${e instanceof Error ? e.message.split('\n')[0] : String(e)}\n`);
-      }
-      process.exitCode = 1;
-    },
-  );
 }

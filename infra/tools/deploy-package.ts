@@ -30,6 +30,7 @@ import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { STAMP_FILE } from './build-portal';
+import { runTool } from './tool';
 
 /** The compiled folders the app loads at run time (functions, their modules, the portal's files). */
 export const RUNTIME_DIST_FOLDERS = ['functions', 'shared', 'portal'] as const;
@@ -259,11 +260,4 @@ function main(): void {
 }
 
 // Run as a script (`node dist/infra/tools/deploy-package.js`), not when a test imports it.
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === __filename) {
-  try {
-    main();
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : error);
-    process.exitCode = 1;
-  }
-}
+if (require.main === module) runTool(() => Promise.resolve().then(main));

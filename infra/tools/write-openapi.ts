@@ -22,6 +22,7 @@ import {
 } from '#shared/openapi/connector';
 import { openApiDocument, openApiJson } from '#shared/openapi/document';
 import { renderApiReference } from './api-reference';
+import { runTool } from './tool';
 
 /** The repository root, from `dist/infra/tools/`. */
 export const ROOT = resolve(__dirname, '..', '..', '..');
@@ -94,11 +95,4 @@ function main(): void {
 }
 
 // Run as a script (`node dist/infra/tools/write-openapi.js`), not when a test imports it.
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === __filename) {
-  try {
-    main();
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : error);
-    process.exitCode = 1;
-  }
-}
+if (require.main === module) runTool(() => Promise.resolve().then(main));
