@@ -9,7 +9,8 @@ import { createSpinner } from 'nanospinner';
 import { openApi, type Api } from './api';
 import { login, serviceUrl, type AuthIo } from './auth';
 import { CliError, Exit } from './errors';
-import { print, requestsTable, table, type Out, type RequestRow } from './output';
+import type { RequestView } from '#shared/domain/request';
+import { print, requestsTable, table, type Out } from './output';
 import { clearSession } from './session';
 
 export interface Context extends AuthIo {
@@ -22,11 +23,6 @@ export interface Context extends AuthIo {
   pollMs: number;
 }
 
-interface RequestView extends RequestRow {
-  reason: string;
-  approvals: { approver: string; decision: string; comment: string | null }[];
-  endReason: string | null;
-}
 
 interface Preview {
   parameters?: { name: string; type: 'string' | 'number' | 'boolean' }[];
