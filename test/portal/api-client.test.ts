@@ -59,6 +59,17 @@ function api(overrides: Partial<Parameters<typeof createApi>[0]> = {}) {
   return { client, steps };
 }
 
+/** An API that answers every call with a claims challenge for `claims` (base64 JSON). */
+function challenging(claims: string, extra = ''): typeof handler {
+  return (_req, res) =>
+    json(
+      res,
+      401,
+      { type: 'x', title: 'Unauthorized', status: 401, detail: 'step up' },
+      { 'www-authenticate': `Bearer error="insufficient_claims", ${extra}claims="${claims}"` },
+    );
+}
+
 describe('the portal API client', () => {
   it('sends the bearer token and reads JSON', async () => {
     handler = (_req, res) => json(res, 200, { ok: true });
@@ -151,15 +162,7 @@ describe('the portal API client', () => {
     const claims = Buffer.from('{"access_token":{"acrs":{"essential":true,"value":"c1"}}}').toString(
       'base64',
     );
-    handler = (_req, res) =>
-      json(
-        res,
-        401,
-        { type: 'x', title: 'Unauthorized', status: 401, detail: 'step up' },
-        {
-          'www-authenticate': `Bearer error="insufficient_claims", error_description="stronger", claims="${claims}"`,
-        },
-      );
+    handler = challenging(claims, 'error_description="stronger", ');
     const { client, steps } = api();
     await expect(
       client.send('POST', '/api/requests/r1/approve', { comment: 'ok' }, 'Approve r1'),
@@ -184,13 +187,7 @@ describe('the replay after a stronger sign-in', () => {
     const claims = Buffer.from('{"access_token":{"amr":{"essential":true,"values":["mfa"]}}}').toString(
       'base64',
     );
-    handler = (_req, res) =>
-      json(
-        res,
-        401,
-        { type: 'x', title: 'Unauthorized', status: 401, detail: 'step up' },
-        { 'www-authenticate': `Bearer error="insufficient_claims", claims="${claims}"` },
-      );
+    handler = challenging(claims);
     const { client, steps } = api();
 
     // Act
