@@ -18,6 +18,7 @@ import { openDecisionLink, submitDecisionLink, type SubmitOutcome } from '#share
 import * as pages from '#shared/notifications/pages';
 import { decisionUrl, parseToken } from '#shared/notifications/tokens';
 import { decisionLinkContext } from '#shared/notifications/wiring';
+import { isLoopbackHost } from '#shared/domain/loopback';
 
 /** A page as the answer: HTML with the page headers (its form may post to the public origin only). */
 function respond(
@@ -90,7 +91,7 @@ function signInAgainUrl(request: HttpRequest): string | undefined {
 function devIssuer(): boolean {
   const issuer = getDeps().settings.ZSA_AUTH_ISSUER;
   if (issuer === undefined || !URL.canParse(issuer)) return false;
-  return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(issuer).hostname);
+  return isLoopbackHost(new URL(issuer).hostname);
 }
 
 /** The page for what a link led to. */

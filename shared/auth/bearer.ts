@@ -1,6 +1,7 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import { AuthError, AuthUnavailableError } from './errors';
+import { isHttpsOrLoopback } from '#shared/domain/loopback';
 
 export interface BearerVerifierOptions {
   readonly issuer: string;
@@ -36,8 +37,7 @@ export function metadataUrlOf(issuer: string): string {
  * HTTP to this machine (the local host's development issuer).
  */
 export function isAllowedKeyTransport(url: URL): boolean {
-  if (url.protocol === 'https:') return true;
-  return url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  return isHttpsOrLoopback(url);
 }
 
 export function createBearerVerifier(options: BearerVerifierOptions): BearerVerifier {

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { DomainError } from '#shared/domain/errors';
 import { normalizeUpn } from '#shared/domain/names';
 import type { Member } from '#shared/domain/pam';
+import { isLoopbackHost } from '#shared/domain/loopback';
 
 export interface Directory {
   /**
@@ -71,7 +72,7 @@ export interface DirectoryOptions {
 export function isLoopbackUrl(url: string): boolean {
   try {
     const { protocol, hostname } = new URL(url);
-    return protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(hostname);
+    return protocol === 'http:' && isLoopbackHost(hostname);
   } catch {
     return false;
   }
