@@ -28,6 +28,7 @@ import { tallyRound, type Round } from '#shared/domain/stages';
 import { membersOf, type RequestContext } from './context';
 import { groupsOf } from './listing';
 import { indexKeys } from './repository';
+import { compareNames } from '#shared/domain/catalog';
 
 type TriggerContext = Pick<RequestContext, 'repo' | 'config' | 'now'>;
 
@@ -174,13 +175,13 @@ export async function pollTrigger(
   // Not yet settled past the cursor: nothing to look at.
   if (upTo <= from.t) return { kind: 'wait', cursor: query.cursor };
 
-  const found = await eventsOf(ctx, principal, kind, from.t);
+  const found = await eventsOf(withMembersReadOnce(ctx), principal, kind, from.t);
   // An expiry not yet written holds the horizon just before its due time (see `decided`).
   const horizon = found.holdBefore === undefined ? upTo : Math.min(upTo, found.holdBefore - 1);
   if (horizon <= from.t) return { kind: 'wait', cursor: query.cursor };
   const all = found.events
     .filter((e) => after(e, from.t, from.i) && e.at <= horizon)
-    .sort((a, b) => a.at - b.at || (a.request.id < b.request.id ? -1 : a.request.id > b.request.id ? 1 : 0));
+    .sort((a, b) => a.at - b.at || compareNames(a.request.id, b.request.id));
   const events = all.slice(0, MAX_ITEMS);
   const last = events.at(-1);
   // Nothing new: the cursor moves to the settled horizon, so the next poll does not read again the
@@ -192,6 +193,20 @@ export async function pollTrigger(
     cursor: position(last.at, last.request.id),
     more: all.length > events.length,
   };
+}
+
+/**
+ * The context of one poll, reading each approver group's members at most once: the caller's groups
+ * and every open request's groups are mostly the same few, and a poll comes every minute per flow.
+ */
+function withMembersReadOnce(ctx: TriggerContext): TriggerContext {
+  const read = new Map<string, ReturnType<TriggerContext['config']['groupMembers']>>();
+  const groupMembers = (group: string) => {
+    const members = read.get(group) ?? ctx.config.groupMembers(group);
+    read.set(group, members);
+    return members;
+  };
+  return { ...ctx, config: { ...ctx.config, groupMembers } };
 }
 
 /** The events, and a time the cursor must stay before because an event dated then may still be written. */
