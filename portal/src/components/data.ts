@@ -20,6 +20,10 @@ import type { Page } from '../api/types';
  * to groups, policies or the PAM settings refreshes it too.
  */
 export const ME_KEY = ['me'] as const;
+/** The requester's catalog lists (`[...CATALOG_KEY, kind]`), refreshed when an admin changes it. */
+export const CATALOG_KEY = ['catalog'] as const;
+/** The policy shown before a request (`[...POLICY_PREVIEW_KEY, kind, name]`), refreshed on policy changes. */
+export const POLICY_PREVIEW_KEY = ['policy-preview'] as const;
 
 export function createQueryClient(): QueryClient {
   return new QueryClient({

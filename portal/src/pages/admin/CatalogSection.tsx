@@ -22,7 +22,7 @@ import { useState } from 'react';
 import { withQuery } from '../../api/client';
 import type { CatalogRole, RoleGroup, Task, TaskParameter } from '../../api/types';
 import { usePortal } from '../../app/context';
-import { useChange, useQuery } from '../../components/data';
+import { CATALOG_KEY, POLICY_PREVIEW_KEY, useChange, useQuery } from '../../components/data';
 import { ErrorBar, Loading, Notice } from '../../components/ui';
 import {
   compact,
@@ -44,7 +44,7 @@ const catalogKey = (kind: Kind) => ['admin', 'catalog', kind] as const;
  * What a catalog change makes stale besides this list: the requester's catalog and policy preview,
  * so an admin who adds a task and then opens "Request access" finds it there.
  */
-const REQUESTER_KEYS = [['catalog'], ['policy-preview']] as const;
+const REQUESTER_KEYS = [CATALOG_KEY, POLICY_PREVIEW_KEY] as const;
 
 export function CatalogSection() {
   const styles = useAdminStyles();

@@ -19,7 +19,7 @@ import {
 import { useState } from 'react';
 import type { Policy } from '../../api/types';
 import { usePortal } from '../../app/context';
-import { ME_KEY, useChange, useQuery } from '../../components/data';
+import { ME_KEY, POLICY_PREVIEW_KEY, useChange, useQuery } from '../../components/data';
 import { ErrorBar, Loading, Notice } from '../../components/ui';
 import {
   compact,
@@ -45,7 +45,7 @@ export function PoliciesSection() {
   const remove = useChange(
     (id: string) =>
       api.send<undefined>('DELETE', `/api/policies/${encodeURIComponent(id)}`, undefined, `Delete policy`),
-    [POLICIES_KEY, ['policy-preview'], ME_KEY],
+    [POLICIES_KEY, POLICY_PREVIEW_KEY, ME_KEY],
   );
   return (
     <section className={styles.section} aria-labelledby="policies-title">
@@ -188,7 +188,7 @@ function PolicyForm(props: { policy: Policy | null; onDone: () => void }) {
       p
         ? api.send<Policy>('PUT', `/api/policies/${encodeURIComponent(p.id)}`, body(), 'Save policy')
         : api.send<Policy>('POST', '/api/policies', body(), 'Create policy'),
-    [POLICIES_KEY, ['policy-preview'], ME_KEY],
+    [POLICIES_KEY, POLICY_PREVIEW_KEY, ME_KEY],
   );
   const errors = fieldErrorsOf(save.error);
   const number = (key: keyof typeof n, label: string, hint?: string) => (

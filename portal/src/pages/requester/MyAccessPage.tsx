@@ -22,7 +22,7 @@ import { Link } from 'wouter';
 import { ApiError } from '../../api/errors';
 import type { ExecutionResult, Page, RequestView, Task } from '../../api/types';
 import { usePortal } from '../../app/context';
-import { useChange, usePaged, useQuery } from '../../components/data';
+import { CATALOG_KEY, useChange, usePaged, useQuery } from '../../components/data';
 import { Countdown, ErrorBar, LoadMore, Loading, Notice, PageHeader, Time } from '../../components/ui';
 import { ParameterFields, typedValues, type ParameterDraft } from './parameters';
 import { targetOf } from './timeline';
@@ -165,7 +165,7 @@ function ExecuteForm(props: { request: RequestView }) {
   // A grant that fixed its parameters at request time runs with exactly those.
   const fixed = r.parameters !== null;
   const schema = useQuery({
-    queryKey: ['catalog', 'task', task],
+    queryKey: [...CATALOG_KEY, 'task', task],
     queryFn: ({ signal }) => api.get<TaskSummary>('/api/catalog/tasks', { name: task }, { signal }),
     enabled: !fixed && task !== '',
   });

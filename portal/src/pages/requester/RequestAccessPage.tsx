@@ -20,7 +20,7 @@ import { useLocation } from 'wouter';
 import { ApiError } from '../../api/errors';
 import type { CatalogRole, Page, PolicyPreview, RequestView, RoleGroup, Task } from '../../api/types';
 import { usePortal } from '../../app/context';
-import { useChange, useQuery } from '../../components/data';
+import { CATALOG_KEY, POLICY_PREVIEW_KEY, useChange, useQuery } from '../../components/data';
 import { ErrorBar, Loading, Notice, PageHeader } from '../../components/ui';
 import { ParameterFields, typedValues, type ParameterDraft } from './parameters';
 
@@ -76,14 +76,14 @@ export default function RequestAccessPage() {
   const [emergency, setEmergency] = useState(false);
 
   const catalog = useQuery({
-    queryKey: ['catalog', kind],
+    queryKey: [...CATALOG_KEY, kind],
     queryFn: ({ signal }) => api.get<Page<unknown>>(KINDS[kind].path, undefined, { signal }),
   });
   const list = catalog.data ? entries(kind, catalog.data.items) : [];
   const chosen = list.find((e) => e.name === name);
 
   const preview = useQuery({
-    queryKey: ['policy-preview', kind, name],
+    queryKey: [...POLICY_PREVIEW_KEY, kind, name],
     queryFn: ({ signal }) => api.get<PolicyPreview>('/api/policy-preview', { [kind]: name }, { signal }),
     enabled: chosen !== undefined,
   });
