@@ -29,6 +29,7 @@ import {
   type SecretName,
   type Vault,
 } from './azure-arm';
+import { SettingsSchema } from '#shared/config';
 
 const USAGE = 'npm run keys -- rotate webhook   |   npm run keys -- rotate audit';
 
@@ -39,14 +40,6 @@ export type Kind = z.infer<typeof KindSchema>;
 export interface Write {
   name: SecretName;
   value: string;
-}
-
-/** The retired audit keys as the app reads them: comma-separated, blanks ignored. */
-function retiredKeys(list: string | undefined): string[] {
-  return (list ?? '')
-    .split(',')
-    .map((k) => k.trim())
-    .filter((k) => k.length > 0);
 }
 
 /**
@@ -77,7 +70,8 @@ export function rotationPlan(
       'keep a copy of that key (the rows it sealed need it to verify), then store a new key by hand: docs/deploy.md section 9',
     );
   }
-  const retired = retiredKeys(current.auditRetired);
+  // Read exactly as the app reads ZSA_AUDIT_HMAC_KEYS_RETIRED: comma-separated, blanks ignored.
+  const retired = SettingsSchema.shape.ZSA_AUDIT_HMAC_KEYS_RETIRED.parse(current.auditRetired);
   if (next === audit || retired.includes(next)) {
     throw new ToolError(
       'the new audit key is the current or a retired one',
