@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { freshSession, stepUp, type AuthIo } from './auth';
 import { CliError, Exit, SIGN_IN_HINT } from './errors';
-import { loadSession, type Session } from './session';
+import { loadSession } from './session';
 
 const ProblemSchema = z.looseObject({
   title: z.string().optional(),
@@ -20,7 +20,6 @@ const ProblemSchema = z.looseObject({
 export type Query = Record<string, string | undefined>;
 
 export interface Api {
-  readonly session: Session;
   json<T>(method: string, path: string, options?: { query?: Query; body?: unknown }): Promise<T>;
   /** A GET whose body is streamed (exports); the response is returned only when it is a 2xx. */
   stream(path: string, query?: Query): Promise<Response>;
@@ -58,10 +57,11 @@ function withQuery(url: string, query: Query | undefined): string {
   return qs === '' ? url : `${url}?${qs}`;
 }
 
-export async function openApi(io: AuthIo): Promise<Api> {
+/** The API as the saved session calls it; a command without a session is refused (exit 3). */
+export function openApi(io: AuthIo): Api {
   const saved = loadSession(io.dir);
   if (saved === undefined) throw new CliError(`not signed in: ${SIGN_IN_HINT}`, Exit.signIn);
-  let session = await freshSession(saved, io);
+  let session = saved;
 
   async function send(method: string, url: string, body: unknown): Promise<Response> {
     // Renewed before each call, not once per command: `request --wait` can outlive a token.
@@ -96,9 +96,6 @@ export async function openApi(io: AuthIo): Promise<Api> {
   }
 
   return {
-    get session() {
-      return session;
-    },
     async json<T>(method: string, path: string, options: { query?: Query; body?: unknown } = {}): Promise<T> {
       const res = await send(method, withQuery(`${session.url}${path}`, options.query), options.body);
       if (!res.ok) throw await problemError(res);

@@ -80,7 +80,7 @@ export async function login(opts: LoginOptions, io: AuthIo): Promise<Session> {
     throw new CliError(`${reason} (or give --authority, --client-id and --scope)`, Exit.other);
   }
   if (config.environment === 'local') return loginLocal(url, authority, opts, io);
-  return loginEntra(url, { authority, clientId, scope }, io);
+  return deviceCode(url, { authority, clientId, scope }, io);
 }
 
 // ---- the local host's development issuer -------------------------------------------------------
@@ -205,14 +205,6 @@ function entraSession(url: string, signIn: EntraSignIn, result: AuthenticationRe
   };
   saveSession(dir, session);
   return session;
-}
-
-function loginEntra(
-  url: string,
-  signIn: Pick<EntraSignIn, 'authority' | 'clientId' | 'scope'>,
-  io: AuthIo,
-): Promise<Session> {
-  return deviceCode(url, signIn, io);
 }
 
 // ---- a usable token, and step-up -------------------------------------------------------------------

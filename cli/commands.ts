@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { createSpinner } from 'nanospinner';
 import { openApi, type Api } from './api';
-import { login, serviceUrl, type AuthIo } from './auth';
+import { login, type AuthIo } from './auth';
 import { CliError, Exit } from './errors';
 import type { RequestView } from '#shared/domain/request';
 import { print, requestsTable, table, type Out } from './output';
@@ -22,7 +22,6 @@ export interface Context extends AuthIo {
   /** How often `--wait` asks whether the request is decided. */
   pollMs: number;
 }
-
 
 interface Preview {
   parameters?: { name: string; type: 'string' | 'number' | 'boolean' }[];
@@ -168,7 +167,7 @@ export function buildProgram(ctx: Context): Command {
       ) => {
         const session = await login(
           {
-            url: serviceUrl(opts.url),
+            url: opts.url,
             upn: opts.upn,
             roles: opts.role,
             authority: opts.authority,
@@ -198,7 +197,7 @@ export function buildProgram(ctx: Context): Command {
     .command('whoami')
     .description('Who the service takes you for.')
     .action(async (_opts: unknown, cmd: Command) => {
-      const me = await (await api()).json<{ upn: string; id: string; roles?: string[] }>('GET', '/api/me');
+      const me = await api().json<{ upn: string; id: string; roles?: string[] }>('GET', '/api/me');
       print(outOf(ctx, cmd), me, () => `${me.upn} (${me.id})`);
     });
 
@@ -223,7 +222,7 @@ export function buildProgram(ctx: Context): Command {
         cmd: Command,
       ) => {
         const out = outOf(ctx, cmd);
-        const client = await api();
+        const client = api();
         const parameters = await typedParameters(client, task, opts.param);
         const view = await client.json<RequestView>('POST', '/api/requests', {
           body: {
@@ -252,7 +251,7 @@ export function buildProgram(ctx: Context): Command {
     .action(async (opts: { mine?: boolean; approvable?: boolean; status?: string }, cmd: Command) => {
       if (opts.mine === true && opts.approvable === true)
         throw new CliError('give --mine or --approvable, not both', Exit.other);
-      const client = await api();
+      const client = api();
       const items: RequestView[] = [];
       let continuationToken: string | undefined;
       do {
@@ -279,7 +278,7 @@ export function buildProgram(ctx: Context): Command {
     .description('Show one request.')
     .argument('<id>', 'the request id')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
-      const view = await (await api()).json<RequestView>('GET', `/api/requests/${encodeURIComponent(id)}`);
+      const view = await api().json<RequestView>('GET', `/api/requests/${encodeURIComponent(id)}`);
       print(outOf(ctx, cmd), view, () => describeRequest(view));
     });
 
@@ -290,11 +289,13 @@ export function buildProgram(ctx: Context): Command {
       .argument('<id>', 'the request id')
       .option('--comment <text>', 'a comment recorded with it')
       .action(async (id: string, opts: { comment?: string }, cmd: Command) => {
-        const view = await (
-          await api()
-        ).json<RequestView>('POST', `/api/requests/${encodeURIComponent(id)}/${name}`, {
-          body: opts.comment === undefined ? {} : { comment: opts.comment },
-        });
+        const view = await api().json<RequestView>(
+          'POST',
+          `/api/requests/${encodeURIComponent(id)}/${name}`,
+          {
+            body: opts.comment === undefined ? {} : { comment: opts.comment },
+          },
+        );
         print(outOf(ctx, cmd), view, () => describeRequest(view));
       });
   decision(
@@ -309,9 +310,9 @@ export function buildProgram(ctx: Context): Command {
     .description('Withdraw your own request while it is pending.')
     .argument('<id>', 'the request id')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
-      const view = await (
-        await api()
-      ).json<RequestView>('POST', `/api/requests/${encodeURIComponent(id)}/cancel`, { body: {} });
+      const view = await api().json<RequestView>('POST', `/api/requests/${encodeURIComponent(id)}/cancel`, {
+        body: {},
+      });
       print(outOf(ctx, cmd), view, () => describeRequest(view));
     });
 
@@ -322,7 +323,7 @@ export function buildProgram(ctx: Context): Command {
     .option('--param <name=value>', 'a task parameter (repeatable)', collect, [])
     .option('--request <id>', 'the grant to run under, when several cover the task')
     .action(async (task: string, opts: { param: string[]; request?: string }, cmd: Command) => {
-      const client = await api();
+      const client = api();
       const parameters = await typedParameters(client, task, opts.param);
       const result = await client.json<{ executionId: string; status: string; result?: unknown }>(
         'POST',
@@ -359,7 +360,7 @@ export function buildProgram(ctx: Context): Command {
       ) => {
         // Loaded on use: the verifier and its storage types cost more start-up than every other command.
         const { auditExport } = await import('./audit.js');
-        await auditExport(ctx, await api(), opts, outOf(ctx, cmd));
+        await auditExport(ctx, api(), opts, outOf(ctx, cmd));
       },
     );
   audit

@@ -139,7 +139,7 @@ describe('zsa sign-in', () => {
     };
 
     // Act
-    const api = await openApi(io);
+    const api = openApi(io);
     const attempt = api.json('POST', '/api/requests/r1/approve', { body: {} });
 
     // Assess: the call, one sign-in, the call again; then a sign-in error, never a loop.
