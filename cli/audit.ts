@@ -3,13 +3,11 @@
  * bytes so far), and `zsa audit verify` checks such a file offline with the same verifier as
  * `npm run audit:verify` (every row's seal and link, the order, a manifest and anchors if given).
  */
-import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { collectAnchors } from '#shared/audit/archive';
-import { ManifestSchema, verifyExport } from '#shared/audit/export-file';
-import { chainKeysFromEnv } from '../infra/tools/audit-verify';
+import { chainKeysFromEnv, verifyFile } from '../infra/tools/audit-verify';
 import type { Api } from './api';
 import type { Context } from './commands';
 import { CliError, Exit } from './errors';
@@ -34,8 +32,9 @@ export async function auditExport(
   let bytes = 0;
   let lines = 0;
   let shown = 0;
-  const progress = () =>
-    `exporting… ${opts.format === 'csv' ? Math.max(0, lines - 1) : lines} events, ${(bytes / 1024).toFixed(0)} KiB`;
+  // A CSV export starts with its header line; every other line is one event.
+  const events = () => (opts.format === 'csv' ? Math.max(0, lines - 1) : lines);
+  const progress = () => `exporting… ${events()} events, ${(bytes / 1024).toFixed(0)} KiB`;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, done) {
       bytes += chunk.length;
@@ -61,19 +60,12 @@ export async function auditExport(
     );
   }
   if (ctx.interactive) ctx.stderr('\r\x1b[K');
-  // A CSV export starts with its header line; every other line is one event.
-  const events = opts.format === 'csv' ? Math.max(0, lines - 1) : lines;
+  const exported = events();
   print(
     out,
-    { file: opts.output, format: opts.format, events, bytes },
-    () => `Exported ${events} events (${bytes} bytes) to ${opts.output}.`,
+    { file: opts.output, format: opts.format, events: exported, bytes },
+    () => `Exported ${exported} events (${bytes} bytes) to ${opts.output}.`,
   );
-}
-
-/** `dd.jsonl` → `dd.manifest.json`, when a day export's manifest lies beside it. */
-function manifestBeside(file: string): string | undefined {
-  const candidate = file.replace(/\.(jsonl|ndjson|csv)$/i, '.manifest.json');
-  return candidate !== file && existsSync(candidate) ? candidate : undefined;
 }
 
 export async function auditVerify(
@@ -85,24 +77,7 @@ export async function auditVerify(
   const keys = chainKeysFromEnv(ctx.env);
   if (typeof keys === 'string') throw new CliError(keys, Exit.other);
   if (!existsSync(file)) throw new CliError(`no such file: ${file}`, Exit.other);
-  const manifestFile = opts.manifest ?? manifestBeside(file);
-  const manifest = manifestFile
-    ? ManifestSchema.parse(JSON.parse(readFileSync(manifestFile, 'utf8')))
-    : undefined;
-  const anchors = collectAnchors(opts.anchors.flatMap((f) => readFileSync(f, 'utf8').split('\n')));
-  const result = await verifyExport(createReadStream(file), {
-    manifest,
-    anchors: anchors.heads,
-    keyedAfter: anchors.keyedAfter,
-    chainKeys: keys.ring,
-  });
-  const report = {
-    file,
-    manifest: manifestFile ?? null,
-    chainKeys: keys.given,
-    unreadableAnchors: anchors.unreadable,
-    ...result,
-  };
+  const { report, result, anchors } = await verifyFile(file, opts, keys);
   print(out, report, () =>
     table(
       ['rows checked', 'chains', 'anchors', 'keyed rows unchecked', 'format', 'sha256'],

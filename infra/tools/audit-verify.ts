@@ -95,6 +95,36 @@ function manifestBeside(file: string): string | undefined {
   return candidate !== file && existsSync(candidate) ? candidate : undefined;
 }
 
+/**
+ * One export file checked: its manifest (given, or the one beside it), the anchors given, every row
+ * with the keys of `keys`. What `npm run audit:verify` and `zsa audit verify` both report.
+ */
+export async function verifyFile(
+  file: string,
+  opts: { manifest?: string | undefined; anchors: readonly string[] },
+  keys: EnvKeys,
+) {
+  const manifestFile = opts.manifest ?? manifestBeside(file);
+  const manifest: Manifest | undefined = manifestFile
+    ? ManifestSchema.parse(JSON.parse(readFileSync(manifestFile, 'utf8')))
+    : undefined;
+  const anchors = collectAnchors(opts.anchors.flatMap((f) => readFileSync(f, 'utf8').split('\n')));
+  const result = await verifyExport(createReadStream(file), {
+    manifest,
+    anchors: anchors.heads,
+    keyedAfter: anchors.keyedAfter,
+    chainKeys: keys.ring,
+  });
+  const report = {
+    file,
+    manifest: manifestFile ?? null,
+    chainKeys: keys.given,
+    unreadableAnchors: anchors.unreadable,
+    ...result,
+  };
+  return { report, result, anchors };
+}
+
 export async function runAuditVerify(
   argv: readonly string[],
   print: (line: string) => void,
@@ -108,17 +138,7 @@ export async function runAuditVerify(
     return 2;
   }
   try {
-    const manifestFile = args.manifest ?? manifestBeside(args.file);
-    const manifest: Manifest | undefined = manifestFile
-      ? ManifestSchema.parse(JSON.parse(readFileSync(manifestFile, 'utf8')))
-      : undefined;
-    const anchors = collectAnchors(args.anchors.flatMap((f) => readFileSync(f, 'utf8').split('\n')));
-    const result = await verifyExport(createReadStream(args.file), {
-      manifest,
-      anchors: anchors.heads,
-      keyedAfter: anchors.keyedAfter,
-      chainKeys: keys.ring,
-    });
+    const { report, result, anchors } = await verifyFile(args.file, args, keys);
     const broken = result.firstBroken !== undefined || anchors.unreadable > 0;
     const unknown = Object.entries(result.keyIds)
       .filter(([kid]) => !keys.ring.has(kid))
@@ -133,20 +153,7 @@ export async function runAuditVerify(
             'each retired audit key too (ZSA_AUDIT_CHAIN_KEYS, or ZSA_AUDIT_HMAC_KEYS_RETIRED). A key id no ' +
             'audit key of the deployment has means a row sealed by someone else.'
           : undefined;
-    print(
-      JSON.stringify(
-        {
-          file: args.file,
-          manifest: manifestFile ?? null,
-          chainKeys: keys.given,
-          unreadableAnchors: anchors.unreadable,
-          ...result,
-          ...(message ? { message } : {}),
-        },
-        null,
-        2,
-      ),
-    );
+    print(JSON.stringify({ ...report, ...(message ? { message } : {}) }, null, 2));
     if (broken) return 1;
     return result.keyedUnchecked > 0 ? 3 : 0;
   } catch (e) {
