@@ -15,14 +15,11 @@
 import {
   AUDIT_CONTAINER,
   SECRET_NAMES,
-  ToolError,
   auditPolicyStates,
+  deployedTargets,
   deployerCredential,
-  keyVault,
   newKey,
   readEnv,
-  functionApp,
-  runTool,
   type App,
   type Fetch,
   type PolicyState,
@@ -30,6 +27,7 @@ import {
   type Vault,
 } from './azure-arm';
 import type { TokenCredential } from '@azure/identity';
+import { runTool, ToolError } from './tool';
 
 /**
  * Whether a provision may run, given the audit archive's policy state in each storage account of the
@@ -172,13 +170,8 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<vo
     case 'preprovision':
       return preprovision(env, credential, print);
     case 'postprovision': {
-      const e = readEnv(env, [
-        'AZURE_SUBSCRIPTION_ID',
-        'AZURE_RESOURCE_GROUP',
-        'AZURE_KEY_VAULT_NAME',
-        'AZURE_FUNCTION_APP_NAME',
-      ]);
-      await postprovision(keyVault(e.AZURE_KEY_VAULT_NAME, credential), functionApp(e, credential), print);
+      const { vault, app } = deployedTargets(env, credential);
+      await postprovision(vault, app, print);
       return;
     }
     default:

@@ -20,8 +20,6 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import { z } from 'zod';
 import { ToolError } from './tool';
 
-export { ToolError, runTool } from './tool';
-
 /** The Key Vault secrets the app settings reference (infra/modules/key-vault.bicep names them). */
 export const SECRET_NAMES = {
   webhook: 'zsa-webhook-signing-key',
@@ -319,6 +317,20 @@ export function vaultFailure(vault: string, action: string, e: unknown): ToolErr
 }
 
 /** The vault through @azure/keyvault-secrets, every failure turned into a ToolError. */
+/** The names of what a deployed ZSA is: the subscription and group, the vault, the function app. */
+export const DEPLOYED = [
+  'AZURE_SUBSCRIPTION_ID',
+  'AZURE_RESOURCE_GROUP',
+  'AZURE_KEY_VAULT_NAME',
+  'AZURE_FUNCTION_APP_NAME',
+] as const;
+
+/** The vault holding the signing keys and the app reading them, from `DEPLOYED`'s values. */
+export function deployedTargets(env: NodeJS.ProcessEnv, credential: TokenCredential) {
+  const e = readEnv(env, DEPLOYED);
+  return { vault: keyVault(e.AZURE_KEY_VAULT_NAME, credential), app: functionApp(e, credential) };
+}
+
 export function keyVault(name: string, credential: TokenCredential): Vault {
   // Public Azure's vault domain, as Key Vault names it for a vault of this name.
   const client = new SecretClient(`https://${name}.vault.azure.net`, credential);

@@ -16,20 +16,18 @@
 import { z } from 'zod';
 import {
   KeySchema,
+  DEPLOYED,
   SECRET_NAMES,
-  ToolError,
+  deployedTargets,
   deployerCredential,
-  functionApp,
-  keyVault,
   newKey,
-  readEnv,
-  runTool,
   withAzdEnv,
   type App,
   type SecretName,
   type Vault,
 } from './azure-arm';
 import { SettingsSchema } from '#shared/config';
+import { runTool, ToolError } from './tool';
 
 const USAGE = 'npm run keys -- rotate webhook   |   npm run keys -- rotate audit';
 
@@ -140,22 +138,9 @@ async function main(argv: readonly string[]): Promise<void> {
   if (verb !== 'rotate' || !kind.success || rest.length > 0) {
     throw new ToolError(`unknown command ${JSON.stringify(argv.join(' '))}`, USAGE);
   }
-  const needed = [
-    'AZURE_SUBSCRIPTION_ID',
-    'AZURE_RESOURCE_GROUP',
-    'AZURE_KEY_VAULT_NAME',
-    'AZURE_FUNCTION_APP_NAME',
-  ] as const;
-  const env = await withAzdEnv(process.env, needed);
-  const e = readEnv(env, needed);
-  const credential = deployerCredential();
-  await rotate(
-    kind.data,
-    keyVault(e.AZURE_KEY_VAULT_NAME, credential),
-    functionApp(e, credential),
-    env,
-    (line) => process.stdout.write(`${line}\n`),
-  );
+  const env = await withAzdEnv(process.env, DEPLOYED);
+  const { vault, app } = deployedTargets(env, deployerCredential());
+  await rotate(kind.data, vault, app, env, (line) => process.stdout.write(`${line}\n`));
 }
 
 if (require.main === module) runTool(() => main(process.argv.slice(2)));

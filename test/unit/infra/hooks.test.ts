@@ -18,7 +18,6 @@ import {
 import {
   KeySchema,
   SECRET_NAMES,
-  ToolError,
   newKey,
   readEnv,
   restartFunctionApp,
@@ -32,6 +31,7 @@ import {
 } from '../../../infra/tools/azure-arm';
 import { rotate, rotationPlan, type Kind } from '../../../infra/tools/keys';
 import { REPO } from './bicep-text';
+import { ToolError } from '../../../infra/tools/tool';
 
 const SUBSCRIPTION = '00000000-0000-0000-0000-000000000001';
 const K1 = 'k1'.padEnd(43, 'A');
