@@ -2,15 +2,13 @@
  * Outgoing calls to the Bot Connector service: send an activity to a conversation, update one sent
  * earlier (https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference).
  * Each call carries a token for Bot Framework (`https://api.botframework.com`): from the app's
- * user-assigned managed identity in Azure (the Azure Bot is `UserAssignedMSI`: no secret), from the
- * local host's development issuer when `ZSA_TEAMS_TOKEN_ISSUER` is a loopback URL (the start-up
- * guard refuses that in Azure). Tokens go only to service URLs in `ZSA_TEAMS_SERVICE_URL_ALLOWED`,
+ * user-assigned managed identity (the Azure Bot is `UserAssignedMSI`: no secret; on the local host,
+ * its stand-in identity endpoint). Tokens go only to service URLs in `ZSA_TEAMS_SERVICE_URL_ALLOWED`,
  * whatever a stored reference says; calls are bounded in time and never follow redirects.
  */
-import { DefaultAzureCredential } from '@azure/identity';
+import { ManagedIdentityCredential } from '@azure/identity';
 import type { IAdaptiveCard } from '@microsoft/teams.cards';
 import { z } from 'zod';
-import { isLoopbackUrl } from '#shared/directory/directory';
 import { serviceUrlAllowed } from './activity';
 import { CARD_CONTENT_TYPE } from './cards';
 
@@ -45,50 +43,14 @@ export interface Connector {
 
 export type TokenSource = () => Promise<string>;
 
-/** The managed identity's token for Bot Framework (the identity caches and renews it). */
-export function managedIdentityTokens(clientId: string | undefined): TokenSource {
-  const credential = new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : {});
-  return async () => {
-    const token = await credential.getToken(BOT_FRAMEWORK_SCOPE);
-    return token.token;
-  };
-}
-
-const DevMetadata = z.object({ token_endpoint: z.url() });
-const DevToken = z.object({ access_token: z.string().min(1), expires_in: z.number().optional() });
-
-/** The name the bot's development tokens carry (a reserved domain: no user of the directory). */
-const DEV_BOT_UPN = 'zsa-bot@teams.invalid';
-
 /**
- * Tokens from the local host's development issuer (its OpenID metadata's token endpoint), kept
- * until a minute before they expire.
+ * The managed identity's token for Bot Framework (the credential caches and renews it). On the local
+ * host the same call reaches its App Service-shaped identity endpoint, which mints a development
+ * token the local Teams channel accepts.
  */
-export function developmentIssuerTokens(metadataUrl: string): TokenSource {
-  let cached: { token: string; until: number } | undefined;
-  return async () => {
-    if (cached !== undefined && cached.until > Date.now()) return cached.token;
-    const signal = AbortSignal.timeout(CALL_TIMEOUT_MS);
-    const metadata = DevMetadata.parse(
-      await (await fetch(metadataUrl, { signal, redirect: 'error' })).json(),
-    );
-    const response = await fetch(metadata.token_endpoint, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ upn: DEV_BOT_UPN }),
-      signal,
-      redirect: 'error',
-    });
-    if (!response.ok) throw new ConnectorError(`the development issuer answered ${response.status}`);
-    const token = DevToken.parse(await response.json());
-    cached = { token: token.access_token, until: Date.now() + ((token.expires_in ?? 3600) - 60) * 1000 };
-    return token.access_token;
-  };
-}
-
-/** The token source for the configured issuer: the development issuer's own on loopback. */
-export function tokenSourceFor(metadataUrl: string, clientId: string | undefined): TokenSource {
-  return isLoopbackUrl(metadataUrl) ? developmentIssuerTokens(metadataUrl) : managedIdentityTokens(clientId);
+export function managedIdentityTokens(clientId: string): TokenSource {
+  const credential = new ManagedIdentityCredential({ clientId });
+  return async () => (await credential.getToken(BOT_FRAMEWORK_SCOPE)).token;
 }
 
 const SentActivity = z.object({ id: z.string().min(1).max(1024) });

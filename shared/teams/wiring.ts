@@ -12,7 +12,7 @@ import { membersOf } from '#shared/requests/context';
 import { decide } from '#shared/requests/usecases';
 import { requestContext } from '#shared/requests/wiring';
 import type { BotContext } from './bot';
-import { createConnector, tokenSourceFor, type Connector } from './connector';
+import { createConnector, managedIdentityTokens, type Connector } from './connector';
 import { decideFromCard } from './decide';
 import type { TeamsDeliverContext } from './deliver';
 import { createActivityAuthenticator, type ActivityAuthenticator } from './inbound';
@@ -57,7 +57,7 @@ function parts(teams: TeamsSettings): { authenticator: ActivityAuthenticator; co
       connector: createConnector({
         allowed: teams.allowed,
         // The Azure Bot's app id is the managed identity's client id.
-        token: tokenSourceFor(teams.metadataUrl, teams.botAppId),
+        token: managedIdentityTokens(teams.botAppId),
       }),
     };
   }
