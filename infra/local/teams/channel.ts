@@ -60,7 +60,11 @@ const UserBody = z.strictObject({ upn: Upn });
 const MessageBody = z.strictObject({ upn: Upn, text: z.string().min(1).max(4000) });
 const ActBody = z.strictObject({
   upn: Upn,
-  activityId: z.string().min(1).max(200),
+  /**
+   * The card clicked, in the user's own conversation. Absent: an invoke no card carried, as a
+   * tampered client could send (a bot must decide on the data, never on which card was shown).
+   */
+  activityId: z.string().min(1).max(200).optional(),
   verb: z.string().min(1).max(100),
   data: z.record(z.string(), z.json()).default({}),
   /** The card's `Input.Text` with id `comment`; Teams merges inputs into the action's data. */
@@ -264,14 +268,17 @@ export function createTeamsChannel(options: TeamsChannelOptions): TeamsChannel {
 
   const act = async (input: z.output<typeof ActBody>) => {
     const conversation = store.byUpn(input.upn);
-    const card = conversation?.activities.find((a) => a.id === input.activityId);
-    if (!conversation || !card) return undefined;
+    const card =
+      input.activityId === undefined
+        ? undefined
+        : conversation?.activities.find((a) => a.id === input.activityId);
+    if (!conversation || (input.activityId !== undefined && !card)) return undefined;
     const data = { ...input.data, ...(input.comment === undefined ? {} : { comment: input.comment }) };
     return toBot(
       fromUser(conversation, {
         type: 'invoke',
         name: 'adaptiveCard/action',
-        replyToId: card.id,
+        ...(card === undefined ? {} : { replyToId: card.id }),
         value: { action: { type: 'Action.Execute', verb: input.verb, data }, trigger: 'manual' },
       }),
       input.token,
@@ -338,7 +345,13 @@ export function createTeamsChannel(options: TeamsChannelOptions): TeamsChannel {
         if (!input.ok) return sendProblem(res, 400, input.detail);
         const answer = await act(input.value);
         return answer === undefined
-          ? sendProblem(res, 404, `${input.value.upn} has no activity ${input.value.activityId}.`)
+          ? sendProblem(
+              res,
+              404,
+              input.value.activityId === undefined
+                ? `${input.value.upn} has not installed the bot.`
+                : `${input.value.upn} has no activity ${input.value.activityId}.`,
+            )
           : sendJson(res, 200, answer);
       },
     };
