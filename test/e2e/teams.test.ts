@@ -285,7 +285,7 @@ describe('approving in Teams through the development channel', () => {
     expect(view.approvals).toHaveLength(1);
   });
 
-  it('a deny with a comment reaches alice in Teams and by email', async () => {
+  it('a deny with a comment reaches alice in Teams and by email', { timeout: 90_000 }, async () => {
     // Arrange
     const id = (await ok(alice.post<View>('/api/requests', { task: TASK, reason: 'second' }))).id;
     const card = await waitForCard(BOB, id);
@@ -310,7 +310,8 @@ describe('approving in Teams through the development channel', () => {
 
 /**
  * Photographs the `/dev/teams` page for docs/teams.md: carol's card once bob denied, alice's
- * outcome, then bob's card for a fresh request, still to decide.
+ * outcome, then bob's card for a fresh request, still to decide, and as it reads once he clicks
+ * Approve on the page (which also proves the page's click path: the request is approved).
  */
 async function screenshots(): Promise<void> {
   const browser = await launchBrowser();
@@ -335,6 +336,13 @@ async function screenshots(): Promise<void> {
     ).id;
     await waitForCard(BOB, id);
     await shoot(BOB, 'card-decide.png');
+    // Clicking on the page sends the invoke as bob; the card the bot answers replaces the clicked one.
+    const top = page.locator('.activity').first();
+    await top.locator('textarea').first().fill('Fine for the move window');
+    await top.getByRole('button', { name: 'Approve' }).click();
+    await top.getByText('You approved.').waitFor();
+    await top.screenshot({ path: join(ROOT, 'docs', 'teams', 'card-approved.png') });
+    await waitForStatus(id, 'approved');
   } finally {
     await browser.close();
   }

@@ -16,8 +16,7 @@ h1{font-size:1.3rem;margin:0 0 .3rem}
 form{display:flex;gap:.5rem;align-items:center;margin:0 0 1rem;flex-wrap:wrap}
 .activity{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.75rem;margin:0 0 1rem;max-width:36rem}
 .meta{color:#666;font-size:12px;margin:0 0 .5rem}
-.response{border-top:1px dashed #bbb;margin-top:.75rem;padding-top:.5rem}
-.response .meta{color:#5b5fc7}
+.clicked{color:#5b5fc7}
 .empty{color:#666}
 `;
 
@@ -38,27 +37,20 @@ const PAGE_SCRIPT = `'use strict';
     return fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
       .then(function (r) { return r.json(); });
   }
-  function renderCard(content, activityId) {
+  function renderCard(content, activityId, version) {
     var card = new AdaptiveCards.AdaptiveCard();
     card.onExecuteAction = function (action) {
       if (action instanceof AdaptiveCards.OpenUrlAction) { window.open(action.url, '_blank', 'noopener'); return; }
       if (!(action instanceof AdaptiveCards.ExecuteAction)) return;
       // Teams merges the card's inputs into the action's data, as action.data already has them.
       post('${TEAMS_PATH}/act', { upn: select.value, activityId: activityId, verb: action.verb, data: action.data || {} })
-        .then(function (answer) { responses[activityId] = answer; shown = ''; refresh(); });
+        .then(function (answer) { responses[activityId] = { answer: answer, version: version }; refresh(true); });
     };
     card.parse(content);
     return card.render();
   }
-  function renderResponse(answer) {
-    var box = document.createElement('div');
-    box.className = 'response';
-    box.appendChild(text('div', 'The bot answered ' + answer.status, 'meta'));
-    var body = answer.body;
-    if (body && body.type === 'application/vnd.microsoft.card.adaptive' && body.value) box.appendChild(renderCard(body.value, ''));
-    else if (body && body.value && typeof body.value === 'string') box.appendChild(text('p', body.value));
-    else box.appendChild(text('pre', JSON.stringify(body, null, 2)));
-    return box;
+  function isCard(body) {
+    return !!body && body.type === 'application/vnd.microsoft.card.adaptive' && !!body.value;
   }
   function render(activities) {
     list.replaceChildren();
@@ -68,23 +60,29 @@ const PAGE_SCRIPT = `'use strict';
       box.className = 'activity';
       box.dataset.activityId = a.id;
       box.appendChild(text('div', a.type + ' · sent ' + a.sentAt + (a.version > 1 ? ' · updated ' + a.updatedAt + ' (version ' + a.version + ')' : ''), 'meta'));
+      var response = responses[a.id];
+      // Teams shows the card a bot answers a click with in place of the clicked one, until the bot
+      // updates the message itself.
+      var inPlace = response && response.version === a.version && isCard(response.answer.body);
+      if (response) box.appendChild(text('div', 'You clicked; the bot answered ' + response.answer.status + (inPlace ? ', with this card:' : ''), 'meta clicked'));
+      if (inPlace) { box.appendChild(renderCard(response.answer.body.value, a.id, a.version)); list.appendChild(box); return; }
+      if (response && !isCard(response.answer.body)) box.appendChild(text('pre', JSON.stringify(response.answer.body, null, 2)));
       if (a.text) box.appendChild(text('p', a.text));
       (a.attachments || []).forEach(function (attachment) {
-        if (attachment.contentType === 'application/vnd.microsoft.card.adaptive') box.appendChild(renderCard(attachment.content, a.id));
+        if (attachment.contentType === 'application/vnd.microsoft.card.adaptive') box.appendChild(renderCard(attachment.content, a.id, a.version));
         else box.appendChild(text('pre', JSON.stringify(attachment, null, 2)));
       });
-      if (responses[a.id]) box.appendChild(renderResponse(responses[a.id]));
       list.appendChild(box);
     });
   }
-  function refresh() {
+  function refresh(force) {
     if (!select.value) { render([]); return Promise.resolve(); }
     return fetch('${TEAMS_PATH}/activities?upn=' + encodeURIComponent(select.value))
       .then(function (r) { return r.json(); })
       .then(function (activities) {
         var json = JSON.stringify(activities) + JSON.stringify(responses);
-        // Do not redraw under someone typing a comment.
-        if (json === shown || list.contains(document.activeElement)) return;
+        // Do not redraw under someone typing a comment (but do show the answer to their click).
+        if (!force && (json === shown || list.contains(document.activeElement))) return;
         shown = json;
         render(activities);
       });
@@ -98,8 +96,7 @@ const PAGE_SCRIPT = `'use strict';
         select.appendChild(option);
       });
       if (selected) select.value = selected;
-      shown = '';
-      return refresh();
+      return refresh(true);
     });
   }
   document.getElementById('install').addEventListener('submit', function (e) {
@@ -107,9 +104,9 @@ const PAGE_SCRIPT = `'use strict';
     var upn = document.getElementById('install-upn').value;
     post('${TEAMS_PATH}/install', { upn: upn }).then(function () { return loadUsers(upn.toLowerCase()); });
   });
-  select.addEventListener('change', function () { shown = ''; responses = {}; refresh(); });
+  select.addEventListener('change', function () { responses = {}; refresh(true); });
   loadUsers(new URLSearchParams(location.search).get('upn'));
-  setInterval(refresh, 2000);
+  setInterval(function () { refresh(false); }, 2000);
 })();
 `;
 
