@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
-import draft06 from 'ajv/dist/refs/json-schema-draft-06.json' with { type: 'json' };
+import draft06 from 'ajv/dist/refs/json-schema-draft-06.json';
 import { describe, expect, it } from 'vitest';
 import type { IAdaptiveCard } from '@microsoft/teams.cards';
 import type { Request } from '#shared/domain/request';
@@ -24,12 +24,13 @@ import {
   iso,
   minutesAfterT0,
 } from '../domain/builders';
+import { REPO } from '../infra/bicep-text';
 
 const PORTAL = 'https://zsa.contoso.com';
 const NOW = minutesAfterT0(30);
 
 const { id: schemaId, ...schema } = JSON.parse(
-  readFileSync(join(import.meta.dirname, '../../fixtures/adaptive-cards/adaptive-card-1.5.json'), 'utf8'),
+  readFileSync(join(REPO, 'test', 'fixtures', 'adaptive-cards', 'adaptive-card-1.5.json'), 'utf8'),
 ) as { id: string } & Record<string, unknown>;
 // Microsoft's schema is draft-06, naming itself with draft-04's `id` (Ajv reads `$id`), with keywords
 // strict mode does not know (`version`, `features`). Formats are not what is checked here.
