@@ -78,11 +78,6 @@ export interface LocalParts {
   readonly smtpUrl: string;
   /** Connection string of the local Service Bus endpoint. */
   readonly serviceBus: string;
-  /**
-   * The development Teams channel (when the app declares a bot): the serviceUrl of its activities,
-   * and the OpenID metadata of the issuer that signs them (the development issuer).
-   */
-  readonly teams: { readonly serviceUrl: string; readonly openIdMetadataUrl: string };
 }
 
 export interface AppConfiguration {
@@ -101,7 +96,11 @@ export interface AppConfiguration {
    * minting development-issuer tokens for any resource, so `ManagedIdentityCredential` works here.
    */
   readonly managedIdentity?: boolean;
-  /** A Teams bot in the app: the development channel at `/dev/teams` talks to it. */
+  /**
+   * A Teams bot in the app: the development channel at `<origin>/dev/teams` talks to it, with
+   * activities signed by the development issuer (its OpenID metadata at the usual discovery path)
+   * and `<origin>/dev/teams/` as their serviceUrl.
+   */
   readonly teamsBot?: { readonly appId: string; readonly messagingPath: string; readonly name?: string };
 }
 
@@ -257,10 +256,6 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
           },
           smtpUrl: mailbox.smtpUrl,
           serviceBus: bus.connectionString,
-          teams: {
-            serviceUrl: `${origin}/dev/teams/`,
-            openIdMetadataUrl: `${issuer.issuer}/.well-known/openid-configuration`,
-          },
         },
         settings,
       ) ?? {};

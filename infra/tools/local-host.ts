@@ -9,6 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliOptions, HostOptions, LocalParts } from '@zsa/local-host';
 import { DEVELOPMENT_AUDIENCE } from '#shared/app/startup-guard';
+import { DEFAULT_TEAMS_SERVICE_HOST } from '#shared/config';
 
 /** The bot's app id on the local host (in Azure, the managed identity's client id). */
 export const DEV_TEAMS_BOT_APP_ID = '7e57da7a-0000-4000-8000-0000000b07a1';
@@ -61,10 +62,12 @@ function configureZsa(parts: LocalParts, settings: Readonly<Record<string, strin
       // The Teams bot talks to the host's development channel (docs/teams.md): its activities are
       // signed by the development issuer, and it posts only to Teams' hosts and the channel's.
       ZSA_TEAMS_BOT_APP_ID: teamsBotAppId,
-      ZSA_TEAMS_TOKEN_ISSUER: settings.ZSA_TEAMS_TOKEN_ISSUER || parts.teams.openIdMetadataUrl,
+      ZSA_TEAMS_TOKEN_ISSUER:
+        settings.ZSA_TEAMS_TOKEN_ISSUER || `${parts.issuer.url}/.well-known/openid-configuration`,
+      // The channel is served on the host's own origin.
       ZSA_TEAMS_SERVICE_URL_ALLOWED:
         settings.ZSA_TEAMS_SERVICE_URL_ALLOWED ||
-        `smba.trafficmanager.net,${new URL(parts.teams.serviceUrl).host}`,
+        `${DEFAULT_TEAMS_SERVICE_HOST},${new URL(parts.origin).host}`,
     },
     // The bot's outgoing tokens come from ManagedIdentityCredential, as in Azure.
     managedIdentity: true,

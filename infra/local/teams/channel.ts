@@ -27,6 +27,8 @@ import { openChannelStore, type Conversation, type StoredActivity } from './stor
 export const BOT_CONNECTOR_AUDIENCE = 'https://api.botframework.com';
 
 const BOT_TIMEOUT_MS = 30_000;
+/** Lifetime of the channel's tokens to the bot. */
+const TOKEN_LIFETIME_SECONDS = 300;
 
 export interface TeamsChannelOptions {
   /** The host's origin; the channel's serviceUrl is `<origin>/dev/teams/`. */
@@ -95,6 +97,7 @@ export function createTeamsChannel(options: TeamsChannelOptions): TeamsChannel {
   const keys = createLocalJWKSet({ keys: [...options.issuer.jwks.keys] });
   const botId = `28:${options.bot.appId}`;
   let forgedKey: Promise<CryptoKey> | undefined;
+  let signed: { token: string; until: number } | undefined;
 
   /** An activity from `upn` to the bot, with the fields Teams sets on every one. */
   const fromUser = (
@@ -116,13 +119,19 @@ export function createTeamsChannel(options: TeamsChannelOptions): TeamsChannel {
   /** Bot Framework's token for the bot: iss its issuer, aud the bot, the serviceurl it may answer. */
   const channelToken = async (kind: 'issuer' | 'none' | 'forged'): Promise<string | undefined> => {
     if (kind === 'none') return undefined;
-    if (kind === 'issuer')
-      return options.issuer.mint({
+    if (kind === 'issuer') {
+      // Reused while it has a minute left, as a channel reuses its token (and an RSA signature per
+      // click would be the channel's cost, not the bot's). The issuer's clock is the wall clock.
+      if (signed !== undefined && signed.until > Date.now()) return signed.token;
+      const token = await options.issuer.mint({
         upn: 'channel@teams.invalid',
         audience: options.bot.appId,
-        lifetimeSeconds: 300,
+        lifetimeSeconds: TOKEN_LIFETIME_SECONDS,
         overrides: { ...NO_USER_CLAIMS, serviceurl: serviceUrl },
       });
+      signed = { token, until: Date.now() + (TOKEN_LIFETIME_SECONDS - 60) * 1000 };
+      return token;
+    }
     // Same claims and key id, another key: only the signature tells it apart.
     forgedKey ??= generateKeyPair('RS256').then((pair) => pair.privateKey);
     const kid = options.issuer.jwks.keys[0]?.kid;
@@ -133,7 +142,7 @@ export function createTeamsChannel(options: TeamsChannelOptions): TeamsChannel {
       .setAudience(options.bot.appId)
       .setIssuedAt(at)
       .setNotBefore(at)
-      .setExpirationTime(at + 300)
+      .setExpirationTime(at + TOKEN_LIFETIME_SECONDS)
       .sign(await forgedKey);
   };
 
