@@ -258,6 +258,54 @@ describe('deciding on the card, through the request story', () => {
     expect(await reread(request)).toEqual(request);
   });
 
+  it("decides on an extension's card through the extension story", async () => {
+    // Arrange: Alice's live grant (two approvals per round) with extension 1 waiting
+    const now = Date.now();
+    const at = (ms: number) => new Date(now + ms).toISOString();
+    const approval = (upn: string) => ({
+      approver: upn,
+      approverId: userKey(upn),
+      decision: 'approve' as const,
+      comment: null,
+      at: at(0),
+      stage: 0,
+    });
+    const request = await stored({
+      status: 'approved',
+      requiredApprovals: 2,
+      approvals: [approval(BOB), approval(CAROL)],
+      decidedAt: at(0),
+      grantedAt: at(0),
+      expiresAt: at(3_600_000),
+      maxExtensions: 1,
+      extensions: [
+        {
+          id: '1',
+          hours: 1,
+          reason: 'the migration overran',
+          status: 'pending',
+          approvals: [],
+          createdAt: at(0),
+          pendingUntil: at(3_600_000),
+          decidedAt: null,
+        },
+      ],
+    });
+    const pressed = press(CAROL, request, 'approve');
+    const value = pressed['value'] as { action: { data: Record<string, unknown> } };
+    value.action.data['extensionId'] = '1';
+
+    // Act
+    const res = await post(pressed, await channelToken());
+
+    // Assert
+    expect(answer(res.body).text).toContain('You approved.');
+    expect(answer(res.body).text).toContain('Extension request');
+    expect((await reread(request))?.extensions[0]?.approvals).toMatchObject([
+      { approverId: userKey(CAROL), decision: 'approve' },
+    ]);
+  });
+
   it('answers an unknown invoke, and a card action that is not ZSA’s, with an error Teams shows', async () => {
     // Act
     const unknown = await post(
