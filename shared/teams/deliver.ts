@@ -1,14 +1,14 @@
 /**
  * The `sendTeams` story: one message from the `zsa-teams` queue → one card sent or updated. The
- * request is read now, so the card shows it as it is (a card asked for after someone already
- * decided shows the outcome). Idempotent: an `ask` whose card was already sent sends nothing; an
+ * request is read now, so the card shows it as it is (an approval card whose round was decided
+ * before it could go is not sent at all). Idempotent: an `ask` whose card was already sent sends nothing; an
  * update replaces the card with the same content. A failure throws, and Service Bus delivers the
  * message again, up to its maximum delivery count, then dead-letters it.
  */
 import type { IAdaptiveCard } from '@microsoft/teams.cards';
 import { DomainError } from '#shared/domain/errors';
 import type { RequestRepository } from '#shared/requests/repository';
-import { approvalCard, outcomeCard, type CardBinding } from './cards';
+import { approvalCard, cardState, outcomeCard, type CardBinding } from './cards';
 import type { Connector } from './connector';
 import { TeamsMessage } from './messages';
 import type { TeamsStore } from './store';
@@ -53,8 +53,13 @@ export async function deliverTeams(ctx: TeamsDeliverContext, raw: unknown): Prom
     await ctx.connector.update(sent, sent.activityId, card());
     return { kind: 'updated', message, activityId: sent.activityId };
   }
-  if (message.kind === 'ask' && (await ctx.store.sentCard(request.id, message.userId, binding)) !== undefined)
-    return skipped('the card was already sent');
+  if (message.kind === 'ask') {
+    // Decided (or over) before the card could go: the approver has nothing to do, so no card.
+    const state = cardState({ request, binding, viewerId: message.userId, now: ctx.now });
+    if (state.kind === 'done') return skipped(`nothing to decide any more (${state.headline})`);
+    if ((await ctx.store.sentCard(request.id, message.userId, binding)) !== undefined)
+      return skipped('the card was already sent');
+  }
   const ref = await ctx.store.conversation(message.userId);
   if (ref === undefined) return skipped('the user has no conversation with the bot (app not installed)');
   const activityId = await ctx.connector.send(ref, { card: card() });
