@@ -27,8 +27,8 @@ import { extensionOf } from '#shared/domain/extensions';
 import { isPast } from '#shared/domain/time';
 import { roundOf, type Decision, type Extension, type Request } from '#shared/domain/request';
 import { currentStage, hasDecidedIn, MAX_COMMENT, type Approval, type Round } from '#shared/domain/stages';
-import { addHours } from '#shared/domain/time';
-import { formatDuration, formatTime, requestDetails, targetLabel } from '#shared/notifications/html';
+import { formatTime, requestDetails, targetLabel } from '#shared/notifications/html';
+import { extensionRows } from '#shared/notifications/pages';
 import { summarize } from '#shared/notifications/messages';
 
 /** The attachment content type of an Adaptive Card (and of an invoke's card answer). */
@@ -219,21 +219,6 @@ function row(name: string, value: string): IColumnSet {
       { type: 'Column', width: 'stretch', items: [verbatim(value)] },
     ],
   };
-}
-
-function extensionRows(request: Request, extension: Extension): [string, string][] {
-  const end = request.expiresAt;
-  return [
-    ['Extension', `${formatDuration(extension.hours)} more (extension ${extension.id})`],
-    ['Extension reason', extension.reason],
-    ...(end === null
-      ? []
-      : ([
-          ['Access ends now', formatTime(end)],
-          ['If approved, ends', formatTime(addHours(new Date(end), extension.hours).toISOString())],
-        ] as [string, string][])),
-    ['Decide by', formatTime(extension.pendingUntil)],
-  ];
 }
 
 /** The request's details as the decision page lists them (an extension's after the request's). */
