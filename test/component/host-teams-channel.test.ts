@@ -363,7 +363,7 @@ describe('development Teams channel', () => {
     expect(await renderer.text()).toContain('AdaptiveCards');
   });
 
-  it('a restarted channel remembers the installs and cards; uninstalling tells the bot', async () => {
+  it('a restarted channel remembers the installs and cards; uninstalling tells the bot, and then nobody writes or clicks there', async () => {
     // Arrange
     channel = reopen();
 
@@ -374,6 +374,11 @@ describe('development Teams channel', () => {
     expect(answer.status).toBe(200);
     expect(received.at(-1)?.activity).toMatchObject({ type: 'installationUpdate', action: 'remove' });
     expect(await activitiesOf('alice@contoso.com')).toHaveLength(1);
+    expect((await botSends(conversationId, card('too late'))).status).toBe(403);
+    expect(
+      (await post('/dev/teams/act', { upn: 'alice@contoso.com', activityId: cardId, verb: 'approve' }))
+        .status,
+    ).toBe(404);
     const conversations = await fetch(`${origin}/dev/teams/conversations`).then((r) => r.json());
     expect(conversations).toEqual([
       { upn: 'alice@contoso.com', userId: devUserId('alice@contoso.com'), conversationId, installed: false },

@@ -135,7 +135,7 @@ export function createTeamsChannel(options: TeamsChannelOptions): TeamsChannel {
     // Same claims and key id, another key: only the signature tells it apart.
     forgedKey ??= generateKeyPair('RS256').then((pair) => pair.privateKey);
     const kid = options.issuer.jwks.keys[0]?.kid;
-    const at = Math.floor(now().getTime() / 1000);
+    const at = Math.floor(Date.now() / 1000);
     return new SignJWT({ serviceurl: serviceUrl })
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT', ...(kid === undefined ? {} : { kid }) })
       .setIssuer(options.issuer.issuer)
@@ -237,6 +237,9 @@ export function createTeamsChannel(options: TeamsChannelOptions): TeamsChannel {
     } else if (method !== 'PUT' && method !== 'POST') {
       return methodNotAllowed(res, 'POST, PUT, DELETE');
     }
+    // As Teams answers a bot writing to someone who removed it: the reference is stale.
+    if (!conversation.installed)
+      return sendError(res, 403, 'BotNotInConversationRoster', 'The user has removed the bot.');
     const parsed = parseJson(body, OutgoingActivity);
     if (!parsed.ok) return sendError(res, 400, 'BadArgument', parsed.detail);
     // The stored activity is addressed as Teams addresses it, whatever the bot wrote.
@@ -281,7 +284,8 @@ export function createTeamsChannel(options: TeamsChannelOptions): TeamsChannel {
       input.activityId === undefined
         ? undefined
         : conversation?.activities.find((a) => a.id === input.activityId);
-    if (!conversation || (input.activityId !== undefined && !card)) return undefined;
+    // Someone who removed the app has no chat with the bot left to click in.
+    if (!conversation?.installed || (input.activityId !== undefined && !card)) return undefined;
     const data = { ...input.data, ...(input.comment === undefined ? {} : { comment: input.comment }) };
     return toBot(
       fromUser(conversation, {
@@ -357,9 +361,7 @@ export function createTeamsChannel(options: TeamsChannelOptions): TeamsChannel {
           ? sendProblem(
               res,
               404,
-              input.value.activityId === undefined
-                ? `${input.value.upn} has not installed the bot.`
-                : `${input.value.upn} has no activity ${input.value.activityId}.`,
+              `${input.value.upn} has not installed the bot${input.value.activityId === undefined ? '' : ` or has no activity ${input.value.activityId}`}.`,
             )
           : sendJson(res, 200, answer);
       },
