@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Script } from 'node:vm';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -361,6 +362,9 @@ describe('development Teams channel', () => {
     expect(await page.text()).toContain('<script src="/dev/teams/adaptivecards.js">');
     expect(renderer.headers.get('content-type')).toMatch(/javascript/);
     expect(await renderer.text()).toContain('AdaptiveCards');
+    // The page's own script is a string in TypeScript: it must still be JavaScript that compiles.
+    const script = await fetch(`${origin}/dev/teams/page.js`).then((r) => r.text());
+    expect(() => new Script(script)).not.toThrow();
   });
 
   it('a restarted channel remembers the installs and cards; uninstalling tells the bot, and then nobody writes or clicks there', async () => {

@@ -40,7 +40,11 @@ const PAGE_SCRIPT = `'use strict';
   function renderCard(content, activityId, version) {
     var card = new AdaptiveCards.AdaptiveCard();
     card.onExecuteAction = function (action) {
-      if (action instanceof AdaptiveCards.OpenUrlAction) { window.open(action.url, '_blank', 'noopener'); return; }
+      if (action instanceof AdaptiveCards.OpenUrlAction) {
+        // Web links only: a card's javascript: or data: URL must not run as this page.
+        if (/^https?:/i.test(action.url || '')) window.open(action.url, '_blank', 'noopener');
+        return;
+      }
       if (!(action instanceof AdaptiveCards.ExecuteAction)) return;
       // Teams merges the card's inputs into the action's data, as action.data already has them.
       post('${TEAMS_PATH}/act', { upn: select.value, activityId: activityId, verb: action.verb, data: action.data || {} })
