@@ -62,7 +62,8 @@ function secureUrl(value: string): boolean {
 }
 
 /** Bot Framework's OpenID metadata: the issuer (`https://api.botframework.com`) and keys of Teams' activity tokens. */
-export const BOT_FRAMEWORK_OPENID_METADATA = 'https://login.botframework.com/v1/.well-known/openidconfiguration';
+export const BOT_FRAMEWORK_OPENID_METADATA =
+  'https://login.botframework.com/v1/.well-known/openidconfiguration';
 
 /** The Bot Connector host of Teams' service URLs (`https://smba.trafficmanager.net/<region>/`). */
 export const DEFAULT_TEAMS_SERVICE_HOST = 'smba.trafficmanager.net';

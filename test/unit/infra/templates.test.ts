@@ -430,7 +430,9 @@ describe('secure by default', () => {
     expect(auth && propertyValue(auth.body, 'requireAuthentication')).toBe('false');
     expect(auth && propertyValue(auth.body, 'unauthenticatedClientAction')).toBe("'AllowAnonymous'");
     // Except the Teams bot's endpoint, whose Bot Framework tokens the app verifies itself.
-    expect(auth && propertyValue(auth.body, 'excludedPaths')?.replace(/\s+/g, ' ')).toBe("[ '/api/messages' ]");
+    expect(auth && propertyValue(auth.body, 'excludedPaths')?.replace(/\s+/g, ' ')).toBe(
+      "[ '/api/messages' ]",
+    );
     expect(portal).toMatch(/route: '\{\*path\}'/);
     expect(objectVars(functionApp, /^platformSettings$/).get('platformSettings')?.text).toMatch(
       /AzureWebJobsDisableHomepage: 'true'/,
