@@ -455,7 +455,8 @@ async function toSigningKey(privateJwk: JWK): Promise<SigningKey> {
   return { kid, privateKey, publicJwk: { kty, n, e, kid, use: 'sig', alg: ALG } };
 }
 
-function sendJson(
+/** JSON the issuer's way (never cached); also the managed identity endpoint's. */
+export function sendJson(
   res: ServerResponse,
   status: number,
   body: unknown,

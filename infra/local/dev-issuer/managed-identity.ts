@@ -8,7 +8,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import type { DevIssuer } from './dev-issuer';
+import { sendJson, type DevIssuer } from './dev-issuer';
 
 /** Where the endpoint is served, under the host's own `/dev/` paths. */
 export const MANAGED_IDENTITY_PATH = '/dev/identity/token';
@@ -78,12 +78,6 @@ export function createManagedIdentityEndpoint(origin: string, issuer: DevIssuer)
 }
 
 function send(res: ServerResponse, status: number, body: object): true {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-  });
-  res.end(text);
+  sendJson(res, status, body);
   return true;
 }
