@@ -185,6 +185,28 @@ describe('who may speak to the bot', () => {
   });
 });
 
+describe('installs in other shapes', () => {
+  it('keeps the conversation of a personal chat the bot was added to, and ignores a group chat', async () => {
+    // Act
+    const personal = await post(
+      activity(BOB, { type: 'conversationUpdate', membersAdded: [{ id: `28:${BOT_ID}` }] }),
+      await channelToken(),
+    );
+    const group = await post(
+      {
+        ...activity(CAROL, { type: 'installationUpdate', action: 'add' }),
+        conversation: { id: '19:group', tenantId: DEV_TENANT_ID, conversationType: 'groupChat' },
+      },
+      await channelToken(),
+    );
+
+    // Assert
+    expect([personal.status, group.status]).toEqual([200, 200]);
+    expect(await store.conversation(userKey(BOB))).toMatchObject({ conversationId: `a:${BOB}` });
+    expect(await store.conversation(userKey(CAROL))).toBeUndefined();
+  });
+});
+
 describe('deciding on the card, through the request story', () => {
   it('records Bob’s approval (via teams), then answers his second press "already decided"', async () => {
     // Arrange: two approvals needed, so Bob's leaves the request pending
