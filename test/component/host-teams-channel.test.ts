@@ -219,6 +219,28 @@ describe('development Teams channel', () => {
     expect(JSON.stringify(shown?.attachments)).toContain('Approve r1?');
   });
 
+  it('a bot opening the chat of a user who installed it gets that conversation; of anyone else, 403', async () => {
+    // Arrange
+    const token = await new ManagedIdentityCredential({ clientId: BOT_APP_ID }).getToken(
+      `${BOT_CONNECTOR_AUDIENCE}/.default`,
+    );
+    const open = (memberId: string) =>
+      fetch(`${channel.serviceUrl}v3/conversations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ isGroup: false, members: [{ id: memberId }], tenantId: DEV_TENANT_ID }),
+      });
+
+    // Act
+    const alice = await open(`29:${devUserId('alice@contoso.com')}`);
+    const stranger = await open(`29:${devUserId('stranger@contoso.com')}`);
+
+    // Assert
+    expect(alice.status).toBe(201);
+    expect(await alice.json()).toEqual({ id: conversationId });
+    expect(stranger.status).toBe(403);
+  });
+
   it.each([
     { scenario: 'no token', authorization: undefined },
     { scenario: 'a user token of the issuer (wrong audience)', authorization: 'user' as const },
