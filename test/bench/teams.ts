@@ -9,6 +9,10 @@
  *   `POST /api/requests/{id}/approve` by the same approver in the same run, the two interleaved
  *   request by request so both see the same host; the ratio's target is ≤ 1.5.
  *
+ * The press's floor is measured on the same card right after: a press the bot refuses before any
+ * storage (an unknown verb), so what the channel, HTTP and the token check cost is told apart
+ * from the decision's own work.
+ *
  * Each request's card update (after the decision) is awaited before the next sample, so neither
  * arm is timed with the other's background work. `benchTeams()` answers the report; run this file
  * directly to print it.
@@ -73,6 +77,7 @@ export async function benchTeams(runs = Number(process.env.BENCH_RUNS ?? 200)): 
     const submitToCard: number[] = [];
     const cardApprove: number[] = [];
     const apiApprove: number[] = [];
+    const transport: number[] = [];
     for (let i = 0; i < 2 * (runs + WARM_UP); i++) {
       const warm = i < 2 * WARM_UP;
       const viaCard = i % 2 === 0;
@@ -105,6 +110,18 @@ export async function benchTeams(runs = Number(process.env.BENCH_RUNS ?? 200)): 
         )
           throw new Error(`card approve: ${answer.status} ${answer.text}`);
         if (!warm) cardApprove.push(took);
+        // The floor of a press: channel, HTTP, token check and parse, with a verb the bot refuses
+        // before any storage (answered in-band), on the same card.
+        const f = now();
+        const refused = await channel<{ status: number; body: unknown }>('/act', {
+          upn: APPROVER,
+          activityId: card.id,
+          verb: 'noop',
+          data,
+        });
+        if (!warm) transport.push(now() - f);
+        if (refused.status !== 200 || refused.body.status !== 200)
+          throw new Error(`transport floor: ${refused.status} ${refused.text}`);
       } else {
         const a = now();
         await must(approver.post(`/api/requests/${id}/approve`, {}));
@@ -122,6 +139,7 @@ export async function benchTeams(runs = Number(process.env.BENCH_RUNS ?? 200)): 
       submitted_to_card_in_dev_channel: summarize(submitToCard),
       card_action_to_approved: card,
       api_approve_to_approved: api,
+      card_press_transport_floor: summarize(transport),
       card_p50_over_api_p50: ratio(card.p50, api.p50),
       card_p95_over_api_p95: ratio(card.p95, api.p95),
     };
