@@ -15,14 +15,25 @@ import { deliverNotification, UndeliverableNotification } from '#shared/notifica
 import { NOTIFICATIONS_QUEUE, NotifyInput } from '#shared/notifications/messages';
 import { publishNotification } from '#shared/notifications/publish';
 import { deliverContext, publishContext } from '#shared/notifications/wiring';
+import { publishTeams } from '#shared/teams/publish';
+import { teamsPublishContext } from '#shared/teams/wiring';
 
-function reasonOf(e: unknown): string {
+export function reasonOf(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
 /** Activity `notify` (called by the orchestration with `{requestId, event, stage?, extensionId?}`). */
 export const notify: ActivityHandler = async (input: unknown, context: InvocationContext) => {
   const parsed = parseOrThrow(NotifyInput, input, 'notify input');
+  try {
+    return await notifyByEmail(parsed, context);
+  } finally {
+    // Teams beside email, whatever became of the emails: neither holds the other.
+    await notifyInTeams(parsed, context);
+  }
+};
+
+async function notifyByEmail(parsed: NotifyInput, context: InvocationContext) {
   const { requestId, event } = parsed;
   try {
     const result = await publishNotification(publishContext(), parsed);
@@ -57,10 +68,38 @@ export const notify: ActivityHandler = async (input: unknown, context: Invocatio
     );
     throw e;
   }
-};
+}
+
+/**
+ * Publishes the Teams messages of the notification (shared/teams/publish.ts) when Teams is on.
+ * Never throws: a failure is logged and audited, and the emails (and the orchestration) go on.
+ */
+async function notifyInTeams(parsed: NotifyInput, context: InvocationContext): Promise<void> {
+  const { requestId, event } = parsed;
+  try {
+    const teams = teamsPublishContext();
+    if (teams === undefined) return;
+    const published = await publishTeams(teams, parsed);
+    if (published.length > 0)
+      context.log(`notify ${event} for ${requestId}: ${published.length} Teams messages`);
+  } catch (e) {
+    context.warn(`notify ${event} for ${requestId} in Teams failed: ${reasonOf(e)}`);
+    await auditQuietly(
+      {
+        action: AuditAction.NotificationFailed,
+        actor: SYSTEM_ACTOR,
+        outcome: 'failure',
+        requestId,
+        reason: `publish to Teams ${event}: ${reasonOf(e)}`.slice(0, 1000),
+        detail: { event, stage: 'teams' },
+      },
+      (m) => context.warn(m),
+    );
+  }
+}
 
 /** The delivery attempt of this invocation, as the Functions host counts it (first = 1). */
-function deliveryOf(context: InvocationContext): number {
+export function deliveryOf(context: InvocationContext): number {
   const n = Number(context.triggerMetadata?.deliveryCount);
   return Number.isInteger(n) && n > 0 ? n : 1;
 }

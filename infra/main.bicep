@@ -123,6 +123,9 @@ param storageSku string = 'Standard_LRS'
 @description('Key Vault purge protection (recommended; it cannot be turned off later).')
 param keyVaultPurgeProtection bool = true
 
+@description('Create the Azure Bot for Microsoft Teams (docs/teams.md) and turn Teams on in the app (ZSA_TEAMS_BOT_APP_ID).')
+param teamsBot bool = true
+
 // Names are unique per subscription, environment and region, and stable across provisions.
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -142,10 +145,14 @@ var names = {
   keyVault: 'kv-zsa-${token}'
   logAnalytics: 'log-zsa-${token}'
   applicationInsights: 'appi-zsa-${token}'
+  teamsBot: 'bot-zsa-${token}'
 }
 
 // Queue the email sender reads: NOTIFICATIONS_QUEUE in shared/notifications/messages.ts.
 var notificationsQueueName = 'zsa-notifications'
+
+// Queue the Teams sender reads: TEAMS_QUEUE in shared/teams/messages.ts.
+var teamsQueueName = 'zsa-teams'
 
 // Prefix of ZSA's tables and blob containers (ZSA_TABLE_PREFIX).
 var tablePrefix = 'zsa'
@@ -250,6 +257,7 @@ module serviceBus 'modules/service-bus.bicep' = {
     location: location
     tags: tags
     notificationsQueueName: notificationsQueueName
+    teamsQueueName: teamsQueueName
     notificationsMaxDelivery: notificationsMaxDelivery
     executorQueueNames: executorQueueList
     logAnalyticsWorkspaceId: logAnalytics.outputs.resourceId
@@ -280,6 +288,7 @@ module roles 'modules/roles.bicep' = {
     packageStorageAccountName: packageStorage.outputs.name
     serviceBusNamespaceName: serviceBus.outputs.name
     notificationsQueueName: serviceBus.outputs.notificationsQueueName
+    teamsQueueName: serviceBus.outputs.teamsQueueName
     keyVaultName: keyVault.outputs.name
     applicationInsightsName: applicationInsights.outputs.name
   }
@@ -336,6 +345,7 @@ module functionApp 'modules/function-app.bicep' = {
     mailTransport: mailTransport
     mailFrom: mailFrom
     notificationsMaxDelivery: notificationsMaxDelivery
+    teamsBotAppId: teamsBot ? identity.outputs.clientId : ''
     webhookSigningKeyUri: keyVault.outputs.webhookSigningKeyUri
     auditHmacKeyUri: keyVault.outputs.auditHmacKeyUri
     auditHmacKeysRetiredUri: keyVault.outputs.auditHmacKeysRetiredUri
@@ -343,6 +353,19 @@ module functionApp 'modules/function-app.bicep' = {
     durableAlwaysReady: durableAlwaysReady
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+  }
+}
+
+module teams 'modules/teams-bot.bicep' = if (teamsBot) {
+  name: 'teamsBot'
+  scope: rg
+  params: {
+    name: names.teamsBot
+    tags: tags
+    identityClientId: identity.outputs.clientId
+    identityResourceId: identity.outputs.resourceId
+    tenantId: tenant().tenantId
+    endpoint: 'https://${functionApp.outputs.defaultHostName}/api/messages'
   }
 }
 
@@ -359,3 +382,5 @@ output ZSA_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output ZSA_SERVICE_BUS_NAMESPACE string = serviceBus.outputs.fullyQualifiedNamespace
 output ZSA_STORAGE_ACCOUNT string = storage.outputs.name
 output ZSA_PACKAGE_STORAGE_ACCOUNT string = packageStorage.outputs.name
+// The bot id the Teams app package is built with (npm run teams:package; docs/teams.md).
+output ZSA_TEAMS_BOT_APP_ID string = teamsBot ? identity.outputs.clientId : ''

@@ -61,6 +61,13 @@ function secureUrl(value: string): boolean {
   return isHttpsOrLoopback(url);
 }
 
+/** Bot Framework's OpenID metadata: the issuer (`https://api.botframework.com`) and keys of Teams' activity tokens. */
+export const BOT_FRAMEWORK_OPENID_METADATA =
+  'https://login.botframework.com/v1/.well-known/openidconfiguration';
+
+/** The Bot Connector host of Teams' service URLs (`https://smba.trafficmanager.net/<region>/`). */
+export const DEFAULT_TEAMS_SERVICE_HOST = 'smba.trafficmanager.net';
+
 /** Setting name → schema and meaning. The infra test checks infra/ sets each (or it has a default). */
 export const SettingsSchema = z.object({
   /** Storage connection (local emulators only); in Azure identity-based `AzureWebJobsStorage__*` settings. */
@@ -252,6 +259,39 @@ export const SettingsSchema = z.object({
    * full stop for everyone.
    */
   ZSA_ADMINS_EXECUTE_WHILE_DISABLED: boolDefaultTrue,
+  /**
+   * The Azure Bot's app id (Microsoft App ID), which is the client id of the app's user-assigned
+   * managed identity (msaAppType UserAssignedMSI: no bot secret). Inbound activity tokens must name
+   * it as their audience. Unset: the Teams app is off, `/api/messages` answers 404 and nothing is
+   * sent to Teams (docs/teams.md).
+   */
+  ZSA_TEAMS_BOT_APP_ID: optionalString,
+  /**
+   * OpenID metadata URL of the issuer of inbound Teams activity tokens: Bot Framework's by default;
+   * the local host sets its development issuer's (the start-up guard refuses that in Azure). The
+   * tokens' issuer is the one this metadata names, their keys the ones it points to.
+   */
+  ZSA_TEAMS_TOKEN_ISSUER: z
+    .string()
+    .trim()
+    .default(BOT_FRAMEWORK_OPENID_METADATA)
+    .transform((v) => (v === '' ? BOT_FRAMEWORK_OPENID_METADATA : v))
+    .refine(secureUrl, 'must be an https URL (or http on loopback) of OpenID metadata'),
+  /**
+   * Comma-separated hosts (or host:port) of the Bot Connector service URLs ZSA posts Teams messages
+   * to, with a token (default `smba.trafficmanager.net`, Teams'). An activity naming any other
+   * serviceUrl is refused: its body alone never decides where a token goes. https only, except
+   * loopback (the local host adds its own origin).
+   */
+  ZSA_TEAMS_SERVICE_URL_ALLOWED: z
+    .string()
+    .default(DEFAULT_TEAMS_SERVICE_HOST)
+    .transform((v) =>
+      (v.trim() === '' ? DEFAULT_TEAMS_SERVICE_HOST : v)
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter((h) => h.length > 0),
+    ),
   /** Set by the local host only; never in Azure. */
   ZSA_LOCAL_HOST: bool,
   /** Timeout of one webhook execution, in milliseconds. */

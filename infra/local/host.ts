@@ -21,7 +21,8 @@ import {
   StartupError,
 } from './app-loader';
 import { FunctionRegistry, installCoreModule, type LogLevel } from './core/functions-core';
-import { createDevIssuer, DEV_TENANT_ID } from './dev-issuer/dev-issuer';
+import { createDevIssuer, DEV_TENANT_ID, devUserId } from './dev-issuer/dev-issuer';
+import { createManagedIdentityEndpoint, type ManagedIdentityEndpoint } from './dev-issuer/managed-identity';
 import { clientBindingData, createDurableApi } from './durable/client-api';
 import { DurableEngine } from './durable/engine';
 import { DurableStore } from './durable/store';
@@ -29,6 +30,7 @@ import { createHttpTriggerRouter, DEFAULT_MAX_REQUEST_BODY_BYTES } from './http/
 import { startMailbox } from './mailbox/mailbox';
 import { startServiceBus, type EntityConfig } from './servicebus/server';
 import { startServiceBusTriggers } from './servicebus/triggers';
+import { createTeamsChannel, type TeamsChannel } from './teams/channel';
 import { startTimerTriggers } from './timers';
 
 export interface HostOptions {
@@ -89,6 +91,17 @@ export interface AppConfiguration {
    * otherwise create a queue of that name).
    */
   readonly serviceBusEntities?: readonly EntityConfig[];
+  /**
+   * Serve an App Service-shaped managed identity endpoint (`IDENTITY_ENDPOINT`, `IDENTITY_HEADER`)
+   * minting development-issuer tokens for any resource, so `ManagedIdentityCredential` works here.
+   */
+  readonly managedIdentity?: boolean;
+  /**
+   * A Teams bot in the app: the development channel at `<origin>/dev/teams` talks to it, with
+   * activities signed by the development issuer (its OpenID metadata at the usual discovery path)
+   * and `<origin>/dev/teams/` as their serviceUrl.
+   */
+  readonly teamsBot?: { readonly appId: string; readonly messagingPath: string; readonly name?: string };
 }
 
 export interface RunningHost {
@@ -250,6 +263,24 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       if ('queue' in e) bus.ensureQueue(e.queue);
       else bus.ensureTopic(e.topic, e.subscriptions);
     }
+    const identity: ManagedIdentityEndpoint | undefined = app.managedIdentity
+      ? createManagedIdentityEndpoint(origin, issuer)
+      : undefined;
+    const teams: TeamsChannel | undefined = app.teamsBot
+      ? createTeamsChannel({
+          origin,
+          issuer,
+          tenantId: DEV_TENANT_ID,
+          userId: devUserId,
+          bot: {
+            appId: app.teamsBot.appId,
+            endpoint: `${origin}${app.teamsBot.messagingPath}`,
+            ...(app.teamsBot.name === undefined ? {} : { name: app.teamsBot.name }),
+          },
+          ...dataFile(dataDir, 'teams.json'),
+          log,
+        })
+      : undefined;
     // What the app reads: the platform's settings, the app's own, then what its launcher derives.
     const appSettings: Record<string, string> = {
       FUNCTIONS_WORKER_RUNTIME: 'node',
@@ -257,6 +288,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       AzureWebJobsStorage: storage,
       WEBSITE_HOSTNAME: `127.0.0.1:${port}`,
       NO_PROXY: ['127.0.0.1', 'localhost', settings.NO_PROXY].filter(Boolean).join(','),
+      ...identity?.settings,
       ...app.settings,
     };
     for (const [k, v] of Object.entries(appSettings)) process.env[k] = v;
@@ -338,6 +370,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
             return;
           }
           if (await issuer.handle(req, res, body)) return;
+          if (teams && (await teams.handle(req, res, body))) return;
+          if (identity && (await identity.handle(req, res))) return;
           if (await durableApi(req, res, body)) return;
         } else if (await router.handle(req, res)) return;
         res.writeHead(404, { 'content-type': 'application/problem+json' });
@@ -376,6 +410,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
           .map((t) => `${t.name} next ${t.next}`)
           .join('; ') || 'none'
       }`,
+      ...(teams && app.teamsBot
+        ? [
+            `  Teams        ${origin}/dev/teams  (development channel; bot ${app.teamsBot.appId} at ${app.teamsBot.messagingPath})`,
+          ]
+        : []),
       ...(app.banner ?? []).map((line) => `  ${line}`),
       '',
       '  Ctrl+C stops everything.',

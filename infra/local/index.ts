@@ -4,7 +4,8 @@
  * The package knows nothing of the app it runs: it reads the app's host.json, local.settings.json
  * and package.json `main` as Core Tools would, and an app-specific launcher adds its own settings
  * and banner lines through `startHost`'s options (or `runCli`'s). Its parts are also exported for
- * tests and tools: `./core`, `./durable`, `./http`, `./mailbox`, `./servicebus`.
+ * tests and tools: `./core`, `./durable`, `./http`, `./mailbox`, `./servicebus`; the development
+ * Teams channel and managed identity endpoint from the package root.
  */
 export { startHost, type HostOptions, type RunningHost, type LocalParts } from './host';
 export { runCli, type CliOptions } from './cli';
@@ -39,3 +40,14 @@ export {
 } from './dev-issuer/dev-issuer';
 export { startTimerTriggers, type RunningTimers } from './timers';
 export { freePort } from './net';
+export {
+  createManagedIdentityEndpoint,
+  MANAGED_IDENTITY_PATH,
+  type ManagedIdentityEndpoint,
+} from './dev-issuer/managed-identity';
+export {
+  createTeamsChannel,
+  BOT_CONNECTOR_AUDIENCE,
+  type TeamsChannel,
+  type TeamsChannelOptions,
+} from './teams/channel';

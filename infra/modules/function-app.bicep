@@ -72,6 +72,9 @@ param mailTransport string
 param mailFrom string
 param notificationsMaxDelivery int
 
+@description('The Azure Bot\'s app id (the identity\'s client id), or empty: Teams off (ZSA_TEAMS_BOT_APP_ID).')
+param teamsBotAppId string
+
 param webhookSigningKeyUri string
 param auditHmacKeyUri string
 param auditHmacKeysRetiredUri string
@@ -216,6 +219,8 @@ var zsaSettings = {
   ZSA_MAIL_TRANSPORT: mailTransport
   ZSA_MAIL_FROM: mailFrom
   ZSA_NOTIFICATIONS_MAX_DELIVERY: string(notificationsMaxDelivery)
+  // Teams (docs/teams.md): Bot Framework's issuer and Teams' service host are the app's defaults.
+  ZSA_TEAMS_BOT_APP_ID: teamsBotAppId
 }
 
 // Only with ZSA_MAIL_TRANSPORT=smtp. The SMTP URL holds a password: an administrator puts it in the
@@ -269,6 +274,12 @@ resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     globalValidation: {
       requireAuthentication: false
       unauthenticatedClientAction: 'AllowAnonymous'
+      // The Teams bot's endpoint carries Bot Framework's tokens, which are not this app
+      // registration's: App Service Authentication would refuse them. The app verifies them
+      // itself (shared/teams/inbound.ts).
+      excludedPaths: [
+        '/api/messages'
+      ]
     }
     identityProviders: {
       azureActiveDirectory: {

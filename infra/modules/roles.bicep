@@ -29,6 +29,7 @@ param storageAccountName string
 param packageStorageAccountName string
 param serviceBusNamespaceName string
 param notificationsQueueName string
+param teamsQueueName string
 param keyVaultName string
 param applicationInsightsName string
 
@@ -68,6 +69,11 @@ resource serviceBus 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = {
 resource notificationsQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existing = {
   parent: serviceBus
   name: notificationsQueueName
+}
+
+resource teamsQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existing = {
+  parent: serviceBus
+  name: teamsQueueName
 }
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
@@ -139,6 +145,18 @@ resource appServiceBusDataSender 'Microsoft.Authorization/roleAssignments@2022-0
 resource appNotificationsQueueOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(notificationsQueue.id, appPrincipalId, role.serviceBusDataOwner)
   scope: notificationsQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.serviceBusDataOwner)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Azure Service Bus Data Owner on the Teams queue only, for the same reason: the Teams sender's
+// trigger receives from it and Flex Consumption scales that trigger from its runtime properties.
+resource appTeamsQueueOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(teamsQueue.id, appPrincipalId, role.serviceBusDataOwner)
+  scope: teamsQueue
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.serviceBusDataOwner)
     principalId: appPrincipalId

@@ -18,6 +18,9 @@ param tags object = {}
 @description('The notifications queue; must equal NOTIFICATIONS_QUEUE in shared/notifications/messages.ts.')
 param notificationsQueueName string
 
+@description('The Teams queue; must equal TEAMS_QUEUE in shared/teams/messages.ts.')
+param teamsQueueName string
+
 @description('Deliveries before a notification is dead-lettered; the app reads the same number as ZSA_NOTIFICATIONS_MAX_DELIVERY.')
 @minValue(1)
 @maxValue(2000)
@@ -72,6 +75,23 @@ resource notificationsQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' 
     lockDuration: 'PT1M'
     maxDeliveryCount: notificationsMaxDelivery
     // Message ids are deterministic; an hour covers an activity retried after a host restart.
+    requiresDuplicateDetection: true
+    duplicateDetectionHistoryTimeWindow: 'PT1H'
+    deadLetteringOnMessageExpiration: true
+    requiresSession: false
+    enablePartitioning: false
+  }
+}
+
+// Read only by ZSA's Teams sender (functions/teams.ts), apart from the emails: a Teams outage
+// leaves the emails alone. Delivered as often as the notifications, then dead-lettered.
+resource teamsQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
+  parent: namespace
+  name: teamsQueueName
+  properties: {
+    lockDuration: 'PT1M'
+    maxDeliveryCount: notificationsMaxDelivery
+    // Message ids are deterministic (shared/teams/messages.ts): a re-run notify publishes nothing twice.
     requiresDuplicateDetection: true
     duplicateDetectionHistoryTimeWindow: 'PT1H'
     deadLetteringOnMessageExpiration: true
@@ -152,4 +172,5 @@ output name string = namespace.name
 output id string = namespace.id
 output fullyQualifiedNamespace string = '${namespace.name}.servicebus.windows.net'
 output notificationsQueueName string = notificationsQueue.name
+output teamsQueueName string = teamsQueue.name
 output eventsTopicName string = eventsTopic.name

@@ -9,6 +9,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliOptions, HostOptions, LocalParts } from '@zsa/local-host';
 import { DEVELOPMENT_AUDIENCE } from '#shared/app/startup-guard';
+import { DEFAULT_TEAMS_SERVICE_HOST } from '#shared/config';
+
+/** The bot's app id on the local host (in Azure, the managed identity's client id). */
+export const DEV_TEAMS_BOT_APP_ID = '7e57da7a-0000-4000-8000-0000000b07a1';
 
 /** Everything ZSA adds to a bare local host; spread into `startHost` or `runCli` options. */
 export function zsaHostOptions(): Required<
@@ -30,6 +34,7 @@ function configureZsa(parts: LocalParts, settings: Readonly<Record<string, strin
   const devSecrets = developmentSecrets(parts.dataDir);
   // As shared/config.ts reads it: unset means `zsa-events`, empty means no events.
   const eventsTopic = (settings.ZSA_EVENTS_TOPIC ?? 'zsa-events').trim();
+  const teamsBotAppId = settings.ZSA_TEAMS_BOT_APP_ID || DEV_TEAMS_BOT_APP_ID;
   // The app's own settings win (`||`: an empty value in local.settings.json counts as unset).
   return {
     settings: {
@@ -54,7 +59,19 @@ function configureZsa(parts: LocalParts, settings: Readonly<Record<string, strin
       ZSA_PORTAL_CLIENT_ID: settings.ZSA_PORTAL_CLIENT_ID || 'zsa-portal',
       ZSA_PORTAL_SCOPE:
         settings.ZSA_PORTAL_SCOPE || `${settings.ZSA_AUTH_AUDIENCE || parts.issuer.audience}/.default`,
+      // The Teams bot talks to the host's development channel (docs/teams.md): its activities are
+      // signed by the development issuer, and it posts only to Teams' hosts and the channel's.
+      ZSA_TEAMS_BOT_APP_ID: teamsBotAppId,
+      ZSA_TEAMS_TOKEN_ISSUER:
+        settings.ZSA_TEAMS_TOKEN_ISSUER || `${parts.issuer.url}/.well-known/openid-configuration`,
+      // The channel is served on the host's own origin.
+      ZSA_TEAMS_SERVICE_URL_ALLOWED:
+        settings.ZSA_TEAMS_SERVICE_URL_ALLOWED ||
+        `${DEFAULT_TEAMS_SERVICE_HOST},${new URL(parts.origin).host}`,
     },
+    // The bot's outgoing tokens come from ManagedIdentityCredential, as in Azure.
+    managedIdentity: true,
+    teamsBot: { appId: teamsBotAppId, messagingPath: '/api/messages', name: 'ZSA' },
     // The lifecycle events' topic, with one subscription to read them from (a send to a topic
     // nobody declared would create a queue of that name instead).
     serviceBusEntities: eventsTopic ? [{ topic: eventsTopic, subscriptions: ['all'] }] : [],

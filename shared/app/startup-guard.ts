@@ -110,6 +110,14 @@ export function startupProblems(env: Environment): readonly string[] {
       problems.push(`ZSA_PORTAL_AUTHORITY is the development issuer or not an Entra authority (${why}).`);
     }
   }
+  // Teams activities signed by the development issuer would let anyone decide as anyone.
+  const teamsIssuer = blank(env['ZSA_TEAMS_TOKEN_ISSUER']);
+  if (teamsIssuer !== undefined) {
+    const why = developmentIssuerReason(teamsIssuer);
+    if (why !== undefined) {
+      problems.push(`ZSA_TEAMS_TOKEN_ISSUER is the development issuer or not https (${why}).`);
+    }
+  }
   // Without an issuer the sentence above already says what to set.
   if (
     issuer !== undefined &&

@@ -4,7 +4,12 @@ import { AuthError, AuthUnavailableError } from './errors';
 import { isHttpsOrLoopback } from '#shared/domain/loopback';
 
 export interface BearerVerifierOptions {
-  readonly issuer: string;
+  /**
+   * The expected `iss`; its metadata is read by OIDC discovery under it. Or `{ metadataUrl }`: the
+   * metadata is read there (Bot Framework publishes its own elsewhere) and the issuer it names is
+   * the one expected.
+   */
+  readonly issuer: string | { readonly metadataUrl: string };
   readonly audience: string;
   readonly clockToleranceSeconds: number;
   /** Shortest time between two JWKS fetches caused by an unknown `kid` (jose's cooldown). */
@@ -43,8 +48,8 @@ export function isAllowedKeyTransport(url: URL): boolean {
 export function createBearerVerifier(options: BearerVerifierOptions): BearerVerifier {
   // Read lazily on first use (no I/O at start-up) and kept; a failed read is not kept, so the next
   // request tries again once the issuer is reachable.
-  let keys: Promise<JWTVerifyGetKey> | undefined;
-  const getKeys = (): Promise<JWTVerifyGetKey> => {
+  let keys: Promise<IssuerKeys> | undefined;
+  const getKeys = (): Promise<IssuerKeys> => {
     keys ??= loadKeys(options).catch((error: unknown) => {
       keys = undefined;
       throw error;
@@ -57,10 +62,10 @@ export function createBearerVerifier(options: BearerVerifierOptions): BearerVeri
       if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) {
         throw new AuthError('INVALID_TOKEN', 'The bearer token is not a well-formed JWT.');
       }
-      const getKey = await getKeys();
+      const { issuer, getKey } = await getKeys();
       try {
         const { payload } = await jwtVerify(token, getKey, {
-          issuer: options.issuer,
+          issuer,
           audience: options.audience,
           algorithms: ALGORITHMS,
           clockTolerance: options.clockToleranceSeconds,
@@ -76,10 +81,18 @@ export function createBearerVerifier(options: BearerVerifierOptions): BearerVeri
   };
 }
 
-async function loadKeys(options: BearerVerifierOptions): Promise<JWTVerifyGetKey> {
-  const metadata = await fetchMetadata(options.issuer);
+interface IssuerKeys {
+  readonly issuer: string;
+  readonly getKey: JWTVerifyGetKey;
+}
+
+async function loadKeys(options: BearerVerifierOptions): Promise<IssuerKeys> {
+  const configured = options.issuer;
+  const metadata = await fetchMetadata(
+    typeof configured === 'string' ? metadataUrlOf(configured) : configured.metadataUrl,
+  );
   // Metadata served for another issuer would make us trust that issuer's keys for ours.
-  if (metadata.issuer !== options.issuer) {
+  if (typeof configured === 'string' && metadata.issuer !== configured) {
     throw new AuthUnavailableError('The token issuer metadata names a different issuer than configured.');
   }
   const jwksUri = new URL(metadata.jwks_uri);
@@ -92,7 +105,7 @@ async function loadKeys(options: BearerVerifierOptions): Promise<JWTVerifyGetKey
   });
   // An unknown `kid`, or a key that does not fit the token, is the token's fault (401); failing to
   // fetch or read the key set is ours (503). Tell them apart here, where we still know which is which.
-  return async (header, token) => {
+  const getKey: JWTVerifyGetKey = async (header, token) => {
     try {
       return await remote(header, token);
     } catch (error) {
@@ -107,12 +120,13 @@ async function loadKeys(options: BearerVerifierOptions): Promise<JWTVerifyGetKey
       throw new AuthUnavailableError('The token issuer keys cannot be fetched.', { cause: error });
     }
   };
+  return { issuer: metadata.issuer, getKey };
 }
 
-async function fetchMetadata(issuer: string): Promise<z.infer<typeof OidcMetadataSchema>> {
+async function fetchMetadata(url: string): Promise<z.infer<typeof OidcMetadataSchema>> {
   let body: unknown;
   try {
-    const response = await fetch(metadataUrlOf(issuer), {
+    const response = await fetch(url, {
       headers: { accept: 'application/json' },
       redirect: 'error',
       signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),

@@ -7,6 +7,11 @@ export const AuthMethod = {
   EasyAuth: 'easyAuth',
   /** The emailed single-use decision link was the only credential (functions/decisions.ts). */
   DecisionLink: 'decisionLink',
+  /**
+   * A Microsoft Teams activity signed by Bot Framework (shared/teams/inbound.ts): the user is its
+   * `aadObjectId` in the configured tenant; it proves nothing about how they signed in.
+   */
+  Teams: 'teams',
 } as const;
 
 export type AuthMethod = (typeof AuthMethod)[keyof typeof AuthMethod];

@@ -118,8 +118,8 @@ function stageText(request: Request, stage: number, approvals: readonly Approval
   );
 }
 
-/** The extension a link decides on, with what it would change. */
-function extensionRows(request: Request, extension: Extension): [string, string][] {
+/** The extension a link (or a Teams card) decides on, with what it would change. */
+export function extensionRows(request: Request, extension: Extension): [string, string][] {
   const end = request.expiresAt;
   return [
     ['Extension', `${formatDuration(extension.hours)} more (extension ${extension.id})`],

@@ -95,6 +95,12 @@ export const MintClaimsSchema = z.strictObject({
   ...TokenRequestFields,
   lifetimeSeconds: z.int().min(1).max(86_400).optional(),
   /**
+   * Audience other than the issuer's own, for the local parts that stand in for another service's
+   * tokens: the managed identity endpoint (a token for any resource) and the Teams channel (Bot
+   * Framework's tokens name the bot's app id). Only through `mint()`.
+   */
+  audience: z.string().trim().min(1).max(256).optional(),
+  /**
    * Claims set over the usual ones (`null` removes one), for tests that need a token shaped as an
    * attacker would shape it. Only through `mint()`: `POST /dev/token` does not accept it.
    */
@@ -301,7 +307,7 @@ async function sign(
   return new SignJWT(payload)
     .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
     .setIssuer(issuer)
-    .setAudience(audience)
+    .setAudience(claims.audience ?? audience)
     .setSubject(userId)
     .setIssuedAt(now)
     .setNotBefore(now)
@@ -449,7 +455,8 @@ async function toSigningKey(privateJwk: JWK): Promise<SigningKey> {
   return { kid, privateKey, publicJwk: { kty, n, e, kid, use: 'sig', alg: ALG } };
 }
 
-function sendJson(
+/** JSON the issuer's way (never cached); also the managed identity endpoint's. */
+export function sendJson(
   res: ServerResponse,
   status: number,
   body: unknown,

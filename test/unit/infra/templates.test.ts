@@ -323,8 +323,8 @@ describe('secure by default', () => {
         /serviceBus/i.test(propertyValue(r.body, 'roleDefinitionId') ?? ''),
     );
 
-    // Assess: Data Sender on the namespace (which holds the topic); the only receiving role is on
-    // the notifications queue.
+    // Assess: Data Sender on the namespace (which holds the topic); the only receiving roles are on
+    // the notifications queue and the Teams queue.
     expect(
       onServiceBus.map((a) => [propertyValue(a.body, 'scope'), propertyValue(a.body, 'roleDefinitionId')]),
     ).toEqual([
@@ -334,6 +334,10 @@ describe('secure by default', () => {
       ],
       [
         'notificationsQueue',
+        "subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.serviceBusDataOwner)",
+      ],
+      [
+        'teamsQueue',
         "subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role.serviceBusDataOwner)",
       ],
     ]);
@@ -425,7 +429,10 @@ describe('secure by default', () => {
     // Assess
     expect(auth && propertyValue(auth.body, 'requireAuthentication')).toBe('false');
     expect(auth && propertyValue(auth.body, 'unauthenticatedClientAction')).toBe("'AllowAnonymous'");
-    expect(auth?.body.text).not.toMatch(/excludedPaths/);
+    // Except the Teams bot's endpoint, whose Bot Framework tokens the app verifies itself.
+    expect(auth && propertyValue(auth.body, 'excludedPaths')?.replace(/\s+/g, ' ')).toBe(
+      "[ '/api/messages' ]",
+    );
     expect(portal).toMatch(/route: '\{\*path\}'/);
     expect(objectVars(functionApp, /^platformSettings$/).get('platformSettings')?.text).toMatch(
       /AzureWebJobsDisableHomepage: 'true'/,

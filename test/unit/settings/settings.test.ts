@@ -275,6 +275,7 @@ describe('Azure sets what the app reads', () => {
       ZSA_PORTAL_CLIENT_ID: '00000000-0000-0000-0000-000000000005',
       ZSA_PORTAL_AUTHORITY: '',
       ZSA_PORTAL_SCOPE: 'api://00000000-0000-0000-0000-000000000004/.default',
+      ZSA_TEAMS_BOT_APP_ID: '00000000-0000-0000-0000-000000000001',
     };
     const platform = {
       WEBSITE_SITE_NAME: 'func-zsa',

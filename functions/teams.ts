@@ -1,0 +1,119 @@
+/**
+ * Microsoft Teams (docs/teams.md; ADR 0014). `POST /api/messages` is the Azure Bot's messaging
+ * endpoint: anonymous to the platform, authenticated by the activity's Bot Framework token
+ * (shared/teams/inbound.ts) before anything in it is used; then the activity is read, the user
+ * checked to be of ZSA's tenant, and the bot story run (shared/teams/bot.ts). `sendTeams` is the
+ * Service Bus trigger that delivers the `zsa-teams` queue's messages (shared/teams/deliver.ts),
+ * beside the email sender and independent of it.
+ */
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { z } from 'zod';
+import { getDeps } from '#shared/app/deps';
+import { AuditAction, SYSTEM_ACTOR } from '#shared/audit/types';
+import { parseOrThrow } from '#shared/domain/errors';
+import { handled, json, readJson } from '#shared/http/handler';
+import { HttpError } from '#shared/http/problem';
+import { auditQuietly } from '#shared/notifications/audit';
+import { InboundActivity, serviceUrlAllowed } from '#shared/teams/activity';
+import { handleActivity } from '#shared/teams/bot';
+import { deliverTeams } from '#shared/teams/deliver';
+import { TEAMS_QUEUE } from '#shared/teams/messages';
+import { activityAuthenticator, botContext, teamsDeliverContext, teamsSettings } from '#shared/teams/wiring';
+import { deliveryOf, reasonOf } from './notifications';
+
+// Only the service URL is looked at before the token is checked (its `serviceurl` claim must match).
+const Unverified = z.object({ serviceUrl: z.string().max(2048).optional() });
+
+export const messages = handled(
+  async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const teams = teamsSettings(getDeps().settings);
+    if (teams === undefined)
+      throw new HttpError(
+        404,
+        'TEAMS_NOT_CONFIGURED',
+        'The Teams app is not set up here (ZSA_TEAMS_BOT_APP_ID).',
+      );
+    const raw: unknown = await readJson(request, z.unknown(), 'activity');
+    const claimed = Unverified.safeParse(raw);
+    await activityAuthenticator(teams).verify(
+      request.headers.get('authorization'),
+      claimed.success ? (claimed.data.serviceUrl ?? '') : '',
+    );
+    const activity = parseOrThrow(InboundActivity, raw, 'activity');
+    if (!serviceUrlAllowed(activity.serviceUrl, teams.allowed))
+      throw new HttpError(
+        403,
+        'SERVICE_URL_NOT_ALLOWED',
+        'The activity names a service URL ZSA does not post to.',
+      );
+    const answer = await handleActivity(botContext(teams, request, context), activity);
+    if (answer.status === 403) throw new HttpError(403, 'NOT_THIS_TENANT', `Refused: ${answer.reason}.`);
+    return answer.body === undefined ? { status: 200 } : json(200, answer.body);
+  },
+);
+
+function messageIdOf(context: InvocationContext): string {
+  const id = context.triggerMetadata?.messageId;
+  return typeof id === 'string' ? id : '?';
+}
+
+/** Service Bus trigger `sendTeams`: one Teams message → one card sent or updated. */
+export async function sendTeams(message: unknown, context: InvocationContext): Promise<void> {
+  const delivery = deliveryOf(context);
+  const deps = getDeps();
+  const max = deps.settings.ZSA_NOTIFICATIONS_MAX_DELIVERY;
+  const teams = teamsSettings(deps.settings);
+  if (teams === undefined) {
+    context.warn('Teams message dropped: the Teams app is not set up here (ZSA_TEAMS_BOT_APP_ID).');
+    return;
+  }
+  try {
+    const outcome = await deliverTeams(teamsDeliverContext(teams), message);
+    const m = outcome.message;
+    context.log(
+      outcome.kind === 'skipped'
+        ? `Teams ${m.kind} ${m.id} not sent: ${outcome.reason}`
+        : `Teams ${m.kind} ${m.id} ${outcome.kind} (activity ${outcome.activityId})`,
+    );
+  } catch (e) {
+    const reason = reasonOf(e);
+    if (delivery < max) {
+      context.warn(
+        `Teams message failed (delivery ${delivery} of ${max}), Service Bus will retry: ${reason}`,
+      );
+    } else {
+      context.error(
+        `Teams message failed for good (delivery ${delivery} of ${max}); dead-lettered: ${reason}`,
+      );
+      await auditQuietly(
+        {
+          action: AuditAction.NotificationFailed,
+          actor: SYSTEM_ACTOR,
+          outcome: 'failure',
+          reason: `teams: ${reason}`.slice(0, 1000),
+          detail: {
+            notificationId: messageIdOf(context),
+            stage: 'teams',
+            delivery,
+          },
+        },
+        (text) => context.warn(text),
+      );
+    }
+    throw e;
+  }
+}
+
+app.http('teamsMessages', {
+  methods: ['POST'],
+  route: 'api/messages',
+  authLevel: 'anonymous',
+  handler: messages,
+  extraInputs: [df.input.durableClient()],
+});
+app.serviceBusQueue('sendTeams', {
+  connection: 'ServiceBusConnection',
+  queueName: TEAMS_QUEUE,
+  handler: sendTeams,
+});
