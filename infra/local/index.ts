@@ -29,6 +29,7 @@ export {
 export {
   createDevIssuer,
   devUserId,
+  devAppId,
   DEV_TENANT_ID,
   DEV_TOKEN_PATH,
   MintClaimsSchema,
@@ -38,4 +39,11 @@ export {
   type MintClaims,
 } from './dev-issuer/dev-issuer';
 export { startTimerTriggers, type RunningTimers } from './timers';
+export {
+  createMcpEndpoint,
+  MCP_PATH,
+  type McpEndpoint,
+  type McpEndpointOptions,
+  type McpServerSettings,
+} from './mcp/server';
 export { freePort } from './net';
