@@ -59,6 +59,7 @@ const OWN_PROCESS = [
   'test/component/durable/workflow-faults.test.ts',
   'test/component/host-timers.test.ts',
   'test/component/http/router.test.ts',
+  'test/component/local-host/mcp.test.ts',
   'test/component/requests/emergency.test.ts',
   'test/component/requests/extensions.test.ts',
   'test/component/requests/stages.test.ts',
