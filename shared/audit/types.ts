@@ -85,6 +85,12 @@ export interface AuditOrigin {
   correlationId?: string | undefined;
   clientIp?: string | undefined;
   userAgent?: string | undefined;
+  /**
+   * The client the caller acted through when it is not a person's own (an AI agent through the MCP
+   * tools: `{ kind: 'agent', appId, name, mode, sponsor }`): recorded as `detail.client` on every
+   * row the call writes.
+   */
+  client?: Readonly<Record<string, unknown>> | undefined;
 }
 
 export interface AuditEventInput {
