@@ -376,7 +376,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       `  Dev tokens   POST ${origin}/dev/token  ${JSON.stringify(options.devTokenExample ?? { upn: 'alice@contoso.com', roles: [] })}`,
       ...(mcp.tools.length > 0
         ? [
-            `  MCP          ${origin}${MCP_PATH}  (Streamable HTTP; ${mcp.tools.length} tool(s): ${mcp.tools.map((t) => t.name).join(', ')}; send Authorization: Bearer <dev token>)`,
+            `  MCP          ${origin}${MCP_PATH}  (Streamable HTTP; tools ${mcp.tools.map((t) => t.name).join(', ')})`,
+            `               with Authorization: Bearer <a dev token: {"upn":"alice@contoso.com","azp":"vscode-agent"} for an agent acting for alice, {"app":"agent-1"} for an agent of its own>`,
           ]
         : []),
       `  Issuer       ${origin}/dev  (audience ${devAudience})`,
