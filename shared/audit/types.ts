@@ -63,6 +63,11 @@ export const AuditAction = {
   ExecutionSucceeded: 'execution.succeeded',
   ExecutionFailed: 'execution.failed',
   ExecutionRefused: 'execution.refused',
+  /**
+   * An AI agent called one of ZSA's MCP tools (detail: tool, mode, outcome, and `client`); the
+   * stories the tool ran write their usual rows beside it.
+   */
+  AgentToolCalled: 'agent.toolCalled',
   NotificationSent: 'notification.sent',
   NotificationFailed: 'notification.failed',
   AuditExported: 'audit.exported',
