@@ -48,7 +48,7 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
-function text(result: { content?: unknown }): string {
+function text(result: Record<string, unknown>): string {
   return ((result.content ?? []) as { type: string; text?: string }[]).map((c) => c.text ?? '').join('');
 }
 
