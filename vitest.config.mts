@@ -49,6 +49,7 @@ const LONGEST_FIRST = [
  * other, nor with files that import the app's functions.
  */
 const OWN_PROCESS = [
+  'test/component/agents/tools.test.ts',
   'test/component/durable/access-request.test.ts',
   'test/component/durable/approval-flows.test.ts',
   'test/component/durable/conformance.test.ts',

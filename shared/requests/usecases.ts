@@ -315,19 +315,27 @@ export async function decide(
   linkStage?: number,
 ): Promise<RequestView> {
   const { principal } = caller;
+  // Only people decide: an AI agent with its own identity never does, whatever groups it is in. The
+  // refusal does not depend on the request, so it says nothing about whether the id exists.
+  if (principal.agent?.ownIdentity === true) {
+    const refusal = new DomainError('AGENT_CANNOT_APPROVE', 'An AI agent may not decide on requests');
+    await ctx.audit.append({
+      action: AuditAction.DecisionRefused,
+      actor: caller.actor,
+      outcome: 'refused',
+      requestId: id,
+      reason: `${refusal.code}: ${refusal.message}`,
+      detail: { decision },
+      origin: caller.origin,
+    });
+    throw refusal;
+  }
   const input = { approver: principal, decision, comment, linkStage, strength: principal.strength };
   return runTransition(ctx, caller, id, {
     // Whoever may see it (the requester among them, so that deciding on one's own request is
     // refused as such); to anyone else it does not exist.
     addressable: (request, members) => canView(request, actorOf(principal), members),
-    // Only people decide: an AI agent with its own identity never does, whatever groups it is in.
-    rule: (request, members) =>
-      principal.agent?.ownIdentity === true
-        ? {
-            kind: 'refused',
-            refusal: new DomainError('AGENT_CANNOT_APPROVE', 'An AI agent may not decide on requests'),
-          }
-        : decideTransition(request, input, members, ctx.now),
+    rule: (request, members) => decideTransition(request, input, members, ctx.now),
     events: (outcome, next) => decisionEvents(outcome, next, caller, decision, comment, ctx.now),
     follow: (outcome, request) => ({
       // A scheduled grant is indexed too: an execution before its start is told when it starts.
