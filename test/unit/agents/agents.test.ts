@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { agentCallerOf, agentUpn, AgentIdentityError, clientNameOf } from '#shared/agents/identity';
 import { parameterSchema, runHint } from '#shared/agents/tools';
+import { askedBy } from '#shared/notifications/html';
 import type { IdentityClaims } from '#shared/auth/principal';
 import {
   admitAgent,
@@ -232,5 +233,22 @@ describe('what a refused run tells the agent', () => {
       required: ['host'],
       additionalProperties: false,
     });
+  });
+});
+
+describe('what approvers read of an agent’s request', () => {
+  it.each([
+    { agent: undefined, says: 'alice@contoso.com' },
+    {
+      agent: { mode: 'onBehalfOf', appId: 'vscode', name: 'Visual Studio Code', sponsor: null },
+      says: 'AI agent Visual Studio Code for alice@contoso.com',
+    },
+    {
+      agent: { mode: 'ownIdentity', appId: 'agent-1', name: null, sponsor: 'alice@contoso.com' },
+      says: 'AI agent agent-1 (its own identity; sponsor alice@contoso.com)',
+    },
+  ] as const)('$says', ({ agent, says }) => {
+    // Act / Assert
+    expect(askedBy({ requester: 'alice@contoso.com', ...(agent === undefined ? {} : { agent }) })).toBe(says);
   });
 });
