@@ -185,7 +185,32 @@ describe('local host MCP registrations', () => {
         log: () => undefined,
       });
 
+  const withBlob: RegisteredFunction = {
+    ...fn('a', { toolName: 'a', toolProperties: '[]' }),
+    metadata: {
+      name: 'a',
+      bindings: {
+        t: { direction: 'in', type: 'mcpToolTrigger', toolName: 'a', toolProperties: '[]' },
+        blob: { direction: 'in', type: 'blob', path: 'x/{mcptoolargs.name}' },
+      },
+    },
+  };
+  const resource: RegisteredFunction = {
+    ...fn('r', {}),
+    trigger: { direction: 'in', type: 'mcpResourceTrigger', uri: 'file://x' },
+  };
+
   it.each([
+    {
+      case: 'an input binding the local host does not supply',
+      fns: [withBlob],
+      error: /does not support its in binding "blob" \(blob\)/,
+    },
+    {
+      case: 'an MCP resource (only tools are served)',
+      fns: [resource],
+      error: /uses mcpResourceTrigger, which this local host does not serve/,
+    },
     {
       case: 'an option the local host does not play',
       fns: [fn('a', { toolName: 'a', description: '', toolProperties: '[]', resultSchema: '{}' })],
