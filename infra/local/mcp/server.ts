@@ -357,14 +357,22 @@ function typedText(value: RpcTypedData | null | undefined): string | undefined {
   return undefined;
 }
 
-/** `mcptoolargs`: each value as .NET's JsonElement.ToString() gives it (a string's text, else its JSON). */
+/**
+ * `mcptoolargs`: each value as .NET's JsonElement.ToString() gives it: a string's text, `True` or
+ * `False`, an empty string for null, else the JSON text (re-serialized here, so compact).
+ */
 function argumentStrings(args: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(args).map(([k, v]) => [
-      k,
-      typeof v === 'string' ? v : v === null ? '' : JSON.stringify(v),
-    ]),
-  );
+  const asString = (v: unknown): string =>
+    typeof v === 'string'
+      ? v
+      : v === true
+        ? 'True'
+        : v === false
+          ? 'False'
+          : v === null
+            ? ''
+            : JSON.stringify(v);
+  return Object.fromEntries(Object.entries(args).map(([k, v]) => [k, asString(v)]));
 }
 
 /** Every request header, names as sent, repeated values joined with a comma (as the extension does). */

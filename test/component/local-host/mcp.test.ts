@@ -89,7 +89,7 @@ describe('local host MCP endpoint', () => {
     // Act
     const result = await client.callTool({
       name: 'echo',
-      arguments: { message: 'hi', count: 3, tags: ['a', 'b'] },
+      arguments: { message: 'hi', count: 3, tags: ['a', 'b'], urgent: true, note: null },
     });
 
     // Assert: the first argument is the ToolInvocationContext; no clientinfo (the extension keeps no session).
@@ -107,7 +107,13 @@ describe('local host MCP endpoint', () => {
     };
     const sessionId = transport.sessionId;
     expect(invocation.name).toBe('echo');
-    expect(invocation.arguments).toEqual({ message: 'hi', count: 3, tags: ['a', 'b'] });
+    expect(invocation.arguments).toEqual({
+      message: 'hi',
+      count: 3,
+      tags: ['a', 'b'],
+      urgent: true,
+      note: null,
+    });
     expect(invocation.sessionid).toBe(sessionId);
     expect(invocation).not.toHaveProperty('clientinfo');
     expect(invocation.transport.name).toBe('http-streamable');
@@ -118,7 +124,13 @@ describe('local host MCP endpoint', () => {
     expect(headers.authorization).toBe('Bearer the-token');
     expect(headers['mcp-session-id']).toBe(sessionId);
     // mcptoolargs holds each value as .NET's JsonElement.ToString() writes it.
-    expect(triggerMetadata.mcptoolargs).toEqual({ message: 'hi', count: '3', tags: '["a","b"]' });
+    expect(triggerMetadata.mcptoolargs).toEqual({
+      message: 'hi',
+      count: '3',
+      tags: '["a","b"]',
+      urgent: 'True',
+      note: '',
+    });
     expect(triggerMetadata.mcpsessionid).toBe(sessionId);
     expect(triggerMetadata.mcptoolcontext).toMatchObject({ name: 'echo', sessionid: sessionId });
   });
