@@ -62,7 +62,7 @@ describe('local host MCP endpoint', () => {
     expect(client.getServerVersion()).toEqual({ name: 'Azure Functions MCP server', version: '1.0.0' });
     expect(client.getInstructions()).toBe(INSTRUCTIONS);
     expect(transport.sessionId).toMatch(/^[0-9a-f]{32}$/);
-    expect(tools.map((t) => t.name)).toEqual(['echo', 'plain', 'fails', 'refuses']);
+    expect(tools.map((t) => t.name)).toEqual(['echo', 'plain', 'fails', 'refuses', 'multi', 'marked']);
     const echo = tools.find((t) => t.name === 'echo');
     expect(echo).toEqual({
       name: 'echo',
@@ -140,9 +140,12 @@ describe('local host MCP endpoint', () => {
     const plain = await client.callTool({ name: 'plain', arguments: {} });
     const fails = await client.callTool({ name: 'fails', arguments: {} });
     const refuses = await client.callTool({ name: 'refuses', arguments: {} });
+    const multi = await client.callTool({ name: 'multi', arguments: {} });
+    const marked = await client.callTool({ name: 'marked', arguments: {} });
 
     // Assert: a string is one text block; a throw is the SDK's generic error (its message only
-    // logged); a whole CallToolResult carries the app's own isError and text.
+    // logged); a whole CallToolResult carries the app's own isError and text; blocks stay blocks;
+    // a class marked McpContent is its JSON as text and as structured content.
     expect(plain).toEqual({ content: [{ type: 'text', text: 'just text' }] });
     expect(fails.isError).toBe(true);
     expect(text(fails)).toBe("An error occurred invoking 'fails'.");
@@ -150,6 +153,16 @@ describe('local host MCP endpoint', () => {
     expect(refuses.isError).toBe(true);
     expect(text(refuses)).toBe('Not approved yet: wait for a human.');
     expect(refuses.structuredContent).toEqual({ status: 'pending' });
+    expect(multi).toEqual({
+      content: [
+        { type: 'text', text: 'one' },
+        { type: 'text', text: 'two' },
+      ],
+    });
+    expect(marked).toEqual({
+      content: [{ type: 'text', text: '{"status":"approved"}' }],
+      structuredContent: { status: 'approved' },
+    });
   });
 
   it('refuses a call without a required argument, or to an unknown tool, as JSON-RPC errors', async () => {
