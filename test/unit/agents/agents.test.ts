@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { agentCallerOf, agentUpn, AgentIdentityError, clientNameOf } from '#shared/agents/identity';
 import { parameterSchema, runHint } from '#shared/agents/tools';
 import { askedBy } from '#shared/notifications/html';
+import { claimsFromEasyAuthHeader } from '#shared/auth/easy-auth';
 import type { IdentityClaims } from '#shared/auth/principal';
 import {
   admitAgent,
@@ -250,5 +251,30 @@ describe('what approvers read of an agent’s request', () => {
   ] as const)('$says', ({ agent, says }) => {
     // Act / Assert
     expect(askedBy({ requester: 'alice@contoso.com', ...(agent === undefined ? {} : { agent }) })).toBe(says);
+  });
+});
+
+describe('claims behind App Service Authentication', () => {
+  it('reads the client application, token type and scopes an agent is told apart by', () => {
+    // Arrange: the platform's principal of an app-only call, scope under its long claim type too.
+    const header = Buffer.from(
+      JSON.stringify({
+        auth_typ: 'aad',
+        claims: [
+          { typ: 'tid', val: TID },
+          { typ: 'oid', val: OID },
+          { typ: 'azp', val: 'agent-1' },
+          { typ: 'idtyp', val: 'app' },
+          { typ: 'http://schemas.microsoft.com/identity/claims/scope', val: 'x' },
+        ],
+      }),
+    ).toString('base64');
+
+    // Act
+    const claims = claimsFromEasyAuthHeader(header);
+
+    // Assert
+    expect(claims).toMatchObject({ azp: 'agent-1', idtyp: 'app', scp: 'x' });
+    expect(agentCallerOf(claims, 'easyAuth', null).identity).toMatchObject({ mode: 'ownIdentity', key: KEY });
   });
 });
