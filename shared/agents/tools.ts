@@ -199,7 +199,7 @@ export async function requestAction(
       };
     },
   });
-  return { text: requestText(view), data: requestData(view, ctx.requests.now) };
+  return { text: requestText(view, ctx.requests.now), data: requestData(view, ctx.requests.now) };
 }
 
 /** `get_request`: the caller's own request, and whether run_action may run it now. */
@@ -210,7 +210,7 @@ export async function getRequest(
 ): Promise<ToolAnswer> {
   const request = await ownRequest(ctx, who, requestId);
   const view = await viewOf(ctx, request);
-  return { text: requestText(view), data: requestData(view, ctx.requests.now) };
+  return { text: requestText(view, ctx.requests.now), data: requestData(view, ctx.requests.now) };
 }
 
 /** `run_action`: the approved action, once, with exactly the approved parameters. */
@@ -330,15 +330,19 @@ function requestData(view: RequestView, now: Date): Record<string, unknown> {
   };
 }
 
-function requestText(view: RequestView): string {
+function requestText(view: RequestView, now: Date): string {
   const head = `Request ${view.id} for ${view.task ?? 'a task'} is ${view.status}.`;
   switch (view.status) {
     case 'pending':
       return `${head} A human in approver group "${approverOf(view) ?? 'the default group'}" must approve it by ${view.pendingUntil}. Wait for them; call get_request later to see whether it was approved. Do not call run_action before.`;
     case 'approved': {
-      const left =
-        view.maxUses === null ? 'no use limit' : `${Math.max(0, view.maxUses - view.uses)} use left`;
-      return `${head} run_action may run it now (${left}, until ${view.expiresAt ?? 'the grant ends'}), with exactly the approved parameters.`;
+      const left = view.maxUses === null ? null : Math.max(0, view.maxUses - view.uses);
+      if (left === 0) return `${head} Its one run is used up; ask again with request_action if needed.`;
+      if (view.expiresAt !== null && Date.parse(view.expiresAt) <= now.getTime())
+        return `${head} Its grant expired at ${view.expiresAt}; ask again with request_action if needed.`;
+      if (!isLive(view, now))
+        return `${head} Its grant starts at ${view.grantedAt ?? 'its start'}; call get_request then.`;
+      return `${head} run_action may run it now (${left === null ? 'no use limit' : `${left} use left`}, until ${view.expiresAt ?? 'the grant ends'}), with exactly the approved parameters.`;
     }
     default:
       return `${head} It can no longer run.`;
