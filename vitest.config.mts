@@ -49,6 +49,7 @@ const LONGEST_FIRST = [
  * other, nor with files that import the app's functions.
  */
 const OWN_PROCESS = [
+  'test/component/agents/tools.test.ts',
   'test/component/durable/access-request.test.ts',
   'test/component/durable/approval-flows.test.ts',
   'test/component/durable/conformance.test.ts',
@@ -59,6 +60,7 @@ const OWN_PROCESS = [
   'test/component/durable/workflow-faults.test.ts',
   'test/component/host-timers.test.ts',
   'test/component/http/router.test.ts',
+  'test/component/local-host/mcp.test.ts',
   'test/component/requests/emergency.test.ts',
   'test/component/requests/extensions.test.ts',
   'test/component/requests/stages.test.ts',

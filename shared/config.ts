@@ -30,6 +30,20 @@ const positiveInt = (fallback: number) =>
       return n;
     });
 
+/** A rate limit's allowance per window: 0 turns it off; at most 500, so a window's log fits one Table property. */
+const rateLimit = (fallback: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      const n = Number(v === '' ? fallback : v);
+      if (!Number.isInteger(n) || n < 0 || n > 500) {
+        ctx.addIssue({ code: 'custom', message: 'must be a whole number from 0 (off) to 500' });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 const optionalString = z
   .string()
   .optional()
@@ -90,19 +104,20 @@ export const SettingsSchema = z.object({
    * Submits one user may make per `ZSA_SUBMIT_RATE_WINDOW_SECONDS` (each emails every approver);
    * more are refused with 429 and `Retry-After`. 0 turns the limit off; at most 500.
    */
-  ZSA_SUBMIT_RATE_LIMIT: z
-    .string()
-    .default('30')
-    .transform((v, ctx) => {
-      const n = Number(v === '' ? '30' : v);
-      if (!Number.isInteger(n) || n < 0 || n > 500) {
-        ctx.addIssue({ code: 'custom', message: 'must be a whole number from 0 (off) to 500' });
-        return z.NEVER;
-      }
-      return n;
-    }),
+  ZSA_SUBMIT_RATE_LIMIT: rateLimit(30),
   /** The sliding window `ZSA_SUBMIT_RATE_LIMIT` counts over, in seconds (default 600: 10 minutes). */
   ZSA_SUBMIT_RATE_WINDOW_SECONDS: positiveInt(600),
+  /**
+   * Requests one AI agent identity may make through the MCP tool `request_action` per
+   * `ZSA_SUBMIT_RATE_WINDOW_SECONDS` (an agent acting for a user counts for that user), apart from
+   * that identity's own submits. 0 turns it off; at most 500 (default 10).
+   */
+  ZSA_AGENT_RATE_LIMIT: rateLimit(10),
+  /**
+   * The longest grant an AI agent gets through `request_action`, in minutes (default 15, at most
+   * 1440): the shorter of this and its policy's limits. The grant allows one execution only.
+   */
+  ZSA_AGENT_GRANT_MINUTES: positiveInt(15).refine((n) => n <= 1440, 'must be at most 1440 minutes'),
   /** Comma-separated host names (or host:port) executors may call. */
   ZSA_EXECUTOR_ALLOWED_HOSTS: z
     .string()

@@ -23,6 +23,15 @@ const HostJson = z
           .object({ maxConcurrentCalls: z.number().int().positive().optional() })
           .loose()
           .optional(),
+        // The MCP extension's server identity and the instructions it gives every client.
+        mcp: z
+          .object({
+            serverName: z.string().optional(),
+            serverVersion: z.string().optional(),
+            instructions: z.string().optional(),
+          })
+          .loose()
+          .optional(),
       })
       .loose()
       .optional(),

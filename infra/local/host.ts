@@ -28,6 +28,7 @@ import { DurableEngine } from './durable/engine';
 import { DurableStore } from './durable/store';
 import { createHttpTriggerRouter, DEFAULT_MAX_REQUEST_BODY_BYTES } from './http/router';
 import { startMailbox } from './mailbox/mailbox';
+import { createMcpEndpoint, MCP_PATH } from './mcp/server';
 import { startServiceBus, type EntityConfig } from './servicebus/server';
 import { startServiceBusTriggers } from './servicebus/triggers';
 import { createTeamsChannel, type TeamsChannel } from './teams/channel';
@@ -323,15 +324,25 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     closers.push(() => engine.close());
     const durableApi = createDurableApi(engine, () => origin);
     const clientData = JSON.stringify(clientBindingData(origin, hub));
+    // The only input binding the local host supplies: HTTP, timer and MCP functions start and read workflows.
+    const durableClientInput = (_fn: unknown, _name: string, binding: { type: string }) =>
+      binding.type === 'durableClient' || binding.type === 'orchestrationClient'
+        ? { string: clientData }
+        : undefined;
 
     const router = createHttpTriggerRouter({
       registry,
       routePrefix: hostJson.extensions?.http?.routePrefix ?? 'api',
       maxRequestBodyBytes: requestBodySizeLimit(appSettings) ?? DEFAULT_MAX_REQUEST_BODY_BYTES,
-      extraInputs: (_fn, _name, binding) =>
-        binding.type === 'durableClient' || binding.type === 'orchestrationClient'
-          ? { string: clientData }
-          : undefined,
+      extraInputs: durableClientInput,
+      log,
+    });
+
+    // MCP tools (`app.mcpTool`), served where the Functions MCP extension serves them.
+    const mcp = createMcpEndpoint({
+      registry,
+      settings: hostJson.extensions?.mcp,
+      extraInputs: durableClientInput,
       log,
     });
 
@@ -349,11 +360,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       registry,
       resolve: (v) => resolveSetting(v, appSettings),
       log,
-      // The reconciler's timer reads workflow statuses through a durable client, as HTTP functions do.
-      extraInputs: (_fn, _name, binding) =>
-        binding.type === 'durableClient' || binding.type === 'orchestrationClient'
-          ? { string: clientData }
-          : undefined,
+      extraInputs: durableClientInput,
     });
     closers.push(() => timers.close());
 
@@ -363,6 +370,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         // The host's own endpoints first, so an app route can never shadow them.
         if (path.startsWith('/dev/') || path.startsWith('/durabletask/') || path.startsWith('/runtime/')) {
           if (await mailbox.handle(req, res)) return;
+          // Reads its own body: the SDK's transport takes the request whole.
+          if (await mcp.handle(req, res)) return;
           const body = await readBody(req, MAX_HOST_BODY);
           if (!body) {
             res.writeHead(413, { 'content-type': 'text/plain' });
@@ -399,6 +408,12 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       `  API          ${origin}/api`,
       `  Functions    ${registry.functions.size} registered: ${[...registry.functions.values()].map((f) => f.metadata.name).join(', ')}`,
       `  Dev tokens   POST ${origin}/dev/token  ${JSON.stringify(options.devTokenExample ?? { upn: 'alice@contoso.com', roles: [] })}`,
+      ...(mcp.tools.length > 0
+        ? [
+            `  MCP          ${origin}${MCP_PATH}  (Streamable HTTP; tools ${mcp.tools.map((t) => t.name).join(', ')})`,
+            `               with Authorization: Bearer <a dev token: {"upn":"alice@contoso.com","azp":"vscode-agent"} for an agent acting for alice, {"app":"agent-1"} for an agent of its own>`,
+          ]
+        : []),
       `  Issuer       ${origin}/dev  (audience ${devAudience})`,
       `  Mailbox      ${origin}/dev/mailbox   (SMTP ${mailbox.smtpUrl})`,
       `  Service Bus  ${bus.connectionString.replace(/SharedAccessKey=[^;]+/, 'SharedAccessKey=…')}`,

@@ -30,6 +30,7 @@ export {
 export {
   createDevIssuer,
   devUserId,
+  devAppId,
   DEV_TENANT_ID,
   DEV_TOKEN_PATH,
   MintClaimsSchema,
@@ -39,6 +40,13 @@ export {
   type MintClaims,
 } from './dev-issuer/dev-issuer';
 export { startTimerTriggers, type RunningTimers } from './timers';
+export {
+  createMcpEndpoint,
+  MCP_PATH,
+  type McpEndpoint,
+  type McpEndpointOptions,
+  type McpServerSettings,
+} from './mcp/server';
 export { freePort } from './net';
 export {
   createManagedIdentityEndpoint,

@@ -192,6 +192,10 @@ var platformSettings = {
   ServiceBusConnection__fullyQualifiedNamespace: serviceBusFullyQualifiedNamespace
   ServiceBusConnection__credential: 'managedidentity'
   ServiceBusConnection__clientId: identityClientId
+  // The MCP tools (`/runtime/webhooks/mcp`, functions/mcp.ts): App Service Authentication publishes
+  // protected resource metadata (/.well-known/oauth-protected-resource) naming the API's scope, so
+  // an MCP client can find where to sign in (docs/agents.md). Preview setting of App Service.
+  WEBSITE_AUTH_PRM_DEFAULT_WITH_SCOPES: 'api://${apiClientId}/access_as_user'
   // Telemetry with Entra authentication (the component has local auth off).
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'

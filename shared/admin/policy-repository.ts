@@ -36,6 +36,8 @@ const PolicyRow = z.object({
   breakGlassGroup: z.string().optional(),
   breakGlassMaxHours: z.number().optional(),
   approverAuthContext: z.string().optional(),
+  /** JSON of the agents field (mode, sponsors, limits: one short object). */
+  agents: z.string().optional(),
 });
 const TargetRow = z.object({
   etag: z.string(),
@@ -64,10 +66,12 @@ function sameTarget(a: Target, b: Target): boolean {
 function toStored(row: unknown): Stored {
   const parsed = PolicyRow.safeParse(row);
   if (!parsed.success) throw corruptRow(AdminTable.policies, PARTITION, parsed.error);
-  const { rowKey, etag, stages, ...fields } = parsed.data;
+  const { rowKey, etag, stages, agents, ...fields } = parsed.data;
   let stageList: unknown;
+  let agentsField: unknown;
   try {
     stageList = stages === undefined ? undefined : JSON.parse(stages);
+    agentsField = agents === undefined ? undefined : JSON.parse(agents);
   } catch (e) {
     throw corruptRow(AdminTable.policies, PARTITION, e);
   }
@@ -75,6 +79,7 @@ function toStored(row: unknown): Stored {
     id: rowKey.slice(ID.length),
     ...fields,
     ...(stageList === undefined ? {} : { stages: stageList }),
+    ...(agentsField === undefined ? {} : { agents: agentsField }),
   });
   if (!policy.success) throw corruptRow(AdminTable.policies, PARTITION, policy.error);
   return { policy: policy.data, etag };
@@ -98,6 +103,7 @@ function policyRow(policy: Policy) {
     ...(policy.breakGlassGroup === undefined ? {} : { breakGlassGroup: policy.breakGlassGroup }),
     breakGlassMaxHours: policy.breakGlassMaxHours,
     ...(policy.approverAuthContext === undefined ? {} : { approverAuthContext: policy.approverAuthContext }),
+    ...(policy.agents === undefined ? {} : { agents: JSON.stringify(policy.agents) }),
   };
 }
 

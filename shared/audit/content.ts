@@ -47,7 +47,9 @@ export function recordContent(event: AuditEventInput, id: string, redactor: Reda
   const actor = event.actor;
   const user = actor.kind === 'user';
   const roles = user ? [...new Set(actor.roles)].sort() : [];
-  const detail = event.detail === undefined ? undefined : detailText(redactor.detail(event.detail));
+  const client = event.origin?.client;
+  const given = client === undefined ? event.detail : { ...event.detail, client };
+  const detail = given === undefined ? undefined : detailText(redactor.detail(given));
   return {
     id,
     action: event.action,

@@ -63,6 +63,11 @@ export const AuditAction = {
   ExecutionSucceeded: 'execution.succeeded',
   ExecutionFailed: 'execution.failed',
   ExecutionRefused: 'execution.refused',
+  /**
+   * An AI agent called one of ZSA's MCP tools (detail: tool, mode, outcome, and `client`); the
+   * stories the tool ran write their usual rows beside it.
+   */
+  AgentToolCalled: 'agent.toolCalled',
   NotificationSent: 'notification.sent',
   NotificationFailed: 'notification.failed',
   AuditExported: 'audit.exported',
@@ -85,6 +90,12 @@ export interface AuditOrigin {
   correlationId?: string | undefined;
   clientIp?: string | undefined;
   userAgent?: string | undefined;
+  /**
+   * The client the caller acted through when it is not a person's own (an AI agent through the MCP
+   * tools: `{ kind: 'agent', appId, name, mode, sponsor }`): recorded as `detail.client` on every
+   * row the call writes.
+   */
+  client?: Readonly<Record<string, unknown>> | undefined;
 }
 
 export interface AuditEventInput {

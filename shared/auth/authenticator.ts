@@ -1,7 +1,13 @@
 import { createBearerVerifier, isAllowedKeyTransport, type BearerVerifier } from './bearer';
-import { EASY_AUTH_PRINCIPAL_HEADER, principalFromEasyAuthHeader } from './easy-auth';
+import { claimsFromEasyAuthHeader, EASY_AUTH_PRINCIPAL_HEADER } from './easy-auth';
 import { AuthError } from './errors';
-import { claimsFromJwtPayload, principalFromClaims, type Principal } from './principal';
+import {
+  claimsFromJwtPayload,
+  principalFromClaims,
+  type AuthMethod,
+  type IdentityClaims,
+  type Principal,
+} from './principal';
 
 export interface AuthConfig {
   /** `ZSA_AUTH_ISSUER`: exact expected `iss`; OIDC metadata is read from it. */
@@ -29,6 +35,12 @@ export interface Authenticator {
    * AuthUnavailableError (503) when the issuer's metadata or keys cannot be read.
    */
   authenticate(headers: HeaderReader): Promise<Principal>;
+  /**
+   * The verified claims of the caller, by the same rules as `authenticate` (platform principal or
+   * bearer token), without requiring them to name a user: for the MCP tools, whose callers may be
+   * AI agents with app-only tokens (shared/agents/identity.ts decides what they may do).
+   */
+  claims(headers: HeaderReader): Promise<{ claims: IdentityClaims; method: AuthMethod }>;
 }
 
 const BEARER = /^Bearer +(\S+) *$/i;
@@ -47,32 +59,42 @@ const BEARER = /^Bearer +(\S+) *$/i;
 export function createAuthenticator(config: AuthConfig): Authenticator {
   const bearer = createBearer(config);
 
-  return {
-    async authenticate(headers) {
+  const claims = async (headers: HeaderReader): Promise<{ claims: IdentityClaims; method: AuthMethod }> => {
+    if (config.trustEasyAuth) {
+      const platformPrincipal = headers.get(EASY_AUTH_PRINCIPAL_HEADER);
+      if (platformPrincipal !== null)
+        return { claims: claimsFromEasyAuthHeader(platformPrincipal), method: 'easyAuth' };
+    }
+    return { claims: claimsFromJwtPayload(await verifiedPayload(headers)), method: 'bearer' };
+  };
+
+  const verifiedPayload = async (headers: HeaderReader) => {
+    if (bearer === undefined) {
       if (config.trustEasyAuth) {
-        const platformPrincipal = headers.get(EASY_AUTH_PRINCIPAL_HEADER);
-        if (platformPrincipal !== null) return principalFromEasyAuthHeader(platformPrincipal);
+        throw new AuthError('MISSING_TOKEN', 'Sign-in is required.');
       }
-      if (bearer === undefined) {
-        if (config.trustEasyAuth) {
-          throw new AuthError('MISSING_TOKEN', 'Sign-in is required.');
-        }
-        throw new AuthError('AUTH_NOT_CONFIGURED', 'Authentication is not configured on this service.');
-      }
-      const authorization = headers.get('authorization');
-      if (authorization === null || !/^Bearer(\s|$)/i.test(authorization)) {
-        throw new AuthError('MISSING_TOKEN', 'An Authorization: Bearer token is required.');
-      }
-      const token = BEARER.exec(authorization)?.[1];
-      if (token === undefined) {
-        throw new AuthError('INVALID_TOKEN', 'The Authorization header is not a single bearer token.');
-      }
-      const payload = await bearer.verify(token);
-      const result = principalFromClaims(claimsFromJwtPayload(payload), 'bearer');
-      if (!result.ok) {
-        throw new AuthError('INVALID_TOKEN', `The bearer token is not usable: ${result.reason}.`);
-      }
-      return result.principal;
+      throw new AuthError('AUTH_NOT_CONFIGURED', 'Authentication is not configured on this service.');
+    }
+    const authorization = headers.get('authorization');
+    if (authorization === null || !/^Bearer(\s|$)/i.test(authorization)) {
+      throw new AuthError('MISSING_TOKEN', 'An Authorization: Bearer token is required.');
+    }
+    const token = BEARER.exec(authorization)?.[1];
+    if (token === undefined) {
+      throw new AuthError('INVALID_TOKEN', 'The Authorization header is not a single bearer token.');
+    }
+    return bearer.verify(token);
+  };
+
+  return {
+    claims,
+    async authenticate(headers) {
+      const { claims: found, method } = await claims(headers);
+      const result = principalFromClaims(found, method);
+      if (result.ok) return result.principal;
+      throw method === 'easyAuth'
+        ? new AuthError('INVALID_PRINCIPAL', `The platform principal is not usable: ${result.reason}.`)
+        : new AuthError('INVALID_TOKEN', `The bearer token is not usable: ${result.reason}.`);
     },
   };
 }

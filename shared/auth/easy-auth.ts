@@ -35,6 +35,10 @@ const CLAIM_TYPES = {
   upn: ['upn', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn'],
   preferred_username: ['preferred_username'],
   name: ['name'],
+  azp: ['azp'],
+  appid: ['appid'],
+  idtyp: ['idtyp'],
+  scp: ['scp', 'http://schemas.microsoft.com/identity/claims/scope'],
 } as const satisfies Record<Exclude<keyof IdentityClaims, 'roles' | 'acrs' | 'amr'>, readonly string[]>;
 
 // How the user signed in: one claim per value, like roles. `amr` may come under the long URI of the
@@ -51,13 +55,17 @@ const ROLE_CLAIM_TYPES = ['roles', 'role', 'http://schemas.microsoft.com/ws/2008
  * runs behind App Service Authentication: anywhere else any client can forge the header.
  */
 export function principalFromEasyAuthHeader(header: string): Principal {
-  const decoded = decode(header);
-  const claims = claimsFromClientPrincipal(decoded);
+  const claims = claimsFromEasyAuthHeader(header);
   const result = principalFromClaims(claims, 'easyAuth');
   if (!result.ok) {
     throw new AuthError('INVALID_PRINCIPAL', `The platform principal is not usable: ${result.reason}.`);
   }
   return result.principal;
+}
+
+/** The claims of a trusted `x-ms-client-principal` header (same caveat as principalFromEasyAuthHeader). */
+export function claimsFromEasyAuthHeader(header: string): IdentityClaims {
+  return claimsFromClientPrincipal(decode(header));
 }
 
 /** Maps the header's claim list (short or long claim types) to the claims ZSA reads. */
@@ -73,6 +81,10 @@ export function claimsFromClientPrincipal(principal: ClientPrincipal): IdentityC
     upn: first(CLAIM_TYPES.upn),
     preferred_username: first(CLAIM_TYPES.preferred_username),
     name: first(CLAIM_TYPES.name),
+    azp: first(CLAIM_TYPES.azp),
+    appid: first(CLAIM_TYPES.appid),
+    idtyp: first(CLAIM_TYPES.idtyp),
+    scp: first(CLAIM_TYPES.scp),
     // One claim per role: that is how the platform lists multi-valued claims.
     roles: principal.claims.filter((claim) => roleTypes.includes(claim.typ)).map((claim) => claim.val),
     acrs: strengthClaim(principal, STRENGTH_CLAIM_TYPES.acrs),

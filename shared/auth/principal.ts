@@ -41,6 +41,12 @@ export interface Principal {
    * whose policy asks for step-up check it. The emailed link alone proves nothing (NO_STRENGTH).
    */
   readonly strength: AuthStrength;
+  /**
+   * Set only for a caller of the MCP tools (shared/agents/identity.ts): the AI agent's client
+   * application, and whether the agent is the caller itself (an app-only token) rather than a user
+   * signed in to it. The HTTP API never sets it: it refuses app-only tokens (no user name).
+   */
+  readonly agent?: { readonly appId: string; readonly ownIdentity: boolean } | undefined;
 }
 
 /**
@@ -60,6 +66,15 @@ export interface IdentityClaims {
   readonly acrs?: readonly unknown[] | undefined;
   /** `amr` values (authentication methods) as the credential lists them; cleaned in strengthValues. */
   readonly amr?: readonly unknown[] | undefined;
+  /**
+   * The client application the token was issued to (`azp` in v2 tokens, `appid` in v1), whether it
+   * is an app-only token (`idtyp: app`), and its delegated scopes (`scp`): what the MCP tools tell
+   * an agent acting for a user from an agent acting as itself by (shared/agents/identity.ts).
+   */
+  readonly azp?: string | undefined;
+  readonly appid?: string | undefined;
+  readonly idtyp?: string | undefined;
+  readonly scp?: string | undefined;
 }
 
 export type PrincipalResult =
@@ -176,6 +191,10 @@ export function claimsFromJwtPayload(payload: Readonly<Record<string, unknown>>)
     upn: stringOrUndefined(payload['upn']),
     preferred_username: stringOrUndefined(payload['preferred_username']),
     name: stringOrUndefined(payload['name']),
+    azp: stringOrUndefined(payload['azp']),
+    appid: stringOrUndefined(payload['appid']),
+    idtyp: stringOrUndefined(payload['idtyp']),
+    scp: stringOrUndefined(payload['scp']),
     roles: Array.isArray(roles)
       ? roles.filter((r): r is string => typeof r === 'string')
       : typeof roles === 'string'

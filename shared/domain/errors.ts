@@ -88,6 +88,10 @@ const kindOf = {
   NOT_BREAK_GLASS_MEMBER: 'forbidden',
   /** A review of a request that was no emergency, or whose review is closed. */
   REVIEW_NOT_OPEN: 'conflict',
+  /** An AI agent asked for a target whose policy does not let agents (or this kind of agent) request it. */
+  AGENT_NOT_ALLOWED: 'forbidden',
+  /** An AI agent with its own identity tried to decide on a request: only people approve. */
+  AGENT_CANNOT_APPROVE: 'forbidden',
   /** A dependency (storage, bus, executor) cannot be reached right now; thrown by adapters, never by pure rules. */
   UNAVAILABLE: 'unavailable',
 } as const satisfies Record<string, ErrorKind>;

@@ -10,6 +10,7 @@ import {
   totalApprovals,
   type StagePlan,
 } from './stages';
+import { AgentsPolicy } from './agents';
 import { DEFAULT_BREAK_GLASS_MAX_HOURS } from './emergency';
 import { AuthContext } from './step-up';
 import { Hours, hoursToSeconds } from './time';
@@ -56,6 +57,8 @@ const policyShape = {
   breakGlassMaxHours: Hours.default(DEFAULT_BREAK_GLASS_MAX_HOURS),
   /** Decisions on this policy's requests need a token proving this context (`c1` … `c99`) or `mfa`. */
   approverAuthContext: AuthContext.optional(),
+  /** Whether AI agents may request this target through the MCP tools (absent: they may not). */
+  agents: AgentsPolicy.optional(),
 };
 
 type PolicyFields = {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RequestAgent } from './agents';
 import {
   assertParameters,
   describeTarget,
@@ -370,6 +371,8 @@ const requestShape = {
   approverAuthContext: AuthContext.nullable().meta({
     description: 'The sign-in strength decisions on this request need (from the policy); null: none.',
   }),
+  /** Set when an AI agent asked through the MCP tools (absent on every other request). */
+  agent: RequestAgent.optional(),
 };
 
 /** Fields added after version 1, and the values a row written before them reads with. */

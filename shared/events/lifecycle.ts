@@ -186,6 +186,8 @@ export const NOT_EVENTS: readonly string[] = [
   AuditAction.ReviewRefused,
   AuditAction.ExecutionStarted,
   AuditAction.ExecutionRefused,
+  // An agent's tool call: the request and execution events it causes are the lifecycle.
+  AuditAction.AgentToolCalled,
   AuditAction.NotificationSent,
   AuditAction.NotificationFailed,
   AuditAction.AuditExported,

@@ -111,9 +111,22 @@ export function formatDuration(hours: number): string {
 }
 
 /** Label → value pairs describing a request, in reading order; values are raw text. */
+/**
+ * Who asks, as approvers must read it: the requester, or the AI agent that asked for them, or the
+ * agent itself with the sponsor who takes its mail (then `requester` is the sponsor).
+ */
+export function askedBy(request: Pick<RequestSummary, 'requester' | 'agent'>): string {
+  const agent = request.agent;
+  if (agent === undefined) return request.requester;
+  const name = `AI agent ${agent.name ?? agent.appId}`;
+  return agent.mode === 'onBehalfOf'
+    ? `${name} for ${request.requester}`
+    : `${name} (its own identity; sponsor ${request.requester})`;
+}
+
 export function requestDetails(request: RequestSummary, options: { deadline: boolean }): [string, string][] {
   const rows: [string, string][] = [
-    ['Requester', request.requester],
+    ['Requester', askedBy(request)],
     [
       request.target.scope === 'task' ? 'Task' : request.target.scope === 'role' ? 'Role' : 'Role group',
       request.target.name,

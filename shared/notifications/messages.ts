@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { RequestAgent } from '#shared/domain/agents';
 import { ScopeSchema, type ParameterValue } from '#shared/domain/catalog';
 import { ReviewStatus } from '#shared/domain/emergency';
 import { Id, normalizeUpn, TaskName, Upn } from '#shared/domain/names';
@@ -209,6 +210,8 @@ export const RequestSummary = z.strictObject({
   /** An emergency use (granted without approval), and its review. */
   emergency: z.literal(true).optional(),
   review: ReviewSummary.optional(),
+  /** An AI agent asked, through the MCP tools: for the requester, or as itself (`sponsor` is told). */
+  agent: RequestAgent.optional(),
 });
 export type RequestSummary = z.output<typeof RequestSummary>;
 
@@ -388,6 +391,7 @@ export function summarize(request: Request): RequestSummary {
     ...(request.startAt === null ? {} : { startAt: request.startAt }),
     ...(request.maxUses === null ? {} : { maxUses: request.maxUses, uses: request.uses }),
     ...(request.emergency ? { emergency: true as const } : {}),
+    ...(request.agent === undefined ? {} : { agent: request.agent }),
     ...(request.review === null
       ? {}
       : {

@@ -9,6 +9,7 @@
 import { USES_EXHAUSTED } from '#shared/domain/request';
 import { addHours } from '#shared/domain/time';
 import {
+  askedBy,
   detailsTableHtml,
   detailsText,
   escapeHtml,
@@ -160,11 +161,14 @@ function content(message: NotificationMessage, now: Date): Content {
       return {
         subject:
           total > 1
-            ? `Approval needed (stage ${stage + 1} of ${total}): ${r.requester} requests ${target}`
-            : `Approval needed: ${r.requester} requests ${target}`,
+            ? `Approval needed (stage ${stage + 1} of ${total}): ${askedBy(r)} requests ${target}`
+            : `Approval needed: ${askedBy(r)} requests ${target}`,
         heading: 'Your decision is needed',
         lead: [
-          `${r.requester} asks for temporary access to the ${target} and needs a decision from an approver of this request.`,
+          `${askedBy(r)} asks for temporary access to the ${target} and needs a decision from an approver of this request.`,
+          r.agent === undefined
+            ? ''
+            : 'An AI agent asks: it may run exactly the parameters shown, once, and only if you approve.',
           ...stageSentences(r.stages, stage, r.approvals),
           startSentence(r, false),
           usesSentence(r),

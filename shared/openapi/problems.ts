@@ -67,6 +67,9 @@ const MEANING = {
   BREAK_GLASS_NOT_ALLOWED: 'Emergency access was asked for, but the policy names no break-glass group.',
   NOT_BREAK_GLASS_MEMBER: "Emergency access was asked for by someone outside the policy's break-glass group.",
   REVIEW_NOT_OPEN: 'The request was no emergency, or its review is already closed.',
+  AGENT_NOT_ALLOWED:
+    'An AI agent asked for a target whose policy does not let agents (or agents of this kind) request it.',
+  AGENT_CANNOT_APPROVE: 'An AI agent with its own identity may not decide on requests: only people approve.',
   INSUFFICIENT_ROLE: 'The token lacks the app role this operation needs (PAM.Admin, or PAM.Auditor to read).',
   AUTH_UNAVAILABLE: "The token issuer's keys cannot be fetched right now; retry.",
   MALFORMED_JSON: 'The body is not valid JSON.',

@@ -73,6 +73,9 @@ export async function execute(
   ctx: ExecuteContext,
   caller: Caller,
   body: ExecuteBody,
+  // False for an AI agent's run (shared/agents/tools.ts) unless its policy says otherwise: then
+  // only a live grant covers it, never a system account's exemption or an admin's standing access.
+  exemptions = true,
 ): Promise<ExecutionResult> {
   const now = ctx.now();
   const executionId = randomUUID();
@@ -100,7 +103,7 @@ export async function execute(
 
   let basis: Basis;
   try {
-    basis = await authorize(ctx, caller, body, config, candidates, now, namedState);
+    basis = await authorize(ctx, caller, body, config, candidates, now, namedState, exemptions);
     if (!task) throw new DomainError('NOT_FOUND', `The catalog has no task ${JSON.stringify(body.task)}`);
     assertParameters(task, body.parameters ?? {});
     // An executor that could never be called is refused before the intent is audited.
@@ -415,11 +418,13 @@ async function authorize(
   candidates: StoredRequest[],
   now: Date,
   namedState: OrchestrationState | undefined,
+  exemptions: boolean,
 ): Promise<Basis> {
   if (!config.enabled) {
     // With privileged access off, admins keep standing access unless the deployment chose a full
     // stop; nobody else has any.
-    if (caller.principal.isAdmin && ctx.adminsExecuteWhileDisabled) return { kind: 'standingAdmin' };
+    if (exemptions && caller.principal.isAdmin && ctx.adminsExecuteWhileDisabled)
+      return { kind: 'standingAdmin' };
     throw new DomainError(
       'NO_ACTIVE_GRANT',
       ctx.adminsExecuteWhileDisabled
@@ -427,7 +432,7 @@ async function authorize(
         : 'Privileged access is disabled; nobody may execute tasks',
     );
   }
-  if (isSystemAccount(config, caller.principal.id)) return { kind: 'systemAccount' };
+  if (exemptions && isSystemAccount(config, caller.principal.id)) return { kind: 'systemAccount' };
   const wanted = {
     requester: caller.principal.upn,
     requesterId: caller.principal.id,

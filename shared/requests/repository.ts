@@ -113,6 +113,7 @@ const PendingAuditSchema = z.strictObject({
       correlationId: z.string().optional(),
       clientIp: z.string().optional(),
       userAgent: z.string().optional(),
+      client: z.record(z.string(), z.unknown()).optional(),
     })
     .optional(),
 }) satisfies z.ZodType<PendingAudit>;

@@ -15,7 +15,8 @@ import type { Principal } from '#shared/auth/index';
 import { effectiveTasks } from '#shared/domain/catalog';
 import { DomainError } from '#shared/domain/errors';
 import { assertPamEnabled, isMember } from '#shared/domain/pam';
-import { requirePolicy } from '#shared/domain/policy';
+import type { RequestAgent } from '#shared/domain/agents';
+import { requirePolicy, type Policy } from '#shared/domain/policy';
 import {
   canView,
   cancelTransition,
@@ -77,6 +78,8 @@ export async function submitRequest(
   // The caller's submit allowance (rate limit, #12), taken by the handler in parallel with these
   // reads and awaited before anything is written: a refusal writes nothing and audits nothing.
   admission: Promise<unknown> = Promise.resolve(),
+  // An AI agent's request (shared/agents/requests.ts): admitted and narrowed by the governing policy.
+  agent?: AgentPlan,
 ): Promise<{ view: RequestView; created: boolean }> {
   const target = targetOf(body);
   const [config, { catalog, policies }] = await Promise.all([
@@ -87,7 +90,11 @@ export async function submitRequest(
   try {
     assertPamEnabled(config);
     const tasks = effectiveTasks(target, catalog);
-    const policy = requirePolicy(target, catalog, policies, config.defaultApproverGroup);
+    const governing = requirePolicy(target, catalog, policies, config.defaultApproverGroup);
+    // Throws (refused, audited below) when the policy does not let this agent ask.
+    const asked = agent?.plan(governing);
+    const policy = asked?.policy ?? governing;
+    if (asked !== undefined) body = { ...body, durationHours: asked.durationHours };
     // Emergency access is for the members of the policy's break-glass group, by stable id.
     const breakGlass = policy.breakGlassGroup;
     const isBreakGlassMember =
@@ -97,7 +104,7 @@ export async function submitRequest(
     let request = planRequest(
       {
         id: randomUUID(),
-        requester: caller.principal.upn,
+        requester: asked?.requester ?? caller.principal.upn,
         requesterId: caller.principal.id,
         body,
         tasks,
@@ -107,6 +114,7 @@ export async function submitRequest(
       { minDurationSeconds: ctx.minDurationSeconds, defaultApproverGroup: config.defaultApproverGroup },
       ctx.now,
     );
+    if (asked !== undefined) request = { ...request, agent: asked.agent };
     let events = submitEvents(request, caller, ctx.now, breakGlass);
     // Due for the reconciler's first look once a submit that died can no longer be finished.
     const checkAt = new Date(ctx.now.getTime() + START_GRACE_MS).toISOString();
@@ -162,6 +170,15 @@ export async function submitRequest(
   }
 }
 
+/**
+ * What an AI agent's submit adds (shared/agents/requests.ts): given the governing policy, refuse
+ * (throw a DomainError) or answer the policy to plan by, the grant's duration, who the request's
+ * mail goes to as its requester, and what the request records of the agent.
+ */
+export interface AgentPlan {
+  plan(policy: Policy): { policy: Policy; durationHours: number; requester: string; agent: RequestAgent };
+}
+
 /** Reads until a value appears, for up to ~2 s. */
 async function settle<T>(read: () => Promise<T | undefined>): Promise<T | undefined> {
   for (let attempt = 0; attempt < 20; attempt++) {
@@ -207,6 +224,7 @@ function submitEvents(
         startAt: request.startAt,
         maxUses: request.maxUses,
         ...(request.emergency ? { emergency: true } : {}),
+        ...(request.agent === undefined ? {} : { agent: request.agent }),
       },
       origin: caller.origin,
     },
@@ -297,6 +315,21 @@ export async function decide(
   linkStage?: number,
 ): Promise<RequestView> {
   const { principal } = caller;
+  // Only people decide: an AI agent with its own identity never does, whatever groups it is in. The
+  // refusal does not depend on the request, so it says nothing about whether the id exists.
+  if (principal.agent?.ownIdentity === true) {
+    const refusal = new DomainError('AGENT_CANNOT_APPROVE', 'An AI agent may not decide on requests');
+    await ctx.audit.append({
+      action: AuditAction.DecisionRefused,
+      actor: caller.actor,
+      outcome: 'refused',
+      requestId: id,
+      reason: `${refusal.code}: ${refusal.message}`,
+      detail: { decision },
+      origin: caller.origin,
+    });
+    throw refusal;
+  }
   const input = { approver: principal, decision, comment, linkStage, strength: principal.strength };
   return runTransition(ctx, caller, id, {
     // Whoever may see it (the requester among them, so that deciding on one's own request is

@@ -34,6 +34,8 @@ const DEFAULT_LIFETIME_SECONDS = 3600;
 const MAX_BODY_BYTES = 16 * 1024;
 // Namespace for the name-based (v5-style) user ids; any fixed UUID works, it only has to never change.
 const USER_ID_NAMESPACE = '2f6c1e0a-6f8e-4b7a-9d1c-5a0e3b9c7d11';
+// Another for applications, so an app named like a user never shares the user's id.
+const APP_ID_NAMESPACE = '8d0f3b52-1c7e-4f0a-b5e9-3a6c2d4e7f18';
 
 export interface DevIssuerOptions {
   /** e.g. `http://127.0.0.1:7071/dev`; its pathname is where metadata and keys are served. */
@@ -65,6 +67,12 @@ export interface DevIssuer {
   readonly directoryUrl: string;
 }
 
+// A client application's name as the development issuer takes it (Entra would use its GUID).
+const CLIENT_ID = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'must be a client name such as vscode-agent');
+
 const TokenRequestFields = {
   upn: z
     .string()
@@ -86,13 +94,30 @@ const TokenRequestFields = {
     .array(z.string().regex(/^[a-z]{2,16}$/, 'must be an authentication method such as pwd or mfa'))
     .max(16)
     .optional(),
+  /**
+   * The client application the user signed in to (`azp`, with v1's `appid`): an agent acting on the
+   * user's behalf, say `vscode-agent`. Absent, the token names no client.
+   */
+  azp: CLIENT_ID.optional(),
 };
 
-/** Body of `POST /dev/token`. Unknown fields are refused. */
-export const TokenRequestSchema = z.strictObject(TokenRequestFields);
+/**
+ * An application's own token (client credentials): `app` names it; `oid` and `sub` are its
+ * service principal's stable id ({@link devAppId}), `azp`/`appid` the name itself, `idtyp` is
+ * `app`, and it carries no user (`upn`, `name`, `scp`), only application roles.
+ */
+const AppTokenFields = {
+  app: CLIENT_ID,
+  roles: TokenRequestFields.roles,
+};
 
-export const MintClaimsSchema = z.strictObject({
-  ...TokenRequestFields,
+const UserTokenRequest = z.strictObject(TokenRequestFields);
+const AppTokenRequest = z.strictObject(AppTokenFields);
+
+/** Body of `POST /dev/token`: a user's token or an application's. Unknown fields are refused. */
+export const TokenRequestSchema = z.union([UserTokenRequest, AppTokenRequest]);
+
+const MintExtras = {
   lifetimeSeconds: z.int().min(1).max(86_400).optional(),
   /**
    * Audience other than the issuer's own, for the local parts that stand in for another service's
@@ -105,7 +130,12 @@ export const MintClaimsSchema = z.strictObject({
    * attacker would shape it. Only through `mint()`: `POST /dev/token` does not accept it.
    */
   overrides: z.record(z.string(), z.json()).optional(),
-});
+};
+
+export const MintClaimsSchema = z.union([
+  z.strictObject({ ...TokenRequestFields, ...MintExtras }),
+  z.strictObject({ ...AppTokenFields, ...MintExtras }),
+]);
 
 export type MintClaims = z.input<typeof MintClaimsSchema>;
 
@@ -268,9 +298,21 @@ function directoryUser(res: ServerResponse, encoded: string): void {
 
 /** The stable id of a development user: a name-based UUID (v5 layout) of the lower-cased UPN. */
 export function devUserId(upn: string): string {
+  return nameBasedId(USER_ID_NAMESPACE, upn.trim().toLowerCase());
+}
+
+/**
+ * The stable object id of a development application's service principal (its tokens' `oid`), from
+ * its name as `POST /dev/token {"app": …}` takes it; names are case-sensitive, as client ids are.
+ */
+export function devAppId(app: string): string {
+  return nameBasedId(APP_ID_NAMESPACE, app.trim());
+}
+
+function nameBasedId(namespace: string, name: string): string {
   const hash = createHash('sha1')
-    .update(Buffer.from(USER_ID_NAMESPACE.replace(/-/g, ''), 'hex'))
-    .update(upn.trim().toLowerCase(), 'utf8')
+    .update(Buffer.from(namespace.replace(/-/g, ''), 'hex'))
+    .update(name, 'utf8')
     .digest();
   const bytes = hash.subarray(0, 16);
   bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50;
@@ -285,21 +327,31 @@ async function sign(
   audience: string,
   claims: z.output<typeof MintClaimsSchema>,
 ): Promise<string> {
-  const upn = claims.upn.toLowerCase();
-  const userId = devUserId(upn);
   const now = Math.floor(Date.now() / 1000);
   const lifetime = claims.lifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS;
-  // Shaped like an Entra v2 access token, so the app reads the same claims here as in Azure.
-  const payload: Record<string, unknown> = {
-    tid: DEV_TENANT_ID,
-    oid: userId,
-    upn,
-    preferred_username: upn,
-    name: claims.name ?? upn,
-    ...(claims.roles !== undefined && claims.roles.length > 0 ? { roles: claims.roles } : {}),
-    ...(claims.acrs !== undefined && claims.acrs.length > 0 ? { acrs: claims.acrs } : {}),
-    ...(claims.amr !== undefined && claims.amr.length > 0 ? { amr: claims.amr } : {}),
-  };
+  const roles = claims.roles !== undefined && claims.roles.length > 0 ? { roles: claims.roles } : {};
+  let userId: string;
+  let payload: Record<string, unknown>;
+  if ('app' in claims) {
+    // Shaped like an Entra v2 app-only access token (client credentials): no user claims.
+    userId = devAppId(claims.app);
+    payload = { tid: DEV_TENANT_ID, oid: userId, idtyp: 'app', azp: claims.app, appid: claims.app, ...roles };
+  } else {
+    const upn = claims.upn.toLowerCase();
+    userId = devUserId(upn);
+    // Shaped like an Entra v2 access token, so the app reads the same claims here as in Azure.
+    payload = {
+      tid: DEV_TENANT_ID,
+      oid: userId,
+      upn,
+      preferred_username: upn,
+      name: claims.name ?? upn,
+      ...roles,
+      ...(claims.acrs !== undefined && claims.acrs.length > 0 ? { acrs: claims.acrs } : {}),
+      ...(claims.amr !== undefined && claims.amr.length > 0 ? { amr: claims.amr } : {}),
+      ...(claims.azp === undefined ? {} : { azp: claims.azp, appid: claims.azp }),
+    };
+  }
   for (const [claim, value] of Object.entries(claims.overrides ?? {})) {
     if (value === null) Reflect.deleteProperty(payload, claim);
     else payload[claim] = value;
@@ -360,10 +412,13 @@ function parseTokenRequest(body: Buffer): TokenRequestResult {
   } catch {
     return badRequest('The body must be JSON: {"upn": "alice@contoso.com", "roles": ["PAM.Admin"]}.');
   }
-  const parsed = TokenRequestSchema.safeParse(json);
+  // An `app` asks for an application's token; parsed against that shape alone, so a mistake is
+  // reported field by field rather than as "matches neither".
+  const isApp = typeof json === 'object' && json !== null && 'app' in json;
+  const parsed = (isApp ? AppTokenRequest : UserTokenRequest).safeParse(json);
   if (!parsed.success) {
     return badRequest(
-      'Expected {"upn": "<user@domain>", "roles"?: ["PAM.Admin" | "PAM.Auditor"], "name"?: "<display name>", "acrs"?: ["c1" … "c99"], "amr"?: ["pwd" | "mfa" …]}.',
+      'Expected a user {"upn": "<user@domain>", "roles"?: ["PAM.Admin" | "PAM.Auditor"], "name"?: "<display name>", "acrs"?: ["c1" … "c99"], "amr"?: ["pwd" | "mfa" …], "azp"?: "<client, e.g. vscode-agent>"} or an application {"app": "<client, e.g. agent-1>", "roles"?: [...]}.',
       parsed.error.issues.map((issue) => ({
         path: issue.path.map(String).join('.'),
         message: issue.message,

@@ -30,14 +30,15 @@ import { call as callAdmin, startComponentEnv, type ComponentEnv } from '../../s
 
 /** The app's handlers, loaded once the core module is in place (as the worker loads them). */
 async function loadHandlers() {
-  const [groups, catalog, pam, policies, requests] = await Promise.all([
+  const [groups, catalog, pam, policies, requests, mcp] = await Promise.all([
     import('../../../functions/approver-groups.js'),
     import('../../../functions/catalog.js'),
     import('../../../functions/pam.js'),
     import('../../../functions/policies.js'),
     import('../../../functions/requests.js'),
+    import('../../../functions/mcp.js'),
   ]);
-  return { ...groups, ...catalog, ...pam, ...policies, ...requests };
+  return { ...groups, ...catalog, ...pam, ...policies, ...requests, ...mcp };
 }
 export type Handlers = Awaited<ReturnType<typeof loadHandlers>>;
 
@@ -57,6 +58,8 @@ export interface FlowEnv {
   admin: string;
   /** A signed-in user's token (cached per UPN). */
   token(upn: string): Promise<string>;
+  /** The durable client binding `call` gives handlers, for handlers of other triggers (MCP tools). */
+  clientBinding: unknown;
   /** Calls a handler as the Functions runtime would, with a durable client bound to the engine. */
   call(
     handler: Handler,
@@ -116,6 +119,7 @@ export async function startFlowEnv(): Promise<FlowEnv> {
     fn,
     admin,
     token,
+    clientBinding: binding,
     async call(handler, opts) {
       const headers: Record<string, string> = { authorization: `Bearer ${opts.token}` };
       if (opts.body !== undefined) headers['content-type'] = 'application/json';

@@ -24,6 +24,8 @@ const HOST_SETTINGS: Record<string, string> = {
   AzureWebJobsDisableHomepage: "the Functions host's own home page off: `/` is the portal's",
   FUNCTIONS_REQUEST_BODY_SIZE_LIMIT:
     'the largest request body the host accepts (64 KiB); the local host reads it too',
+  WEBSITE_AUTH_PRM_DEFAULT_WITH_SCOPES:
+    "App Service Authentication's protected resource metadata for MCP clients (the API scope)",
 };
 
 /** Schema settings that Azure deliberately leaves unset, and why. */
@@ -272,6 +274,7 @@ describe('Azure sets what the app reads', () => {
       ZSA_NOTIFICATIONS_MAX_DELIVERY: '10',
       AzureWebJobsDisableHomepage: 'true',
       FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '65536',
+      WEBSITE_AUTH_PRM_DEFAULT_WITH_SCOPES: 'api://00000000-0000-0000-0000-000000000004/access_as_user',
       ZSA_PORTAL_CLIENT_ID: '00000000-0000-0000-0000-000000000005',
       ZSA_PORTAL_AUTHORITY: '',
       ZSA_PORTAL_SCOPE: 'api://00000000-0000-0000-0000-000000000004/.default',

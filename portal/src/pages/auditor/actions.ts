@@ -51,6 +51,7 @@ const ACTIONS: Readonly<Record<AuditAction, true>> = {
   'execution.succeeded': true,
   'execution.failed': true,
   'execution.refused': true,
+  'agent.toolCalled': true,
   'notification.sent': true,
   'notification.failed': true,
   'audit.exported': true,
