@@ -4,7 +4,8 @@
  * The package knows nothing of the app it runs: it reads the app's host.json, local.settings.json
  * and package.json `main` as Core Tools would, and an app-specific launcher adds its own settings
  * and banner lines through `startHost`'s options (or `runCli`'s). Its parts are also exported for
- * tests and tools: `./core`, `./durable`, `./http`, `./mailbox`, `./servicebus`.
+ * tests and tools: `./core`, `./durable`, `./http`, `./mailbox`, `./servicebus`, and the telemetry
+ * receiver from the package itself.
  */
 export { startHost, type HostOptions, type RunningHost, type LocalParts } from './host';
 export { runCli, type CliOptions } from './cli';
@@ -37,5 +38,12 @@ export {
   type DevIssuerOptions,
   type MintClaims,
 } from './dev-issuer/dev-issuer';
+export {
+  createTelemetryReceiver,
+  TELEMETRY_PATH,
+  type ReceivedSpan,
+  type MetricPoint,
+  type TelemetryReceiver,
+} from './telemetry';
 export { startTimerTriggers, type RunningTimers } from './timers';
 export { freePort } from './net';
