@@ -21,7 +21,7 @@ import { DomainError } from '#shared/domain/errors';
 import { statusOf, unavailable, type Tables } from '#shared/adapters/tables';
 import type { Blobs } from '#shared/adapters/blobs';
 import type { AuditAction, AuditEventInput, AuditSink } from './types';
-import { createArchive, type Anchor, type DayExport } from './archive';
+import { createArchive, type Anchor, type AnchorsRead, type DayExport } from './archive';
 import { createChainPool, type ChainHead, type ChainSlot } from './chains';
 import { cap, recordContent } from './content';
 import { decodeCursor, encodeCursor, filtersFingerprint, type Cursor } from './cursor';
@@ -131,6 +131,8 @@ export interface AuditLog extends AuditSink {
   exportDay(day: string): Promise<DayExport>;
   /** Every chain's current head, read from storage. */
   heads(): Promise<ChainHead[]>;
+  /** The chain heads recorded by the anchor lines written in the range (every line without one). */
+  anchoredHeads(range?: TimeRange): Promise<AnchorsRead>;
 }
 
 /** A stored row that is not a record: the log has been tampered with; verification says where. */
@@ -653,6 +655,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     anchorIfMoved,
     settle,
     exportDay: (day) => archive.exportDay(day),
+    anchoredHeads: (range = {}) => archive.anchoredHeads(range.from, range.to),
   };
 }
 
