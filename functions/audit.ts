@@ -8,7 +8,7 @@ import {
 import { getDeps } from '#shared/app/deps';
 import { CONTENT_TYPES, openExport } from '#shared/audit/format';
 import type { AuditRecord } from '#shared/audit/record';
-import { anchorNow, archiveDays, verifyDaily } from '#shared/audit/maintenance';
+import { anchorNow, archiveDays, VERIFICATION_LINE, verifyDaily } from '#shared/audit/maintenance';
 import { AuditExportQuery, AuditPageQuery, AuditVerifyQuery } from '#shared/audit/queries';
 import { AuditAction, AuditOutcome } from '#shared/audit/types';
 import { auditActor, auditOrigin, authenticate, requireAdmin, requireReader } from '#shared/http/auth';
@@ -119,7 +119,7 @@ export async function auditMinuteAnchor(_timer: Timer, context: InvocationContex
 
 /**
  * Daily, 03:30 UTC (after the archive, away from the hour's other timers): verifies every chain and
- * records `audit.verified`. Its line starts `zsa.audit.verification outcome=` so the alert in
+ * records `audit.verified`. Its line starts `zsa.audit.verification outcome=` (VERIFICATION_LINE) so the alert in
  * infra/modules/monitoring.bicep finds a failure, or a day without a success (docs/operations.md).
  */
 export async function auditDailyVerify(_timer: Timer, context: InvocationContext): Promise<void> {
@@ -127,13 +127,13 @@ export async function auditDailyVerify(_timer: Timer, context: InvocationContext
   const found = await verifyDaily(deps.audit, deps.now).catch((e: unknown) => {
     // The same line as a broken chain, so one alert covers both; the run still fails.
     context.error(
-      `zsa.audit.verification outcome=failure reason=unreadable ${e instanceof Error ? e.message : String(e)}`,
+      `${VERIFICATION_LINE} outcome=failure reason=unreadable ${e instanceof Error ? e.message : String(e)}`,
     );
     throw e;
   });
   const broken = found.firstBroken;
   const line =
-    `zsa.audit.verification outcome=${found.ok ? 'success' : 'failure'} checked=${found.checked} ` +
+    `${VERIFICATION_LINE} outcome=${found.ok ? 'success' : 'failure'} checked=${found.checked} ` +
     `chains=${found.chains} anchors=${found.anchors} anchorLagSeconds=${found.anchorLagSeconds}` +
     (broken
       ? ` reason=${broken.reason} chain=${broken.chain ?? '-'} sequence=${broken.sequence ?? '-'}`

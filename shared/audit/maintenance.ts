@@ -6,6 +6,7 @@
 import { AuditAction, AuditOutcome, SYSTEM_ACTOR, type AuditActor, type AuditOrigin } from './types';
 import { DAY_SETTLE_MS, type Anchor, type DayExport } from './archive';
 import type { ChainHead } from './chains';
+import { record } from '#shared/telemetry/metrics';
 import type { AuditLog } from './log';
 import type { AnchoredHead, ChainBreak } from './verify';
 
@@ -57,6 +58,12 @@ export async function archiveDays(
   }
   return { exports, anchor: await anchorNow(log, SYSTEM_ACTOR) };
 }
+
+/**
+ * How the daily verification's log line starts (`<prefix> outcome=success|failure …`): the alert
+ * rule "audit verification failing" (infra/modules/monitoring.bicep) searches for it.
+ */
+export const VERIFICATION_LINE = 'zsa.audit.verification';
 
 /** What the daily verification found, as its `audit.verified` row records it. */
 export interface DailyVerification {
@@ -119,6 +126,7 @@ export async function verifyDaily(log: AuditLog, now: () => Date): Promise<Daily
       anchorLagSeconds: anchorLagSeconds(heads, anchored.heads, now()),
     };
   } catch (e) {
+    record.auditVerification('failure');
     await log
       .append({
         action: AuditAction.AuditVerified,
@@ -136,5 +144,6 @@ export async function verifyDaily(log: AuditLog, now: () => Date): Promise<Daily
     ...(found.firstBroken ? { reason: `${found.firstBroken.reason}: ${found.firstBroken.detail}` } : {}),
     detail: { ...found },
   });
+  record.auditVerification(found.ok ? 'success' : 'failure');
   return found;
 }
