@@ -1,7 +1,9 @@
-import { app } from '@azure/functions';
+import { app, type InvocationContext } from '@azure/functions';
 import { context, propagation } from '@opentelemetry/api';
+import { SpanName } from '#shared/telemetry/names';
 import type { Telemetry } from '#shared/telemetry/setup';
 import { TelemetrySettings, telemetryTargets } from '#shared/telemetry/settings';
+import { inSpan } from '#shared/telemetry/spans';
 
 /**
  * Telemetry for the whole worker (shared/telemetry/setup.ts), started once at app start, after the
@@ -26,13 +28,24 @@ app.hook.appStart(async () => {
  * not that package). The local host hands none: ZSA's spans are then the roots.
  */
 app.hook.preInvocation((invocation) => {
-  const traceContext = invocation.invocationContext.traceContext;
-  if (telemetry === undefined || !traceContext?.traceParent) return;
+  if (telemetry === undefined) return;
+  const { traceContext, functionName, options } = invocation.invocationContext;
+  const handler = invocation.functionHandler;
+  // A timer's run is its own story (`zsa.timer.<function>`); the others trace themselves.
+  const run: typeof handler =
+    options.trigger.type === 'timerTrigger'
+      ? (timer: unknown, context: InvocationContext) =>
+          inSpan(SpanName.timer(functionName), {}, async () => (await handler(timer, context)) as unknown)
+      : handler;
+  if (!traceContext?.traceParent) {
+    invocation.functionHandler = run;
+    return;
+  }
   const parent = propagation.extract(context.active(), {
     traceparent: traceContext.traceParent,
     ...(traceContext.traceState ? { tracestate: traceContext.traceState } : {}),
   });
-  invocation.functionHandler = context.bind(parent, invocation.functionHandler);
+  invocation.functionHandler = context.bind(parent, run);
 });
 
 /** What is buffered is exported before the worker goes away. */

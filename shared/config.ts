@@ -284,7 +284,7 @@ export const SettingsSchema = z.object({
   ),
   /** The OTLP encoding: only `http/json` (OTLP/HTTP with JSON bodies) is supported. */
   OTEL_EXPORTER_OTLP_PROTOCOL: z
-    .enum(['http/json'], { message: 'only http/json is supported (OTLP/HTTP with JSON bodies)' })
+    .enum(['http/json'], { error: 'only http/json is supported (OTLP/HTTP with JSON bodies)' })
     .default('http/json'),
   /** The `service.name` of ZSA's telemetry (default `zsa`). */
   OTEL_SERVICE_NAME: z.string().trim().min(1).default('zsa'),

@@ -98,7 +98,7 @@ export const record = {
     i.executionDuration.record(Math.max(0, ms), attributes);
   },
   /** An emergency grant was made. */
-  emergencyUse(taskName: string): void {
+  emergencyUse(taskName?: string): void {
     instruments().emergencyUses.add(1, task(taskName));
   },
   /** The review timer counted `open` emergency uses whose review is open. */

@@ -5,7 +5,7 @@
  */
 import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
 import { isDomainError } from '#shared/domain/errors';
-import { Attr, type ZsaAttributes } from './names';
+import { Attr, type AttrKey, type ZsaAttributes } from './names';
 
 /** The instrumentation scope every ZSA span and metric carries. */
 export const SCOPE = 'zsa';
@@ -24,6 +24,16 @@ function errorLabel(error: unknown): string {
   return error instanceof Error ? error.name : 'error';
 }
 
+/** The attributes that have a value (a story may pass an optional one, e.g. a request's task). */
+function defined(attributes: ZsaAttributes): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const key of Object.keys(attributes) as AttrKey[]) {
+    const value = attributes[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
 /**
  * Runs `work` in a span named `name`, a child of the active span (or of `parent`, a context carried
  * from elsewhere: see `contextOf`). A thrown error marks the span as failed with its code, and as
@@ -35,12 +45,14 @@ export async function inSpan<T>(
   work: (span: StorySpan) => Promise<T>,
   parent: Context = context.active(),
 ): Promise<T> {
-  return trace.getTracer(SCOPE).startActiveSpan(name, { attributes }, parent, async (span) => {
-    let outcomeSet = attributes[Attr.Outcome] !== undefined;
+  const initial = defined(attributes);
+  return trace.getTracer(SCOPE).startActiveSpan(name, { attributes: initial }, parent, async (span) => {
+    let outcomeSet = initial[Attr.Outcome] !== undefined;
     const story: StorySpan = {
       set(more) {
-        outcomeSet ||= more[Attr.Outcome] !== undefined;
-        span.setAttributes(more);
+        const values = defined(more);
+        outcomeSet ||= values[Attr.Outcome] !== undefined;
+        span.setAttributes(values);
       },
     };
     try {
