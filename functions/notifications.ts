@@ -15,6 +15,7 @@ import { deliverNotification, UndeliverableNotification } from '#shared/notifica
 import { NOTIFICATIONS_QUEUE, NotifyInput } from '#shared/notifications/messages';
 import { publishNotification } from '#shared/notifications/publish';
 import { deliverContext, publishContext } from '#shared/notifications/wiring';
+import { record } from '#shared/telemetry/metrics';
 
 function reasonOf(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
@@ -104,6 +105,7 @@ export async function sendEmail(message: unknown, context: InvocationContext): P
     } else {
       // Service Bus dead-letters it after this delivery (MaxDeliveryCountExceeded); say why here,
       // where the cause is known.
+      record.notification('deadLettered', 'email');
       context.error(
         `email ${messageId} failed for good (delivery ${delivery} of ${max}); it goes to the dead-letter queue: ${reason}`,
       );
