@@ -4,14 +4,26 @@
  * and prints their JSON reports. `BENCH_RUNS` sets the sample count (default 200).
  *
  * `npm run bench -- <names…>` runs only those (durable, pam, flows, emergency, email, audit, cloud,
- * load, portal: the portal's bundle size and load and approval times in headless Chromium);
+ * load, portal: the portal's bundle size and load and approval times in headless Chromium;
+ * telemetry: submit and execute with telemetry on and off);
  * `--rtt <ms>` sets the simulated round trip of the cloud bench (default 10) and, without names,
  * runs the cloud bench alone.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-const BENCHES = ['durable', 'pam', 'flows', 'emergency', 'email', 'audit', 'cloud', 'load', 'portal'];
+const BENCHES = [
+  'durable',
+  'pam',
+  'flows',
+  'emergency',
+  'email',
+  'audit',
+  'cloud',
+  'load',
+  'portal',
+  'telemetry',
+];
 /** Node flags a bench needs: the load bench forces collections to measure the heap per live grant. */
 const FLAGS: Record<string, string[]> = { load: ['--expose-gc'] };
 
