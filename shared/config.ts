@@ -279,8 +279,8 @@ export const SettingsSchema = z.object({
    * `/v1/metrics`); the local host sets its /dev/telemetry receiver unless one is set.
    */
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.refine(
-    (v) => v === undefined || URL.canParse(v),
-    'must be a URL, e.g. http://127.0.0.1:4318',
+    (v) => v === undefined || (URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol)),
+    'must be an http(s) URL, e.g. http://127.0.0.1:4318',
   ),
   /** The OTLP encoding: only `http/json` (OTLP/HTTP with JSON bodies) is supported. */
   OTEL_EXPORTER_OTLP_PROTOCOL: z
