@@ -22,7 +22,11 @@ afterAll(async () => {
   await env.close();
 });
 
-const TIMER: Timer = { isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
+const TIMER: Timer = {
+  isPastDue: false,
+  schedule: { adjustForDST: false },
+  scheduleStatus: { last: '', next: '', lastUpdated: '' },
+};
 
 /** An invocation whose log lines are kept, as the host would send them to Application Insights. */
 function capturingContext(): { context: InvocationContext; lines: { level: string; message: string }[] } {
@@ -79,7 +83,7 @@ describe('verifyDaily', () => {
     }
     const table = await tables.get(name);
     for await (const entity of table.listEntities<{ task?: string }>()) {
-      if (entity.task === 'task-1') {
+      if (entity.task === 'task-1' && entity.partitionKey !== undefined && entity.rowKey !== undefined) {
         await table.updateEntity(
           { partitionKey: entity.partitionKey, rowKey: entity.rowKey, task: 'task-x' },
           'Merge',

@@ -183,7 +183,13 @@ describe('the OTLP/HTTP JSON receiver', () => {
     );
   });
 
-  it.each([
+  it.each<{
+    name: string;
+    headers: Record<string, string>;
+    body: string | Buffer;
+    status: number;
+    message: RegExp;
+  }>([
     {
       name: 'protobuf (this receiver reads JSON only)',
       headers: { 'content-type': 'application/x-protobuf' },
@@ -328,7 +334,12 @@ describe("ZSA's launcher", () => {
     telemetryUrl: 'http://127.0.0.1:7071/dev/telemetry',
   };
 
-  it.each([
+  it.each<{
+    given: Record<string, string>;
+    endpoint: string;
+    protocol: string | undefined;
+    banner: RegExp | undefined;
+  }>([
     {
       given: {},
       endpoint: 'http://127.0.0.1:7071/dev/telemetry',
