@@ -592,9 +592,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
         detail: `${anchored.unreadable} anchor line(s) cannot be read.`,
       });
     }
-    const result = verifier.finish();
-    record.auditVerification(result.ok ? 'success' : 'failure');
-    return result;
+    return verifier.finish();
   }
 
   // ---- heads and anchors -------------------------------------------------------------------------
