@@ -16,7 +16,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import type { z } from 'zod';
-import { PAGE_CONTENT_SECURITY_POLICY } from '../mailbox/pages';
+import { commonHeaders, methodNotAllowed, sendHtml, sendJson } from '../dev-answers';
 import {
   logsOf,
   LogsRequestSchema,
@@ -92,6 +92,7 @@ export function createTelemetryReceiver(options: TelemetryReceiverOptions = {}):
       if (method !== 'GET') return methodNotAllowed(res, 'GET, DELETE');
       return sendHtml(
         res,
+        200,
         renderTelemetryPage(store.traces(), (id) => store.spans(id), store.points(), store.logs()),
       );
     }
@@ -170,38 +171,4 @@ async function readRequest(req: IncomingMessage, limit: number): Promise<Request
     }
   }
   return { text: raw.toString('utf8') };
-}
-
-function commonHeaders(): Record<string, string> {
-  return {
-    'Cache-Control': 'no-store',
-    'Referrer-Policy': 'no-referrer',
-    'X-Content-Type-Options': 'nosniff',
-  };
-}
-
-function sendHtml(res: ServerResponse, html: string): true {
-  res
-    .writeHead(200, {
-      ...commonHeaders(),
-      'Content-Type': 'text/html; charset=utf-8',
-      'Content-Security-Policy': PAGE_CONTENT_SECURITY_POLICY,
-      'X-Frame-Options': 'DENY',
-    })
-    .end(html);
-  return true;
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): true {
-  res
-    .writeHead(status, { ...commonHeaders(), 'Content-Type': 'application/json; charset=utf-8' })
-    .end(JSON.stringify(body));
-  return true;
-}
-
-function methodNotAllowed(res: ServerResponse, allow: string): true {
-  res
-    .writeHead(405, { ...commonHeaders(), Allow: allow, 'Content-Type': 'text/plain; charset=utf-8' })
-    .end('Method not allowed');
-  return true;
 }
