@@ -32,7 +32,7 @@ import {
 } from '#shared/executors/webhook';
 import { record } from '#shared/telemetry/metrics';
 import { Attr, SpanName } from '#shared/telemetry/names';
-import { inSpan } from '#shared/telemetry/spans';
+import { inSpan, isRecording } from '#shared/telemetry/spans';
 import { RequestEvent, type OrchestrationState, type Orchestrations } from './orchestrations';
 import { flushAudit, ownEvents, pending, type PendingAudit } from './audit-outbox';
 import type { RequestRepository, StoredExecution, StoredRequest, TaggedRequest } from './repository';
@@ -232,6 +232,7 @@ async function guardedExecute(
       : execution
         ? ctx.repo.recordExecution(execution)
         : undefined,
+    outcome.ok && request ? firstUse(ctx, request, executionId, executedAt) : undefined,
   ]);
   if (!outcome.ok) throw new ExecutionFailedError(executionId, outcome.reason);
   return {
@@ -242,6 +243,24 @@ async function guardedExecute(
     result: outcome.result,
     executedAt,
   };
+}
+
+/**
+ * `zsa.first_use.duration`, when this is the grant's first successful execution: its earlier ones
+ * are read beside the outcome's writes (no added wait), and only while traces are recorded
+ * (telemetry off reads nothing). Best effort: two first uses at the same moment may both count.
+ */
+async function firstUse(
+  ctx: ExecuteContext,
+  request: Request,
+  executionId: string,
+  executedAt: string,
+): Promise<void> {
+  if (!isRecording() || request.grantedAt === null) return;
+  const earlier = await ctx.repo.executions(request.id).catch(() => undefined);
+  if (earlier === undefined || earlier.some((e) => e.status === 'succeeded' && e.executionId !== executionId))
+    return;
+  record.firstUse((Date.parse(executedAt) - Date.parse(request.grantedAt)) / 1000, request.task);
 }
 
 /**

@@ -87,7 +87,7 @@ export const record = {
     instruments().decisionDuration.record(Math.max(0, seconds), { [Attr.Outcome]: outcome });
   },
   /** A grant's first execution ran `seconds` after the grant started. */
-  firstUse(seconds: number, taskName: string): void {
+  firstUse(seconds: number, taskName?: string): void {
     instruments().firstUseDuration.record(Math.max(0, seconds), task(taskName));
   },
   /** An execution ended with `outcome` after `ms`. */

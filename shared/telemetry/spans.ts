@@ -68,6 +68,11 @@ export async function inSpan<T>(
   });
 }
 
+/** Whether the active span is recorded: telemetry is on (for work done only to measure). */
+export function isRecording(): boolean {
+  return trace.getActiveSpan()?.isRecording() === true;
+}
+
 /** The W3C `traceparent` of the active span, to carry it where context does not flow (an orchestration's input). */
 export function currentTraceparent(): string | undefined {
   const carrier: Record<string, string> = {};

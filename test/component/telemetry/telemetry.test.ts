@@ -264,7 +264,7 @@ describe('a request traced from its submit to the webhook', () => {
     expect(runs.at(-1)?.status.message).toBe((refused as DomainError).code);
   });
 
-  it('counts requests by status, executions by outcome, and times the audit appends', async () => {
+  it('counts requests by status and executions by outcome, and times the first use and the audit appends', async () => {
     // Act
     const all = await exportedMetrics();
 
@@ -282,6 +282,10 @@ describe('a request traced from its submit to the webhook', () => {
         [{ [Attr.Outcome]: 'refused' }, 1],
       ]),
     );
+    const firstUses = pointsOf(all, MetricName.FirstUseDuration);
+    expect(firstUses.map((p) => [p.attributes, (p.value as { count: number }).count])).toEqual([
+      [{ [Attr.Task]: TASK }, 1],
+    ]);
     const appends = pointsOf(all, MetricName.AuditAppendDuration);
     expect(appends.map((p) => p.attributes)).toEqual([{ [Attr.Outcome]: 'success' }]);
     expect((appends[0]?.value as { count: number }).count).toBeGreaterThanOrEqual(2);
