@@ -119,8 +119,9 @@ export async function auditMinuteAnchor(_timer: Timer, context: InvocationContex
 
 /**
  * Daily, 03:30 UTC (after the archive, away from the hour's other timers): verifies every chain and
- * records `audit.verified`. Its line starts `zsa.audit.verification outcome=` (VERIFICATION_LINE) so the alert in
- * infra/modules/monitoring.bicep finds a failure, or a day without a success (docs/operations.md).
+ * records `audit.verified`. Its line starts with VERIFICATION_LINE (`zsa.audit.verification
+ * outcome=…`), so the alert in infra/modules/monitoring.bicep finds a failure, or a day without a
+ * success (docs/operations.md).
  */
 export async function auditDailyVerify(_timer: Timer, context: InvocationContext): Promise<void> {
   const deps = getDeps();

@@ -129,7 +129,7 @@ customMetrics
     description: 'The daily verification (auditDailyVerify, 03:30 UTC) found a broken chain or could not read the audit, or no verification succeeded in 26 hours.'
     severity: 1
     frequency: 'PT1H'
-    window: 'PT48H'
+    window: 'P2D'
     autoMitigate: true
     // The log line and the metric say the same; either is enough (one may be sampled or delayed).
     query: '''

@@ -186,7 +186,7 @@ describe('the alert rules', () => {
     // Assert: 48 hours of data, so yesterday's success is still in sight while today's runs.
     expect(rule?.query).toContain(`message startswith "${VERIFICATION_LINE} "`);
     expect(rule?.query).toMatch(/successes = countif\(outcome == "success" and timestamp > ago\(26h\)\)/);
-    expect(rule?.window).toBe('PT48H');
+    expect(rule?.window).toBe('P2D');
   });
 
   it('runs every log alert over Application Insights, and notifies the action group only when there is one', () => {
