@@ -66,6 +66,14 @@ function deliveryOf(context: InvocationContext): number {
   return Number.isInteger(n) && n > 0 ? n : 1;
 }
 
+/** The trace context the publisher put in the message's application properties, if any. */
+function traceparentOf(context: InvocationContext): string | undefined {
+  const properties = context.triggerMetadata?.applicationProperties;
+  if (typeof properties !== 'object' || properties === null || !('traceparent' in properties))
+    return undefined;
+  return typeof properties.traceparent === 'string' ? properties.traceparent : undefined;
+}
+
 /** Service Bus trigger `sendEmail`: one notification message → one email. */
 export async function sendEmail(message: unknown, context: InvocationContext): Promise<void> {
   const delivery = deliveryOf(context);
@@ -73,7 +81,7 @@ export async function sendEmail(message: unknown, context: InvocationContext): P
   const id = context.triggerMetadata?.messageId;
   const messageId = typeof id === 'string' ? id : '?';
   try {
-    const outcome = await deliverNotification(deliverContext(), message);
+    const outcome = await deliverNotification(deliverContext(), message, traceparentOf(context));
     const m = outcome.message;
     if (outcome.kind === 'skipped') {
       context.log(`email ${m.id} (${m.event}) to ${m.recipient} not sent: ${outcome.reason}`);

@@ -11,7 +11,7 @@ import { isPast } from '#shared/domain/time';
 import type { RequestRepository } from '#shared/requests/repository';
 import { record } from '#shared/telemetry/metrics';
 import { Attr, SpanName } from '#shared/telemetry/names';
-import { inSpan } from '#shared/telemetry/spans';
+import { contextOf, inSpan } from '#shared/telemetry/spans';
 import type { Mailer } from './mailer';
 import { NOTIFICATION_VERSION, NotificationEnvelope, NotificationMessage } from './messages';
 import { renderEmail } from './render';
@@ -128,18 +128,28 @@ async function staleness(ctx: DeliverContext, message: NotificationMessage): Pro
  * `zsa.email.send`, counted in `zsa.notifications` (a failed attempt as `failed`; the trigger counts
  * the last one as `deadLettered`).
  */
-export async function deliverNotification(ctx: DeliverContext, body: unknown): Promise<DeliveryOutcome> {
-  return inSpan(SpanName.EmailSend, { [Attr.Channel]: 'email' }, async (span) => {
-    try {
-      const outcome = await deliver(ctx, body);
-      span.set({ [Attr.RequestId]: outcome.message.requestId, [Attr.Outcome]: outcome.kind });
-      if (outcome.kind === 'sent') record.notification('delivered', 'email');
-      return outcome;
-    } catch (e) {
-      record.notification('failed', 'email');
-      throw e;
-    }
-  });
+export async function deliverNotification(
+  ctx: DeliverContext,
+  body: unknown,
+  /** The publisher's trace context, from the message (`traceparent` application property). */
+  traceparent?: string,
+): Promise<DeliveryOutcome> {
+  return inSpan(
+    SpanName.EmailSend,
+    { [Attr.Channel]: 'email' },
+    async (span) => {
+      try {
+        const outcome = await deliver(ctx, body);
+        span.set({ [Attr.RequestId]: outcome.message.requestId, [Attr.Outcome]: outcome.kind });
+        if (outcome.kind === 'sent') record.notification('delivered', 'email');
+        return outcome;
+      } catch (e) {
+        record.notification('failed', 'email');
+        throw e;
+      }
+    },
+    contextOf(traceparent),
+  );
 }
 
 async function deliver(ctx: DeliverContext, body: unknown): Promise<DeliveryOutcome> {
