@@ -519,8 +519,8 @@ describe.skipIf(!run)('the portal in Chromium', () => {
       ]);
       // The charts are drawn (SVG), each with its data table one click away.
       await page.getByRole('main').locator('svg').first().waitFor();
-      await page.getByText('Requests per day: data table').click();
-      await page.getByRole('table', { name: 'Requests per day by outcome' }).waitFor();
+      await page.getByText("Approvers' load: data table").click();
+      await page.getByRole('table', { name: "Approvers' load" }).waitFor();
       await checkPage(page, 'insights');
 
       // A chart's link opens the audit page filtered to its events over the same range.

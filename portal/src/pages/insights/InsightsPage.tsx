@@ -9,7 +9,6 @@ import {
   Button,
   Field,
   Input,
-  Link as FluentLink,
   Select,
   Table,
   TableBody,
@@ -23,8 +22,10 @@ import {
 import {
   DataVizPalette,
   DonutChart,
-  HorizontalBarChartWithAxis,
+  HorizontalBarChart,
+  HorizontalBarChartVariant,
   VerticalStackedBarChart,
+  getColorFromToken,
 } from '@fluentui/react-charts';
 import { useState, type ReactNode, type SyntheticEvent } from 'react';
 import { Link } from 'wouter';
@@ -42,15 +43,18 @@ const PERIODS = [
 ] as const;
 type Period = (typeof PERIODS)[number]['value'];
 
+/** A palette entry as the colour the charts draw with (they take colours, not palette tokens). */
+const colour = (token: string) => getColorFromToken(token);
+
 /** The outcomes in the order they stack, with their words and colours. */
 const OUTCOMES: readonly { key: RequestOutcome; label: string; color: string }[] = [
-  { key: 'approved', label: 'Approved', color: DataVizPalette.success },
-  { key: 'denied', label: 'Denied', color: DataVizPalette.error },
-  { key: 'pending', label: 'Pending', color: DataVizPalette.color1 },
-  { key: 'canceled', label: 'Canceled', color: DataVizPalette.color5 },
-  { key: 'expired', label: 'Expired', color: DataVizPalette.warning },
-  { key: 'failed', label: 'Failed', color: DataVizPalette.highError },
-  { key: 'refused', label: 'Refused', color: DataVizPalette.color10 },
+  { key: 'approved', label: 'Approved', color: colour(DataVizPalette.success) },
+  { key: 'denied', label: 'Denied', color: colour(DataVizPalette.error) },
+  { key: 'pending', label: 'Pending', color: colour(DataVizPalette.color1) },
+  { key: 'canceled', label: 'Canceled', color: colour(DataVizPalette.color5) },
+  { key: 'expired', label: 'Expired', color: colour(DataVizPalette.warning) },
+  { key: 'failed', label: 'Failed', color: colour(DataVizPalette.highError) },
+  { key: 'refused', label: 'Refused', color: colour(DataVizPalette.color10) },
 ];
 
 const DAY_MS = 86_400_000;
@@ -298,9 +302,7 @@ function Card(props: {
         </details>
       ) : null}
       <p className={styles.foot}>
-        <FluentLink as="span">
-          <Link href={props.events}>{`See the ${props.eventsLabel} in the audit`}</Link>
-        </FluentLink>
+        <Link href={props.events}>{`See the ${props.eventsLabel} in the audit`}</Link>
       </p>
     </section>
   );
@@ -438,11 +440,14 @@ function Ranking(props: {
     >
       {props.rows.length > 0 ? (
         <div className={styles.chart}>
-          <HorizontalBarChartWithAxis
-            chartTitle={props.title}
-            height={Math.max(120, 36 * props.rows.length + 40)}
-            hideLegend
-            data={props.rows.map(([name, n]) => ({ y: name, x: n, color: DataVizPalette.color1 }))}
+          <HorizontalBarChart
+            variant={HorizontalBarChartVariant.AbsoluteScale}
+            data={props.rows.map(([name, n]) => ({
+              chartTitle: name,
+              chartData: [
+                { legend: name, horizontalBarChartdata: { x: n }, color: colour(DataVizPalette.color1) },
+              ],
+            }))}
           />
         </div>
       ) : (
@@ -480,7 +485,7 @@ function Breakdown(props: {
             hideLabels={false}
             data={{
               chartTitle: props.title,
-              chartData: props.parts.map(([legend, data, color]) => ({ legend, data, color })),
+              chartData: props.parts.map(([legend, data, color]) => ({ legend, data, color: colour(color) })),
             }}
           />
         </div>
