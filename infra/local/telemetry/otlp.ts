@@ -29,7 +29,8 @@ interface KeyValue {
   value?: AnyValue | undefined;
 }
 
-const Int64 = z.union([z.string().regex(/^-?\d+$/), z.number().int()]);
+// As numbers, 64-bit values beyond 2^53 arrive rounded (still whole): accepted, not refused.
+const Int64 = z.union([z.string().regex(/^-?\d+$/), z.number().refine(Number.isInteger, 'an integer')]);
 /** proto3 JSON writes NaN and the infinities as strings. */
 const Double = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity'])]);
 
@@ -52,7 +53,10 @@ const AttributesSchema = z.array(KeyValueSchema).optional();
 const Resource = z.object({ attributes: AttributesSchema }).optional();
 const Scope = z.object({ name: z.string().optional(), version: z.string().optional() }).optional();
 /** Unsigned nanoseconds since the epoch. */
-const UnixNano = z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]);
+const UnixNano = z.union([
+  z.string().regex(/^\d+$/),
+  z.number().nonnegative().refine(Number.isInteger, 'an integer'),
+]);
 const Id = z.string().max(64);
 
 const SpanSchema = z.object({
@@ -331,9 +335,12 @@ function isoOf(unixNano: bigint): string {
   return Number.isNaN(date.getTime()) ? new Date(0).toISOString() : date.toISOString();
 }
 
-/** Hex as the OTLP JSON mapping says, or base64 as proto3's bytes mapping would have it. */
+/**
+ * Hex as the OTLP JSON mapping says (32 digits for a trace id, 16 for a span id), or base64 as
+ * proto3's bytes mapping would have it (24 or 12 characters, which are never taken for hex).
+ */
 function hexId(id: string): string {
-  if (/^(?:[0-9a-fA-F]{2})+$/.test(id)) return id.toLowerCase();
+  if (/^(?:[0-9a-fA-F]{16}){1,2}$/.test(id)) return id.toLowerCase();
   return Buffer.from(id, 'base64').toString('hex');
 }
 

@@ -280,6 +280,59 @@ describe('the OTLP/HTTP JSON receiver', () => {
     expect(await getJson<unknown[]>(`${h.base}/logs`)).toEqual([]);
   });
 
+  it('reads ids in base64 too, and every attribute value type as plain JSON', async () => {
+    // Arrange: a span as a proto3-minded exporter might write it.
+    const traceId = Buffer.from('0123456789abcdef0123456789abcdef', 'hex').toString('base64');
+    const spanId = Buffer.from('0011223344556677', 'hex').toString('base64');
+    const span = {
+      traceId,
+      spanId,
+      parentSpanId: '',
+      name: 'typed',
+      kind: 'SPAN_KIND_CONSUMER',
+      startTimeUnixNano: 1893456000000000000,
+      endTimeUnixNano: '1893456000250000000',
+      status: { code: 'STATUS_CODE_OK' },
+      attributes: [
+        { key: 'big', value: { intValue: '9007199254740993' } },
+        { key: 'small', value: { intValue: 7 } },
+        { key: 'ratio', value: { doubleValue: 0.5 } },
+        { key: 'flag', value: { boolValue: true } },
+        { key: 'list', value: { arrayValue: { values: [{ stringValue: 'a' }, { intValue: '2' }] } } },
+        { key: 'map', value: { kvlistValue: { values: [{ key: 'k', value: { stringValue: 'v' } }] } } },
+        { key: 'empty' },
+      ],
+    };
+
+    // Act
+    const posted = await fetch(`${h.base}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [span] }] }] }),
+    });
+    const [kept] = await getJson<ReceivedSpan[]>(`${h.base}/spans?trace=0123456789ABCDEF0123456789ABCDEF`);
+
+    // Assert
+    expect(posted.status).toBe(200);
+    expect(kept).toMatchObject({
+      traceId: '0123456789abcdef0123456789abcdef',
+      spanId: '0011223344556677',
+      kind: 'consumer',
+      status: { code: 'ok' },
+      start: '2030-01-01T00:00:00.000Z',
+      durationMs: 250,
+      attributes: {
+        big: '9007199254740993',
+        small: 7,
+        ratio: 0.5,
+        flag: true,
+        list: ['a', 2],
+        map: { k: 'v' },
+        empty: null,
+      },
+    });
+  });
+
   it("stays bounded: the oldest trace goes first, and spans beyond a trace's limit are counted, not kept", async () => {
     // Arrange
     const small = await startReceiver({ limits: { traces: 2, spansPerTrace: 2 } });
