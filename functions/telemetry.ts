@@ -14,8 +14,8 @@ let telemetry: Telemetry | undefined;
 
 app.hook.appStart(async () => {
   const settings = TelemetrySettings.safeParse(process.env);
-  // A wrong telemetry setting is named by the settings check of the first call (shared/config.ts);
-  // it never stops the app.
+  // With a wrong telemetry setting nothing starts here: the first call's settings check
+  // (shared/config.ts) names it, as it does any setting.
   if (!settings.success || telemetryTargets(settings.data) === undefined) return;
   const { startFromSettings } = await import('#shared/telemetry/setup');
   telemetry = startFromSettings(settings.data);
