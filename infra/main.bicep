@@ -362,6 +362,7 @@ module monitoring 'modules/monitoring.bicep' = {
     applicationInsightsId: applicationInsights.outputs.resourceId
     serviceBusNamespaceId: serviceBus.outputs.id
     notificationsQueueName: serviceBus.outputs.notificationsQueueName
+    portalUrl: empty(publicBaseUrl) ? 'https://${functionApp.outputs.defaultHostName}' : publicBaseUrl
     alertEmail: alertEmail
   }
 }

@@ -21,6 +21,9 @@ param serviceBusNamespaceId string
 @description('The notifications queue (NOTIFICATIONS_QUEUE in shared/notifications/messages.ts).')
 param notificationsQueueName string
 
+@description('Base URL of the ZSA portal (the app\'s public address), linked from the workbook to the audit-based Insights page.')
+param portalUrl string
+
 @description('E-mail address the alerts are sent to; empty = no action group, alerts are only shown in the Azure portal.')
 param alertEmail string = ''
 
@@ -66,7 +69,11 @@ resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
     category: 'workbook'
     sourceId: applicationInsightsId
     version: 'Notebook/1.0'
-    serializedData: replace(loadTextContent('../workbooks/zsa-operations.workbook.json'), '__APPLICATION_INSIGHTS_ID__', applicationInsightsId)
+    serializedData: replace(
+      replace(loadTextContent('../workbooks/zsa-operations.workbook.json'), '__APPLICATION_INSIGHTS_ID__', applicationInsightsId),
+      '__PORTAL_URL__',
+      portalUrl
+    )
   }
 }
 

@@ -99,13 +99,21 @@ describe('the workbook', () => {
     expect(r.apiVersion).toBe('2023-06-01');
     expect(propertyValue(r.body, 'kind')).toBe("'shared'");
     expect(propertyValue(properties, 'sourceId')).toBe('applicationInsightsId');
-    expect(propertyValue(properties, 'serializedData')).toContain(
-      "loadTextContent('../workbooks/zsa-operations.workbook.json')",
-    );
+    expect(properties.text).toContain("loadTextContent('../workbooks/zsa-operations.workbook.json')");
     expect(existsSync(workbookPath)).toBe(true);
     // The placeholder the template replaces with the component's id.
     expect(workbook.fallbackResourceIds).toEqual(['__APPLICATION_INSIGHTS_ID__']);
-    expect(propertyValue(properties, 'serializedData')).toContain("'__APPLICATION_INSIGHTS_ID__'");
+    expect(properties.text).toContain("'__APPLICATION_INSIGHTS_ID__'");
+    // Exact usage is the audit's, on the portal: the workbook links there.
+    expect(workbook.items[0]?.content).toMatchObject({
+      json: expect.stringContaining('(__PORTAL_URL__/insights)') as string,
+    });
+    expect(properties.text).toMatch(/'__PORTAL_URL__',\s*portalUrl/);
+    expect(
+      propertyValue(modules(main).find((x) => x.symbol === 'monitoring')?.body ?? properties, 'params'),
+    ).toMatch(
+      /portalUrl: empty\(publicBaseUrl\) \? 'https:\/\/\$\{functionApp\.outputs\.defaultHostName\}' : publicBaseUrl/,
+    );
   });
 
   it.each([
