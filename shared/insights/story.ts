@@ -28,15 +28,16 @@ export function insightsRange(query: z.output<typeof InsightsQuery>, now: Date):
   return { from, to };
 }
 
-/** The figures of the range, from every audit record in it. */
+/** The figures of the range, from every audit record in it, read `pageSize` records at a time. */
 export async function readInsights(
   audit: Pick<AuditLog, 'query'>,
   range: InsightsRange,
+  pageSize = MAX_PAGE_SIZE,
 ): Promise<InsightsView> {
   const aggregator = createInsightsAggregator(range);
   let token: string | undefined;
   do {
-    const page = await audit.query(range, token, MAX_PAGE_SIZE);
+    const page = await audit.query(range, token, pageSize);
     for (const record of page.items) aggregator.add(record);
     token = page.continuationToken;
   } while (token !== undefined);
