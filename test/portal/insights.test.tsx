@@ -6,7 +6,7 @@
 import { screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import AuditPage, { filtersFromSearch } from '../../portal/src/pages/auditor/AuditPage';
+import AuditPage, { filtersFromSearch, toInstant } from '../../portal/src/pages/auditor/AuditPage';
 import InsightsPage, { auditHref, duration, rangeOf } from '../../portal/src/pages/insights/InsightsPage';
 import { EXPECTED } from '../unit/insights/seed';
 import { ALICE, renderPage, startApi, type FakeApi } from './support';
@@ -155,6 +155,17 @@ describe('the audit page opened from a link', () => {
     const query = api.seen.find((s) => s.path === '/api/audit')?.query;
     expect(query?.get('from')).toBe(EXPECTED.from);
     expect(query?.get('to')).toBe(EXPECTED.to);
+  });
+
+  it('widens the range to whole minutes, so no event of the linked range is left out', () => {
+    // Act
+    const filters = filtersFromSearch('?from=2030-03-01T10:00:30.000Z&to=2030-03-01T10:41:30.000Z');
+
+    // Assert: the page's fields hold minutes in the person's time; back as instants they cover the range.
+    expect([toInstant(filters.from), toInstant(filters.to)]).toEqual([
+      '2030-03-01T10:00:00.000Z',
+      '2030-03-01T10:42:00.000Z',
+    ]);
   });
 
   it.each<[string, Partial<ReturnType<typeof filtersFromSearch>>]>([

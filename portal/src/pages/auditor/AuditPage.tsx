@@ -89,11 +89,18 @@ export function exportFileName(
   return `zsa-audit-${stamp(from, 'start')}-${stamp(to, 'now')}.${format}`;
 }
 
-/** An instant as a `datetime-local` value in the person's own time (to the minute); '' when none. */
-function toLocalInput(iso: string | null): string {
+/**
+ * An instant as a `datetime-local` value in the person's own time, to the minute; '' when none. A
+ * range's start is rounded down and its end up, so the filter never leaves out an event of the range
+ * it was given (an end at 10:41:30 would otherwise drop the events of 10:41).
+ */
+function toLocalInput(iso: string | null, round: 'down' | 'up'): string {
   const at = iso ? new Date(iso) : undefined;
   if (!at || Number.isNaN(at.getTime())) return '';
-  return new Date(at.getTime() - at.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+  const minute = 60_000;
+  const ms =
+    round === 'down' ? Math.floor(at.getTime() / minute) * minute : Math.ceil(at.getTime() / minute) * minute;
+  return new Date(ms - at.getTimezoneOffset() * minute).toISOString().slice(0, 16);
 }
 
 /**
@@ -105,8 +112,8 @@ export function filtersFromSearch(search: string): Filters {
   const action = q.get('action') ?? '';
   return {
     ...NO_FILTERS,
-    from: toLocalInput(q.get('from')),
-    to: toLocalInput(q.get('to')),
+    from: toLocalInput(q.get('from'), 'down'),
+    to: toLocalInput(q.get('to'), 'up'),
     actor: q.get('actor') ?? '',
     requestId: q.get('requestId') ?? '',
     task: q.get('task') ?? '',
