@@ -54,7 +54,7 @@ describe('the figures', () => {
       await screen.findByText(`${EXPECTED.events} audit events from 2030-03-01 to 2030-03-04 00:00 UTC.`),
     ).toBeTruthy();
     expect(
-      screen.getByText('9 requests submitted, 1 submits refused; each day by how its requests stand now.'),
+      screen.getByText('9 requests submitted, 1 submit refused; each day by how its requests stand now.'),
     ).toBeTruthy();
     expect(screen.getByText('2 emergency uses: 1 justified, 0 unjustified, 1 review open.')).toBeTruthy();
     // The data tables: the same numbers a chart draws.

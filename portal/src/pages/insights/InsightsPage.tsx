@@ -82,6 +82,11 @@ export function auditHref(action: AuditAction, insights: Pick<Insights, 'from' |
   return `/audit?${query.toString()}`;
 }
 
+/** "1 request", "2 requests". */
+export function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 /** Seconds in words a person reads at a glance: "42 s", "14 min", "2.5 h", "3.1 days". */
 export function duration(seconds: number | null): string {
   if (seconds === null) return '—';
@@ -187,7 +192,7 @@ function Figures({ insights }: { insights: Insights }) {
   const range = `${insights.from.slice(0, 10)} to ${insights.to.slice(0, 16).replace('T', ' ')} UTC`;
   return (
     <>
-      <p>{`${insights.events} audit events from ${range}.`}</p>
+      <p>{`${count(insights.events, 'audit event')} from ${range}.`}</p>
       <div className={styles.grid}>
         <RequestsPerDay insights={insights} />
         <Card
@@ -201,7 +206,7 @@ function Figures({ insights }: { insights: Insights }) {
               ['Median', insights.timeToDecision.medianSeconds],
               ['95th percentile', insights.timeToDecision.p95Seconds],
             ]}
-            note={`${insights.timeToDecision.count} requests decided by approvers, from the submit to the final decision.`}
+            note={`${count(insights.timeToDecision.count, 'request')} decided by approvers, from the submit to the final decision.`}
           />
         </Card>
         <Card
@@ -215,7 +220,7 @@ function Figures({ insights }: { insights: Insights }) {
               ['Median', insights.timeToFirstUse.medianSeconds],
               ['95th percentile', insights.timeToFirstUse.p95Seconds],
             ]}
-            note={`${insights.timeToFirstUse.count} grants used, from the grant's start to its first execution.`}
+            note={`${count(insights.timeToFirstUse.count, 'grant')} used, from the grant's start to its first execution.`}
           />
         </Card>
         <Ranking
@@ -236,7 +241,7 @@ function Figures({ insights }: { insights: Insights }) {
         />
         <Breakdown
           title="Emergency uses and their reviews"
-          total={`${insights.emergency.uses} emergency uses`}
+          total={count(insights.emergency.uses, 'emergency use')}
           parts={[
             ['Justified', insights.emergency.justified, DataVizPalette.success],
             ['Unjustified', insights.emergency.unjustified, DataVizPalette.error],
@@ -247,7 +252,7 @@ function Figures({ insights }: { insights: Insights }) {
         />
         <Breakdown
           title="Executions"
-          total={`${insights.executions.succeeded + insights.executions.failed} executions`}
+          total={count(insights.executions.succeeded + insights.executions.failed, 'execution')}
           parts={[
             ['Succeeded', insights.executions.succeeded, DataVizPalette.success],
             ['Failed', insights.executions.failed, DataVizPalette.error],
@@ -357,7 +362,7 @@ function RequestsPerDay({ insights }: { insights: Insights }) {
         />
       }
     >
-      <p>{`${submitted} requests submitted, ${total.refused} submits refused; each day by how its requests stand now.`}</p>
+      <p>{`${count(submitted, 'request')} submitted, ${count(total.refused, 'submit')} refused; each day by how its requests stand now.`}</p>
       {shown.length > 0 ? (
         <div className={styles.chart}>
           <VerticalStackedBarChart
