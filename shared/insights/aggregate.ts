@@ -45,7 +45,7 @@ export interface InsightsAggregator {
   result(): InsightsView;
 }
 
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 
 /** The outcome each action settles a request on; the first one reached wins. */
 const OUTCOME_OF: Partial<Record<AuditRecord['action'], RequestOutcome>> = {

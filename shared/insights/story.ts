@@ -6,10 +6,8 @@ import type { z } from 'zod';
 import type { AuditLog } from '#shared/audit/log';
 import { MAX_PAGE_SIZE } from '#shared/audit/log';
 import { DomainError } from '#shared/domain/errors';
-import { createInsightsAggregator, type InsightsRange } from './aggregate';
+import { DAY_MS, createInsightsAggregator, type InsightsRange } from './aggregate';
 import { DEFAULT_DAYS, MAX_DAYS, type InsightsQuery, type InsightsView } from './schemas';
-
-const DAY_MS = 86_400_000;
 
 /** The range asked for, with its defaults: `to` now, `from` DEFAULT_DAYS before `to`; at most MAX_DAYS. */
 export function insightsRange(query: z.output<typeof InsightsQuery>, now: Date): InsightsRange {
