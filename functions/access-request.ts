@@ -17,9 +17,12 @@ import {
   OrchestrationInput,
   ORCHESTRATOR,
   PermanentFault,
+  readRequestActivityInput,
   RequestEvent,
+  requestActivityInput,
   type ExtensionMark,
   type OrchestrationMirror,
+  type RequestActivityInput,
 } from '#shared/requests/orchestrations';
 import { settleRequest, startGrant, WorkflowSnapshot } from '#shared/requests/settle';
 import {
@@ -30,6 +33,8 @@ import {
   sweepAudit,
 } from '#shared/requests/usecases';
 import { systemContext } from '#shared/requests/wiring';
+import { Attr, SpanName } from '#shared/telemetry/names';
+import { contextOf, inSpan } from '#shared/telemetry/spans';
 
 export const Activity = {
   LoadRequest: 'loadRequest',
@@ -59,7 +64,11 @@ const Decided = z.object({ status: RequestStatusSchema });
 
 const Swept = z.strictObject({ claimableAt: z.string().nullable() });
 
-const FailInput = z.strictObject({ requestId: z.string().min(1).max(64), reason: z.string().min(1) });
+const FailInput = z.strictObject({
+  requestId: z.string().min(1).max(64),
+  reason: z.string().min(1),
+  traceparent: z.string().max(128).optional(),
+});
 /** Sweeps of a finished request's audit outbox, at most: each after the earliest claim on a waiting event runs out. */
 const MAX_SWEEPS = 5;
 const SWEEP_SLACK_MS = 2000;
@@ -85,8 +94,21 @@ const retry = Object.assign(new df.RetryOptions(2000, 20), {
  * Task.any makes the SDK emit their actions again, which the Durable extension schedules twice
  * (see docs/decisions/0003-orchestration-shape.md).
  */
-function notice(ctx: OrchestrationContext, requestId: string, event: string): df.Task {
-  return ctx.df.callActivity(Activity.Notify, { requestId, event });
+function notice(
+  ctx: OrchestrationContext,
+  requestId: string,
+  event: string,
+  traceparent: string | undefined,
+): df.Task {
+  return ctx.df.callActivity(Activity.Notify, { requestId, event, ...traced(traceparent) });
+}
+
+/**
+ * The trace context an activity's input carries, when the workflow was started with one (input
+ * data: every replay hands the activities the same inputs).
+ */
+function traced(traceparent: string | undefined): { traceparent?: string } {
+  return traceparent === undefined ? {} : { traceparent };
 }
 
 function* notify(ctx: OrchestrationContext, ...notices: df.Task[]): Generator<df.Task, void, unknown> {
@@ -159,9 +181,15 @@ function* step<S extends z.ZodType>(
 }
 
 export const accessRequest: OrchestrationHandler = function* (ctx: OrchestrationContext) {
-  const { requestId, shape = 1 } = parseOrThrow(OrchestrationInput, ctx.df.getInput(), 'orchestration input');
+  const {
+    requestId,
+    shape = 1,
+    traceparent,
+  } = parseOrThrow(OrchestrationInput, ctx.df.getInput(), 'orchestration input');
   try {
-    return yield* shape >= 3 ? lifecycle3(ctx, requestId) : lifecycle(ctx, requestId, shape);
+    return yield* shape >= 3
+      ? lifecycle3(ctx, requestId, traceparent)
+      : lifecycle(ctx, requestId, shape, traceparent);
   } catch (e) {
     // A permanent fault, or a transient one that outlasted its retries (about an hour): the request
     // would otherwise stay pending, or approved with nothing to end it. Mark it failed, tell the
@@ -174,11 +202,13 @@ export const accessRequest: OrchestrationHandler = function* (ctx: Orchestration
     const failed: unknown = yield ctx.df.callActivityWithRetry(Activity.FailRequest, retry, {
       requestId,
       reason,
+      ...traced(traceparent),
     });
     const snapshot = Snapshot.safeParse(failed);
     if (snapshot.success) {
       ctx.df.setCustomStatus(mirror(snapshot.data));
-      if (snapshot.data.status === 'failed') yield* notify(ctx, notice(ctx, requestId, 'failed'));
+      if (snapshot.data.status === 'failed')
+        yield* notify(ctx, notice(ctx, requestId, 'failed', traceparent));
     }
     throw new WorkflowFault(reason);
   }
@@ -188,60 +218,62 @@ function* lifecycle(
   ctx: OrchestrationContext,
   requestId: string,
   shape: number,
+  traceparent: string | undefined,
 ): Generator<df.Task, string, unknown> {
-  let state = yield* step(ctx, Activity.LoadRequest, requestId, Snapshot);
+  const arg = requestActivityInput(requestId, traceparent);
+  let state = yield* step(ctx, Activity.LoadRequest, arg, Snapshot);
   ctx.df.setCustomStatus(mirror(state));
 
   let wasPending = false;
   if (state.status === 'pending') {
     wasPending = true;
     const decided = ctx.df.waitForExternalEvent(RequestEvent.Decided);
-    yield* notify(ctx, notice(ctx, requestId, 'approvalNeeded'));
+    yield* notify(ctx, notice(ctx, requestId, 'approvalNeeded', traceparent));
     if (
       shape >= 2
-        ? yield* sweptUntil(ctx, requestId, decided, state.pendingUntil)
+        ? yield* sweptUntil(ctx, arg, decided, state.pendingUntil)
         : yield* eventBefore(ctx, decided, state.pendingUntil)
     ) {
       // The row is the truth; the event only says "look again".
       Decided.parse(decided.result);
-      state = yield* step(ctx, Activity.LoadRequest, requestId, Snapshot);
+      state = yield* step(ctx, Activity.LoadRequest, arg, Snapshot);
     } else {
       // Expire unless a decision won the race: the activity answers what the row now says.
-      state = yield* step(ctx, Activity.ExpireRequest, requestId, Snapshot);
+      state = yield* step(ctx, Activity.ExpireRequest, arg, Snapshot);
     }
     ctx.df.setCustomStatus(mirror(state));
     // An approval is announced in the grant phase below, with the grant.
-    if (state.status !== 'approved') yield* notify(ctx, notice(ctx, requestId, state.status));
+    if (state.status !== 'approved') yield* notify(ctx, notice(ctx, requestId, state.status, traceparent));
   }
 
   if (state.status === 'approved' && state.expiresAt !== null) {
     const revoked = ctx.df.waitForExternalEvent(RequestEvent.Revoked);
     yield* notify(
       ctx,
-      ...(wasPending ? [notice(ctx, requestId, 'approved')] : []),
-      notice(ctx, requestId, 'granted'),
+      ...(wasPending ? [notice(ctx, requestId, 'approved', traceparent)] : []),
+      notice(ctx, requestId, 'granted', traceparent),
     );
     if (
       shape >= 2
-        ? yield* sweptUntil(ctx, requestId, revoked, state.expiresAt)
+        ? yield* sweptUntil(ctx, arg, revoked, state.expiresAt)
         : yield* eventBefore(ctx, revoked, state.expiresAt)
     ) {
-      state = yield* step(ctx, Activity.LoadRequest, requestId, Snapshot);
+      state = yield* step(ctx, Activity.LoadRequest, arg, Snapshot);
     } else {
       // Ending a grant always runs; it is idempotent and retried.
-      state = yield* step(ctx, Activity.EndGrant, requestId, Snapshot);
+      state = yield* step(ctx, Activity.EndGrant, arg, Snapshot);
     }
     ctx.df.setCustomStatus(mirror(state));
-    yield* notify(ctx, notice(ctx, requestId, state.status));
+    yield* notify(ctx, notice(ctx, requestId, state.status, traceparent));
   }
   // Finished (or never started: denied, canceled, expired). Audit events whose call died before
   // appending them would otherwise wait in the row for good: nothing touches a finished request
   // again. Usually nothing waits and this returns at once.
-  let swept = yield* step(ctx, Activity.SweepAudit, requestId, Swept);
+  let swept = yield* step(ctx, Activity.SweepAudit, arg, Swept);
   for (let sweep = 2; sweep <= MAX_SWEEPS && swept.claimableAt !== null; sweep++) {
     // A little past the claim's end: the activity's clock may be behind the orchestration's.
     yield ctx.df.createTimer(new Date(Date.parse(swept.claimableAt) + SWEEP_SLACK_MS));
-    swept = yield* step(ctx, Activity.SweepAudit, requestId, Swept);
+    swept = yield* step(ctx, Activity.SweepAudit, arg, Swept);
   }
   return state.status;
 }
@@ -254,16 +286,16 @@ function* lifecycle(
  */
 function* sweptUntil(
   ctx: OrchestrationContext,
-  requestId: string,
+  arg: RequestActivityInput,
   event: df.Task,
   deadline: string,
 ): Generator<df.Task, boolean, unknown> {
-  let swept = yield* step(ctx, Activity.SweepAudit, requestId, Swept);
+  let swept = yield* step(ctx, Activity.SweepAudit, arg, Swept);
   for (let sweep = 2; sweep <= MAX_SWEEPS && swept.claimableAt !== null; sweep++) {
     const at = Date.parse(swept.claimableAt) + SWEEP_SLACK_MS;
     if (at >= Date.parse(deadline)) break; // the sweep at the deadline's step, or at the end, gets them
     if (yield* eventBefore(ctx, event, new Date(at).toISOString())) return true;
-    swept = yield* step(ctx, Activity.SweepAudit, requestId, Swept);
+    swept = yield* step(ctx, Activity.SweepAudit, arg, Swept);
   }
   return yield* eventBefore(ctx, event, deadline);
 }
@@ -296,8 +328,13 @@ const EARLY_PAUSE_MS = 500;
  * deadline, the end). Events only say "look again": the row says what happened, so a lost event
  * costs a wait until the next deadline (or the reconciler's nudge), never an outcome.
  */
-function* lifecycle3(ctx: OrchestrationContext, requestId: string): Generator<df.Task, string, unknown> {
-  let state = yield* step(ctx, Activity.SettleRequest, requestId, WorkflowSnapshot);
+function* lifecycle3(
+  ctx: OrchestrationContext,
+  requestId: string,
+  traceparent: string | undefined,
+): Generator<df.Task, string, unknown> {
+  const arg = requestActivityInput(requestId, traceparent);
+  let state = yield* step(ctx, Activity.SettleRequest, arg, WorkflowSnapshot);
   const wasPending = state.status === 'pending';
   let told: Told = { status: state.status, stage: null, extensions: [], granted: false, started: false };
   const waits = new Waits(ctx);
@@ -307,9 +344,12 @@ function* lifecycle3(ctx: OrchestrationContext, requestId: string): Generator<df
     const news = newsOf(requestId, told, state, wasPending);
     told = news.told;
     ctx.df.setCustomStatus(mirror3(state, told));
-    if (news.start) yield* step(ctx, Activity.StartGrant, requestId, WorkflowSnapshot);
+    if (news.start) yield* step(ctx, Activity.StartGrant, arg, WorkflowSnapshot);
     if (news.notices.length > 0)
-      yield* notify(ctx, ...news.notices.map((n) => ctx.df.callActivity(Activity.Notify, n)));
+      yield* notify(
+        ctx,
+        ...news.notices.map((n) => ctx.df.callActivity(Activity.Notify, { ...n, ...traced(traceparent) })),
+      );
     if (isFinal(state.status) || state.deadline === null) break;
 
     const now = ctx.df.currentUtcDateTime.getTime();
@@ -330,12 +370,12 @@ function* lifecycle3(ctx: OrchestrationContext, requestId: string): Generator<df
       state.status === 'pending' ? [RequestEvent.Decided] : [RequestEvent.Revoked, RequestEvent.GrantChanged];
     if (yield* wake(ctx, waits, events, Math.min(deadline, sweepAt))) sweeps = 0;
     else if (sweepAt < deadline) sweeps++;
-    state = yield* step(ctx, Activity.SettleRequest, requestId, WorkflowSnapshot);
+    state = yield* step(ctx, Activity.SettleRequest, arg, WorkflowSnapshot);
   }
-  let swept = yield* step(ctx, Activity.SweepAudit, requestId, Swept);
+  let swept = yield* step(ctx, Activity.SweepAudit, arg, Swept);
   for (let sweep = 2; sweep <= MAX_SWEEPS && swept.claimableAt !== null; sweep++) {
     yield ctx.df.createTimer(new Date(Date.parse(swept.claimableAt) + SWEEP_SLACK_MS));
-    swept = yield* step(ctx, Activity.SweepAudit, requestId, Swept);
+    swept = yield* step(ctx, Activity.SweepAudit, arg, Swept);
   }
   return state.status;
 }
@@ -486,30 +526,71 @@ function snapshotOf(r: {
  * retrying for an hour; transient ones (storage not answering) are thrown and retried.
  */
 export const loadRequest: ActivityHandler = (input: unknown) =>
-  classified(async () => snapshotOf(await loadRequestStory(systemContext(), z.string().parse(input))));
+  workflowStep(Activity.LoadRequest, input, async (id) =>
+    snapshotOf(await loadRequestStory(systemContext(), id)),
+  );
 
 export const sweepAuditActivity: ActivityHandler = (input: unknown) =>
-  classified(() => sweepAudit(systemContext(), z.string().parse(input)));
+  workflowStep(Activity.SweepAudit, input, (id) => sweepAudit(systemContext(), id));
 
 export const expireRequestActivity: ActivityHandler = (input: unknown) =>
-  classified(async () => snapshotOf(await expireRequest(systemContext(), z.string().parse(input))));
+  workflowStep(Activity.ExpireRequest, input, async (id) =>
+    snapshotOf(await expireRequest(systemContext(), id)),
+  );
 
 export const endGrantActivity: ActivityHandler = (input: unknown) =>
-  classified(async () => snapshotOf(await endGrant(systemContext(), z.string().parse(input))));
+  workflowStep(Activity.EndGrant, input, async (id) => snapshotOf(await endGrant(systemContext(), id)));
 
 export const settleRequestActivity: ActivityHandler = (input: unknown) =>
-  classified(() => settleRequest(systemContext(), z.string().parse(input)));
+  workflowStep(Activity.SettleRequest, input, (id) => settleRequest(systemContext(), id));
 
 export const startGrantActivity: ActivityHandler = (input: unknown) =>
-  classified(() => startGrant(systemContext(), z.string().parse(input)));
+  workflowStep(Activity.StartGrant, input, (id) => startGrant(systemContext(), id));
 
 /** Null when there is no such request (nothing to mark). */
 export const failRequestActivity: ActivityHandler = (input: unknown) =>
   classified(async () => {
-    const { requestId, reason } = FailInput.parse(input);
-    const failed = await failRequest(systemContext(), requestId, reason);
-    return failed === undefined ? null : snapshotOf(failed.request);
+    const { requestId, reason, traceparent } = FailInput.parse(input);
+    return traceStep(Activity.FailRequest, requestId, traceparent, async () => {
+      const failed = await failRequest(systemContext(), requestId, reason);
+      return failed === undefined ? null : snapshotOf(failed.request);
+    });
   });
+
+/**
+ * An activity on one request: its input read (a bare id, or with the workflow's trace context),
+ * its work traced as `zsa.workflow.<activity>`, its permanent failures answered (`classified`).
+ */
+function workflowStep<T>(
+  activity: string,
+  input: unknown,
+  work: (requestId: string) => Promise<T>,
+): Promise<T | PermanentFault> {
+  return classified(() => {
+    const { requestId, traceparent } = readRequestActivityInput(input);
+    return traceStep(activity, requestId, traceparent, () => work(requestId));
+  });
+}
+
+/** `work` in the span `zsa.workflow.<activity>`, a child of the submit's when the workflow carries it. */
+function traceStep<T>(
+  activity: string,
+  requestId: string,
+  traceparent: string | undefined,
+  work: () => Promise<T>,
+): Promise<T> {
+  return inSpan(
+    SpanName.workflow(activity),
+    { [Attr.RequestId]: requestId },
+    async (span) => {
+      const result = await work();
+      const status = z.object({ status: z.string() }).safeParse(result);
+      if (status.success) span.set({ [Attr.Status]: status.data.status });
+      return result;
+    },
+    contextOf(traceparent),
+  );
+}
 
 df.app.orchestration(ORCHESTRATOR, accessRequest);
 df.app.activity(Activity.LoadRequest, { handler: loadRequest });

@@ -8,7 +8,7 @@ import {
 import { getDeps } from '#shared/app/deps';
 import { CONTENT_TYPES, openExport } from '#shared/audit/format';
 import type { AuditRecord } from '#shared/audit/record';
-import { anchorNow, archiveDays } from '#shared/audit/maintenance';
+import { anchorNow, archiveDays, VERIFICATION_LINE, verifyDaily } from '#shared/audit/maintenance';
 import { AuditExportQuery, AuditPageQuery, AuditVerifyQuery } from '#shared/audit/queries';
 import { AuditAction, AuditOutcome } from '#shared/audit/types';
 import { auditActor, auditOrigin, authenticate, requireAdmin, requireReader } from '#shared/http/auth';
@@ -117,6 +117,32 @@ export async function auditMinuteAnchor(_timer: Timer, context: InvocationContex
   if (anchor) context.log(`Audit anchored ${anchor.heads.length} chain heads to ${anchor.blob}.`);
 }
 
+/**
+ * Daily, 03:30 UTC (after the archive, away from the hour's other timers): verifies every chain and
+ * records `audit.verified`. Its line starts with VERIFICATION_LINE (`zsa.audit.verification
+ * outcome=…`), so the alert in infra/modules/monitoring.bicep finds a failure, or a day without a
+ * success (docs/operations.md).
+ */
+export async function auditDailyVerify(_timer: Timer, context: InvocationContext): Promise<void> {
+  const deps = getDeps();
+  const found = await verifyDaily(deps.audit, deps.now).catch((e: unknown) => {
+    // The same line as a broken chain, so one alert covers both; the run still fails.
+    context.error(
+      `${VERIFICATION_LINE} outcome=failure reason=unreadable ${e instanceof Error ? e.message : String(e)}`,
+    );
+    throw e;
+  });
+  const broken = found.firstBroken;
+  const line =
+    `${VERIFICATION_LINE} outcome=${found.ok ? 'success' : 'failure'} checked=${found.checked} ` +
+    `chains=${found.chains} anchors=${found.anchors} anchorLagSeconds=${found.anchorLagSeconds}` +
+    (broken
+      ? ` reason=${broken.reason} chain=${broken.chain ?? '-'} sequence=${broken.sequence ?? '-'}`
+      : '');
+  if (found.ok) context.log(line);
+  else context.error(line);
+}
+
 app.http('auditQuery', { methods: ['GET'], route: 'api/audit', authLevel: 'anonymous', handler: auditQuery });
 app.http('auditVerify', {
   methods: ['GET'],
@@ -137,4 +163,5 @@ app.http('auditAnchor', {
   handler: auditAnchor,
 });
 app.timer('auditDailyArchive', { schedule: '0 15 0 * * *', handler: auditDailyArchive });
+app.timer('auditDailyVerify', { schedule: '0 30 3 * * *', handler: auditDailyVerify });
 app.timer('auditMinuteAnchor', { schedule: '0 * * * * *', handler: auditMinuteAnchor });

@@ -17,6 +17,7 @@ import { publishNotification } from '#shared/notifications/publish';
 import { deliverContext, publishContext } from '#shared/notifications/wiring';
 import { publishTeams } from '#shared/teams/publish';
 import { teamsPublishContext } from '#shared/teams/wiring';
+import { record } from '#shared/telemetry/metrics';
 
 export function reasonOf(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
@@ -104,6 +105,14 @@ export function deliveryOf(context: InvocationContext): number {
   return Number.isInteger(n) && n > 0 ? n : 1;
 }
 
+/** The trace context the publisher put in the message's application properties, if any. */
+function traceparentOf(context: InvocationContext): string | undefined {
+  const properties = context.triggerMetadata?.applicationProperties;
+  if (typeof properties !== 'object' || properties === null || !('traceparent' in properties))
+    return undefined;
+  return typeof properties.traceparent === 'string' ? properties.traceparent : undefined;
+}
+
 /** Service Bus trigger `sendEmail`: one notification message → one email. */
 export async function sendEmail(message: unknown, context: InvocationContext): Promise<void> {
   const delivery = deliveryOf(context);
@@ -111,7 +120,7 @@ export async function sendEmail(message: unknown, context: InvocationContext): P
   const id = context.triggerMetadata?.messageId;
   const messageId = typeof id === 'string' ? id : '?';
   try {
-    const outcome = await deliverNotification(deliverContext(), message);
+    const outcome = await deliverNotification(deliverContext(), message, traceparentOf(context));
     const m = outcome.message;
     if (outcome.kind === 'skipped') {
       context.log(`email ${m.id} (${m.event}) to ${m.recipient} not sent: ${outcome.reason}`);
@@ -143,6 +152,7 @@ export async function sendEmail(message: unknown, context: InvocationContext): P
     } else {
       // Service Bus dead-letters it after this delivery (MaxDeliveryCountExceeded); say why here,
       // where the cause is known.
+      record.notification('deadLettered', 'email');
       context.error(
         `email ${messageId} failed for good (delivery ${delivery} of ${max}); it goes to the dead-letter queue: ${reason}`,
       );

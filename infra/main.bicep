@@ -3,6 +3,9 @@
 // app runs as, and a separate account and identity for the deployment package. Step-by-step guide:
 // docs/deploy.md.
 //
+// Watched: a workbook and alert rules on the app's telemetry (modules/monitoring.bicep), e-mailed to
+// alertEmail.
+//
 // Secure by default: no keys or connection strings anywhere (storage shared keys, Service Bus SAS
 // and Application Insights local auth are all off), identity-based connections, signing keys in
 // Key Vault, App Service Authentication in front of the API, every role assignment in
@@ -96,6 +99,9 @@ param auditRetentionDays int = 2555
 
 @description('True once the audit archive\'s immutability policy is locked (docs/deploy.md, "Lock the audit archive"): the provision then leaves the policy alone, as Azure refuses any write to a locked one. azd\'s preprovision hook refuses to provision a locked archive while this is false.')
 param auditArchiveLocked bool = false
+
+@description('E-mail address ZSA\'s alerts are sent to (emergency access used, executions failing, dead-lettered notifications, audit anchoring or verification failing, request workflows failing: docs/operations.md); empty = the alert rules exist but notify nobody.')
+param alertEmail string = ''
 
 @description('Always-ready instances of the Durable group (Flex Consumption guidance for Durable Functions: 1).')
 @minValue(0)
@@ -366,6 +372,21 @@ module teams 'modules/teams-bot.bicep' = if (teamsBot) {
     identityResourceId: identity.outputs.resourceId
     tenantId: tenant().tenantId
     endpoint: 'https://${functionApp.outputs.defaultHostName}/api/messages'
+  }
+}
+
+// The "ZSA operations" workbook and the alert rules over Application Insights and Service Bus.
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsId: applicationInsights.outputs.resourceId
+    serviceBusNamespaceId: serviceBus.outputs.id
+    notificationsQueueName: serviceBus.outputs.notificationsQueueName
+    portalUrl: empty(publicBaseUrl) ? 'https://${functionApp.outputs.defaultHostName}' : publicBaseUrl
+    alertEmail: alertEmail
   }
 }
 

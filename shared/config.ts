@@ -320,6 +320,32 @@ export const SettingsSchema = z.object({
       'must be letters and digits, starting with a letter',
     ),
   /**
+   * Telemetry (traces and metrics through OpenTelemetry, shared/telemetry/): `on` (the default)
+   * exports to wherever the two settings below point, `off` starts no SDK at all.
+   */
+  ZSA_TELEMETRY: z.enum(['on', 'off']).default('on'),
+  /**
+   * Application Insights to export telemetry to, with the managed identity (Bicep sets it); the
+   * Functions host sends its own telemetry there too.
+   */
+  APPLICATIONINSIGHTS_CONNECTION_STRING: optionalString,
+  /**
+   * An OpenTelemetry collector's OTLP/HTTP base URL (traces to `/v1/traces`, metrics to
+   * `/v1/metrics`); the local host sets its /dev/telemetry receiver unless one is set.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.refine(
+    (v) => v === undefined || (URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol)),
+    'must be an http(s) URL, e.g. http://127.0.0.1:4318',
+  ),
+  /** The OTLP encoding: only `http/json` (OTLP/HTTP with JSON bodies) is supported. */
+  OTEL_EXPORTER_OTLP_PROTOCOL: z
+    .enum(['http/json'], { error: 'only http/json is supported (OTLP/HTTP with JSON bodies)' })
+    .default('http/json'),
+  /** The `service.name` of ZSA's telemetry (default `zsa`). */
+  OTEL_SERVICE_NAME: z.string().trim().min(1).default('zsa'),
+  /** How often metrics are exported, in milliseconds (default 60000). */
+  OTEL_METRIC_EXPORT_INTERVAL: positiveInt(60_000),
+  /**
    * Durable Functions task hub (host.json `hubName: %ZSA_TASK_HUB%`): read by the Functions host,
    * not by the app, so every host must set it (infra/ and local.settings.json.sample do).
    */

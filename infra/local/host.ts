@@ -32,6 +32,7 @@ import { createMcpEndpoint, MCP_PATH } from './mcp/server';
 import { startServiceBus, type EntityConfig } from './servicebus/server';
 import { startServiceBusTriggers } from './servicebus/triggers';
 import { createTeamsChannel, type TeamsChannel } from './teams/channel';
+import { createTelemetryReceiver, TELEMETRY_PATH } from './telemetry';
 import { startTimerTriggers } from './timers';
 
 export interface HostOptions {
@@ -79,6 +80,11 @@ export interface LocalParts {
   readonly smtpUrl: string;
   /** Connection string of the local Service Bus endpoint. */
   readonly serviceBus: string;
+  /**
+   * The OTLP/HTTP (JSON) receiver's base, `<origin>/dev/telemetry`: an OpenTelemetry exporter with
+   * this endpoint posts to its `/v1/traces`, `/v1/metrics` and `/v1/logs`; the page is the base itself.
+   */
+  readonly telemetryUrl: string;
 }
 
 export interface AppConfiguration {
@@ -243,6 +249,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       log,
     });
     closers.push(() => bus.close());
+    const telemetry = createTelemetryReceiver();
 
     const app =
       options.configure?.(
@@ -257,6 +264,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
           },
           smtpUrl: mailbox.smtpUrl,
           serviceBus: bus.connectionString,
+          telemetryUrl: `${origin}${TELEMETRY_PATH}`,
         },
         settings,
       ) ?? {};
@@ -372,6 +380,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
           if (await mailbox.handle(req, res)) return;
           // Reads its own body: the SDK's transport takes the request whole.
           if (await mcp.handle(req, res)) return;
+          // Before the host's 1 MiB body limit: a batch of spans may be larger; the receiver bounds its own.
+          if (await telemetry.handle(req, res)) return;
           const body = await readBody(req, MAX_HOST_BODY);
           if (!body) {
             res.writeHead(413, { 'content-type': 'text/plain' });
@@ -416,6 +426,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         : []),
       `  Issuer       ${origin}/dev  (audience ${devAudience})`,
       `  Mailbox      ${origin}/dev/mailbox   (SMTP ${mailbox.smtpUrl})`,
+      `  Telemetry    ${origin}${TELEMETRY_PATH}   (OTLP/HTTP JSON receiver)`,
       `  Service Bus  ${bus.connectionString.replace(/SharedAccessKey=[^;]+/, 'SharedAccessKey=…')}`,
       `  Storage      ${azurite ? `embedded Azurite, tables on 127.0.0.1:${azurite.ports.table}` : 'from AzureWebJobsStorage'}; data ${dataDir ?? 'in memory'}`,
       `  Durable      hub ${hub}${recovered > 0 ? `, resumed ${recovered} instance(s)` : ''}`,

@@ -5,7 +5,7 @@
  * and package.json `main` as Core Tools would, and an app-specific launcher adds its own settings
  * and banner lines through `startHost`'s options (or `runCli`'s). Its parts are also exported for
  * tests and tools: `./core`, `./durable`, `./http`, `./mailbox`, `./servicebus`; the development
- * Teams channel and managed identity endpoint from the package root.
+ * Teams channel, the managed identity endpoint and the telemetry receiver from the package root.
  */
 export { startHost, type HostOptions, type RunningHost, type LocalParts } from './host';
 export { runCli, type CliOptions } from './cli';
@@ -39,6 +39,13 @@ export {
   type DevIssuerOptions,
   type MintClaims,
 } from './dev-issuer/dev-issuer';
+export {
+  createTelemetryReceiver,
+  TELEMETRY_PATH,
+  type ReceivedSpan,
+  type MetricPoint,
+  type TelemetryReceiver,
+} from './telemetry';
 export { startTimerTriggers, type RunningTimers } from './timers';
 export {
   createMcpEndpoint,

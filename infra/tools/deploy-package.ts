@@ -138,8 +138,16 @@ export function productionClosure(lock: PackageLock): string[] {
  * (31 MB of maps, 12 MB of declarations of a 89 MB closure).
  */
 export function runtimeFile(path: string): boolean {
-  return !/\.(?:map|d\.ts|d\.mts|d\.cts)$/.test(path);
+  return !/\.(?:map|d\.ts|d\.mts|d\.cts)$/.test(path) && !BROWSER_BUILD.test(path);
 }
+
+/**
+ * A package's builds for browsers and React Native (`dist/browser/`, `dist/react-native/`, as the
+ * Azure SDKs ship them): Node resolves neither the `browser` field nor those export conditions, so
+ * nothing in the app loads them (about 4 MB of the closure, the room OpenTelemetry's SDK takes).
+ */
+const BROWSER_BUILD =
+  /(?:^|[\\/])node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+[\\/]dist[\\/](?:browser|react-native)(?:[\\/]|$)/;
 
 /** Copies `dist/<folder>` without what `runtimeFile` leaves out and the portal's build stamp. */
 function copyDist(root: string, out: string): void {

@@ -1,6 +1,6 @@
 /**
  * ZSA on the local host (@zsa/local-host): the settings that point the app at the host's parts —
- * its development issuer, mailbox and Service Bus endpoint — development keys for a fresh clone,
+ * its development issuer, mailbox, Service Bus endpoint and telemetry receiver — development keys for a fresh clone,
  * and ZSA's lines in the banner. `npm start` runs it through infra/tools/start.ts; tests and
  * benches start a host with `zsaHostOptions()`.
  */
@@ -35,6 +35,10 @@ function configureZsa(parts: LocalParts, settings: Readonly<Record<string, strin
   // As shared/config.ts reads it: unset means `zsa-events`, empty means no events.
   const eventsTopic = (settings.ZSA_EVENTS_TOPIC ?? 'zsa-events').trim();
   const teamsBotAppId = settings.ZSA_TEAMS_BOT_APP_ID || DEV_TEAMS_BOT_APP_ID;
+  // OpenTelemetry goes to the host's receiver (/dev/telemetry), unless an OTLP endpoint is set: then
+  // it goes to that collector, with the protocol the user chose.
+  const otlpEndpoint = settings.OTEL_EXPORTER_OTLP_ENDPOINT || parts.telemetryUrl;
+  const ownCollector = otlpEndpoint !== parts.telemetryUrl;
   // The app's own settings win (`||`: an empty value in local.settings.json counts as unset).
   return {
     settings: {
@@ -68,6 +72,9 @@ function configureZsa(parts: LocalParts, settings: Readonly<Record<string, strin
       ZSA_TEAMS_SERVICE_URL_ALLOWED:
         settings.ZSA_TEAMS_SERVICE_URL_ALLOWED ||
         `${DEFAULT_TEAMS_SERVICE_HOST},${new URL(parts.origin).host}`,
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
+      // The receiver reads OTLP's JSON encoding only.
+      ...(ownCollector ? {} : { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }),
     },
     // The bot's outgoing tokens come from ManagedIdentityCredential, as in Azure.
     managedIdentity: true,
@@ -78,6 +85,11 @@ function configureZsa(parts: LocalParts, settings: Readonly<Record<string, strin
     bannerFirst: [`Portal       ${parts.origin}/`],
     banner: [
       `Health       ${parts.origin}/api/health`,
+      ...(settings.ZSA_TELEMETRY === 'off'
+        ? ['OTLP         off (ZSA_TELEMETRY=off)']
+        : ownCollector
+          ? [`OTLP         to ${otlpEndpoint} (OTEL_EXPORTER_OTLP_ENDPOINT)`]
+          : []),
       ...(eventsTopic ? [`Events       Service Bus topic ${eventsTopic}, subscription "all"`] : []),
       `Dev keys     ${devSecrets.where}  (audit HMAC, webhook signing; unless set in settings)`,
     ],

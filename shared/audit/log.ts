@@ -20,8 +20,9 @@ import { odata, type TableClient } from '@azure/data-tables';
 import { DomainError } from '#shared/domain/errors';
 import { statusOf, unavailable, type Tables } from '#shared/adapters/tables';
 import type { Blobs } from '#shared/adapters/blobs';
+import { record } from '#shared/telemetry/metrics';
 import type { AuditAction, AuditEventInput, AuditSink } from './types';
-import { createArchive, type Anchor, type DayExport } from './archive';
+import { createArchive, type Anchor, type AnchorsRead, type DayExport } from './archive';
 import { createChainPool, type ChainHead, type ChainSlot } from './chains';
 import { cap, recordContent } from './content';
 import { decodeCursor, encodeCursor, filtersFingerprint, type Cursor } from './cursor';
@@ -131,6 +132,8 @@ export interface AuditLog extends AuditSink {
   exportDay(day: string): Promise<DayExport>;
   /** Every chain's current head, read from storage. */
   heads(): Promise<ChainHead[]>;
+  /** The chain heads recorded by the anchor lines written in the range (every line without one). */
+  anchoredHeads(range?: TimeRange): Promise<AnchorsRead>;
 }
 
 /** A stored row that is not a record: the log has been tampered with; verification says where. */
@@ -291,7 +294,20 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     return 'stored';
   }
 
+  /** Appends one event, timed in `zsa.audit.append.duration` (by outcome). */
   async function append(event: AuditEventInput): Promise<{ id: string }> {
+    const started = performance.now();
+    try {
+      const stored = await store(event);
+      record.auditAppend(performance.now() - started, 'success');
+      return stored;
+    } catch (e) {
+      record.auditAppend(performance.now() - started, 'failed');
+      throw e;
+    }
+  }
+
+  async function store(event: AuditEventInput): Promise<{ id: string }> {
     // A caller's id is kept as given (cut to the column like any text, never refused).
     const id = cap(event.id, COLUMN_LIMITS.id) ?? randomUUID();
     const content = recordContent(event, id, redactor);
@@ -604,14 +620,32 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     return written;
   }
 
+  /** Since when rows have waited for an anchor this instance could not write (undefined: none wait). */
+  let unanchoredSince: number | undefined;
+
+  /**
+   * Also gauges `zsa.audit.anchor.lag`: 0 once every head is anchored, else how long rows have
+   * waited for an anchor that keeps failing (the alert's "anchor older than 2 hours").
+   */
   async function anchorIfMoved(): Promise<Anchor | undefined> {
-    const now = await heads();
-    const moved =
-      anchoredSequence.size < chainCount ||
-      chains.some(
-        (chain) => (now.find((h) => h.chain === chain)?.sequence ?? 0) !== anchoredSequence.get(chain),
-      );
-    return moved ? anchor(now) : undefined;
+    const at = options.now().getTime();
+    try {
+      const now = await heads();
+      const moved =
+        anchoredSequence.size < chainCount ||
+        chains.some(
+          (chain) => (now.find((h) => h.chain === chain)?.sequence ?? 0) !== anchoredSequence.get(chain),
+        );
+      unanchoredSince = moved ? (unanchoredSince ?? at) : undefined;
+      const written = moved ? await anchor(now) : undefined;
+      unanchoredSince = undefined;
+      record.auditAnchorLag(0);
+      return written;
+    } catch (e) {
+      unanchoredSince ??= at;
+      record.auditAnchorLag((at - unanchoredSince) / 1000);
+      throw e;
+    }
   }
 
   /** Called after each stored row: starts an anchor, without waiting for it, when the chain is far enough behind. */
@@ -653,6 +687,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     anchorIfMoved,
     settle,
     exportDay: (day) => archive.exportDay(day),
+    anchoredHeads: (range = {}) => archive.anchoredHeads(range.from, range.to),
   };
 }
 

@@ -72,6 +72,11 @@ export const AuditAction = {
   NotificationFailed: 'notification.failed',
   AuditExported: 'audit.exported',
   AuditAnchored: 'audit.anchored',
+  /**
+   * The daily verification checked every chain (outcome success or failure; detail: checked, chains,
+   * anchors, firstBroken, anchorLagSeconds).
+   */
+  AuditVerified: 'audit.verified',
 } as const;
 export type AuditAction = (typeof AuditAction)[keyof typeof AuditAction];
 

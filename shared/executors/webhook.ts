@@ -6,6 +6,7 @@
 import { createHmac } from 'node:crypto';
 import { DomainError } from '#shared/domain/errors';
 import { isHttpsOrLoopback } from '#shared/domain/loopback';
+import { traceHeaders } from '#shared/telemetry/spans';
 
 export const MAX_RESULT_BYTES = 64 * 1024;
 
@@ -83,6 +84,9 @@ export async function callWebhook(
       method: 'POST',
       redirect: 'manual',
       headers: {
+        // W3C trace context (`traceparent`, when telemetry is on): the executor's spans join ZSA's
+        // trace. Outside the signature: it names a trace, it grants nothing.
+        ...traceHeaders(),
         'content-type': 'application/json',
         'x-zsa-signature': signature(opts.signingKey, t, body),
         'x-zsa-execution-id': payload.executionId,

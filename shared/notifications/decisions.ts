@@ -43,6 +43,8 @@ import { currentStage, hasDecidedIn } from '#shared/domain/stages';
 import { isPast } from '#shared/domain/time';
 import type { Caller } from '#shared/requests/context';
 import type { RequestRepository } from '#shared/requests/repository';
+import { Attr, SpanName } from '#shared/telemetry/names';
+import { inSpan } from '#shared/telemetry/spans';
 import { auditQuietly } from './audit';
 import { CLAIM_TIMEOUT_MS, TokenState, type LinkBinding, type TokenRecord, type TokenStore } from './store';
 import { parseToken } from './tokens';
@@ -232,8 +234,28 @@ export async function openDecisionLink(ctx: LinkReader, raw: string | undefined)
   return { kind: 'open', link, request };
 }
 
-/** Decides through the link, once; the link's own refusals are audited (the story audits its own). */
+/**
+ * Decides through the link, once; the link's own refusals are audited (the story audits its own).
+ * Traced as `zsa.link.decide` (its child `zsa.decide` when the decision is made), with the request
+ * id and the outcome; never the link or its token.
+ */
 export async function submitDecisionLink(
+  ctx: DecisionLinkContext,
+  raw: string | undefined,
+  decision: Decision,
+  comment: string | undefined,
+): Promise<SubmitOutcome> {
+  return inSpan(SpanName.LinkDecide, {}, async (span) => {
+    const outcome = await submitLink(ctx, raw, decision, comment);
+    span.set({
+      [Attr.Outcome]: outcome.kind,
+      ...('link' in outcome ? { [Attr.RequestId]: outcome.link.requestId } : {}),
+    });
+    return outcome;
+  });
+}
+
+async function submitLink(
   ctx: DecisionLinkContext,
   raw: string | undefined,
   decision: Decision,

@@ -9,6 +9,9 @@ import { isAwaitingDecision, isGranted, isLive, roundOf } from '#shared/domain/r
 import { currentStage } from '#shared/domain/stages';
 import { isPast } from '#shared/domain/time';
 import type { RequestRepository } from '#shared/requests/repository';
+import { record } from '#shared/telemetry/metrics';
+import { Attr, SpanName } from '#shared/telemetry/names';
+import { contextOf, inSpan } from '#shared/telemetry/spans';
 import type { Mailer } from './mailer';
 import { NOTIFICATION_VERSION, NotificationEnvelope, NotificationMessage } from './messages';
 import { renderEmail } from './render';
@@ -120,7 +123,36 @@ async function staleness(ctx: DeliverContext, message: NotificationMessage): Pro
   }
 }
 
-export async function deliverNotification(ctx: DeliverContext, body: unknown): Promise<DeliveryOutcome> {
+/**
+ * The `sendEmail` trigger's story: one message, one email, unless it is stale. Traced as
+ * `zsa.email.send`, counted in `zsa.notifications` (a failed attempt as `failed`; the trigger counts
+ * the last one as `deadLettered`).
+ */
+export async function deliverNotification(
+  ctx: DeliverContext,
+  body: unknown,
+  /** The publisher's trace context, from the message (`traceparent` application property). */
+  traceparent?: string,
+): Promise<DeliveryOutcome> {
+  return inSpan(
+    SpanName.EmailSend,
+    { [Attr.Channel]: 'email' },
+    async (span) => {
+      try {
+        const outcome = await deliver(ctx, body);
+        span.set({ [Attr.RequestId]: outcome.message.requestId, [Attr.Outcome]: outcome.kind });
+        if (outcome.kind === 'sent') record.notification('delivered', 'email');
+        return outcome;
+      } catch (e) {
+        record.notification('failed', 'email');
+        throw e;
+      }
+    },
+    contextOf(traceparent),
+  );
+}
+
+async function deliver(ctx: DeliverContext, body: unknown): Promise<DeliveryOutcome> {
   const message = parseNotification(body);
   const stale = await staleness(ctx, message);
   if (stale !== undefined) return { kind: 'skipped', message, reason: stale };

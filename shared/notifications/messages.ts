@@ -123,6 +123,8 @@ export const NotifyInput = z.strictObject({
     .string()
     .regex(/^[1-9][0-9]?$/)
     .optional(),
+  /** The workflow's W3C trace context (shared/requests/orchestrations.ts): `zsa.notify` is its child. */
+  traceparent: z.string().max(128).optional(),
 });
 export type NotifyInput = z.output<typeof NotifyInput>;
 

@@ -13,6 +13,8 @@ import { requestGroups, type Extension, type Request } from '#shared/domain/requ
 import type { GroupMembers } from '#shared/domain/stages';
 import { instantOf } from '#shared/domain/time';
 import type { RequestRepository } from '#shared/requests/repository';
+import { Attr, SpanName } from '#shared/telemetry/names';
+import { contextOf, inSpan } from '#shared/telemetry/spans';
 import {
   buildMessage,
   messageScope,
@@ -75,7 +77,22 @@ function extensionNamed(request: Request, input: NotifyInput): Extension {
   return extension;
 }
 
+/** The `notify` activity's story: what the event means for whom, published (traced as `zsa.notify`). */
 export async function publishNotification(ctx: PublishContext, input: NotifyInput): Promise<PublishResult> {
+  const attributes = { [Attr.RequestId]: input.requestId, [Attr.Channel]: input.event };
+  return inSpan(
+    SpanName.Notify,
+    attributes,
+    async (span) => {
+      const result = await publish(ctx, input);
+      span.set({ [Attr.Outcome]: result.published.length > 0 ? 'published' : 'nothing' });
+      return result;
+    },
+    contextOf(input.traceparent),
+  );
+}
+
+async function publish(ctx: PublishContext, input: NotifyInput): Promise<PublishResult> {
   const request = (await ctx.requests.read(input.requestId))?.request;
   if (!request) throw new DomainError('NOT_FOUND', `No request with id ${input.requestId}`);
   const members = await membersOf(ctx, request);

@@ -7,6 +7,7 @@
  */
 import type { ServiceBusMessage, ServiceBusSender } from '@azure/service-bus';
 import Long from 'long';
+import { traceHeaders } from '#shared/telemetry/spans';
 import type { NotificationMessage } from './messages';
 
 export interface Publisher {
@@ -31,6 +32,8 @@ export function toServiceBusMessage(message: NotificationMessage): ServiceBusMes
       version: message.version,
       event: message.event,
       requestId: message.requestId,
+      // W3C trace context (telemetry on): the email's `zsa.email.send` joins the request's trace.
+      ...traceHeaders(),
     },
   };
 }

@@ -20,6 +20,7 @@ import type { Request } from '#shared/domain/request';
 import { toTimestamp } from '#shared/domain/time';
 import { flushAudit, ownEvents, pending } from '#shared/requests/audit-outbox';
 import type { RequestRepository } from '#shared/requests/repository';
+import { record } from '#shared/telemetry/metrics';
 import type { Publisher } from './publisher';
 import { publishNotification, type PublishContext } from './publish';
 
@@ -68,6 +69,8 @@ export async function remindOpenReviews(
   max = MAX_REVIEWS_PER_RUN,
 ): Promise<ReminderReport> {
   const ids = await ctx.repo.openReviews(max);
+  // `zsa.reviews.open`: the open reviews this run found (at most `max`: the rest wait for the next run).
+  record.reviewsOpen(ids.length);
   const report: ReminderReport = { looked: ids.length, reminded: [], errors: 0 };
   for (const id of ids) {
     try {

@@ -383,6 +383,60 @@ export const Examples = {
       },
     ],
   },
+
+  insights: {
+    from: '2030-01-05T00:00:00.000Z',
+    to: '2030-01-07T00:00:00.000Z',
+    events: 57,
+    requests: {
+      total: { approved: 6, denied: 1, canceled: 0, expired: 1, failed: 0, pending: 1, refused: 1 },
+      perDay: [
+        {
+          day: '2030-01-05',
+          approved: 2,
+          denied: 1,
+          canceled: 0,
+          expired: 1,
+          failed: 0,
+          pending: 0,
+          refused: 0,
+        },
+        {
+          day: '2030-01-06',
+          approved: 4,
+          denied: 0,
+          canceled: 0,
+          expired: 0,
+          failed: 0,
+          pending: 1,
+          refused: 1,
+        },
+      ],
+    },
+    timeToDecision: { count: 5, medianSeconds: 840, p95Seconds: 3600 },
+    timeToFirstUse: { count: 4, medianSeconds: 120, p95Seconds: 900 },
+    topTasks: [{ task: TASK, requests: 9 }],
+    topRequesters: [
+      { id: `${TENANT}:1b2c3d4e-5f60-4718-293a-4b5c6d7e8f90`, upn: 'alice@contoso.com', requests: 9 },
+    ],
+    emergency: { uses: 1, justified: 1, unjustified: 0, open: 0 },
+    executions: {
+      succeeded: 11,
+      failed: 1,
+      refused: 2,
+      latestFailures: [
+        {
+          at: '2030-01-06T09:06:00.000Z',
+          requestId: REQUEST_ID,
+          task: TASK,
+          reason: 'executor answered 500',
+        },
+      ],
+    },
+    approvers: [
+      { id: SVC_ID.replace('9e8d7c6b', '4a3b2c1d'), upn: 'boss@contoso.com', approvals: 5, denials: 1 },
+    ],
+  },
 } as const;
 
 /** Ids the examples share, for path parameters. */

@@ -9,6 +9,7 @@ import { CONTENT_TYPES, ExportFormat } from '#shared/audit/format';
 import { AuditExportQuery, AuditPageQuery, AuditVerifyQuery } from '#shared/audit/queries';
 import type { AuditPage as AuditPageOf } from '#shared/audit/log';
 import * as catalog from '#shared/domain/catalog';
+import { InsightsQuery, InsightsView } from '#shared/insights/schemas';
 import { EmptyBody } from '#shared/domain/empty';
 import * as extensions from '#shared/domain/extensions';
 import * as pam from '#shared/domain/pam';
@@ -1462,6 +1463,25 @@ export const OPERATIONS: readonly Operation[] = [
         status: 200,
         description: 'The anchor written.',
         content: [json(AuditAnchor, { anchor: { summary: 'One chain', value: Examples.auditAnchor } })],
+      },
+    ],
+    problems: [],
+  },
+  {
+    operationId: 'GetInsights',
+    method: 'get',
+    path: '/api/insights',
+    tag: Tag.audit,
+    summary: 'Usage and outcomes over a time range',
+    description:
+      "Requests per day by outcome, median and 95th percentile time to decision and to first use, the top tasks and requesters, emergency uses and their reviews, executions and failures, and the approvers' load, computed from the audit log over the range (the last 30 days by default, at most 366 days).",
+    access: Access.reader,
+    query: InsightsQuery,
+    responses: [
+      {
+        status: 200,
+        description: 'The figures.',
+        content: [json(InsightsView, { twoDays: { summary: 'Two days', value: Examples.insights } })],
       },
     ],
     problems: [],

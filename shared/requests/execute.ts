@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { AuditAction, SYSTEM_ACTOR, type AuditSink } from '#shared/audit/types';
 import { assertParameters, type Task } from '#shared/domain/catalog';
-import { DomainError } from '#shared/domain/errors';
+import { DomainError, isDomainError } from '#shared/domain/errors';
 import { isSystemAccount } from '#shared/domain/pam';
 import {
   pendingExtension,
@@ -30,6 +30,9 @@ import {
   type ExecutionOutcome,
   type ExecutionPayload,
 } from '#shared/executors/webhook';
+import { record } from '#shared/telemetry/metrics';
+import { Attr, SpanName } from '#shared/telemetry/names';
+import { inSpan, isRecording } from '#shared/telemetry/spans';
 import { RequestEvent, type OrchestrationState, type Orchestrations } from './orchestrations';
 import { flushAudit, ownEvents, pending, type PendingAudit } from './audit-outbox';
 import type { RequestRepository, StoredExecution, StoredRequest, TaggedRequest } from './repository';
@@ -69,6 +72,12 @@ export class ExecutionFailedError extends Error {
   }
 }
 
+/**
+ * `POST /api/execute`: the guard, then the executor. Traced as `zsa.execute` (the webhook call
+ * carries its trace context), counted in `zsa.executions` and timed in `zsa.execution.duration` by
+ * outcome: `succeeded`, `failed` (the task ran and failed), `refused`, or `error` (ZSA could not
+ * tell: storage or the audit down). A refused task's name is the caller's input, so it is left out.
+ */
 export async function execute(
   ctx: ExecuteContext,
   caller: Caller,
@@ -76,6 +85,32 @@ export async function execute(
   // False for an AI agent's run (shared/agents/tools.ts) unless its policy says otherwise: then
   // only a live grant covers it, never a system account's exemption or an admin's standing access.
   exemptions = true,
+): Promise<ExecutionResult> {
+  const started = performance.now();
+  return inSpan(SpanName.Execute, { [Attr.RequestId]: body.requestId }, async (span) => {
+    try {
+      const result = await guardedExecute(ctx, caller, body);
+      span.set({
+        [Attr.RequestId]: result.requestId ?? undefined,
+        [Attr.Task]: result.task,
+        [Attr.Outcome]: 'succeeded',
+      });
+      record.execution('succeeded', performance.now() - started, result.task);
+      return result;
+    } catch (e) {
+      const ran = e instanceof ExecutionFailedError;
+      const outcome = ran ? 'failed' : isDomainError(e) && e.kind !== 'unavailable' ? 'refused' : 'error';
+      span.set({ [Attr.Outcome]: outcome, ...(ran ? { [Attr.Task]: body.task } : {}) });
+      record.execution(outcome, performance.now() - started, ran ? body.task : undefined);
+      throw e;
+    }
+  });
+}
+
+async function guardedExecute(
+  ctx: ExecuteContext,
+  caller: Caller,
+  body: ExecuteBody,
 ): Promise<ExecutionResult> {
   const now = ctx.now();
   const executionId = randomUUID();
@@ -200,6 +235,7 @@ export async function execute(
       : execution
         ? ctx.repo.recordExecution(execution)
         : undefined,
+    outcome.ok && request ? firstUse(ctx, request, executionId, executedAt) : undefined,
   ]);
   if (!outcome.ok) throw new ExecutionFailedError(executionId, outcome.reason);
   return {
@@ -210,6 +246,24 @@ export async function execute(
     result: outcome.result,
     executedAt,
   };
+}
+
+/**
+ * `zsa.first_use.duration`, when this is the grant's first successful execution: its earlier ones
+ * are read beside the outcome's writes (no added wait), and only while traces are recorded
+ * (telemetry off reads nothing). Best effort: two first uses at the same moment may both count.
+ */
+async function firstUse(
+  ctx: ExecuteContext,
+  request: Request,
+  executionId: string,
+  executedAt: string,
+): Promise<void> {
+  if (!isRecording() || request.grantedAt === null) return;
+  const earlier = await ctx.repo.executions(request.id).catch(() => undefined);
+  if (earlier === undefined || earlier.some((e) => e.status === 'succeeded' && e.executionId !== executionId))
+    return;
+  record.firstUse((Date.parse(executedAt) - Date.parse(request.grantedAt)) / 1000, request.task);
 }
 
 /**

@@ -7,6 +7,7 @@ import { OrchestrationRuntimeStatus, type DurableClient } from 'durable-function
 import { z } from 'zod';
 import { DomainError, isDomainError } from '#shared/domain/errors';
 import { ExtensionStatusSchema, RequestStatusSchema } from '#shared/domain/request';
+import { currentTraceparent } from '#shared/telemetry/spans';
 
 export const ORCHESTRATOR = 'accessRequest';
 
@@ -62,7 +63,37 @@ export type OrchestrationMirror = z.infer<typeof OrchestrationMirror>;
 export const OrchestrationInput = z.strictObject({
   requestId: z.string().min(1).max(64),
   shape: z.int().min(1).max(3).optional(),
+  /**
+   * The W3C trace context of the submit that started the workflow, when telemetry is on: its
+   * activities' spans are the submit's children (one trace from the HTTP call to the webhook).
+   * Input data, so replays see the same value; instances started without it run as before.
+   */
+  traceparent: z.string().max(128).optional(),
 });
+/**
+ * What the workflow hands an activity that works on one request: the request id alone (as every
+ * instance started before traces did), or with the trace context the workflow carries.
+ */
+export const RequestActivityInput = z.union([
+  z.string().min(1).max(64),
+  z.strictObject({ requestId: z.string().min(1).max(64), traceparent: z.string().max(128) }),
+]);
+export type RequestActivityInput = z.infer<typeof RequestActivityInput>;
+
+/** The activity input for `requestId`: the bare id unless there is a trace context to carry. */
+export function requestActivityInput(
+  requestId: string,
+  traceparent: string | undefined,
+): RequestActivityInput {
+  return traceparent === undefined ? requestId : { requestId, traceparent };
+}
+
+/** The request id and trace context of an activity's input (throws on anything else: a permanent fault). */
+export function readRequestActivityInput(input: unknown): { requestId: string; traceparent?: string } {
+  const parsed = RequestActivityInput.parse(input);
+  return typeof parsed === 'string' ? { requestId: parsed } : parsed;
+}
+
 /** The shape new instances start with. */
 export const ORCHESTRATION_SHAPE = 3;
 export type OrchestrationInput = z.infer<typeof OrchestrationInput>;
@@ -133,7 +164,12 @@ export function durableOrchestrations(client: DurableClient): Orchestrations {
   return {
     async start(requestId) {
       try {
-        const input: OrchestrationInput = { requestId, shape: ORCHESTRATION_SHAPE };
+        const traceparent = currentTraceparent();
+        const input: OrchestrationInput = {
+          requestId,
+          shape: ORCHESTRATION_SHAPE,
+          ...(traceparent === undefined ? {} : { traceparent }),
+        };
         await client.startNew(ORCHESTRATOR, { instanceId: requestId, input });
       } catch (e) {
         // Starting is idempotent: a concurrent retry of the same submit may have started it first.

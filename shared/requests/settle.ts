@@ -26,6 +26,7 @@ import {
 } from '#shared/domain/request';
 import { currentStage } from '#shared/domain/stages';
 import { instantOf, isPast } from '#shared/domain/time';
+import { record } from '#shared/telemetry/metrics';
 import { flushAudit, lifecycleEventId, ownEvents, pending, type PendingAudit } from './audit-outbox';
 import { notFound, type SystemContext } from './context';
 import { ExtensionMark } from './orchestrations';
@@ -160,11 +161,14 @@ function dueTransitions(current: Request, now: Date): { next: Request; audit: Pe
  * dead caller left are swept, best effort: the snapshot says when to come back for what still waits.
  */
 export async function settleRequest(ctx: SystemContext, id: string): Promise<WorkflowSnapshot> {
-  const { request, own } = await ctx.repo.update(id, (current) => {
+  const { request, own, was } = await ctx.repo.update(id, (current) => {
     const due = dueTransitions(current, ctx.now);
-    if (due === undefined) return { result: { request: current, own: [] as PendingAudit[] } };
-    return { next: due.next, result: { request: due.next, own: due.audit }, audit: due.audit };
+    const was = current.status;
+    if (due === undefined) return { result: { request: current, own: [] as PendingAudit[], was } };
+    return { next: due.next, result: { request: due.next, own: due.audit, was }, audit: due.audit };
   });
+  // This call made the transition (expired, ended...): `zsa.requests` by the status it reached.
+  if (own.length > 0 && request.status !== was) record.requestStatus(request.status, request.task);
   if (own.length > 0) {
     await afterCommit([
       // Out of the live index once the grant is over (an expired extension leaves it as it is).

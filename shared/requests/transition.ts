@@ -22,6 +22,7 @@ import {
 } from '#shared/domain/request';
 import { flushAudit, ownEvents, type PendingAudit } from './audit-outbox';
 import { actorOf, membersOf, notFound, type Caller, type RequestContext } from './context';
+import { record } from '#shared/telemetry/metrics';
 import type { RequestEvent } from './orchestrations';
 
 /** One kind of caller transition, as the stories declare it; `O` is the set of the rule's outcomes. */
@@ -88,6 +89,7 @@ export async function runTransition<O extends string>(
 
   if (verdict.kind === 'applied') {
     const next = verdict.request;
+    if (next.status !== current.status) record.requestStatus(next.status, next.task);
     const { liveIndex, event } = transition.follow(verdict.outcome, next);
     // The index and the audit before the orchestration, whose `approved` lets executions run: a
     // grant is in the log before anything runs under it. A failed append still lets it hear.

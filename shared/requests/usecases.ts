@@ -55,6 +55,9 @@ import {
   type RequestContext,
   type SystemContext,
 } from './context';
+import { record } from '#shared/telemetry/metrics';
+import { Attr, SpanName } from '#shared/telemetry/names';
+import { inSpan } from '#shared/telemetry/spans';
 import { RequestEvent } from './orchestrations';
 import { afterCommit, runTransition, together } from './transition';
 
@@ -70,7 +73,11 @@ async function view(ctx: RequestContext, request: Request): Promise<RequestView>
   return toRequestView(request, await ctx.repo.executions(request.id));
 }
 
-/** `POST /api/requests`. Answers the new (or, for a repeated clientRequestId, the earlier) request. */
+/**
+ * `POST /api/requests`. Answers the new (or, for a repeated clientRequestId, the earlier) request.
+ * Traced as `zsa.submit`; a new request counts in `zsa.requests` (and an emergency grant in
+ * `zsa.emergency.uses`).
+ */
 export async function submitRequest(
   ctx: RequestContext,
   caller: Caller,
@@ -80,6 +87,29 @@ export async function submitRequest(
   admission: Promise<unknown> = Promise.resolve(),
   // An AI agent's request (shared/agents/requests.ts): admitted and narrowed by the governing policy.
   agent?: AgentPlan,
+): Promise<{ view: RequestView; created: boolean }> {
+  return inSpan(SpanName.Submit, { [Attr.Task]: body.task }, async (span) => {
+    const submitted = await submit(ctx, caller, body, admission);
+    const { view, created } = submitted;
+    span.set({
+      [Attr.RequestId]: view.id,
+      [Attr.Task]: view.task,
+      [Attr.Status]: view.status,
+      [Attr.Outcome]: created ? 'created' : 'repeated',
+    });
+    if (created) {
+      record.requestStatus(view.status, view.task);
+      if (view.emergency && view.status === 'approved') record.emergencyUse(view.task);
+    }
+    return submitted;
+  });
+}
+
+async function submit(
+  ctx: RequestContext,
+  caller: Caller,
+  body: SubmitRequestBody,
+  admission: Promise<unknown>,
 ): Promise<{ view: RequestView; created: boolean }> {
   const target = targetOf(body);
   const [config, { catalog, policies }] = await Promise.all([
@@ -331,10 +361,29 @@ export async function decide(
     throw refusal;
   }
   const input = { approver: principal, decision, comment, linkStage, strength: principal.strength };
+  return inSpan(SpanName.Decide, { [Attr.RequestId]: id }, async (span) => {
+    const view = await decideTransitionRun(ctx, caller, id, input, comment);
+    span.set({ [Attr.Task]: view.task, [Attr.Status]: view.status, [Attr.Outcome]: decision });
+    // A decision that closed the pending phase (a recorded approval leaves it pending; a refusal throws).
+    if (view.status === 'approved' || view.status === 'denied')
+      record.decision((ctx.now.getTime() - Date.parse(view.createdAt)) / 1000, view.status);
+    return view;
+  });
+}
+
+/** The decision as a caller transition (`decide` traces it). */
+function decideTransitionRun(
+  ctx: RequestContext,
+  caller: Caller,
+  id: string,
+  input: Parameters<typeof decideTransition>[1],
+  comment: string | undefined,
+): Promise<RequestView> {
+  const { decision } = input;
   return runTransition(ctx, caller, id, {
     // Whoever may see it (the requester among them, so that deciding on one's own request is
     // refused as such); to anyone else it does not exist.
-    addressable: (request, members) => canView(request, actorOf(principal), members),
+    addressable: (request, members) => canView(request, actorOf(caller.principal), members),
     rule: (request, members) => decideTransition(request, input, members, ctx.now),
     events: (outcome, next) => decisionEvents(outcome, next, caller, decision, comment, ctx.now),
     follow: (outcome, request) => ({
@@ -621,6 +670,7 @@ async function systemTransition(
     if (t.outcome === 'unchanged') return { result: t };
     return { next: t.request, result: t, audit: [event(t.request)] };
   });
+  if (outcome !== 'unchanged') record.requestStatus(request.status, request.task);
   // Only the call whose write made the transition holds its event's claim. A retry (or a second
   // copy of the activity: activities run at least once) that finds it made claims like anyone.
   return { request, own: outcome === 'unchanged' ? 'claimable' : { own: [lifecycleEventId(id, action)] } };

@@ -6,7 +6,8 @@
  * `npm run bench -- <names…>` runs only those (durable, pam, flows, emergency, email, audit, cloud,
  * load, portal: the portal's bundle size and load and approval times in headless Chromium; teams:
  * approval cards through the local host's development Teams channel; agents: an MCP agent's
- * request_action → approval email and run_action next to POST /api/execute);
+ * request_action → approval email and run_action next to POST /api/execute; telemetry: submit and
+ * execute with telemetry on and off);
  * `--rtt <ms>` sets the simulated round trip of the cloud bench (default 10) and, without names,
  * runs the cloud bench alone.
  */
@@ -25,6 +26,7 @@ const BENCHES = [
   'portal',
   'teams',
   'agents',
+  'telemetry',
 ];
 /** Node flags a bench needs: the load bench forces collections to measure the heap per live grant. */
 const FLAGS: Record<string, string[]> = { load: ['--expose-gc'] };

@@ -61,6 +61,8 @@ const CONTRACT = [
   'GET /api/audit/verify',
   // Anchoring on demand (the audit's immutable archive), added after version 1.
   'POST /api/audit/anchor',
+  // Usage and outcomes from the audit (the portal's Insights), added after version 1.
+  'GET /api/insights',
 ];
 
 type Json = Record<string, unknown>;

@@ -314,8 +314,15 @@ describe.skipIf(!run)('the portal in Chromium', () => {
         'My access',
         'Admin',
         'Audit',
+        'Insights',
       ]);
-      expect(await visibleNav(auditor.page)).toEqual(['Request access', 'My requests', 'My access', 'Audit']);
+      expect(await visibleNav(auditor.page)).toEqual([
+        'Request access',
+        'My requests',
+        'My access',
+        'Audit',
+        'Insights',
+      ]);
       await adminConfigures(admin.page);
       // bob is an approver now: his navigation shows Approvals once the portal reads who he is again.
       await bob.page.reload();
@@ -465,6 +472,64 @@ describe.skipIf(!run)('the portal in Chromium', () => {
       // Both run to the end before either's failure is reported.
       const outcomes = await Promise.allSettled([audit(), failing()]);
       for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
+    },
+    STORY_TIMEOUT_MS,
+  );
+
+  it(
+    "an auditor reads Insights: the story's figures in each chart's table, and a chart's events in the audit",
+    async () => {
+      const page = auditor.page;
+      await nav(page, 'Insights').click();
+      await page.getByRole('heading', { name: 'Insights', level: 1 }).waitFor();
+      await inMain(page, /audit events from/).waitFor();
+      // The tables sit folded under each chart; their cells are read whether shown or not.
+      const rows = (caption: string) =>
+        page.evaluate<(string | null)[][]>(
+          `[...document.querySelectorAll(${JSON.stringify(`table[aria-label="${caption}"] tr`)})]
+            .map((tr) => [...tr.querySelectorAll('th, td')].map((c) => c.textContent))`,
+        );
+      // Known answers: the story so far made two requests today, alice's (approved by bob, then
+      // executed once) and kai's (still pending).
+      expect((await rows('Requests per day by outcome')).at(-1)).toEqual([
+        'Total',
+        '1', // approved
+        '0', // denied
+        '1', // pending
+        '0',
+        '0',
+        '0',
+        '0',
+      ]);
+      expect(await rows("Approvers' load")).toEqual([
+        ['Approver', 'Decisions', 'Approvals / denials'],
+        [BOB.upn, '1', '1 / 0'],
+      ]);
+      expect((await rows('Top tasks'))[1]).toEqual([TASK, '2']);
+      expect((await rows('Time to decision and to first use, in seconds')).map((r) => r[1])).toEqual([
+        'Measured',
+        '1',
+        '1',
+      ]);
+      expect(await rows('Executions')).toEqual([
+        ['', 'Count'],
+        ['Succeeded', '1'],
+        ['Failed', '0'],
+        ['Refused', '0'],
+      ]);
+      // The charts are drawn (SVG), each with its data table one click away.
+      await page.getByRole('main').locator('svg').first().waitFor();
+      await page.getByText("Approvers' load: data table").click();
+      await page.getByRole('table', { name: "Approvers' load" }).waitFor();
+      await checkPage(page, 'insights');
+
+      // A chart's link opens the audit page filtered to its events over the same range.
+      await page.getByRole('link', { name: 'See the approvals in the audit' }).click();
+      await page.getByRole('heading', { name: 'Audit', level: 1 }).waitFor();
+      const events = page.getByRole('region', { name: 'Audit events' });
+      await events.getByText('request.approved').first().waitFor();
+      expect(await page.getByLabel('Action').inputValue()).toBe('request.approved');
+      expect(await events.getByText('request.submitted').count()).toBe(0);
     },
     STORY_TIMEOUT_MS,
   );

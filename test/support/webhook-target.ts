@@ -9,6 +9,8 @@ export interface ReceivedExecution {
   body: Record<string, unknown>;
   signatureValid: boolean;
   receivedAt: number;
+  /** The W3C `traceparent` header the call carried (telemetry on), if any. */
+  traceparent?: string;
 }
 
 export interface WebhookTarget {
@@ -46,10 +48,12 @@ export async function startWebhookTarget(key: string): Promise<WebhookTarget> {
       const raw = Buffer.concat(chunks).toString('utf8');
       const header = req.headers['x-zsa-signature'];
       const signatureValid = verifySignature(typeof header === 'string' ? header : undefined, raw, key);
+      const traceparent = req.headers.traceparent;
       received.push({
         body: JSON.parse(raw) as Record<string, unknown>,
         signatureValid,
         receivedAt: Date.now(),
+        ...(typeof traceparent === 'string' ? { traceparent } : {}),
       });
       if (!signatureValid) {
         res.writeHead(401).end('bad signature');

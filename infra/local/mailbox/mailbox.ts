@@ -13,13 +13,8 @@ import { simpleParser, type AddressObject, type HeaderValue, type ParsedMail } f
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { extractLinks } from './links';
 import { isAddressedTo, type MailMessage } from './message';
-import {
-  MAILBOX_PATH,
-  PAGE_CONTENT_SECURITY_POLICY,
-  renderListPage,
-  renderMessagePage,
-  renderNotFoundPage,
-} from './pages';
+import { commonHeaders, methodNotAllowed, sendHtml, sendJson } from '../dev-answers';
+import { MAILBOX_PATH, renderListPage, renderMessagePage, renderNotFoundPage } from './pages';
 import { openMessageStore } from './store';
 
 export type { MailMessage } from './message';
@@ -253,40 +248,6 @@ function serve(
   return message === undefined
     ? sendHtml(res, 404, renderNotFoundPage())
     : sendHtml(res, 200, renderMessagePage(message));
-}
-
-function commonHeaders(): Record<string, string> {
-  return {
-    'Cache-Control': 'no-store',
-    'Referrer-Policy': 'no-referrer',
-    'X-Content-Type-Options': 'nosniff',
-  };
-}
-
-function sendHtml(res: ServerResponse, status: number, html: string): true {
-  res
-    .writeHead(status, {
-      ...commonHeaders(),
-      'Content-Type': 'text/html; charset=utf-8',
-      'Content-Security-Policy': PAGE_CONTENT_SECURITY_POLICY,
-      'X-Frame-Options': 'DENY',
-    })
-    .end(html);
-  return true;
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): true {
-  res
-    .writeHead(status, { ...commonHeaders(), 'Content-Type': 'application/json; charset=utf-8' })
-    .end(JSON.stringify(body));
-  return true;
-}
-
-function methodNotAllowed(res: ServerResponse, allow: string): true {
-  res
-    .writeHead(405, { ...commonHeaders(), Allow: allow, 'Content-Type': 'text/plain; charset=utf-8' })
-    .end('Method not allowed');
-  return true;
 }
 
 function decodeSegment(segment: string | undefined): string | undefined {

@@ -36,6 +36,7 @@ export type { ExtensionView } from '#shared/domain/request';
 export type AuditRecord = z.output<typeof AuditRecordSchema>;
 export type AuditVerification = z.output<typeof AuditVerificationSchema>;
 export type ExecutionResult = z.output<typeof ExecutionResultSchema>;
+export type { InsightsView as Insights, RequestOutcome } from '#shared/insights/schemas';
 
 // Administration (the admin pages).
 export type { PamView, ApproverGroupView, EnablePamBody, ApproverGroupBody } from '#shared/domain/pam';

@@ -62,6 +62,14 @@ export const ROUTES: readonly PageRoute[] = [
     component: lazy(() => import('../pages/auditor/AuditPage')),
     visible: may.audit,
   },
+  {
+    // Its own chunk like every page: the charts load only when Insights is opened.
+    path: '/insights',
+    href: '/insights',
+    label: 'Insights',
+    component: lazy(() => import('../pages/insights/InsightsPage')),
+    visible: may.audit,
+  },
 ];
 
 /** Where `/` goes. */

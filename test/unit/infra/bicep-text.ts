@@ -39,11 +39,11 @@ export function allBicepFiles(): BicepFile[] {
   return out.sort((a, b) => a.path.localeCompare(b.path));
 }
 
-type Context = 'code' | 'string' | 'line' | 'block';
+type Context = 'code' | 'string' | 'multiline' | 'line' | 'block';
 
 /**
- * Blanks comments and the literal parts of strings, keeping code, quotes and the code inside
- * `${…}` interpolations. Throws on an unterminated string, comment or interpolation.
+ * Blanks comments and the literal parts of strings (`'…'` and multi-line `'''…'''`), keeping code,
+ * quotes and the code inside `${…}` interpolations. Throws on an unterminated string, comment or interpolation.
  */
 export function maskNonCode(src: string): string {
   const out = src.split('');
@@ -68,6 +68,13 @@ export function maskNonCode(src: string): string {
           out[i] = ' ';
           out[i + 1] = ' ';
           i++;
+          stack.pop();
+        } else if (c !== '\n') out[i] = ' ';
+        break;
+      case 'multiline':
+        // A ''' string: no escapes, no interpolation; it ends at the next '''.
+        if (c === "'" && next === "'" && src[i + 2] === "'") {
+          i += 2;
           stack.pop();
         } else if (c !== '\n') out[i] = ' ';
         break;
@@ -98,6 +105,9 @@ export function maskNonCode(src: string): string {
           out[i + 1] = ' ';
           i++;
           stack.push({ ctx: 'block', depth: 0 });
+        } else if (c === "'" && next === "'" && src[i + 2] === "'") {
+          i += 2;
+          stack.push({ ctx: 'multiline', depth: 0 });
         } else if (c === "'") {
           stack.push({ ctx: 'string', depth: 0 });
         } else if (c === '{') {

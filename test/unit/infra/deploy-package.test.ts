@@ -176,6 +176,10 @@ describe('runtimeFile', () => {
     ['node_modules/zod/index.d.ts', false],
     ['node_modules/zod/index.d.cts', false],
     ['node_modules/jose/dist/types/index.d.mts', false],
+    ['node_modules/@azure/core-util/dist/browser/index.js', false],
+    ['node_modules/@azure/core-util/dist/react-native/index.js', false],
+    ['node_modules/@azure/core-util/dist/commonjs/index.js', true],
+    ['dist/portal/browser/index.js', true],
   ])('%s → %s', (path, kept) => {
     // Act
     const keep = runtimeFile(path);

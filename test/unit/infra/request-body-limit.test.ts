@@ -16,6 +16,7 @@ const PARTS = {
   issuer: { url: 'http://i', audience: 'a', tenantId: 't', directoryUrl: 'http://d' },
   smtpUrl: 'smtp://127.0.0.1:2525',
   serviceBus: 'Endpoint=sb://127.0.0.1',
+  telemetryUrl: 'http://127.0.0.1:7071/dev/telemetry',
 };
 
 describe('FUNCTIONS_REQUEST_BODY_SIZE_LIMIT on the local host', () => {

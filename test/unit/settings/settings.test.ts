@@ -18,7 +18,6 @@ const HOST_SETTINGS: Record<string, string> = {
   AzureWebJobsStorage__queueServiceUri: 'host and Durable Functions queues by identity',
   ServiceBusConnection__credential: 'Service Bus triggers by managed identity',
   ServiceBusConnection__clientId: 'which identity the Service Bus triggers use',
-  APPLICATIONINSIGHTS_CONNECTION_STRING: 'where the host sends telemetry',
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'telemetry with an Entra token (local auth is off)',
   NODE_OPTIONS: "read by Node itself: the worker's heap limit",
   AzureWebJobsDisableHomepage: "the Functions host's own home page off: `/` is the portal's",
@@ -35,6 +34,8 @@ const NOT_SET_IN_AZURE: Record<string, string> = {
   ServiceBusConnection: 'a connection string, for the local host only; Azure uses ServiceBusConnection__*',
   ZSA_LOCAL_HOST: 'set by the local host only; the start-up guard refuses it in Azure',
   ZSA_TENANT_ID: 'derived from ZSA_AUTH_ISSUER, which names the tenant in Azure',
+  OTEL_EXPORTER_OTLP_ENDPOINT:
+    'Azure exports to Application Insights; an operator adds a collector by setting it',
 };
 
 /** Variables the platform sets, which the code may read but nobody configures. */

@@ -242,6 +242,7 @@ describe('the development issuer is recognisable', () => {
         },
         smtpUrl: 'smtp://127.0.0.1:2525',
         serviceBus: 'Endpoint=sb://127.0.0.1:5672/;SharedAccessKeyName=k;SharedAccessKey=v',
+        telemetryUrl: 'http://127.0.0.1:7071/dev/telemetry',
       },
       {},
     );

@@ -18,6 +18,7 @@ import {
   tokens,
 } from '@fluentui/react-components';
 import { useState, type SyntheticEvent } from 'react';
+import { useSearch } from 'wouter';
 import type { AuditAction, AuditRecord, AuditVerification, Page } from '../../api/types';
 import { usePortal } from '../../app/context';
 import { usePaged } from '../../components/data';
@@ -88,6 +89,38 @@ export function exportFileName(
   return `zsa-audit-${stamp(from, 'start')}-${stamp(to, 'now')}.${format}`;
 }
 
+/**
+ * An instant as a `datetime-local` value in the person's own time, to the minute; '' when none. A
+ * range's start is rounded down and its end up, so the filter never leaves out an event of the range
+ * it was given (an end at 10:41:30 would otherwise drop the events of 10:41).
+ */
+function toLocalInput(iso: string | null, round: 'down' | 'up'): string {
+  const at = iso ? new Date(iso) : undefined;
+  if (!at || Number.isNaN(at.getTime())) return '';
+  const minute = 60_000;
+  const ms =
+    round === 'down' ? Math.floor(at.getTime() / minute) * minute : Math.ceil(at.getTime() / minute) * minute;
+  return new Date(ms - at.getTimezoneOffset() * minute).toISOString().slice(0, 16);
+}
+
+/**
+ * The filters a link sets (`/audit?action=emergency.used&from=…&to=…`: the Insights page links each
+ * chart to its events this way); anything else in the query is ignored.
+ */
+export function filtersFromSearch(search: string): Filters {
+  const q = new URLSearchParams(search);
+  const action = q.get('action') ?? '';
+  return {
+    ...NO_FILTERS,
+    from: toLocalInput(q.get('from'), 'down'),
+    to: toLocalInput(q.get('to'), 'up'),
+    actor: q.get('actor') ?? '',
+    requestId: q.get('requestId') ?? '',
+    task: q.get('task') ?? '',
+    action: AUDIT_ACTIONS.find((a) => a === action) ?? '',
+  };
+}
+
 function rangeOf(f: Filters) {
   return { from: toInstant(f.from), to: toInstant(f.to) };
 }
@@ -95,8 +128,9 @@ function rangeOf(f: Filters) {
 export default function AuditPage() {
   const styles = useStyles();
   const { api } = usePortal();
-  const [draft, setDraft] = useState<Filters>(NO_FILTERS);
-  const [applied, setApplied] = useState<Filters>(NO_FILTERS);
+  const search = useSearch();
+  const [draft, setDraft] = useState<Filters>(() => filtersFromSearch(search));
+  const [applied, setApplied] = useState<Filters>(() => filtersFromSearch(search));
   const set = (key: keyof Filters) => (value: string) => setDraft((d) => ({ ...d, [key]: value }));
 
   const events = usePaged<AuditRecord>(['audit', applied], (token, signal) =>

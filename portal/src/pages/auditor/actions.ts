@@ -56,6 +56,7 @@ const ACTIONS: Readonly<Record<AuditAction, true>> = {
   'notification.failed': true,
   'audit.exported': true,
   'audit.anchored': true,
+  'audit.verified': true,
 };
 
 export const AUDIT_ACTIONS = Object.keys(ACTIONS) as AuditAction[];
