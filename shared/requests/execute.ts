@@ -89,7 +89,7 @@ export async function execute(
   const started = performance.now();
   return inSpan(SpanName.Execute, { [Attr.RequestId]: body.requestId }, async (span) => {
     try {
-      const result = await guardedExecute(ctx, caller, body);
+      const result = await guardedExecute(ctx, caller, body, exemptions);
       span.set({
         [Attr.RequestId]: result.requestId ?? undefined,
         [Attr.Task]: result.task,
@@ -111,6 +111,7 @@ async function guardedExecute(
   ctx: ExecuteContext,
   caller: Caller,
   body: ExecuteBody,
+  exemptions: boolean,
 ): Promise<ExecutionResult> {
   const now = ctx.now();
   const executionId = randomUUID();

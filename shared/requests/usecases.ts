@@ -89,7 +89,7 @@ export async function submitRequest(
   agent?: AgentPlan,
 ): Promise<{ view: RequestView; created: boolean }> {
   return inSpan(SpanName.Submit, { [Attr.Task]: body.task }, async (span) => {
-    const submitted = await submit(ctx, caller, body, admission);
+    const submitted = await submit(ctx, caller, body, admission, agent);
     const { view, created } = submitted;
     span.set({
       [Attr.RequestId]: view.id,
@@ -110,6 +110,7 @@ async function submit(
   caller: Caller,
   body: SubmitRequestBody,
   admission: Promise<unknown>,
+  agent: AgentPlan | undefined,
 ): Promise<{ view: RequestView; created: boolean }> {
   const target = targetOf(body);
   const [config, { catalog, policies }] = await Promise.all([
