@@ -34,7 +34,8 @@ describe('npm run bench', () => {
       const child = spawn(
         process.execPath,
         [join(ROOT, 'dist', 'test', 'bench', 'run.js'), 'durable', 'pam', 'email'],
-        // On the suite's Azurite: each bench's host starting its own cost CPU the run does not need.
+        // On the suite's Azurite: each bench's host starting an Azurite of its own was about a
+        // quarter of the benches' CPU.
         {
           env: { ...process.env, BENCH_RUNS: '3', AzureWebJobsStorage: inject('sharedAzurite') },
           stdio: ['ignore', 'pipe', 'pipe'],
