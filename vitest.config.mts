@@ -19,28 +19,38 @@ const alias = [
 ];
 
 /**
- * The files that take longest, longest first. Vitest orders by the durations of the last run when it
- * has them; a fresh clone (CI) has none, and a long file started last would stretch the whole run.
+ * The files that take longest, longest first (as measured in a whole-suite run). Vitest orders by
+ * the durations of the last run when it has them; a fresh clone (CI) has none, and a long file
+ * started last would stretch the whole run: the portal's page tests, not listed, ran last.
  */
 const LONGEST_FIRST = [
   'test/e2e/portal.test.ts',
-  'test/component/audit/export-memory.test.ts',
   'test/component/audit/tamper.test.ts',
-  'test/e2e/email.test.ts',
+  'test/component/audit/export-memory.test.ts',
   'test/e2e/bench-smoke.test.ts',
-  'test/e2e/approval-flows-email.test.ts',
-  'test/e2e/mission.test.ts',
   'test/e2e/zsa-cli.test.ts',
-  'test/contract/openapi-lint.test.ts',
-  'test/e2e/durable-restart.test.ts',
-  'test/e2e/cli.test.ts',
-  'test/e2e/approval-flows-restart.test.ts',
-  'test/e2e/emergency.test.ts',
-  'test/e2e/restart.test.ts',
+  'test/portal/approver.test.tsx',
+  'test/e2e/email.test.ts',
+  'test/portal/auditor.test.tsx',
+  'test/e2e/mission.test.ts',
+  'test/portal/requester-request.test.tsx',
+  'test/portal/requester-requests.test.tsx',
   'test/portal/admin.test.tsx',
-  'test/unit/audit/export-file.test.ts',
-  'test/component/servicebus/settlement.test.ts',
+  'test/component/durable/approval-flows.test.ts',
   'test/component/audit/concurrency.test.ts',
+  'test/e2e/approval-flows-email.test.ts',
+  'test/e2e/approval-flows-restart.test.ts',
+  'test/contract/openapi-lint.test.ts',
+  'test/e2e/cli.test.ts',
+  'test/component/requests/lifecycle-audit.test.ts',
+  'test/e2e/durable-restart.test.ts',
+  'test/component/requests/stages.test.ts',
+  'test/component/durable/workflow-faults.test.ts',
+  'test/component/requests/emergency.test.ts',
+  'test/unit/audit/export-file.test.ts',
+  'test/e2e/restart.test.ts',
+  'test/component/servicebus/settlement.test.ts',
+  'test/e2e/emergency.test.ts',
 ];
 
 /**

@@ -42,8 +42,9 @@ async function main(): Promise<void> {
       allowInsecureConnection: true,
     });
     await floorTable.createTable();
+    // Upserted: on storage the settings name, the table may hold a previous run's rows.
     for (const rowKey of ['config', 'task', 'request'])
-      await floorTable.createEntity({ partitionKey: 'p', rowKey, v: 1, detail: 'x'.repeat(300) });
+      await floorTable.upsertEntity({ partitionKey: 'p', rowKey, v: 1, detail: 'x'.repeat(300) }, 'Replace');
 
     const untilUsable = async (who: Caller, task: string, requestId: string) => {
       for (;;) {

@@ -12,6 +12,7 @@
  * runs the cloud bench alone.
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
 const BENCHES = [
@@ -47,12 +48,23 @@ for (let i = 0; i < args.length; i++) {
 }
 if (rttGiven && only.length === 0) only.push('cloud');
 
+/**
+ * On storage the settings name (the suite's smoke run hands the benches its shared Azurite instead
+ * of an embedded one each), every bench gets tables and a task hub of its own, as its own Azurite
+ * would give it: two benches hosting the app would otherwise configure the same deployment.
+ */
+function ownStorageNames(name: string): Record<string, string> {
+  if (!env.AzureWebJobsStorage) return {};
+  const prefix = `b${name}${randomBytes(3).toString('hex')}`;
+  return { ZSA_TABLE_PREFIX: prefix, ZSA_TASK_HUB: `${prefix}hub` };
+}
+
 let failed = false;
 for (const name of BENCHES.filter((b) => only.length === 0 || only.includes(b))) {
   process.stderr.write(`bench ${name}…\n`);
   const run = spawnSync(process.execPath, [...(FLAGS[name] ?? []), join(__dirname, `${name}.js`)], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env,
+    env: { ...env, ...ownStorageNames(name) },
   });
   if (run.status !== 0) {
     failed = true;

@@ -5,7 +5,13 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FluentProvider, webLightTheme } from '@fluentui/react-components';
+import {
+  createDOMRenderer,
+  FluentProvider,
+  RendererProvider,
+  webLightTheme,
+  type GriffelRenderer,
+} from '@fluentui/react-components';
 import { QueryClientProvider } from '@tanstack/react-query';
 import { render, type RenderResult } from '@testing-library/react';
 import type { ReactElement } from 'react';
@@ -95,6 +101,28 @@ export interface Rendered extends RenderResult {
   readonly stepUps: { claims: string; pending: PendingCall }[];
 }
 
+/** A declaration of `display` or `visibility`, at the start of a rule's block or after another one. */
+const SHOWS_OR_HIDES = /[{;]\s*(display|visibility)\s*:/;
+const renderers = new WeakMap<Document, GriffelRenderer>();
+
+/**
+ * Fluent's styles in jsdom, minus the rules that cannot change what a test sees: every role query
+ * asks jsdom for the computed style of each element on the way (is it hidden?), and jsdom matches
+ * every rule in the document against it, so thousands of atomic colour, spacing and font rules
+ * were about a quarter of the portal tests' CPU. Only `display` and `visibility` decide whether Testing
+ * Library counts an element as there, and every rule that sets either is kept, so each element's
+ * computed `display` and `visibility` are exactly what the full style sheet gives. One renderer per
+ * document, as the default one: its cache says which rules that document already has.
+ */
+function rendererFor(doc: Document): GriffelRenderer {
+  let renderer = renderers.get(doc);
+  if (!renderer) {
+    renderer = createDOMRenderer(doc, { unstable_filterCSSRule: (css) => SHOWS_OR_HIDES.test(css) });
+    renderers.set(doc, renderer);
+  }
+  return renderer;
+}
+
 export function renderPage(ui: ReactElement, options: { api: FakeApi; me?: Me; path?: string }): Rendered {
   const stepUps: { claims: string; pending: PendingCall }[] = [];
   const api = createApi({
@@ -111,13 +139,15 @@ export function renderPage(ui: ReactElement, options: { api: FakeApi; me?: Me; p
   const portal: Portal = { api, session, me: options.me ?? ALICE, reloadMe: () => undefined };
   const { hook } = memoryLocation({ path: options.path ?? '/', record: true });
   const result = render(
-    <FluentProvider theme={webLightTheme}>
-      <QueryClientProvider client={createQueryClient()}>
-        <Router hook={hook}>
-          <PortalContext.Provider value={portal}>{ui}</PortalContext.Provider>
-        </Router>
-      </QueryClientProvider>
-    </FluentProvider>,
+    <RendererProvider renderer={rendererFor(document)} targetDocument={document}>
+      <FluentProvider theme={webLightTheme}>
+        <QueryClientProvider client={createQueryClient()}>
+          <Router hook={hook}>
+            <PortalContext.Provider value={portal}>{ui}</PortalContext.Provider>
+          </Router>
+        </QueryClientProvider>
+      </FluentProvider>
+    </RendererProvider>,
   );
   return Object.assign(result, { stepUps });
 }
