@@ -192,6 +192,8 @@ export const NOT_EVENTS: readonly string[] = [
   AuditAction.NotificationFailed,
   AuditAction.AuditExported,
   AuditAction.AuditAnchored,
+  // The daily verification's result is the audit's health, not a request's (its alert reads it).
+  AuditAction.AuditVerified,
 ];
 
 /** The audit actions that become events. */
