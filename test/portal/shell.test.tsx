@@ -18,12 +18,12 @@ describe('navigation by what the person may use', () => {
     {
       who: 'an auditor',
       me: { ...ALICE, roles: ['PAM.Auditor' as const] },
-      want: ['Request access', 'My requests', 'My access', 'Audit'],
+      want: ['Request access', 'My requests', 'My access', 'Audit', 'Insights'],
     },
     {
       who: 'an admin',
       me: { ...ALICE, roles: ['PAM.Admin' as const] },
-      want: ['Request access', 'My requests', 'My access', 'Admin', 'Audit'],
+      want: ['Request access', 'My requests', 'My access', 'Admin', 'Audit', 'Insights'],
     },
   ])('$who sees $want', ({ me, want }) => {
     expect(labels(me)).toEqual(want);
