@@ -9,6 +9,9 @@
  * - postprovision: the templates never write a secret value (a fresh azd environment would otherwise
  *   replace the keys), so create each signing key that does not exist yet, once, and never touch one
  *   that does; when one was created, restart the app so its Key Vault references resolve at once.
+ *   Then, when the provision made the Teams bot (ZSA_TEAMS_BOT_APP_ID is set), write the Teams app
+ *   package an admin uploads, dist/teams/zsa-teams.zip, for the bot and the app's host, and print
+ *   its path (docs/teams.md).
  *
  * The decisions are the pure functions below; the rest only reads and writes what they decide.
  */
@@ -27,6 +30,7 @@ import {
   type Vault,
 } from './azure-arm';
 import type { TokenCredential } from '@azure/identity';
+import { writeTeamsPackage, type ManifestInput } from './teams-package';
 import { runTool, ToolError } from './tool';
 
 /**
@@ -163,6 +167,40 @@ export async function postprovision(
   return missing;
 }
 
+/**
+ * The Teams app package's input from the provision's outputs: the bot's app id and the app's host
+ * (the origin of ZSA_API_BASE_URL), or undefined when the provision made no bot (teamsBot false).
+ */
+export function teamsPackageInput(env: NodeJS.ProcessEnv): ManifestInput | undefined {
+  const botId = env['ZSA_TEAMS_BOT_APP_ID']?.trim() ?? '';
+  if (botId === '') return undefined;
+  const api = env['ZSA_API_BASE_URL']?.trim() ?? '';
+  if (!URL.canParse(api))
+    throw new ToolError(
+      `ZSA_API_BASE_URL is ${JSON.stringify(api)}, not the app's address, so the Teams app package cannot name its host`,
+      'azd provision   (it sets ZSA_API_BASE_URL as an output)',
+    );
+  return { botId, baseUrl: new URL(api).origin, version: '1.0.0' };
+}
+
+/** Writes the Teams app package when the provision made the bot; prints where, or why not. */
+export function teamsPackageStep(
+  env: NodeJS.ProcessEnv,
+  print: (line: string) => void,
+  write: (input: ManifestInput) => { path: string; bytes: number } = (input) => writeTeamsPackage(input),
+): string | undefined {
+  const input = teamsPackageInput(env);
+  if (input === undefined) {
+    print('zsa postprovision: no Teams bot provisioned (teamsBot is false); no Teams app package written');
+    return undefined;
+  }
+  const { path, bytes } = write(input);
+  print(
+    `zsa postprovision: wrote the Teams app package ${path} (${bytes} bytes) for bot ${input.botId} at ${input.baseUrl}; upload it in the Teams admin center (docs/teams.md)`,
+  );
+  return path;
+}
+
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
   const print = (line: string) => process.stdout.write(`${line}\n`);
   const credential = deployerCredential();
@@ -172,6 +210,7 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<vo
     case 'postprovision': {
       const { vault, app } = deployedTargets(env, credential);
       await postprovision(vault, app, print);
+      teamsPackageStep(env, print);
       return;
     }
     default:

@@ -9,7 +9,8 @@
  *     [--version 1.0.0] [--out dist/teams]
  *
  * The bot id and base URL default to `ZSA_TEAMS_BOT_APP_ID` and `ZSA_PUBLIC_BASE_URL` from the
- * environment (`azd env get-values` prints the first as an output of the provision).
+ * environment. `azd up` needs none of this: its postprovision hook (azd-hooks.ts) writes the same
+ * package from the provision's outputs; this script is for another version or host.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -146,6 +147,18 @@ export function teamsPackage(input: ManifestInput): Uint8Array {
   );
 }
 
+/** Writes the package into `outDir` (created if need be) and returns the zip's path and size. */
+export function writeTeamsPackage(
+  input: ManifestInput,
+  outDir: string = join(ROOT, 'dist', 'teams'),
+): { path: string; bytes: number } {
+  const zip = teamsPackage(input);
+  mkdirSync(outDir, { recursive: true });
+  const path = join(outDir, PACKAGE_FILE);
+  writeFileSync(path, zip);
+  return { path, bytes: zip.byteLength };
+}
+
 function main(): void {
   const { values } = parseArgs({
     options: {
@@ -155,12 +168,11 @@ function main(): void {
       out: { type: 'string', default: join(ROOT, 'dist', 'teams') },
     },
   });
-  const zip = teamsPackage({ botId: values['bot-id'], baseUrl: values['base-url'], version: values.version });
-  const outDir = resolve(values.out);
-  mkdirSync(outDir, { recursive: true });
-  const path = join(outDir, PACKAGE_FILE);
-  writeFileSync(path, zip);
-  console.log(`wrote ${path} (${zip.byteLength} bytes): upload it in the Teams admin center (docs/teams.md)`);
+  const { path, bytes } = writeTeamsPackage(
+    { botId: values['bot-id'], baseUrl: values['base-url'], version: values.version },
+    resolve(values.out),
+  );
+  console.log(`wrote ${path} (${bytes} bytes): upload it in the Teams admin center (docs/teams.md)`);
 }
 
 // Run as a script, not when a test imports it.

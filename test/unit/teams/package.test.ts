@@ -3,6 +3,8 @@
  * infra/tools/teams-package.ts) and the Azure Bot in the Bicep, wired to the app's identity and
  * endpoint, with the Teams queue named as the app names it.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
 import { PNG } from 'pngjs';
@@ -14,6 +16,8 @@ import {
   teamsManifest,
   teamsPackage,
 } from '../../../infra/tools/teams-package';
+import { teamsPackageInput, teamsPackageStep } from '../../../infra/tools/azd-hooks';
+import { writeTeamsPackage } from '../../../infra/tools/teams-package';
 import { ToolError } from '../../../infra/tools/tool';
 import { INFRA, modules, propertyValue, readBicep, resources } from '../infra/bicep-text';
 
@@ -81,6 +85,60 @@ describe('the Teams app package', () => {
   ])('refuses %s', (_name, input) => {
     // Act / Assert
     expect(() => teamsManifest(input)).toThrow(ToolError);
+  });
+});
+
+describe("azd's postprovision writes the package from the provision's outputs", () => {
+  const outputs = { ZSA_TEAMS_BOT_APP_ID: BOT, ZSA_API_BASE_URL: 'https://func-zsa.azurewebsites.net/api' };
+
+  it("writes dist/teams/zsa-teams.zip for the bot and the app's host, and prints its path", () => {
+    // Arrange
+    const dir = mkdtempSync(join(tmpdir(), 'zsa-teams-'));
+    const lines: string[] = [];
+    try {
+      // Act
+      const path = teamsPackageStep(
+        outputs,
+        (l) => lines.push(l),
+        (input) => writeTeamsPackage(input, dir),
+      );
+
+      // Assert
+      expect(path).toBe(join(dir, 'zsa-teams.zip'));
+      const manifest = JSON.parse(
+        strFromU8(
+          unzipSync(new Uint8Array(readFileSync(join(dir, 'zsa-teams.zip'))))['manifest.json'] ??
+            new Uint8Array(),
+        ),
+      ) as { id: string; validDomains: string[] };
+      expect(manifest).toMatchObject({ id: BOT, validDomains: ['func-zsa.azurewebsites.net'] });
+      expect(lines.join('\n')).toContain(join(dir, 'zsa-teams.zip'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes nothing when the provision made no bot, and says so', () => {
+    // Arrange
+    const lines: string[] = [];
+
+    // Act
+    const path = teamsPackageStep(
+      { ...outputs, ZSA_TEAMS_BOT_APP_ID: '' },
+      (l) => lines.push(l),
+      () => {
+        throw new Error('not written');
+      },
+    );
+
+    // Assert
+    expect(path).toBeUndefined();
+    expect(lines).toEqual([expect.stringContaining('no Teams bot provisioned')]);
+  });
+
+  it('refuses a missing app address, naming the output', () => {
+    // Act / Assert
+    expect(() => teamsPackageInput({ ZSA_TEAMS_BOT_APP_ID: BOT })).toThrow(/ZSA_API_BASE_URL/);
   });
 });
 
