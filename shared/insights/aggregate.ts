@@ -9,7 +9,11 @@
  *   a refused submit (`request.refused`) on its own day;
  * - time to decision runs from the submit to `request.approved` or `request.denied`: what approvers
  *   decided, so grants made at once (automatic policies, emergency access) are not in it;
- * - time to first use runs from `grant.started` to the grant's first `execution.started`;
+ * - time to first use runs from `grant.started` to the grant's first SUCCESSFUL execution
+ *   (`execution.succeeded`), as the `zsa.first_use.duration` metric counts it: a refused or failed
+ *   attempt is not a use;
+ * - top tasks rank what was requested: a task, a role or a role group (read from the submit's
+ *   `detail.target`; a role request has no task), each with its kind;
  * - approvers' load counts each person's decisions: an approval recorded, a final approval or a
  *   denial, of requests and of extensions (an extension approved by its policy, with no approvals,
  *   is nobody's decision).
@@ -21,6 +25,7 @@ import {
   LATEST_FAILURES,
   REQUEST_OUTCOMES,
   RequestOutcome,
+  TargetKind,
   TOP,
   type DurationStats,
   type InsightsView,
@@ -61,14 +66,17 @@ const OUTCOME_OF: Partial<Record<AuditRecord['action'], RequestOutcome>> = {
 /** Detail fields some figures read; anything else in the detail is ignored. */
 const ReviewDetail = z.looseObject({ outcome: z.enum(['justified', 'unjustified']) });
 const ExtensionDetail = z.looseObject({ approvals: z.number() });
+const SubmitDetail = z.looseObject({
+  target: z.looseObject({ scope: TargetKind, name: z.string() }),
+});
 
 interface RequestFacts {
   submittedAt?: number;
   outcome?: { at: number; outcome: RequestOutcome };
   decidedAt?: number;
   grantStartedAt?: number;
-  /** The first execution's start (the guard admits none before the grant's start). */
-  firstExecutionAt?: number;
+  /** The first successful execution (the guard admits none before the grant's start). */
+  firstUseAt?: number;
   emergency: boolean;
   review?: 'justified' | 'unjustified';
 }
@@ -126,12 +134,20 @@ function parseDetail<S extends z.ZodType>(schema: S, detail: string | undefined)
   }
 }
 
+/** What a submit asked for: its detail's target, else (older records) its task. */
+function targetOfSubmit(r: InsightsRecord): { kind: TargetKind; name: string } | undefined {
+  const target = parseDetail(SubmitDetail, r.detail)?.target;
+  if (target) return { kind: target.scope, name: target.name };
+  return r.task === undefined ? undefined : { kind: 'task', name: r.task };
+}
+
 export function createInsightsAggregator(range: InsightsRange): InsightsAggregator {
   const from = range.from.getTime();
   const to = range.to.getTime();
   const requests = new Map<string, RequestFacts>();
   const refusedPerDay = new Map<string, number>();
-  const tasks = new Map<string, number>();
+  /** Requests per target, keyed by kind and name (a task and a role may share a name). */
+  const targets = new Map<string, { kind: TargetKind; name: string; n: number }>();
   const requesters = new Map<string, Person>();
   const approvers = new Map<string, { id: string; upn: string; approvals: number; denials: number }>();
   const executions = { succeeded: 0, failed: 0, refused: 0 };
@@ -166,7 +182,13 @@ export function createInsightsAggregator(range: InsightsRange): InsightsAggregat
     switch (r.action) {
       case AuditAction.RequestSubmitted: {
         if (facts) facts.submittedAt = at;
-        if (r.task !== undefined) tasks.set(r.task, (tasks.get(r.task) ?? 0) + 1);
+        const target = targetOfSubmit(r);
+        if (target) {
+          const key = `${target.kind}:${target.name}`;
+          const counted = targets.get(key) ?? { ...target, n: 0 };
+          counted.n += 1;
+          targets.set(key, counted);
+        }
         const person = requesters.get(r.actorId) ?? { id: r.actorId, upn: r.actorUpn, n: 0 };
         person.n += 1;
         requesters.set(r.actorId, person);
@@ -196,10 +218,8 @@ export function createInsightsAggregator(range: InsightsRange): InsightsAggregat
       case AuditAction.GrantStarted:
         if (facts) facts.grantStartedAt = Math.min(facts.grantStartedAt ?? at, at);
         break;
-      case AuditAction.ExecutionStarted:
-        if (facts) facts.firstExecutionAt = Math.min(facts.firstExecutionAt ?? at, at);
-        break;
       case AuditAction.ExecutionSucceeded:
+        if (facts) facts.firstUseAt = Math.min(facts.firstUseAt ?? at, at);
         executions.succeeded += 1;
         break;
       case AuditAction.ExecutionRefused:
@@ -251,7 +271,7 @@ export function createInsightsAggregator(range: InsightsRange): InsightsAggregat
           toDecision.push(facts.decidedAt - facts.submittedAt);
         }
       }
-      const { grantStartedAt: started, firstExecutionAt: first } = facts;
+      const { grantStartedAt: started, firstUseAt: first } = facts;
       if (started !== undefined && first !== undefined && first >= started) toFirstUse.push(first - started);
       if (facts.emergency) {
         emergency.uses += 1;
@@ -266,10 +286,11 @@ export function createInsightsAggregator(range: InsightsRange): InsightsAggregat
       requests: { total, perDay: days.map((day) => ({ day, ...(perDay.get(day) ?? emptyCounts()) })) },
       timeToDecision: durationStats(toDecision),
       timeToFirstUse: durationStats(toFirstUse),
-      topTasks: top(
-        [...tasks].map(([task, n]) => ({ task, n })),
-        (t) => t.task,
-      ).map(({ task, n }) => ({ task, requests: n })),
+      topTasks: top(targets.values(), (t) => `${t.name}\u0000${t.kind}`).map(({ kind, name, n }) => ({
+        task: name,
+        kind,
+        requests: n,
+      })),
       topRequesters: top(requesters.values(), (p) => p.upn).map(({ id, upn, n }) => ({
         id,
         upn,

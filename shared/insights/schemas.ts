@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { AuditVerifyQuery } from '#shared/audit/queries';
+import { ScopeSchema, type Scope } from '#shared/domain/catalog';
 import { Timestamp } from '#shared/domain/time';
 
 /** Default span when `from` is absent. */
@@ -13,6 +14,9 @@ export const DEFAULT_DAYS = 30;
 export const MAX_DAYS = 366;
 /** How many tasks, requesters and approvers the rankings keep. */
 export const TOP = 10;
+/** What a ranked target is: a task, a role or a role group (the scopes a request may name). */
+export const TargetKind = ScopeSchema;
+export type TargetKind = Scope;
 /** How many of the latest failed executions are listed. */
 export const LATEST_FAILURES = 10;
 
@@ -77,10 +81,19 @@ export const InsightsView = z
         "From a request's submit to the approvers' final decision (approved or denied), for requests submitted in the range; grants made at once (by policy, emergency) are not decisions.",
     }),
     timeToFirstUse: DurationStats.meta({
-      description: "From a grant's start to its first execution, for grants started in the range.",
+      description:
+        "From a grant's start to its first successful execution (`execution.succeeded`, as the `zsa.first_use.duration` metric), for grants started in the range.",
     }),
     topTasks: z
-      .array(z.strictObject({ task: z.string(), requests: Count }))
+      .array(
+        z.strictObject({
+          task: z
+            .string()
+            .meta({ description: 'The name of what was requested: a task, a role or a role group.' }),
+          kind: TargetKind.meta({ description: 'Which of the three `task` names.' }),
+          requests: Count,
+        }),
+      )
       .meta({ description: `The ${TOP} tasks (or roles, role groups) requested most in the range.` }),
     topRequesters: z
       .array(z.strictObject({ id: z.string(), upn: z.string(), requests: Count }))

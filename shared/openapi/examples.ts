@@ -415,7 +415,7 @@ export const Examples = {
     },
     timeToDecision: { count: 5, medianSeconds: 840, p95Seconds: 3600 },
     timeToFirstUse: { count: 4, medianSeconds: 120, p95Seconds: 900 },
-    topTasks: [{ task: TASK, requests: 9 }],
+    topTasks: [{ task: TASK, kind: 'task', requests: 9 }],
     topRequesters: [
       { id: `${TENANT}:1b2c3d4e-5f60-4718-293a-4b5c6d7e8f90`, upn: 'alice@contoso.com', requests: 9 },
     ],

@@ -91,6 +91,63 @@ describe('the figures of a seeded audit', () => {
   });
 });
 
+describe('what a figure counts', () => {
+  const at = (time: string) => `2030-03-01T${time}:00.000Z`;
+  const rec = (time: string, action: InsightsRecord['action'], more: Partial<InsightsRecord> = {}) => ({
+    at: at(time),
+    action,
+    actorKind: 'user' as const,
+    actorId: 't:u',
+    actorUpn: 'u@contoso.com',
+    requestId: 'q',
+    task: undefined,
+    reason: undefined,
+    detail: undefined,
+    ...more,
+  });
+  const submit = (time: string, id: string, scope: string, name: string) =>
+    rec(time, 'request.submitted', { requestId: id, detail: JSON.stringify({ target: { scope, name } }) });
+
+  it('ranks roles and role groups with their kind, apart from a task of the same name', () => {
+    // Arrange: the target as the submit records it; a task by its task field alone (older records).
+    const records = [
+      submit('01:00', 'q1', 'role', 'Ops'),
+      submit('02:00', 'q2', 'role', 'Ops'),
+      submit('03:00', 'q3', 'roleGroup', 'Helpdesk'),
+      submit('04:00', 'q4', 'task', 'Ops'),
+      rec('05:00', 'request.submitted', { requestId: 'q5', task: 'Ops' }),
+    ];
+
+    // Act
+    const view = aggregateInsights(records, RANGE);
+
+    // Assert
+    expect(view.topTasks).toEqual([
+      { task: 'Ops', kind: 'role', requests: 2 },
+      { task: 'Ops', kind: 'task', requests: 2 },
+      { task: 'Helpdesk', kind: 'roleGroup', requests: 1 },
+    ]);
+  });
+
+  it('times first use to the first SUCCESSFUL execution, as the first-use metric does', () => {
+    // Arrange: a refused and a failed attempt before the first success, then another success.
+    const records = [
+      rec('10:00', 'grant.started'),
+      rec('10:01', 'execution.started'),
+      rec('10:01', 'execution.failed'),
+      rec('10:05', 'execution.started'),
+      rec('10:06', 'execution.succeeded'),
+      rec('10:30', 'execution.succeeded'),
+    ];
+
+    // Act
+    const view = aggregateInsights(records, RANGE);
+
+    // Assert: 6 minutes, the first success; the failed attempt at 10:01 is no use.
+    expect(view.timeToFirstUse).toEqual({ count: 1, medianSeconds: 360, p95Seconds: 360 });
+  });
+});
+
 describe('percentiles (nearest rank: always a value that was measured)', () => {
   it.each<[number[], number, number | null]>([
     [[], 50, null],

@@ -4,9 +4,11 @@
  *
  * - 03-01: r1 (alice, task A) approved by bob after 10 min, first used 2 min later; r2 (alice, A)
  *   denied by bob after 30 min; r3 (carol, B) approved by dave then bob after 60 min, first used
- *   30 min later and failed; a refused submit by carol.
+ *   30 min later and failed (a failed attempt is no use: r3 has no time to first use); a refused
+ *   submit by carol.
  * - 03-02: r4 (alice, A) granted at once by its policy, used after 1 min and again; r5 (carol)
- *   emergency access, reviewed justified by dave; r6 (dave, C) canceled.
+ *   emergency access, reviewed justified by dave; r6 (dave, C) canceled; r11 (dave, the role
+ *   ROLE_X: no task, its target in the detail as the submit records it) pending.
  * - 03-03: r7 (alice, B) expired; r8 (carol) emergency access, review still open; r9 (alice, A)
  *   pending; an execution refused; on r1 an extension approved by dave, one approved by its policy
  *   (nobody's decision) and one denied by bob.
@@ -22,6 +24,7 @@ export const TASK_A = 'Exchange\\New-MoveRequest';
 export const TASK_B = 'Entra\\Reset-Password';
 export const TASK_C = 'Azure\\Restart-VM';
 export const TASK_BREAK_GLASS = 'Entra\\Break-Glass';
+export const ROLE_X = 'Exchange Administrator';
 
 const person = (name: string) => ({ id: `tenant:${name}-oid`, upn: `${name}@contoso.com` });
 const people = {
@@ -97,6 +100,13 @@ export const SEED: readonly SeedEvent[] = [
   },
   { at: day(2, '10:00'), action: A.RequestSubmitted, who: 'dave', requestId: 'r6', task: TASK_C },
   { at: day(2, '10:05'), action: A.RequestCanceled, who: 'dave', requestId: 'r6', task: TASK_C },
+  {
+    at: day(2, '11:00'),
+    action: A.RequestSubmitted,
+    who: 'dave',
+    requestId: 'r11',
+    detail: { target: { scope: 'role', name: ROLE_X } },
+  },
   { at: day(3, '07:00'), action: A.RequestSubmitted, who: 'alice', requestId: 'r7', task: TASK_B },
   { at: day(3, '15:00'), action: A.RequestExpired, who: 'zsa', requestId: 'r7', task: TASK_B },
   {
@@ -191,28 +201,30 @@ export const EXPECTED: Omit<InsightsView, 'events'> & { events: number } = {
   // Every seeded event but r0's submit (the day before) and r10's (at the exclusive end).
   events: SEED.length - 2,
   requests: {
-    total: outcomes({ approved: 5, denied: 1, canceled: 1, expired: 1, pending: 1, refused: 1 }),
+    total: outcomes({ approved: 5, denied: 1, canceled: 1, expired: 1, pending: 2, refused: 1 }),
     perDay: [
       { day: '2030-03-01', ...outcomes({ approved: 2, denied: 1, refused: 1 }) },
-      { day: '2030-03-02', ...outcomes({ approved: 2, canceled: 1 }) },
+      { day: '2030-03-02', ...outcomes({ approved: 2, canceled: 1, pending: 1 }) },
       { day: '2030-03-03', ...outcomes({ approved: 1, expired: 1, pending: 1 }) },
     ],
   },
   // r1 600 s, r2 1800 s, r3 3600 s: nearest-rank median the 2nd, p95 the 3rd.
   timeToDecision: { count: 3, medianSeconds: 1800, p95Seconds: 3600 },
-  // r4 60 s, r1 120 s, r3 1800 s (r4's second use does not count; emergency grants were not used).
-  timeToFirstUse: { count: 3, medianSeconds: 120, p95Seconds: 1800 },
+  // To the first SUCCESSFUL execution: r4 60 s, r1 120 s (r4's second use does not count; r3's only
+  // attempt failed; emergency grants were not used).
+  timeToFirstUse: { count: 2, medianSeconds: 60, p95Seconds: 120 },
   topTasks: [
-    { task: TASK_A, requests: 4 },
+    { task: TASK_A, kind: 'task', requests: 4 },
     // Equal counts rank by name.
-    { task: TASK_BREAK_GLASS, requests: 2 },
-    { task: TASK_B, requests: 2 },
-    { task: TASK_C, requests: 1 },
+    { task: TASK_BREAK_GLASS, kind: 'task', requests: 2 },
+    { task: TASK_B, kind: 'task', requests: 2 },
+    { task: TASK_C, kind: 'task', requests: 1 },
+    { task: ROLE_X, kind: 'role', requests: 1 },
   ],
   topRequesters: [
     { ...people.alice, requests: 5 },
     { ...people.carol, requests: 3 },
-    { ...people.dave, requests: 1 },
+    { ...people.dave, requests: 2 },
   ],
   emergency: { uses: 2, justified: 1, unjustified: 0, open: 1 },
   executions: {
