@@ -84,6 +84,11 @@ export const NotificationEvent = {
   reviewReminder: 'reviewReminder',
   /** The review of an emergency use was closed: the requester hears the outcome. */
   reviewed: 'reviewed',
+  /**
+   * An AI agent with its own identity asked (sent with the first stage's `approvalNeeded`): its
+   * sponsor hears "your agent asked for X", before anyone decides.
+   */
+  agentRequested: 'agentRequested',
 } as const;
 export type NotificationEvent = (typeof NotificationEvent)[keyof typeof NotificationEvent];
 
@@ -303,6 +308,7 @@ export const NotificationMessage = z.discriminatedUnion('event', [
   reviewCall(NotificationEvent.emergencyUsed),
   reviewCall(NotificationEvent.reviewReminder),
   plain(NotificationEvent.reviewed),
+  plain(NotificationEvent.agentRequested),
 ]);
 export type NotificationMessage = z.output<typeof NotificationMessage>;
 
@@ -597,6 +603,13 @@ export function recipientsFor(
         : [];
     case 'reviewed':
       return request.review !== null && request.review.status !== 'open' ? [requester] : [];
+    case 'agentRequested': {
+      // The sponsor of an agent with its own identity: the request's requester, told it was asked.
+      const sponsor = request.agent?.sponsor ?? null;
+      return request.status === 'pending' && sponsor !== null
+        ? [{ upn: sponsor, audience: Audience.requester }]
+        : [];
+    }
     case 'failed': {
       // An alert: someone must look into it, so every member of every group it names, decided or not.
       const everyone = [...members.values()].flat();

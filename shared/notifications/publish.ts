@@ -101,6 +101,11 @@ async function publish(ctx: PublishContext, input: NotifyInput): Promise<Publish
   switch (input.event) {
     case 'approvalNeeded':
       result.published = await publishLinks(ctx, request, members, { stage });
+      // An agent's sponsor hears of the request once, when it is first put to approvers.
+      if (stage === 0 && request.agent?.sponsor)
+        result.published.push(
+          ...(await publishPlain(ctx, NotificationEvent.agentRequested, request, members)),
+        );
       break;
     case 'extensionRequested':
       result.published = await publishLinks(ctx, request, members, {

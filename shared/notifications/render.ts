@@ -437,6 +437,19 @@ function content(message: NotificationMessage, now: Date): Content {
         details: [...details, ...emergencyDetails(r)],
       };
     }
+    case 'agentRequested': {
+      const agent = r.agent?.name ?? r.agent?.appId ?? 'an AI agent';
+      return {
+        subject: `Your agent ${agent} asked for ${target}`,
+        heading: 'An AI agent you sponsor asked for access',
+        lead: [
+          `${askedBy(r)} asked for the ${target}. You are told of each of its requests because you sponsor it; it can never approve them.`,
+          'If approved, it may run exactly the parameters shown, once.',
+          `Approvers have until ${formatTime(r.pendingUntil)} to decide. If you did not expect this, tell them before they decide.`,
+        ],
+        details: requestDetails(r, { deadline: true }),
+      };
+    }
     case 'failed':
       return forRequester
         ? {

@@ -141,6 +141,30 @@ describe('who hears of what', () => {
       members: [...GROUP_MEMBERS],
       expected: [`requester:${ALICE}`],
     },
+    {
+      name: 'agent requested → its sponsor, while it waits',
+      event: 'agentRequested',
+      request: aRequest({ agent: { mode: 'ownIdentity', appId: 'agent-1', name: null, sponsor: CAROL } }),
+      members: [...GROUP_MEMBERS],
+      expected: [`requester:${CAROL}`],
+    },
+    {
+      name: 'agent requested → nobody for an agent acting for its user (no sponsor)',
+      event: 'agentRequested',
+      request: aRequest({ agent: { mode: 'onBehalfOf', appId: 'agent-1', name: null, sponsor: null } }),
+      members: [...GROUP_MEMBERS],
+      expected: [],
+    },
+    {
+      name: 'agent requested → nobody once decided',
+      event: 'agentRequested',
+      request: aRequest({
+        status: 'approved',
+        agent: { mode: 'ownIdentity', appId: 'agent-1', name: null, sponsor: CAROL },
+      }),
+      members: [...GROUP_MEMBERS],
+      expected: [],
+    },
   ];
   it.each(scenarios)('$name', ({ event, request, members, expected }) => {
     // Act

@@ -57,6 +57,7 @@ const EVENTS: { event: NotificationEvent; status: Request['status']; audience: '
     { event: 'extensionDenied', status: 'approved', audience: 'requester' },
     { event: 'extensionExpired', status: 'approved', audience: 'requester' },
     { event: 'extensionCanceled', status: 'approved', audience: 'requester' },
+    { event: 'agentRequested', status: 'pending', audience: 'requester' },
   ];
 
 function anExtension(overrides: Partial<Extension> = {}): Extension {
@@ -175,6 +176,28 @@ describe('notification emails', () => {
   it('one-line values lose every line break', () => {
     // Act / Assess
     expect(oneLine('a\r\nBcc: x@evil.example\u2028b')).toBe('a Bcc: x@evil.example b');
+  });
+});
+
+describe("an agent's sponsor", () => {
+  it('is told the agent asked, for what, with which exact parameters, before anyone decides', () => {
+    // Prepare
+    const request = aRequest({
+      parameters: { server: 'web-4' },
+      agent: { mode: 'ownIdentity', appId: 'agent-1', name: 'Ops bot', sponsor: ALICE },
+    });
+
+    // Act
+    const email = renderEmail(
+      buildMessage({ event: 'agentRequested' }, request, { upn: ALICE, audience: 'requester' }, T0),
+      T0,
+    );
+
+    // Assess
+    expect(email.subject).toContain('Your agent Ops bot asked for');
+    expect(email.text).toContain('AI agent Ops bot (its own identity; sponsor');
+    expect(email.text).toContain('exactly the parameters shown, once');
+    expect(email.text).toContain('web-4');
   });
 });
 
