@@ -119,6 +119,8 @@ async function staleness(ctx: DeliverContext, message: NotificationMessage): Pro
     case 'extensionDenied':
     case 'extensionExpired':
     case 'extensionCanceled':
+    // The sponsor hears that its agent asked even if approvers were quicker than the mail.
+    case 'agentRequested':
       return undefined;
   }
 }
