@@ -10,7 +10,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caller, send, type Caller } from '../support/api';
 import { startLocalHost, type HostProcess } from '../support/local-host';
-import { mailsAbout } from '../support/mailbox';
+import { waitForMail } from '../support/mailbox';
 import { startWebhookTarget, type WebhookTarget } from '../support/webhook-target';
 
 const KEY = 'e2e-agents-signing-key';
@@ -115,15 +115,6 @@ async function untilOver(client: Client, requestId: string): Promise<void> {
   ) {
     if (Date.now() > deadline) throw new Error(`request ${requestId} is still live`);
     await new Promise((res) => setTimeout(res, 100));
-  }
-}
-
-/** Polls the mailbox until some email about `requestId` went to `to`. */
-async function untilMailTo(requestId: string, to: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!(await mailsAbout(host.url, requestId)).some((m) => m.to.includes(to))) {
-    if (Date.now() > deadline) throw new Error(`no email to ${to} about ${requestId}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -274,17 +265,31 @@ describe('AI agents through the MCP tools', () => {
     // Act
     const selfApproval = await bob.post(`/api/requests/${id}/approve`, {});
 
-    // Assert
-    expect(selfApproval.status).toBeGreaterThanOrEqual(400);
-    expect(selfApproval.status).toBeLessThan(500);
+    // Assert: the request is bob's (the agent asked for him), so bob approving it is self-approval.
+    expect(selfApproval.status, selfApproval.text).toBe(403);
+    expect(selfApproval.text).toContain('SELF_APPROVAL');
     expect((await call(bobAgent, 'get_request', { requestId: id })).data.status).toBe('pending');
   });
 
   let ownRequestId = '';
-  it('an agent with its own identity asks and can never approve; its sponsor is told', async () => {
+  it('an agent with its own identity asks, its sponsor is told at once, and the decision reaches the sponsor', async () => {
     // Act
     const id = await requestAction(ownAgent, TASK, 'web-4');
     ownRequestId = id;
+
+    // Assert: before anyone decides, the sponsor hears that the agent asked, for what, exactly.
+    const told = await waitForMail(host.url, id, 'agentRequested', SPONSOR);
+    expect(told.subject).toContain(`Your agent`);
+    expect(told.text).toContain('web-4');
+    expect(told.text).toContain('exactly the parameters shown, once');
+    expect((await call(ownAgent, 'get_request', { requestId: id })).data.status).toBe('pending');
+    await expectOk(bob.post(`/api/requests/${id}/approve`, {}));
+    await waitForMail(host.url, id, 'approved', SPONSOR);
+  });
+
+  it("the HTTP API refuses an agent's app-only token (401: no user), so an agent can only ask, through the MCP tools", async () => {
+    // Act: even with the admin role, an app-only token carries no user the API could act for.
+    const id = await requestAction(ownAgent, TASK, 'web-5');
     const approve = await send(`${host.url}/api/requests/${id}/approve`, {
       method: 'POST',
       headers: {
@@ -294,12 +299,9 @@ describe('AI agents through the MCP tools', () => {
       body: '{}',
     });
 
-    // Assert: refused, still pending; once bob approves, the sponsor gets the requester's mail.
-    expect(approve.status).toBeGreaterThanOrEqual(400);
-    expect(approve.status).toBeLessThan(500);
+    // Assert: refused at sign-in (the approve story's own AGENT_CANNOT_APPROVE is a component test's).
+    expect(approve.status, approve.text).toBe(401);
     expect((await call(ownAgent, 'get_request', { requestId: id })).data.status).toBe('pending');
-    await expectOk(bob.post(`/api/requests/${id}/approve`, {}));
-    await untilMailTo(id, SPONSOR);
   });
 
   it('the audit shows the agent, the user, the approver and the run', async () => {
