@@ -54,26 +54,32 @@ describe('the figures', () => {
       await screen.findByText(`${EXPECTED.events} audit events from 2030-03-01 to 2030-03-04 00:00 UTC.`),
     ).toBeTruthy();
     expect(
-      screen.getByText('9 requests submitted, 1 submit refused; each day by how its requests stand now.'),
+      screen.getByText('10 requests submitted, 1 submit refused; each day by how its requests stand now.'),
     ).toBeTruthy();
     expect(screen.getByText('2 emergency uses: 1 justified, 0 unjustified, 1 review open.')).toBeTruthy();
     // The data tables: the same numbers a chart draws.
     expect(rowsOf('Requests per day by outcome')).toEqual([
       ['Day (UTC)', 'Approved', 'Denied', 'Pending', 'Canceled', 'Expired', 'Failed', 'Refused'],
       ['2030-03-01', '2', '1', '0', '0', '0', '0', '1'],
-      ['2030-03-02', '2', '0', '0', '1', '0', '0', '0'],
+      ['2030-03-02', '2', '0', '1', '1', '0', '0', '0'],
       ['2030-03-03', '1', '0', '1', '0', '1', '0', '0'],
-      ['Total', '5', '1', '1', '1', '1', '0', '1'],
+      ['Total', '5', '1', '2', '1', '1', '0', '1'],
     ]);
-    expect(rowsOf('Time to decision and to first use, in seconds')).toEqual([
-      ['Interval', 'Measured', 'Median (s)', '95th percentile (s)'],
-      ['Time to decision', '3', '1800', '3600'],
-      ['Time to first use', '3', '120', '1800'],
+    // Each duration card its own table.
+    expect(rowsOf('Time to decision, in seconds')).toEqual([
+      ['Measured', 'Median (s)', '95th percentile (s)'],
+      ['3', '1800', '3600'],
+    ]);
+    expect(rowsOf('Time to first use, in seconds')).toEqual([
+      ['Measured', 'Median (s)', '95th percentile (s)'],
+      ['2', '60', '120'],
     ]);
     expect(rowsOf('Top tasks').slice(1, 3)).toEqual([
       ['Exchange\\New-MoveRequest', '4'],
       ['Entra\\Break-Glass', '2'],
     ]);
+    // A role is ranked with the tasks, with its kind.
+    expect(rowsOf('Top tasks').at(-1)).toEqual(['Exchange Administrator (role)', '1']);
     expect(rowsOf('Top requesters')[1]).toEqual(['alice@contoso.com', '5']);
     expect(rowsOf("Approvers' load")).toEqual([
       ['Approver', 'Decisions', 'Approvals / denials'],
@@ -92,7 +98,7 @@ describe('the figures', () => {
         (e) => e.textContent,
       );
     expect(words('Time to decision')).toEqual(['30 min', '1.0 h']);
-    expect(words('Time to first use')).toEqual(['2 min', '30 min']);
+    expect(words('Time to first use')).toEqual(['1 min', '2 min']);
 
     // Assert: each chart links to its events on the audit page, over the same range.
     const link = await screen.findByRole('link', { name: 'See the emergency uses in the audit' });
@@ -103,7 +109,35 @@ describe('the figures', () => {
       from: EXPECTED.from,
       to: EXPECTED.to,
     });
-    expect(screen.getAllByRole('link').length).toBeGreaterThanOrEqual(8);
+    // A link for each action a chart counts: the approvers' load counts six.
+    const hrefs = (list: string) =>
+      within(screen.getByRole('list', { name: list }))
+        .getAllByRole('link')
+        .map((a) => new URL(a.getAttribute('href') ?? '', 'http://x').searchParams.get('action'));
+    expect(hrefs("Approvers' load: its events in the audit")).toEqual([
+      'request.approvalRecorded',
+      'request.approved',
+      'request.denied',
+      'extension.approvalRecorded',
+      'extension.approved',
+      'extension.denied',
+    ]);
+    expect(hrefs('Time to decision: its events in the audit')).toEqual([
+      'request.submitted',
+      'request.approved',
+      'request.denied',
+    ]);
+    expect(hrefs('Requests per day: its events in the audit')).toEqual([
+      'request.submitted',
+      'request.refused',
+    ]);
+    // A ranking's rows link to that person's events over the same range.
+    const bob = screen.getAllByRole('link', { name: 'bob@contoso.com', hidden: true })[0];
+    expect(Object.fromEntries(new URL(bob?.getAttribute('href') ?? '', 'http://x').searchParams)).toEqual({
+      actor: 'bob@contoso.com',
+      from: EXPECTED.from,
+      to: EXPECTED.to,
+    });
 
     // The default period ends now: no `to`.
     expect(api.seen.at(-1)?.query.get('to')).toBeNull();
@@ -188,8 +222,8 @@ describe('words and ranges', () => {
     expect(duration(seconds)).toBe(words);
   });
 
-  it('the last 7 days end now', () => {
+  it('the last 7 days are 7 whole UTC days, today (so far) the last, and end now', () => {
     const now = Date.parse('2030-03-08T12:00:00.000Z');
-    expect(rangeOf('7', '', '', now)).toEqual({ from: '2030-03-01T12:00:00.000Z' });
+    expect(rangeOf('7', '', '', now)).toEqual({ from: '2030-03-02T00:00:00.000Z' });
   });
 });

@@ -1,8 +1,9 @@
 /**
  * Insights (admins and auditors): how ZSA is used over a time range, drawn from the audit log
  * (`GET /api/insights`), never from telemetry. Every chart has its numbers as a table beside it (the
- * accessible alternative, and what a screen reader reads) and a link to the audit page filtered to
- * the events it was drawn from. A route of its own, loaded only when opened: the charts weigh nothing
+ * accessible alternative, and what a screen reader reads) and a link to the audit page for each
+ * action it counts (the audit filters one action at a time), so every event behind a figure is one
+ * click away; a ranking's rows link to that person's or task's events. A route of its own, loaded only when opened: the charts weigh nothing
  * on the first page.
  */
 import {
@@ -35,10 +36,10 @@ import { useQuery } from '../../components/data';
 import { ErrorBar, Loading, PageHeader } from '../../components/ui';
 
 const PERIODS = [
-  { value: '7', label: 'Last 7 days' },
-  { value: '30', label: 'Last 30 days' },
-  { value: '90', label: 'Last 90 days' },
-  { value: '365', label: 'Last 365 days' },
+  { value: '7', label: 'Last 7 UTC days (today so far included)' },
+  { value: '30', label: 'Last 30 UTC days (today so far included)' },
+  { value: '90', label: 'Last 90 UTC days (today so far included)' },
+  { value: '365', label: 'Last 365 UTC days (today so far included)' },
   { value: 'custom', label: 'Custom range (UTC days)' },
 ] as const;
 type Period = (typeof PERIODS)[number]['value'];
@@ -65,21 +66,77 @@ export interface Range {
 }
 
 /**
- * The range the API is asked for: the last N days up to now, or whole UTC days from `from` to `to`
+ * The range the API is asked for: the last N whole UTC days up to now (today, so far, is the Nth: the
+ * chart per day then shows N days, not N+1 partial ones), or whole UTC days from `from` to `to`
  * inclusive (so the API's exclusive end is the day after `to`).
  */
 export function rangeOf(period: Period, from: string, to: string, now = Date.now()): Range {
-  if (period !== 'custom') return { from: new Date(now - Number(period) * DAY_MS).toISOString() };
+  if (period !== 'custom') {
+    const today = Math.floor(now / DAY_MS) * DAY_MS;
+    return { from: new Date(today - (Number(period) - 1) * DAY_MS).toISOString() };
+  }
   const end = to
     ? new Date(Date.parse(`${to}T00:00:00.000Z`) + DAY_MS).toISOString().slice(0, 10)
     : undefined;
   return { from: from || undefined, to: end };
 }
 
-/** The audit page, filtered to one action over the range the figures cover. */
-export function auditHref(action: AuditAction, insights: Pick<Insights, 'from' | 'to'>): string {
-  const query = new URLSearchParams({ action, from: insights.from, to: insights.to });
+/**
+ * The audit page over the range the figures cover, filtered to one action, or to one person's (UPN)
+ * or one task's events.
+ */
+export function auditHref(
+  filter: AuditAction | { actor: string } | { task: string },
+  insights: Pick<Insights, 'from' | 'to'>,
+): string {
+  const query = new URLSearchParams({
+    ...(typeof filter === 'string' ? { action: filter } : filter),
+    from: insights.from,
+    to: insights.to,
+  });
   return `/audit?${query.toString()}`;
+}
+
+/** The actions a chart counts, each with the words of its link ("See the denials in the audit"). */
+type Counted = readonly (readonly [AuditAction, string])[];
+
+const COUNTED = {
+  requests: [
+    ['request.submitted', 'submits'],
+    ['request.refused', 'refused submits'],
+  ],
+  decision: [
+    ['request.submitted', 'submits'],
+    ['request.approved', 'final approvals'],
+    ['request.denied', 'denials'],
+  ],
+  firstUse: [
+    ['grant.started', 'grants started'],
+    ['execution.succeeded', 'successful executions'],
+  ],
+  submits: [['request.submitted', 'submits']],
+  emergency: [
+    ['emergency.used', 'emergency uses'],
+    ['emergency.reviewed', 'reviews'],
+  ],
+  executions: [
+    ['execution.succeeded', 'successful executions'],
+    ['execution.failed', 'failed executions'],
+    ['execution.refused', 'refused executions'],
+  ],
+  approvers: [
+    ['request.approvalRecorded', 'approvals recorded'],
+    ['request.approved', 'final approvals'],
+    ['request.denied', 'denials'],
+    ['extension.approvalRecorded', 'extension approvals recorded'],
+    ['extension.approved', 'extensions approved'],
+    ['extension.denied', 'extensions denied'],
+  ],
+} as const satisfies Record<string, Counted>;
+
+/** A ranked target's words: a task by its name, a role or role group with its kind. */
+function targetName(t: Insights['topTasks'][number]): string {
+  return t.kind === 'task' ? t.task : `${t.task} (${t.kind === 'role' ? 'role' : 'role group'})`;
 }
 
 /** "1 request", "2 requests". */
@@ -197,9 +254,9 @@ function Figures({ insights }: { insights: Insights }) {
         <RequestsPerDay insights={insights} />
         <Card
           title="Time to decision"
-          events={auditHref('request.approved', insights)}
-          eventsLabel="approvals"
-          table={durationTable(insights)}
+          insights={insights}
+          counted={COUNTED.decision}
+          table={durationTable('Time to decision', insights.timeToDecision)}
         >
           <Durations
             figures={[
@@ -211,33 +268,38 @@ function Figures({ insights }: { insights: Insights }) {
         </Card>
         <Card
           title="Time to first use"
-          events={auditHref('grant.started', insights)}
-          eventsLabel="grants started"
-          table={null}
+          insights={insights}
+          counted={COUNTED.firstUse}
+          table={durationTable('Time to first use', insights.timeToFirstUse)}
         >
           <Durations
             figures={[
               ['Median', insights.timeToFirstUse.medianSeconds],
               ['95th percentile', insights.timeToFirstUse.p95Seconds],
             ]}
-            note={`${count(insights.timeToFirstUse.count, 'grant')} used, from the grant's start to its first execution.`}
+            note={`${count(insights.timeToFirstUse.count, 'grant')} used, from the grant's start to its first successful execution.`}
           />
         </Card>
         <Ranking
           title="Top tasks"
           what="Task"
           unit="Requests"
-          rows={insights.topTasks.map((t) => [t.task, t.requests])}
-          events={auditHref('request.submitted', insights)}
-          eventsLabel="submits"
+          rows={insights.topTasks.map((t) => [
+            targetName(t),
+            t.requests,
+            // The audit filters by task; a role's submits are among the submits the card links to.
+            t.kind === 'task' ? auditHref({ task: t.task }, insights) : undefined,
+          ])}
+          insights={insights}
+          counted={COUNTED.submits}
         />
         <Ranking
           title="Top requesters"
           what="Requester"
           unit="Requests"
-          rows={insights.topRequesters.map((r) => [r.upn, r.requests])}
-          events={auditHref('request.submitted', insights)}
-          eventsLabel="submits"
+          rows={insights.topRequesters.map((r) => [r.upn, r.requests, auditHref({ actor: r.upn }, insights)])}
+          insights={insights}
+          counted={COUNTED.submits}
         />
         <Breakdown
           title="Emergency uses and their reviews"
@@ -247,8 +309,8 @@ function Figures({ insights }: { insights: Insights }) {
             ['Unjustified', insights.emergency.unjustified, DataVizPalette.error],
             ['Review open', insights.emergency.open, DataVizPalette.warning],
           ]}
-          events={auditHref('emergency.used', insights)}
-          eventsLabel="emergency uses"
+          insights={insights}
+          counted={COUNTED.emergency}
         />
         <Breakdown
           title="Executions"
@@ -258,8 +320,8 @@ function Figures({ insights }: { insights: Insights }) {
             ['Failed', insights.executions.failed, DataVizPalette.error],
             ['Refused', insights.executions.refused, DataVizPalette.color10],
           ]}
-          events={auditHref('execution.failed', insights)}
-          eventsLabel="failed executions"
+          insights={insights}
+          counted={COUNTED.executions}
         >
           <LatestFailures insights={insights} />
         </Breakdown>
@@ -267,13 +329,17 @@ function Figures({ insights }: { insights: Insights }) {
           title="Approvers' load"
           what="Approver"
           unit="Decisions"
-          rows={insights.approvers.map((a) => [a.upn, a.approvals + a.denials])}
+          rows={insights.approvers.map((a) => [
+            a.upn,
+            a.approvals + a.denials,
+            auditHref({ actor: a.upn }, insights),
+          ])}
           extra={{
             label: 'Approvals / denials',
             values: insights.approvers.map((a) => `${a.approvals} / ${a.denials}`),
           }}
-          events={auditHref('request.approved', insights)}
-          eventsLabel="final approvals"
+          insights={insights}
+          counted={COUNTED.approvers}
         />
       </div>
     </>
@@ -282,12 +348,12 @@ function Figures({ insights }: { insights: Insights }) {
 
 /**
  * One chart: its title, the chart, its data table (folded, so the page stays short; a screen
- * reader's user opens it as anyone else) and the link to its events in the audit.
+ * reader's user opens it as anyone else) and a link to the events of each action it counts.
  */
 function Card(props: {
   title: string;
-  events: string;
-  eventsLabel: string;
+  insights: Insights;
+  counted: Counted;
   table: ReactNode;
   wide?: boolean;
   children: ReactNode;
@@ -306,9 +372,13 @@ function Card(props: {
           <div className={styles.scroll}>{props.table}</div>
         </details>
       ) : null}
-      <p className={styles.foot}>
-        <Link href={props.events}>{`See the ${props.eventsLabel} in the audit`}</Link>
-      </p>
+      <ul className={styles.foot} aria-label={`${props.title}: its events in the audit`}>
+        {props.counted.map(([action, label]) => (
+          <li key={action}>
+            <Link href={auditHref(action, props.insights)}>{`See the ${label} in the audit`}</Link>
+          </li>
+        ))}
+      </ul>
     </section>
   );
 }
@@ -348,8 +418,8 @@ function RequestsPerDay({ insights }: { insights: Insights }) {
   return (
     <Card
       title="Requests per day"
-      events={auditHref('request.submitted', insights)}
-      eventsLabel="submits"
+      insights={insights}
+      counted={COUNTED.requests}
       wide
       table={
         <DataTable
@@ -398,21 +468,13 @@ function Durations(props: { figures: readonly [string, number | null][]; note: s
   );
 }
 
-function durationTable(insights: Insights): ReactNode {
-  const row = (what: string, s: Insights['timeToDecision']) => [
-    what,
-    s.count,
-    s.medianSeconds ?? '—',
-    s.p95Seconds ?? '—',
-  ];
+/** One interval's figures, in seconds: each duration card has its own table. */
+function durationTable(title: string, s: Insights['timeToDecision']): ReactNode {
   return (
     <DataTable
-      caption="Time to decision and to first use, in seconds"
-      head={['Interval', 'Measured', 'Median (s)', '95th percentile (s)']}
-      rows={[
-        row('Time to decision', insights.timeToDecision),
-        row('Time to first use', insights.timeToFirstUse),
-      ]}
+      caption={`${title}, in seconds`}
+      head={['Measured', 'Median (s)', '95th percentile (s)']}
+      rows={[[s.count, s.medianSeconds ?? '—', s.p95Seconds ?? '—']]}
     />
   );
 }
@@ -421,24 +483,29 @@ function Ranking(props: {
   title: string;
   what: string;
   unit: string;
-  rows: readonly [string, number][];
+  /** Name, count and, where the audit can filter to it, the link to its events. */
+  rows: readonly (readonly [string, number, string | undefined])[];
   extra?: { label: string; values: readonly string[] };
-  events: string;
-  eventsLabel: string;
+  insights: Insights;
+  counted: Counted;
 }) {
   const styles = useStyles();
   const { extra } = props;
   return (
     <Card
       title={props.title}
-      events={props.events}
-      eventsLabel={props.eventsLabel}
+      insights={props.insights}
+      counted={props.counted}
       table={
         props.rows.length > 0 ? (
           <DataTable
             caption={props.title}
             head={[props.what, props.unit, ...(extra ? [extra.label] : [])]}
-            rows={props.rows.map(([name, n], i) => [name, n, ...(extra ? [extra.values[i] ?? ''] : [])])}
+            rows={props.rows.map(([name, n, href], i) => [
+              href ? <Link href={href}>{name}</Link> : name,
+              n,
+              ...(extra ? [extra.values[i] ?? ''] : []),
+            ])}
           />
         ) : null
       }
@@ -466,8 +533,8 @@ function Breakdown(props: {
   title: string;
   total: string;
   parts: readonly [string, number, string][];
-  events: string;
-  eventsLabel: string;
+  insights: Insights;
+  counted: Counted;
   children?: ReactNode;
 }) {
   const styles = useStyles();
@@ -475,8 +542,8 @@ function Breakdown(props: {
   return (
     <Card
       title={props.title}
-      events={props.events}
-      eventsLabel={props.eventsLabel}
+      insights={props.insights}
+      counted={props.counted}
       table={
         <DataTable caption={props.title} head={['', 'Count']} rows={props.parts.map(([l, n]) => [l, n])} />
       }
