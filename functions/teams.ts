@@ -22,8 +22,12 @@ import { TEAMS_QUEUE } from '#shared/teams/messages';
 import { activityAuthenticator, botContext, teamsDeliverContext, teamsSettings } from '#shared/teams/wiring';
 import { deliveryOf, reasonOf } from './notifications';
 
-// Only the service URL is looked at before the token is checked (its `serviceurl` claim must match).
-const Unverified = z.object({ serviceUrl: z.string().max(2048).optional() });
+// Only the service URL and the channel are looked at before the token is checked (its `serviceurl`
+// claim must match; the channel must be Teams).
+const Unverified = z.object({
+  serviceUrl: z.string().max(2048).optional(),
+  channelId: z.string().max(64).optional(),
+});
 
 export const messages = handled(
   async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
@@ -36,10 +40,10 @@ export const messages = handled(
       );
     const raw: unknown = await readJson(request, z.unknown(), 'activity');
     const claimed = Unverified.safeParse(raw);
-    await activityAuthenticator(teams).verify(
-      request.headers.get('authorization'),
-      claimed.success ? (claimed.data.serviceUrl ?? '') : '',
-    );
+    await activityAuthenticator(teams).verify(request.headers.get('authorization'), {
+      serviceUrl: claimed.success ? (claimed.data.serviceUrl ?? '') : '',
+      channelId: claimed.success ? (claimed.data.channelId ?? '') : '',
+    });
     const activity = parseOrThrow(InboundActivity, raw, 'activity');
     if (!serviceUrlAllowed(activity.serviceUrl, teams.allowed))
       throw new HttpError(

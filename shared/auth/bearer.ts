@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, errors, jwtVerify, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import { AuthError, AuthUnavailableError } from './errors';
 import { isHttpsOrLoopback } from '#shared/domain/loopback';
@@ -15,6 +15,12 @@ export interface BearerVerifierOptions {
   /** Shortest time between two JWKS fetches caused by an unknown `kid` (jose's cooldown). */
   readonly jwksCooldownSeconds: number;
   readonly now: () => Date;
+  /**
+   * What the signing key itself must allow, beyond signing (Bot Framework's keys list the channels
+   * they are endorsed for): the key as the issuer's JWKS publishes it, or undefined when it cannot
+   * be told apart there. Answers why the key is refused, or undefined to accept it.
+   */
+  readonly refuseKey?: (jwk: JWK | undefined) => string | undefined;
 }
 
 export interface BearerVerifier {
@@ -106,8 +112,9 @@ async function loadKeys(options: BearerVerifierOptions): Promise<IssuerKeys> {
   // An unknown `kid`, or a key that does not fit the token, is the token's fault (401); failing to
   // fetch or read the key set is ours (503). Tell them apart here, where we still know which is which.
   const getKey: JWTVerifyGetKey = async (header, token) => {
+    let key;
     try {
-      return await remote(header, token);
+      key = await remote(header, token);
     } catch (error) {
       if (
         error instanceof errors.JWKSNoMatchingKey ||
@@ -119,6 +126,18 @@ async function loadKeys(options: BearerVerifierOptions): Promise<IssuerKeys> {
       }
       throw new AuthUnavailableError('The token issuer keys cannot be fetched.', { cause: error });
     }
+    if (options.refuseKey !== undefined) {
+      const keys = remote.jwks()?.keys ?? [];
+      const jwk =
+        header.kid === undefined
+          ? keys.length === 1
+            ? keys[0]
+            : undefined
+          : keys.find((k) => k.kid === header.kid);
+      const refused = options.refuseKey(jwk);
+      if (refused !== undefined) throw new AuthError('INVALID_TOKEN', refused);
+    }
+    return key;
   };
   return { issuer: metadata.issuer, getKey };
 }
