@@ -48,6 +48,36 @@ describe('Waiting for me', () => {
     expect(api.seen.find((s) => s.path === '/api/requests')?.query.get('approvable')).toBe('true');
   });
 
+  it.each([
+    {
+      mode: 'onBehalfOf' as const,
+      sponsor: null,
+      asks: 'AI agent VS Code for alice@contoso.com',
+    },
+    {
+      mode: 'ownIdentity' as const,
+      sponsor: 'alice@contoso.com',
+      asks: 'AI agent VS Code (its own identity; sponsor alice@contoso.com)',
+    },
+  ])(
+    'shows that an AI agent asks ($mode), on whose behalf, and that it runs exactly these parameters once',
+    async ({ mode, sponsor, asks }) => {
+      // Arrange
+      api.on('GET', '/api/requests', {
+        body: { items: [request({ agent: { mode, appId: 'agent-1', name: 'VS Code', sponsor } })] },
+      });
+
+      // Act
+      renderPage(<ApprovalsPage />, { api, me: BOB, path: '/approvals' });
+
+      // Assert
+      const card = await screen.findByRole('group', { name: `Task restart-vm for ${asks}` });
+      expect(card.textContent).toContain('Asked by an AI agent');
+      expect(card.textContent).toContain('It may run exactly the parameters shown, once');
+      expect(card.textContent).toContain('vm = web-01');
+    },
+  );
+
   it('approves with the comment, says the next stage waits, and keeps saying so once the item leaves', async () => {
     let approved = false;
     api.on('GET', '/api/requests', () => ({ body: { items: approved ? [] : [request()] } }));

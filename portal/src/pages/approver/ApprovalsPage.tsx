@@ -13,7 +13,7 @@ import { usePortal } from '../../app/context';
 import { usePaged, useQuery } from '../../components/data';
 import { ErrorBar, LoadMore, Loading, Notice, PageHeader } from '../../components/ui';
 import { DecidedContext, DecisionForm, ExtensionForm, RequestCard, ReviewForm } from './parts';
-import { targetOf } from './words';
+import { askedBy, targetOf } from './words';
 
 type TabName = 'waiting' | 'decided' | 'reviews';
 
@@ -60,7 +60,7 @@ function ApprovalLists() {
   const onDecided = useCallback((r: RequestView, outcome: string) => {
     setRecent((list) =>
       [
-        { key: Date.now() + Math.random(), text: `${targetOf(r)} for ${r.requester}: ${outcome}` },
+        { key: Date.now() + Math.random(), text: `${targetOf(r)} for ${askedBy(r)}: ${outcome}` },
         ...list,
       ].slice(0, 5),
     );

@@ -19,7 +19,7 @@ import type { ExtensionView, RequestView } from '../../api/types';
 import { usePortal } from '../../app/context';
 import { useChange } from '../../components/data';
 import { ErrorBar, Notice, StatusBadge, Time } from '../../components/ui';
-import { decisionOutcome, extensionOutcome, refusalWords, targetOf } from './words';
+import { AGENT_TERMS, askedBy, decisionOutcome, extensionOutcome, refusalWords, targetOf } from './words';
 
 const useStyles = makeStyles({
   card: { marginBottom: tokens.spacingVerticalL, maxWidth: '900px' },
@@ -65,7 +65,8 @@ export function RequestFacts(props: { request: RequestView }) {
   const parameters = Object.entries(r.parameters ?? {});
   return (
     <dl className={styles.facts}>
-      <Fact term="Requester">{r.requester}</Fact>
+      <Fact term="Requester">{askedBy(r)}</Fact>
+      {r.agent ? <Fact term="AI agent">{AGENT_TERMS}</Fact> : null}
       <Fact term="Access to">{targetOf(r)}</Fact>
       {r.tasks.length > 1 || !r.task ? <Fact term="Tasks">{r.tasks.join(', ')}</Fact> : null}
       {parameters.length > 0 ? (
@@ -120,13 +121,18 @@ export function RequestCard(props: { request: RequestView; children?: ReactNode 
   return (
     <Card className={styles.card} aria-labelledby={`request-${r.id}`}>
       <h2 className={styles.heading} id={`request-${r.id}`}>
-        {`${targetOf(r)} for ${r.requester}`}
+        {`${targetOf(r)} for ${askedBy(r)}`}
       </h2>
       <div className={styles.badges}>
         <StatusBadge status={r.status} />
         {r.emergency ? (
           <Badge appearance="filled" color="danger">
             Emergency access
+          </Badge>
+        ) : null}
+        {r.agent ? (
+          <Badge appearance="outline" color="informative">
+            Asked by an AI agent
           </Badge>
         ) : null}
         {r.approverAuthContext ? (
@@ -163,9 +169,7 @@ export function DecisionForm(props: { request: RequestView }) {
         'POST',
         `/api/requests/${encodeURIComponent(r.id)}/${decision}`,
         comment.trim() ? { comment: comment.trim() } : {},
-        decision === 'approve'
-          ? `Approve the request of ${r.requester}`
-          : `Deny the request of ${r.requester}`,
+        decision === 'approve' ? `Approve the request of ${askedBy(r)}` : `Deny the request of ${askedBy(r)}`,
       ),
     REFRESH,
   );

@@ -10,6 +10,22 @@ export function targetOf(request: Pick<RequestView, 'task' | 'role' | 'roleGroup
   return 'Unknown target';
 }
 
+/**
+ * Who asks, as the emailed decision page says it: the requester, or the AI agent that asked for
+ * them, or the agent itself with the sponsor who takes its mail (then `requester` is the sponsor).
+ */
+export function askedBy(request: Pick<RequestView, 'requester' | 'agent'>): string {
+  const agent = request.agent;
+  if (agent === undefined) return request.requester;
+  const name = `AI agent ${agent.name ?? agent.appId}`;
+  return agent.mode === 'onBehalfOf'
+    ? `${name} for ${request.requester}`
+    : `${name} (its own identity; sponsor ${request.requester})`;
+}
+
+/** What an approver must know of an agent's request before approving it. */
+export const AGENT_TERMS = 'It may run exactly the parameters shown, once, and only if you approve.';
+
 /** What the approver's decision did, from the request the API answered with. */
 export function decisionOutcome(
   before: RequestView,
