@@ -55,9 +55,32 @@ async function assertPolicyValid(ctx: AdminContext, policy: Policy): Promise<voi
     });
 }
 
+/**
+ * An agents policy's sponsors, resolved to stable keys (`agents.sponsorIds`) as approver group
+ * members are when saved: the decision rule refuses a sponsor approving their agent's request by key.
+ * A UPN the directory does not know is refused (INVALID_INPUT); an unreachable directory is a 503.
+ */
+async function withSponsorIds(ctx: AdminContext, policy: Policy): Promise<Policy> {
+  const sponsors = Object.entries(policy.agents?.sponsors ?? {});
+  if (policy.agents === undefined) return policy;
+  const { sponsorIds: _sent, ...agents } = policy.agents;
+  if (sponsors.length === 0) return { ...policy, agents };
+  const members = await ctx.directory.resolve(
+    sponsors.map(([, upn]) => upn),
+    '#/agents/sponsors',
+  );
+  const sponsorIds = Object.fromEntries(
+    sponsors.flatMap(([agent], i) => {
+      const id = members[i]?.id;
+      return id == null ? [] : [[agent, id]];
+    }),
+  );
+  return { ...policy, agents: { ...agents, sponsorIds } };
+}
+
 /** `POST /api/policies`: 409 when the scope and target already have a policy. */
 export async function createPolicy(ctx: AdminContext, body: PolicyBody): Promise<Policy> {
-  const policy = newPolicy(randomUUID(), body);
+  const policy = await withSponsorIds(ctx, newPolicy(randomUUID(), body));
   await assertPolicyValid(ctx, policy);
   await insertPolicy(ctx.tables, policy);
   await auditChange(ctx, AuditAction.PolicyCreated, { before: null, after: policy });
@@ -67,7 +90,7 @@ export async function createPolicy(ctx: AdminContext, body: PolicyBody): Promise
 /** `PUT /api/policies/{id}`: replaces the whole policy (scope and target may change; 409 if taken). */
 export async function updatePolicy(ctx: AdminContext, id: string, body: PolicyBody): Promise<Policy> {
   if ((await getPolicy(ctx.tables, id)) === undefined) throw policyNotFound(id);
-  const policy = newPolicy(id, body);
+  const policy = await withSponsorIds(ctx, newPolicy(id, body));
   await assertPolicyValid(ctx, policy);
   const { before, after } = await replacePolicy(ctx.tables, id, () => policy);
   await auditChange(ctx, AuditAction.PolicyUpdated, { before, after });

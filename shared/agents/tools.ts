@@ -13,13 +13,7 @@
 import { AuditAction, type AuditOutcome, type AuditSink } from '#shared/audit/types';
 import type { Tables } from '#shared/adapters/tables';
 import type { Catalog, Task, TaskParameter } from '#shared/domain/catalog';
-import {
-  admitAgent,
-  agentDurationHours,
-  agentExempt,
-  agentPolicy,
-  type AgentIdentity,
-} from '#shared/domain/agents';
+import { admitAgent, agentDurationHours, agentPolicy, type AgentIdentity } from '#shared/domain/agents';
 import { DomainError, parseOrThrow } from '#shared/domain/errors';
 import { resolvePolicy, type Policy } from '#shared/domain/policy';
 import {
@@ -188,14 +182,14 @@ export async function requestAction(
   admission.catch(() => undefined);
   const { view } = await submitRequest(ctx.requests, caller, body, admission, {
     plan: (policy) => {
-      const { sponsor } = admitAgent(policy, identity);
+      const { sponsor, sponsorId } = admitAgent(policy, identity);
       const narrowed = agentPolicy(policy, ctx.grantMinutes);
       return {
         policy: narrowed,
         durationHours: agentDurationHours(narrowed),
         // Mail a requester would get goes to the agent's sponsor: an agent has no mailbox.
         requester: sponsor ?? caller.principal.upn,
-        agent: { mode: identity.mode, appId: identity.appId, name: identity.clientName, sponsor },
+        agent: { mode: identity.mode, appId: identity.appId, name: identity.clientName, sponsor, sponsorId },
       };
     },
   });
@@ -226,7 +220,6 @@ export async function runAction(
       'This request is not for a single task; run_action runs tasks only.',
       {},
     );
-  const policy = await policyOf(ctx, request);
   try {
     const result = await execute(
       ctx.execute,
@@ -236,7 +229,9 @@ export async function runAction(
         requestId: request.id,
         parameters: args.parameters ?? request.parameters ?? {},
       },
-      agentExempt(policy),
+      // Only the named, approved grant covers an agent's run: never a system account's exemption
+      // or an admin's standing access (the person behind the agent approved nothing of it).
+      { exemptions: false },
     );
     return {
       text: `Done: ${request.task} ran (execution ${result.executionId}). The approval is used up; ask again with request_action for another run.`,
@@ -278,31 +273,25 @@ export function runHint(request: Request, args: Pick<RunActionArgs, 'parameters'
 
 // --- Helpers ----------------------------------------------------------------------------------
 
-/** The caller's own request; any other id, existing or not, is "not found" (nothing to learn). */
+/**
+ * A request this agent made: the caller's, made through the MCP tools in the same mode by the same
+ * client application. Any other id, existing or not, is "not found" (nothing to learn) — above all
+ * the person's own portal or CLI requests, whose grants may allow any parameters any number of times.
+ */
 async function ownRequest(ctx: AgentToolsContext, who: AgentCaller, requestId: string): Promise<Request> {
   const request = (await ctx.requests.repo.read(requestId))?.request;
-  if (request === undefined || request.requesterId !== who.caller.principal.id)
+  if (
+    request === undefined ||
+    request.requesterId !== who.caller.principal.id ||
+    request.agent?.mode !== who.identity.mode ||
+    request.agent.appId !== who.identity.appId
+  )
     throw new DomainError('NOT_FOUND', `No request of yours has id ${requestId}`);
   return request;
 }
 
 async function viewOf(ctx: AgentToolsContext, request: Request): Promise<RequestView> {
   return toRequestView(request, await ctx.requests.repo.executions(request.id));
-}
-
-/** The policy that governs the request's task now (for its agent exemption setting only). */
-async function policyOf(ctx: AgentToolsContext, request: Request): Promise<Policy | undefined> {
-  const target = { scope: 'task', name: request.task ?? '' } as const;
-  const [config, { catalog, policies }] = await Promise.all([
-    ctx.requests.config.pamConfig(),
-    ctx.requests.config.policyContext(target),
-  ]);
-  try {
-    return resolvePolicy(target, catalog, policies, config.defaultApproverGroup);
-  } catch (e) {
-    if (e instanceof DomainError) return undefined;
-    throw e;
-  }
 }
 
 function refusal(code: string, text: string, data: Record<string, unknown>): ToolAnswer {
@@ -364,7 +353,9 @@ export async function callTool(
   let outcome: AuditOutcome = 'success';
   try {
     answer = await run();
-    if (answer.error !== undefined) outcome = 'refused';
+    // The task ran and failed: a failure, not a refusal (the guard let it run).
+    if (answer.error !== undefined)
+      outcome = answer.error.code === 'EXECUTION_FAILED' ? 'failure' : 'refused';
   } catch (e) {
     if (e instanceof SubmitRateLimited) {
       answer = refusal('RATE_LIMITED', `${e.message} Wait before asking again.`, {
@@ -374,6 +365,14 @@ export async function callTool(
     } else if (e instanceof DomainError && e.kind !== 'unavailable') {
       answer = refusal(e.code, e.message, {});
       outcome = 'refused';
+    } else if (e instanceof DomainError) {
+      // Momentarily unavailable (a grant being activated, storage busy): a tool error the agent
+      // can act on, with when to try again, rather than the client's generic failure text.
+      const retryAfterSeconds = e.retryAfterSeconds ?? 1;
+      answer = refusal(e.code, `${e.message} Try again in ${retryAfterSeconds} second(s).`, {
+        retryAfterSeconds,
+      });
+      outcome = 'failure';
     } else {
       await audit(ctx, who, tool, 'failure', undefined).catch(() => undefined);
       throw e;

@@ -9,6 +9,7 @@
  *   for it is told of every request (request mail that would go to a requester goes to them).
  *
  * A policy opts in per target with its `agents` field; without it no agent may ask for the target.
+ * Only a manual-approval policy may let agents ask: a person approves every agent's action.
  * An agent's grant is always a single use of exactly the approved parameters, for the shorter of
  * the policy's agent maximum and `ZSA_AGENT_GRANT_MINUTES`. Pure: no I/O, no clock.
  */
@@ -41,13 +42,13 @@ export const AgentsPolicy = z
       description:
         'Per agent identity (`<tenant id>:<object id>` of its service principal), the person told of each of its requests (UPN). An agent with its own identity and no sponsor here may not ask.',
     }),
+    sponsorIds: z.record(UserKey, UserKey).optional().meta({
+      description:
+        "Set by ZSA when the policy is saved (any value sent is replaced): each sponsor's stable key (`<tenant id>:<object id>`), resolved through the directory, so a sponsor may not approve their agent's request.",
+    }),
     maxGrantMinutes: z.int().min(1).max(MAX_AGENT_GRANT_MINUTES).optional().meta({
       description:
         'The longest grant an agent may get, in minutes (the shorter of this, the policy maximum and ZSA_AGENT_GRANT_MINUTES).',
-    }),
-    exemptSystemAccounts: z.boolean().optional().meta({
-      description:
-        'Whether a system account keeps its exemption from approval when it acts through an agent (default false: never).',
     }),
   })
   .meta({ description: 'Whether and how AI agents may request this target through the MCP tools.' });
@@ -101,6 +102,10 @@ export const RequestAgent = z
     sponsor: Upn.nullable().meta({
       description: 'For an agent with its own identity, the person told of its requests.',
     }),
+    sponsorId: UserKey.nullable().optional().meta({
+      description:
+        "The sponsor's stable key, as the policy resolved it when saved (absent or null when unknown): the sponsor may not approve the request.",
+    }),
   })
   .meta({ description: 'Set when an AI agent made the request through the MCP tools.' });
 export type RequestAgent = z.output<typeof RequestAgent>;
@@ -111,14 +116,23 @@ function modeAllows(mode: AgentMode, wanted: AgentIdentity['mode']): boolean {
 
 /**
  * Whether this agent may request a target governed by `policy`: refuses AGENT_NOT_ALLOWED (the
- * policy does not let agents, or not this kind of agent, ask; or an agent with its own identity
- * has no sponsor). Answers the sponsor (null for an agent acting for a user).
+ * policy does not let agents, or not this kind of agent, ask; it approves automatically; or an
+ * agent with its own identity has no sponsor). Answers the sponsor (null for an agent acting for
+ * a user).
  */
 export function admitAgent(
-  policy: Pick<Policy, 'agents'>,
+  policy: Pick<Policy, 'agents' | 'approvalType'>,
   identity: AgentIdentity,
-): { sponsor: string | null } {
+): { sponsor: string | null; sponsorId: string | null } {
   const agents = policy.agents;
+  // Policy validation refuses agents on an automatic policy; a row stored before that rule is
+  // refused here too, so no agent's action ever runs without a person's approval.
+  if (agents !== undefined && agents.mode !== 'none' && policy.approvalType !== 'manual') {
+    throw new DomainError(
+      'AGENT_NOT_ALLOWED',
+      'The policy for this task approves automatically; agents may only ask where a person approves',
+    );
+  }
   if (agents === undefined || !modeAllows(agents.mode, identity.mode)) {
     throw new DomainError(
       'AGENT_NOT_ALLOWED',
@@ -127,7 +141,7 @@ export function admitAgent(
         : 'The policy for this task does not let agents with their own identity request it',
     );
   }
-  if (identity.mode === 'onBehalfOf') return { sponsor: null };
+  if (identity.mode === 'onBehalfOf') return { sponsor: null, sponsorId: null };
   const sponsor = agents.sponsors?.[identity.key];
   if (sponsor === undefined) {
     throw new DomainError(
@@ -135,7 +149,7 @@ export function admitAgent(
       `No sponsor is named for this agent (${identity.key}) in the policy; an admin must name the person responsible for it`,
     );
   }
-  return { sponsor };
+  return { sponsor, sponsorId: agents.sponsorIds?.[identity.key] ?? null };
 }
 
 /**
@@ -163,13 +177,4 @@ export function agentPolicy(policy: Policy, settingMinutes: number): Policy {
 export function agentDurationHours(policy: Pick<Policy, 'maxDurationHours'>): number {
   if (policy.maxDurationHours === undefined) throw new Error('an agent policy always has a maximum');
   return policy.maxDurationHours;
-}
-
-/**
- * Whether a system account's exemption from approval (or an admin's standing access while
- * privileged access is off) may apply to an execution an agent asks for: never, unless the
- * policy says so explicitly.
- */
-export function agentExempt(policy: Pick<Policy, 'agents'> | undefined): boolean {
-  return policy?.agents?.exemptSystemAccounts === true;
 }

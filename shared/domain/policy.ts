@@ -86,8 +86,27 @@ function stagesOrGroup(value: PolicyFields, ctx: z.RefinementCtx): void {
     });
 }
 
-/** Body of `POST /api/policies` and `PUT /api/policies/{id}` (defaults applied on parse). */
-export const PolicyBody = z.strictObject(policyShape).superRefine(stagesOrGroup);
+/** An agent's action always waits for a person: agents may only be let in where approval is manual. */
+function agentsNeedManual(
+  value: PolicyFields & { agents?: { mode: string } | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  if (value.agents !== undefined && value.agents.mode !== 'none' && value.approvalType !== 'manual')
+    ctx.addIssue({
+      code: 'custom',
+      path: ['agents'],
+      message: 'agents may only request targets whose policy needs manual approval (approvalType "manual")',
+    });
+}
+
+/**
+ * Body of `POST /api/policies` and `PUT /api/policies/{id}` (defaults applied on parse). Stored
+ * rows are not held to `agentsNeedManual` (an older row must still read); admitAgent refuses them.
+ */
+export const PolicyBody = z
+  .strictObject(policyShape)
+  .superRefine(stagesOrGroup)
+  .superRefine(agentsNeedManual);
 export type PolicyBody = z.output<typeof PolicyBody>;
 export type PolicyInput = z.input<typeof PolicyBody>;
 

@@ -829,6 +829,9 @@ export function decisionRefusal(
   // By stable key only: a UPN can be renamed, or be claimed by a token that merely carries it.
   if (approver.id === request.requesterId)
     return new DomainError('SELF_APPROVAL', 'Requesters may not decide on their own request');
+  // An agent's sponsor answers for it: approving its request would be approving their own.
+  if (request.agent?.sponsorId != null && approver.id === request.agent.sponsorId)
+    return new DomainError('SELF_APPROVAL', "A sponsor may not decide on their own agent's request");
   // Any group the request names: a member of an automatic request's group is told it is not pending.
   const groups = requestGroups(request);
   if (

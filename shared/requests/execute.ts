@@ -82,9 +82,9 @@ export async function execute(
   ctx: ExecuteContext,
   caller: Caller,
   body: ExecuteBody,
-  // False for an AI agent's run (shared/agents/tools.ts) unless its policy says otherwise: then
-  // only a live grant covers it, never a system account's exemption or an admin's standing access.
-  exemptions = true,
+  // `exemptions: false` for an AI agent's run (shared/agents/tools.ts): then only a live grant
+  // covers it, never a system account's exemption or an admin's standing access.
+  { exemptions = true }: { exemptions?: boolean } = {},
 ): Promise<ExecutionResult> {
   const started = performance.now();
   return inSpan(SpanName.Execute, { [Attr.RequestId]: body.requestId }, async (span) => {

@@ -85,7 +85,7 @@ export async function submitRequest(
   // The caller's submit allowance (rate limit, #12), taken by the handler in parallel with these
   // reads and awaited before anything is written: a refusal writes nothing and audits nothing.
   admission: Promise<unknown> = Promise.resolve(),
-  // An AI agent's request (shared/agents/requests.ts): admitted and narrowed by the governing policy.
+  // An AI agent's request (shared/agents/tools.ts): admitted and narrowed by the governing policy.
   agent?: AgentPlan,
 ): Promise<{ view: RequestView; created: boolean }> {
   return inSpan(SpanName.Submit, { [Attr.Task]: body.task }, async (span) => {
@@ -202,7 +202,7 @@ async function submit(
 }
 
 /**
- * What an AI agent's submit adds (shared/agents/requests.ts): given the governing policy, refuse
+ * What an AI agent's submit adds (shared/agents/tools.ts): given the governing policy, refuse
  * (throw a DomainError) or answer the policy to plan by, the grant's duration, who the request's
  * mail goes to as its requester, and what the request records of the agent.
  */
@@ -348,6 +348,7 @@ export async function decide(
   const { principal } = caller;
   // Only people decide: an AI agent with its own identity never does, whatever groups it is in. The
   // refusal does not depend on the request, so it says nothing about whether the id exists.
+  // Defence in depth: the HTTP API already refuses app-only tokens (no user name) before this.
   if (principal.agent?.ownIdentity === true) {
     const refusal = new DomainError('AGENT_CANNOT_APPROVE', 'An AI agent may not decide on requests');
     await ctx.audit.append({

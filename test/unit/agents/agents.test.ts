@@ -1,7 +1,8 @@
 /**
  * The pure rules for AI agents: which agents a policy lets ask, the narrowed plan of an agent's
- * request (one use, the shortest grant), the system-account exemption, how verified claims become
- * an agent caller, and what a refused run tells the agent to do.
+ * request (one use, the shortest grant), manual approval only, a sponsor never approving their
+ * agent's request, how verified claims become an agent caller, and what a refused run tells the
+ * agent to do.
  */
 import { describe, expect, it } from 'vitest';
 import { agentCallerOf, agentUpn, AgentIdentityError, clientNameOf } from '#shared/agents/identity';
@@ -12,17 +13,18 @@ import type { IdentityClaims } from '#shared/auth/principal';
 import {
   admitAgent,
   agentDurationHours,
-  agentExempt,
   agentPolicy,
   AgentsPolicy,
   type AgentIdentity,
 } from '#shared/domain/agents';
 import { newPolicy, PolicyBody, type Policy } from '#shared/domain/policy';
-import type { Request } from '#shared/domain/request';
+import { decisionRefusal, type Request } from '#shared/domain/request';
+import { aRequest, BOB, inGroup, minutesAfterT0 } from '../domain/builders';
 
 const TID = '7e57da7a-0000-4000-8000-00000000de70';
 const OID = '11111111-2222-4333-8444-555555555555';
 const KEY = `${TID}:${OID}`;
+const SPONSOR_KEY = `${TID}:99999999-2222-4333-8444-555555555555`;
 const FOR_USER: AgentIdentity = { mode: 'onBehalfOf', appId: 'vscode', clientName: null };
 const OWN: AgentIdentity = { mode: 'ownIdentity', appId: 'agent-1', clientName: 'bot', key: KEY };
 
@@ -59,9 +61,43 @@ describe('admitAgent', () => {
 
       // Assert
       if (sponsor === undefined) expect(act).toThrow(expect.objectContaining({ code: 'AGENT_NOT_ALLOWED' }));
-      else expect(act()).toEqual({ sponsor });
+      else expect(act()).toEqual({ sponsor, sponsorId: null });
     },
   );
+
+  it('answers the sponsor’s stable key the policy resolved when saved', () => {
+    // Arrange
+    const p = policy({
+      agents: {
+        mode: 'ownIdentity',
+        sponsors: { [KEY]: 'carol@contoso.com' },
+        sponsorIds: { [KEY]: SPONSOR_KEY },
+      },
+    });
+
+    // Act / Assert
+    expect(admitAgent(p, OWN)).toEqual({ sponsor: 'carol@contoso.com', sponsorId: SPONSOR_KEY });
+  });
+
+  it('lets agents in only where a person approves: an automatic policy is refused when saved and when asked', () => {
+    // Arrange: a body an admin sends, and a row stored before the rule (not validated again on read).
+    const body = { scope: 'task', target: 'T', approvalType: 'auto', agents: { mode: 'onBehalfOf' } };
+    const stored: Policy = { ...policy(), approvalType: 'auto', agents: { mode: 'onBehalfOf' } };
+
+    // Act
+    const saved = PolicyBody.safeParse(body);
+
+    // Assert
+    expect(saved.success).toBe(false);
+    expect(saved.error?.issues[0]?.path).toEqual(['agents']);
+    expect(PolicyBody.safeParse({ ...body, agents: { mode: 'none' } }).success).toBe(true);
+    expect(() => admitAgent(stored, FOR_USER)).toThrow(
+      expect.objectContaining({
+        code: 'AGENT_NOT_ALLOWED',
+        message: expect.stringMatching(/approves automatically/),
+      }),
+    );
+  });
 
   it('refuses a sponsor map keyed by anything but a tenant:object id, and a sponsor that is no UPN', () => {
     // Act / Assert
@@ -100,12 +136,34 @@ describe('agentPolicy', () => {
     expect(agentDurationHours(narrowed)).toBe(hours);
     expect(narrowed.approverGroup).toBe(p.approverGroup);
   });
+});
 
-  it('never exempts an agent unless the policy says so explicitly', () => {
-    // Act / Assert
-    expect(agentExempt(undefined)).toBe(false);
-    expect(agentExempt(policy({ agents: { mode: 'both' } }))).toBe(false);
-    expect(agentExempt(policy({ agents: { mode: 'both', exemptSystemAccounts: true } }))).toBe(true);
+describe('a sponsor and their agent’s request', () => {
+  it.each([
+    {
+      name: 'the sponsor (by key) is refused as a self-approval',
+      sponsorId: SPONSOR_KEY,
+      code: 'SELF_APPROVAL',
+    },
+    {
+      name: 'another sponsor leaves the approver free to decide',
+      sponsorId: KEY,
+      code: undefined,
+    },
+    { name: 'a sponsor the policy could not resolve changes nothing', sponsorId: null, code: undefined },
+  ])('$name', ({ sponsorId, code }) => {
+    // Arrange: an agent's request; bob, an approver of its group, decides.
+    const request: Request = {
+      ...aRequest(),
+      agent: { mode: 'ownIdentity', appId: 'agent-1', name: null, sponsor: BOB, sponsorId },
+    };
+    const bob = { id: SPONSOR_KEY, upn: BOB };
+
+    // Act
+    const refusal = decisionRefusal(request, bob, inGroup([bob]), minutesAfterT0(1));
+
+    // Assert
+    expect(refusal?.code).toBe(code);
   });
 });
 
