@@ -8,7 +8,6 @@ import type { Settings } from '#shared/config';
 import { tenantIdOf } from '#shared/directory/wiring';
 import { auditActor, auditOrigin } from '#shared/http/auth';
 import { decideExtension } from '#shared/requests/extensions';
-import { membersOf } from '#shared/requests/context';
 import { decide } from '#shared/requests/usecases';
 import { requestContext } from '#shared/requests/wiring';
 import type { BotContext } from './bot';
@@ -86,12 +85,10 @@ export function botContext(
       await connector.send(to, { text });
     },
     decide: (user, invoke) => {
-      const ctx = requestContext(invocation);
       return decideFromCard(
         {
-          requests: deps.requests,
-          membersOf: (r) => membersOf(ctx, r),
-          decide: (caller, requestId, decision, comment, binding) =>
+          story: requestContext(invocation),
+          decide: (ctx, caller, requestId, decision, comment, binding) =>
             binding.extensionId === undefined
               ? decide(ctx, caller, requestId, decision, comment, binding.stage)
               : decideExtension(
