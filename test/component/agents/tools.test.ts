@@ -13,10 +13,13 @@ import * as df from 'durable-functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devAppId, DEV_TENANT_ID } from '@zsa/local-host';
 import { getDeps } from '#shared/app/deps';
+import { AuditAction } from '#shared/audit/types';
 import { agentCallerOf } from '#shared/agents/identity';
 import { auditActor } from '#shared/http/auth';
+import type { RequestView } from '#shared/domain/request';
 import { decide } from '#shared/requests/usecases';
 import { requestContext } from '#shared/requests/wiring';
+import { call as callAdmin } from '../../support/component';
 import { configure, startFlowEnv, type FlowEnv } from '../requests/approval-flows';
 
 const ALICE = 'alice@contoso.com'; // a user with an agent
@@ -41,7 +44,7 @@ beforeAll(async () => {
   process.env.ZSA_AGENT_GRANT_MINUTES = '15';
   flow = await startFlowEnv();
   await configure(flow, {
-    groups: { owners: [BOB] },
+    groups: { owners: [BOB, CAROL] },
     tasks: [TASK, CLOSED, OWN],
     policies: [
       {
@@ -103,6 +106,12 @@ function storyContext() {
   const context = new InvocationContext({ functionName: 'story', options: { extraInputs: [input] } });
   context.extraInputs.set(input, flow.clientBinding);
   return requestContext(context);
+}
+
+/** How many requests were submitted so far (the audit's `request.submitted` rows). */
+async function submittedCount(): Promise<number> {
+  return (await getDeps().audit.query({ action: AuditAction.RequestSubmitted }, undefined, 1000)).items
+    .length;
 }
 
 const ask = (token: string, args: Record<string, unknown>) => call(flow.fn.requestActionTool, token, args);
@@ -187,12 +196,30 @@ describe('request_action', () => {
     { scenario: 'a policy for agents with their own identity only', task: OWN, code: 'AGENT_NOT_ALLOWED' },
     { scenario: 'a task nobody has', task: 'Ops\\Nothing', code: 'NOT_FOUND' },
   ])('refuses $scenario with a tool error and writes no request', async ({ task, code }) => {
+    // Arrange
+    const before = await submittedCount();
+
     // Act
     const result = await ask(await viaAgent(ALICE), { task, reason: REASON });
 
-    // Assert
+    // Assert: no request id answered, and no request submitted since.
     expect(result.isError).toBe(true);
-    expect(result.structuredContent['error']).toBe(code);
+    expect(result.structuredContent).toEqual({ error: code });
+    expect(await submittedCount()).toBe(before);
+  });
+
+  it('refuses to save a policy that lets agents ask where approval is automatic', async () => {
+    // Act
+    const saved = await callAdmin(flow.fn.policyCreate, {
+      method: 'POST',
+      path: '/x',
+      token: flow.admin,
+      body: { scope: 'task', target: CLOSED, approvalType: 'auto', agents: { mode: 'onBehalfOf' } },
+    });
+
+    // Assert
+    expect(saved.status).toBe(400);
+    expect(JSON.stringify(saved.body)).toMatch(/manual approval/);
   });
 });
 
@@ -258,6 +285,51 @@ describe('decisions and visibility', () => {
       expect(other.structuredContent).toEqual({ error: 'NOT_FOUND' });
       expect(JSON.stringify(other)).not.toContain(ALICE);
     }
+  });
+
+  it('lets an agent reach none of its person’s portal requests: run_action and get_request answer not found', async () => {
+    // Arrange: alice's own approved request from the portal (no bound parameters, no use limit).
+    const submitted = await flow.call(flow.fn.submitRequest, {
+      token: await flow.token(ALICE),
+      body: { task: TASK, reason: REASON, durationHours: 1 },
+    });
+    const id = (submitted.body as RequestView).id;
+    const approved = await flow.call(flow.fn.approveRequest, {
+      token: await flow.token(BOB),
+      params: { id },
+      body: {},
+    });
+    expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+
+    // Act: alice's agent tries to run it with parameters of its choosing, and to read it.
+    const run = await call(flow.fn.runActionTool, await viaAgent(ALICE), {
+      requestId: id,
+      parameters: { anything: 'x' },
+    });
+    const read = await call(flow.fn.getRequestTool, await viaAgent(ALICE), { requestId: id });
+
+    // Assert
+    for (const answer of [run, read]) expect(answer.structuredContent).toEqual({ error: 'NOT_FOUND' });
+    expect((await getDeps().requests.read(id))?.request.uses).toBe(0);
+  });
+
+  it('refuses the sponsor’s approval of their own agent’s request (SELF_APPROVAL, by the key resolved when the policy was saved)', async () => {
+    // Arrange: agent-1 asks as itself; carol, its sponsor, is also an approver of the task.
+    const asked = await ask(await ownToken(), { task: OWN, reason: REASON });
+    const id = asked.structuredContent['requestId'] as string;
+
+    // Act
+    const bySponsor = await flow.call(flow.fn.approveRequest, {
+      token: await flow.token(CAROL),
+      params: { id },
+      body: {},
+    });
+
+    // Assert
+    expect((await getDeps().requests.read(id))?.request.agent?.sponsorId).toMatch(/^[0-9a-f-]+:[0-9a-f-]+$/);
+    expect(bySponsor.status).toBe(403);
+    expect((bySponsor.body as { code?: string }).code).toBe('SELF_APPROVAL');
+    expect((await getDeps().requests.read(id))?.request.status).toBe('pending');
   });
 
   it('refuses a run before approval, saying to wait for a human', async () => {
