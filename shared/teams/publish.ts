@@ -26,10 +26,13 @@ export async function publishTeams(ctx: TeamsPublishContext, input: NotifyInput)
   if (!concernsTeams(input.event)) return [];
   const request = (await ctx.requests.read(input.requestId))?.request;
   if (request === undefined) return [];
-  const groups = requestGroups(request);
+  // Only an ask goes to the approvers, so only an ask reads their groups and each member's
+  // conversation; every other event reaches the requester and the cards already sent (a partition read).
+  const asks = input.event === 'approvalNeeded' || input.event === 'extensionRequested';
+  const groups = asks ? requestGroups(request) : [];
   const lists = await Promise.all(groups.map((g) => ctx.groupMembers(g)));
   const members = new Map(groups.map((g, i) => [g, lists[i] ?? []]));
-  // Everyone who could hear of it: the members and the requester. One point read each.
+  // Everyone who could hear of it: the requester, and on an ask the members. One point read each.
   const candidates = new Set<string>([request.requesterId]);
   for (const list of lists) for (const m of list) if (m.id !== null) candidates.add(m.id);
   const [refs, sent] = await Promise.all([
