@@ -6,6 +6,7 @@ import {
   type Timer,
 } from '@azure/functions';
 import { getDeps } from '#shared/app/deps';
+import { record } from '#shared/telemetry/metrics';
 import { CONTENT_TYPES, openExport } from '#shared/audit/format';
 import type { AuditRecord } from '#shared/audit/record';
 import { anchorNow, archiveDays, VERIFICATION_LINE, verifyDaily } from '#shared/audit/maintenance';
@@ -113,8 +114,17 @@ export async function auditDailyArchive(_timer: Timer, context: InvocationContex
  * next minute's anchor, forever; the anchor line is its own record.
  */
 export async function auditMinuteAnchor(_timer: Timer, context: InvocationContext): Promise<void> {
-  const anchor = await getDeps().audit.anchorIfMoved();
-  if (anchor) context.log(`Audit anchored ${anchor.heads.length} chain heads to ${anchor.blob}.`);
+  const audit = getDeps().audit;
+  try {
+    const anchor = await audit.anchorIfMoved();
+    if (anchor) context.log(`Audit anchored ${anchor.heads.length} chain heads to ${anchor.blob}.`);
+  } finally {
+    // Gauged from storage whether or not this anchor was written, so a failing anchor shows as a
+    // growing lag; if storage cannot be read, no point is sent, and the alert's "no point for 30
+    // minutes" condition covers that (infra/modules/monitoring.bicep).
+    const lag = await audit.anchorLag().catch(() => undefined);
+    if (lag !== undefined) record.auditAnchorLag(lag);
+  }
 }
 
 /**

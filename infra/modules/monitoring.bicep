@@ -86,11 +86,15 @@ var logAlerts = [
     description: 'An emergency (break-glass) grant was made without approval. Check the emergency use and make sure its review happens (docs/operations.md).'
     severity: 1
     frequency: 'PT5M'
-    window: 'PT5M'
+    // An hour of points, each counted once: in the evaluation after it was ingested (six minutes, so
+    // an evaluation that starts a little late misses none; a use may notify twice, never zero
+    // times). A window as short as the frequency would miss a point ingested after its window passed.
+    window: 'PT1H'
     autoMitigate: false
     query: '''
 customMetrics
 | where name == "zsa.emergency.uses"
+| where ingestion_time() > ago(6m)
 | extend task = tostring(customDimensions["zsa.task"])
 | summarize uses = sum(value) by task
 | where uses > 0
@@ -116,18 +120,20 @@ customMetrics
   {
     name: 'audit-anchor-lag'
     displayName: 'ZSA: audit anchor older than 2 hours'
-    description: 'Audit rows have waited more than 2 hours for an anchor (the minute timer anchors within a minute): anchoring to the immutable archive has stopped.'
+    description: 'Audit rows have waited more than 2 hours for an anchor (the minute timer anchors within a minute), or the minute timer sent no anchor lag for 30 minutes: anchoring to the immutable archive has stopped.'
     severity: 1
     frequency: 'PT15M'
     window: 'PT30M'
     autoMitigate: true
-    // The lowest value over the window: a moment's lag (an idle chain's new row, anchored at the next
-    // minute) never fires, a lag that lasts does.
+    // The minute timer gauges the lag from storage (AuditLog.anchorLag). The lowest value over the
+    // window: a moment's lag never fires, a lag that lasts does. No point for 30 minutes fires too:
+    // the timer (or the storage it reads) has stopped, and then nobody anchors either. Without `by`,
+    // summarize returns one row even over no points (points == 0).
     query: format('''
 customMetrics
 | where name == "zsa.audit.anchor.lag"
-| summarize lag = min(value)
-| where lag > {0}
+| summarize lag = min(value), points = count()
+| where points == 0 or lag > {0}
 ''', anchorLagLimitSeconds)
   }
   {

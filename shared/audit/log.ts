@@ -21,6 +21,7 @@ import { DomainError } from '#shared/domain/errors';
 import { statusOf, unavailable, type Tables } from '#shared/adapters/tables';
 import type { Blobs } from '#shared/adapters/blobs';
 import { record } from '#shared/telemetry/metrics';
+import { anchorLagSeconds, unanchoredChains } from './maintenance';
 import type { AuditAction, AuditEventInput, AuditSink } from './types';
 import { createArchive, type Anchor, type AnchorsRead, type DayExport } from './archive';
 import { createChainPool, type ChainHead, type ChainSlot } from './chains';
@@ -66,6 +67,8 @@ export const ANCHOR_MAX_ROWS = 1000;
 export const ANCHOR_AFTER_ROWS = 900;
 /** After a failed background anchor, appends wait this long before starting another. */
 const ANCHOR_RETRY_MS = 5000;
+/** How far back {@link AuditLog.anchorLag} reads anchor lines (one day's blob, mostly). */
+const ANCHOR_LAG_WINDOW_MS = 24 * 3600_000;
 
 export interface AuditLogOptions {
   tables: Tables;
@@ -126,6 +129,11 @@ export interface AuditLog extends AuditSink {
    * nothing, so an idle log adds no anchor lines. What the minute timer runs.
    */
   anchorIfMoved(): Promise<Anchor | undefined>;
+  /**
+   * How long, in seconds, the oldest row waiting for an anchor has waited (0: every head anchored),
+   * read from storage: what the minute timer gauges as `zsa.audit.anchor.lag`.
+   */
+  anchorLag(): Promise<number>;
   /** Resolves once no anchor started by appends is under way (tests; a clean stop). */
   settle(): Promise<void>;
   /** Exports one finished UTC day (`YYYY-MM-DD`) to Blob storage with its manifest; idempotent. */
@@ -620,32 +628,45 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     return written;
   }
 
-  /** Since when rows have waited for an anchor this instance could not write (undefined: none wait). */
-  let unanchoredSince: number | undefined;
+  async function anchorIfMoved(): Promise<Anchor | undefined> {
+    const now = await heads();
+    const moved =
+      anchoredSequence.size < chainCount ||
+      chains.some(
+        (chain) => (now.find((h) => h.chain === chain)?.sequence ?? 0) !== anchoredSequence.get(chain),
+      );
+    return moved ? await anchor(now) : undefined;
+  }
 
   /**
-   * Also gauges `zsa.audit.anchor.lag`: 0 once every head is anchored, else how long rows have
-   * waited for an anchor that keeps failing (the alert's "anchor older than 2 hours").
+   * From storage, not from this instance's memory (a restart, or another instance failing, must
+   * not hide it): the anchor lines of the last day against the heads, and for each chain behind,
+   * the `at` of its first unanchored row. A chain no anchor line of the day names counts from its
+   * first row of the day: anchoring stopped for a day or more reads as about a day, well past the
+   * alert's 2 hours.
    */
-  async function anchorIfMoved(): Promise<Anchor | undefined> {
-    const at = options.now().getTime();
-    try {
-      const now = await heads();
-      const moved =
-        anchoredSequence.size < chainCount ||
-        chains.some(
-          (chain) => (now.find((h) => h.chain === chain)?.sequence ?? 0) !== anchoredSequence.get(chain),
-        );
-      unanchoredSince = moved ? (unanchoredSince ?? at) : undefined;
-      const written = moved ? await anchor(now) : undefined;
-      unanchoredSince = undefined;
-      record.auditAnchorLag(0);
-      return written;
-    } catch (e) {
-      unanchoredSince ??= at;
-      record.auditAnchorLag((at - unanchoredSince) / 1000);
-      throw e;
-    }
+  async function anchorLag(): Promise<number> {
+    const now = options.now();
+    const since = new Date(now.getTime() - ANCHOR_LAG_WINDOW_MS);
+    const [current, anchored] = await Promise.all([heads(), archive.anchoredHeads(since, undefined)]);
+    const client = await table();
+    const waiting = await guarded(() =>
+      Promise.all(
+        unanchoredChains(current, anchored.heads).map(async ({ chain, after }) => {
+          // After a known anchored row, the next row is the first waiting one (a page of one);
+          // otherwise the block holding `since` is read up to its first row of the window.
+          const scan = after === undefined ? { range: { from: since } } : { range: {}, after, pageSize: 1 };
+          for await (const row of scanChain(client, chain, scan)) {
+            if (row.ok && (after !== undefined || row.record.at >= since.toISOString())) return row.record.at;
+          }
+          return undefined;
+        }),
+      ),
+    );
+    return anchorLagSeconds(
+      waiting.filter((at): at is string => at !== undefined),
+      now,
+    );
   }
 
   /** Called after each stored row: starts an anchor, without waiting for it, when the chain is far enough behind. */
@@ -685,6 +706,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     heads,
     anchor: () => anchor(),
     anchorIfMoved,
+    anchorLag,
     settle,
     exportDay: (day) => archive.exportDay(day),
     anchoredHeads: (range = {}) => archive.anchoredHeads(range.from, range.to),

@@ -68,7 +68,9 @@ export const VERIFICATION_LINE = 'zsa.audit.verification';
 /** What the daily verification found, as its `audit.verified` row records it. */
 export interface DailyVerification {
   ok: boolean;
-  /** Rows examined, over the whole log. */
+  /** Where the check started (see {@link verificationStart}); it runs to the newest row. */
+  from: string;
+  /** Rows examined. */
   checked: number;
   chains: number;
   /** Anchored heads checked. */
@@ -78,52 +80,95 @@ export interface DailyVerification {
   anchorLagSeconds: number;
 }
 
+/** A chain whose head is past its last anchored row: its rows after `after` wait for an anchor. */
+export interface Unanchored {
+  chain: number;
+  /** The last anchored sequence; undefined when no anchor line of the window names the chain. */
+  after: number | undefined;
+}
+
 /**
- * How long, in whole seconds, the rows of the chain furthest behind have waited for an anchor: 0 when
- * every chain's head is anchored. For a chain whose head is past its last anchored row, the time since
- * that row: no later row can have waited longer, and anchors are written within a minute of a head
- * moving, so a value past a few minutes means anchoring has stopped (a chain never anchored counts from
- * its newest row). Pure: heads, anchored heads and the clock are given.
+ * The chains with rows waiting for an anchor: each head past the newest anchored head of its chain
+ * (every chain is anchored within a minute of its head moving, so anything else means anchoring has
+ * stopped). Pure: the heads read from the table, the anchored heads from the anchor lines.
  */
-export function anchorLagSeconds(
+export function unanchoredChains(
   heads: readonly ChainHead[],
   anchored: readonly AnchoredHead[],
-  now: Date,
-): number {
-  const lastAnchored = new Map<number, AnchoredHead>();
+): Unanchored[] {
+  const lastAnchored = new Map<number, number>();
   for (const head of anchored) {
-    const known = lastAnchored.get(head.chain);
-    if (!known || head.sequence > known.sequence) lastAnchored.set(head.chain, head);
+    lastAnchored.set(head.chain, Math.max(head.sequence, lastAnchored.get(head.chain) ?? 0));
   }
+  return heads
+    .filter((head) => (lastAnchored.get(head.chain) ?? -1) < head.sequence)
+    .map((head) => ({ chain: head.chain, after: lastAnchored.get(head.chain) }));
+}
+
+/**
+ * How long, in whole seconds, the oldest row waiting for an anchor has waited: 0 when none waits.
+ * Counted from each chain's FIRST unanchored row (not its last anchored one: on a chain idle for
+ * days, one new row has waited seconds, not days). Pure: the waiting rows' times and the clock.
+ */
+export function anchorLagSeconds(firstUnanchoredAt: readonly string[], now: Date): number {
   let lag = 0;
-  for (const head of heads) {
-    const last = lastAnchored.get(head.chain);
-    if (last && last.sequence >= head.sequence) continue;
-    const since = Date.parse(last?.at ?? head.at);
-    lag = Math.max(lag, Math.floor((now.getTime() - since) / 1000));
-  }
+  for (const at of firstUnanchoredAt)
+    lag = Math.max(lag, Math.floor((now.getTime() - Date.parse(at)) / 1000));
   return lag;
 }
 
 /**
- * The daily verification (the `auditDailyVerify` timer): every chain of the whole log, against
- * itself and the anchors, and how far anchoring lags; recorded as `audit.verified` (outcome success
+ * How far back the daily verification reaches when no successful run is found in it: the archive's
+ * look-back, so every row is checked at least once before it may be archived and deleted, and the
+ * check never reaches the deleted beginning of a log under a retention policy (rows are kept longer
+ * than this; a whole-log check, GET /api/audit/verify without `from`, would report that as
+ * `sequence-gap`).
+ */
+export const VERIFY_LOOKBACK_MS = ARCHIVE_LOOKBACK_DAYS * 24 * 3600_000;
+
+/**
+ * How far before the last successful run the next one starts: rows appended while that run was
+ * reading (it reads the chains one by one) are checked again rather than missed.
+ */
+export const VERIFY_OVERLAP_MS = 3600_000;
+
+/**
+ * Where the daily verification starts: an hour before the last successful `audit.verified` row of
+ * the look-back window, or the window's start when there is none (a first run, or days of failures,
+ * which are then checked again). Incremental, so a day's run reads about a day of rows, not the log.
+ */
+export async function verificationStart(log: AuditLog, now: Date): Promise<Date> {
+  const floor = new Date(now.getTime() - VERIFY_LOOKBACK_MS);
+  let last: string | undefined;
+  let token: string | undefined;
+  do {
+    const page = await log.query({ action: AuditAction.AuditVerified, from: floor }, token);
+    for (const row of page.items) if (row.outcome === AuditOutcome.Success) last = row.at;
+    token = page.continuationToken;
+  } while (token);
+  if (last === undefined) return floor;
+  return new Date(Math.max(floor.getTime(), Date.parse(last) - VERIFY_OVERLAP_MS));
+}
+
+/**
+ * The daily verification (the `auditDailyVerify` timer): every chain from {@link verificationStart}
+ * on, against itself and the anchors of that range, and how far anchoring lags; recorded as `audit.verified` (outcome success
  * or failure) whatever it finds. When the log cannot be read at all, a failure row is attempted (it
  * may fail too, storage being down) and the error is thrown, so the run itself fails.
  */
 export async function verifyDaily(log: AuditLog, now: () => Date): Promise<DailyVerification> {
   let found: DailyVerification;
   try {
-    const heads = await log.heads();
-    const anchored = await log.anchoredHeads();
-    const result = await log.verify();
+    const from = await verificationStart(log, now());
+    const result = await log.verify({ from });
     found = {
+      from: from.toISOString(),
       ok: result.ok,
       checked: result.checked,
       chains: result.chains,
       anchors: result.anchors,
       firstBroken: result.firstBroken ?? null,
-      anchorLagSeconds: anchorLagSeconds(heads, anchored.heads, now()),
+      anchorLagSeconds: await log.anchorLag(),
     };
   } catch (e) {
     record.auditVerification('failure');

@@ -149,7 +149,12 @@ describe('the workbook', () => {
 
 describe('the alert rules', () => {
   it.each([
-    { name: 'emergency-access-used', metric: MetricName.EmergencyUses, severity: 1, holds: /uses > 0/ },
+    {
+      name: 'emergency-access-used',
+      metric: MetricName.EmergencyUses,
+      severity: 1,
+      holds: /ingestion_time\(\) > ago\(6m\)[\s\S]*uses > 0/,
+    },
     {
       name: 'executions-failing',
       metric: MetricName.Executions,
@@ -160,7 +165,7 @@ describe('the alert rules', () => {
       name: 'audit-anchor-lag',
       metric: MetricName.AuditAnchorLag,
       severity: 1,
-      holds: /min\(value\)[\s\S]*lag > 2 \* 3600/,
+      holds: /min\(value\), points = count\(\)[\s\S]*points == 0 or lag > 2 \* 3600/,
     },
     {
       name: 'audit-verification-failing',
@@ -195,6 +200,15 @@ describe('the alert rules', () => {
     expect(rule?.query).toContain(`message startswith "${VERIFICATION_LINE} "`);
     expect(rule?.query).toMatch(/successes = countif\(outcome == "success" and timestamp > ago\(26h\)\)/);
     expect(rule?.window).toBe('P2D');
+  });
+
+  it("counts each emergency use once however late it is ingested: an hour of points, the last evaluation's ingestions", () => {
+    // Act
+    const rule = logAlerts.find((a) => a.name === 'emergency-access-used');
+
+    // Assert: the window is wider than the frequency (late points), the ingestion filter de-duplicates.
+    expect(rule?.window).toBe('PT1H');
+    expect(rule?.query).toContain('ingestion_time() > ago(6m)');
   });
 
   it('runs every log alert over Application Insights, and notifies the action group only when there is one', () => {
