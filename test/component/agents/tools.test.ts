@@ -367,3 +367,27 @@ describe('the rate limit', () => {
     expect(other.structuredContent).toMatchObject({ status: 'pending' });
   });
 });
+
+describe('a system account through an agent', () => {
+  it('keeps no exemption: run_action on its unapproved request is refused and runs nothing', async () => {
+    // Arrange: alice becomes a system account (who may execute without any request in the portal);
+    // her agent asks, and nobody approves.
+    const enabled = await callAdmin(flow.fn.pamEnable, {
+      method: 'POST',
+      path: '/x',
+      token: flow.admin,
+      body: { defaultApproverGroup: 'owners', systemAccounts: [ALICE] },
+    });
+    expect(enabled.status, JSON.stringify(enabled.body)).toBeLessThan(300);
+    const asked = await ask(await viaAgent(ALICE), { task: TASK, reason: REASON });
+    const requestId = asked.structuredContent['requestId'] as string;
+
+    // Act
+    const run = await call(flow.fn.runActionTool, await viaAgent(ALICE), { requestId });
+
+    // Assert
+    expect(run.structuredContent).toMatchObject({ error: 'NO_ACTIVE_GRANT', requestId });
+    expect((await getDeps().requests.read(requestId))?.request).toMatchObject({ status: 'pending', uses: 0 });
+    expect((await flow.audit(requestId)).map((r) => r.action)).toContain('execution.refused');
+  });
+});

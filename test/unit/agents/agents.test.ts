@@ -6,7 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { agentCallerOf, agentUpn, AgentIdentityError, clientNameOf } from '#shared/agents/identity';
-import { parameterSchema, runHint } from '#shared/agents/tools';
+import { callTool, parameterSchema, runHint, type AgentCaller } from '#shared/agents/tools';
+import type { AuditEventInput } from '#shared/audit/types';
+import { DomainError } from '#shared/domain/errors';
 import { askedBy } from '#shared/notifications/html';
 import { claimsFromEasyAuthHeader } from '#shared/auth/easy-auth';
 import type { IdentityClaims } from '#shared/auth/principal';
@@ -91,11 +93,9 @@ describe('admitAgent', () => {
     expect(saved.success).toBe(false);
     expect(saved.error?.issues[0]?.path).toEqual(['agents']);
     expect(PolicyBody.safeParse({ ...body, agents: { mode: 'none' } }).success).toBe(true);
+    expect(() => admitAgent(stored, FOR_USER)).toThrow(/approves automatically/);
     expect(() => admitAgent(stored, FOR_USER)).toThrow(
-      expect.objectContaining({
-        code: 'AGENT_NOT_ALLOWED',
-        message: expect.stringMatching(/approves automatically/),
-      }),
+      expect.objectContaining({ code: 'AGENT_NOT_ALLOWED' }),
     );
   });
 
@@ -334,5 +334,45 @@ describe('claims behind App Service Authentication', () => {
     // Assert
     expect(claims).toMatchObject({ azp: 'agent-1', idtyp: 'app', scp: 'x' });
     expect(agentCallerOf(claims, 'easyAuth', null).identity).toMatchObject({ mode: 'ownIdentity', key: KEY });
+  });
+});
+
+describe('callTool: what the agent reads and the audit records', () => {
+  const who = { caller: { actor: {}, origin: {} }, identity: FOR_USER } as unknown as AgentCaller;
+  it.each([
+    {
+      name: 'a momentary unavailability is a tool error with when to retry, a failure',
+      run: () => Promise.reject(new DomainError('UNAVAILABLE', 'being activated', { retryAfterSeconds: 2 })),
+      data: { error: 'UNAVAILABLE', retryAfterSeconds: 2 },
+      outcome: 'failure',
+    },
+    {
+      name: 'a task that ran and failed is a failure, not a refusal',
+      run: () =>
+        Promise.resolve({
+          text: 'failed',
+          data: { error: 'EXECUTION_FAILED' },
+          error: { code: 'EXECUTION_FAILED' },
+        }),
+      data: { error: 'EXECUTION_FAILED' },
+      outcome: 'failure',
+    },
+    {
+      name: 'a refusal of the story is refused',
+      run: () => Promise.reject(new DomainError('NOT_FOUND', 'no such request')),
+      data: { error: 'NOT_FOUND' },
+      outcome: 'refused',
+    },
+  ])('$name', async ({ run, data, outcome }) => {
+    // Arrange
+    const rows: AuditEventInput[] = [];
+    const audit = { append: (e: AuditEventInput) => (rows.push(e), Promise.resolve({ id: '1' })) };
+
+    // Act
+    const answer = await callTool({ audit }, who, 'run_action', run);
+
+    // Assert
+    expect(answer.data).toEqual(data);
+    expect(rows.map((r) => r.outcome)).toEqual([outcome]);
   });
 });
