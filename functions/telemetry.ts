@@ -29,24 +29,31 @@ app.hook.appStart(async () => {
  */
 app.hook.preInvocation((invocation) => {
   if (telemetry === undefined) return;
-  const { traceContext, functionName, options } = invocation.invocationContext;
-  const handler = invocation.functionHandler;
-  // A timer's run is its own story (`zsa.timer.<function>`); the others trace themselves.
-  const run: typeof handler =
+  invocation.functionHandler = tracedHandler(invocation.invocationContext, invocation.functionHandler);
+});
+
+/**
+ * The handler as the hook runs it: a timer's run is its own story (`zsa.timer.<function>`), the
+ * others trace themselves; both in the host's trace context when it hands one. Exported for
+ * test/unit/telemetry (the hook itself only runs inside the Functions worker).
+ */
+export function tracedHandler<H extends (...args: never[]) => unknown>(
+  invocation: Pick<InvocationContext, 'traceContext' | 'functionName' | 'options'>,
+  handler: H,
+): H {
+  const { traceContext, functionName, options } = invocation;
+  const run =
     options.trigger.type === 'timerTrigger'
-      ? (timer: unknown, context: InvocationContext) =>
-          inSpan(SpanName.timer(functionName), {}, async () => (await handler(timer, context)) as unknown)
+      ? (((...args: Parameters<H>) =>
+          inSpan(SpanName.timer(functionName), {}, async () => await handler(...args))) as H)
       : handler;
-  if (!traceContext?.traceParent) {
-    invocation.functionHandler = run;
-    return;
-  }
+  if (!traceContext?.traceParent) return run;
   const parent = propagation.extract(context.active(), {
     traceparent: traceContext.traceParent,
     ...(traceContext.traceState ? { tracestate: traceContext.traceState } : {}),
   });
-  invocation.functionHandler = context.bind(parent, run);
-});
+  return context.bind(parent, run);
+}
 
 /** What is buffered is exported before the worker goes away. */
 app.hook.appTerminate(async () => {

@@ -32,7 +32,7 @@ import {
 } from '#shared/executors/webhook';
 import { record } from '#shared/telemetry/metrics';
 import { Attr, SpanName } from '#shared/telemetry/names';
-import { inSpan, isRecording } from '#shared/telemetry/spans';
+import { inSpan, telemetryStarted } from '#shared/telemetry/spans';
 import { RequestEvent, type OrchestrationState, type Orchestrations } from './orchestrations';
 import { flushAudit, ownEvents, pending, type PendingAudit } from './audit-outbox';
 import type { RequestRepository, StoredExecution, StoredRequest, TaggedRequest } from './repository';
@@ -251,8 +251,8 @@ async function guardedExecute(
 
 /**
  * `zsa.first_use.duration`, when this is the grant's first successful execution: its earlier ones
- * are read beside the outcome's writes (no added wait), and only while traces are recorded
- * (telemetry off reads nothing). Best effort: two first uses at the same moment may both count.
+ * are read beside the outcome's writes (no added wait), and only while the SDK runs (telemetry
+ * off reads nothing; trace sampling does not matter). Best effort: two first uses at the same moment may both count.
  */
 async function firstUse(
   ctx: ExecuteContext,
@@ -260,7 +260,7 @@ async function firstUse(
   executionId: string,
   executedAt: string,
 ): Promise<void> {
-  if (!isRecording() || request.grantedAt === null) return;
+  if (!telemetryStarted() || request.grantedAt === null) return;
   const earlier = await ctx.repo.executions(request.id).catch(() => undefined);
   if (earlier === undefined || earlier.some((e) => e.status === 'succeeded' && e.executionId !== executionId))
     return;

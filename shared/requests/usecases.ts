@@ -88,7 +88,9 @@ export async function submitRequest(
   // An AI agent's request (shared/agents/tools.ts): admitted and narrowed by the governing policy.
   agent?: AgentPlan,
 ): Promise<{ view: RequestView; created: boolean }> {
-  return inSpan(SpanName.Submit, { [Attr.Task]: body.task }, async (span) => {
+  // No attributes until the submit succeeds: a refused one's task is the caller's raw text, which
+  // may name no catalog task at all (or hold anything); the view's task is a catalog name.
+  return inSpan(SpanName.Submit, {}, async (span) => {
     const submitted = await submit(ctx, caller, body, admission, agent);
     const { view, created } = submitted;
     span.set({

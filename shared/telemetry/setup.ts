@@ -28,6 +28,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { appVersion } from '#shared/app/version';
 import { telemetryTargets, type TelemetrySettings } from './settings';
+import { markTelemetryStarted } from './spans';
 
 export interface Telemetry {
   /** Exports what is buffered now (tests; the bench). */
@@ -57,11 +58,13 @@ export function startTelemetry(parts: TelemetryParts): Telemetry {
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(tracerProvider);
   metrics.setGlobalMeterProvider(meterProvider);
+  markTelemetryStarted(true);
   return {
     async flush() {
       await Promise.all([tracerProvider.forceFlush(), meterProvider.forceFlush()]);
     },
     async shutdown() {
+      markTelemetryStarted(false);
       await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]);
       trace.disable();
       metrics.disable();

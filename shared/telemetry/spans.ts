@@ -68,9 +68,21 @@ export async function inSpan<T>(
   });
 }
 
-/** Whether the active span is recorded: telemetry is on (for work done only to measure). */
-export function isRecording(): boolean {
-  return trace.getActiveSpan()?.isRecording() === true;
+/** Set by ./setup.ts while the SDK runs in this process. */
+let sdkStarted = false;
+
+/** Records that the SDK started (true) or shut down (false); only ./setup.ts calls it. */
+export function markTelemetryStarted(started: boolean): void {
+  sdkStarted = started;
+}
+
+/**
+ * Whether the SDK runs in this process, for work done only to measure (a metric's extra read).
+ * Not the active span's `isRecording()`: a sampler may drop the trace, and metrics are never
+ * sampled.
+ */
+export function telemetryStarted(): boolean {
+  return sdkStarted;
 }
 
 /** The W3C `traceparent` of the active span, to carry it where context does not flow (an orchestration's input). */

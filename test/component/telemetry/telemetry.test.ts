@@ -1,11 +1,14 @@
 /**
  * ZSA's spans and metrics, through the real OpenTelemetry SDK with in-memory exporters: one request
- * submitted, its workflow's first step, approved and executed against a real webhook, on real
- * Azurite with the real repository, configuration and audit log. It asserts the span names, who is
- * whose parent (one trace from the submit through the workflow's activity; the execution's context
- * sent to the webhook as `traceparent`), their attributes and the metric points; then it scans
- * every exported attribute for what must never be there (tokens, keys, emails, the request's text).
- * The workflow engine is a stand-in client that records what the workflow is started with.
+ * submitted, its workflow's first step, its approval notice published and emailed, approved through
+ * the emailed link, executed against a real webhook, and a timer run through the invocation hook, on
+ * real Azurite with the real repository, configuration, token store and audit log. It asserts the
+ * span names, who is whose parent (one trace from the submit through the workflow's activity, the
+ * notice and its email; the link's decision under `zsa.link.decide`; the execution's context sent to
+ * the webhook as `traceparent`), their attributes and the metric points; then it scans every
+ * exported value for what must never be there (the minted link and its token, tokens, keys, emails,
+ * the request's text). Stand-ins: the workflow client (records what the workflow is started with),
+ * the Service Bus sender (records the messages as the real publisher builds them) and the mailer.
  */
 import { InvocationContext } from '@azure/functions';
 import { trace } from '@opentelemetry/api';
@@ -32,6 +35,13 @@ import {
 } from '#shared/requests/orchestrations';
 import { createRequestRepository, type RequestRepository } from '#shared/requests/repository';
 import { decide, submitRequest } from '#shared/requests/usecases';
+import { submitDecisionLink, type DecisionLinkContext } from '#shared/notifications/decisions';
+import { deliverNotification } from '#shared/notifications/deliver';
+import type { Mailer, OutgoingEmail } from '#shared/notifications/mailer';
+import type { NotificationMessage } from '#shared/notifications/messages';
+import { publishNotification } from '#shared/notifications/publish';
+import { toServiceBusMessage, type Publisher } from '#shared/notifications/publisher';
+import { createScheduleStore, createTokenStore } from '#shared/notifications/store';
 import type { RequestContext } from '#shared/requests/context';
 import { Attr, MetricName, SpanName } from '#shared/telemetry/names';
 import { startTelemetry, type Telemetry } from '#shared/telemetry/setup';
@@ -39,6 +49,8 @@ import { currentTraceparent, inSpan } from '#shared/telemetry/spans';
 import { settleRequestActivity } from '../../../functions/access-request';
 import { catalogTaskPut } from '../../../functions/catalog';
 import { policyCreate } from '../../../functions/policies';
+import { reviewReminder } from '../../../functions/reviews';
+import { tracedHandler } from '../../../functions/telemetry';
 import { enablePam } from '../../support/admin';
 import { call, startComponentEnv, type ComponentEnv } from '../../support/component';
 import { callerOf, REQUESTER } from '../../support/requests';
@@ -49,6 +61,10 @@ const GROUP = 'telemetry-approvers';
 const TASK = 'Telemetry\\Restart-Service';
 /** Text the request carries that must never reach telemetry. */
 const REASON = 'INC-4711 restart the secret-sauce service';
+const TICKET = 'CHG-90210-secret';
+const PARAMETER = 'secret-sauce-01.contoso.local';
+/** A refused submit's task: the caller's raw text. */
+const REFUSED_TASK = 'Not\\In-Catalog secret-sauce';
 const SIGNING_KEY = 'component-test-signing-key';
 
 let env: ComponentEnv;
@@ -63,6 +79,26 @@ const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULAT
 
 /** What the stand-in workflow client was asked to start, by instance id. */
 const started = new Map<string, unknown>();
+/** What the notify story published (as the real publisher builds each Service Bus message). */
+const published: { message: NotificationMessage; traceparent: unknown }[] = [];
+const mailed: OutgoingEmail[] = [];
+
+const publisher: Publisher = {
+  publish: (messages) => {
+    for (const m of messages)
+      published.push({ message: m, traceparent: toServiceBusMessage(m).applicationProperties?.traceparent });
+    return Promise.resolve();
+  },
+  schedule: () => Promise.resolve([]),
+  cancel: () => Promise.resolve(),
+};
+const mailer: Mailer = {
+  send: (email) => {
+    mailed.push(email);
+    return Promise.resolve();
+  },
+  close: () => undefined,
+};
 
 /**
  * The durable client as the request stories use it: starts are recorded, the status mirrors the
@@ -154,7 +190,12 @@ beforeAll(async () => {
       method: 'PUT',
       path: '/x',
       token: adminToken,
-      body: { name: TASK, description: 'd', executor: { type: 'webhook', url: hook.url } },
+      body: {
+        name: TASK,
+        description: 'd',
+        executor: { type: 'webhook', url: hook.url },
+        parameters: [{ name: 'Server', type: 'string' }],
+      },
     }),
   );
   ok(
@@ -189,6 +230,8 @@ describe('a request traced from its submit to the webhook', () => {
     const { view } = await submitRequest(requestContext(), callerOf(REQUESTER), {
       task: TASK,
       reason: REASON,
+      ticket: TICKET,
+      parameters: { Server: PARAMETER },
       durationHours: 1,
     });
     requestId = view.id;
@@ -221,12 +264,83 @@ describe('a request traced from its submit to the webhook', () => {
     expect(settle.attributes).toEqual({ [Attr.RequestId]: requestId, [Attr.Status]: 'pending' });
   });
 
-  it('traces the approval and times the decision', async () => {
-    // Act
-    await decide(requestContext(), callerOf(ANN), requestId, 'approve', undefined);
+  let link = '';
 
-    // Assess
-    expect(one(SpanName.Decide).attributes).toEqual({
+  it("publishes the approval notice and emails it, both in the submit's trace", async () => {
+    // Arrange: the workflow hands the notify activity its trace context.
+    const { traceparent } = OrchestrationInput.parse(started.get(requestId));
+    const tables = createTables(settings());
+    const deps = getDeps();
+
+    // Act: the notify activity, then the sender's trigger with the message's trace context.
+    await publishNotification(
+      {
+        requests: repo,
+        groupMembers: (g) => deps.config.groupMembers(g),
+        tokens: createTokenStore(tables),
+        schedules: createScheduleStore(tables),
+        publisher,
+        now: new Date(),
+        publicBaseUrl: 'https://zsa.example.net',
+        expiryNoticeMs: 15 * 60_000,
+      },
+      { requestId, event: 'approvalNeeded', stage: 0, ...(traceparent ? { traceparent } : {}) },
+    );
+    const sent = published.find((p) => p.message.recipient === ANN);
+    if (!sent) throw new Error(`no approval notice for ${ANN}: ${JSON.stringify(published)}`);
+    await deliverNotification(
+      { mailer, requests: repo, now: new Date() },
+      sent.message,
+      String(sent.traceparent),
+    );
+
+    // Assess: submit → notify → email.send, and the email holds the link.
+    const submit = one(SpanName.Submit);
+    const notify = one(SpanName.Notify);
+    const email = one(SpanName.EmailSend);
+    expect(notify.parentSpanContext?.spanId).toBe(submit.spanContext().spanId);
+    expect(sent.traceparent).toBe(traceparentOf(notify));
+    expect(email.parentSpanContext?.spanId).toBe(notify.spanContext().spanId);
+    expect(email.spanContext().traceId).toBe(submit.spanContext().traceId);
+    expect(notify.attributes).toEqual({
+      [Attr.RequestId]: requestId,
+      [Attr.Channel]: 'approvalNeeded',
+      [Attr.Outcome]: 'published',
+    });
+    expect(email.attributes).toEqual({
+      [Attr.Channel]: 'email',
+      [Attr.RequestId]: requestId,
+      [Attr.Outcome]: 'sent',
+    });
+    link = /\/api\/decisions\/([^\s"<>?&]+)/.exec(mailed.at(-1)?.text ?? '')?.[1] ?? '';
+    expect(link).toMatch(new RegExp(`^${requestId}\\.[A-Za-z0-9_-]{43}$`));
+  });
+
+  it('traces the approval through the emailed link and times the decision', async () => {
+    // Arrange: the app's link context, Ann's link, no sign-in.
+    const ctx: DecisionLinkContext = {
+      tokens: createTokenStore(createTables(settings())),
+      requests: repo,
+      now: new Date(),
+      signedInAs: undefined,
+      requireSignIn: false,
+      log: () => undefined,
+      audit: log,
+      callerFor: () => callerOf(ANN),
+      decide: (caller, id, decision, comment, binding) =>
+        decide(requestContext(), caller, id, decision, comment, binding.stage),
+    };
+
+    // Act
+    const outcome = await submitDecisionLink(ctx, decodeURIComponent(link), 'approve', undefined);
+
+    // Assess: link.decide → decide
+    expect(outcome.kind).toBe('recorded');
+    const viaLink = one(SpanName.LinkDecide);
+    const decided = one(SpanName.Decide);
+    expect(decided.parentSpanContext?.spanId).toBe(viaLink.spanContext().spanId);
+    expect(viaLink.attributes).toEqual({ [Attr.RequestId]: requestId, [Attr.Outcome]: 'recorded' });
+    expect(decided.attributes).toEqual({
       [Attr.RequestId]: requestId,
       [Attr.Task]: TASK,
       [Attr.Status]: 'approved',
@@ -239,7 +353,11 @@ describe('a request traced from its submit to the webhook', () => {
 
   it('traces the execution and hands the webhook its trace context', async () => {
     // Act
-    await execute(executeContext(), callerOf(REQUESTER), { task: TASK, requestId });
+    await execute(executeContext(), callerOf(REQUESTER), {
+      task: TASK,
+      requestId,
+      parameters: { Server: PARAMETER },
+    });
 
     // Assess
     const run = one(SpanName.Execute);
@@ -262,6 +380,42 @@ describe('a request traced from its submit to the webhook', () => {
     const runs = named(SpanName.Execute);
     expect(runs.at(-1)?.attributes).toEqual({ [Attr.Outcome]: 'refused' });
     expect(runs.at(-1)?.status.message).toBe((refused as DomainError).code);
+  });
+
+  it("refuses a submit without putting the caller's task text on the span", async () => {
+    // Act
+    const refused = await submitRequest(requestContext(), callerOf(REQUESTER), {
+      task: REFUSED_TASK,
+      reason: REASON,
+      durationHours: 1,
+    }).catch((e: unknown) => e);
+
+    // Assess
+    expect(refused).toBeInstanceOf(DomainError);
+    const submits = named(SpanName.Submit);
+    expect(submits.at(-1)?.attributes).toEqual({ [Attr.Outcome]: 'refused' });
+  });
+
+  it("runs a timer as its own story, in the host's trace context when it hands one", async () => {
+    // Arrange: the invocation as the Functions host describes a timer's, with its trace context.
+    const host = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const invocation = new InvocationContext({
+      functionName: 'reviewReminder',
+      traceContext: { traceParent: host, traceState: undefined, attributes: {} },
+      options: { trigger: { type: 'timerTrigger', name: 'timer' }, extraInputs: [], extraOutputs: [] },
+    });
+
+    // Act
+    await tracedHandler(invocation, reviewReminder)(
+      { isPastDue: false, scheduleStatus: {} } as never,
+      invocation,
+    );
+
+    // Assess
+    const timer = one(SpanName.timer('reviewReminder'));
+    expect(timer.spanContext().traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+    expect(timer.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
+    expect(timer.status.code).not.toBe(2);
   });
 
   it('counts requests by status and executions by outcome, and times the first use and the audit appends', async () => {
@@ -291,36 +445,54 @@ describe('a request traced from its submit to the webhook', () => {
     expect((appends[0]?.value as { count: number }).count).toBeGreaterThanOrEqual(2);
   });
 
-  it('exports no token, key, email or request text in any attribute', async () => {
-    // Arrange: every attribute value of every span, span event and metric point, and the resource's.
+  it('exports no link, token, key, email, request text or parameter value anywhere', async () => {
+    // Arrange: every attribute value of every span, span event and metric point, and the resource's;
+    // every span's and event's name and status message.
     const all = await exportedMetrics();
     const finished = spans.getFinishedSpans();
     const values = [
       ...finished.flatMap((s) => [
         ...Object.values(s.attributes),
-        ...s.events.flatMap((e) => Object.values(e.attributes ?? {})),
+        ...s.events.flatMap((e) => [e.name, ...Object.values(e.attributes ?? {})]),
+        s.name,
         s.status.message,
         ...Object.values(s.resource.attributes),
       ]),
       ...all.flatMap((m) => m.dataPoints.flatMap((p) => Object.values(p.attributes))),
     ].map(String);
     const requesterToken = await env.token(REQUESTER);
+    const linkSecret = link.split('.')[1] ?? '';
 
     // Act
     const leaks = values.filter(
       (v) =>
-        /eyJ[A-Za-z0-9_-]{5,}/.test(v) || // a JWT (a bearer token, a decision link's token)
+        /eyJ[A-Za-z0-9_-]{5,}/.test(v) || // a JWT (a bearer token)
         /\/api\/decisions\//.test(v) || // a decision link
+        /\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/.test(v) || // any decision link's token
+        v.includes(link) ||
+        v.includes(linkSecret) ||
         v.includes('@') || // an email address
         v.includes(SIGNING_KEY) ||
         v.includes('component-test-audit-key') ||
         v.includes(REASON) ||
+        v.includes(TICKET) ||
+        v.includes(PARAMETER) ||
+        v.includes('secret-sauce') ||
         v.includes(adminToken) ||
         v.includes(requesterToken),
     );
 
     // Assess
-    expect(finished.length).toBeGreaterThanOrEqual(5);
+    expect(linkSecret).toHaveLength(43);
+    expect(finished.map((s) => s.name)).toEqual(
+      expect.arrayContaining([
+        SpanName.Notify,
+        SpanName.EmailSend,
+        SpanName.LinkDecide,
+        SpanName.Decide,
+        SpanName.timer('reviewReminder'),
+      ]),
+    );
     expect(values.length).toBeGreaterThan(20);
     expect(leaks).toEqual([]);
   });
