@@ -12,16 +12,12 @@ import { AuditAction, SYSTEM_ACTOR } from '#shared/audit/types';
 import { parseOrThrow } from '#shared/domain/errors';
 import { auditQuietly } from '#shared/notifications/audit';
 import { deliverNotification, UndeliverableNotification } from '#shared/notifications/deliver';
+import { deliveryOf, failedDelivery, reasonOf, withTeamsRetry } from '#shared/notifications/failures';
 import { NOTIFICATIONS_QUEUE, NotifyInput } from '#shared/notifications/messages';
 import { publishNotification } from '#shared/notifications/publish';
 import { deliverContext, publishContext } from '#shared/notifications/wiring';
 import { publishTeams } from '#shared/teams/publish';
 import { teamsPublishContext } from '#shared/teams/wiring';
-import { record } from '#shared/telemetry/metrics';
-
-export function reasonOf(e: unknown): string {
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-}
 
 /** Activity `notify` (called by the orchestration with `{requestId, event, stage?, extensionId?}`). */
 export const notify: ActivityHandler = async (input: unknown, context: InvocationContext) => {
@@ -72,15 +68,22 @@ async function notifyByEmail(parsed: NotifyInput, context: InvocationContext) {
 }
 
 /**
- * Publishes the Teams messages of the notification (shared/teams/publish.ts) when Teams is on.
- * Never throws: a failure is logged and audited, and the emails (and the orchestration) go on.
+ * Publishes the Teams messages of the notification (shared/teams/publish.ts) when Teams is on,
+ * trying a failed publish again a few times (publishing twice is harmless: delivery is idempotent).
+ * Never throws: a last failure is logged and audited, and the emails (and the orchestration) go on.
  */
 async function notifyInTeams(parsed: NotifyInput, context: InvocationContext): Promise<void> {
   const { requestId, event } = parsed;
   try {
     const teams = teamsPublishContext();
     if (teams === undefined) return;
-    const published = await publishTeams(teams, parsed);
+    const published = await withTeamsRetry(
+      () => publishTeams(teams, parsed),
+      (attempt, e) =>
+        context.warn(
+          `notify ${event} for ${requestId} in Teams failed (attempt ${attempt}), trying again: ${reasonOf(e)}`,
+        ),
+    );
     if (published.length > 0)
       context.log(`notify ${event} for ${requestId}: ${published.length} Teams messages`);
   } catch (e) {
@@ -99,12 +102,6 @@ async function notifyInTeams(parsed: NotifyInput, context: InvocationContext): P
   }
 }
 
-/** The delivery attempt of this invocation, as the Functions host counts it (first = 1). */
-export function deliveryOf(context: InvocationContext): number {
-  const n = Number(context.triggerMetadata?.deliveryCount);
-  return Number.isInteger(n) && n > 0 ? n : 1;
-}
-
 /** The trace context the publisher put in the message's application properties, if any. */
 function traceparentOf(context: InvocationContext): string | undefined {
   const properties = context.triggerMetadata?.applicationProperties;
@@ -117,8 +114,6 @@ function traceparentOf(context: InvocationContext): string | undefined {
 export async function sendEmail(message: unknown, context: InvocationContext): Promise<void> {
   const delivery = deliveryOf(context);
   const max = getDeps().settings.ZSA_NOTIFICATIONS_MAX_DELIVERY;
-  const id = context.triggerMetadata?.messageId;
-  const messageId = typeof id === 'string' ? id : '?';
   try {
     const outcome = await deliverNotification(deliverContext(), message, traceparentOf(context));
     const m = outcome.message;
@@ -144,45 +139,16 @@ export async function sendEmail(message: unknown, context: InvocationContext): P
       (text) => context.warn(text),
     );
   } catch (e) {
-    const reason = reasonOf(e);
-    if (delivery < max) {
-      const log =
-        e instanceof UndeliverableNotification ? context.error.bind(context) : context.warn.bind(context);
-      log(`email ${messageId} failed (delivery ${delivery} of ${max}), Service Bus will retry: ${reason}`);
-    } else {
-      // Service Bus dead-letters it after this delivery (MaxDeliveryCountExceeded); say why here,
-      // where the cause is known.
-      record.notification('deadLettered', 'email');
-      context.error(
-        `email ${messageId} failed for good (delivery ${delivery} of ${max}); it goes to the dead-letter queue: ${reason}`,
-      );
-      await auditQuietly(
-        {
-          action: AuditAction.NotificationFailed,
-          actor: SYSTEM_ACTOR,
-          outcome: 'failure',
-          requestId: requestIdOf(message),
-          reason: `email: ${reason}`.slice(0, 1000),
-          detail: { notificationId: messageId, stage: 'email', delivery },
-        },
-        (text) => context.warn(text),
-      );
-    }
+    await failedDelivery({
+      context,
+      channel: 'email',
+      message,
+      error: e,
+      max,
+      loud: e instanceof UndeliverableNotification,
+    });
     throw e;
   }
-}
-
-/** The request id of a message that may not have parsed, for the audit. */
-function requestIdOf(message: unknown): string | undefined {
-  if (
-    typeof message === 'object' &&
-    message !== null &&
-    'requestId' in message &&
-    typeof message.requestId === 'string'
-  ) {
-    return message.requestId.slice(0, 64);
-  }
-  return undefined;
 }
 
 df.app.activity('notify', { handler: notify });

@@ -15,12 +15,12 @@ import { parseOrThrow } from '#shared/domain/errors';
 import { handled, json, readJson } from '#shared/http/handler';
 import { HttpError } from '#shared/http/problem';
 import { auditQuietly } from '#shared/notifications/audit';
+import { deliveryOf, failedDelivery, messageIdOf } from '#shared/notifications/failures';
 import { InboundActivity, serviceUrlAllowed } from '#shared/teams/activity';
 import { handleActivity } from '#shared/teams/bot';
 import { deliverTeams } from '#shared/teams/deliver';
 import { TEAMS_QUEUE } from '#shared/teams/messages';
 import { activityAuthenticator, botContext, teamsDeliverContext, teamsSettings } from '#shared/teams/wiring';
-import { deliveryOf, reasonOf } from './notifications';
 
 // Only the service URL and the channel are looked at before the token is checked (its `serviceurl`
 // claim must match; the channel must be Teams).
@@ -36,7 +36,7 @@ export const messages = handled(
       throw new HttpError(
         404,
         'TEAMS_NOT_CONFIGURED',
-        'The Teams app is not set up here (ZSA_TEAMS_BOT_APP_ID).',
+        'The Teams app is not set up here: it needs ZSA_TEAMS_BOT_APP_ID, and ZSA_TENANT_ID (or a tenant GUID in ZSA_AUTH_ISSUER) for whose users it serves.',
       );
     const raw: unknown = await readJson(request, z.unknown(), 'activity');
     const claimed = Unverified.safeParse(raw);
@@ -57,54 +57,44 @@ export const messages = handled(
   },
 );
 
-function messageIdOf(context: InvocationContext): string {
-  const id = context.triggerMetadata?.messageId;
-  return typeof id === 'string' ? id : '?';
-}
-
 /** Service Bus trigger `sendTeams`: one Teams message → one card sent or updated. */
 export async function sendTeams(message: unknown, context: InvocationContext): Promise<void> {
-  const delivery = deliveryOf(context);
   const deps = getDeps();
   const max = deps.settings.ZSA_NOTIFICATIONS_MAX_DELIVERY;
   const teams = teamsSettings(deps.settings);
   if (teams === undefined) {
-    context.warn('Teams message dropped: the Teams app is not set up here (ZSA_TEAMS_BOT_APP_ID).');
+    context.warn(
+      'Teams message dropped: the Teams app is not set up here (ZSA_TEAMS_BOT_APP_ID, and ZSA_TENANT_ID or a tenant GUID in ZSA_AUTH_ISSUER).',
+    );
     return;
   }
   try {
     const outcome = await deliverTeams(teamsDeliverContext(teams), message);
     const m = outcome.message;
-    context.log(
-      outcome.kind === 'skipped'
-        ? `Teams ${m.kind} ${m.id} not sent: ${outcome.reason}`
-        : `Teams ${m.kind} ${m.id} ${outcome.kind} (activity ${outcome.activityId})`,
+    if (outcome.kind === 'skipped') {
+      context.log(`Teams ${m.kind} ${m.id} not sent: ${outcome.reason}`);
+      return;
+    }
+    context.log(`Teams ${m.kind} ${m.id} ${outcome.kind} (activity ${outcome.activityId})`);
+    // Audited as an email is: which card reached whom, for which request.
+    await auditQuietly(
+      {
+        action: AuditAction.NotificationSent,
+        actor: SYSTEM_ACTOR,
+        outcome: 'success',
+        requestId: m.requestId,
+        detail: {
+          channel: 'teams',
+          kind: m.kind,
+          recipientId: m.userId,
+          notificationId: messageIdOf(context),
+          delivery: deliveryOf(context),
+        },
+      },
+      (text) => context.warn(text),
     );
   } catch (e) {
-    const reason = reasonOf(e);
-    if (delivery < max) {
-      context.warn(
-        `Teams message failed (delivery ${delivery} of ${max}), Service Bus will retry: ${reason}`,
-      );
-    } else {
-      context.error(
-        `Teams message failed for good (delivery ${delivery} of ${max}); dead-lettered: ${reason}`,
-      );
-      await auditQuietly(
-        {
-          action: AuditAction.NotificationFailed,
-          actor: SYSTEM_ACTOR,
-          outcome: 'failure',
-          reason: `teams: ${reason}`.slice(0, 1000),
-          detail: {
-            notificationId: messageIdOf(context),
-            stage: 'teams',
-            delivery,
-          },
-        },
-        (text) => context.warn(text),
-      );
-    }
+    await failedDelivery({ context, channel: 'teams', message, error: e, max });
     throw e;
   }
 }

@@ -49,8 +49,11 @@ export const TEAMS_CHANNEL = 'msteams';
  * Why a signing key is refused for Teams, or undefined: it must list `msteams` among its
  * endorsements; one that lists none passes only when `unendorsedAllowed` (the local dev issuer).
  */
-export function keyRefusal(jwk: JWK | undefined, unendorsedAllowed: boolean): string | undefined {
-  const endorsements: unknown = jwk?.['endorsements'];
+export function keyRefusal(
+  jwk: (JWK & { readonly endorsements?: unknown }) | undefined,
+  unendorsedAllowed: boolean,
+): string | undefined {
+  const endorsements = jwk?.endorsements;
   if (endorsements === undefined)
     return unendorsedAllowed ? undefined : 'The token was signed with a key not endorsed for Teams.';
   return Array.isArray(endorsements) && endorsements.includes(TEAMS_CHANNEL)

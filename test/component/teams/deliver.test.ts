@@ -2,7 +2,9 @@
  * The `sendTeams` story against real Azurite and a Bot Connector stand-in on a real HTTP server:
  * an `ask` sends the approval card once and records it, an `update` replaces that very activity,
  * an `ask` whose round was decided before it could go sends nothing, a `tell` reaches the
- * requester, and a connector failure throws (Service Bus delivers the message again).
+ * requester, and a connector failure throws (Service Bus delivers the message again), except the
+ * Bot Connector's 403 and 404, which no retry mends; a card whose request was decided while it was
+ * on its way is brought up to date at once.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -202,5 +204,58 @@ describe('delivering Teams messages', () => {
     // Act / Assert
     await expect(deliverTeams(context(), message('ask', request, userKey(BOB)))).rejects.toThrow(/503/);
     expect(await store.sentCard(request.id, userKey(BOB), { stage: 0 })).toBeUndefined();
+  });
+
+  it.each([
+    [403, true],
+    [404, false],
+  ])('skips on the Bot Connector’s %i, forgetting the conversation on 403', async (status, forgotten) => {
+    // Arrange
+    await installed(BOB);
+    const request = await stored();
+    failWith = status;
+
+    // Act
+    const outcome = await deliverTeams(context(), message('ask', request, userKey(BOB)));
+
+    // Assert
+    expect(outcome.kind).toBe('skipped');
+    expect(outcome.kind === 'skipped' ? outcome.reason : '').toContain(`(${status}`);
+    expect((await store.conversation(userKey(BOB))) === undefined).toBe(forgotten);
+  });
+
+  it('brings the card up to date when the request was decided while it was on its way', async () => {
+    // Arrange: the request reads pending when the card is drawn, approved once it is recorded
+    await installed(BOB);
+    const pending = await stored();
+    const at = new Date().toISOString();
+    const approved: Request = {
+      ...pending,
+      status: 'approved',
+      approvals: [
+        { approver: BOB, approverId: userKey(BOB), decision: 'approve', comment: null, at, stage: 0 },
+      ],
+      decidedAt: at,
+      grantedAt: at,
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    };
+    let reads = 0;
+    const ctx: TeamsDeliverContext = {
+      ...context(),
+      requests: {
+        read: async (id) => {
+          const read = await getDeps().requests.read(id);
+          return read && ++reads > 1 ? { ...read, request: approved } : read;
+        },
+      },
+    };
+
+    // Act
+    const outcome = await deliverTeams(ctx, message('ask', pending, userKey(BOB)));
+
+    // Assert
+    expect(outcome).toMatchObject({ kind: 'updated' });
+    expect(received.map((r) => r.method)).toEqual(['POST', 'PUT']);
+    expect(cardText(received[1])).toContain(`Approved by ${BOB} (you)`);
   });
 });
