@@ -45,8 +45,9 @@ export type InvokeResponse =
 export const HELP_TEXT =
   'ZSA sends you approval requests here. Approve or Deny on the card; requests that need a stronger sign-in open in ZSA.';
 
+// Teams always names the conversation's type; one that names none is not taken for a personal chat.
 function isPersonal(activity: InboundActivity): boolean {
-  return (activity.conversation.conversationType ?? 'personal') === 'personal';
+  return activity.conversation.conversationType === 'personal';
 }
 
 function badInvoke(message: string): BotAnswer {
