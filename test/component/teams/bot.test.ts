@@ -231,6 +231,35 @@ describe('deciding on the card, through the request story', () => {
     expect(await reread(request)).toEqual(after);
   });
 
+  it("costs the API approve's reads: the row read once, each approver group once; answers from the row it wrote", async () => {
+    // Arrange: two approvals needed (Carol's is recorded, the workflow is not asked); count the
+    // request row and group reads of one press (the stores' own methods, put back after)
+    const request = await stored({ requiredApprovals: 2 });
+    const deps = getDeps();
+    const reads = { rows: 0, groups: 0 };
+    const read = deps.requests.read.bind(deps.requests);
+    const groupMembers = deps.config.groupMembers.bind(deps.config);
+    deps.requests.read = (id) => ((reads.rows += 1), read(id));
+    deps.config.groupMembers = (group) => ((reads.groups += 1), groupMembers(group));
+
+    // Act
+    let res;
+    try {
+      res = await post(press(CAROL, request, 'approve'), await channelToken());
+    } finally {
+      deps.requests.read = read;
+      deps.config.groupMembers = groupMembers;
+    }
+
+    // Assert: what runTransition alone reads (its compare-and-swap reads the row by its own means)
+    expect(answer(res.body).text).toContain('You approved.');
+    expect(reads).toEqual({ rows: 1, groups: 1 });
+    // The card shows the approval the story just wrote (the row read before had none).
+    expect(answer(res.body).text).toContain('1 of 2 required');
+    expect(answer(res.body).text).toContain(`Approved by ${CAROL} (you)`);
+    expect((await reread(request))?.approvals).toHaveLength(1);
+  });
+
   it("refuses the requester's own press and changes nothing", async () => {
     // Arrange
     const request = await stored({});
