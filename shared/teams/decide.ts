@@ -68,7 +68,8 @@ function sharedReads(
     update: (id, apply) =>
       story.repo.update(id, (current) => {
         const change = apply(current);
-        // The last attempt's is the one stored (an attempt that lost the swap is run again).
+        // The last attempt's row is the one stored (an attempt that lost the swap is run again);
+        // one that changed nothing leaves the row as it found it.
         written = 'next' in change ? change.next : current;
         return change;
       }),
@@ -191,7 +192,7 @@ export async function decideFromCard(
     const state = cardState({ request: now, binding, viewerId: user.id, now: ctx.now });
     return card(now, refusalNotice(e, decision, state.kind === 'done' ? state.headline : undefined));
   }
-  // The row the story wrote (a story that wrote nothing, answering a retry, is read again).
+  // The row as the story's compare-and-swap left it (the one it wrote, or found already written).
   const after = story.written() ?? (await ctx.story.repo.read(data.requestId))?.request ?? before;
   return card(after, { text: decision === 'approve' ? 'You approved.' : 'You denied.', tone: 'good' });
 }
