@@ -187,6 +187,8 @@ const useStyles = makeStyles({
   chart: { overflowX: 'auto', maxWidth: '100%' },
   summary: { cursor: 'pointer', margin: `${tokens.spacingVerticalS} 0` },
   foot: { marginTop: tokens.spacingVerticalS },
+  // WCAG 2.2 target size: each of a card's event links (a list of them) is at least 24 px tall.
+  footLink: { display: 'inline-block', minHeight: '24px', lineHeight: '24px' },
 });
 
 export default function InsightsPage() {
@@ -375,7 +377,9 @@ function Card(props: {
       <ul className={styles.foot} aria-label={`${props.title}: its events in the audit`}>
         {props.counted.map(([action, label]) => (
           <li key={action}>
-            <Link href={auditHref(action, props.insights)}>{`See the ${label} in the audit`}</Link>
+            <Link className={styles.footLink} href={auditHref(action, props.insights)}>
+              {`See the ${label} in the audit`}
+            </Link>
           </li>
         ))}
       </ul>
