@@ -17,10 +17,41 @@ import {
   type PageProblems,
   type Person,
 } from '../support/browser';
-import { ROOT, startLocalHost, type HostProcess } from '../support/local-host';
+import { createBlobs } from '#shared/adapters/blobs';
+import { createTables } from '#shared/adapters/tables';
+import { createAuditLog } from '#shared/audit/log';
+import { settings } from '#shared/config';
+import { ROOT, sharedStorageEnv, startLocalHost, type HostProcess } from '../support/local-host';
 import { startWebhookTarget, type WebhookTarget } from '../support/webhook-target';
+import { EXPECTED as SEEDED, ROLE_X, seedEvents } from '../unit/insights/seed';
 
 const KEY = 'portal-e2e-webhook-signing-key';
+const AUDIT_KEY = 'portal-e2e-audit-key';
+/**
+ * The Insights seed (test/unit/insights/seed.ts, dated 2030-03-01..03) moved ten years back, to
+ * 2020-03-01..03: a past range nothing else in this file writes to, before the host's own rows.
+ */
+const SEED_SHIFT_MS = Date.parse('2030-03-01') - Date.parse('2020-03-01');
+const seededDay = (day: string) => new Date(Date.parse(day) - SEED_SHIFT_MS).toISOString().slice(0, 10);
+
+/**
+ * Writes the seed into the audit table the host will use (same storage, table prefix and key), with
+ * the app's own AuditLog and a clock set to each seeded instant, before the host writes anything.
+ */
+async function seedAudit(env: Record<string, string>): Promise<void> {
+  const s = settings({ ...process.env, ...env });
+  let now = new Date(0);
+  const log = createAuditLog({
+    tables: createTables(s),
+    blobs: createBlobs(s),
+    now: () => now,
+    hmacKey: AUDIT_KEY,
+  });
+  for (const { at, event } of seedEvents()) {
+    now = new Date(Date.parse(at) - SEED_SHIFT_MS);
+    await log.append(event);
+  }
+}
 const SHOTS = join(ROOT, 'artifacts', 'portal');
 /** `ZSA_SCREENSHOTS=docs` (npm run screenshots) also refreshes the pictures docs/portal.md shows. */
 const DOC_SHOTS = process.env.ZSA_SCREENSHOTS === 'docs' ? join(ROOT, 'docs', 'portal') : undefined;
@@ -46,12 +77,14 @@ beforeAll(async () => {
   if (!run) return;
   mkdirSync(SHOTS, { recursive: true });
   if (DOC_SHOTS) mkdirSync(DOC_SHOTS, { recursive: true });
+  const storage = { ...sharedStorageEnv(), ZSA_AUDIT_HMAC_KEY: AUDIT_KEY };
   [hook, host, browser] = await Promise.all([
     startWebhookTarget(KEY),
-    startLocalHost({
-      storage: 'shared',
-      env: { ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1', ZSA_WEBHOOK_SIGNING_KEY: KEY },
-    }),
+    seedAudit(storage).then(() =>
+      startLocalHost({
+        env: { ...storage, ZSA_EXECUTOR_ALLOWED_HOSTS: '127.0.0.1', ZSA_WEBHOOK_SIGNING_KEY: KEY },
+      }),
+    ),
     launchBrowser(),
   ]);
 }, 60_000);
@@ -506,11 +539,8 @@ describe.skipIf(!run)('the portal in Chromium', () => {
         [BOB.upn, '1', '1 / 0'],
       ]);
       expect((await rows('Top tasks'))[1]).toEqual([TASK, '2']);
-      expect((await rows('Time to decision and to first use, in seconds')).map((r) => r[1])).toEqual([
-        'Measured',
-        '1',
-        '1',
-      ]);
+      expect((await rows('Time to decision, in seconds'))[1]?.[0]).toBe('1');
+      expect((await rows('Time to first use, in seconds'))[1]?.[0]).toBe('1');
       expect(await rows('Executions')).toEqual([
         ['', 'Count'],
         ['Succeeded', '1'],
@@ -523,8 +553,48 @@ describe.skipIf(!run)('the portal in Chromium', () => {
       await page.getByRole('table', { name: "Approvers' load" }).waitFor();
       await checkPage(page, 'insights');
 
-      // A chart's link opens the audit page filtered to its events over the same range.
-      await page.getByRole('link', { name: 'See the approvals in the audit' }).click();
+      // The seeded audit's known answers (the same EXPECTED as the unit and component tests), over
+      // the custom range of whole UTC days it was written to.
+      await page.getByLabel('Period').selectOption('custom');
+      await page.getByLabel('From (UTC day)').fill(seededDay(SEEDED.from));
+      await page.getByLabel('To (UTC day, included)').fill(seededDay('2030-03-03'));
+      await page.getByRole('button', { name: 'Show' }).click();
+      await inMain(page, `${SEEDED.events} audit events from ${seededDay(SEEDED.from)}`).waitFor();
+      const outcomes = ['approved', 'denied', 'pending', 'canceled', 'expired', 'failed', 'refused'] as const;
+      expect((await rows('Requests per day by outcome')).slice(1)).toEqual([
+        ...SEEDED.requests.perDay.map((d) => [seededDay(d.day), ...outcomes.map((o) => String(d[o]))]),
+        ['Total', ...outcomes.map((o) => String(SEEDED.requests.total[o]))],
+      ]);
+      const durations = (d: typeof SEEDED.timeToDecision) => [
+        String(d.count),
+        String(d.medianSeconds),
+        String(d.p95Seconds),
+      ];
+      expect((await rows('Time to decision, in seconds'))[1]).toEqual(durations(SEEDED.timeToDecision));
+      expect((await rows('Time to first use, in seconds'))[1]).toEqual(durations(SEEDED.timeToFirstUse));
+      expect((await rows('Top tasks')).slice(1)).toEqual(
+        SEEDED.topTasks.map((t) => [t.task === ROLE_X ? `${ROLE_X} (role)` : t.task, String(t.requests)]),
+      );
+      expect((await rows("Approvers' load")).slice(1)).toEqual(
+        SEEDED.approvers.map((a) => [
+          a.upn,
+          String(a.approvals + a.denials),
+          `${a.approvals} / ${a.denials}`,
+        ]),
+      );
+      expect((await rows('Executions')).slice(1)).toEqual([
+        ['Succeeded', String(SEEDED.executions.succeeded)],
+        ['Failed', String(SEEDED.executions.failed)],
+        ['Refused', String(SEEDED.executions.refused)],
+      ]);
+      expect((await rows('Emergency uses and their reviews')).slice(1)).toEqual([
+        ['Justified', String(SEEDED.emergency.justified)],
+        ['Unjustified', String(SEEDED.emergency.unjustified)],
+        ['Review open', String(SEEDED.emergency.open)],
+      ]);
+
+      // A chart's link opens the audit page filtered to one of its actions over the same range.
+      await page.getByRole('link', { name: 'See the final approvals in the audit' }).first().click();
       await page.getByRole('heading', { name: 'Audit', level: 1 }).waitFor();
       const events = page.getByRole('region', { name: 'Audit events' });
       await events.getByText('request.approved').first().waitFor();
