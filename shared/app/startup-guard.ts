@@ -10,6 +10,7 @@
  */
 import { SettingsSchema } from '#shared/config';
 import { tenantIdOf } from '#shared/directory/wiring';
+import { isHttpsOrLoopback } from '#shared/domain/loopback';
 
 /** What the platform's environment looks like; `process.env` fits. */
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -136,6 +137,14 @@ export function startupProblems(env: Environment): readonly string[] {
   const publicBase = blank(env['ZSA_PUBLIC_BASE_URL']);
   if (publicBase !== undefined && !isHttpsUrl(publicBase)) {
     problems.push('ZSA_PUBLIC_BASE_URL must be an https URL in Azure (emailed links carry decision tokens).');
+  }
+
+  // Spans and metrics name requests and tasks: to a collector, in clear only on this machine.
+  const otlp = blank(env['OTEL_EXPORTER_OTLP_ENDPOINT']);
+  if (otlp !== undefined && URL.canParse(otlp) && !isHttpsOrLoopback(new URL(otlp))) {
+    problems.push(
+      'OTEL_EXPORTER_OTLP_ENDPOINT must be an https URL in Azure, or http to a loopback collector on the same host.',
+    );
   }
 
   // Last, so the specific sentences above come first; this names whatever else does not parse.

@@ -7,6 +7,7 @@ import { AzureMonitorMetricExporter, AzureMonitorTraceExporter } from '@azure/mo
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { describe, expect, it } from 'vitest';
+import { startupProblems } from '#shared/app/startup-guard';
 import { TelemetrySettings, telemetryTargets } from '#shared/telemetry/settings';
 import { exportersFor } from '#shared/telemetry/setup';
 
@@ -111,5 +112,33 @@ describe('exportersFor', () => {
 
     // Assess
     expect(exporters).toEqual({ spans: [], metrics: [] });
+  });
+});
+
+describe('the OTLP endpoint in Azure (the start-up guard)', () => {
+  const refusal = 'OTEL_EXPORTER_OTLP_ENDPOINT must be an https URL in Azure';
+  it.each([
+    ['https to a collector', true, 'https://otel.contoso.net:4318', false],
+    ['http to a loopback collector (a sidecar)', true, 'http://127.0.0.1:4318', false],
+    ['http to localhost', true, 'http://localhost:4318', false],
+    ['http to another host', true, 'http://otel.contoso.net:4318', true],
+    [
+      'http to another host, outside Azure (the local host, tests)',
+      false,
+      'http://otel.contoso.net:4318',
+      false,
+    ],
+  ])('%s (in Azure: %s, %s) → refused: %s', (_name, azure, endpoint, refused) => {
+    // Arrange: only the endpoint and the platform's marker differ.
+    const env = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      ...(azure ? { WEBSITE_SITE_NAME: 'func-zsa' } : {}),
+    };
+
+    // Act
+    const problems = startupProblems(env);
+
+    // Assess
+    expect(problems.some((p) => p.startsWith(refusal))).toBe(refused);
   });
 });
