@@ -7,7 +7,7 @@
  * load, portal: the portal's bundle size and load and approval times in headless Chromium; teams:
  * approval cards through the local host's development Teams channel; agents: an MCP agent's
  * request_action → approval email and run_action next to POST /api/execute; telemetry: submit and
- * execute with telemetry on and off);
+ * execute with telemetry on and off; insights: GET /api/insights's read and fold over 100,000 audit events);
  * `--rtt <ms>` sets the simulated round trip of the cloud bench (default 10) and, without names,
  * runs the cloud bench alone.
  */
@@ -28,6 +28,7 @@ const BENCHES = [
   'teams',
   'agents',
   'telemetry',
+  'insights',
 ];
 /** Node flags a bench needs: the load bench forces collections to measure the heap per live grant. */
 const FLAGS: Record<string, string[]> = { load: ['--expose-gc'] };
