@@ -169,6 +169,12 @@ app.mcpTool('mcpRequestAction', {
       .optional(),
     reason: arg.string().describe('Why the task must run: shown to the approvers and kept in the audit.'),
     ticket: arg.string().describe('The change or incident ticket, if any.').optional(),
+    clientRequestId: arg
+      .string()
+      .describe(
+        'Your own id for this request: sending it again returns the same request, never a second one.',
+      )
+      .optional(),
   },
   handler: requestActionTool,
   ...client,

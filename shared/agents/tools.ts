@@ -73,6 +73,7 @@ export const RequestActionArgs = z.strictObject({
   parameters: Parameters.optional(),
   reason: z.string().min(1).max(1000),
   ticket: z.string().min(1).max(128).optional(),
+  clientRequestId: z.string().min(1).max(128).optional(),
 });
 export type RequestActionArgs = z.output<typeof RequestActionArgs>;
 
@@ -165,6 +166,8 @@ export async function requestAction(
       task: args.task,
       reason: args.reason,
       ...(args.ticket === undefined ? {} : { ticket: args.ticket }),
+      // An agent retrying after a lost answer gets the earlier request back, not a second one.
+      ...(args.clientRequestId === undefined ? {} : { clientRequestId: args.clientRequestId }),
       // Always bound: an agent's grant runs exactly what was approved, and nothing else.
       parameters: args.parameters ?? {},
     },

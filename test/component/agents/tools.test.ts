@@ -25,6 +25,7 @@ import { configure, startFlowEnv, type FlowEnv } from '../requests/approval-flow
 const ALICE = 'alice@contoso.com'; // a user with an agent
 const BOB = 'bob@contoso.com'; // approver (owners)
 const CAROL = 'carol@contoso.com'; // sponsor of agent-1
+const DAVE = 'dave@contoso.com'; // a system account
 const TASK = 'Ops\\Restart-Service';
 const CLOSED = 'Ops\\Wipe-Disk'; // its policy lets no agent ask
 const OWN = 'Ops\\Rotate-Key'; // agents with their own identity only
@@ -175,6 +176,17 @@ describe('request_action', () => {
     );
     for (const row of rows)
       expect(row.parsed['client']).toMatchObject({ kind: 'agent', appId: 'vscode-agent' });
+  });
+
+  it('answers the same request to a retry with the same clientRequestId', async () => {
+    // Act
+    const args = { task: TASK, reason: REASON, clientRequestId: 'retry-1' };
+    const first = await ask(await viaAgent(ALICE), args);
+    const again = await ask(await viaAgent(ALICE), args);
+
+    // Assert
+    expect(first.structuredContent['requestId']).toEqual(expect.any(String));
+    expect(again.structuredContent['requestId']).toBe(first.structuredContent['requestId']);
   });
 
   it('submits as the agent itself, its sponsor taking the requester’s mail', async () => {
@@ -370,20 +382,20 @@ describe('the rate limit', () => {
 
 describe('a system account through an agent', () => {
   it('keeps no exemption: run_action on its unapproved request is refused and runs nothing', async () => {
-    // Arrange: alice becomes a system account (who may execute without any request in the portal);
-    // her agent asks, and nobody approves.
+    // Arrange: dave (whose agent has not asked yet: its own rate-limit allowance) becomes a system account (who may execute without any request in the portal);
+    // his agent asks, and nobody approves.
     const enabled = await callAdmin(flow.fn.pamEnable, {
       method: 'POST',
       path: '/x',
       token: flow.admin,
-      body: { defaultApproverGroup: 'owners', systemAccounts: [ALICE] },
+      body: { defaultApproverGroup: 'owners', systemAccounts: [DAVE] },
     });
     expect(enabled.status, JSON.stringify(enabled.body)).toBeLessThan(300);
-    const asked = await ask(await viaAgent(ALICE), { task: TASK, reason: REASON });
+    const asked = await ask(await viaAgent(DAVE), { task: TASK, reason: REASON });
     const requestId = asked.structuredContent['requestId'] as string;
 
     // Act
-    const run = await call(flow.fn.runActionTool, await viaAgent(ALICE), { requestId });
+    const run = await call(flow.fn.runActionTool, await viaAgent(DAVE), { requestId });
 
     // Assert
     expect(run.structuredContent).toMatchObject({ error: 'NO_ACTIVE_GRANT', requestId });
