@@ -72,13 +72,14 @@ export async function runTransition<O extends string>(
     throw notFound(id);
   }
   // What the rule said of the row the write was made against, and the events that write recorded.
-  type Outcome = { verdict: Transition<O>; own: readonly PendingAudit[] };
-  const { verdict, own } = await ctx.repo
+  // `was`: that row's status (a retried write may be made against a newer row than the first read).
+  type Outcome = { verdict: Transition<O>; own: readonly PendingAudit[]; was?: string };
+  const { verdict, own, was } = await ctx.repo
     .update<Outcome>(id, (request) => {
       const verdict = transition.rule(request, members);
       if (verdict.kind !== 'applied') return { result: { verdict, own: [] } };
       const audit = transition.events(verdict.outcome, verdict.request);
-      return { next: verdict.request, result: { verdict, own: audit }, audit };
+      return { next: verdict.request, result: { verdict, own: audit, was: request.status }, audit };
     })
     .catch((e: unknown): Outcome => {
       // The row itself refused (gone since the first read): answered like the rule's refusals.
@@ -89,7 +90,7 @@ export async function runTransition<O extends string>(
 
   if (verdict.kind === 'applied') {
     const next = verdict.request;
-    if (next.status !== current.status) record.requestStatus(next.status, next.task);
+    if (next.status !== was) record.requestStatus(next.status, next.task);
     const { liveIndex, event } = transition.follow(verdict.outcome, next);
     // The index and the audit before the orchestration, whose `approved` lets executions run: a
     // grant is in the log before anything runs under it. A failed append still lets it hear.
