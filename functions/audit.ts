@@ -7,6 +7,7 @@ import {
 } from '@azure/functions';
 import { getDeps } from '#shared/app/deps';
 import { record } from '#shared/telemetry/metrics';
+import { telemetryStarted } from '#shared/telemetry/spans';
 import { CONTENT_TYPES, openExport } from '#shared/audit/format';
 import type { AuditRecord } from '#shared/audit/record';
 import { anchorNow, archiveDays, VERIFICATION_LINE, verifyDaily } from '#shared/audit/maintenance';
@@ -121,9 +122,12 @@ export async function auditMinuteAnchor(_timer: Timer, context: InvocationContex
   } finally {
     // Gauged from storage whether or not this anchor was written, so a failing anchor shows as a
     // growing lag; if storage cannot be read, no point is sent, and the alert's "no point for 30
-    // minutes" condition covers that (infra/modules/monitoring.bicep).
-    const lag = await audit.anchorLag().catch(() => undefined);
-    if (lag !== undefined) record.auditAnchorLag(lag);
+    // minutes" condition covers that (infra/modules/monitoring.bicep). Read only when telemetry
+    // runs: the gauge is its only reader, and it costs the heads and the day's anchor lines.
+    if (telemetryStarted()) {
+      const lag = await audit.anchorLag().catch(() => undefined);
+      if (lag !== undefined) record.auditAnchorLag(lag);
+    }
   }
 }
 
