@@ -46,6 +46,22 @@ export interface Caller {
   origin: AuditOrigin;
 }
 
+/**
+ * The configuration with each approver group's members read at most once, for one unit of work
+ * that asks for the same few groups again and again (a trigger poll, a Teams card press).
+ */
+export function membersReadOnce(config: ConfigReader): ConfigReader {
+  const read = new Map<string, Promise<readonly Member[]>>();
+  return {
+    ...config,
+    groupMembers: (group) => {
+      const members = read.get(group) ?? config.groupMembers(group);
+      read.set(group, members);
+      return members;
+    },
+  };
+}
+
 /** The caller as the domain's rules see them. */
 export function actorOf(p: Principal): Actor {
   return { id: p.id, upn: p.upn, isAdmin: p.isAdmin, isAuditor: p.isAuditor };

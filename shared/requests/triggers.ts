@@ -25,7 +25,7 @@ import {
   type RequestView,
 } from '#shared/domain/request';
 import { tallyRound, type Round } from '#shared/domain/stages';
-import { membersOf, type RequestContext } from './context';
+import { membersOf, membersReadOnce, type RequestContext } from './context';
 import { groupsOf } from './listing';
 import { indexKeys } from './repository';
 import { compareNames } from '#shared/domain/catalog';
@@ -200,13 +200,7 @@ export async function pollTrigger(
  * and every open request's groups are mostly the same few, and a poll comes every minute per flow.
  */
 function withMembersReadOnce(ctx: TriggerContext): TriggerContext {
-  const read = new Map<string, ReturnType<TriggerContext['config']['groupMembers']>>();
-  const groupMembers = (group: string) => {
-    const members = read.get(group) ?? ctx.config.groupMembers(group);
-    read.set(group, members);
-    return members;
-  };
-  return { ...ctx, config: { ...ctx.config, groupMembers } };
+  return { ...ctx, config: membersReadOnce(ctx.config) };
 }
 
 /** The events, and a time the cursor must stay before because an event dated then may still be written. */

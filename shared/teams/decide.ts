@@ -16,8 +16,7 @@ import type { Decision, Request, RequestView } from '#shared/domain/request';
 import { requestGroups } from '#shared/domain/request';
 import type { GroupMembers } from '#shared/domain/stages';
 import { NO_STRENGTH } from '#shared/domain/step-up';
-import type { Member } from '#shared/domain/pam';
-import { membersOf, type Caller, type RequestContext } from '#shared/requests/context';
+import { membersOf, membersReadOnce, type Caller, type RequestContext } from '#shared/requests/context';
 import type { RequestRepository, StoredRequest } from '#shared/requests/repository';
 import type { IAdaptiveCard } from '@microsoft/teams.cards';
 import type { CardActionInvoke, TeamsUser } from './activity';
@@ -57,7 +56,6 @@ function sharedReads(
 } {
   let pending: StoredRequest | undefined = first;
   let written: Request | undefined;
-  const read = new Map<string, Promise<readonly Member[]>>();
   const repo: RequestRepository = {
     ...story.repo,
     read: (id) => {
@@ -74,12 +72,7 @@ function sharedReads(
         return change;
       }),
   };
-  const groupMembers = (group: string) => {
-    const members = read.get(group) ?? story.config.groupMembers(group);
-    read.set(group, members);
-    return members;
-  };
-  return { ctx: { ...story, repo, config: { ...story.config, groupMembers } }, written: () => written };
+  return { ctx: { ...story, repo, config: membersReadOnce(story.config) }, written: () => written };
 }
 
 /**
