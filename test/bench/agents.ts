@@ -1,7 +1,9 @@
 /**
  * Issue 19 benchmark, on the local host with the real app (in this process), an agent connected
  * with the official MCP client from `@modelcontextprotocol/sdk` as a user's delegate:
- * - tool call `request_action` → the approval email in the mailbox (p50/p95);
+ * - tool call `request_action` → the approval email in the mailbox (p50/p95), next to its floor in
+ *   the same run: the same user's `POST /api/requests` of the same action → its approval email,
+ *   alternating which goes first;
  * - `run_action` next to `POST /api/execute` in the same run: each sample runs a fresh single-use
  *   grant the agent asked for and the approver approved (untimed), the tool for one, the API (the
  *   same user, her own token) for its twin, alternating which goes first; the ratio of the two is
@@ -97,16 +99,37 @@ async function main(): Promise<void> {
       }
     };
 
-    // 1. request_action → approval email in the mailbox.
-    const toMail: number[] = [];
-    for (let i = 0; i < RUNS + WARM; i++) {
-      const t = now();
-      const id = await ask(i);
-      await mailbox.waitFor(
+    // 1. request_action → approval email in the mailbox, next to the API's submit → approval email.
+    const approvalMail = (id: string) =>
+      mailbox.waitFor(
         (m) => m.headers['x-zsa-request-id'] === id && m.headers['x-zsa-event'] === 'approvalNeeded',
         30_000,
       );
-      if (i >= WARM) toMail.push(now() - t);
+    const toMail: number[] = [];
+    const apiToMail: number[] = [];
+    for (let i = 0; i < RUNS + WARM; i++) {
+      const steps = [
+        async () => {
+          const t = now();
+          await approvalMail(await ask(i));
+          return ['tool', now() - t] as const;
+        },
+        async () => {
+          const t = now();
+          const r = await user.post<{ id: string }>('/api/requests', {
+            task: TASK,
+            parameters: { server: `api-${i}` },
+            reason: 'bench',
+          });
+          if (r.status !== 202) throw new Error(`submit (pending): ${r.status} ${r.text}`);
+          await approvalMail(r.body.id);
+          return ['api', now() - t] as const;
+        },
+      ];
+      for (const step of i % 2 === 0 ? steps : [...steps].reverse()) {
+        const [which, ms] = await step();
+        if (i >= WARM) (which === 'tool' ? toMail : apiToMail).push(ms);
+      }
     }
 
     // 2. run_action next to POST /api/execute, each on a fresh approved single-use grant.
@@ -139,6 +162,7 @@ async function main(): Promise<void> {
     }
 
     const mail = summarize(toMail);
+    const apiMail = summarize(apiToMail);
     const run = summarize(viaTool);
     const api = summarize(viaApi);
     const over = { p50: ratio(run.p50, api.p50), p95: ratio(run.p95, api.p95) };
@@ -149,6 +173,11 @@ async function main(): Promise<void> {
           runs: RUNS,
           unit: 'ms',
           request_action_to_approval_email_in_mailbox: mail,
+          floor_api_submit_to_approval_email_in_mailbox: apiMail,
+          request_action_over_api_submit: {
+            p50: ratio(mail.p50, apiMail.p50),
+            p95: ratio(mail.p95, apiMail.p95),
+          },
           run_action_noop_webhook: run,
           api_execute_noop_webhook: api,
           run_action_over_api_execute: over,
